@@ -1,0 +1,1 @@
+//! pika-news-web (being built).

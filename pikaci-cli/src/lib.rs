@@ -1,0 +1,1 @@
+//! The pikaci command (being built).

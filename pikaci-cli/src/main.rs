@@ -1,0 +1,3 @@
+//! The `pikaci` binary.
+
+fn main() {}

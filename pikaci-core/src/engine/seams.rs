@@ -1,0 +1,173 @@
+//! The seams the engine runs through: the clock, log sinks, the run store and executors.
+//!
+//! Everything that touches the disk, the clock or processes sits behind one of
+//! these traits, so the engine's logic is tested with fakes.
+
+use std::fmt;
+use std::time::Duration;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use futures::future::BoxFuture;
+use jiff::Timestamp;
+use tokio_util::sync::CancellationToken;
+
+use crate::ids::{JobId, RunId};
+use crate::pipeline::JobSpec;
+use crate::record::{RemoteVmExecution, RunRecord};
+use crate::status::{ExecutorKind, FailureKind, LogFile, RunStatus};
+
+/// Where "now" comes from.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system clock, truncated to milliseconds (the precision records keep).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let now = Timestamp::now();
+        Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
+    }
+}
+
+/// An append-only log a job writes while it runs.
+pub trait LogSink: std::io::Write + Send {
+    /// The open file behind this sink, when it is one. An executor may hand it
+    /// to a child process as stdout/stderr so output goes to disk without a copy.
+    fn as_file(&self) -> Option<&std::fs::File> {
+        None
+    }
+}
+
+/// A sink that keeps what is written in memory (for tests and embedding).
+#[derive(Debug, Default, Clone)]
+pub struct VecSink(pub std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for VecSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("log buffer lock poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogSink for VecSink {}
+
+/// Where the engine keeps run records and job logs. `pikaci-store` implements it
+/// over a state root; tests use an in-memory fake.
+pub trait RunStore: Send + Sync {
+    /// The store's error.
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Replaces `run.json` of `record.run_id` atomically.
+    fn persist_run_record(&self, record: &RunRecord) -> Result<(), Self::Error>;
+
+    /// Opens a job's log for appending, creating it (and its folders) if needed.
+    fn open_job_log(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        file: LogFile,
+    ) -> Result<Box<dyn LogSink>, Self::Error>;
+
+    /// The location a job log has in the layout (recorded in `run.json`, informative).
+    fn job_log_path(&self, run: &RunId, job: &JobId, file: LogFile) -> Utf8PathBuf;
+
+    /// Where a run's snapshot of the source lives.
+    fn snapshot_dir(&self, run: &RunId) -> Utf8PathBuf;
+
+    /// Loads a run record (for reruns).
+    fn load_run_record(&self, run: &RunId) -> Result<RunRecord, Self::Error>;
+}
+
+/// Everything an executor gets to run one job.
+pub struct JobContext<'a> {
+    /// The run the job belongs to.
+    pub run_id: &'a RunId,
+    /// The job to run.
+    pub job: &'a JobSpec,
+    /// The directory the job runs in (the run's snapshot, or its private copy).
+    pub workspace: &'a Utf8Path,
+    /// The repository the snapshot was made from.
+    pub source_root: &'a Utf8Path,
+    /// pikaci's own account of the job goes here.
+    pub host_log: &'a mut dyn LogSink,
+    /// The job's stdout and stderr go here.
+    pub guest_log: &'a mut dyn LogSink,
+    /// How long the job may run; the executor kills it after that.
+    pub timeout: Duration,
+    /// Cancelled when the run is cancelled; the executor stops the job.
+    pub cancel: CancellationToken,
+    /// The clock to time phases with.
+    pub clock: &'a dyn Clock,
+}
+
+impl fmt::Debug for JobContext<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JobContext")
+            .field("run_id", self.run_id)
+            .field("job", &self.job.id)
+            .field("workspace", &self.workspace)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobOutcome {
+    /// `passed` or `failed` (or `skipped`).
+    pub status: RunStatus,
+    /// The command's exit code, when it exited by itself.
+    pub exit_code: Option<i32>,
+    /// A one-line summary.
+    pub message: Option<String>,
+    /// Why it failed.
+    pub failure_kind: Option<FailureKind>,
+    /// VM phases, for VM executors.
+    pub remote_linux_vm_execution: Option<RemoteVmExecution>,
+}
+
+impl JobOutcome {
+    /// A passed outcome with exit code 0.
+    pub fn passed() -> Self {
+        Self {
+            status: RunStatus::Passed,
+            exit_code: Some(0),
+            message: None,
+            failure_kind: None,
+            remote_linux_vm_execution: None,
+        }
+    }
+
+    /// A failed outcome.
+    pub fn failed(kind: FailureKind, exit_code: Option<i32>, message: impl Into<String>) -> Self {
+        Self {
+            status: RunStatus::Failed,
+            exit_code,
+            message: Some(message.into()),
+            failure_kind: Some(kind),
+            remote_linux_vm_execution: None,
+        }
+    }
+}
+
+/// Runs one job somewhere (on the host, in a VM, ...).
+///
+/// An executor must honour `ctx.timeout` and `ctx.cancel`, leave no process of
+/// the job behind, and never print: it reports through the logs and its outcome.
+pub trait Executor: Send + Sync {
+    /// The executor kind this executor serves (matched against `JobSpec::executor`).
+    fn kind(&self) -> ExecutorKind;
+
+    /// Runs the job to completion and says how it ended.
+    fn execute<'a>(&'a self, ctx: JobContext<'a>) -> BoxFuture<'a, JobOutcome>;
+}

@@ -1,0 +1,38 @@
+//! The pikaci model and run engine.
+//!
+//! - Ids: [`RunId`], [`JobId`], [`TargetId`], validated on parse and on deserialize.
+//! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`.
+//! - Vocabulary: [`RunStatus`], [`FailureKind`], [`LogKind`], [`ExecutorKind`].
+//! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
+//! - The pipeline file: [`Pipeline`], parsed from `pikaci.toml`.
+//! - The engine seams: [`engine::Executor`], [`engine::RunStore`], [`engine::Clock`].
+//!
+//! ```
+//! use pikaci_core::{RunId, RunRecord};
+//!
+//! let id: RunId = "20260324T161238Z-1a2b3c4d".parse()?;
+//! assert!("../etc".parse::<RunId>().is_err());
+//! let json = r#"{"run_id":"20260324T161238Z-1a2b3c4d","status":"passed",
+//!   "source_root":"/src","snapshot_dir":"/snap","created_at":"2026-03-24T16:12:38+00:00",
+//!   "changed_files":[],"filters":[],"jobs":[],"plan_path":null}"#;
+//! let record: RunRecord = serde_json::from_str(json)?;
+//! assert_eq!(record.run_id, id);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod engine;
+mod event;
+mod ids;
+mod logs;
+mod pipeline;
+mod record;
+mod status;
+
+pub use event::LifecycleEvent;
+pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
+pub use logs::{JobLogMetadata, RunLogsMetadata};
+pub use pipeline::{
+    DEFAULT_TIMEOUT_SECS, IncusConfig, JobSpec, Pipeline, PipelineError, TargetSpec,
+};
+pub use record::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};

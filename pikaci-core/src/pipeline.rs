@@ -1,0 +1,501 @@
+//! The pipeline file, `pikaci.toml`: jobs, targets and Incus settings.
+//!
+//! ```toml
+//! [[job]]
+//! id = "test"
+//! description = "cargo test"
+//! command = "cargo test --workspace"
+//! timeout_secs = 1800
+//!
+//! [[target]]
+//! id = "pre-merge"
+//! jobs = ["test"]
+//! ```
+//!
+//! Parsing is pure: [`Pipeline::parse`] takes the text and the file name used in
+//! errors, which name the file, the line and the key.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::ids::{IdError, JobId, TargetId};
+use crate::status::ExecutorKind;
+
+/// The default job timeout when `timeout_secs` is not given.
+pub const DEFAULT_TIMEOUT_SECS: u64 = 3600;
+
+/// A parsed, validated `pikaci.toml`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Pipeline {
+    /// Jobs in file order.
+    pub jobs: Vec<JobSpec>,
+    /// Targets in file order.
+    pub targets: Vec<TargetSpec>,
+    /// The `[incus]` table, when present.
+    pub incus: IncusConfig,
+}
+
+/// One `[[job]]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSpec {
+    /// Its id.
+    pub id: JobId,
+    /// What it does.
+    pub description: String,
+    /// The shell command, run with `bash`.
+    pub command: String,
+    /// How long it may run.
+    pub timeout_secs: u64,
+    /// Where it runs.
+    pub executor: ExecutorKind,
+    /// For VM executors: run the command as root instead of user `pikaci`.
+    pub run_as_root: bool,
+    /// Whether the job may change its workspace (it then gets a private copy).
+    pub writable_workspace: bool,
+    /// Extra environment for the command.
+    pub env: BTreeMap<String, String>,
+    /// Jobs that must pass before this one starts.
+    pub needs: Vec<JobId>,
+}
+
+/// One `[[target]]`: a named set of jobs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetSpec {
+    /// Its id.
+    pub id: TargetId,
+    /// What it is for.
+    pub description: String,
+    /// The jobs it runs, in order.
+    pub jobs: Vec<JobId>,
+}
+
+/// The `[incus]` table. Every key is optional; `pikaci-incus` fills defaults
+/// and applies environment overrides.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncusConfig {
+    /// Incus project (`--project`).
+    pub project: Option<String>,
+    /// The pikaci profile added to each instance.
+    pub profile: Option<String>,
+    /// The image alias to launch.
+    pub image_alias: Option<String>,
+    /// Storage pool for the root disk.
+    pub storage_pool: Option<String>,
+    /// `limits.cpu`.
+    pub cpu: Option<u32>,
+    /// `limits.memory`, e.g. `8GiB`.
+    pub memory: Option<String>,
+    /// Run `incus` on this host over ssh.
+    pub remote_host: Option<String>,
+    /// Run `incus` through `sudo`.
+    pub sudo: Option<bool>,
+    /// Cluster member for `init --target`.
+    pub target: Option<String>,
+    /// Prefix of instance names.
+    pub instance_prefix: Option<String>,
+    /// How long to wait for the guest agent, in seconds.
+    pub readiness_timeout_secs: Option<u64>,
+    /// Host folder with the staged workspace-deps output (mounted read-only).
+    pub staged_deps_dir: Option<Utf8PathBuf>,
+    /// Host folder with the staged workspace-build output (mounted read-only).
+    pub staged_build_dir: Option<Utf8PathBuf>,
+}
+
+/// What is wrong with a pipeline file; each variant names the file and line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PipelineError {
+    /// TOML syntax, an unknown key or a value of the wrong type.
+    #[error("{file}:{line}:{column}: {key_part}{message}", key_part = key.as_deref().map(|k| format!("key `{k}`: ")).unwrap_or_default())]
+    Syntax {
+        /// The file.
+        file: Utf8PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// The key on that line, when there is one.
+        key: Option<String>,
+        /// What the parser said.
+        message: String,
+    },
+    /// A value that parses but is not acceptable (bad id, unknown job, ...).
+    #[error("{file}:{line}: key `{key}`: {message}")]
+    Invalid {
+        /// The file.
+        file: Utf8PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// The key.
+        key: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    #[serde(default)]
+    job: Vec<RawJob>,
+    #[serde(default)]
+    target: Vec<RawTarget>,
+    #[serde(default)]
+    incus: IncusConfig,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    id: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    command: Spanned<String>,
+    timeout_secs: Option<Spanned<u64>>,
+    #[serde(default)]
+    executor: Option<Spanned<String>>,
+    #[serde(default)]
+    run_as_root: bool,
+    #[serde(default)]
+    writable_workspace: bool,
+    #[serde(default)]
+    env: BTreeMap<String, String>,
+    #[serde(default)]
+    needs: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    id: Spanned<String>,
+    #[serde(default)]
+    description: String,
+    jobs: Vec<Spanned<String>>,
+}
+
+struct Source<'a> {
+    file: &'a Utf8Path,
+    text: &'a str,
+}
+
+impl Source<'_> {
+    fn line_col(&self, offset: usize) -> (usize, usize) {
+        let before = &self.text[..offset.min(self.text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        (line, column)
+    }
+
+    fn invalid(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> PipelineError {
+        PipelineError::Invalid {
+            file: self.file.to_owned(),
+            line: self.line_col(span.start).0,
+            key: key.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// The key assigned on the line that holds `offset`, if that line is `key = ...`.
+    fn key_at(&self, offset: usize) -> Option<String> {
+        let start = self.text[..offset.min(self.text.len())]
+            .rfind('\n')
+            .map_or(0, |i| i + 1);
+        let line = self.text[start..].lines().next()?;
+        let (key, _) = line.split_once('=')?;
+        let key = key.trim().trim_matches('"');
+        (!key.is_empty() && !key.starts_with('[')).then(|| key.to_owned())
+    }
+}
+
+impl Pipeline {
+    /// Parses and validates `text`; `file` is only used in error messages.
+    pub fn parse(text: &str, file: &Utf8Path) -> Result<Self, PipelineError> {
+        let src = Source { file, text };
+        let raw: RawPipeline = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start);
+            let (line, column) = src.line_col(offset);
+            PipelineError::Syntax {
+                file: file.to_owned(),
+                line,
+                column,
+                key: src.key_at(offset),
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+
+        let mut jobs = Vec::with_capacity(raw.job.len());
+        let mut seen = BTreeSet::new();
+        let mut needs_spans = Vec::new();
+        for rj in raw.job {
+            let id = parse_id::<JobId>(&src, &rj.id, "id")?;
+            if !seen.insert(id.clone()) {
+                return Err(src.invalid(
+                    rj.id.span(),
+                    "id",
+                    format!("job `{id}` is defined twice"),
+                ));
+            }
+            if rj.command.get_ref().trim().is_empty() {
+                return Err(src.invalid(rj.command.span(), "command", "the command is empty"));
+            }
+            let timeout_secs = match rj.timeout_secs {
+                Some(t) if *t.get_ref() == 0 => {
+                    return Err(src.invalid(t.span(), "timeout_secs", "must be at least 1"));
+                }
+                Some(t) => t.into_inner(),
+                None => DEFAULT_TIMEOUT_SECS,
+            };
+            let executor = match rj.executor {
+                None => ExecutorKind::Host,
+                Some(e) => match ExecutorKind::from(e.get_ref().as_str()) {
+                    ExecutorKind::Other(name) => {
+                        return Err(src.invalid(
+                            e.span(),
+                            "executor",
+                            format!("unknown executor {name:?}; use \"host\" or \"incus\""),
+                        ));
+                    }
+                    known => known,
+                },
+            };
+            let mut needs = Vec::new();
+            for n in &rj.needs {
+                needs.push(parse_id::<JobId>(&src, n, "needs")?);
+                needs_spans.push((n.span(), id.clone()));
+            }
+            jobs.push(JobSpec {
+                id,
+                description: rj.description,
+                command: rj.command.into_inner(),
+                timeout_secs,
+                executor,
+                run_as_root: rj.run_as_root,
+                writable_workspace: rj.writable_workspace,
+                env: rj.env,
+                needs,
+            });
+        }
+        for (span, _) in &needs_spans {
+            let name = text[span.clone()].trim_matches('"');
+            if !jobs.iter().any(|j| j.id.as_str() == name) {
+                return Err(src.invalid(
+                    span.clone(),
+                    "needs",
+                    format!("no job `{name}` in this file"),
+                ));
+            }
+        }
+
+        let mut targets = Vec::with_capacity(raw.target.len());
+        let mut seen_targets = BTreeSet::new();
+        for rt in raw.target {
+            let id = parse_id::<TargetId>(&src, &rt.id, "id")?;
+            if !seen_targets.insert(id.clone()) {
+                return Err(src.invalid(
+                    rt.id.span(),
+                    "id",
+                    format!("target `{id}` is defined twice"),
+                ));
+            }
+            let mut target_jobs = Vec::new();
+            for j in &rt.jobs {
+                let jid = parse_id::<JobId>(&src, j, "jobs")?;
+                if !jobs.iter().any(|spec| spec.id == jid) {
+                    return Err(src.invalid(
+                        j.span(),
+                        "jobs",
+                        format!("target `{id}` names job `{jid}`, which this file does not define"),
+                    ));
+                }
+                target_jobs.push(jid);
+            }
+            targets.push(TargetSpec {
+                id,
+                description: rt.description,
+                jobs: target_jobs,
+            });
+        }
+
+        let pipeline = Self {
+            jobs,
+            targets,
+            incus: raw.incus,
+        };
+        if let Some(cycle_job) = pipeline.find_cycle() {
+            let span = needs_spans
+                .iter()
+                .find(|(_, owner)| *owner == cycle_job)
+                .map_or(0..0, |(s, _)| s.clone());
+            return Err(src.invalid(
+                span,
+                "needs",
+                format!("job `{cycle_job}` depends on itself through `needs`"),
+            ));
+        }
+        Ok(pipeline)
+    }
+
+    /// The job with this id.
+    pub fn job(&self, id: &JobId) -> Option<&JobSpec> {
+        self.jobs.iter().find(|j| &j.id == id)
+    }
+
+    /// The target with this id.
+    pub fn target(&self, id: &TargetId) -> Option<&TargetSpec> {
+        self.targets.iter().find(|t| &t.id == id)
+    }
+
+    fn find_cycle(&self) -> Option<JobId> {
+        // Depth-first search with colours: 1 = on the stack, 2 = done.
+        fn visit(p: &Pipeline, id: &JobId, colour: &mut BTreeMap<JobId, u8>) -> Option<JobId> {
+            match colour.get(id) {
+                Some(1) => return Some(id.clone()),
+                Some(_) => return None,
+                None => {}
+            }
+            colour.insert(id.clone(), 1);
+            for n in p.job(id).map(|j| j.needs.as_slice()).unwrap_or_default() {
+                if let Some(c) = visit(p, n, colour) {
+                    return Some(c);
+                }
+            }
+            colour.insert(id.clone(), 2);
+            None
+        }
+        let mut colour = BTreeMap::new();
+        self.jobs
+            .iter()
+            .find_map(|j| visit(self, &j.id, &mut colour))
+    }
+}
+
+fn parse_id<T>(src: &Source<'_>, s: &Spanned<String>, key: &str) -> Result<T, PipelineError>
+where
+    T: std::str::FromStr<Err = IdError>,
+{
+    s.get_ref()
+        .parse()
+        .map_err(|e: IdError| src.invalid(s.span(), key, e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Pipeline, PipelineError> {
+        Pipeline::parse(text, Utf8Path::new("pikaci.toml"))
+    }
+
+    #[test]
+    fn parses_jobs_targets_and_incus() {
+        let p = parse(
+            r#"
+[incus]
+project = "p"
+cpu = 4
+
+[[job]]
+id = "fmt"
+command = "cargo fmt --check"
+
+[[job]]
+id = "test"
+description = "tests"
+command = "cargo test"
+timeout_secs = 10
+executor = "incus"
+run_as_root = true
+writable_workspace = true
+env = { RUST_LOG = "debug" }
+needs = ["fmt"]
+
+[[target]]
+id = "ci"
+jobs = ["fmt", "test"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(p.jobs.len(), 2);
+        assert_eq!(p.jobs[0].timeout_secs, DEFAULT_TIMEOUT_SECS);
+        assert_eq!(p.jobs[0].executor, ExecutorKind::Host);
+        let t = &p.jobs[1];
+        assert_eq!(t.executor, ExecutorKind::Incus);
+        assert!(t.run_as_root && t.writable_workspace);
+        assert_eq!(t.env["RUST_LOG"], "debug");
+        assert_eq!(t.needs[0].as_str(), "fmt");
+        assert_eq!(p.targets[0].jobs.len(), 2);
+        assert_eq!(p.incus.project.as_deref(), Some("p"));
+        assert_eq!(p.incus.cpu, Some(4));
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = parse("[[job]]\nid = \"a\"\ncommand = \"true\"\ncommnd = \"x\"\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.starts_with("pikaci.toml:4:"), "{msg}");
+        assert!(msg.contains("commnd"), "{msg}");
+    }
+
+    #[test]
+    fn bad_value_names_the_key() {
+        let err = parse("[[job]]\nid = \"a\"\ncommand = \"true\"\ntimeout_secs = \"soon\"\n")
+            .unwrap_err();
+        match err {
+            PipelineError::Syntax { line, key, .. } => {
+                assert_eq!(line, 4);
+                assert_eq!(key.as_deref(), Some("timeout_secs"));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn semantic_errors_point_at_their_line() {
+        let cases = [
+            ("[[job]]\nid = \"../x\"\ncommand = \"true\"\n", 2, "id"),
+            ("[[job]]\nid = \"a\"\ncommand = \"  \"\n", 3, "command"),
+            (
+                "[[job]]\nid = \"a\"\ncommand = \"true\"\ntimeout_secs = 0\n",
+                4,
+                "timeout_secs",
+            ),
+            (
+                "[[job]]\nid = \"a\"\ncommand = \"true\"\nexecutor = \"docker\"\n",
+                4,
+                "executor",
+            ),
+            (
+                "[[job]]\nid = \"a\"\ncommand = \"true\"\n[[job]]\nid = \"a\"\ncommand = \"true\"\n",
+                5,
+                "id",
+            ),
+            (
+                "[[job]]\nid = \"a\"\ncommand = \"true\"\n[[target]]\nid = \"t\"\njobs = [\"b\"]\n",
+                6,
+                "jobs",
+            ),
+            (
+                "[[job]]\nid = \"a\"\ncommand = \"true\"\nneeds = [\"zz\"]\n",
+                4,
+                "needs",
+            ),
+            (
+                "[[job]]\nid = \"a\"\ncommand = \"true\"\nneeds = [\"a\"]\n",
+                4,
+                "needs",
+            ),
+        ];
+        for (text, want_line, want_key) in cases {
+            match parse(text).unwrap_err() {
+                PipelineError::Invalid { line, key, .. } => {
+                    assert_eq!((line, key.as_str()), (want_line, want_key), "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+    }
+}

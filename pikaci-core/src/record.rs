@@ -1,0 +1,316 @@
+//! `run.json`: the record of one run and of each of its jobs.
+//!
+//! Optional fields are omitted when empty and accepted as absent or `null`;
+//! keys this version does not model (the earlier pikaci wrote many) are ignored.
+
+use camino::Utf8PathBuf;
+use jiff::Timestamp;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::ids::{JobId, RunId, TargetId};
+use crate::status::{ExecutorKind, FailureKind, RunStatus};
+
+/// Accepts `null` for a collection and treats it as empty.
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Which process owns a running run, so a reader can tell a live run from one
+/// whose owner died (see [`RunRecord::is_orphaned`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOwner {
+    /// Process id of the pikaci that writes the run.
+    pub pid: u32,
+    /// Host name of the machine it runs on.
+    pub host: String,
+}
+
+/// The record of one run, as stored in `runs/<run_id>/run.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    /// The run id.
+    pub run_id: RunId,
+    /// `running` until the run ends.
+    pub status: RunStatus,
+    /// The run this one re-runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerun_of: Option<RunId>,
+    /// The pipeline target that was run, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<TargetId>,
+    /// The target's description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_description: Option<String>,
+    /// The source tree the run was made from.
+    pub source_root: Utf8PathBuf,
+    /// The copy of the source the jobs ran in.
+    pub snapshot_dir: Utf8PathBuf,
+    /// The git commit of the source, when it is a git checkout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_head: Option<String>,
+    /// Whether the checkout had changes not committed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_dirty: Option<bool>,
+    /// When the run was created.
+    pub created_at: Timestamp,
+    /// When the run finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// Files changed in the checkout (relative paths, informative).
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub changed_files: Vec<String>,
+    /// The job filters the run was started with.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub filters: Vec<String>,
+    /// A one-line summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Why the run failed as a whole (cancelled, interrupted...), when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_kind: Option<FailureKind>,
+    /// The jobs the run means to run, in order (new; empty in older records).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub planned_jobs: Vec<JobId>,
+    /// The process writing the run while it is `running` (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<RunOwner>,
+    /// Jobs that have started, in start order.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub jobs: Vec<JobRecord>,
+}
+
+/// The record of one job inside a run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobRecord {
+    /// The job id.
+    pub id: JobId,
+    /// What the job does.
+    #[serde(default)]
+    pub description: String,
+    /// `running`, then `passed`, `failed` or `skipped`.
+    pub status: RunStatus,
+    /// Where it ran.
+    pub executor: ExecutorKind,
+    /// Its timeout.
+    pub timeout_secs: u64,
+    /// Where `host.log` was written (informative only: never opened from here).
+    pub host_log_path: Utf8PathBuf,
+    /// Where `guest.log` was written (informative only: never opened from here).
+    pub guest_log_path: Utf8PathBuf,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<Timestamp>,
+    /// The command's exit code, when it exited by itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// A one-line summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure_kind: Option<FailureKind>,
+    /// The phases of an Incus VM execution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_linux_vm_execution: Option<RemoteVmExecution>,
+}
+
+/// How a job ran in a VM: the backend and each timed phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemoteVmExecution {
+    /// Always `incus` today.
+    pub backend: String,
+    /// Phases in order.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub phases: Vec<VmPhase>,
+}
+
+/// One timed phase of a VM execution (`prepare_runtime`, `launch_guest`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VmPhase {
+    /// The phase name.
+    pub phase: String,
+    /// When it started.
+    pub started_at: Timestamp,
+    /// When it finished.
+    pub finished_at: Timestamp,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+impl RunRecord {
+    /// The job with this id, if it has started.
+    pub fn job(&self, id: &JobId) -> Option<&JobRecord> {
+        self.jobs.iter().find(|j| &j.id == id)
+    }
+
+    /// The job with this id, mutably.
+    pub fn job_mut(&mut self, id: &JobId) -> Option<&mut JobRecord> {
+        self.jobs.iter_mut().find(|j| &j.id == id)
+    }
+
+    /// Whether this record says `running` but its owner is known to be gone.
+    ///
+    /// `owner_alive` answers for a pid on this host; it is a seam so the
+    /// decision is testable. A record from another host, or with no owner
+    /// (an older pikaci), is never called orphaned here.
+    pub fn is_orphaned(&self, this_host: &str, owner_alive: impl Fn(u32) -> bool) -> bool {
+        match (&self.status, &self.owner) {
+            (RunStatus::Running, Some(owner)) => owner.host == this_host && !owner_alive(owner.pid),
+            _ => false,
+        }
+    }
+
+    /// Marks a `running` record whose owner died as failed/interrupted, and
+    /// each of its still-running jobs too. Returns whether anything changed.
+    pub fn mark_interrupted(&mut self, now: Timestamp) -> bool {
+        if self.status != RunStatus::Running {
+            return false;
+        }
+        for job in self
+            .jobs
+            .iter_mut()
+            .filter(|j| j.status == RunStatus::Running)
+        {
+            job.status = RunStatus::Failed;
+            job.failure_kind = Some(FailureKind::Interrupted);
+            job.finished_at = Some(now);
+            job.message = Some("interrupted: the pikaci process running this job is gone".into());
+        }
+        self.status = RunStatus::Failed;
+        self.failure_kind = Some(FailureKind::Interrupted);
+        self.finished_at = Some(now);
+        self.owner = None;
+        self.message = Some("interrupted: the pikaci process running this run is gone".into());
+        true
+    }
+}
+
+#[cfg(any(test, feature = "test-helpers"))]
+impl RunRecord {
+    /// A small finished record for tests: one passed job `build`.
+    pub fn for_test(run_id: &str) -> Self {
+        let run_id: RunId = run_id.parse().expect("test run id is valid");
+        let created_at = run_id.timestamp().expect("run ids carry a time");
+        Self {
+            run_id,
+            status: RunStatus::Passed,
+            rerun_of: None,
+            target_id: None,
+            target_description: None,
+            source_root: "/src".into(),
+            snapshot_dir: "/src/.snapshot".into(),
+            git_head: None,
+            git_dirty: None,
+            created_at,
+            finished_at: Some(created_at),
+            changed_files: Vec::new(),
+            filters: Vec::new(),
+            message: None,
+            failure_kind: None,
+            planned_jobs: Vec::new(),
+            owner: None,
+            jobs: vec![JobRecord::for_test("build", created_at)],
+        }
+    }
+}
+
+#[cfg(any(test, feature = "test-helpers"))]
+impl JobRecord {
+    /// A passed host job for tests.
+    pub fn for_test(id: &str, at: Timestamp) -> Self {
+        Self {
+            id: id.parse().expect("test job id is valid"),
+            description: format!("test job {id}"),
+            status: RunStatus::Passed,
+            executor: ExecutorKind::Host,
+            timeout_secs: 60,
+            host_log_path: format!("jobs/{id}/host.log").into(),
+            guest_log_path: format!("jobs/{id}/guest.log").into(),
+            started_at: at,
+            finished_at: Some(at),
+            exit_code: Some(0),
+            message: None,
+            failure_kind: None,
+            remote_linux_vm_execution: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn optional_fields_are_omitted_and_nulls_accepted() {
+        let rec = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        let v = serde_json::to_value(&rec).unwrap();
+        let obj = v.as_object().unwrap();
+        for absent in [
+            "rerun_of",
+            "target_id",
+            "git_head",
+            "message",
+            "failure_kind",
+            "owner",
+        ] {
+            assert!(!obj.contains_key(absent), "{absent} should be omitted");
+        }
+        assert_eq!(obj["created_at"], "2026-03-24T16:12:38Z");
+        assert_eq!(obj["changed_files"], serde_json::json!([]));
+
+        let mut with_nulls = v.clone();
+        for k in [
+            "rerun_of",
+            "target_id",
+            "git_head",
+            "git_dirty",
+            "message",
+            "changed_files",
+        ] {
+            with_nulls[k] = serde_json::Value::Null;
+        }
+        with_nulls["created_at"] = "2026-03-24T16:12:38+00:00".into();
+        let back: RunRecord = serde_json::from_value(with_nulls).unwrap();
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn unknown_keys_are_ignored_but_bad_ids_are_not() {
+        let mut v = serde_json::to_value(RunRecord::for_test("20260324T161238Z-1a2b3c4d")).unwrap();
+        v["plan_path"] = "/x/plan.json".into();
+        v["jobs"][0]["plan_node_id"] = "n".into();
+        assert!(serde_json::from_value::<RunRecord>(v.clone()).is_ok());
+        v["jobs"][0]["id"] = "../../etc".into();
+        assert!(serde_json::from_value::<RunRecord>(v).is_err());
+    }
+
+    #[test]
+    fn orphan_detection_and_marking() {
+        let mut rec = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        rec.status = RunStatus::Running;
+        rec.jobs[0].status = RunStatus::Running;
+        rec.owner = Some(RunOwner {
+            pid: 42,
+            host: "h".into(),
+        });
+        assert!(rec.is_orphaned("h", |_| false));
+        assert!(!rec.is_orphaned("h", |pid| pid == 42));
+        assert!(!rec.is_orphaned("other", |_| false));
+        let now = rec.created_at;
+        assert!(rec.mark_interrupted(now));
+        assert_eq!(rec.status, RunStatus::Failed);
+        assert_eq!(rec.failure_kind, Some(FailureKind::Interrupted));
+        assert_eq!(rec.jobs[0].failure_kind, Some(FailureKind::Interrupted));
+        assert!(!rec.mark_interrupted(now));
+    }
+}

@@ -1,0 +1,1 @@
+//! pikaci-incus (being built).

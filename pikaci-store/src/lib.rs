@@ -1,0 +1,1 @@
+//! pikaci-store (being built).
