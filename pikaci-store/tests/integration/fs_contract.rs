@@ -1,0 +1,134 @@
+//! The `Fs` contract, checked against `DiskFs` and `MemFs` alike.
+
+use std::io::{ErrorKind, Write};
+
+use camino::Utf8Path;
+use pikaci_store::{EntryKind, Fs, Store};
+
+fn atomic_write_creates_parents_and_replaces<F: Fs>(s: &Store<F>) {
+    let fs = s.fs();
+    let p = s.root().path().join("a/b/c.json");
+    fs.write_atomic(&p, b"one").unwrap();
+    assert_eq!(fs.read(&p).unwrap(), b"one");
+    fs.write_atomic(&p, b"second version").unwrap();
+    assert_eq!(fs.read(&p).unwrap(), b"second version");
+    // No temporary files are left next to it.
+    assert_eq!(
+        fs.list_dir(p.parent().unwrap()).unwrap(),
+        vec!["c.json".to_owned()]
+    );
+}
+
+fn append_is_visible_at_once<F: Fs>(s: &Store<F>) {
+    let fs = s.fs();
+    let p = s.root().path().join("logs/x.log");
+    let mut w = fs.open_append(&p).unwrap();
+    w.write_all(b"hello ").unwrap();
+    assert_eq!(fs.size(&p).unwrap(), Some(6));
+    w.write_all(b"world").unwrap();
+    assert_eq!(fs.read_range(&p, 6, 100).unwrap(), b"world");
+    drop(w);
+    // Reopening appends rather than truncating.
+    fs.open_append(&p).unwrap().write_all(b"!").unwrap();
+    assert_eq!(fs.read(&p).unwrap(), b"hello world!");
+}
+
+fn ranged_reads_stop_at_the_end<F: Fs>(s: &Store<F>) {
+    let fs = s.fs();
+    let p = s.root().path().join("r");
+    fs.write_atomic(&p, b"0123456789").unwrap();
+    assert_eq!(fs.read_range(&p, 0, 3).unwrap(), b"012");
+    assert_eq!(fs.read_range(&p, 8, 100).unwrap(), b"89");
+    assert_eq!(fs.read_range(&p, 10, 100).unwrap(), b"");
+    assert_eq!(fs.read_range(&p, 1000, 100).unwrap(), b"");
+}
+
+fn missing_things_are_not_found<F: Fs>(s: &Store<F>) {
+    let fs = s.fs();
+    let p = s.root().path().join("nope");
+    assert_eq!(fs.size(&p).unwrap(), None);
+    assert_eq!(fs.kind(&p).unwrap(), None);
+    assert_eq!(fs.read(&p).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(fs.list_dir(&p).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        fs.read_range(&p, 0, 1).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+fn listing_renaming_linking_removing<F: Fs>(s: &Store<F>) {
+    let fs = s.fs();
+    let root = s.root().path();
+    fs.write_atomic(&root.join("d/one"), b"1").unwrap();
+    fs.write_atomic(&root.join("d/sub/two"), b"2").unwrap();
+    let mut names = fs.list_dir(&root.join("d")).unwrap();
+    names.sort();
+    assert_eq!(names, ["one", "sub"]);
+    assert_eq!(fs.kind(&root.join("d")).unwrap(), Some(EntryKind::Dir));
+    assert_eq!(fs.kind(&root.join("d/one")).unwrap(), Some(EntryKind::File));
+
+    fs.hard_link(&root.join("d/one"), &root.join("d/one-link"))
+        .unwrap();
+    assert_eq!(fs.read(&root.join("d/one-link")).unwrap(), b"1");
+
+    fs.rename(&root.join("d"), &root.join("e")).unwrap();
+    assert_eq!(fs.kind(&root.join("d")).unwrap(), None);
+    assert_eq!(fs.read(&root.join("e/sub/two")).unwrap(), b"2");
+
+    assert_eq!(fs.copy(&root.join("e/one"), &root.join("copy")).unwrap(), 1);
+    fs.remove_file(&root.join("copy")).unwrap();
+    assert_eq!(fs.size(&root.join("copy")).unwrap(), None);
+
+    fs.remove_dir_all(&root.join("e")).unwrap();
+    assert_eq!(fs.kind(&root.join("e/sub/two")).unwrap(), None);
+    assert_eq!(fs.kind(&root.join("e")).unwrap(), None);
+}
+
+on_both_fs!(
+    atomic_write_creates_parents_and_replaces,
+    append_is_visible_at_once,
+    ranged_reads_stop_at_the_end,
+    missing_things_are_not_found,
+    listing_renaming_linking_removing,
+);
+
+#[test]
+fn links_are_never_followed_on_disk() {
+    let (s, dir) = crate::support::disk_store();
+    let secret = Utf8Path::from_path(dir.path()).unwrap().join("secret.txt");
+    std::fs::write(&secret, "top secret").unwrap();
+    let link = s.root().path().join("link");
+    std::fs::create_dir_all(s.root().path()).unwrap();
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    let fs = s.fs();
+    assert_eq!(fs.kind(&link).unwrap(), Some(EntryKind::Symlink));
+    assert!(fs.read(&link).is_err());
+    assert!(fs.read_range(&link, 0, 100).is_err());
+    assert!(fs.size(&link).is_err());
+    assert!(fs.open_append(&link).is_err());
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "top secret");
+}
+
+#[test]
+fn memfs_faults_act_like_a_full_or_read_only_disk() {
+    let (s, ()) = crate::support::mem_store();
+    let fs = s.fs();
+    let p = s.root().path().join("f");
+    fs.write_atomic(&p, b"old").unwrap();
+    fs.set_capacity(Some(10));
+    let err = fs.write_atomic(&p, b"a much longer content").unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::StorageFull);
+    assert_eq!(fs.read(&p).unwrap(), b"old");
+    let mut w = fs.open_append(&s.root().path().join("log")).unwrap();
+    assert_eq!(
+        w.write(b"0123456789").unwrap_err().kind(),
+        ErrorKind::StorageFull
+    );
+    fs.set_capacity(None);
+    fs.set_read_only(true);
+    assert_eq!(
+        fs.write_atomic(&p, b"x").unwrap_err().kind(),
+        ErrorKind::ReadOnlyFilesystem
+    );
+    assert_eq!(fs.read(&p).unwrap(), b"old");
+}

@@ -1,0 +1,9 @@
+//! Integration tests of pikaci-store, run against both file systems.
+
+#[macro_use]
+mod support;
+
+mod fs_contract;
+mod gc;
+mod logs;
+mod records;
