@@ -23,6 +23,7 @@
 pub mod engine;
 mod event;
 mod ids;
+mod liveness;
 mod logs;
 mod pipeline;
 mod record;
@@ -30,6 +31,7 @@ mod status;
 
 pub use event::LifecycleEvent;
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
+pub use liveness::{Liveness, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
 pub use pipeline::{
     DEFAULT_TIMEOUT_SECS, IncusConfig, JobSpec, Pipeline, PipelineError, TargetSpec,

@@ -34,6 +34,7 @@
 mod error;
 mod fs;
 mod gc;
+mod interrupted;
 mod layout;
 mod list;
 mod logs;
