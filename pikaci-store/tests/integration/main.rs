@@ -4,6 +4,7 @@
 mod support;
 
 mod fs_contract;
+mod fuzz;
 mod gc;
 mod logs;
 mod records;
