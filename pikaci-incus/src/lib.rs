@@ -1,1 +1,46 @@
-//! pikaci-incus (being built).
+//! Run pikaci jobs in Incus virtual machines.
+//!
+//! - [`IncusSettings`]: `[incus]` from `pikaci.toml` plus environment overrides.
+//! - [`plan`]: pure builders of every Incus command ([`IncusCommand`]s as data)
+//!   and [`plan_job`], what `pikaci incus plan` prints.
+//! - [`CommandRunner`]: the process seam ([`ProcessRunner`], [`RecordingRunner`]).
+//! - [`IncusExecutor`]: the engine's `Executor` for `executor = "incus"`.
+//! - [`gc_instances`]: deletes leftover instances.
+//! - [`guest`]: the contract and code of the `pikaci-incus-run` guest binary.
+//!
+//! ```
+//! use pikaci_incus::{IncusSettings, InstanceName, Planner};
+//!
+//! let settings = IncusSettings::builder().cpu(4).build();
+//! let name = InstanceName::parse("pikaci-demo")?;
+//! let start = Planner::new(&settings, &name).start();
+//! assert_eq!(start.display(), "incus start --project pika-managed-agents pikaci-demo");
+//! # Ok::<(), pikaci_incus::IncusError>(())
+//! ```
+
+mod command;
+mod error;
+mod executor;
+mod gc;
+pub mod guest;
+mod name;
+pub mod plan;
+pub mod quote;
+mod runner;
+mod settings;
+
+pub use command::IncusCommand;
+pub use error::IncusError;
+pub use executor::IncusExecutor;
+pub use gc::{GcInstancesReport, gc_instances};
+pub use name::{InstanceName, MAX_INSTANCE_NAME_LEN};
+pub use plan::{JobPlan, Phase, PlannedStep, Planner, plan_job};
+pub use runner::{
+    CallKind, CommandOutput, CommandRunner, FakeReply, ProcessRunner, RecordedCall,
+    RecordingRunner, StreamOutput,
+};
+pub use settings::{
+    DEFAULT_IMAGE_ALIAS, DEFAULT_INSTANCE_PREFIX, DEFAULT_PROFILE, DEFAULT_PROJECT,
+    DEFAULT_READINESS_TIMEOUT, DEFAULT_STORAGE_POOL, ENV_PREFIX, IncusSettings,
+    IncusSettingsBuilder, MAX_PREFIX_LEN,
+};

@@ -1,0 +1,72 @@
+//! The delete that runs on every path out of a job.
+//!
+//! Awaited normally; when the job's future is dropped (cancel from outside,
+//! a panic unwinding through it), `Drop` hands whatever is left to
+//! [`CommandRunner::spawn_detached`], which starts the commands as processes
+//! that finish even if pikaci exits right after.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::command::IncusCommand;
+use crate::runner::CommandRunner;
+
+use super::recorder::Recorder;
+
+/// Commands that must run before the job is over, in order.
+pub(crate) struct CleanupGuard {
+    runner: Arc<dyn CommandRunner>,
+    pending: VecDeque<IncusCommand>,
+}
+
+impl CleanupGuard {
+    pub(crate) fn new(
+        runner: Arc<dyn CommandRunner>,
+        commands: impl IntoIterator<Item = IncusCommand>,
+    ) -> Self {
+        Self {
+            runner,
+            pending: commands.into_iter().collect(),
+        }
+    }
+
+    /// Runs the commands, logging each; returns the failures as text. A
+    /// command leaves the queue only once it has finished.
+    pub(crate) async fn run(&mut self, rec: &mut Recorder<'_>) -> Vec<String> {
+        let mut failures = Vec::new();
+        while let Some(cmd) = self.pending.front().cloned() {
+            rec.command(&cmd);
+            match self.runner.run(&cmd).await {
+                Ok(out) => {
+                    rec.output(&out);
+                    // An instance that is already gone (init never created
+                    // it) is what the delete wants anyway.
+                    let gone = out.summary().to_lowercase().contains("not found");
+                    if !out.success() && !gone {
+                        failures.push(format!(
+                            "`{}` {}: {}",
+                            cmd.display(),
+                            out.status_text(),
+                            out.summary()
+                        ));
+                    }
+                }
+                Err(e) => {
+                    rec.line(&format!("  -> {e}"));
+                    failures.push(format!("`{}`: {e}", cmd.display()));
+                }
+            }
+            self.pending.pop_front();
+        }
+        failures
+    }
+}
+
+impl Drop for CleanupGuard {
+    fn drop(&mut self) {
+        for cmd in self.pending.drain(..) {
+            // Nothing can be reported from a drop; the command still runs.
+            let _ = self.runner.spawn_detached(&cmd);
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! The guest side: `pikaci-incus-run`'s contract ([`GuestSpec`], exit codes,
+//! [`GuestResult`]) and the code that runs the job inside the VM.
+
+mod run;
+mod spec;
+
+pub use run::{GuestOutcome, run, write_result};
+pub use spec::{
+    ARTIFACTS_PATH, ENV_GUEST_COMMAND, ENV_GUEST_ROOT, ENV_RUN_AS_ROOT, ENV_TIMEOUT_SECS,
+    EXIT_BAD_SPEC, EXIT_GUEST_ERROR, EXIT_TIMEOUT, GUEST_BINARY, GUEST_LOG_FILE, GuestPaths,
+    GuestResult, GuestSpec, GuestSpecError, GuestStatus, PIKACI_GID, PIKACI_UID, RESULT_FILE,
+    SNAPSHOT_PATH, STAGED_BUILD_PATH, STAGED_DEPS_PATH,
+};

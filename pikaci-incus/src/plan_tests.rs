@@ -1,0 +1,205 @@
+//! Golden tests: every builder's argv pinned, in the plain local form and
+//! wrapped for `sudo` + `ssh`, and the launch command's quoting.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use pikaci_core::{ExecutorKind, JobId, JobSpec};
+
+use super::*;
+
+const TRICKY: &str =
+    "echo 'single' \"double\" $HOME `id` \\\nprintf '%s\\n' \"grüße 🦀\" && exit 3";
+
+fn job(command: &str) -> JobSpec {
+    JobSpec {
+        id: "check_pika.rust".parse::<JobId>().unwrap(),
+        description: "test".into(),
+        command: command.into(),
+        timeout_secs: 900,
+        executor: ExecutorKind::Incus,
+        run_as_root: false,
+        writable_workspace: false,
+        env: BTreeMap::new(),
+        needs: Vec::new(),
+    }
+}
+
+fn run_id() -> RunId {
+    "20260324T161238Z-1a2b3c4d".parse().unwrap()
+}
+
+fn full_settings() -> IncusSettings {
+    IncusSettings::builder()
+        .sudo(true)
+        .remote_host("ci@incus-host")
+        .target("member-2")
+        .cpu(8)
+        .memory("16GiB")
+        .staged_deps_dir("/srv/pikaci/staged/workspace-deps")
+        .staged_build_dir("/srv/pikaci/staged/workspace-build")
+        .artifacts_root("/srv/pikaci/artifacts")
+        .build()
+}
+
+/// Each step as its phase, note, argv (one debug-quoted word per line) and
+/// the shell-quoted line.
+fn render(plan: &JobPlan) -> String {
+    let mut out = format!(
+        "instance: {}\nartifacts: {}\n",
+        plan.instance, plan.artifacts_dir
+    );
+    for s in &plan.steps {
+        out.push_str(&format!("\n[{}]", s.phase));
+        if let Some(n) = s.note {
+            out.push_str(&format!(" ({n})"));
+        }
+        out.push('\n');
+        for (k, v) in &s.command.env {
+            out.push_str(&format!("  env {k}={v:?}\n"));
+        }
+        for w in s.command.argv() {
+            out.push_str(&format!("  {w:?}\n"));
+        }
+        out.push_str(&format!("  $ {}\n", s.command.display()));
+    }
+    out
+}
+
+/// Splits a line the way `sh` does.
+fn sh_split(line: &str) -> Vec<String> {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {line}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .split_terminator('\0')
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn local_default_plan() {
+    let plan = plan_job(
+        &IncusSettings::default(),
+        &run_id(),
+        &job("cargo test --workspace"),
+        "/state/runs/r/snapshot".into(),
+    )
+    .unwrap();
+    insta::assert_snapshot!(render(&plan));
+}
+
+#[test]
+fn sudo_ssh_target_limits_and_staged_plan() {
+    let mut j = job("cargo build");
+    j.run_as_root = true;
+    j.writable_workspace = true;
+    let plan = plan_job(
+        &full_settings(),
+        &run_id(),
+        &j,
+        "/state/runs/r/snapshot".into(),
+    )
+    .unwrap();
+    insta::assert_snapshot!(render(&plan));
+}
+
+#[test]
+fn launch_quoting_of_a_tricky_command() {
+    let mut j = job(TRICKY);
+    j.env.insert("RUST_LOG".into(), "debug it's $x".into());
+    let launch = GuestLaunch::for_job(&j).unwrap();
+    let instance = InstanceName::for_job("pikaci", &run_id(), &j.id);
+    let local = Planner::new(&IncusSettings::default(), &instance).launch(&launch);
+    let remote = Planner::new(&full_settings(), &instance).launch(&launch);
+    insta::assert_snapshot!(format!(
+        "local argv:\n{:#?}\nlocal line:\n{}\nremote argv:\n{:#?}\n",
+        local.argv(),
+        local.display(),
+        remote.argv()
+    ));
+
+    // No shell locally: the variable carries the command byte for byte.
+    let expected_var =
+        format!("PIKACI_INCUS_GUEST_COMMAND=export RUST_LOG='debug it'\\''s $x'\n{TRICKY}");
+    assert_eq!(local.args[6], expected_var);
+    // Over ssh the remote shell splits the line back into the same words.
+    let remote_words = sh_split(remote.args.last().unwrap());
+    assert_eq!(&remote_words[..3], ["sudo", "-n", "--"]);
+    assert_eq!(
+        remote_words[3..],
+        local
+            .argv()
+            .iter()
+            .map(|w| (*w).to_owned())
+            .collect::<Vec<_>>()[..]
+    );
+    // And the exported variables really reach the command, quotes and all.
+    let command = &expected_var["PIKACI_INCUS_GUEST_COMMAND=".len()..];
+    let first_line = command.lines().next().unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!("{first_line}\nprintf %s \"$RUST_LOG\""))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap(), "debug it's $x");
+}
+
+#[test]
+fn env_keys_that_are_not_shell_names_are_refused() {
+    let mut j = job("true");
+    j.env.insert("BAD KEY".into(), "x".into());
+    let err = GuestLaunch::for_job(&j).unwrap_err().to_string();
+    assert!(
+        err.contains("check_pika.rust") && err.contains("BAD KEY"),
+        "{err}"
+    );
+}
+
+#[test]
+fn list_and_delete_for_gc() {
+    let s = IncusSettings::builder().project("ci").build();
+    assert_eq!(
+        list_command(&s).argv(),
+        ["incus", "list", "--project", "ci", "--format", "json"]
+    );
+    let name = InstanceName::parse("pikaci-old-1").unwrap();
+    assert_eq!(
+        delete_command(&s, &name).argv(),
+        [
+            "incus",
+            "delete",
+            "--project",
+            "ci",
+            "pikaci-old-1",
+            "--force"
+        ]
+    );
+}
+
+#[test]
+fn display_of_a_plan_is_pasteable() {
+    let plan = plan_job(
+        &IncusSettings::default(),
+        &run_id(),
+        &job("echo 'hi there'"),
+        "/snap dir".into(),
+    )
+    .unwrap();
+    let text = plan.to_string();
+    assert!(text.contains("# init_instance\nincus init --project pika-managed-agents pikaci/dev "));
+    assert!(text.contains("'source=/snap dir'"), "{text}");
+    // Every command line splits back into exactly its argv.
+    for s in &plan.steps {
+        assert_eq!(
+            sh_split(&s.command.display()),
+            s.command.argv(),
+            "{}",
+            s.phase
+        );
+    }
+}

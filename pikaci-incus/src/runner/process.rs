@@ -1,0 +1,168 @@
+//! The real [`CommandRunner`]: tokio child processes.
+
+use std::process::Stdio;
+
+use futures::future::BoxFuture;
+use pikaci_core::engine::LogSink;
+use tokio::io::AsyncReadExt;
+use tokio::process::Command;
+
+use super::{CommandOutput, CommandRunner, StreamOutput};
+use crate::command::IncusCommand;
+use crate::error::IncusError;
+
+/// Runs commands as local child processes (`ssh` and `sudo` are just programs
+/// to it). A dropped future kills its child.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ProcessRunner;
+
+fn command(cmd: &IncusCommand) -> Command {
+    let mut c = Command::new(&cmd.program);
+    c.args(&cmd.args)
+        .envs(&cmd.env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    c
+}
+
+fn spawn_error(cmd: &IncusCommand, source: std::io::Error) -> IncusError {
+    IncusError::Spawn {
+        program: cmd.program.clone(),
+        source,
+    }
+}
+
+fn io_error(cmd: &IncusCommand, source: std::io::Error) -> IncusError {
+    IncusError::Io {
+        program: cmd.program.clone(),
+        source,
+    }
+}
+
+impl CommandRunner for ProcessRunner {
+    fn run<'a>(
+        &'a self,
+        cmd: &'a IncusCommand,
+    ) -> BoxFuture<'a, Result<CommandOutput, IncusError>> {
+        Box::pin(async move {
+            let child = command(cmd).spawn().map_err(|e| spawn_error(cmd, e))?;
+            let out = child
+                .wait_with_output()
+                .await
+                .map_err(|e| io_error(cmd, e))?;
+            Ok(CommandOutput {
+                code: out.status.code(),
+                stdout: out.stdout,
+                stderr: out.stderr,
+            })
+        })
+    }
+
+    fn stream<'a>(
+        &'a self,
+        cmd: &'a IncusCommand,
+        sink: &'a mut dyn LogSink,
+    ) -> BoxFuture<'a, Result<StreamOutput, IncusError>> {
+        Box::pin(async move {
+            let mut child = command(cmd).spawn().map_err(|e| spawn_error(cmd, e))?;
+            let mut stdout = child.stdout.take().expect("stdout is piped");
+            let mut stderr = child.stderr.take().expect("stderr is piped");
+            let copy_out = async {
+                let mut buf = vec![0u8; 64 * 1024];
+                let mut streamed = 0u64;
+                loop {
+                    let n = stdout.read(&mut buf).await?;
+                    if n == 0 {
+                        return Ok::<u64, std::io::Error>(streamed);
+                    }
+                    sink.write_all(&buf[..n])?;
+                    sink.flush()?;
+                    streamed += n as u64;
+                }
+            };
+            let read_err = async {
+                let mut err = Vec::new();
+                stderr.read_to_end(&mut err).await.map(|_| err)
+            };
+            let (streamed, err) = tokio::join!(copy_out, read_err);
+            let streamed = streamed.map_err(|e| io_error(cmd, e))?;
+            let stderr = err.map_err(|e| io_error(cmd, e))?;
+            let status = child.wait().await.map_err(|e| io_error(cmd, e))?;
+            Ok(StreamOutput {
+                code: status.code(),
+                stderr,
+                streamed,
+            })
+        })
+    }
+
+    fn spawn_detached(&self, cmd: &IncusCommand) -> Result<(), IncusError> {
+        let mut child = std::process::Command::new(&cmd.program)
+            .args(&cmd.args)
+            .envs(&cmd.env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| spawn_error(cmd, e))?;
+        // Reap it if we live long enough; if we exit first it keeps running.
+        std::thread::spawn(move || child.wait());
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pikaci_core::engine::VecSink;
+
+    #[tokio::test]
+    async fn run_captures_both_streams_and_the_code() {
+        let cmd = IncusCommand::new("sh", ["-c", "echo out; echo err >&2; exit 3"]);
+        let out = ProcessRunner.run(&cmd).await.unwrap();
+        assert_eq!(out.code, Some(3));
+        assert_eq!(out.stdout, b"out\n");
+        assert_eq!(out.stderr, b"err\n");
+        assert_eq!(out.summary(), "err\nout");
+    }
+
+    #[tokio::test]
+    async fn stream_writes_stdout_to_the_sink() {
+        let mut cmd = IncusCommand::new(
+            "sh",
+            ["-c", "printf 'a\\nb\\n'; echo oops >&2; printf \"$X\""],
+        );
+        cmd.env.insert("X".into(), "grüße".into());
+        let mut sink = VecSink::default();
+        let out = ProcessRunner.stream(&cmd, &mut sink).await.unwrap();
+        assert_eq!(out.code, Some(0));
+        assert_eq!(out.stderr_text(), "oops");
+        let got = sink.0.lock().unwrap().clone();
+        assert_eq!(String::from_utf8(got).unwrap(), "a\nb\ngrüße");
+        assert_eq!(out.streamed, "a\nb\ngrüße".len() as u64);
+    }
+
+    #[tokio::test]
+    async fn a_missing_program_is_a_spawn_error() {
+        let cmd = IncusCommand::new("/nonexistent/incus", ["list"]);
+        let err = ProcessRunner.run(&cmd).await.unwrap_err();
+        assert!(matches!(err, IncusError::Spawn { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn detached_commands_run_to_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("done");
+        let cmd = IncusCommand::new("touch", [marker.to_str().unwrap()]);
+        ProcessRunner.spawn_detached(&cmd).unwrap();
+        for _ in 0..200 {
+            if marker.exists() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        panic!("detached command did not run");
+    }
+}
