@@ -348,30 +348,32 @@ impl Steps<'_> {
         let bound = self.settings.readiness_timeout;
         let deadline = Instant::now() + bound;
         let mut attempts = 0u32;
+        let mut last: Option<CommandOutput> = None;
         loop {
             attempts += 1;
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let out = match tokio::time::timeout(remaining, self.exec(rec, &probe)).await {
-                Ok(out) => out?,
-                Err(_) => CommandOutput {
-                    code: None,
-                    stdout: Vec::new(),
-                    stderr: b"probe still running at the readiness deadline".to_vec(),
-                },
-            };
-            if out.success() {
-                rec.line(&format!("  ready after {attempts} probe(s)"));
-                return Ok(());
+            match tokio::time::timeout(remaining, self.exec(rec, &probe)).await {
+                Ok(out) => {
+                    let out = out?;
+                    if out.success() {
+                        rec.line(&format!("  ready after {attempts} probe(s)"));
+                        return Ok(());
+                    }
+                    last = Some(out);
+                }
+                Err(_) => rec.line("  -> probe still running at the readiness deadline"),
             }
             let now = Instant::now();
             if now >= deadline {
+                let last = match &last {
+                    Some(out) => format!("last probe {}: {}", out.status_text(), out.summary()),
+                    None => "no probe finished".to_owned(),
+                };
                 return Err(Stop::Infrastructure(format!(
                     "step wait_ready failed: the instance never became ready within {}s \
-                     ({attempts} probes of `{}`); last probe {}: {}",
+                     ({attempts} probes of `{}`); {last}",
                     bound.as_secs(),
                     probe.display(),
-                    out.status_text(),
-                    out.summary()
                 )));
             }
             tokio::time::sleep(self.settings.readiness_interval.min(deadline - now)).await;

@@ -1,0 +1,89 @@
+//! Test environment: temp folders readable by uid 1000, the built binaries,
+//! and a fake Incus state folder per test.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+/// The guest binary built for this test run.
+pub(crate) fn guest_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pikaci-incus-run"))
+}
+
+/// `fake-incus`, next to the guest binary in the same target folder.
+pub(crate) fn fake_incus() -> PathBuf {
+    let path = guest_bin().with_file_name("fake-incus");
+    assert!(
+        path.exists(),
+        "{} is missing: `cargo test --workspace` builds it, or run `cargo build -p fake-incus` first",
+        path.display()
+    );
+    path
+}
+
+/// A temp folder that user `pikaci` (uid 1000) can enter.
+pub(crate) struct TestDir {
+    _tmp: tempfile::TempDir,
+    pub(crate) path: Utf8PathBuf,
+}
+
+impl TestDir {
+    pub(crate) fn new() -> Self {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let path = Utf8PathBuf::from_path_buf(tmp.path().to_owned()).expect("utf-8 temp path");
+        open_up(path.as_std_path());
+        Self { _tmp: tmp, path }
+    }
+
+    /// Makes `rel` (and its parents) readable and enterable by everyone.
+    pub(crate) fn dir(&self, rel: &str) -> Utf8PathBuf {
+        let p = self.path.join(rel);
+        std::fs::create_dir_all(&p).expect("mkdir");
+        let mut cur: &Utf8Path = &p;
+        while cur != self.path {
+            open_up(cur.as_std_path());
+            cur = cur.parent().expect("inside the temp dir");
+        }
+        p
+    }
+}
+
+fn open_up(p: &Path) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+}
+
+/// Whether a process is still alive (zombies count as gone).
+pub(crate) fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// Waits (briefly, for signal delivery) until `pid` is gone.
+pub(crate) fn gone_soon(pid: i32) -> bool {
+    for _ in 0..100 {
+        if !alive(pid) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    false
+}
+
+/// Pids of processes whose command line is exactly `argv`.
+pub(crate) fn pids_with_argv(argv: &[&str]) -> Vec<i32> {
+    let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want) && alive(*pid)
+        })
+        .collect()
+}
