@@ -1,17 +1,19 @@
 //! [`IncusExecutor`]: one job, one instance, one streamlined path.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use camino::Utf8Path;
 use futures::future::BoxFuture;
 use pikaci_core::engine::{Executor, JobContext, JobOutcome, LogSink};
-use pikaci_core::{ExecutorKind, FailureKind, JobSpec, RunStatus};
+use pikaci_core::{ExecutorKind, FailureKind, IncusConfig, JobSpec, RunStatus};
 use tokio::time::Instant;
 
 use super::cleanup::CleanupGuard;
 use super::recorder::Recorder;
 use crate::command::IncusCommand;
+use crate::error::IncusError;
 use crate::guest::{GuestResult, GuestStatus};
 use crate::name::InstanceName;
 use crate::plan::{GuestLaunch, Phase, Planner, artifacts_dir, devices};
@@ -49,6 +51,16 @@ impl IncusExecutor {
     /// An executor running real processes.
     pub fn new(settings: IncusSettings) -> Self {
         Self::with_runner(settings, Arc::new(ProcessRunner))
+    }
+
+    /// The executor a pipeline's `[incus]` table asks for: settings resolved
+    /// from `config` and the environment (`env` is the process environment,
+    /// e.g. `std::env::vars().collect()`), real processes.
+    pub fn from_config(
+        config: &IncusConfig,
+        env: &BTreeMap<String, String>,
+    ) -> Result<Self, IncusError> {
+        Ok(Self::new(IncusSettings::resolve(config, env)?))
     }
 
     /// An executor running commands through `runner`.

@@ -496,3 +496,24 @@ async fn a_bad_job_env_key_fails_before_touching_incus() {
     assert_eq!(outcome.failure_kind, Some(FailureKind::Infrastructure));
     assert!(runner.calls().is_empty());
 }
+
+#[test]
+fn from_config_resolves_settings_with_env_overrides() {
+    let config = pikaci_core::IncusConfig {
+        project: Some("from-toml".into()),
+        cpu: Some(2),
+        ..pikaci_core::IncusConfig::default()
+    };
+    let env = BTreeMap::from([(
+        "PIKACI_REMOTE_LINUX_VM_INCUS_PROJECT".to_owned(),
+        "from-env".to_owned(),
+    )]);
+    let exec = IncusExecutor::from_config(&config, &env).unwrap();
+    assert_eq!(exec.settings().project, "from-env");
+    assert_eq!(exec.settings().cpu, Some(2));
+    let bad = BTreeMap::from([(
+        "PIKACI_REMOTE_LINUX_VM_INCUS_CPU".to_owned(),
+        "lots".to_owned(),
+    )]);
+    assert!(IncusExecutor::from_config(&config, &bad).is_err());
+}
