@@ -99,7 +99,9 @@ impl IncusExecutor {
         ));
         let mut outcome = match GuestLaunch::for_job(job) {
             Err(e) => JobOutcome::failed(FailureKind::Infrastructure, None, e.to_string()),
-            Ok(launch) => {
+            Ok(mut launch) => {
+                // The engine's timeout is the one that counts; the guest enforces it.
+                launch.timeout_secs = timeout.as_secs().max(1);
                 let mut guard = CleanupGuard::new(
                     Arc::clone(&self.runner),
                     [planner.delete(), planner.remove_artifacts(&artifacts)],
