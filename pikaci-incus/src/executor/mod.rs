@@ -5,5 +5,6 @@
 mod cleanup;
 mod job;
 mod recorder;
+mod steps;
 
 pub use job::IncusExecutor;

@@ -19,8 +19,8 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::spec::{
-    EXIT_GUEST_ERROR, EXIT_TIMEOUT, GuestPaths, GuestResult, GuestSpec, GuestStatus, PIKACI_GID,
-    PIKACI_UID,
+    ENV_GUEST_COMMAND, ENV_GUEST_ROOT, ENV_RUN_AS_ROOT, ENV_TIMEOUT_SECS, EXIT_GUEST_ERROR,
+    EXIT_TIMEOUT, GuestPaths, GuestResult, GuestSpec, GuestStatus, PIKACI_GID, PIKACI_UID,
 };
 
 /// How long a timed-out command gets between SIGTERM and SIGKILL.
@@ -192,6 +192,15 @@ fn spawn(
         .stderr(Stdio::from(write_end))
         .process_group(0)
         .env("PATH", child_path());
+    // The hand-over variables are for the guest binary, not for the job.
+    for var in [
+        ENV_GUEST_COMMAND,
+        ENV_TIMEOUT_SECS,
+        ENV_RUN_AS_ROOT,
+        ENV_GUEST_ROOT,
+    ] {
+        cmd.env_remove(var);
+    }
     if !spec.run_as_root {
         // std drops supplementary groups (setgroups(0)) before setgid/setuid.
         cmd.uid(PIKACI_UID)

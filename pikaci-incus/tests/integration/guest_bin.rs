@@ -110,7 +110,11 @@ fn root_mode_runs_as_root_in_the_snapshot_and_tees_output() {
 #[test]
 fn user_mode_switches_to_uid_1000() {
     let g = Guest::new();
-    let out = g.job("id -u; id -g; echo $HOME $USER", "30", "0");
+    let out = g.job(
+        "id -u; id -g; echo $HOME $USER; echo \"hand-over:${PIKACI_INCUS_GUEST_COMMAND:-gone}\"",
+        "30",
+        "0",
+    );
     assert_eq!(out.status.code(), Some(0), "{out:?}");
     let text = stdout(&out);
     assert!(text.contains("running as pikaci (uid 1000)"), "{text}");

@@ -105,3 +105,60 @@ impl Args {
         self.bools.iter().any(|b| b == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(words: &[&str]) -> Result<Args> {
+        Args::parse(&words.iter().map(|w| (*w).to_owned()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn flags_anywhere_and_both_value_forms() {
+        let a = parse(&[
+            "init",
+            "--project",
+            "p",
+            "img",
+            "vm1",
+            "--vm",
+            "-c",
+            "limits.cpu=2",
+            "--profile=default",
+            "-p",
+            "extra",
+        ])
+        .unwrap();
+        assert_eq!(a.positional, ["init", "img", "vm1"]);
+        assert_eq!(a.value("project"), Some("p"));
+        assert_eq!(a.all("profile"), ["default", "extra"]);
+        assert_eq!(a.all("config"), ["limits.cpu=2"]);
+        assert!(a.flag("vm") && !a.flag("force"));
+    }
+
+    #[test]
+    fn everything_after_double_dash_is_the_command() {
+        let a = parse(&[
+            "exec",
+            "vm1",
+            "--project",
+            "p",
+            "--",
+            "env",
+            "--vm",
+            "A=b c",
+        ])
+        .unwrap();
+        assert_eq!(a.positional, ["exec", "vm1"]);
+        assert_eq!(a.command, ["env", "--vm", "A=b c"]);
+        assert!(!a.flag("vm"));
+    }
+
+    #[test]
+    fn unknown_and_incomplete_flags_are_errors() {
+        assert!(parse(&["list", "--colour"]).is_err());
+        assert!(parse(&["list", "-z"]).is_err());
+        assert!(parse(&["list", "--project"]).is_err());
+    }
+}

@@ -1,0 +1,265 @@
+//! The steps between the stale delete and the final delete, each through
+//! the runner, each logged to `host.log` and timed as a phase.
+
+use std::time::Duration;
+
+use camino::Utf8Path;
+use pikaci_core::engine::{JobOutcome, LogSink};
+use pikaci_core::{FailureKind, JobSpec, RunStatus};
+use tokio::time::Instant;
+
+use super::recorder::Recorder;
+use crate::command::IncusCommand;
+use crate::guest::{GuestResult, GuestStatus};
+use crate::plan::{GuestLaunch, Phase, Planner, devices};
+use crate::runner::{CommandOutput, CommandRunner};
+use crate::settings::IncusSettings;
+
+/// Why the steps stopped before producing an outcome.
+pub(crate) enum Stop {
+    /// The run was cancelled.
+    Cancelled,
+    /// Incus (or the host) failed; the message names the step.
+    Infrastructure(String),
+}
+
+/// The steps between the stale delete and the final delete.
+pub(crate) struct Steps<'a> {
+    pub(crate) runner: &'a dyn CommandRunner,
+    pub(crate) settings: &'a IncusSettings,
+    pub(crate) planner: Planner<'a>,
+    pub(crate) job: &'a JobSpec,
+    pub(crate) workspace: &'a Utf8Path,
+    pub(crate) artifacts: &'a Utf8Path,
+    pub(crate) launch: GuestLaunch,
+    pub(crate) timeout: Duration,
+}
+
+impl Steps<'_> {
+    /// Runs `cmd`, logs it, and returns its output (spawn errors become
+    /// infrastructure failures).
+    async fn exec(
+        &self,
+        rec: &mut Recorder<'_>,
+        cmd: &IncusCommand,
+    ) -> Result<CommandOutput, Stop> {
+        rec.command(cmd);
+        match self.runner.run(cmd).await {
+            Ok(out) => {
+                rec.output(&out);
+                Ok(out)
+            }
+            Err(e) => {
+                rec.line(&format!("  -> {e}"));
+                Err(Stop::Infrastructure(format!(
+                    "step {}: {e}",
+                    rec.current().map_or("?", |p| p.as_str())
+                )))
+            }
+        }
+    }
+
+    /// Runs `cmd` and fails the job if it does not exit 0.
+    async fn must(
+        &self,
+        rec: &mut Recorder<'_>,
+        cmd: &IncusCommand,
+    ) -> Result<CommandOutput, Stop> {
+        let out = self.exec(rec, cmd).await?;
+        if out.success() {
+            return Ok(out);
+        }
+        let phase = rec.current().map_or("?", |p| p.as_str());
+        let mut message = format!(
+            "step {phase} failed ({}): `{}`: {}",
+            out.status_text(),
+            cmd.display(),
+            out.summary()
+        );
+        if phase == Phase::InitInstance.as_str() && out.summary().to_lowercase().contains("image") {
+            message = format!(
+                "image alias `{}` is not available in project `{}` (build and import it: \
+                 nix/incus/pikaci-image.nix); {message}",
+                self.settings.image_alias, self.settings.project
+            );
+        }
+        Err(Stop::Infrastructure(message))
+    }
+
+    pub(crate) async fn run(
+        self,
+        rec: &mut Recorder<'_>,
+        guest_log: &mut dyn LogSink,
+    ) -> Result<JobOutcome, Stop> {
+        let p = self.planner;
+
+        rec.begin(Phase::DeleteStale);
+        let out = self.exec(rec, &p.delete()).await?;
+        if !out.success() && !out.summary().to_lowercase().contains("not found") {
+            return Err(Stop::Infrastructure(format!(
+                "step delete_stale failed ({}): {}",
+                out.status_text(),
+                out.summary()
+            )));
+        }
+
+        rec.begin(Phase::PrepareArtifacts);
+        for cmd in p.prepare_artifacts(self.artifacts) {
+            self.must(rec, &cmd).await?;
+        }
+
+        rec.begin(Phase::InitInstance);
+        self.must(rec, &p.init()).await?;
+
+        rec.begin(Phase::AddDevices);
+        let devs = devices(
+            self.settings,
+            self.workspace,
+            self.artifacts,
+            self.job.writable_workspace,
+        );
+        for dev in &devs {
+            self.must(rec, &p.add_disk(dev)).await?;
+        }
+
+        rec.begin(Phase::StartInstance);
+        self.must(rec, &p.start()).await?;
+
+        rec.begin(Phase::WaitReady);
+        self.wait_ready(rec).await?;
+
+        rec.begin(Phase::LaunchGuest);
+        let launch = p.launch(&self.launch);
+        rec.command(&launch);
+        let limit = self.timeout + self.settings.launch_grace;
+        let streamed = match tokio::time::timeout(limit, self.runner.stream(&launch, guest_log))
+            .await
+        {
+            Err(_) => {
+                let message = format!(
+                    "timed out: the guest did not finish within {}s (job timeout {}s plus {}s grace)",
+                    limit.as_secs(),
+                    self.timeout.as_secs(),
+                    self.settings.launch_grace.as_secs()
+                );
+                rec.line(&format!("  -> {message}"));
+                return Ok(JobOutcome::failed(FailureKind::Timeout, None, message));
+            }
+            Ok(Err(e)) => {
+                rec.line(&format!("  -> {e}"));
+                return Err(Stop::Infrastructure(format!("step launch_guest: {e}")));
+            }
+            Ok(Ok(s)) => s,
+        };
+        rec.line(&format!(
+            "  -> {} ({} bytes streamed to guest.log)",
+            streamed.status_text(),
+            streamed.streamed
+        ));
+        rec.indented("stderr", &streamed.stderr);
+
+        rec.begin(Phase::CollectArtifacts);
+        let pulled = self.exec(rec, &p.pull_result()).await?;
+        let result = if pulled.success() {
+            match serde_json::from_slice::<GuestResult>(&pulled.stdout) {
+                Ok(r) => Ok(r),
+                Err(e) => Err(format!("result.json is not valid: {e}")),
+            }
+        } else {
+            Err(format!(
+                "result.json could not be read: {}",
+                pulled.summary()
+            ))
+        };
+        if streamed.streamed == 0 {
+            let log = self.exec(rec, &p.pull_guest_log()).await?;
+            if log.success() && !log.stdout.is_empty() {
+                rec.line("  (the streamed output was empty; guest.log taken from /artifacts)");
+                let _ = guest_log.write_all(&log.stdout);
+                let _ = guest_log.flush();
+            }
+        }
+
+        Ok(match result {
+            Ok(r) => outcome_from_result(r),
+            Err(why) => {
+                let stderr = streamed.stderr_text();
+                let detail = if stderr.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {stderr}")
+                };
+                JobOutcome::failed(
+                    FailureKind::Infrastructure,
+                    streamed.code,
+                    format!(
+                        "step launch_guest ended with {}{detail}; {why}",
+                        streamed.status_text()
+                    ),
+                )
+            }
+        })
+    }
+
+    /// Probes until the agent answers or the readiness timeout passes.
+    async fn wait_ready(&self, rec: &mut Recorder<'_>) -> Result<(), Stop> {
+        let probe = self.planner.probe();
+        let bound = self.settings.readiness_timeout;
+        let deadline = Instant::now() + bound;
+        let mut attempts = 0u32;
+        let mut last: Option<CommandOutput> = None;
+        loop {
+            attempts += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(remaining, self.exec(rec, &probe)).await {
+                Ok(out) => {
+                    let out = out?;
+                    if out.success() {
+                        rec.line(&format!("  ready after {attempts} probe(s)"));
+                        return Ok(());
+                    }
+                    last = Some(out);
+                }
+                Err(_) => rec.line("  -> probe still running at the readiness deadline"),
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                let last = match &last {
+                    Some(out) => format!("last probe {}: {}", out.status_text(), out.summary()),
+                    None => "no probe finished".to_owned(),
+                };
+                return Err(Stop::Infrastructure(format!(
+                    "step wait_ready failed: the instance never became ready within {}s \
+                     ({attempts} probes of `{}`); {last}",
+                    bound.as_secs(),
+                    probe.display(),
+                )));
+            }
+            tokio::time::sleep(self.settings.readiness_interval.min(deadline - now)).await;
+        }
+    }
+}
+
+fn outcome_from_result(r: GuestResult) -> JobOutcome {
+    let message = r.message.clone().unwrap_or_default();
+    match r.status {
+        GuestStatus::Passed => JobOutcome {
+            status: RunStatus::Passed,
+            exit_code: Some(0),
+            message: r.message,
+            failure_kind: None,
+            remote_linux_vm_execution: None,
+        },
+        GuestStatus::Failed => JobOutcome::failed(
+            FailureKind::TestFailure,
+            r.exit_code,
+            format!("the command failed: {message}"),
+        ),
+        GuestStatus::Timeout => JobOutcome::failed(FailureKind::Timeout, r.exit_code, message),
+        GuestStatus::Error => JobOutcome::failed(
+            FailureKind::Infrastructure,
+            r.exit_code,
+            format!("the guest could not run the command: {message}"),
+        ),
+    }
+}
