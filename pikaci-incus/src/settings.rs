@@ -17,6 +17,7 @@
 //! | `staged_deps_dir` | `PIKACI_REMOTE_LINUX_VM_INCUS_STAGED_DEPS_DIR` | none |
 //! | `staged_build_dir` | `PIKACI_REMOTE_LINUX_VM_INCUS_STAGED_BUILD_DIR` | none |
 //! | (program) | `PIKACI_REMOTE_LINUX_VM_INCUS_PROGRAM` | `incus` |
+//! | (command timeout) | `PIKACI_REMOTE_LINUX_VM_INCUS_COMMAND_TIMEOUT_SECS` | `900` |
 //! | (artifacts) | `PIKACI_REMOTE_LINUX_VM_INCUS_ARTIFACTS_DIR` | `$TMPDIR/pikaci-incus` |
 //!
 //! An empty environment value counts as unset.
@@ -43,6 +44,8 @@ pub const DEFAULT_STORAGE_POOL: &str = "default";
 pub const DEFAULT_INSTANCE_PREFIX: &str = "pikaci";
 /// Default bound on waiting for the guest agent.
 pub const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_secs(180);
+/// Default bound on each command other than the launch.
+pub const DEFAULT_COMMAND_TIMEOUT: Duration = Duration::from_secs(900);
 /// Longest instance prefix accepted (names are at most 63 characters).
 pub const MAX_PREFIX_LEN: usize = 20;
 
@@ -78,6 +81,9 @@ pub struct IncusSettings {
     /// Extra time the host gives the guest beyond the job timeout (the guest
     /// enforces the job timeout itself; this is the backstop).
     pub launch_grace: Duration,
+    /// Bound on every Incus or host command other than the launch (an
+    /// `init` stuck on an image download, a hung `ssh`).
+    pub command_timeout: Duration,
     /// Host folder mounted at `/staged/linux-rust/workspace-deps`.
     pub staged_deps_dir: Option<Utf8PathBuf>,
     /// Host folder mounted at `/staged/linux-rust/workspace-build`.
@@ -105,6 +111,7 @@ impl Default for IncusSettings {
             readiness_timeout: DEFAULT_READINESS_TIMEOUT,
             readiness_interval: Duration::from_secs(2),
             launch_grace: Duration::from_secs(60),
+            command_timeout: DEFAULT_COMMAND_TIMEOUT,
             staged_deps_dir: None,
             staged_build_dir: None,
             artifacts_root: "/tmp/pikaci-incus".into(),
@@ -259,6 +266,9 @@ impl IncusSettings {
         if let Some(p) = r.pick("readiness_timeout_secs", readiness) {
             s.readiness_timeout = Duration::from_secs(parse_u64("readiness_timeout_secs", &p, 1)?);
         }
+        if let Some(p) = r.pick("command_timeout_secs", None) {
+            s.command_timeout = Duration::from_secs(parse_u64("command_timeout_secs", &p, 1)?);
+        }
         let deps = config.staged_deps_dir.as_ref().map(|d| d.to_string());
         if let Some(p) = r.pick("staged_deps_dir", deps) {
             s.staged_deps_dir = Some(absolute_dir("staged_deps_dir", &p)?);
@@ -336,6 +346,8 @@ impl IncusSettingsBuilder {
         readiness_interval: Duration => |s, v| s.readiness_interval = v);
     setter!(/// Backstop beyond the job timeout.
         launch_grace: Duration => |s, v| s.launch_grace = v);
+    setter!(/// Bound on each command other than the launch.
+        command_timeout: Duration => |s, v| s.command_timeout = v);
     setter!(/// Staged workspace-deps folder.
         staged_deps_dir: impl Into<Utf8PathBuf> => |s, v| s.staged_deps_dir = Some(v.into()));
     setter!(/// Staged workspace-build folder.
@@ -398,6 +410,7 @@ mod tests {
             ("PIKACI_REMOTE_LINUX_VM_INCUS_TARGET", "node-2"),
             ("PIKACI_REMOTE_LINUX_VM_INCUS_REMOTE_HOST", "ci@builder"),
             ("PIKACI_REMOTE_LINUX_VM_INCUS_STAGED_DEPS_DIR", "/srv/deps"),
+            ("PIKACI_REMOTE_LINUX_VM_INCUS_COMMAND_TIMEOUT_SECS", "120"),
             ("TMPDIR", "/var/tmp"),
         ]);
         let s = IncusSettings::resolve(&config, &e).unwrap();
@@ -412,6 +425,7 @@ mod tests {
         assert_eq!(s.readiness_timeout, Duration::from_secs(30));
         assert_eq!(s.staged_deps_dir.as_deref(), Some("/srv/deps".into()));
         assert_eq!(s.artifacts_root, "/var/tmp/pikaci-incus");
+        assert_eq!(s.command_timeout, Duration::from_secs(120));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::command::IncusCommand;
 use crate::runner::CommandRunner;
@@ -32,11 +33,22 @@ impl CleanupGuard {
 
     /// Runs the commands, logging each; returns the failures as text. A
     /// command leaves the queue only once it has finished.
-    pub(crate) async fn run(&mut self, rec: &mut Recorder<'_>) -> Vec<String> {
+    pub(crate) async fn run(&mut self, rec: &mut Recorder<'_>, limit: Duration) -> Vec<String> {
         let mut failures = Vec::new();
         while let Some(cmd) = self.pending.front().cloned() {
             rec.command(&cmd);
-            match self.runner.run(&cmd).await {
+            let Ok(ran) = tokio::time::timeout(limit, self.runner.run(&cmd)).await else {
+                // Left in the queue: `Drop` starts it again, detached.
+                let message = format!(
+                    "`{}` did not finish within {}s",
+                    cmd.display(),
+                    limit.as_secs()
+                );
+                rec.line(&format!("  -> {message}; retrying it in the background"));
+                failures.push(message);
+                return failures;
+            };
+            match ran {
                 Ok(out) => {
                     rec.output(&out);
                     // An instance that is already gone (init never created

@@ -131,7 +131,7 @@ impl IncusExecutor {
                     }
                 };
                 rec.begin(Phase::DeleteInstance);
-                let failures = guard.run(&mut rec).await;
+                let failures = guard.run(&mut rec, s.command_timeout).await;
                 rec.end();
                 if !failures.is_empty() {
                     let note = format!("cleanup failed: {}", failures.join("; "));

@@ -517,3 +517,51 @@ fn from_config_resolves_settings_with_env_overrides() {
     )]);
     assert!(IncusExecutor::from_config(&config, &bad).is_err());
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_incus_command_is_cut_by_the_command_timeout() {
+    let s = IncusSettings::builder()
+        .command_timeout(Duration::from_secs(60))
+        .build();
+    let ran = run_with(
+        s,
+        runner(|k| (k == "init").then(FakeReply::hang)),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(ran.outcome.failure_kind, Some(FailureKind::Infrastructure));
+    let msg = ran.outcome.message.clone().unwrap();
+    assert!(
+        msg.contains("init_instance") && msg.contains("did not finish within 60s"),
+        "{msg}"
+    );
+    ran.assert_deleted();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hung_final_delete_is_retried_in_the_background() {
+    let count = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let c = Arc::clone(&count);
+    let s = IncusSettings::builder()
+        .command_timeout(Duration::from_secs(60))
+        .build();
+    let ran = run_with(
+        s,
+        runner(move |k| {
+            // The stale delete answers; the final one hangs.
+            (k == "delete" && c.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 1)
+                .then(FakeReply::hang)
+        }),
+        CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(ran.outcome.status, RunStatus::Passed);
+    assert!(
+        ran.outcome
+            .message
+            .clone()
+            .unwrap()
+            .contains("cleanup failed")
+    );
+    assert_eq!(ran.keys(CallKind::Detached), ["delete", "rm"]);
+}

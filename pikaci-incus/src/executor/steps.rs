@@ -44,17 +44,25 @@ impl Steps<'_> {
         cmd: &IncusCommand,
     ) -> Result<CommandOutput, Stop> {
         rec.command(cmd);
-        match self.runner.run(cmd).await {
-            Ok(out) => {
+        let phase = rec.current().map_or("?", |p| p.as_str());
+        let limit = self.settings.command_timeout;
+        match tokio::time::timeout(limit, self.runner.run(cmd)).await {
+            Ok(Ok(out)) => {
                 rec.output(&out);
                 Ok(out)
             }
-            Err(e) => {
+            Ok(Err(e)) => {
                 rec.line(&format!("  -> {e}"));
-                Err(Stop::Infrastructure(format!(
-                    "step {}: {e}",
-                    rec.current().map_or("?", |p| p.as_str())
-                )))
+                Err(Stop::Infrastructure(format!("step {phase}: {e}")))
+            }
+            Err(_) => {
+                let message = format!(
+                    "step {phase}: `{}` did not finish within {}s",
+                    cmd.display(),
+                    limit.as_secs()
+                );
+                rec.line(&format!("  -> {message}"));
+                Err(Stop::Infrastructure(message))
             }
         }
     }

@@ -69,17 +69,24 @@ impl CommandRunner for ProcessRunner {
             let mut child = command(cmd).spawn().map_err(|e| spawn_error(cmd, e))?;
             let mut stdout = child.stdout.take().expect("stdout is piped");
             let mut stderr = child.stderr.take().expect("stderr is piped");
+            // A sink that fails (disk full) must not stop the reading: the
+            // child would block on a full pipe. The output is drained and the
+            // first write error reported once the child is done.
             let copy_out = async {
                 let mut buf = vec![0u8; 64 * 1024];
                 let mut streamed = 0u64;
+                let mut write_error = None;
                 loop {
                     let n = stdout.read(&mut buf).await?;
                     if n == 0 {
-                        return Ok::<u64, std::io::Error>(streamed);
+                        return Ok::<_, std::io::Error>((streamed, write_error));
                     }
-                    sink.write_all(&buf[..n])?;
-                    sink.flush()?;
-                    streamed += n as u64;
+                    if write_error.is_none() {
+                        match sink.write_all(&buf[..n]).and_then(|()| sink.flush()) {
+                            Ok(()) => streamed += n as u64,
+                            Err(e) => write_error = Some(e),
+                        }
+                    }
                 }
             };
             let read_err = async {
@@ -87,9 +94,12 @@ impl CommandRunner for ProcessRunner {
                 stderr.read_to_end(&mut err).await.map(|_| err)
             };
             let (streamed, err) = tokio::join!(copy_out, read_err);
-            let streamed = streamed.map_err(|e| io_error(cmd, e))?;
+            let (streamed, write_error) = streamed.map_err(|e| io_error(cmd, e))?;
             let stderr = err.map_err(|e| io_error(cmd, e))?;
             let status = child.wait().await.map_err(|e| io_error(cmd, e))?;
+            if let Some(e) = write_error {
+                return Err(io_error(cmd, e));
+            }
             Ok(StreamOutput {
                 code: status.code(),
                 stderr,
@@ -149,5 +159,27 @@ mod tests {
         let cmd = IncusCommand::new("/nonexistent/incus", ["list"]);
         let err = ProcessRunner.run(&cmd).await.unwrap_err();
         assert!(matches!(err, IncusError::Spawn { .. }), "{err:?}");
+    }
+
+    /// A sink that refuses every write.
+    struct FullDisk;
+
+    impl std::io::Write for FullDisk {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("no space left"))
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl LogSink for FullDisk {}
+
+    #[tokio::test]
+    async fn a_failing_sink_does_not_block_a_chatty_child() {
+        // 1 MiB is far more than a pipe buffer: without draining, the child blocks.
+        let cmd = IncusCommand::new("sh", ["-c", "head -c 1048576 /dev/zero; echo done >&2"]);
+        let err = ProcessRunner.stream(&cmd, &mut FullDisk).await.unwrap_err();
+        assert!(matches!(err, IncusError::Io { .. }), "{err:?}");
     }
 }
