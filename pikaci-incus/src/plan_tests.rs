@@ -203,3 +203,15 @@ fn display_of_a_plan_is_pasteable() {
         );
     }
 }
+
+#[test]
+fn what_incus_plan_prints() {
+    let plan = plan_job(
+        &IncusSettings::builder().cpu(4).memory("8GiB").build(),
+        &run_id(),
+        &job("cargo test --workspace"),
+        "/state/runs/20260324T161238Z-1a2b3c4d/snapshot".into(),
+    )
+    .unwrap();
+    insta::assert_snapshot!(plan.to_string());
+}

@@ -53,7 +53,7 @@ impl CleanupGuard {
                     rec.output(&out);
                     // An instance that is already gone (init never created
                     // it) is what the delete wants anyway.
-                    let gone = out.summary().to_lowercase().contains("not found");
+                    let gone = out.summary().to_lowercase().contains("instance not found");
                     if !out.success() && !gone {
                         failures.push(format!(
                             "`{}` {}: {}",

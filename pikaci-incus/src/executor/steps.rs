@@ -103,7 +103,7 @@ impl Steps<'_> {
 
         rec.begin(Phase::DeleteStale);
         let out = self.exec(rec, &p.delete()).await?;
-        if !out.success() && !out.summary().to_lowercase().contains("not found") {
+        if !out.success() && !out.summary().to_lowercase().contains("instance not found") {
             return Err(Stop::Infrastructure(format!(
                 "step delete_stale failed ({}): {}",
                 out.status_text(),
