@@ -1,0 +1,374 @@
+//! [`HostExecutor`]: runs a job's command with bash on this machine.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use tokio::io::AsyncReadExt;
+
+use super::process::{ChildEnd, supervise};
+use super::seams::{Executor, JobContext, JobOutcome};
+use crate::status::{ExecutorKind, FailureKind};
+
+/// How long a job gets between SIGTERM and SIGKILL by default.
+pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs `bash --noprofile --norc -c <command>` in the job's workspace, in its
+/// own process group. The job's stdout and stderr go straight into
+/// `guest.log` (the log file itself is handed to the child when the log is a
+/// file, so output costs no copy); `host.log` gets pikaci's account.
+#[derive(Debug, Clone)]
+pub struct HostExecutor {
+    kill_grace: Duration,
+    bash: String,
+}
+
+impl Default for HostExecutor {
+    fn default() -> Self {
+        Self {
+            kill_grace: DEFAULT_KILL_GRACE,
+            bash: "bash".to_owned(),
+        }
+    }
+}
+
+impl HostExecutor {
+    /// A host executor with the default grace period.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets how long a stopped job gets between SIGTERM and SIGKILL.
+    pub fn kill_grace(mut self, grace: Duration) -> Self {
+        self.kill_grace = grace;
+        self
+    }
+
+    async fn run(&self, ctx: JobContext<'_>) -> JobOutcome {
+        let job = ctx.job;
+        let _ = writeln!(
+            ctx.host_log,
+            "[pikaci] host executor: bash --noprofile --norc -c <command> in {}\n[pikaci] command: {}\n[pikaci] timeout: {}s",
+            ctx.workspace,
+            job.command,
+            ctx.timeout.as_secs()
+        );
+        let mut cmd = tokio::process::Command::new(&self.bash);
+        cmd.arg("--noprofile")
+            .arg("--norc")
+            .arg("-c")
+            .arg(&job.command)
+            .current_dir(ctx.workspace)
+            .envs(&job.env)
+            .env("PIKACI_RUN_ID", ctx.run_id.as_str())
+            .env("PIKACI_JOB_ID", job.id.as_str())
+            .env("PIKACI_SOURCE_ROOT", ctx.source_root)
+            .env("PIKACI_WORKSPACE", ctx.workspace)
+            .stdin(Stdio::null())
+            .process_group(0)
+            .kill_on_drop(true);
+
+        // Fast path: the child writes into the log file directly.
+        let direct = ctx
+            .guest_log
+            .as_file()
+            .and_then(|f| Some((f.try_clone().ok()?, f.try_clone().ok()?)));
+        let piped = direct.is_none();
+        let mut reader = None;
+        match direct {
+            Some((out, err)) => {
+                cmd.stdout(out).stderr(err);
+            }
+            None => match std::io::pipe() {
+                Ok((r, w)) => {
+                    let w2 = match w.try_clone() {
+                        Ok(w2) => w2,
+                        Err(e) => return spawn_failure(ctx.host_log, &e),
+                    };
+                    cmd.stdout(w).stderr(w2);
+                    reader = Some(r);
+                }
+                Err(e) => return spawn_failure(ctx.host_log, &e),
+            },
+        }
+
+        let started = Instant::now();
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return spawn_failure(ctx.host_log, &e),
+        };
+        // Our copies of the pipe's write end must close, or the reader never ends.
+        drop(cmd);
+        let _ = writeln!(
+            ctx.host_log,
+            "[pikaci] started pid {}",
+            child.id().unwrap_or(0)
+        );
+
+        let end = if piped {
+            let reader = reader.take().and_then(|r| {
+                let fd: std::os::fd::OwnedFd = r.into();
+                tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()
+            });
+            pump_and_supervise(
+                &mut child,
+                reader,
+                ctx.guest_log,
+                ctx.timeout,
+                self.kill_grace,
+                &ctx.cancel,
+            )
+            .await
+        } else {
+            supervise(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel).await
+        };
+        let elapsed = started.elapsed();
+        let _ = ctx.guest_log.flush();
+        let outcome = match end {
+            Err(e) => JobOutcome::failed(
+                FailureKind::Infrastructure,
+                None,
+                format!("waiting for the job failed: {e}"),
+            ),
+            Ok(ChildEnd::Exited(Some(0))) => JobOutcome {
+                message: Some(format!("passed in {}", human_duration(elapsed))),
+                ..JobOutcome::passed()
+            },
+            Ok(ChildEnd::Exited(Some(code))) => JobOutcome::failed(
+                FailureKind::TestFailure,
+                Some(code),
+                format!("command exited with {code}"),
+            ),
+            Ok(ChildEnd::Exited(None)) => JobOutcome::failed(
+                FailureKind::TestFailure,
+                None,
+                "command was killed by a signal",
+            ),
+            Ok(ChildEnd::TimedOut) => JobOutcome::failed(
+                FailureKind::Timeout,
+                None,
+                format!(
+                    "timed out after {}s; the job's processes were stopped",
+                    ctx.timeout.as_secs()
+                ),
+            ),
+            Ok(ChildEnd::Cancelled) => JobOutcome::failed(
+                FailureKind::Cancelled,
+                None,
+                "cancelled; the job's processes were stopped",
+            ),
+        };
+        let _ = writeln!(
+            ctx.host_log,
+            "[pikaci] {} after {} (exit code {})",
+            outcome.message.as_deref().unwrap_or("finished"),
+            human_duration(elapsed),
+            outcome
+                .exit_code
+                .map_or_else(|| "none".to_owned(), |c| c.to_string())
+        );
+        outcome
+    }
+}
+
+/// Copies the merged output pipe into the log while supervising the child.
+async fn pump_and_supervise(
+    child: &mut tokio::process::Child,
+    reader: Option<tokio::net::unix::pipe::Receiver>,
+    log: &mut dyn super::seams::LogSink,
+    timeout: Duration,
+    grace: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> std::io::Result<ChildEnd> {
+    let Some(mut reader) = reader else {
+        return supervise(child, timeout, grace, cancel).await;
+    };
+    let mut buf = vec![0u8; 64 * 1024];
+    let supervised = supervise(child, timeout, grace, cancel);
+    tokio::pin!(supervised);
+    let mut end = None;
+    loop {
+        tokio::select! {
+            r = reader.read(&mut buf) => match r {
+                Ok(0) | Err(_) => break,
+                Ok(n) => { let _ = log.write_all(&buf[..n]); }
+            },
+            e = &mut supervised, if end.is_none() => {
+                end = Some(e);
+                // The group is dead; drain what is left, but never wait on an
+                // escaped daemon that still holds the pipe.
+                while let Ok(Ok(n)) = tokio::time::timeout(Duration::from_millis(200), reader.read(&mut buf)).await {
+                    if n == 0 { break; }
+                    let _ = log.write_all(&buf[..n]);
+                }
+                break;
+            }
+        }
+    }
+    match end {
+        Some(e) => e,
+        None => supervised.await,
+    }
+}
+
+fn spawn_failure(host_log: &mut dyn super::seams::LogSink, e: &std::io::Error) -> JobOutcome {
+    let _ = writeln!(host_log, "[pikaci] could not start the job: {e}");
+    JobOutcome::failed(
+        FailureKind::Infrastructure,
+        None,
+        format!("could not start the job: {e}"),
+    )
+}
+
+/// `1.2s`, `3m04s`, `1h02m`.
+pub fn human_duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs < 60 {
+        format!("{:.1}s", d.as_secs_f64())
+    } else if secs < 3600 {
+        format!("{}m{:02}s", secs / 60, secs % 60)
+    } else {
+        format!("{}h{:02}m", secs / 3600, (secs % 3600) / 60)
+    }
+}
+
+impl Executor for HostExecutor {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::Host
+    }
+
+    fn execute<'a>(&'a self, ctx: JobContext<'a>) -> BoxFuture<'a, JobOutcome> {
+        Box::pin(self.run(ctx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use camino::Utf8Path;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::engine::seams::{SystemClock, VecSink};
+    use crate::ids::RunId;
+    use crate::pipeline::JobSpec;
+    use crate::status::RunStatus;
+
+    fn job(command: &str) -> JobSpec {
+        JobSpec {
+            id: "j".parse().unwrap(),
+            description: String::new(),
+            command: command.into(),
+            timeout_secs: 10,
+            executor: ExecutorKind::Host,
+            run_as_root: false,
+            writable_workspace: false,
+            env: BTreeMap::from([("GREETING".to_owned(), "hi".to_owned())]),
+            needs: vec![],
+        }
+    }
+
+    async fn run(
+        command: &str,
+        guest: &mut dyn super::super::seams::LogSink,
+        timeout: Duration,
+    ) -> (JobOutcome, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let ws = Utf8Path::from_path(dir.path()).unwrap();
+        let run_id: RunId = "20260324T161238Z-1a2b3c4d".parse().unwrap();
+        let spec = job(command);
+        let mut host = VecSink::default();
+        let ctx = JobContext {
+            run_id: &run_id,
+            job: &spec,
+            workspace: ws,
+            source_root: ws,
+            host_log: &mut host,
+            guest_log: guest,
+            timeout,
+            cancel: CancellationToken::new(),
+            clock: &SystemClock,
+        };
+        let outcome = HostExecutor::new()
+            .kill_grace(Duration::from_millis(200))
+            .execute(ctx)
+            .await;
+        let host_text = String::from_utf8(host.0.lock().unwrap().clone()).unwrap();
+        (outcome, host_text)
+    }
+
+    #[tokio::test]
+    async fn output_env_and_exit_codes_through_a_pipe() {
+        let mut guest = VecSink::default();
+        let (o, host) = run(
+            "echo out $GREETING $PIKACI_JOB_ID; echo err >&2; exit 3",
+            &mut guest,
+            Duration::from_secs(10),
+        )
+        .await;
+        assert_eq!(o.status, RunStatus::Failed);
+        assert_eq!(o.exit_code, Some(3));
+        assert_eq!(o.failure_kind, Some(FailureKind::TestFailure));
+        let text = String::from_utf8(guest.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text, "out hi j\nerr\n");
+        assert!(
+            host.contains("command: echo out") && host.contains("exit code 3"),
+            "{host}"
+        );
+    }
+
+    #[tokio::test]
+    async fn output_goes_straight_into_a_log_file() {
+        struct FileSink(std::fs::File);
+        impl std::io::Write for FileSink {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                std::io::Write::write(&mut self.0, b)
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                std::io::Write::flush(&mut self.0)
+            }
+        }
+        impl super::super::seams::LogSink for FileSink {
+            fn as_file(&self) -> Option<&std::fs::File> {
+                Some(&self.0)
+            }
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("guest.log");
+        let mut sink = FileSink(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .unwrap(),
+        );
+        let (o, _) = run("echo one; echo two >&2", &mut sink, Duration::from_secs(10)).await;
+        assert_eq!(o.status, RunStatus::Passed);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "one\ntwo\n");
+    }
+
+    #[tokio::test]
+    async fn a_timeout_is_a_timeout_failure() {
+        let mut guest = VecSink::default();
+        let (o, _) = run(
+            "echo before; sleep 30",
+            &mut guest,
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(o.failure_kind, Some(FailureKind::Timeout));
+        assert_eq!(o.exit_code, None);
+        assert_eq!(
+            String::from_utf8(guest.0.lock().unwrap().clone()).unwrap(),
+            "before\n"
+        );
+    }
+
+    #[test]
+    fn durations_read_well() {
+        assert_eq!(human_duration(Duration::from_millis(1234)), "1.2s");
+        assert_eq!(human_duration(Duration::from_secs(184)), "3m04s");
+        assert_eq!(human_duration(Duration::from_secs(3720)), "1h02m");
+    }
+}

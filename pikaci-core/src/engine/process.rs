@@ -1,0 +1,156 @@
+//! Running a child in its own process group, and stopping the whole group.
+
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::process::Child;
+use tokio_util::sync::CancellationToken;
+
+/// How a supervised child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildEnd {
+    /// It exited by itself with this code (`None`: killed by a signal).
+    Exited(Option<i32>),
+    /// It ran past its timeout and was stopped.
+    TimedOut,
+    /// The run was cancelled and it was stopped.
+    Cancelled,
+}
+
+/// Waits for `child` (the leader of its own process group) until it exits,
+/// `timeout` passes or `cancel` fires. On timeout or cancel the group gets
+/// SIGTERM, then SIGKILL after `grace`. In every case the group is sent
+/// SIGKILL at the end, so no process of the job (a backgrounded grandchild
+/// included) outlives it.
+pub async fn supervise(
+    child: &mut Child,
+    timeout: Duration,
+    grace: Duration,
+    cancel: &CancellationToken,
+) -> std::io::Result<ChildEnd> {
+    let pgid = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .map(Pid::from_raw);
+    let end = tokio::select! {
+        status = child.wait() => ChildEnd::Exited(status?.code()),
+        () = tokio::time::sleep(timeout) => ChildEnd::TimedOut,
+        () = cancel.cancelled() => ChildEnd::Cancelled,
+    };
+    if let Some(pgid) = pgid {
+        if !matches!(end, ChildEnd::Exited(_)) {
+            let _ = killpg(pgid, Signal::SIGTERM);
+            if tokio::time::timeout(grace, child.wait()).await.is_err() {
+                let _ = killpg(pgid, Signal::SIGKILL);
+            }
+        }
+        // Whatever the leader did, take out the rest of its group.
+        let _ = killpg(pgid, Signal::SIGKILL);
+    }
+    if !matches!(end, ChildEnd::Exited(_)) {
+        child.wait().await?;
+    }
+    Ok(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bash(script: &str) -> Child {
+        tokio::process::Command::new("bash")
+            .arg("-c")
+            .arg(script)
+            .process_group(0)
+            .stdin(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    fn alive(pid: i32) -> bool {
+        nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+    }
+
+    #[tokio::test]
+    async fn exit_codes_pass_through() {
+        let mut c = bash("exit 7");
+        let end = supervise(
+            &mut c,
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(end, ChildEnd::Exited(Some(7)));
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_a_term_ignoring_grandchild_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let script = format!(
+            "bash -c 'trap \"\" TERM; sleep 30' & echo $! > {}; trap '' TERM; wait",
+            pidfile.display()
+        );
+        let mut c = bash(&script);
+        // Wait until the grandchild has written its pid (bounded).
+        for _ in 0..200 {
+            if std::fs::read_to_string(&pidfile).is_ok_and(|s| s.ends_with('\n')) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let grandchild: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let end = supervise(
+            &mut c,
+            Duration::from_millis(200),
+            Duration::from_millis(200),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(end, ChildEnd::TimedOut);
+        // The grandchild is a zombie of init at worst; give the kernel a moment to reap.
+        let mut gone = false;
+        for _ in 0..200 {
+            if !alive(grandchild) || is_zombie(grandchild) {
+                gone = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(gone, "grandchild {grandchild} survived");
+    }
+
+    fn is_zombie(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+            })
+            .unwrap_or(true)
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_the_group() {
+        let mut c = bash("sleep 30");
+        let cancel = CancellationToken::new();
+        cancel.cancel();
+        let end = supervise(
+            &mut c,
+            Duration::from_secs(30),
+            Duration::from_secs(1),
+            &cancel,
+        )
+        .await
+        .unwrap();
+        assert_eq!(end, ChildEnd::Cancelled);
+    }
+}
