@@ -504,10 +504,8 @@ impl<S: RunStore> Engine<S> {
                 executor.execute(ctx).await
             }
         };
-        if private {
-            if let Ok(ws) = workspace {
-                let _ = tokio::task::spawn_blocking(move || remove_tree(&ws)).await;
-            }
+        if let (true, Ok(ws)) = (private, workspace) {
+            let _ = tokio::task::spawn_blocking(move || remove_tree(&ws)).await;
         }
 
         rec.status = outcome.status;
