@@ -114,10 +114,13 @@ mod tests {
         assert_eq!(ids(&select_jobs(&p, None, &[]).unwrap()), ["a", "b", "c"]);
         assert_eq!(ids(&select_jobs(&p, Some(&t), &[]).unwrap()), ["a", "c"]);
         assert_eq!(
-            ids(&select_jobs(&p, Some(&t), &[a.clone()]).unwrap()),
+            ids(&select_jobs(&p, Some(&t), std::slice::from_ref(&a)).unwrap()),
             ["a"]
         );
-        assert_eq!(ids(&select_jobs(&p, None, &[b.clone()]).unwrap()), ["b"]);
+        assert_eq!(
+            ids(&select_jobs(&p, None, std::slice::from_ref(&b)).unwrap()),
+            ["b"]
+        );
         assert!(matches!(
             select_jobs(&p, Some(&t), &[b]),
             Err(SelectError::JobNotInTarget { .. })
