@@ -1,1 +1,83 @@
-//! The pikaci command (being built).
+//! The `pikaci` command: a thin clap layer over `pikaci-core`, `pikaci-store`
+//! and `pikaci-incus`.
+//!
+//! Flags become library values in [`context`] (state root, pipeline, ids);
+//! each subcommand is a short function calling the libraries; exit codes live
+//! in [`exit`].
+
+pub mod args;
+mod cmd_admin;
+mod cmd_read;
+mod cmd_run;
+pub mod context;
+pub mod exit;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command, IncusCommand};
+use crate::context::Context;
+use crate::exit::{CliError, EXIT_INTERNAL};
+
+/// Parses the command line, runs the command and returns its exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        // clap prints help (exit 0) or the usage error (exit 2) itself.
+        Err(e) => e.exit(),
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("pikaci: cannot start: {e}");
+            return ExitCode::from(EXIT_INTERNAL);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("pikaci: {}", error_chain(&e));
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> Result<u8, CliError> {
+    if let Command::Generate(g) = &cli.command {
+        return cmd_admin::generate(g);
+    }
+    let ctx = Context::from_env(cli.state_root.as_deref())?;
+    match cli.command {
+        Command::Run(opts) => cmd_run::run(&ctx, opts).await,
+        Command::Rerun(opts) => cmd_run::rerun(&ctx, opts).await,
+        Command::List(opts) => cmd_read::list(&ctx, &opts),
+        Command::Status(opts) => cmd_read::status(&ctx, &opts),
+        Command::Logs(opts) => cmd_read::logs(&ctx, &opts).await,
+        Command::Gc(opts) => cmd_admin::gc(&ctx, &opts),
+        Command::Incus(IncusCommand::Plan(opts)) => cmd_admin::incus_plan(&ctx, &opts),
+        Command::Incus(IncusCommand::Gc(opts)) => cmd_admin::incus_gc(&ctx, &opts).await,
+        Command::Generate(g) => cmd_admin::generate(&g),
+    }
+}
+
+/// The error and its causes, `: `-separated, without repeating a cause that
+/// the message already shows.
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let part = s.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = s.source();
+    }
+    text
+}

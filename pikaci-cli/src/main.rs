@@ -1,3 +1,5 @@
-//! The `pikaci` binary.
+//! The `pikaci` binary: everything lives in the `pikaci_cli` library.
 
-fn main() {}
+fn main() -> std::process::ExitCode {
+    pikaci_cli::main()
+}

@@ -229,7 +229,12 @@ impl<S: RunStore> Engine<S> {
         observer.event(&LifecycleEvent::run_started(&started));
 
         let workspace = match self.prepare_snapshot(&run_id, &req.source_root).await {
-            Ok(ws) => ws,
+            Ok(ws) => {
+                if ws != started.snapshot_dir {
+                    recorder.update(|r| r.snapshot_dir = ws.clone());
+                }
+                ws
+            }
             Err(e) => {
                 let finished = recorder.update(|r| {
                     r.status = RunStatus::Failed;
@@ -298,16 +303,33 @@ impl<S: RunStore> Engine<S> {
         let SnapshotPolicy::Copy { exclude, .. } = &self.snapshot else {
             return Ok(source.to_owned());
         };
-        let dest = self.store.snapshot_dir(run_id);
-        let (src, exclude, dest2) = (source.to_owned(), exclude.clone(), dest.clone());
-        tokio::task::spawn_blocking(move || {
-            let files = snapshot_files(&src)?;
-            copy_snapshot(&src, &files, &dest2, exclude.as_deref())?;
-            make_read_only(&dest2)
-        })
-        .await
-        .map_err(std::io::Error::other)??;
-        Ok(dest)
+        let copy = |dest: Utf8PathBuf| {
+            let (src, exclude) = (source.to_owned(), exclude.clone());
+            async move {
+                let d = dest.clone();
+                tokio::task::spawn_blocking(move || {
+                    let files = snapshot_files(&src)?;
+                    copy_snapshot(&src, &files, &d, exclude.as_deref())?;
+                    make_read_only(&d)
+                })
+                .await
+                .map_err(std::io::Error::other)??;
+                Ok::<_, std::io::Error>(dest)
+            }
+        };
+        let primary = self.store.snapshot_dir(run_id);
+        match copy(primary.clone()).await {
+            Ok(dir) => Ok(dir),
+            Err(first) => {
+                // The state root may be unwritable; the jobs can still run from
+                // a snapshot in the temporary folder.
+                let _ = remove_tree(&primary);
+                let fallback = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+                    .unwrap_or_else(|_| Utf8PathBuf::from("/tmp"))
+                    .join(format!("pikaci-snapshot-{run_id}"));
+                copy(fallback).await.map_err(|_| first)
+            }
+        }
     }
 
     async fn schedule(

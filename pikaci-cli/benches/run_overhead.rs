@@ -1,0 +1,151 @@
+//! `pikaci run` overhead, printed as figures (not pass/fail):
+//! `cargo bench -p pikaci-cli --bench run_overhead`.
+//!
+//! - a job writing 1 GiB to stdout under `pikaci run`, against the same command
+//!   with a plain shell redirect to a file (goal: at most 1.10x);
+//! - the per-job overhead of a target of 100 jobs that each run `true`
+//!   (goal: under 5 ms per job);
+//! - the time to snapshot this repository.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use pikaci_core::engine::source::{copy_snapshot, remove_tree, snapshot_files};
+
+const GIB: u64 = 1 << 30;
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("run_overhead: run with `cargo bench -p pikaci-cli --bench run_overhead`");
+        return;
+    }
+    let base = std::env::var("PIKACI_BENCH_DIR")
+        .unwrap_or_else(|_| env!("CARGO_TARGET_TMPDIR").to_owned());
+    let dir = tempfile::tempdir_in(base).expect("bench dir");
+    let root = Utf8PathBuf::from_path_buf(dir.path().to_owned()).expect("utf-8");
+    println!("pikaci run overhead benchmarks in {root}");
+    big_output(&root);
+    many_jobs(&root);
+    snapshot_this_repo(&root);
+}
+
+fn repo(root: &Utf8Path, name: &str, pipeline: &str) -> Utf8PathBuf {
+    let repo = root.join(name);
+    std::fs::create_dir_all(&repo).expect("repo");
+    std::fs::write(repo.join("pikaci.toml"), pipeline).expect("pipeline");
+    repo
+}
+
+fn pikaci(repo: &Utf8Path, state: &Utf8Path, args: &[&str]) -> Duration {
+    let t = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_pikaci"))
+        .current_dir(repo)
+        .arg("--state-root")
+        .arg(state)
+        .args(args)
+        .output()
+        .expect("pikaci runs");
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn big_output(root: &Utf8Path) {
+    let cmd = format!("head -c {GIB} /dev/zero");
+    let repo = repo(
+        root,
+        "big",
+        &format!("[[job]]\nid = \"big\"\ncommand = \"{cmd}\"\n"),
+    );
+    let state = root.join("big-state");
+    let plain_file = root.join("plain.out");
+    let mut under = Vec::new();
+    let mut plain = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let ok = Command::new("bash")
+            .arg("-c")
+            .arg(format!("{cmd} > {plain_file}"))
+            .status()
+            .expect("bash")
+            .success();
+        assert!(ok);
+        plain.push(t.elapsed());
+        std::fs::remove_file(&plain_file).expect("rm");
+
+        under.push(pikaci(&repo, &state, &["run"]));
+        let _ = std::fs::remove_dir_all(&state);
+    }
+    let (u, p) = (median(under), median(plain));
+    println!(
+        "1 GiB to stdout: pikaci run {u:?}, shell redirect {p:?}: {:.2}x (goal: at most 1.10x; median of 3)",
+        u.as_secs_f64() / p.as_secs_f64()
+    );
+}
+
+fn many_jobs(root: &Utf8Path) {
+    let mut pipeline = String::new();
+    for i in 0..100 {
+        pipeline.push_str(&format!("[[job]]\nid = \"j{i}\"\ncommand = \"true\"\n"));
+    }
+    pipeline.push_str("[[target]]\nid = \"all\"\njobs = [");
+    pipeline.push_str(
+        &(0..100)
+            .map(|i| format!("\"j{i}\""))
+            .collect::<Vec<_>>()
+            .join(", "),
+    );
+    pipeline.push_str("]\n");
+    let hundred = repo(root, "hundred", &pipeline);
+    let one = repo(
+        root,
+        "one",
+        "[[job]]\nid = \"j0\"\ncommand = \"true\"\n[[target]]\nid = \"all\"\njobs = [\"j0\"]\n",
+    );
+    let state = root.join("many-state");
+    let t100 = median(
+        (0..3)
+            .map(|_| pikaci(&hundred, &state, &["run", "all"]))
+            .collect(),
+    );
+    let t1 = median(
+        (0..3)
+            .map(|_| pikaci(&one, &state, &["run", "all"]))
+            .collect(),
+    );
+    let marginal = (t100.saturating_sub(t1)) / 99;
+    println!(
+        "100 jobs running `true`: {t100:?} in all, {:?} per job; one job {t1:?}; marginal cost per extra job {marginal:?} (goal: under 5 ms)",
+        t100 / 100
+    );
+}
+
+fn snapshot_this_repo(root: &Utf8Path) {
+    let this = Utf8Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root");
+    let mut times = Vec::new();
+    let mut count = 0;
+    for i in 0..5 {
+        let dest = root.join(format!("snap-{i}"));
+        let t = Instant::now();
+        let files = snapshot_files(this).expect("list files");
+        count = copy_snapshot(this, &files, &dest, None).expect("copy");
+        times.push(t.elapsed());
+        remove_tree(&dest).expect("remove");
+    }
+    println!(
+        "snapshot of this repository ({count} files): median {:?} of 5",
+        median(times)
+    );
+}

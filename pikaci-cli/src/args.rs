@@ -1,0 +1,224 @@
+//! The command line, as clap types. Converted into library values in one place
+//! ([`crate::context`]); no handler looks at raw strings.
+
+use camino::Utf8PathBuf;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::exit::EXIT_CODES_HELP;
+
+/// pikaci runs a repository's CI jobs on this machine or in Incus VMs, and keeps
+/// every run's record and logs in a state root.
+#[derive(Debug, Parser)]
+#[command(name = "pikaci", version, after_help = EXIT_CODES_HELP, after_long_help = EXIT_CODES_HELP)]
+pub struct Cli {
+    /// The state root holding runs. Default: $PIKACI_STATE_ROOT, else ./.pikaci
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state_root: Option<Utf8PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a target's jobs (or the jobs named with --job, or every job) of pikaci.toml.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Run(RunOpts),
+    /// List runs, newest first.
+    List(ListOpts),
+    /// Show one run: its status and each job's.
+    Status(StatusOpts),
+    /// Print a job's logs (all of it, a byte range, or the tail), or follow a running job.
+    Logs(LogsOpts),
+    /// Run an earlier run's jobs again (all, or only those that did not pass).
+    #[command(after_help = EXIT_CODES_HELP)]
+    Rerun(RerunOpts),
+    /// Delete old runs from the state root.
+    Gc(GcOpts),
+    /// Incus helpers: show the commands a job would run, delete leftover instances.
+    #[command(subcommand)]
+    Incus(IncusCommand),
+    /// Print shell completions or the man page.
+    #[command(subcommand, hide = true)]
+    Generate(GenerateCommand),
+}
+
+/// How `run` and `rerun` report progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    /// Lines for people: each job starting and finishing, with durations.
+    #[default]
+    Human,
+    /// The final run record as JSON, nothing else on stdout.
+    Json,
+    /// The lifecycle events, one JSON object per line, nothing else on stdout.
+    Jsonl,
+}
+
+/// Which log to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KindArg {
+    /// pikaci's account of the job.
+    Host,
+    /// The job's own output.
+    Guest,
+    /// Both, host first.
+    Both,
+}
+
+/// Options shared by `run` and `rerun`.
+#[derive(Debug, Args)]
+pub struct ExecOpts {
+    /// The pipeline file. Default: pikaci.toml in the current folder.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<Utf8PathBuf>,
+    /// The repository to snapshot and run in. Default: the pipeline file's folder.
+    #[arg(long, value_name = "DIR")]
+    pub source: Option<Utf8PathBuf>,
+    /// How to report progress.
+    #[arg(long, value_enum, default_value_t = Output::Human)]
+    pub output: Output,
+    /// How many independent jobs may run at once.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// Keep the run's snapshot folders after the run (they are removed by default).
+    #[arg(long)]
+    pub keep_snapshot: bool,
+}
+
+/// `pikaci run`.
+#[derive(Debug, Args)]
+pub struct RunOpts {
+    /// The target to run (a [[target]] of pikaci.toml). Without it, --job picks jobs, or every job runs.
+    pub target: Option<String>,
+    /// Run only this job (repeatable).
+    #[arg(long = "job", value_name = "ID")]
+    pub job: Vec<String>,
+    /// Shared options.
+    #[command(flatten)]
+    pub exec: ExecOpts,
+}
+
+/// `pikaci rerun`.
+#[derive(Debug, Args)]
+pub struct RerunOpts {
+    /// The run to run again.
+    pub run_id: String,
+    /// Only the jobs that did not pass.
+    #[arg(long)]
+    pub failed: bool,
+    /// Shared options.
+    #[command(flatten)]
+    pub exec: ExecOpts,
+}
+
+/// `pikaci list`.
+#[derive(Debug, Args)]
+pub struct ListOpts {
+    /// How many runs to show.
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub limit: usize,
+    /// Print the run records as a JSON array.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pikaci status`.
+#[derive(Debug, Args)]
+pub struct StatusOpts {
+    /// The run.
+    pub run_id: String,
+    /// Print the run record as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `pikaci logs`.
+#[derive(Debug, Args)]
+pub struct LogsOpts {
+    /// The run.
+    pub run_id: String,
+    /// The job. Default: the run's first job.
+    #[arg(long, value_name = "ID")]
+    pub job: Option<String>,
+    /// Which log. Default: both, or guest with --follow.
+    #[arg(long, value_enum)]
+    pub kind: Option<KindArg>,
+    /// Print only the last BYTES bytes.
+    #[arg(long, value_name = "BYTES", conflicts_with_all = ["offset", "limit"])]
+    pub tail: Option<u64>,
+    /// Start at this byte.
+    #[arg(long, value_name = "N")]
+    pub offset: Option<u64>,
+    /// Print at most this many bytes.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Keep printing as the job writes, until it finishes.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// Print where each job's logs are, whether they exist and their sizes, as JSON.
+    #[arg(long, conflicts_with_all = ["tail", "offset", "limit", "follow"])]
+    pub metadata_json: bool,
+}
+
+/// `pikaci gc`.
+#[derive(Debug, Args)]
+pub struct GcOpts {
+    /// Keep at most this many of the newest runs.
+    #[arg(long, value_name = "N")]
+    pub keep_runs: Option<usize>,
+    /// Delete runs older than this (e.g. 14d, 12h).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+    /// A run still `running` is only deleted when older than this.
+    #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
+    pub stale_after: std::time::Duration,
+    /// Say what would be deleted, delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `pikaci incus ...`.
+#[derive(Debug, Subcommand)]
+pub enum IncusCommand {
+    /// Print the exact Incus commands a job would run, without running them.
+    Plan(IncusPlanOpts),
+    /// Delete leftover pikaci instances older than a given age.
+    Gc(IncusGcOpts),
+}
+
+/// `pikaci incus plan`.
+#[derive(Debug, Args)]
+pub struct IncusPlanOpts {
+    /// The pipeline file. Default: pikaci.toml in the current folder.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<Utf8PathBuf>,
+    /// Plan only this job (repeatable). Default: every Incus job.
+    #[arg(long = "job", value_name = "ID")]
+    pub job: Vec<String>,
+}
+
+/// `pikaci incus gc`.
+#[derive(Debug, Args)]
+pub struct IncusGcOpts {
+    /// The pipeline file (for its [incus] settings). Default: pikaci.toml in the current folder.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<Utf8PathBuf>,
+    /// Delete instances created longer ago than this.
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = humantime::parse_duration)]
+    pub older_than: std::time::Duration,
+}
+
+/// `pikaci generate ...`.
+#[derive(Debug, Subcommand)]
+pub enum GenerateCommand {
+    /// Shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff).
+    Man,
+}

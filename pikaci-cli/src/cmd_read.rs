@@ -1,0 +1,279 @@
+//! `pikaci list`, `pikaci status` and `pikaci logs`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use pikaci_core::engine::Clock;
+use pikaci_core::engine::SystemClock;
+use pikaci_core::{JobId, LogFile, LogKind, RunId, RunRecord, RunStatus, SystemLiveness};
+use pikaci_store::{LogRange, Store, StoreError};
+
+use crate::args::{KindArg, ListOpts, LogsOpts, StatusOpts};
+use crate::context::{Context, parse_id};
+use crate::exit::{CliError, EXIT_OK};
+
+/// How often `logs --follow` looks for more output.
+const FOLLOW_POLL: Duration = Duration::from_millis(200);
+/// How much one read takes while printing a whole log.
+const CHUNK: usize = 1 << 20;
+
+fn load(store: &Store, run: &RunId) -> Result<RunRecord, StoreError> {
+    store.load_run_record_reconciled(run, &SystemLiveness::new(), SystemClock.now())
+}
+
+fn internal(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
+    move |source| CliError::Internal {
+        what: what.to_owned(),
+        source,
+    }
+}
+
+/// `pikaci list`.
+pub(crate) fn list(ctx: &Context, opts: &ListOpts) -> Result<u8, CliError> {
+    let store = ctx.store();
+    let ids = store.list_runs(None, opts.limit)?;
+    let mut out = std::io::stdout().lock();
+    if opts.json {
+        let records: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| match load(&store, id) {
+                Ok(r) => serde_json::to_value(r).unwrap_or_default(),
+                Err(e) => serde_json::json!({ "run_id": id, "error": e.to_string() }),
+            })
+            .collect();
+        let text = serde_json::to_string_pretty(&records).unwrap_or_default();
+        writeln!(out, "{text}").map_err(internal("printing"))?;
+        return Ok(EXIT_OK);
+    }
+    if ids.is_empty() {
+        writeln!(out, "no runs in {}", ctx.state_root).map_err(internal("printing"))?;
+        return Ok(EXIT_OK);
+    }
+    writeln!(
+        out,
+        "{:<26} {:<8} {:<20} {:<6} MESSAGE",
+        "RUN", "STATUS", "TARGET", "JOBS"
+    )
+    .map_err(internal("printing"))?;
+    for id in ids {
+        let line = match load(&store, &id) {
+            Ok(r) => {
+                let passed = r
+                    .jobs
+                    .iter()
+                    .filter(|j| j.status == RunStatus::Passed)
+                    .count();
+                let total = r.jobs.len().max(r.planned_jobs.len());
+                format!(
+                    "{:<26} {:<8} {:<20} {:<6} {}",
+                    id,
+                    r.status,
+                    r.target_id
+                        .as_ref()
+                        .map_or("-".to_owned(), |t| t.to_string()),
+                    format!("{passed}/{total}"),
+                    r.message.unwrap_or_default()
+                )
+            }
+            Err(e) => format!("{id:<26} {:<8} {e}", "error"),
+        };
+        writeln!(out, "{line}").map_err(internal("printing"))?;
+    }
+    Ok(EXIT_OK)
+}
+
+/// `pikaci status RUN_ID`.
+pub(crate) fn status(ctx: &Context, opts: &StatusOpts) -> Result<u8, CliError> {
+    let run: RunId = parse_id("run id", &opts.run_id)?;
+    let r = load(&ctx.store(), &run)?;
+    let mut out = std::io::stdout().lock();
+    if opts.json {
+        let text = serde_json::to_string_pretty(&r).unwrap_or_default();
+        writeln!(out, "{text}").map_err(internal("printing"))?;
+        return Ok(EXIT_OK);
+    }
+    let mut text = format!("run     {}\nstatus  {}", r.run_id, r.status);
+    if let Some(k) = r.failure_kind {
+        text.push_str(&format!(" ({k})"));
+    }
+    text.push('\n');
+    if let Some(t) = &r.target_id {
+        text.push_str(&format!("target  {t}\n"));
+    }
+    if let Some(o) = &r.rerun_of {
+        text.push_str(&format!("rerun   of {o}\n"));
+    }
+    text.push_str(&format!("created {}\n", r.created_at));
+    if let Some(f) = r.finished_at {
+        text.push_str(&format!("ended   {f}\n"));
+    }
+    if let Some(h) = &r.git_head {
+        text.push_str(&format!(
+            "git     {h}{}\n",
+            if r.git_dirty == Some(true) {
+                " (dirty)"
+            } else {
+                ""
+            }
+        ));
+    }
+    if let Some(m) = &r.message {
+        text.push_str(&format!("message {m}\n"));
+    }
+    text.push_str("jobs:\n");
+    for j in &r.jobs {
+        let took = j
+            .finished_at
+            .and_then(|f| f.duration_since(j.started_at).try_into().ok())
+            .map(|d: Duration| format!(" in {}", pikaci_core::engine::human_duration(d)))
+            .unwrap_or_default();
+        text.push_str(&format!(
+            "  {:<24} {:<8} {}{}{}\n",
+            j.id.as_str(),
+            j.status.as_str(),
+            j.executor,
+            took,
+            j.message
+                .as_deref()
+                .map(|m| format!("  {m}"))
+                .unwrap_or_default()
+        ));
+    }
+    for p in r.planned_jobs.iter().filter(|p| r.job(p).is_none()) {
+        text.push_str(&format!("  {:<24} pending\n", p.as_str()));
+    }
+    out.write_all(text.as_bytes())
+        .map_err(internal("printing"))?;
+    Ok(EXIT_OK)
+}
+
+/// `pikaci logs RUN_ID`.
+pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError> {
+    let run: RunId = parse_id("run id", &opts.run_id)?;
+    let store = ctx.store();
+    if opts.metadata_json {
+        let meta = store.load_logs_metadata(&run)?;
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&meta).unwrap_or_default()
+        );
+        return Ok(EXIT_OK);
+    }
+    let record = load(&store, &run)?;
+    let job: JobId = match &opts.job {
+        Some(j) => parse_id("job id", j)?,
+        None => record
+            .jobs
+            .first()
+            .map(|j| j.id.clone())
+            .or_else(|| record.planned_jobs.first().cloned())
+            .ok_or_else(|| CliError::Usage(format!("run {run} has no jobs")))?,
+    };
+    if record.job(&job).is_none() && !record.planned_jobs.contains(&job) {
+        return Err(StoreError::JobNotFound { run, job }.into());
+    }
+    if opts.follow {
+        let file = match opts.kind {
+            Some(KindArg::Host) => LogFile::Host,
+            Some(KindArg::Guest) | None => LogFile::Guest,
+            Some(KindArg::Both) => {
+                return Err(CliError::Usage(
+                    "--follow follows one log: use --kind host or --kind guest".into(),
+                ));
+            }
+        };
+        return follow(&store, &run, &job, file).await;
+    }
+    let kind = match opts.kind {
+        Some(KindArg::Host) => LogKind::Host,
+        Some(KindArg::Guest) => LogKind::Guest,
+        Some(KindArg::Both) | None => LogKind::Both,
+    };
+    let range = match (opts.tail, opts.offset, opts.limit) {
+        (Some(n), _, _) => Some(LogRange::Tail(n)),
+        (None, None, None) => None,
+        (None, offset, limit) => Some(LogRange::Span {
+            offset: offset.unwrap_or(0),
+            limit: limit.unwrap_or(u64::MAX),
+        }),
+    };
+    let mut out = std::io::stdout().lock();
+    for &file in kind.files() {
+        if kind == LogKind::Both {
+            writeln!(out, "==> {} <==", file.file_name()).map_err(internal("printing"))?;
+        }
+        match range {
+            Some(range) => {
+                let logs = store.load_logs(
+                    &run,
+                    Some(&job),
+                    match file {
+                        LogFile::Host => LogKind::Host,
+                        LogFile::Guest => LogKind::Guest,
+                    },
+                    range,
+                )?;
+                if let Some(chunk) = logs.host.or(logs.guest) {
+                    out.write_all(chunk.text.as_bytes())
+                        .map_err(internal("printing"))?;
+                }
+            }
+            None => print_whole(&store, &run, &job, file, &mut out)?,
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// Streams a whole log in chunks (never all of it in memory).
+fn print_whole(
+    store: &Store,
+    run: &RunId,
+    job: &JobId,
+    file: LogFile,
+    out: &mut impl Write,
+) -> Result<(), CliError> {
+    let Some(size) = store.log_size(run, job, file)? else {
+        return Ok(());
+    };
+    let mut offset = 0;
+    while offset < size {
+        let bytes = store.read_log_bytes(run, job, file, offset, CHUNK)?;
+        if bytes.is_empty() {
+            break;
+        }
+        out.write_all(&bytes).map_err(internal("printing"))?;
+        offset += bytes.len() as u64;
+    }
+    Ok(())
+}
+
+/// Prints the log from the start and keeps printing what the job writes,
+/// until its record says it finished (or its owner died).
+async fn follow(store: &Store, run: &RunId, job: &JobId, file: LogFile) -> Result<u8, CliError> {
+    let mut offset = 0u64;
+    let mut out = std::io::stdout();
+    loop {
+        // Decide before reading, so output written just before the end is printed.
+        let finished = match load(store, run) {
+            Ok(r) => r.status.is_finished() || r.job(job).is_some_and(|j| j.status.is_finished()),
+            Err(e) => return Err(e.into()),
+        };
+        loop {
+            let bytes = match store.read_log_bytes(run, job, file, offset, CHUNK) {
+                Ok(b) => b,
+                Err(StoreError::LogNotFound { .. }) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            };
+            if bytes.is_empty() {
+                break;
+            }
+            offset += bytes.len() as u64;
+            out.write_all(&bytes).map_err(internal("printing"))?;
+            out.flush().map_err(internal("printing"))?;
+        }
+        if finished {
+            return Ok(EXIT_OK);
+        }
+        tokio::time::sleep(FOLLOW_POLL).await;
+    }
+}

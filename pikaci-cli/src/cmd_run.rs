@@ -1,0 +1,142 @@
+//! `pikaci run` and `pikaci rerun`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use camino::Utf8PathBuf;
+use pikaci_core::engine::{Engine, HostExecutor, RunRequest, SnapshotPolicy, select_jobs};
+use pikaci_core::{JobId, RunId, RunStatus, SystemLiveness, TargetId};
+use pikaci_incus::IncusExecutor;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{ExecOpts, RerunOpts, RunOpts};
+use crate::context::{Context, absolute, load_pipeline, parse_id};
+use crate::exit::{CliError, EXIT_JOB_FAILED, EXIT_OK};
+use crate::render::Renderer;
+
+/// `pikaci run [TARGET] [--job ID]...`.
+pub(crate) async fn run(ctx: &Context, opts: RunOpts) -> Result<u8, CliError> {
+    let target = opts
+        .target
+        .as_deref()
+        .map(|t| parse_id::<TargetId>("target id", t))
+        .transpose()?;
+    let jobs = opts
+        .job
+        .iter()
+        .map(|j| parse_id::<JobId>("job id", j))
+        .collect::<Result<Vec<_>, _>>()?;
+    execute(ctx, &opts.exec, target, jobs, None).await
+}
+
+/// `pikaci rerun RUN_ID [--failed]`.
+pub(crate) async fn rerun(ctx: &Context, opts: RerunOpts) -> Result<u8, CliError> {
+    let run_id: RunId = parse_id("run id", &opts.run_id)?;
+    let old = ctx.store().load_run_record(&run_id)?;
+    let mut jobs: Vec<JobId> = old
+        .jobs
+        .iter()
+        .filter(|j| !opts.failed || j.status != RunStatus::Passed)
+        .map(|j| j.id.clone())
+        .collect();
+    if old.jobs.is_empty() {
+        jobs = old.planned_jobs.clone();
+    }
+    if jobs.is_empty() {
+        println!("run {run_id} has no jobs to run again");
+        return Ok(EXIT_OK);
+    }
+    execute(ctx, &opts.exec, old.target_id.clone(), jobs, Some(run_id)).await
+}
+
+async fn execute(
+    ctx: &Context,
+    exec: &ExecOpts,
+    target: Option<TargetId>,
+    jobs: Vec<JobId>,
+    rerun_of: Option<RunId>,
+) -> Result<u8, CliError> {
+    let pipeline_path = ctx.pipeline_path(exec.config.as_deref());
+    let pipeline = load_pipeline(&pipeline_path)?;
+    let selected = select_jobs(&pipeline, target.as_ref(), &jobs)?;
+    let source = match &exec.source {
+        Some(s) => absolute(s, &ctx.cwd),
+        None => pipeline_path
+            .parent()
+            .map_or_else(|| ctx.cwd.clone(), Utf8PathBuf::from),
+    };
+    let source = canonical(&source)
+        .ok_or_else(|| CliError::Usage(format!("source folder {source} does not exist")))?;
+    // The state root may not exist yet; make it so it can be compared and excluded.
+    let _ = std::fs::create_dir_all(&ctx.state_root);
+    let state_root = canonical(&ctx.state_root).unwrap_or_else(|| ctx.state_root.clone());
+    let exclude = state_root.starts_with(&source).then(|| state_root.clone());
+
+    let mut builder = Engine::builder(pikaci_store::Store::open(state_root))
+        .executor(Arc::new(HostExecutor::new()))
+        .owner(SystemLiveness::new().current_owner())
+        .snapshot(SnapshotPolicy::Copy {
+            exclude,
+            keep: exec.keep_snapshot,
+        });
+    // Executors beyond the host are registered here, only when a selected job
+    // needs them (so a bad Incus variable cannot break a host-only run).
+    if selected.iter().any(|j| j.executor.is_incus()) {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        builder = builder.executor(Arc::new(IncusExecutor::from_config(&pipeline.incus, &env)?));
+    }
+    let engine = builder.build();
+
+    let renderer = Renderer::new(exec.output);
+    let ticker = renderer.spawn_ticker();
+    let cancel = CancellationToken::new();
+    let signals = spawn_signal_watch(cancel.clone())?;
+    let request = RunRequest {
+        pipeline,
+        target,
+        jobs,
+        source_root: source,
+        rerun_of,
+        parallelism: usize::from(exec.jobs),
+        cancel,
+    };
+    let result = engine.run(request, &renderer).await;
+    signals.abort();
+    if let Some(t) = ticker {
+        t.abort();
+    }
+    let record = result.map_err(|e| match e {
+        pikaci_core::engine::EngineError::Select(s) => CliError::Select(s),
+    })?;
+    Ok(if record.status == RunStatus::Passed {
+        EXIT_OK
+    } else {
+        EXIT_JOB_FAILED
+    })
+}
+
+fn canonical(path: &camino::Utf8Path) -> Option<Utf8PathBuf> {
+    std::fs::canonicalize(path)
+        .ok()
+        .and_then(|p| Utf8PathBuf::from_path_buf(p).ok())
+}
+
+/// SIGINT or SIGTERM cancels the run; the engine stops the jobs and still
+/// writes the final record.
+fn spawn_signal_watch(cancel: CancellationToken) -> Result<tokio::task::JoinHandle<()>, CliError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let internal = |source| CliError::Internal {
+        what: "installing signal handlers".into(),
+        source,
+    };
+    let mut int = signal(SignalKind::interrupt()).map_err(internal)?;
+    let mut term = signal(SignalKind::terminate()).map_err(internal)?;
+    Ok(tokio::spawn(async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("pikaci: cancelling the run: stopping running jobs and writing the final record");
+        cancel.cancel();
+    }))
+}

@@ -1,0 +1,124 @@
+//! Turning flags into library values: the state root, the pipeline, ids.
+
+use std::str::FromStr;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use pikaci_core::{IdError, Pipeline};
+use pikaci_store::Store;
+
+use crate::exit::CliError;
+
+/// The environment variable naming the state root.
+pub const STATE_ROOT_ENV: &str = "PIKACI_STATE_ROOT";
+/// The state root used when neither the flag nor the variable is set.
+pub const DEFAULT_STATE_ROOT: &str = ".pikaci";
+/// The pipeline file looked for in the current folder.
+pub const DEFAULT_PIPELINE: &str = "pikaci.toml";
+
+/// The state root: `--state-root`, else `$PIKACI_STATE_ROOT` (when not empty),
+/// else `./.pikaci`; made absolute against `cwd`.
+pub fn resolve_state_root(
+    flag: Option<&Utf8Path>,
+    env: Option<&str>,
+    cwd: &Utf8Path,
+) -> Utf8PathBuf {
+    let chosen = flag
+        .map(Utf8Path::to_owned)
+        .or_else(|| env.filter(|e| !e.is_empty()).map(Utf8PathBuf::from))
+        .unwrap_or_else(|| Utf8PathBuf::from(DEFAULT_STATE_ROOT));
+    absolute(&chosen, cwd)
+}
+
+/// `path` made absolute against `cwd` (without touching the disk).
+pub fn absolute(path: &Utf8Path, cwd: &Utf8Path) -> Utf8PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        cwd.join(path)
+    }
+}
+
+/// The current folder as UTF-8.
+pub fn current_dir() -> Result<Utf8PathBuf, CliError> {
+    let dir = std::env::current_dir().map_err(|source| CliError::Internal {
+        what: "reading the current folder".into(),
+        source,
+    })?;
+    Utf8PathBuf::from_path_buf(dir)
+        .map_err(|p| CliError::Usage(format!("the current folder {} is not UTF-8", p.display())))
+}
+
+/// Everything a command needs from its surroundings.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The current folder.
+    pub cwd: Utf8PathBuf,
+    /// The resolved state root.
+    pub state_root: Utf8PathBuf,
+}
+
+impl Context {
+    /// Reads the current folder and the environment once.
+    pub fn from_env(state_root_flag: Option<&Utf8Path>) -> Result<Self, CliError> {
+        let cwd = current_dir()?;
+        let env = std::env::var(STATE_ROOT_ENV).ok();
+        let state_root = resolve_state_root(state_root_flag, env.as_deref(), &cwd);
+        Ok(Self { cwd, state_root })
+    }
+
+    /// The store on the state root.
+    pub fn store(&self) -> Store {
+        Store::open(self.state_root.clone())
+    }
+
+    /// The pipeline file to use: `--config`, else `./pikaci.toml`.
+    pub fn pipeline_path(&self, config: Option<&Utf8Path>) -> Utf8PathBuf {
+        absolute(config.unwrap_or(Utf8Path::new(DEFAULT_PIPELINE)), &self.cwd)
+    }
+}
+
+/// Reads and parses a pipeline file; errors name the file, line and key.
+pub fn load_pipeline(path: &Utf8Path) -> Result<Pipeline, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::ConfigRead {
+        path: path.to_string(),
+        source,
+    })?;
+    Ok(Pipeline::parse(&text, path)?)
+}
+
+/// Parses an id argument, naming the argument on error.
+pub fn parse_id<T: FromStr<Err = IdError>>(what: &'static str, s: &str) -> Result<T, CliError> {
+    s.parse()
+        .map_err(|source| CliError::InvalidId { what, source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_root_order_is_flag_then_env_then_default() {
+        let cwd = Utf8Path::new("/work/repo");
+        assert_eq!(
+            resolve_state_root(Some(Utf8Path::new("/f")), Some("/e"), cwd),
+            "/f"
+        );
+        assert_eq!(
+            resolve_state_root(Some(Utf8Path::new("rel")), Some("/e"), cwd),
+            "/work/repo/rel"
+        );
+        assert_eq!(resolve_state_root(None, Some("/e"), cwd), "/e");
+        assert_eq!(
+            resolve_state_root(None, Some(""), cwd),
+            "/work/repo/.pikaci"
+        );
+        assert_eq!(resolve_state_root(None, None, cwd), "/work/repo/.pikaci");
+    }
+
+    #[test]
+    fn bad_ids_name_the_argument() {
+        let err = parse_id::<pikaci_core::RunId>("run id", "../etc").unwrap_err();
+        assert!(err.to_string().starts_with("invalid run id: "), "{err}");
+        assert_eq!(err.exit_code(), crate::exit::EXIT_USAGE);
+    }
+}

@@ -1,0 +1,94 @@
+//! Pipeline errors, state root resolution and help.
+
+use crate::support::{TestEnv, stderr, stdout};
+
+#[test]
+fn config_errors_name_file_line_and_key_and_exit_2() {
+    let env = TestEnv::new("[[job]]\nid = \"a\"\ncommand = \"true\"\ntimout_secs = 5\n");
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("pikaci.toml:4:") && err.contains("timout_secs"),
+        "{err}"
+    );
+
+    std::fs::write(
+        env.repo.join("pikaci.toml"),
+        "[[job]]\nid = \"a\"\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    let out = env.pikaci(&["run", "no-such-target"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("target no-such-target is not defined"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.pikaci(&["run", "--job", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.pikaci(&["run", "--config", "missing.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("missing.toml"), "{}", stderr(&out));
+    let out = env.pikaci(&["run", "--jobs", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = env.pikaci(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn state_root_is_flag_then_env_then_dot_pikaci() {
+    let env = TestEnv::new("[[job]]\nid = \"a\"\ncommand = \"true\"\n");
+    let flag = env.root.join("from-flag");
+    let from_env = env.root.join("from-env");
+    let count = |dir: &camino::Utf8Path| {
+        pikaci_store::Store::open(dir.to_owned())
+            .list_runs(None, 10)
+            .unwrap()
+            .len()
+    };
+
+    env.cmd()
+        .env("PIKACI_STATE_ROOT", &from_env)
+        .args(["--state-root", flag.as_str(), "run"])
+        .output()
+        .unwrap();
+    assert_eq!((count(&flag), count(&from_env)), (1, 0));
+    env.cmd()
+        .env("PIKACI_STATE_ROOT", &from_env)
+        .args(["run"])
+        .output()
+        .unwrap();
+    assert_eq!((count(&flag), count(&from_env)), (1, 1));
+    env.cmd()
+        .env_remove("PIKACI_STATE_ROOT")
+        .args(["run"])
+        .output()
+        .unwrap();
+    assert_eq!(count(&env.repo.join(".pikaci")), 1);
+}
+
+#[test]
+fn every_subcommand_explains_itself() {
+    let env = TestEnv::new("");
+    for sub in [
+        &["run"][..],
+        &["list"],
+        &["status"],
+        &["logs"],
+        &["rerun"],
+        &["gc"],
+        &["incus", "plan"],
+        &["incus", "gc"],
+    ] {
+        let mut args = sub.to_vec();
+        args.push("--help");
+        let out = env.pikaci(&args);
+        assert_eq!(out.status.code(), Some(0), "{sub:?}");
+        assert!(stdout(&out).len() > 200, "{sub:?}: {}", stdout(&out));
+    }
+    let out = env.pikaci(&["--help"]);
+    assert!(stdout(&out).contains("Exit codes:"), "{}", stdout(&out));
+    let out = env.pikaci(&["generate", "man"]);
+    assert!(stdout(&out).contains(".TH pikaci"));
+}

@@ -1,0 +1,8 @@
+//! Integration tests of the `pikaci` binary, each in its own temporary repository.
+
+mod support;
+
+mod config;
+mod read;
+mod run;
+mod signals;

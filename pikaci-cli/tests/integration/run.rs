@@ -1,0 +1,243 @@
+//! `pikaci run`: results, exit codes, output modes, logs, timeouts, parallelism.
+
+use pikaci_core::{FailureKind, LifecycleEvent, RunStatus};
+
+use crate::support::{TestEnv, read_pid, stderr, stdout, wait_gone};
+
+const PASS_FAIL: &str = r#"
+[[job]]
+id = "hello"
+description = "say hello"
+command = "echo hello from $PIKACI_JOB_ID; cat README; echo to-stderr >&2"
+
+[[job]]
+id = "boom"
+command = "echo failing; exit 4"
+
+[[job]]
+id = "after-boom"
+command = "echo never"
+needs = ["boom"]
+
+[[target]]
+id = "good"
+description = "only what passes"
+jobs = ["hello"]
+"#;
+
+#[test]
+fn a_passing_target_exits_0_and_records_everything() {
+    let env = TestEnv::new(PASS_FAIL);
+    let out = env.pikaci(&["run", "good"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let text = stdout(&out);
+    assert!(
+        text.contains("start  hello") && text.contains("pass   hello"),
+        "{text}"
+    );
+    let run = env.last_run();
+    assert_eq!(run.status, RunStatus::Passed);
+    assert_eq!(run.target_id.as_ref().unwrap().as_str(), "good");
+    assert_eq!(run.target_description.as_deref(), Some("only what passes"));
+    assert_eq!(run.git_head.as_ref().map(String::len), Some(40));
+    assert_eq!(run.git_dirty, Some(false));
+    assert_eq!(run.jobs.len(), 1);
+    assert_eq!(run.jobs[0].exit_code, Some(0));
+    assert_eq!(
+        env.log(&run.run_id, "hello", "guest.log"),
+        "hello from hello\na test repository\nto-stderr\n"
+    );
+    let host = env.log(&run.run_id, "hello", "host.log");
+    assert!(
+        host.contains("command: echo hello") && host.contains("exited with 0"),
+        "{host}"
+    );
+    // The snapshot is removed when the run ends; the record keeps its path.
+    assert!(run.snapshot_dir.ends_with("snapshot"));
+    assert!(!run.snapshot_dir.exists());
+}
+
+#[test]
+fn a_failing_job_exits_1_and_skips_what_needs_it() {
+    let env = TestEnv::new(PASS_FAIL);
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let run = env.last_run();
+    assert_eq!(run.status, RunStatus::Failed);
+    let statuses: Vec<_> = run.jobs.iter().map(|j| (j.id.as_str(), j.status)).collect();
+    assert_eq!(
+        statuses,
+        [
+            ("hello", RunStatus::Passed),
+            ("boom", RunStatus::Failed),
+            ("after-boom", RunStatus::Skipped)
+        ]
+    );
+    assert_eq!(run.jobs[1].exit_code, Some(4));
+    assert_eq!(run.jobs[1].failure_kind, Some(FailureKind::TestFailure));
+    assert!(stdout(&out).contains(&format!("pikaci logs {} --job boom", run.run_id)));
+}
+
+#[test]
+fn jsonl_prints_exactly_the_lifecycle_events_in_order() {
+    let env = TestEnv::new(PASS_FAIL);
+    let out = env.pikaci(&[
+        "run", "--job", "hello", "--job", "boom", "--output", "jsonl",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let events: Vec<LifecycleEvent> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not an event: {l}: {e}")))
+        .collect();
+    let names: Vec<String> = events
+        .iter()
+        .map(|e| {
+            serde_json::to_value(e).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "run_started",
+            "job_started",
+            "job_finished",
+            "job_started",
+            "job_finished",
+            "run_finished"
+        ]
+    );
+    let LifecycleEvent::RunFinished { run } = events.last().unwrap() else {
+        panic!()
+    };
+    assert_eq!(run.filters, ["hello", "boom"]);
+    assert_eq!(run.run_id, env.last_run().run_id);
+}
+
+#[test]
+fn json_prints_the_final_record_only() {
+    let env = TestEnv::new(PASS_FAIL);
+    let out = env.pikaci(&["run", "good", "--output", "json"]);
+    let record: pikaci_core::RunRecord = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(record, env.last_run());
+}
+
+#[test]
+fn a_timeout_kills_the_job_and_its_backgrounded_grandchild() {
+    let env = TestEnv::new("");
+    let pidfile = env.root.join("grandchild.pid");
+    std::fs::write(
+        env.repo.join("pikaci.toml"),
+        format!(
+            "[[job]]\nid = \"slow\"\ntimeout_secs = 1\ncommand = \"(trap '' TERM; sleep 300) & echo $! > {pidfile}; sleep 300\"\n"
+        ),
+    )
+    .unwrap();
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let run = env.last_run();
+    assert_eq!(run.jobs[0].failure_kind, Some(FailureKind::Timeout));
+    assert!(
+        run.jobs[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("timed out after 1s")
+    );
+    let grandchild = read_pid(&pidfile);
+    assert!(
+        wait_gone(grandchild),
+        "grandchild {grandchild} survived the timeout"
+    );
+}
+
+#[test]
+fn parallel_jobs_overlap_with_jobs_2() {
+    // Each job waits (bounded) for the other's mark: only possible if both run at once.
+    let env = TestEnv::new("");
+    let marks = env.root.join("marks");
+    std::fs::create_dir_all(&marks).unwrap();
+    let job = |me: &str, other: &str| {
+        format!(
+            "[[job]]\nid = \"{me}\"\ntimeout_secs = 20\ncommand = \"touch {marks}/{me}; for i in $(seq 200); do [ -e {marks}/{other} ] && exit 0; sleep 0.05; done; exit 1\"\n"
+        )
+    };
+    std::fs::write(env.repo.join("pikaci.toml"), job("a", "b") + &job("b", "a")).unwrap();
+    let out = env.pikaci(&["run", "--jobs", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn writable_jobs_get_a_private_copy_and_the_source_is_untouched() {
+    let env = TestEnv::new(
+        "[[job]]\nid = \"w\"\nwritable_workspace = true\ncommand = \"echo changed > README && cat README && touch new-file\"\n",
+    );
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(env.repo.join("README")).unwrap(),
+        "a test repository\n"
+    );
+    assert!(!env.repo.join("new-file").exists());
+    let run = env.last_run();
+    assert_eq!(env.log(&run.run_id, "w", "guest.log"), "changed\n");
+}
+
+#[test]
+fn an_unwritable_state_root_warns_once_and_still_reports_the_jobs() {
+    let env = TestEnv::new(PASS_FAIL);
+    // Root ignores permission bits, so make the root impossible: a path under a file.
+    let blocker = env.root.join("a-file");
+    std::fs::write(&blocker, "x").unwrap();
+    let bad = blocker.join("state");
+    let out = env
+        .cmd()
+        .args(["--state-root", bad.as_str(), "run", "good"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert_eq!(err.matches("warning:").count(), 1, "{err}");
+    assert!(err.contains("state root cannot be written"), "{err}");
+    assert!(stdout(&out).contains("pass   hello"));
+    let out = env
+        .cmd()
+        .args(["--state-root", bad.as_str(), "run", "--job", "boom"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failing job still fails the command"
+    );
+}
+
+#[test]
+fn the_state_root_inside_the_repository_stays_out_of_the_snapshot() {
+    let env = TestEnv::new("[[job]]\nid = \"ls\"\ncommand = \"ls -A\"\n");
+    let out = env
+        .cmd()
+        .env_remove("PIKACI_STATE_ROOT")
+        .args(["run"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let store = pikaci_store::Store::open(env.repo.join(".pikaci"));
+    let id = store.list_runs(None, 1).unwrap().pop().unwrap();
+    let listing = std::fs::read_to_string(store.root().job_log(
+        &id,
+        &"ls".parse().unwrap(),
+        pikaci_core::LogFile::Guest,
+    ))
+    .unwrap();
+    assert!(!listing.contains(".pikaci"), "{listing}");
+    assert!(listing.contains("README"), "{listing}");
+}
