@@ -1,10 +1,6 @@
 //! `pikaci run` with `executor = "incus"` against `fake-incus`, through the
 //! real `pikaci` binary: pass, fail, timeout and never-ready, and no
 //! instance left behind in any case.
-//!
-//! Ignored until `pikaci-cli` registers the executor with
-//! `IncusExecutor::from_config(&pipeline.incus, &env)`; run them with
-//! `cargo test -p pikaci-incus --test integration -- --ignored cli_e2e`.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -125,7 +121,6 @@ impl Cli {
 }
 
 #[test]
-#[ignore = "needs pikaci-cli to register IncusExecutor"]
 fn cli_e2e_pass() {
     let cli = Cli::new();
     let out = cli.run("pass", &[]);
@@ -142,7 +137,6 @@ fn cli_e2e_pass() {
 }
 
 #[test]
-#[ignore = "needs pikaci-cli to register IncusExecutor"]
 fn cli_e2e_fail() {
     let cli = Cli::new();
     let out = cli.run("fail", &[]);
@@ -154,7 +148,6 @@ fn cli_e2e_fail() {
 }
 
 #[test]
-#[ignore = "needs pikaci-cli to register IncusExecutor"]
 fn cli_e2e_timeout() {
     let cli = Cli::new();
     let out = cli.run("slow", &[]);
@@ -165,7 +158,6 @@ fn cli_e2e_timeout() {
 }
 
 #[test]
-#[ignore = "needs pikaci-cli to register IncusExecutor"]
 fn cli_e2e_never_ready() {
     let cli = Cli::new();
     std::fs::write(
