@@ -71,7 +71,18 @@ fn big_output(root: &Utf8Path) {
     let plain_file = root.join("plain.out");
     let mut under = Vec::new();
     let mut plain = Vec::new();
-    for _ in 0..3 {
+    // Each measurement starts with no dirty pages left by the one before, and
+    // the order alternates, so neither side pays for the other's writeback.
+    let sync = || {
+        let _ = Command::new("sync").status();
+    };
+    for round in 0..6 {
+        if round % 2 == 1 {
+            sync();
+            under.push(pikaci(&repo, &state, &["run"]));
+            let _ = std::fs::remove_dir_all(&state);
+        }
+        sync();
         let t = Instant::now();
         let ok = Command::new("bash")
             .arg("-c")
@@ -82,14 +93,21 @@ fn big_output(root: &Utf8Path) {
         assert!(ok);
         plain.push(t.elapsed());
         std::fs::remove_file(&plain_file).expect("rm");
-
-        under.push(pikaci(&repo, &state, &["run"]));
-        let _ = std::fs::remove_dir_all(&state);
+        if round % 2 == 0 {
+            sync();
+            under.push(pikaci(&repo, &state, &["run"]));
+            let _ = std::fs::remove_dir_all(&state);
+        }
     }
+    let (u_min, p_min) = (
+        *under.iter().min().expect("runs"),
+        *plain.iter().min().expect("runs"),
+    );
     let (u, p) = (median(under), median(plain));
     println!(
-        "1 GiB to stdout: pikaci run {u:?}, shell redirect {p:?}: {:.2}x (goal: at most 1.10x; median of 3)",
-        u.as_secs_f64() / p.as_secs_f64()
+        "1 GiB to stdout: pikaci run {u:?}, shell redirect {p:?}: {:.2}x by median of 6, {:.2}x by best of 6 ({u_min:?} vs {p_min:?}) (goal: at most 1.10x)",
+        u.as_secs_f64() / p.as_secs_f64(),
+        u_min.as_secs_f64() / p_min.as_secs_f64()
     );
 }
 
