@@ -58,6 +58,21 @@ impl<F: Fs> Store<F> {
             .map_err(StoreError::io(format!("writing {RUN_JSON} of run {run}")))
     }
 
+    /// Creates the run's folder, failing if it exists: two runs can never
+    /// share a folder, even when their ids collide. Returns `false` when the
+    /// id is taken.
+    pub fn claim_run(&self, run: &RunId) -> Result<bool, StoreError> {
+        let what = || format!("creating the folder of run {run}");
+        self.fs
+            .create_dir_all(&self.root.runs_dir())
+            .map_err(StoreError::io(what()))?;
+        match self.fs.create_dir(&self.root.run_dir(run)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(StoreError::io(what())(e)),
+        }
+    }
+
     /// Loads `run.json`. Unknown keys are ignored; a damaged file is
     /// [`StoreError::Corrupt`] naming the run and what is wrong.
     pub fn load_run_record(&self, run: &RunId) -> Result<RunRecord, StoreError> {
@@ -194,5 +209,9 @@ impl<F: Fs> RunStore for Store<F> {
 
     fn load_run_record(&self, run: &RunId) -> Result<RunRecord, StoreError> {
         Store::load_run_record(self, run)
+    }
+
+    fn claim_run(&self, run: &RunId) -> Result<bool, StoreError> {
+        Store::claim_run(self, run)
     }
 }

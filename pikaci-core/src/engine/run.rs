@@ -196,7 +196,7 @@ impl<S: RunStore> Engine<S> {
     ) -> Result<RunRecord, EngineError> {
         let jobs = select_jobs(&req.pipeline, req.target.as_ref(), &req.jobs)?;
         let now = self.clock.now();
-        let run_id = RunId::new_at(now);
+        let run_id = self.claim_run_id(now, observer);
         let git = git_info(&req.source_root);
         let target = req.target.as_ref().and_then(|t| req.pipeline.target(t));
         let record = RunRecord {
@@ -293,6 +293,24 @@ impl<S: RunStore> Engine<S> {
             run: finished.clone(),
         });
         Ok(finished)
+    }
+
+    /// A fresh run id whose folder this run owns. Ids carry 32 random bits, so
+    /// a collision within one second is rare; when it happens another id is
+    /// drawn. If the state root cannot be written the id is used as is (the
+    /// run goes on; the recorder warns).
+    fn claim_run_id(&self, now: jiff::Timestamp, observer: &dyn RunObserver) -> RunId {
+        let mut id = RunId::new_at(now);
+        for _ in 0..16 {
+            match self.store.claim_run(&id) {
+                Ok(true) | Err(_) => return id,
+                Ok(false) => id = RunId::new_at(now),
+            }
+        }
+        observer.warning(&format!(
+            "could not find a free run id for {now}; using {id}"
+        ));
+        id
     }
 
     async fn prepare_snapshot(

@@ -15,6 +15,9 @@ use crate::engine::seams::VecSink;
 struct FakeStore {
     saved: Mutex<Vec<RunRecord>>,
     fail: bool,
+    /// Ids offered to `claim_run`; the first `taken` of them are refused.
+    claims: Mutex<Vec<RunId>>,
+    taken: usize,
 }
 
 impl RunStore for FakeStore {
@@ -48,6 +51,11 @@ impl RunStore for FakeStore {
     }
     fn snapshot_dir(&self, run: &RunId) -> Utf8PathBuf {
         format!("/state/runs/{run}/snapshot").into()
+    }
+    fn claim_run(&self, run: &RunId) -> Result<bool, io::Error> {
+        let mut claims = self.claims.lock().unwrap();
+        claims.push(run.clone());
+        Ok(claims.len() > self.taken)
     }
     fn load_run_record(&self, _: &RunId) -> Result<RunRecord, io::Error> {
         self.saved
@@ -317,4 +325,26 @@ async fn rerun_of_and_filters_are_recorded() {
     );
     assert_eq!(rec.filters, ["c"]);
     assert_eq!(rec.jobs.len(), 1);
+}
+
+#[tokio::test]
+async fn a_taken_run_id_is_never_reused() {
+    let e = engine(
+        FakeStore {
+            taken: 2,
+            ..FakeStore::default()
+        },
+        &[],
+    );
+    let rec = e
+        .run(
+            RunRequest::new(pipeline(THREE), "/src"),
+            &NoObserverForTests,
+        )
+        .await
+        .unwrap();
+    let claims = e.store().claims.lock().unwrap().clone();
+    assert_eq!(claims.len(), 3);
+    assert_eq!(rec.run_id, claims[2]);
+    assert_eq!(e.store().saved.lock().unwrap()[0].run_id, claims[2]);
 }

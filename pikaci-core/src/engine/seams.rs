@@ -86,6 +86,13 @@ pub trait RunStore: Send + Sync {
 
     /// Loads a run record (for reruns).
     fn load_run_record(&self, run: &RunId) -> Result<RunRecord, Self::Error>;
+
+    /// Reserves a new run id: `Ok(false)` when a run with this id exists
+    /// already (the engine then picks another id).
+    fn claim_run(&self, run: &RunId) -> Result<bool, Self::Error> {
+        let _ = run;
+        Ok(true)
+    }
 }
 
 /// Everything an executor gets to run one job.

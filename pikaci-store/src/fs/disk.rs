@@ -177,6 +177,10 @@ impl Fs for DiskFs {
         fs_err::create_dir_all(path)
     }
 
+    fn create_dir(&self, path: &Utf8Path) -> io::Result<()> {
+        std::fs::create_dir(path)
+    }
+
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
         fs_err::rename(from, to)
     }

@@ -261,6 +261,26 @@ impl Fs for MemFs {
         st.mkdirs(path)
     }
 
+    fn create_dir(&self, path: &Utf8Path) -> io::Result<()> {
+        let mut st = self.lock();
+        st.check_writable()?;
+        if st.nodes.contains_key(path) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{path} exists"),
+            ));
+        }
+        match path.parent().filter(|p| !p.as_str().is_empty()) {
+            Some(parent) if !matches!(st.nodes.get(parent), Some(Node::Dir)) => {
+                Err(not_found(parent))
+            }
+            _ => {
+                st.nodes.insert(path.to_owned(), Node::Dir);
+                Ok(())
+            }
+        }
+    }
+
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
         let mut st = self.lock();
         st.check_writable()?;

@@ -54,6 +54,8 @@ pub trait Fs: Send + Sync {
     fn list_dir(&self, path: &Utf8Path) -> io::Result<Vec<String>>;
     /// Creates a folder and its parents.
     fn create_dir_all(&self, path: &Utf8Path) -> io::Result<()>;
+    /// Creates one folder (its parent must exist); `AlreadyExists` if it is there.
+    fn create_dir(&self, path: &Utf8Path) -> io::Result<()>;
     /// Renames a file or folder (replacing a file at `to`).
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()>;
     /// Makes `to` a second name of the file `from`.
@@ -90,6 +92,9 @@ impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
     }
     fn create_dir_all(&self, path: &Utf8Path) -> io::Result<()> {
         (**self).create_dir_all(path)
+    }
+    fn create_dir(&self, path: &Utf8Path) -> io::Result<()> {
+        (**self).create_dir(path)
     }
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
         (**self).rename(from, to)

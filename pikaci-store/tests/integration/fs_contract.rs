@@ -132,3 +132,30 @@ fn memfs_faults_act_like_a_full_or_read_only_disk() {
     );
     assert_eq!(fs.read(&p).unwrap(), b"old");
 }
+
+fn create_dir_is_exclusive<F: Fs>(s: &Store<F>) {
+    let fs = s.fs();
+    let root = s.root().path();
+    fs.create_dir_all(root).unwrap();
+    fs.create_dir(&root.join("one")).unwrap();
+    assert_eq!(
+        fs.create_dir(&root.join("one")).unwrap_err().kind(),
+        ErrorKind::AlreadyExists
+    );
+    assert_eq!(
+        fs.create_dir(&root.join("no/parent")).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
+}
+
+fn claim_run_gives_each_id_once<F: Fs>(s: &Store<F>) {
+    let id = crate::support::run_id(1);
+    assert!(s.claim_run(&id).unwrap());
+    assert!(!s.claim_run(&id).unwrap());
+    assert!(s.claim_run(&crate::support::run_id(2)).unwrap());
+}
+
+mod exclusive {
+    use super::*;
+    on_both_fs!(create_dir_is_exclusive, claim_run_gives_each_id_once);
+}
