@@ -160,12 +160,9 @@ impl HostExecutor {
         };
         let _ = writeln!(
             ctx.host_log,
-            "[pikaci] {} after {} (exit code {})",
+            "[pikaci] {} after {}",
             outcome.message.as_deref().unwrap_or("finished"),
             human_duration(elapsed),
-            outcome
-                .exit_code
-                .map_or_else(|| "none".to_owned(), |c| c.to_string())
         );
         outcome
     }
@@ -313,7 +310,7 @@ mod tests {
         let text = String::from_utf8(guest.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text, "out hi j\nerr\n");
         assert!(
-            host.contains("command: echo out") && host.contains("exit code 3"),
+            host.contains("command: echo out") && host.contains("command exited with 3 after"),
             "{host}"
         );
     }
