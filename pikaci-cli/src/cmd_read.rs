@@ -75,6 +75,12 @@ pub(crate) fn list(ctx: &Context, opts: &ListOpts) -> Result<u8, CliError> {
                     r.message.unwrap_or_default()
                 )
             }
+            Err(StoreError::RunNotFound { .. }) => {
+                format!(
+                    "{id:<26} {:<8} no run.json: the run's process stopped before writing it",
+                    "incomplete"
+                )
+            }
             Err(e) => format!("{id:<26} {:<8} {e}", "error"),
         };
         writeln!(out, "{line}").map_err(internal("printing"))?;

@@ -4,5 +4,6 @@ mod support;
 
 mod config;
 mod read;
+mod reliability;
 mod run;
 mod signals;
