@@ -22,6 +22,8 @@
 
 pub mod engine;
 mod event;
+#[cfg(any(test, feature = "test-helpers"))]
+pub mod hostile;
 mod ids;
 mod liveness;
 mod logs;

@@ -3,6 +3,7 @@
 mod support;
 
 mod config;
+mod hostile;
 mod read;
 mod reliability;
 mod run;

@@ -1,0 +1,97 @@
+//! Hostile input on every path-bearing argument of the CLI: each gets a clear
+//! error and exit 2, and nothing outside the state root is read.
+
+use pikaci_core::hostile::{HOSTILE_IDS, overlong_id};
+use pikaci_core::{LogFile, RunRecord};
+
+use crate::support::{TestEnv, stderr, stdout};
+
+#[test]
+fn every_trick_in_every_id_argument_is_refused_with_exit_2() {
+    let env = TestEnv::new(
+        "[[job]]\nid = \"a\"\ncommand = \"echo ok\"\n[[target]]\nid = \"t\"\njobs = [\"a\"]\n",
+    );
+    assert_eq!(env.pikaci(&["run"]).status.code(), Some(0));
+    let good = env.last_run().run_id.to_string();
+    let overlong = overlong_id();
+    let corpus: Vec<&str> = HOSTILE_IDS
+        .iter()
+        .copied()
+        .filter(|s| !s.contains('\0')) // a process argument cannot hold NUL
+        .chain([overlong.as_str()])
+        .collect();
+    let mut tried = 0;
+    for s in &corpus {
+        // `--` and `--job=` make clap hand even `--help` or `-rf` to pikaci as a value.
+        let job_flag = format!("--job={s}");
+        let cases: [Vec<&str>; 6] = [
+            vec!["status", "--", s],
+            vec!["logs", "--", s],
+            vec!["logs", &good, &job_flag],
+            vec!["run", "--", s],
+            vec!["run", &job_flag],
+            vec!["rerun", "--", s],
+        ];
+        for args in cases {
+            let out = env.pikaci(&args);
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+            assert!(
+                err.contains("pikaci: invalid "),
+                "{args:?} did not say what is wrong: {err}"
+            );
+            assert!(stdout(&out).is_empty(), "{args:?} printed {}", stdout(&out));
+            tried += 1;
+        }
+    }
+    println!(
+        "hostile CLI input: {} strings x 6 arguments = {tried} calls, all refused with exit 2",
+        corpus.len()
+    );
+}
+
+#[test]
+fn log_paths_written_into_run_json_are_never_opened() {
+    let env = TestEnv::new("[[job]]\nid = \"a\"\ncommand = \"echo the real log\"\n");
+    env.pikaci(&["run"]);
+    let mut run: RunRecord = env.last_run();
+    let secret = env.root.join("secret.txt");
+    std::fs::write(&secret, "SECRET CONTENT").unwrap();
+    run.jobs[0].host_log_path = secret.clone();
+    run.jobs[0].guest_log_path = "/etc/passwd".into();
+    env.store().persist_run_record(&run).unwrap();
+    let out = env.pikaci(&["logs", run.run_id.as_str()]);
+    let text = stdout(&out);
+    assert!(text.contains("the real log"), "{text}");
+    assert!(
+        !text.contains("SECRET") && !text.contains("root:"),
+        "{text}"
+    );
+    let out = env.pikaci(&["logs", run.run_id.as_str(), "--metadata-json"]);
+    let meta: pikaci_core::RunLogsMetadata = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        meta.jobs[0].host_log_path,
+        env.store()
+            .root()
+            .job_log(&run.run_id, &run.jobs[0].id, LogFile::Host)
+    );
+}
+
+#[test]
+fn a_log_planted_as_a_symlink_is_refused() {
+    let env = TestEnv::new("[[job]]\nid = \"a\"\ncommand = \"echo x\"\n");
+    env.pikaci(&["run"]);
+    let run = env.last_run();
+    let secret = env.root.join("secret.txt");
+    std::fs::write(&secret, "SECRET CONTENT").unwrap();
+    let log = env
+        .store()
+        .root()
+        .job_log(&run.run_id, &run.jobs[0].id, LogFile::Guest);
+    std::fs::remove_file(&log).unwrap();
+    std::os::unix::fs::symlink(&secret, &log).unwrap();
+    let out = env.pikaci(&["logs", run.run_id.as_str(), "--kind", "guest"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("SECRET"));
+}
