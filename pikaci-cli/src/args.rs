@@ -91,7 +91,7 @@ pub struct ExecOpts {
 /// `pikaci run`.
 #[derive(Debug, Args)]
 pub struct RunOpts {
-    /// The target to run (a [[target]] of pikaci.toml). Without it, --job picks jobs, or every job runs.
+    /// The target to run (one of the targets of pikaci.toml). Without it, --job picks jobs, or every job runs.
     pub target: Option<String>,
     /// Run only this job (repeatable).
     #[arg(long = "job", value_name = "ID")]
@@ -203,7 +203,7 @@ pub struct IncusPlanOpts {
 /// `pikaci incus gc`.
 #[derive(Debug, Args)]
 pub struct IncusGcOpts {
-    /// The pipeline file (for its [incus] settings). Default: pikaci.toml in the current folder.
+    /// The pipeline file (for its incus settings). Default: pikaci.toml in the current folder.
     #[arg(long, value_name = "FILE")]
     pub config: Option<Utf8PathBuf>,
     /// Delete instances created longer ago than this.
