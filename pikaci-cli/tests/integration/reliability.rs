@@ -157,3 +157,61 @@ fn concurrent_writers_and_readers_share_one_state_root() {
         loads.load(Ordering::Relaxed)
     );
 }
+
+/// Unmounts a test file system even when the test fails.
+struct Mount(camino::Utf8PathBuf);
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_state_root_does_not_change_the_jobs_results() {
+    // Mounting a small tmpfs needs root (CI runs as root).
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("not root: this test needs to mount a tmpfs; it runs in CI");
+        return;
+    }
+    let env = TestEnv::new(
+        "[[job]]\nid = \"chatty\"\ncommand = \"head -c 4000000 /dev/zero; echo chatty done >&2\"\n\
+         [[job]]\nid = \"after\"\ncommand = \"echo after\"\n",
+    );
+    let mnt = env.root.join("full");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt.as_str()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mount a 1 MiB tmpfs");
+    let _guard = Mount(mnt.clone());
+    let out = env
+        .cmd()
+        .args(["--state-root", mnt.as_str(), "run"])
+        .output()
+        .unwrap();
+    let err = crate::support::stderr(&out);
+    // 4 MB of output cannot fit in 1 MiB, yet both jobs pass.
+    assert_eq!(out.status.code(), Some(0), "{}{err}", stdout(&out));
+    assert!(
+        stdout(&out).contains("pass   chatty") && stdout(&out).contains("pass   after"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(err.matches("warning:").count() <= 1, "{err}");
+    // Whatever made it to disk parses.
+    let store = pikaci_store::Store::open(mnt.clone());
+    let (mut parsed, mut missing) = (0, 0);
+    for id in store.list_runs(None, 10).unwrap() {
+        match store.load_run_record(&id) {
+            Ok(_) => parsed += 1,
+            Err(StoreError::RunNotFound { .. }) => missing += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    println!(
+        "full disk: 4 MB of job output into a 1 MiB state root; both jobs passed, {} warning(s), {parsed} run.json parsed, {missing} missing",
+        err.matches("warning:").count()
+    );
+}

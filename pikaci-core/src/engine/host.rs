@@ -6,17 +6,22 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use tokio::io::AsyncReadExt;
 
+use super::copy::{copy_pipe_to_file, grow_pipe};
 use super::process::{ChildEnd, supervise};
 use super::seams::{Executor, JobContext, JobOutcome};
 use crate::status::{ExecutorKind, FailureKind};
+
+/// How long to wait for a job's last output once its process group is gone.
+const OUTPUT_DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
 /// How long a job gets between SIGTERM and SIGKILL by default.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs `bash --noprofile --norc -c <command>` in the job's workspace, in its
-/// own process group. The job's stdout and stderr go straight into
-/// `guest.log` (the log file itself is handed to the child when the log is a
-/// file, so output costs no copy); `host.log` gets pikaci's account.
+/// own process group. The job's stdout and stderr go into `guest.log` as they
+/// happen (spliced from a pipe, without a copy through user space, when the
+/// log is a file); a log that stops taking output (full disk) never changes
+/// the job's result. `host.log` gets pikaci's account.
 #[derive(Debug, Clone)]
 pub struct HostExecutor {
     kill_grace: Duration,
@@ -68,36 +73,26 @@ impl HostExecutor {
             .process_group(0)
             .kill_on_drop(true);
 
-        // Fast path: the child writes into the log file directly.
-        let direct = ctx
-            .guest_log
-            .as_file()
-            .and_then(|f| Some((f.try_clone().ok()?, f.try_clone().ok()?)));
-        let piped = direct.is_none();
-        let mut reader = None;
-        match direct {
-            Some((out, err)) => {
-                cmd.stdout(out).stderr(err);
-            }
-            None => match std::io::pipe() {
-                Ok((r, w)) => {
-                    let w2 = match w.try_clone() {
-                        Ok(w2) => w2,
-                        Err(e) => return spawn_failure(ctx.host_log, &e),
-                    };
-                    cmd.stdout(w).stderr(w2);
-                    reader = Some(r);
-                }
-                Err(e) => return spawn_failure(ctx.host_log, &e),
-            },
-        }
+        // The job writes into a pipe (stdout and stderr interleaved in the
+        // order they happen); its output reaches the log without a copy
+        // through user space when the log is a file (see `copy`).
+        let (reader, writer) = match std::io::pipe() {
+            Ok(p) => p,
+            Err(e) => return spawn_failure(ctx.host_log, &e),
+        };
+        let writer2 = match writer.try_clone() {
+            Ok(w) => w,
+            Err(e) => return spawn_failure(ctx.host_log, &e),
+        };
+        grow_pipe(&reader);
+        cmd.stdout(writer).stderr(writer2);
 
         let started = Instant::now();
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => return spawn_failure(ctx.host_log, &e),
         };
-        // Our copies of the pipe's write end must close, or the reader never ends.
+        // Our copies of the pipe's write end must close, or the copy never ends.
         drop(cmd);
         let _ = writeln!(
             ctx.host_log,
@@ -105,22 +100,50 @@ impl HostExecutor {
             child.id().unwrap_or(0)
         );
 
-        let end = if piped {
-            let reader = reader.take().and_then(|r| {
-                let fd: std::os::fd::OwnedFd = r.into();
-                tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()
-            });
-            pump_and_supervise(
-                &mut child,
-                reader,
-                ctx.guest_log,
-                ctx.timeout,
-                self.kill_grace,
-                &ctx.cancel,
-            )
-            .await
-        } else {
-            supervise(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel).await
+        let log_file = ctx.guest_log.as_file().and_then(|f| f.try_clone().ok());
+        let end = match log_file {
+            Some(file) => {
+                // A plain thread, not the runtime's blocking pool: an escaped
+                // daemon holding the pipe must not keep pikaci from exiting.
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                std::thread::spawn(move || {
+                    let _ = tx.send(copy_pipe_to_file(reader, file));
+                });
+                let end = supervise(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel).await;
+                match tokio::time::timeout(OUTPUT_DRAIN_LIMIT, rx).await {
+                    Ok(Ok(report)) => {
+                        if let Some(e) = report.error {
+                            let _ = writeln!(
+                                ctx.host_log,
+                                "[pikaci] guest.log stopped taking output ({e}); {} bytes written, {} bytes dropped",
+                                report.written, report.dropped
+                            );
+                        }
+                    }
+                    _ => {
+                        let _ = writeln!(
+                            ctx.host_log,
+                            "[pikaci] a process outside the job's group still holds its output open; stopped waiting for it"
+                        );
+                    }
+                }
+                end
+            }
+            None => {
+                let reader = {
+                    let fd: std::os::fd::OwnedFd = reader.into();
+                    tokio::net::unix::pipe::Receiver::from_owned_fd(fd).ok()
+                };
+                pump_and_supervise(
+                    &mut child,
+                    reader,
+                    ctx.guest_log,
+                    ctx.timeout,
+                    self.kill_grace,
+                    &ctx.cancel,
+                )
+                .await
+            }
         };
         let elapsed = started.elapsed();
         let _ = ctx.guest_log.flush();

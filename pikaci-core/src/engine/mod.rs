@@ -6,6 +6,7 @@
 //! streams its logs through the [`RunStore`], rewrites the record as jobs start
 //! and finish, and tells a [`RunObserver`] every lifecycle event.
 
+mod copy;
 mod host;
 mod observer;
 pub mod process;
