@@ -92,3 +92,53 @@ fn every_subcommand_explains_itself() {
     let out = env.pikaci(&["generate", "man"]);
     assert!(stdout(&out).contains(".TH pikaci"));
 }
+
+#[test]
+fn incus_plan_prints_the_commands_without_running_them() {
+    let env = TestEnv::new(
+        "[incus]\ncpu = 2\n[[job]]\nid = \"vm\"\nexecutor = \"incus\"\ncommand = \"echo 'it''s' \\\"$HOME\\\"\"\n\
+         [[job]]\nid = \"local\"\ncommand = \"true\"\n",
+    );
+    // An incus that would leave a mark if it were ever run.
+    let bin = env.root.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mark = env.root.join("incus-was-run");
+    std::fs::write(bin.join("incus"), format!("#!/bin/sh\ntouch {mark}\n")).unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", bin.join("incus").as_str()])
+        .status()
+        .unwrap();
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap());
+    let out = env
+        .cmd()
+        .env("PATH", path)
+        .args(["incus", "plan"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("incus init --project pika-managed-agents pikaci/dev"),
+        "{text}"
+    );
+    assert!(text.contains("-c limits.cpu=2"), "{text}");
+    assert!(
+        text.contains("/run/current-system/sw/bin/pikaci-incus-run"),
+        "{text}"
+    );
+    assert!(!text.contains("local"), "host jobs are not planned: {text}");
+    assert!(!mark.exists(), "plan must not run incus");
+    // A bad override is a usage error naming the variable.
+    let out = env
+        .cmd()
+        .env("PIKACI_REMOTE_LINUX_VM_INCUS_PROJECT", "bad project!")
+        .args(["incus", "plan"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("PIKACI_REMOTE_LINUX_VM_INCUS_PROJECT"),
+        "{}",
+        stderr(&out)
+    );
+}
