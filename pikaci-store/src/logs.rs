@@ -55,6 +55,20 @@ pub struct LogChunk {
     pub exists: bool,
 }
 
+impl LogChunk {
+    /// The chunk of a log that does not exist (yet).
+    pub fn missing() -> Self {
+        Self {
+            text: String::new(),
+            offset: 0,
+            len: 0,
+            total_size: 0,
+            truncated: false,
+            exists: false,
+        }
+    }
+}
+
 /// The logs of one job, as asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunLogs {
@@ -210,14 +224,7 @@ impl<F: Fs> Store<F> {
             let chunk = if job_dir.is_some() {
                 self.read_chunk(run, &job, file, range)?
             } else {
-                LogChunk {
-                    text: String::new(),
-                    offset: 0,
-                    len: 0,
-                    total_size: 0,
-                    truncated: false,
-                    exists: false,
-                }
+                LogChunk::missing()
             };
             match file {
                 LogFile::Host => logs.host = Some(chunk),
@@ -240,14 +247,7 @@ impl<F: Fs> Store<F> {
             .size(&path)
             .map_err(|e| self.log_error(e, run, job, file, &path))?
         else {
-            return Ok(LogChunk {
-                text: String::new(),
-                offset: 0,
-                len: 0,
-                total_size: 0,
-                truncated: false,
-                exists: false,
-            });
+            return Ok(LogChunk::missing());
         };
         let (mut start, len) = plan_read(range, size, MAX_READ_BYTES);
         let mut bytes = self
