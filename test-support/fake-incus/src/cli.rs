@@ -115,10 +115,10 @@ impl Cx<'_> {
                 "Invalid instance name \"{name}\": must be 1-63 letters, digits or hyphens, starting with a letter"
             );
         }
-        if let Some(pool) = self.args.value("storage") {
-            if !self.world.storage_pools.contains(pool) {
-                bail!("Failed loading storage pool \"{pool}\": Storage pool not found");
-            }
+        if let Some(pool) = self.args.value("storage")
+            && !self.world.storage_pools.contains(pool)
+        {
+            bail!("Failed loading storage pool \"{pool}\": Storage pool not found");
         }
         let mut profiles: Vec<String> = self.args.all("profile").to_vec();
         if profiles.is_empty() {
@@ -250,10 +250,10 @@ impl Cx<'_> {
                 bail!("The instance is already running");
             }
             for (dev, cfg) in &inst.devices {
-                if let Some(src) = cfg.get("source").filter(|s| s.starts_with('/')) {
-                    if !std::path::Path::new(src).exists() {
-                        bail!("Failed to start device \"{dev}\": Missing source path \"{src}\" for disk \"{dev}\"");
-                    }
+                if let Some(src) = cfg.get("source").filter(|s| s.starts_with('/'))
+                    && !std::path::Path::new(src).exists()
+                {
+                    bail!("Failed to start device \"{dev}\": Missing source path \"{src}\" for disk \"{dev}\"");
                 }
             }
             if let Some(msg) = &knobs.start_error {
