@@ -1,0 +1,129 @@
+//! `/news/api/forge/pikaci/...`: a pikaci run's record and logs.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use pikaci_core::{JobId, LogKind, RunId, RunRecord};
+use pikaci_store::{LogChunk, LogRange};
+use serde::Serialize;
+
+use super::query::{self, Params};
+use crate::auth::ReadAccess;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub(crate) fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
+    raw.parse()
+        .map_err(|e| ApiError::BadRequest(format!("invalid run id: {e}")))
+}
+
+/// Loads a run, reporting a run whose pikaci died as interrupted.
+pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<RunRecord, ApiError> {
+    let st = state.clone();
+    tokio::task::spawn_blocking(move || {
+        st.store
+            .load_run_record_reconciled(&run, st.liveness.as_ref(), jiff::Timestamp::now())
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
+    .map_err(ApiError::from)
+}
+
+/// `GET /news/api/forge/pikaci/run/{run_id}`: the `RunRecord`.
+pub(crate) async fn run(
+    _: ReadAccess,
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+) -> Result<Json<RunRecord>, ApiError> {
+    let run = parse_run_id(&run_id)?;
+    Ok(Json(load_run(&state, run).await?))
+}
+
+/// Size and range facts of one returned log.
+#[derive(Debug, Serialize)]
+pub(crate) struct ChunkInfo {
+    offset: u64,
+    len: u64,
+    total_size: u64,
+    truncated: bool,
+    exists: bool,
+}
+
+/// `{run_id, job, host, guest}` plus, new, what part of each log was returned.
+#[derive(Debug, Serialize)]
+pub(crate) struct LogsResponse {
+    run_id: RunId,
+    job: JobId,
+    host: Option<String>,
+    guest: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    host_log: Option<ChunkInfo>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    guest_log: Option<ChunkInfo>,
+}
+
+fn split(chunk: Option<LogChunk>) -> (Option<String>, Option<ChunkInfo>) {
+    match chunk {
+        None => (None, None),
+        Some(c) => (
+            Some(c.text),
+            Some(ChunkInfo {
+                offset: c.offset,
+                len: c.len,
+                total_size: c.total_size,
+                truncated: c.truncated,
+                exists: c.exists,
+            }),
+        ),
+    }
+}
+
+/// The range asked for: `tail`, or `offset`/`limit`, or the whole log (capped).
+pub(crate) fn range(params: &Params) -> Result<LogRange, ApiError> {
+    let tail = query::number(params, "tail")?;
+    let offset = query::number(params, "offset")?;
+    let limit = query::number(params, "limit")?;
+    match (tail, offset, limit) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(ApiError::BadRequest(
+            "give either tail, or offset and limit, not both".into(),
+        )),
+        (Some(n), None, None) => Ok(LogRange::Tail(n)),
+        (None, None, None) => Ok(LogRange::Whole),
+        (None, offset, limit) => Ok(LogRange::Span {
+            offset: offset.unwrap_or(0),
+            limit: limit.unwrap_or(u64::MAX),
+        }),
+    }
+}
+
+/// `GET /news/api/forge/pikaci/logs/{run_id}?job=&kind=host|guest|both&offset=&limit=&tail=`.
+pub(crate) async fn logs(
+    _: ReadAccess,
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+    Query(params): Query<Params>,
+) -> Result<Json<LogsResponse>, ApiError> {
+    let run = parse_run_id(&run_id)?;
+    let job: Option<JobId> = query::id(&params, "job")?;
+    let kind = match params.get("kind") {
+        None => LogKind::Both,
+        Some(k) => k
+            .parse()
+            .map_err(|e| ApiError::BadRequest(format!("invalid kind: {e}")))?,
+    };
+    let range = range(&params)?;
+    let st = state.clone();
+    let logs =
+        tokio::task::spawn_blocking(move || st.store.load_logs(&run, job.as_ref(), kind, range))
+            .await
+            .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))??;
+    let (host, host_log) = split(logs.host);
+    let (guest, guest_log) = split(logs.guest);
+    Ok(Json(LogsResponse {
+        run_id: logs.run_id,
+        job: logs.job,
+        host,
+        guest,
+        host_log,
+        guest_log,
+    }))
+}

@@ -1,0 +1,58 @@
+//! Query-string values parsed by hand, so every bad value gets a clear 400.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use pikaci_core::IdError;
+
+use crate::error::ApiError;
+
+/// The query string as a map (the last value of a repeated key wins).
+pub(crate) type Params = HashMap<String, String>;
+
+/// An optional id-typed parameter.
+pub(crate) fn id<T: FromStr<Err = IdError>>(
+    params: &Params,
+    key: &str,
+) -> Result<Option<T>, ApiError> {
+    params
+        .get(key)
+        .map(|v| {
+            v.parse()
+                .map_err(|e: IdError| ApiError::BadRequest(format!("invalid {key}: {e}")))
+        })
+        .transpose()
+}
+
+/// An optional unsigned number.
+pub(crate) fn number(params: &Params, key: &str) -> Result<Option<u64>, ApiError> {
+    params
+        .get(key)
+        .map(|v| {
+            v.parse().map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "{key} must be a whole number of bytes, not {:?}",
+                    shorten(v)
+                ))
+            })
+        })
+        .transpose()
+}
+
+/// A path id that must be a positive integer.
+pub(crate) fn positive(what: &str, v: &str) -> Result<i64, ApiError> {
+    v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "invalid {what} {:?}: must be a positive integer",
+            shorten(v)
+        ))
+    })
+}
+
+pub(crate) fn shorten(v: &str) -> String {
+    let mut s: String = v.chars().take(64).collect();
+    if s.len() < v.len() {
+        s.push('…');
+    }
+    s
+}

@@ -1,0 +1,260 @@
+//! `pika-news.toml`: where the service listens, its database, and the forge repository.
+
+use camino::{Utf8Path, Utf8PathBuf};
+use serde::Deserialize;
+
+/// The default listen address.
+pub const DEFAULT_BIND_ADDRESS: &str = "127.0.0.1";
+/// The default listen port.
+pub const DEFAULT_BIND_PORT: u16 = 8787;
+
+/// A loaded configuration, with every path absolute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// Where to listen.
+    pub bind_address: String,
+    /// Which port.
+    pub bind_port: u16,
+    /// The SQLite database file.
+    pub database: Utf8PathBuf,
+    /// Whether pages and read routes answer without a token.
+    pub public_read: bool,
+    /// The repository served.
+    pub forge_repo: ForgeRepo,
+}
+
+/// `[forge_repo]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForgeRepo {
+    /// The repository's name, e.g. `sledtools/pika`.
+    pub repo: String,
+    /// The canonical bare repository.
+    pub canonical_git_dir: Utf8PathBuf,
+    /// The default branch.
+    pub default_branch: String,
+    /// How many lanes may run at once.
+    pub ci_concurrency: u32,
+    /// A lane's wall-clock limit, in seconds.
+    pub lane_timeout_secs: u64,
+    /// The pikaci state root of this repository.
+    pub pikaci_state_root: Utf8PathBuf,
+}
+
+/// What is wrong with a configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {file}")]
+    Read {
+        /// The file.
+        file: Utf8PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Bad TOML, an unknown key or a bad value.
+    #[error("{file}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        file: Utf8PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong (it names the key).
+        message: String,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    bind_address: Option<String>,
+    bind_port: Option<u16>,
+    database: Option<Utf8PathBuf>,
+    #[serde(default)]
+    public_read: bool,
+    forge_repo: RawForgeRepo,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawForgeRepo {
+    repo: String,
+    canonical_git_dir: Utf8PathBuf,
+    #[serde(default = "default_branch")]
+    default_branch: String,
+    #[serde(default = "default_concurrency")]
+    ci_concurrency: u32,
+    #[serde(default = "default_lane_timeout")]
+    lane_timeout_secs: u64,
+    pikaci_state_root: Option<Utf8PathBuf>,
+}
+
+fn default_branch() -> String {
+    "main".to_owned()
+}
+fn default_concurrency() -> u32 {
+    1
+}
+fn default_lane_timeout() -> u64 {
+    3600
+}
+
+/// The state root pika-news gives a repository:
+/// `parent(canonical_git_dir)/pikaci-state/<slug>`, where the slug maps every
+/// character of the repository name outside `[A-Za-z0-9_-]` to `-`, and a
+/// path with no parent uses `.`.
+pub fn pikaci_state_root(repo: &str, canonical_git_dir: &Utf8Path) -> Utf8PathBuf {
+    let slug: String = repo
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let parent = canonical_git_dir
+        .parent()
+        .filter(|p| !p.as_str().is_empty())
+        .unwrap_or(Utf8Path::new("."));
+    parent.join("pikaci-state").join(slug)
+}
+
+fn absolute(path: &Utf8Path, base: &Utf8Path) -> Utf8PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        base.join(path)
+    }
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(file: &Utf8Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        let base = file
+            .parent()
+            .filter(|p| !p.as_str().is_empty())
+            .unwrap_or(Utf8Path::new("."));
+        let base = if base.is_absolute() {
+            base.to_owned()
+        } else {
+            let cwd = std::env::current_dir()
+                .ok()
+                .and_then(|d| Utf8PathBuf::from_path_buf(d).ok())
+                .unwrap_or_else(|| Utf8PathBuf::from("."));
+            cwd.join(base)
+        };
+        Self::parse(&text, file, &base)
+    }
+
+    /// Parses `text`; relative paths are made absolute against `base` (the
+    /// configuration file's folder), so the server and its children agree.
+    pub fn parse(text: &str, file: &Utf8Path, base: &Utf8Path) -> Result<Self, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let offset = e.span().map_or(0, |s| s.start).min(text.len());
+            let before = &text[..offset];
+            ConfigError::Invalid {
+                file: file.to_owned(),
+                line: before.matches('\n').count() + 1,
+                column: before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        let fr = raw.forge_repo;
+        let canonical_git_dir = absolute(&fr.canonical_git_dir, base);
+        let pikaci_state_root = match fr.pikaci_state_root {
+            Some(p) => absolute(&p, base),
+            None => absolute(&pikaci_state_root(&fr.repo, &canonical_git_dir), base),
+        };
+        Ok(Self {
+            bind_address: raw
+                .bind_address
+                .unwrap_or_else(|| DEFAULT_BIND_ADDRESS.to_owned()),
+            bind_port: raw.bind_port.unwrap_or(DEFAULT_BIND_PORT),
+            database: absolute(
+                &raw.database.unwrap_or_else(|| "pika-news.sqlite".into()),
+                base,
+            ),
+            public_read: raw.public_read,
+            forge_repo: ForgeRepo {
+                repo: fr.repo,
+                canonical_git_dir,
+                default_branch: fr.default_branch,
+                ci_concurrency: fr.ci_concurrency.max(1),
+                lane_timeout_secs: fr.lane_timeout_secs,
+                pikaci_state_root,
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_root_derivation_follows_the_contract() {
+        assert_eq!(
+            pikaci_state_root("sledtools/pika", Utf8Path::new("/srv/git/pika.git")),
+            "/srv/git/pikaci-state/sledtools-pika"
+        );
+        assert_eq!(
+            pikaci_state_root("a.b c_d-e", Utf8Path::new("/x/r.git")),
+            "/x/pikaci-state/a-b-c_d-e"
+        );
+        assert_eq!(
+            pikaci_state_root("r", Utf8Path::new("repo.git")),
+            "./pikaci-state/r"
+        );
+    }
+
+    #[test]
+    fn defaults_and_relative_paths() {
+        let c = Config::parse(
+            "[forge_repo]\nrepo = \"sledtools/pika\"\ncanonical_git_dir = \"git/pika.git\"\n",
+            Utf8Path::new("pika-news.toml"),
+            Utf8Path::new("/etc/pika"),
+        )
+        .unwrap();
+        assert_eq!(
+            (c.bind_address.as_str(), c.bind_port, c.public_read),
+            ("127.0.0.1", 8787, false)
+        );
+        assert_eq!(c.database, "/etc/pika/pika-news.sqlite");
+        assert_eq!(c.forge_repo.canonical_git_dir, "/etc/pika/git/pika.git");
+        assert_eq!(
+            c.forge_repo.pikaci_state_root,
+            "/etc/pika/git/pikaci-state/sledtools-pika"
+        );
+        assert_eq!(c.forge_repo.default_branch, "main");
+    }
+
+    #[test]
+    fn errors_name_the_line_and_key() {
+        let err = Config::parse(
+            "bind_port = 1\npublic_reed = true\n[forge_repo]\nrepo = \"r\"\ncanonical_git_dir = \"/g\"\n",
+            Utf8Path::new("pn.toml"),
+            Utf8Path::new("/"),
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("pn.toml:2:") && msg.contains("public_reed"),
+            "{msg}"
+        );
+        let err = Config::parse(
+            "bind_port = \"x\"\n",
+            Utf8Path::new("pn.toml"),
+            Utf8Path::new("/"),
+        )
+        .unwrap_err();
+        assert!(err.to_string().starts_with("pn.toml:1:"), "{err}");
+    }
+}

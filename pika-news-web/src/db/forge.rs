@@ -1,0 +1,345 @@
+//! Branches, their suites (one per head) and lanes (one run of one lane definition).
+
+use rusqlite::{OptionalExtension, Row, params};
+use serde::Serialize;
+
+use super::{Db, DbError, now_text};
+
+/// A lane run's status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LaneStatus {
+    /// Waiting to be claimed.
+    Queued,
+    /// Claimed and running.
+    Running,
+    /// Finished, passed.
+    Passed,
+    /// Finished, failed (see its failure kind).
+    Failed,
+    /// Cancelled (superseded head, or by hand).
+    Cancelled,
+}
+
+impl LaneStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Queued => "queued",
+            Self::Running => "running",
+            Self::Passed => "passed",
+            Self::Failed => "failed",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "queued" => Self::Queued,
+            "running" => Self::Running,
+            "passed" => Self::Passed,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Failed,
+        }
+    }
+}
+
+/// A branch of the forge repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Branch {
+    /// Its id in URLs.
+    pub id: i64,
+    /// Its ref name, e.g. `feature/x`.
+    pub name: String,
+    /// The head commit last seen.
+    pub head: Option<String>,
+    /// `open`, or `closed` once its ref is gone.
+    pub state: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// The CI suite of one branch head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Suite {
+    /// Its id.
+    pub id: i64,
+    /// The head commit.
+    pub head: String,
+    /// Summary status.
+    pub status: String,
+    /// Why it failed, for a suite that could not start (bad manifest).
+    pub message: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// Its lanes.
+    pub lanes: Vec<Lane>,
+}
+
+/// One run of one lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Lane {
+    /// The lane run id.
+    pub id: i64,
+    /// The suite it belongs to.
+    pub suite_id: i64,
+    /// The lane definition's id.
+    pub lane: String,
+    /// Its title.
+    pub title: String,
+    /// Its status.
+    pub status: LaneStatus,
+    /// Why it failed.
+    pub failure_kind: Option<String>,
+    /// The pikaci run it started, once `run_started` arrived.
+    pub pikaci_run_id: Option<String>,
+    /// How many times it was claimed.
+    pub attempts: i64,
+    /// A one-line summary.
+    pub message: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When it started.
+    pub started_at: Option<String>,
+    /// When it finished.
+    pub finished_at: Option<String>,
+}
+
+/// What is needed to queue a lane.
+#[derive(Debug, Clone)]
+pub struct NewLane {
+    /// The suite.
+    pub suite_id: i64,
+    /// The lane definition's id.
+    pub lane: String,
+    /// Its title.
+    pub title: String,
+    /// Its concurrency group.
+    pub concurrency_group: Option<String>,
+}
+
+const LANE_COLUMNS: &str = "id, suite_id, lane, title, status, failure_kind, pikaci_run_id, attempts, message, created_at, started_at, finished_at";
+
+fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
+    let status: String = r.get(4)?;
+    Ok(Lane {
+        id: r.get(0)?,
+        suite_id: r.get(1)?,
+        lane: r.get(2)?,
+        title: r.get(3)?,
+        status: LaneStatus::parse(&status),
+        failure_kind: r.get(5)?,
+        pikaci_run_id: r.get(6)?,
+        attempts: r.get(7)?,
+        message: r.get(8)?,
+        created_at: r.get(9)?,
+        started_at: r.get(10)?,
+        finished_at: r.get(11)?,
+    })
+}
+
+fn branch_from(r: &Row<'_>) -> rusqlite::Result<Branch> {
+    Ok(Branch {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        head: r.get(2)?,
+        state: r.get(3)?,
+        updated_at: r.get(4)?,
+    })
+}
+
+impl Db {
+    /// Records a branch head (creating the branch); returns the branch id.
+    pub async fn upsert_branch(&self, name: &str, head: &str) -> Result<i64, DbError> {
+        let (name, head) = (name.to_owned(), head.to_owned());
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO branches (name, head, state, updated_at) VALUES (?1, ?2, 'open', ?3)
+                 ON CONFLICT (name) DO UPDATE SET head = excluded.head, state = 'open', updated_at = excluded.updated_at",
+                params![name, head, now_text()],
+            )?;
+            Ok(c.query_row("SELECT id FROM branches WHERE name = ?1", [&name], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    /// A branch by id.
+    pub async fn branch(&self, id: i64) -> Result<Option<Branch>, DbError> {
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT id, name, head, state, updated_at FROM branches WHERE id = ?1",
+                [id],
+                branch_from,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// A branch by name.
+    pub async fn branch_by_name(&self, name: &str) -> Result<Option<Branch>, DbError> {
+        let name = name.to_owned();
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT id, name, head, state, updated_at FROM branches WHERE name = ?1",
+                [name],
+                branch_from,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Queues a suite for a branch head.
+    pub async fn insert_suite(
+        &self,
+        branch_id: i64,
+        head: &str,
+        status: &str,
+        message: Option<&str>,
+    ) -> Result<i64, DbError> {
+        let (head, status, message) = (
+            head.to_owned(),
+            status.to_owned(),
+            message.map(str::to_owned),
+        );
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO suites (branch_id, head, status, message, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![branch_id, head, status, message, now_text()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    /// Queues a lane.
+    pub async fn insert_lane(&self, lane: NewLane) -> Result<i64, DbError> {
+        self.call(move |c| {
+            c.execute(
+                "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, created_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
+                params![lane.suite_id, lane.lane, lane.title, lane.concurrency_group, now_text()],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+        .await
+    }
+
+    /// Records the pikaci run a lane started.
+    pub async fn set_lane_pikaci_run(&self, lane_id: i64, run_id: &str) -> Result<(), DbError> {
+        let run_id = run_id.to_owned();
+        self.call(move |c| {
+            c.execute(
+                "UPDATE lanes SET pikaci_run_id = ?2 WHERE id = ?1",
+                params![lane_id, run_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Sets a lane's status (and failure kind and message).
+    pub async fn set_lane_status(
+        &self,
+        lane_id: i64,
+        status: LaneStatus,
+        failure_kind: Option<&str>,
+        message: Option<&str>,
+    ) -> Result<(), DbError> {
+        let (failure_kind, message) = (failure_kind.map(str::to_owned), message.map(str::to_owned));
+        self.call(move |c| {
+            let now = now_text();
+            c.execute(
+                "UPDATE lanes SET status = ?2, failure_kind = ?3, message = ?4,
+                   started_at = CASE WHEN ?2 = 'running' THEN ?5 ELSE started_at END,
+                   finished_at = CASE WHEN ?2 IN ('passed', 'failed', 'cancelled') THEN ?5 ELSE NULL END
+                 WHERE id = ?1",
+                params![lane_id, status.as_str(), failure_kind, message, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A branch's suites, newest first, each with its lanes.
+    pub async fn suites(&self, branch_id: i64) -> Result<Vec<Suite>, DbError> {
+        self.call(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, head, status, message, created_at FROM suites WHERE branch_id = ?1 ORDER BY id DESC LIMIT 50",
+            )?;
+            let mut suites = stmt
+                .query_map([branch_id], |r| {
+                    Ok(Suite {
+                        id: r.get(0)?,
+                        head: r.get(1)?,
+                        status: r.get(2)?,
+                        message: r.get(3)?,
+                        created_at: r.get(4)?,
+                        lanes: Vec::new(),
+                    })
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut lanes = c.prepare(&format!("SELECT {LANE_COLUMNS} FROM lanes WHERE suite_id = ?1 ORDER BY id"))?;
+            for s in &mut suites {
+                s.lanes = lanes.query_map([s.id], lane_from)?.collect::<Result<Vec<_>, _>>()?;
+            }
+            Ok(suites)
+        })
+        .await
+    }
+
+    /// The lane run a branch's logs request names: `lane_run_id` if given
+    /// (it must belong to the branch), else the newest run of `lane`, else the
+    /// branch's newest lane run.
+    pub async fn lane_for_branch(
+        &self,
+        branch_id: i64,
+        lane: Option<String>,
+        lane_run_id: Option<i64>,
+    ) -> Result<Option<Lane>, DbError> {
+        self.call(move |c| {
+            let base = format!(
+                "SELECT {} FROM lanes l JOIN suites s ON s.id = l.suite_id WHERE s.branch_id = ?1",
+                LANE_COLUMNS
+                    .split(", ")
+                    .map(|col| format!("l.{col}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            let found = match (lane_run_id, lane) {
+                (Some(id), _) => c.query_row(
+                    &format!("{base} AND l.id = ?2"),
+                    params![branch_id, id],
+                    lane_from,
+                ),
+                (None, Some(name)) => c.query_row(
+                    &format!("{base} AND l.lane = ?2 ORDER BY l.id DESC LIMIT 1"),
+                    params![branch_id, name],
+                    lane_from,
+                ),
+                (None, None) => c.query_row(
+                    &format!("{base} ORDER BY l.id DESC LIMIT 1"),
+                    params![branch_id],
+                    lane_from,
+                ),
+            };
+            Ok(found.optional()?)
+        })
+        .await
+    }
+
+    /// Whether any lane of this service refers to the pikaci run.
+    pub async fn pikaci_run_is_referenced(&self, run_id: &str) -> Result<bool, DbError> {
+        let run_id = run_id.to_owned();
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT 1 FROM lanes WHERE pikaci_run_id = ?1 LIMIT 1",
+                [run_id],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+        })
+        .await
+    }
+}

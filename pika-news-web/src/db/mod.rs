@@ -1,0 +1,108 @@
+//! The SQLite database: tokens, branches, suites and lanes.
+//!
+//! Created and migrated on open (WAL, foreign keys on, a busy timeout). Each
+//! call opens its own connection on a blocking thread, so async handlers never
+//! block the runtime and writers never share a connection.
+
+mod forge;
+mod schema;
+mod tokens;
+
+use std::time::Duration;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use rusqlite::Connection;
+
+pub use forge::{Branch, Lane, LaneStatus, NewLane, Suite};
+pub use tokens::{Role, TokenInfo};
+
+/// How long a connection waits for a lock before reporting busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A database error.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A blocking task failed to run.
+    #[error("database task failed: {0}")]
+    Task(String),
+    /// A name is already taken.
+    #[error("{what} {name:?} already exists")]
+    Exists {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+    /// A thing asked for is not there.
+    #[error("{what} {name:?} not found")]
+    NotFound {
+        /// What kind of thing.
+        what: &'static str,
+        /// Its name.
+        name: String,
+    },
+}
+
+/// The database of one pika-news instance.
+#[derive(Debug, Clone)]
+pub struct Db {
+    path: Utf8PathBuf,
+}
+
+impl Db {
+    /// Opens (creating and migrating) the database at `path`.
+    pub fn open(path: &Utf8Path) -> Result<Self, DbError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        let db = Self {
+            path: path.to_owned(),
+        };
+        let mut conn = db.connect()?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        schema::migrate(&mut conn)?;
+        Ok(db)
+    }
+
+    fn connect(&self) -> Result<Connection, DbError> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(conn)
+    }
+
+    /// Runs `f` with a fresh connection on a blocking thread.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, DbError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
+    {
+        let db = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db.connect()?;
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| DbError::Task(e.to_string()))?
+    }
+
+    /// Runs `f` with a fresh connection on this thread (for the command line).
+    pub fn call_blocking<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut conn = self.connect()?;
+        f(&mut conn)
+    }
+}
+
+/// The current time as stored (RFC 3339, UTC, milliseconds).
+pub(crate) fn now_text() -> String {
+    let now = jiff::Timestamp::now();
+    jiff::Timestamp::from_millisecond(now.as_millisecond())
+        .unwrap_or(now)
+        .to_string()
+}

@@ -1,0 +1,93 @@
+//! Versioned migrations, tracked with `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use super::DbError;
+
+/// Each entry moves the schema one version up; never edit one that shipped.
+const MIGRATIONS: &[&str] = &[
+    // 1: tokens, branches, suites, lanes.
+    r"
+    CREATE TABLE tokens (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        role        TEXT NOT NULL CHECK (role IN ('read', 'write', 'admin')),
+        hash        TEXT NOT NULL UNIQUE,
+        created_at  TEXT NOT NULL,
+        revoked_at  TEXT
+    );
+    CREATE TABLE branches (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        head        TEXT,
+        state       TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed')),
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE suites (
+        id          INTEGER PRIMARY KEY,
+        branch_id   INTEGER NOT NULL REFERENCES branches (id) ON DELETE CASCADE,
+        head        TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        message     TEXT,
+        created_at  TEXT NOT NULL
+    );
+    CREATE INDEX suites_by_branch ON suites (branch_id, id);
+    CREATE TABLE lanes (
+        id                INTEGER PRIMARY KEY,
+        suite_id          INTEGER NOT NULL REFERENCES suites (id) ON DELETE CASCADE,
+        lane              TEXT NOT NULL,
+        title             TEXT NOT NULL,
+        status            TEXT NOT NULL CHECK (status IN ('queued', 'running', 'passed', 'failed', 'cancelled')),
+        failure_kind      TEXT,
+        pikaci_run_id     TEXT,
+        lease_owner       TEXT,
+        lease_expires_at  TEXT,
+        fencing_token     INTEGER NOT NULL DEFAULT 0,
+        attempts          INTEGER NOT NULL DEFAULT 0,
+        concurrency_group TEXT,
+        log_path          TEXT,
+        message           TEXT,
+        created_at        TEXT NOT NULL,
+        started_at        TEXT,
+        finished_at       TEXT
+    );
+    CREATE INDEX lanes_by_suite ON lanes (suite_id, id);
+    CREATE INDEX lanes_by_status ON lanes (status);
+    ",
+];
+
+/// Brings the schema up to date in one transaction per step.
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), DbError> {
+    let version: usize = conn
+        .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?
+        .try_into()
+        .unwrap_or(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrating_twice_is_a_no_op_and_records_the_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn).unwrap();
+        migrate(&mut conn).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        conn.execute(
+            "INSERT INTO branches (name, updated_at) VALUES ('main', 'now')",
+            [],
+        )
+        .unwrap();
+    }
+}

@@ -1,0 +1,85 @@
+//! [`ApiError`]: every failure of an HTTP handler, as `{"error": "..."}` with
+//! the right status. Causes are logged; clients never see a server path.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use pikaci_store::StoreError;
+
+use crate::db::DbError;
+
+/// What went wrong with a request.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request is malformed (invalid id, kind or range).
+    #[error("{0}")]
+    BadRequest(String),
+    /// No token, or a token that is not valid.
+    #[error("a valid bearer token is required")]
+    Unauthorized,
+    /// The token is valid but its role is too low.
+    #[error("this needs a token with the {0} role")]
+    Forbidden(&'static str),
+    /// The thing asked for does not exist.
+    #[error("{0}")]
+    NotFound(String),
+    /// Something failed on the server; the message is safe to show.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status(),
+            Json(serde_json::json!({ "error": self.to_string() })),
+        )
+            .into_response();
+        if matches!(self, Self::Unauthorized) {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match &e {
+            StoreError::InvalidInput { .. } => Self::BadRequest(e.to_string()),
+            StoreError::RunNotFound { .. }
+            | StoreError::JobNotFound { .. }
+            | StoreError::LogNotFound { .. } => Self::NotFound(e.to_string()),
+            // Store messages name runs, jobs and layout files, never absolute paths.
+            StoreError::Corrupt { .. } => {
+                tracing::error!(error = %e, "corrupt run data");
+                Self::Internal(e.to_string())
+            }
+            StoreError::Io { what, source } => {
+                tracing::error!(error = %source, what = %what, "state root i/o failed");
+                Self::Internal(format!("{what} failed"))
+            }
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        tracing::error!(error = %e, "database failure");
+        Self::Internal("the database could not answer".into())
+    }
+}

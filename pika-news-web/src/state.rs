@@ -1,0 +1,43 @@
+//! [`AppState`]: what every handler shares.
+
+use std::sync::Arc;
+
+use camino::Utf8PathBuf;
+use pikaci_core::{Liveness, SystemLiveness};
+use pikaci_store::Store;
+
+use crate::db::Db;
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub db: Db,
+    /// The repository's pikaci state root: no run outside it is ever served.
+    pub store: Store,
+    /// Whether reads need no token.
+    pub public_read: bool,
+    /// Decides whether a `running` run's owner is alive.
+    pub liveness: Arc<dyn Liveness>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("state_root", &self.store.root().path())
+            .field("public_read", &self.public_read)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// State over a database and a state root, with the real liveness check.
+    pub fn new(db: Db, state_root: impl Into<Utf8PathBuf>, public_read: bool) -> Self {
+        Self {
+            db,
+            store: Store::open(state_root),
+            public_read,
+            liveness: Arc::new(SystemLiveness::new()),
+        }
+    }
+}

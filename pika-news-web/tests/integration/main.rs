@@ -1,0 +1,9 @@
+//! Integration tests of pika-news: handlers over a real SQLite file and real
+//! state roots, auth on every route, hostile input, a real socket, the binary.
+
+mod support;
+
+mod api;
+mod auth;
+mod binary;
+mod hostile;

@@ -1,0 +1,154 @@
+//! `TestApp`: a temporary database and state root, tokens of each kind, and
+//! the router to send requests to without a socket.
+
+use std::io::Write;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use camino::Utf8PathBuf;
+use http_body_util::BodyExt;
+use pika_news_web::db::{Db, LaneStatus, NewLane, Role};
+use pika_news_web::{AppState, router};
+use pikaci_core::{LogFile, RunRecord, RunStatus};
+use pikaci_store::Store;
+use tower::ServiceExt;
+
+pub(crate) struct TestApp {
+    _dir: tempfile::TempDir,
+    pub(crate) db: Db,
+    pub(crate) store: Store,
+    pub(crate) read: String,
+    pub(crate) write: String,
+    pub(crate) revoked: String,
+    pub(crate) public_read: bool,
+}
+
+/// A finished run with one job `build` and both logs, in the state root.
+pub(crate) const RUN: &str = "20260324T161238Z-1a2b3c4d";
+
+impl TestApp {
+    pub(crate) fn new() -> Self {
+        Self::with_public_read(false)
+    }
+
+    pub(crate) fn with_public_read(public_read: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+        let db = Db::open(&root.join("news.sqlite")).unwrap();
+        let read = db.create_token("reader", Role::Read).unwrap();
+        let write = db.create_token("writer", Role::Write).unwrap();
+        let revoked = db.create_token("old", Role::Admin).unwrap();
+        db.revoke_token("old").unwrap();
+        let store = Store::open(root.join("pikaci-state/sledtools-pika"));
+        let mut record = RunRecord::for_test(RUN);
+        record.status = RunStatus::Failed;
+        store.persist_run_record(&record).unwrap();
+        let job = &record.jobs[0].id;
+        store
+            .open_job_log(&record.run_id, job, LogFile::Host)
+            .unwrap()
+            .write_all(b"[pikaci] ran cargo test\n")
+            .unwrap();
+        store
+            .open_job_log(&record.run_id, job, LogFile::Guest)
+            .unwrap()
+            .write_all(b"line 1\nline 2\n\x1b[31merror\x1b[0m: boom\n")
+            .unwrap();
+        Self {
+            _dir: dir,
+            db,
+            store,
+            read,
+            write,
+            revoked,
+            public_read,
+        }
+    }
+
+    pub(crate) fn app(&self) -> Router {
+        router(AppState::new(
+            self.db.clone(),
+            self.store.root().path().to_owned(),
+            self.public_read,
+        ))
+    }
+
+    /// A branch `feature/x` with one suite and a lane that ran pikaci run `RUN`,
+    /// and a second lane without a pikaci run. Returns (branch id, lane ids).
+    pub(crate) async fn branch(&self) -> (i64, i64, i64) {
+        let branch = self
+            .db
+            .upsert_branch("feature/x", &"a".repeat(40))
+            .await
+            .unwrap();
+        let suite = self
+            .db
+            .insert_suite(branch, &"a".repeat(40), "running", None)
+            .await
+            .unwrap();
+        let with_run = self
+            .db
+            .insert_lane(NewLane {
+                suite_id: suite,
+                lane: "pre-merge".into(),
+                title: "pre-merge checks".into(),
+                concurrency_group: None,
+            })
+            .await
+            .unwrap();
+        self.db.set_lane_pikaci_run(with_run, RUN).await.unwrap();
+        self.db
+            .set_lane_status(
+                with_run,
+                LaneStatus::Failed,
+                Some("test_failure"),
+                Some("1 of 1 jobs failed"),
+            )
+            .await
+            .unwrap();
+        let without = self
+            .db
+            .insert_lane(NewLane {
+                suite_id: suite,
+                lane: "lint".into(),
+                title: "lint".into(),
+                concurrency_group: None,
+            })
+            .await
+            .unwrap();
+        (branch, with_run, without)
+    }
+
+    /// Sends a request; returns the status and the body parsed as JSON.
+    pub(crate) async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        auth: Option<&str>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(a) = auth {
+            req = req.header("authorization", a);
+        }
+        let resp = self
+            .app()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+            panic!(
+                "{uri}: body is not JSON: {}",
+                String::from_utf8_lossy(&bytes)
+            )
+        });
+        (status, json)
+    }
+
+    pub(crate) async fn get(&self, uri: &str) -> (StatusCode, serde_json::Value) {
+        let auth = format!("Bearer {}", self.read);
+        self.send("GET", uri, Some(&auth)).await
+    }
+}
