@@ -23,6 +23,7 @@ mod auth;
 mod config;
 pub mod db;
 mod error;
+pub mod lanes;
 mod state;
 
 pub use api::router;
