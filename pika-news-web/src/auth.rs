@@ -10,6 +10,21 @@ use crate::db::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// The cookie the page sets from `?token=` (reads only; writes need the header).
+pub const COOKIE: &str = "pika_news_token";
+
+/// The token in the page cookie, if any.
+fn cookie_token(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(COOKIE)?.strip_prefix('='))
+        .filter(|t| !t.is_empty() && t.len() <= 256)
+}
+
 /// The bearer token of a request: `Ok(None)` when there is no header,
 /// `Err` when the header is there but malformed.
 fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
@@ -43,6 +58,17 @@ impl FromRequestParts<AppState> for ReadAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .is_none()
+            && let Some(token) = cookie_token(parts)
+        {
+            return match state.db.token_role(token).await? {
+                Some(_) => Ok(Self),
+                None => Err(ApiError::Unauthorized),
+            };
+        }
         match role_of(parts, state).await? {
             Some(_) => Ok(Self),
             None if state.public_read => Ok(Self),

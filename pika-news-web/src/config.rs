@@ -38,6 +38,14 @@ pub struct ForgeRepo {
     pub lane_timeout_secs: u64,
     /// The pikaci state root of this repository.
     pub pikaci_state_root: Utf8PathBuf,
+    /// The `pikaci` binary pikaci lanes run.
+    pub pikaci_bin: Utf8PathBuf,
+    /// Extra environment variable names a lane's child may keep.
+    pub env_allow: Vec<String>,
+    /// Where worktrees and lane logs go.
+    pub data_dir: Utf8PathBuf,
+    /// How often the poller looks for new branch heads, in seconds.
+    pub poll_interval_secs: u64,
 }
 
 /// What is wrong with a configuration file.
@@ -89,6 +97,16 @@ struct RawForgeRepo {
     #[serde(default = "default_lane_timeout")]
     lane_timeout_secs: u64,
     pikaci_state_root: Option<Utf8PathBuf>,
+    pikaci_bin: Option<Utf8PathBuf>,
+    #[serde(default)]
+    env_allow: Vec<String>,
+    data_dir: Option<Utf8PathBuf>,
+    #[serde(default = "default_poll")]
+    poll_interval_secs: u64,
+}
+
+fn default_poll() -> u64 {
+    30
 }
 
 fn default_branch() -> String {
@@ -190,6 +208,22 @@ impl Config {
                 ci_concurrency: fr.ci_concurrency.max(1),
                 lane_timeout_secs: fr.lane_timeout_secs,
                 pikaci_state_root,
+                pikaci_bin: fr.pikaci_bin.map_or_else(
+                    || "pikaci".into(),
+                    |p| {
+                        if p.as_str().contains('/') {
+                            absolute(&p, base)
+                        } else {
+                            p
+                        }
+                    },
+                ),
+                env_allow: fr.env_allow,
+                data_dir: absolute(
+                    &fr.data_dir.unwrap_or_else(|| "pika-news-data".into()),
+                    base,
+                ),
+                poll_interval_secs: fr.poll_interval_secs.max(1),
             },
         })
     }

@@ -79,7 +79,13 @@ impl From<StoreError> for ApiError {
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        tracing::error!(error = %e, "database failure");
-        Self::Internal("the database could not answer".into())
+        match e {
+            DbError::NotFound { .. } => Self::NotFound(e.to_string()),
+            DbError::Conflict(_) | DbError::Exists { .. } => Self::BadRequest(e.to_string()),
+            DbError::Sqlite(_) | DbError::Task(_) => {
+                tracing::error!(error = %e, "database failure");
+                Self::Internal("the database could not answer".into())
+            }
+        }
     }
 }

@@ -24,10 +24,11 @@ mod config;
 pub mod db;
 mod error;
 pub mod lanes;
+pub mod scheduler;
 mod state;
 
 pub use api::router;
-pub use auth::{ReadAccess, WriteAccess};
+pub use auth::{COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, ForgeRepo, pikaci_state_root,
 };

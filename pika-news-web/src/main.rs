@@ -70,11 +70,17 @@ fn open(config: &Utf8PathBuf) -> anyhow::Result<(Config, Db)> {
 async fn serve(config: Utf8PathBuf) -> anyhow::Result<()> {
     let (cfg, db) = open(&config)?;
     let addr = format!("{}:{}", cfg.bind_address, cfg.bind_port);
+    let env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    let scheduler =
+        pika_news_web::scheduler::Scheduler::new(db.clone(), cfg.forge_repo.clone(), env);
     let state = AppState::new(
         db,
         cfg.forge_repo.pikaci_state_root.clone(),
         cfg.public_read,
-    );
+    )
+    .with_waker(scheduler.waker());
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let scheduler_task = tokio::spawn(scheduler.run(shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .with_context(|| format!("binding {addr}"))?;
@@ -95,6 +101,9 @@ async fn serve(config: Utf8PathBuf) -> anyhow::Result<()> {
             tracing::info!("shutting down");
         })
         .await?;
+    // Running lanes are cancelled (their process groups stopped) and recorded.
+    shutdown.cancel();
+    let _ = scheduler_task.await;
     Ok(())
 }
 

@@ -19,6 +19,8 @@ pub struct AppState {
     pub public_read: bool,
     /// Decides whether a `running` run's owner is alive.
     pub liveness: Arc<dyn Liveness>,
+    /// Wakes the scheduler (the wake endpoint), when one runs.
+    pub waker: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -38,6 +40,13 @@ impl AppState {
             store: Store::open(state_root),
             public_read,
             liveness: Arc::new(SystemLiveness::new()),
+            waker: None,
         }
+    }
+
+    /// The same state, with a scheduler to wake.
+    pub fn with_waker(mut self, waker: Arc<tokio::sync::Notify>) -> Self {
+        self.waker = Some(waker);
+        self
     }
 }

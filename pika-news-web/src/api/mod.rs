@@ -1,11 +1,13 @@
 //! The HTTP routes.
 
 mod branch;
+mod lanes;
+mod page;
 mod pikaci;
 mod query;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 
 use crate::state::AppState;
 
@@ -18,6 +20,12 @@ pub fn router(state: AppState) -> Router {
         .route("/news/api/forge/branch/resolve", get(branch::resolve))
         .route("/news/api/forge/branch/{branch_id}", get(branch::detail))
         .route("/news/api/forge/branch/{branch_id}/logs", get(branch::logs))
+        .route(
+            "/news/api/forge/lane/{lane_run_id}/{action}",
+            post(lanes::action),
+        )
+        .route("/news/api/forge/wake", post(lanes::wake))
+        .route("/news/branch/{branch_id}/ci", get(page::branch_ci))
         .fallback(not_found)
         .with_state(state)
 }

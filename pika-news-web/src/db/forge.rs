@@ -116,6 +116,10 @@ pub struct NewLane {
     pub title: String,
     /// Its concurrency group.
     pub concurrency_group: Option<String>,
+    /// What it runs, as stored JSON (`None` for a lane that only reports, e.g. a manifest error).
+    pub command: Option<String>,
+    /// Its own timeout, if any.
+    pub timeout_secs: Option<u64>,
 }
 
 const LANE_COLUMNS: &str = "id, suite_id, lane, title, status, failure_kind, pikaci_run_id, attempts, message, created_at, started_at, finished_at";
@@ -217,8 +221,9 @@ impl Db {
     pub async fn insert_lane(&self, lane: NewLane) -> Result<i64, DbError> {
         self.call(move |c| {
             c.execute(
-                "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, created_at) VALUES (?1, ?2, ?3, 'queued', ?4, ?5)",
-                params![lane.suite_id, lane.lane, lane.title, lane.concurrency_group, now_text()],
+                "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, command, timeout_secs, created_at)
+                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7)",
+                params![lane.suite_id, lane.lane, lane.title, lane.concurrency_group, lane.command, lane.timeout_secs.map(|t| t as i64), now_text()],
             )?;
             Ok(c.last_insert_rowid())
         })

@@ -5,6 +5,7 @@
 //! block the runtime and writers never share a connection.
 
 mod forge;
+mod queue;
 mod schema;
 mod tokens;
 
@@ -14,6 +15,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use rusqlite::Connection;
 
 pub use forge::{Branch, Lane, LaneStatus, NewLane, Suite};
+pub use queue::{Claim, LaneAction};
 pub use tokens::{Role, TokenInfo};
 
 /// How long a connection waits for a lock before reporting busy.
@@ -36,6 +38,9 @@ pub enum DbError {
         /// Its name.
         name: String,
     },
+    /// The change does not fit the current state.
+    #[error("{0}")]
+    Conflict(String),
     /// A thing asked for is not there.
     #[error("{what} {name:?} not found")]
     NotFound {

@@ -54,6 +54,11 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX lanes_by_suite ON lanes (suite_id, id);
     CREATE INDEX lanes_by_status ON lanes (status);
     ",
+    // 2: what a lane runs, so a queued lane needs nothing but its row.
+    r"
+    ALTER TABLE lanes ADD COLUMN command TEXT;
+    ALTER TABLE lanes ADD COLUMN timeout_secs INTEGER;
+    ",
 ];
 
 /// Brings the schema up to date in one transaction per step.

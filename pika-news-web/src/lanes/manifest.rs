@@ -39,8 +39,9 @@ impl LaneId {
     }
 }
 
-/// What a lane runs.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a lane runs (stored with a queued lane as JSON).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum LaneCommand {
     /// An argv, run as is in the worktree.
     Argv(Vec<String>),

@@ -94,6 +94,8 @@ impl TestApp {
                 lane: "pre-merge".into(),
                 title: "pre-merge checks".into(),
                 concurrency_group: None,
+                command: None,
+                timeout_secs: None,
             })
             .await
             .unwrap();
@@ -114,6 +116,8 @@ impl TestApp {
                 lane: "lint".into(),
                 title: "lint".into(),
                 concurrency_group: None,
+                command: None,
+                timeout_secs: None,
             })
             .await
             .unwrap();

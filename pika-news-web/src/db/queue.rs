@@ -1,0 +1,296 @@
+//! The lane queue: claiming with a lease and a fencing token, heartbeats,
+//! finishing, recovery of expired leases, and the lane actions.
+//!
+//! Every change of a running lane names the fencing token it was claimed
+//! with; a runner whose lease was taken over (or a lane failed by hand) finds
+//! its token stale and stops writing.
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::{Db, DbError, LaneStatus, now_text};
+
+/// A lane claimed for running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    /// The lane run id.
+    pub lane_id: i64,
+    /// The token every later write must present.
+    pub fencing_token: i64,
+    /// What it runs (stored JSON).
+    pub command: Option<String>,
+    /// Its own timeout.
+    pub timeout_secs: Option<u64>,
+    /// The head commit to check out.
+    pub head: String,
+}
+
+/// Lane actions from the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneAction {
+    /// Queue a new run of the same lane.
+    Rerun,
+    /// Put this lane back in the queue (a finished or stuck one).
+    Requeue,
+    /// Mark it failed (its runner, if any, loses its fence).
+    Fail,
+    /// Release a running lane whose runner is gone: back to the queue.
+    Recover,
+}
+
+/// id, fencing token, command, timeout, head.
+type QueuedRow = (i64, i64, Option<String>, Option<i64>, String);
+
+fn lease_until(seconds: u64) -> String {
+    let t = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds as i64);
+    jiff::Timestamp::from_millisecond(t.as_millisecond())
+        .unwrap_or(t)
+        .to_string()
+}
+
+impl Db {
+    /// Claims the oldest queued lane that fits: fewer than `concurrency` lanes
+    /// running, and none of its concurrency group. `None` when nothing fits.
+    pub async fn claim_lane(
+        &self,
+        owner: &str,
+        lease_secs: u64,
+        concurrency: u32,
+    ) -> Result<Option<Claim>, DbError> {
+        let owner = owner.to_owned();
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let running: i64 = tx.query_row("SELECT COUNT(*) FROM lanes WHERE status = 'running'", [], |r| r.get(0))?;
+            if running >= i64::from(concurrency) {
+                return Ok(None);
+            }
+            let next: Option<QueuedRow> = tx
+                .query_row(
+                    "SELECT l.id, l.fencing_token, l.command, l.timeout_secs, s.head FROM lanes l JOIN suites s ON s.id = l.suite_id
+                     WHERE l.status = 'queued'
+                       AND (l.concurrency_group IS NULL OR NOT EXISTS (
+                            SELECT 1 FROM lanes r WHERE r.status = 'running' AND r.concurrency_group = l.concurrency_group))
+                     ORDER BY l.id LIMIT 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?;
+            let Some((lane_id, fence, command, timeout, head)) = next else {
+                return Ok(None);
+            };
+            let fencing_token = fence + 1;
+            tx.execute(
+                "UPDATE lanes SET status = 'running', lease_owner = ?2, lease_expires_at = ?3, fencing_token = ?4,
+                   attempts = attempts + 1, started_at = ?5, finished_at = NULL, failure_kind = NULL, message = NULL,
+                   pikaci_run_id = NULL
+                 WHERE id = ?1",
+                params![lane_id, owner, lease_until(lease_secs), fencing_token, now_text()],
+            )?;
+            tx.commit()?;
+            Ok(Some(Claim { lane_id, fencing_token, command, timeout_secs: timeout.map(|t| t as u64), head }))
+        })
+        .await
+    }
+
+    /// Extends a lease; `false` when the fence is stale (stop working).
+    pub async fn renew_lease(
+        &self,
+        lane_id: i64,
+        fence: i64,
+        lease_secs: u64,
+    ) -> Result<bool, DbError> {
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE lanes SET lease_expires_at = ?3 WHERE id = ?1 AND fencing_token = ?2 AND status = 'running'",
+                params![lane_id, fence, lease_until(lease_secs)],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Records the pikaci run of a claimed lane; `false` when the fence is stale.
+    pub async fn record_pikaci_run(
+        &self,
+        lane_id: i64,
+        fence: i64,
+        run_id: &str,
+    ) -> Result<bool, DbError> {
+        let run_id = run_id.to_owned();
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE lanes SET pikaci_run_id = ?3 WHERE id = ?1 AND fencing_token = ?2 AND status = 'running'",
+                params![lane_id, fence, run_id],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Finishes a claimed lane; `false` when the fence is stale.
+    pub async fn finish_lane(
+        &self,
+        lane_id: i64,
+        fence: i64,
+        status: LaneStatus,
+        failure_kind: Option<String>,
+        message: String,
+        log_path: Option<String>,
+    ) -> Result<bool, DbError> {
+        self.call(move |c| {
+            let n = c.execute(
+                "UPDATE lanes SET status = ?3, failure_kind = ?4, message = ?5, log_path = COALESCE(?6, log_path),
+                   finished_at = ?7, lease_owner = NULL, lease_expires_at = NULL
+                 WHERE id = ?1 AND fencing_token = ?2 AND status = 'running'",
+                params![lane_id, fence, status.as_str(), failure_kind, message, log_path, now_text()],
+            )?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    /// Puts running lanes whose lease expired back in the queue (a runner
+    /// died); after `max_attempts` they fail as infrastructure instead.
+    /// Returns how many were recovered.
+    pub async fn recover_expired(&self, max_attempts: i64) -> Result<usize, DbError> {
+        self.call(move |c| {
+            let now = now_text();
+            let failed = c.execute(
+                "UPDATE lanes SET status = 'failed', failure_kind = 'infrastructure', fencing_token = fencing_token + 1,
+                   message = 'its runner stopped answering too many times', finished_at = ?1, lease_owner = NULL
+                 WHERE status = 'running' AND lease_expires_at < ?1 AND attempts >= ?2",
+                params![now, max_attempts],
+            )?;
+            let requeued = c.execute(
+                "UPDATE lanes SET status = 'queued', fencing_token = fencing_token + 1, lease_owner = NULL,
+                   message = 'requeued: its runner stopped answering'
+                 WHERE status = 'running' AND lease_expires_at < ?1",
+                params![now],
+            )?;
+            Ok(failed + requeued)
+        })
+        .await
+    }
+
+    /// Cancels the queued and running lanes of a branch's older suites (a new
+    /// head superseded them). Running lanes lose their fence and stop.
+    pub async fn cancel_superseded(
+        &self,
+        branch_id: i64,
+        current_suite: i64,
+    ) -> Result<usize, DbError> {
+        self.call(move |c| {
+            Ok(c.execute(
+                "UPDATE lanes SET status = 'cancelled', failure_kind = 'cancelled', fencing_token = fencing_token + 1,
+                   message = 'cancelled: a newer head superseded it', finished_at = ?3, lease_owner = NULL
+                 WHERE status IN ('queued', 'running')
+                   AND suite_id IN (SELECT id FROM suites WHERE branch_id = ?1 AND id <> ?2)",
+                params![branch_id, current_suite, now_text()],
+            )?)
+        })
+        .await
+    }
+
+    /// Closes branches whose ref is gone, cancelling their unfinished lanes.
+    pub async fn close_missing_branches(&self, present: Vec<String>) -> Result<usize, DbError> {
+        self.call(move |c| {
+            let tx = c.transaction()?;
+            let open: Vec<(i64, String)> = {
+                let mut stmt = tx.prepare("SELECT id, name FROM branches WHERE state = 'open'")?;
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+            };
+            let mut closed = 0;
+            for (id, name) in open.into_iter().filter(|(_, n)| !present.contains(n)) {
+                let now = now_text();
+                tx.execute("UPDATE branches SET state = 'closed', updated_at = ?2 WHERE id = ?1", params![id, now])?;
+                tx.execute(
+                    "UPDATE lanes SET status = 'cancelled', failure_kind = 'cancelled', fencing_token = fencing_token + 1,
+                       message = ?3, finished_at = ?2, lease_owner = NULL
+                     WHERE status IN ('queued', 'running') AND suite_id IN (SELECT id FROM suites WHERE branch_id = ?1)",
+                    params![id, now, format!("cancelled: branch {name} is gone")],
+                )?;
+                closed += 1;
+            }
+            tx.commit()?;
+            Ok(closed)
+        })
+        .await
+    }
+
+    /// Applies a lane action; returns the affected (or new) lane run id.
+    pub async fn lane_action(&self, lane_id: i64, action: LaneAction) -> Result<i64, DbError> {
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let status: Option<String> =
+                tx.query_row("SELECT status FROM lanes WHERE id = ?1", [lane_id], |r| r.get(0)).optional()?;
+            let Some(status) = status else {
+                return Err(DbError::NotFound { what: "lane run", name: lane_id.to_string() });
+            };
+            let now = now_text();
+            let id = match action {
+                LaneAction::Rerun => {
+                    tx.execute(
+                        "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, command, timeout_secs, created_at)
+                         SELECT suite_id, lane, title, 'queued', concurrency_group, command, timeout_secs, ?2 FROM lanes WHERE id = ?1",
+                        params![lane_id, now],
+                    )?;
+                    tx.last_insert_rowid()
+                }
+                LaneAction::Requeue | LaneAction::Recover => {
+                    if action == LaneAction::Recover && status != "running" {
+                        return Err(DbError::Conflict(format!("lane run {lane_id} is {status}, not running")));
+                    }
+                    tx.execute(
+                        "UPDATE lanes SET status = 'queued', fencing_token = fencing_token + 1, lease_owner = NULL,
+                           lease_expires_at = NULL, failure_kind = NULL, finished_at = NULL, message = ?2
+                         WHERE id = ?1",
+                        params![lane_id, if action == LaneAction::Recover { "recovered by hand" } else { "requeued by hand" }],
+                    )?;
+                    lane_id
+                }
+                LaneAction::Fail => {
+                    tx.execute(
+                        "UPDATE lanes SET status = 'failed', failure_kind = 'infrastructure', fencing_token = fencing_token + 1,
+                           lease_owner = NULL, finished_at = ?2, message = 'failed by hand'
+                         WHERE id = ?1",
+                        params![lane_id, now],
+                    )?;
+                    lane_id
+                }
+            };
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+    }
+
+    /// The head a branch's newest suite was made for.
+    pub async fn newest_suite(&self, branch_id: i64) -> Result<Option<(i64, String)>, DbError> {
+        self.call(move |c| {
+            Ok(c.query_row(
+                "SELECT id, head FROM suites WHERE branch_id = ?1 ORDER BY id DESC LIMIT 1",
+                [branch_id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    /// Sets a suite's summary status from its lanes.
+    pub async fn refresh_suite_status(&self, suite_id: i64) -> Result<(), DbError> {
+        self.call(move |c| {
+            c.execute(
+                "UPDATE suites SET status = CASE
+                    WHEN EXISTS (SELECT 1 FROM lanes WHERE suite_id = ?1 AND status IN ('queued', 'running')) THEN 'running'
+                    WHEN EXISTS (SELECT 1 FROM lanes WHERE suite_id = ?1 AND status = 'failed') THEN 'failed'
+                    WHEN EXISTS (SELECT 1 FROM lanes WHERE suite_id = ?1 AND status = 'cancelled') THEN 'cancelled'
+                    WHEN EXISTS (SELECT 1 FROM lanes WHERE suite_id = ?1) THEN 'passed'
+                    ELSE status END
+                 WHERE id = ?1",
+                [suite_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}

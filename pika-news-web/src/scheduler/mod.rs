@@ -1,0 +1,248 @@
+//! The scheduler: notices branch heads, queues suites and lanes, claims lanes
+//! with a lease, runs them, and recovers lanes whose runner died.
+
+mod sync;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use camino::Utf8PathBuf;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ForgeRepo;
+use crate::db::{Claim, Db, DbError, LaneStatus};
+use crate::lanes::git::{CommitId, Git};
+use crate::lanes::manifest::LaneCommand;
+use crate::lanes::runner::{LaneEvent, LaneRunSpec, run_lane};
+
+pub use sync::{SyncReport, sync_heads};
+
+/// How long a claim lasts without a heartbeat.
+pub const LEASE_SECS: u64 = 60;
+/// How many times a lane is claimed before a dying runner fails it.
+pub const MAX_ATTEMPTS: i64 = 3;
+
+/// Runs CI for one forge repository.
+#[derive(Clone)]
+pub struct Scheduler {
+    db: Db,
+    git: Git,
+    repo: ForgeRepo,
+    owner: String,
+    env: BTreeMap<String, String>,
+    wake: Arc<Notify>,
+    kill_grace: Duration,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("repo", &self.repo.repo)
+            .field("owner", &self.owner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A scheduler failure that stops one tick (the next tick tries again).
+#[derive(Debug, thiserror::Error)]
+pub enum SchedulerError {
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// git failed.
+    #[error(transparent)]
+    Git(#[from] crate::lanes::git::GitError),
+}
+
+impl Scheduler {
+    /// A scheduler for `repo`; `env` is the environment lanes' children are
+    /// filtered from (passed in: the library never reads the process env).
+    pub fn new(db: Db, repo: ForgeRepo, env: BTreeMap<String, String>) -> Self {
+        let owner = format!("{}:{}", pikaci_core::this_host_name(), std::process::id());
+        Self {
+            git: Git::new(repo.canonical_git_dir.clone()),
+            db,
+            repo,
+            owner,
+            env,
+            wake: Arc::new(Notify::new()),
+            kill_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// A handle that makes the scheduler look for work now (the wake endpoint).
+    pub fn waker(&self) -> Arc<Notify> {
+        self.wake.clone()
+    }
+
+    /// One pass: recover expired leases, sync heads, start what fits.
+    pub async fn tick(
+        &self,
+        shutdown: &CancellationToken,
+    ) -> Result<Vec<tokio::task::JoinHandle<()>>, SchedulerError> {
+        let recovered = self.db.recover_expired(MAX_ATTEMPTS).await?;
+        if recovered > 0 {
+            tracing::warn!(
+                recovered,
+                "lanes whose runner stopped answering were recovered"
+            );
+        }
+        sync_heads(&self.db, &self.git, &self.repo).await?;
+        let mut started = Vec::new();
+        while let Some(claim) = self
+            .db
+            .claim_lane(&self.owner, LEASE_SECS, self.repo.ci_concurrency)
+            .await?
+        {
+            let me = self.clone();
+            let cancel = shutdown.child_token();
+            started.push(tokio::spawn(async move { me.execute(claim, cancel).await }));
+        }
+        Ok(started)
+    }
+
+    /// Runs until `shutdown`: a tick every poll interval or when woken.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut running: Vec<tokio::task::JoinHandle<()>> = Vec::new();
+        loop {
+            running.retain(|h| !h.is_finished());
+            match self.tick(&shutdown).await {
+                Ok(started) => running.extend(started),
+                Err(e) => tracing::error!(error = %e, "scheduler tick failed"),
+            }
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(self.repo.poll_interval_secs)) => {}
+                () = self.wake.notified() => {}
+                () = shutdown.cancelled() => break,
+            }
+        }
+        // Running lanes were cancelled with the shutdown token; let them record that.
+        for h in running {
+            let _ = h.await;
+        }
+    }
+
+    /// Runs one claimed lane in a fresh worktree, keeping its lease alive.
+    async fn execute(&self, claim: Claim, cancel: CancellationToken) {
+        let lane_id = claim.lane_id;
+        let fence = claim.fencing_token;
+        let log_path = self
+            .repo
+            .data_dir
+            .join("lane-logs")
+            .join(format!("{lane_id}.log"));
+        let worktree = self
+            .repo
+            .data_dir
+            .join("worktrees")
+            .join(format!("lane-{lane_id}-{fence}"));
+        let finish = |status: LaneStatus, kind: Option<String>, message: String| {
+            let db = self.db.clone();
+            let log = log_path.to_string();
+            async move {
+                if let Ok(false) = db
+                    .finish_lane(lane_id, fence, status, kind, message, Some(log))
+                    .await
+                {
+                    tracing::warn!(
+                        lane_id,
+                        "lane finished after losing its lease; result dropped"
+                    );
+                }
+            }
+        };
+        let command: Option<LaneCommand> = claim
+            .command
+            .as_deref()
+            .and_then(|c| serde_json::from_str(c).ok());
+        let (Some(command), Ok(head)) = (command, CommitId::parse(&claim.head)) else {
+            finish(
+                LaneStatus::Failed,
+                Some("infrastructure".into()),
+                "the lane has nothing to run".into(),
+            )
+            .await;
+            return;
+        };
+        let _ = std::fs::create_dir_all(self.repo.data_dir.join("worktrees"));
+        if let Err(e) = self.git.add_worktree(&head, &worktree) {
+            finish(
+                LaneStatus::Failed,
+                Some("infrastructure".into()),
+                format!("could not check out {}: {e}", head.as_str()),
+            )
+            .await;
+            return;
+        }
+
+        // Heartbeat: renew the lease; a lost fence cancels the lane.
+        let lost = cancel.child_token();
+        let beat = {
+            let (db, lost) = (self.db.clone(), lost.clone());
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(Duration::from_secs(LEASE_SECS / 3));
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    if !matches!(db.renew_lease(lane_id, fence, LEASE_SECS).await, Ok(true)) {
+                        lost.cancel();
+                        break;
+                    }
+                }
+            })
+        };
+        let spec = LaneRunSpec {
+            command,
+            worktree: worktree.clone(),
+            pikaci_bin: self.repo.pikaci_bin.clone(),
+            pikaci_state_root: self.repo.pikaci_state_root.clone(),
+            env_allow: self.repo.env_allow.clone(),
+            parent_env: self.env.clone(),
+            timeout: Duration::from_secs(claim.timeout_secs.unwrap_or(self.repo.lane_timeout_secs)),
+            kill_grace: self.kill_grace,
+            log_path: Utf8PathBuf::from(log_path.as_str()),
+        };
+        let db = self.db.clone();
+        let outcome = run_lane(spec, lost.clone(), move |ev| {
+            if let LaneEvent::PikaciRunStarted(run) = ev {
+                let db = db.clone();
+                // Recorded at once, while the run is still going.
+                tokio::spawn(async move {
+                    let _ = db.record_pikaci_run(lane_id, fence, run.as_str()).await;
+                });
+            }
+        })
+        .await;
+        beat.abort();
+        if let Some(run) = &outcome.pikaci_run_id {
+            let _ = self
+                .db
+                .record_pikaci_run(lane_id, fence, run.as_str())
+                .await;
+        }
+        finish(
+            outcome.status,
+            outcome.failure_kind.map(|k| k.as_str().to_owned()),
+            outcome.message,
+        )
+        .await;
+        if let Err(e) = self.git.remove_worktree(&worktree) {
+            tracing::warn!(error = %e, "could not remove a lane worktree");
+        }
+        if let Ok(Some(suite)) = self
+            .db
+            .call(move |c| {
+                Ok(rusqlite::OptionalExtension::optional(c.query_row(
+                    "SELECT suite_id FROM lanes WHERE id = ?1",
+                    [lane_id],
+                    |r| r.get::<_, i64>(0),
+                ))?)
+            })
+            .await
+        {
+            let _ = self.db.refresh_suite_status(suite).await;
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Turning the canonical repository's branch heads into suites and lanes.
+
+use crate::config::ForgeRepo;
+use crate::db::{Db, NewLane};
+use crate::lanes::git::{BranchHead, Git};
+use crate::lanes::manifest::{MANIFEST_PATH, parse_manifest};
+
+use super::SchedulerError;
+
+/// What one sync did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct SyncReport {
+    /// New suites queued (one per new head).
+    pub suites: usize,
+    /// Lanes queued.
+    pub lanes: usize,
+    /// Lanes cancelled because a newer head superseded them.
+    pub cancelled: usize,
+    /// Branches closed because their ref is gone.
+    pub closed: usize,
+}
+
+/// Looks at every branch head: a head not seen before gets a suite with the
+/// lanes its manifest selects (a manifest error gives a failed suite that says
+/// what is wrong); older suites' unfinished lanes are cancelled; branches
+/// whose ref is gone are closed.
+pub async fn sync_heads(
+    db: &Db,
+    git: &Git,
+    repo: &ForgeRepo,
+) -> Result<SyncReport, SchedulerError> {
+    let heads = git.list_branch_heads()?;
+    let mut report = SyncReport::default();
+    for BranchHead { name, commit } in &heads {
+        let known = match db.branch_by_name(name).await? {
+            Some(b) => db.newest_suite(b.id).await?.map(|(_, head)| head),
+            None => None,
+        };
+        if known.as_deref() == Some(commit.as_str()) {
+            continue;
+        }
+        let branch = db.upsert_branch(name, commit.as_str()).await?;
+        let suite = match git.read_file_at(commit, MANIFEST_PATH)? {
+            None => {
+                db.insert_suite(
+                    branch,
+                    commit.as_str(),
+                    "passed",
+                    Some("no ci/forge-lanes.toml: nothing to run"),
+                )
+                .await?
+            }
+            Some(text) => match parse_manifest(&text) {
+                Err(e) => {
+                    db.insert_suite(branch, commit.as_str(), "failed", Some(&e.to_string()))
+                        .await?
+                }
+                Ok(manifest) => {
+                    let changed = if name == &repo.default_branch {
+                        None
+                    } else {
+                        git.changed_files(&repo.default_branch, commit).ok()
+                    };
+                    let selected = manifest.select(changed.as_deref());
+                    let status = if selected.is_empty() {
+                        "passed"
+                    } else {
+                        "running"
+                    };
+                    let message = selected
+                        .is_empty()
+                        .then_some("no lane matches the changed files");
+                    let suite = db
+                        .insert_suite(branch, commit.as_str(), status, message)
+                        .await?;
+                    for lane in selected {
+                        db.insert_lane(NewLane {
+                            suite_id: suite,
+                            lane: lane.id.as_str().to_owned(),
+                            title: lane.title.clone(),
+                            concurrency_group: lane.concurrency_group.clone(),
+                            command: serde_json::to_string(&lane.command).ok(),
+                            timeout_secs: lane.timeout_secs,
+                        })
+                        .await?;
+                        report.lanes += 1;
+                    }
+                    suite
+                }
+            },
+        };
+        report.suites += 1;
+        report.cancelled += db.cancel_superseded(branch, suite).await?;
+    }
+    report.closed = db
+        .close_missing_branches(heads.into_iter().map(|h| h.name).collect())
+        .await?;
+    Ok(report)
+}
