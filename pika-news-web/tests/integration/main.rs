@@ -1,9 +1,12 @@
 //! Integration tests of pika-news: handlers over a real SQLite file and real
 //! state roots, auth on every route, hostile input, a real socket, the binary.
 
+mod forge;
 mod support;
 
 mod api;
 mod auth;
 mod binary;
+mod e2e;
 mod hostile;
+mod scheduler;

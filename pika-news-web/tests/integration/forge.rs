@@ -1,0 +1,108 @@
+//! A forge for tests: a canonical bare repository, a working clone that pushes
+//! branches to it, a database, a state root and a scheduler over them.
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use camino::{Utf8Path, Utf8PathBuf};
+use pika_news_web::ForgeRepo;
+use pika_news_web::db::Db;
+use pika_news_web::scheduler::Scheduler;
+
+pub(crate) struct Forge {
+    _dir: tempfile::TempDir,
+    pub(crate) root: Utf8PathBuf,
+    pub(crate) bare: Utf8PathBuf,
+    pub(crate) work: Utf8PathBuf,
+    pub(crate) db: Db,
+    pub(crate) repo: ForgeRepo,
+}
+
+pub(crate) fn sh(dir: &Utf8Path, script: &str) {
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The `pikaci` binary of this workspace (built by `cargo test --workspace`).
+pub(crate) fn pikaci_bin() -> Utf8PathBuf {
+    let exe = Utf8PathBuf::try_from(std::env::current_exe().unwrap()).unwrap();
+    // target/debug/deps/integration-xxxx -> target/debug/pikaci
+    let bin = exe
+        .parent()
+        .and_then(Utf8Path::parent)
+        .unwrap()
+        .join("pikaci");
+    assert!(
+        bin.exists(),
+        "{bin} is missing: build the workspace first (`cargo test --workspace` does)"
+    );
+    bin
+}
+
+impl Forge {
+    pub(crate) fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::try_from(dir.path().canonicalize().unwrap()).unwrap();
+        let bare = root.join("git/pika.git");
+        let work = root.join("work");
+        sh(
+            &root,
+            &format!("git init -q --bare -b main {bare} && git init -q -b main {work}"),
+        );
+        let db = Db::open(&root.join("news.sqlite")).unwrap();
+        let repo = ForgeRepo {
+            repo: "sledtools/pika".into(),
+            canonical_git_dir: bare.clone(),
+            default_branch: "main".into(),
+            ci_concurrency: 2,
+            lane_timeout_secs: 60,
+            pikaci_state_root: pika_news_web::pikaci_state_root("sledtools/pika", &bare),
+            pikaci_bin: "pikaci".into(),
+            env_allow: vec![],
+            data_dir: root.join("data"),
+            poll_interval_secs: 1,
+        };
+        Self {
+            _dir: dir,
+            root,
+            bare,
+            work,
+            db,
+            repo,
+        }
+    }
+
+    /// Writes files in the working clone, commits them and pushes `branch`.
+    pub(crate) fn push(&self, branch: &str, files: &[(&str, &str)]) {
+        for (path, text) in files {
+            let p = self.work.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        sh(
+            &self.work,
+            &format!(
+                "(git checkout -q {branch} 2>/dev/null || git checkout -q -b {branch}) && git add -A && git commit -qm change --allow-empty && git push -q -f {} {branch}",
+                self.bare
+            ),
+        );
+    }
+
+    pub(crate) fn scheduler(&self) -> Scheduler {
+        let env: BTreeMap<String, String> = std::env::vars().collect();
+        Scheduler::new(self.db.clone(), self.repo.clone(), env)
+    }
+}

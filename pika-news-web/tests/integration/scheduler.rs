@@ -1,0 +1,211 @@
+//! The scheduler over a real bare repository and database: suites per head,
+//! manifest errors, superseded heads, gone branches, claiming and recovery.
+
+use pika_news_web::db::{LaneAction, LaneStatus};
+use pika_news_web::lanes::git::Git;
+use pika_news_web::scheduler::sync_heads;
+
+use crate::forge::{Forge, sh};
+
+const MANIFEST: &str = r#"
+version = 1
+
+[[branch.lanes]]
+id = "check"
+title = "quick check"
+command = ["bash", "-c", "echo checking; test -e README"]
+
+[[branch.lanes]]
+id = "docs"
+title = "docs only"
+command = ["true"]
+paths = ["docs/**"]
+concurrency_group = "docs"
+"#;
+
+#[tokio::test]
+async fn heads_become_suites_and_lanes() {
+    let f = Forge::new();
+    f.push(
+        "main",
+        &[("README", "hi\n"), ("ci/forge-lanes.toml", MANIFEST)],
+    );
+    f.push("feature/a", &[("src/x", "x\n")]);
+    let git = Git::new(f.bare.clone());
+    let report = sync_heads(&f.db, &git, &f.repo).await.unwrap();
+    assert_eq!((report.suites, report.lanes), (2, 3), "{report:?}");
+    // main gets every lane; feature/a only lanes whose paths match its changes.
+    let feature = f.db.branch_by_name("feature/a").await.unwrap().unwrap();
+    let suites = f.db.suites(feature.id).await.unwrap();
+    let lanes: Vec<_> = suites[0].lanes.iter().map(|l| l.lane.as_str()).collect();
+    assert_eq!(lanes, ["check"]);
+    // Nothing new: nothing queued.
+    assert_eq!(sync_heads(&f.db, &git, &f.repo).await.unwrap().suites, 0);
+}
+
+#[tokio::test]
+async fn a_manifest_error_gives_a_failed_suite_that_says_why() {
+    let f = Forge::new();
+    f.push(
+        "main",
+        &[(
+            "ci/forge-lanes.toml",
+            "version = 1\n[[branch.lanes]]\nid = \"x\"\n",
+        )],
+    );
+    sync_heads(&f.db, &Git::new(f.bare.clone()), &f.repo)
+        .await
+        .unwrap();
+    let main = f.db.branch_by_name("main").await.unwrap().unwrap();
+    let suite = &f.db.suites(main.id).await.unwrap()[0];
+    assert_eq!(suite.status, "failed");
+    let msg = suite.message.as_deref().unwrap();
+    assert!(
+        msg.contains("ci/forge-lanes.toml:3") && msg.contains("needs `command`"),
+        "{msg}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_head_cancels_the_old_one_and_a_gone_branch_closes() {
+    let f = Forge::new();
+    let git = Git::new(f.bare.clone());
+    f.push(
+        "main",
+        &[("README", "hi\n"), ("ci/forge-lanes.toml", MANIFEST)],
+    );
+    f.push("feature/b", &[("a", "1")]);
+    sync_heads(&f.db, &git, &f.repo).await.unwrap();
+    f.push("feature/b", &[("a", "2")]);
+    let report = sync_heads(&f.db, &git, &f.repo).await.unwrap();
+    assert_eq!((report.suites, report.cancelled), (1, 1), "{report:?}");
+    let b = f.db.branch_by_name("feature/b").await.unwrap().unwrap();
+    let suites = f.db.suites(b.id).await.unwrap();
+    assert_eq!(suites[1].lanes[0].status, LaneStatus::Cancelled);
+    assert_eq!(suites[0].lanes[0].status, LaneStatus::Queued);
+
+    sh(
+        &f.root,
+        &format!("git --git-dir {} branch -D feature/b -q", f.bare),
+    );
+    let report = sync_heads(&f.db, &git, &f.repo).await.unwrap();
+    assert_eq!(report.closed, 1);
+    let b = f.db.branch_by_name("feature/b").await.unwrap().unwrap();
+    assert_eq!(b.state, "closed");
+    assert_eq!(
+        f.db.suites(b.id).await.unwrap()[0].lanes[0].status,
+        LaneStatus::Cancelled
+    );
+}
+
+#[tokio::test]
+async fn claims_honour_concurrency_groups_and_fences() {
+    let f = Forge::new();
+    let git = Git::new(f.bare.clone());
+    f.push(
+        "main",
+        &[("README", "hi\n"), ("ci/forge-lanes.toml", MANIFEST)],
+    );
+    f.push("feature/docs", &[("docs/a.md", "a")]);
+    sync_heads(&f.db, &git, &f.repo).await.unwrap();
+    // Lanes: main/check, main/docs (group docs), feature/check, feature/docs (group docs).
+    let a = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
+    let b = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
+    let c = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
+    // The second docs lane waits for the first: one per group.
+    assert!(f.db.claim_lane("me", 60, 10).await.unwrap().is_none());
+    assert_eq!([a.lane_id, b.lane_id, c.lane_id], [1, 2, 3]);
+    // With a concurrency of 3 already running, nothing more is claimed either.
+    assert!(f.db.claim_lane("me", 60, 3).await.unwrap().is_none());
+
+    // A lane failed by hand fences out its runner.
+    f.db.lane_action(a.lane_id, LaneAction::Fail).await.unwrap();
+    assert!(
+        !f.db
+            .renew_lease(a.lane_id, a.fencing_token, 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !f.db
+            .finish_lane(
+                a.lane_id,
+                a.fencing_token,
+                LaneStatus::Passed,
+                None,
+                "late".into(),
+                None
+            )
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.db.renew_lease(b.lane_id, b.fencing_token, 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        f.db.finish_lane(
+            b.lane_id,
+            b.fencing_token,
+            LaneStatus::Passed,
+            None,
+            "ok".into(),
+            None
+        )
+        .await
+        .unwrap()
+    );
+    // The docs group is free again.
+    let d = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
+    assert_eq!(d.lane_id, 4);
+}
+
+#[tokio::test]
+async fn expired_leases_are_recovered_and_repeat_offenders_fail() {
+    let f = Forge::new();
+    f.push(
+        "main",
+        &[("README", "hi\n"), ("ci/forge-lanes.toml", MANIFEST)],
+    );
+    sync_heads(&f.db, &Git::new(f.bare.clone()), &f.repo)
+        .await
+        .unwrap();
+    let expire = |db: &pika_news_web::db::Db| {
+        db.call_blocking(|c| {
+            c.execute("UPDATE lanes SET lease_expires_at = '2000-01-01T00:00:00Z' WHERE status = 'running'", [])?;
+            Ok(())
+        })
+        .unwrap();
+    };
+    let first =
+        f.db.claim_lane("dead-runner", 60, 1)
+            .await
+            .unwrap()
+            .unwrap();
+    expire(&f.db);
+    assert_eq!(f.db.recover_expired(3).await.unwrap(), 1);
+    // The dead runner's fence is stale; the lane is claimable again.
+    assert!(
+        !f.db
+            .renew_lease(first.lane_id, first.fencing_token, 60)
+            .await
+            .unwrap()
+    );
+    for _ in 0..2 {
+        let again =
+            f.db.claim_lane("dead-runner", 60, 1)
+                .await
+                .unwrap()
+                .unwrap();
+        assert_eq!(again.lane_id, first.lane_id);
+        assert!(again.fencing_token > first.fencing_token);
+        expire(&f.db);
+        f.db.recover_expired(3).await.unwrap();
+    }
+    let main = f.db.branch_by_name("main").await.unwrap().unwrap();
+    let lane = &f.db.suites(main.id).await.unwrap()[0].lanes[0];
+    assert_eq!(lane.status, LaneStatus::Failed);
+    assert_eq!(lane.failure_kind.as_deref(), Some("infrastructure"));
+    assert_eq!(lane.attempts, 3);
+}
