@@ -4,6 +4,7 @@
 mod forge;
 mod support;
 
+mod actions;
 mod api;
 mod auth;
 mod binary;

@@ -1,0 +1,231 @@
+//! Write routes (lane actions, wake) and the page's own access rules.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::support::TestApp;
+
+#[tokio::test]
+async fn write_routes_need_a_write_token() {
+    let app = TestApp::new();
+    let (_, with_run, _) = app.branch().await;
+    let routes = [
+        format!("/news/api/forge/lane/{with_run}/requeue"),
+        "/news/api/forge/wake".to_owned(),
+    ];
+    let read = format!("Bearer {}", app.read);
+    let revoked = format!("Bearer {}", app.revoked);
+    for route in &routes {
+        assert_eq!(
+            app.send("POST", route, None).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{route}"
+        );
+        assert_eq!(
+            app.send("POST", route, Some("Bearer nope")).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{route}"
+        );
+        assert_eq!(
+            app.send("POST", route, Some(&revoked)).await.0,
+            StatusCode::UNAUTHORIZED,
+            "{route}"
+        );
+        let (status, body) = app.send("POST", route, Some(&read)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{route}");
+        assert_eq!(body["error"], "this needs a token with the write role");
+    }
+    // public_read never opens writes.
+    let public = TestApp::with_public_read(true);
+    assert_eq!(
+        public.send("POST", "/news/api/forge/wake", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn lane_actions_change_the_queue() {
+    let app = TestApp::new();
+    let (branch, with_run, without) = app.branch().await;
+    let w = format!("Bearer {}", app.write);
+    let (status, body) = app
+        .send(
+            "POST",
+            &format!("/news/api/forge/lane/{with_run}/rerun"),
+            Some(&w),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let new_lane = body["lane_run_id"].as_i64().unwrap();
+    assert!(new_lane > without);
+    let (_, detail) = app.get(&format!("/news/api/forge/branch/{branch}")).await;
+    let lanes = detail["suites"][0]["lanes"].as_array().unwrap();
+    assert_eq!(lanes.last().unwrap()["lane"], "pre-merge");
+    assert_eq!(lanes.last().unwrap()["status"], "queued");
+
+    let (status, _) = app
+        .send(
+            "POST",
+            &format!("/news/api/forge/lane/{with_run}/requeue"),
+            Some(&w),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app
+        .send(
+            "POST",
+            &format!("/news/api/forge/lane/{with_run}/fail"),
+            Some(&w),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, detail) = app.get(&format!("/news/api/forge/branch/{branch}")).await;
+    assert_eq!(detail["suites"][0]["lanes"][0]["status"], "failed");
+    // Recover only applies to running lanes.
+    let (status, body) = app
+        .send(
+            "POST",
+            &format!("/news/api/forge/lane/{with_run}/recover"),
+            Some(&w),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(
+        app.send("POST", "/news/api/forge/lane/999/rerun", Some(&w))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.send(
+            "POST",
+            &format!("/news/api/forge/lane/{with_run}/explode"),
+            Some(&w)
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        app.send("POST", "/news/api/forge/lane/..%2f1/rerun", Some(&w))
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    let (status, body) = app.send("POST", "/news/api/forge/wake", Some(&w)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["woken"], false, "no scheduler in this test");
+}
+
+async fn page(
+    app: &TestApp,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut req = Request::builder().uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app
+        .app()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn the_page_needs_a_token_or_public_read_and_trades_a_query_token_for_a_cookie() {
+    let app = TestApp::new();
+    let (branch, _, _) = app.branch().await;
+    let uri = format!("/news/branch/{branch}/ci");
+    assert_eq!(page(&app, &uri, &[]).await.0, StatusCode::UNAUTHORIZED);
+    let (status, headers, _) = page(&app, &format!("{uri}?token={}", app.read), &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        headers["location"],
+        uri.as_str(),
+        "the token leaves the address bar"
+    );
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let jar = cookie.split(';').next().unwrap().to_owned();
+    let (status, _, html) = page(&app, &uri, &[("cookie", &jar)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        html.contains("CI for branch feature/x") && html.contains("pre-merge checks"),
+        "{html}"
+    );
+    assert!(html.contains("data-job=\"build\""), "{html}");
+    assert_eq!(
+        page(&app, &format!("{uri}?token=bogus"), &[]).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        page(&app, &uri, &[("cookie", "pika_news_token=bogus")])
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // A cookie never opens a write route.
+    let (status, _, _) = {
+        let req = Request::builder()
+            .method("POST")
+            .uri("/news/api/forge/wake")
+            .header("cookie", &jar);
+        let resp = app
+            .app()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        (resp.status(), (), ())
+    };
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let public = TestApp::with_public_read(true);
+    let (branch, _, _) = public.branch().await;
+    assert_eq!(
+        page(&public, &format!("/news/branch/{branch}/ci"), &[])
+            .await
+            .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn branch_names_are_escaped_on_the_page() {
+    let app = TestApp::new();
+    let id = app
+        .db
+        .upsert_branch("x<script>alert(1)</script>", &"b".repeat(40))
+        .await
+        .unwrap();
+    let auth = format!("Bearer {}", app.read);
+    let (status, _, html) = page(
+        &app,
+        &format!("/news/branch/{id}/ci"),
+        &[("authorization", &auth)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !html.contains("<script>alert(1)") && html.contains("&lt;script&gt;alert(1)"),
+        "{html}"
+    );
+}
