@@ -27,7 +27,7 @@ pub mod lanes;
 pub mod scheduler;
 mod state;
 
-pub use api::router;
+pub use api::{ROUTES, RouteDoc, openapi_document, router};
 pub use auth::{COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, ForgeRepo, pikaci_state_root,

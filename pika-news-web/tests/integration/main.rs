@@ -10,4 +10,5 @@ mod auth;
 mod binary;
 mod e2e;
 mod hostile;
+mod openapi;
 mod scheduler;
