@@ -103,3 +103,15 @@ fn tail_log_follows_the_job_to_its_end() {
     );
     assert!(stdout.trim_end().ends_with("passed"), "{stdout}");
 }
+
+#[test]
+fn mount_endpoints_serves_pika_news_routes_under_a_prefix() {
+    let stdout = text(&example("mount_endpoints", &[]));
+    assert!(stdout.contains("GET / -> 200 OK\n  my service"), "{stdout}");
+    assert!(
+        stdout.contains("/ci/news/api/forge/pikaci/run/")
+            && stdout.contains("-> 200 OK\n  {\"run_id\":"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("hello from the job"), "{stdout}");
+}
