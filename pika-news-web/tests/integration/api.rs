@@ -200,3 +200,25 @@ async fn a_real_socket_serves_the_same_router() {
     assert!(resp.contains(&format!("\"run_id\":\"{RUN}\"")), "{resp}");
     server.abort();
 }
+
+#[tokio::test]
+async fn a_briefly_locked_database_makes_requests_wait_not_fail() {
+    let app = TestApp::new();
+    let db = app.db.clone();
+    // Another writer holds an exclusive lock for a moment.
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        db.call_blocking(|c| {
+            c.execute_batch("BEGIN EXCLUSIVE")?;
+            locked_tx.send(()).unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            c.execute_batch("COMMIT")?;
+            Ok(())
+        })
+        .unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let (status, body) = app.get(&format!("/news/api/forge/pikaci/run/{RUN}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    holder.join().unwrap();
+}

@@ -108,7 +108,7 @@ fn a_bad_config_names_the_file_and_line() {
 }
 
 #[test]
-fn serve_answers_health_and_stops_on_sigterm() {
+fn serve_answers_never_logs_tokens_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(&dir);
     // Pick a free port for the server.
