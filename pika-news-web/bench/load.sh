@@ -28,7 +28,7 @@ run_id="$(sed -n 's/.*"run_id": "\(.*\)".*/\1/p' "$work/run.json.out" | head -1)
 log="$state/runs/$run_id/jobs/big/guest.log"
 # 1 GiB: a sparse start and 1 MiB of real text at the end, where the tail is read.
 truncate -s $((1024 * 1024 * 1024 - 1024 * 1024)) "$log"
-yes "   Compiling pikaci-core v0.1.0 ... a line of build output to fill the tail" | head -c $((1024 * 1024)) >> "$log"
+head -c $((1024 * 1024)) < <(yes "   Compiling pikaci-core v0.1.0 ... a line of build output to fill the tail") >> "$log"
 
 cat > "$work/pika-news.toml" <<TOML
 bind_port = 18787

@@ -51,10 +51,23 @@ pub enum DbError {
     },
 }
 
-/// The database of one pika-news instance.
-#[derive(Debug, Clone)]
+/// How many idle connections are kept for reuse.
+const POOL_SIZE: usize = 8;
+
+/// The database of one pika-news instance. Clones share a small pool of
+/// connections, so a request does not pay for opening one.
+#[derive(Clone)]
 pub struct Db {
     path: Utf8PathBuf,
+    idle: std::sync::Arc<std::sync::Mutex<Vec<Connection>>>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Db {
@@ -65,6 +78,7 @@ impl Db {
         }
         let db = Self {
             path: path.to_owned(),
+            idle: std::sync::Arc::default(),
         };
         let mut conn = db.connect()?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
