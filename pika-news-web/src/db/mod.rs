@@ -52,7 +52,7 @@ pub enum DbError {
 }
 
 /// How many idle connections are kept for reuse.
-const POOL_SIZE: usize = 8;
+const POOL_SIZE: usize = 32;
 
 /// The database of one pika-news instance. Clones share a small pool of
 /// connections, so a request does not pay for opening one.
@@ -60,6 +60,7 @@ const POOL_SIZE: usize = 8;
 pub struct Db {
     path: Utf8PathBuf,
     idle: std::sync::Arc<std::sync::Mutex<Vec<Connection>>>,
+    auth: std::sync::Arc<std::sync::Mutex<Option<Connection>>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -79,6 +80,7 @@ impl Db {
         let db = Self {
             path: path.to_owned(),
             idle: std::sync::Arc::default(),
+            auth: std::sync::Arc::default(),
         };
         let mut conn = db.connect()?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -93,28 +95,55 @@ impl Db {
         Ok(conn)
     }
 
-    /// Runs `f` with a fresh connection on a blocking thread.
+    /// Runs `f` with a pooled connection on a blocking thread.
     pub async fn call<T, F>(&self, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
     {
         let db = self.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db.connect()?;
-            f(&mut conn)
-        })
-        .await
-        .map_err(|e| DbError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || db.call_blocking(f))
+            .await
+            .map_err(|e| DbError::Task(e.to_string()))?
     }
 
-    /// Runs `f` with a fresh connection on this thread (for the command line).
+    /// Runs a short read on the connection kept for token checks.
+    pub(crate) fn with_auth_conn<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        let mut slot = self
+            .auth
+            .lock()
+            .map_err(|_| DbError::Task("the token check lock is poisoned".into()))?;
+        if slot.is_none() {
+            *slot = Some(self.connect()?);
+        }
+        match slot.as_ref() {
+            Some(conn) => f(conn),
+            None => Err(DbError::Task("no token check connection".into())),
+        }
+    }
+
+    /// Runs `f` with a pooled connection on this thread.
     pub fn call_blocking<T>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
-        let mut conn = self.connect()?;
-        f(&mut conn)
+        let pooled = self.idle.lock().ok().and_then(|mut idle| idle.pop());
+        let mut conn = match pooled {
+            Some(c) => c,
+            None => self.connect()?,
+        };
+        let result = f(&mut conn);
+        // A connection left inside a transaction (an error mid-way) is dropped, not reused.
+        if conn.is_autocommit()
+            && let Ok(mut idle) = self.idle.lock()
+            && idle.len() < POOL_SIZE
+        {
+            idle.push(conn);
+        }
+        result
     }
 }
 

@@ -138,26 +138,27 @@ impl Db {
     }
 
     /// The role of a presented token, if it is known and not revoked.
+    ///
+    /// Checked on every request, so it runs on a dedicated reader connection
+    /// with a cached statement: in WAL mode a reader never waits for writers,
+    /// and a revocation is seen by the next request.
     pub async fn token_role(&self, presented: &str) -> Result<Option<Role>, DbError> {
         let hash = hash_token(presented);
-        self.call(move |c| {
-            // Look up by hash, then compare the hashes in constant time, so the
-            // answer's timing does not depend on how much of a guess matched.
-            let row: Option<(String, String, Option<String>)> = c
-                .query_row(
-                    "SELECT hash, role, revoked_at FROM tokens WHERE hash = ?1",
-                    [&hash],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
-                .optional()?;
-            Ok(row.and_then(|(stored, role, revoked)| {
-                let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
-                (same && revoked.is_none())
-                    .then(|| role.parse().ok())
-                    .flatten()
-            }))
-        })
-        .await
+        let row: Option<(String, String, Option<String>)> = self.with_auth_conn(|c| {
+            Ok(
+                c.prepare_cached("SELECT hash, role, revoked_at FROM tokens WHERE hash = ?1")?
+                    .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?,
+            )
+        })?;
+        // Compare the hashes in constant time, so the answer's timing does not
+        // depend on how much of a guess matched.
+        Ok(row.and_then(|(stored, role, revoked)| {
+            let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
+            (same && revoked.is_none())
+                .then(|| role.parse().ok())
+                .flatten()
+        }))
     }
 }
 
