@@ -11,6 +11,9 @@ use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// Records up to this size are read without leaving the request's thread.
+const INLINE_RECORD_BYTES: u64 = 256 * 1024;
+
 pub(crate) fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
     raw.parse()
         .map_err(|e| ApiError::BadRequest(format!("invalid run id: {e}")))
@@ -18,6 +21,22 @@ pub(crate) fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
 
 /// Loads a run, reporting a run whose pikaci died as interrupted.
 pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<RunRecord, ApiError> {
+    // A usual record (a few KiB, in the page cache) is read on this thread: a
+    // hop to the blocking pool would cost more than the read. A large one goes
+    // to the blocking pool so it cannot stall other requests.
+    use pikaci_store::Fs as _;
+    let size = state
+        .store
+        .fs()
+        .size(&state.store.root().run_json(&run))
+        .ok()
+        .flatten();
+    if size.is_some_and(|n| n <= INLINE_RECORD_BYTES) {
+        return state
+            .store
+            .load_run_record_reconciled(&run, state.liveness.as_ref(), jiff::Timestamp::now())
+            .map_err(ApiError::from);
+    }
     let st = state.clone();
     tokio::task::spawn_blocking(move || {
         st.store
