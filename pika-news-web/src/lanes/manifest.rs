@@ -22,8 +22,9 @@ use toml::Spanned;
 /// Where the manifest lives in a branch.
 pub const MANIFEST_PATH: &str = "ci/forge-lanes.toml";
 
-/// A lane definition's id (same rules as pikaci ids).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+/// A lane definition's id (same rules as pikaci ids: `[A-Za-z0-9][A-Za-z0-9._-]*`, no `..`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct LaneId(String);
 
 impl LaneId {
@@ -36,6 +37,33 @@ impl LaneId {
     /// The id as a string.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+impl TryFrom<String> for LaneId {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        validate_id("lane", &s)?;
+        Ok(Self(s))
+    }
+}
+
+impl std::str::FromStr for LaneId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        Self::parse(s)
+    }
+}
+
+impl std::fmt::Display for LaneId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
+impl From<LaneId> for String {
+    fn from(id: LaneId) -> String {
+        id.0
     }
 }
 
@@ -86,12 +114,17 @@ pub struct LaneManifest {
 
 impl LaneManifest {
     /// The lanes to run for a head whose changed files are `changed`
-    /// (`None`: unknown, e.g. a new branch: every lane).
+    /// (`None`: unknown, e.g. a new branch: every lane, as [`Self::select_all`]).
     pub fn select(&self, changed: Option<&[String]>) -> Vec<&LaneDef> {
         self.lanes
             .iter()
             .filter(|l| changed.is_none_or(|c| l.matches(c)))
             .collect()
+    }
+
+    /// Every lane, in file order (the changed files are unknown).
+    pub fn select_all(&self) -> Vec<&LaneDef> {
+        self.lanes.iter().collect()
     }
 }
 
@@ -130,12 +163,33 @@ struct RawLane {
     pikaci_target: Option<Spanned<String>>,
     #[serde(default)]
     paths: Vec<Spanned<String>>,
-    concurrency_group: Option<String>,
+    concurrency_group: Option<Spanned<String>>,
     timeout_secs: Option<Spanned<u64>>,
 }
 
+/// The 1-based line of a byte offset (bytes, so an offset inside a
+/// multi-byte character cannot panic).
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].matches('\n').count() + 1
+    let upto = &text.as_bytes()[..offset.min(text.len())];
+    upto.iter().filter(|b| **b == b'\n').count() + 1
+}
+
+/// The key assigned on the line holding `offset` (`key = ...`), if any: toml's
+/// own messages for a wrong value do not name it.
+fn key_on_line(text: &str, offset: usize) -> Option<&str> {
+    let offset = offset.min(text.len());
+    let start = text.as_bytes()[..offset]
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    let line = text.get(start..)?.lines().next()?;
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    (!key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
+    .then_some(key)
 }
 
 /// Parses and checks a manifest.
@@ -145,10 +199,14 @@ pub fn parse_manifest(text: &str) -> Result<LaneManifest, ManifestError> {
         message,
     };
     let raw: Raw = toml::from_str(text).map_err(|e| {
-        err(
-            e.span().map_or(0, |s| s.start),
-            e.message().trim().to_owned(),
-        )
+        let offset = e.span().map_or(0, |s| s.start);
+        let message = e.message().trim();
+        match key_on_line(text, offset) {
+            Some(key) if !message.contains(&format!("`{key}`")) => {
+                err(offset, format!("key `{key}`: {message}"))
+            }
+            _ => err(offset, message.to_owned()),
+        }
     })?;
     if *raw.version.get_ref() != 1 {
         return Err(err(
@@ -219,6 +277,14 @@ pub fn parse_manifest(text: &str) -> Result<LaneManifest, ManifestError> {
                     .map_err(|e| err(rl.id.span().start, format!("key `paths`: {e}")))?,
             )
         };
+        if let Some(g) = &rl.concurrency_group
+            && g.get_ref().trim().is_empty()
+        {
+            return Err(err(
+                g.span().start,
+                "key `concurrency_group`: must not be empty".into(),
+            ));
+        }
         if let Some(t) = &rl.timeout_secs
             && *t.get_ref() == 0
         {
@@ -237,7 +303,7 @@ pub fn parse_manifest(text: &str) -> Result<LaneManifest, ManifestError> {
             command,
             paths,
             matcher,
-            concurrency_group: rl.concurrency_group,
+            concurrency_group: rl.concurrency_group.map(Spanned::into_inner),
             timeout_secs: rl.timeout_secs.map(Spanned::into_inner),
         });
     }
@@ -287,6 +353,54 @@ command = ["sh", "-c", "true"]
             ["pre-merge", "lint"]
         );
         assert_eq!(ids(m.select(None)), ["pre-merge", "lint"]);
+        assert_eq!(ids(m.select_all()), ["pre-merge", "lint"]);
+        assert_eq!(ids(m.select(Some(&[]))), ["lint"]);
+        let lane = &m.lanes[0];
+        assert_eq!(lane.paths, ["src/**", "Cargo.*"]);
+        assert_eq!(lane.concurrency_group.as_deref(), Some("heavy"));
+        assert_eq!(lane.timeout_secs, Some(60));
+        assert!(lane.matches(&["Cargo.toml".to_owned()]));
+        assert!(!lane.matches(&["docs/Cargo.toml".to_owned(), "README.md".to_owned()]));
+    }
+
+    #[test]
+    fn an_empty_manifest_has_no_lanes() {
+        let m = parse_manifest("version = 1\n").unwrap();
+        assert!(m.lanes.is_empty());
+        assert!(m.select_all().is_empty());
+    }
+
+    #[test]
+    fn lane_ids_follow_the_pikaci_rules() {
+        for bad in pikaci_core::hostile::HOSTILE_IDS {
+            assert!(LaneId::parse(bad).is_err(), "{bad:?}");
+            let text = format!(
+                "version = 1\n[[branch.lanes]]\nid = {}\ncommand = [\"x\"]\n",
+                toml_str(bad)
+            );
+            let e = parse_manifest(&text).unwrap_err();
+            assert!(e.message.contains("key `id`"), "{bad:?}: {e}");
+        }
+        let id: LaneId = "pre-merge.2".parse().unwrap();
+        assert_eq!(id.to_string(), "pre-merge.2");
+        assert_eq!(serde_json::to_string(&id).unwrap(), "\"pre-merge.2\"");
+        assert!(serde_json::from_str::<LaneId>("\"../x\"").is_err());
+    }
+
+    fn toml_str(s: &str) -> String {
+        toml::Value::String(s.to_owned()).to_string()
+    }
+
+    #[test]
+    fn the_stored_command_round_trips_through_json() {
+        for c in [
+            LaneCommand::Argv(vec!["make".into(), "test".into()]),
+            LaneCommand::PikaciTarget("pre-merge".parse().unwrap()),
+        ] {
+            let json = serde_json::to_string(&c).unwrap();
+            assert_eq!(serde_json::from_str::<LaneCommand>(&json).unwrap(), c);
+        }
+        assert!(serde_json::from_str::<LaneCommand>(r#"{"pikaci_target":"../x"}"#).is_err());
     }
 
     #[test]
@@ -328,6 +442,39 @@ command = ["sh", "-c", "true"]
                 6,
                 "twice",
             ),
+            ("", 1, "version"),
+            ("version = 1\nbranches = 2\n", 2, "branches"),
+            ("version = 1\n[[branch.lane]]\nid = \"a\"\n", 2, "lane"),
+            (
+                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\ntimeout_secs = 0\n",
+                5,
+                "key `timeout_secs`",
+            ),
+            (
+                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\ntimeout_secs = -5\n",
+                5,
+                "key `timeout_secs`: invalid value",
+            ),
+            (
+                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\nconcurrency_group = \" \"\n",
+                5,
+                "key `concurrency_group`",
+            ),
+            (
+                "version = 1\n[[branch.lanes]]\nid = \"a\"\npikaci_target = \"a/b\"\n",
+                4,
+                "key `pikaci_target`",
+            ),
+            (
+                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = \"make test\"\n",
+                4,
+                "key `command`: invalid type",
+            ),
+            (
+                "version = 1\n[[branch.lanes]]\ntitle = \"t\"\ncommand = [\"x\"]\n",
+                2,
+                "id",
+            ),
         ];
         for (text, line, needle) in cases {
             let e = parse_manifest(text).unwrap_err();
@@ -341,6 +488,24 @@ command = ["sh", "-c", "true"]
         #[test]
         fn never_panics(text in "(version = [0-9]|\\[\\[branch.lanes\\]\\]|id = \"[a-z.]{0,3}\"|command = \\[\"[a-z]{0,2}\"\\]|pikaci_target = \"[a-z]\"|paths = \\[\"[*a-z\\[]{0,3}\"\\]|timeout_secs = [0-9]|\n){0,20}") {
             let _ = parse_manifest(&text);
+        }
+
+        #[test]
+        fn never_panics_on_any_text(text in "\\PC*") {
+            let _ = parse_manifest(&text);
+        }
+
+        #[test]
+        fn a_cut_manifest_never_panics_and_errors_point_inside_it(
+            cut in 0usize..400,
+            extra in "[\u{e9}\u{1F600}\"\\[\\]= a-z\n]{0,8}",
+        ) {
+            let text = GOOD.replacen("version = 1", "version = 1 # \u{e9}t\u{e9}", 1);
+            let end = (0..=cut.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+            let text = format!("{}{extra}", &text[..end]);
+            if let Err(e) = parse_manifest(&text) {
+                proptest::prop_assert!(e.line >= 1 && e.line <= text.lines().count().max(1) + 1, "{e}");
+            }
         }
     }
 }
