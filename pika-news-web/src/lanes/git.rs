@@ -1,31 +1,79 @@
 //! The git operations pika-news needs, on the canonical bare repository.
+//!
+//! Every call goes through the [`GitExec`] seam ([`SystemGit`] runs the `git`
+//! CLI), so the parsing and error handling here are tested with a fake, and
+//! the real CLI with temporary repositories.
 
-use std::process::Command;
+use std::fmt;
+use std::process::Stdio;
+use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-/// A git failure, with the command and what git said.
+/// The largest file [`Git::read_file_at`] reads (a manifest is a few lines).
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// How much of git's stderr an error keeps.
+const MAX_STDERR: usize = 2000;
+
+/// Variables that would point git somewhere else than the repository it is given.
+const GIT_ENV_OVERRIDES: &[&str] = &[
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_CEILING_DIRECTORIES",
+    "GIT_EXTERNAL_DIFF",
+];
+
+/// A git failure. Messages never contain the repository's or a worktree's
+/// absolute path, so they can be shown to clients.
 #[derive(Debug, thiserror::Error)]
 pub enum GitError {
     /// git could not be started.
-    #[error("could not run git: {0}")]
+    #[error("could not run git")]
     Spawn(#[source] std::io::Error),
     /// git exited with an error.
-    #[error("git {args} failed: {stderr}")]
+    #[error("`git {command}` failed with {status}: {stderr}")]
     Failed {
-        /// The arguments.
-        args: String,
-        /// What git printed.
+        /// The arguments, absolute paths replaced by `<path>`.
+        command: String,
+        /// The exit status (`signal` when killed).
+        status: String,
+        /// What git printed, trimmed, paths replaced.
         stderr: String,
     },
-    /// A name or commit that is not acceptable.
+    /// A name, path or commit that is not acceptable.
     #[error("invalid {what} {value:?}")]
     Invalid {
         /// What it is.
         what: &'static str,
-        /// The value.
+        /// The value (at most 80 characters of it).
         value: String,
     },
+    /// A file too large to read into memory.
+    #[error("{path} at {commit} is {size} bytes, more than the {MAX_FILE_BYTES} allowed")]
+    TooLarge {
+        /// The commit.
+        commit: CommitId,
+        /// The path in the commit.
+        path: String,
+        /// Its size.
+        size: u64,
+    },
+    /// A leftover worktree folder could not be deleted.
+    #[error("could not delete a worktree folder")]
+    RemoveWorktree(#[source] std::io::Error),
+}
+
+fn invalid(what: &'static str, value: &str) -> GitError {
+    GitError::Invalid {
+        what,
+        value: value.chars().take(80).collect(),
+    }
 }
 
 /// A full commit id (40 or 64 lowercase hex digits).
@@ -41,10 +89,7 @@ impl CommitId {
         if ok {
             Ok(Self(s.to_owned()))
         } else {
-            Err(GitError::Invalid {
-                what: "commit",
-                value: s.chars().take(80).collect(),
-            })
+            Err(invalid("commit", s))
         }
     }
 
@@ -54,10 +99,16 @@ impl CommitId {
     }
 }
 
+impl fmt::Display for CommitId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&self.0)
+    }
+}
+
 /// A branch and its head.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BranchHead {
-    /// The branch name (without `refs/heads/`).
+    /// The branch name (without `refs/heads/`), checked by [`valid_branch_name`].
     pub name: String,
     /// Its head commit.
     pub commit: CommitId,
@@ -71,43 +122,129 @@ pub fn valid_branch_name(name: &str) -> bool {
         && !name.starts_with('-')
         && !name.starts_with('/')
         && !name.ends_with('/')
+        && !name.ends_with('.')
+        && !name.ends_with(".lock")
         && !name.contains("..")
         && !name.contains("//")
+        && !name.contains("@{")
+        && !name.split('/').any(|c| c.starts_with('.'))
         && !name
             .chars()
             .any(|c| c.is_control() || " ~^:?*[\\".contains(c))
 }
 
-/// The git CLI on one repository.
+/// Whether `path` is a plain relative path inside a tree.
+fn valid_tree_path(path: &str) -> bool {
+    !path.is_empty()
+        && !path.starts_with('/')
+        && !path.ends_with('/')
+        && !path.contains('\0')
+        && path
+            .split('/')
+            .all(|c| !c.is_empty() && c != "." && c != "..")
+}
+
+/// What one git command did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GitOutput {
+    /// The exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// Its stdout.
+    pub stdout: Vec<u8>,
+    /// Its stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// The seam through which [`Git`] runs git.
+pub trait GitExec: Send + Sync + fmt::Debug {
+    /// Runs `git --git-dir <git_dir> <args>` to its end.
+    fn run(&self, git_dir: &Utf8Path, args: &[&str]) -> std::io::Result<GitOutput>;
+}
+
+/// The `git` CLI from `PATH`, with variables that could redirect it removed
+/// and no terminal prompts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemGit;
+
+impl GitExec for SystemGit {
+    fn run(&self, git_dir: &Utf8Path, args: &[&str]) -> std::io::Result<GitOutput> {
+        let mut cmd = std::process::Command::new("git");
+        cmd.arg("--git-dir").arg(git_dir).args(args);
+        for var in GIT_ENV_OVERRIDES {
+            cmd.env_remove(var);
+        }
+        let out = cmd
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("LC_ALL", "C")
+            .stdin(Stdio::null())
+            .output()?;
+        Ok(GitOutput {
+            code: out.status.code(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}
+
+/// Git on one repository.
 #[derive(Debug, Clone)]
 pub struct Git {
     git_dir: Utf8PathBuf,
+    exec: Arc<dyn GitExec>,
 }
 
 impl Git {
-    /// Git on the repository at `git_dir` (bare or not).
+    /// The `git` CLI on the repository at `git_dir` (bare or not).
     pub fn new(git_dir: impl Into<Utf8PathBuf>) -> Self {
+        Self::with_exec(git_dir, Arc::new(SystemGit))
+    }
+
+    /// Git on `git_dir` through another [`GitExec`] (tests).
+    pub fn with_exec(git_dir: impl Into<Utf8PathBuf>, exec: Arc<dyn GitExec>) -> Self {
         Self {
             git_dir: git_dir.into(),
+            exec,
         }
     }
 
-    fn run(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
-        let out = Command::new("git")
-            .arg("--git-dir")
-            .arg(&self.git_dir)
-            .args(args)
-            .env("GIT_TERMINAL_PROMPT", "0")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .map_err(GitError::Spawn)?;
-        if !out.status.success() {
-            return Err(GitError::Failed {
-                args: args.join(" "),
-                stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-            });
+    /// The repository.
+    pub fn git_dir(&self) -> &Utf8Path {
+        &self.git_dir
+    }
+
+    /// Replaces the repository's path and every absolute path argument.
+    fn redact(&self, text: &str, args: &[&str]) -> String {
+        let mut text = text.replace(self.git_dir.as_str(), "<repository>");
+        for a in args.iter().filter(|a| a.starts_with('/') && a.len() > 1) {
+            text = text.replace(a, "<path>");
         }
-        Ok(out.stdout)
+        text
+    }
+
+    fn run(&self, args: &[&str]) -> Result<Vec<u8>, GitError> {
+        let out = self
+            .exec
+            .run(&self.git_dir, args)
+            .map_err(GitError::Spawn)?;
+        if out.code == Some(0) {
+            return Ok(out.stdout);
+        }
+        let command = args
+            .iter()
+            .map(|a| if a.starts_with('/') { "<path>" } else { a })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let stderr: String = self
+            .redact(stderr.trim(), args)
+            .chars()
+            .take(MAX_STDERR)
+            .collect();
+        Err(GitError::Failed {
+            command,
+            status: out.code.map_or("a signal".into(), |c| format!("exit {c}")),
+            stderr,
+        })
     }
 
     /// Every `refs/heads/*` with its commit; names git or we would refuse are skipped.
@@ -122,7 +259,7 @@ impl Git {
             .filter_map(|l| {
                 let (commit, refname) = l.split_once(' ')?;
                 let name = refname.strip_prefix("refs/heads/")?;
-                (valid_branch_name(name)).then_some(())?;
+                valid_branch_name(name).then_some(())?;
                 Some(BranchHead {
                     name: name.to_owned(),
                     commit: CommitId::parse(commit).ok()?,
@@ -131,29 +268,88 @@ impl Git {
             .collect())
     }
 
-    /// A file's text at a commit; `None` when it does not exist there.
+    /// A regular file's text at a commit (lossy UTF-8); `None` when there is
+    /// no regular file at `path` there (missing, a folder, a link or a
+    /// submodule). A missing commit or repository is an error.
     pub fn read_file_at(&self, commit: &CommitId, path: &str) -> Result<Option<String>, GitError> {
-        let spec = format!("{}:{path}", commit.as_str());
-        if self.run(&["cat-file", "-e", &spec]).is_err() {
+        if !valid_tree_path(path) {
+            return Err(invalid("path", path));
+        }
+        let listing = self.run(&[
+            "ls-tree",
+            "-l",
+            "-z",
+            "--full-tree",
+            commit.as_str(),
+            "--",
+            path,
+        ])?;
+        let Some(entry) = parse_ls_tree_long(&listing)
+            .into_iter()
+            .find(|e| e.path == path.as_bytes())
+        else {
+            return Ok(None);
+        };
+        if !matches!(entry.mode, "100644" | "100755") {
             return Ok(None);
         }
-        let out = self.run(&["cat-file", "blob", &spec])?;
-        Ok(Some(String::from_utf8_lossy(&out).into_owned()))
+        if entry.size > MAX_FILE_BYTES {
+            return Err(GitError::TooLarge {
+                commit: commit.clone(),
+                path: path.to_owned(),
+                size: entry.size,
+            });
+        }
+        let blob = self.run(&["cat-file", "blob", entry.object])?;
+        Ok(Some(String::from_utf8_lossy(&blob).into_owned()))
     }
 
-    /// Files changed on `head` since its merge base with `base`.
+    /// Files changed on `head` since its merge base with the branch `base`
+    /// (deleted and renamed-away paths included, so a lane watching the old
+    /// place still runs).
     pub fn changed_files(&self, base: &str, head: &CommitId) -> Result<Vec<String>, GitError> {
-        let range = format!("{base}...{}", head.as_str());
-        let out = self.run(&["diff", "--name-only", "-z", &range])?;
-        Ok(out
-            .split(|b| *b == 0)
-            .filter(|p| !p.is_empty())
-            .map(|p| String::from_utf8_lossy(p).into_owned())
-            .collect())
+        if !valid_branch_name(base) {
+            return Err(invalid("branch", base));
+        }
+        self.diff_names(&format!("refs/heads/{base}...{}", head.as_str()))
+    }
+
+    /// Files changed on `head` since its merge base with the commit `base`;
+    /// with no base (a new branch, nothing to compare with), every file of `head`.
+    pub fn changed_files_since(
+        &self,
+        base: Option<&CommitId>,
+        head: &CommitId,
+    ) -> Result<Vec<String>, GitError> {
+        match base {
+            Some(base) => self.diff_names(&format!("{}...{}", base.as_str(), head.as_str())),
+            None => Ok(split_z(&self.run(&[
+                "ls-tree",
+                "-r",
+                "-z",
+                "--name-only",
+                "--full-tree",
+                head.as_str(),
+            ])?)),
+        }
+    }
+
+    fn diff_names(&self, range: &str) -> Result<Vec<String>, GitError> {
+        Ok(split_z(&self.run(&[
+            "diff",
+            "--name-only",
+            "--no-renames",
+            "-z",
+            range,
+            "--",
+        ])?))
     }
 
     /// A detached worktree of `commit` at `dest`.
     pub fn add_worktree(&self, commit: &CommitId, dest: &Utf8Path) -> Result<(), GitError> {
+        if dest.as_str().starts_with('-') {
+            return Err(invalid("worktree path", dest.as_str()));
+        }
         self.run(&[
             "worktree",
             "add",
@@ -165,92 +361,60 @@ impl Git {
         Ok(())
     }
 
-    /// Removes a worktree (and its bookkeeping); fine if it is already gone.
+    /// Removes a worktree and its bookkeeping; fine if it is already gone.
     pub fn remove_worktree(&self, dest: &Utf8Path) -> Result<(), GitError> {
+        // git may refuse (a locked or half-made worktree): the folder is
+        // deleted by hand below and `prune` drops the bookkeeping.
         let _ = self.run(&["worktree", "remove", "--force", "--force", dest.as_str()]);
-        if dest.exists() {
-            std::fs::remove_dir_all(dest).map_err(GitError::Spawn)?;
+        if std::fs::symlink_metadata(dest).is_ok() {
+            std::fs::remove_dir_all(dest).map_err(GitError::RemoveWorktree)?;
         }
         self.run(&["worktree", "prune"])?;
         Ok(())
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// A bare repository and a clone that pushes to it.
-    pub(crate) fn repos() -> (tempfile::TempDir, Utf8PathBuf, Utf8PathBuf) {
-        let dir = tempfile::tempdir().unwrap();
-        let root = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
-        let bare = root.join("canon.git");
-        let work = root.join("work");
-        sh(
-            &root,
-            &format!("git init -q --bare {bare} && git init -q -b main {work}"),
-        );
-        (dir, bare, work)
-    }
-
-    pub(crate) fn sh(dir: &Utf8Path, script: &str) {
-        let ok = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    }
-
-    #[test]
-    fn heads_files_changes_and_worktrees() {
-        let (_d, bare, work) = repos();
-        sh(
-            &work,
-            &format!(
-                "mkdir -p ci src && echo 'version = 1' > ci/forge-lanes.toml && echo a > src/a && git add . && git commit -qm one \
-                 && git push -q {bare} main && git checkout -q -b feature/x && echo b > src/b && git add . && git commit -qm two \
-                 && git push -q {bare} feature/x"
-            ),
-        );
-        let git = Git::new(&bare);
-        let mut heads = git.list_branch_heads().unwrap();
-        heads.sort_by(|a, b| a.name.cmp(&b.name));
-        assert_eq!(
-            heads.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
-            ["feature/x", "main"]
-        );
-        let feature = &heads[0].commit;
-        assert_eq!(
-            git.read_file_at(feature, "ci/forge-lanes.toml")
-                .unwrap()
-                .as_deref(),
-            Some("version = 1\n")
-        );
-        assert_eq!(git.read_file_at(feature, "nope.toml").unwrap(), None);
-        assert_eq!(git.changed_files("main", feature).unwrap(), ["src/b"]);
-        let wt = work.parent().unwrap().join("wt");
-        git.add_worktree(feature, &wt).unwrap();
-        assert!(wt.join("src/b").exists());
-        git.remove_worktree(&wt).unwrap();
-        assert!(!wt.exists());
-        git.remove_worktree(&wt).unwrap();
-    }
-
-    #[test]
-    fn names_and_commits_are_checked() {
-        for bad in ["", "-x", "a..b", "a b", "a\nb", "/a", "a/", "a~1", "a:b"] {
-            assert!(!valid_branch_name(bad), "{bad:?}");
-        }
-        assert!(valid_branch_name("feature/x-1.2_y"));
-        assert!(CommitId::parse(&"a".repeat(40)).is_ok());
-        assert!(CommitId::parse("HEAD").is_err());
-        assert!(CommitId::parse(&"A".repeat(40)).is_err());
-    }
+/// One entry of `git ls-tree -l -z`.
+#[derive(Debug, PartialEq, Eq)]
+struct TreeEntry<'a> {
+    mode: &'a str,
+    object: &'a str,
+    size: u64,
+    path: &'a [u8],
 }
+
+/// Parses `<mode> SP <type> SP <object> SP+ <size> TAB <path> NUL` entries;
+/// malformed ones are skipped, a size of `-` (not a blob) reads as 0.
+fn parse_ls_tree_long(out: &[u8]) -> Vec<TreeEntry<'_>> {
+    out.split(|b| *b == 0)
+        .filter_map(|rec| {
+            let tab = rec.iter().position(|b| *b == b'\t')?;
+            let (meta, path) = (std::str::from_utf8(&rec[..tab]).ok()?, &rec[tab + 1..]);
+            let mut fields = meta.split_ascii_whitespace();
+            let (mode, _kind, object, size) = (
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+                fields.next()?,
+            );
+            CommitId::parse(object).ok()?;
+            Some(TreeEntry {
+                mode,
+                object,
+                size: size.parse().unwrap_or(0),
+                path,
+            })
+        })
+        .collect()
+}
+
+fn split_z(out: &[u8]) -> Vec<String> {
+    out.split(|b| *b == 0)
+        .filter(|p| !p.is_empty())
+        .map(|p| String::from_utf8_lossy(p).into_owned())
+        .collect()
+}
+
+#[cfg(test)]
+#[path = "git_tests.rs"]
+pub(crate) mod tests;
