@@ -3,14 +3,19 @@
 //! read from its stdout as they come.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
 
 use camino::Utf8PathBuf;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use pikaci_core::engine::process::{ChildEnd, supervise};
-use pikaci_core::{FailureKind, LifecycleEvent, RunId, RunRecord};
+use pikaci_core::{FailureKind, LifecycleEvent, RunId, RunRecord, TargetId};
 use tokio::io::AsyncReadExt;
+use tokio::process::ChildStdout;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::manifest::LaneCommand;
@@ -18,6 +23,9 @@ use crate::db::LaneStatus;
 
 /// The longest stdout line parsed as an event; longer lines are only logged.
 const MAX_EVENT_LINE: usize = 1 << 20;
+
+/// How long the last events may take to arrive once the group is stopped.
+const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 
 /// Variables a lane's child always keeps (plus every `PIKACI_*` and the config's allow-list).
 const BASE_ENV: &[&str] = &[
@@ -95,7 +103,9 @@ pub fn allowed_env(
         .collect()
 }
 
-/// How an ended child maps to a lane outcome.
+/// How an ended child maps to a lane outcome: exit 0 passes; pikaci's 1
+/// (a job failed) and an argv lane's non-zero exit are test failures; any
+/// other pikaci exit and a death by signal are infrastructure.
 pub fn classify(
     command: &LaneCommand,
     end: ChildEnd,
@@ -109,7 +119,9 @@ pub fn classify(
             Some(FailureKind::TestFailure),
             "a pikaci job failed".into(),
         ),
-        ChildEnd::Exited(Some(c @ (2 | 3))) if pikaci => (
+        // 2 (usage) and 3 (internal) are pikaci's own; anything else (a
+        // panic's 101) means pikaci misbehaved, not the code under test.
+        ChildEnd::Exited(Some(c)) if pikaci => (
             LaneStatus::Failed,
             Some(FailureKind::Infrastructure),
             format!("pikaci could not run the lane (exit {c})"),
@@ -127,10 +139,7 @@ pub fn classify(
         ChildEnd::TimedOut => (
             LaneStatus::Failed,
             Some(FailureKind::Timeout),
-            format!(
-                "timed out after {}s; the lane's processes were stopped",
-                timeout.as_secs()
-            ),
+            format!("timed out after {timeout:?}; the lane's processes were stopped"),
         ),
         ChildEnd::Cancelled => (
             LaneStatus::Cancelled,
@@ -150,7 +159,22 @@ fn infrastructure(message: String) -> LaneOutcome {
     }
 }
 
-/// Splits stdout into lines for event parsing, logging everything as it comes.
+/// The event a stdout line of pikaci announces, if any (other lines and
+/// other lifecycle events are only logged).
+fn lane_event(line: &[u8]) -> Option<LaneEvent> {
+    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    match serde_json::from_slice::<LifecycleEvent>(line).ok()? {
+        LifecycleEvent::RunStarted { run_id, .. } => Some(LaneEvent::PikaciRunStarted(run_id)),
+        LifecycleEvent::RunFinished { run } => Some(LaneEvent::PikaciRunFinished(Box::new(run))),
+        _ => None,
+    }
+}
+
+/// Splits stdout into lines for event parsing; a line longer than
+/// [`MAX_EVENT_LINE`] is dropped whole, so memory stays bounded.
+#[derive(Default)]
 struct LineSplitter {
     pending: Vec<u8>,
     overflow: bool,
@@ -158,19 +182,101 @@ struct LineSplitter {
 
 impl LineSplitter {
     fn push(&mut self, bytes: &[u8], mut line: impl FnMut(&[u8])) {
-        for &b in bytes {
-            if b == b'\n' {
+        for chunk in bytes.split_inclusive(|b| *b == b'\n') {
+            let (body, ends) = match chunk.split_last() {
+                Some((b'\n', body)) => (body, true),
+                _ => (chunk, false),
+            };
+            if !self.overflow {
+                if self.pending.len() + body.len() > MAX_EVENT_LINE {
+                    self.pending = Vec::new();
+                    self.overflow = true;
+                } else if ends && self.pending.is_empty() {
+                    line(body);
+                    continue;
+                } else {
+                    self.pending.extend_from_slice(body);
+                }
+            }
+            if ends {
                 if !self.overflow {
                     line(&self.pending);
                 }
                 self.pending.clear();
                 self.overflow = false;
-            } else if !self.overflow {
-                self.pending.push(b);
-                if self.pending.len() > MAX_EVENT_LINE {
-                    self.pending.clear();
-                    self.overflow = true;
-                }
+            }
+        }
+    }
+}
+
+/// Kills the lane's process group if [`run_lane`] is dropped before the
+/// group was stopped (the service shutting down mid-lane): `kill_on_drop`
+/// alone would only reach the leader.
+struct GroupGuard(Option<Pid>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        if let Some(pgid) = self.0 {
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+    }
+}
+
+/// How the lane's command line appears in its log (no server paths).
+fn shown_command(command: &LaneCommand) -> String {
+    let words: Vec<String> = match command {
+        LaneCommand::Argv(argv) => argv.clone(),
+        LaneCommand::PikaciTarget(t) => std::iter::once("pikaci".to_owned())
+            .chain(pikaci_args(t))
+            .collect(),
+    };
+    words
+        .iter()
+        .map(|w| {
+            let plain = !w.is_empty()
+                && w.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
+            if plain {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn pikaci_args(target: &TargetId) -> Vec<String> {
+    vec![
+        "run".into(),
+        target.to_string(),
+        "--output".into(),
+        "jsonl".into(),
+    ]
+}
+
+/// Copies the child's stdout into the log and sends the events it announces;
+/// ends at end of file.
+async fn pump_stdout(mut stdout: ChildStdout, log: Option<File>, tx: mpsc::Sender<LaneEvent>) {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut lines = LineSplitter::default();
+    let mut log = log;
+    loop {
+        let n = match stdout.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(l) = &mut log
+            && l.write_all(&buf[..n]).is_err()
+        {
+            // A full disk must not stop the lane or its events.
+            log = None;
+        }
+        let mut found = Vec::new();
+        lines.push(&buf[..n], |line| found.extend(lane_event(line)));
+        for ev in found {
+            if tx.send(ev).await.is_err() {
+                return;
             }
         }
     }
@@ -193,45 +299,48 @@ pub async fn run_lane(
         Ok(f) => f,
         Err(e) => return infrastructure(format!("cannot open the lane log: {e}")),
     };
-    let (program, args): (String, Vec<String>) = match &spec.command {
-        LaneCommand::Argv(argv) => (argv[0].clone(), argv[1..].to_vec()),
-        LaneCommand::PikaciTarget(t) => (
-            spec.pikaci_bin.to_string(),
-            vec![
-                "run".into(),
-                t.to_string(),
-                "--output".into(),
-                "jsonl".into(),
-            ],
-        ),
+    let shown = shown_command(&spec.command);
+    let _ = writeln!(&log, "[pika-news] running: {shown}");
+    if !spec.worktree.is_dir() {
+        let _ = writeln!(&log, "[pika-news] the lane's worktree is missing");
+        return infrastructure("the lane's worktree is missing".into());
+    }
+    let pikaci = matches!(spec.command, LaneCommand::PikaciTarget(_));
+    let mut cmd = match &spec.command {
+        LaneCommand::Argv(argv) => {
+            let mut cmd = tokio::process::Command::new(&argv[0]);
+            cmd.args(&argv[1..]);
+            cmd
+        }
+        LaneCommand::PikaciTarget(t) => {
+            let mut cmd = tokio::process::Command::new(&spec.pikaci_bin);
+            cmd.args(pikaci_args(t));
+            cmd
+        }
     };
-    let _ = writeln!(
-        &log,
-        "[pika-news] running {program} {} in {}",
-        args.join(" "),
-        spec.worktree
-    );
-    let mut cmd = tokio::process::Command::new(&program);
-    cmd.args(&args)
-        .current_dir(&spec.worktree)
+    cmd.current_dir(&spec.worktree)
         .env_clear()
         .envs(allowed_env(&spec.parent_env, &spec.env_allow))
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    if let LaneCommand::PikaciTarget(_) = spec.command {
+    if pikaci {
         cmd.env("PIKACI_STATE_ROOT", &spec.pikaci_state_root);
     }
     let (Ok(out_log), Ok(err_log)) = (log.try_clone(), log.try_clone()) else {
         return infrastructure("cannot share the lane log".into());
     };
     cmd.stderr(err_log);
-    let pikaci = matches!(spec.command, LaneCommand::PikaciTarget(_));
     if pikaci {
         cmd.stdout(Stdio::piped());
     } else {
         cmd.stdout(out_log);
     }
+    let program = if pikaci {
+        "pikaci"
+    } else {
+        shown.split(' ').next().unwrap_or("")
+    };
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -240,42 +349,26 @@ pub async fn run_lane(
         }
     };
     drop(cmd);
+    let mut guard = GroupGuard(
+        child
+            .id()
+            .and_then(|id| i32::try_from(id).ok())
+            .map(Pid::from_raw),
+    );
 
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let reader = child.stdout.take().map(|mut stdout| {
-        let log = log.try_clone().ok();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut lines = LineSplitter {
-                pending: Vec::new(),
-                overflow: false,
-            };
-            while let Ok(n) = stdout.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                if let Some(l) = &log {
-                    let _ = (&*l).write_all(&buf[..n]);
-                }
-                lines.push(&buf[..n], |line| {
-                    if let Ok(ev) = serde_json::from_slice::<LifecycleEvent>(line) {
-                        let _ = tx.send(ev);
-                    }
-                });
-            }
-        })
-    });
+    // Bounded: a child spamming events waits on its pipe instead of growing memory.
+    let (tx, mut rx) = mpsc::channel(64);
+    let reader = child
+        .stdout
+        .take()
+        .map(|stdout| tokio::spawn(pump_stdout(stdout, log.try_clone().ok(), tx)));
 
     let mut pikaci_run_id = None;
-    let mut handle = |ev: LifecycleEvent, id: &mut Option<RunId>| match ev {
-        LifecycleEvent::RunStarted { run_id, .. } => {
+    let mut handle = |ev: LaneEvent, id: &mut Option<RunId>| {
+        if let LaneEvent::PikaciRunStarted(run_id) = &ev {
             *id = Some(run_id.clone());
-            on_event(LaneEvent::PikaciRunStarted(run_id));
         }
-        LifecycleEvent::RunFinished { run } => {
-            on_event(LaneEvent::PikaciRunFinished(Box::new(run)))
-        }
-        _ => {}
+        on_event(ev);
     };
     let supervised = supervise(&mut child, spec.timeout, spec.kill_grace, &cancel);
     tokio::pin!(supervised);
@@ -289,12 +382,20 @@ pub async fn run_lane(
             end = &mut supervised => break end,
         }
     };
-    // The group is gone; take the last events, but never wait on an escaped process.
-    if let Some(r) = reader {
-        let _ = tokio::time::timeout(Duration::from_secs(2), r).await;
+    // `supervise` has stopped the whole group.
+    guard.0 = None;
+    // Take the last events until the pipe closes, but never wait long on a
+    // process that escaped the group and still holds it.
+    if events_open {
+        let drain = async {
+            while let Some(ev) = rx.recv().await {
+                handle(ev, &mut pikaci_run_id);
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, drain).await;
     }
-    while let Ok(ev) = rx.try_recv() {
-        handle(ev, &mut pikaci_run_id);
+    if let Some(r) = reader {
+        r.abort();
     }
     let end = match end {
         Ok(e) => e,
@@ -315,196 +416,5 @@ pub async fn run_lane(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn spec(dir: &tempfile::TempDir, command: LaneCommand, timeout_ms: u64) -> LaneRunSpec {
-        let root = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
-        LaneRunSpec {
-            command,
-            worktree: root.clone(),
-            pikaci_bin: root.join("fake-pikaci"),
-            pikaci_state_root: root.join("state"),
-            env_allow: vec!["ALLOWED_EXTRA".into()],
-            parent_env: BTreeMap::from([
-                ("PATH".to_owned(), std::env::var("PATH").unwrap()),
-                ("SECRET_TOKEN".to_owned(), "hunter2".to_owned()),
-                ("ALLOWED_EXTRA".to_owned(), "yes".to_owned()),
-                ("PIKACI_X".to_owned(), "kept".to_owned()),
-            ]),
-            timeout: Duration::from_millis(timeout_ms),
-            kill_grace: Duration::from_millis(200),
-            log_path: root.join("logs/lane.log"),
-        }
-    }
-
-    fn argv(script: &str) -> LaneCommand {
-        LaneCommand::Argv(vec!["bash".into(), "-c".into(), script.into()])
-    }
-
-    #[test]
-    fn classification() {
-        let p = LaneCommand::PikaciTarget("t".parse().unwrap());
-        let a = argv("x");
-        let t = Duration::from_secs(5);
-        assert_eq!(
-            classify(&p, ChildEnd::Exited(Some(0)), t).0,
-            LaneStatus::Passed
-        );
-        assert_eq!(
-            classify(&p, ChildEnd::Exited(Some(1)), t).1,
-            Some(FailureKind::TestFailure)
-        );
-        assert_eq!(
-            classify(&p, ChildEnd::Exited(Some(3)), t).1,
-            Some(FailureKind::Infrastructure)
-        );
-        assert_eq!(
-            classify(&a, ChildEnd::Exited(Some(3)), t).1,
-            Some(FailureKind::TestFailure)
-        );
-        assert_eq!(
-            classify(&a, ChildEnd::TimedOut, t).1,
-            Some(FailureKind::Timeout)
-        );
-        assert_eq!(
-            classify(&a, ChildEnd::Cancelled, t).0,
-            LaneStatus::Cancelled
-        );
-    }
-
-    #[test]
-    fn only_allowed_variables_reach_the_child() {
-        let d = tempfile::tempdir().unwrap();
-        let env = allowed_env(
-            &spec(&d, argv("x"), 1).parent_env,
-            &["ALLOWED_EXTRA".into()],
-        );
-        assert!(
-            env.contains_key("PATH")
-                && env.contains_key("PIKACI_X")
-                && env.contains_key("ALLOWED_EXTRA")
-        );
-        assert!(!env.contains_key("SECRET_TOKEN"));
-    }
-
-    #[test]
-    fn long_lines_are_not_parsed_and_memory_stays_bounded() {
-        let mut s = LineSplitter {
-            pending: Vec::new(),
-            overflow: false,
-        };
-        let mut seen = Vec::new();
-        s.push(&vec![b'x'; MAX_EVENT_LINE + 10], |l| seen.push(l.len()));
-        assert!(s.pending.len() <= MAX_EVENT_LINE);
-        s.push(b"tail\nok\n", |l| seen.push(l.len()));
-        assert_eq!(seen, [2]);
-    }
-
-    #[tokio::test]
-    async fn a_pikaci_lane_reports_its_run_the_moment_it_starts() {
-        let d = tempfile::tempdir().unwrap();
-        let s = spec(&d, LaneCommand::PikaciTarget("ci".parse().unwrap()), 10_000);
-        let started = r#"{"event":"run_started","run_id":"20260324T161238Z-1a2b3c4d","created_at":"2026-03-24T16:12:38Z"}"#;
-        let marker = d.path().join("saw-event");
-        // The fake pikaci waits until the event was handled, then ends.
-        std::fs::write(
-            &s.pikaci_bin,
-            format!(
-                "#!/bin/bash\necho \"args: $*\" >&2\necho \"state: $PIKACI_STATE_ROOT secret: ${{SECRET_TOKEN:-none}}\" >&2\necho '{started}'\n\
-                 for i in $(seq 200); do [ -e {m} ] && exit 1; sleep 0.02; done\nexit 9\n",
-                m = marker.display()
-            ),
-        )
-        .unwrap();
-        std::process::Command::new("chmod")
-            .args(["+x", s.pikaci_bin.as_str()])
-            .status()
-            .unwrap();
-        let log = s.log_path.clone();
-        let mut events = Vec::new();
-        let outcome = run_lane(s, CancellationToken::new(), |ev| {
-            std::fs::write(&marker, "").unwrap();
-            events.push(ev);
-        })
-        .await;
-        assert_eq!(
-            events,
-            [LaneEvent::PikaciRunStarted(
-                "20260324T161238Z-1a2b3c4d".parse().unwrap()
-            )]
-        );
-        assert_eq!(outcome.status, LaneStatus::Failed);
-        assert_eq!(
-            outcome.failure_kind,
-            Some(FailureKind::TestFailure),
-            "{outcome:?}"
-        );
-        assert_eq!(
-            outcome.pikaci_run_id.unwrap().as_str(),
-            "20260324T161238Z-1a2b3c4d"
-        );
-        let text = std::fs::read_to_string(log).unwrap();
-        assert!(text.contains("args: run ci --output jsonl"), "{text}");
-        assert!(text.contains("secret: none"), "{text}");
-        assert!(text.contains("/state"), "{text}");
-        assert!(text.contains("run_started"), "{text}");
-    }
-
-    #[tokio::test]
-    async fn a_lane_ignoring_sigterm_is_killed_at_its_timeout() {
-        let d = tempfile::tempdir().unwrap();
-        let pidfile = d.path().join("pid");
-        let s = spec(
-            &d,
-            argv(&format!(
-                "trap '' TERM; (trap '' TERM; sleep 60) & echo $! > {}; sleep 60",
-                pidfile.display()
-            )),
-            300,
-        );
-        let outcome = run_lane(s, CancellationToken::new(), |_| {}).await;
-        assert_eq!(outcome.failure_kind, Some(FailureKind::Timeout));
-        let pid: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
-        let mut gone = false;
-        for _ in 0..200 {
-            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-            if stat.is_empty()
-                || stat
-                    .rsplit(')')
-                    .next()
-                    .is_some_and(|r| r.trim_start().starts_with('Z'))
-            {
-                gone = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-        assert!(gone, "the grandchild survived");
-    }
-
-    #[tokio::test]
-    async fn output_goes_to_the_log_and_a_missing_program_is_infrastructure() {
-        let d = tempfile::tempdir().unwrap();
-        let s = spec(
-            &d,
-            argv("echo to-out; echo to-err >&2; echo ${SECRET_TOKEN:-hidden}"),
-            10_000,
-        );
-        let log = s.log_path.clone();
-        let outcome = run_lane(s, CancellationToken::new(), |_| {}).await;
-        assert_eq!(outcome.status, LaneStatus::Passed);
-        let text = std::fs::read_to_string(&log).unwrap();
-        assert!(
-            text.contains("to-out\n") && text.contains("to-err\n") && text.contains("hidden\n"),
-            "{text}"
-        );
-        let s = spec(&d, LaneCommand::Argv(vec!["/no/such/program".into()]), 1000);
-        let outcome = run_lane(s, CancellationToken::new(), |_| {}).await;
-        assert_eq!(outcome.failure_kind, Some(FailureKind::Infrastructure));
-    }
-}
+#[path = "runner_tests.rs"]
+mod tests;

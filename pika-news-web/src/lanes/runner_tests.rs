@@ -1,0 +1,495 @@
+use std::time::Instant;
+
+use camino::Utf8Path;
+use pikaci_core::engine::process::ChildEnd;
+
+use super::*;
+
+const RUN_ID: &str = "20260324T161238Z-1a2b3c4d";
+
+fn started_line() -> String {
+    format!(r#"{{"event":"run_started","run_id":"{RUN_ID}","created_at":"2026-03-24T16:12:38Z"}}"#)
+}
+
+fn finished_line() -> String {
+    serde_json::to_string(&LifecycleEvent::RunFinished {
+        run: RunRecord::for_test(RUN_ID),
+    })
+    .unwrap()
+}
+
+struct Env {
+    dir: tempfile::TempDir,
+    root: Utf8PathBuf,
+}
+
+impl Env {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+        std::fs::create_dir(root.join("wt")).unwrap();
+        Self { dir, root }
+    }
+
+    fn spec(&self, command: LaneCommand, timeout: Duration) -> LaneRunSpec {
+        LaneRunSpec {
+            command,
+            worktree: self.root.join("wt"),
+            pikaci_bin: self.root.join("bin/fake-pikaci"),
+            pikaci_state_root: self.root.join("state"),
+            env_allow: vec!["ALLOWED_EXTRA".into()],
+            parent_env: BTreeMap::from([
+                ("PATH".to_owned(), std::env::var("PATH").unwrap()),
+                ("HOME".to_owned(), "/home/lane".to_owned()),
+                ("SECRET_TOKEN".to_owned(), "hunter2".to_owned()),
+                ("ALLOWED_EXTRA".to_owned(), "yes".to_owned()),
+                ("PIKACI_X".to_owned(), "kept".to_owned()),
+            ]),
+            timeout,
+            kill_grace: Duration::from_millis(200),
+            log_path: self.root.join("logs/deep/lane.log"),
+        }
+    }
+
+    /// A fake `pikaci` running `body` (bash).
+    fn pikaci(&self, body: &str, timeout: Duration) -> LaneRunSpec {
+        let spec = self.spec(LaneCommand::PikaciTarget("ci".parse().unwrap()), timeout);
+        std::fs::create_dir_all(spec.pikaci_bin.parent().unwrap()).unwrap();
+        std::fs::write(&spec.pikaci_bin, format!("#!/bin/bash\n{body}\n")).unwrap();
+        std::process::Command::new("chmod")
+            .args(["+x", spec.pikaci_bin.as_str()])
+            .status()
+            .unwrap();
+        spec
+    }
+
+    fn path(&self, name: &str) -> Utf8PathBuf {
+        self.root.join(name)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.root.join("logs/deep/lane.log")).unwrap()
+    }
+}
+
+fn argv(script: &str) -> LaneCommand {
+    LaneCommand::Argv(vec!["bash".into(), "-c".into(), script.into()])
+}
+
+fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+/// Waits (bounded) until a script has written a pid to `file`.
+async fn pid_in(file: &Utf8Path) -> i32 {
+    for _ in 0..500 {
+        if let Ok(s) = std::fs::read_to_string(file)
+            && s.ends_with('\n')
+        {
+            return s.trim().parse().unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("no pid in {file}");
+}
+
+/// Whether `pid` is gone (or a zombie waiting for init), waiting up to 2 s.
+async fn gone(pid: i32) -> bool {
+    for _ in 0..200 {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        if stat.is_empty()
+            || stat
+                .rsplit(')')
+                .next()
+                .is_some_and(|r| r.trim_start().starts_with('Z'))
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
+}
+
+#[test]
+fn classification() {
+    let p = LaneCommand::PikaciTarget("t".parse().unwrap());
+    let a = argv("x");
+    let t = Duration::from_millis(1500);
+    let cases = [
+        (&p, ChildEnd::Exited(Some(0)), LaneStatus::Passed, None),
+        (&a, ChildEnd::Exited(Some(0)), LaneStatus::Passed, None),
+        (
+            &p,
+            ChildEnd::Exited(Some(1)),
+            LaneStatus::Failed,
+            Some(FailureKind::TestFailure),
+        ),
+        (
+            &p,
+            ChildEnd::Exited(Some(2)),
+            LaneStatus::Failed,
+            Some(FailureKind::Infrastructure),
+        ),
+        (
+            &p,
+            ChildEnd::Exited(Some(3)),
+            LaneStatus::Failed,
+            Some(FailureKind::Infrastructure),
+        ),
+        (
+            &p,
+            ChildEnd::Exited(Some(101)),
+            LaneStatus::Failed,
+            Some(FailureKind::Infrastructure),
+        ),
+        (
+            &a,
+            ChildEnd::Exited(Some(3)),
+            LaneStatus::Failed,
+            Some(FailureKind::TestFailure),
+        ),
+        (
+            &a,
+            ChildEnd::Exited(None),
+            LaneStatus::Failed,
+            Some(FailureKind::Infrastructure),
+        ),
+        (
+            &p,
+            ChildEnd::TimedOut,
+            LaneStatus::Failed,
+            Some(FailureKind::Timeout),
+        ),
+        (
+            &a,
+            ChildEnd::Cancelled,
+            LaneStatus::Cancelled,
+            Some(FailureKind::Cancelled),
+        ),
+    ];
+    for (command, end, status, kind) in cases {
+        let (s, k, _) = classify(command, end, t);
+        assert_eq!((s, k), (status, kind), "{command:?} {end:?}");
+    }
+    assert!(classify(&a, ChildEnd::TimedOut, t).2.contains("1.5s"));
+    assert!(classify(&a, ChildEnd::Exited(Some(7)), t).2.contains('7'));
+}
+
+#[test]
+fn only_allowed_variables_reach_the_child() {
+    let env = Env::new();
+    let spec = env.spec(argv("x"), secs(1));
+    let kept = allowed_env(&spec.parent_env, &spec.env_allow);
+    assert_eq!(
+        kept.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["ALLOWED_EXTRA", "HOME", "PATH", "PIKACI_X"]
+    );
+    let kept = allowed_env(&spec.parent_env, &[]);
+    assert!(!kept.contains_key("ALLOWED_EXTRA") && !kept.contains_key("SECRET_TOKEN"));
+}
+
+#[test]
+fn long_lines_are_not_parsed_and_memory_stays_bounded() {
+    let mut s = LineSplitter::default();
+    let mut seen = Vec::new();
+    s.push(&vec![b'x'; MAX_EVENT_LINE + 10], |l| seen.push(l.to_vec()));
+    assert!(s.pending.capacity() <= MAX_EVENT_LINE);
+    s.push(&vec![b'y'; MAX_EVENT_LINE], |l| seen.push(l.to_vec()));
+    assert!(s.pending.capacity() <= MAX_EVENT_LINE);
+    s.push(b"tail\nok\npart", |l| seen.push(l.to_vec()));
+    s.push(b"ial\n\n", |l| seen.push(l.to_vec()));
+    assert_eq!(seen, [b"ok".to_vec(), b"partial".to_vec(), Vec::new()]);
+}
+
+#[test]
+fn a_line_of_exactly_the_limit_is_still_parsed() {
+    let mut s = LineSplitter::default();
+    let mut lens = Vec::new();
+    let mut line = vec![b'a'; MAX_EVENT_LINE];
+    line.push(b'\n');
+    for chunk in line.chunks(4096) {
+        s.push(chunk, |l| lens.push(l.len()));
+    }
+    assert_eq!(lens, [MAX_EVENT_LINE]);
+}
+
+#[test]
+fn only_run_started_and_run_finished_become_lane_events() {
+    assert_eq!(
+        lane_event(started_line().as_bytes()),
+        Some(LaneEvent::PikaciRunStarted(RUN_ID.parse().unwrap()))
+    );
+    assert_eq!(
+        lane_event(format!("  {}\r", started_line()).as_bytes()),
+        Some(LaneEvent::PikaciRunStarted(RUN_ID.parse().unwrap()))
+    );
+    assert_eq!(
+        lane_event(finished_line().as_bytes()),
+        Some(LaneEvent::PikaciRunFinished(Box::new(RunRecord::for_test(
+            RUN_ID
+        ))))
+    );
+    let run = RunRecord::for_test(RUN_ID);
+    let job_started = serde_json::to_string(&LifecycleEvent::JobStarted {
+        run_id: run.run_id.clone(),
+        job: run.jobs[0].clone(),
+    })
+    .unwrap();
+    for other in [
+        job_started.as_str(),
+        "",
+        "compiling...",
+        "{not json",
+        r#"{"event":"run_started","run_id":"../../etc","created_at":"2026-03-24T16:12:38Z"}"#,
+        r#"{"event":"something_new"}"#,
+    ] {
+        assert_eq!(lane_event(other.as_bytes()), None, "{other}");
+    }
+}
+
+#[test]
+fn the_log_shows_the_command_without_server_paths() {
+    assert_eq!(
+        shown_command(&LaneCommand::PikaciTarget("pre-merge".parse().unwrap())),
+        "pikaci run pre-merge --output jsonl"
+    );
+    assert_eq!(
+        shown_command(&LaneCommand::Argv(vec![
+            "sh".into(),
+            "-c".into(),
+            "echo 'hi' && true".into(),
+            String::new(),
+        ])),
+        r#"sh -c 'echo '\''hi'\'' && true' ''"#
+    );
+}
+
+#[tokio::test]
+async fn a_pikaci_lane_reports_its_run_the_moment_it_starts() {
+    let env = Env::new();
+    let marker = env.path("saw-event");
+    // The fake pikaci only ends once the event was handled: had the event
+    // waited for the end, it would exit 9 after its bounded wait instead.
+    let spec = env.pikaci(
+        &format!(
+            "echo \"args: $*\" >&2\necho \"state: $PIKACI_STATE_ROOT secret: ${{SECRET_TOKEN:-none}} cwd: $PWD\" >&2\n\
+             echo 'plain words'\necho '{}'\n\
+             for i in $(seq 300); do [ -e {marker} ] && break; sleep 0.02; done\n[ -e {marker} ] || exit 9\n\
+             echo '{}'\nexit 1",
+            started_line(),
+            finished_line()
+        ),
+        secs(30),
+    );
+    let state = spec.pikaci_state_root.clone();
+    let mut events = Vec::new();
+    let outcome = run_lane(spec, CancellationToken::new(), |ev| {
+        std::fs::write(&marker, "").unwrap();
+        events.push(ev);
+    })
+    .await;
+    assert_eq!(
+        events,
+        [
+            LaneEvent::PikaciRunStarted(RUN_ID.parse().unwrap()),
+            LaneEvent::PikaciRunFinished(Box::new(RunRecord::for_test(RUN_ID))),
+        ]
+    );
+    assert_eq!(outcome.status, LaneStatus::Failed);
+    assert_eq!(outcome.failure_kind, Some(FailureKind::TestFailure));
+    assert_eq!(outcome.exit_code, Some(1));
+    assert_eq!(outcome.pikaci_run_id.unwrap().as_str(), RUN_ID);
+    let text = env.log();
+    assert!(text.contains("args: run ci --output jsonl"), "{text}");
+    assert!(text.contains("secret: none"), "{text}");
+    assert!(text.contains(&format!("state: {state} ")), "{text}");
+    assert!(text.contains(&format!("cwd: {}/wt", env.root)), "{text}");
+    assert!(
+        text.contains("plain words\n") && text.contains(&started_line()),
+        "{text}"
+    );
+    assert!(
+        text.starts_with("[pika-news] running: pikaci run ci --output jsonl\n"),
+        "{text}"
+    );
+    assert!(!text.contains("fake-pikaci"), "{text}");
+    assert!(
+        text.ends_with("[pika-news] lane failed: a pikaci job failed\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_huge_line_is_logged_and_events_after_it_still_arrive() {
+    let env = Env::new();
+    let spec = env.pikaci(
+        &format!(
+            "head -c {} /dev/zero | tr '\\0' x\necho\necho '{}'\nexit 0",
+            3 * MAX_EVENT_LINE,
+            started_line()
+        ),
+        secs(30),
+    );
+    let mut events = Vec::new();
+    let outcome = run_lane(spec, CancellationToken::new(), |ev| events.push(ev)).await;
+    assert_eq!(outcome.status, LaneStatus::Passed, "{outcome:?}");
+    assert_eq!(outcome.pikaci_run_id.unwrap().as_str(), RUN_ID);
+    assert_eq!(events.len(), 1);
+    let log_len = std::fs::metadata(env.path("logs/deep/lane.log"))
+        .unwrap()
+        .len();
+    assert!(log_len > 3 * MAX_EVENT_LINE as u64, "{log_len}");
+}
+
+#[tokio::test]
+async fn a_lane_ignoring_sigterm_is_killed_at_its_timeout() {
+    let env = Env::new();
+    let pidfile = env.path("pid");
+    let spec = env.spec(
+        argv(&format!(
+            "trap '' TERM; (trap '' TERM; sleep 60) & echo $! > {pidfile}; sleep 60"
+        )),
+        Duration::from_millis(500),
+    );
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.status, LaneStatus::Failed);
+    assert_eq!(outcome.failure_kind, Some(FailureKind::Timeout));
+    assert_eq!(outcome.exit_code, None);
+    assert!(
+        gone(pid_in(&pidfile).await).await,
+        "the grandchild survived"
+    );
+    assert!(env.log().contains("timed out after 500ms"), "{}", env.log());
+}
+
+#[tokio::test]
+async fn cancel_stops_the_whole_group() {
+    let env = Env::new();
+    let pidfile = env.path("pid");
+    let spec = env.spec(
+        argv(&format!("sleep 60 & echo $! > {pidfile}; wait")),
+        secs(60),
+    );
+    let cancel = CancellationToken::new();
+    let lane = tokio::spawn(run_lane(spec, cancel.clone(), |_| {}));
+    let grandchild = pid_in(&pidfile).await;
+    cancel.cancel();
+    let outcome = lane.await.unwrap();
+    assert_eq!(outcome.status, LaneStatus::Cancelled);
+    assert_eq!(outcome.failure_kind, Some(FailureKind::Cancelled));
+    assert!(gone(grandchild).await, "the grandchild survived");
+}
+
+#[tokio::test]
+async fn a_backgrounded_grandchild_is_gone_after_a_normal_exit() {
+    let env = Env::new();
+    let pidfile = env.path("pid");
+    // It holds pikaci's stdout pipe: the lane must neither wait for it nor leave it.
+    let spec = env.pikaci(
+        &format!(
+            "sleep 60 & echo $! > {pidfile}\necho '{}'\nexit 0",
+            started_line()
+        ),
+        secs(60),
+    );
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.status, LaneStatus::Passed, "{outcome:?}");
+    assert_eq!(outcome.exit_code, Some(0));
+    assert!(
+        gone(pid_in(&pidfile).await).await,
+        "the grandchild survived"
+    );
+}
+
+#[tokio::test]
+async fn dropping_a_running_lane_stops_its_group() {
+    let env = Env::new();
+    let pidfile = env.path("pid");
+    let spec = env.spec(
+        argv(&format!("sleep 60 & echo $! > {pidfile}; wait")),
+        secs(60),
+    );
+    let lane = tokio::spawn(run_lane(spec, CancellationToken::new(), |_| {}));
+    let grandchild = pid_in(&pidfile).await;
+    lane.abort();
+    assert!(lane.await.unwrap_err().is_cancelled());
+    assert!(gone(grandchild).await, "the grandchild survived");
+}
+
+#[tokio::test]
+async fn a_process_that_escaped_the_group_does_not_hold_the_lane() {
+    let env = Env::new();
+    let pidfile = env.path("pid");
+    let spec = env.pikaci(
+        &format!(
+            "setsid bash -c 'echo $$ > {pidfile}; exec sleep 30' &\n\
+             for i in $(seq 300); do [ -s {pidfile} ] && break; sleep 0.01; done\nexit 0"
+        ),
+        secs(60),
+    );
+    let begun = Instant::now();
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    let escaped = pid_in(&pidfile).await;
+    let _ = nix::sys::signal::kill(Pid::from_raw(escaped), Signal::SIGKILL);
+    assert_eq!(outcome.status, LaneStatus::Passed, "{outcome:?}");
+    // Not a speed assertion: only that it did not wait for the escaped sleep (30 s).
+    assert!(begun.elapsed() < secs(25));
+}
+
+#[tokio::test]
+async fn argv_output_goes_to_the_log_and_secrets_stay_hidden() {
+    let env = Env::new();
+    let spec = env.spec(
+        argv(
+            "echo to-out; echo to-err >&2; echo secret=${SECRET_TOKEN:-hidden} \
+             extra=$ALLOWED_EXTRA pikaci=$PIKACI_X state=${PIKACI_STATE_ROOT:-unset}",
+        ),
+        secs(30),
+    );
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.status, LaneStatus::Passed);
+    assert_eq!(outcome.pikaci_run_id, None);
+    let text = env.log();
+    assert!(
+        text.contains("to-out\n")
+            && text.contains("to-err\n")
+            && text.contains("secret=hidden extra=yes pikaci=kept state=unset\n"),
+        "{text}"
+    );
+    // A second lane run appends to the same log.
+    let spec = env.spec(argv("echo again; exit 4"), secs(30));
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.failure_kind, Some(FailureKind::TestFailure));
+    assert_eq!(outcome.exit_code, Some(4));
+    let text = env.log();
+    assert!(
+        text.contains("to-out\n") && text.contains("again\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn failures_to_start_are_infrastructure_and_name_no_server_path() {
+    let env = Env::new();
+    let spec = env.spec(LaneCommand::Argv(vec!["no-such-program-x".into()]), secs(1));
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.failure_kind, Some(FailureKind::Infrastructure));
+    assert!(outcome.message.contains("no-such-program-x"), "{outcome:?}");
+
+    let spec = env.spec(LaneCommand::PikaciTarget("ci".parse().unwrap()), secs(1));
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.failure_kind, Some(FailureKind::Infrastructure));
+    assert!(
+        outcome.message.starts_with("could not start pikaci"),
+        "{outcome:?}"
+    );
+    let root = env.dir.path().to_str().unwrap();
+    assert!(!outcome.message.contains(root), "{outcome:?}");
+    assert!(!env.log().contains(root), "{}", env.log());
+
+    let mut spec = env.spec(argv("true"), secs(1));
+    spec.worktree = env.path("missing-wt");
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.failure_kind, Some(FailureKind::Infrastructure));
+    assert!(outcome.message.contains("worktree"), "{outcome:?}");
+}
