@@ -9,6 +9,7 @@ mod api;
 mod auth;
 mod binary;
 mod e2e;
+mod faults;
 mod hostile;
 mod openapi;
 mod scheduler;
