@@ -13,7 +13,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use pikaci_core::engine::process::{ChildEnd, supervise};
 use pikaci_core::{FailureKind, LifecycleEvent, RunId, RunRecord, TargetId};
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::ChildStdout;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -260,14 +260,15 @@ fn pikaci_args(target: &TargetId) -> Vec<String> {
 async fn pump_stdout(mut stdout: ChildStdout, log: Option<File>, tx: mpsc::Sender<LaneEvent>) {
     let mut buf = vec![0u8; 64 * 1024];
     let mut lines = LineSplitter::default();
-    let mut log = log;
-    loop {
+    // Written off the runtime's threads: a slow disk must not stall other tasks.
+    let mut log = log.map(tokio::fs::File::from_std);
+    'read: loop {
         let n = match stdout.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         if let Some(l) = &mut log
-            && l.write_all(&buf[..n]).is_err()
+            && l.write_all(&buf[..n]).await.is_err()
         {
             // A full disk must not stop the lane or its events.
             log = None;
@@ -276,9 +277,13 @@ async fn pump_stdout(mut stdout: ChildStdout, log: Option<File>, tx: mpsc::Sende
         lines.push(&buf[..n], |line| found.extend(lane_event(line)));
         for ev in found {
             if tx.send(ev).await.is_err() {
-                return;
+                break 'read;
             }
         }
+    }
+    // Before the channel closes, so the lane's closing line comes after this output.
+    if let Some(l) = &mut log {
+        let _ = l.flush().await;
     }
 }
 
