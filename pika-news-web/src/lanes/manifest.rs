@@ -30,8 +30,7 @@ pub struct LaneId(String);
 impl LaneId {
     /// Validates a lane id.
     pub fn parse(s: &str) -> Result<Self, IdError> {
-        validate_id("lane", s)?;
-        Ok(Self(s.to_owned()))
+        Self::try_from(s.to_owned())
     }
 
     /// The id as a string.
