@@ -40,8 +40,15 @@ pub async fn sync_heads(
             continue;
         }
         let branch = db.upsert_branch(name, commit.as_str()).await?;
-        let suite = match git.read_file_at(commit, MANIFEST_PATH)? {
-            None => {
+        // A head whose manifest cannot be read gets a failed suite saying why;
+        // it must not stop the sync of every other branch.
+        let suite = match git.read_file_at(commit, MANIFEST_PATH) {
+            Err(e) => {
+                let message = format!("cannot read {MANIFEST_PATH}: {e}");
+                db.insert_suite(branch, commit.as_str(), "failed", Some(&message))
+                    .await?
+            }
+            Ok(None) => {
                 db.insert_suite(
                     branch,
                     commit.as_str(),
@@ -50,7 +57,7 @@ pub async fn sync_heads(
                 )
                 .await?
             }
-            Some(text) => match parse_manifest(&text) {
+            Ok(Some(text)) => match parse_manifest(&text) {
                 Err(e) => {
                     db.insert_suite(branch, commit.as_str(), "failed", Some(&e.to_string()))
                         .await?

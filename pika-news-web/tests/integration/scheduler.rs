@@ -209,3 +209,32 @@ async fn expired_leases_are_recovered_and_repeat_offenders_fail() {
     assert_eq!(lane.failure_kind.as_deref(), Some("infrastructure"));
     assert_eq!(lane.attempts, 3);
 }
+
+#[tokio::test]
+async fn an_unreadable_manifest_fails_its_head_but_not_the_others() {
+    let f = Forge::new();
+    f.push(
+        "main",
+        &[("README", "hi\n"), ("ci/forge-lanes.toml", MANIFEST)],
+    );
+    // A manifest over the 1 MiB read limit on another branch.
+    let huge = format!("version = 1\n# {}\n", "x".repeat(2 * 1024 * 1024));
+    f.push("feature/huge", &[("ci/forge-lanes.toml", &huge)]);
+    let report = sync_heads(&f.db, &Git::new(f.bare.clone()), &f.repo)
+        .await
+        .unwrap();
+    assert_eq!(report.suites, 2, "{report:?}");
+    let huge = f.db.branch_by_name("feature/huge").await.unwrap().unwrap();
+    let suite = &f.db.suites(huge.id).await.unwrap()[0];
+    assert_eq!(suite.status, "failed");
+    assert!(
+        suite
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("cannot read ci/forge-lanes.toml"),
+        "{suite:?}"
+    );
+    let main = f.db.branch_by_name("main").await.unwrap().unwrap();
+    assert_eq!(f.db.suites(main.id).await.unwrap()[0].lanes.len(), 2);
+}
