@@ -28,6 +28,20 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Print shell completions or the man page.
+    #[command(subcommand, hide = true)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GenerateCommand {
+    /// Shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff).
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -109,6 +123,20 @@ async fn serve(config: Utf8PathBuf) -> anyhow::Result<()> {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Generate(GenerateCommand::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut <Cli as clap::CommandFactory>::command(),
+                "pika-news",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Generate(GenerateCommand::Man) => {
+            clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Command::Serve { config } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()

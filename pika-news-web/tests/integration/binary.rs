@@ -153,3 +153,18 @@ fn nix_kill(pid: u32) {
         .status()
         .unwrap();
 }
+
+#[test]
+fn completions_and_man_page() {
+    let out = pika_news(&["generate", "man"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH pika-news"));
+    let out = pika_news(&["generate", "completions", "bash"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("pika-news"));
+    let help =
+        String::from_utf8_lossy(&pika_news(&["token", "create", "--help"]).stdout).into_owned();
+    assert!(
+        help.contains("--role") && help.contains("printed once"),
+        "{help}"
+    );
+}
