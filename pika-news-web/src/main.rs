@@ -92,7 +92,8 @@ async fn serve(config: Utf8PathBuf) -> anyhow::Result<()> {
         cfg.forge_repo.pikaci_state_root.clone(),
         cfg.public_read,
     )
-    .with_waker(scheduler.waker());
+    .with_waker(scheduler.waker())
+    .with_data_dir(cfg.forge_repo.data_dir.clone());
     let shutdown = tokio_util::sync::CancellationToken::new();
     let scheduler_task = tokio::spawn(scheduler.run(shutdown.clone()));
     let listener = tokio::net::TcpListener::bind(&addr)

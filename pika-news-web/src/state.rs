@@ -21,6 +21,8 @@ pub struct AppState {
     pub liveness: Arc<dyn Liveness>,
     /// Wakes the scheduler (the wake endpoint), when one runs.
     pub waker: Option<Arc<tokio::sync::Notify>>,
+    /// The service's data folder, where lane logs are (when lanes run).
+    pub data_dir: Option<Utf8PathBuf>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -41,7 +43,14 @@ impl AppState {
             public_read,
             liveness: Arc::new(SystemLiveness::new()),
             waker: None,
+            data_dir: None,
         }
+    }
+
+    /// The same state, serving lane logs from `data_dir`.
+    pub fn with_data_dir(mut self, data_dir: impl Into<Utf8PathBuf>) -> Self {
+        self.data_dir = Some(data_dir.into());
+        self
     }
 
     /// The same state, with a scheduler to wake.

@@ -1,10 +1,11 @@
 //! Lane actions and the wake endpoint (write role).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use pikaci_store::{DiskFs, Fs, MAX_READ_BYTES, plan_read, utf8_boundary_skip};
 
 use super::query;
-use crate::auth::WriteAccess;
+use crate::auth::{ReadAccess, WriteAccess};
 use crate::db::LaneAction;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -40,4 +41,53 @@ pub(crate) async fn action(
 pub(crate) async fn wake(_: WriteAccess, State(state): State<AppState>) -> Json<serde_json::Value> {
     let woken = state.waker.as_ref().map(|w| w.notify_one()).is_some();
     Json(serde_json::json!({ "woken": woken }))
+}
+
+/// `GET /news/api/forge/lane/{lane_run_id}/log?tail=|offset=&limit=`: the lane
+/// run's own log (what the lane printed, and pika-news' account of it).
+pub(crate) async fn log(
+    _: ReadAccess,
+    State(state): State<AppState>,
+    Path(lane_run_id): Path<String>,
+    Query(params): Query<super::query::Params>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let id = query::positive("lane run id", &lane_run_id)?;
+    let range = super::pikaci::range(&params)?;
+    if !state.db.lane_exists(id).await? {
+        return Err(ApiError::NotFound(format!("lane run {id} not found")));
+    }
+    let Some(dir) = state.data_dir.clone() else {
+        return Err(ApiError::NotFound(format!(
+            "lane run {id} has no log on this server"
+        )));
+    };
+    let path = crate::lanes::lane_log_path(&dir, id);
+    let read = tokio::task::spawn_blocking(move || -> std::io::Result<serde_json::Value> {
+        let Some(size) = DiskFs.size(&path)? else {
+            return Ok(serde_json::json!({"lane_run_id": id, "log": "", "offset": 0, "len": 0, "total_size": 0, "truncated": false, "exists": false}));
+        };
+        let (mut start, len) = plan_read(range, size, MAX_READ_BYTES);
+        let mut bytes = DiskFs.read_range(&path, start, len as usize)?;
+        if matches!(range, pikaci_store::LogRange::Tail(_)) && start > 0 {
+            let skip = utf8_boundary_skip(&bytes);
+            bytes.drain(..skip);
+            start += skip as u64;
+        }
+        let len = bytes.len() as u64;
+        Ok(serde_json::json!({
+            "lane_run_id": id,
+            "log": String::from_utf8_lossy(&bytes),
+            "offset": start,
+            "len": len,
+            "total_size": size,
+            "truncated": start > 0 || start + len < size,
+            "exists": true,
+        }))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?;
+    read.map(Json).map_err(|e| {
+        tracing::error!(error = %e, lane_run_id = id, "reading a lane log failed");
+        ApiError::Internal(format!("the log of lane run {id} cannot be read"))
+    })
 }

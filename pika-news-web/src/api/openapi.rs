@@ -28,6 +28,7 @@ macro_rules! declare_routes {
             get "/news/api/forge/branch/resolve" => branch::resolve { role: "read", summary: "The branch of a name", params: ["name"] }
             get "/news/api/forge/branch/{branch_id}" => branch::detail { role: "read", summary: "A branch with its suites and lanes", params: [] }
             get "/news/api/forge/branch/{branch_id}/logs" => branch::logs { role: "read", summary: "ForgeBranchLogsResponse: {branch_id, branch_name, run_id, lane, pikaci_run, pikaci_log_metadata}", params: ["lane", "lane_run_id"] }
+            get "/news/api/forge/lane/{lane_run_id}/log" => lanes::log { role: "read", summary: "A lane run's own log: {lane_run_id, log, offset, len, total_size, truncated, exists}", params: ["offset", "limit", "tail"] }
             post "/news/api/forge/lane/{lane_run_id}/{action}" => lanes::action { role: "write", summary: "Lane action: rerun, requeue, fail or recover", params: [] }
             post "/news/api/forge/wake" => lanes::wake { role: "write", summary: "Look for new heads and queued lanes now", params: [] }
             get "/news/branch/{branch_id}/ci" => page::branch_ci { role: "read", summary: "The branch CI page (HTML); ?token= sets a read cookie", params: ["token"] }

@@ -58,24 +58,29 @@ function ansi(text, into) {
   put(text.slice(last).replace(/\x1b\[[0-9;]*[A-Za-z]/g, ''));
 }
 async function api(url) { const r = await fetch(url, {credentials: 'same-origin'}); if (!r.ok) throw new Error((await r.json()).error); return r.json(); }
-async function show(run, job) {
-  const d = await api(`/news/api/forge/pikaci/logs/${run}?job=${encodeURIComponent(job)}&kind=guest&tail=${CHUNK}`);
-  cur = {run, job, offset: d.guest_log ? d.guest_log.offset : 0};
-  const pre = document.getElementById('log'); pre.textContent = ''; ansi(d.guest || '', pre);
-  document.getElementById('logtitle').textContent = `${job} (run ${run})`;
+async function show(base, field, title) {
+  const d = await api(`${base}&tail=${CHUNK}`);
+  const info = field === 'guest' ? d.guest_log : d;
+  cur = {base, field, offset: info ? info.offset : 0};
+  const pre = document.getElementById('log'); pre.textContent = ''; ansi(d[field] || '', pre);
+  document.getElementById('logtitle').textContent = title;
   document.getElementById('earlier').hidden = !(cur.offset > 0);
   pre.scrollTop = pre.scrollHeight;
 }
 async function earlier() {
   if (!cur || cur.offset === 0) return;
   const start = Math.max(0, cur.offset - CHUNK);
-  const d = await api(`/news/api/forge/pikaci/logs/${cur.run}?job=${encodeURIComponent(cur.job)}&kind=guest&offset=${start}&limit=${cur.offset - start}`);
-  const pre = document.getElementById('log'); const frag = document.createElement('div'); ansi(d.guest || '', frag);
+  const d = await api(`${cur.base}&offset=${start}&limit=${cur.offset - start}`);
+  const pre = document.getElementById('log'); const frag = document.createElement('div'); ansi(d[cur.field] || '', frag);
   pre.insertBefore(frag, pre.firstChild); cur.offset = start;
   document.getElementById('earlier').hidden = cur.offset === 0;
 }
-document.addEventListener('click', (e) => { const b = e.target.closest('[data-run]'); if (b) show(b.dataset.run, b.dataset.job); });
-const first = document.querySelector('[data-run]'); if (first) show(first.dataset.run, first.dataset.job);
+function openLog(b) {
+  if (b.dataset.run) show(`/news/api/forge/pikaci/logs/${b.dataset.run}?job=${encodeURIComponent(b.dataset.job)}&kind=guest`, 'guest', `${b.dataset.job} (run ${b.dataset.run})`);
+  else show(`/news/api/forge/lane/${b.dataset.lane}/log?`, 'log', `lane run ${b.dataset.lane}`);
+}
+document.addEventListener('click', (e) => { const b = e.target.closest('[data-run],[data-lane]'); if (b) openLog(b); });
+const first = document.querySelector('[data-run]') || document.querySelector('[data-lane]'); if (first) openLog(first);
 if (document.body.dataset.active === '1') setTimeout(() => location.reload(), 5000);
 "#;
 
@@ -158,7 +163,8 @@ pub(crate) async fn branch_ci(
             }
             let _ = write!(
                 body,
-                "<tr class=\"lane\"><td>{title} <small>({lane})</small></td><td class=\"{st}\">{st}</td><td>{fk}</td><td>{s}</td><td>{f}</td><td><code>{run}</code></td><td>{jobs}</td></tr>",
+                "<tr class=\"lane\"><td>{title} <small>({lane})</small> <button data-lane=\"{lane_id}\">lane log</button></td><td class=\"{st}\">{st}</td><td>{fk}</td><td>{s}</td><td>{f}</td><td><code>{run}</code></td><td>{jobs}</td></tr>",
+                lane_id = lane.id,
                 title = escape(&lane.title),
                 lane = escape(&lane.lane),
                 st = lane.status.as_str(),

@@ -333,6 +333,18 @@ impl Db {
         .await
     }
 
+    /// Whether a lane run exists.
+    pub async fn lane_exists(&self, lane_id: i64) -> Result<bool, DbError> {
+        self.call(move |c| {
+            Ok(
+                c.query_row("SELECT 1 FROM lanes WHERE id = ?1", [lane_id], |_| Ok(()))
+                    .optional()?
+                    .is_some(),
+            )
+        })
+        .await
+    }
+
     /// Whether any lane of this service refers to the pikaci run.
     pub async fn pikaci_run_is_referenced(&self, run_id: &str) -> Result<bool, DbError> {
         let run_id = run_id.to_owned();

@@ -128,11 +128,7 @@ impl Scheduler {
     async fn execute(&self, claim: Claim, cancel: CancellationToken) {
         let lane_id = claim.lane_id;
         let fence = claim.fencing_token;
-        let log_path = self
-            .repo
-            .data_dir
-            .join("lane-logs")
-            .join(format!("{lane_id}.log"));
+        let log_path = crate::lanes::lane_log_path(&self.repo.data_dir, lane_id);
         let worktree = self
             .repo
             .data_dir

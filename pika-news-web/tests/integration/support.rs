@@ -67,11 +67,15 @@ impl TestApp {
     }
 
     pub(crate) fn app(&self) -> Router {
-        router(AppState::new(
-            self.db.clone(),
-            self.store.root().path().to_owned(),
-            self.public_read,
-        ))
+        let data_dir = self.store.root().path().parent().unwrap().join("data");
+        router(
+            AppState::new(
+                self.db.clone(),
+                self.store.root().path().to_owned(),
+                self.public_read,
+            )
+            .with_data_dir(data_dir),
+        )
     }
 
     /// A branch `feature/x` with one suite and a lane that ran pikaci run `RUN`,
