@@ -333,6 +333,19 @@ impl Db {
         .await
     }
 
+    /// A lane run's status, if it exists.
+    pub async fn lane_status(&self, lane_id: i64) -> Result<Option<LaneStatus>, DbError> {
+        self.call(move |c| {
+            let s: Option<String> = c
+                .query_row("SELECT status FROM lanes WHERE id = ?1", [lane_id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(s.map(|s| LaneStatus::parse(&s)))
+        })
+        .await
+    }
+
     /// Whether a lane run exists.
     pub async fn lane_exists(&self, lane_id: i64) -> Result<bool, DbError> {
         self.call(move |c| {

@@ -34,6 +34,8 @@ pub struct Scheduler {
     env: BTreeMap<String, String>,
     wake: Arc<Notify>,
     kill_grace: Duration,
+    /// The lanes this scheduler is running, each with the token that stops it.
+    running: Arc<std::sync::Mutex<BTreeMap<i64, CancellationToken>>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -69,7 +71,27 @@ impl Scheduler {
             env,
             wake: Arc::new(Notify::new()),
             kill_grace: Duration::from_secs(5),
+            running: Arc::default(),
         }
+    }
+
+    /// Stops, at once, running lanes that are no longer `running` in the
+    /// database (cancelled by a newer head or a gone branch, failed by hand)
+    /// instead of waiting for their next heartbeat.
+    async fn stop_superseded(&self) -> Result<(), SchedulerError> {
+        let ids: Vec<i64> = self
+            .running
+            .lock()
+            .map(|r| r.keys().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            if self.db.lane_status(id).await? != Some(crate::db::LaneStatus::Running)
+                && let Some(token) = self.running.lock().ok().and_then(|r| r.get(&id).cloned())
+            {
+                token.cancel();
+            }
+        }
+        Ok(())
     }
 
     /// A handle that makes the scheduler look for work now (the wake endpoint).
@@ -90,6 +112,7 @@ impl Scheduler {
             );
         }
         sync_heads(&self.db, &self.git, &self.repo).await?;
+        self.stop_superseded().await?;
         let mut started = Vec::new();
         while let Some(claim) = self
             .db
@@ -175,6 +198,9 @@ impl Scheduler {
 
         // Heartbeat: renew the lease; a lost fence cancels the lane.
         let lost = cancel.child_token();
+        if let Ok(mut r) = self.running.lock() {
+            r.insert(lane_id, lost.clone());
+        }
         let beat = {
             let (db, lost) = (self.db.clone(), lost.clone());
             tokio::spawn(async move {
@@ -212,6 +238,9 @@ impl Scheduler {
         })
         .await;
         beat.abort();
+        if let Ok(mut r) = self.running.lock() {
+            r.remove(&lane_id);
+        }
         if let Some(run) = &outcome.pikaci_run_id {
             let _ = self
                 .db

@@ -238,3 +238,54 @@ async fn an_unreadable_manifest_fails_its_head_but_not_the_others() {
     let main = f.db.branch_by_name("main").await.unwrap().unwrap();
     assert_eq!(f.db.suites(main.id).await.unwrap()[0].lanes.len(), 2);
 }
+
+#[tokio::test]
+async fn a_running_lane_of_a_superseded_head_is_stopped_at_the_next_tick() {
+    let f = Forge::new();
+    let slow = "version = 1\n[[branch.lanes]]\nid = \"slow\"\ncommand = [\"sleep\", \"120\"]\n";
+    f.push("main", &[("ci/forge-lanes.toml", slow)]);
+    let sched = f.scheduler();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let first = sched.tick(&shutdown).await.unwrap();
+    assert_eq!(first.len(), 1);
+    // Wait (bounded) until the lane is running.
+    let main = f.db.branch_by_name("main").await.unwrap().unwrap();
+    for _ in 0..200 {
+        if f.db.suites(main.id).await.unwrap()[0].lanes[0].status == LaneStatus::Running {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    f.push(
+        "main",
+        &[("ci/forge-lanes.toml", &slow.replace("120", "121"))],
+    );
+    let second = sched.tick(&shutdown).await.unwrap();
+    // The old lane's process is stopped now, not at its next heartbeat (20 s).
+    for h in first {
+        tokio::time::timeout(std::time::Duration::from_secs(15), h)
+            .await
+            .expect("stopped promptly")
+            .unwrap();
+    }
+    let suites = f.db.suites(main.id).await.unwrap();
+    assert_eq!(suites[1].lanes[0].status, LaneStatus::Cancelled);
+    assert!(
+        suites[1].lanes[0]
+            .message
+            .as_deref()
+            .unwrap()
+            .contains("newer head")
+    );
+    shutdown.cancel();
+    for h in second {
+        tokio::time::timeout(std::time::Duration::from_secs(15), h)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    assert_eq!(
+        f.db.suites(main.id).await.unwrap()[0].lanes[0].status,
+        LaneStatus::Cancelled
+    );
+}
