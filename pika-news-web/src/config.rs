@@ -271,6 +271,21 @@ mod tests {
     }
 
     #[test]
+    fn dot_segments_are_dropped() {
+        let c = Config::parse(
+            "database = \"./db/news.sqlite\"\n[forge_repo]\nrepo = \"r\"\ncanonical_git_dir = \"./git/r.git\"\n",
+            Utf8Path::new("pika-news.toml"),
+            Utf8Path::new("/srv/./pika"),
+        )
+        .unwrap();
+        assert_eq!(c.database, "/srv/pika/db/news.sqlite");
+        assert_eq!(
+            c.forge_repo.pikaci_state_root,
+            "/srv/pika/git/pikaci-state/r"
+        );
+    }
+
+    #[test]
     fn errors_name_the_line_and_key() {
         let err = Config::parse(
             "bind_port = 1\npublic_reed = true\n[forge_repo]\nrepo = \"r\"\ncanonical_git_dir = \"/g\"\n",

@@ -182,6 +182,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "pika_news_web=info,pika_news=info".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
