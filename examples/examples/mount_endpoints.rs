@@ -6,7 +6,7 @@
 //! of your own service, next to your own routes. Auth, ids, ranges and errors
 //! behave exactly as in `pika-news serve`.
 
-use std::io::Write;
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
@@ -15,8 +15,8 @@ use camino::Utf8PathBuf;
 use http_body_util::BodyExt;
 use pika_news_web::db::{Db, Role};
 use pika_news_web::{AppState, router};
-use pikaci_core::engine::{Clock, SystemClock};
-use pikaci_core::{ExecutorKind, JobRecord, LogFile, RunId, RunRecord, RunStatus};
+use pikaci_core::engine::{Engine, HostExecutor, NoObserver, RunRequest};
+use pikaci_core::{Pipeline, RunId};
 use pikaci_store::Store;
 use tower::ServiceExt;
 
@@ -27,7 +27,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A state root with one run, as pikaci would leave it.
     let store = Store::open(dir.join("state"));
-    let run = sample_run(&store)?;
+    let run = sample_run(&store, &dir).await?;
 
     // pika-news' database, and a read token.
     let db = Db::open(&dir.join("news.sqlite"))?;
@@ -59,52 +59,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     Ok(())
 }
 
-fn sample_run(store: &Store) -> Result<RunId, Box<dyn std::error::Error>> {
-    let now = SystemClock.now();
-    let run_id = RunId::new_at(now);
-    let job = "hello".parse()?;
-    let record = RunRecord {
-        run_id: run_id.clone(),
-        status: RunStatus::Passed,
-        rerun_of: None,
-        target_id: None,
-        target_description: None,
-        source_root: "/src".into(),
-        snapshot_dir: store.root().snapshot_dir(&run_id),
-        git_head: None,
-        git_dirty: None,
-        created_at: now,
-        finished_at: Some(now),
-        changed_files: vec![],
-        filters: vec![],
-        message: Some("1 of 1 jobs passed".into()),
-        failure_kind: None,
-        planned_jobs: vec![],
-        owner: None,
-        jobs: vec![JobRecord {
-            id: job,
-            description: String::new(),
-            status: RunStatus::Passed,
-            executor: ExecutorKind::Host,
-            timeout_secs: 60,
-            host_log_path: store
-                .root()
-                .job_log(&run_id, &"hello".parse()?, LogFile::Host),
-            guest_log_path: store
-                .root()
-                .job_log(&run_id, &"hello".parse()?, LogFile::Guest),
-            started_at: now,
-            finished_at: Some(now),
-            exit_code: Some(0),
-            message: None,
-            failure_kind: None,
-            remote_linux_vm_execution: None,
-        }],
-    };
-    store.persist_run_record(&record)?;
-    writeln!(
-        store.open_job_log(&run_id, &record.jobs[0].id, LogFile::Guest)?,
-        "hello from the job"
-    )?;
-    Ok(run_id)
+/// Runs a one-job pipeline with the host executor, as `pikaci run` would.
+async fn sample_run(store: &Store, dir: &Utf8PathBuf) -> Result<RunId, Box<dyn std::error::Error>> {
+    let source = dir.join("repo");
+    std::fs::create_dir_all(&source)?;
+    let text = "[[job]]\nid = \"hello\"\ncommand = \"echo hello from the job\"\n";
+    let pipeline = Pipeline::parse(text, camino::Utf8Path::new("pikaci.toml"))?;
+    let engine = Engine::builder(store.clone())
+        .executor(Arc::new(HostExecutor::new()))
+        .build();
+    Ok(engine
+        .run(RunRequest::new(pipeline, source), &NoObserver)
+        .await?
+        .run_id)
 }
