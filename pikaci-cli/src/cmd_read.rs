@@ -157,15 +157,15 @@ pub(crate) fn status(ctx: &Context, opts: &StatusOpts) -> Result<u8, CliError> {
 pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError> {
     let run: RunId = parse_id("run id", &opts.run_id)?;
     let store = ctx.store();
+    let record = load(&store, &run)?;
     if opts.metadata_json {
-        let meta = store.load_logs_metadata(&run)?;
+        let meta = store.logs_metadata(&record)?;
         println!(
             "{}",
             serde_json::to_string_pretty(&meta).unwrap_or_default()
         );
         return Ok(EXIT_OK);
     }
-    let record = load(&store, &run)?;
     let job: JobId = match &opts.job {
         Some(j) => parse_id("job id", j)?,
         None => record
@@ -210,19 +210,9 @@ pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError>
         }
         match range {
             Some(range) => {
-                let logs = store.load_logs(
-                    &run,
-                    Some(&job),
-                    match file {
-                        LogFile::Host => LogKind::Host,
-                        LogFile::Guest => LogKind::Guest,
-                    },
-                    range,
-                )?;
-                if let Some(chunk) = logs.host.or(logs.guest) {
-                    out.write_all(chunk.text.as_bytes())
-                        .map_err(internal("printing"))?;
-                }
+                let chunk = store.load_log_chunk(&run, &job, file, range)?;
+                out.write_all(chunk.text.as_bytes())
+                    .map_err(internal("printing"))?;
             }
             None => print_whole(&store, &run, &job, file, &mut out)?,
         }

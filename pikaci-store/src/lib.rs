@@ -45,6 +45,6 @@ pub use error::StoreError;
 pub use fs::{DiskFs, EntryKind, Fs, MemFs};
 pub use gc::{GcPolicy, GcReport};
 pub use layout::{JOBS_DIR, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR};
-pub use logs::{JobLogWriter, LogChunk, RunLogs};
+pub use logs::{JobLogWriter, LogChunk, RunLogs, read_chunk_at};
 pub use range::{LogRange, MAX_READ_BYTES, plan_read, utf8_boundary_skip};
 pub use store::{MAX_RUN_JSON_BYTES, Store};

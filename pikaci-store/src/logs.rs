@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use camino::Utf8Path;
 use pikaci_core::engine::LogSink;
-use pikaci_core::{JobId, JobLogMetadata, LogFile, LogKind, RunId, RunLogsMetadata};
+use pikaci_core::{JobId, JobLogMetadata, LogFile, LogKind, RunId, RunLogsMetadata, RunRecord};
 
 use crate::error::StoreError;
 use crate::fs::Fs;
@@ -221,10 +221,9 @@ impl<F: Fs> Store<F> {
             guest: None,
         };
         for &file in kind.files() {
-            let chunk = if job_dir.is_some() {
-                self.read_chunk(run, &job, file, range)?
-            } else {
-                LogChunk::missing()
+            let chunk = match job_dir {
+                Some(_) => self.load_log_chunk(run, &job, file, range)?,
+                None => LogChunk::missing(),
             };
             match file {
                 LogFile::Host => logs.host = Some(chunk),
@@ -234,45 +233,31 @@ impl<F: Fs> Store<F> {
         Ok(logs)
     }
 
-    fn read_chunk(
+    /// Reads part of one job log; a log that does not exist (yet) is an
+    /// empty chunk with `exists: false`.
+    pub fn load_log_chunk(
         &self,
         run: &RunId,
         job: &JobId,
         file: LogFile,
         range: LogRange,
     ) -> Result<LogChunk, StoreError> {
-        let path = self.root.job_log(run, job, file);
-        let Some(size) = self
-            .fs
-            .size(&path)
-            .map_err(|e| self.log_error(e, run, job, file, &path))?
-        else {
+        if self.existing_job_dir(run, job)?.is_none() {
             return Ok(LogChunk::missing());
-        };
-        let (mut start, len) = plan_read(range, size, MAX_READ_BYTES);
-        let mut bytes = self
-            .fs
-            .read_range(&path, start, len as usize)
-            .map_err(|e| self.log_error(e, run, job, file, &path))?;
-        if matches!(range, LogRange::Tail(_)) && start > 0 {
-            let skip = utf8_boundary_skip(&bytes);
-            bytes.drain(..skip);
-            start += skip as u64;
         }
-        let len = bytes.len() as u64;
-        Ok(LogChunk {
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-            offset: start,
-            len,
-            total_size: size,
-            truncated: start > 0 || start + len < size,
-            exists: true,
-        })
+        let path = self.root.job_log(run, job, file);
+        read_chunk_at(&self.fs, &path, range).map_err(|e| self.log_error(e, run, job, file, &path))
     }
 
     /// Each job's log locations (from the layout), existence and sizes.
     pub fn load_logs_metadata(&self, run: &RunId) -> Result<RunLogsMetadata, StoreError> {
-        let record = self.load_run_record(run)?;
+        self.logs_metadata(&self.load_run_record(run)?)
+    }
+
+    /// [`Self::load_logs_metadata`] for a record already loaded (for example
+    /// one whose dead owner was reconciled), so both agree on its status.
+    pub fn logs_metadata(&self, record: &RunRecord) -> Result<RunLogsMetadata, StoreError> {
+        let run = &record.run_id;
         let mut jobs = Vec::with_capacity(record.jobs.len());
         for job in &record.jobs {
             let host_log_size = self.log_size(run, &job.id, LogFile::Host)?;
@@ -288,7 +273,7 @@ impl<F: Fs> Store<F> {
             });
         }
         Ok(RunLogsMetadata {
-            run_id: record.run_id,
+            run_id: record.run_id.clone(),
             status: record.status,
             jobs,
         })
@@ -315,4 +300,35 @@ impl<F: Fs> Store<F> {
             ))(e)
         }
     }
+}
+
+/// Reads `range` of the file at `path` (at most [`MAX_READ_BYTES`]), decoding
+/// it lossily; a tail starts on a character boundary. A missing file gives an
+/// empty chunk with `exists: false`. Links are never followed
+/// (the [`Fs`] contract). For logs outside the run layout, e.g. pika-news'
+/// lane logs.
+pub fn read_chunk_at<F: Fs + ?Sized>(
+    fs: &F,
+    path: &Utf8Path,
+    range: LogRange,
+) -> io::Result<LogChunk> {
+    let Some(size) = fs.size(path)? else {
+        return Ok(LogChunk::missing());
+    };
+    let (mut start, len) = plan_read(range, size, MAX_READ_BYTES);
+    let mut bytes = fs.read_range(path, start, len as usize)?;
+    if matches!(range, LogRange::Tail(_)) && start > 0 {
+        let skip = utf8_boundary_skip(&bytes);
+        bytes.drain(..skip);
+        start += skip as u64;
+    }
+    let len = bytes.len() as u64;
+    Ok(LogChunk {
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+        offset: start,
+        len,
+        total_size: size,
+        truncated: start > 0 || start + len < size,
+        exists: true,
+    })
 }

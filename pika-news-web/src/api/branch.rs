@@ -104,11 +104,16 @@ pub(crate) async fn logs(
             let run = parse_run_id(raw).map_err(|_| {
                 ApiError::Internal(format!("lane {} records an invalid run id", lane.id))
             })?;
-            let record = load_run(&state, run.clone()).await?;
+            let record = load_run(&state, run).await?;
+            // Metadata from the same (reconciled) record, so both report one status.
             let st = state.clone();
-            let meta = tokio::task::spawn_blocking(move || st.store.load_logs_metadata(&run))
-                .await
-                .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))??;
+            let (record, meta) = tokio::task::spawn_blocking(move || {
+                let meta = st.store.logs_metadata(&record);
+                (record, meta)
+            })
+            .await
+            .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?;
+            let meta = meta?;
             (Some(record), Some(meta))
         }
     };

@@ -2,7 +2,7 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use pikaci_store::{DiskFs, Fs, MAX_READ_BYTES, plan_read, utf8_boundary_skip};
+use pikaci_store::{DiskFs, read_chunk_at};
 
 use super::query;
 use crate::auth::{ReadAccess, WriteAccess};
@@ -62,31 +62,21 @@ pub(crate) async fn log(
         )));
     };
     let path = crate::lanes::lane_log_path(&dir, id);
-    let read = tokio::task::spawn_blocking(move || -> std::io::Result<serde_json::Value> {
-        let Some(size) = DiskFs.size(&path)? else {
-            return Ok(serde_json::json!({"lane_run_id": id, "log": "", "offset": 0, "len": 0, "total_size": 0, "truncated": false, "exists": false}));
-        };
-        let (mut start, len) = plan_read(range, size, MAX_READ_BYTES);
-        let mut bytes = DiskFs.read_range(&path, start, len as usize)?;
-        if matches!(range, pikaci_store::LogRange::Tail(_)) && start > 0 {
-            let skip = utf8_boundary_skip(&bytes);
-            bytes.drain(..skip);
-            start += skip as u64;
-        }
-        let len = bytes.len() as u64;
-        Ok(serde_json::json!({
+    let read = tokio::task::spawn_blocking(move || read_chunk_at(&DiskFs, &path, range))
+        .await
+        .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?;
+    read.map(|c| {
+        Json(serde_json::json!({
             "lane_run_id": id,
-            "log": String::from_utf8_lossy(&bytes),
-            "offset": start,
-            "len": len,
-            "total_size": size,
-            "truncated": start > 0 || start + len < size,
-            "exists": true,
+            "log": c.text,
+            "offset": c.offset,
+            "len": c.len,
+            "total_size": c.total_size,
+            "truncated": c.truncated,
+            "exists": c.exists,
         }))
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?;
-    read.map(Json).map_err(|e| {
+    .map_err(|e| {
         tracing::error!(error = %e, lane_run_id = id, "reading a lane log failed");
         ApiError::Internal(format!("the log of lane run {id} cannot be read"))
     })
