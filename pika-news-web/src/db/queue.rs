@@ -22,6 +22,8 @@ pub struct Claim {
     pub timeout_secs: Option<u64>,
     /// The head commit to check out.
     pub head: String,
+    /// The suite the lane belongs to.
+    pub suite_id: i64,
 }
 
 /// Lane actions from the API.
@@ -37,8 +39,8 @@ pub enum LaneAction {
     Recover,
 }
 
-/// id, fencing token, command, timeout, head.
-type QueuedRow = (i64, i64, Option<String>, Option<i64>, String);
+/// id, fencing token, command, timeout, head, suite id.
+type QueuedRow = (i64, i64, Option<String>, Option<i64>, String, i64);
 
 fn lease_until(seconds: u64) -> String {
     let t = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds as i64);
@@ -65,16 +67,16 @@ impl Db {
             }
             let next: Option<QueuedRow> = tx
                 .query_row(
-                    "SELECT l.id, l.fencing_token, l.command, l.timeout_secs, s.head FROM lanes l JOIN suites s ON s.id = l.suite_id
+                    "SELECT l.id, l.fencing_token, l.command, l.timeout_secs, s.head, s.id FROM lanes l JOIN suites s ON s.id = l.suite_id
                      WHERE l.status = 'queued'
                        AND (l.concurrency_group IS NULL OR NOT EXISTS (
                             SELECT 1 FROM lanes r WHERE r.status = 'running' AND r.concurrency_group = l.concurrency_group))
                      ORDER BY l.id LIMIT 1",
                     [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
                 )
                 .optional()?;
-            let Some((lane_id, fence, command, timeout, head)) = next else {
+            let Some((lane_id, fence, command, timeout, head, suite_id)) = next else {
                 return Ok(None);
             };
             let fencing_token = fence + 1;
@@ -86,7 +88,7 @@ impl Db {
                 params![lane_id, owner, lease_until(lease_secs), fencing_token, now_text()],
             )?;
             tx.commit()?;
-            Ok(Some(Claim { lane_id, fencing_token, command, timeout_secs: timeout.map(|t| t as u64), head }))
+            Ok(Some(Claim { lane_id, fencing_token, command, timeout_secs: timeout.map(|t| t as u64), head, suite_id }))
         })
         .await
     }

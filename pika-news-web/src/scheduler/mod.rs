@@ -157,6 +157,8 @@ impl Scheduler {
             .data_dir
             .join("worktrees")
             .join(format!("lane-{lane_id}-{fence}"));
+        let suite_id = claim.suite_id;
+        // Every way out records the lane and refreshes its suite's summary.
         let finish = |status: LaneStatus, kind: Option<String>, message: String| {
             let db = self.db.clone();
             let log = log_path.to_string();
@@ -170,6 +172,7 @@ impl Scheduler {
                         "lane finished after losing its lease; result dropped"
                     );
                 }
+                let _ = db.refresh_suite_status(suite_id).await;
             }
         };
         let command: Option<LaneCommand> = claim
@@ -255,19 +258,6 @@ impl Scheduler {
         .await;
         if let Err(e) = self.git.remove_worktree(&worktree) {
             tracing::warn!(error = %e, "could not remove a lane worktree");
-        }
-        if let Ok(Some(suite)) = self
-            .db
-            .call(move |c| {
-                Ok(rusqlite::OptionalExtension::optional(c.query_row(
-                    "SELECT suite_id FROM lanes WHERE id = ?1",
-                    [lane_id],
-                    |r| r.get::<_, i64>(0),
-                ))?)
-            })
-            .await
-        {
-            let _ = self.db.refresh_suite_status(suite).await;
         }
     }
 }
