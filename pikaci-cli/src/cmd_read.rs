@@ -17,8 +17,13 @@ const FOLLOW_POLL: Duration = Duration::from_millis(200);
 /// How much one read takes while printing a whole log.
 const CHUNK: usize = 1 << 20;
 
+/// This host's liveness check, made once (it reads the host name).
+static LIVENESS: std::sync::LazyLock<SystemLiveness> =
+    std::sync::LazyLock::new(SystemLiveness::new);
+
+/// Loads a run, reporting it interrupted when its owner on this host is gone.
 fn load(store: &Store, run: &RunId) -> Result<RunRecord, StoreError> {
-    store.load_run_record_reconciled(run, &SystemLiveness::new(), SystemClock.now())
+    store.load_run_record_reconciled(run, &*LIVENESS, SystemClock.now())
 }
 
 fn internal(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
