@@ -381,7 +381,7 @@ impl<S: RunStore> Engine<S> {
                         .find(|n| matches!(state[**n], JobState::Done(s) if s != RunStatus::Passed))
                     {
                         let msg = format!("skipped: it needs {blocker}, which did not pass");
-                        self.record_skipped(recorder, run_id, job, &msg, observer);
+                        self.record_skipped(recorder, run_id, job, &msg, None, observer);
                         state.insert(&job.id, JobState::Done(RunStatus::Skipped));
                         continue;
                     }
@@ -401,12 +401,15 @@ impl<S: RunStore> Engine<S> {
         }
         for job in jobs {
             if state[&job.id] == JobState::Pending {
-                let msg = if req.cancel.is_cancelled() {
-                    "skipped: the run was cancelled before it started"
+                let (msg, kind) = if req.cancel.is_cancelled() {
+                    (
+                        "skipped: the run was cancelled before it started",
+                        Some(FailureKind::Cancelled),
+                    )
                 } else {
-                    "skipped: its needs were not met"
+                    ("skipped: its needs were not met", None)
                 };
-                self.record_skipped(recorder, run_id, job, msg, observer);
+                self.record_skipped(recorder, run_id, job, msg, kind, observer);
             }
         }
     }
@@ -435,15 +438,14 @@ impl<S: RunStore> Engine<S> {
         run_id: &RunId,
         job: &JobSpec,
         message: &str,
+        failure_kind: Option<FailureKind>,
         observer: &dyn RunObserver,
     ) {
         let mut rec = self.new_job_record(run_id, job);
         rec.status = RunStatus::Skipped;
         rec.finished_at = Some(rec.started_at);
         rec.message = Some(message.to_owned());
-        if message.contains("cancelled") {
-            rec.failure_kind = Some(FailureKind::Cancelled);
-        }
+        rec.failure_kind = failure_kind;
         recorder.update(|r| r.jobs.push(rec.clone()));
         observer.event(&LifecycleEvent::JobStarted {
             run_id: run_id.clone(),
