@@ -357,19 +357,4 @@ impl Db {
         })
         .await
     }
-
-    /// Whether any lane of this service refers to the pikaci run.
-    pub async fn pikaci_run_is_referenced(&self, run_id: &str) -> Result<bool, DbError> {
-        let run_id = run_id.to_owned();
-        self.call(move |c| {
-            Ok(c.query_row(
-                "SELECT 1 FROM lanes WHERE pikaci_run_id = ?1 LIMIT 1",
-                [run_id],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
-        })
-        .await
-    }
 }
