@@ -132,7 +132,7 @@ async fn the_branch_page_shows_lanes_and_log_text_in_a_real_browser() {
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
         .expect(
-            "headless Chromium is needed for this test: apt-get install chromium (.ci/run does)",
+            "headless Chromium is needed for this test: run `bash scripts/test-setup.sh` (it installs chromium)",
         );
     let (f, branch) = run_branch().await;
     let token = f.db.create_token("browser", Role::Read).unwrap();

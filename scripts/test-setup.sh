@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Sets up everything the test suite needs on a Debian machine, and is safe to run
+# again: each step checks first and says what it does. Run as root (or with sudo).
+#
+#   bash scripts/test-setup.sh        # install and start what the tests need
+#
+# scripts/test.sh runs this, then the whole test suite.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '== %s\n' "$*"; }
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null; then
+    SUDO=(sudo)
+  else
+    echo "test-setup: run as root (or install sudo): it installs Debian packages" >&2
+    exit 1
+  fi
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+apt_updated=0
+apt_install() {
+  # apt_install [apt-get options...] PKG...: installs only what is missing.
+  local opts=() pkgs=() missing=()
+  for a in "$@"; do
+    case "$a" in -*) opts+=("$a") ;; *) pkgs+=("$a") ;; esac
+  done
+  for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  [ "${#missing[@]}" -eq 0 ] && return 0
+  if [ "$apt_updated" -eq 0 ]; then
+    say "apt-get update"
+    "${SUDO[@]}" apt-get update -qq
+    apt_updated=1
+  fi
+  say "installing ${missing[*]}"
+  "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${opts[@]}" "${missing[@]}" >/dev/null
+}
+
+# --- Debian packages the tests use -------------------------------------------
+# git: tests commit to throwaway repositories; chromium: the page tests;
+# nix-bin: the Nix files parse check.
+apt_install git chromium nix-bin
+
+# Tests commit to throwaway git repositories.
+git config --global user.email >/dev/null || git config --global user.email "ci@pikaci.invalid"
+git config --global user.name >/dev/null || git config --global user.name "pikaci ci"
+
+say "test setup done"
