@@ -102,7 +102,7 @@ async fn branch_detail_resolve_and_logs() {
         .get("/news/api/forge/branch/resolve?name=feature/x")
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["id"], branch);
+    assert_eq!(body["id"], branch.get());
     let (status, _) = app.get("/news/api/forge/branch/resolve?name=nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -111,9 +111,9 @@ async fn branch_detail_resolve_and_logs() {
         .get(&format!("/news/api/forge/branch/{branch}/logs"))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["branch_id"], branch);
+    assert_eq!(body["branch_id"], branch.get());
     assert_eq!(body["branch_name"], "feature/x");
-    assert_eq!(body["run_id"], without);
+    assert_eq!(body["run_id"], without.get());
     assert!(body["pikaci_run"].is_null() && body["pikaci_log_metadata"].is_null());
     assert!(body.as_object().unwrap().contains_key("pikaci_run"));
 
@@ -125,7 +125,7 @@ async fn branch_detail_resolve_and_logs() {
             .get(&format!("/news/api/forge/branch/{branch}/logs?{q}"))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["run_id"], with_run);
+        assert_eq!(body["run_id"], with_run.get());
         assert_eq!(body["lane"]["lane"], "pre-merge");
         assert_eq!(body["pikaci_run"]["run_id"], RUN);
         assert_eq!(

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pika_news_web::ForgeRepo;
 use pika_news_web::db::Db;
 use pika_news_web::scheduler::Scheduler;
+use pika_news_web::{DataDir, ForgeRepo};
 
 pub(crate) struct Forge {
     _dir: tempfile::TempDir,
@@ -72,7 +72,7 @@ impl Forge {
             pikaci_state_root: pika_news_web::pikaci_state_root("sledtools/pika", &bare),
             pikaci_bin: "pikaci".into(),
             env_allow: vec![],
-            data_dir: root.join("data"),
+            data_dir: DataDir::new(root.join("data")),
             poll_interval_secs: 1,
         };
         Self {

@@ -1,9 +1,10 @@
 //! The scheduler over a real bare repository and database: suites per head,
 //! manifest errors, superseded heads, gone branches, claiming and recovery.
 
-use pika_news_web::db::{LaneAction, LaneStatus};
+use pika_news_web::db::{BranchState, LaneAction, LaneRunId, LaneStatus, SuiteStatus};
 use pika_news_web::lanes::git::Git;
 use pika_news_web::scheduler::sync_heads;
+use pikaci_core::FailureKind;
 
 use crate::forge::{Forge, sh};
 
@@ -58,7 +59,7 @@ async fn a_manifest_error_gives_a_failed_suite_that_says_why() {
         .unwrap();
     let main = f.db.branch_by_name("main").await.unwrap().unwrap();
     let suite = &f.db.suites(main.id).await.unwrap()[0];
-    assert_eq!(suite.status, "failed");
+    assert_eq!(suite.status, SuiteStatus::Failed);
     let msg = suite.message.as_deref().unwrap();
     assert!(
         msg.contains("ci/forge-lanes.toml:3") && msg.contains("needs `command`"),
@@ -91,7 +92,7 @@ async fn a_new_head_cancels_the_old_one_and_a_gone_branch_closes() {
     let report = sync_heads(&f.db, &git, &f.repo).await.unwrap();
     assert_eq!(report.closed, 1);
     let b = f.db.branch_by_name("feature/b").await.unwrap().unwrap();
-    assert_eq!(b.state, "closed");
+    assert_eq!(b.state, BranchState::Closed);
     assert_eq!(
         f.db.suites(b.id).await.unwrap()[0].lanes[0].status,
         LaneStatus::Cancelled
@@ -114,7 +115,10 @@ async fn claims_honour_concurrency_groups_and_fences() {
     let c = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
     // The second docs lane waits for the first: one per group.
     assert!(f.db.claim_lane("me", 60, 10).await.unwrap().is_none());
-    assert_eq!([a.lane_id, b.lane_id, c.lane_id], [1, 2, 3]);
+    assert_eq!(
+        [a.lane_id, b.lane_id, c.lane_id].map(LaneRunId::get),
+        [1, 2, 3]
+    );
     // With a concurrency of 3 already running, nothing more is claimed either.
     assert!(f.db.claim_lane("me", 60, 3).await.unwrap().is_none());
 
@@ -158,7 +162,7 @@ async fn claims_honour_concurrency_groups_and_fences() {
     );
     // The docs group is free again.
     let d = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
-    assert_eq!(d.lane_id, 4);
+    assert_eq!(d.lane_id.get(), 4);
 }
 
 #[tokio::test]
@@ -206,7 +210,7 @@ async fn expired_leases_are_recovered_and_repeat_offenders_fail() {
     let main = f.db.branch_by_name("main").await.unwrap().unwrap();
     let lane = &f.db.suites(main.id).await.unwrap()[0].lanes[0];
     assert_eq!(lane.status, LaneStatus::Failed);
-    assert_eq!(lane.failure_kind.as_deref(), Some("infrastructure"));
+    assert_eq!(lane.failure_kind, Some(FailureKind::Infrastructure));
     assert_eq!(lane.attempts, 3);
 }
 
@@ -226,7 +230,7 @@ async fn an_unreadable_manifest_fails_its_head_but_not_the_others() {
     assert_eq!(report.suites, 2, "{report:?}");
     let huge = f.db.branch_by_name("feature/huge").await.unwrap().unwrap();
     let suite = &f.db.suites(huge.id).await.unwrap()[0];
-    assert_eq!(suite.status, "failed");
+    assert_eq!(suite.status, SuiteStatus::Failed);
     assert!(
         suite
             .message
