@@ -3,7 +3,10 @@
 //! serialized as is. Their OpenAPI schemas are derived from these types.
 //!
 //! Field order is the order of the keys on the wire; optional values are
-//! `null` unless a field says it is omitted when empty.
+//! `null` unless a field says it is omitted when empty. In the schemas every
+//! key that is always sent is `required` and no other key is allowed
+//! (`deny_unknown_fields` has no effect on serializing: it only closes the
+//! schema).
 
 use pikaci_core::{FailureKind, JobId, RunId, RunLogsMetadata, RunRecord};
 use serde::Serialize;
@@ -13,6 +16,7 @@ use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, Sui
 
 /// Every error: `{"error": "..."}`, a message without server paths.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// What went wrong.
     pub error: String,
@@ -20,6 +24,7 @@ pub struct ErrorBody {
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Health {
     /// Always `ok`.
     #[schema(example = "ok")]
@@ -28,12 +33,14 @@ pub struct Health {
 
 /// A branch of the forge repository.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Branch {
     /// Its id in URLs.
     pub id: BranchId,
     /// Its ref name, e.g. `feature/x`.
     pub name: String,
     /// The head commit last seen.
+    #[schema(required = true)]
     pub head: Option<String>,
     /// `open`, or `closed` once its ref is gone.
     pub state: BranchState,
@@ -55,12 +62,14 @@ impl From<db::Branch> for Branch {
 
 /// A branch with its suites (newest first, at most 50), each with its lanes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BranchDetail {
     /// Its id in URLs.
     pub id: BranchId,
     /// Its ref name.
     pub name: String,
     /// The head commit last seen.
+    #[schema(required = true)]
     pub head: Option<String>,
     /// `open` or `closed`.
     pub state: BranchState,
@@ -86,6 +95,7 @@ impl BranchDetail {
 
 /// The CI suite of one branch head.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Suite {
     /// Its id.
     pub id: SuiteId,
@@ -94,6 +104,7 @@ pub struct Suite {
     /// Summary status, folded from its lanes.
     pub status: SuiteStatus,
     /// Why it failed, for a suite that could not start (bad manifest).
+    #[schema(required = true)]
     pub message: Option<String>,
     /// When it was queued.
     pub created_at: String,
@@ -116,6 +127,7 @@ impl From<db::Suite> for Suite {
 
 /// One run of one lane.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LaneRun {
     /// The lane run id.
     pub id: LaneRunId,
@@ -128,18 +140,23 @@ pub struct LaneRun {
     /// Its status.
     pub status: LaneStatus,
     /// Why it failed.
+    #[schema(required = true)]
     pub failure_kind: Option<FailureKind>,
     /// The pikaci run it started, once `run_started` arrived.
+    #[schema(required = true)]
     pub pikaci_run_id: Option<String>,
     /// How many times it was claimed.
     pub attempts: i64,
     /// A one-line summary.
+    #[schema(required = true)]
     pub message: Option<String>,
     /// When it was queued.
     pub created_at: String,
     /// When it started.
+    #[schema(required = true)]
     pub started_at: Option<String>,
     /// When it finished.
+    #[schema(required = true)]
     pub finished_at: Option<String>,
 }
 
@@ -164,6 +181,7 @@ impl From<db::Lane> for LaneRun {
 
 /// `ForgeBranchLogsResponse`: a branch's lane run with its pikaci run and log facts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BranchLogsResponse {
     /// The branch.
     pub branch_id: BranchId,
@@ -174,13 +192,16 @@ pub struct BranchLogsResponse {
     /// The lane run.
     pub lane: LaneRun,
     /// Its pikaci run; `null` when it has none (or the run is gone).
+    #[schema(required = true)]
     pub pikaci_run: Option<RunRecord>,
     /// Its pikaci run's log facts; `null` with `pikaci_run`.
+    #[schema(required = true)]
     pub pikaci_log_metadata: Option<RunLogsMetadata>,
 }
 
 /// What part of one log an answer carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LogPart {
     /// The byte offset of the first byte returned.
     pub offset: u64,
@@ -209,14 +230,17 @@ impl From<&pikaci_store::LogChunk> for LogPart {
 /// `GET /news/api/forge/pikaci/logs/{run_id}`: `{run_id, job, host, guest}` and
 /// what part of each log was returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LogsResponse {
     /// The run.
     pub run_id: RunId,
     /// The job (the run's first job when none was asked for).
     pub job: JobId,
     /// `host.log`'s text; `null` when not asked for.
+    #[schema(required = true)]
     pub host: Option<String>,
     /// `guest.log`'s text; `null` when not asked for.
+    #[schema(required = true)]
     pub guest: Option<String>,
     /// What part of `host.log` was returned; omitted when not asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -230,6 +254,7 @@ pub struct LogsResponse {
 ///
 /// The keys are in alphabetical order, as this answer has always had them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LaneLog {
     /// Whether the log exists.
     pub exists: bool,
@@ -249,6 +274,7 @@ pub struct LaneLog {
 
 /// A lane action's answer: the lane run it changed, or the new one a rerun made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct LaneActionDone {
     /// The lane run.
     pub lane_run_id: LaneRunId,
@@ -256,6 +282,7 @@ pub struct LaneActionDone {
 
 /// `POST /news/api/forge/wake`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Woken {
     /// Whether a scheduler was there to wake.
     pub woken: bool,
