@@ -13,3 +13,4 @@ mod faults;
 mod hostile;
 mod openapi;
 mod scheduler;
+mod server;
