@@ -11,18 +11,26 @@ use serde::{Deserialize, Serialize};
 
 /// A value that is not one of a vocabulary's names.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} {value:?} is not one of {allowed}")]
+#[error("unknown {what} {value:?}{}", expected(allowed))]
 pub struct UnknownValue {
     /// What was parsed (`lane status`, `role`, ...).
     pub what: &'static str,
     /// The value (at most 64 characters of it).
     pub value: String,
-    /// The accepted values.
-    pub allowed: &'static str,
+    /// The accepted values, when the vocabulary is ours to list.
+    pub allowed: Vec<&'static str>,
+}
+
+fn expected(allowed: &[&str]) -> String {
+    if allowed.is_empty() {
+        String::new()
+    } else {
+        format!(": use {}", allowed.join(", "))
+    }
 }
 
 impl UnknownValue {
-    fn new(what: &'static str, value: &str, allowed: &'static str) -> Self {
+    fn new(what: &'static str, value: &str, allowed: Vec<&'static str>) -> Self {
         Self {
             what,
             value: value.chars().take(64).collect(),
@@ -77,7 +85,11 @@ macro_rules! vocabulary {
             fn from_str(s: &str) -> Result<Self, UnknownValue> {
                 match s {
                     $( $text => Ok(Self::$variant), )+
-                    other => Err(UnknownValue::new($what, other, concat!($($text, " "),+))),
+                    other => Err(UnknownValue::new(
+                        $what,
+                        other,
+                        Self::ALL.iter().map(|v| v.as_str()).collect(),
+                    )),
                 }
             }
         }
@@ -171,7 +183,7 @@ impl FromSql for StoredFailureKind {
             FromSqlError::Other(Box::new(UnknownValue::new(
                 "failure kind",
                 text,
-                "test_failure timeout infrastructure cancelled interrupted",
+                Vec::new(),
             )))
         })
     }
@@ -295,7 +307,7 @@ mod tests {
         let e = "exploded".parse::<LaneStatus>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "lane status \"exploded\" is not one of queued running passed failed cancelled "
+            "unknown lane status \"exploded\": use queued, running, passed, failed, cancelled"
         );
         // An unknown stored value is an error, not `failed`.
         let read = conn.query_row("SELECT 'exploded'", [], |r| r.get::<_, LaneStatus>(0));
