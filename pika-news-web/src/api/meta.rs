@@ -1,22 +1,16 @@
-//! The routes about the service itself: liveness, the OpenAPI document, and
-//! the answer for a route that does not exist.
+//! The routes about the service itself: liveness, the OpenAPI document's
+//! own schema, and the answer for a route that does not exist.
 
 use axum::Json;
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{RefOr, Schema};
 
 use super::dto::Health;
-use super::openapi::openapi_document;
 use crate::error::ApiError;
 
 /// `GET /health`.
 pub(crate) async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
-}
-
-/// `GET /news/api/openapi.json`.
-pub(crate) async fn openapi_json() -> Json<serde_json::Value> {
-    Json(openapi_document())
 }
 
 /// Any other path.

@@ -2,9 +2,11 @@
 //!
 //! - [`routes`]: THE route list ([`ROUTES`]), with each route's [`Access`];
 //!   [`router`] and [`openapi_document`] are both made from it.
+//! - `openapi`: what a route's entry says ([`RouteDoc`]) and the document
+//!   made from a list of them.
 //! - [`dto`]: every JSON shape the API answers with.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
-//!   `lane_runs`, `page`, `meta` (health, the document, 404).
+//!   `lane_runs`, `page`, `meta` (health, 404).
 
 mod branch;
 pub mod dto;
@@ -16,5 +18,5 @@ mod pikaci;
 mod query;
 pub mod routes;
 
-pub use openapi::openapi_document;
-pub use routes::{Access, Answer, Method, Param, ParamIn, ParamKind, ROUTES, RouteDoc, router};
+pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
+pub use routes::{Access, ROUTES, openapi_document, router};

@@ -1,7 +1,10 @@
-//! The OpenAPI 3.1 document, made from [`ROUTES`]: one operation per route,
-//! its parameters, its answer's schema (derived from the [`dto`](super::dto)
-//! types and the pikaci records with `utoipa`), and the error answers its
-//! access level can give, all with their schemas in `components/schemas`.
+//! What the OpenAPI document says about a route ([`RouteDoc`]: method, path,
+//! [`Access`], [`Param`]s, [`Answer`]), and the document made from a list of
+//! them: one operation per route, its parameters, its answer's schema
+//! (derived from the [`dto`](super::dto) types and the pikaci records with
+//! `utoipa`), and the error answers its access level can give, all with their
+//! schemas in `components/schemas`. The list itself is in
+//! [`routes`](super::routes).
 
 use std::collections::BTreeMap;
 
@@ -15,12 +18,150 @@ use utoipa::openapi::{
 };
 
 use super::dto::ErrorBody;
-use super::routes::{Access, Method, Param, ParamIn, ParamKind, ROUTES, RouteDoc, SchemaFn};
+use crate::auth::Access;
 
 /// The name of the shared error answer in `components/responses`.
 const ERROR_RESPONSE: &str = "Error";
 /// The name of the bearer security scheme.
 const BEARER: &str = "bearer";
+
+/// An HTTP method a route answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET` (and `HEAD`, which axum answers for every `GET` route).
+    Get,
+    /// `POST`.
+    Post,
+}
+
+impl Method {
+    /// The lowercase name, as an OpenAPI path item key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::Post => "post",
+        }
+    }
+}
+
+/// What a parameter holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A pikaci id (`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`, no `..`).
+    Id,
+    /// A row id: a positive integer.
+    RowId,
+    /// A number of bytes.
+    Bytes,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// Any text.
+    Text,
+}
+
+/// Where a parameter is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamIn {
+    /// A `{name}` segment of the path (always required).
+    Path,
+    /// The query string (always optional).
+    Query,
+}
+
+/// One parameter of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    /// Its name.
+    pub name: &'static str,
+    /// Where it is.
+    pub location: ParamIn,
+    /// What it holds.
+    pub kind: ParamKind,
+    /// What it means.
+    pub description: &'static str,
+}
+
+pub(crate) const fn path(name: &'static str, kind: ParamKind, description: &'static str) -> Param {
+    Param {
+        name,
+        location: ParamIn::Path,
+        kind,
+        description,
+    }
+}
+
+pub(crate) const fn query(name: &'static str, kind: ParamKind, description: &'static str) -> Param {
+    Param {
+        name,
+        location: ParamIn::Query,
+        kind,
+        description,
+    }
+}
+
+/// Adds a type's schema, and every schema it refers to, to `components`;
+/// returns a reference to it.
+pub(crate) type SchemaFn = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
+
+pub(crate) fn schema_of<T: utoipa::ToSchema>(
+    components: &mut Vec<(String, RefOr<Schema>)>,
+) -> RefOr<Schema> {
+    components.push((T::name().into_owned(), T::schema()));
+    T::schemas(components);
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
+}
+
+/// What a route answers with when it succeeds.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    /// The media type.
+    pub content_type: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    pub(crate) schema: Option<SchemaFn>,
+}
+
+impl Answer {
+    /// JSON of type `T`.
+    pub const fn json<T: utoipa::ToSchema>(description: &'static str) -> Self {
+        Self {
+            content_type: "application/json",
+            description,
+            schema: Some(schema_of::<T>),
+        }
+    }
+
+    /// An HTML page.
+    pub const fn html(description: &'static str) -> Self {
+        Self {
+            content_type: "text/html; charset=utf-8",
+            description,
+            schema: None,
+        }
+    }
+
+    /// Whether the body is JSON described by a schema.
+    pub fn is_json(&self) -> bool {
+        self.schema.is_some()
+    }
+}
+
+/// One route: everything the router and the OpenAPI document need.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteDoc {
+    /// The method.
+    pub method: Method,
+    /// The axum path, with `{name}` parameters.
+    pub path: &'static str,
+    /// Who may call it.
+    pub access: Access,
+    /// What it does, in one line.
+    pub summary: &'static str,
+    /// Its parameters, path ones first.
+    pub params: &'static [Param],
+    /// What it answers with.
+    pub answer: Answer,
+}
 
 /// The error statuses a route with this access can answer with.
 fn error_statuses(access: Access) -> &'static [(u16, &'static str)] {
@@ -132,18 +273,18 @@ fn operation_id(r: &RouteDoc) -> String {
     id
 }
 
-/// The OpenAPI 3.1 document of every route.
-pub fn openapi_document() -> Value {
+/// The OpenAPI 3.1 document of `routes`.
+pub(crate) fn document(routes: &[RouteDoc]) -> Value {
     let mut components = Vec::new();
     let mut paths = Paths::new();
-    for r in ROUTES {
+    for r in routes {
         let method = match r.method {
             Method::Get => HttpMethod::Get,
             Method::Post => HttpMethod::Post,
         };
         paths.add_path_operation(r.path, vec![method], operation(r, &mut components));
     }
-    let error_schema = super::routes::schema_of::<ErrorBody>(&mut components);
+    let error_schema = schema_of::<ErrorBody>(&mut components);
     // One entry per name (the same type is reached from several routes).
     let schemas: BTreeMap<String, RefOr<Schema>> = components.into_iter().collect();
     let components = ComponentsBuilder::new()
@@ -180,6 +321,7 @@ pub fn openapi_document() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::routes::{ROUTES, openapi_document};
 
     #[test]
     fn operation_ids_are_unique() {

@@ -1,161 +1,23 @@
 //! THE route list. Every route is declared once, below, with the access it
 //! needs, its parameters and its answer's type; [`router`] and the OpenAPI
-//! document ([`super::openapi_document`]) are both made from it.
+//! document ([`openapi_document`]) are both made from it.
 
+use axum::Json;
 use axum::Router;
 use axum::routing::{MethodFilter, on};
-use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::Schema;
 
 pub use crate::auth::Access;
 use crate::state::AppState;
 
 use super::dto;
+use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
 use super::{branch, lane_runs, meta, page, pikaci};
 
-/// An HTTP method a route answers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Method {
-    /// `GET` (and `HEAD`, which axum answers for every `GET` route).
-    Get,
-    /// `POST`.
-    Post,
-}
-
-impl Method {
-    /// The lowercase name, as an OpenAPI path item key.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Get => "get",
-            Self::Post => "post",
-        }
+fn filter(method: Method) -> MethodFilter {
+    match method {
+        Method::Get => MethodFilter::GET,
+        Method::Post => MethodFilter::POST,
     }
-
-    fn filter(self) -> MethodFilter {
-        match self {
-            Self::Get => MethodFilter::GET,
-            Self::Post => MethodFilter::POST,
-        }
-    }
-}
-
-/// What a parameter holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamKind {
-    /// A pikaci id (`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`, no `..`).
-    Id,
-    /// A row id: a positive integer.
-    RowId,
-    /// A number of bytes.
-    Bytes,
-    /// One of these words.
-    OneOf(&'static [&'static str]),
-    /// Any text.
-    Text,
-}
-
-/// Where a parameter is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParamIn {
-    /// A `{name}` segment of the path (always required).
-    Path,
-    /// The query string (always optional).
-    Query,
-}
-
-/// One parameter of a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Param {
-    /// Its name.
-    pub name: &'static str,
-    /// Where it is.
-    pub location: ParamIn,
-    /// What it holds.
-    pub kind: ParamKind,
-    /// What it means.
-    pub description: &'static str,
-}
-
-const fn path(name: &'static str, kind: ParamKind, description: &'static str) -> Param {
-    Param {
-        name,
-        location: ParamIn::Path,
-        kind,
-        description,
-    }
-}
-
-const fn query(name: &'static str, kind: ParamKind, description: &'static str) -> Param {
-    Param {
-        name,
-        location: ParamIn::Query,
-        kind,
-        description,
-    }
-}
-
-/// Adds a type's schema, and every schema it refers to, to `components`;
-/// returns a reference to it.
-pub(crate) type SchemaFn = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
-
-pub(crate) fn schema_of<T: utoipa::ToSchema>(
-    components: &mut Vec<(String, RefOr<Schema>)>,
-) -> RefOr<Schema> {
-    components.push((T::name().into_owned(), T::schema()));
-    T::schemas(components);
-    RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
-}
-
-/// What a route answers with when it succeeds.
-#[derive(Debug, Clone, Copy)]
-pub struct Answer {
-    /// The media type.
-    pub content_type: &'static str,
-    /// What it is.
-    pub description: &'static str,
-    pub(crate) schema: Option<SchemaFn>,
-}
-
-impl Answer {
-    /// JSON of type `T`.
-    pub const fn json<T: utoipa::ToSchema>(description: &'static str) -> Self {
-        Self {
-            content_type: "application/json",
-            description,
-            schema: Some(schema_of::<T>),
-        }
-    }
-
-    /// An HTML page.
-    pub const fn html(description: &'static str) -> Self {
-        Self {
-            content_type: "text/html; charset=utf-8",
-            description,
-            schema: None,
-        }
-    }
-
-    /// Whether the body is JSON described by a schema.
-    pub fn is_json(&self) -> bool {
-        self.schema.is_some()
-    }
-}
-
-/// One route: everything the router and the OpenAPI document need.
-#[derive(Debug, Clone, Copy)]
-pub struct RouteDoc {
-    /// The method.
-    pub method: Method,
-    /// The axum path, with `{name}` parameters.
-    pub path: &'static str,
-    /// Who may call it.
-    pub access: Access,
-    /// What it does, in one line.
-    pub summary: &'static str,
-    /// Its parameters, path ones first.
-    pub params: &'static [Param],
-    /// What it answers with.
-    pub answer: Answer,
 }
 
 /// Declares every route once, building both [`ROUTES`] and the router.
@@ -179,7 +41,7 @@ macro_rules! routes {
         ];
 
         fn add_routes(router: Router<AppState>) -> Router<AppState> {
-            router $( .route($path, on(Method::$method.filter(), $handler)) )*
+            router $( .route($path, on(filter(Method::$method), $handler)) )*
         }
     };
 }
@@ -194,7 +56,7 @@ routes! {
         params: [],
         answer: Answer::json::<dto::Health>("`{\"status\":\"ok\"}`"),
     }
-    Get "/news/api/openapi.json" => meta::openapi_json {
+    Get "/news/api/openapi.json" => openapi_json {
         access: Public,
         summary: "This document",
         params: [],
@@ -283,4 +145,13 @@ pub fn router(state: AppState) -> Router {
     add_routes(Router::new())
         .fallback(meta::not_found)
         .with_state(state)
+}
+
+/// The OpenAPI 3.1 document of every route.
+pub fn openapi_document() -> serde_json::Value {
+    openapi::document(ROUTES)
+}
+
+async fn openapi_json() -> Json<serde_json::Value> {
+    Json(openapi_document())
 }
