@@ -43,6 +43,38 @@ fn ranged_reads_stop_at_the_end<F: Fs>(s: &Store<F>) {
     assert_eq!(fs.read_range(&p, 1000, 100).unwrap(), b"");
 }
 
+fn an_open_file_is_read_by_position_and_sees_appends<F: Fs>(s: &Store<F>) {
+    let fs = s.fs();
+    let p = s.root().path().join("logs/y.log");
+    let mut w = fs.open_append(&p).unwrap();
+    w.write_all(b"0123456789").unwrap();
+    let r = fs.open_read(&p).unwrap();
+    assert_eq!(r.size().unwrap(), 10);
+    let mut buf = [0u8; 4];
+    assert_eq!(r.read_at(&mut buf, 3).unwrap(), 4);
+    assert_eq!(&buf, b"3456");
+    assert_eq!(r.read_at(&mut buf, 8).unwrap(), 2);
+    assert_eq!(&buf[..2], b"89");
+    assert_eq!(r.read_at(&mut buf, 10).unwrap(), 0);
+    assert_eq!(r.read_at(&mut buf, 1000).unwrap(), 0);
+    w.write_all(b"ab").unwrap();
+    assert_eq!(r.size().unwrap(), 12);
+    assert_eq!(r.read_at(&mut buf, 10).unwrap(), 2);
+    assert_eq!(&buf[..2], b"ab");
+    // Replacing the path does not change what an open handle reads.
+    fs.write_atomic(&p, b"new").unwrap();
+    assert_eq!(r.size().unwrap(), 12);
+    assert_eq!(fs.open_read(&p).unwrap().size().unwrap(), 3);
+    // Only regular files open.
+    assert_eq!(
+        fs.open_read(&s.root().path().join("logs"))
+            .err()
+            .unwrap()
+            .kind(),
+        ErrorKind::InvalidInput
+    );
+}
+
 fn missing_things_are_not_found<F: Fs>(s: &Store<F>) {
     let fs = s.fs();
     let p = s.root().path().join("nope");
@@ -54,6 +86,7 @@ fn missing_things_are_not_found<F: Fs>(s: &Store<F>) {
         fs.read_range(&p, 0, 1).unwrap_err().kind(),
         ErrorKind::NotFound
     );
+    assert_eq!(fs.open_read(&p).err().unwrap().kind(), ErrorKind::NotFound);
 }
 
 fn listing_renaming_linking_removing<F: Fs>(s: &Store<F>) {
@@ -88,6 +121,7 @@ on_both_fs!(
     atomic_write_creates_parents_and_replaces,
     append_is_visible_at_once,
     ranged_reads_stop_at_the_end,
+    an_open_file_is_read_by_position_and_sees_appends,
     missing_things_are_not_found,
     listing_renaming_linking_removing,
 );
@@ -104,6 +138,10 @@ fn links_are_never_followed_on_disk() {
     assert_eq!(fs.kind(&link).unwrap(), Some(EntryKind::Symlink));
     assert!(fs.read(&link).is_err());
     assert!(fs.read_range(&link, 0, 100).is_err());
+    assert_eq!(
+        fs.open_read(&link).err().unwrap().kind(),
+        ErrorKind::InvalidInput
+    );
     assert!(fs.size(&link).is_err());
     assert!(fs.open_append(&link).is_err());
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "top secret");
