@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::{Engine, HostExecutor, NoObserver, RunRequest};
+use pikaci_core::engine::{Engine, HostExecutor, JobSelection, NoObserver, RunRequest};
 use pikaci_core::{LogFile, Pipeline};
 use pikaci_store::Store;
 
@@ -25,7 +25,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Run in the background.
     let running = tokio::spawn(async move {
         engine
-            .run(RunRequest::new(pipeline, dir), &NoObserver)
+            .run(
+                RunRequest::new(JobSelection::all(&pipeline), dir),
+                &NoObserver,
+            )
             .await
     });
 
@@ -52,7 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let record = running.await??;
+    let record = running.await?;
     println!("run {} {}", record.run_id, record.status);
     Ok(())
 }
