@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::{CollectingObserver, Engine, HostExecutor, RunRequest, SnapshotPolicy};
+use pikaci_core::engine::{
+    CollectingObserver, Engine, HostExecutor, JobSelection, RunRequest, SnapshotPolicy,
+};
 use pikaci_core::{LogFile, Pipeline};
 use pikaci_store::{LogRange, Store};
 
@@ -40,14 +42,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .snapshot(SnapshotPolicy::Copy {
             exclude: None,
             keep: false,
+            fallback: None,
         })
         .build();
 
     // The observer sees every lifecycle event as it happens.
     let events = CollectingObserver::default();
     let record = engine
-        .run(RunRequest::new(pipeline, &source), &events)
-        .await?;
+        .run(
+            RunRequest::new(JobSelection::all(&pipeline), &source),
+            &events,
+        )
+        .await;
 
     println!(
         "run {} {}: {}",

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::{Engine, HostExecutor, NoObserver, RunRequest};
+use pikaci_core::engine::{Engine, HostExecutor, JobSelection, NoObserver, RunRequest};
 use pikaci_core::{JobId, LogFile, Pipeline, SystemLiveness};
 use pikaci_store::Store;
 
@@ -30,7 +30,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Run in the background.
     let running = tokio::spawn(async move {
         engine
-            .run(RunRequest::new(pipeline, dir), &NoObserver)
+            .run(
+                RunRequest::new(JobSelection::all(&pipeline), dir),
+                &NoObserver,
+            )
             .await
     });
 
@@ -67,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok::<u64, Box<dyn std::error::Error + Send + Sync>>(offset)
     });
     let offset = follower.await?.map_err(|e| e.to_string())?;
-    let record = running.await??;
+    let record = running.await?;
     println!(
         "read {offset} bytes; run {} {}",
         record.run_id, record.status

@@ -222,3 +222,21 @@ pub enum GenerateCommand {
     /// The man page (roff).
     Man,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_run_command_line_parses_as_a_jsonl_run() {
+        let target = "pre-merge".parse().unwrap();
+        let argv =
+            std::iter::once("pikaci".to_owned()).chain(pikaci_core::contract::run_argv(&target));
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let Command::Run(opts) = cli.command else {
+            panic!("not a run: {:?}", cli.command);
+        };
+        assert_eq!(opts.target.as_deref(), Some("pre-merge"));
+        assert!(matches!(opts.exec.output, Output::Jsonl));
+    }
+}
