@@ -118,21 +118,6 @@ impl Fs for DiskFs {
         Ok(out)
     }
 
-    fn read_range(&self, path: &Utf8Path, offset: u64, max: usize) -> io::Result<Vec<u8>> {
-        let file = DiskFile(open_nofollow(path)?);
-        let want = file.size()?.saturating_sub(offset).min(max as u64) as usize;
-        let mut buf = vec![0u8; want];
-        let mut filled = 0;
-        while filled < want {
-            match file.read_at(&mut buf[filled..], offset + filled as u64)? {
-                0 => break,
-                n => filled += n,
-            }
-        }
-        buf.truncate(filled);
-        Ok(buf)
-    }
-
     fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>> {
         Ok(Box::new(DiskFile(open_nofollow(path)?)))
     }
@@ -205,18 +190,6 @@ impl Fs for DiskFs {
 
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
         fs_err::rename(from, to)
-    }
-
-    fn hard_link(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
-        fs_err::hard_link(from, to)
-    }
-
-    fn copy(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<u64> {
-        fs_err::copy(from, to)
-    }
-
-    fn remove_file(&self, path: &Utf8Path) -> io::Result<()> {
-        fs_err::remove_file(path)
     }
 
     fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()> {

@@ -32,7 +32,7 @@ pub trait ReadAt: Send + Sync {
 /// - `write_atomic` leaves either the old or the new content at `path`, never a
 ///   mix, even with concurrent readers; it creates missing parent folders.
 /// - `open_append` creates the file (and parents) and appends; what is written
-///   is visible to `read_range` at once.
+///   is visible at once to a handle from `open_read`.
 /// - Reads never follow a symbolic link at the final component, and open only
 ///   regular files (never block on a FIFO or read a device).
 /// - A missing path is `io::ErrorKind::NotFound` (or `None` where the return
@@ -42,8 +42,6 @@ pub trait Fs: Send + Sync {
     fn write_atomic(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()>;
     /// Reads a whole (small) file.
     fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>>;
-    /// Reads at most `max` bytes starting at `offset` (fewer at the end of the file).
-    fn read_range(&self, path: &Utf8Path, offset: u64, max: usize) -> io::Result<Vec<u8>>;
     /// Opens a regular file for positional reads. The handle keeps reading the
     /// file it opened (and sees what is appended to it), whatever later
     /// happens to `path`.
@@ -62,12 +60,6 @@ pub trait Fs: Send + Sync {
     fn create_dir(&self, path: &Utf8Path) -> io::Result<()>;
     /// Renames a file or folder (replacing a file at `to`).
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()>;
-    /// Makes `to` a second name of the file `from`.
-    fn hard_link(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()>;
-    /// Copies a file's content (for moves across file systems).
-    fn copy(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<u64>;
-    /// Removes a file.
-    fn remove_file(&self, path: &Utf8Path) -> io::Result<()>;
     /// Removes a folder and everything in it (a symbolic link is removed, not followed).
     fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()>;
 }
@@ -78,9 +70,6 @@ impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
     }
     fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>> {
         (**self).read(path)
-    }
-    fn read_range(&self, path: &Utf8Path, offset: u64, max: usize) -> io::Result<Vec<u8>> {
-        (**self).read_range(path, offset, max)
     }
     fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>> {
         (**self).open_read(path)
@@ -105,15 +94,6 @@ impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
     }
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
         (**self).rename(from, to)
-    }
-    fn hard_link(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
-        (**self).hard_link(from, to)
-    }
-    fn copy(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<u64> {
-        (**self).copy(from, to)
-    }
-    fn remove_file(&self, path: &Utf8Path) -> io::Result<()> {
-        (**self).remove_file(path)
     }
     fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()> {
         (**self).remove_dir_all(path)

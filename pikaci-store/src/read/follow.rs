@@ -432,12 +432,19 @@ mod tests {
         let mut it = follow.blocking(|| {
             fx.store
                 .fs()
-                .remove_file(&fx.store.root().run_json(&fx.record.run_id))
+                .remove_dir_all(&fx.store.root().run_dir(&fx.record.run_id))
                 .unwrap();
         });
         let err = it.next().unwrap().unwrap_err();
         assert!(err.is_not_found(), "{err}");
         assert!(it.next().is_none());
+    }
+
+    #[test]
+    fn a_follow_can_move_into_a_task_or_a_stream() {
+        fn owned_and_sendable<T: Send + 'static>() {}
+        owned_and_sendable::<Follow<crate::fs::DiskFs>>();
+        owned_and_sendable::<Follow<MemFs>>();
     }
 
     #[test]

@@ -75,7 +75,7 @@ impl<F: Fs> RunDir<F> {
     }
 
     /// The store the run is in.
-    pub fn store(&self) -> &Store<F> {
+    pub(crate) fn store(&self) -> &Store<F> {
         &self.store
     }
 

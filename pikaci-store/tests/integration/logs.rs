@@ -274,9 +274,6 @@ impl Fs for Counting {
     fn read(&self, path: &Utf8Path) -> std::io::Result<Vec<u8>> {
         self.inner.read(path)
     }
-    fn read_range(&self, path: &Utf8Path, offset: u64, max: usize) -> std::io::Result<Vec<u8>> {
-        self.inner.read_range(path, offset, max)
-    }
     fn open_read(&self, path: &Utf8Path) -> std::io::Result<Box<dyn ReadAt>> {
         self.inner.open_read(path)
     }
@@ -300,15 +297,6 @@ impl Fs for Counting {
     }
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> std::io::Result<()> {
         self.inner.rename(from, to)
-    }
-    fn hard_link(&self, from: &Utf8Path, to: &Utf8Path) -> std::io::Result<()> {
-        self.inner.hard_link(from, to)
-    }
-    fn copy(&self, from: &Utf8Path, to: &Utf8Path) -> std::io::Result<u64> {
-        self.inner.copy(from, to)
-    }
-    fn remove_file(&self, path: &Utf8Path) -> std::io::Result<()> {
-        self.inner.remove_file(path)
     }
     fn remove_dir_all(&self, path: &Utf8Path) -> std::io::Result<()> {
         self.inner.remove_dir_all(path)
