@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use clap::CommandFactory;
-use pikaci_core::engine::{Clock, SystemClock, select_jobs};
+use pikaci_core::engine::{Clock, JobSelection, SystemClock};
 use pikaci_core::{JobId, RunId};
-use pikaci_incus::{IncusSettings, ProcessRunner, gc_instances, plan_job};
+use pikaci_incus::{IncusExecutor, IncusSettings, ProcessRunner, gc_instances, plan_job};
 use pikaci_store::GcPolicy;
 
 use crate::args::{Cli, GcOpts, GenerateCommand, IncusGcOpts, IncusPlanOpts};
@@ -59,15 +59,17 @@ pub(crate) fn incus_plan(ctx: &Context, opts: &IncusPlanOpts) -> Result<u8, CliE
         .iter()
         .map(|j| parse_id::<JobId>("job id", j))
         .collect::<Result<Vec<_>, _>>()?;
-    let selected = select_jobs(&pipeline, None, &jobs)?;
+    let named = !jobs.is_empty();
+    let selection = JobSelection::new(&pipeline, None, jobs)?;
     let settings = IncusSettings::resolve(&pipeline.incus, &env_map())?;
     // A plan is for an example run id: a real run gets its own.
     let run_id = RunId::new_at(SystemClock.now());
     let snapshot = ctx.store().root().snapshot_dir(&run_id);
     let mut planned = 0;
-    for job in selected
+    for job in selection
+        .jobs()
         .iter()
-        .filter(|j| j.executor.is_incus() || !jobs.is_empty())
+        .filter(|j| IncusExecutor::serves_kind(&j.executor) || named)
     {
         print!("{}", plan_job(&settings, &run_id, job, &snapshot)?);
         planned += 1;

@@ -24,6 +24,7 @@ use toml::Spanned;
 
 use crate::ids::{IdError, JobId, TargetId};
 use crate::status::ExecutorKind;
+use crate::toml_span::TomlLocation;
 
 /// The default job timeout when `timeout_secs` is not given.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 3600;
@@ -183,31 +184,13 @@ struct Source<'a> {
 }
 
 impl Source<'_> {
-    fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        (line, column)
-    }
-
     fn invalid(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> PipelineError {
         PipelineError::Invalid {
             file: self.file.to_owned(),
-            line: self.line_col(span.start).0,
+            line: TomlLocation::at(self.text, span.start).line,
             key: key.to_owned(),
             message: message.into(),
         }
-    }
-
-    /// The key assigned on the line that holds `offset`, if that line is `key = ...`.
-    fn key_at(&self, offset: usize) -> Option<String> {
-        let start = self.text[..offset.min(self.text.len())]
-            .rfind('\n')
-            .map_or(0, |i| i + 1);
-        let line = self.text[start..].lines().next()?;
-        let (key, _) = line.split_once('=')?;
-        let key = key.trim().trim_matches('"');
-        (!key.is_empty() && !key.starts_with('[')).then(|| key.to_owned())
     }
 }
 
@@ -216,13 +199,12 @@ impl Pipeline {
     pub fn parse(text: &str, file: &Utf8Path) -> Result<Self, PipelineError> {
         let src = Source { file, text };
         let raw: RawPipeline = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map_or(0, |s| s.start);
-            let (line, column) = src.line_col(offset);
+            let at = TomlLocation::of_error(text, &e);
             PipelineError::Syntax {
                 file: file.to_owned(),
-                line,
-                column,
-                key: src.key_at(offset),
+                line: at.line,
+                column: at.column,
+                key: at.key,
                 message: e.message().trim().to_owned(),
             }
         })?;

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::quote;
+use pikaci_core::contract::{shell_join, shell_quote};
 
 /// One command to run: never a shell string, always an argv.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -66,7 +66,7 @@ impl IncusCommand {
             cmd = Self::new("sudo", args);
         }
         if let Some(host) = remote_host {
-            let line = quote::join(cmd.argv_with_env());
+            let line = shell_join(cmd.argv_with_env());
             cmd = Self::new(
                 "ssh",
                 ["-T", "-o", "BatchMode=yes", "--", host, line.as_str()],
@@ -79,9 +79,9 @@ impl IncusCommand {
     pub fn display(&self) -> String {
         let mut line = String::new();
         for (k, v) in &self.env {
-            line.push_str(&format!("{k}={} ", quote::quote(v)));
+            line.push_str(&format!("{k}={} ", shell_quote(v)));
         }
-        line.push_str(&quote::join(self.argv()));
+        line.push_str(&shell_join(self.argv()));
         line
     }
 }

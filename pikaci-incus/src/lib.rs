@@ -25,7 +25,6 @@ mod gc;
 pub mod guest;
 mod name;
 pub mod plan;
-pub mod quote;
 mod runner;
 mod settings;
 

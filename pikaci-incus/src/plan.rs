@@ -7,6 +7,7 @@
 use std::fmt;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use pikaci_core::contract::shell_quote;
 use pikaci_core::{JobSpec, RunId};
 
 use crate::command::IncusCommand;
@@ -16,7 +17,6 @@ use crate::guest::{
     GUEST_LOG_FILE, RESULT_FILE, SNAPSHOT_PATH, STAGED_BUILD_PATH, STAGED_DEPS_PATH,
 };
 use crate::name::InstanceName;
-use crate::quote;
 use crate::settings::IncusSettings;
 
 /// The timed phases of one job, as recorded in `remote_linux_vm_execution`.
@@ -103,7 +103,7 @@ impl GuestLaunch {
                     key: key.chars().take(80).collect(),
                 });
             }
-            command.push_str(&format!("export {key}={}\n", quote::quote(value)));
+            command.push_str(&format!("export {key}={}\n", shell_quote(value)));
         }
         command.push_str(&job.command);
         Ok(Self {

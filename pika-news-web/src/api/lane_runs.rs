@@ -58,7 +58,7 @@ pub(crate) async fn log(
     Query(params): Query<Params>,
 ) -> Result<Json<LaneLog>, ApiError> {
     let id = lane_run_id(&lane_run_id_raw)?;
-    let range = super::pikaci::range(&params)?;
+    let range = query::range(&params)?;
     if !state.db.lane_exists(id).await? {
         return Err(ApiError::NotFound(format!("lane run {id} not found")));
     }
