@@ -6,16 +6,20 @@
 //!   made from a list of them.
 //! - [`dto`]: every JSON shape the API answers with.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
-//!   `lane_runs`, `page`, `meta` (health, 404).
+//!   `lane_runs`, `page`, `meta` (health, 404), `raw` (a log streamed whole
+//!   or by byte range, over `http_range` and `file_body`).
 
 mod branch;
 pub mod dto;
+mod file_body;
+mod http_range;
 mod lane_runs;
 mod meta;
 mod openapi;
 mod page;
 mod pikaci;
 mod query;
+mod raw;
 pub mod routes;
 
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
