@@ -8,6 +8,7 @@ use pikaci_store::Store;
 
 use crate::data_dir::DataDir;
 use crate::db::Db;
+use crate::live::{self, LiveLogs};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct AppState {
     pub waker: Option<Arc<tokio::sync::Notify>>,
     /// The service's data folder, where lane logs are (when lanes run).
     pub data_dir: Option<DataDir>,
+    /// The logs being followed live, shared by every stream.
+    pub live: Arc<LiveLogs>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -45,7 +48,14 @@ impl AppState {
             liveness: Arc::new(SystemLiveness::new()),
             waker: None,
             data_dir: None,
+            live: Arc::new(LiveLogs::new(live::Settings::default())),
         }
+    }
+
+    /// The same state, with live streams that behave as `settings` say.
+    pub fn with_live_settings(mut self, settings: live::Settings) -> Self {
+        self.live = Arc::new(LiveLogs::new(settings));
+        self
     }
 
     /// The same state, serving lane logs from `data_dir`.

@@ -7,7 +7,8 @@
 //! - [`dto`]: every JSON shape the API answers with.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
 //!   `lane_runs`, `page`, `meta` (health, 404), `raw` (a log streamed whole
-//!   or by byte range, over `http_range` and `file_body`).
+//!   or by byte range, over `http_range` and `file_body`), `stream` (a log
+//!   as Server-Sent Events, over [`crate::live`]).
 
 mod branch;
 pub mod dto;
@@ -21,6 +22,7 @@ mod pikaci;
 mod query;
 mod raw;
 pub mod routes;
+mod stream;
 
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
 pub use routes::{Access, ROUTES, openapi_document, router};
