@@ -23,6 +23,7 @@ mod query;
 mod raw;
 pub mod routes;
 mod stream;
+mod timed_body;
 
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
 pub use routes::{Access, ROUTES, openapi_document, router};
