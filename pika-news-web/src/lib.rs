@@ -40,7 +40,8 @@ mod state;
 pub use api::{Access, ROUTES, RouteDoc, openapi_document, router};
 pub use auth::{COOKIE, ReadAccess, WriteAccess};
 pub use config::{
-    Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, ForgeRepo, pikaci_state_root,
+    Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,
+    pikaci_state_root,
 };
 pub use data_dir::DataDir;
 pub use error::ApiError;
