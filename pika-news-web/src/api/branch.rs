@@ -118,6 +118,7 @@ pub(crate) async fn logs(
         lane: view::ci_lane(detail, log_text, now),
         pikaci_run,
         pikaci_log_metadata,
+        pikaci_prepared_outputs: None,
     }))
 }
 

@@ -6,4 +6,5 @@
 pub mod events_log;
 pub mod git;
 pub mod manifest;
+pub mod manifest_check;
 pub mod runner;
