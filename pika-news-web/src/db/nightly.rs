@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::compat::{LaneDetail, lane_details};
 use super::forge::insert_lane_row;
-use super::{BranchId, Db, DbError, LaneRunId, NewLane, NightlyRunId, SuiteId, SuiteStatus};
+use super::{BranchId, Db, DbError, NewLane, NightlyRunId, SuiteId, SuiteStatus};
 
 /// The SQL condition (on a `suites` row's `id`) that it is a branch's own
 /// suite, not a nightly run.
@@ -171,19 +171,6 @@ impl Db {
                 run.lanes = lane_details(c, run.suite_id)?;
             }
             Ok(runs)
-        })
-        .await
-    }
-
-    /// The nightly run a lane run belongs to, if it is a nightly lane.
-    pub async fn nightly_of_lane(&self, lane: LaneRunId) -> Result<Option<NightlyRunId>, DbError> {
-        self.call(move |c| {
-            Ok(c.query_row(
-                "SELECT n.id FROM nightly_runs n JOIN lanes l ON l.suite_id = n.suite_id WHERE l.id = ?1",
-                [lane],
-                |r| r.get(0),
-            )
-            .optional()?)
         })
         .await
     }

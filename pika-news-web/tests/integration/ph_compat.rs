@@ -342,6 +342,29 @@ async fn ph_reads_and_acts_on_nightly_runs() {
     let d = ph.branch_detail(main.branch_id).await.unwrap();
     assert!(d.ci_runs.is_empty(), "{d:?}");
     assert_eq!(d.branch.ci_status, ForgeCiStatus::Queued);
+    // Nor can it be recovered or acted on as one.
+    let suite = app
+        .db
+        .nightly(nightly)
+        .await
+        .unwrap()
+        .unwrap()
+        .suite_id
+        .get();
+    assert_eq!(
+        ph.recover_branch_ci_run(main.branch_id, suite)
+            .await
+            .unwrap_err()
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        ph.fail_branch_ci_lane(main.branch_id, failed)
+            .await
+            .unwrap_err()
+            .status,
+        StatusCode::NOT_FOUND
+    );
     let _ = branch;
 }
 
