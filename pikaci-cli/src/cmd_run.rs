@@ -6,7 +6,7 @@ use std::sync::Arc;
 use camino::Utf8PathBuf;
 use pikaci_core::engine::{Engine, HostExecutor, RunRequest, SnapshotPolicy, select_jobs};
 use pikaci_core::{JobId, RunId, RunStatus, SystemLiveness, TargetId};
-use pikaci_incus::IncusExecutor;
+use pikaci_incus::{IncusConfig, IncusExecutor};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{ExecOpts, RerunOpts, RunOpts};
@@ -59,6 +59,9 @@ async fn execute(
     let pipeline_path = ctx.pipeline_path(exec.config.as_deref());
     let pipeline = load_pipeline(&pipeline_path)?;
     let selected = select_jobs(&pipeline, target.as_ref(), &jobs)?;
+    // `[incus]` is read on every run, so a mistake in it is found at once;
+    // the environment is only consulted when a job runs in Incus.
+    let incus = IncusConfig::from_section(&pipeline.incus)?;
     let source = match &exec.source {
         Some(s) => absolute(s, &ctx.cwd),
         None => pipeline_path
@@ -83,7 +86,7 @@ async fn execute(
     // needs them (so a bad Incus variable cannot break a host-only run).
     if selected.iter().any(|j| j.executor.is_incus()) {
         let env: BTreeMap<String, String> = std::env::vars().collect();
-        builder = builder.executor(Arc::new(IncusExecutor::from_config(&pipeline.incus, &env)?));
+        builder = builder.executor(Arc::new(IncusExecutor::from_config(&incus, &env)?));
     }
     let engine = builder.build();
 

@@ -4,7 +4,8 @@
 //! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`.
 //! - Vocabulary: [`RunStatus`], [`FailureKind`], [`LogKind`], [`ExecutorKind`].
 //! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
-//! - The pipeline file: [`Pipeline`], parsed from `pikaci.toml`.
+//! - The pipeline file: [`Pipeline`], parsed from `pikaci.toml`; tables other
+//!   crates own (`[incus]`) are kept as a [`ConfigSection`].
 //! - The engine seams: [`engine::Executor`], [`engine::RunStore`], [`engine::Clock`].
 //!
 //! ```
@@ -29,14 +30,14 @@ mod liveness;
 mod logs;
 mod pipeline;
 mod record;
+mod section;
 mod status;
 
 pub use event::LifecycleEvent;
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
 pub use liveness::{Liveness, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
-pub use pipeline::{
-    DEFAULT_TIMEOUT_SECS, IncusConfig, JobSpec, Pipeline, PipelineError, TargetSpec,
-};
+pub use pipeline::{DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, PipelineError, TargetSpec};
 pub use record::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};

@@ -19,17 +19,22 @@
 //! ```
 
 mod command;
+mod config;
+mod doctor;
 mod error;
 mod executor;
 mod gc;
 pub mod guest;
+pub mod hint;
 mod name;
 pub mod plan;
 pub mod quote;
 mod runner;
 mod settings;
 
-pub use command::IncusCommand;
+pub use command::{IncusCommand, Stdin};
+pub use config::{IncusConfig, InstanceType, ParseInstanceTypeError};
+pub use doctor::{Check, CheckStatus, DoctorReport, doctor};
 pub use error::IncusError;
 pub use executor::IncusExecutor;
 pub use gc::{GcInstancesReport, gc_instances};
@@ -40,7 +45,8 @@ pub use runner::{
     RecordingRunner, StreamOutput,
 };
 pub use settings::{
-    DEFAULT_COMMAND_TIMEOUT, DEFAULT_IMAGE_ALIAS, DEFAULT_INSTANCE_PREFIX, DEFAULT_PROFILE,
-    DEFAULT_PROJECT, DEFAULT_READINESS_TIMEOUT, DEFAULT_STORAGE_POOL, ENV_PREFIX, IncusSettings,
-    IncusSettingsBuilder, MAX_PREFIX_LEN,
+    DEFAULT_COMMAND_TIMEOUT, DEFAULT_CPU, DEFAULT_IMAGE_ALIAS, DEFAULT_INSTANCE_PREFIX,
+    DEFAULT_MEMORY, DEFAULT_PROFILE, DEFAULT_PROJECT, DEFAULT_READINESS_TIMEOUT,
+    DEFAULT_STORAGE_POOL, ENV_PREFIX, IncusSettings, IncusSettingsBuilder, MAX_PREFIX_LEN,
+    Transfer,
 };
