@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 use camino::Utf8Path;
 use futures::future::BoxFuture;
-use pikaci_core::engine::{Engine, Executor, JobContext, JobOutcome, NoObserver, RunRequest};
+use pikaci_core::engine::{
+    Engine, Executor, JobContext, JobOutcome, JobSelection, NoObserver, RunRequest,
+};
 use pikaci_core::{ExecutorKind, FailureKind, Pipeline};
 use pikaci_store::{MemFs, StateRoot, Store};
 
@@ -55,8 +57,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .executor(Arc::new(AllowList(vec!["make test"])))
         .build();
     let record = engine
-        .run(RunRequest::new(pipeline, "/src"), &NoObserver)
-        .await?;
+        .run(
+            RunRequest::new(JobSelection::all(&pipeline), "/src"),
+            &NoObserver,
+        )
+        .await;
 
     for job in &record.jobs {
         println!(

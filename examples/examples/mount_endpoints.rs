@@ -15,7 +15,7 @@ use camino::Utf8PathBuf;
 use http_body_util::BodyExt;
 use pika_news_web::db::{Db, Role};
 use pika_news_web::{AppState, router};
-use pikaci_core::engine::{Engine, HostExecutor, NoObserver, RunRequest};
+use pikaci_core::engine::{Engine, HostExecutor, JobSelection, NoObserver, RunRequest};
 use pikaci_core::{Pipeline, RunId};
 use pikaci_store::Store;
 use tower::ServiceExt;
@@ -69,7 +69,10 @@ async fn sample_run(store: &Store, dir: &Utf8PathBuf) -> Result<RunId, Box<dyn s
         .executor(Arc::new(HostExecutor::new()))
         .build();
     Ok(engine
-        .run(RunRequest::new(pipeline, source), &NoObserver)
-        .await?
+        .run(
+            RunRequest::new(JobSelection::all(&pipeline), source),
+            &NoObserver,
+        )
+        .await
         .run_id)
 }

@@ -8,8 +8,10 @@
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::{CollectingObserver, Engine, HostExecutor, RunRequest, SnapshotPolicy};
-use pikaci_core::{LogKind, Pipeline};
+use pikaci_core::engine::{
+    CollectingObserver, Engine, HostExecutor, JobSelection, RunRequest, SnapshotPolicy,
+};
+use pikaci_core::{LogFile, Pipeline};
 use pikaci_store::{LogRange, Store};
 
 const PIPELINE: &str = r#"
@@ -40,14 +42,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .snapshot(SnapshotPolicy::Copy {
             exclude: None,
             keep: false,
+            fallback: None,
         })
         .build();
 
     // The observer sees every lifecycle event as it happens.
     let events = CollectingObserver::default();
     let record = engine
-        .run(RunRequest::new(pipeline, &source), &events)
-        .await?;
+        .run(
+            RunRequest::new(JobSelection::all(&pipeline), &source),
+            &events,
+        )
+        .await;
 
     println!(
         "run {} {}: {}",
@@ -55,14 +61,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         record.status,
         record.message.as_deref().unwrap_or("")
     );
+    let run = store.run(&record.run_id)?;
     for job in &record.jobs {
-        let logs = store.load_logs(
-            &record.run_id,
-            Some(&job.id),
-            LogKind::Guest,
-            LogRange::Whole,
-        )?;
-        let text = logs.guest.map(|c| c.text).unwrap_or_default();
+        let log = run.job(Some(&job.id))?.log(LogFile::Guest);
+        let text = log.read(LogRange::Whole)?.text;
         println!("  {} {} -> {}", job.id, job.status, text.trim());
     }
     println!("{} lifecycle events", events.events().len());

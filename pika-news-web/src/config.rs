@@ -1,6 +1,7 @@
 //! `pika-news.toml`: where the service listens, its database, and the forge repository.
 
 use camino::{Utf8Path, Utf8PathBuf};
+use pikaci_core::TomlLocation;
 use serde::Deserialize;
 
 /// The default listen address.
@@ -176,12 +177,11 @@ impl Config {
     /// configuration file's folder), so the server and its children agree.
     pub fn parse(text: &str, file: &Utf8Path, base: &Utf8Path) -> Result<Self, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let offset = e.span().map_or(0, |s| s.start).min(text.len());
-            let before = &text[..offset];
+            let at = TomlLocation::of_error(text, &e);
             ConfigError::Invalid {
                 file: file.to_owned(),
-                line: before.matches('\n').count() + 1,
-                column: before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1,
+                line: at.line,
+                column: at.column,
                 message: e.message().trim().to_owned(),
             }
         })?;

@@ -146,17 +146,17 @@ pub struct LogsOpts {
     /// Which log. Default: both, or guest with --follow.
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
-    /// Print only the last BYTES bytes.
-    #[arg(long, value_name = "BYTES", conflicts_with_all = ["offset", "limit"])]
+    /// Print only the last BYTES bytes (not with --offset or --limit).
+    #[arg(long, value_name = "BYTES")]
     pub tail: Option<u64>,
-    /// Start at this byte.
+    /// Start at this byte (with --follow: follow from this byte, to resume).
     #[arg(long, value_name = "N")]
     pub offset: Option<u64>,
     /// Print at most this many bytes.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
     /// Keep printing as the job writes, until it finishes.
-    #[arg(long, short = 'f')]
+    #[arg(long, short = 'f', conflicts_with_all = ["tail", "limit"])]
     pub follow: bool,
     /// Print where each job's logs are, whether they exist and their sizes, as JSON.
     #[arg(long, conflicts_with_all = ["tail", "offset", "limit", "follow"])]
@@ -239,4 +239,22 @@ pub enum GenerateCommand {
     },
     /// The man page (roff).
     Man,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_run_command_line_parses_as_a_jsonl_run() {
+        let target = "pre-merge".parse().unwrap();
+        let argv =
+            std::iter::once("pikaci".to_owned()).chain(pikaci_core::contract::run_argv(&target));
+        let cli = Cli::try_parse_from(argv).unwrap();
+        let Command::Run(opts) = cli.command else {
+            panic!("not a run: {:?}", cli.command);
+        };
+        assert_eq!(opts.target.as_deref(), Some("pre-merge"));
+        assert!(matches!(opts.exec.output, Output::Jsonl));
+    }
 }

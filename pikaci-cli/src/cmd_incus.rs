@@ -2,9 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use pikaci_core::engine::{Clock, SystemClock, select_jobs};
+use pikaci_core::engine::{Clock, JobSelection, SystemClock};
 use pikaci_core::{JobId, RunId};
-use pikaci_incus::{IncusConfig, IncusSettings, ProcessRunner, doctor, gc_instances, plan_job};
+use pikaci_incus::{
+    IncusConfig, IncusExecutor, IncusSettings, ProcessRunner, doctor, gc_instances, plan_job,
+};
 
 use crate::args::{IncusDoctorOpts, IncusGcOpts, IncusPlanOpts};
 use crate::context::{Context, load_pipeline, parse_id};
@@ -35,16 +37,18 @@ pub(crate) fn plan(ctx: &Context, opts: &IncusPlanOpts) -> Result<u8, CliError> 
         .iter()
         .map(|j| parse_id::<JobId>("job id", j))
         .collect::<Result<Vec<_>, _>>()?;
-    let selected = select_jobs(&pipeline, None, &jobs)?;
+    let named = !jobs.is_empty();
+    let selection = JobSelection::new(&pipeline, None, jobs)?;
     let config = IncusConfig::from_section(&pipeline.incus)?;
     let settings = IncusSettings::resolve(&config, &env_map())?;
     // A plan is for an example run id: a real run gets its own.
     let run_id = RunId::new_at(SystemClock.now());
     let snapshot = ctx.store().root().snapshot_dir(&run_id);
     let mut planned = 0;
-    for job in selected
+    for job in selection
+        .jobs()
         .iter()
-        .filter(|j| j.executor.is_incus() || !jobs.is_empty())
+        .filter(|j| IncusExecutor::serves_kind(&j.executor) || named)
     {
         print!("{}", plan_job(&settings, &run_id, job, &snapshot)?);
         planned += 1;

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use camino::Utf8PathBuf;
-use pikaci_core::engine::{Engine, HostExecutor, RunRequest, SnapshotPolicy, select_jobs};
+use pikaci_core::engine::{Engine, HostExecutor, JobSelection, RunRequest, SnapshotPolicy};
 use pikaci_core::{JobId, RunId, RunStatus, SystemLiveness, TargetId};
 use pikaci_incus::{IncusConfig, IncusExecutor};
 use tokio_util::sync::CancellationToken;
@@ -58,7 +58,8 @@ async fn execute(
 ) -> Result<u8, CliError> {
     let pipeline_path = ctx.pipeline_path(exec.config.as_deref());
     let pipeline = load_pipeline(&pipeline_path)?;
-    let selected = select_jobs(&pipeline, target.as_ref(), &jobs)?;
+    // The one place a run's jobs are chosen; the engine runs this selection.
+    let selection = JobSelection::new(&pipeline, target, jobs)?;
     // `[incus]` is read on every run, so a mistake in it is found at once;
     // the environment is only consulted when a job runs in Incus.
     let incus = IncusConfig::from_section(&pipeline.incus)?;
@@ -74,6 +75,10 @@ async fn execute(
     let _ = std::fs::create_dir_all(&ctx.state_root);
     let state_root = canonical(&ctx.state_root).unwrap_or_else(|| ctx.state_root.clone());
     let exclude = state_root.starts_with(&source).then(|| state_root.clone());
+    // When the state root cannot take the snapshot, the jobs still run from
+    // one in the temporary folder.
+    let fallback = Utf8PathBuf::from_path_buf(std::env::temp_dir())
+        .unwrap_or_else(|_| Utf8PathBuf::from("/tmp"));
 
     let mut builder = Engine::builder(pikaci_store::Store::open(state_root))
         .executor(Arc::new(HostExecutor::new()))
@@ -81,10 +86,15 @@ async fn execute(
         .snapshot(SnapshotPolicy::Copy {
             exclude,
             keep: exec.keep_snapshot,
+            fallback: Some(fallback),
         });
     // Executors beyond the host are registered here, only when a selected job
     // needs them (so a bad Incus variable cannot break a host-only run).
-    if selected.iter().any(|j| j.executor.is_incus()) {
+    if selection
+        .jobs()
+        .iter()
+        .any(|j| IncusExecutor::serves_kind(&j.executor))
+    {
         let env: BTreeMap<String, String> = std::env::vars().collect();
         builder = builder.executor(Arc::new(IncusExecutor::from_config(&incus, &env)?));
     }
@@ -95,22 +105,17 @@ async fn execute(
     let cancel = CancellationToken::new();
     let signals = spawn_signal_watch(cancel.clone())?;
     let request = RunRequest {
-        pipeline,
-        target,
-        jobs,
+        selection,
         source_root: source,
         rerun_of,
         parallelism: usize::from(exec.jobs),
         cancel,
     };
-    let result = engine.run(request, &renderer).await;
+    let record = engine.run(request, &renderer).await;
     signals.abort();
     if let Some(t) = ticker {
         t.abort();
     }
-    let record = result.map_err(|e| match e {
-        pikaci_core::engine::EngineError::Select(s) => CliError::Select(s),
-    })?;
     Ok(if record.status == RunStatus::Passed {
         EXIT_OK
     } else {

@@ -3,13 +3,12 @@
 use std::str::FromStr;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use pikaci_core::contract::STATE_ROOT_ENV;
 use pikaci_core::{IdError, Pipeline};
 use pikaci_store::Store;
 
 use crate::exit::CliError;
 
-/// The environment variable naming the state root.
-pub const STATE_ROOT_ENV: &str = "PIKACI_STATE_ROOT";
 /// The state root used when neither the flag nor the variable is set.
 pub const DEFAULT_STATE_ROOT: &str = ".pikaci";
 /// The pipeline file looked for in the current folder.

@@ -1,21 +1,15 @@
-//! Exit codes and the command's error type, in one place.
+//! The command's error type and the exit code of each error.
 
 use pikaci_core::engine::SelectError;
 use pikaci_core::{IdError, PipelineError};
 use pikaci_incus::IncusError;
-use pikaci_store::StoreError;
+use pikaci_store::{LogRangeError, StoreError};
 
-/// Every job passed (or the command did what it was asked).
-pub const EXIT_OK: u8 = 0;
-/// A job failed, timed out or was cancelled.
-pub const EXIT_JOB_FAILED: u8 = 1;
-/// The command line or the pipeline file is wrong.
-pub const EXIT_USAGE: u8 = 2;
-/// pikaci itself could not do its work (I/O, a corrupt record, a broken environment).
-pub const EXIT_INTERNAL: u8 = 3;
-
-/// The exit codes as `--help` shows them.
-pub const EXIT_CODES_HELP: &str = "Exit codes:\n  0  every job passed (or the command succeeded)\n  1  a job failed, timed out or was cancelled\n  2  usage or configuration error (bad flag, bad id, bad pikaci.toml, unknown run)\n  3  pikaci itself could not run (I/O error, corrupt record)";
+// The codes themselves are part of pikaci's contract with the programs that
+// run it, so they live in `pikaci_core::contract`.
+pub use pikaci_core::contract::{
+    EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE,
+};
 
 /// What can stop a `pikaci` command.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +38,9 @@ pub enum CliError {
     /// The pipeline file is wrong.
     #[error(transparent)]
     Config(#[from] PipelineError),
+    /// The byte range asked for is contradictory.
+    #[error("invalid range: {0}")]
+    InvalidRange(#[from] LogRangeError),
     /// The target or jobs asked for do not exist.
     #[error(transparent)]
     Select(#[from] SelectError),
@@ -72,6 +69,7 @@ impl CliError {
             | Self::InvalidId { .. }
             | Self::ConfigRead { .. }
             | Self::Config(_)
+            | Self::InvalidRange(_)
             | Self::Select(_) => EXIT_USAGE,
             Self::Incus(e) => match e {
                 IncusError::Config(_)

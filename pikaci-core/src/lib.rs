@@ -6,7 +6,12 @@
 //! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
 //! - The pipeline file: [`Pipeline`], parsed from `pikaci.toml`; tables other
 //!   crates own (`[incus]`) are kept as a [`ConfigSection`].
-//! - The engine seams: [`engine::Executor`], [`engine::RunStore`], [`engine::Clock`].
+//! - The engine: [`engine::Engine`] runs a [`engine::RunRequest`] through the
+//!   seams [`engine::Executor`], [`engine::RunStore`], [`engine::Clock`] and
+//!   [`engine::Snapshotter`].
+//! - The contract with programs that run `pikaci`: [`contract`] (exit codes,
+//!   `PIKACI_STATE_ROOT`, the JSONL run command line, shell quoting).
+//! - [`TomlLocation`]: the line, column and key a TOML error points at.
 //!
 //! ```
 //! use pikaci_core::{RunId, RunRecord};
@@ -21,6 +26,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod contract;
 pub mod engine;
 mod event;
 #[cfg(any(test, feature = "test-helpers"))]
@@ -32,6 +38,7 @@ mod pipeline;
 mod record;
 mod section;
 mod status;
+mod toml_span;
 
 pub use event::LifecycleEvent;
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
@@ -41,3 +48,4 @@ pub use pipeline::{DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, PipelineError, Targe
 pub use record::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
 pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};
+pub use toml_span::TomlLocation;

@@ -15,8 +15,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::pipeline::PipelineError;
+use crate::toml_span::TomlLocation;
 
-/// The text of a pipeline file, for turning byte offsets into lines.
+/// The text of a pipeline file, for errors that point at a line.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SourceText<'a> {
     pub(crate) file: &'a Utf8Path,
@@ -24,14 +25,6 @@ pub(crate) struct SourceText<'a> {
 }
 
 impl SourceText<'_> {
-    /// 1-based line and column of a byte offset.
-    pub(crate) fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..floor_char_boundary(self.text, offset)];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-        (line, column)
-    }
-
     /// An [`PipelineError::Invalid`] at `span`.
     pub(crate) fn invalid(
         &self,
@@ -41,42 +34,23 @@ impl SourceText<'_> {
     ) -> PipelineError {
         PipelineError::Invalid {
             file: self.file.to_owned(),
-            line: self.line_col(span.start).0,
+            line: TomlLocation::at(self.text, span.start).line,
             key: key.to_owned(),
             message: message.into(),
         }
     }
 
-    /// The key assigned on the line that holds `offset`, if that line is `key = ...`.
-    pub(crate) fn key_at(&self, offset: usize) -> Option<String> {
-        let offset = floor_char_boundary(self.text, offset);
-        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
-        let line = self.text[start..].lines().next()?;
-        let (key, _) = line.split_once('=')?;
-        let key = key.trim().trim_matches('"');
-        (!key.is_empty() && !key.starts_with('[')).then(|| key.to_owned())
-    }
-
     /// A TOML error (syntax, unknown key, wrong type) as a [`PipelineError::Syntax`].
     pub(crate) fn syntax(&self, e: &toml::de::Error) -> PipelineError {
-        let offset = e.span().map_or(0, |s| s.start);
-        let (line, column) = self.line_col(offset);
+        let at = TomlLocation::of_error(self.text, e);
         PipelineError::Syntax {
             file: self.file.to_owned(),
-            line,
-            column,
-            key: self.key_at(offset),
+            line: at.line,
+            column: at.column,
+            key: at.key,
             message: e.message().trim().to_owned(),
         }
     }
-}
-
-fn floor_char_boundary(text: &str, offset: usize) -> usize {
-    let mut i = offset.min(text.len());
-    while !text.is_char_boundary(i) {
-        i -= 1;
-    }
-    i
 }
 
 /// One top-level table of `pikaci.toml` (such as `[incus]`), kept as a
@@ -191,15 +165,7 @@ impl ConfigSection {
     /// The 1-based line of a byte offset in the file, when the section came
     /// from a file.
     pub fn line_of(&self, offset: usize) -> Option<usize> {
-        let text = self.text.as_deref()?;
-        Some(
-            SourceText {
-                file: self.file(),
-                text,
-            }
-            .line_col(offset)
-            .0,
-        )
+        Some(TomlLocation::at(self.text.as_deref()?, offset).line)
     }
 
     fn spanned_value<'t>(

@@ -165,11 +165,6 @@ impl ExecutorKind {
             Self::Other(s) => s,
         }
     }
-
-    /// Whether this is one of the Incus VM kinds.
-    pub fn is_incus(&self) -> bool {
-        matches!(self, Self::Incus | Self::RemoteLinuxVm)
-    }
 }
 
 impl From<&str> for ExecutorKind {

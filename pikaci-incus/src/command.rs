@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crate::quote;
+use pikaci_core::contract::{shell_join, shell_quote};
 
 /// What a command reads on its standard input (nothing, by default).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +88,7 @@ impl IncusCommand {
             cmd = Self::new("sudo", args).with_stdin_of(cmd);
         }
         if let Some(host) = remote_host {
-            let line = quote::join(cmd.argv_with_env());
+            let line = shell_join(cmd.argv_with_env());
             cmd = Self::new(
                 "ssh",
                 ["-T", "-o", "BatchMode=yes", "--", host, line.as_str()],
@@ -113,9 +113,9 @@ impl IncusCommand {
             line.push_str(" | ");
         }
         for (k, v) in &self.env {
-            line.push_str(&format!("{k}={} ", quote::quote(v)));
+            line.push_str(&format!("{k}={} ", shell_quote(v)));
         }
-        line.push_str(&quote::join(self.argv()));
+        line.push_str(&shell_join(self.argv()));
         if let Some(Stdin::Text(text)) = &self.stdin {
             let mut end = "PIKACI_EOF".to_owned();
             while text.lines().any(|l| l == end) {

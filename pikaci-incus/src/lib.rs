@@ -28,7 +28,6 @@ pub mod guest;
 pub mod hint;
 mod name;
 pub mod plan;
-pub mod quote;
 mod runner;
 mod settings;
 

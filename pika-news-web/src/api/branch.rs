@@ -6,7 +6,7 @@ use axum::extract::{Path, Query, State};
 use pikaci_core::{RunLogsMetadata, RunRecord};
 use serde::Serialize;
 
-use super::pikaci::{load_run, parse_run_id};
+use super::pikaci::{load_run_with_log_metadata, parse_run_id};
 use super::query::{self, Params};
 use crate::auth::ReadAccess;
 use crate::db::{Branch, Lane, Suite};
@@ -104,16 +104,7 @@ pub(crate) async fn logs(
             let run = parse_run_id(raw).map_err(|_| {
                 ApiError::Internal(format!("lane {} records an invalid run id", lane.id))
             })?;
-            let record = load_run(&state, run).await?;
-            // Metadata from the same (reconciled) record, so both report one status.
-            let st = state.clone();
-            let (record, meta) = tokio::task::spawn_blocking(move || {
-                let meta = st.store.logs_metadata(&record);
-                (record, meta)
-            })
-            .await
-            .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?;
-            let meta = meta?;
+            let (record, meta) = load_run_with_log_metadata(&state, run).await?;
             (Some(record), Some(meta))
         }
     };

@@ -52,7 +52,7 @@ pub(crate) async fn log(
     Query(params): Query<super::query::Params>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let id = query::positive("lane run id", &lane_run_id)?;
-    let range = super::pikaci::range(&params)?;
+    let range = query::range(&params)?;
     if !state.db.lane_exists(id).await? {
         return Err(ApiError::NotFound(format!("lane run {id} not found")));
     }

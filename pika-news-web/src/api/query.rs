@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use pikaci_core::IdError;
+use pikaci_store::LogRange;
 
 use crate::error::ApiError;
 
@@ -37,6 +38,19 @@ pub(crate) fn number(params: &Params, key: &str) -> Result<Option<u64>, ApiError
             })
         })
         .transpose()
+}
+
+/// The byte range asked for by `tail`, `offset` and `limit`, by the one rule
+/// of [`LogRange::from_parts`] (shared with `pikaci logs`): tail alone,
+/// offset and/or limit, or nothing for the whole log (capped); tail with
+/// offset or limit is a 400 that names the conflict.
+pub(crate) fn range(params: &Params) -> Result<LogRange, ApiError> {
+    LogRange::from_parts(
+        number(params, "tail")?,
+        number(params, "offset")?,
+        number(params, "limit")?,
+    )
+    .map_err(|e| ApiError::BadRequest(format!("invalid range: {e}")))
 }
 
 /// A path id that must be a positive integer.

@@ -15,7 +15,7 @@
 use std::collections::BTreeSet;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use pikaci_core::{IdError, TargetId, validate_id};
+use pikaci_core::{IdError, TargetId, TomlLocation, validate_id};
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -166,45 +166,25 @@ struct RawLane {
     timeout_secs: Option<Spanned<u64>>,
 }
 
-/// The 1-based line of a byte offset (bytes, so an offset inside a
-/// multi-byte character cannot panic).
-fn line_of(text: &str, offset: usize) -> usize {
-    let upto = &text.as_bytes()[..offset.min(text.len())];
-    upto.iter().filter(|b| **b == b'\n').count() + 1
-}
-
-/// The key assigned on the line holding `offset` (`key = ...`), if any: toml's
-/// own messages for a wrong value do not name it.
-fn key_on_line(text: &str, offset: usize) -> Option<&str> {
-    let offset = offset.min(text.len());
-    let start = text.as_bytes()[..offset]
-        .iter()
-        .rposition(|b| *b == b'\n')
-        .map_or(0, |i| i + 1);
-    let line = text.get(start..)?.lines().next()?;
-    let (key, _) = line.split_once('=')?;
-    let key = key.trim();
-    (!key.is_empty()
-        && key
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'))
-    .then_some(key)
-}
-
 /// Parses and checks a manifest.
 pub fn parse_manifest(text: &str) -> Result<LaneManifest, ManifestError> {
     let err = |offset: usize, message: String| ManifestError {
-        line: line_of(text, offset),
+        line: TomlLocation::at(text, offset).line,
         message,
     };
     let raw: Raw = toml::from_str(text).map_err(|e| {
-        let offset = e.span().map_or(0, |s| s.start);
+        let at = TomlLocation::of_error(text, &e);
         let message = e.message().trim();
-        match key_on_line(text, offset) {
+        // toml's own messages for a wrong value do not name the key.
+        let message = match at.key {
             Some(key) if !message.contains(&format!("`{key}`")) => {
-                err(offset, format!("key `{key}`: {message}"))
+                format!("key `{key}`: {message}")
             }
-            _ => err(offset, message.to_owned()),
+            _ => message.to_owned(),
+        };
+        ManifestError {
+            line: at.line,
+            message,
         }
     })?;
     if *raw.version.get_ref() != 1 {

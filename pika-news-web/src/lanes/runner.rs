@@ -11,8 +11,9 @@ use std::time::Duration;
 use camino::Utf8PathBuf;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
+use pikaci_core::contract;
 use pikaci_core::engine::process::{ChildEnd, supervise};
-use pikaci_core::{FailureKind, LifecycleEvent, RunId, RunRecord, TargetId};
+use pikaci_core::{FailureKind, LifecycleEvent, RunId, RunRecord};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::ChildStdout;
 use tokio::sync::mpsc;
@@ -103,50 +104,40 @@ pub fn allowed_env(
         .collect()
 }
 
-/// How an ended child maps to a lane outcome: exit 0 passes; pikaci's 1
-/// (a job failed) and an argv lane's non-zero exit are test failures; any
-/// other pikaci exit and a death by signal are infrastructure.
+/// How an ended child maps to a lane outcome. An argv lane runs the code
+/// under test, so its end says why it failed as any child's does; a pikaci
+/// lane's child is pikaci, whose exit codes say it (only "a job failed"
+/// blames the code; any other exit or a signal is infrastructure).
 pub fn classify(
     command: &LaneCommand,
     end: ChildEnd,
     timeout: Duration,
 ) -> (LaneStatus, Option<FailureKind>, String) {
     let pikaci = matches!(command, LaneCommand::PikaciTarget(_));
-    match end {
-        ChildEnd::Exited(Some(0)) => (LaneStatus::Passed, None, "passed".into()),
-        ChildEnd::Exited(Some(1)) if pikaci => (
-            LaneStatus::Failed,
-            Some(FailureKind::TestFailure),
-            "a pikaci job failed".into(),
-        ),
-        // 2 (usage) and 3 (internal) are pikaci's own; anything else (a
-        // panic's 101) means pikaci misbehaved, not the code under test.
-        ChildEnd::Exited(Some(c)) if pikaci => (
-            LaneStatus::Failed,
-            Some(FailureKind::Infrastructure),
-            format!("pikaci could not run the lane (exit {c})"),
-        ),
-        ChildEnd::Exited(Some(c)) => (
-            LaneStatus::Failed,
-            Some(FailureKind::TestFailure),
-            format!("the lane exited with {c}"),
-        ),
-        ChildEnd::Exited(None) => (
-            LaneStatus::Failed,
-            Some(FailureKind::Infrastructure),
-            "the lane was killed by a signal".into(),
-        ),
-        ChildEnd::TimedOut => (
-            LaneStatus::Failed,
-            Some(FailureKind::Timeout),
-            format!("timed out after {timeout:?}; the lane's processes were stopped"),
-        ),
-        ChildEnd::Cancelled => (
-            LaneStatus::Cancelled,
-            Some(FailureKind::Cancelled),
-            "cancelled".into(),
-        ),
-    }
+    let failure = if pikaci {
+        contract::pikaci_failure(end)
+    } else {
+        end.failure()
+    };
+    let status = match failure {
+        None => LaneStatus::Passed,
+        Some(FailureKind::Cancelled) => LaneStatus::Cancelled,
+        Some(_) => LaneStatus::Failed,
+    };
+    let message = match end {
+        ChildEnd::Exited(Some(0)) => "passed".into(),
+        ChildEnd::Exited(Some(_)) if pikaci && failure == Some(FailureKind::TestFailure) => {
+            "a pikaci job failed".into()
+        }
+        ChildEnd::Exited(Some(c)) if pikaci => format!("pikaci could not run the lane (exit {c})"),
+        ChildEnd::Exited(Some(c)) => format!("the lane exited with {c}"),
+        ChildEnd::Exited(None) => "the lane was killed by a signal".into(),
+        ChildEnd::TimedOut => {
+            format!("timed out after {timeout:?}; the lane's processes were stopped")
+        }
+        ChildEnd::Cancelled => "cancelled".into(),
+    };
+    (status, failure, message)
 }
 
 fn infrastructure(message: String) -> LaneOutcome {
@@ -224,35 +215,12 @@ impl Drop for GroupGuard {
 
 /// How the lane's command line appears in its log (no server paths).
 fn shown_command(command: &LaneCommand) -> String {
-    let words: Vec<String> = match command {
-        LaneCommand::Argv(argv) => argv.clone(),
-        LaneCommand::PikaciTarget(t) => std::iter::once("pikaci".to_owned())
-            .chain(pikaci_args(t))
-            .collect(),
-    };
-    words
-        .iter()
-        .map(|w| {
-            let plain = !w.is_empty()
-                && w.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,+@%".contains(&b));
-            if plain {
-                w.clone()
-            } else {
-                format!("'{}'", w.replace('\'', r"'\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn pikaci_args(target: &TargetId) -> Vec<String> {
-    vec![
-        "run".into(),
-        target.to_string(),
-        "--output".into(),
-        "jsonl".into(),
-    ]
+    match command {
+        LaneCommand::Argv(argv) => contract::shell_join(argv),
+        LaneCommand::PikaciTarget(t) => {
+            contract::shell_join(std::iter::once("pikaci".to_owned()).chain(contract::run_argv(t)))
+        }
+    }
 }
 
 /// Copies the child's stdout into the log and sends the events it announces;
@@ -319,7 +287,7 @@ pub async fn run_lane(
         }
         LaneCommand::PikaciTarget(t) => {
             let mut cmd = tokio::process::Command::new(&spec.pikaci_bin);
-            cmd.args(pikaci_args(t));
+            cmd.args(contract::run_argv(t));
             cmd
         }
     };
@@ -330,7 +298,7 @@ pub async fn run_lane(
         .process_group(0)
         .kill_on_drop(true);
     if pikaci {
-        cmd.env("PIKACI_STATE_ROOT", &spec.pikaci_state_root);
+        cmd.env(contract::STATE_ROOT_ENV, &spec.pikaci_state_root);
     }
     let (Ok(out_log), Ok(err_log)) = (log.try_clone(), log.try_clone()) else {
         return infrastructure("cannot share the lane log".into());
@@ -411,10 +379,7 @@ pub async fn run_lane(
     LaneOutcome {
         status,
         failure_kind,
-        exit_code: match end {
-            ChildEnd::Exited(c) => c,
-            _ => None,
-        },
+        exit_code: end.exit_code(),
         message,
         pikaci_run_id,
     }

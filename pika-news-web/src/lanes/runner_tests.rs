@@ -148,8 +148,17 @@ fn classification() {
             LaneStatus::Failed,
             Some(FailureKind::TestFailure),
         ),
+        // An argv lane is the code under test: a death by a signal nobody
+        // here sent is its own failure, as for a job's command.
         (
             &a,
+            ChildEnd::Exited(None),
+            LaneStatus::Failed,
+            Some(FailureKind::TestFailure),
+        ),
+        // pikaci itself killed: it could not report, so infrastructure.
+        (
+            &p,
             ChildEnd::Exited(None),
             LaneStatus::Failed,
             Some(FailureKind::Infrastructure),

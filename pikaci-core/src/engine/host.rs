@@ -8,7 +8,8 @@ use tokio::io::AsyncReadExt;
 
 use super::copy::{copy_pipe_to_file, grow_pipe};
 use super::process::{ChildEnd, supervise};
-use super::seams::{Executor, JobContext, JobOutcome};
+use super::seams::{Executor, JobContext};
+use crate::record::JobOutcome;
 use crate::status::{ExecutorKind, FailureKind};
 
 /// How long to wait for a job's last output once its process group is gone.
@@ -153,33 +154,24 @@ impl HostExecutor {
                 None,
                 format!("waiting for the job failed: {e}"),
             ),
-            Ok(ChildEnd::Exited(Some(0))) => JobOutcome {
-                message: Some("command exited with 0".to_owned()),
-                ..JobOutcome::passed()
-            },
-            Ok(ChildEnd::Exited(Some(code))) => JobOutcome::failed(
-                FailureKind::TestFailure,
-                Some(code),
-                format!("command exited with {code}"),
-            ),
-            Ok(ChildEnd::Exited(None)) => JobOutcome::failed(
-                FailureKind::TestFailure,
-                None,
-                "command was killed by a signal",
-            ),
-            Ok(ChildEnd::TimedOut) => JobOutcome::failed(
-                FailureKind::Timeout,
-                None,
-                format!(
-                    "timed out after {}s; the job's processes were stopped",
-                    ctx.timeout.as_secs()
-                ),
-            ),
-            Ok(ChildEnd::Cancelled) => JobOutcome::failed(
-                FailureKind::Cancelled,
-                None,
-                "cancelled; the job's processes were stopped",
-            ),
+            Ok(end) => {
+                let message = match end {
+                    ChildEnd::Exited(Some(code)) => format!("command exited with {code}"),
+                    ChildEnd::Exited(None) => "command was killed by a signal".to_owned(),
+                    ChildEnd::TimedOut => format!(
+                        "timed out after {}s; the job's processes were stopped",
+                        ctx.timeout.as_secs()
+                    ),
+                    ChildEnd::Cancelled => "cancelled; the job's processes were stopped".to_owned(),
+                };
+                match end.failure() {
+                    None => JobOutcome {
+                        message: Some(message),
+                        ..JobOutcome::passed()
+                    },
+                    Some(kind) => JobOutcome::failed(kind, end.exit_code(), message),
+                }
+            }
         };
         let _ = writeln!(
             ctx.host_log,

@@ -1,23 +1,34 @@
 //! The run engine: runs a pipeline's jobs through executors and records the run.
 //!
-//! [`Engine`] takes a [`RunRequest`], writes `run.json` with status `running`
-//! before anything else, snapshots the source, runs each selected job with the
-//! [`Executor`] for its kind (the [`HostExecutor`] runs it with bash here),
-//! streams its logs through the [`RunStore`], rewrites the record as jobs start
-//! and finish, and tells a [`RunObserver`] every lifecycle event.
+//! [`Engine`] takes a [`RunRequest`] carrying one [`JobSelection`], writes
+//! `run.json` with status `running` before anything else, snapshots the
+//! source as its [`SnapshotPolicy`] says (the git and copy work goes through
+//! the [`Snapshotter`] seam, on the blocking pool), starts and skips jobs as
+//! the [`Schedule`] of their needs decides, runs each with the [`Executor`]
+//! that serves its kind (the [`HostExecutor`] runs it with bash here),
+//! streams its logs through the [`RunStore`], rewrites the record as jobs
+//! start and finish, and tells a [`RunObserver`] every lifecycle event.
 
 mod copy;
 mod host;
+mod job;
 mod observer;
 pub mod process;
 mod recorder;
+mod request;
 mod run;
+mod schedule;
 mod seams;
 mod select;
+mod snapshot;
 pub mod source;
 
+pub use crate::record::JobOutcome;
 pub use host::{DEFAULT_KILL_GRACE, HostExecutor, human_duration};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};
-pub use run::{Engine, EngineBuilder, EngineError, RunRequest, SnapshotPolicy};
-pub use seams::{Clock, Executor, JobContext, JobOutcome, LogSink, RunStore, SystemClock, VecSink};
-pub use select::{SelectError, select_jobs};
+pub use request::RunRequest;
+pub use run::{Engine, EngineBuilder};
+pub use schedule::{Decision, Schedule};
+pub use seams::{Clock, Executor, JobContext, LogSink, RunStore, SystemClock, VecSink};
+pub use select::{JobSelection, SelectError};
+pub use snapshot::{DiskSnapshotter, SnapshotPolicy, Snapshotter};

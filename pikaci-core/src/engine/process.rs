@@ -7,6 +7,8 @@ use nix::unistd::Pid;
 use tokio::process::Child;
 use tokio_util::sync::CancellationToken;
 
+use crate::status::FailureKind;
+
 /// How a supervised child ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChildEnd {
@@ -16,6 +18,31 @@ pub enum ChildEnd {
     TimedOut,
     /// The run was cancelled and it was stopped.
     Cancelled,
+}
+
+impl ChildEnd {
+    /// Why a child running the code under test failed when it ended this
+    /// way (`None`: it exited with 0). A non-zero exit and a death by a
+    /// signal nobody here sent are the code's own failure; a timeout and a
+    /// cancel are what they say. (A child that is itself `pikaci` reports
+    /// through its exit codes instead: see
+    /// [`crate::contract::pikaci_failure`].)
+    pub fn failure(self) -> Option<FailureKind> {
+        match self {
+            Self::Exited(Some(0)) => None,
+            Self::Exited(_) => Some(FailureKind::TestFailure),
+            Self::TimedOut => Some(FailureKind::Timeout),
+            Self::Cancelled => Some(FailureKind::Cancelled),
+        }
+    }
+
+    /// The exit code, when the child exited by itself.
+    pub fn exit_code(self) -> Option<i32> {
+        match self {
+            Self::Exited(code) => code,
+            Self::TimedOut | Self::Cancelled => None,
+        }
+    }
 }
 
 /// Waits for `child` (the leader of its own process group) until it exits,
@@ -70,6 +97,24 @@ mod tests {
 
     fn alive(pid: i32) -> bool {
         nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+    }
+
+    #[test]
+    fn how_a_child_ended_says_why_it_failed() {
+        let cases = [
+            (ChildEnd::Exited(Some(0)), None, Some(0)),
+            (
+                ChildEnd::Exited(Some(3)),
+                Some(FailureKind::TestFailure),
+                Some(3),
+            ),
+            (ChildEnd::Exited(None), Some(FailureKind::TestFailure), None),
+            (ChildEnd::TimedOut, Some(FailureKind::Timeout), None),
+            (ChildEnd::Cancelled, Some(FailureKind::Cancelled), None),
+        ];
+        for (end, failure, code) in cases {
+            assert_eq!((end.failure(), end.exit_code()), (failure, code), "{end:?}");
+        }
     }
 
     #[tokio::test]

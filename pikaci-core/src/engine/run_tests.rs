@@ -3,13 +3,19 @@
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use futures::future::BoxFuture;
 
 use super::*;
 use crate::engine::observer::CollectingObserver;
-use crate::engine::seams::VecSink;
+use crate::engine::seams::{JobContext, LogSink, VecSink};
+use crate::engine::select::{JobSelection, SelectError};
+use crate::ids::JobId;
+use crate::pipeline::Pipeline;
+use crate::record::JobOutcome;
+use crate::status::{LogFile, RunStatus};
 
 #[derive(Default)]
 struct FakeStore {
@@ -109,6 +115,16 @@ fn pipeline(text: &str) -> Pipeline {
     Pipeline::parse(text, Utf8Path::new("pikaci.toml")).unwrap()
 }
 
+/// Every job of `text`.
+fn all(text: &str) -> JobSelection {
+    JobSelection::all(&pipeline(text))
+}
+
+/// The jobs of target `t` of `text`.
+fn target(text: &str, t: &str) -> JobSelection {
+    JobSelection::new(&pipeline(text), Some(t.parse().unwrap()), Vec::new()).unwrap()
+}
+
 const THREE: &str = "[[job]]\nid = \"a\"\ncommand = \"x\"\n[[job]]\nid = \"b\"\ncommand = \"x\"\nneeds = [\"a\"]\n\
                      [[job]]\nid = \"c\"\ncommand = \"x\"\n[[target]]\nid = \"t\"\ndescription = \"the t\"\njobs = [\"a\", \"c\"]\n";
 
@@ -144,9 +160,8 @@ fn kinds(events: &[LifecycleEvent]) -> Vec<String> {
 async fn records_running_first_then_every_step_and_events_in_order() {
     let e = engine(FakeStore::default(), &[]);
     let obs = CollectingObserver::default();
-    let mut req = RunRequest::new(pipeline(THREE), "/src");
-    req.target = Some("t".parse().unwrap());
-    let rec = e.run(req, &obs).await.unwrap();
+    let req = RunRequest::new(target(THREE, "t"), "/src");
+    let rec = e.run(req, &obs).await;
     assert_eq!(rec.status, RunStatus::Passed);
     assert_eq!(rec.target_description.as_deref(), Some("the t"));
     assert_eq!(rec.message.as_deref(), Some("2 of 2 jobs passed"));
@@ -182,10 +197,7 @@ async fn records_running_first_then_every_step_and_events_in_order() {
 async fn a_failure_skips_what_needs_it_and_fails_the_run() {
     let e = engine(FakeStore::default(), &[("a", Act::Fail(2))]);
     let obs = CollectingObserver::default();
-    let rec = e
-        .run(RunRequest::new(pipeline(THREE), "/src"), &obs)
-        .await
-        .unwrap();
+    let rec = e.run(RunRequest::new(all(THREE), "/src"), &obs).await;
     assert_eq!(rec.status, RunStatus::Failed);
     assert_eq!(rec.failure_kind, None);
     let b = rec.job(&"b".parse().unwrap()).unwrap();
@@ -212,15 +224,13 @@ async fn parallel_jobs_run_at_the_same_time() {
             ("c", Act::Barrier(barrier)),
         ],
     );
-    let mut req = RunRequest::new(pipeline(THREE), "/src");
-    req.target = Some("t".parse().unwrap());
+    let mut req = RunRequest::new(target(THREE, "t"), "/src");
     req.parallelism = 2;
     // With one job at a time the barrier would never open; time is paused, so
     // the timeout fires at once instead of hanging.
     let rec = tokio::time::timeout(Duration::from_secs(60), e.run(req, &NoObserverForTests))
         .await
-        .expect("both jobs ran together")
-        .unwrap();
+        .expect("both jobs ran together");
     assert_eq!(rec.status, RunStatus::Passed);
 }
 
@@ -232,7 +242,7 @@ impl RunObserver for NoObserverForTests {
 #[tokio::test]
 async fn cancel_stops_the_running_job_and_skips_the_rest() {
     let e = engine(FakeStore::default(), &[("a", Act::WaitForCancel)]);
-    let req = RunRequest::new(pipeline(THREE), "/src");
+    let req = RunRequest::new(all(THREE), "/src");
     let cancel = req.cancel.clone();
     let obs = CollectingObserver::default();
     let run = e.run(req, &obs);
@@ -240,7 +250,6 @@ async fn cancel_stops_the_running_job_and_skips_the_rest() {
         tokio::task::yield_now().await;
         cancel.cancel();
     });
-    let rec = rec.unwrap();
     assert_eq!(rec.status, RunStatus::Failed);
     assert_eq!(rec.failure_kind, Some(FailureKind::Cancelled));
     assert_eq!(rec.jobs.len(), 3);
@@ -262,10 +271,7 @@ async fn an_unwritable_store_warns_once_and_the_jobs_still_run() {
         &[("c", Act::Fail(1))],
     );
     let obs = CollectingObserver::default();
-    let rec = e
-        .run(RunRequest::new(pipeline(THREE), "/src"), &obs)
-        .await
-        .unwrap();
+    let rec = e.run(RunRequest::new(all(THREE), "/src"), &obs).await;
     assert_eq!(rec.jobs.len(), 3);
     assert_eq!(
         rec.status,
@@ -287,9 +293,11 @@ async fn a_job_without_its_executor_fails_as_infrastructure() {
     let e: Engine<FakeStore> = Engine::builder(FakeStore::default()).build();
     let p = pipeline("[[job]]\nid = \"vm\"\ncommand = \"x\"\nexecutor = \"incus\"\n");
     let rec = e
-        .run(RunRequest::new(p, "/src"), &NoObserverForTests)
-        .await
-        .unwrap();
+        .run(
+            RunRequest::new(JobSelection::all(&p), "/src"),
+            &NoObserverForTests,
+        )
+        .await;
     assert_eq!(rec.jobs[0].failure_kind, Some(FailureKind::Infrastructure));
     assert!(
         rec.jobs[0]
@@ -300,25 +308,28 @@ async fn a_job_without_its_executor_fails_as_infrastructure() {
     );
 }
 
-#[tokio::test]
-async fn unknown_selections_are_errors_before_anything_is_written() {
-    let e = engine(FakeStore::default(), &[]);
-    let mut req = RunRequest::new(pipeline(THREE), "/src");
-    req.target = Some("nope".parse().unwrap());
+#[test]
+fn unknown_selections_are_errors_before_any_run_exists() {
+    // A request can only carry a valid selection, so a bad target or job is
+    // refused before an engine is even asked.
+    let p = pipeline(THREE);
     assert!(matches!(
-        e.run(req, &NoObserverForTests).await,
-        Err(EngineError::Select(_))
+        JobSelection::new(&p, Some("nope".parse().unwrap()), Vec::new()),
+        Err(SelectError::UnknownTarget { .. })
     ));
-    assert!(e.store().saved.lock().unwrap().is_empty());
+    assert!(matches!(
+        JobSelection::new(&p, None, vec!["zz".parse().unwrap()]),
+        Err(SelectError::UnknownJob { .. })
+    ));
 }
 
 #[tokio::test]
 async fn rerun_of_and_filters_are_recorded() {
     let e = engine(FakeStore::default(), &[]);
-    let mut req = RunRequest::new(pipeline(THREE), "/src");
-    req.jobs = vec!["c".parse().unwrap()];
+    let selection = JobSelection::new(&pipeline(THREE), None, vec!["c".parse().unwrap()]).unwrap();
+    let mut req = RunRequest::new(selection, "/src");
     req.rerun_of = Some("20260324T161238Z-1a2b3c4d".parse().unwrap());
-    let rec = e.run(req, &NoObserverForTests).await.unwrap();
+    let rec = e.run(req, &NoObserverForTests).await;
     assert_eq!(
         rec.rerun_of.as_ref().unwrap().as_str(),
         "20260324T161238Z-1a2b3c4d"
@@ -337,14 +348,190 @@ async fn a_taken_run_id_is_never_reused() {
         &[],
     );
     let rec = e
-        .run(
-            RunRequest::new(pipeline(THREE), "/src"),
-            &NoObserverForTests,
-        )
-        .await
-        .unwrap();
+        .run(RunRequest::new(all(THREE), "/src"), &NoObserverForTests)
+        .await;
     let claims = e.store().claims.lock().unwrap().clone();
     assert_eq!(claims.len(), 3);
     assert_eq!(rec.run_id, claims[2]);
     assert_eq!(e.store().saved.lock().unwrap()[0].run_id, claims[2]);
+}
+
+/// Serves `kind` under its own name and an older one, like a renamed backend.
+struct Renamed {
+    kind: &'static str,
+    old: &'static str,
+    label: &'static str,
+}
+
+impl Executor for Renamed {
+    fn kind(&self) -> ExecutorKind {
+        ExecutorKind::from(self.kind)
+    }
+    fn serves(&self, kind: &ExecutorKind) -> bool {
+        kind.as_str() == self.kind || kind.as_str() == self.old
+    }
+    fn execute<'a>(&'a self, _: JobContext<'a>) -> BoxFuture<'a, JobOutcome> {
+        Box::pin(async move {
+            JobOutcome {
+                message: Some(self.label.to_owned()),
+                ..JobOutcome::passed()
+            }
+        })
+    }
+}
+
+#[tokio::test]
+async fn executors_are_found_by_the_kinds_they_serve_the_last_added_first() {
+    let mut p =
+        pipeline("[[job]]\nid = \"a\"\ncommand = \"x\"\n[[job]]\nid = \"b\"\ncommand = \"x\"\n");
+    p.jobs[0].executor = ExecutorKind::from("vm");
+    p.jobs[1].executor = ExecutorKind::from("legacy_vm");
+    let e = Engine::builder(FakeStore::default())
+        .executor(Arc::new(Renamed {
+            kind: "vm",
+            old: "legacy_vm",
+            label: "first",
+        }))
+        .executor(Arc::new(Renamed {
+            kind: "vm",
+            old: "none",
+            label: "second",
+        }))
+        .build();
+    let rec = e
+        .run(
+            RunRequest::new(JobSelection::all(&p), "/src"),
+            &NoObserverForTests,
+        )
+        .await;
+    let said: Vec<_> = rec.jobs.iter().map(|j| j.message.as_deref()).collect();
+    assert_eq!(said, [Some("second"), Some("first")]);
+}
+
+/// A snapshotter that records its calls; each call may first wait at a gate.
+#[derive(Default)]
+struct FakeTree {
+    calls: Mutex<Vec<String>>,
+    fail_snapshot: bool,
+    gate: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
+}
+
+impl FakeTree {
+    fn call(&self, what: String) {
+        if let Some(gate) = &self.gate {
+            // Released by the test's async side; a call made on the runtime's
+            // only thread would never see it.
+            let opened = gate
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(10))
+                .is_ok();
+            assert!(opened, "{what} blocked the runtime");
+        }
+        self.calls.lock().unwrap().push(what);
+    }
+}
+
+impl Snapshotter for FakeTree {
+    fn git_info(&self, source: &Utf8Path) -> GitInfo {
+        self.call(format!("git {source}"));
+        GitInfo {
+            head: Some("c0ffee".into()),
+            dirty: Some(false),
+            changed_files: Vec::new(),
+        }
+    }
+    fn snapshot(&self, s: &Utf8Path, d: &Utf8Path, _: Option<&Utf8Path>) -> io::Result<()> {
+        self.call(format!("snapshot {s} {d}"));
+        if self.fail_snapshot {
+            return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+        }
+        Ok(())
+    }
+    fn copy_tree(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
+        self.call(format!("copy {from} {to}"));
+        Ok(())
+    }
+    fn remove_tree(&self, dir: &Utf8Path) -> io::Result<()> {
+        self.call(format!("remove {dir}"));
+        Ok(())
+    }
+}
+
+fn copying(tree: Arc<FakeTree>) -> Engine<FakeStore> {
+    Engine::builder(FakeStore::default())
+        .executor(Arc::new(Scripted(HashMap::new())))
+        .snapshot(SnapshotPolicy::Copy {
+            exclude: None,
+            keep: false,
+            fallback: None,
+        })
+        .snapshotter(tree)
+        .build()
+}
+
+const WRITABLE: &str = "[[job]]\nid = \"r\"\ncommand = \"x\"\n\
+                        [[job]]\nid = \"w\"\ncommand = \"x\"\nwritable_workspace = true\n";
+
+#[tokio::test]
+async fn git_and_every_copy_go_through_the_snapshotter() {
+    let tree = Arc::new(FakeTree::default());
+    let e = copying(tree.clone());
+    let rec = e
+        .run(RunRequest::new(all(WRITABLE), "/src"), &NoObserverForTests)
+        .await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    assert_eq!(rec.git_head.as_deref(), Some("c0ffee"));
+    let run = format!("/state/runs/{}", rec.run_id);
+    assert_eq!(rec.snapshot_dir, format!("{run}/snapshot"));
+    assert_eq!(
+        tree.calls.lock().unwrap().clone(),
+        [
+            "git /src".to_owned(),
+            format!("snapshot /src {run}/snapshot"),
+            format!("copy {run}/snapshot {run}/workspace-w"),
+            format!("remove {run}/workspace-w"),
+            format!("remove {run}/snapshot"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_source_that_cannot_be_snapshotted_fails_the_run_as_infrastructure() {
+    let tree = Arc::new(FakeTree {
+        fail_snapshot: true,
+        ..FakeTree::default()
+    });
+    let obs = CollectingObserver::default();
+    let rec = copying(tree)
+        .run(RunRequest::new(all(WRITABLE), "/src"), &obs)
+        .await;
+    assert_eq!(rec.status, RunStatus::Failed);
+    assert_eq!(rec.failure_kind, Some(FailureKind::Infrastructure));
+    assert_eq!(
+        rec.message.as_deref(),
+        Some("could not snapshot the source: disk full")
+    );
+    assert!(rec.jobs.is_empty());
+    assert_eq!(kinds(&obs.events()), ["run_started", "run_finished failed"]);
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn git_and_copies_never_block_the_runtime() {
+    let (open, gate) = std::sync::mpsc::channel();
+    let tree = Arc::new(FakeTree {
+        gate: Some(Mutex::new(gate)),
+        ..FakeTree::default()
+    });
+    let e = copying(tree.clone());
+    let run = e.run(RunRequest::new(all(WRITABLE), "/src"), &NoObserverForTests);
+    // The run is polled first; if it called git on this, the runtime's only
+    // thread, the gate would never open.
+    let (rec, ()) = tokio::join!(run, async {
+        for _ in 0..5 {
+            open.send(()).unwrap();
+        }
+    });
+    assert_eq!(rec.status, RunStatus::Passed);
+    assert_eq!(tree.calls.lock().unwrap().len(), 5);
 }

@@ -13,8 +13,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
-use crate::record::{RemoteVmExecution, RunRecord};
-use crate::status::{ExecutorKind, FailureKind, LogFile, RunStatus};
+use crate::record::{JobOutcome, RunRecord};
+use crate::status::{ExecutorKind, LogFile};
 
 /// Where "now" comes from.
 pub trait Clock: Send + Sync {
@@ -128,45 +128,6 @@ impl fmt::Debug for JobContext<'_> {
     }
 }
 
-/// How a job ended.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobOutcome {
-    /// `passed` or `failed` (or `skipped`).
-    pub status: RunStatus,
-    /// The command's exit code, when it exited by itself.
-    pub exit_code: Option<i32>,
-    /// A one-line summary.
-    pub message: Option<String>,
-    /// Why it failed.
-    pub failure_kind: Option<FailureKind>,
-    /// VM phases, for VM executors.
-    pub remote_linux_vm_execution: Option<RemoteVmExecution>,
-}
-
-impl JobOutcome {
-    /// A passed outcome with exit code 0.
-    pub fn passed() -> Self {
-        Self {
-            status: RunStatus::Passed,
-            exit_code: Some(0),
-            message: None,
-            failure_kind: None,
-            remote_linux_vm_execution: None,
-        }
-    }
-
-    /// A failed outcome.
-    pub fn failed(kind: FailureKind, exit_code: Option<i32>, message: impl Into<String>) -> Self {
-        Self {
-            status: RunStatus::Failed,
-            exit_code,
-            message: Some(message.into()),
-            failure_kind: Some(kind),
-            remote_linux_vm_execution: None,
-        }
-    }
-}
-
 /// Runs one job somewhere (on the host, in a VM, ...).
 ///
 /// An executor must honour `ctx.timeout` and `ctx.cancel`, leave no process of
@@ -174,6 +135,14 @@ impl JobOutcome {
 pub trait Executor: Send + Sync {
     /// The executor kind this executor serves (matched against `JobSpec::executor`).
     fn kind(&self) -> ExecutorKind;
+
+    /// Whether this executor runs jobs whose `executor` is `kind`: by
+    /// default its own [`kind`](Self::kind) only. An executor that also
+    /// answers to other names (an older name of the same backend) says so
+    /// here; the engine itself knows no executor by name.
+    fn serves(&self, kind: &ExecutorKind) -> bool {
+        *kind == self.kind()
+    }
 
     /// Runs the job to completion and says how it ended.
     fn execute<'a>(&'a self, ctx: JobContext<'a>) -> BoxFuture<'a, JobOutcome>;

@@ -40,6 +40,14 @@ impl std::fmt::Debug for IncusExecutor {
 }
 
 impl IncusExecutor {
+    /// Whether jobs with this `executor` run in Incus: `incus`, and
+    /// `remote_linux_vm`, the earlier pikaci's name for the same path. Known
+    /// before an executor is built, so a caller can build one only when a
+    /// job needs it.
+    pub fn serves_kind(kind: &ExecutorKind) -> bool {
+        matches!(kind, ExecutorKind::Incus | ExecutorKind::RemoteLinuxVm)
+    }
+
     /// An executor running real processes.
     pub fn new(settings: IncusSettings) -> Self {
         Self::with_runner(settings, Arc::new(ProcessRunner))
@@ -173,6 +181,10 @@ impl IncusExecutor {
 impl Executor for IncusExecutor {
     fn kind(&self) -> ExecutorKind {
         ExecutorKind::Incus
+    }
+
+    fn serves(&self, kind: &ExecutorKind) -> bool {
+        Self::serves_kind(kind)
     }
 
     fn execute<'a>(&'a self, ctx: JobContext<'a>) -> BoxFuture<'a, JobOutcome> {

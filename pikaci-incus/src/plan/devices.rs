@@ -5,12 +5,12 @@ use std::collections::BTreeMap;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::JobSpec;
+use pikaci_core::contract::shell_quote;
 
 use crate::config::InstanceType;
 use crate::error::IncusError;
 use crate::guest::{ARTIFACTS_PATH, SNAPSHOT_PATH, STAGED_BUILD_PATH, STAGED_DEPS_PATH};
 use crate::name::InstanceName;
-use crate::quote;
 use crate::settings::IncusSettings;
 
 /// One disk device: a host folder given to the guest (mount mode).
@@ -163,7 +163,7 @@ impl GuestLaunch {
                     key: key.chars().take(80).collect(),
                 });
             }
-            command.push_str(&format!("export {key}={}\n", quote::quote(value)));
+            command.push_str(&format!("export {key}={}\n", shell_quote(value)));
         }
         command.push_str(&job.command);
         Ok(Self {

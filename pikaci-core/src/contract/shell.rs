@@ -17,12 +17,12 @@ fn is_plain(c: char) -> bool {
 /// Quotes one word so a POSIX shell reads it back as exactly `word`.
 ///
 /// ```
-/// use pikaci_incus::quote::quote;
-/// assert_eq!(quote("limits.cpu=4"), "limits.cpu=4");
-/// assert_eq!(quote("it's"), r"'it'\''s'");
-/// assert_eq!(quote(""), "''");
+/// use pikaci_core::contract::shell_quote;
+/// assert_eq!(shell_quote("limits.cpu=4"), "limits.cpu=4");
+/// assert_eq!(shell_quote("it's"), r"'it'\''s'");
+/// assert_eq!(shell_quote(""), "''");
 /// ```
-pub fn quote(word: &str) -> Cow<'_, str> {
+pub fn shell_quote(word: &str) -> Cow<'_, str> {
     // A leading `=` or `~` is harmless in argument position, but `~` expands:
     // only characters from the plain set may appear unquoted.
     if !word.is_empty() && word.chars().all(is_plain) {
@@ -42,7 +42,7 @@ pub fn quote(word: &str) -> Cow<'_, str> {
 }
 
 /// Quotes each word and joins them with single spaces: one shell command line.
-pub fn join<I, S>(words: I) -> String
+pub fn shell_join<I, S>(words: I) -> String
 where
     I: IntoIterator<Item = S>,
     S: AsRef<str>,
@@ -52,7 +52,7 @@ where
         if i > 0 {
             out.push(' ');
         }
-        out.push_str(&quote(w.as_ref()));
+        out.push_str(&shell_quote(w.as_ref()));
     }
     out
 }
@@ -64,7 +64,7 @@ mod tests {
 
     /// Runs `printf '%s\0' <quoted words>` through `sh -c` and splits the output.
     fn shell_roundtrip(words: &[&str]) -> Vec<String> {
-        let script = format!("printf '%s\\0' {}", join(words));
+        let script = format!("printf '%s\\0' {}", shell_join(words));
         let out = Command::new("sh").arg("-c").arg(script).output().unwrap();
         assert!(out.status.success(), "{out:?}");
         let text = String::from_utf8(out.stdout).unwrap();
@@ -81,19 +81,19 @@ mod tests {
             "a=b",
             "x@y:1",
         ] {
-            assert_eq!(quote(w), w);
+            assert_eq!(shell_quote(w), w);
         }
     }
 
     #[test]
     fn special_words_are_single_quoted() {
-        assert_eq!(quote("a b"), "'a b'");
-        assert_eq!(quote("$HOME"), "'$HOME'");
-        assert_eq!(quote("~"), "'~'");
-        assert_eq!(quote("say \"hi\""), "'say \"hi\"'");
-        assert_eq!(quote("it's"), r"'it'\''s'");
-        assert_eq!(quote("a\nb"), "'a\nb'");
-        assert_eq!(quote("grüße"), "'grüße'");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(shell_quote("~"), "'~'");
+        assert_eq!(shell_quote("say \"hi\""), "'say \"hi\"'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote("a\nb"), "'a\nb'");
+        assert_eq!(shell_quote("grüße"), "'grüße'");
     }
 
     #[test]

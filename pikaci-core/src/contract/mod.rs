@@ -1,0 +1,25 @@
+//! What other programs may rely on when they run `pikaci`: its exit codes,
+//! the variable naming the state root, the command line that runs a target
+//! with JSONL events, and how words are quoted for a POSIX shell.
+//!
+//! ```
+//! use pikaci_core::contract::{EXIT_JOB_FAILED, STATE_ROOT_ENV, run_argv, shell_join};
+//! use pikaci_core::TargetId;
+//!
+//! let target: TargetId = "pre-merge".parse()?;
+//! assert_eq!(run_argv(&target), ["run", "pre-merge", "--output", "jsonl"]);
+//! assert_eq!(STATE_ROOT_ENV, "PIKACI_STATE_ROOT");
+//! assert_eq!(EXIT_JOB_FAILED, 1);
+//! assert_eq!(shell_join(["echo", "it's"]), r"echo 'it'\''s'");
+//! # Ok::<(), pikaci_core::IdError>(())
+//! ```
+
+mod exit;
+mod invoke;
+mod shell;
+
+pub use exit::{
+    EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE, pikaci_failure,
+};
+pub use invoke::{STATE_ROOT_ENV, run_argv};
+pub use shell::{shell_join, shell_quote};

@@ -1,0 +1,181 @@
+//! One job of a run: its logs, its workspace, its executor, its records and
+//! events.
+
+use std::io::Write;
+use std::time::Duration;
+
+use camino::Utf8Path;
+
+use super::observer::RunObserver;
+use super::recorder::Recorder;
+use super::request::RunRequest;
+use super::run::Engine;
+use super::seams::{JobContext, LogSink, RunStore};
+use crate::event::LifecycleEvent;
+use crate::ids::{JobId, RunId};
+use crate::pipeline::JobSpec;
+use crate::record::{JobOutcome, JobRecord};
+use crate::status::{FailureKind, LogFile, RunStatus};
+
+/// A sink for when a log cannot be opened: output is dropped, the job still runs.
+struct Discard;
+
+impl Write for Discard {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogSink for Discard {}
+
+impl<S: RunStore> Engine<S> {
+    /// Records a job that will not run, with its start and end events.
+    pub(super) fn record_skipped(
+        &self,
+        recorder: &Recorder<'_, S>,
+        run_id: &RunId,
+        job: &JobSpec,
+        message: String,
+        failure_kind: Option<FailureKind>,
+        observer: &dyn RunObserver,
+    ) {
+        let rec = JobRecord::skipped(
+            job,
+            self.clock.now(),
+            |file| self.store.job_log_path(run_id, &job.id, file),
+            message,
+            failure_kind,
+        );
+        recorder.update(|r| r.jobs.push(rec.clone()));
+        observer.event(&LifecycleEvent::JobStarted {
+            run_id: run_id.clone(),
+            job: rec.clone(),
+        });
+        observer.event(&LifecycleEvent::JobFinished {
+            run_id: run_id.clone(),
+            job: rec,
+        });
+    }
+
+    fn open_log(
+        &self,
+        recorder: &Recorder<'_, S>,
+        run_id: &RunId,
+        job: &JobId,
+        file: LogFile,
+    ) -> Box<dyn LogSink> {
+        match self.store.open_job_log(run_id, job, file) {
+            Ok(sink) => sink,
+            Err(e) => {
+                recorder.warn_store(&e);
+                Box::new(Discard)
+            }
+        }
+    }
+
+    /// Runs one job with the executor that serves its kind, in the
+    /// snapshot or its private copy, and records how it went.
+    pub(super) async fn run_job<'j>(
+        &self,
+        recorder: &Recorder<'_, S>,
+        run_id: &RunId,
+        job: &'j JobSpec,
+        snapshot: &Utf8Path,
+        req: &RunRequest,
+        observer: &dyn RunObserver,
+    ) -> (&'j JobId, RunStatus) {
+        let mut host = self.open_log(recorder, run_id, &job.id, LogFile::Host);
+        let mut guest = self.open_log(recorder, run_id, &job.id, LogFile::Guest);
+        let mut rec = JobRecord::begin(job, self.clock.now(), |file| {
+            self.store.job_log_path(run_id, &job.id, file)
+        });
+        recorder.update(|r| r.jobs.push(rec.clone()));
+        observer.event(&LifecycleEvent::JobStarted {
+            run_id: run_id.clone(),
+            job: rec.clone(),
+        });
+        let _ = writeln!(
+            host,
+            "[pikaci] run {run_id} job {} ({}) on {} started at {}",
+            job.id,
+            if job.description.is_empty() {
+                "no description"
+            } else {
+                &job.description
+            },
+            job.executor,
+            rec.started_at
+        );
+
+        let private = self.snapshot.private_dir(snapshot, job);
+        let workspace = match &private {
+            Some(dest) => self
+                .source
+                .copy_tree(snapshot, dest)
+                .await
+                .map(|()| dest.clone())
+                .map_err(|e| e.to_string()),
+            None => Ok(snapshot.to_owned()),
+        };
+
+        let outcome = match (&workspace, self.executor_for(&job.executor)) {
+            (Err(e), _) => JobOutcome::failed(
+                FailureKind::Infrastructure,
+                None,
+                format!("could not make the job's writable copy of the snapshot: {e}"),
+            ),
+            (Ok(_), None) => JobOutcome::failed(
+                FailureKind::Infrastructure,
+                None,
+                format!(
+                    "no executor for {:?} is available in this pikaci",
+                    job.executor.as_str()
+                ),
+            ),
+            (Ok(ws), Some(executor)) => {
+                let ctx = JobContext {
+                    run_id,
+                    job,
+                    workspace: ws,
+                    source_root: &req.source_root,
+                    host_log: host.as_mut(),
+                    guest_log: guest.as_mut(),
+                    timeout: Duration::from_secs(job.timeout_secs),
+                    cancel: req.cancel.child_token(),
+                    clock: self.clock.as_ref(),
+                };
+                executor.execute(ctx).await
+            }
+        };
+        if let (Some(_), Ok(ws)) = (&private, &workspace) {
+            let _ = self.source.remove_tree(ws).await;
+        }
+
+        rec.finish(outcome, self.clock.now());
+        let _ = writeln!(
+            host,
+            "[pikaci] job {} {} at {}{}",
+            job.id,
+            rec.status,
+            rec.finished_at.unwrap_or(rec.started_at),
+            rec.message
+                .as_deref()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        );
+        let _ = host.flush();
+        recorder.update(|r| {
+            if let Some(slot) = r.job_mut(&job.id) {
+                *slot = rec.clone();
+            }
+        });
+        observer.event(&LifecycleEvent::JobFinished {
+            run_id: run_id.clone(),
+            job: rec.clone(),
+        });
+        (&job.id, rec.status)
+    }
+}

@@ -1,0 +1,10 @@
+//! `run.json`: the record of a run and of each of its jobs (`model`), how
+//! an executor reports a job's end (`outcome`), and how a run's records are
+//! built and folded as it goes (`build`).
+
+mod build;
+mod model;
+mod outcome;
+
+pub use model::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use outcome::JobOutcome;
