@@ -80,7 +80,11 @@ properties:
   description: $description
   os: busybox
 EOF
-tar -C "$out" -czf "$out/meta.tar.gz" metadata.yaml
-tar -C "$root" --numeric-owner -czf "$out/rootfs.tar.gz" .
+# Written under temporary names, renamed when complete: an interrupted build
+# never leaves a tarball that looks finished.
+tar -C "$out" -czf "$out/meta.tar.gz.tmp" metadata.yaml
+tar -C "$root" --numeric-owner -czf "$out/rootfs.tar.gz.tmp" .
+mv "$out/meta.tar.gz.tmp" "$out/meta.tar.gz"
+mv "$out/rootfs.tar.gz.tmp" "$out/rootfs.tar.gz"
 rm -f "$out/metadata.yaml"
 echo "incus-container-image: wrote $out/meta.tar.gz and $out/rootfs.tar.gz"

@@ -136,6 +136,27 @@ if ! local_incus image info --project "$TEST_PROJECT" "$TEST_IMAGE" >/dev/null 2
   import_image remote_incus "$TEST_IMAGE" "$image_dir/meta.tar.gz" "$image_dir/rootfs.tar.gz"
 fi
 
+# Test images of other guest sources (other worktrees, older commits) are
+# removed a week after their upload; the one these sources need stays.
+prune_images() {
+  local run=$1 cutoff alias uploaded
+  cutoff=$(date -d '7 days ago' +%s)
+  "$run" image list --project "$TEST_PROJECT" --format csv -c lu |
+    while IFS=, read -r alias uploaded; do
+      case "$alias" in
+        "$TEST_IMAGE" | pikaci/test-vm) continue ;;
+        pikaci/test-*) ;;
+        *) continue ;;
+      esac
+      if [ "$(date -d "$uploaded" +%s)" -lt "$cutoff" ]; then
+        say "removing the test image $alias (uploaded $uploaded)"
+        "$run" image delete --project "$TEST_PROJECT" "$alias"
+      fi
+    done
+}
+prune_images local_incus
+prune_images remote_incus
+
 # A virtual-machine image whose disk is an empty qcow2: enough for Incus to
 # say what it says about VMs here (that it cannot run them).
 if ! local_incus image info --project "$TEST_PROJECT" pikaci/test-vm >/dev/null 2>&1; then

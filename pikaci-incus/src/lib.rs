@@ -1,20 +1,31 @@
-//! Run pikaci jobs in Incus virtual machines.
+//! Run pikaci jobs in Incus virtual machines or system containers, on this
+//! machine or on a remote Incus server.
 //!
-//! - [`IncusSettings`]: `[incus]` from `pikaci.toml` plus environment overrides.
+//! - [`IncusConfig`]: `[incus]` of `pikaci.toml`, read from the table the
+//!   pipeline keeps; [`IncusSettings`]: that plus environment overrides and
+//!   defaults ([`InstanceType`], [`Transfer`]: mounts here, pushes to a remote).
 //! - [`plan`]: pure builders of every Incus command ([`IncusCommand`]s as data)
 //!   and [`plan_job`], what `pikaci incus plan` prints.
 //! - [`CommandRunner`]: the process seam ([`ProcessRunner`], [`RecordingRunner`]).
 //! - [`IncusExecutor`]: the engine's `Executor` for `executor = "incus"`.
+//! - [`hint`]: what an Incus error means and how to fix it; [`doctor`]: the
+//!   checks of `pikaci incus doctor`.
 //! - [`gc_instances`]: deletes leftover instances.
 //! - [`guest`]: the contract and code of the `pikaci-incus-run` guest binary.
 //!
 //! ```
-//! use pikaci_incus::{IncusSettings, InstanceName, Planner};
+//! use pikaci_incus::{IncusSettings, InstanceName, InstanceType, Planner};
 //!
-//! let settings = IncusSettings::builder().cpu(4).build();
+//! let settings = IncusSettings::builder()
+//!     .instance_type(InstanceType::Container)
+//!     .remote("ci-incus")
+//!     .build();
 //! let name = InstanceName::parse("pikaci-demo")?;
 //! let start = Planner::new(&settings, &name).start();
-//! assert_eq!(start.display(), "incus start --project pika-managed-agents pikaci-demo");
+//! assert_eq!(
+//!     start.display(),
+//!     "incus start --project pika-managed-agents ci-incus:pikaci-demo"
+//! );
 //! # Ok::<(), pikaci_incus::IncusError>(())
 //! ```
 
