@@ -181,7 +181,7 @@ fn pass_fail_timeout_and_root_run_and_leave_nothing() {
 #[test]
 fn three_jobs_run_in_three_instances_at_once() {
     let jobs: String = (1..=3)
-        .map(|i| format!("[[job]]\nid = \"p{i}\"\ncommand = \"sleep 2\"\nexecutor = \"incus\"\n"))
+        .map(|i| format!("[[job]]\nid = \"p{i}\"\ncommand = \"sleep 5\"\nexecutor = \"incus\"\n"))
         .collect();
     let cli = Cli::new("par", "", &jobs);
     let out = cli.run(&["run", "--jobs", "3"]);

@@ -14,7 +14,7 @@ use pikaci_incus::{IncusExecutor, IncusSettings, InstanceType, ProcessRunner, gc
 use tokio_util::sync::CancellationToken;
 
 use crate::support::pids_with_argv;
-use crate::world::{PROJECT, Real, VM_IMAGE, daemon_runs_vms, incus};
+use crate::world::{PROJECT, REMOTE, Real, VM_IMAGE, daemon_runs_vms, incus};
 
 pub(crate) struct Ran {
     pub(crate) outcome: JobOutcome,
@@ -30,16 +30,6 @@ impl Ran {
 
     pub(crate) fn message(&self) -> String {
         self.outcome.message.clone().unwrap_or_default()
-    }
-
-    /// When `phase` started.
-    fn started(&self, phase: &str) -> Timestamp {
-        let exec = self.outcome.remote_linux_vm_execution.as_ref().unwrap();
-        exec.phases
-            .iter()
-            .find(|p| p.phase == phase)
-            .unwrap()
-            .started_at
     }
 }
 
@@ -195,27 +185,25 @@ async fn root_is_root_and_a_failing_command_keeps_its_exit_code() {
 async fn a_timeout_kills_the_guests_process_tree_before_the_delete() {
     let real = Real::new("tmo");
     let snap = snapshot(&real);
-    // Command lines no other test uses, to find the job's processes in the
-    // host's /proc (a container's processes are the host's).
+    // A witness outside the job's process group (setsid), in the same
+    // container, looks for the job's background sleep half a second after
+    // the timeout, while the guest still waits for output and nothing has
+    // been deleted yet.
+    let j = job(
+        "slow",
+        "sleep 3181 & m=$!; setsid sh -c \"sleep 2.5; kill -0 $m 2>/dev/null && echo witness: alive || echo witness: gone\" & \
+         echo started; wait",
+        2,
+    );
     let marker = ["sleep", "3181"];
-    let j = job("slow", "sleep 3181 & sleep 3182 & echo started; wait", 3);
-    let gone_at = std::sync::Arc::new(std::sync::Mutex::new(None::<Timestamp>));
-    let seen = gone_at.clone();
     let watcher = std::thread::spawn(move || {
         for _ in 0..2000 {
             if !pids_with_argv(&marker).is_empty() {
-                break;
+                return;
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(
-            !pids_with_argv(&marker).is_empty(),
-            "the job's sleep never ran"
-        );
-        while !pids_with_argv(&marker).is_empty() {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        *seen.lock().unwrap() = Some(Timestamp::now());
+        panic!("the job's sleep never ran");
     });
     let ran = run_job(real.settings().build(), &j, &snap, CancellationToken::new()).await;
     watcher.join().unwrap();
@@ -231,11 +219,12 @@ async fn a_timeout_kills_the_guests_process_tree_before_the_delete() {
         "{}",
         ran.guest
     );
-    let gone = gone_at.lock().unwrap().unwrap();
     assert!(
-        gone <= ran.started("delete_instance"),
-        "the guest killed its process tree itself, before the instance was deleted"
+        ran.guest.contains("witness: gone\n"),
+        "the guest killed the job's process tree itself, before the delete:\n{}",
+        ran.guest
     );
+    assert!(pids_with_argv(&marker).is_empty());
     real.assert_clean();
 }
 
@@ -351,6 +340,26 @@ fn host_memory_limit(name: &str) -> Option<String> {
     .iter()
     .find_map(|p| std::fs::read_to_string(p).ok())
     .map(|v| v.trim().to_owned())
+}
+
+#[tokio::test]
+async fn gc_on_a_remote_lists_and_deletes_there() {
+    let real = Real::new("gcr");
+    let name = format!("{}-leftover", real.prefix);
+    let image = format!("{REMOTE}:{}", real.image);
+    let target = format!("{REMOTE}:{name}");
+    let out = incus(&["init", "--project", PROJECT, &image, &target]);
+    assert!(out.status.success(), "{out:?}");
+    let settings = real.settings().remote(REMOTE).build();
+    let later = Timestamp::now()
+        .checked_add(jiff::SignedDuration::from_hours(1))
+        .unwrap();
+    let report = gc_instances(&settings, &ProcessRunner, Duration::ZERO, later)
+        .await
+        .unwrap();
+    let deleted: Vec<_> = report.deleted.iter().map(|n| n.to_string()).collect();
+    assert_eq!(deleted, [name], "{report:?}");
+    real.assert_clean();
 }
 
 /// Runs `true` with `settings` and returns the failure message.

@@ -179,21 +179,34 @@ impl Real {
     /// machine's daemon (`remote: None`) or on a remote, as `incus list`
     /// objects.
     pub(crate) fn instances(&self, remote: Option<&str>) -> Vec<Value> {
+        self.try_instances(remote)
+            .unwrap_or_else(|said| panic!("incus list failed: {said}"))
+    }
+
+    /// [`Real::instances`], or what Incus said when it could not list them.
+    fn try_instances(&self, remote: Option<&str>) -> Result<Vec<Value>, String> {
         let mut args = vec!["list", "--project", PROJECT, "--format", "json"];
         let target = remote.map(|r| format!("{r}:"));
         if let Some(t) = &target {
             args.push(t);
         }
-        let out = incus(&args);
-        assert!(out.status.success(), "incus list: {out:?}");
-        let list: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-        list.into_iter()
+        let out = Command::new("incus")
+            .args(&args)
+            .env_remove("INCUS_DIR")
+            .output()
+            .map_err(|e| e.to_string())?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        let list: Vec<Value> = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
+        Ok(list
+            .into_iter()
             .filter(|i| {
                 i["name"]
                     .as_str()
                     .is_some_and(|n| n.starts_with(&self.prefix))
             })
-            .collect()
+            .collect())
     }
 
     /// Waits (bounded) until one of this test's instances is running on
@@ -241,13 +254,17 @@ impl Drop for Real {
             return;
         }
         for remote in [None, Some(REMOTE)] {
-            for i in self.instances(remote) {
+            // Never panic here: a test may be failing already.
+            for i in self.try_instances(remote).unwrap_or_default() {
                 let name = i["name"].as_str().unwrap_or_default();
                 let target = match remote {
                     Some(r) => format!("{r}:{name}"),
                     None => name.to_owned(),
                 };
-                let _ = incus(&["delete", "--project", PROJECT, &target, "--force"]);
+                let _ = Command::new("incus")
+                    .args(["delete", "--project", PROJECT, &target, "--force"])
+                    .env_remove("INCUS_DIR")
+                    .output();
             }
         }
     }
