@@ -250,7 +250,8 @@ async fn cancel_stops_the_job_and_deletes_the_instance() {
         ran.host
     );
     assert_eq!(ran.message(), "cancelled during launch_guest");
-    assert!(ran.guest.contains("running\n"), "{}", ran.guest);
+    // (Whether "running" reached guest.log before the cancel is a race here;
+    // real_cli's signal tests wait for the line first.)
     assert!(
         pids_with_argv(&marker).is_empty(),
         "the job's process outlived the delete"
