@@ -27,6 +27,10 @@ pub struct AppState {
     pub data_dir: Option<DataDir>,
     /// The logs being followed live, shared by every stream.
     pub live: Arc<LiveLogs>,
+    /// The repository's name, e.g. `sledtools/pika` (empty when not told).
+    pub repo: String,
+    /// The repository's default branch.
+    pub default_branch: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -49,12 +53,21 @@ impl AppState {
             waker: None,
             data_dir: None,
             live: Arc::new(LiveLogs::new(live::Settings::default())),
+            repo: String::new(),
+            default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
         }
     }
 
     /// The same state, with live streams that behave as `settings` say.
     pub fn with_live_settings(mut self, settings: live::Settings) -> Self {
         self.live = Arc::new(LiveLogs::new(settings));
+        self
+    }
+
+    /// The same state, naming the repository and its default branch.
+    pub fn with_repo(mut self, repo: impl Into<String>, default_branch: impl Into<String>) -> Self {
+        self.repo = repo.into();
+        self.default_branch = default_branch.into();
         self
     }
 
