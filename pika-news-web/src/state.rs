@@ -6,6 +6,7 @@ use camino::Utf8PathBuf;
 use pikaci_core::{Liveness, SystemLiveness};
 use pikaci_store::Store;
 
+use crate::api::record_cache::RecordCache;
 use crate::data_dir::DataDir;
 use crate::db::Db;
 use crate::live::{self, LiveLogs};
@@ -27,6 +28,8 @@ pub struct AppState {
     pub data_dir: Option<DataDir>,
     /// The logs being followed live, shared by every stream.
     pub live: Arc<LiveLogs>,
+    /// Run records read before, valid while their `run.json` is unchanged.
+    pub records: Arc<RecordCache>,
     /// The repository's name, e.g. `sledtools/pika` (empty when not told).
     pub repo: String,
     /// The repository's default branch.
@@ -53,6 +56,7 @@ impl AppState {
             waker: None,
             data_dir: None,
             live: Arc::new(LiveLogs::new(live::Settings::default())),
+            records: Arc::default(),
             repo: String::new(),
             default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
         }

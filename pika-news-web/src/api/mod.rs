@@ -24,6 +24,7 @@ mod page;
 mod pikaci;
 mod query;
 mod raw;
+pub mod record_cache;
 pub mod routes;
 mod stream;
 mod timed_body;

@@ -3,21 +3,22 @@
 //! Every read goes through the store's handles: the run folder is checked once
 //! (`Store::run`), then the record, the job (`RunDir::job`, the default-job
 //! rule) and its logs (`JobDir::log`, `JobLog::read`) are read from it.
+//! Records come through the [`RecordCache`](super::record_cache::RecordCache).
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use pikaci_core::{JobId, LogFile, LogKind, RunId, RunLogsMetadata, RunRecord};
-use pikaci_store::{Fs as _, LogChunk, RunDir};
+use pikaci_store::{FileIdentity, Fs as _, LogChunk, RunDir};
 
 use super::dto::{LogPart, LogsResponse};
 use super::query::{self, Params};
 use super::raw::raw_url;
+use super::record_cache::Cached;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// Records up to this size are read without leaving the request's thread.
-const INLINE_RECORD_BYTES: u64 = 256 * 1024;
 
 pub(crate) fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
     raw.parse()
@@ -30,9 +31,8 @@ fn task_failed(e: tokio::task::JoinError) -> ApiError {
 
 /// Loads a run, reporting a run whose pikaci died as interrupted.
 pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<RunRecord, ApiError> {
-    // One `lstat`, as cheap as the size probe below: on this thread.
     let dir = state.store.run(&run)?;
-    load_record(state, dir).await
+    Ok((*load_record(state, dir).await?.record).clone())
 }
 
 /// Loads a run and its logs' metadata from the same (reconciled) record, so
@@ -42,47 +42,79 @@ pub(crate) async fn load_run_with_log_metadata(
     run: RunId,
 ) -> Result<(RunRecord, RunLogsMetadata), ApiError> {
     let dir = state.store.run(&run)?;
-    let record = load_record(state, dir.clone()).await?;
-    let (record, meta) = tokio::task::spawn_blocking(move || {
-        let meta = dir.logs_metadata(&record);
-        (record, meta)
-    })
-    .await
-    .map_err(task_failed)?;
-    Ok((record, meta?))
+    let cached = load_record(state, dir.clone()).await?;
+    let record = cached.record.clone();
+    let meta = tokio::task::spawn_blocking(move || dir.logs_metadata(&record))
+        .await
+        .map_err(task_failed)??;
+    Ok(((*cached.record).clone(), meta))
 }
 
-/// The reconciled record of a run whose folder was checked.
-async fn load_record(state: &AppState, dir: RunDir) -> Result<RunRecord, ApiError> {
-    // A usual record (a few KiB, in the page cache) is read on this thread: a
-    // hop to the blocking pool would cost more than the read. A large one goes
-    // to the blocking pool so it cannot stall other requests.
-    let size = state
+/// The identity of a run's `run.json` now (one `lstat`), if it has one.
+fn record_identity(state: &AppState, run: &RunId) -> Option<FileIdentity> {
+    state
         .store
         .fs()
-        .size(&state.store.root().run_json(dir.id()))
+        .identity(&state.store.root().run_json(run))
         .ok()
-        .flatten();
-    let liveness = state.liveness.clone();
-    if size.is_some_and(|n| n <= INLINE_RECORD_BYTES) {
-        return Ok(dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())?);
+        .flatten()
+}
+
+/// The reconciled record of a run whose folder was checked, from the
+/// [`RecordCache`](super::record_cache::RecordCache) when `run.json` is the
+/// file it was read from (one `lstat` on this thread), else read, parsed and
+/// reconciled on the blocking pool and kept. A cached record that says
+/// `running` is checked again for a dead owner (a `kill(pid, 0)`), which
+/// sends it down the slow path to be reconciled.
+async fn load_record(state: &AppState, dir: RunDir) -> Result<Cached, ApiError> {
+    let identity = record_identity(state, dir.id());
+    if let Some(id) = &identity
+        && let Some(hit) = state.records.get(dir.id(), id)
+        && !state.liveness.is_orphaned(&hit.record)
+    {
+        return Ok(hit);
     }
-    tokio::task::spawn_blocking(move || {
+    let liveness = state.liveness.clone();
+    let run = dir.id().clone();
+    let record = tokio::task::spawn_blocking(move || {
         dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())
     })
     .await
-    .map_err(task_failed)?
-    .map_err(ApiError::from)
+    .map_err(task_failed)??;
+    Ok(match identity {
+        Some(id) => state.records.put(&run, id, record),
+        None => Cached::new(record),
+    })
 }
 
-/// `GET /news/api/forge/pikaci/run/{run_id}`: the `RunRecord`.
+/// `GET /news/api/forge/pikaci/run/{run_id}`: the `RunRecord`, as the bytes
+/// serialized when it was read.
 pub(crate) async fn run(
     _: ReadAccess,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
-) -> Result<Json<RunRecord>, ApiError> {
+) -> Result<Response, ApiError> {
     let run = parse_run_id(&run_id)?;
-    Ok(Json(load_run(&state, run).await?))
+    // A record read before, from the file that is still there: no other
+    // check is needed, since it is the very content read through every
+    // check then (a run folder replaced by a link has another `run.json`).
+    let identity = record_identity(&state, &run);
+    let cached = match identity
+        .as_ref()
+        .and_then(|id| state.records.get(&run, id))
+        .filter(|hit| !state.liveness.is_orphaned(&hit.record))
+    {
+        Some(hit) => hit,
+        None => load_record(&state, state.store.run(&run)?).await?,
+    };
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        cached.json,
+    )
+        .into_response())
 }
 
 /// The text of a chunk and what part of the log it is; a truncated part

@@ -19,9 +19,14 @@ pub struct TokenInfo {
     pub revoked_at: Option<String>,
 }
 
-/// The stored form of a token.
+/// The SHA-256 of a token.
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The stored form of a token: its SHA-256 in hex.
 pub(crate) fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(token_digest(token))
 }
 
 /// A new random token: `pn_` and 32 random bytes in hex.
@@ -93,47 +98,51 @@ impl Db {
     }
 
     /// The role of a presented token, if it is known and not revoked.
-    ///
-    /// Checked on every request, so it runs on a dedicated reader connection
-    /// with a cached statement: in WAL mode a reader never waits for writers,
-    /// and a revocation is seen by the next request.
     pub async fn token_role(&self, presented: &str) -> Result<Option<Role>, DbError> {
-        let hash = hash_token(presented);
-        let row: Option<(String, Role, Option<String>)> = self.with_auth_conn(|c| {
-            Ok(
-                c.prepare_cached("SELECT hash, role, revoked_at FROM tokens WHERE hash = ?1")?
-                    .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()?,
-            )
-        })?;
-        // Compare the hashes in constant time, so the answer's timing does not
-        // depend on how much of a guess matched.
-        Ok(row.and_then(|(stored, role, revoked)| {
-            let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
-            (same && revoked.is_none()).then_some(role)
-        }))
+        Ok(self.token_owner(presented).await?.map(|(_, role)| role))
     }
-}
 
-impl Db {
     /// The name and role of a presented token, if it is known and not
-    /// revoked (compared as [`Db::token_role`] does).
+    /// revoked.
+    ///
+    /// Checked on every request: has the database changed, here or in
+    /// another process (one non-blocking read of an inotify descriptor, or
+    /// where there is none `PRAGMA data_version`)? Then the
+    /// [`TokenCache`](super::token_cache::TokenCache) of tokens seen valid,
+    /// and only when the token is not there a query on a dedicated reader
+    /// connection with a cached statement. A revocation writes the
+    /// database, which empties the cache: it is seen by the next request.
     pub async fn token_owner(&self, presented: &str) -> Result<Option<(String, Role)>, DbError> {
-        let hash = hash_token(presented);
-        let row: Option<(String, String, Role, Option<String>)> =
-            self.with_auth_conn(|c| {
-                Ok(c.prepare_cached(
-                    "SELECT hash, name, role, revoked_at FROM tokens WHERE hash = ?1",
-                )?
+        let digest = token_digest(presented);
+        self.with_auth_conn(|c, cache| {
+            if !cache.sync_by_watch(self.path()) {
+                let version: i64 = c
+                    .prepare_cached("PRAGMA data_version")?
+                    .query_row([], |r| r.get(0))?;
+                cache.sync(version);
+            }
+            if let Some(owner) = cache.get(&digest) {
+                return Ok(Some(owner.clone()));
+            }
+            // Not seen valid since the last change: ask the table.
+            let hash = hex::encode(digest);
+            let row: Option<(String, String, Role, Option<String>)> = c
+                .prepare_cached("SELECT hash, name, role, revoked_at FROM tokens WHERE hash = ?1")?
                 .query_row([&hash], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
-                .optional()?)
-            })?;
-        Ok(row.and_then(|(stored, name, role, revoked)| {
-            let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
-            (same && revoked.is_none()).then_some((name, role))
-        }))
+                .optional()?;
+            // Compare the hashes in constant time, so the answer's timing does
+            // not depend on how much of a guess matched.
+            let owner = row.and_then(|(stored, name, role, revoked)| {
+                let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
+                (same && revoked.is_none()).then_some((name, role))
+            });
+            if let Some(o) = &owner {
+                cache.insert(digest, o.clone());
+            }
+            Ok(owner)
+        })
     }
 }
 
@@ -172,5 +181,45 @@ mod tests {
         assert_eq!(list.len(), 1);
         assert!(list[0].revoked_at.is_some());
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_revoked_through_another_connection_fails_next_time() {
+        revoked_elsewhere(false).await;
+    }
+
+    #[tokio::test]
+    async fn without_inotify_the_data_version_catches_a_revocation_as_well() {
+        revoked_elsewhere(true).await;
+    }
+
+    async fn revoked_elsewhere(without_watch: bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = camino::Utf8PathBuf::try_from(dir.path().join("db.sqlite")).unwrap();
+        let server = Db::open(&path).unwrap();
+        if without_watch {
+            server
+                .with_auth_conn(|_, cache| {
+                    cache.without_watch();
+                    Ok(())
+                })
+                .unwrap();
+        }
+        let secret = server.create_token("bot", Role::Read).unwrap();
+        // Seen valid (and cached) by the server...
+        for _ in 0..3 {
+            assert_eq!(server.token_role(&secret).await.unwrap(), Some(Role::Read));
+        }
+        // ...revoked by another opener of the file, as `pika-news token revoke` is.
+        let cli = Db::open(&path).unwrap();
+        cli.revoke_token("bot").unwrap();
+        assert_eq!(server.token_role(&secret).await.unwrap(), None);
+        assert_eq!(server.token_owner(&secret).await.unwrap(), None);
+        // A change elsewhere in the database empties the cache, and valid
+        // tokens are simply looked up again.
+        let other = cli.create_token("other", Role::Write).unwrap();
+        assert_eq!(server.token_role(&other).await.unwrap(), Some(Role::Write));
+        cli.create_token("third", Role::Read).unwrap();
+        assert_eq!(server.token_role(&other).await.unwrap(), Some(Role::Write));
     }
 }

@@ -18,6 +18,7 @@ mod ph_client;
 mod ph_compat;
 mod pikaci_logs;
 mod raw_logs;
+mod run_cache;
 mod scheduler;
 mod server;
 mod stream;

@@ -138,8 +138,12 @@ impl Fs for DiskFs {
     }
 
     fn size(&self, path: &Utf8Path) -> io::Result<Option<u64>> {
+        Ok(self.identity(path)?.map(|id| id.size))
+    }
+
+    fn identity(&self, path: &Utf8Path) -> io::Result<Option<FileIdentity>> {
         match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(m) if m.is_file() => Ok(Some(identity_of(&m))),
             Ok(m) if m.file_type().is_symlink() => Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
                 format!("{path} is a symbolic link, which is never followed"),
