@@ -32,7 +32,7 @@ fn task_failed(e: tokio::task::JoinError) -> ApiError {
 /// Loads a run, reporting a run whose pikaci died as interrupted.
 pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<RunRecord, ApiError> {
     let dir = state.store.run(&run)?;
-    Ok((*load_record(state, dir).await?.record).clone())
+    Ok((*load_cached_record(state, dir).await?.record).clone())
 }
 
 /// Loads a run and its logs' metadata from the same (reconciled) record, so
@@ -42,7 +42,7 @@ pub(crate) async fn load_run_with_log_metadata(
     run: RunId,
 ) -> Result<(RunRecord, RunLogsMetadata), ApiError> {
     let dir = state.store.run(&run)?;
-    let cached = load_record(state, dir.clone()).await?;
+    let cached = load_cached_record(state, dir.clone()).await?;
     let record = cached.record.clone();
     let meta = tokio::task::spawn_blocking(move || dir.logs_metadata(&record))
         .await
@@ -66,7 +66,7 @@ fn record_identity(state: &AppState, run: &RunId) -> Option<FileIdentity> {
 /// reconciled on the blocking pool and kept. A cached record that says
 /// `running` is checked again for a dead owner (a `kill(pid, 0)`), which
 /// sends it down the slow path to be reconciled.
-async fn load_record(state: &AppState, dir: RunDir) -> Result<Cached, ApiError> {
+pub(crate) async fn load_cached_record(state: &AppState, dir: RunDir) -> Result<Cached, ApiError> {
     let identity = record_identity(state, dir.id());
     if let Some(id) = &identity
         && let Some(hit) = state.records.get(dir.id(), id)
@@ -105,7 +105,7 @@ pub(crate) async fn run(
         .filter(|hit| !state.liveness.is_orphaned(&hit.record))
     {
         Some(hit) => hit,
-        None => load_record(&state, state.store.run(&run)?).await?,
+        None => load_cached_record(&state, state.store.run(&run)?).await?,
     };
     Ok((
         [(
@@ -153,9 +153,10 @@ pub(crate) async fn logs(
             .map_err(|e| ApiError::BadRequest(format!("invalid kind: {e}")))?,
     };
     let range = query::range(&params)?;
-    let store = state.store.clone();
+    let dir = state.store.run(&run)?;
+    let record = load_cached_record(&state, dir.clone()).await?.record;
     let (job, host, guest) = tokio::task::spawn_blocking(move || {
-        let job = store.run(&run)?.job(job.as_ref())?;
+        let job = dir.job_of(&record, job.as_ref())?;
         let read = |file: LogFile| {
             kind.files()
                 .contains(&file)

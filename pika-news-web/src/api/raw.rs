@@ -21,7 +21,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -29,9 +29,9 @@ use pikaci_core::{JobId, LogFile, RunId};
 use pikaci_store::{FileIdentity, JobLog, LogRange, LogReader, StoreError};
 
 use super::dto::ErrorBody;
-use super::file_body::file_body;
-use super::http_range::{RangeAsk, if_range_holds, none_match, parse_range};
-use super::pikaci::parse_run_id;
+use super::file_body::{file_body, read_piece};
+use super::http_range::{Conditions, RangeAsk};
+use super::pikaci::{load_cached_record, parse_run_id};
 use super::query::{self, Params};
 use super::timed_body::timed_body;
 use crate::auth::ReadAccess;
@@ -74,17 +74,28 @@ pub(crate) struct OpenLog {
     pub(crate) file: LogFile,
 }
 
+/// A span of the log read while it was opened, when it was small.
+pub(crate) type Prefetched = Option<Bytes>;
+
+/// Answers up to this size are read while the log is opened, in the same
+/// hop to the blocking pool, and sent from memory.
+const INLINE_BYTES: u64 = 256 * 1024;
+
 /// Opens one log of a job on the blocking pool: the same run, job and id
-/// checks as every read route; a log not written yet is a 404.
+/// checks as every read route (the run's record from the record cache); a
+/// log not written yet is a 404. `prefetch` says, from the open log's
+/// identity, which span to read at once (`None`: nothing).
 pub(crate) async fn open_log(
     state: &AppState,
     run: RunId,
     job: Option<JobId>,
     file: LogFile,
-) -> Result<OpenLog, ApiError> {
-    let store = state.store.clone();
+    prefetch: impl FnOnce(&FileIdentity) -> Option<(u64, u64)> + Send + 'static,
+) -> Result<(OpenLog, Prefetched), ApiError> {
+    let dir = state.store.run(&run)?;
+    let record = load_cached_record(state, dir.clone()).await?.record;
     tokio::task::spawn_blocking(move || {
-        let job = store.run(&run)?.job(job.as_ref())?;
+        let job = dir.job_of(&record, job.as_ref())?;
         let log = job.log(file);
         let reader = log.open()?.ok_or_else(|| StoreError::LogNotFound {
             run: run.clone(),
@@ -92,14 +103,26 @@ pub(crate) async fn open_log(
             file,
         })?;
         let identity = reader.identity()?;
-        Ok::<_, StoreError>(OpenLog {
-            log,
-            reader: Arc::new(reader),
-            identity,
-            run,
-            job: job.id().clone(),
-            file,
-        })
+        let inline = match prefetch(&identity) {
+            Some((start, len)) => Some(read_piece(&reader, start, len as usize).map_err(
+                |source| StoreError::Io {
+                    what: format!("reading {} of run {run} job {}", file.file_name(), job.id()),
+                    source,
+                },
+            )?),
+            None => None,
+        };
+        Ok::<_, StoreError>((
+            OpenLog {
+                log,
+                reader: Arc::new(reader),
+                identity,
+                run,
+                job: job.id().clone(),
+                file,
+            },
+            inline,
+        ))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
@@ -126,7 +149,27 @@ pub(crate) async fn raw(
     } else {
         None
     };
-    let log = open_log(&state, run, job, file).await?;
+    // What to send is decided from the log's identity where it is opened, so
+    // a small answer (a tail, a page of the viewer) is read in the same hop.
+    let conditions = Conditions::of(&headers);
+    let head = method == Method::HEAD;
+    let plan = conditions.clone();
+    let (log, inline) = open_log(&state, run, job, file, move |id| {
+        let size = id.size;
+        match plan.decide(&etag(id), size)? {
+            ask @ (RangeAsk::Whole | RangeAsk::Part { .. })
+                if !head && !timestamps && ask.len(size) <= INLINE_BYTES =>
+            {
+                let start = match ask {
+                    RangeAsk::Part { start, .. } => start,
+                    _ => 0,
+                };
+                Some((start, ask.len(size)))
+            }
+            _ => None,
+        }
+    })
+    .await?;
 
     let mut out = HeaderMap::new();
     // A log grows: caches must ask again, and may keep what the ETag vouches for.
@@ -148,22 +191,15 @@ pub(crate) async fn raw(
         );
     }
     if let Some(span) = span {
-        return timestamped(log, span, out, method == Method::HEAD).await;
+        return timestamped(log, span, out, head).await;
     }
     let size = log.identity.size;
     let tag = etag(&log.identity);
     out.insert(header::ETAG, value(&tag));
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
 
-    let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
-    if text(header::IF_NONE_MATCH).is_some_and(|h| none_match(h, &tag)) {
+    let Some(ask) = conditions.decide(&tag, size) else {
         return Ok((StatusCode::NOT_MODIFIED, out).into_response());
-    }
-    let range_allowed = text(header::IF_RANGE).is_none_or(|h| if_range_holds(h, &tag));
-    let ask = if range_allowed {
-        parse_range(text(header::RANGE), size)
-    } else {
-        RangeAsk::Whole
     };
     let (status, start) = match ask {
         RangeAsk::Whole => (StatusCode::OK, 0),
@@ -191,10 +227,10 @@ pub(crate) async fn raw(
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     out.insert(header::CONTENT_LENGTH, value(&len.to_string()));
-    let body = if method == Method::HEAD || len == 0 {
-        Body::empty()
-    } else {
-        file_body(log.reader, start, start + len)
+    let body = match inline {
+        _ if head || len == 0 => Body::empty(),
+        Some(bytes) => Body::from(bytes),
+        None => file_body(log.reader, start, start + len),
     };
     Ok((status, out, body).into_response())
 }

@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use pikaci_core::JobId;
 
-use super::pikaci::parse_run_id;
+use super::pikaci::{load_cached_record, parse_run_id};
 use super::query::{self, Params};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
@@ -48,11 +48,10 @@ pub(crate) async fn stream(
     let file = query::one_log(&params)?;
     let from = start_offset(&params, &headers)?;
     let timestamps = query::flag(&params, "timestamps")?;
-    let (store, liveness) = (state.store.clone(), state.liveness.clone());
+    let dir = state.store.run(&run)?;
+    let record = load_cached_record(&state, dir.clone()).await?.record;
     let start = tokio::task::spawn_blocking(move || {
-        let dir = store.run(&run)?;
-        let record = dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())?;
-        let job = dir.job(job.as_ref())?;
+        let job = dir.job_of(&record, job.as_ref())?;
         let status = StreamStatus::of(&record, job.id());
         let log = job.log(file);
         // A damaged sidecar is reported now rather than losing times silently.
