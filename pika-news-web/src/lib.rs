@@ -36,12 +36,14 @@ mod config;
 mod data_dir;
 pub mod db;
 mod error;
+mod http;
 pub mod lanes;
 pub mod live;
 pub mod ph_session;
 pub mod scheduler;
 mod server;
 mod state;
+mod watch;
 
 pub use api::{Access, ROUTES, RouteDoc, openapi_document, router};
 pub use auth::{COOKIE, ReadAccess, WriteAccess};
@@ -52,4 +54,4 @@ pub use config::{
 pub use data_dir::DataDir;
 pub use error::ApiError;
 pub use server::{ServeError, serve};
-pub use state::AppState;
+pub use state::{AppState, StateFields};

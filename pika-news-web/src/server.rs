@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::router;
 use crate::config::Config;
 use crate::db::{Db, DbError};
+use crate::http::{default_workers, serve_http};
 use crate::scheduler::Scheduler;
 use crate::state::AppState;
 
@@ -33,8 +34,11 @@ pub enum ServeError {
 
 /// Serves `config`'s repository on `listener` (the HTTP API, the page and the
 /// scheduler running its lanes) until `shutdown` completes; then stops taking
-/// requests, cancels running lanes (their process groups are stopped and the
-/// lanes recorded as cancelled) and returns.
+/// requests, ends live log streams, cancels running lanes (their process
+/// groups are stopped and the lanes recorded as cancelled) and returns.
+///
+/// Requests are answered on one single-threaded runtime per core (see
+/// `http`); the caller's runtime accepts connections and runs the scheduler.
 ///
 /// `lane_env` is the environment lanes' children are filtered from: the
 /// caller passes it in, this library never reads the process's own.
@@ -59,9 +63,14 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, state_root = %repo.pikaci_state_root, "pika-news listening");
     }
-    let served = axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // Live streams never end by themselves: closing them lets the graceful
+    // shutdown finish (their clients reconnect with Last-Event-ID).
+    let live = state.live.clone();
+    let shutdown = async move {
+        shutdown.await;
+        live.close();
+    };
+    let served = serve_http(listener, router(state), default_workers(), shutdown).await;
     tracing::info!("shutting down");
     stop_lanes.cancel();
     let _ = scheduler_task.await;

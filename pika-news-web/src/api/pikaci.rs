@@ -18,7 +18,7 @@ use super::raw::raw_url;
 use super::record_cache::Cached;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Fresh};
 
 pub(crate) fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
     raw.parse()
@@ -32,7 +32,7 @@ fn task_failed(e: tokio::task::JoinError) -> ApiError {
 /// Loads a run, reporting a run whose pikaci died as interrupted.
 pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<RunRecord, ApiError> {
     let dir = state.store.run(&run)?;
-    Ok((*load_cached_record(state, dir).await?.record).clone())
+    Ok((*load_cached_record(state, dir, None).await?.record).clone())
 }
 
 /// Loads a run and its logs' metadata from the same (reconciled) record, so
@@ -42,7 +42,7 @@ pub(crate) async fn load_run_with_log_metadata(
     run: RunId,
 ) -> Result<(RunRecord, RunLogsMetadata), ApiError> {
     let dir = state.store.run(&run)?;
-    let cached = load_cached_record(state, dir.clone()).await?;
+    let cached = load_cached_record(state, dir.clone(), None).await?;
     let record = cached.record.clone();
     let meta = tokio::task::spawn_blocking(move || dir.logs_metadata(&record))
         .await
@@ -60,52 +60,65 @@ fn record_identity(state: &AppState, run: &RunId) -> Option<FileIdentity> {
         .flatten()
 }
 
-/// The reconciled record of a run whose folder was checked, from the
-/// [`RecordCache`](super::record_cache::RecordCache) when `run.json` is the
-/// file it was read from (one `lstat` on this thread), else read, parsed and
-/// reconciled on the blocking pool and kept. A cached record that says
-/// `running` is checked again for a dead owner (a `kill(pid, 0)`), which
-/// sends it down the slow path to be reconciled.
-pub(crate) async fn load_cached_record(state: &AppState, dir: RunDir) -> Result<Cached, ApiError> {
-    let identity = record_identity(state, dir.id());
-    if let Some(id) = &identity
-        && let Some(hit) = state.records.get(dir.id(), id)
-        && !state.liveness.is_orphaned(&hit.record)
-    {
+/// A cached record of `run` that still stands: its folder is watched (and
+/// this request's look at the disk, `fresh`, removed it if it changed), or
+/// `run.json` has the identity it was read at (one `lstat`). A record that
+/// says `running` is checked again for a dead owner (a `kill(pid, 0)`).
+fn cached_record(state: &AppState, run: &RunId, fresh: Fresh) -> Option<Cached> {
+    let hit = if fresh.watching() {
+        state.records.get_watched(run)
+    } else {
+        None
+    };
+    let hit = hit.or_else(|| {
+        let id = record_identity(state, run)?;
+        state.records.get(run, &id)
+    })?;
+    (!state.liveness.is_orphaned(&hit.record)).then_some(hit)
+}
+
+/// The reconciled record of a run whose folder was checked: from the
+/// [`RecordCache`](super::record_cache::RecordCache) when it still stands,
+/// else read, parsed and reconciled on the blocking pool (after its folder
+/// is watched, so no later change goes unseen) and kept. `fresh` is what
+/// this request's access check saw of the disk (`None`: look now).
+pub(crate) async fn load_cached_record(
+    state: &AppState,
+    dir: RunDir,
+    fresh: Option<Fresh>,
+) -> Result<Cached, ApiError> {
+    let fresh = fresh.unwrap_or_else(|| state.fresh());
+    if let Some(hit) = cached_record(state, dir.id(), fresh) {
         return Ok(hit);
     }
-    let liveness = state.liveness.clone();
     let run = dir.id().clone();
+    let watched = fresh.watching() && state.watch_run(&run);
+    let identity = record_identity(state, &run);
+    let liveness = state.liveness.clone();
     let record = tokio::task::spawn_blocking(move || {
         dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())
     })
     .await
     .map_err(task_failed)??;
-    Ok(match identity {
-        Some(id) => state.records.put(&run, id, record),
-        None => Cached::new(record),
-    })
+    Ok(state
+        .records
+        .put(&run, identity, watched, record, || state.unwatch_runs()))
 }
 
 /// `GET /news/api/forge/pikaci/run/{run_id}`: the `RunRecord`, as the bytes
 /// serialized when it was read.
 pub(crate) async fn run(
-    _: ReadAccess,
+    access: ReadAccess,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let run = parse_run_id(&run_id)?;
-    // A record read before, from the file that is still there: no other
-    // check is needed, since it is the very content read through every
-    // check then (a run folder replaced by a link has another `run.json`).
-    let identity = record_identity(&state, &run);
-    let cached = match identity
-        .as_ref()
-        .and_then(|id| state.records.get(&run, id))
-        .filter(|hit| !state.liveness.is_orphaned(&hit.record))
-    {
+    // A record read before that still stands needs no other check: it is
+    // the very content read through every check then (a run folder replaced
+    // by a link is another folder, another `run.json`).
+    let cached = match cached_record(&state, &run, access.fresh()) {
         Some(hit) => hit,
-        None => load_cached_record(&state, state.store.run(&run)?).await?,
+        None => load_cached_record(&state, state.store.run(&run)?, Some(access.fresh())).await?,
     };
     Ok((
         [(
@@ -139,7 +152,7 @@ fn split(
 
 /// `GET /news/api/forge/pikaci/logs/{run_id}?job=&kind=host|guest|both&offset=&limit=&tail=`.
 pub(crate) async fn logs(
-    _: ReadAccess,
+    access: ReadAccess,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Query(params): Query<Params>,
@@ -154,7 +167,9 @@ pub(crate) async fn logs(
     };
     let range = query::range(&params)?;
     let dir = state.store.run(&run)?;
-    let record = load_cached_record(&state, dir.clone()).await?.record;
+    let record = load_cached_record(&state, dir.clone(), Some(access.fresh()))
+        .await?
+        .record;
     let (job, host, guest) = tokio::task::spawn_blocking(move || {
         let job = dir.job_of(&record, job.as_ref())?;
         let read = |file: LogFile| {

@@ -37,7 +37,7 @@ use super::timed_body::timed_body;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::live::timed::Timed;
-use crate::state::AppState;
+use crate::state::{AppState, Fresh};
 
 /// The path of the raw route for a run, without the query.
 pub(crate) fn raw_path(run: &RunId) -> String {
@@ -87,13 +87,16 @@ const INLINE_BYTES: u64 = 256 * 1024;
 /// identity, which span to read at once (`None`: nothing).
 pub(crate) async fn open_log(
     state: &AppState,
+    fresh: Fresh,
     run: RunId,
     job: Option<JobId>,
     file: LogFile,
     prefetch: impl FnOnce(&FileIdentity) -> Option<(u64, u64)> + Send + 'static,
 ) -> Result<(OpenLog, Prefetched), ApiError> {
     let dir = state.store.run(&run)?;
-    let record = load_cached_record(state, dir.clone()).await?.record;
+    let record = load_cached_record(state, dir.clone(), Some(fresh))
+        .await?
+        .record;
     tokio::task::spawn_blocking(move || {
         let job = dir.job_of(&record, job.as_ref())?;
         let log = job.log(file);
@@ -131,7 +134,7 @@ pub(crate) async fn open_log(
 
 /// `GET|HEAD .../logs/{run_id}/raw?job=&kind=host|guest&download=1`.
 pub(crate) async fn raw(
-    _: ReadAccess,
+    access: ReadAccess,
     State(state): State<AppState>,
     method: Method,
     Path(run_id): Path<String>,
@@ -154,7 +157,7 @@ pub(crate) async fn raw(
     let conditions = Conditions::of(&headers);
     let head = method == Method::HEAD;
     let plan = conditions.clone();
-    let (log, inline) = open_log(&state, run, job, file, move |id| {
+    let (log, inline) = open_log(&state, access.fresh(), run, job, file, move |id| {
         let size = id.size;
         match plan.decide(&etag(id), size)? {
             ask @ (RangeAsk::Whole | RangeAsk::Part { .. })

@@ -1,12 +1,15 @@
 //! [`RecordCache`]: run records already read, parsed and serialized, each
-//! valid while its `run.json` keeps the identity it had when it was read
-//! (device, inode, size, modification time).
+//! valid while its `run.json` is the file it was read from.
 //!
-//! `run.json` is only ever replaced by a rename, so a new record is a new
-//! file with a new identity: one `lstat` tells whether a cached record is
-//! still the one on disk, and a hit answers with the bytes serialized before
-//! (no read, no parse, no serialization). The cache is bounded by entries
-//! and by bytes; a record too large for it is simply not kept.
+//! Two ways to know that: the run's folder is watched (inotify, through the
+//! server's [`DiskWatch`](crate::watch::DiskWatch), set up before the record
+//! was read), and an entry stands until an event about its `run.json` or its
+//! folder removes it; or, where there is no watch, `run.json` keeps the
+//! identity it had when it was read (device, inode, size, modification
+//! time; it is only ever replaced by a rename, so a new record is a new
+//! file), one `lstat` per use. A hit answers with the bytes serialized
+//! before (no read, no parse, no serialization). The cache is bounded by
+//! entries and by bytes; a record too large for it is simply not kept.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -44,7 +47,10 @@ impl Cached {
 }
 
 struct Entry {
-    identity: FileIdentity,
+    /// `run.json`'s identity when read, if known.
+    identity: Option<FileIdentity>,
+    /// Whether the run's folder was watched before the record was read.
+    watched: bool,
     cached: Cached,
 }
 
@@ -79,41 +85,81 @@ impl RecordCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
+    /// The record of `run` if its folder is watched (the caller has just
+    /// drained the watch's events, which remove changed records).
+    pub(crate) fn get_watched(&self, run: &RunId) -> Option<Cached> {
+        let inner = self.lock();
+        let entry = inner.entries.get(run)?;
+        entry.watched.then(|| entry.cached.clone())
+    }
+
     /// The record of `run` if it was read from a `run.json` of this identity.
     pub(crate) fn get(&self, run: &RunId, identity: &FileIdentity) -> Option<Cached> {
         let inner = self.lock();
         let entry = inner.entries.get(run)?;
-        (entry.identity == *identity).then(|| entry.cached.clone())
+        (entry.identity.as_ref() == Some(identity)).then(|| entry.cached.clone())
     }
 
-    /// Keeps `record`, read from a `run.json` of `identity` (the identity
-    /// seen before reading it: a newer file has another identity, so the
-    /// entry can only be found while the file is the one read or older).
-    pub(crate) fn put(&self, run: &RunId, identity: FileIdentity, record: RunRecord) -> Cached {
+    /// Keeps `record`, read after its folder was watched (`watched`) and
+    /// from a `run.json` of `identity` (the identity seen before reading it:
+    /// a newer file has another identity, so the entry can only be found
+    /// while the file is the one read or older). When the cache is full it
+    /// starts over: `on_clear` is called (the watches of the records dropped
+    /// go too) and this record is kept as not watched.
+    pub(crate) fn put(
+        &self,
+        run: &RunId,
+        identity: Option<FileIdentity>,
+        watched: bool,
+        record: RunRecord,
+        on_clear: impl FnOnce(),
+    ) -> Cached {
         let cached = Cached::new(record);
         let size = cached.json.len();
-        if size > MAX_ENTRY_BYTES {
+        if size > MAX_ENTRY_BYTES || (identity.is_none() && !watched) {
             return cached;
         }
         let mut inner = self.lock();
         if let Some(old) = inner.entries.remove(run) {
             inner.bytes -= old.cached.json.len();
         }
+        let mut watched = watched;
         if inner.entries.len() >= MAX_ENTRIES || inner.bytes + size > MAX_BYTES {
             // Full: start over rather than track ages; the next requests
             // fill it again with what is asked for now.
             inner.entries.clear();
             inner.bytes = 0;
+            on_clear();
+            watched = false;
+            if identity.is_none() {
+                return cached;
+            }
         }
         inner.bytes += size;
         inner.entries.insert(
             run.clone(),
             Entry {
                 identity,
+                watched,
                 cached: cached.clone(),
             },
         );
         cached
+    }
+
+    /// Forgets the record of `run` (its `run.json` changed).
+    pub(crate) fn remove(&self, run: &RunId) {
+        let mut inner = self.lock();
+        if let Some(old) = inner.entries.remove(run) {
+            inner.bytes -= old.cached.json.len();
+        }
+    }
+
+    /// Forgets every record.
+    pub(crate) fn clear(&self) {
+        let mut inner = self.lock();
+        inner.entries.clear();
+        inner.bytes = 0;
     }
 
     /// How many records are kept.
@@ -145,24 +191,36 @@ mod tests {
         let cache = RecordCache::default();
         let record = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
         let run = record.run_id.clone();
-        let put = cache.put(&run, id(7, 100), record.clone());
+        let put = cache.put(&run, Some(id(7, 100)), false, record.clone(), || {});
         assert_eq!(put.json, serde_json::to_vec(&record).unwrap());
         assert_eq!(*cache.get(&run, &id(7, 100)).unwrap().record, record);
         assert!(cache.get(&run, &id(8, 100)).is_none(), "replaced");
         assert!(cache.get(&run, &id(7, 101)).is_none(), "grown");
-        cache.put(&run, id(8, 100), record);
+        assert!(cache.get_watched(&run).is_none(), "not watched");
+        cache.put(&run, Some(id(8, 100)), true, record, || {});
         assert_eq!(cache.len(), 1);
         assert!(cache.get(&run, &id(7, 100)).is_none());
+        assert!(cache.get_watched(&run).is_some());
+        cache.remove(&run);
+        assert!(cache.is_empty());
     }
 
     #[test]
     fn it_stays_within_its_bounds() {
         let cache = RecordCache::default();
+        let mut cleared = 0;
         for i in 0..(MAX_ENTRIES + 10) {
             let record = RunRecord::for_test(&format!("20260324T161238Z-{i:08x}"));
-            cache.put(&record.run_id.clone(), id(i as u64, 1), record);
+            cache.put(
+                &record.run_id.clone(),
+                Some(id(i as u64, 1)),
+                true,
+                record,
+                || cleared += 1,
+            );
         }
         assert!(cache.len() <= MAX_ENTRIES);
+        assert_eq!(cleared, 1);
         let inner = cache.lock();
         let counted: usize = inner.entries.values().map(|e| e.cached.json.len()).sum();
         assert_eq!(counted, inner.bytes);

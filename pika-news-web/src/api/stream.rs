@@ -37,7 +37,7 @@ fn start_offset(params: &Params, headers: &HeaderMap) -> Result<u64, ApiError> {
 
 /// `GET .../logs/{run_id}/stream?job=&kind=&offset=`.
 pub(crate) async fn stream(
-    _: ReadAccess,
+    access: ReadAccess,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Query(params): Query<Params>,
@@ -49,7 +49,9 @@ pub(crate) async fn stream(
     let from = start_offset(&params, &headers)?;
     let timestamps = query::flag(&params, "timestamps")?;
     let dir = state.store.run(&run)?;
-    let record = load_cached_record(&state, dir.clone()).await?.record;
+    let record = load_cached_record(&state, dir.clone(), Some(access.fresh()))
+        .await?
+        .record;
     let start = tokio::task::spawn_blocking(move || {
         let job = dir.job_of(&record, job.as_ref())?;
         let status = StreamStatus::of(&record, job.id());

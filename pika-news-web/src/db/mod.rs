@@ -7,7 +7,6 @@
 //! error. Every timestamp written comes from the [`Clock`] the database was
 //! opened with, so tests move time instead of sleeping or editing rows.
 
-mod change_watch;
 mod compat;
 mod forge;
 mod nightly;

@@ -2,9 +2,10 @@
 //! query the tokens table.
 //!
 //! The cache is only trusted while the database has not changed: every
-//! lookup first asks whether any of the database's files was written since
-//! the last lookup ([`ChangeWatch`], one non-blocking read of an inotify
-//! descriptor), or where inotify is not available, reads SQLite's `PRAGMA
+//! lookup first learns whether any of the database's files was written since
+//! the last lookup, from the caller's watch of them (the server's
+//! [`DiskWatch`](crate::watch::DiskWatch), one non-blocking read of an
+//! inotify descriptor per request), or else from SQLite's `PRAGMA
 //! data_version` (a number that moves whenever any other connection, in this
 //! process or another one such as `pika-news token revoke`, commits). Either
 //! way, a change empties the cache before it is used, so a revocation takes
@@ -13,11 +14,9 @@
 
 use std::collections::HashMap;
 
-use camino::Utf8Path;
 use subtle::ConstantTimeEq;
 
 use super::Role;
-use super::change_watch::ChangeWatch;
 
 /// How many valid tokens are kept at most.
 pub(crate) const MAX_TOKENS: usize = 1024;
@@ -30,46 +29,14 @@ pub(crate) type Owner = (String, Role);
 pub(crate) struct TokenCache {
     version: Option<i64>,
     owners: HashMap<[u8; 32], Owner>,
-    watch: Watch,
-}
-
-#[derive(Debug, Default)]
-enum Watch {
-    /// Not tried yet (made on the first lookup, before anything is cached).
-    #[default]
-    Untried,
-    Working(ChangeWatch),
-    /// No inotify here: SQLite's data version decides.
-    Unavailable,
 }
 
 impl TokenCache {
-    /// Empties the cache if the database's files changed since the last
-    /// call; `false` when there is no working watch, and the caller must
-    /// [`sync`](Self::sync) with SQLite's data version instead.
-    pub(crate) fn sync_by_watch(&mut self, db: &Utf8Path) -> bool {
-        if matches!(self.watch, Watch::Untried) {
-            self.owners.clear();
-            self.watch = ChangeWatch::new(db).map_or(Watch::Unavailable, Watch::Working);
-        }
-        let Watch::Working(w) = &mut self.watch else {
-            return false;
-        };
-        if w.changed() {
+    /// Empties the cache when the caller's watch saw the database change.
+    pub(crate) fn seen(&mut self, db_changed: bool) {
+        if db_changed {
             self.owners.clear();
         }
-        if !w.working() {
-            // From now on SQLite decides; what was cached is dropped above.
-            self.watch = Watch::Unavailable;
-            self.version = None;
-        }
-        true
-    }
-
-    /// Decides by SQLite's data version alone, as where there is no inotify.
-    #[cfg(test)]
-    pub(crate) fn without_watch(&mut self) {
-        self.watch = Watch::Unavailable;
     }
 
     /// Forgets everything if the database changed since the cache was filled.

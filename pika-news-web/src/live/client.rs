@@ -54,8 +54,13 @@ pub(crate) fn stream(live: Arc<LiveLogs>, liveness: Arc<dyn Liveness>, start: St
         settings,
         liveness,
     };
+    let closing = live.closing().clone();
     tokio::spawn(async move {
-        if let Err(stop) = client.run(live).await {
+        let ran = tokio::select! {
+            ran = client.run(live) => ran,
+            () = closing.cancelled() => Err(Stop::Closing),
+        };
+        if let Err(stop) = ran {
             tracing::debug!(?stop, "a log stream stopped");
         }
     });
@@ -72,6 +77,8 @@ enum Stop {
     Stalled,
     /// Reading the log failed (logged).
     Failed,
+    /// The server is stopping.
+    Closing,
 }
 
 /// What catching up found.

@@ -171,6 +171,12 @@ pub(crate) async fn run(
         let mut r = reader
             .take()
             .expect("the reader is put back after each step");
+        if registry
+            .upgrade()
+            .is_none_or(|live| live.closing().is_cancelled())
+        {
+            break;
+        }
         let Ok((r, step)) = tokio::task::spawn_blocking(move || {
             let step = r.step();
             (r, step)

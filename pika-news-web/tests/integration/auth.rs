@@ -91,8 +91,20 @@ async fn unknown_routes_are_json_404s() {
 /// next request.
 #[tokio::test]
 async fn a_token_revoked_by_the_cli_in_another_process_fails_at_the_next_request() {
+    revoked_by_the_cli(false).await;
+}
+
+#[tokio::test]
+async fn without_inotify_a_revocation_by_the_cli_is_seen_as_well() {
+    revoked_by_the_cli(true).await;
+}
+
+async fn revoked_by_the_cli(without_watch: bool) {
     let app = TestApp::new();
-    let state = app.state();
+    let mut state = app.state();
+    if without_watch {
+        state = state.without_disk_watch();
+    }
     let router = pika_news_web::router(state);
     let route = format!("/news/api/forge/pikaci/run/{RUN}");
     let auth = format!("Bearer {}", app.read);

@@ -41,9 +41,21 @@ async fn get(app: &axum::Router, token: &str) -> serde_json::Value {
 
 #[tokio::test]
 async fn a_rewritten_record_is_served_at_once_and_a_dead_owner_is_noticed() {
+    rewritten_and_dead_owner(false).await;
+}
+
+#[tokio::test]
+async fn without_inotify_the_record_identity_decides() {
+    rewritten_and_dead_owner(true).await;
+}
+
+async fn rewritten_and_dead_owner(without_watch: bool) {
     let app = TestApp::new();
     let alive = Arc::new(Switch(AtomicBool::new(true)));
     let mut state = app.state();
+    if without_watch {
+        state = state.without_disk_watch();
+    }
     state.liveness = alive.clone();
     let router = router(state.clone());
     let first = get(&router, &app.read).await;
@@ -75,4 +87,30 @@ async fn a_rewritten_record_is_served_at_once_and_a_dead_owner_is_noticed() {
     assert_eq!(seen["status"], "failed");
     assert_eq!(seen["failure_kind"], "interrupted");
     assert_eq!(run.record().unwrap().status, RunStatus::Failed, "saved");
+}
+
+#[tokio::test]
+async fn a_run_removed_and_made_again_is_read_again() {
+    let app = TestApp::new();
+    let router = router(app.state());
+    assert_eq!(get(&router, &app.read).await["status"], "failed");
+    // gc moves the run away; a run of the same id appears (a restored backup).
+    let dir = app.store.root().run_dir(&RUN.parse().unwrap());
+    let parked = dir.with_file_name("parked");
+    std::fs::rename(&dir, &parked).unwrap();
+    let req = axum::http::Request::builder()
+        .uri(format!("/news/api/forge/pikaci/run/{RUN}"))
+        .header("authorization", format!("Bearer {}", app.read))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    assert_eq!(
+        router.clone().oneshot(req).await.unwrap().status(),
+        StatusCode::NOT_FOUND
+    );
+    std::fs::rename(&parked, &dir).unwrap();
+    let run = app.store.run(&RUN.parse().unwrap()).unwrap();
+    let mut r = run.record().unwrap();
+    r.message = Some("restored".into());
+    app.store.persist_run_record(&r).unwrap();
+    assert_eq!(get(&router, &app.read).await["message"], "restored");
 }
