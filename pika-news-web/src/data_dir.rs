@@ -34,9 +34,14 @@ impl DataDir {
         &self.root
     }
 
+    /// The folder of lane logs.
+    pub fn lane_logs(&self) -> Utf8PathBuf {
+        self.root.join(LANE_LOGS)
+    }
+
     /// A lane run's own log: what pika-news ran, the lane's output, and how it ended.
     pub fn lane_log(&self, lane: LaneRunId) -> Utf8PathBuf {
-        self.root.join(LANE_LOGS).join(format!("{lane}.log"))
+        self.lane_logs().join(format!("{lane}.log"))
     }
 
     /// The folder every lane worktree is made in.

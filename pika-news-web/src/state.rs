@@ -6,6 +6,7 @@ use camino::Utf8PathBuf;
 use pikaci_core::{Liveness, SystemLiveness};
 use pikaci_store::Store;
 
+use crate::api::HeavyReads;
 use crate::data_dir::DataDir;
 use crate::db::Db;
 
@@ -24,6 +25,8 @@ pub struct AppState {
     pub waker: Option<Arc<tokio::sync::Notify>>,
     /// The service's data folder, where lane logs are (when lanes run).
     pub data_dir: Option<DataDir>,
+    /// How many large reads run at once.
+    pub heavy: HeavyReads,
 }
 
 impl std::fmt::Debug for AppState {
@@ -45,7 +48,14 @@ impl AppState {
             liveness: Arc::new(SystemLiveness::new()),
             waker: None,
             data_dir: None,
+            heavy: HeavyReads::default(),
         }
+    }
+
+    /// The same state, with `heavy` bounding large reads.
+    pub fn with_heavy_reads(mut self, heavy: HeavyReads) -> Self {
+        self.heavy = heavy;
+        self
     }
 
     /// The same state, serving lane logs from `data_dir`.

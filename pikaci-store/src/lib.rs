@@ -55,8 +55,8 @@ pub use gc::{GcPolicy, GcReport};
 pub use layout::{JOBS_DIR, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR};
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};
 pub use read::{
-    Blocking, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog, LogChunk,
-    LogReader, MAX_RUN_JSON_BYTES, RunDir, read_chunk_at,
+    Blocking, BoundedRecord, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog,
+    LogChunk, LogReader, MAX_RUN_JSON_BYTES, RunDir, read_chunk_at,
 };
 pub use store::Store;
 pub use write::JobLogWriter;

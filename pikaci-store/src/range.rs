@@ -78,6 +78,15 @@ impl LogRange {
     }
 }
 
+impl LogRange {
+    /// The bytes this range reads of a file of `size` bytes, at most `cap`
+    /// of them: `(start, len)`, with `start + len <= size` (the one rule
+    /// every reader of a log follows).
+    pub fn plan(self, size: u64, cap: u64) -> (u64, u64) {
+        plan_read(self, size, cap)
+    }
+}
+
 /// The bytes to read for a range over a file of `size` bytes: `(start, len)`.
 ///
 /// `len` never exceeds `cap`; `start + len <= size` always holds.

@@ -3,8 +3,10 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 
 use super::dto::{self, BranchDetail, BranchLogsResponse};
+use super::heavy::json_answer;
 use super::pikaci::{load_run_with_log_metadata, parse_run_id};
 use super::query::{self, Params};
 use crate::auth::ReadAccess;
@@ -62,7 +64,7 @@ pub(crate) async fn logs(
     State(state): State<AppState>,
     Path(branch_id): Path<String>,
     Query(params): Query<Params>,
-) -> Result<Json<BranchLogsResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let branch = branch_or_404(&state, &branch_id).await?;
     let lane_name = params.get("lane").cloned();
     if let Some(l) = &lane_name {
@@ -78,22 +80,23 @@ pub(crate) async fn logs(
         .lane_for_branch(branch.id, lane_name, lane_run_id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("branch {} has no such lane run", branch.id)))?;
-    let (pikaci_run, pikaci_log_metadata) = match &lane.pikaci_run_id {
-        None => (None, None),
+    let (pikaci_run, pikaci_log_metadata, permit) = match &lane.pikaci_run_id {
+        None => (None, None, None),
         Some(raw) => {
             let run = parse_run_id(raw).map_err(|_| {
                 ApiError::Internal(format!("lane {} records an invalid run id", lane.id))
             })?;
-            let (record, meta) = load_run_with_log_metadata(&state, run).await?;
-            (Some(record), Some(meta))
+            let (record, meta, permit) = load_run_with_log_metadata(&state, run).await?;
+            (Some(record), Some(meta), permit)
         }
     };
-    Ok(Json(BranchLogsResponse {
+    let answer = BranchLogsResponse {
         branch_id: branch.id,
         branch_name: branch.name,
         run_id: lane.id,
         lane: lane.into(),
         pikaci_run,
         pikaci_log_metadata,
-    }))
+    };
+    json_answer(&answer, permit, 4096)
 }

@@ -6,6 +6,7 @@
 
 use std::fmt::Write as _;
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -88,17 +89,30 @@ if (document.body.dataset.active === '1') setTimeout(() => location.reload(), 50
 
 /// `GET /news/branch/{branch_id}/ci`. A `?token=` is exchanged for an
 /// HttpOnly cookie and dropped from the address.
+///
+/// The token is checked before the path is decoded: a request without a
+/// valid token gets 401 whatever its path, so the page says nothing about
+/// which paths exist to a caller who may not read it.
 pub(crate) async fn branch_ci(
     State(state): State<AppState>,
-    Path(branch_id): Path<String>,
-    Query(params): Query<Params>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<Params>, QueryRejection>,
     access: Result<ReadAccess, ApiError>,
 ) -> Result<Response, ApiError> {
-    let id: BranchId = query::row_id("branch id", &branch_id)?;
-    if let Some(token) = params.get("token") {
-        if state.db.token_role(token).await?.is_none() {
-            return Err(ApiError::Unauthorized);
+    let params = query.map(|Query(p)| p).unwrap_or_default();
+    let token = params.get("token");
+    match token {
+        Some(token) => {
+            if state.db.token_role(token).await?.is_none() {
+                return Err(ApiError::Unauthorized);
+            }
         }
+        None => access.map(|_| ())?,
+    }
+    let Path(branch_id) =
+        path.map_err(|e| ApiError::BadRequest(format!("invalid path: {}", e.body_text())))?;
+    let id: BranchId = query::row_id("branch id", &branch_id)?;
+    if let Some(token) = token {
         let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/news");
         let mut resp = Redirect::to(&format!("/news/branch/{id}/ci")).into_response();
         resp.headers_mut().insert(
@@ -109,7 +123,6 @@ pub(crate) async fn branch_ci(
         );
         return Ok(resp);
     }
-    access?;
     let branch = state
         .db
         .branch(id)

@@ -48,6 +48,7 @@ impl Env {
             timeout,
             kill_grace: Duration::from_millis(200),
             log_path: self.root.join("logs/deep/lane.log"),
+            confinement: Confinement::default(),
         }
     }
 
