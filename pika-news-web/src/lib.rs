@@ -39,7 +39,9 @@ pub mod scheduler;
 mod server;
 mod state;
 
-pub use api::{Access, ROUTES, RouteDoc, openapi_document, router};
+pub use api::{
+    Access, HeavyReads, MAX_SERVED_RECORD_BYTES, ROUTES, RouteDoc, openapi_document, router,
+};
 pub use auth::{COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, ForgeRepo, pikaci_state_root,
