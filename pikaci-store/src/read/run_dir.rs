@@ -398,4 +398,20 @@ mod tests {
         let other = RunRecord::for_test("20260324T161238Z-00000000");
         assert!(dir.logs_metadata(&other).unwrap_err().is_invalid_input());
     }
+
+    #[test]
+    fn a_bounded_read_leaves_a_longer_record_unread() {
+        let store = store();
+        let r = running(&store, "here");
+        let dir = store.run(&r.run_id).unwrap();
+        let size = serde_json::to_vec_pretty(&r).unwrap().len() as u64;
+        match dir.record_within(1 << 20).unwrap() {
+            BoundedRecord::Loaded(seen) => assert_eq!(*seen, r),
+            other => panic!("{other:?}"),
+        }
+        match dir.record_within(100).unwrap() {
+            BoundedRecord::TooLarge { size: seen } => assert!(seen > 100 && seen <= size + 1),
+            other => panic!("{other:?}"),
+        }
+    }
 }
