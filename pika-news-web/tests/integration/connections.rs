@@ -50,6 +50,7 @@ fn three_hundred_idle_sockets_under_a_256_file_limit_do_not_stop_health() {
     assert!(health.head.contains("content-type: application/json"), "{}", health.head);
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "{took:?}");
+    eprintln!("/health answered in {took:?} with 300 idle sockets open");
     // Again and again: each new connection takes the place of an idle one.
     for _ in 0..20 {
         let a = request(&server.addr, "GET", "/health", None, Duration::from_secs(5)).unwrap();
