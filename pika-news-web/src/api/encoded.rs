@@ -61,11 +61,88 @@ fn fitting_suffix(bytes: &[u8], budget: u64) -> (usize, u64) {
     (start, cost)
 }
 
+/// How much is read at a time while measuring.
+const PIECE: usize = 64 * 1024;
+
+/// Fills `buf` from `at` (short only at the end of the file).
+fn read_full<E>(
+    buf: &mut [u8],
+    at: u64,
+    read_at: &mut impl FnMut(&mut [u8], u64) -> Result<usize, E>,
+) -> Result<usize, E> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match read_at(&mut buf[filled..], at + filled as u64)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
+/// Where, reading forward from `start` to at most `end` a piece at a time,
+/// the text stops fitting `budget`. Pieces are measured alone, so a
+/// character split between two counts as invalid bytes: never less than it
+/// costs whole.
+fn measured_end<E>(
+    start: u64,
+    end: u64,
+    budget: u64,
+    read_at: &mut impl FnMut(&mut [u8], u64) -> Result<usize, E>,
+) -> Result<u64, E> {
+    let mut buf = vec![0u8; PIECE];
+    let (mut pos, mut cost) = (start, 0);
+    while pos < end {
+        let want = usize::try_from(end - pos).unwrap_or(PIECE).min(PIECE);
+        let n = read_full(&mut buf[..want], pos, read_at)?;
+        let (keep, c) = fitting_prefix(&buf[..n], budget - cost);
+        pos += keep as u64;
+        cost += c;
+        if keep < want {
+            break;
+        }
+    }
+    Ok(pos)
+}
+
+/// Where, reading backward from `end` to at most `begin` a piece at a
+/// time, a suffix stops fitting `budget` (as [`measured_end`], never less
+/// than it costs whole).
+fn measured_start<E>(
+    begin: u64,
+    end: u64,
+    budget: u64,
+    read_at: &mut impl FnMut(&mut [u8], u64) -> Result<usize, E>,
+) -> Result<u64, E> {
+    let mut buf = vec![0u8; PIECE];
+    let (mut pos, mut cost) = (end, 0);
+    while pos > begin {
+        let from = pos.saturating_sub(PIECE as u64).max(begin);
+        let want = (pos - from) as usize;
+        let n = read_full(&mut buf[..want], from, read_at)?;
+        if n < want {
+            // The file shrank under us: keep nothing before what was measured.
+            return Ok(pos);
+        }
+        let (skip, c) = fitting_suffix(&buf[..n], budget - cost);
+        cost += c;
+        if skip > 0 {
+            return Ok(from + skip as u64);
+        }
+        pos = from;
+    }
+    Ok(pos)
+}
+
 /// Reads `range` of a log of `size` bytes through `read_at` (positional
 /// reads, 0 at the end), keeping at most `budget` bytes of encoded text:
-/// the head of a span, the end of a tail. Reads at most `budget` raw bytes
-/// (no byte encodes shorter than itself). Returns the chunk, decoded
-/// lossily, and what its text costs.
+/// the head of a span, the end of a tail. Returns the chunk, decoded
+/// lossily, and (at most) what its text costs.
+///
+/// Memory stays near what is kept: a range that fits even if every byte
+/// cost six is read at once; a longer one is first measured a piece at a
+/// time, then only the part that fits is read. What was read is fitted
+/// again, in case the file changed in between.
 pub fn read_fitted<E>(
     size: u64,
     range: LogRange,
@@ -73,26 +150,35 @@ pub fn read_fitted<E>(
     mut read_at: impl FnMut(&mut [u8], u64) -> Result<usize, E>,
 ) -> Result<(LogChunk, u64), E> {
     let (start, len) = range.plan(size, budget.min(MAX_READ_BYTES));
-    let mut bytes = vec![0u8; usize::try_from(len).unwrap_or(usize::MAX)];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        match read_at(&mut bytes[filled..], start + filled as u64)? {
-            0 => break,
-            n => filled += n,
-        }
-    }
+    let tail = matches!(range, LogRange::Tail(_));
+    let certain = len.saturating_mul(6) <= budget;
+    let (from, to) = match (certain, tail) {
+        (true, _) => (start, start + len),
+        (false, true) => (
+            measured_start(start, start + len, budget, &mut read_at)?,
+            start + len,
+        ),
+        (false, false) => (
+            start,
+            measured_end(start, start + len, budget, &mut read_at)?,
+        ),
+    };
+    let mut bytes = vec![0u8; usize::try_from(to - from).unwrap_or(0)];
+    let filled = read_full(&mut bytes, from, &mut read_at)?;
     bytes.truncate(filled);
-    let (keep_from, cost) = if matches!(range, LogRange::Tail(_)) {
-        // A tail starts on a character: skip at most 3 continuation bytes.
-        let skip = if start > 0 {
-            bytes
-                .iter()
-                .take(3)
-                .take_while(|b| (**b & 0b1100_0000) == 0b1000_0000)
-                .count()
-        } else {
-            0
-        };
+    // A tail starts on a character: skip at most 3 continuation bytes.
+    let skip = if tail && from > 0 {
+        bytes
+            .iter()
+            .take(3)
+            .take_while(|b| (**b & 0b1100_0000) == 0b1000_0000)
+            .count()
+    } else {
+        0
+    };
+    let (keep_from, cost) = if certain {
+        (skip, len.saturating_mul(6))
+    } else if tail {
         let (from, cost) = fitting_suffix(&bytes[skip..], budget);
         (skip + from, cost)
     } else {
@@ -101,7 +187,7 @@ pub fn read_fitted<E>(
         (0, cost)
     };
     bytes.drain(..keep_from);
-    let offset = start + keep_from as u64;
+    let offset = from + keep_from as u64;
     let len = bytes.len() as u64;
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
@@ -162,6 +248,46 @@ mod tests {
         assert!(serde_json::to_string(&chunk.text).unwrap().len() <= 602);
         let (chunk, cost) = read(&log, LogRange::Tail(1000), 600);
         assert_eq!((chunk.offset, chunk.len, cost), (900, 100, 600));
+    }
+
+    #[test]
+    fn long_reads_are_measured_in_pieces_and_keep_what_fits() {
+        // Multi-byte characters across piece boundaries, NULs, and text.
+        let mut log = Vec::new();
+        while log.len() < 5 * PIECE {
+            log.extend_from_slice("é€😀 text\n".as_bytes());
+            log.extend_from_slice(&[0u8; 7]);
+        }
+        for budget in [1_000u64, 100_000, 200_001, 10_000_000] {
+            for range in [
+                LogRange::Whole,
+                LogRange::Tail(u64::MAX),
+                LogRange::Span {
+                    offset: 5,
+                    limit: 300_000,
+                },
+            ] {
+                let (chunk, cost) = read(&log, range, budget);
+                let encoded = serde_json::to_string(&chunk.text).unwrap().len() as u64 - 2;
+                assert!(
+                    encoded <= cost && cost <= budget.max(6 * chunk.len),
+                    "{range:?} {budget}: {encoded} {cost}"
+                );
+                assert!(encoded <= budget, "{range:?} {budget}");
+                let raw = &log[chunk.offset as usize..(chunk.offset + chunk.len) as usize];
+                assert_eq!(
+                    chunk.text,
+                    String::from_utf8_lossy(raw),
+                    "{range:?} {budget}"
+                );
+                if budget >= 200_001 {
+                    assert!(
+                        encoded > budget / 2 || chunk.len as usize == raw.len(),
+                        "{range:?} {budget}: kept too little"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -108,6 +108,33 @@ pub fn allowed_env(
         .collect()
 }
 
+/// Opens (creating) a lane log for appending. Never through a link and
+/// never blocking on a FIFO (`O_NOFOLLOW | O_NONBLOCK`: opening a FIFO
+/// without a reader fails at once): a lane running as the service could
+/// have put either in its place during an earlier attempt. Whatever is
+/// there and is not a regular file is removed (the folder is the
+/// service's) and a fresh log made.
+pub fn open_lane_log(path: &camino::Utf8Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    for _ in 0..3 {
+        match options.open(path) {
+            Ok(f) if f.metadata()?.is_file() => return Ok(f),
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => {}
+            Err(e) => return Err(e),
+        }
+        std::fs::remove_file(path)?;
+    }
+    Err(std::io::Error::other(
+        "something keeps replacing the lane log with what is not a file",
+    ))
+}
+
 /// The child's whole environment: the allowed variables, and when the lane
 /// runs as the lane user, that user's `HOME`, `USER` and `LOGNAME`, and a
 /// `safe.directory` for the worktree (git refuses a worktree whose
@@ -302,12 +329,7 @@ pub async fn run_lane(
     if let Some(dir) = spec.log_path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let log = match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(&spec.log_path)
-    {
+    let log = match open_lane_log(&spec.log_path) {
         Ok(f) => f,
         Err(e) => return infrastructure(format!("cannot open the lane log: {e}")),
     };

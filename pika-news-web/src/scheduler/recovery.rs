@@ -25,6 +25,7 @@ use pikaci_store::Store;
 use super::owner::{LaneOwner, OwnerState, start_ticks};
 use super::{MAX_ATTEMPTS, Scheduler, SchedulerError};
 use crate::db::{HeldLane, LaneStatus};
+use crate::lanes::runner::open_lane_log;
 
 /// What to do with a lane whose server is gone.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,10 +123,7 @@ impl Scheduler {
             let (Verdict::Finish(_, _, message) | Verdict::Requeue(message)) = &verdict else {
                 continue;
             };
-            if let Ok(mut log) = std::fs::OpenOptions::new()
-                .append(true)
-                .open(self.repo.data_dir.lane_log(lane.lane_id))
-            {
+            if let Ok(mut log) = open_lane_log(&self.repo.data_dir.lane_log(lane.lane_id)) {
                 let _ = writeln!(
                     log,
                     "[pika-news] the server running this lane died; {message}"

@@ -47,7 +47,11 @@ fn three_hundred_idle_sockets_under_a_256_file_limit_do_not_stop_health() {
     let health = request(&server.addr, "GET", "/health", None, Duration::from_secs(5))
         .expect("/health answers while 300 idle sockets are open");
     assert_eq!(health.status, 200);
-    assert!(health.head.contains("content-type: application/json"), "{}", health.head);
+    assert!(
+        health.head.contains("content-type: application/json"),
+        "{}",
+        health.head
+    );
     let took = started.elapsed();
     assert!(took < Duration::from_secs(5), "{took:?}");
     eprintln!("/health answered in {took:?} with 300 idle sockets open");
