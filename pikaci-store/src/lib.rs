@@ -47,12 +47,16 @@ mod list;
 mod range;
 mod read;
 mod store;
+#[cfg(feature = "test-helpers")]
+pub mod testing;
 mod write;
 
 pub use error::StoreError;
 pub use fs::{DiskFs, EntryKind, Fs, MemFs, ReadAt};
 pub use gc::{GcPolicy, GcReport};
-pub use layout::{JOBS_DIR, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR};
+pub use layout::{
+    ARTIFACTS_DIR, JOBS_DIR, LogPlace, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR,
+};
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};
 pub use read::{
     Blocking, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog, LogChunk,
