@@ -35,7 +35,7 @@ pub enum Command {
     /// Run an earlier run's jobs again (all, or only those that did not pass) on the same
     /// bytes, in the snapshot that run kept.
     ///
-    /// A rerun runs in the snapshot the original run kept (runs/<id>/snapshot), with the
+    /// A rerun runs in the snapshot the original run kept (runs/RUN_ID/snapshot), with the
     /// pipeline file as it was in that snapshot, so it runs the same bytes even when the
     /// source tree has changed since, and records rerun_of. A run keeps its snapshot until
     /// gc deletes the run; when it is gone (or the run was made with --discard-snapshot),

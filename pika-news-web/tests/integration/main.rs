@@ -14,3 +14,4 @@ mod hostile;
 mod openapi;
 mod pikaci_logs;
 mod scheduler;
+mod upstream;
