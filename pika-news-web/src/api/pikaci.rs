@@ -8,8 +8,8 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use pikaci_core::{JobId, LogFile, LogKind, RunId, RunLogsMetadata, RunRecord};
 use pikaci_store::{Fs as _, LogChunk, RunDir};
-use serde::Serialize;
 
+use super::dto::{LogPart, LogsResponse};
 use super::query::{self, Params};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
@@ -84,42 +84,13 @@ pub(crate) async fn run(
     Ok(Json(load_run(&state, run).await?))
 }
 
-/// Size and range facts of one returned log.
-#[derive(Debug, Serialize)]
-pub(crate) struct ChunkInfo {
-    offset: u64,
-    len: u64,
-    total_size: u64,
-    truncated: bool,
-    exists: bool,
-}
-
-/// `{run_id, job, host, guest}` plus, new, what part of each log was returned.
-#[derive(Debug, Serialize)]
-pub(crate) struct LogsResponse {
-    run_id: RunId,
-    job: JobId,
-    host: Option<String>,
-    guest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    host_log: Option<ChunkInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    guest_log: Option<ChunkInfo>,
-}
-
-fn split(chunk: Option<LogChunk>) -> (Option<String>, Option<ChunkInfo>) {
+fn split(chunk: Option<LogChunk>) -> (Option<String>, Option<LogPart>) {
     match chunk {
         None => (None, None),
-        Some(c) => (
-            Some(c.text),
-            Some(ChunkInfo {
-                offset: c.offset,
-                len: c.len,
-                total_size: c.total_size,
-                truncated: c.truncated,
-                exists: c.exists,
-            }),
-        ),
+        Some(c) => {
+            let part = LogPart::from(&c);
+            (Some(c.text), Some(part))
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::str::FromStr;
 use pikaci_core::IdError;
 use pikaci_store::LogRange;
 
+use crate::db::RowId;
 use crate::error::ApiError;
 
 /// The query string as a map (the last value of a repeated key wins).
@@ -53,9 +54,10 @@ pub(crate) fn range(params: &Params) -> Result<LogRange, ApiError> {
     .map_err(|e| ApiError::BadRequest(format!("invalid range: {e}")))
 }
 
-/// A path id that must be a positive integer.
-pub(crate) fn positive(what: &str, v: &str) -> Result<i64, ApiError> {
-    v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+/// A row id (a positive integer) from the path or the query; `what` names
+/// it in the error.
+pub(crate) fn row_id<T: RowId>(what: &str, v: &str) -> Result<T, ApiError> {
+    v.parse().map_err(|_| {
         ApiError::BadRequest(format!(
             "invalid {what} {:?}: must be a positive integer",
             shorten(v)

@@ -14,4 +14,5 @@ mod hostile;
 mod openapi;
 mod pikaci_logs;
 mod scheduler;
+mod server;
 mod upstream;

@@ -30,6 +30,7 @@ pub type Extra = Map<String, Value>;
 /// Which process owns a running run, so a reader can tell a live run from one
 /// whose owner died (see [`RunRecord::is_orphaned`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunOwner {
     /// Process id of the pikaci that writes the run.
     pub pid: u32,
@@ -39,6 +40,7 @@ pub struct RunOwner {
 
 /// The record of one run, as stored in `runs/<run_id>/run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRecord {
     /// The run id.
     pub run_id: RunId,
@@ -54,8 +56,10 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_description: Option<String>,
     /// The source tree the run was made from.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub source_root: Utf8PathBuf,
     /// The copy of the source the jobs ran in.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub snapshot_dir: Utf8PathBuf,
     /// The git commit of the source, when it is a git checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,9 +68,11 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_dirty: Option<bool>,
     /// When the run was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When the run finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
     /// Files changed in the checkout (relative paths, informative).
     #[serde(default, deserialize_with = "null_as_default")]
@@ -100,11 +106,13 @@ pub struct RunRecord {
     /// Keys this version does not model (the earlier pikaci's `plan_path`,
     /// `prepared_output_*`, `prepare_timings`...), kept as read.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
     pub extra: Extra,
 }
 
 /// The record of one job inside a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobRecord {
     /// The job id.
     pub id: JobId,
@@ -114,17 +122,22 @@ pub struct JobRecord {
     /// `running`, then `passed`, `failed` or `skipped`.
     pub status: RunStatus,
     /// Where it ran.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "host"))]
     pub executor: ExecutorKind,
     /// Its timeout.
     pub timeout_secs: u64,
     /// Where `host.log` was written (informative only: never opened from here).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub host_log_path: Utf8PathBuf,
     /// Where `guest.log` was written (informative only: never opened from here).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub guest_log_path: Utf8PathBuf,
     /// When it started.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: Timestamp,
     /// When it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
     /// The command's exit code, when it exited by itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -141,11 +154,13 @@ pub struct JobRecord {
     /// Keys this version does not model (the earlier pikaci's `plan_node_id`,
     /// `placement`, `runtime`, `pre_execution_prepare_duration_ms`...), kept as read.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
     pub extra: Extra,
 }
 
 /// How a job ran in a VM: the backend and each timed phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteVmExecution {
     /// `incus` (the earlier pikaci also wrote `microvm`; any name is kept as written).
     pub backend: String,
@@ -154,6 +169,7 @@ pub struct RemoteVmExecution {
     pub phases: Vec<VmPhase>,
     /// Keys this version does not model (the earlier pikaci's `incus_image`), kept as read.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
     pub extra: Extra,
 }
 
@@ -173,17 +189,21 @@ impl RemoteVmExecution {
 /// `collect_artifacts`...) and the earlier pikaci's (`prepare_directories`,
 /// `stage_workspace_snapshot`, `prepare_runtime`, `wait_for_completion`...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VmPhase {
     /// The phase name.
     pub phase: String,
     /// When it started.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: Timestamp,
     /// When it finished.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub finished_at: Timestamp,
     /// How long it took.
     pub duration_ms: u64,
     /// Keys this version does not model, kept as read.
     #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
     pub extra: Extra,
 }
 
