@@ -9,7 +9,7 @@ use pikaci_core::engine::{
     Engine, HostExecutor, JobSelection, KeptSnapshot, RunRequest, RunSource, SnapshotPolicy,
 };
 use pikaci_core::{JobId, Pipeline, RunId, RunRecord, RunStatus, SystemLiveness, TargetId};
-use pikaci_incus::IncusExecutor;
+use pikaci_incus::{IncusConfig, IncusExecutor};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{ExecOpts, RerunOpts, RunOpts};
@@ -163,6 +163,9 @@ async fn execute(
     } = origin;
     // The one place a run's jobs are chosen; the engine runs this selection.
     let selection = JobSelection::new(&pipeline, target, jobs)?;
+    // `[incus]` is read on every run, so a mistake in it is found at once;
+    // the environment is only consulted when a job runs in Incus.
+    let incus = IncusConfig::from_section(&pipeline.incus)?;
     // The state root may not exist yet; make it so it can be compared and excluded.
     let _ = std::fs::create_dir_all(&ctx.state_root);
     let state_root = canonical(&ctx.state_root).unwrap_or_else(|| ctx.state_root.clone());
@@ -190,7 +193,7 @@ async fn execute(
         .any(|j| IncusExecutor::serves_kind(&j.executor))
     {
         let env: BTreeMap<String, String> = std::env::vars().collect();
-        builder = builder.executor(Arc::new(IncusExecutor::from_config(&pipeline.incus, &env)?));
+        builder = builder.executor(Arc::new(IncusExecutor::from_config(&incus, &env)?));
     }
     let engine = builder.build();
 

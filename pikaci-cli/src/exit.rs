@@ -85,7 +85,8 @@ impl CliError {
             | Self::Select(_)
             | Self::SnapshotGone { .. } => EXIT_USAGE,
             Self::Incus(e) => match e {
-                IncusError::InvalidSetting { .. }
+                IncusError::Config(_)
+                | IncusError::InvalidSetting { .. }
                 | IncusError::InvalidJobEnv { .. }
                 | IncusError::InvalidInstanceName { .. } => EXIT_USAGE,
                 IncusError::Spawn { .. }
