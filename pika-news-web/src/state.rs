@@ -27,6 +27,10 @@ pub struct AppState {
     pub data_dir: Option<DataDir>,
     /// How many large reads run at once.
     pub heavy: HeavyReads,
+    /// The repository's name, e.g. `sledtools/pika` (empty when not told).
+    pub repo: String,
+    /// The repository's default branch.
+    pub default_branch: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -49,12 +53,21 @@ impl AppState {
             waker: None,
             data_dir: None,
             heavy: HeavyReads::default(),
+            repo: String::new(),
+            default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
         }
     }
 
     /// The same state, with `heavy` bounding large reads.
     pub fn with_heavy_reads(mut self, heavy: HeavyReads) -> Self {
         self.heavy = heavy;
+        self
+    }
+
+    /// The same state, naming the repository and its default branch.
+    pub fn with_repo(mut self, repo: impl Into<String>, default_branch: impl Into<String>) -> Self {
+        self.repo = repo.into();
+        self.default_branch = default_branch.into();
         self
     }
 

@@ -10,8 +10,11 @@
 //!   error, axum's own rejections included, as `{"error": ...}`.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
 //!   `lane_runs`, `page`, `meta` (health, 404).
+//! - [`compat`]: what upstream pika's `ph` client calls (its lane actions,
+//!   nightly runs, wake, who-am-I), in its shapes.
 
 mod branch;
+pub mod compat;
 pub mod dto;
 pub mod encoded;
 pub mod heavy;
