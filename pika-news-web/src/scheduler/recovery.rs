@@ -12,7 +12,7 @@
 //!   (it passed, or a job failed) before its server could record it;
 //! - otherwise (cancelled, interrupted, no run yet, unreadable) puts the
 //!   lane back in the queue under a new fencing token; after
-//!   [`MAX_ATTEMPTS`](super::MAX_ATTEMPTS) claims it fails as infrastructure.
+//!   [`MAX_ATTEMPTS`] claims it fails as infrastructure.
 //!
 //! The old attempt's run stays in the state root with its record and logs;
 //! the lane log says what happened, and the next attempt appends to it.
