@@ -33,6 +33,7 @@ mod data_dir;
 pub mod db;
 mod error;
 pub mod lanes;
+mod pages;
 pub mod scheduler;
 mod server;
 mod state;

@@ -8,6 +8,7 @@ use pikaci_store::Store;
 
 use crate::data_dir::DataDir;
 use crate::db::Db;
+use crate::pages::LineIndex;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -24,6 +25,8 @@ pub struct AppState {
     pub waker: Option<Arc<tokio::sync::Notify>>,
     /// The service's data folder, where lane logs are (when lanes run).
     pub data_dir: Option<DataDir>,
+    /// Line numbers of log positions, counted once per log for the pages.
+    pub(crate) lines: LineIndex,
 }
 
 impl std::fmt::Debug for AppState {
@@ -45,6 +48,7 @@ impl AppState {
             liveness: Arc::new(SystemLiveness::new()),
             waker: None,
             data_dir: None,
+            lines: LineIndex::default(),
         }
     }
 

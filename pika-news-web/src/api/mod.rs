@@ -6,17 +6,17 @@
 //!   made from a list of them.
 //! - [`dto`]: every JSON shape the API answers with.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
-//!   `lane_runs`, `page`, `meta` (health, 404).
+//!   `lane_runs`, `meta` (health, 404). The HTML pages are in `crate::pages`.
 
 mod branch;
 pub mod dto;
 mod lane_runs;
 mod meta;
 mod openapi;
-mod page;
 mod pikaci;
-mod query;
+pub(crate) mod query;
 pub mod routes;
 
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
+pub(crate) use pikaci::load_run;
 pub use routes::{Access, ROUTES, openapi_document, router};

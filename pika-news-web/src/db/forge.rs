@@ -84,9 +84,9 @@ pub struct NewLane {
     pub timeout_secs: Option<u64>,
 }
 
-const LANE_COLUMNS: &str = "id, suite_id, lane, title, status, failure_kind, pikaci_run_id, attempts, message, created_at, started_at, finished_at";
+pub(super) const LANE_COLUMNS: &str = "id, suite_id, lane, title, status, failure_kind, pikaci_run_id, attempts, message, created_at, started_at, finished_at";
 
-fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
+pub(super) fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
     Ok(Lane {
         id: r.get(0)?,
         suite_id: r.get(1)?,
@@ -103,7 +103,7 @@ fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
     })
 }
 
-fn branch_from(r: &Row<'_>) -> rusqlite::Result<Branch> {
+pub(super) fn branch_from(r: &Row<'_>) -> rusqlite::Result<Branch> {
     Ok(Branch {
         id: r.get(0)?,
         name: r.get(1)?,

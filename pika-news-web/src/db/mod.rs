@@ -8,6 +8,7 @@
 //! opened with, so tests move time instead of sleeping or editing rows.
 
 mod forge;
+mod overview;
 mod queue;
 mod schema;
 mod tokens;
@@ -22,6 +23,7 @@ use pikaci_core::engine::{Clock, SystemClock};
 use rusqlite::Connection;
 
 pub use forge::{Branch, Lane, NewLane, Suite};
+pub use overview::BranchOverview;
 pub use queue::{Claim, LaneAction};
 pub use tokens::TokenInfo;
 pub use types::{BranchId, BranchState, LaneRunId, LaneStatus, Role, RowId, SuiteId, SuiteStatus};
