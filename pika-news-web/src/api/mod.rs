@@ -6,15 +6,20 @@
 //!   made from a list of them.
 //! - [`dto`]: every JSON shape the API answers with.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
-//!   `lane_runs`, `meta` (health, 404). The HTML pages are in `crate::pages`.
+//!   `lane_runs`, `meta` (health, 404), `raw` (a log streamed whole or by
+//!   byte range, over `http_range` and `file_body`). The HTML pages are in
+//!   `crate::pages`.
 
 mod branch;
 pub mod dto;
+mod file_body;
+mod http_range;
 mod lane_runs;
 mod meta;
 mod openapi;
 mod pikaci;
 pub(crate) mod query;
+mod raw;
 pub mod routes;
 
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};

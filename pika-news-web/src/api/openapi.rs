@@ -119,6 +119,8 @@ pub struct Answer {
     /// What it is.
     pub description: &'static str,
     pub(crate) schema: Option<SchemaFn>,
+    /// Whether the route serves byte ranges and validators (206, 304, 416).
+    pub ranges: bool,
 }
 
 impl Answer {
@@ -128,6 +130,28 @@ impl Answer {
             content_type: "application/json",
             description,
             schema: Some(schema_of::<T>),
+            ranges: false,
+        }
+    }
+
+    /// Plain text, streamed, with byte ranges (206 with `Content-Range`,
+    /// 416) and validators (`ETag`, 304).
+    pub const fn text_with_ranges(description: &'static str) -> Self {
+        Self {
+            content_type: "text/plain; charset=utf-8",
+            description,
+            schema: None,
+            ranges: true,
+        }
+    }
+
+    /// A stream of Server-Sent Events.
+    pub const fn event_stream(description: &'static str) -> Self {
+        Self {
+            content_type: "text/event-stream",
+            description,
+            schema: None,
+            ranges: false,
         }
     }
 
@@ -137,6 +161,7 @@ impl Answer {
             content_type: "text/html; charset=utf-8",
             description,
             schema: None,
+            ranges: false,
         }
     }
 
@@ -238,6 +263,24 @@ fn operation(
                 .description(r.answer.description)
                 .content(r.answer.content_type, content),
         );
+    if r.answer.ranges {
+        op = op
+            .response(
+                "206",
+                ResponseBuilder::new()
+                    .description("One range of it (`Content-Range: bytes first-last/size`)")
+                    .content(r.answer.content_type, ContentBuilder::new().build()),
+            )
+            .response(
+                "304",
+                ResponseBuilder::new()
+                    .description("`If-None-Match` names the current `ETag`: nothing changed"),
+            )
+            .response(
+                "416",
+                RefOr::Ref(Ref::new(format!("#/components/responses/{ERROR_RESPONSE}"))),
+            );
+    }
     for (status, _) in error_statuses(r.access) {
         op = op.response(
             status.to_string(),

@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 use super::dto;
 use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
-use super::{branch, lane_runs, meta, pikaci};
+use super::{branch, lane_runs, meta, pikaci, raw};
 use crate::pages;
 
 fn filter(method: Method) -> MethodFilter {
@@ -48,6 +48,8 @@ macro_rules! routes {
 }
 
 const LOG_KIND: ParamKind = ParamKind::OneOf(&["host", "guest", "both"]);
+const ONE_LOG: ParamKind = ParamKind::OneOf(&["host", "guest"]);
+const FLAG: ParamKind = ParamKind::OneOf(&["1", "0"]);
 const PAGE_LOG_KIND: ParamKind = ParamKind::OneOf(&["guest", "host", "lane"]);
 const LANE_ACTION: ParamKind = ParamKind::OneOf(&["rerun", "requeue", "fail", "recover"]);
 
@@ -82,6 +84,17 @@ routes! {
             query("tail", ParamKind::Bytes, "Return the last N bytes (not with offset or limit)"),
         ],
         answer: Answer::json::<dto::LogsResponse>("The logs asked for, and what part of each was returned"),
+    }
+    Get "/news/api/forge/pikaci/logs/{run_id}/raw" => raw::raw {
+        access: Read,
+        summary: "One log as text/plain, streamed whole (no size cap), with byte ranges, ETag and HEAD",
+        params: [
+            path("run_id", ParamKind::Id, "The pikaci run"),
+            query("job", ParamKind::Id, "The job (default: the run's first job)"),
+            query("kind", ONE_LOG, "Which log (default: guest)"),
+            query("download", FLAG, "1: answer as an attachment (Content-Disposition), named <run>-<job>-<kind>.log"),
+        ],
+        answer: Answer::text_with_ranges("The log as it was when opened. Range: one of bytes=a-b, a-, -n (206); a range outside the log or several ranges: 416 with Content-Range: bytes */size. ETag changes as the log grows; If-None-Match (304) and If-Range are honoured. HEAD gives the headers alone, Content-Length included."),
     }
     Get "/news/api/forge/branch/resolve" => branch::resolve {
         access: Read,
@@ -157,7 +170,7 @@ routes! {
             query("job", ParamKind::Id, "The job whose log is shown (default: a running, else a failed, else the first job)"),
             query("kind", PAGE_LOG_KIND, "guest (the job's output, default), host (pikaci's account) or lane (the lane's own log)"),
             query("line", ParamKind::Bytes, "Open the log at this line (from 1) instead of at its end"),
-            query("timestamps", ParamKind::OneOf(&["0", "1"]), "1: show the time each line arrived"),
+            query("timestamps", FLAG, "1: show the time each line arrived"),
             query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
         ],
         answer: Answer::html("The page"),

@@ -13,5 +13,6 @@ mod faults;
 mod hostile;
 mod openapi;
 mod pikaci_logs;
+mod raw_logs;
 mod scheduler;
 mod server;
