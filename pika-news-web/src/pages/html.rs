@@ -43,7 +43,7 @@ impl IntoResponse for Page {
             html,
             "<!doctype html><html lang=en><head><meta charset=utf-8>\
              <meta name=viewport content=\"width=device-width,initial-scale=1\">\
-             <meta name=color-scheme content=\"light dark\">\
+             <meta name=color-scheme content=\"light dark\"><link rel=icon href=\"data:,\">\
              <title>{title}</title><style>{STYLE}</style>{refresh}</head>\
              <body data-active=\"{active}\"><header class=top><nav class=crumbs><a class=brand href=\"/news/ci\">pika-news CI</a>",
             title = escape(&self.title),

@@ -1,7 +1,9 @@
 //! Integration tests of pika-news: handlers over a real SQLite file and real
 //! state roots, auth on every route, hostile input, a real socket, the binary.
 
+mod browser;
 mod forge;
+mod page_env;
 mod support;
 
 mod actions;
@@ -12,6 +14,8 @@ mod e2e;
 mod faults;
 mod hostile;
 mod openapi;
+mod pages;
+mod pages_browser;
 mod pikaci_logs;
 mod raw_logs;
 mod scheduler;
