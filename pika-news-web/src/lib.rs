@@ -9,6 +9,8 @@
 //! - [`api`]: the route list ([`ROUTES`], each with its [`Access`]), the
 //!   [`router`] and the OpenAPI document made from it, and the [`api::dto`]
 //!   shapes every answer has.
+//! - [`live`]: a running job's log as Server-Sent Events, one shared
+//!   follower per log however many clients watch it.
 //! - [`serve`]: all of it on a listener the caller bound, until the caller's
 //!   shutdown future completes. The library never binds a port, reads the
 //!   process environment or catches signals.
@@ -34,6 +36,7 @@ pub mod db;
 mod error;
 pub mod lanes;
 mod pages;
+pub mod live;
 pub mod scheduler;
 mod server;
 mod state;

@@ -9,6 +9,7 @@ use pikaci_store::Store;
 use crate::data_dir::DataDir;
 use crate::db::Db;
 use crate::pages::LineIndex;
+use crate::live::{self, LiveLogs};
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub data_dir: Option<DataDir>,
     /// Line numbers of log positions, counted once per log for the pages.
     pub(crate) lines: LineIndex,
+    /// The logs being followed live, shared by every stream.
+    pub live: Arc<LiveLogs>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -49,7 +52,14 @@ impl AppState {
             waker: None,
             data_dir: None,
             lines: LineIndex::default(),
+            live: Arc::new(LiveLogs::new(live::Settings::default())),
         }
+    }
+
+    /// The same state, with live streams that behave as `settings` say.
+    pub fn with_live_settings(mut self, settings: live::Settings) -> Self {
+        self.live = Arc::new(LiveLogs::new(settings));
+        self
     }
 
     /// The same state, serving lane logs from `data_dir`.

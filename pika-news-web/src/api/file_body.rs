@@ -13,6 +13,8 @@ use axum::body::{Body, Bytes};
 use pikaci_store::LogReader;
 use tokio::sync::mpsc;
 
+use crate::live::receiver_stream;
+
 /// How many bytes one read takes: large, so a 1 GiB log costs few hops to
 /// the blocking pool, small enough that a download's memory stays bounded.
 pub(crate) const PIECE: usize = 512 * 1024;
@@ -58,13 +60,4 @@ fn read_piece(reader: &LogReader, at: u64, len: usize) -> io::Result<Bytes> {
         }
     }
     Ok(Bytes::from(buf))
-}
-
-/// The items of a channel as a stream, ending when every sender is gone.
-pub(crate) fn receiver_stream<T: Send + 'static>(
-    rx: mpsc::Receiver<T>,
-) -> impl futures::Stream<Item = T> + Send + 'static {
-    futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    })
 }

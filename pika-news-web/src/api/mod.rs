@@ -7,7 +7,8 @@
 //! - [`dto`]: every JSON shape the API answers with.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
 //!   `lane_runs`, `meta` (health, 404), `raw` (a log streamed whole or by
-//!   byte range, over `http_range` and `file_body`). The HTML pages are in
+//!   byte range, over `http_range` and `file_body`), `stream` (a log as
+//!   Server-Sent Events, over [`crate::live`]). The HTML pages are in
 //!   `crate::pages`.
 
 mod branch;
@@ -21,6 +22,7 @@ mod pikaci;
 pub(crate) mod query;
 mod raw;
 pub mod routes;
+mod stream;
 
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
 pub(crate) use pikaci::load_run;

@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 use super::dto;
 use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
-use super::{branch, lane_runs, meta, pikaci, raw};
+use super::{branch, lane_runs, meta, pikaci, raw, stream};
 use crate::pages;
 
 fn filter(method: Method) -> MethodFilter {
@@ -95,6 +95,17 @@ routes! {
             query("download", FLAG, "1: answer as an attachment (Content-Disposition), named <run>-<job>-<kind>.log"),
         ],
         answer: Answer::text_with_ranges("The log as it was when opened. Range: one of bytes=a-b, a-, -n (206); a range outside the log or several ranges: 416 with Content-Range: bytes */size. ETag changes as the log grows; If-None-Match (304) and If-Range are honoured. HEAD gives the headers alone, Content-Length included."),
+    }
+    Get "/news/api/forge/pikaci/logs/{run_id}/stream" => stream::stream {
+        access: Read,
+        summary: "A job's log as Server-Sent Events, live until the job ends",
+        params: [
+            path("run_id", ParamKind::Id, "The pikaci run"),
+            query("job", ParamKind::Id, "The job (default: the run's first job)"),
+            query("kind", ONE_LOG, "Which log (default: guest)"),
+            query("offset", ParamKind::Bytes, "The byte to start from (default 0); a Last-Event-ID header wins over it"),
+        ],
+        answer: Answer::event_stream("Events: `status` (data: StreamStatus; first, and whenever the job's status changes), `log` (id: the byte offset after the text, which Last-Event-ID resumes from; data: the text as one JSON string, cut on character boundaries), `end` (data: StreamEnd; the job has finished and its log is all sent; the stream then closes), and `: keep-alive` comments while the job is quiet"),
     }
     Get "/news/api/forge/branch/resolve" => branch::resolve {
         access: Read,

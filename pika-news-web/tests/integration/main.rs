@@ -20,3 +20,4 @@ mod pikaci_logs;
 mod raw_logs;
 mod scheduler;
 mod server;
+mod stream;

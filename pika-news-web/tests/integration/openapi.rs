@@ -122,6 +122,7 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let run = "/news/api/forge/pikaci/run/{run_id}";
     let logs = "/news/api/forge/pikaci/logs/{run_id}";
     let raw = "/news/api/forge/pikaci/logs/{run_id}/raw";
+    let stream = "/news/api/forge/pikaci/logs/{run_id}/stream";
     let resolve = "/news/api/forge/branch/resolve";
     let detail = "/news/api/forge/branch/{branch_id}";
     let branch_logs = "/news/api/forge/branch/{branch_id}/logs";
@@ -188,6 +189,18 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
             raw,
             format!("/news/api/forge/pikaci/logs/{RUN}/raw"),
             None,
+        ),
+        example(
+            get,
+            stream,
+            format!("/news/api/forge/pikaci/logs/{RUN}/stream?offset=x"),
+            r,
+        ),
+        example(
+            get,
+            stream,
+            format!("/news/api/forge/pikaci/logs/{RUN}/stream?job=ghost"),
+            r,
         ),
         example(
             get,
