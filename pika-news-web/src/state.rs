@@ -8,8 +8,8 @@ use pikaci_store::Store;
 
 use crate::data_dir::DataDir;
 use crate::db::Db;
-use crate::pages::LineIndex;
 use crate::live::{self, LiveLogs};
+use crate::pages::LineIndex;
 
 /// Shared by every handler.
 #[derive(Clone)]

@@ -52,9 +52,9 @@ impl ReadLog for Box<dyn ReadAt> {
     }
 }
 
-/// Newlines in `bytes` (a loop the compiler vectorizes).
+/// Newlines in `bytes` (memchr's vectorized count).
 fn newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|&&b| b == b'\n').count() as u64
+    memchr::memchr_iter(b'\n', bytes).count() as u64
 }
 
 /// The counts of one log.

@@ -447,12 +447,22 @@
       if (stream) {
         if (source) return;
         source = new EventSource(`${stream}&offset=${end}`);
+        // `log`: the text as a JSON string, `id:` the offset after it; the
+        // browser resumes from that id by itself after a broken connection.
         source.addEventListener('log', (e) => {
-          append(e.data);
+          let text;
+          try { text = JSON.parse(e.data); } catch (err) { return; }
+          append(text);
           const at = Number(e.lastEventId);
           if (at > 0) { end = at; size = Math.max(size, at); }
         });
-        source.addEventListener('status', () => refreshParts());
+        let seen = null;
+        source.addEventListener('status', (e) => {
+          let s;
+          try { s = JSON.parse(e.data); } catch (err) { return; }
+          if (seen !== null && s.status !== seen) refreshParts();
+          seen = s.status;
+        });
         source.addEventListener('end', () => { source.close(); finished(); });
         source.addEventListener('error', () => {
           if (source.readyState === EventSource.CLOSED && badge) badge.textContent = 'disconnected';

@@ -15,7 +15,7 @@ use pikaci_core::{FailureKind, JobRecord, LogFile, RunRecord, RunStatus};
 use pikaci_store::Store;
 
 pub(crate) struct PageEnv {
-    pub(crate) dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
     pub(crate) db: Db,
     pub(crate) clock: ManualClock,
     pub(crate) store: Store,
@@ -48,7 +48,7 @@ impl PageEnv {
         let store = Store::open(root.join("pikaci-state/sledtools-pika"));
         let data_dir = DataDir::new(root.join("data"));
         Self {
-            dir,
+            _dir: dir,
             db,
             clock,
             store,
@@ -200,7 +200,6 @@ pub(crate) struct Scene {
     pub(crate) latest: SuiteId,
     pub(crate) older: SuiteId,
     pub(crate) failed_lane: LaneRunId,
-    pub(crate) passed_lane: LaneRunId,
     pub(crate) hostile: BranchId,
     pub(crate) hostile_lane: LaneRunId,
     pub(crate) empty: BranchId,
@@ -348,7 +347,6 @@ pub(crate) async fn scene(env: &PageEnv) -> Scene {
         latest,
         older,
         failed_lane,
-        passed_lane: lanes[0],
         hostile,
         hostile_lane,
         empty,
