@@ -4,6 +4,7 @@
 
 use std::fmt::Write as _;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -188,8 +189,9 @@ fn history(branch: BranchId, suites: &[Suite], now: Timestamp) -> String {
 pub(crate) async fn page(
     viewer: Viewer,
     State(state): State<AppState>,
-    Path(branch_id): Path<String>,
+    branch_id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let branch_id = super::path_params(branch_id)?;
     let id: BranchId = query::row_id("branch id", &branch_id)?;
     let branch = state
         .db

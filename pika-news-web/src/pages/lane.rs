@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
@@ -266,9 +267,11 @@ fn lane_header(
 pub(crate) async fn page(
     viewer: Viewer,
     State(state): State<AppState>,
-    Path((branch_id, lane_run_id)): Path<(String, String)>,
-    Query(params): Query<Params>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    params: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let (branch_id, lane_run_id) = super::path_params(path)?;
+    let params = super::query_params(params)?;
     let branch_id: BranchId = query::row_id("branch id", &branch_id)?;
     let lane_id: LaneRunId = query::row_id("lane run id", &lane_run_id)?;
     let at = window_at(&params)?;

@@ -24,3 +24,20 @@ mod viewer;
 mod window;
 
 pub(crate) use lines::LineIndex;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
+
+use crate::error::ApiError;
+
+/// A page's path parameters, or a JSON 400 (axum's own rejection is text).
+pub(crate) fn path_params<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(t)| t)
+        .map_err(|_| ApiError::BadRequest("invalid path".into()))
+}
+
+/// A page's query string, or a JSON 400.
+pub(crate) fn query_params<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|_| ApiError::BadRequest("invalid query string".into()))
+}

@@ -196,6 +196,16 @@ async fn the_lane_page_shows_a_log_with_numbered_coloured_lines() {
         let body: serde_json::Value = serde_json::from_str(&a.body).unwrap();
         assert!(body["error"].is_string(), "{q}: {body}");
     }
+    for uri in [
+        "/news/branch/%FF/ci".to_owned(),
+        format!("/news/branch/{}/ci/lane/%FF%FE", s.main),
+        format!("{base}?job=%FF"),
+    ] {
+        let a = get(&env, &uri, &env.read).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{uri}: {}", a.body);
+        let body: serde_json::Value = serde_json::from_str(&a.body).unwrap();
+        assert!(body["error"].is_string(), "{uri}: {body}");
+    }
     let other = get(
         &env,
         &format!("/news/branch/{}/ci/lane/{}", s.hostile, s.failed_lane),
