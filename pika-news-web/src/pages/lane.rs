@@ -206,7 +206,6 @@ fn sidebar(href: &str, run: Option<&RunRecord>, shown: &Shown, now: Timestamp) -
 
 fn lane_header(
     viewer: &Viewer,
-    branch: BranchId,
     lane: &Lane,
     run: Option<&RunRecord>,
     now: Timestamp,
@@ -258,7 +257,6 @@ fn lane_header(
     if let Some(m) = &lane.message {
         let _ = write!(out, "<p class=sub>{}</p>", escape(m));
     }
-    let _ = branch;
     out.push_str("</div>");
     out
 }
@@ -420,7 +418,7 @@ pub(crate) async fn page(
          <button type=button id=prev title=\"Previous match (Shift+Enter)\">↑</button><button type=button id=next title=\"Next match (Enter)\">↓</button><output id=hits></output></span>\
          <a class=btn id=ts href=\"{ts_href}\" role=button aria-pressed=\"{ts_on}\" title=\"Show the time each line arrived (t)\">Timestamps</a>{links}</div>{log}</section></div>\
          <p class=keys><kbd>/</kbd> search · <kbd>Enter</kbd>/<kbd>Shift+Enter</kbd> next/previous match · <kbd>t</kbd> timestamps · <kbd>e</kbd> load earlier · <kbd>g</kbd>/<kbd>G</kbd> top/end · a line number links to its line</p>",
-        head = lane_header(&viewer, branch_id, &lane, run.as_ref(), now, &back),
+        head = lane_header(&viewer, &lane, run.as_ref(), now, &back),
         side = sidebar(&href, run.as_ref(), &shown, now),
         live_badge = if live {
             "<span class=live id=livebadge>live</span>"
