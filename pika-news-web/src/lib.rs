@@ -11,6 +11,8 @@
 //!   shapes every answer has.
 //! - [`live`]: a running job's log as Server-Sent Events, one shared
 //!   follower per log however many clients watch it.
+//! - [`ph_session::PhSession`]: the session file upstream's `ph` client reads,
+//!   made from a pika-news token.
 //! - [`serve`]: all of it on a listener the caller bound, until the caller's
 //!   shutdown future completes. The library never binds a port, reads the
 //!   process environment or catches signals.
@@ -37,6 +39,7 @@ mod error;
 pub mod lanes;
 pub mod live;
 mod pages;
+pub mod ph_session;
 pub mod scheduler;
 mod server;
 mod state;
@@ -44,7 +47,8 @@ mod state;
 pub use api::{Access, ROUTES, RouteDoc, openapi_document, router};
 pub use auth::{COOKIE, ReadAccess, WriteAccess};
 pub use config::{
-    Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, ForgeRepo, pikaci_state_root,
+    Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,
+    pikaci_state_root,
 };
 pub use data_dir::DataDir;
 pub use error::ApiError;

@@ -30,6 +30,10 @@ pub struct AppState {
     pub(crate) lines: LineIndex,
     /// The logs being followed live, shared by every stream.
     pub live: Arc<LiveLogs>,
+    /// The repository's name, e.g. `sledtools/pika` (empty when not told).
+    pub repo: String,
+    /// The repository's default branch.
+    pub default_branch: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -53,6 +57,8 @@ impl AppState {
             data_dir: None,
             lines: LineIndex::default(),
             live: Arc::new(LiveLogs::new(live::Settings::default())),
+            repo: String::new(),
+            default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
         }
     }
 
@@ -62,6 +68,12 @@ impl AppState {
         self
     }
 
+    /// The same state, naming the repository and its default branch.
+    pub fn with_repo(mut self, repo: impl Into<String>, default_branch: impl Into<String>) -> Self {
+        self.repo = repo.into();
+        self.default_branch = default_branch.into();
+        self
+    }
     /// The same state, serving lane logs from `data_dir`.
     pub fn with_data_dir(mut self, data_dir: DataDir) -> Self {
         self.data_dir = Some(data_dir);

@@ -10,8 +10,11 @@
 //!   byte range, over `http_range` and `file_body`), `stream` (a log as
 //!   Server-Sent Events, over [`crate::live`]). The HTML pages are in
 //!   `crate::pages`.
+//! - [`compat`]: what upstream pika's `ph` client calls (its lane actions,
+//!   nightly runs, wake, who-am-I), in its shapes.
 
 mod branch;
+pub mod compat;
 pub mod dto;
 mod file_body;
 mod http_range;

@@ -78,12 +78,26 @@ impl Browser {
             );
             std::thread::sleep(Duration::from_millis(50));
         };
-        let stream = TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(120)))
-            .unwrap();
-        let (ws, _) = tungstenite::client(format!("ws://127.0.0.1:{port}{path}"), stream)
-            .expect("the DevTools websocket opens");
+        // The port can be written a moment before the socket answers: try again.
+        let ws = loop {
+            let attempt = TcpStream::connect(format!("127.0.0.1:{port}"))
+                .map_err(|e| e.to_string())
+                .and_then(|stream| {
+                    stream
+                        .set_read_timeout(Some(Duration::from_secs(120)))
+                        .map_err(|e| e.to_string())?;
+                    tungstenite::client(format!("ws://127.0.0.1:{port}{path}"), stream)
+                        .map(|(ws, _)| ws)
+                        .map_err(|e| e.to_string())
+                });
+            match attempt {
+                Ok(ws) => break ws,
+                Err(_) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("the DevTools websocket does not open: {e}"),
+            }
+        };
         let mut b = Self {
             child,
             _profile: profile,
@@ -110,6 +124,13 @@ impl Browser {
     }
 
     fn send(&mut self, method: &str, params: Value, session: bool) -> Value {
+        match self.send_inner(method, params, session) {
+            Ok(v) => v,
+            Err(e) => panic!("{method} failed: {e}"),
+        }
+    }
+
+    fn send_inner(&mut self, method: &str, params: Value, session: bool) -> Result<Value, String> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -125,9 +146,9 @@ impl Browser {
             let v: Value = serde_json::from_str(&text).unwrap();
             if v["id"] == json!(id) {
                 if let Some(e) = v.get("error") {
-                    panic!("{method} failed: {e}");
+                    return Err(e.to_string());
                 }
-                return v["result"].clone();
+                return Ok(v["result"].clone());
             }
             self.note_event(&v);
         }
@@ -163,20 +184,34 @@ impl Browser {
 
     /// Evaluates `expr` in the page (awaiting a promise) and returns its value.
     pub(crate) fn eval(&mut self, expr: &str) -> Value {
-        let r = self.call(
+        match self.try_eval(expr) {
+            Ok(v) => v,
+            Err(e) => panic!("{expr}: {e}"),
+        }
+    }
+
+    /// [`eval`](Self::eval), with an error instead of a panic (a page that
+    /// navigates while it is asked something says so).
+    fn try_eval(&mut self, expr: &str) -> Result<Value, String> {
+        let r = self.send_inner(
             "Runtime.evaluate",
             json!({"expression": expr, "returnByValue": true, "awaitPromise": true}),
-        );
+            true,
+        )?;
         if let Some(e) = r.get("exceptionDetails") {
-            panic!("{expr}: {e}");
+            return Err(e.to_string());
         }
-        r["result"]["value"].clone()
+        Ok(r["result"]["value"].clone())
     }
 
     /// Opens `url` and waits until the page has loaded.
     pub(crate) fn goto(&mut self, url: &str) {
+        // Mark the page being left, so the wait below cannot see it as loaded.
+        let _ = self.try_eval("window.__leaving = true");
         self.call("Page.navigate", json!({"url": url}));
-        self.wait_for("document.readyState === 'complete' && location.href !== 'about:blank'");
+        self.wait_for(
+            "!window.__leaving && document.readyState === 'complete' && location.href !== 'about:blank'",
+        );
     }
 
     /// Waits (up to 60 s) until `expr` is truthy; returns its value.
@@ -187,9 +222,12 @@ impl Browser {
     pub(crate) fn wait_for_within(&mut self, expr: &str, limit: Duration) -> Value {
         let deadline = Instant::now() + limit;
         loop {
-            let v = self.eval(&format!(
-                "(() => {{ try {{ return {expr}; }} catch (e) {{ return null; }} }})()"
-            ));
+            // A page that is navigating answers nothing yet: ask again.
+            let v = self
+                .try_eval(&format!(
+                    "(() => {{ try {{ return {expr}; }} catch (e) {{ return null; }} }})()"
+                ))
+                .unwrap_or(Value::Null);
             if !(v.is_null() || v == json!(false) || v == json!(0) || v == json!("")) {
                 return v;
             }
