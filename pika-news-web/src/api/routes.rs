@@ -266,6 +266,25 @@ routes! {
         ],
         answer: Answer::html("The page"),
     }
+    Get "/news/nightly/{nightly_run_id}" => pages::nightly::page {
+        access: Read,
+        summary: "A nightly run's page (HTML): its summary line and lanes",
+        params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
+        answer: Answer::html("The page"),
+    }
+    Get "/news/nightly/{nightly_run_id}/lane/{lane_run_id}" => pages::lane::nightly_page {
+        access: Read,
+        summary: "A nightly run's lane page (HTML): its jobs and the log viewer (the same parameters as a branch's lane page)",
+        params: [
+            path("nightly_run_id", ParamKind::RowId, "The nightly run"),
+            path("lane_run_id", ParamKind::RowId, "The lane run (of that nightly run)"),
+            query("job", ParamKind::Id, "The job whose log is shown"),
+            query("kind", PAGE_LOG_KIND, "guest, host or lane"),
+            query("line", ParamKind::Bytes, "Open the log at this line"),
+            query("timestamps", FLAG, "1: show the time each line arrived"),
+        ],
+        answer: Answer::html("The page"),
+    }
     Get "/news/branch/{branch_id}/ci" => pages::branch::page {
         access: Read,
         summary: "The branch CI page (HTML): the latest suite's summary, lanes and jobs, earlier suites; ?token= sets the page cookie",

@@ -1,8 +1,10 @@
-//! What the CI overview page lists: every branch with its latest suite.
+//! What the CI overview page lists: every branch with its latest suite (not
+//! counting nightly runs, which are listed on their own).
 
 use rusqlite::Row;
 
 use super::forge::{LANE_COLUMNS, branch_from, lane_from};
+use super::nightly::BRANCH_SUITE;
 use super::{Branch, Db, DbError, Suite};
 
 /// The most branches the overview lists (newest activity first).
@@ -36,14 +38,14 @@ impl Db {
     /// before closed ones) with its newest suite and that suite's lanes.
     pub async fn branch_overview(&self) -> Result<Vec<BranchOverview>, DbError> {
         self.call(move |c| {
-            let mut stmt = c.prepare(
+            let mut stmt = c.prepare(&format!(
                 "SELECT b.id, b.name, b.head, b.state, b.updated_at,
                         s.id, s.head, s.status, s.message, s.created_at
                  FROM branches b
-                 LEFT JOIN suites s ON s.id = (SELECT MAX(id) FROM suites WHERE branch_id = b.id)
+                 LEFT JOIN suites s ON s.id = (SELECT MAX(id) FROM suites WHERE branch_id = b.id AND {BRANCH_SUITE})
                  ORDER BY b.state = 'closed', COALESCE(s.created_at, b.updated_at) DESC, b.id DESC
-                 LIMIT ?1",
-            )?;
+                 LIMIT ?1"
+            ))?;
             let mut rows = stmt
                 .query_map([MAX_BRANCHES as i64], |r| {
                     Ok(BranchOverview {

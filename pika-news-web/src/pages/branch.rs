@@ -10,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use pikaci_core::{RunRecord, RunStatus};
 
+use super::Scope;
 use super::format::{between, duration, escape, query_value, stored_time_element};
 use super::html::{Page, short_head, status, status_dot};
 use super::session::Viewer;
@@ -19,11 +20,6 @@ use crate::api::query;
 use crate::db::{BranchId, Lane, LaneStatus, Suite};
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The address of a lane's page.
-pub(crate) fn lane_href(branch: BranchId, lane: &Lane) -> String {
-    format!("/news/branch/{branch}/ci/lane/{}", lane.id)
-}
 
 /// The lane buttons a viewer with a write token sees: plain forms.
 pub(crate) fn lane_actions(viewer: &Viewer, lane: &Lane, back: &str) -> String {
@@ -68,7 +64,7 @@ pub(crate) fn job_status(s: RunStatus) -> &'static str {
 
 /// The chips of a lane's jobs, each a link to its log, with its duration;
 /// jobs planned but not started yet as `queued`.
-fn job_chips(branch: BranchId, lane: &Lane, run: &RunRecord, now: Timestamp) -> String {
+fn job_chips(scope: Scope, lane: &Lane, run: &RunRecord, now: Timestamp) -> String {
     let mut out = String::from("<span class=chips>");
     for job in &run.jobs {
         let took = match (job.status, job.finished_at) {
@@ -79,7 +75,7 @@ fn job_chips(branch: BranchId, lane: &Lane, run: &RunRecord, now: Timestamp) -> 
         let _ = write!(
             out,
             "<a class=chip href=\"{href}?job={q}\" data-job=\"{id}\" title=\"{desc}\">{dot}{id} <span class=\"dur muted\">{took}</span></a>",
-            href = lane_href(branch, lane),
+            href = scope.lane(lane.id),
             q = query_value(job.id.as_str()),
             id = escape(job.id.as_str()),
             desc = escape(&job.description),
@@ -99,10 +95,10 @@ fn job_chips(branch: BranchId, lane: &Lane, run: &RunRecord, now: Timestamp) -> 
 }
 
 /// One lane as a table row.
-async fn lane_row(
+pub(crate) async fn lane_row(
     state: &AppState,
     viewer: &Viewer,
-    branch: BranchId,
+    scope: Scope,
     lane: &Lane,
     now: Timestamp,
     back: &str,
@@ -112,7 +108,7 @@ async fn lane_row(
         _ => None,
     };
     let jobs = match &run {
-        Some(r) => job_chips(branch, lane, r, now),
+        Some(r) => job_chips(scope, lane, r, now),
         None if lane.pikaci_run_id.is_some() => "<span class=muted>run not found</span>".into(),
         None => String::new(),
     };
@@ -137,7 +133,7 @@ async fn lane_row(
          <td>{jobs}</td><td class=dur>{took}</td><td>{started}</td><td>{run}</td><td>{actions}</td></tr>",
         id = lane.id,
         st = status(lane.status.as_str()),
-        href = lane_href(branch, lane),
+        href = scope.lane(lane.id),
         title = escape(&lane.title),
         lane_id = escape(&lane.lane),
         started = stored_time_element(lane.started_at.as_deref(), now, ""),
@@ -150,7 +146,7 @@ async fn lane_row(
     )
 }
 
-fn history(branch: BranchId, suites: &[Suite], now: Timestamp) -> String {
+fn history(scope: Scope, suites: &[Suite], now: Timestamp) -> String {
     let mut out = String::from(
         "<h2>Earlier runs</h2><table class=grid id=history><thead><tr><th>Run</th><th>Status</th><th>Lanes</th>\
          <th>Head</th><th>Times</th><th>Queued</th></tr></thead><tbody>",
@@ -163,7 +159,7 @@ fn history(branch: BranchId, suites: &[Suite], now: Timestamp) -> String {
                 lanes,
                 "<div>{} <a href=\"{}\">{}</a></div>",
                 status_dot(lane.status.as_str()),
-                lane_href(branch, lane),
+                scope.lane(lane.id),
                 escape(&lane.title)
             );
         }
@@ -223,17 +219,21 @@ pub(crate) async fn page(
             let _ = write!(
                 body,
                 "<div class=summary id=summary title=\"{}\">{}</div>",
-                escape(&summary_text(latest, &s)),
-                summary_line(latest, &s)
+                escape(&summary_text(
+                    &format!("Latest run #{}", latest.id),
+                    latest,
+                    &s
+                )),
+                summary_line(&format!("Latest run #{}", latest.id), latest, &s)
             );
             if let Some(m) = &latest.message {
                 let _ = write!(body, "<div class=note>{}</div>", escape(m));
             }
             let _ = write!(
                 body,
-                "<h2>Run #{} <span class=muted>· head {}</span></h2>",
-                latest.id,
-                short_head(&latest.head)
+                "<h2 id=\"suite-{id}\">Run #{id} <span class=muted>· head {head}</span></h2>",
+                id = latest.id,
+                head = short_head(&latest.head)
             );
             if latest.lanes.is_empty() {
                 body.push_str("<div class=empty>This run has no lanes.</div>");
@@ -243,12 +243,14 @@ pub(crate) async fn page(
                      <th>Started</th><th>pikaci run</th><th></th></tr></thead><tbody>",
                 );
                 for lane in &latest.lanes {
-                    body.push_str(&lane_row(&state, &viewer, id, lane, now, &back).await);
+                    body.push_str(
+                        &lane_row(&state, &viewer, Scope::Branch(id), lane, now, &back).await,
+                    );
                 }
                 body.push_str("</tbody></table>");
             }
             if !older.is_empty() {
-                body.push_str(&history(id, older, now));
+                body.push_str(&history(Scope::Branch(id), older, now));
             }
         }
     }

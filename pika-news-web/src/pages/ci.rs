@@ -84,6 +84,9 @@ pub(crate) async fn overview(
         }
         body.push_str("</tbody></table>");
     }
+    let (nightly, nightly_active) = super::nightly::table(&state, now).await?;
+    body.push_str(&nightly);
+    active |= nightly_active;
     Ok(Page {
         title: "CI · pika-news".into(),
         crumbs: Vec::new(),

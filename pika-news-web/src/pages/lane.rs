@@ -1,4 +1,5 @@
-//! `GET /news/branch/{branch_id}/ci/lane/{lane_run_id}`: one lane run, its
+//! `GET /news/branch/{branch_id}/ci/lane/{lane_run_id}` (and
+//! `/news/nightly/{nightly_run_id}/lane/{lane_run_id}`): one lane run, its
 //! jobs, and the log viewer on one of their logs (`?job=&kind=guest|host`)
 //! or on the lane's own log (`?kind=lane`); `?line=N` opens the log at
 //! line N instead of its end, `?timestamps=1` shows each line's time.
@@ -12,7 +13,8 @@ use jiff::Timestamp;
 use pikaci_core::{JobId, JobRecord, LogFile, RunId, RunRecord, RunStatus};
 use pikaci_store::{DiskFs, Fs as _};
 
-use super::branch::{job_status, lane_actions, lane_href};
+use super::Scope;
+use super::branch::{job_status, lane_actions};
 use super::format::{between, escape, query_value, stored_time_element};
 use super::html::{Page, status, status_dot};
 use super::lines::{LogKey, ReadLog};
@@ -22,7 +24,7 @@ use super::viewer::{Sources, ViewerOptions, job_query, render};
 use super::window::{Window, WindowAt, read_window};
 use crate::api::load_run;
 use crate::api::query::{self, Params};
-use crate::db::{BranchId, Lane, LaneRunId, LaneStatus};
+use crate::db::{BranchId, Lane, LaneRunId, LaneStatus, NightlyRunId};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -272,8 +274,6 @@ pub(crate) async fn page(
     let params = super::query_params(params)?;
     let branch_id: BranchId = query::row_id("branch id", &branch_id)?;
     let lane_id: LaneRunId = query::row_id("lane run id", &lane_run_id)?;
-    let at = window_at(&params)?;
-    let timestamps = params.get("timestamps").is_some_and(|v| v == "1");
     let branch = state
         .db
         .branch(branch_id)
@@ -286,6 +286,68 @@ pub(crate) async fn page(
         .ok_or_else(|| {
             ApiError::NotFound(format!("branch {branch_id} has no lane run {lane_id}"))
         })?;
+    let scope = Scope::Branch(branch_id);
+    lane_page(
+        viewer,
+        state,
+        scope,
+        (scope.page(), branch.name),
+        lane,
+        params,
+    )
+    .await
+}
+
+/// `GET /news/nightly/{nightly_run_id}/lane/{lane_run_id}`.
+pub(crate) async fn nightly_page(
+    viewer: Viewer,
+    State(state): State<AppState>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    params: Result<Query<Params>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let (nightly_id, lane_run_id) = super::path_params(path)?;
+    let params = super::query_params(params)?;
+    let nightly_id: NightlyRunId = query::row_id("nightly run id", &nightly_id)?;
+    let lane_id: LaneRunId = query::row_id("lane run id", &lane_run_id)?;
+    let nightly = state
+        .db
+        .nightly(nightly_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("nightly run {nightly_id} not found")))?;
+    let lane = nightly
+        .lanes
+        .into_iter()
+        .map(|l| l.run)
+        .find(|l| l.id == lane_id)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "nightly run {nightly_id} has no lane run {lane_id}"
+            ))
+        })?;
+    let scope = Scope::Nightly(nightly_id);
+    lane_page(
+        viewer,
+        state,
+        scope,
+        (scope.page(), format!("nightly #{nightly_id}")),
+        lane,
+        params,
+    )
+    .await
+}
+
+/// The lane page of `lane`, shown under `parent` (its page and its name).
+async fn lane_page(
+    viewer: Viewer,
+    state: AppState,
+    scope: Scope,
+    parent: (String, String),
+    lane: Lane,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let lane_id = lane.id;
+    let at = window_at(&params)?;
+    let timestamps = params.get("timestamps").is_some_and(|v| v == "1");
     let run_id: Option<RunId> = lane.pikaci_run_id.as_deref().and_then(|r| r.parse().ok());
     let run = match &run_id {
         Some(id) => load_run(&state, id.clone()).await.ok(),
@@ -293,7 +355,7 @@ pub(crate) async fn page(
     };
     let shown = shown(&params, run.as_ref())?;
     let now = state.db.clock().now();
-    let href = lane_href(branch_id, &lane);
+    let href = scope.lane(lane.id);
     let lane_active = matches!(lane.status, LaneStatus::Queued | LaneStatus::Running);
 
     let (title, tabs, sources, query_str, live, window) = match &shown {
@@ -429,18 +491,12 @@ pub(crate) async fn page(
         ts_on = timestamps,
     );
     let title_text = match &shown {
-        Shown::Job(job, _) => format!("{} · {} · {}", job, lane.title, branch.name),
-        Shown::Lane => format!("lane output · {} · {}", lane.title, branch.name),
+        Shown::Job(job, _) => format!("{} · {} · {}", job, lane.title, parent.1),
+        Shown::Lane => format!("lane output · {} · {}", lane.title, parent.1),
     };
     Ok(Page {
         title: title_text,
-        crumbs: vec![
-            (
-                Some(format!("/news/branch/{branch_id}/ci")),
-                branch.name.clone(),
-            ),
-            (None, lane.title.clone()),
-        ],
+        crumbs: vec![(Some(parent.0), parent.1), (None, lane.title.clone())],
         body,
         active: live || lane_active,
     }

@@ -9,6 +9,8 @@
 //!   from the [`lines`] index and colours from [`ansi`]).
 //! - [`session`]: the `?token=` → cookie exchange, who is looking
 //!   ([`session::Viewer`]), and the lane forms' CSRF check.
+//! - [`nightly`]: nightly runs: listed on `/news/ci`, `/news/nightly/{id}`
+//!   (the lanes open on the same lane page, under the nightly run).
 //! - [`html`], [`format`], [`summary`]: the frame and the small pieces.
 
 mod ansi;
@@ -18,6 +20,7 @@ mod format;
 mod html;
 pub(crate) mod lane;
 mod lines;
+pub(crate) mod nightly;
 pub(crate) mod session;
 mod summary;
 mod viewer;
@@ -40,4 +43,28 @@ pub(crate) fn path_params<T>(p: Result<Path<T>, PathRejection>) -> Result<T, Api
 pub(crate) fn query_params<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t)
         .map_err(|_| ApiError::BadRequest("invalid query string".into()))
+}
+
+/// Where a suite's lanes are shown: a branch's page or a nightly run's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// `/news/branch/{id}/ci`.
+    Branch(crate::db::BranchId),
+    /// `/news/nightly/{id}`.
+    Nightly(crate::db::NightlyRunId),
+}
+
+impl Scope {
+    /// The page's address.
+    pub(crate) fn page(self) -> String {
+        match self {
+            Self::Branch(b) => format!("/news/branch/{b}/ci"),
+            Self::Nightly(n) => format!("/news/nightly/{n}"),
+        }
+    }
+
+    /// The address of one of its lanes' page.
+    pub(crate) fn lane(self, lane: crate::db::LaneRunId) -> String {
+        format!("{}/lane/{lane}", self.page())
+    }
 }

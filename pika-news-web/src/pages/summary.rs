@@ -128,12 +128,12 @@ pub(crate) fn summarize(suite: &Suite, now: Timestamp) -> SuiteSummary {
     s
 }
 
-/// The summary line of a branch's latest suite, as HTML.
-pub(crate) fn summary_line(suite: &Suite, s: &SuiteSummary) -> String {
+/// The summary line of a suite (`label`: `Latest run #45`), as HTML.
+pub(crate) fn summary_line(label: &str, suite: &Suite, s: &SuiteSummary) -> String {
     let status = suite.status.as_str();
     let mut out = format!(
-        "<span>Latest run <b>#{}</b> <span class=\"st st-{status}\">{status}</span></span>",
-        suite.id
+        "<span><b>{}</b> <span class=\"st st-{status}\">{status}</span></span>",
+        super::format::escape(label)
     );
     let mut pieces = vec![s.counts_html()];
     pieces.extend(
@@ -148,7 +148,7 @@ pub(crate) fn summary_line(suite: &Suite, s: &SuiteSummary) -> String {
 }
 
 /// The same line as plain text (for titles and tests).
-pub(crate) fn summary_text(suite: &Suite, s: &SuiteSummary) -> String {
+pub(crate) fn summary_text(label: &str, suite: &Suite, s: &SuiteSummary) -> String {
     let mut counts: Vec<String> = [
         (s.passed, "passed"),
         (s.failed, "failed"),
@@ -164,7 +164,7 @@ pub(crate) fn summary_text(suite: &Suite, s: &SuiteSummary) -> String {
         counts.push("no lanes".into());
     }
     let mut parts = vec![
-        format!("Latest run #{} {}", suite.id, suite.status.as_str()),
+        format!("{label} {}", suite.status.as_str()),
         counts.join(" "),
     ];
     parts.extend(s.times_text());
@@ -226,11 +226,11 @@ mod tests {
         let now: Timestamp = "2026-03-24T17:00:00Z".parse().unwrap();
         let sum = summarize(&s, now);
         assert_eq!(
-            summary_text(&s, &sum),
+            summary_text("Latest run #45", &s, &sum),
             "Latest run #45 failed · 9 passed 1 failed · queued 2m 08s · ran 24m 31s"
         );
         assert!(
-            summary_line(&s, &sum)
+            summary_line("Latest run #45", &s, &sum)
                 .contains("<span class=p>9 passed</span> <span class=f>1 failed</span>")
         );
     }
@@ -247,7 +247,7 @@ mod tests {
         let now: Timestamp = "2026-03-24T16:03:14Z".parse().unwrap();
         let sum = summarize(&s, now);
         assert_eq!(
-            summary_text(&s, &sum),
+            summary_text("Latest run #45", &s, &sum),
             "Latest run #45 running · 1 running 1 queued · queued 12s · running for 3m 02s"
         );
         assert_eq!(
@@ -259,12 +259,12 @@ mod tests {
             vec![lane(1, LaneStatus::Queued, None, None)],
         );
         assert_eq!(
-            summary_text(&waiting, &summarize(&waiting, now)),
+            summary_text("Latest run #45", &waiting, &summarize(&waiting, now)),
             "Latest run #45 running · 1 queued · queued for 3m 14s"
         );
         let empty = suite(SuiteStatus::Passed, vec![]);
         assert_eq!(
-            summary_text(&empty, &summarize(&empty, now)),
+            summary_text("Latest run #45", &empty, &summarize(&empty, now)),
             "Latest run #45 passed · no lanes"
         );
     }

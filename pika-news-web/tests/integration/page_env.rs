@@ -9,7 +9,10 @@ use std::sync::Arc;
 use camino::Utf8PathBuf;
 use jiff::{SignedDuration, Timestamp};
 use pika_news_web::clock::ManualClock;
-use pika_news_web::db::{BranchId, Db, LaneRunId, LaneStatus, NewLane, Role, SuiteId, SuiteStatus};
+use pika_news_web::db::{
+    BranchId, Db, LaneRunId, LaneStatus, NewLane, NewNightly, NewNightlyLane, NightlyRunId, Role,
+    SuiteId, SuiteStatus,
+};
 use pika_news_web::{AppState, DataDir, router};
 use pikaci_core::{FailureKind, JobRecord, LogFile, RunRecord, RunStatus};
 use pikaci_store::Store;
@@ -61,6 +64,7 @@ impl PageEnv {
     pub(crate) fn state(&self) -> AppState {
         AppState::new(self.db.clone(), self.store.root().path().to_owned(), false)
             .with_data_dir(self.data_dir.clone())
+            .with_repo("sledtools/pika", "main")
     }
 
     /// Serves the app on 127.0.0.1:0; returns its base URL.
@@ -351,4 +355,60 @@ pub(crate) async fn scene(env: &PageEnv) -> Scene {
         hostile_lane,
         empty,
     }
+}
+
+/// A nightly run of `main` with two lanes: one passed (with a pikaci run and
+/// a log), one failed. Returns its id and its lanes.
+pub(crate) async fn nightly(env: &PageEnv, main: BranchId) -> (NightlyRunId, LaneRunId, LaneRunId) {
+    let lane = |id: &str| NewNightlyLane {
+        lane: id.into(),
+        title: format!("nightly {id}"),
+        entrypoint: format!("just {id}"),
+        concurrency_group: None,
+        command: None,
+        timeout_secs: None,
+    };
+    let id = env
+        .db
+        .create_nightly(NewNightly {
+            branch_id: main,
+            head: "e".repeat(40),
+            source_ref: "refs/heads/main".into(),
+            scheduled_for: "2026-03-25T03:00:00Z".into(),
+            lanes: vec![lane("android"), lane("ios")],
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let run = env.db.nightly(id).await.unwrap().unwrap();
+    let (a, b) = (run.lanes[0].run.id, run.lanes[1].run.id);
+    env.advance(30);
+    env.set(a, LaneStatus::Running, None, None).await;
+    env.set(b, LaneStatus::Running, None, None).await;
+    let rec = env
+        .run(
+            a,
+            "20260325T030000Z-0000000b",
+            env.now(),
+            &[TestJob {
+                id: "emulator",
+                status: RunStatus::Passed,
+                started: 1,
+                finished: Some(100),
+                description: "ui tests",
+            }],
+        )
+        .await;
+    env.write_log(&rec, "emulator", LogFile::Guest, b"booting\nall green\n");
+    env.advance(100);
+    env.set(a, LaneStatus::Passed, None, None).await;
+    env.set(
+        b,
+        LaneStatus::Failed,
+        Some(FailureKind::Timeout),
+        Some("timed out"),
+    )
+    .await;
+    env.refresh(run.suite_id).await;
+    (id, a, b)
 }

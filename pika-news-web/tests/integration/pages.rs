@@ -7,7 +7,7 @@ use http_body_util::BodyExt;
 use pika_news_web::router;
 use tower::ServiceExt;
 
-use crate::page_env::{HOSTILE, PageEnv, scene};
+use crate::page_env::{HOSTILE, PageEnv, nightly, scene};
 
 struct Answer {
     status: StatusCode,
@@ -449,4 +449,75 @@ async fn hostile_text_is_escaped_everywhere() {
         assert_no_injection(&a.body);
         assert!(!a.body.contains(HOSTILE), "{uri} has the raw text");
     }
+}
+
+#[tokio::test]
+async fn nightly_runs_are_listed_and_have_their_own_pages() {
+    let env = PageEnv::new();
+    let s = scene(&env).await;
+    let (id, passed, failed) = nightly(&env, s.main).await;
+    let ci = get(&env, "/news/ci", &env.read).await.body;
+    assert!(
+        ci.contains("id=nightly") && ci.contains(&format!("<tr data-nightly=\"{id}\">")),
+        "{ci}"
+    );
+    assert!(ci.contains(&format!("href=\"/news/nightly/{id}\"")), "{ci}");
+    // The branch's own latest run is still its latest push, not the nightly.
+    let main = get(&env, &format!("/news/branch/{}/ci", s.main), &env.read)
+        .await
+        .body;
+    assert!(
+        main.contains(&format!(
+            "Latest run #{} failed · 9 passed 1 failed",
+            s.latest
+        )),
+        "{main}"
+    );
+    let page = get(&env, &format!("/news/nightly/{id}"), &env.read).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body.contains(&format!(
+            "title=\"Nightly run #{id} failed · 1 passed 1 failed · queued 30s · ran 1m 40s\""
+        )),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains(&format!(
+            "href=\"/news/nightly/{id}/lane/{passed}?job=emulator\""
+        )),
+        "{}",
+        page.body
+    );
+    let lane = get(
+        &env,
+        &format!("/news/nightly/{id}/lane/{passed}"),
+        &env.read,
+    )
+    .await;
+    assert_eq!(lane.status, StatusCode::OK, "{}", lane.body);
+    assert!(
+        lane.body.contains("<span class=x>all green</span>")
+            && lane
+                .body
+                .contains(&format!("href=\"/news/nightly/{id}\">nightly #{id}</a>")),
+        "{}",
+        lane.body
+    );
+    let other = get(
+        &env,
+        &format!("/news/nightly/{id}/lane/{}", s.failed_lane),
+        &env.read,
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND);
+    let missing = get(&env, "/news/nightly/99", &env.read).await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let _ = failed;
+    assert_eq!(
+        request(&env, "GET", &format!("/news/nightly/{id}"), &[], "")
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 }

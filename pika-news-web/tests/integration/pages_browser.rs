@@ -7,7 +7,7 @@ use pikaci_core::LogFile;
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::page_env::{HOSTILE, PageEnv, scene};
+use crate::page_env::{HOSTILE, PageEnv, nightly, scene};
 
 /// The page's text with runs of white space made one space.
 const TEXT: &str = "document.querySelector(SEL).innerText.replace(/\\s+/g, ' ').trim()";
@@ -24,6 +24,7 @@ fn text_of(b: &mut Browser, selector: &str) -> String {
 async fn the_ci_pages_show_the_right_data_and_escape_hostile_text() {
     let env = PageEnv::new();
     let s = scene(&env).await;
+    let (nightly_id, _, _) = nightly(&env, s.main).await;
     let (base, server) = env.serve().await;
     let mut b = Browser::launch();
     b.goto(&format!("{base}/news/ci?token={}", env.read));
@@ -61,6 +62,17 @@ async fn the_ci_pages_show_the_right_data_and_escape_hostile_text() {
     b.color_scheme("dark");
     b.screenshot("ci-dark.png", true);
     b.color_scheme("light");
+
+    assert_eq!(
+        b.eval("document.querySelectorAll('#nightly tbody tr').length"),
+        json!(1)
+    );
+    b.goto(&format!("{base}/news/nightly/{nightly_id}"));
+    assert_eq!(
+        text_of(&mut b, "#summary"),
+        format!("Nightly run #{nightly_id} failed · 1 passed 1 failed · queued 30s · ran 1m 40s")
+    );
+    b.screenshot("nightly.png", true);
 
     b.goto(&format!("{base}/news/branch/{}/ci", s.main));
     assert_eq!(
