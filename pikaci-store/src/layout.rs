@@ -20,6 +20,7 @@ pub const TRASH_DIR: &str = ".trash";
 /// <root>/runs/<run_id>/run.json
 /// <root>/runs/<run_id>/jobs/<job_id>/host.log
 /// <root>/runs/<run_id>/jobs/<job_id>/guest.log
+/// <root>/runs/<run_id>/jobs/<job_id>/guest.log.ts   (and host.log.ts: optional)
 /// <root>/runs/<run_id>/snapshot/
 /// ```
 ///
@@ -70,6 +71,17 @@ impl StateRoot {
         self.job_dir(run, job).join(file.file_name())
     }
 
+    /// `<root>/runs/<run_id>/jobs/<job_id>/host.log.ts` or `guest.log.ts`:
+    /// when each part of the log arrived (optional; see
+    /// [`pikaci_core::log_times`]).
+    pub fn job_log_times(&self, run: &RunId, job: &JobId, file: LogFile) -> Utf8PathBuf {
+        self.job_dir(run, job).join(format!(
+            "{}{}",
+            file.file_name(),
+            pikaci_core::log_times::SUFFIX
+        ))
+    }
+
     /// `<root>/runs/<run_id>/snapshot`.
     pub fn snapshot_dir(&self, run: &RunId) -> Utf8PathBuf {
         self.run_dir(run).join(SNAPSHOT_DIR)
@@ -101,6 +113,10 @@ mod tests {
         assert_eq!(
             root.job_log(&run, &job, LogFile::Guest),
             "/s/runs/20260324T161238Z-1a2b3c4d/jobs/check/guest.log"
+        );
+        assert_eq!(
+            root.job_log_times(&run, &job, LogFile::Guest),
+            "/s/runs/20260324T161238Z-1a2b3c4d/jobs/check/guest.log.ts"
         );
     }
 }

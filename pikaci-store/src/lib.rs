@@ -6,6 +6,7 @@
 //! <state_root>/runs/<run_id>/run.json                   the RunRecord, replaced atomically
 //! <state_root>/runs/<run_id>/jobs/<job_id>/host.log     pikaci's account of the job
 //! <state_root>/runs/<run_id>/jobs/<job_id>/guest.log    the job's own output
+//! <state_root>/runs/<run_id>/jobs/<job_id>/guest.log.ts when each write arrived (optional)
 //! <state_root>/runs/<run_id>/snapshot/                  the source copy jobs run in
 //! ```
 //!
@@ -17,7 +18,8 @@
 //! [`RunDir`] (the record, the reconciled record, the logs' metadata),
 //! [`RunDir::job`] a [`JobDir`] (the default-job rule), [`JobDir::log`] a
 //! [`JobLog`], read by [`LogRange`] ([`JobLog::read`]), whole
-//! ([`JobLog::open`]) or as it grows ([`JobLog::follow`]).
+//! ([`JobLog::open`]) or as it grows ([`JobLog::follow`]), and when its bytes
+//! arrived ([`JobLog::times`]).
 //!
 //! ```
 //! use pikaci_core::{LogFile, RunRecord};
@@ -56,7 +58,7 @@ pub use layout::{JOBS_DIR, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DI
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};
 pub use read::{
     Blocking, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog, LogChunk,
-    LogReader, MAX_RUN_JSON_BYTES, RunDir, read_chunk_at,
+    LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, read_chunk_at,
 };
 pub use store::Store;
 pub use write::JobLogWriter;

@@ -26,6 +26,7 @@ pub(crate) mod query;
 mod raw;
 pub mod routes;
 mod stream;
+mod timed_body;
 
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
 pub(crate) use pikaci::load_run;

@@ -94,6 +94,10 @@ routes! {
             query("job", ParamKind::Id, "The job (default: the run's first job)"),
             query("kind", ONE_LOG, "Which log (default: guest)"),
             query("download", FLAG, "1: answer as an attachment (Content-Disposition), named <run>-<job>-<kind>.log"),
+            query("timestamps", FLAG, "1: each line that starts in the answer is prefixed with its arrival time, `2026-03-24T16:12:38.123Z ` (RFC 3339, UTC, milliseconds, one space; lines of a log without a timestamp sidecar get none). The span is then chosen with offset/limit/tail (bytes of the log, no cap) and Range is not used; X-Log-Offset and X-Log-End name the bytes covered"),
+            query("offset", ParamKind::Bytes, "With timestamps=1: the first byte of the log to return"),
+            query("limit", ParamKind::Bytes, "With timestamps=1: how many bytes of the log to return at most"),
+            query("tail", ParamKind::Bytes, "With timestamps=1: the last N bytes of the log (starting on a character boundary)"),
         ],
         answer: Answer::text_with_ranges("The log as it was when opened. Range: one of bytes=a-b, a-, -n (206); a range outside the log or several ranges: 416 with Content-Range: bytes */size. ETag changes as the log grows; If-None-Match (304) and If-Range are honoured. HEAD gives the headers alone, Content-Length included."),
     }
@@ -105,6 +109,7 @@ routes! {
             query("job", ParamKind::Id, "The job (default: the run's first job)"),
             query("kind", ONE_LOG, "Which log (default: guest)"),
             query("offset", ParamKind::Bytes, "The byte to start from (default 0); a Last-Event-ID header wins over it"),
+            query("timestamps", FLAG, "1: each line starts with its arrival time, `2026-03-24T16:12:38.123Z ` (RFC 3339, UTC, milliseconds, one space); ids stay offsets in the log"),
         ],
         answer: Answer::event_stream("Events: `status` (data: StreamStatus; first, and whenever the job's status changes), `log` (id: the byte offset after the text, which Last-Event-ID resumes from; data: the text as one JSON string, cut on character boundaries), `end` (data: StreamEnd; the job has finished and its log is all sent; the stream then closes), and `: keep-alive` comments while the job is quiet"),
     }

@@ -1,7 +1,8 @@
-//! `GET /news/api/forge/pikaci/logs/{run_id}/stream?job=&kind=host|guest&offset=N`:
+//! `GET /news/api/forge/pikaci/logs/{run_id}/stream?job=&kind=host|guest&offset=N&timestamps=1`:
 //! a job's log as Server-Sent Events, from byte `offset` (or the
 //! `Last-Event-ID` a reconnecting client sends, which wins over `offset`)
-//! until the job has finished and everything is sent. The events and how a
+//! until the job has finished and everything is sent; with `timestamps=1`
+//! each line starts with its arrival time. The events and how a
 //! stream follows are in [`crate::live`].
 
 use axum::extract::{Path, Query, State};
@@ -46,15 +47,26 @@ pub(crate) async fn stream(
     let job: Option<JobId> = query::id(&params, "job")?;
     let file = query::one_log(&params)?;
     let from = start_offset(&params, &headers)?;
+    let timestamps = query::flag(&params, "timestamps")?;
     let (store, liveness) = (state.store.clone(), state.liveness.clone());
     let start = tokio::task::spawn_blocking(move || {
         let dir = store.run(&run)?;
         let record = dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())?;
         let job = dir.job(job.as_ref())?;
         let status = StreamStatus::of(&record, job.id());
+        let log = job.log(file);
+        // A damaged sidecar is reported now rather than losing times silently.
+        let at_line_start = if timestamps {
+            log.times()?;
+            live::starts_line(&log, from)
+        } else {
+            from == 0
+        };
         Ok::<_, pikaci_store::StoreError>(StreamStart {
-            log: job.log(file),
+            log,
             from,
+            at_line_start,
+            timestamps,
             status,
         })
     })

@@ -12,13 +12,14 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use pikaci_core::Liveness;
-use pikaci_store::{Follow, FollowStep, JobLog};
+use pikaci_store::{DiskFs, Follow, FollowStep, JobLog, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
 use super::hub::HubEvent;
 use super::sse::{self, StreamEnd, StreamStatus};
-use super::text::TextCursor;
+use super::text::{LineTimes, TextCursor};
+use super::timed::{PieceTimes, Timed};
 use super::{LiveLogs, Settings};
 
 /// Where a stream starts.
@@ -28,6 +29,10 @@ pub(crate) struct StreamStart {
     pub(crate) log: JobLog,
     /// The byte offset to start from.
     pub(crate) from: u64,
+    /// Whether the byte at `from` starts a line (for timestamps).
+    pub(crate) at_line_start: bool,
+    /// Whether lines are prefixed with their arrival time.
+    pub(crate) timestamps: bool,
     /// The job's status when the stream starts.
     pub(crate) status: StreamStatus,
 }
@@ -37,10 +42,13 @@ pub(crate) fn stream(live: Arc<LiveLogs>, liveness: Arc<dyn Liveness>, start: St
     let settings = live.settings();
     let (tx, rx) = mpsc::channel::<Bytes>(settings.client_queue.max(1));
     let client = Client {
-        text: TextCursor::new(start.from, start.from == 0),
+        file: Some(FileSide {
+            text: TextCursor::new(start.from, start.at_line_start),
+            timed: start.timestamps.then(|| Timed::new(start.log.clone())),
+            follow: None,
+        }),
         status: start.status,
         log: start.log,
-        follow: None,
         tx,
         last_sent: Instant::now(),
         settings,
@@ -74,11 +82,63 @@ enum Caught {
     End(StreamStatus),
 }
 
-struct Client {
+impl Caught {
+    fn ended(self) -> Option<StreamStatus> {
+        match self {
+            Self::Live => None,
+            Self::End(status) => Some(status),
+        }
+    }
+}
+
+/// What this client knows of the file: where its text is, its times, and
+/// its own follow (moved to the blocking pool for each step).
+struct FileSide {
     text: TextCursor,
+    timed: Option<Timed>,
+    follow: Option<Follow<DiskFs>>,
+}
+
+/// What one blocking step of a client's own follow gave.
+enum Read {
+    Text(String),
+    Wait,
+    /// The end, with the last bytes of a character the log never completed.
+    End(String),
+}
+
+impl FileSide {
+    /// One step of the follow from where the text is, rendered (blocking).
+    fn step(&mut self, log: &JobLog, liveness: &Arc<dyn Liveness>) -> Result<Read, StoreError> {
+        let from = self.text.read();
+        let follow = match self.follow.take() {
+            Some(f) if f.offset() == from => self.follow.insert(f),
+            _ => self
+                .follow
+                .insert(log.clone().follow(from, liveness.clone())),
+        };
+        match follow.step()? {
+            FollowStep::Chunk(c) => {
+                let times = self.timed.as_mut().map(|t| {
+                    t.refresh();
+                    t as &mut dyn LineTimes
+                });
+                Ok(Read::Text(self.text.push(&c.bytes, times)))
+            }
+            FollowStep::Wait => Ok(Read::Wait),
+            FollowStep::End => {
+                let times = self.timed.as_mut().map(|t| t as &mut dyn LineTimes);
+                Ok(Read::End(self.text.finish(times)))
+            }
+        }
+    }
+}
+
+struct Client {
+    /// `None` only while a step runs on the blocking pool.
+    file: Option<FileSide>,
     status: StreamStatus,
     log: JobLog,
-    follow: Option<Follow<pikaci_store::DiskFs>>,
     tx: mpsc::Sender<Bytes>,
     last_sent: Instant,
     settings: Settings,
@@ -86,10 +146,16 @@ struct Client {
 }
 
 impl Client {
+    fn file(&mut self) -> &mut FileSide {
+        self.file
+            .as_mut()
+            .expect("the file side is back after each step")
+    }
+
     async fn run(mut self, live: Arc<LiveLogs>) -> Result<(), Stop> {
         self.send(sse::status_event(&self.status)).await?;
         let mut rx = live.subscribe(&self.log, &self.liveness);
-        if let Caught::End(status) = self.catch_up().await? {
+        if let Some(status) = self.catch_up().await?.ended() {
             return self.end(status).await;
         }
         loop {
@@ -103,7 +169,11 @@ impl Client {
             };
             let caught = match event {
                 Ok(event) => match &*event {
-                    HubEvent::Bytes { start, bytes } => self.bytes(*start, bytes).await?,
+                    HubEvent::Bytes {
+                        start,
+                        bytes,
+                        line_times,
+                    } => self.bytes(*start, bytes, line_times).await?,
                     HubEvent::Status(status) => {
                         self.set_status(status.clone()).await?;
                         None
@@ -117,7 +187,7 @@ impl Client {
                     Some(self.catch_up().await?)
                 }
             };
-            if let Some(Caught::End(status)) = caught {
+            if let Some(status) = caught.and_then(Caught::ended) {
                 return self.end(status).await;
             }
         }
@@ -125,8 +195,13 @@ impl Client {
 
     /// Bytes from the hub: the part this client has not had yet, or, if
     /// the hub is ahead of it (it missed some), a catch-up from the file.
-    async fn bytes(&mut self, start: u64, bytes: &Bytes) -> Result<Option<Caught>, Stop> {
-        let read = self.text.read();
+    async fn bytes(
+        &mut self,
+        start: u64,
+        bytes: &Bytes,
+        line_times: &[(u64, i64)],
+    ) -> Result<Option<Caught>, Stop> {
+        let read = self.file().text.read();
         let end = start + bytes.len() as u64;
         if end <= read {
             return Ok(None);
@@ -135,39 +210,45 @@ impl Client {
             return Ok(Some(self.catch_up().await?));
         }
         let skip = (read - start) as usize;
-        self.emit(&bytes[skip..]).await?;
+        let file = self.file();
+        let mut piece = PieceTimes(line_times);
+        let times = file
+            .timed
+            .is_some()
+            .then_some(&mut piece as &mut dyn LineTimes);
+        let text = file.text.push(&bytes[skip..], times);
+        self.log_event(text).await?;
         Ok(None)
     }
 
     /// Reads the log from where this client is until it has caught up with
     /// the job (or the job has finished and everything is sent).
     async fn catch_up(&mut self) -> Result<Caught, Stop> {
-        let from = self.text.read();
-        let mut follow = match self.follow.take() {
-            Some(f) if f.offset() == from => f,
-            _ => self.log.clone().follow(from, self.liveness.clone()),
-        };
         loop {
-            let (f, step) = tokio::task::spawn_blocking(move || {
-                let step = follow.step();
-                (follow, step)
+            let mut file = self.file.take().expect("the file side is here");
+            let (log, liveness) = (self.log.clone(), self.liveness.clone());
+            let (file, read) = tokio::task::spawn_blocking(move || {
+                let read = file.step(&log, &liveness);
+                (file, read)
             })
             .await
             .map_err(|_| Stop::Failed)?;
-            follow = f;
-            let status = follow
-                .last_record()
+            let status = file
+                .follow
+                .as_ref()
+                .and_then(Follow::last_record)
                 .map(|r| StreamStatus::of(r, &self.status.job));
-            match step {
-                Ok(FollowStep::Chunk(c)) => self.emit(&c.bytes).await?,
-                Ok(FollowStep::Wait) => {
+            self.file = Some(file);
+            match read {
+                Ok(Read::Text(text)) => self.log_event(text).await?,
+                Ok(Read::Wait) => {
                     if let Some(s) = status {
                         self.set_status(s).await?;
                     }
-                    self.follow = Some(follow);
                     return Ok(Caught::Live);
                 }
-                Ok(FollowStep::End) => {
+                Ok(Read::End(rest)) => {
+                    self.log_event(rest).await?;
                     return Ok(Caught::End(status.unwrap_or_else(|| self.status.clone())));
                 }
                 Err(e) => {
@@ -178,12 +259,12 @@ impl Client {
         }
     }
 
-    async fn emit(&mut self, bytes: &[u8]) -> Result<(), Stop> {
-        let text = self.text.push(bytes, None);
+    async fn log_event(&mut self, text: String) -> Result<(), Stop> {
         if text.is_empty() {
             return Ok(());
         }
-        self.send(sse::log_event(&text, self.text.sent())).await
+        let sent = self.file().text.sent();
+        self.send(sse::log_event(&text, sent)).await
     }
 
     async fn set_status(&mut self, status: StreamStatus) -> Result<(), Stop> {
@@ -194,18 +275,15 @@ impl Client {
         self.send(sse::status_event(&self.status)).await
     }
 
+    /// The job has finished and its log is all sent: the last status, then `end`.
     async fn end(mut self, status: StreamStatus) -> Result<(), Stop> {
-        let rest = self.text.finish(None);
-        if !rest.is_empty() {
-            self.send(sse::log_event(&rest, self.text.sent())).await?;
-        }
         self.set_status(status).await?;
         let end = StreamEnd {
             job: self.status.job.clone(),
             status: self.status.status,
             failure_kind: self.status.failure_kind,
             run_status: self.status.run_status,
-            offset: self.text.sent(),
+            offset: self.file().text.sent(),
         };
         self.send(sse::end_event(&end)).await
     }

@@ -1,22 +1,25 @@
 //! One follower per followed log, shared by every stream of that log.
 //!
 //! A hub is a task that follows the log from its end at the time the first
-//! client came (with the store's [`Follow`](pikaci_store::Follow), stepped on
-//! the blocking pool, waiting on a tokio timer) and broadcasts what it reads:
-//! new bytes, status changes, the end. A thousand clients of one job cost
-//! one look at the file per poll, not a thousand. The broadcast keeps a
-//! bounded number of events; a client that falls behind it reads the file
-//! itself from its own offset (the file is the truth, the hub only a
-//! shortcut), so a slow client never makes the hub hold more.
+//! client came (with the store's [`Follow`], stepped on the blocking pool,
+//! waiting on a tokio timer) and broadcasts what it reads: new bytes with the
+//! arrival times of the lines in them, status changes, the end. A thousand
+//! clients of one job cost one look at the file per poll, not a thousand.
+//! The broadcast keeps a bounded number of events; a client that falls
+//! behind it reads the file itself from its own offset (the file is the
+//! truth, the hub only a shortcut), so a slow client never makes the hub
+//! hold more.
 
 use std::sync::{Arc, Weak};
 
 use axum::body::Bytes;
 use pikaci_core::{JobId, Liveness, LogFile, RunId};
-use pikaci_store::{FollowStep, JobLog};
+use pikaci_store::{DiskFs, Follow, FollowStep, JobLog, StoreError};
 use tokio::sync::broadcast;
 
 use super::sse::StreamStatus;
+use super::text::LineTimes as _;
+use super::timed::{Timed, line_starts};
 use super::{LiveLogs, Settings};
 
 /// Which log a hub follows.
@@ -31,6 +34,9 @@ pub(crate) enum HubEvent {
         start: u64,
         /// The bytes.
         bytes: Bytes,
+        /// When each line that starts in them arrived, `(offset, ms)`, as
+        /// far as the log's sidecar says (empty without one).
+        line_times: Vec<(u64, i64)>,
     },
     /// The job's status changed.
     Status(StreamStatus),
@@ -39,6 +45,54 @@ pub(crate) enum HubEvent {
 }
 
 pub(crate) type Sender = broadcast::Sender<Arc<HubEvent>>;
+
+/// The hub's side of the file: its follow, and the times of the lines it reads.
+struct Reader {
+    follow: Follow<DiskFs>,
+    timed: Timed,
+    at_line_start: bool,
+}
+
+enum Step {
+    Bytes(HubEvent),
+    Wait,
+    End,
+}
+
+impl Reader {
+    /// Starts at the log's end (blocking: file reads).
+    fn at_end(log: JobLog, liveness: Arc<dyn Liveness>) -> Self {
+        let start = log.size().ok().flatten().unwrap_or(0);
+        Self {
+            at_line_start: super::starts_line(&log, start),
+            timed: Timed::new(log.clone()),
+            follow: log.follow(start, liveness),
+        }
+    }
+
+    /// One step of the follow, with the times of the lines in what it read
+    /// (blocking: file reads).
+    fn step(&mut self) -> Result<Step, StoreError> {
+        match self.follow.step()? {
+            FollowStep::Chunk(c) => {
+                let start = c.offset - c.bytes.len() as u64;
+                self.timed.refresh();
+                let line_times = line_starts(&c.bytes, start, self.at_line_start)
+                    .into_iter()
+                    .filter_map(|o| self.timed.time_at(o).map(|ms| (o, ms)))
+                    .collect();
+                self.at_line_start = c.bytes.last() == Some(&b'\n');
+                Ok(Step::Bytes(HubEvent::Bytes {
+                    start,
+                    bytes: Bytes::from(c.bytes),
+                    line_times,
+                }))
+            }
+            FollowStep::Wait => Ok(Step::Wait),
+            FollowStep::End => Ok(Step::End),
+        }
+    }
+}
 
 /// Follows `log` and broadcasts on `tx` until the job ends, an error stops
 /// it, or no client listens; then takes itself out of `registry`.
@@ -50,35 +104,34 @@ pub(crate) async fn run(
     registry: Weak<LiveLogs>,
     settings: Settings,
 ) {
-    let start = {
-        let log = log.clone();
-        tokio::task::spawn_blocking(move || log.size())
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .flatten()
-            .unwrap_or(0)
+    let Ok(reader) = tokio::task::spawn_blocking(move || Reader::at_end(log, liveness)).await
+    else {
+        force_retire(&registry, &key, &tx);
+        return;
     };
-    let mut follow = Some(log.follow(start, liveness));
+    let mut reader = Some(reader);
     let mut status: Option<StreamStatus> = None;
     let job = key.1.clone();
     loop {
         if tx.receiver_count() == 0 && retire(&registry, &key, &tx) {
             return;
         }
-        let mut f = follow
+        let mut r = reader
             .take()
-            .expect("the follow is put back after each step");
-        let Ok((f, step)) = tokio::task::spawn_blocking(move || {
-            let step = f.step();
-            (f, step)
+            .expect("the reader is put back after each step");
+        let Ok((r, step)) = tokio::task::spawn_blocking(move || {
+            let step = r.step();
+            (r, step)
         })
         .await
         else {
             break;
         };
-        let now = f.last_record().map(|r| StreamStatus::of(r, &job));
-        follow = Some(f);
+        let now = r
+            .follow
+            .last_record()
+            .map(|rec| StreamStatus::of(rec, &job));
+        reader = Some(r);
         if let Some(now) = now
             && status.as_ref() != Some(&now)
         {
@@ -86,14 +139,12 @@ pub(crate) async fn run(
             let _ = tx.send(Arc::new(HubEvent::Status(now)));
         }
         match step {
-            Ok(FollowStep::Chunk(c)) => {
-                let start = c.offset - c.bytes.len() as u64;
-                let bytes = Bytes::from(c.bytes);
-                // No client is an error here: the next turn retires the hub.
-                let _ = tx.send(Arc::new(HubEvent::Bytes { start, bytes }));
+            // No client is not an error here: the next turn retires the hub.
+            Ok(Step::Bytes(event)) => {
+                let _ = tx.send(Arc::new(event));
             }
-            Ok(FollowStep::Wait) => tokio::time::sleep(settings.poll).await,
-            Ok(FollowStep::End) => {
+            Ok(Step::Wait) => tokio::time::sleep(settings.poll).await,
+            Ok(Step::End) => {
                 let _ = tx.send(Arc::new(HubEvent::End));
                 break;
             }

@@ -1,11 +1,12 @@
 //! Live logs: a job's log followed as Server-Sent Events.
 //!
 //! - [`LiveLogs`]: the hubs of the logs being followed now (one per log,
-//!   [`hub`]), shared by every stream.
+//!   `hub`), shared by every stream.
 //! - `client`: one stream: it reads the log from the client's offset with
 //!   its own follow until it has caught up, then takes the hub's broadcast,
 //!   falling back to the file whenever it missed something.
-//! - [`text`]: bytes → text on character boundaries, with optional times.
+//! - `text`: bytes → text on character boundaries, with optional times
+//!   (`timed`: from the log's sidecar, or from what a hub worked out).
 //! - [`sse`]: the events, encoded.
 //!
 //! Every read of the file goes through `pikaci-store`'s one follow
@@ -16,6 +17,7 @@ mod client;
 mod hub;
 pub mod sse;
 pub(crate) mod text;
+pub(crate) mod timed;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -35,6 +37,21 @@ pub(crate) fn receiver_stream<T: Send + 'static>(
     futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     })
+}
+
+/// Whether the byte at `offset` of `log` starts a line: offset 0, or the
+/// byte before it is a newline (blocking: one read).
+pub(crate) fn starts_line(log: &JobLog, offset: u64) -> bool {
+    if offset == 0 {
+        return true;
+    }
+    let mut byte = [0u8; 1];
+    log.open()
+        .ok()
+        .flatten()
+        .and_then(|r| r.read_at(&mut byte, offset - 1).ok())
+        == Some(1)
+        && byte[0] == b'\n'
 }
 
 /// How live streams behave. The defaults suit a server; tests shorten them.

@@ -25,3 +25,4 @@ mod raw_logs;
 mod scheduler;
 mod server;
 mod stream;
+mod timestamps;
