@@ -11,7 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use pikaci_core::{JobId, JobRecord, LogFile, RunId, RunRecord, RunStatus};
-use pikaci_store::{DiskFs, Fs as _};
+use pikaci_store::{DiskFs, Fs as _, LogTimes};
 
 use super::Scope;
 use super::branch::{job_status, lane_actions};
@@ -75,21 +75,48 @@ fn window_at(params: &Params) -> Result<WindowAt, ApiError> {
     })
 }
 
-/// Reads the window of a log on the blocking pool; `None` when the log
-/// does not exist (yet).
+/// An opened log, and its arrival times when it has them.
+struct Opened {
+    log: Box<dyn ReadLogSized>,
+    times: Option<LogTimes>,
+}
+
+/// A window of a log, with each line's arrival time (Unix milliseconds)
+/// when the log has a timestamp sidecar.
+struct LogView {
+    window: Window,
+    times: Option<Vec<Option<i64>>>,
+}
+
+/// Reads the window of a log, and its lines' times, on the blocking pool;
+/// `None` when the log does not exist (yet).
 async fn read_log(
     state: &AppState,
     key: LogKey,
-    open: impl FnOnce() -> Result<Option<Box<dyn ReadLogSized>>, ApiError> + Send + 'static,
+    open: impl FnOnce() -> Result<Option<Opened>, ApiError> + Send + 'static,
     at: WindowAt,
-) -> Result<Option<Window>, ApiError> {
+) -> Result<Option<LogView>, ApiError> {
     let index = state.lines.clone();
     tokio::task::spawn_blocking(move || {
-        let Some(log) = open()? else {
+        let Some(opened) = open()? else {
             return Ok(None);
         };
-        let size = log.size()?;
-        Ok(Some(read_window(&index, &key, log.as_read(), size, at)?))
+        let size = opened.log.size()?;
+        let window = read_window(&index, &key, opened.log.as_read(), size, at)?;
+        let times = match opened.times {
+            Some(t) => {
+                let mut cursor = t.cursor();
+                Some(
+                    window
+                        .offsets
+                        .iter()
+                        .map(|&o| cursor.time_at(o))
+                        .collect::<Result<Vec<_>, _>>()?,
+                )
+            }
+            None => None,
+        };
+        Ok(Some(LogView { window, times }))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
@@ -127,25 +154,39 @@ fn job_log_opener(
     run: RunId,
     job: JobId,
     file: LogFile,
-) -> impl FnOnce() -> Result<Option<Box<dyn ReadLogSized>>, ApiError> + Send + 'static {
+) -> impl FnOnce() -> Result<Option<Opened>, ApiError> + Send + 'static {
     let store = state.store.clone();
     move || {
         let log = store.run(&run)?.job(Some(&job))?.log(file);
-        Ok(log.open()?.map(|r| Box::new(r) as Box<dyn ReadLogSized>))
+        let Some(reader) = log.open()? else {
+            return Ok(None);
+        };
+        // Times are an addition: a sidecar that cannot be read leaves them out.
+        let times = log.times().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "a log's timestamps cannot be read");
+            None
+        });
+        Ok(Some(Opened {
+            log: Box::new(reader),
+            times,
+        }))
     }
 }
 
 fn lane_log_opener(
     state: &AppState,
     lane: LaneRunId,
-) -> impl FnOnce() -> Result<Option<Box<dyn ReadLogSized>>, ApiError> + Send + 'static {
+) -> impl FnOnce() -> Result<Option<Opened>, ApiError> + Send + 'static {
     let path = state.data_dir.as_ref().map(|d| d.lane_log(lane));
     move || {
         let Some(path) = path else {
             return Ok(None);
         };
         match DiskFs.open_read(&path) {
-            Ok(f) => Ok(Some(Box::new(f) as Box<dyn ReadLogSized>)),
+            Ok(f) => Ok(Some(Opened {
+                log: Box::new(f),
+                times: None,
+            })),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => {
                 tracing::error!(error = %e, lane_run_id = %lane, "opening a lane log failed");
@@ -440,17 +481,10 @@ async fn lane_page(
         }
     };
     let exists = window.is_some();
-    let window = window.unwrap_or(Window {
-        start: 0,
-        end: 0,
-        size: 0,
-        first_line: 1,
-        lines: Vec::new(),
-        open_last: false,
-        open_len: 0,
-        cut_first: false,
-        line_missing: false,
-    });
+    let (window, times) = match window {
+        Some(v) => (v.window, v.times),
+        None => (Window::empty(), None),
+    };
     let opts = ViewerOptions {
         page: href.clone(),
         query: query_str.clone(),
@@ -458,7 +492,7 @@ async fn lane_page(
         timestamps,
         exists,
     };
-    let log = render(&window, &sources, &opts);
+    let log = render(&window, times.as_deref(), &sources, &opts);
     let mut links = String::new();
     if let Some(raw) = &sources.raw {
         let _ = write!(
@@ -478,7 +512,7 @@ async fn lane_page(
          <span class=title>{title}</span>{live_badge}{tabs}\
          <span class=find id=find hidden><input type=search id=q placeholder=\"Search the loaded log\" aria-label=\"Search the log\" autocomplete=off>\
          <button type=button id=prev title=\"Previous match (Shift+Enter)\">↑</button><button type=button id=next title=\"Next match (Enter)\">↓</button><output id=hits></output></span>\
-         <a class=btn id=ts href=\"{ts_href}\" role=button aria-pressed=\"{ts_on}\" title=\"Show the time each line arrived (t)\">Timestamps</a>{links}</div>{log}</section></div>\
+         {ts_button}{links}</div>{log}</section></div>\
          <p class=keys><kbd>/</kbd> search · <kbd>Enter</kbd>/<kbd>Shift+Enter</kbd> next/previous match · <kbd>t</kbd> timestamps · <kbd>e</kbd> load earlier · <kbd>g</kbd>/<kbd>G</kbd> top/end · a line number links to its line</p>",
         head = lane_header(&viewer, &lane, run.as_ref(), now, &back),
         side = sidebar(&href, run.as_ref(), &shown, now),
@@ -487,8 +521,14 @@ async fn lane_page(
         } else {
             ""
         },
-        ts_href = escape(&ts_href),
-        ts_on = timestamps,
+        ts_button = if times.is_some() {
+            format!(
+                "<a class=btn id=ts href=\"{}\" role=button aria-pressed=\"{timestamps}\" title=\"Show the time each line arrived (t)\">Timestamps</a>",
+                escape(&ts_href)
+            )
+        } else {
+            "<button type=button id=ts disabled title=\"This log has no timestamps (its run was made before pikaci recorded them)\">Timestamps</button>".to_owned()
+        },
     );
     let title_text = match &shown {
         Shown::Job(job, _) => format!("{} · {} · {}", job, lane.title, parent.1),

@@ -192,11 +192,22 @@
     let busy = false;
     const cut = d.cut === '1';
     const raw = d.raw, json = d.json, stream = d.stream;
+    // Whether the log has arrival times: lines then carry a time, live text
+    // comes with a `2026-03-24T16:12:38.123Z ` prefix on each line, and
+    // lines read by range get theirs from raw?timestamps=1.
+    const hasTimes = d.times === '1';
+    const STAMP = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d\.\d{3})Z /;
     const logend = $('#logend', log);
 
     const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     const toEnd = () => { log.scrollTop = log.scrollHeight; };
     const width = () => log.style.setProperty('--nw', `${Math.max(4, String(last + 1).length)}ch`);
+    function setTime(t, stamp) {
+      if (!stamp) return;
+      t.textContent = stamp[2];
+      t.title = `${stamp[1]} ${stamp[2]} UTC`;
+    }
+    // A row; with times, a `.t` cell filled from the line's prefix, if any.
     function makeRow(n, text, st, open) {
       const row = document.createElement('div');
       row.className = open ? 'l open' : 'l';
@@ -205,11 +216,29 @@
       a.className = 'n';
       a.href = `#L${n}`;
       a.dataset.n = n;
+      row.append(a);
+      if (hasTimes) {
+        const t = document.createElement('span');
+        t.className = 't';
+        const stamp = STAMP.exec(text);
+        if (stamp) { text = text.slice(stamp[0].length); setTime(t, stamp); }
+        row.append(t);
+      }
       const x = document.createElement('span');
       x.className = 'x';
       renderLine(text, st, x);
-      row.append(a, x);
+      row.append(x);
       return row;
+    }
+    // The times of whole lines [a, b) (shown in `rows`), from the raw route.
+    async function fillTimes(rows, a, b) {
+      if (!hasTimes || !raw || !rows.length || b <= a) return;
+      try {
+        const r = await fetch(`${raw}&timestamps=1&offset=${a}&limit=${b - a}`, { credentials: 'same-origin' });
+        if (!r.ok) return;
+        const timed = (await r.text()).split('\n');
+        rows.forEach((row, i) => { const t = row.querySelector('.t'); if (t) setTime(t, STAMP.exec(timed[i] || '')); });
+      } catch (e) { /* the lines stay without times */ }
     }
     const human = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : n < 1073741824 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1073741824).toFixed(2)} GiB`);
     function note() {
@@ -383,13 +412,16 @@
         if (parts[parts.length - 1] === '') parts.pop();
         const st = new Ansi(), frag = document.createDocumentFragment(), added = [];
         const top = first - parts.length;
+        // Lines read by range have no time prefix to strip.
         parts.forEach((p, i) => { const r = makeRow(top + i, p, st, false); frag.appendChild(r); added.push(r); });
+        const oldStart = start;
         const before = log.scrollHeight, scrolled = log.scrollTop;
         lines.insertBefore(frag, lines.firstChild);
         log.scrollTop = scrolled + (log.scrollHeight - before);
         start = got.from;
         first = top;
         searchNew(added, true);
+        fillTimes(added, start, oldStart);
         if (earlierLink) {
           if (start <= 0) earlierLink.remove();
           else earlierLink.textContent = `Load earlier lines (${first - 1} before)`;
@@ -420,8 +452,11 @@
           got = keep.length;
           text = decoder().decode(keep);
         }
+        const from = end;
         end += got;
+        const before = lines.children.length - (openRow ? 1 : 0);
         append(text);
+        fillTimes([...lines.children].slice(before).filter((r) => !r.classList.contains('open')), from, end);
         if (reachedEnd) {
           laterLink?.remove();
           if (live) followLive();
@@ -446,7 +481,7 @@
     function followLive() {
       if (stream) {
         if (source) return;
-        source = new EventSource(`${stream}&offset=${end}`);
+        source = new EventSource(`${stream}&offset=${end}${hasTimes ? '&timestamps=1' : ''}`);
         // `log`: the text as a JSON string, `id:` the offset after it; the
         // browser resumes from that id by itself after a broken connection.
         source.addEventListener('log', (e) => {
@@ -492,8 +527,8 @@
       if (tsButton) tsButton.setAttribute('aria-pressed', String(on));
       try { localStorage.setItem('pika-news-timestamps', on ? '1' : '0'); } catch (e) { /* private mode */ }
     }
-    if (tsButton) tsButton.addEventListener('click', (e) => { e.preventDefault(); setTimestamps(!log.classList.contains('ts')); });
-    try { if (localStorage.getItem('pika-news-timestamps') === '1') setTimestamps(true); } catch (e) { /* private mode */ }
+    if (tsButton && hasTimes) tsButton.addEventListener('click', (e) => { e.preventDefault(); setTimestamps(!log.classList.contains('ts')); });
+    try { if (hasTimes && localStorage.getItem('pika-news-timestamps') === '1') setTimestamps(true); } catch (e) { /* private mode */ }
 
     // ---- line links ----
     function goLine() {
@@ -518,7 +553,7 @@
     document.addEventListener('keydown', (e) => {
       if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(e.target.tagName)) return;
       if (e.key === '/' && q) { e.preventDefault(); q.focus(); q.select(); }
-      else if (e.key === 't') setTimestamps(!log.classList.contains('ts'));
+      else if (e.key === 't' && hasTimes) setTimestamps(!log.classList.contains('ts'));
       else if (e.key === 'e') earlier();
       else if (e.key === 'g') log.scrollTop = 0;
       else if (e.key === 'G') toEnd();

@@ -48,19 +48,51 @@ fn human_bytes(n: u64) -> String {
     }
 }
 
-/// One line as HTML: its number (a link to itself) and its text.
-pub(crate) fn line_html(out: &mut String, n: u64, text: &str, state: &mut AnsiState, open: bool) {
+/// A line's arrival time as shown (`16:12:38.123`) and on hover
+/// (`2026-03-24 16:12:38.123 UTC`).
+fn time_texts(ms: i64) -> (String, String) {
+    let t = jiff::Timestamp::from_millisecond(ms).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+    (
+        t.strftime("%H:%M:%S%.3f").to_string(),
+        t.strftime("%Y-%m-%d %H:%M:%S%.3f UTC").to_string(),
+    )
+}
+
+/// One line as HTML: its number (a link to itself), its time (when the log
+/// has times: `Some`, maybe unknown) and its text.
+pub(crate) fn line_html(
+    out: &mut String,
+    n: u64,
+    time: Option<Option<i64>>,
+    text: &str,
+    state: &mut AnsiState,
+    open: bool,
+) {
     let _ = write!(
         out,
-        "<div class=\"l{}\" id=\"L{n}\"><a class=n href=\"#L{n}\" data-n=\"{n}\"></a><span class=x>",
+        "<div class=\"l{}\" id=\"L{n}\"><a class=n href=\"#L{n}\" data-n=\"{n}\"></a>",
         if open { " open" } else { "" }
     );
+    match time {
+        Some(Some(ms)) => {
+            let (shown, exact) = time_texts(ms);
+            let _ = write!(out, "<span class=t title=\"{exact}\">{shown}</span>");
+        }
+        Some(None) => out.push_str("<span class=t></span>"),
+        None => {}
+    }
+    out.push_str("<span class=x>");
     render_line(text, state, out);
     out.push_str("</span></div>");
 }
 
 /// The lines of `window`, the links around them and the log element.
-pub(crate) fn render(window: &Window, sources: &Sources, opts: &ViewerOptions) -> String {
+pub(crate) fn render(
+    window: &Window,
+    times: Option<&[Option<i64>]>,
+    sources: &Sources,
+    opts: &ViewerOptions,
+) -> String {
     let mut lines = String::with_capacity(window.lines.iter().map(|l| l.len() + 90).sum());
     let mut state = AnsiState::default();
     let mut sgr = state.sgr();
@@ -72,9 +104,11 @@ pub(crate) fn render(window: &Window, sources: &Sources, opts: &ViewerOptions) -
             sgr = state.sgr();
             complete_end = window.end - window.open_len;
         }
+        let time = times.map(|t| t.get(i).copied().flatten());
         line_html(
             &mut lines,
             window.first_line + i as u64,
+            time,
             text,
             &mut state,
             open,
@@ -96,7 +130,7 @@ pub(crate) fn render(window: &Window, sources: &Sources, opts: &ViewerOptions) -
         out,
         "<div class=\"log{ts}\" id=log tabindex=0 style=\"--nw:{nw}ch\" data-start=\"{start}\" data-end=\"{end}\" \
          data-size=\"{size}\" data-first=\"{first}\" data-live=\"{live}\" data-ansi=\"{sgr}\" data-cut=\"{cut}\" \
-         data-raw=\"{raw}\" data-stream=\"{stream}\" data-json=\"{json}\">",
+         data-raw=\"{raw}\" data-stream=\"{stream}\" data-json=\"{json}\" data-times=\"{has_times}\">",
         ts = if opts.timestamps { " ts" } else { "" },
         nw = digits(last_line.max(9_999)),
         start = window.start,
@@ -108,6 +142,7 @@ pub(crate) fn render(window: &Window, sources: &Sources, opts: &ViewerOptions) -
         raw = escape(sources.raw.as_deref().unwrap_or("")),
         stream = escape(sources.stream.as_deref().unwrap_or("")),
         json = escape(sources.json.as_deref().unwrap_or("")),
+        has_times = u8::from(times.is_some()),
     );
     if window.start > 0 && !window.cut_first {
         let earlier = window.first_line.saturating_sub(1000).max(1);
@@ -179,6 +214,7 @@ mod tests {
             size: 100 + size,
             first_line: first,
             lines: lines.iter().map(|l| (*l).to_owned()).collect(),
+            offsets: Vec::new(),
             open_last: open,
             open_len,
             cut_first: false,
@@ -199,7 +235,7 @@ mod tests {
     #[test]
     fn lines_are_numbered_linked_coloured_and_escaped() {
         let w = window(&["ok", "\x1b[31m<b>bad</b>", "still red", "part"], 41, true);
-        let html = render(&w, &Sources::default(), &opts());
+        let html = render(&w, None, &Sources::default(), &opts());
         assert!(html.contains("<div class=\"l\" id=\"L41\"><a class=n href=\"#L41\" data-n=\"41\"></a><span class=x>ok</span></div>"), "{html}");
         assert!(
             html.contains("<span class=\"f1\">&lt;b&gt;bad&lt;/b&gt;</span>"),
@@ -218,5 +254,22 @@ mod tests {
             "{html}"
         );
         assert!(!html.contains("<b>"));
+        assert!(html.contains("data-times=\"0\""));
+    }
+
+    #[test]
+    fn lines_carry_their_arrival_times() {
+        let w = window(&["one", "two"], 1, false);
+        let times = [Some(1_774_368_758_123), None];
+        let html = render(&w, Some(&times), &Sources::default(), &opts());
+        assert!(
+            html.contains("<a class=n href=\"#L1\" data-n=\"1\"></a><span class=t title=\"2026-03-24 16:12:38.123 UTC\">16:12:38.123</span><span class=x>one</span>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("data-n=\"2\"></a><span class=t></span><span class=x>two</span>"),
+            "{html}"
+        );
+        assert!(html.contains("data-times=\"1\""));
     }
 }

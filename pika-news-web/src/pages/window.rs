@@ -36,6 +36,8 @@ pub(crate) struct Window {
     pub first_line: u64,
     /// The lines, without their `\n`, decoded (invalid UTF-8 replaced).
     pub lines: Vec<String>,
+    /// Where each line starts in the log.
+    pub offsets: Vec<u64>,
     /// Whether the last line has no `\n` yet (the job is still writing it).
     pub open_last: bool,
     /// The bytes of that open last line (0 when there is none).
@@ -44,6 +46,24 @@ pub(crate) struct Window {
     pub cut_first: bool,
     /// Whether a line was asked for that the log does not have.
     pub line_missing: bool,
+}
+
+impl Window {
+    /// The window of a log that does not exist (yet).
+    pub(crate) fn empty() -> Self {
+        Self {
+            start: 0,
+            end: 0,
+            size: 0,
+            first_line: 1,
+            lines: Vec::new(),
+            offsets: Vec::new(),
+            open_last: false,
+            open_len: 0,
+            cut_first: false,
+            line_missing: false,
+        }
+    }
 }
 
 fn read_span(log: &dyn ReadLog, start: u64, end: u64) -> Result<Vec<u8>, StoreError> {
@@ -124,19 +144,22 @@ pub(crate) fn read_window(
         0
     };
     let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
-    let lines = if bytes.is_empty() {
-        Vec::new()
-    } else {
-        body.split(|&b| b == b'\n')
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .collect()
-    };
+    let (mut lines, mut offsets) = (Vec::new(), Vec::new());
+    if !bytes.is_empty() {
+        let mut at = start;
+        for l in body.split(|&b| b == b'\n') {
+            offsets.push(at);
+            at += l.len() as u64 + 1;
+            lines.push(String::from_utf8_lossy(l).into_owned());
+        }
+    }
     Ok(Window {
         start,
         end,
         size,
         first_line,
         lines,
+        offsets,
         open_last,
         open_len,
         cut_first,
@@ -204,6 +227,8 @@ mod tests {
         assert_eq!(w.first_line, 100);
         assert_eq!(w.lines[0], "line 100");
         assert_eq!(w.lines[20], "line 120");
+        let at = w.offsets[20] as usize;
+        assert_eq!(&log.0[at..at + 9], b"line 120\n");
         assert!(w.end < w.size && log.0[w.end as usize - 1] == b'\n');
         assert!(!w.line_missing);
         let w = window(&log, WindowAt::Line(60_000));

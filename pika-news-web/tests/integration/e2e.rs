@@ -270,6 +270,22 @@ async fn a_running_jobs_new_lines_appear_in_the_browser_without_a_reload() {
         b.eval("document.querySelector('#L2 .x span').className"),
         json!("f3")
     );
+    // Each line has the time it arrived (from the log's sidecar; live lines
+    // from the stream's prefix, which is not part of the text).
+    let stamp = "/^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}$/";
+    for row in ["L1", "L3", "L8"] {
+        assert_eq!(
+            b.eval(&format!(
+                "{stamp}.test(document.querySelector('#{row} .t').textContent)"
+            )),
+            json!(true),
+            "{row} has its time"
+        );
+    }
+    let display = "getComputedStyle(document.querySelector('#L8 .t')).display";
+    assert_eq!(b.eval(display), json!("none"));
+    b.press("t", false);
+    assert_eq!(b.eval(display), json!("block"), "shown (a flex item)");
     // The end of the job closes the stream and the badge goes.
     b.wait_for("document.getElementById('livebadge') === null");
     b.wait_for("document.getElementById('logend').textContent.startsWith('End of log · 8 lines')");

@@ -267,6 +267,26 @@ async fn the_viewer_links_lines_searches_and_loads_earlier() {
         text_of(&mut b, &format!("#L{new_first} .x")),
         format!("line {new_first} of the log")
     );
+    // The log was written through the store, which dates every write: lines
+    // loaded by range get their times too, shown by the toggle.
+    assert_eq!(
+        b.eval("document.getElementById('log').dataset.times"),
+        json!("1")
+    );
+    b.wait_for(&format!(
+        "/^\\d\\d:\\d\\d:\\d\\d\\.\\d{{3}}$/.test(document.querySelector('#L{new_first} .t').textContent)"
+    ));
+    b.click("#ts");
+    assert_eq!(
+        b.eval("document.getElementById('log').classList.contains('ts')"),
+        json!(true)
+    );
+    assert_eq!(
+        b.eval("document.getElementById('ts').getAttribute('aria-pressed')"),
+        json!("true")
+    );
+    b.screenshot("viewer-timestamps.png", false);
+    b.click("#ts");
 
     // Search: '/' focuses it, typing highlights, Enter steps through matches.
     b.press("/", false);
