@@ -223,6 +223,7 @@ async fn the_viewer_links_lines_searches_and_loads_earlier() {
         .root()
         .job_log(&rec.run_id, &"test".parse().unwrap(), LogFile::Guest);
     std::fs::remove_file(&path).unwrap();
+    std::fs::remove_file(format!("{path}.ts")).unwrap();
     env.write_log(&rec, "test", LogFile::Guest, &numbered_log(60_000));
     let (base, server) = env.serve().await;
     let page = format!(
@@ -407,6 +408,8 @@ async fn a_1_gib_log_page_is_usable_in_under_a_second() {
         .root()
         .job_log(&rec.run_id, &"test".parse().unwrap(), LogFile::Guest);
     std::fs::remove_file(&path).unwrap();
+    // The big log is written here, not through the store: it has no times.
+    std::fs::remove_file(format!("{path}.ts")).unwrap();
     let lines = tokio::task::spawn_blocking({
         let path = path.clone();
         move || write_big_log(path.as_std_path(), 1 << 30)
