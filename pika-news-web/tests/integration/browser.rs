@@ -139,9 +139,14 @@ impl Browser {
         }
         self.ws.send(Message::text(msg.to_string())).unwrap();
         loop {
-            let text = match self.ws.read().expect("DevTools answers") {
-                Message::Text(t) => t,
-                _ => continue,
+            let text = match self.ws.read() {
+                Ok(Message::Text(t)) => t,
+                Ok(_) => continue,
+                // A signal for another test's child process interrupted the read.
+                Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                    continue;
+                }
+                Err(e) => return Err(format!("DevTools does not answer: {e}")),
             };
             let v: Value = serde_json::from_str(&text).unwrap();
             if v["id"] == json!(id) {

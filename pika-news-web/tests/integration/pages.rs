@@ -169,7 +169,14 @@ async fn the_lane_page_shows_a_log_with_numbered_coloured_lines() {
         html.contains("class=cur aria-current=page data-job=\"test\""),
         "{html}"
     );
-    assert!(html.contains("<div class=\"l\" id=\"L3\"><a class=n href=\"#L3\" data-n=\"3\"></a><span class=x><span class=\"f1\">test b ... FAILED</span></span></div>"), "{html}");
+    // Numbered, linked, dated (the store dated the writes) and coloured.
+    let l3 = &html[html.find("<div class=\"l\" id=\"L3\">").expect("line 3")..];
+    let l3 = &l3[..l3.find("</div>").unwrap()];
+    assert!(l3.starts_with("<div class=\"l\" id=\"L3\"><a class=n href=\"#L3\" data-n=\"3\"></a><span class=t title=\""), "{l3}");
+    assert!(
+        l3.ends_with("<span class=x><span class=\"f1\">test b ... FAILED</span></span>"),
+        "{l3}"
+    );
     assert!(html.contains("End of log · 3 lines"), "{html}");
     assert!(html.contains("/news/api/forge/pikaci/logs/20260324T170900Z-00000009/raw?job=test&amp;kind=guest&amp;download=1"), "{html}");
     let host = get(&env, &format!("{base}?job=test&kind=host"), &env.read)
