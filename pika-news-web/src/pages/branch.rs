@@ -14,10 +14,10 @@ use super::Scope;
 use super::format::{between, duration, escape, query_value, stored_time_element};
 use super::html::{Page, short_head, status, status_dot};
 use super::session::Viewer;
-use super::summary::{lane_duration, summarize, summary_line, summary_text};
+use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
 use crate::api::load_run;
 use crate::api::query;
-use crate::db::{BranchId, Lane, LaneStatus, Suite};
+use crate::db::{BranchId, Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -100,6 +100,7 @@ pub(crate) async fn lane_row(
     viewer: &Viewer,
     scope: Scope,
     lane: &Lane,
+    replaced: Option<LaneRunId>,
     now: Timestamp,
     back: &str,
 ) -> String {
@@ -129,9 +130,17 @@ pub(crate) async fn lane_row(
         .map(|m| format!("<div class=muted>{}</div>", escape(m)))
         .unwrap_or_default();
     format!(
-        "<tr data-lane=\"{id}\"><td>{st}{kind}</td><td class=name><a href=\"{href}\">{title}</a> <span class=\"muted mono\">{lane_id}</span>{message}</td>\
+        "<tr data-lane=\"{id}\"{replaced_class}><td>{st}{kind}</td><td class=name><a href=\"{href}\">{title}</a> <span class=\"muted mono\">{lane_id}</span>{message}{replaced_note}</td>\
          <td>{jobs}</td><td class=dur>{took}</td><td>{started}</td><td>{run}</td><td>{actions}</td></tr>",
         id = lane.id,
+        replaced_class = if replaced.is_some() {
+            " class=replaced"
+        } else {
+            ""
+        },
+        replaced_note = replaced
+            .map(|r| format!("<div class=muted>replaced by its rerun, #{r}</div>"))
+            .unwrap_or_default(),
         st = status(lane.status.as_str()),
         href = scope.lane(lane.id),
         title = escape(&lane.title),
@@ -243,8 +252,18 @@ pub(crate) async fn page(
                      <th>Started</th><th>pikaci run</th><th></th></tr></thead><tbody>",
                 );
                 for lane in &latest.lanes {
+                    let replaced = replaced_by(latest, lane);
                     body.push_str(
-                        &lane_row(&state, &viewer, Scope::Branch(id), lane, now, &back).await,
+                        &lane_row(
+                            &state,
+                            &viewer,
+                            Scope::Branch(id),
+                            lane,
+                            replaced,
+                            now,
+                            &back,
+                        )
+                        .await,
                     );
                 }
                 body.push_str("</tbody></table>");

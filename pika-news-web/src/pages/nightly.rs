@@ -15,7 +15,7 @@ use super::branch::lane_row;
 use super::format::{escape, stored_time_element, time_element};
 use super::html::{Page, short_head, status};
 use super::session::Viewer;
-use super::summary::{summarize, summary_line, summary_text};
+use super::summary::{replaced_by, summarize, summary_line, summary_text};
 use crate::api::query;
 use crate::db::{NightlyRun, NightlyRunId, Suite};
 use crate::error::ApiError;
@@ -110,7 +110,8 @@ pub(crate) async fn page(
         );
         let back = scope.page();
         for lane in &suite.lanes {
-            body.push_str(&lane_row(&state, &viewer, scope, lane, now, &back).await);
+            let replaced = replaced_by(&suite, lane);
+            body.push_str(&lane_row(&state, &viewer, scope, lane, replaced, now, &back).await);
         }
         body.push_str("</tbody></table>");
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use jiff::{SignedDuration, Timestamp};
 
 use super::format::{duration, parse_time};
-use crate::db::{Lane, LaneStatus, Suite};
+use crate::db::{Lane, LaneRunId, LaneStatus, Suite};
 
 /// The counts and times of one suite.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -92,11 +92,26 @@ pub(crate) fn lane_duration(lane: &Lane, now: Timestamp) -> Option<SignedDuratio
     Some(end.duration_since(start))
 }
 
-/// Adds up a suite at `now`.
+/// The newer run of the same lane in the suite that replaced `lane` (a
+/// rerun), if any: only a lane's newest run counts for its suite.
+pub(crate) fn replaced_by(suite: &Suite, lane: &Lane) -> Option<LaneRunId> {
+    suite
+        .lanes
+        .iter()
+        .filter(|l| l.lane == lane.lane && l.id.get() > lane.id.get())
+        .map(|l| l.id)
+        .max_by_key(|id| id.get())
+}
+
+/// Adds up a suite at `now`, counting each lane's newest run only.
 pub(crate) fn summarize(suite: &Suite, now: Timestamp) -> SuiteSummary {
     let mut s = SuiteSummary::default();
     let mut last_finish: Option<Timestamp> = None;
-    for lane in &suite.lanes {
+    for lane in suite
+        .lanes
+        .iter()
+        .filter(|l| replaced_by(suite, l).is_none())
+    {
         match lane.status {
             LaneStatus::Passed => s.passed += 1,
             LaneStatus::Failed => s.failed += 1,
@@ -232,6 +247,41 @@ mod tests {
         assert!(
             summary_line("Latest run #45", &s, &sum)
                 .contains("<span class=p>9 passed</span> <span class=f>1 failed</span>")
+        );
+    }
+
+    #[test]
+    fn a_rerun_replaces_the_run_it_repeats() {
+        let mut failed = lane(
+            1,
+            LaneStatus::Failed,
+            Some("2026-03-24T16:00:10Z"),
+            Some("2026-03-24T16:01:00Z"),
+        );
+        failed.lane = "tests".into();
+        let mut rerun = lane(
+            3,
+            LaneStatus::Passed,
+            Some("2026-03-24T16:05:00Z"),
+            Some("2026-03-24T16:06:00Z"),
+        );
+        rerun.lane = "tests".into();
+        let other = lane(
+            2,
+            LaneStatus::Passed,
+            Some("2026-03-24T16:00:10Z"),
+            Some("2026-03-24T16:00:50Z"),
+        );
+        let s = suite(SuiteStatus::Passed, vec![failed, other, rerun]);
+        assert_eq!(
+            replaced_by(&s, &s.lanes[0]),
+            Some(LaneRunId::new(3).unwrap())
+        );
+        assert_eq!(replaced_by(&s, &s.lanes[2]), None);
+        let now: Timestamp = "2026-03-24T17:00:00Z".parse().unwrap();
+        assert_eq!(
+            summary_text("Latest run #45", &s, &summarize(&s, now)),
+            "Latest run #45 passed · 2 passed · queued 10s · ran 5m 50s"
         );
     }
 

@@ -163,6 +163,19 @@ async fn a_write_token_reruns_a_lane_from_the_page() {
     assert_eq!(lanes.len(), 11);
     assert_eq!(lanes[10].status, LaneStatus::Queued);
     assert_eq!(lanes[10].lane, "lane-9");
+    // The run it repeats no longer counts: only a lane's newest run does.
+    assert_eq!(
+        b.eval(&format!(
+            "document.querySelector('tr[data-lane=\"{}\"]').className",
+            s.failed_lane
+        )),
+        json!("replaced")
+    );
+    assert!(
+        text_of(&mut b, "#summary").contains("9 passed 1 queued"),
+        "{}",
+        text_of(&mut b, "#summary")
+    );
     // The queued rerun can be failed by hand from the page too.
     let fail = format!(
         "tr[data-lane=\"{}\"] button[data-action=fail]",
