@@ -118,6 +118,9 @@ pub(crate) fn status(ctx: &Context, opts: &StatusOpts) -> Result<u8, CliError> {
     if let Some(o) = &r.rerun_of {
         text.push_str(&format!("rerun   of {o}\n"));
     }
+    if let Some(o) = &r.snapshot_of {
+        text.push_str(&format!("source  the snapshot kept by {o}\n"));
+    }
     text.push_str(&format!("created {}\n", r.created_at));
     if let Some(f) = r.finished_at {
         text.push_str(&format!("ended   {f}\n"));

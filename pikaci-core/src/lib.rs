@@ -48,7 +48,7 @@ pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
 pub use liveness::{Liveness, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
 pub use pipeline::{DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, PipelineError, TargetSpec};
-pub use record::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use record::{Extra, JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
 pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};
 pub use toml_span::TomlLocation;

@@ -7,11 +7,14 @@ use pikaci_core::{RunId, RunStatus};
 
 use crate::error::StoreError;
 use crate::fs::Fs;
+use crate::list::RunOrder;
 use crate::store::Store;
 
 /// Which runs to delete. A run is deleted when it breaks any limit that is set:
-/// it is not among the newest `keep_runs`, or it is older than `older_than`.
-/// With no limit set nothing is deleted.
+/// it is not among the newest `keep_runs` (in the order of
+/// [`Store::list_runs`]), or it is older than `older_than`. With no limit set
+/// nothing is deleted. A run's folder goes whole: its record, its logs and
+/// the snapshot it kept for reruns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GcPolicy {
     /// Keep at most this many of the newest runs.
@@ -54,15 +57,14 @@ impl<F: Fs> Store<F> {
         now: Timestamp,
         dry_run: bool,
     ) -> Result<GcReport, StoreError> {
-        let mut ids = self.all_run_ids()?;
-        ids.sort_unstable_by(|a, b| b.cmp(a));
+        let ordered = self.newest_first(self.all_run_ids()?);
         let mut report = GcReport::default();
         let trash = self.root.trash_dir();
         if !dry_run {
             self.clear_trash()?;
         }
-        for (index, id) in ids.into_iter().enumerate() {
-            let age = age_of(&id, now);
+        for (index, id) in ordered.into_iter().map(RunOrder::into_id).enumerate() {
+            let age = self.age_of(&id, now);
             let over_count = policy.keep_runs.is_some_and(|n| index >= n);
             let too_old = policy.older_than.is_some_and(|max| age > max);
             if !(over_count || too_old) {
@@ -112,9 +114,12 @@ impl<F: Fs> Store<F> {
     }
 }
 
-/// How long ago a run was created, from the time in its id.
-fn age_of(id: &RunId, now: Timestamp) -> Duration {
-    id.timestamp()
-        .and_then(|t| now.duration_since(t).try_into().ok())
-        .unwrap_or_default()
+impl<F: Fs> Store<F> {
+    /// How long ago a run was created: from the time in its id, else from its
+    /// record; zero when neither is known (so age alone never deletes it).
+    fn age_of(&self, id: &RunId, now: Timestamp) -> Duration {
+        self.created_at(id)
+            .and_then(|t| now.duration_since(t).try_into().ok())
+            .unwrap_or_default()
+    }
 }

@@ -26,3 +26,4 @@ mod scheduler;
 mod server;
 mod stream;
 mod timestamps;
+mod upstream;

@@ -6,5 +6,7 @@ mod config;
 mod hostile;
 mod read;
 mod reliability;
+mod rerun;
 mod run;
 mod signals;
+mod upstream;

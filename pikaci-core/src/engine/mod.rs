@@ -26,7 +26,7 @@ pub mod source;
 pub use crate::record::JobOutcome;
 pub use host::{DEFAULT_KILL_GRACE, HostExecutor, human_duration};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};
-pub use request::RunRequest;
+pub use request::{KeptSnapshot, RunRequest, RunSource};
 pub use run::{Engine, EngineBuilder};
 pub use schedule::{Decision, Schedule};
 pub use seams::{Clock, Executor, JobContext, LogSink, RunStore, SystemClock, VecSink};
