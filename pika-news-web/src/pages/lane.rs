@@ -11,17 +11,17 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use pikaci_core::{JobId, JobRecord, LogFile, RunId, RunRecord, RunStatus};
-use pikaci_store::{DiskFs, Fs as _, LogTimes};
 
 use super::Scope;
 use super::branch::{job_status, lane_actions};
 use super::format::{between, escape, query_value, stored_time_element};
 use super::html::{Page, status, status_dot};
-use super::lines::{LogKey, ReadLog};
+use super::lines::LogKey;
+use super::log_source::{job_log_opener, lane_log_opener, read_log};
 use super::session::Viewer;
 use super::summary::lane_duration;
 use super::viewer::{Sources, ViewerOptions, job_query, render};
-use super::window::{Window, WindowAt, read_window};
+use super::window::{Window, WindowAt};
 use crate::api::load_run;
 use crate::api::query::{self, Params};
 use crate::db::{BranchId, Lane, LaneRunId, LaneStatus, NightlyRunId};
@@ -73,129 +73,6 @@ fn window_at(params: &Params) -> Result<WindowAt, ApiError> {
         Some(n) if n > 0 => WindowAt::Line(n),
         _ => WindowAt::Tail,
     })
-}
-
-/// An opened log, and its arrival times when it has them.
-struct Opened {
-    log: Box<dyn ReadLogSized>,
-    times: Option<LogTimes>,
-}
-
-/// A window of a log, with each line's arrival time (Unix milliseconds)
-/// when the log has a timestamp sidecar.
-struct LogView {
-    window: Window,
-    times: Option<Vec<Option<i64>>>,
-}
-
-/// Reads the window of a log, and its lines' times, on the blocking pool;
-/// `None` when the log does not exist (yet).
-async fn read_log(
-    state: &AppState,
-    key: LogKey,
-    open: impl FnOnce() -> Result<Option<Opened>, ApiError> + Send + 'static,
-    at: WindowAt,
-) -> Result<Option<LogView>, ApiError> {
-    let index = state.lines.clone();
-    tokio::task::spawn_blocking(move || {
-        let Some(opened) = open()? else {
-            return Ok(None);
-        };
-        let size = opened.log.size()?;
-        let window = read_window(&index, &key, opened.log.as_read(), size, at)?;
-        let times = match opened.times {
-            Some(t) => {
-                let mut cursor = t.cursor();
-                Some(
-                    window
-                        .offsets
-                        .iter()
-                        .map(|&o| cursor.time_at(o))
-                        .collect::<Result<Vec<_>, _>>()?,
-                )
-            }
-            None => None,
-        };
-        Ok(Some(LogView { window, times }))
-    })
-    .await
-    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
-}
-
-/// A log that can say its size.
-trait ReadLogSized: Send {
-    fn size(&self) -> Result<u64, ApiError>;
-    fn as_read(&self) -> &dyn ReadLog;
-}
-
-impl ReadLogSized for pikaci_store::LogReader {
-    fn size(&self) -> Result<u64, ApiError> {
-        Ok(pikaci_store::LogReader::size(self)?)
-    }
-    fn as_read(&self) -> &dyn ReadLog {
-        self
-    }
-}
-
-impl ReadLogSized for Box<dyn pikaci_store::ReadAt> {
-    fn size(&self) -> Result<u64, ApiError> {
-        pikaci_store::ReadAt::size(&**self).map_err(|e| {
-            tracing::error!(error = %e, "reading a lane log failed");
-            ApiError::Internal("the lane log cannot be read".into())
-        })
-    }
-    fn as_read(&self) -> &dyn ReadLog {
-        self
-    }
-}
-
-fn job_log_opener(
-    state: &AppState,
-    run: RunId,
-    job: JobId,
-    file: LogFile,
-) -> impl FnOnce() -> Result<Option<Opened>, ApiError> + Send + 'static {
-    let store = state.store.clone();
-    move || {
-        let log = store.run(&run)?.job(Some(&job))?.log(file);
-        let Some(reader) = log.open()? else {
-            return Ok(None);
-        };
-        // Times are an addition: a sidecar that cannot be read leaves them out.
-        let times = log.times().unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "a log's timestamps cannot be read");
-            None
-        });
-        Ok(Some(Opened {
-            log: Box::new(reader),
-            times,
-        }))
-    }
-}
-
-fn lane_log_opener(
-    state: &AppState,
-    lane: LaneRunId,
-) -> impl FnOnce() -> Result<Option<Opened>, ApiError> + Send + 'static {
-    let path = state.data_dir.as_ref().map(|d| d.lane_log(lane));
-    move || {
-        let Some(path) = path else {
-            return Ok(None);
-        };
-        match DiskFs.open_read(&path) {
-            Ok(f) => Ok(Some(Opened {
-                log: Box::new(f),
-                times: None,
-            })),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => {
-                tracing::error!(error = %e, lane_run_id = %lane, "opening a lane log failed");
-                Err(ApiError::Internal(format!(
-                    "the log of lane run {lane} cannot be read"
-                )))
-            }
-        }
-    }
 }
 
 fn job_took(job: &JobRecord, now: Timestamp) -> String {

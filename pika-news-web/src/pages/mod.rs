@@ -5,13 +5,14 @@
 //! - [`branch`]: `/news/branch/{id}/ci`, a branch's latest suite (summary
 //!   line, lanes, jobs, buttons) and its earlier ones.
 //! - [`lane`]: `/news/branch/{id}/ci/lane/{lane_run_id}`, a lane run and the
-//!   log viewer ([`viewer`], over a [`window`] of a log with line numbers
-//!   from the [`lines`] index and colours from [`ansi`]).
+//!   log viewer ([`viewer`], over a [`window`] of a log read by
+//!   [`log_source`], with line numbers from the [`lines`] index and colours
+//!   from [`ansi`]).
 //! - [`session`]: the `?token=` → cookie exchange, who is looking
 //!   ([`session::Viewer`]), and the lane forms' CSRF check.
 //! - [`nightly`]: nightly runs: listed on `/news/ci`, `/news/nightly/{id}`
 //!   (the lanes open on the same lane page, under the nightly run).
-//! - [`html`], [`format`], [`summary`]: the frame and the small pieces.
+//! - [`html`], [`format`](mod@format), [`summary`]: the frame and the small pieces.
 
 mod ansi;
 pub(crate) mod branch;
@@ -20,6 +21,7 @@ mod format;
 mod html;
 pub(crate) mod lane;
 mod lines;
+mod log_source;
 pub(crate) mod nightly;
 pub(crate) mod session;
 mod summary;
