@@ -9,6 +9,8 @@ use pikaci_store::Store;
 use crate::api::HeavyReads;
 use crate::data_dir::DataDir;
 use crate::db::Db;
+use crate::live::{self, LiveLogs};
+use crate::pages::LineIndex;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -27,6 +29,10 @@ pub struct AppState {
     pub data_dir: Option<DataDir>,
     /// How many large reads run at once.
     pub heavy: HeavyReads,
+    /// Line numbers of log positions, counted once per log for the pages.
+    pub(crate) lines: LineIndex,
+    /// The logs being followed live, shared by every stream.
+    pub live: Arc<LiveLogs>,
     /// The repository's name, e.g. `sledtools/pika` (empty when not told).
     pub repo: String,
     /// The repository's default branch.
@@ -53,6 +59,8 @@ impl AppState {
             waker: None,
             data_dir: None,
             heavy: HeavyReads::default(),
+            lines: LineIndex::default(),
+            live: Arc::new(LiveLogs::new(live::Settings::default())),
             repo: String::new(),
             default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
         }
@@ -64,13 +72,18 @@ impl AppState {
         self
     }
 
+    /// The same state, with live streams that behave as `settings` say.
+    pub fn with_live_settings(mut self, settings: live::Settings) -> Self {
+        self.live = Arc::new(LiveLogs::new(settings));
+        self
+    }
+
     /// The same state, naming the repository and its default branch.
     pub fn with_repo(mut self, repo: impl Into<String>, default_branch: impl Into<String>) -> Self {
         self.repo = repo.into();
         self.default_branch = default_branch.into();
         self
     }
-
     /// The same state, serving lane logs from `data_dir`.
     pub fn with_data_dir(mut self, data_dir: DataDir) -> Self {
         self.data_dir = Some(data_dir);

@@ -12,6 +12,8 @@
 //! - The contract with programs that run `pikaci`: [`contract`] (exit codes,
 //!   `PIKACI_STATE_ROOT`, the JSONL run command line, shell quoting).
 //! - [`TomlLocation`]: the line, column and key a TOML error points at.
+//! - [`log_times`]: the per-write timestamp sidecar beside a log (its
+//!   format, and [`log_times::Arrivals`], its writer).
 //!
 //! ```
 //! use pikaci_core::{RunId, RunRecord};
@@ -33,6 +35,7 @@ mod event;
 pub mod hostile;
 mod ids;
 mod liveness;
+pub mod log_times;
 mod logs;
 mod pipeline;
 mod record;

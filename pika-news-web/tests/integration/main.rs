@@ -1,7 +1,9 @@
 //! Integration tests of pika-news: handlers over a real SQLite file and real
 //! state roots, auth on every route, hostile input, a real socket, the binary.
 
+mod browser;
 mod forge;
+mod page_env;
 mod served;
 mod support;
 
@@ -18,13 +20,18 @@ mod hostile;
 mod memory;
 mod nightly;
 mod openapi;
+mod pages;
+mod pages_browser;
 mod ph_binary;
 mod ph_client;
 mod ph_compat;
 mod pikaci_logs;
+mod raw_logs;
 mod restart;
 mod sandbox;
 mod scheduler;
 mod server;
 mod stopping;
+mod stream;
+mod timestamps;
 mod upstream;

@@ -104,11 +104,12 @@ impl HostExecutor {
         let log_file = ctx.guest_log.as_file().and_then(|f| f.try_clone().ok());
         let end = match log_file {
             Some(file) => {
+                let arrivals = ctx.guest_log.arrivals();
                 // A plain thread, not the runtime's blocking pool: an escaped
                 // daemon holding the pipe must not keep pikaci from exiting.
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 std::thread::spawn(move || {
-                    let _ = tx.send(copy_pipe_to_file(reader, file));
+                    let _ = tx.send(copy_pipe_to_file(reader, file, arrivals));
                 });
                 let end = supervise(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel).await;
                 match tokio::time::timeout(OUTPUT_DRAIN_LIMIT, rx).await {

@@ -40,6 +40,14 @@ pub trait LogSink: std::io::Write + Send {
     fn as_file(&self) -> Option<&std::fs::File> {
         None
     }
+
+    /// Where to record when bytes arrived, when the log keeps a timestamp
+    /// sidecar ([`log_times`](crate::log_times)). The sink records its own
+    /// writes; an executor that writes into [`as_file`](Self::as_file)
+    /// itself reports what it appended through this.
+    fn arrivals(&self) -> Option<crate::log_times::Arrivals> {
+        None
+    }
 }
 
 /// A sink that keeps what is written in memory (for tests and embedding).
