@@ -2,7 +2,7 @@
 //! itself before a handler runs: a method a known path does not take (405,
 //! empty by default), a path or query that does not decode (plain text).
 //! The status and headers (`Allow`, `Retry-After`, ...) are kept; a short
-//! plain-text reason becomes the message.
+//! plain-text reason becomes the message. JSON and HTML answers pass as they are.
 
 use axum::body::Body;
 use axum::extract::Request;
@@ -15,19 +15,21 @@ use crate::api::dto::ErrorBody;
 /// The longest plain-text reason kept as the message.
 const MAX_REASON: usize = 1024;
 
-fn is_json(response: &Response) -> bool {
+/// Whether an error answer is one of axum's own: no body type, or plain
+/// text. JSON is already right; an HTML page says what it means to a reader.
+fn is_bare(response: &Response) -> bool {
     response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"))
+        .is_none_or(|v| v.starts_with("text/plain"))
 }
 
 /// The middleware: rewrites a non-JSON error answer as JSON.
 pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    if !(status.is_client_error() || status.is_server_error()) || is_json(&response) {
+    if !(status.is_client_error() || status.is_server_error()) || !is_bare(&response) {
         return response;
     }
     let (mut parts, body) = response.into_parts();
