@@ -220,9 +220,12 @@ pub(crate) fn request(
         if Instant::now() > deadline {
             return Err(std::io::Error::from(std::io::ErrorKind::TimedOut));
         }
-        match s.read(&mut buf)? {
-            0 => break,
-            n => raw.extend_from_slice(&buf[..n]),
+        // Other tests in this process have signal handlers: a read may be interrupted.
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
         }
     }
     let split = raw
