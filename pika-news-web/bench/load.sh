@@ -3,7 +3,10 @@
 #  1. requests per second and p99 of GET /news/api/forge/pikaci/run/{run_id}, against nginx
 #     serving the same run.json as a static file (goal: at least half of nginx's rate);
 #  2. the server's peak memory while 64 clients read the 64 KiB tail of a 1 GiB log
-#     (goal: under 100 MiB).
+#     (goal: under 100 MiB);
+#  3. its peak memory while 32 clients read whole logs filled with NUL bytes (each escaped as
+#     6 bytes in JSON; goal: under 150 MiB);
+#  4. its peak memory while 32 clients ask for a 43 MB run.json (refused unread above 4 MiB).
 # Needs wrk and nginx (Debian packages; installed when missing). Loopback only.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -29,6 +32,23 @@ log="$state/runs/$run_id/jobs/big/guest.log"
 # 1 GiB: a sparse start and 1 MiB of real text at the end, where the tail is read.
 truncate -s $((1024 * 1024 * 1024 - 1024 * 1024)) "$log"
 head -c $((1024 * 1024)) < <(yes "   Compiling pikaci-core v0.1.0 ... a line of build output to fill the tail") >> "$log"
+
+# A run whose job's logs are 16 MiB of NUL bytes each (sparse: no disk is written).
+mkdir -p "$work/nulrepo"
+printf '[[job]]\nid = "nul"\ncommand = "true"\n' > "$work/nulrepo/pikaci.toml"
+(cd "$work/nulrepo" && "$BIN/pikaci" --state-root "$state" run --output json > "$work/nul.out")
+nul_id="$(sed -n 's/.*"run_id": "\(.*\)".*/\1/p' "$work/nul.out" | head -1)"
+for f in host guest; do truncate -s 16M "$state/runs/$nul_id/jobs/nul/$f.log"; done
+# A run whose run.json is 43 MB (a message of 43 million bytes).
+(cd "$work/nulrepo" && "$BIN/pikaci" --state-root "$state" run --output json > "$work/big.out")
+big_id="$(sed -n 's/.*"run_id": "\(.*\)".*/\1/p' "$work/big.out" | head -1)"
+python3 - "$state/runs/$big_id/run.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+record = json.load(open(path))
+record["message"] = "x" * 43_000_000
+json.dump(record, open(path, "w"))
+PY
 
 cat > "$work/pika-news.toml" <<TOML
 bind_port = 18787
@@ -78,3 +98,24 @@ tail_rps="$(figures < "$work/tail.txt")"
 peak_kib="$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status")"
 echo "64 clients reading the 64 KiB tail of a 1 GiB log, $DURATION: $tail_rps (req/s, p99)"
 echo "  pika-news peak RSS: $((peak_kib / 1024)) MiB (goal: under 100 MiB)"
+
+# Each figure below is the peak since the line before it (writing 5 to clear_refs resets it).
+reset_peak() { echo 5 > "/proc/$SERVER/clear_refs" 2>/dev/null || true; }
+reset_peak
+wrk -t2 -c32 -d"$DURATION" --latency -H "Authorization: Bearer $token" \
+  "http://127.0.0.1:18787/news/api/forge/pikaci/logs/$nul_id?job=nul&kind=both" > "$work/nul.txt"
+nul_rps="$(figures < "$work/nul.txt")"
+peak_kib="$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status")"
+nul_size="$(curl -s -H "Authorization: Bearer $token" "http://127.0.0.1:18787/news/api/forge/pikaci/logs/$nul_id?job=nul&kind=both" | wc -c)"
+echo "32 clients reading whole logs of 16 MiB of NUL bytes (host and guest), $DURATION: $nul_rps (req/s, p99)"
+echo "  one answer: $nul_size bytes (at most 8 MiB of encoded log text)"
+echo "  pika-news peak RSS: $((peak_kib / 1024)) MiB (goal: under 150 MiB)"
+
+reset_peak
+wrk -t2 -c32 -d"$DURATION" --latency -H "Authorization: Bearer $token" \
+  "http://127.0.0.1:18787/news/api/forge/pikaci/run/$big_id" > "$work/big.txt"
+big_rps="$(figures < "$work/big.txt")"
+peak_kib="$(awk '/VmHWM/ {print $2}' "/proc/$SERVER/status")"
+big_status="$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $token" "http://127.0.0.1:18787/news/api/forge/pikaci/run/$big_id")"
+echo "32 clients asking for a 43 MB run.json, $DURATION: $big_rps (req/s, p99); status $big_status"
+echo "  pika-news peak RSS: $((peak_kib / 1024)) MiB"

@@ -6,6 +6,7 @@ use camino::Utf8PathBuf;
 use pikaci_core::{Liveness, SystemLiveness};
 use pikaci_store::Store;
 
+use crate::api::HeavyReads;
 use crate::data_dir::DataDir;
 use crate::db::Db;
 use crate::live::{self, LiveLogs};
@@ -26,6 +27,8 @@ pub struct AppState {
     pub waker: Option<Arc<tokio::sync::Notify>>,
     /// The service's data folder, where lane logs are (when lanes run).
     pub data_dir: Option<DataDir>,
+    /// How many large reads run at once.
+    pub heavy: HeavyReads,
     /// Line numbers of log positions, counted once per log for the pages.
     pub(crate) lines: LineIndex,
     /// The logs being followed live, shared by every stream.
@@ -55,11 +58,18 @@ impl AppState {
             liveness: Arc::new(SystemLiveness::new()),
             waker: None,
             data_dir: None,
+            heavy: HeavyReads::default(),
             lines: LineIndex::default(),
             live: Arc::new(LiveLogs::new(live::Settings::default())),
             repo: String::new(),
             default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
         }
+    }
+
+    /// The same state, with `heavy` bounding large reads.
+    pub fn with_heavy_reads(mut self, heavy: HeavyReads) -> Self {
+        self.heavy = heavy;
+        self
     }
 
     /// The same state, with live streams that behave as `settings` say.

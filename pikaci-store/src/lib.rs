@@ -64,8 +64,8 @@ pub use layout::{
 };
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};
 pub use read::{
-    Blocking, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog, LogChunk,
-    LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, read_chunk_at,
+    Blocking, BoundedRecord, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog,
+    LogChunk, LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, read_chunk_at,
 };
 pub use store::Store;
 pub use write::JobLogWriter;

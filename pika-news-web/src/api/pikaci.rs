@@ -4,75 +4,122 @@
 //! (`Store::run`), then the record, the job (`RunDir::job`, the default-job
 //! rule) and its logs (`JobDir::log`, `JobLog::read`) are read from it.
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 use pikaci_core::{JobId, LogFile, LogKind, RunId, RunLogsMetadata, RunRecord};
-use pikaci_store::{Fs as _, LogChunk, RunDir};
+use pikaci_store::{BoundedRecord, LogChunk, LogRange, RunDir, StoreError};
 
 use super::dto::{LogPart, LogsResponse};
+use super::encoded::{ANSWER_BUDGET, read_fitted};
+use super::heavy::{HeavyPermit, json_answer};
 use super::query::{self, Params};
 use super::raw::raw_url;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Records up to this size are read without leaving the request's thread.
-const INLINE_RECORD_BYTES: u64 = 256 * 1024;
+/// Records up to this size are read without a heavy-read permit.
+const SMALL_RECORD_BYTES: u64 = 256 * 1024;
+/// The largest `run.json` this server reads (a run of thousands of jobs);
+/// a larger one is answered with a 500 that says so, without reading it.
+pub const MAX_SERVED_RECORD_BYTES: u64 = 4 * 1024 * 1024;
+/// Log ranges up to this many bytes are read without a heavy-read permit.
+const SMALL_LOG_BYTES: u64 = 256 * 1024;
 
 pub(crate) fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
     raw.parse()
         .map_err(|e| ApiError::BadRequest(format!("invalid run id: {e}")))
 }
 
-fn task_failed(e: tokio::task::JoinError) -> ApiError {
-    ApiError::Internal(format!("a read task failed: {e}"))
+/// Runs `f` on the blocking pool: every read of the state root goes there,
+/// never on a runtime worker (a branch's CI code writes those files).
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))
+}
+
+/// A run's reconciled record, the run folder it came from, and the permit
+/// it was read under (a large record).
+pub(crate) struct LoadedRun {
+    pub(crate) record: RunRecord,
+    pub(crate) dir: RunDir,
+    pub(crate) permit: Option<HeavyPermit>,
+}
+
+/// A record whose pikaci died reads as interrupted. In memory only: the
+/// server never writes to the state root, which lanes can write.
+fn reconcile(state: &AppState, mut record: RunRecord) -> RunRecord {
+    if state.liveness.is_orphaned(&record) {
+        record.mark_interrupted(jiff::Timestamp::now());
+    }
+    record
 }
 
 /// Loads a run, reporting a run whose pikaci died as interrupted.
 pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<RunRecord, ApiError> {
-    // One `lstat`, as cheap as the size probe below: on this thread.
-    let dir = state.store.run(&run)?;
-    load_record(state, dir).await
+    Ok(load(state, run).await?.record)
+}
+
+/// Loads a run: a usual record (a few KiB) at once; a large one under a
+/// heavy-read permit, up to [`MAX_SERVED_RECORD_BYTES`].
+pub(crate) async fn load(state: &AppState, run: RunId) -> Result<LoadedRun, ApiError> {
+    let (store, st) = (state.store.clone(), state.clone());
+    let (dir, first) = blocking(move || {
+        let dir = store.run(&run)?;
+        let first = match dir.record_within(SMALL_RECORD_BYTES)? {
+            BoundedRecord::Loaded(r) => Some(reconcile(&st, *r)),
+            BoundedRecord::TooLarge { .. } => None,
+        };
+        Ok::<_, StoreError>((dir, first))
+    })
+    .await??;
+    if let Some(record) = first {
+        return Ok(LoadedRun {
+            record,
+            dir,
+            permit: None,
+        });
+    }
+    let permit = state.heavy.acquire().await?;
+    let (d, st) = (dir.clone(), state.clone());
+    let read = blocking(move || {
+        Ok::<_, StoreError>(match d.record_within(MAX_SERVED_RECORD_BYTES)? {
+            BoundedRecord::Loaded(r) => Ok(reconcile(&st, *r)),
+            BoundedRecord::TooLarge { size } => Err(size),
+        })
+    })
+    .await??;
+    match read {
+        Ok(record) => Ok(LoadedRun {
+            record,
+            dir,
+            permit: Some(permit),
+        }),
+        Err(size) => Err(ApiError::Internal(format!(
+            "the record of run {} is {size} bytes, more than the {MAX_SERVED_RECORD_BYTES} bytes this server reads; `pikaci status {}` on the CI host shows it",
+            dir.id(),
+            dir.id()
+        ))),
+    }
 }
 
 /// Loads a run and its logs' metadata from the same (reconciled) record, so
-/// both report one status.
+/// both report one status; with the permit a large record was read under.
 pub(crate) async fn load_run_with_log_metadata(
     state: &AppState,
     run: RunId,
-) -> Result<(RunRecord, RunLogsMetadata), ApiError> {
-    let dir = state.store.run(&run)?;
-    let record = load_record(state, dir.clone()).await?;
-    let (record, meta) = tokio::task::spawn_blocking(move || {
+) -> Result<(RunRecord, RunLogsMetadata, Option<HeavyPermit>), ApiError> {
+    let loaded = load(state, run).await?;
+    let (record, dir) = (loaded.record, loaded.dir);
+    let (record, meta) = blocking(move || {
         let meta = dir.logs_metadata(&record);
         (record, meta)
     })
-    .await
-    .map_err(task_failed)?;
-    Ok((record, meta?))
-}
-
-/// The reconciled record of a run whose folder was checked.
-async fn load_record(state: &AppState, dir: RunDir) -> Result<RunRecord, ApiError> {
-    // A usual record (a few KiB, in the page cache) is read on this thread: a
-    // hop to the blocking pool would cost more than the read. A large one goes
-    // to the blocking pool so it cannot stall other requests.
-    let size = state
-        .store
-        .fs()
-        .size(&state.store.root().run_json(dir.id()))
-        .ok()
-        .flatten();
-    let liveness = state.liveness.clone();
-    if size.is_some_and(|n| n <= INLINE_RECORD_BYTES) {
-        return Ok(dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())?);
-    }
-    tokio::task::spawn_blocking(move || {
-        dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())
-    })
-    .await
-    .map_err(task_failed)?
-    .map_err(ApiError::from)
+    .await?;
+    Ok((record, meta?, loaded.permit))
 }
 
 /// `GET /news/api/forge/pikaci/run/{run_id}`: the `RunRecord`.
@@ -80,9 +127,10 @@ pub(crate) async fn run(
     _: ReadAccess,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
-) -> Result<Json<RunRecord>, ApiError> {
+) -> Result<Response, ApiError> {
     let run = parse_run_id(&run_id)?;
-    Ok(Json(load_run(&state, run).await?))
+    let loaded = load(&state, run).await?;
+    json_answer(&loaded.record, loaded.permit, 4096)
 }
 
 /// The text of a chunk and what part of the log it is; a truncated part
@@ -105,13 +153,38 @@ fn split(
     }
 }
 
+/// The chunk of a log that does not exist (yet).
+pub(crate) fn missing_log() -> LogChunk {
+    LogChunk {
+        text: String::new(),
+        offset: 0,
+        len: 0,
+        total_size: 0,
+        truncated: false,
+        exists: false,
+    }
+}
+
+/// Whether a range reads so little that it needs no heavy-read permit.
+pub(crate) fn small_range(range: LogRange) -> bool {
+    match range {
+        LogRange::Tail(n) | LogRange::Span { limit: n, .. } => n <= SMALL_LOG_BYTES,
+        LogRange::Whole => false,
+    }
+}
+
 /// `GET /news/api/forge/pikaci/logs/{run_id}?job=&kind=host|guest|both&offset=&limit=&tail=`.
+///
+/// The logs' text is at most [`ANSWER_BUDGET`] bytes once encoded, all
+/// logs together (`both`: the host log gets at most half, the guest log the
+/// rest); what is left out is reported by each log's `truncated`, `offset`
+/// and `len`.
 pub(crate) async fn logs(
     _: ReadAccess,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Query(params): Query<Params>,
-) -> Result<Json<LogsResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let run = parse_run_id(&run_id)?;
     let job: Option<JobId> = query::id(&params, "job")?;
     let kind = match params.get("kind") {
@@ -121,29 +194,53 @@ pub(crate) async fn logs(
             .map_err(|e| ApiError::BadRequest(format!("invalid kind: {e}")))?,
     };
     let range = query::range(&params)?;
+    let permit = if small_range(range) {
+        None
+    } else {
+        Some(state.heavy.acquire().await?)
+    };
     let store = state.store.clone();
-    let (job, host, guest) = tokio::task::spawn_blocking(move || {
+    let (job, host, guest) = blocking(move || {
         let job = store.run(&run)?.job(job.as_ref())?;
-        let read = |file: LogFile| {
-            kind.files()
-                .contains(&file)
-                .then(|| job.log(file).read(range))
-                .transpose()
+        let files = kind.files();
+        let mut remaining = ANSWER_BUDGET;
+        let mut read = |file: LogFile| -> Result<Option<LogChunk>, StoreError> {
+            if !files.contains(&file) {
+                return Ok(None);
+            }
+            let Some(reader) = job.log(file).open()? else {
+                return Ok(Some(missing_log()));
+            };
+            let share = if files.len() > 1 && file == LogFile::Host {
+                remaining / 2
+            } else {
+                remaining
+            };
+            let (chunk, cost) = read_fitted(reader.size()?, range, share, |buf, at| {
+                reader.read_at(buf, at)
+            })?;
+            remaining -= cost;
+            Ok(Some(chunk))
         };
         let (host, guest) = (read(LogFile::Host)?, read(LogFile::Guest)?);
-        Ok::<_, pikaci_store::StoreError>((job, host, guest))
+        Ok::<_, StoreError>((job, host, guest))
     })
-    .await
-    .map_err(task_failed)??;
+    .await??;
+    // Most logs are text that encodes about as long as it is.
+    let hint = [&host, &guest]
+        .iter()
+        .filter_map(|c| c.as_ref().map(|c| c.text.len()))
+        .sum::<usize>();
     let (run, job_id) = (job.run().id(), job.id());
     let (host, host_log) = split(host, run, job_id, LogFile::Host);
     let (guest, guest_log) = split(guest, run, job_id, LogFile::Guest);
-    Ok(Json(LogsResponse {
+    let answer = LogsResponse {
         run_id: job.run().id().clone(),
         job: job.id().clone(),
         host,
         guest,
         host_log,
         guest_log,
-    }))
+    };
+    json_answer(&answer, permit, hint)
 }

@@ -319,6 +319,7 @@ routes! {
 pub fn router(state: AppState) -> Router {
     add_routes(Router::new())
         .fallback(meta::not_found)
+        .layer(axum::middleware::from_fn(super::json_errors::json_errors))
         .with_state(state)
 }
 

@@ -91,6 +91,21 @@ impl<F: Fs> RunDir<F> {
         read_record(&self.store, &self.run)
     }
 
+    /// Loads `run.json` as [`RunDir::record`] does, if the opened file is at
+    /// most `max_bytes` long (its size is taken from the open descriptor, so
+    /// a file swapped in meanwhile cannot make the read longer); a longer
+    /// one is not read: [`BoundedRecord::TooLarge`]. For readers that keep
+    /// a tighter bound on memory than the store's own
+    /// [`MAX_RUN_JSON_BYTES`].
+    pub fn record_within(&self, max_bytes: u64) -> Result<BoundedRecord, StoreError> {
+        Ok(
+            match read_record_within(&self.store, &self.run, max_bytes)? {
+                Ok(record) => BoundedRecord::Loaded(Box::new(record)),
+                Err(size) => BoundedRecord::TooLarge { size },
+            },
+        )
+    }
+
     /// Loads the record and, when it says `running` but its owner process on
     /// this host is gone, marks it (and its running jobs) failed with
     /// `failure_kind = interrupted` and saves that. If the save fails (a
@@ -262,8 +277,35 @@ impl<F: Fs> RunDir<F> {
     }
 }
 
+/// What [`RunDir::record_within`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BoundedRecord {
+    /// The record.
+    Loaded(Box<RunRecord>),
+    /// `run.json` is longer than the bound: it was not read.
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+    },
+}
+
 /// Reads and checks `run.json` of a run whose folder was checked.
 fn read_record<F: Fs>(store: &Store<F>, run: &RunId) -> Result<RunRecord, StoreError> {
+    read_record_within(store, run, MAX_RUN_JSON_BYTES)?.map_err(|n| StoreError::Corrupt {
+        run: run.clone(),
+        file: RUN_JSON.into(),
+        message: format!("{n} bytes is larger than the {MAX_RUN_JSON_BYTES} bytes accepted"),
+    })
+}
+
+/// Reads and checks `run.json` of a run whose folder was checked, if the
+/// opened file is at most `max_bytes` long (`Ok(Err(size))` otherwise,
+/// without reading it). One open: never through a link, never a FIFO.
+fn read_record_within<F: Fs>(
+    store: &Store<F>,
+    run: &RunId,
+    max_bytes: u64,
+) -> Result<Result<RunRecord, u64>, StoreError> {
     let path = store.root.run_json(run);
     let corrupt = |message: String| StoreError::Corrupt {
         run: run.clone(),
@@ -271,29 +313,32 @@ fn read_record<F: Fs>(store: &Store<F>, run: &RunId) -> Result<RunRecord, StoreE
         message,
     };
     let failed = |e: io::Error| StoreError::io(format!("reading {RUN_JSON} of run {run}"))(e);
-    match store.fs.size(&path) {
-        Ok(None) => return Err(StoreError::RunNotFound { run: run.clone() }),
-        Ok(Some(n)) if n > MAX_RUN_JSON_BYTES => {
-            return Err(corrupt(format!(
-                "{n} bytes is larger than the {MAX_RUN_JSON_BYTES} bytes accepted"
-            )));
-        }
-        Ok(Some(_)) => {}
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-            return Err(corrupt(without_path(&e, &path)));
-        }
-        Err(e) => return Err(failed(e)),
-    }
-    let bytes = store.fs.read(&path).map_err(|e| match e.kind() {
+    let file = store.fs.open_read(&path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => StoreError::RunNotFound { run: run.clone() },
         io::ErrorKind::InvalidInput => corrupt(without_path(&e, &path)),
         _ => failed(e),
     })?;
+    let size = file.size().map_err(failed)?;
+    if size > max_bytes {
+        return Ok(Err(size));
+    }
+    let mut bytes = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match file
+            .read_at(&mut bytes[filled..], filled as u64)
+            .map_err(failed)?
+        {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    bytes.truncate(filled);
     let record: RunRecord = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if &record.run_id != run {
         return Err(corrupt(format!("it records run {}", record.run_id)));
     }
-    Ok(record)
+    Ok(Ok(record))
 }
 
 #[cfg(test)]
@@ -437,5 +482,21 @@ mod tests {
         assert!(!meta.jobs[0].guest_log_exists);
         let other = RunRecord::for_test("20260324T161238Z-00000000");
         assert!(dir.logs_metadata(&other).unwrap_err().is_invalid_input());
+    }
+
+    #[test]
+    fn a_bounded_read_leaves_a_longer_record_unread() {
+        let store = store();
+        let r = running(&store, "here");
+        let dir = store.run(&r.run_id).unwrap();
+        let size = serde_json::to_vec_pretty(&r).unwrap().len() as u64;
+        match dir.record_within(1 << 20).unwrap() {
+            BoundedRecord::Loaded(seen) => assert_eq!(*seen, r),
+            other => panic!("{other:?}"),
+        }
+        match dir.record_within(100).unwrap() {
+            BoundedRecord::TooLarge { size: seen } => assert!(seen > 100 && seen <= size + 1),
+            other => panic!("{other:?}"),
+        }
     }
 }
