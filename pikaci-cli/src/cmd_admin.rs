@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use clap::CommandFactory;
 use pikaci_core::engine::{Clock, JobSelection, SystemClock};
-use pikaci_core::{JobId, RunId};
+use pikaci_core::{JobId, RunId, SystemLiveness};
 use pikaci_incus::{IncusExecutor, IncusSettings, ProcessRunner, gc_instances, plan_job};
 use pikaci_store::GcPolicy;
 
@@ -24,9 +24,12 @@ pub(crate) fn gc(ctx: &Context, opts: &GcOpts) -> Result<u8, CliError> {
         older_than: opts.older_than,
         stale_running_after: opts.stale_after,
     };
-    let report = ctx
-        .store()
-        .gc_runs(&policy, SystemClock.now(), opts.dry_run)?;
+    let report = ctx.store().gc_runs(
+        &policy,
+        &SystemLiveness::new(),
+        SystemClock.now(),
+        opts.dry_run,
+    )?;
     let verb = if opts.dry_run {
         "would delete"
     } else {

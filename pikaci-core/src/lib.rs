@@ -34,17 +34,19 @@ mod ids;
 mod liveness;
 mod logs;
 mod pipeline;
+mod proc_stat;
 mod record;
 mod status;
 mod toml_span;
 
 pub use event::LifecycleEvent;
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
-pub use liveness::{Liveness, SystemLiveness, this_host_name};
+pub use liveness::{Liveness, OwnerState, ProcessProbe, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
 pub use pipeline::{
     DEFAULT_TIMEOUT_SECS, IncusConfig, JobSpec, Pipeline, PipelineError, TargetSpec,
 };
+pub use proc_stat::ProcStat;
 pub use record::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};
 pub use toml_span::TomlLocation;

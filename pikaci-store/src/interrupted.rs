@@ -56,6 +56,7 @@ mod tests {
         r.owner = Some(RunOwner {
             pid: 7,
             host: host.into(),
+            start_ticks: None,
         });
         store.persist_run_record(&r).unwrap();
         r

@@ -3,6 +3,7 @@
 mod support;
 
 mod config;
+mod gc;
 mod hostile;
 mod read;
 mod reliability;

@@ -138,6 +138,7 @@ fn engine(store: FakeStore, acts: &[(&str, Act)]) -> Engine<FakeStore> {
         .owner(RunOwner {
             pid: 1,
             host: "h".into(),
+            start_ticks: None,
         })
         .build()
 }

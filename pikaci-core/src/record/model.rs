@@ -20,13 +20,18 @@ where
 }
 
 /// Which process owns a running run, so a reader can tell a live run from one
-/// whose owner died (see [`RunRecord::is_orphaned`]).
+/// whose owner died (see [`crate::Liveness`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunOwner {
     /// Process id of the pikaci that writes the run.
     pub pid: u32,
     /// Host name of the machine it runs on.
     pub host: String,
+    /// When that process started, in clock ticks after boot
+    /// (`/proc/<pid>/stat` field 22), so a reused pid is not taken for the
+    /// owner (new; absent in records of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
 }
 
 /// The record of one run, as stored in `runs/<run_id>/run.json`.
@@ -158,18 +163,6 @@ impl RunRecord {
         self.jobs.iter_mut().find(|j| &j.id == id)
     }
 
-    /// Whether this record says `running` but its owner is known to be gone.
-    ///
-    /// `owner_alive` answers for a pid on this host; it is a seam so the
-    /// decision is testable. A record from another host, or with no owner
-    /// (an older pikaci), is never called orphaned here.
-    pub fn is_orphaned(&self, this_host: &str, owner_alive: impl Fn(u32) -> bool) -> bool {
-        match (&self.status, &self.owner) {
-            (RunStatus::Running, Some(owner)) => owner.host == this_host && !owner_alive(owner.pid),
-            _ => false,
-        }
-    }
-
     /// Marks a `running` record whose owner died as failed/interrupted, and
     /// each of its still-running jobs too. Returns whether anything changed.
     pub fn mark_interrupted(&mut self, now: Timestamp) -> bool {
@@ -295,17 +288,27 @@ mod tests {
     }
 
     #[test]
-    fn orphan_detection_and_marking() {
+    fn an_owner_without_a_start_time_still_loads() {
+        let mut v = serde_json::to_value(RunRecord::for_test("20260324T161238Z-1a2b3c4d")).unwrap();
+        v["owner"] = serde_json::json!({"pid": 7, "host": "h"});
+        let old: RunRecord = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(old.owner.as_ref().unwrap().start_ticks, None);
+        assert_eq!(serde_json::to_value(&old).unwrap()["owner"], v["owner"]);
+        v["owner"]["start_ticks"] = 12345.into();
+        let new: RunRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(new.owner.unwrap().start_ticks, Some(12345));
+    }
+
+    #[test]
+    fn marking_interrupted() {
         let mut rec = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
         rec.status = RunStatus::Running;
         rec.jobs[0].status = RunStatus::Running;
         rec.owner = Some(RunOwner {
             pid: 42,
             host: "h".into(),
+            start_ticks: Some(9),
         });
-        assert!(rec.is_orphaned("h", |_| false));
-        assert!(!rec.is_orphaned("h", |pid| pid == 42));
-        assert!(!rec.is_orphaned("other", |_| false));
         let now = rec.created_at;
         assert!(rec.mark_interrupted(now));
         assert_eq!(rec.status, RunStatus::Failed);
