@@ -46,6 +46,25 @@ apt_install() {
 # nix-bin: the Nix files parse check.
 apt_install git chromium nix-bin
 
+# --- Python packages the tests use ------------------------------------------
+# openapi-spec-validator (it brings openapi-schema-validator and jsonschema):
+# pika-news' OpenAPI test validates its document and checks every answer
+# against the document's schemas with them.
+if ! command -v python3 >/dev/null; then
+  apt_install python3
+fi
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  apt_install python3-pip
+fi
+if python3 -c 'import openapi_spec_validator, openapi_schema_validator' 2>/dev/null; then
+  :
+else
+  say "installing openapi-spec-validator with pip"
+  pip_install=(python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator)
+  # A Debian python3 refuses installs outside a virtualenv unless told to.
+  "${pip_install[@]}" 2>/dev/null || "${pip_install[@]}" --break-system-packages
+fi
+
 # Tests commit to throwaway git repositories.
 git config --global user.email >/dev/null || git config --global user.email "ci@pikaci.invalid"
 git config --global user.name >/dev/null || git config --global user.name "pikaci ci"

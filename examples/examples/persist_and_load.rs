@@ -9,7 +9,7 @@ use std::io::Write;
 
 use camino::Utf8PathBuf;
 use pikaci_core::engine::{Clock, SystemClock};
-use pikaci_core::{ExecutorKind, JobRecord, LogFile, LogKind, RunId, RunRecord, RunStatus};
+use pikaci_core::{ExecutorKind, JobRecord, LogFile, RunId, RunRecord, RunStatus};
 use pikaci_store::{Fs, LogRange, MemFs, StateRoot, Store};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,7 +32,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Writes a finished one-job run with a guest log, reads it back and checks it.
-fn round_trip<F: Fs>(store: &Store<F>) -> Result<RunId, Box<dyn std::error::Error>> {
+fn round_trip<F: Fs + Clone>(store: &Store<F>) -> Result<RunId, Box<dyn std::error::Error>> {
     let now = SystemClock.now();
     let run_id = RunId::new_at(now);
     let job_id = "hello".parse()?;
@@ -82,11 +82,13 @@ fn round_trip<F: Fs>(store: &Store<F>) -> Result<RunId, Box<dyn std::error::Erro
     // ...and run.json is replaced atomically as the run progresses.
     store.persist_run_record(&record)?;
 
-    let loaded = store.load_run_record(&run_id)?;
-    assert_eq!(loaded, record);
-    let logs = store.load_logs(&run_id, None, LogKind::Guest, LogRange::Tail(1024))?;
-    let text = logs.guest.map(|c| c.text).unwrap_or_default();
-    assert_eq!(text, "hello from the job\n");
+    // Reading goes through handles: the run (its folder checked once), a
+    // job (the first one when none is named), one of its logs, a range.
+    let run = store.run(&run_id)?;
+    assert_eq!(run.record()?, record);
+    let log = run.job(None)?.log(LogFile::Guest);
+    assert_eq!(log.read(LogRange::Tail(1024))?.text, "hello from the job\n");
+    assert_eq!(log.size()?, Some(19));
     assert_eq!(store.list_runs(None, 10)?.first(), Some(&run_id));
     Ok(run_id)
 }

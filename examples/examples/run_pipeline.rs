@@ -11,7 +11,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::{
     CollectingObserver, Engine, HostExecutor, JobSelection, RunRequest, SnapshotPolicy,
 };
-use pikaci_core::{LogKind, Pipeline};
+use pikaci_core::{LogFile, Pipeline};
 use pikaci_store::{LogRange, Store};
 
 const PIPELINE: &str = r#"
@@ -61,14 +61,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         record.status,
         record.message.as_deref().unwrap_or("")
     );
+    let run = store.run(&record.run_id)?;
     for job in &record.jobs {
-        let logs = store.load_logs(
-            &record.run_id,
-            Some(&job.id),
-            LogKind::Guest,
-            LogRange::Whole,
-        )?;
-        let text = logs.guest.map(|c| c.text).unwrap_or_default();
+        let log = run.job(Some(&job.id))?.log(LogFile::Guest);
+        let text = log.read(LogRange::Whole)?.text;
         println!("  {} {} -> {}", job.id, job.status, text.trim());
     }
     println!("{} lifecycle events", events.events().len());

@@ -1,15 +1,20 @@
-//! Follow a running job's log from another task, the way `pikaci logs --follow`
-//! and the pika-news page do: read from the last offset until the job ends.
+//! Follow a running job's log from another task, the way `pikaci logs
+//! --follow` and the pika-news page do: `JobLog::follow` reads what is new
+//! from an offset until the job has finished and everything it wrote is out.
 //!
 //! `cargo run -p pikaci-examples --example tail_log`
 
+use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::{Engine, HostExecutor, JobSelection, NoObserver, RunRequest};
-use pikaci_core::{LogFile, Pipeline};
+use pikaci_core::{JobId, LogFile, Pipeline, SystemLiveness};
 use pikaci_store::Store;
+
+/// How often the follower looks for more output once it has caught up.
+const POLL: Duration = Duration::from_millis(50);
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -32,30 +37,43 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await
     });
 
-    // Wait for the run to appear, then follow its job's guest log.
-    let run = loop {
-        if let Some(id) = store.list_runs(None, 1)?.pop() {
-            break id;
+    // Wait for the run and its record to appear, then take the job's guest log.
+    let job: JobId = "ticker".parse()?;
+    let log = loop {
+        let found = store.list_runs(None, 1)?.pop().map(|run| {
+            store
+                .run(&run)
+                .and_then(|run| run.job(Some(&job)))
+                .map(|job| job.log(LogFile::Guest))
+        });
+        if let Some(Ok(log)) = found {
+            break log;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    let job = "ticker".parse()?;
-    let mut offset = 0;
-    loop {
-        let finished = store
-            .load_run_record(&run)
-            .map(|r| r.status.is_finished())
-            .unwrap_or(false);
-        if let Ok(bytes) = store.read_log_bytes(&run, &job, LogFile::Guest, offset, 64 * 1024) {
-            offset += bytes.len() as u64;
-            print!("{}", String::from_utf8_lossy(&bytes));
+
+    // Follow it on a blocking thread: the closure is how it waits once caught
+    // up (a test can write more instead of sleeping). Each chunk says the
+    // offset after it, where a follower that stopped would resume.
+    let follower = tokio::task::spawn_blocking(move || {
+        let mut out = std::io::stdout();
+        let mut offset = 0;
+        for chunk in log
+            .follow(0, Arc::new(SystemLiveness::new()))
+            .blocking(|| std::thread::sleep(POLL))
+        {
+            let chunk = chunk?;
+            out.write_all(&chunk.bytes)?;
+            out.flush()?;
+            offset = chunk.offset;
         }
-        if finished {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        Ok::<u64, Box<dyn std::error::Error + Send + Sync>>(offset)
+    });
+    let offset = follower.await?.map_err(|e| e.to_string())?;
     let record = running.await?;
-    println!("run {} {}", record.run_id, record.status);
+    println!(
+        "read {offset} bytes; run {} {}",
+        record.run_id, record.status
+    );
     Ok(())
 }

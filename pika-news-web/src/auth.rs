@@ -1,7 +1,11 @@
-//! Authentication as extractors: [`ReadAccess`] and [`WriteAccess`].
+//! Who may call what: [`Access`], the level a route needs (declared once per
+//! route in the route list), and the extractors that enforce it,
+//! [`ReadAccess`] and [`WriteAccess`].
 //!
 //! `Authorization: Bearer <token>`; the token's SHA-256 is looked up and
 //! compared in constant time. Tokens are never logged.
+
+use std::fmt;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -9,6 +13,59 @@ use axum::http::request::Parts;
 use crate::db::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// The access a route needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Access {
+    /// Anyone, without a token.
+    Public,
+    /// A token of any role (or none, when `public_read` is on).
+    Read,
+    /// A token with the write or admin role.
+    Write,
+    /// A token with the admin role.
+    Admin,
+}
+
+impl Access {
+    /// The lowest role that has this access (`None`: no token needed).
+    pub fn role(self) -> Option<Role> {
+        match self {
+            Self::Public => None,
+            Self::Read => Some(Role::Read),
+            Self::Write => Some(Role::Write),
+            Self::Admin => Some(Role::Admin),
+        }
+    }
+
+    /// The name shown in documentation.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Public => "public",
+            Self::Read => "read",
+            Self::Write => "write",
+            Self::Admin => "admin",
+        }
+    }
+
+    /// Whether a caller presenting `caller` (`None`: no token) may pass. A
+    /// token that was presented but is unknown never gets this far.
+    pub fn check(self, caller: Option<Role>, public_read: bool) -> Result<(), ApiError> {
+        match (self.role(), caller) {
+            (None, _) => Ok(()),
+            (Some(Role::Read), None) if public_read => Ok(()),
+            (Some(_), None) => Err(ApiError::Unauthorized),
+            (Some(needed), Some(role)) if role >= needed => Ok(()),
+            (Some(needed), Some(_)) => Err(ApiError::Forbidden(needed)),
+        }
+    }
+}
+
+impl fmt::Display for Access {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
 
 /// The cookie the page sets from `?token=` (reads only; writes need the header).
 pub const COOKIE: &str = "pika_news_token";
@@ -50,7 +107,8 @@ async fn role_of(parts: &Parts, state: &AppState) -> Result<Option<Role>, ApiErr
     }
 }
 
-/// May read: a valid token of any role, or no token when `public_read` is on.
+/// [`Access::Read`] as an extractor: a valid token of any role (header, or
+/// the page cookie), or no token when `public_read` is on.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadAccess;
 
@@ -58,26 +116,28 @@ impl FromRequestParts<AppState> for ReadAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if parts
+        let caller = if parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .is_none()
             && let Some(token) = cookie_token(parts)
         {
-            return match state.db.token_role(token).await? {
-                Some(_) => Ok(Self),
-                None => Err(ApiError::Unauthorized),
-            };
-        }
-        match role_of(parts, state).await? {
-            Some(_) => Ok(Self),
-            None if state.public_read => Ok(Self),
-            None => Err(ApiError::Unauthorized),
-        }
+            Some(
+                state
+                    .db
+                    .token_role(token)
+                    .await?
+                    .ok_or(ApiError::Unauthorized)?,
+            )
+        } else {
+            role_of(parts, state).await?
+        };
+        Access::Read.check(caller, state.public_read).map(|()| Self)
     }
 }
 
-/// May change lanes: a valid token with the write or admin role.
+/// [`Access::Write`] as an extractor: a valid bearer token with the write or
+/// admin role (a cookie never opens a write).
 #[derive(Debug, Clone, Copy)]
 pub struct WriteAccess;
 
@@ -85,10 +145,40 @@ impl FromRequestParts<AppState> for WriteAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        match role_of(parts, state).await? {
-            Some(role) if role >= Role::Write => Ok(Self),
-            Some(_) => Err(ApiError::Forbidden("write")),
-            None => Err(ApiError::Unauthorized),
+        let caller = role_of(parts, state).await?;
+        Access::Write
+            .check(caller, state.public_read)
+            .map(|()| Self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_levels() {
+        use Access::*;
+        for public_read in [false, true] {
+            assert!(Public.check(None, public_read).is_ok());
+            assert!(Admin.check(Some(Role::Admin), public_read).is_ok());
+            assert!(Write.check(Some(Role::Admin), public_read).is_ok());
+            assert!(Read.check(Some(Role::Read), public_read).is_ok());
+            assert!(matches!(
+                Write.check(None, public_read),
+                Err(ApiError::Unauthorized)
+            ));
+            let e = Write.check(Some(Role::Read), public_read).unwrap_err();
+            assert_eq!(e.to_string(), "this needs a token with the write role");
+            assert!(matches!(
+                Admin.check(Some(Role::Write), public_read),
+                Err(ApiError::Forbidden(Role::Admin))
+            ));
         }
+        assert!(Read.check(None, true).is_ok());
+        assert!(matches!(
+            Read.check(None, false),
+            Err(ApiError::Unauthorized)
+        ));
     }
 }

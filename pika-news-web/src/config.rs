@@ -4,6 +4,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::TomlLocation;
 use serde::Deserialize;
 
+use crate::data_dir::DataDir;
+
 /// The default listen address.
 pub const DEFAULT_BIND_ADDRESS: &str = "127.0.0.1";
 /// The default listen port.
@@ -44,7 +46,7 @@ pub struct ForgeRepo {
     /// Extra environment variable names a lane's child may keep.
     pub env_allow: Vec<String>,
     /// Where worktrees and lane logs go.
-    pub data_dir: Utf8PathBuf,
+    pub data_dir: DataDir,
     /// How often the poller looks for new branch heads, in seconds.
     pub poll_interval_secs: u64,
 }
@@ -219,10 +221,10 @@ impl Config {
                     },
                 ),
                 env_allow: fr.env_allow,
-                data_dir: absolute(
+                data_dir: DataDir::new(absolute(
                     &fr.data_dir.unwrap_or_else(|| "pika-news-data".into()),
                     base,
-                ),
+                )),
                 poll_interval_secs: fr.poll_interval_secs.max(1),
             },
         })

@@ -6,7 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pikaci_store::StoreError;
 
-use crate::db::DbError;
+use crate::api::dto::ErrorBody;
+use crate::db::{DbError, Role};
 
 /// What went wrong with a request.
 #[derive(Debug, thiserror::Error)]
@@ -17,9 +18,9 @@ pub enum ApiError {
     /// No token, or a token that is not valid.
     #[error("a valid bearer token is required")]
     Unauthorized,
-    /// The token is valid but its role is too low.
+    /// The token is valid but its role is too low (the role it needs).
     #[error("this needs a token with the {0} role")]
-    Forbidden(&'static str),
+    Forbidden(Role),
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -42,11 +43,10 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (
-            self.status(),
-            Json(serde_json::json!({ "error": self.to_string() })),
-        )
-            .into_response();
+        let body = ErrorBody {
+            error: self.to_string(),
+        };
+        let mut response = (self.status(), Json(body)).into_response();
         if matches!(self, Self::Unauthorized) {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

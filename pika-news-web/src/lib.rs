@@ -1,10 +1,17 @@
 //! pika-news: the forge CI service over pikaci.
 //!
 //! - [`Config`]: `pika-news.toml`, with the repository's pikaci state root
-//!   derived by [`pikaci_state_root`].
-//! - [`db::Db`]: SQLite (tokens, branches, suites, lanes), migrated on open.
-//! - [`router`]: every HTTP route over an [`AppState`]; the caller binds and
-//!   serves it, so tests drive it with `oneshot` and no socket.
+//!   derived by [`pikaci_state_root`] and its [`DataDir`].
+//! - [`db::Db`]: SQLite (tokens, branches, suites, lanes), migrated on open,
+//!   with typed rows ([`db::types`]) and a [`clock::Clock`] for every time it stores.
+//! - [`scheduler::Scheduler`]: branch heads become suites and lanes, which it
+//!   claims and runs ([`lanes`]).
+//! - [`api`]: the route list ([`ROUTES`], each with its [`Access`]), the
+//!   [`router`] and the OpenAPI document made from it, and the [`api::dto`]
+//!   shapes every answer has.
+//! - [`serve`]: all of it on a listener the caller bound, until the caller's
+//!   shutdown future completes. The library never binds a port, reads the
+//!   process environment or catches signals.
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,19 +25,24 @@
 //! # }
 //! ```
 
-mod api;
+pub mod api;
 mod auth;
+pub mod clock;
 mod config;
+mod data_dir;
 pub mod db;
 mod error;
 pub mod lanes;
 pub mod scheduler;
+mod server;
 mod state;
 
-pub use api::{ROUTES, RouteDoc, openapi_document, router};
+pub use api::{Access, ROUTES, RouteDoc, openapi_document, router};
 pub use auth::{COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, ForgeRepo, pikaci_state_root,
 };
+pub use data_dir::DataDir;
 pub use error::ApiError;
+pub use server::{ServeError, serve};
 pub use state::AppState;

@@ -6,6 +6,7 @@ use camino::Utf8PathBuf;
 use pikaci_core::{Liveness, SystemLiveness};
 use pikaci_store::Store;
 
+use crate::data_dir::DataDir;
 use crate::db::Db;
 
 /// Shared by every handler.
@@ -22,7 +23,7 @@ pub struct AppState {
     /// Wakes the scheduler (the wake endpoint), when one runs.
     pub waker: Option<Arc<tokio::sync::Notify>>,
     /// The service's data folder, where lane logs are (when lanes run).
-    pub data_dir: Option<Utf8PathBuf>,
+    pub data_dir: Option<DataDir>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -48,8 +49,8 @@ impl AppState {
     }
 
     /// The same state, serving lane logs from `data_dir`.
-    pub fn with_data_dir(mut self, data_dir: impl Into<Utf8PathBuf>) -> Self {
-        self.data_dir = Some(data_dir.into());
+    pub fn with_data_dir(mut self, data_dir: DataDir) -> Self {
+        self.data_dir = Some(data_dir);
         self
     }
 

@@ -146,17 +146,17 @@ pub struct LogsOpts {
     /// Which log. Default: both, or guest with --follow.
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
-    /// Print only the last BYTES bytes.
-    #[arg(long, value_name = "BYTES", conflicts_with_all = ["offset", "limit"])]
+    /// Print only the last BYTES bytes (not with --offset or --limit).
+    #[arg(long, value_name = "BYTES")]
     pub tail: Option<u64>,
-    /// Start at this byte.
+    /// Start at this byte (with --follow: follow from this byte, to resume).
     #[arg(long, value_name = "N")]
     pub offset: Option<u64>,
     /// Print at most this many bytes.
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
     /// Keep printing as the job writes, until it finishes.
-    #[arg(long, short = 'f')]
+    #[arg(long, short = 'f', conflicts_with_all = ["tail", "limit"])]
     pub follow: bool,
     /// Print where each job's logs are, whether they exist and their sizes, as JSON.
     #[arg(long, conflicts_with_all = ["tail", "offset", "limit", "follow"])]

@@ -5,8 +5,10 @@ use std::time::Duration;
 
 use pikaci_core::engine::Clock;
 use pikaci_core::engine::SystemClock;
-use pikaci_core::{JobId, LogFile, LogKind, RunId, RunRecord, RunStatus, SystemLiveness};
-use pikaci_store::{LogRange, Store, StoreError};
+use std::sync::Arc;
+
+use pikaci_core::{JobId, Liveness, LogFile, LogKind, RunId, RunRecord, RunStatus, SystemLiveness};
+use pikaci_store::{FollowStep, JobLog, LogRange, Store, StoreError};
 
 use crate::args::{KindArg, ListOpts, LogsOpts, StatusOpts};
 use crate::context::{Context, parse_id};
@@ -14,16 +16,18 @@ use crate::exit::{CliError, EXIT_OK};
 
 /// How often `logs --follow` looks for more output.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
-/// How much one read takes while printing a whole log.
+/// How much one read takes while printing a log.
 const CHUNK: usize = 1 << 20;
 
 /// This host's liveness check, made once (it reads the host name).
-static LIVENESS: std::sync::LazyLock<SystemLiveness> =
-    std::sync::LazyLock::new(SystemLiveness::new);
+static LIVENESS: std::sync::LazyLock<Arc<SystemLiveness>> =
+    std::sync::LazyLock::new(|| Arc::new(SystemLiveness::new()));
 
 /// Loads a run, reporting it interrupted when its owner on this host is gone.
 fn load(store: &Store, run: &RunId) -> Result<RunRecord, StoreError> {
-    store.load_run_record_reconciled(run, &*LIVENESS, SystemClock.now())
+    store
+        .run(run)?
+        .record_reconciled(&**LIVENESS, SystemClock.now())
 }
 
 fn internal(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
@@ -161,28 +165,23 @@ pub(crate) fn status(ctx: &Context, opts: &StatusOpts) -> Result<u8, CliError> {
 /// `pikaci logs RUN_ID`.
 pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError> {
     let run: RunId = parse_id("run id", &opts.run_id)?;
-    let store = ctx.store();
-    let record = load(&store, &run)?;
+    let job: Option<JobId> = opts
+        .job
+        .as_deref()
+        .map(|j| parse_id("job id", j))
+        .transpose()?;
+    let range = LogRange::from_parts(opts.tail, opts.offset, opts.limit)?;
+    let dir = ctx.store().run(&run)?;
     if opts.metadata_json {
-        let meta = store.logs_metadata(&record)?;
+        let record = dir.record_reconciled(&**LIVENESS, SystemClock.now())?;
+        let meta = dir.logs_metadata(&record)?;
         println!(
             "{}",
             serde_json::to_string_pretty(&meta).unwrap_or_default()
         );
         return Ok(EXIT_OK);
     }
-    let job: JobId = match &opts.job {
-        Some(j) => parse_id("job id", j)?,
-        None => record
-            .jobs
-            .first()
-            .map(|j| j.id.clone())
-            .or_else(|| record.planned_jobs.first().cloned())
-            .ok_or_else(|| CliError::Usage(format!("run {run} has no jobs")))?,
-    };
-    if record.job(&job).is_none() && !record.planned_jobs.contains(&job) {
-        return Err(StoreError::JobNotFound { run, job }.into());
-    }
+    let job = dir.job(job.as_ref())?;
     if opts.follow {
         let file = match opts.kind {
             Some(KindArg::Host) => LogFile::Host,
@@ -193,88 +192,66 @@ pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError>
                 ));
             }
         };
-        return follow(&store, &run, &job, file).await;
+        // clap keeps --tail and --limit away from --follow: --offset resumes.
+        return follow(job.log(file), opts.offset.unwrap_or(0)).await;
     }
     let kind = match opts.kind {
         Some(KindArg::Host) => LogKind::Host,
         Some(KindArg::Guest) => LogKind::Guest,
         Some(KindArg::Both) | None => LogKind::Both,
     };
-    let range = match (opts.tail, opts.offset, opts.limit) {
-        (Some(n), _, _) => Some(LogRange::Tail(n)),
-        (None, None, None) => None,
-        (None, offset, limit) => Some(LogRange::Span {
-            offset: offset.unwrap_or(0),
-            limit: limit.unwrap_or(u64::MAX),
-        }),
-    };
     let mut out = std::io::stdout().lock();
     for &file in kind.files() {
         if kind == LogKind::Both {
             writeln!(out, "==> {} <==", file.file_name()).map_err(internal("printing"))?;
         }
+        let log = job.log(file);
         match range {
-            Some(range) => {
-                let chunk = store.load_log_chunk(&run, &job, file, range)?;
-                out.write_all(chunk.text.as_bytes())
-                    .map_err(internal("printing"))?;
-            }
-            None => print_whole(&store, &run, &job, file, &mut out)?,
+            LogRange::Whole => print_whole(&log, &mut out)?,
+            range => out
+                .write_all(log.read(range)?.text.as_bytes())
+                .map_err(internal("printing"))?,
         }
     }
     Ok(EXIT_OK)
 }
 
-/// Streams a whole log in chunks (never all of it in memory).
-fn print_whole(
-    store: &Store,
-    run: &RunId,
-    job: &JobId,
-    file: LogFile,
-    out: &mut impl Write,
-) -> Result<(), CliError> {
-    let Some(size) = store.log_size(run, job, file)? else {
+/// Prints a whole log as it is now, in pieces through one buffer (never all
+/// of it in memory, nothing allocated per piece).
+fn print_whole(log: &JobLog, out: &mut impl Write) -> Result<(), CliError> {
+    let Some(reader) = log.open()? else {
         return Ok(());
     };
+    let end = reader.size()?;
+    let mut buf = vec![0u8; CHUNK];
     let mut offset = 0;
-    while offset < size {
-        let bytes = store.read_log_bytes(run, job, file, offset, CHUNK)?;
-        if bytes.is_empty() {
+    while offset < end {
+        let want = (end - offset).min(CHUNK as u64) as usize;
+        let n = reader.read_at(&mut buf[..want], offset)?;
+        if n == 0 {
             break;
         }
-        out.write_all(&bytes).map_err(internal("printing"))?;
-        offset += bytes.len() as u64;
+        out.write_all(&buf[..n]).map_err(internal("printing"))?;
+        offset += n as u64;
     }
     Ok(())
 }
 
-/// Prints the log from the start and keeps printing what the job writes,
+/// Prints the log from byte `from` and keeps printing what the job writes,
 /// until its record says it finished (or its owner died).
-async fn follow(store: &Store, run: &RunId, job: &JobId, file: LogFile) -> Result<u8, CliError> {
-    let mut offset = 0u64;
+async fn follow(log: JobLog, from: u64) -> Result<u8, CliError> {
+    let liveness: Arc<dyn Liveness> = LIVENESS.clone();
+    let mut follow = log.follow(from, liveness).max_chunk(CHUNK);
     let mut out = std::io::stdout();
     loop {
-        // Decide before reading, so output written just before the end is printed.
-        let finished = match load(store, run) {
-            Ok(r) => r.status.is_finished() || r.job(job).is_some_and(|j| j.status.is_finished()),
-            Err(e) => return Err(e.into()),
-        };
-        loop {
-            let bytes = match store.read_log_bytes(run, job, file, offset, CHUNK) {
-                Ok(b) => b,
-                Err(StoreError::LogNotFound { .. }) => Vec::new(),
-                Err(e) => return Err(e.into()),
-            };
-            if bytes.is_empty() {
-                break;
+        match follow.step()? {
+            FollowStep::Chunk(chunk) => {
+                out.write_all(&chunk.bytes)
+                    .and_then(|()| out.flush())
+                    .map_err(internal("printing"))?;
             }
-            offset += bytes.len() as u64;
-            out.write_all(&bytes).map_err(internal("printing"))?;
-            out.flush().map_err(internal("printing"))?;
+            FollowStep::Wait => tokio::time::sleep(FOLLOW_POLL).await,
+            FollowStep::End => return Ok(EXIT_OK),
         }
-        if finished {
-            return Ok(EXIT_OK);
-        }
-        tokio::time::sleep(FOLLOW_POLL).await;
     }
 }

@@ -3,7 +3,7 @@
 use pikaci_core::engine::SelectError;
 use pikaci_core::{IdError, PipelineError};
 use pikaci_incus::IncusError;
-use pikaci_store::StoreError;
+use pikaci_store::{LogRangeError, StoreError};
 
 // The codes themselves are part of pikaci's contract with the programs that
 // run it, so they live in `pikaci_core::contract`.
@@ -38,6 +38,9 @@ pub enum CliError {
     /// The pipeline file is wrong.
     #[error(transparent)]
     Config(#[from] PipelineError),
+    /// The byte range asked for is contradictory.
+    #[error("invalid range: {0}")]
+    InvalidRange(#[from] LogRangeError),
     /// The target or jobs asked for do not exist.
     #[error(transparent)]
     Select(#[from] SelectError),
@@ -66,6 +69,7 @@ impl CliError {
             | Self::InvalidId { .. }
             | Self::ConfigRead { .. }
             | Self::Config(_)
+            | Self::InvalidRange(_)
             | Self::Select(_) => EXIT_USAGE,
             Self::Incus(e) => match e {
                 IncusError::InvalidSetting { .. }

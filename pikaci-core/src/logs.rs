@@ -8,6 +8,7 @@ use crate::status::RunStatus;
 
 /// `RunLogsMetadata`: each job's log locations, whether they exist and their sizes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunLogsMetadata {
     /// The run.
     pub run_id: RunId,
@@ -19,12 +20,15 @@ pub struct RunLogsMetadata {
 
 /// Log facts for one job.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobLogMetadata {
     /// The job.
     pub id: JobId,
     /// Where `host.log` lives in the state-root layout.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub host_log_path: Utf8PathBuf,
     /// Where `guest.log` lives in the state-root layout.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub guest_log_path: Utf8PathBuf,
     /// Whether `host.log` exists.
     pub host_log_exists: bool,

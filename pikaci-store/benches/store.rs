@@ -1,19 +1,19 @@
 //! Store benchmarks that print figures (not pass/fail): `cargo bench -p pikaci-store`.
 //!
-//! - tail 64 KiB of a 1 MiB and of a 1 GiB log (warm): goal well under 1 ms, within 2x
+//! - tail 64 KiB of a 1 MiB and of a 1 GiB log (warm), the way a logs request
+//!   reads it (run → job → log → range): goal well under 1 ms, within 2x
 //! - list the newest 50 of 100,000 runs: goal under 50 ms
-//! - `persist_job_logs` of a 1 GiB log from the same file system: goal under 5 ms
 //!
 //! Files are made under `CARGO_TARGET_TMPDIR` (or `PIKACI_BENCH_DIR`). The 1 GiB
-//! logs are sparse files with 1 MiB of real text at the end: the tail read and
-//! the rename touch only that end, as with a real log.
+//! logs are sparse files with 1 MiB of real text at the end: the tail read
+//! touches only that end, as with a real log.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
 use camino::Utf8PathBuf;
 use jiff::Timestamp;
-use pikaci_core::{JobId, LogFile, LogKind, RunId, RunRecord};
+use pikaci_core::{JobId, LogFile, RunId, RunRecord};
 use pikaci_store::{LogRange, Store};
 
 const KIB: u64 = 1024;
@@ -33,7 +33,6 @@ fn main() {
     println!("pikaci-store benchmarks in {root}");
     tail_bench(&root);
     list_bench(&root);
-    persist_bench(&root);
 }
 
 fn stats(mut samples: Vec<Duration>) -> (Duration, Duration, Duration) {
@@ -75,16 +74,13 @@ fn tail_bench(root: &Utf8PathBuf) {
         make_log(&store, &rec.run_id, &job, size);
         let read = || {
             let t = Instant::now();
-            let logs = store
-                .load_logs(
-                    &rec.run_id,
-                    Some(&job),
-                    LogKind::Guest,
-                    LogRange::Tail(64 * KIB),
-                )
+            let chunk = store
+                .run(&rec.run_id)
+                .and_then(|run| run.job(Some(&job)))
+                .and_then(|job| job.log(LogFile::Guest).read(LogRange::Tail(64 * KIB)))
                 .expect("tail");
             let elapsed = t.elapsed();
-            assert!(logs.guest.expect("guest").len >= 64 * KIB - 3);
+            assert!(chunk.len >= 64 * KIB - 3);
             elapsed
         };
         for _ in 0..50 {
@@ -93,7 +89,7 @@ fn tail_bench(root: &Utf8PathBuf) {
         let samples: Vec<_> = (0..2000).map(|_| read()).collect();
         let (mean, p50, p99) = stats(samples);
         println!(
-            "tail 64 KiB of a {label} log (load_logs, warm): mean {mean:?}  p50 {p50:?}  p99 {p99:?}"
+            "tail 64 KiB of a {label} log (run → job → log → read, warm): mean {mean:?}  p50 {p50:?}  p99 {p99:?}"
         );
         results.push(mean);
     }
@@ -123,30 +119,5 @@ fn list_bench(root: &Utf8PathBuf) {
     let (mean, p50, p99) = stats((0..30).map(|_| list()).collect());
     println!(
         "list newest 50 of 100,000 runs: mean {mean:?}  p50 {p50:?}  p99 {p99:?} (goal: under 50 ms)"
-    );
-}
-
-fn persist_bench(root: &Utf8PathBuf) {
-    let store = Store::open(root.join("persist"));
-    let job: JobId = "job".parse().expect("job id");
-    let incoming = root.join("incoming");
-    std::fs::create_dir_all(&incoming).expect("incoming");
-    let mut samples = Vec::new();
-    for i in 0..20u32 {
-        let rec = RunRecord::for_test(RunId::from_parts(Timestamp::now(), i).as_str());
-        store.persist_run_record(&rec).expect("persist");
-        let src = incoming.join(format!("guest-{i}.log"));
-        let f = std::fs::File::create(&src).expect("src");
-        f.set_len(GIB).expect("1 GiB");
-        f.sync_all().expect("sync");
-        let t = Instant::now();
-        store
-            .persist_job_logs(&rec.run_id, &job, None, Some(&src))
-            .expect("persist_job_logs");
-        samples.push(t.elapsed());
-    }
-    let (mean, p50, p99) = stats(samples);
-    println!(
-        "persist_job_logs of a 1 GiB log, same file system: mean {mean:?}  p50 {p50:?}  p99 {p99:?} (goal: under 5 ms)"
     );
 }

@@ -13,8 +13,14 @@
 //! embedding. Log paths written inside `run.json` are never opened; every path
 //! comes from validated ids and the layout, and symbolic links are never followed.
 //!
+//! Reading goes through handles, each checked once: [`Store::run`] gives a
+//! [`RunDir`] (the record, the reconciled record, the logs' metadata),
+//! [`RunDir::job`] a [`JobDir`] (the default-job rule), [`JobDir::log`] a
+//! [`JobLog`], read by [`LogRange`] ([`JobLog::read`]), whole
+//! ([`JobLog::open`]) or as it grows ([`JobLog::follow`]).
+//!
 //! ```
-//! use pikaci_core::{LogFile, LogKind, RunRecord};
+//! use pikaci_core::{LogFile, RunRecord};
 //! use pikaci_store::{LogRange, MemFs, StateRoot, Store};
 //! use std::io::Write;
 //!
@@ -24,9 +30,11 @@
 //! let job = &record.jobs[0].id;
 //! store.open_job_log(&record.run_id, job, LogFile::Guest)?.write_all(b"hello\nworld\n")?;
 //!
-//! assert_eq!(store.load_run_record(&record.run_id)?, record);
-//! let logs = store.load_logs(&record.run_id, None, LogKind::Guest, LogRange::Tail(6))?;
-//! assert_eq!(logs.guest.unwrap().text, "world\n");
+//! let run = store.run(&record.run_id)?;
+//! assert_eq!(run.record()?, record);
+//! let guest = run.job(None)?.log(LogFile::Guest);
+//! assert_eq!(guest.read(LogRange::Tail(6))?.text, "world\n");
+//! assert_eq!(guest.size()?, Some(12));
 //! assert_eq!(store.list_runs(None, 10)?, vec![record.run_id.clone()]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
@@ -34,17 +42,21 @@
 mod error;
 mod fs;
 mod gc;
-mod interrupted;
 mod layout;
 mod list;
-mod logs;
 mod range;
+mod read;
 mod store;
+mod write;
 
 pub use error::StoreError;
-pub use fs::{DiskFs, EntryKind, Fs, MemFs};
+pub use fs::{DiskFs, EntryKind, Fs, MemFs, ReadAt};
 pub use gc::{GcPolicy, GcReport};
 pub use layout::{JOBS_DIR, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR};
-pub use logs::{JobLogWriter, LogChunk, RunLogs, read_chunk_at};
-pub use range::{LogRange, MAX_READ_BYTES, plan_read, utf8_boundary_skip};
-pub use store::{MAX_RUN_JSON_BYTES, Store};
+pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};
+pub use read::{
+    Blocking, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog, LogChunk,
+    LogReader, MAX_RUN_JSON_BYTES, RunDir, read_chunk_at,
+};
+pub use store::Store;
+pub use write::JobLogWriter;

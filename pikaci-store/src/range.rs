@@ -1,4 +1,5 @@
-//! Byte-range arithmetic for log reads, pure so it can be tested exhaustively.
+//! [`LogRange`]: which part of a log to read, parsed from its parts in one
+//! place, and the byte arithmetic of reads, pure so it can be tested exhaustively.
 
 /// The most bytes one read returns; larger asks are cut and reported truncated,
 /// so no request reads a whole huge log into memory.
@@ -20,10 +21,67 @@ pub enum LogRange {
     Tail(u64),
 }
 
+/// Why a range's parts do not make a range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LogRangeError {
+    /// `tail` was given together with `offset` and/or `limit`.
+    #[error(
+        "tail cannot be combined with {with}: ask for either the last bytes (tail) or a span (offset and limit)"
+    )]
+    TailWithSpan {
+        /// What was given with `tail`: `offset`, `limit` or `offset and limit`.
+        with: &'static str,
+    },
+}
+
+impl LogRange {
+    /// The range that `tail`, `offset` and `limit` (each optional, as in a
+    /// query string or on a command line) ask for. The one rule, shared by
+    /// `pikaci logs` and the pika-news API:
+    ///
+    /// - nothing: [`LogRange::Whole`];
+    /// - `tail` alone: [`LogRange::Tail`];
+    /// - `offset` and/or `limit`: [`LogRange::Span`] (offset 0 and no limit
+    ///   when left out);
+    /// - `tail` with `offset` or `limit`: an error naming what conflicts.
+    ///
+    /// ```
+    /// use pikaci_store::LogRange;
+    /// assert_eq!(LogRange::from_parts(Some(10), None, None), Ok(LogRange::Tail(10)));
+    /// assert_eq!(
+    ///     LogRange::from_parts(None, None, Some(5)),
+    ///     Ok(LogRange::Span { offset: 0, limit: 5 })
+    /// );
+    /// let err = LogRange::from_parts(Some(10), Some(3), None).unwrap_err();
+    /// assert!(err.to_string().starts_with("tail cannot be combined with offset"));
+    /// ```
+    pub fn from_parts(
+        tail: Option<u64>,
+        offset: Option<u64>,
+        limit: Option<u64>,
+    ) -> Result<Self, LogRangeError> {
+        match (tail, offset, limit) {
+            (None, None, None) => Ok(Self::Whole),
+            (Some(n), None, None) => Ok(Self::Tail(n)),
+            (None, offset, limit) => Ok(Self::Span {
+                offset: offset.unwrap_or(0),
+                limit: limit.unwrap_or(u64::MAX),
+            }),
+            (Some(_), offset, limit) => Err(LogRangeError::TailWithSpan {
+                with: match (offset, limit) {
+                    (Some(_), Some(_)) => "offset and limit",
+                    (Some(_), None) => "offset",
+                    _ => "limit",
+                },
+            }),
+        }
+    }
+}
+
 /// The bytes to read for a range over a file of `size` bytes: `(start, len)`.
 ///
 /// `len` never exceeds `cap`; `start + len <= size` always holds.
-pub fn plan_read(range: LogRange, size: u64, cap: u64) -> (u64, u64) {
+pub(crate) fn plan_read(range: LogRange, size: u64, cap: u64) -> (u64, u64) {
     match range {
         LogRange::Whole => (0, size.min(cap)),
         LogRange::Span { offset, limit } => {
@@ -39,7 +97,7 @@ pub fn plan_read(range: LogRange, size: u64, cap: u64) -> (u64, u64) {
 
 /// Moves a tail's start past UTF-8 continuation bytes (at most 3) so the text
 /// does not begin with half a character. Returns how many bytes to skip.
-pub fn utf8_boundary_skip(bytes: &[u8]) -> usize {
+pub(crate) fn utf8_boundary_skip(bytes: &[u8]) -> usize {
     bytes
         .iter()
         .take(3)
@@ -49,7 +107,77 @@ pub fn utf8_boundary_skip(bytes: &[u8]) -> usize {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    #[test]
+    fn from_parts_follows_the_one_rule() {
+        assert_eq!(LogRange::from_parts(None, None, None), Ok(LogRange::Whole));
+        assert_eq!(
+            LogRange::from_parts(Some(0), None, None),
+            Ok(LogRange::Tail(0))
+        );
+        assert_eq!(
+            LogRange::from_parts(None, Some(7), None),
+            Ok(LogRange::Span {
+                offset: 7,
+                limit: u64::MAX
+            })
+        );
+        assert_eq!(
+            LogRange::from_parts(None, Some(7), Some(3)),
+            Ok(LogRange::Span {
+                offset: 7,
+                limit: 3
+            })
+        );
+        for (offset, limit, with) in [
+            (Some(1), None, "offset"),
+            (None, Some(1), "limit"),
+            (Some(1), Some(1), "offset and limit"),
+        ] {
+            let err = LogRange::from_parts(Some(5), offset, limit).unwrap_err();
+            assert_eq!(err, LogRangeError::TailWithSpan { with });
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("tail cannot be combined with {with}:")),
+                "{err}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn from_parts_accepts_exactly_the_unambiguous_asks(
+            tail in proptest::option::of(any::<u64>()),
+            offset in proptest::option::of(any::<u64>()),
+            limit in proptest::option::of(any::<u64>()),
+        ) {
+            let got = LogRange::from_parts(tail, offset, limit);
+            let conflict = tail.is_some() && (offset.is_some() || limit.is_some());
+            prop_assert_eq!(got.is_err(), conflict);
+            match got {
+                Ok(LogRange::Whole) => prop_assert!(tail.is_none() && offset.is_none() && limit.is_none()),
+                Ok(LogRange::Tail(n)) => prop_assert_eq!(Some(n), tail),
+                Ok(LogRange::Span { offset: o, limit: l }) => {
+                    prop_assert_eq!(o, offset.unwrap_or(0));
+                    prop_assert_eq!(l, limit.unwrap_or(u64::MAX));
+                }
+                Err(_) => {}
+            }
+        }
+
+        #[test]
+        fn range_plans_stay_inside_the_file(size in any::<u64>(), a in any::<u64>(), b in any::<u64>(), cap in 1u64..(1 << 30)) {
+            for range in [LogRange::Whole, LogRange::Span { offset: a, limit: b }, LogRange::Tail(a)] {
+                let (start, len) = plan_read(range, size, cap);
+                prop_assert!(start <= size);
+                prop_assert!(len <= cap);
+                prop_assert!(len <= size - start);
+            }
+        }
+    }
 
     #[test]
     fn edges() {

@@ -3,31 +3,22 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use pikaci_core::{RunLogsMetadata, RunRecord};
-use serde::Serialize;
 
-use super::pikaci::{load_run, parse_run_id};
+use super::dto::{self, BranchDetail, BranchLogsResponse};
+use super::pikaci::{load_run_with_log_metadata, parse_run_id};
 use super::query::{self, Params};
 use crate::auth::ReadAccess;
-use crate::db::{Branch, Lane, Suite};
+use crate::db::{self, BranchId, LaneRunId};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-async fn branch_or_404(state: &AppState, raw: &str) -> Result<Branch, ApiError> {
-    let id = query::positive("branch id", raw)?;
+async fn branch_or_404(state: &AppState, raw: &str) -> Result<db::Branch, ApiError> {
+    let id: BranchId = query::row_id("branch id", raw)?;
     state
         .db
         .branch(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("branch {id} not found")))
-}
-
-/// A branch with its suites and lanes.
-#[derive(Debug, Serialize)]
-pub(crate) struct BranchDetail {
-    #[serde(flatten)]
-    branch: Branch,
-    suites: Vec<Suite>,
 }
 
 /// `GET /news/api/forge/branch/{branch_id}`.
@@ -38,7 +29,7 @@ pub(crate) async fn detail(
 ) -> Result<Json<BranchDetail>, ApiError> {
     let branch = branch_or_404(&state, &branch_id).await?;
     let suites = state.db.suites(branch.id).await?;
-    Ok(Json(BranchDetail { branch, suites }))
+    Ok(Json(BranchDetail::new(branch, suites)))
 }
 
 /// `GET /news/api/forge/branch/resolve?name=BRANCH`: the branch of that name.
@@ -46,7 +37,7 @@ pub(crate) async fn resolve(
     _: ReadAccess,
     State(state): State<AppState>,
     Query(params): Query<Params>,
-) -> Result<Json<Branch>, ApiError> {
+) -> Result<Json<dto::Branch>, ApiError> {
     let name = params
         .get("name")
         .filter(|n| !n.is_empty())
@@ -61,19 +52,8 @@ pub(crate) async fn resolve(
         .db
         .branch_by_name(name)
         .await?
-        .map(Json)
+        .map(|b| Json(b.into()))
         .ok_or_else(|| ApiError::NotFound(format!("no branch named {:?}", query::shorten(name))))
-}
-
-/// `ForgeBranchLogsResponse`.
-#[derive(Debug, Serialize)]
-pub(crate) struct BranchLogsResponse {
-    branch_id: i64,
-    branch_name: String,
-    run_id: i64,
-    lane: Lane,
-    pikaci_run: Option<RunRecord>,
-    pikaci_log_metadata: Option<RunLogsMetadata>,
 }
 
 /// `GET /news/api/forge/branch/{branch_id}/logs?lane=&lane_run_id=`.
@@ -91,7 +71,7 @@ pub(crate) async fn logs(
     }
     let lane_run_id = params
         .get("lane_run_id")
-        .map(|v| query::positive("lane_run_id", v))
+        .map(|v| query::row_id::<LaneRunId>("lane_run_id", v))
         .transpose()?;
     let lane = state
         .db
@@ -104,16 +84,7 @@ pub(crate) async fn logs(
             let run = parse_run_id(raw).map_err(|_| {
                 ApiError::Internal(format!("lane {} records an invalid run id", lane.id))
             })?;
-            let record = load_run(&state, run).await?;
-            // Metadata from the same (reconciled) record, so both report one status.
-            let st = state.clone();
-            let (record, meta) = tokio::task::spawn_blocking(move || {
-                let meta = st.store.logs_metadata(&record);
-                (record, meta)
-            })
-            .await
-            .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?;
-            let meta = meta?;
+            let (record, meta) = load_run_with_log_metadata(&state, run).await?;
             (Some(record), Some(meta))
         }
     };
@@ -121,7 +92,7 @@ pub(crate) async fn logs(
         branch_id: branch.id,
         branch_name: branch.name,
         run_id: lane.id,
-        lane,
+        lane: lane.into(),
         pikaci_run,
         pikaci_log_metadata,
     }))

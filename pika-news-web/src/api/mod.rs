@@ -1,52 +1,22 @@
-//! The HTTP routes, declared once: the same list builds the router and the
-//! OpenAPI document served at `/news/api/openapi.json`.
+//! The HTTP API and the page.
+//!
+//! - [`routes`]: THE route list ([`ROUTES`]), with each route's [`Access`];
+//!   [`router`] and [`openapi_document`] are both made from it.
+//! - `openapi`: what a route's entry says ([`RouteDoc`]) and the document
+//!   made from a list of them.
+//! - [`dto`]: every JSON shape the API answers with.
+//! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
+//!   `lane_runs`, `page`, `meta` (health, 404).
 
 mod branch;
-mod lanes;
+pub mod dto;
+mod lane_runs;
+mod meta;
 mod openapi;
 mod page;
 mod pikaci;
 mod query;
+pub mod routes;
 
-use axum::Router;
-use axum::routing::{get, post};
-
-use crate::state::AppState;
-
-pub use openapi::{RouteDoc, openapi_document};
-
-/// Declares every route with its documentation, building both [`ROUTES`]
-/// and the router from one list.
-macro_rules! routes {
-    ($( $method:ident $path:literal => $handler:path { role: $role:literal, summary: $summary:literal, params: [$($param:literal),*] } )*) => {
-        /// Every route: method, path, who may call it, what it does.
-        pub const ROUTES: &[RouteDoc] = &[
-            $( RouteDoc { method: stringify!($method), path: $path, role: $role, summary: $summary, params: &[$($param),*] }, )*
-        ];
-
-        fn add_routes(router: Router<AppState>) -> Router<AppState> {
-            router $( .route($path, $method($handler)) )*
-        }
-    };
-}
-
-openapi::declare_routes!();
-
-/// Every route of pika-news, over `state`. The caller binds and serves it.
-pub fn router(state: AppState) -> Router {
-    add_routes(Router::new())
-        .fallback(not_found)
-        .with_state(state)
-}
-
-async fn health() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({ "status": "ok" }))
-}
-
-async fn openapi_json() -> axum::Json<serde_json::Value> {
-    axum::Json(openapi_document())
-}
-
-async fn not_found() -> crate::error::ApiError {
-    crate::error::ApiError::NotFound("no such route".into())
-}
+pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
+pub use routes::{Access, ROUTES, openapi_document, router};

@@ -1,91 +1,353 @@
-//! The route list and the OpenAPI document made from it.
+//! What the OpenAPI document says about a route ([`RouteDoc`]: method, path,
+//! [`Access`], [`Param`]s, [`Answer`]), and the document made from a list of
+//! them: one operation per route, its parameters, its answer's schema
+//! (derived from the [`dto`](super::dto) types and the pikaci records with
+//! `utoipa`), and the error answers its access level can give, all with their
+//! schemas in `components/schemas`. The list itself is in
+//! [`routes`](super::routes).
 
-use serde_json::{Value, json};
+use std::collections::BTreeMap;
 
-/// One route's documentation.
+use serde_json::Value;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApiBuilder, Paths, Ref, RefOr, Required,
+    ResponseBuilder, Schema,
+};
+
+use super::dto::ErrorBody;
+use crate::auth::Access;
+
+/// The name of the shared error answer in `components/responses`.
+const ERROR_RESPONSE: &str = "Error";
+/// The name of the bearer security scheme.
+const BEARER: &str = "bearer";
+
+/// An HTTP method a route answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET` (and `HEAD`, which axum answers for every `GET` route).
+    Get,
+    /// `POST`.
+    Post,
+}
+
+impl Method {
+    /// The lowercase name, as an OpenAPI path item key.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "get",
+            Self::Post => "post",
+        }
+    }
+}
+
+/// What a parameter holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamKind {
+    /// A pikaci id (`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`, no `..`).
+    Id,
+    /// A row id: a positive integer.
+    RowId,
+    /// A number of bytes.
+    Bytes,
+    /// One of these words.
+    OneOf(&'static [&'static str]),
+    /// Any text.
+    Text,
+}
+
+/// Where a parameter is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamIn {
+    /// A `{name}` segment of the path (always required).
+    Path,
+    /// The query string (always optional).
+    Query,
+}
+
+/// One parameter of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Param {
+    /// Its name.
+    pub name: &'static str,
+    /// Where it is.
+    pub location: ParamIn,
+    /// What it holds.
+    pub kind: ParamKind,
+    /// What it means.
+    pub description: &'static str,
+}
+
+pub(crate) const fn path(name: &'static str, kind: ParamKind, description: &'static str) -> Param {
+    Param {
+        name,
+        location: ParamIn::Path,
+        kind,
+        description,
+    }
+}
+
+pub(crate) const fn query(name: &'static str, kind: ParamKind, description: &'static str) -> Param {
+    Param {
+        name,
+        location: ParamIn::Query,
+        kind,
+        description,
+    }
+}
+
+/// Adds a type's schema, and every schema it refers to, to `components`;
+/// returns a reference to it.
+pub(crate) type SchemaFn = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
+
+pub(crate) fn schema_of<T: utoipa::ToSchema>(
+    components: &mut Vec<(String, RefOr<Schema>)>,
+) -> RefOr<Schema> {
+    components.push((T::name().into_owned(), T::schema()));
+    T::schemas(components);
+    RefOr::Ref(utoipa::openapi::Ref::from_schema_name(T::name()))
+}
+
+/// What a route answers with when it succeeds.
+#[derive(Debug, Clone, Copy)]
+pub struct Answer {
+    /// The media type.
+    pub content_type: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    pub(crate) schema: Option<SchemaFn>,
+}
+
+impl Answer {
+    /// JSON of type `T`.
+    pub const fn json<T: utoipa::ToSchema>(description: &'static str) -> Self {
+        Self {
+            content_type: "application/json",
+            description,
+            schema: Some(schema_of::<T>),
+        }
+    }
+
+    /// An HTML page.
+    pub const fn html(description: &'static str) -> Self {
+        Self {
+            content_type: "text/html; charset=utf-8",
+            description,
+            schema: None,
+        }
+    }
+
+    /// Whether the body is JSON described by a schema.
+    pub fn is_json(&self) -> bool {
+        self.schema.is_some()
+    }
+}
+
+/// One route: everything the router and the OpenAPI document need.
 #[derive(Debug, Clone, Copy)]
 pub struct RouteDoc {
-    /// `get` or `post`.
-    pub method: &'static str,
+    /// The method.
+    pub method: Method,
     /// The axum path, with `{name}` parameters.
     pub path: &'static str,
-    /// `none`, `read` or `write`.
-    pub role: &'static str,
-    /// What it does.
+    /// Who may call it.
+    pub access: Access,
+    /// What it does, in one line.
     pub summary: &'static str,
-    /// Query parameters.
-    pub params: &'static [&'static str],
+    /// Its parameters, path ones first.
+    pub params: &'static [Param],
+    /// What it answers with.
+    pub answer: Answer,
 }
 
-/// The list of routes (expanded by `routes!` in the parent module).
-macro_rules! declare_routes {
-    () => {
-        routes! {
-            get "/health" => health { role: "none", summary: "Liveness: {\"status\":\"ok\"}", params: [] }
-            get "/news/api/openapi.json" => openapi_json { role: "none", summary: "This document", params: [] }
-            get "/news/api/forge/pikaci/run/{run_id}" => pikaci::run { role: "read", summary: "A pikaci run's RunRecord", params: [] }
-            get "/news/api/forge/pikaci/logs/{run_id}" => pikaci::logs { role: "read", summary: "A job's logs: {run_id, job, host, guest, host_log, guest_log}", params: ["job", "kind", "offset", "limit", "tail"] }
-            get "/news/api/forge/branch/resolve" => branch::resolve { role: "read", summary: "The branch of a name", params: ["name"] }
-            get "/news/api/forge/branch/{branch_id}" => branch::detail { role: "read", summary: "A branch with its suites and lanes", params: [] }
-            get "/news/api/forge/branch/{branch_id}/logs" => branch::logs { role: "read", summary: "ForgeBranchLogsResponse: {branch_id, branch_name, run_id, lane, pikaci_run, pikaci_log_metadata}", params: ["lane", "lane_run_id"] }
-            get "/news/api/forge/lane/{lane_run_id}/log" => lanes::log { role: "read", summary: "A lane run's own log: {lane_run_id, log, offset, len, total_size, truncated, exists}", params: ["offset", "limit", "tail"] }
-            post "/news/api/forge/lane/{lane_run_id}/{action}" => lanes::action { role: "write", summary: "Lane action: rerun, requeue, fail or recover", params: [] }
-            post "/news/api/forge/wake" => lanes::wake { role: "write", summary: "Look for new heads and queued lanes now", params: [] }
-            get "/news/branch/{branch_id}/ci" => page::branch_ci { role: "read", summary: "The branch CI page (HTML); ?token= sets a read cookie", params: ["token"] }
-        }
-    };
-}
-pub(crate) use declare_routes;
-
-fn path_params(path: &str) -> Vec<&str> {
-    path.split('/')
-        .filter_map(|seg| seg.strip_prefix('{')?.strip_suffix('}'))
-        .collect()
-}
-
-/// The OpenAPI 3.1 document of every route.
-pub fn openapi_document() -> Value {
-    let mut paths = serde_json::Map::new();
-    for r in super::ROUTES {
-        let mut params: Vec<Value> = path_params(r.path)
-            .into_iter()
-            .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
-            .collect();
-        params.extend(r.params.iter().map(
-            |p| json!({"name": p, "in": "query", "required": false, "schema": {"type": "string"}}),
-        ));
-        let security = if r.role == "none" {
-            json!([])
-        } else {
-            json!([{"bearer": []}])
-        };
-        let op = json!({
-            "summary": r.summary,
-            "description": format!("Role needed: {}.", r.role),
-            "parameters": params,
-            "security": security,
-            "responses": {
-                "200": {"description": "OK"},
-                "400": {"$ref": "#/components/responses/Error"},
-                "401": {"$ref": "#/components/responses/Error"},
-                "403": {"$ref": "#/components/responses/Error"},
-                "404": {"$ref": "#/components/responses/Error"},
-                "500": {"$ref": "#/components/responses/Error"}
-            }
-        });
-        let entry = paths.entry(r.path.to_owned()).or_insert_with(|| json!({}));
-        entry[r.method] = op;
+/// The error statuses a route with this access can answer with.
+fn error_statuses(access: Access) -> &'static [(u16, &'static str)] {
+    match access {
+        Access::Public => &[(500, "A server failure (never a server path)")],
+        Access::Read => &[
+            (400, "An invalid id, kind or range"),
+            (401, "No token, or a bad or revoked one"),
+            (404, "Not found"),
+            (500, "A server failure (never a server path)"),
+        ],
+        Access::Write | Access::Admin => &[
+            (
+                400,
+                "An invalid id or action, or an action that does not fit",
+            ),
+            (401, "No token, or a bad or revoked one"),
+            (403, "The token's role is too low"),
+            (404, "Not found"),
+            (500, "A server failure (never a server path)"),
+        ],
     }
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "pika-news", "version": env!("CARGO_PKG_VERSION")},
-        "paths": paths,
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "responses": {"Error": {
-                "description": "An error",
-                "content": {"application/json": {"schema": {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}}}
-            }}
+}
+
+fn param_schema(kind: ParamKind) -> ObjectBuilder {
+    match kind {
+        ParamKind::Id => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")),
+        ParamKind::RowId => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::Int64,
+            )))
+            .minimum(Some(1)),
+        ParamKind::Bytes => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0)),
+        ParamKind::OneOf(words) => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(words.iter().copied())),
+        ParamKind::Text => ObjectBuilder::new().schema_type(Type::String),
+    }
+}
+
+fn parameter(p: &Param) -> utoipa::openapi::path::Parameter {
+    let (location, required) = match p.location {
+        ParamIn::Path => (ParameterIn::Path, Required::True),
+        ParamIn::Query => (ParameterIn::Query, Required::False),
+    };
+    ParameterBuilder::new()
+        .name(p.name)
+        .parameter_in(location)
+        .required(required)
+        .description(Some(p.description))
+        .schema(Some(param_schema(p.kind)))
+        .build()
+}
+
+fn operation(
+    r: &RouteDoc,
+    components: &mut Vec<(String, RefOr<Schema>)>,
+) -> utoipa::openapi::path::Operation {
+    let schema = r.answer.schema.map(|f: SchemaFn| f(components));
+    let content = ContentBuilder::new().schema(schema).build();
+    let mut op = OperationBuilder::new()
+        .operation_id(Some(operation_id(r)))
+        .summary(Some(r.summary))
+        .description(Some(format!("Access: {}.", r.access)))
+        .parameters(Some(r.params.iter().map(parameter)))
+        .response(
+            "200",
+            ResponseBuilder::new()
+                .description(r.answer.description)
+                .content(r.answer.content_type, content),
+        );
+    for (status, _) in error_statuses(r.access) {
+        op = op.response(
+            status.to_string(),
+            RefOr::Ref(Ref::new(format!("#/components/responses/{ERROR_RESPONSE}"))),
+        );
+    }
+    // Public routes need nothing; the others a bearer token (read routes none
+    // with `public_read`, which the server's configuration decides).
+    let security = match r.access {
+        Access::Public => Vec::new(),
+        _ => vec![SecurityRequirement::new(BEARER, Vec::<String>::new())],
+    };
+    op.securities(Some(security)).build()
+}
+
+/// `getNewsApiForgePikaciRunByRunId`-style ids, unique per method and path.
+fn operation_id(r: &RouteDoc) -> String {
+    let mut id = r.method.as_str().to_owned();
+    for seg in r.path.split('/').filter(|s| !s.is_empty()) {
+        let (prefix, word) = match seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+            Some(name) => ("By", name),
+            None => ("", seg),
+        };
+        id.push_str(prefix);
+        for part in word.split(['_', '-', '.']).filter(|p| !p.is_empty()) {
+            let mut chars = part.chars();
+            if let Some(first) = chars.next() {
+                id.extend(first.to_uppercase());
+                id.push_str(chars.as_str());
+            }
         }
-    })
+    }
+    id
+}
+
+/// The OpenAPI 3.1 document of `routes`.
+pub(crate) fn document(routes: &[RouteDoc]) -> Value {
+    let mut components = Vec::new();
+    let mut paths = Paths::new();
+    for r in routes {
+        let method = match r.method {
+            Method::Get => HttpMethod::Get,
+            Method::Post => HttpMethod::Post,
+        };
+        paths.add_path_operation(r.path, vec![method], operation(r, &mut components));
+    }
+    let error_schema = schema_of::<ErrorBody>(&mut components);
+    // One entry per name (the same type is reached from several routes).
+    let schemas: BTreeMap<String, RefOr<Schema>> = components.into_iter().collect();
+    let components = ComponentsBuilder::new()
+        .schemas_from_iter(schemas)
+        .response(
+            ERROR_RESPONSE,
+            ResponseBuilder::new()
+                .description("An error: `{\"error\": \"...\"}`, without server paths")
+                .content(
+                    "application/json",
+                    ContentBuilder::new().schema(Some(error_schema)).build(),
+                ),
+        )
+        .security_scheme(
+            BEARER,
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        )
+        .build();
+    let doc = OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("pika-news")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "The forge CI service over pikaci: runs, logs, branches and lane runs.",
+                )),
+        )
+        .paths(paths)
+        .components(Some(components))
+        .build();
+    serde_json::to_value(&doc).expect("an OpenAPI document always serializes to JSON")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::routes::{ROUTES, openapi_document};
+
+    #[test]
+    fn operation_ids_are_unique() {
+        let ids: std::collections::BTreeSet<String> = ROUTES.iter().map(operation_id).collect();
+        assert_eq!(ids.len(), ROUTES.len());
+        assert!(ids.contains("getNewsApiForgePikaciRunByRunId"), "{ids:?}");
+    }
+
+    #[test]
+    fn every_answer_and_the_error_body_have_a_schema() {
+        let doc = openapi_document();
+        let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+        for name in [
+            "ErrorBody",
+            "RunRecord",
+            "JobRecord",
+            "RunLogsMetadata",
+            "LogsResponse",
+            "BranchLogsResponse",
+            "LaneRun",
+        ] {
+            assert!(schemas.contains_key(name), "{name} missing: {schemas:?}");
+        }
+        assert_eq!(
+            doc["components"]["responses"]["Error"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+    }
 }

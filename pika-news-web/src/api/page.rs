@@ -9,10 +9,12 @@ use std::fmt::Write as _;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
+use pikaci_core::FailureKind;
 
 use super::pikaci::load_run;
 use super::query::{self, Params};
 use crate::auth::{COOKIE, ReadAccess};
+use crate::db::{BranchId, LaneStatus};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -92,7 +94,7 @@ pub(crate) async fn branch_ci(
     Query(params): Query<Params>,
     access: Result<ReadAccess, ApiError>,
 ) -> Result<Response, ApiError> {
-    let id = query::positive("branch id", &branch_id)?;
+    let id: BranchId = query::row_id("branch id", &branch_id)?;
     if let Some(token) = params.get("token") {
         if state.db.token_role(token).await?.is_none() {
             return Err(ApiError::Unauthorized);
@@ -114,12 +116,10 @@ pub(crate) async fn branch_ci(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("branch {id} not found")))?;
     let suites = state.db.suites(id).await?;
-    let active = suites.iter().flat_map(|s| &s.lanes).any(|l| {
-        matches!(
-            l.status,
-            crate::db::LaneStatus::Queued | crate::db::LaneStatus::Running
-        )
-    });
+    let active = suites
+        .iter()
+        .flat_map(|s| &s.lanes)
+        .any(|l| matches!(l.status, LaneStatus::Queued | LaneStatus::Running));
     let mut body = String::new();
     let _ = write!(
         body,
@@ -128,7 +128,7 @@ pub(crate) async fn branch_ci(
         u8::from(active),
         name = escape(&branch.name),
         head = escape(branch.head.as_deref().unwrap_or("-")),
-        state = escape(&branch.state),
+        state = branch.state.as_str(),
     );
     for suite in suites.iter().take(10) {
         let _ = write!(
@@ -142,7 +142,7 @@ pub(crate) async fn branch_ci(
                 .as_deref()
                 .map(|m| format!(": {}", escape(m)))
                 .unwrap_or_default(),
-            st = escape(&suite.status),
+            st = suite.status.as_str(),
         );
         body.push_str("<table><tr><th>lane</th><th>status</th><th>failure</th><th>started</th><th>finished</th><th>pikaci run</th><th>jobs</th></tr>");
         for lane in &suite.lanes {
@@ -168,7 +168,7 @@ pub(crate) async fn branch_ci(
                 title = escape(&lane.title),
                 lane = escape(&lane.lane),
                 st = lane.status.as_str(),
-                fk = escape(lane.failure_kind.as_deref().unwrap_or("")),
+                fk = lane.failure_kind.map_or("", FailureKind::as_str),
                 s = escape(lane.started_at.as_deref().unwrap_or("")),
                 f = escape(lane.finished_at.as_deref().unwrap_or("")),
                 run = escape(lane.pikaci_run_id.as_deref().unwrap_or("")),

@@ -1,11 +1,15 @@
 //! `/news/api/forge/pikaci/...`: a pikaci run's record and logs.
+//!
+//! Every read goes through the store's handles: the run folder is checked once
+//! (`Store::run`), then the record, the job (`RunDir::job`, the default-job
+//! rule) and its logs (`JobDir::log`, `JobLog::read`) are read from it.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
-use pikaci_core::{JobId, LogKind, RunId, RunRecord};
-use pikaci_store::{LogChunk, LogRange};
-use serde::Serialize;
+use pikaci_core::{JobId, LogFile, LogKind, RunId, RunLogsMetadata, RunRecord};
+use pikaci_store::{Fs as _, LogChunk, RunDir};
 
+use super::dto::{LogPart, LogsResponse};
 use super::query::{self, Params};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
@@ -19,31 +23,54 @@ pub(crate) fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
         .map_err(|e| ApiError::BadRequest(format!("invalid run id: {e}")))
 }
 
+fn task_failed(e: tokio::task::JoinError) -> ApiError {
+    ApiError::Internal(format!("a read task failed: {e}"))
+}
+
 /// Loads a run, reporting a run whose pikaci died as interrupted.
 pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<RunRecord, ApiError> {
+    // One `lstat`, as cheap as the size probe below: on this thread.
+    let dir = state.store.run(&run)?;
+    load_record(state, dir).await
+}
+
+/// Loads a run and its logs' metadata from the same (reconciled) record, so
+/// both report one status.
+pub(crate) async fn load_run_with_log_metadata(
+    state: &AppState,
+    run: RunId,
+) -> Result<(RunRecord, RunLogsMetadata), ApiError> {
+    let dir = state.store.run(&run)?;
+    let record = load_record(state, dir.clone()).await?;
+    let (record, meta) = tokio::task::spawn_blocking(move || {
+        let meta = dir.logs_metadata(&record);
+        (record, meta)
+    })
+    .await
+    .map_err(task_failed)?;
+    Ok((record, meta?))
+}
+
+/// The reconciled record of a run whose folder was checked.
+async fn load_record(state: &AppState, dir: RunDir) -> Result<RunRecord, ApiError> {
     // A usual record (a few KiB, in the page cache) is read on this thread: a
     // hop to the blocking pool would cost more than the read. A large one goes
     // to the blocking pool so it cannot stall other requests.
-    use pikaci_store::Fs as _;
     let size = state
         .store
         .fs()
-        .size(&state.store.root().run_json(&run))
+        .size(&state.store.root().run_json(dir.id()))
         .ok()
         .flatten();
+    let liveness = state.liveness.clone();
     if size.is_some_and(|n| n <= INLINE_RECORD_BYTES) {
-        return state
-            .store
-            .load_run_record_reconciled(&run, state.liveness.as_ref(), jiff::Timestamp::now())
-            .map_err(ApiError::from);
+        return Ok(dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())?);
     }
-    let st = state.clone();
     tokio::task::spawn_blocking(move || {
-        st.store
-            .load_run_record_reconciled(&run, st.liveness.as_ref(), jiff::Timestamp::now())
+        dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())
     })
     .await
-    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
+    .map_err(task_failed)?
     .map_err(ApiError::from)
 }
 
@@ -57,60 +84,13 @@ pub(crate) async fn run(
     Ok(Json(load_run(&state, run).await?))
 }
 
-/// Size and range facts of one returned log.
-#[derive(Debug, Serialize)]
-pub(crate) struct ChunkInfo {
-    offset: u64,
-    len: u64,
-    total_size: u64,
-    truncated: bool,
-    exists: bool,
-}
-
-/// `{run_id, job, host, guest}` plus, new, what part of each log was returned.
-#[derive(Debug, Serialize)]
-pub(crate) struct LogsResponse {
-    run_id: RunId,
-    job: JobId,
-    host: Option<String>,
-    guest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    host_log: Option<ChunkInfo>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    guest_log: Option<ChunkInfo>,
-}
-
-fn split(chunk: Option<LogChunk>) -> (Option<String>, Option<ChunkInfo>) {
+fn split(chunk: Option<LogChunk>) -> (Option<String>, Option<LogPart>) {
     match chunk {
         None => (None, None),
-        Some(c) => (
-            Some(c.text),
-            Some(ChunkInfo {
-                offset: c.offset,
-                len: c.len,
-                total_size: c.total_size,
-                truncated: c.truncated,
-                exists: c.exists,
-            }),
-        ),
-    }
-}
-
-/// The range asked for: `tail`, or `offset`/`limit`, or the whole log (capped).
-pub(crate) fn range(params: &Params) -> Result<LogRange, ApiError> {
-    let tail = query::number(params, "tail")?;
-    let offset = query::number(params, "offset")?;
-    let limit = query::number(params, "limit")?;
-    match (tail, offset, limit) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(ApiError::BadRequest(
-            "give either tail, or offset and limit, not both".into(),
-        )),
-        (Some(n), None, None) => Ok(LogRange::Tail(n)),
-        (None, None, None) => Ok(LogRange::Whole),
-        (None, offset, limit) => Ok(LogRange::Span {
-            offset: offset.unwrap_or(0),
-            limit: limit.unwrap_or(u64::MAX),
-        }),
+        Some(c) => {
+            let part = LogPart::from(&c);
+            (Some(c.text), Some(part))
+        }
     }
 }
 
@@ -129,17 +109,26 @@ pub(crate) async fn logs(
             .parse()
             .map_err(|e| ApiError::BadRequest(format!("invalid kind: {e}")))?,
     };
-    let range = range(&params)?;
-    let st = state.clone();
-    let logs =
-        tokio::task::spawn_blocking(move || st.store.load_logs(&run, job.as_ref(), kind, range))
-            .await
-            .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))??;
-    let (host, host_log) = split(logs.host);
-    let (guest, guest_log) = split(logs.guest);
+    let range = query::range(&params)?;
+    let store = state.store.clone();
+    let (job, host, guest) = tokio::task::spawn_blocking(move || {
+        let job = store.run(&run)?.job(job.as_ref())?;
+        let read = |file: LogFile| {
+            kind.files()
+                .contains(&file)
+                .then(|| job.log(file).read(range))
+                .transpose()
+        };
+        let (host, guest) = (read(LogFile::Host)?, read(LogFile::Guest)?);
+        Ok::<_, pikaci_store::StoreError>((job, host, guest))
+    })
+    .await
+    .map_err(task_failed)??;
+    let (host, host_log) = split(host);
+    let (guest, guest_log) = split(guest);
     Ok(Json(LogsResponse {
-        run_id: logs.run_id,
-        job: logs.job,
+        run_id: job.run().id().clone(),
+        job: job.id().clone(),
         host,
         guest,
         host_log,

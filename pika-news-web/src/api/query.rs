@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::str::FromStr;
 
 use pikaci_core::IdError;
+use pikaci_store::LogRange;
 
+use crate::db::RowId;
 use crate::error::ApiError;
 
 /// The query string as a map (the last value of a repeated key wins).
@@ -39,9 +41,23 @@ pub(crate) fn number(params: &Params, key: &str) -> Result<Option<u64>, ApiError
         .transpose()
 }
 
-/// A path id that must be a positive integer.
-pub(crate) fn positive(what: &str, v: &str) -> Result<i64, ApiError> {
-    v.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+/// The byte range asked for by `tail`, `offset` and `limit`, by the one rule
+/// of [`LogRange::from_parts`] (shared with `pikaci logs`): tail alone,
+/// offset and/or limit, or nothing for the whole log (capped); tail with
+/// offset or limit is a 400 that names the conflict.
+pub(crate) fn range(params: &Params) -> Result<LogRange, ApiError> {
+    LogRange::from_parts(
+        number(params, "tail")?,
+        number(params, "offset")?,
+        number(params, "limit")?,
+    )
+    .map_err(|e| ApiError::BadRequest(format!("invalid range: {e}")))
+}
+
+/// A row id (a positive integer) from the path or the query; `what` names
+/// it in the error.
+pub(crate) fn row_id<T: RowId>(what: &str, v: &str) -> Result<T, ApiError> {
+    v.parse().map_err(|_| {
         ApiError::BadRequest(format!(
             "invalid {what} {:?}: must be a positive integer",
             shorten(v)

@@ -1,73 +1,35 @@
 //! Branches, their suites (one per head) and lanes (one run of one lane definition).
 
+use pikaci_core::FailureKind;
 use rusqlite::{OptionalExtension, Row, params};
-use serde::Serialize;
 
-use super::{Db, DbError, now_text};
-
-/// A lane run's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LaneStatus {
-    /// Waiting to be claimed.
-    Queued,
-    /// Claimed and running.
-    Running,
-    /// Finished, passed.
-    Passed,
-    /// Finished, failed (see its failure kind).
-    Failed,
-    /// Cancelled (superseded head, or by hand).
-    Cancelled,
-}
-
-impl LaneStatus {
-    /// The stored name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Queued => "queued",
-            Self::Running => "running",
-            Self::Passed => "passed",
-            Self::Failed => "failed",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    fn parse(s: &str) -> Self {
-        match s {
-            "queued" => Self::Queued,
-            "running" => Self::Running,
-            "passed" => Self::Passed,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Failed,
-        }
-    }
-}
+use super::types::StoredFailureKind;
+use super::{BranchId, BranchState, Db, DbError, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 
 /// A branch of the forge repository.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Branch {
     /// Its id in URLs.
-    pub id: i64,
+    pub id: BranchId,
     /// Its ref name, e.g. `feature/x`.
     pub name: String,
     /// The head commit last seen.
     pub head: Option<String>,
     /// `open`, or `closed` once its ref is gone.
-    pub state: String,
+    pub state: BranchState,
     /// When it last changed.
     pub updated_at: String,
 }
 
 /// The CI suite of one branch head.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suite {
     /// Its id.
-    pub id: i64,
+    pub id: SuiteId,
     /// The head commit.
     pub head: String,
     /// Summary status.
-    pub status: String,
+    pub status: SuiteStatus,
     /// Why it failed, for a suite that could not start (bad manifest).
     pub message: Option<String>,
     /// When it was queued.
@@ -77,12 +39,12 @@ pub struct Suite {
 }
 
 /// One run of one lane.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lane {
     /// The lane run id.
-    pub id: i64,
+    pub id: LaneRunId,
     /// The suite it belongs to.
-    pub suite_id: i64,
+    pub suite_id: SuiteId,
     /// The lane definition's id.
     pub lane: String,
     /// Its title.
@@ -90,7 +52,7 @@ pub struct Lane {
     /// Its status.
     pub status: LaneStatus,
     /// Why it failed.
-    pub failure_kind: Option<String>,
+    pub failure_kind: Option<FailureKind>,
     /// The pikaci run it started, once `run_started` arrived.
     pub pikaci_run_id: Option<String>,
     /// How many times it was claimed.
@@ -109,7 +71,7 @@ pub struct Lane {
 #[derive(Debug, Clone)]
 pub struct NewLane {
     /// The suite.
-    pub suite_id: i64,
+    pub suite_id: SuiteId,
     /// The lane definition's id.
     pub lane: String,
     /// Its title.
@@ -125,14 +87,13 @@ pub struct NewLane {
 const LANE_COLUMNS: &str = "id, suite_id, lane, title, status, failure_kind, pikaci_run_id, attempts, message, created_at, started_at, finished_at";
 
 fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
-    let status: String = r.get(4)?;
     Ok(Lane {
         id: r.get(0)?,
         suite_id: r.get(1)?,
         lane: r.get(2)?,
         title: r.get(3)?,
-        status: LaneStatus::parse(&status),
-        failure_kind: r.get(5)?,
+        status: r.get(4)?,
+        failure_kind: r.get::<_, Option<StoredFailureKind>>(5)?.map(|k| k.0),
         pikaci_run_id: r.get(6)?,
         attempts: r.get(7)?,
         message: r.get(8)?,
@@ -154,13 +115,13 @@ fn branch_from(r: &Row<'_>) -> rusqlite::Result<Branch> {
 
 impl Db {
     /// Records a branch head (creating the branch); returns the branch id.
-    pub async fn upsert_branch(&self, name: &str, head: &str) -> Result<i64, DbError> {
-        let (name, head) = (name.to_owned(), head.to_owned());
+    pub async fn upsert_branch(&self, name: &str, head: &str) -> Result<BranchId, DbError> {
+        let (name, head, now) = (name.to_owned(), head.to_owned(), self.now_text());
         self.call(move |c| {
             c.execute(
-                "INSERT INTO branches (name, head, state, updated_at) VALUES (?1, ?2, 'open', ?3)
-                 ON CONFLICT (name) DO UPDATE SET head = excluded.head, state = 'open', updated_at = excluded.updated_at",
-                params![name, head, now_text()],
+                "INSERT INTO branches (name, head, state, updated_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (name) DO UPDATE SET head = excluded.head, state = excluded.state, updated_at = excluded.updated_at",
+                params![name, head, BranchState::Open, now],
             )?;
             Ok(c.query_row("SELECT id FROM branches WHERE name = ?1", [&name], |r| r.get(0))?)
         })
@@ -168,7 +129,7 @@ impl Db {
     }
 
     /// A branch by id.
-    pub async fn branch(&self, id: i64) -> Result<Option<Branch>, DbError> {
+    pub async fn branch(&self, id: BranchId) -> Result<Option<Branch>, DbError> {
         self.call(move |c| {
             Ok(c.query_row(
                 "SELECT id, name, head, state, updated_at FROM branches WHERE id = ?1",
@@ -197,41 +158,42 @@ impl Db {
     /// Queues a suite for a branch head.
     pub async fn insert_suite(
         &self,
-        branch_id: i64,
+        branch_id: BranchId,
         head: &str,
-        status: &str,
+        status: SuiteStatus,
         message: Option<&str>,
-    ) -> Result<i64, DbError> {
-        let (head, status, message) = (
-            head.to_owned(),
-            status.to_owned(),
-            message.map(str::to_owned),
-        );
+    ) -> Result<SuiteId, DbError> {
+        let (head, message, now) = (head.to_owned(), message.map(str::to_owned), self.now_text());
         self.call(move |c| {
-            c.execute(
-                "INSERT INTO suites (branch_id, head, status, message, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![branch_id, head, status, message, now_text()],
-            )?;
-            Ok(c.last_insert_rowid())
+            Ok(c.query_row(
+                "INSERT INTO suites (branch_id, head, status, message, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
+                params![branch_id, head, status, message, now],
+                |r| r.get(0),
+            )?)
         })
         .await
     }
 
     /// Queues a lane.
-    pub async fn insert_lane(&self, lane: NewLane) -> Result<i64, DbError> {
+    pub async fn insert_lane(&self, lane: NewLane) -> Result<LaneRunId, DbError> {
+        let now = self.now_text();
         self.call(move |c| {
-            c.execute(
+            Ok(c.query_row(
                 "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, command, timeout_secs, created_at)
-                 VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, ?7)",
-                params![lane.suite_id, lane.lane, lane.title, lane.concurrency_group, lane.command, lane.timeout_secs.map(|t| t as i64), now_text()],
-            )?;
-            Ok(c.last_insert_rowid())
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
+                params![lane.suite_id, lane.lane, lane.title, LaneStatus::Queued, lane.concurrency_group, lane.command, lane.timeout_secs.map(|t| t as i64), now],
+                |r| r.get(0),
+            )?)
         })
         .await
     }
 
     /// Records the pikaci run a lane started.
-    pub async fn set_lane_pikaci_run(&self, lane_id: i64, run_id: &str) -> Result<(), DbError> {
+    pub async fn set_lane_pikaci_run(
+        &self,
+        lane_id: LaneRunId,
+        run_id: &str,
+    ) -> Result<(), DbError> {
         let run_id = run_id.to_owned();
         self.call(move |c| {
             c.execute(
@@ -246,20 +208,23 @@ impl Db {
     /// Sets a lane's status (and failure kind and message).
     pub async fn set_lane_status(
         &self,
-        lane_id: i64,
+        lane_id: LaneRunId,
         status: LaneStatus,
-        failure_kind: Option<&str>,
+        failure_kind: Option<FailureKind>,
         message: Option<&str>,
     ) -> Result<(), DbError> {
-        let (failure_kind, message) = (failure_kind.map(str::to_owned), message.map(str::to_owned));
+        let (failure_kind, message) = (
+            failure_kind.map(StoredFailureKind),
+            message.map(str::to_owned),
+        );
+        let now = self.now_text();
         self.call(move |c| {
-            let now = now_text();
             c.execute(
                 "UPDATE lanes SET status = ?2, failure_kind = ?3, message = ?4,
                    started_at = CASE WHEN ?2 = 'running' THEN ?5 ELSE started_at END,
                    finished_at = CASE WHEN ?2 IN ('passed', 'failed', 'cancelled') THEN ?5 ELSE NULL END
                  WHERE id = ?1",
-                params![lane_id, status.as_str(), failure_kind, message, now],
+                params![lane_id, status, failure_kind, message, now],
             )?;
             Ok(())
         })
@@ -267,7 +232,7 @@ impl Db {
     }
 
     /// A branch's suites, newest first, each with its lanes.
-    pub async fn suites(&self, branch_id: i64) -> Result<Vec<Suite>, DbError> {
+    pub async fn suites(&self, branch_id: BranchId) -> Result<Vec<Suite>, DbError> {
         self.call(move |c| {
             let mut stmt = c.prepare(
                 "SELECT id, head, status, message, created_at FROM suites WHERE branch_id = ?1 ORDER BY id DESC LIMIT 50",
@@ -298,9 +263,9 @@ impl Db {
     /// branch's newest lane run.
     pub async fn lane_for_branch(
         &self,
-        branch_id: i64,
+        branch_id: BranchId,
         lane: Option<String>,
-        lane_run_id: Option<i64>,
+        lane_run_id: Option<LaneRunId>,
     ) -> Result<Option<Lane>, DbError> {
         self.call(move |c| {
             let base = format!(
@@ -334,20 +299,20 @@ impl Db {
     }
 
     /// A lane run's status, if it exists.
-    pub async fn lane_status(&self, lane_id: i64) -> Result<Option<LaneStatus>, DbError> {
+    pub async fn lane_status(&self, lane_id: LaneRunId) -> Result<Option<LaneStatus>, DbError> {
         self.call(move |c| {
-            let s: Option<String> = c
-                .query_row("SELECT status FROM lanes WHERE id = ?1", [lane_id], |r| {
+            Ok(
+                c.query_row("SELECT status FROM lanes WHERE id = ?1", [lane_id], |r| {
                     r.get(0)
                 })
-                .optional()?;
-            Ok(s.map(|s| LaneStatus::parse(&s)))
+                .optional()?,
+            )
         })
         .await
     }
 
     /// Whether a lane run exists.
-    pub async fn lane_exists(&self, lane_id: i64) -> Result<bool, DbError> {
+    pub async fn lane_exists(&self, lane_id: LaneRunId) -> Result<bool, DbError> {
         self.call(move |c| {
             Ok(
                 c.query_row("SELECT 1 FROM lanes WHERE id = ?1", [lane_id], |_| Ok(()))

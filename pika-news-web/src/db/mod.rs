@@ -1,22 +1,30 @@
 //! The SQLite database: tokens, branches, suites and lanes.
 //!
 //! Created and migrated on open (WAL, foreign keys on, a busy timeout). Each
-//! call opens its own connection on a blocking thread, so async handlers never
-//! block the runtime and writers never share a connection.
+//! call runs on a blocking thread with a pooled connection, so async handlers
+//! never block the runtime. Rows are typed ([`types`]): statuses are enums and
+//! ids are newtypes, and a stored value this version does not know is an
+//! error. Every timestamp written comes from the [`Clock`] the database was
+//! opened with, so tests move time instead of sleeping or editing rows.
 
 mod forge;
 mod queue;
 mod schema;
 mod tokens;
+pub mod types;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use jiff::Timestamp;
+use pikaci_core::engine::{Clock, SystemClock};
 use rusqlite::Connection;
 
-pub use forge::{Branch, Lane, LaneStatus, NewLane, Suite};
+pub use forge::{Branch, Lane, NewLane, Suite};
 pub use queue::{Claim, LaneAction};
-pub use tokens::{Role, TokenInfo};
+pub use tokens::TokenInfo;
+pub use types::{BranchId, BranchState, LaneRunId, LaneStatus, Role, RowId, SuiteId, SuiteStatus};
 
 /// How long a connection waits for a lock before reporting busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -59,8 +67,9 @@ const POOL_SIZE: usize = 32;
 #[derive(Clone)]
 pub struct Db {
     path: Utf8PathBuf,
-    idle: std::sync::Arc<std::sync::Mutex<Vec<Connection>>>,
-    auth: std::sync::Arc<std::sync::Mutex<Option<Connection>>>,
+    idle: Arc<std::sync::Mutex<Vec<Connection>>>,
+    auth: Arc<std::sync::Mutex<Option<Connection>>>,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Db {
@@ -72,20 +81,37 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Opens (creating and migrating) the database at `path`.
+    /// Opens (creating and migrating) the database at `path`, on the system clock.
     pub fn open(path: &Utf8Path) -> Result<Self, DbError> {
+        Self::open_with_clock(path, Arc::new(SystemClock))
+    }
+
+    /// Opens (creating and migrating) the database at `path`; every time it
+    /// stores (creation, start, finish, lease expiry) comes from `clock`.
+    pub fn open_with_clock(path: &Utf8Path, clock: Arc<dyn Clock>) -> Result<Self, DbError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
         }
         let db = Self {
             path: path.to_owned(),
-            idle: std::sync::Arc::default(),
-            auth: std::sync::Arc::default(),
+            idle: Arc::default(),
+            auth: Arc::default(),
+            clock,
         };
         let mut conn = db.connect()?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         schema::migrate(&mut conn)?;
         Ok(db)
+    }
+
+    /// The clock the database stamps rows with.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Now, as stored.
+    pub(crate) fn now_text(&self) -> String {
+        stored_time(self.clock.now())
     }
 
     fn connect(&self) -> Result<Connection, DbError> {
@@ -147,10 +173,9 @@ impl Db {
     }
 }
 
-/// The current time as stored (RFC 3339, UTC, milliseconds).
-pub(crate) fn now_text() -> String {
-    let now = jiff::Timestamp::now();
-    jiff::Timestamp::from_millisecond(now.as_millisecond())
-        .unwrap_or(now)
+/// A time as stored: RFC 3339, UTC, milliseconds, so stored times sort as text.
+pub(crate) fn stored_time(t: Timestamp) -> String {
+    Timestamp::from_millisecond(t.as_millisecond())
+        .unwrap_or(t)
         .to_string()
 }

@@ -5,15 +5,17 @@
 //! with; a runner whose lease was taken over (or a lane failed by hand) finds
 //! its token stale and stops writing.
 
+use pikaci_core::FailureKind;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{Db, DbError, LaneStatus, now_text};
+use super::types::StoredFailureKind;
+use super::{BranchId, BranchState, Db, DbError, LaneRunId, LaneStatus, SuiteId};
 
 /// A lane claimed for running.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claim {
     /// The lane run id.
-    pub lane_id: i64,
+    pub lane_id: LaneRunId,
     /// The token every later write must present.
     pub fencing_token: i64,
     /// What it runs (stored JSON).
@@ -23,7 +25,7 @@ pub struct Claim {
     /// The head commit to check out.
     pub head: String,
     /// The suite the lane belongs to.
-    pub suite_id: i64,
+    pub suite_id: SuiteId,
 }
 
 /// Lane actions from the API.
@@ -40,16 +42,20 @@ pub enum LaneAction {
 }
 
 /// id, fencing token, command, timeout, head, suite id.
-type QueuedRow = (i64, i64, Option<String>, Option<i64>, String, i64);
-
-fn lease_until(seconds: u64) -> String {
-    let t = jiff::Timestamp::now() + jiff::SignedDuration::from_secs(seconds as i64);
-    jiff::Timestamp::from_millisecond(t.as_millisecond())
-        .unwrap_or(t)
-        .to_string()
-}
+type QueuedRow = (LaneRunId, i64, Option<String>, Option<i64>, String, SuiteId);
 
 impl Db {
+    /// When a lease taken now for `seconds` ends, as stored.
+    fn lease_until(&self, seconds: u64) -> String {
+        let secs = i64::try_from(seconds).unwrap_or(i64::MAX);
+        super::stored_time(
+            self.clock
+                .now()
+                .saturating_add(jiff::SignedDuration::from_secs(secs))
+                .unwrap_or(jiff::Timestamp::MAX),
+        )
+    }
+
     /// Claims the oldest queued lane that fits: fewer than `concurrency` lanes
     /// running, and none of its concurrency group. `None` when nothing fits.
     pub async fn claim_lane(
@@ -58,7 +64,11 @@ impl Db {
         lease_secs: u64,
         concurrency: u32,
     ) -> Result<Option<Claim>, DbError> {
-        let owner = owner.to_owned();
+        let (owner, now, until) = (
+            owner.to_owned(),
+            self.now_text(),
+            self.lease_until(lease_secs),
+        );
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let running: i64 = tx.query_row("SELECT COUNT(*) FROM lanes WHERE status = 'running'", [], |r| r.get(0))?;
@@ -85,7 +95,7 @@ impl Db {
                    attempts = attempts + 1, started_at = ?5, finished_at = NULL, failure_kind = NULL, message = NULL,
                    pikaci_run_id = NULL
                  WHERE id = ?1",
-                params![lane_id, owner, lease_until(lease_secs), fencing_token, now_text()],
+                params![lane_id, owner, until, fencing_token, now],
             )?;
             tx.commit()?;
             Ok(Some(Claim { lane_id, fencing_token, command, timeout_secs: timeout.map(|t| t as u64), head, suite_id }))
@@ -96,14 +106,15 @@ impl Db {
     /// Extends a lease; `false` when the fence is stale (stop working).
     pub async fn renew_lease(
         &self,
-        lane_id: i64,
+        lane_id: LaneRunId,
         fence: i64,
         lease_secs: u64,
     ) -> Result<bool, DbError> {
+        let until = self.lease_until(lease_secs);
         self.call(move |c| {
             let n = c.execute(
                 "UPDATE lanes SET lease_expires_at = ?3 WHERE id = ?1 AND fencing_token = ?2 AND status = 'running'",
-                params![lane_id, fence, lease_until(lease_secs)],
+                params![lane_id, fence, until],
             )?;
             Ok(n == 1)
         })
@@ -113,7 +124,7 @@ impl Db {
     /// Records the pikaci run of a claimed lane; `false` when the fence is stale.
     pub async fn record_pikaci_run(
         &self,
-        lane_id: i64,
+        lane_id: LaneRunId,
         fence: i64,
         run_id: &str,
     ) -> Result<bool, DbError> {
@@ -131,19 +142,20 @@ impl Db {
     /// Finishes a claimed lane; `false` when the fence is stale.
     pub async fn finish_lane(
         &self,
-        lane_id: i64,
+        lane_id: LaneRunId,
         fence: i64,
         status: LaneStatus,
-        failure_kind: Option<String>,
+        failure_kind: Option<FailureKind>,
         message: String,
         log_path: Option<String>,
     ) -> Result<bool, DbError> {
+        let (failure_kind, now) = (failure_kind.map(StoredFailureKind), self.now_text());
         self.call(move |c| {
             let n = c.execute(
                 "UPDATE lanes SET status = ?3, failure_kind = ?4, message = ?5, log_path = COALESCE(?6, log_path),
                    finished_at = ?7, lease_owner = NULL, lease_expires_at = NULL
                  WHERE id = ?1 AND fencing_token = ?2 AND status = 'running'",
-                params![lane_id, fence, status.as_str(), failure_kind, message, log_path, now_text()],
+                params![lane_id, fence, status, failure_kind, message, log_path, now],
             )?;
             Ok(n == 1)
         })
@@ -154,8 +166,8 @@ impl Db {
     /// died); after `max_attempts` they fail as infrastructure instead.
     /// Returns how many were recovered.
     pub async fn recover_expired(&self, max_attempts: i64) -> Result<usize, DbError> {
+        let now = self.now_text();
         self.call(move |c| {
-            let now = now_text();
             let failed = c.execute(
                 "UPDATE lanes SET status = 'failed', failure_kind = 'infrastructure', fencing_token = fencing_token + 1,
                    message = 'its runner stopped answering too many times', finished_at = ?1, lease_owner = NULL
@@ -177,16 +189,17 @@ impl Db {
     /// head superseded them). Running lanes lose their fence and stop.
     pub async fn cancel_superseded(
         &self,
-        branch_id: i64,
-        current_suite: i64,
+        branch_id: BranchId,
+        current_suite: SuiteId,
     ) -> Result<usize, DbError> {
+        let now = self.now_text();
         self.call(move |c| {
             Ok(c.execute(
                 "UPDATE lanes SET status = 'cancelled', failure_kind = 'cancelled', fencing_token = fencing_token + 1,
                    message = 'cancelled: a newer head superseded it', finished_at = ?3, lease_owner = NULL
                  WHERE status IN ('queued', 'running')
                    AND suite_id IN (SELECT id FROM suites WHERE branch_id = ?1 AND id <> ?2)",
-                params![branch_id, current_suite, now_text()],
+                params![branch_id, current_suite, now],
             )?)
         })
         .await
@@ -194,16 +207,16 @@ impl Db {
 
     /// Closes branches whose ref is gone, cancelling their unfinished lanes.
     pub async fn close_missing_branches(&self, present: Vec<String>) -> Result<usize, DbError> {
+        let now = self.now_text();
         self.call(move |c| {
             let tx = c.transaction()?;
-            let open: Vec<(i64, String)> = {
-                let mut stmt = tx.prepare("SELECT id, name FROM branches WHERE state = 'open'")?;
-                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
+            let open: Vec<(BranchId, String)> = {
+                let mut stmt = tx.prepare("SELECT id, name FROM branches WHERE state = ?1")?;
+                stmt.query_map([BranchState::Open], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<_, _>>()?
             };
             let mut closed = 0;
             for (id, name) in open.into_iter().filter(|(_, n)| !present.contains(n)) {
-                let now = now_text();
-                tx.execute("UPDATE branches SET state = 'closed', updated_at = ?2 WHERE id = ?1", params![id, now])?;
+                tx.execute("UPDATE branches SET state = ?3, updated_at = ?2 WHERE id = ?1", params![id, now, BranchState::Closed])?;
                 tx.execute(
                     "UPDATE lanes SET status = 'cancelled', failure_kind = 'cancelled', fencing_token = fencing_token + 1,
                        message = ?3, finished_at = ?2, lease_owner = NULL
@@ -219,26 +232,31 @@ impl Db {
     }
 
     /// Applies a lane action; returns the affected (or new) lane run id.
-    pub async fn lane_action(&self, lane_id: i64, action: LaneAction) -> Result<i64, DbError> {
+    pub async fn lane_action(
+        &self,
+        lane_id: LaneRunId,
+        action: LaneAction,
+    ) -> Result<LaneRunId, DbError> {
+        let now = self.now_text();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let status: Option<String> =
+            let status: Option<LaneStatus> =
                 tx.query_row("SELECT status FROM lanes WHERE id = ?1", [lane_id], |r| r.get(0)).optional()?;
             let Some(status) = status else {
                 return Err(DbError::NotFound { what: "lane run", name: lane_id.to_string() });
             };
-            let now = now_text();
             let id = match action {
                 LaneAction::Rerun => {
-                    tx.execute(
+                    tx.query_row(
                         "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, command, timeout_secs, created_at)
-                         SELECT suite_id, lane, title, 'queued', concurrency_group, command, timeout_secs, ?2 FROM lanes WHERE id = ?1",
+                         SELECT suite_id, lane, title, 'queued', concurrency_group, command, timeout_secs, ?2 FROM lanes WHERE id = ?1
+                         RETURNING id",
                         params![lane_id, now],
-                    )?;
-                    tx.last_insert_rowid()
+                        |r| r.get(0),
+                    )?
                 }
                 LaneAction::Requeue | LaneAction::Recover => {
-                    if action == LaneAction::Recover && status != "running" {
+                    if action == LaneAction::Recover && status != LaneStatus::Running {
                         return Err(DbError::Conflict(format!("lane run {lane_id} is {status}, not running")));
                     }
                     tx.execute(
@@ -266,7 +284,10 @@ impl Db {
     }
 
     /// The head a branch's newest suite was made for.
-    pub async fn newest_suite(&self, branch_id: i64) -> Result<Option<(i64, String)>, DbError> {
+    pub async fn newest_suite(
+        &self,
+        branch_id: BranchId,
+    ) -> Result<Option<(SuiteId, String)>, DbError> {
         self.call(move |c| {
             Ok(c.query_row(
                 "SELECT id, head FROM suites WHERE branch_id = ?1 ORDER BY id DESC LIMIT 1",
@@ -279,7 +300,7 @@ impl Db {
     }
 
     /// Sets a suite's summary status from its lanes.
-    pub async fn refresh_suite_status(&self, suite_id: i64) -> Result<(), DbError> {
+    pub async fn refresh_suite_status(&self, suite_id: SuiteId) -> Result<(), DbError> {
         self.call(move |c| {
             c.execute(
                 "UPDATE suites SET status = CASE

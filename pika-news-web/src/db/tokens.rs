@@ -1,58 +1,13 @@
 //! API tokens: only a SHA-256 hash of each is stored; comparison is constant-time.
 
-use std::fmt;
-use std::str::FromStr;
-
 use rusqlite::{OptionalExtension, params};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::{Db, DbError, now_text};
-
-/// What a token may do. Each role includes the ones below it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Read runs, logs, branches and pages.
-    Read,
-    /// Also rerun, requeue, fail and recover lanes, and wake the poller.
-    Write,
-    /// Also manage tokens.
-    Admin,
-}
-
-impl Role {
-    /// The name stored and shown.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Read => "read",
-            Self::Write => "write",
-            Self::Admin => "admin",
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(self.as_str())
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "read" => Ok(Self::Read),
-            "write" => Ok(Self::Write),
-            "admin" => Ok(Self::Admin),
-            other => Err(format!("role {other:?} is not one of read, write, admin")),
-        }
-    }
-}
+use super::{Db, DbError, Role};
 
 /// A token as listed (never the secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenInfo {
     /// Its name.
     pub name: String,
@@ -81,7 +36,7 @@ impl Db {
     /// Makes a token and returns its secret (shown once; only its hash is kept).
     pub fn create_token(&self, name: &str, role: Role) -> Result<String, DbError> {
         let secret = new_secret()?;
-        let hash = hash_token(&secret);
+        let (hash, now) = (hash_token(&secret), self.now_text());
         self.call_blocking(|c| {
             let taken: bool = c
                 .query_row("SELECT 1 FROM tokens WHERE name = ?1", [name], |_| Ok(true))
@@ -95,7 +50,7 @@ impl Db {
             }
             c.execute(
                 "INSERT INTO tokens (name, role, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![name, role.as_str(), hash, now_text()],
+                params![name, role, hash, now],
             )?;
             Ok(())
         })?;
@@ -108,10 +63,9 @@ impl Db {
             let mut stmt =
                 c.prepare("SELECT name, role, created_at, revoked_at FROM tokens ORDER BY id")?;
             let rows = stmt.query_map([], |r| {
-                let role: String = r.get(1)?;
                 Ok(TokenInfo {
                     name: r.get(0)?,
-                    role: role.parse().unwrap_or(Role::Read),
+                    role: r.get(1)?,
                     created_at: r.get(2)?,
                     revoked_at: r.get(3)?,
                 })
@@ -122,10 +76,11 @@ impl Db {
 
     /// Revokes a token by name; it stops working at once.
     pub fn revoke_token(&self, name: &str) -> Result<(), DbError> {
+        let now = self.now_text();
         self.call_blocking(|c| {
             let n = c.execute(
                 "UPDATE tokens SET revoked_at = ?2 WHERE name = ?1 AND revoked_at IS NULL",
-                params![name, now_text()],
+                params![name, now],
             )?;
             if n == 0 {
                 return Err(DbError::NotFound {
@@ -144,7 +99,7 @@ impl Db {
     /// and a revocation is seen by the next request.
     pub async fn token_role(&self, presented: &str) -> Result<Option<Role>, DbError> {
         let hash = hash_token(presented);
-        let row: Option<(String, String, Option<String>)> = self.with_auth_conn(|c| {
+        let row: Option<(String, Role, Option<String>)> = self.with_auth_conn(|c| {
             Ok(
                 c.prepare_cached("SELECT hash, role, revoked_at FROM tokens WHERE hash = ?1")?
                     .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
@@ -155,9 +110,7 @@ impl Db {
         // depend on how much of a guess matched.
         Ok(row.and_then(|(stored, role, revoked)| {
             let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
-            (same && revoked.is_none())
-                .then(|| role.parse().ok())
-                .flatten()
+            (same && revoked.is_none()).then_some(role)
         }))
     }
 }

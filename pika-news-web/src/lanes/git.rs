@@ -67,6 +67,12 @@ pub enum GitError {
     /// A leftover worktree folder could not be deleted.
     #[error("could not delete a worktree folder")]
     RemoveWorktree(#[source] std::io::Error),
+    /// The folder worktrees are made in could not be created.
+    #[error("could not create the worktrees folder")]
+    WorktreesFolder(#[source] std::io::Error),
+    /// The blocking task running git failed (it panicked or was cancelled).
+    #[error("a git task failed: {0}")]
+    Task(String),
 }
 
 fn invalid(what: &'static str, value: &str) -> GitError {
@@ -210,6 +216,20 @@ impl Git {
     /// The repository.
     pub fn git_dir(&self) -> &Utf8Path {
         &self.git_dir
+    }
+
+    /// Runs `f` on tokio's blocking pool: git commands wait for a process and
+    /// must not hold a runtime worker meanwhile. Async code calls git only
+    /// through this.
+    pub async fn call<T, F>(&self, f: F) -> Result<T, GitError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Git) -> Result<T, GitError> + Send + 'static,
+    {
+        let git = self.clone();
+        tokio::task::spawn_blocking(move || f(&git))
+            .await
+            .map_err(|e| GitError::Task(e.to_string()))?
     }
 
     /// Replaces the repository's path and every absolute path argument.

@@ -7,13 +7,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use camino::Utf8PathBuf;
+use pikaci_core::FailureKind;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ForgeRepo;
-use crate::db::{Claim, Db, DbError, LaneStatus};
-use crate::lanes::git::{CommitId, Git};
+use crate::db::{Claim, Db, DbError, LaneRunId, LaneStatus};
+use crate::lanes::git::{CommitId, Git, GitError};
 use crate::lanes::manifest::LaneCommand;
 use crate::lanes::runner::{LaneEvent, LaneRunSpec, run_lane};
 
@@ -25,6 +25,10 @@ pub const LEASE_SECS: u64 = 60;
 pub const MAX_ATTEMPTS: i64 = 3;
 
 /// Runs CI for one forge repository.
+///
+/// Times it stores come from the [`Db`]'s clock; its timers (the poll
+/// interval, heartbeats, lane timeouts) are tokio's, so tests pause and
+/// advance them.
 #[derive(Clone)]
 pub struct Scheduler {
     db: Db,
@@ -35,7 +39,7 @@ pub struct Scheduler {
     wake: Arc<Notify>,
     kill_grace: Duration,
     /// The lanes this scheduler is running, each with the token that stops it.
-    running: Arc<std::sync::Mutex<BTreeMap<i64, CancellationToken>>>,
+    running: Arc<std::sync::Mutex<BTreeMap<LaneRunId, CancellationToken>>>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -79,13 +83,13 @@ impl Scheduler {
     /// database (cancelled by a newer head or a gone branch, failed by hand)
     /// instead of waiting for their next heartbeat.
     async fn stop_superseded(&self) -> Result<(), SchedulerError> {
-        let ids: Vec<i64> = self
+        let ids: Vec<LaneRunId> = self
             .running
             .lock()
             .map(|r| r.keys().copied().collect())
             .unwrap_or_default();
         for id in ids {
-            if self.db.lane_status(id).await? != Some(crate::db::LaneStatus::Running)
+            if self.db.lane_status(id).await? != Some(LaneStatus::Running)
                 && let Some(token) = self.running.lock().ok().and_then(|r| r.get(&id).cloned())
             {
                 token.cancel();
@@ -119,9 +123,20 @@ impl Scheduler {
             .claim_lane(&self.owner, LEASE_SECS, self.repo.ci_concurrency)
             .await?
         {
-            let me = self.clone();
+            // Registered before the task starts, so the next tick can stop it
+            // whatever the task has reached.
             let cancel = shutdown.child_token();
-            started.push(tokio::spawn(async move { me.execute(claim, cancel).await }));
+            if let Ok(mut r) = self.running.lock() {
+                r.insert(claim.lane_id, cancel.clone());
+            }
+            let me = self.clone();
+            started.push(tokio::spawn(async move {
+                let lane_id = claim.lane_id;
+                me.execute(claim, cancel).await;
+                if let Ok(mut r) = me.running.lock() {
+                    r.remove(&lane_id);
+                }
+            }));
         }
         Ok(started)
     }
@@ -151,15 +166,11 @@ impl Scheduler {
     async fn execute(&self, claim: Claim, cancel: CancellationToken) {
         let lane_id = claim.lane_id;
         let fence = claim.fencing_token;
-        let log_path = crate::lanes::lane_log_path(&self.repo.data_dir, lane_id);
-        let worktree = self
-            .repo
-            .data_dir
-            .join("worktrees")
-            .join(format!("lane-{lane_id}-{fence}"));
+        let log_path = self.repo.data_dir.lane_log(lane_id);
+        let worktree = self.repo.data_dir.worktree(lane_id, fence);
         let suite_id = claim.suite_id;
         // Every way out records the lane and refreshes its suite's summary.
-        let finish = |status: LaneStatus, kind: Option<String>, message: String| {
+        let finish = |status: LaneStatus, kind: Option<FailureKind>, message: String| {
             let db = self.db.clone();
             let log = log_path.to_string();
             async move {
@@ -168,7 +179,7 @@ impl Scheduler {
                     .await
                 {
                     tracing::warn!(
-                        lane_id,
+                        %lane_id,
                         "lane finished after losing its lease; result dropped"
                     );
                 }
@@ -182,17 +193,28 @@ impl Scheduler {
         let (Some(command), Ok(head)) = (command, CommitId::parse(&claim.head)) else {
             finish(
                 LaneStatus::Failed,
-                Some("infrastructure".into()),
+                Some(FailureKind::Infrastructure),
                 "the lane has nothing to run".into(),
             )
             .await;
             return;
         };
-        let _ = std::fs::create_dir_all(self.repo.data_dir.join("worktrees"));
-        if let Err(e) = self.git.add_worktree(&head, &worktree) {
+        let (folder, dest, commit) = (
+            self.repo.data_dir.worktrees(),
+            worktree.clone(),
+            head.clone(),
+        );
+        let added = self
+            .git
+            .call(move |git| {
+                std::fs::create_dir_all(&folder).map_err(GitError::WorktreesFolder)?;
+                git.add_worktree(&commit, &dest)
+            })
+            .await;
+        if let Err(e) = added {
             finish(
                 LaneStatus::Failed,
-                Some("infrastructure".into()),
+                Some(FailureKind::Infrastructure),
                 format!("could not check out {}: {e}", head.as_str()),
             )
             .await;
@@ -201,9 +223,6 @@ impl Scheduler {
 
         // Heartbeat: renew the lease; a lost fence cancels the lane.
         let lost = cancel.child_token();
-        if let Ok(mut r) = self.running.lock() {
-            r.insert(lane_id, lost.clone());
-        }
         let beat = {
             let (db, lost) = (self.db.clone(), lost.clone());
             tokio::spawn(async move {
@@ -227,7 +246,7 @@ impl Scheduler {
             parent_env: self.env.clone(),
             timeout: Duration::from_secs(claim.timeout_secs.unwrap_or(self.repo.lane_timeout_secs)),
             kill_grace: self.kill_grace,
-            log_path: Utf8PathBuf::from(log_path.as_str()),
+            log_path: log_path.clone(),
         };
         let db = self.db.clone();
         let outcome = run_lane(spec, lost.clone(), move |ev| {
@@ -241,22 +260,18 @@ impl Scheduler {
         })
         .await;
         beat.abort();
-        if let Ok(mut r) = self.running.lock() {
-            r.remove(&lane_id);
-        }
         if let Some(run) = &outcome.pikaci_run_id {
             let _ = self
                 .db
                 .record_pikaci_run(lane_id, fence, run.as_str())
                 .await;
         }
-        finish(
-            outcome.status,
-            outcome.failure_kind.map(|k| k.as_str().to_owned()),
-            outcome.message,
-        )
-        .await;
-        if let Err(e) = self.git.remove_worktree(&worktree) {
+        finish(outcome.status, outcome.failure_kind, outcome.message).await;
+        if let Err(e) = self
+            .git
+            .call(move |git| git.remove_worktree(&worktree))
+            .await
+        {
             tracing::warn!(error = %e, "could not remove a lane worktree");
         }
     }

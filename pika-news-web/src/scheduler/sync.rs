@@ -1,7 +1,7 @@
 //! Turning the canonical repository's branch heads into suites and lanes.
 
 use crate::config::ForgeRepo;
-use crate::db::{Db, NewLane};
+use crate::db::{Db, NewLane, SuiteStatus};
 use crate::lanes::git::{BranchHead, Git};
 use crate::lanes::manifest::{MANIFEST_PATH, parse_manifest};
 
@@ -29,7 +29,7 @@ pub async fn sync_heads(
     git: &Git,
     repo: &ForgeRepo,
 ) -> Result<SyncReport, SchedulerError> {
-    let heads = git.list_branch_heads()?;
+    let heads = git.call(|g| g.list_branch_heads()).await?;
     let mut report = SyncReport::default();
     for BranchHead { name, commit } in &heads {
         let known = match db.branch_by_name(name).await? {
@@ -42,37 +42,45 @@ pub async fn sync_heads(
         let branch = db.upsert_branch(name, commit.as_str()).await?;
         // A head whose manifest cannot be read gets a failed suite saying why;
         // it must not stop the sync of every other branch.
-        let suite = match git.read_file_at(commit, MANIFEST_PATH) {
+        let at = commit.clone();
+        let manifest = git.call(move |g| g.read_file_at(&at, MANIFEST_PATH)).await;
+        let suite = match manifest {
             Err(e) => {
                 let message = format!("cannot read {MANIFEST_PATH}: {e}");
-                db.insert_suite(branch, commit.as_str(), "failed", Some(&message))
+                db.insert_suite(branch, commit.as_str(), SuiteStatus::Failed, Some(&message))
                     .await?
             }
             Ok(None) => {
                 db.insert_suite(
                     branch,
                     commit.as_str(),
-                    "passed",
+                    SuiteStatus::Passed,
                     Some("no ci/forge-lanes.toml: nothing to run"),
                 )
                 .await?
             }
             Ok(Some(text)) => match parse_manifest(&text) {
                 Err(e) => {
-                    db.insert_suite(branch, commit.as_str(), "failed", Some(&e.to_string()))
-                        .await?
+                    db.insert_suite(
+                        branch,
+                        commit.as_str(),
+                        SuiteStatus::Failed,
+                        Some(&e.to_string()),
+                    )
+                    .await?
                 }
                 Ok(manifest) => {
                     let changed = if name == &repo.default_branch {
                         None
                     } else {
-                        git.changed_files(&repo.default_branch, commit).ok()
+                        let (base, head) = (repo.default_branch.clone(), commit.clone());
+                        git.call(move |g| g.changed_files(&base, &head)).await.ok()
                     };
                     let selected = manifest.select(changed.as_deref());
                     let status = if selected.is_empty() {
-                        "passed"
+                        SuiteStatus::Passed
                     } else {
-                        "running"
+                        SuiteStatus::Running
                     };
                     let message = selected
                         .is_empty()

@@ -59,7 +59,7 @@ async fn lane_actions_change_the_queue() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let new_lane = body["lane_run_id"].as_i64().unwrap();
-    assert!(new_lane > without);
+    assert!(new_lane > without.get());
     let (_, detail) = app.get(&format!("/news/api/forge/branch/{branch}")).await;
     let lanes = detail["suites"][0]["lanes"].as_array().unwrap();
     assert_eq!(lanes.last().unwrap()["lane"], "pre-merge");

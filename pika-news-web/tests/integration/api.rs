@@ -102,7 +102,7 @@ async fn branch_detail_resolve_and_logs() {
         .get("/news/api/forge/branch/resolve?name=feature/x")
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["id"], branch);
+    assert_eq!(body["id"], branch.get());
     let (status, _) = app.get("/news/api/forge/branch/resolve?name=nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
@@ -111,9 +111,9 @@ async fn branch_detail_resolve_and_logs() {
         .get(&format!("/news/api/forge/branch/{branch}/logs"))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["branch_id"], branch);
+    assert_eq!(body["branch_id"], branch.get());
     assert_eq!(body["branch_name"], "feature/x");
-    assert_eq!(body["run_id"], without);
+    assert_eq!(body["run_id"], without.get());
     assert!(body["pikaci_run"].is_null() && body["pikaci_log_metadata"].is_null());
     assert!(body.as_object().unwrap().contains_key("pikaci_run"));
 
@@ -125,7 +125,7 @@ async fn branch_detail_resolve_and_logs() {
             .get(&format!("/news/api/forge/branch/{branch}/logs?{q}"))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["run_id"], with_run);
+        assert_eq!(body["run_id"], with_run.get());
         assert_eq!(body["lane"]["lane"], "pre-merge");
         assert_eq!(body["pikaci_run"]["run_id"], RUN);
         assert_eq!(
@@ -202,24 +202,42 @@ async fn a_real_socket_serves_the_same_router() {
     server.abort();
 }
 
-#[tokio::test]
-async fn a_briefly_locked_database_makes_requests_wait_not_fail() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_database_serves_reads_and_makes_writes_wait_not_fail() {
     let app = TestApp::new();
+    let (_, lane, _) = app.branch().await;
     let db = app.db.clone();
-    // Another writer holds an exclusive lock for a moment.
+    // Another writer holds an exclusive lock until told to let go.
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
     let holder = std::thread::spawn(move || {
         db.call_blocking(|c| {
             c.execute_batch("BEGIN EXCLUSIVE")?;
             locked_tx.send(()).unwrap();
-            std::thread::sleep(std::time::Duration::from_millis(300));
+            let _ = release_rx.recv();
             c.execute_batch("COMMIT")?;
             Ok(())
         })
         .unwrap();
     });
     locked_rx.recv().unwrap();
+    // Reads (the token check included) never wait for a writer.
     let (status, body) = app.get(&format!("/news/api/forge/pikaci/run/{RUN}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
+    // A write waits for the lock (up to the busy timeout) instead of failing.
+    let writer = {
+        let auth = format!("Bearer {}", app.write);
+        let app = app.app();
+        tokio::spawn(async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::post(format!("/news/api/forge/lane/{lane}/requeue"))
+                .header("authorization", auth)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(req).await.unwrap().status()
+        })
+    };
+    release_tx.send(()).unwrap();
+    assert_eq!(writer.await.unwrap(), StatusCode::OK);
     holder.join().unwrap();
 }

@@ -1,7 +1,6 @@
 //! The `pika-news` binary: tokens from the command line, and `serve`.
 
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use camino::Utf8PathBuf;
 
@@ -109,35 +108,37 @@ fn a_bad_config_names_the_file_and_line() {
 
 #[test]
 fn serve_answers_never_logs_tokens_and_stops_on_sigterm() {
+    use std::io::{BufRead, Read, Write};
     let dir = tempfile::tempdir().unwrap();
+    // Port 0: the server says which port it got when it is listening.
     let cfg = config(&dir);
-    // Pick a free port for the server.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let text = std::fs::read_to_string(&cfg)
-        .unwrap()
-        .replace("bind_port = 0", &format!("bind_port = {port}"));
-    std::fs::write(&cfg, text).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_pika-news"))
         .args(["serve", "--config", cfg.as_str()])
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let body = loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                .unwrap();
-            let mut r = String::new();
-            s.read_to_string(&mut r).unwrap();
-            break r;
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let addr = loop {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "the server ended before it listened"
+        );
+        if let Some(rest) = line.split("pika-news listening addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
         }
-        assert!(Instant::now() < deadline, "server never listened");
-        std::thread::sleep(Duration::from_millis(50));
     };
+    // Keep reading its log, so it never blocks on a full pipe.
+    let log = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = stderr.read_to_string(&mut rest);
+        rest
+    });
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut body = String::new();
+    s.read_to_string(&mut body).unwrap();
     assert!(
         body.starts_with("HTTP/1.1 200") && body.contains("\"ok\""),
         "{body}"
@@ -145,6 +146,7 @@ fn serve_answers_never_logs_tokens_and_stops_on_sigterm() {
     nix_kill(child.id());
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
+    assert!(log.join().unwrap().contains("shutting down"));
 }
 
 fn nix_kill(pid: u32) {

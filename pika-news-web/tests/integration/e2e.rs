@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use pika_news_web::db::{LaneStatus, Role};
+use pika_news_web::db::{BranchId, LaneStatus, Role, SuiteStatus};
 use pika_news_web::{AppState, router};
 use tokio_util::sync::CancellationToken;
 
@@ -32,7 +32,7 @@ title = "pikaci ci target"
 pikaci_target = "ci"
 "#;
 
-async fn run_branch() -> (Forge, i64) {
+async fn run_branch() -> (Forge, BranchId) {
     let mut f = Forge::new();
     f.repo.pikaci_bin = pikaci_bin();
     f.push(
@@ -59,14 +59,14 @@ async fn a_pushed_branch_runs_its_pikaci_lane_and_serves_the_run() {
     let suites = f.db.suites(branch).await.unwrap();
     let lane = &suites[0].lanes[0];
     assert_eq!(lane.status, LaneStatus::Passed, "{lane:?}");
-    assert_eq!(suites[0].status, "passed");
+    assert_eq!(suites[0].status, SuiteStatus::Passed);
     let run_id = lane
         .pikaci_run_id
         .clone()
         .expect("the pikaci run id was recorded");
     // The worktree is gone; the run stays in the repository's state root.
     assert!(
-        std::fs::read_dir(f.repo.data_dir.join("worktrees"))
+        std::fs::read_dir(f.repo.data_dir.worktrees())
             .unwrap()
             .next()
             .is_none()

@@ -1,13 +1,16 @@
 //! A forge for tests: a canonical bare repository, a working clone that pushes
-//! branches to it, a database, a state root and a scheduler over them.
+//! branches to it, a database on a manual clock, a state root and a scheduler
+//! over them.
 
 use std::collections::BTreeMap;
 use std::process::Command;
+use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pika_news_web::ForgeRepo;
+use pika_news_web::clock::ManualClock;
 use pika_news_web::db::Db;
 use pika_news_web::scheduler::Scheduler;
+use pika_news_web::{DataDir, ForgeRepo};
 
 pub(crate) struct Forge {
     _dir: tempfile::TempDir,
@@ -15,6 +18,8 @@ pub(crate) struct Forge {
     pub(crate) bare: Utf8PathBuf,
     pub(crate) work: Utf8PathBuf,
     pub(crate) db: Db,
+    /// The database's clock: it moves only when a test advances it.
+    pub(crate) clock: ManualClock,
     pub(crate) repo: ForgeRepo,
 }
 
@@ -62,7 +67,8 @@ impl Forge {
             &root,
             &format!("git init -q --bare -b main {bare} && git init -q -b main {work}"),
         );
-        let db = Db::open(&root.join("news.sqlite")).unwrap();
+        let clock = ManualClock::new("2026-03-24T16:12:38Z".parse().unwrap());
+        let db = Db::open_with_clock(&root.join("news.sqlite"), Arc::new(clock.clone())).unwrap();
         let repo = ForgeRepo {
             repo: "sledtools/pika".into(),
             canonical_git_dir: bare.clone(),
@@ -72,7 +78,7 @@ impl Forge {
             pikaci_state_root: pika_news_web::pikaci_state_root("sledtools/pika", &bare),
             pikaci_bin: "pikaci".into(),
             env_allow: vec![],
-            data_dir: root.join("data"),
+            data_dir: DataDir::new(root.join("data")),
             poll_interval_secs: 1,
         };
         Self {
@@ -81,6 +87,7 @@ impl Forge {
             bare,
             work,
             db,
+            clock,
             repo,
         }
     }

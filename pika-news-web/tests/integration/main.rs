@@ -12,4 +12,6 @@ mod e2e;
 mod faults;
 mod hostile;
 mod openapi;
+mod pikaci_logs;
 mod scheduler;
+mod server;

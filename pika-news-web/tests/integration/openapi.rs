@@ -1,7 +1,13 @@
-//! The OpenAPI document: served, and in step with the routes that exist.
+//! The OpenAPI document: served, in step with the routes that exist, valid
+//! by a real OpenAPI validator, and every answer the routes give matches the
+//! schema the document gives for it.
+
+use std::process::Command;
 
 use axum::http::StatusCode;
-use pika_news_web::ROUTES;
+use camino::{Utf8Path, Utf8PathBuf};
+use pika_news_web::api::Method;
+use pika_news_web::{DataDir, ROUTES};
 
 use crate::support::{RUN, TestApp};
 
@@ -14,9 +20,9 @@ async fn the_document_is_served_and_lists_every_route() {
     let paths = doc["paths"].as_object().unwrap();
     for r in ROUTES {
         assert!(
-            paths[r.path][r.method].is_object(),
+            paths[r.path][r.method.as_str()].is_object(),
             "{} {} missing",
-            r.method,
+            r.method.as_str(),
             r.path
         );
     }
@@ -49,7 +55,7 @@ async fn every_documented_route_is_routed() {
         } else {
             uri
         };
-        let method = r.method.to_uppercase();
+        let method = r.method.as_str().to_uppercase();
         let (status, body) = if r.path.ends_with("/ci") {
             // HTML: only the status matters here.
             (
@@ -72,4 +78,236 @@ async fn app_status(app: &TestApp, uri: &str, auth: &str) -> StatusCode {
         .body(axum::body::Body::empty())
         .unwrap();
     app.app().oneshot(req).await.unwrap().status()
+}
+
+/// One answer to check: the route's path template, the request and what came back.
+struct Example {
+    method: Method,
+    path: &'static str,
+    uri: String,
+    auth: Option<String>,
+}
+
+fn example(
+    method: Method,
+    path: &'static str,
+    uri: impl Into<String>,
+    auth: Option<&str>,
+) -> Example {
+    Example {
+        method,
+        path,
+        uri: uri.into(),
+        auth: auth.map(|t| format!("Bearer {t}")),
+    }
+}
+
+#[tokio::test]
+async fn the_document_is_valid_and_every_answer_matches_its_schema() {
+    let app = TestApp::new();
+    let (branch, with_run, without) = app.branch().await;
+    // A lane log on disk, so the lane log answer has text.
+    let data = DataDir::new(app.store.root().path().parent().unwrap().join("data"));
+    let log = data.lane_log(with_run);
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "[pika-news] running: pikaci run ci --output jsonl\n").unwrap();
+    // A corrupt record, for a 500.
+    let corrupt: pikaci_core::RunId = "20260324T161239Z-00000001".parse().unwrap();
+    let path = app.store.root().run_json(&corrupt);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(&path, "{\"run_id\": tru").unwrap();
+
+    let (r, w) = (Some(app.read.as_str()), Some(app.write.as_str()));
+    let (get, post) = (Method::Get, Method::Post);
+    let run = "/news/api/forge/pikaci/run/{run_id}";
+    let logs = "/news/api/forge/pikaci/logs/{run_id}";
+    let resolve = "/news/api/forge/branch/resolve";
+    let detail = "/news/api/forge/branch/{branch_id}";
+    let branch_logs = "/news/api/forge/branch/{branch_id}/logs";
+    let lane_log = "/news/api/forge/lane/{lane_run_id}/log";
+    let action = "/news/api/forge/lane/{lane_run_id}/{action}";
+    let wake = "/news/api/forge/wake";
+    let examples = [
+        example(get, "/health", "/health", None),
+        example(
+            get,
+            "/news/api/openapi.json",
+            "/news/api/openapi.json",
+            None,
+        ),
+        example(get, run, format!("/news/api/forge/pikaci/run/{RUN}"), r),
+        example(
+            get,
+            run,
+            "/news/api/forge/pikaci/run/20990101T000000Z-00000000",
+            r,
+        ),
+        example(get, run, "/news/api/forge/pikaci/run/..%2fx", r),
+        example(get, run, format!("/news/api/forge/pikaci/run/{RUN}"), None),
+        example(get, run, format!("/news/api/forge/pikaci/run/{corrupt}"), r),
+        example(get, logs, format!("/news/api/forge/pikaci/logs/{RUN}"), r),
+        example(
+            get,
+            logs,
+            format!("/news/api/forge/pikaci/logs/{RUN}?kind=guest&tail=12"),
+            r,
+        ),
+        example(
+            get,
+            logs,
+            format!("/news/api/forge/pikaci/logs/{RUN}?kind=host&offset=9&limit=4"),
+            r,
+        ),
+        example(
+            get,
+            logs,
+            format!("/news/api/forge/pikaci/logs/{RUN}?kind=all"),
+            r,
+        ),
+        example(
+            get,
+            logs,
+            format!("/news/api/forge/pikaci/logs/{RUN}?job=ghost"),
+            r,
+        ),
+        example(
+            get,
+            resolve,
+            "/news/api/forge/branch/resolve?name=feature/x",
+            r,
+        ),
+        example(get, resolve, "/news/api/forge/branch/resolve", r),
+        example(get, resolve, "/news/api/forge/branch/resolve?name=nope", r),
+        example(get, detail, format!("/news/api/forge/branch/{branch}"), r),
+        example(get, detail, "/news/api/forge/branch/424242", r),
+        example(get, detail, "/news/api/forge/branch/x", r),
+        example(
+            get,
+            branch_logs,
+            format!("/news/api/forge/branch/{branch}/logs"),
+            r,
+        ),
+        example(
+            get,
+            branch_logs,
+            format!("/news/api/forge/branch/{branch}/logs?lane=pre-merge"),
+            r,
+        ),
+        example(
+            get,
+            branch_logs,
+            format!("/news/api/forge/branch/{branch}/logs?lane_run_id=9999"),
+            r,
+        ),
+        example(
+            get,
+            lane_log,
+            format!("/news/api/forge/lane/{with_run}/log"),
+            r,
+        ),
+        example(
+            get,
+            lane_log,
+            format!("/news/api/forge/lane/{without}/log?tail=5"),
+            r,
+        ),
+        example(get, lane_log, "/news/api/forge/lane/999/log", r),
+        example(
+            post,
+            action,
+            format!("/news/api/forge/lane/{with_run}/requeue"),
+            w,
+        ),
+        example(
+            post,
+            action,
+            format!("/news/api/forge/lane/{with_run}/rerun"),
+            w,
+        ),
+        example(
+            post,
+            action,
+            format!("/news/api/forge/lane/{with_run}/explode"),
+            w,
+        ),
+        example(post, action, "/news/api/forge/lane/999/rerun", w),
+        example(
+            post,
+            action,
+            format!("/news/api/forge/lane/{with_run}/fail"),
+            r,
+        ),
+        example(
+            post,
+            action,
+            format!("/news/api/forge/lane/{with_run}/fail"),
+            None,
+        ),
+        example(post, wake, "/news/api/forge/wake", w),
+        example(post, wake, "/news/api/forge/wake", r),
+    ];
+    let mut answers = Vec::new();
+    for ex in &examples {
+        let method = ex.method.as_str().to_uppercase();
+        let (status, body) = app.send(&method, &ex.uri, ex.auth.as_deref()).await;
+        answers.push(serde_json::json!({
+            "method": ex.method.as_str(),
+            "path": ex.path,
+            "uri": ex.uri,
+            "status": status.as_u16(),
+            "body": body,
+        }));
+    }
+    // Every JSON route has a successful answer among the examples, and every
+    // error status the document lists for some route comes up at least once.
+    for route in ROUTES.iter().filter(|r| r.answer.is_json()) {
+        assert!(
+            answers
+                .iter()
+                .any(|a| a["path"] == route.path && a["status"] == 200),
+            "no 200 example for {} {}",
+            route.method.as_str(),
+            route.path
+        );
+    }
+    for status in [400, 401, 403, 404, 500] {
+        assert!(
+            answers.iter().any(|a| a["status"] == status),
+            "no example answers {status}"
+        );
+    }
+
+    let (_, doc) = app.send("GET", "/news/api/openapi.json", None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let dir = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+    std::fs::write(dir.join("openapi.json"), doc.to_string()).unwrap();
+    std::fs::write(
+        dir.join("examples.json"),
+        serde_json::Value::from(answers).to_string(),
+    )
+    .unwrap();
+    check_with_python(&dir);
+}
+
+/// Runs `openapi_check.py` (openapi-spec-validator and its JSON Schema
+/// validator); a missing Python or package fails with the fix.
+fn check_with_python(dir: &Utf8Path) {
+    const SETUP: &str =
+        "run `bash scripts/test-setup.sh` (it installs openapi-spec-validator with pip)";
+    let script =
+        Utf8Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/integration/openapi_check.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .arg(dir.join("openapi.json"))
+        .arg(dir.join("examples.json"))
+        .output()
+        .unwrap_or_else(|e| panic!("python3 could not be started ({e}): {SETUP}"));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    println!("{stdout}");
+    match out.status.code() {
+        Some(0) => {}
+        Some(3) => panic!("{}: {SETUP}", stderr.trim()),
+        _ => panic!("the OpenAPI check failed:\n{stdout}\n{stderr}"),
+    }
 }

@@ -1,9 +1,10 @@
 //! The scheduler over a real bare repository and database: suites per head,
 //! manifest errors, superseded heads, gone branches, claiming and recovery.
 
-use pika_news_web::db::{LaneAction, LaneStatus};
+use pika_news_web::db::{BranchState, LaneAction, LaneRunId, LaneStatus, SuiteStatus};
 use pika_news_web::lanes::git::Git;
 use pika_news_web::scheduler::sync_heads;
+use pikaci_core::FailureKind;
 
 use crate::forge::{Forge, sh};
 
@@ -58,7 +59,7 @@ async fn a_manifest_error_gives_a_failed_suite_that_says_why() {
         .unwrap();
     let main = f.db.branch_by_name("main").await.unwrap().unwrap();
     let suite = &f.db.suites(main.id).await.unwrap()[0];
-    assert_eq!(suite.status, "failed");
+    assert_eq!(suite.status, SuiteStatus::Failed);
     let msg = suite.message.as_deref().unwrap();
     assert!(
         msg.contains("ci/forge-lanes.toml:3") && msg.contains("needs `command`"),
@@ -91,7 +92,7 @@ async fn a_new_head_cancels_the_old_one_and_a_gone_branch_closes() {
     let report = sync_heads(&f.db, &git, &f.repo).await.unwrap();
     assert_eq!(report.closed, 1);
     let b = f.db.branch_by_name("feature/b").await.unwrap().unwrap();
-    assert_eq!(b.state, "closed");
+    assert_eq!(b.state, BranchState::Closed);
     assert_eq!(
         f.db.suites(b.id).await.unwrap()[0].lanes[0].status,
         LaneStatus::Cancelled
@@ -114,7 +115,10 @@ async fn claims_honour_concurrency_groups_and_fences() {
     let c = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
     // The second docs lane waits for the first: one per group.
     assert!(f.db.claim_lane("me", 60, 10).await.unwrap().is_none());
-    assert_eq!([a.lane_id, b.lane_id, c.lane_id], [1, 2, 3]);
+    assert_eq!(
+        [a.lane_id, b.lane_id, c.lane_id].map(LaneRunId::get),
+        [1, 2, 3]
+    );
     // With a concurrency of 3 already running, nothing more is claimed either.
     assert!(f.db.claim_lane("me", 60, 3).await.unwrap().is_none());
 
@@ -158,7 +162,7 @@ async fn claims_honour_concurrency_groups_and_fences() {
     );
     // The docs group is free again.
     let d = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
-    assert_eq!(d.lane_id, 4);
+    assert_eq!(d.lane_id.get(), 4);
 }
 
 #[tokio::test]
@@ -171,19 +175,19 @@ async fn expired_leases_are_recovered_and_repeat_offenders_fail() {
     sync_heads(&f.db, &Git::new(f.bare.clone()), &f.repo)
         .await
         .unwrap();
-    let expire = |db: &pika_news_web::db::Db| {
-        db.call_blocking(|c| {
-            c.execute("UPDATE lanes SET lease_expires_at = '2000-01-01T00:00:00Z' WHERE status = 'running'", [])?;
-            Ok(())
-        })
-        .unwrap();
+    // The runner stops answering: its 60 s lease runs out.
+    let expire = |clock: &pika_news_web::clock::ManualClock| {
+        clock.advance(jiff::SignedDuration::from_secs(61));
     };
     let first =
         f.db.claim_lane("dead-runner", 60, 1)
             .await
             .unwrap()
             .unwrap();
-    expire(&f.db);
+    // Not before the lease ends.
+    f.clock.advance(jiff::SignedDuration::from_secs(59));
+    assert_eq!(f.db.recover_expired(3).await.unwrap(), 0);
+    expire(&f.clock);
     assert_eq!(f.db.recover_expired(3).await.unwrap(), 1);
     // The dead runner's fence is stale; the lane is claimable again.
     assert!(
@@ -200,13 +204,13 @@ async fn expired_leases_are_recovered_and_repeat_offenders_fail() {
                 .unwrap();
         assert_eq!(again.lane_id, first.lane_id);
         assert!(again.fencing_token > first.fencing_token);
-        expire(&f.db);
+        expire(&f.clock);
         f.db.recover_expired(3).await.unwrap();
     }
     let main = f.db.branch_by_name("main").await.unwrap().unwrap();
     let lane = &f.db.suites(main.id).await.unwrap()[0].lanes[0];
     assert_eq!(lane.status, LaneStatus::Failed);
-    assert_eq!(lane.failure_kind.as_deref(), Some("infrastructure"));
+    assert_eq!(lane.failure_kind, Some(FailureKind::Infrastructure));
     assert_eq!(lane.attempts, 3);
 }
 
@@ -226,7 +230,7 @@ async fn an_unreadable_manifest_fails_its_head_but_not_the_others() {
     assert_eq!(report.suites, 2, "{report:?}");
     let huge = f.db.branch_by_name("feature/huge").await.unwrap().unwrap();
     let suite = &f.db.suites(huge.id).await.unwrap()[0];
-    assert_eq!(suite.status, "failed");
+    assert_eq!(suite.status, SuiteStatus::Failed);
     assert!(
         suite
             .message
@@ -248,14 +252,13 @@ async fn a_running_lane_of_a_superseded_head_is_stopped_at_the_next_tick() {
     let shutdown = tokio_util::sync::CancellationToken::new();
     let first = sched.tick(&shutdown).await.unwrap();
     assert_eq!(first.len(), 1);
-    // Wait (bounded) until the lane is running.
+    // The claim made it running, and the scheduler knows how to stop it,
+    // whatever its task has reached.
     let main = f.db.branch_by_name("main").await.unwrap().unwrap();
-    for _ in 0..200 {
-        if f.db.suites(main.id).await.unwrap()[0].lanes[0].status == LaneStatus::Running {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    assert_eq!(
+        f.db.suites(main.id).await.unwrap()[0].lanes[0].status,
+        LaneStatus::Running
+    );
     f.push(
         "main",
         &[("ci/forge-lanes.toml", &slow.replace("120", "121"))],
@@ -288,4 +291,84 @@ async fn a_running_lane_of_a_superseded_head_is_stopped_at_the_next_tick() {
         f.db.suites(main.id).await.unwrap()[0].lanes[0].status,
         LaneStatus::Cancelled
     );
+}
+
+/// Virtual time: with tokio's clock paused this returns once every task is
+/// idle (database and git calls run on the blocking pool, which holds the
+/// clock), then jumps the clock; nothing waits for real.
+async fn pass(secs: u64) {
+    tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_poller_looks_again_every_interval_and_at_once_when_woken() {
+    let mut f = Forge::new();
+    f.repo.poll_interval_secs = 30;
+    f.push("main", &[("ci/forge-lanes.toml", "version = 1\n")]);
+    let sched = f.scheduler();
+    let waker = sched.waker();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(sched.run(shutdown.clone()));
+    pass(1).await;
+    assert!(f.db.branch_by_name("main").await.unwrap().is_some());
+
+    f.push("feature/a", &[("a", "1")]);
+    pass(20).await;
+    assert!(
+        f.db.branch_by_name("feature/a").await.unwrap().is_none(),
+        "seen before the poll interval"
+    );
+    pass(10).await;
+    assert!(f.db.branch_by_name("feature/a").await.unwrap().is_some());
+
+    f.push("feature/b", &[("b", "1")]);
+    waker.notify_one();
+    pass(1).await;
+    assert!(f.db.branch_by_name("feature/b").await.unwrap().is_some());
+    shutdown.cancel();
+    task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_runner_that_loses_its_lease_stops_at_its_next_heartbeat() {
+    let f = Forge::new();
+    // A real child runs here: a blocking task in flight keeps tokio from
+    // jumping the paused clock while the child lives; the test moves it.
+    let (release, held) = std::sync::mpsc::channel::<()>();
+    let hold = tokio::task::spawn_blocking(move || held.recv());
+    let fifo = f.root.join("lane-up");
+    sh(&f.root, &format!("mkfifo {fifo}"));
+    let slow = format!(
+        "version = 1\n[[branch.lanes]]\nid = \"slow\"\ncommand = [\"bash\", \"-c\", \"echo up > {fifo}; exec sleep 120\"]\n"
+    );
+    f.push("main", &[("ci/forge-lanes.toml", &slow)]);
+    let sched = f.scheduler();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let started = sched.tick(&shutdown).await.unwrap();
+    // The lane's child is running (and with it the lane's heartbeat).
+    let up = fifo.clone();
+    let line = tokio::task::spawn_blocking(move || std::fs::read_to_string(up))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(line, "up\n");
+    let main = f.db.branch_by_name("main").await.unwrap().unwrap();
+    let lane = f.db.suites(main.id).await.unwrap()[0].lanes[0].id;
+    // Someone fails the lane by hand; no tick follows, so only the heartbeat
+    // (every 20 s) can notice that its fencing token moved.
+    f.db.lane_action(lane, LaneAction::Fail).await.unwrap();
+    tokio::time::advance(std::time::Duration::from_secs(21)).await;
+    for h in started {
+        h.await.unwrap();
+    }
+    let lane = &f.db.suites(main.id).await.unwrap()[0].lanes[0];
+    assert_eq!(lane.status, LaneStatus::Failed);
+    assert_eq!(lane.message.as_deref(), Some("failed by hand"));
+    let log = std::fs::read_to_string(f.repo.data_dir.lane_log(lane.id)).unwrap();
+    assert!(
+        log.contains("lane cancelled"),
+        "stopped, not run out: {log}"
+    );
+    drop(release);
+    let _ = hold.await;
 }

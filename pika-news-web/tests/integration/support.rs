@@ -8,9 +8,9 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use camino::Utf8PathBuf;
 use http_body_util::BodyExt;
-use pika_news_web::db::{Db, LaneStatus, NewLane, Role};
-use pika_news_web::{AppState, router};
-use pikaci_core::{LogFile, RunRecord, RunStatus};
+use pika_news_web::db::{BranchId, Db, LaneRunId, LaneStatus, NewLane, Role, SuiteStatus};
+use pika_news_web::{AppState, DataDir, router};
+use pikaci_core::{FailureKind, LogFile, RunRecord, RunStatus};
 use pikaci_store::Store;
 use tower::ServiceExt;
 
@@ -74,13 +74,13 @@ impl TestApp {
                 self.store.root().path().to_owned(),
                 self.public_read,
             )
-            .with_data_dir(data_dir),
+            .with_data_dir(DataDir::new(data_dir)),
         )
     }
 
     /// A branch `feature/x` with one suite and a lane that ran pikaci run `RUN`,
     /// and a second lane without a pikaci run. Returns (branch id, lane ids).
-    pub(crate) async fn branch(&self) -> (i64, i64, i64) {
+    pub(crate) async fn branch(&self) -> (BranchId, LaneRunId, LaneRunId) {
         let branch = self
             .db
             .upsert_branch("feature/x", &"a".repeat(40))
@@ -88,7 +88,7 @@ impl TestApp {
             .unwrap();
         let suite = self
             .db
-            .insert_suite(branch, &"a".repeat(40), "running", None)
+            .insert_suite(branch, &"a".repeat(40), SuiteStatus::Running, None)
             .await
             .unwrap();
         let with_run = self
@@ -108,7 +108,7 @@ impl TestApp {
             .set_lane_status(
                 with_run,
                 LaneStatus::Failed,
-                Some("test_failure"),
+                Some(FailureKind::TestFailure),
                 Some("1 of 1 jobs failed"),
             )
             .await

@@ -85,6 +85,43 @@ fn logs_whole_ranges_tail_and_metadata() {
 }
 
 #[test]
+fn logs_range_rules_are_the_store_s() {
+    let env = TestEnv::new(TWO);
+    env.pikaci(&["run"]);
+    let id = env.last_run().run_id.to_string();
+    // The one rule (shared with the pika-news API): tail with offset or limit is refused.
+    for extra in [
+        &["--offset", "5"][..],
+        &["--limit", "3"],
+        &["--offset", "1", "--limit", "1"],
+    ] {
+        let mut args = vec!["logs", &id, "--job", "ok", "--tail", "9"];
+        args.extend_from_slice(extra);
+        let out = env.pikaci(&args);
+        assert_eq!(out.status.code(), Some(2), "{extra:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains("invalid range: tail cannot be combined with"),
+            "{extra:?}: {err}"
+        );
+        assert!(stdout(&out).is_empty());
+    }
+    // --follow resumes from --offset; a finished job ends at once.
+    let out = env.pikaci(&["logs", &id, "--job", "ok", "--follow", "--offset", "5"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "one\nline two\n");
+    for bad in ["--tail", "--limit"] {
+        let out = env.pikaci(&["logs", &id, "--follow", bad, "3"]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(
+            stderr(&out).contains("cannot be used with"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}
+
+#[test]
 fn follow_prints_a_running_job_until_it_ends() {
     let env = TestEnv::new(
         "[[job]]\nid = \"ticker\"\ncommand = \"for i in 1 2 3 4; do echo tick $i; sleep 0.3; done\"\n",

@@ -55,7 +55,8 @@ fn sigkill_at_random_moments_never_leaves_a_torn_or_forever_running_run() {
         match store.load_run_record(id) {
             Ok(raw) => {
                 let seen = store
-                    .load_run_record_reconciled(id, &live, raw.created_at)
+                    .run(id)
+                    .and_then(|dir| dir.record_reconciled(&live, raw.created_at))
                     .unwrap();
                 assert_ne!(
                     seen.status,

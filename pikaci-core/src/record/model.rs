@@ -22,6 +22,7 @@ where
 /// Which process owns a running run, so a reader can tell a live run from one
 /// whose owner died (see [`crate::Liveness`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunOwner {
     /// Process id of the pikaci that writes the run.
     pub pid: u32,
@@ -36,6 +37,7 @@ pub struct RunOwner {
 
 /// The record of one run, as stored in `runs/<run_id>/run.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunRecord {
     /// The run id.
     pub run_id: RunId,
@@ -51,8 +53,10 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_description: Option<String>,
     /// The source tree the run was made from.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub source_root: Utf8PathBuf,
     /// The copy of the source the jobs ran in.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub snapshot_dir: Utf8PathBuf,
     /// The git commit of the source, when it is a git checkout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -61,9 +65,11 @@ pub struct RunRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_dirty: Option<bool>,
     /// When the run was created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,
     /// When the run finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
     /// Files changed in the checkout (relative paths, informative).
     #[serde(default, deserialize_with = "null_as_default")]
@@ -94,6 +100,7 @@ pub struct RunRecord {
 
 /// The record of one job inside a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct JobRecord {
     /// The job id.
     pub id: JobId,
@@ -103,17 +110,22 @@ pub struct JobRecord {
     /// `running`, then `passed`, `failed` or `skipped`.
     pub status: RunStatus,
     /// Where it ran.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "host"))]
     pub executor: ExecutorKind,
     /// Its timeout.
     pub timeout_secs: u64,
     /// Where `host.log` was written (informative only: never opened from here).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub host_log_path: Utf8PathBuf,
     /// Where `guest.log` was written (informative only: never opened from here).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub guest_log_path: Utf8PathBuf,
     /// When it started.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: Timestamp,
     /// When it finished.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub finished_at: Option<Timestamp>,
     /// The command's exit code, when it exited by itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -131,6 +143,7 @@ pub struct JobRecord {
 
 /// How a job ran in a VM: the backend and each timed phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteVmExecution {
     /// Always `incus` today.
     pub backend: String,
@@ -141,12 +154,15 @@ pub struct RemoteVmExecution {
 
 /// One timed phase of a VM execution (`prepare_runtime`, `launch_guest`, ...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VmPhase {
     /// The phase name.
     pub phase: String,
     /// When it started.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub started_at: Timestamp,
     /// When it finished.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub finished_at: Timestamp,
     /// How long it took.
     pub duration_ms: u64,

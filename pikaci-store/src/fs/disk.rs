@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use camino::Utf8Path;
 use pikaci_core::engine::LogSink;
 
-use super::{EntryKind, Fs};
+use super::{EntryKind, Fs, ReadAt};
 
 /// The real file system.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,10 +35,31 @@ impl LogSink for DiskLog {
     }
 }
 
+/// Opens a regular file for reading: never through a final symbolic link, and
+/// never blocking on a FIFO (`O_NONBLOCK` does nothing to reads of a regular
+/// file; anything else is refused once open).
+/// A regular file opened for reading.
+struct DiskFile(File);
+
+impl ReadAt for DiskFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        loop {
+            match FileExt::read_at(&self.0, buf, offset) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                other => return other,
+            }
+        }
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+}
+
 fn open_nofollow(path: &Utf8Path) -> io::Result<File> {
     let file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| refine_symlink_error(e, path))?;
     if !file.metadata()?.is_file() {
@@ -97,22 +118,8 @@ impl Fs for DiskFs {
         Ok(out)
     }
 
-    fn read_range(&self, path: &Utf8Path, offset: u64, max: usize) -> io::Result<Vec<u8>> {
-        let file = open_nofollow(path)?;
-        let size = file.metadata()?.len();
-        let want = size.saturating_sub(offset).min(max as u64) as usize;
-        let mut buf = vec![0u8; want];
-        let mut filled = 0;
-        while filled < want {
-            match file.read_at(&mut buf[filled..], offset + filled as u64) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        buf.truncate(filled);
-        Ok(buf)
+    fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>> {
+        Ok(Box::new(DiskFile(open_nofollow(path)?)))
     }
 
     fn size(&self, path: &Utf8Path) -> io::Result<Option<u64>> {
@@ -183,18 +190,6 @@ impl Fs for DiskFs {
 
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
         fs_err::rename(from, to)
-    }
-
-    fn hard_link(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
-        fs_err::hard_link(from, to)
-    }
-
-    fn copy(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<u64> {
-        fs_err::copy(from, to)
-    }
-
-    fn remove_file(&self, path: &Utf8Path) -> io::Result<()> {
-        fs_err::remove_file(path)
     }
 
     fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::LogSink;
 
-use super::{EntryKind, Fs};
+use super::{EntryKind, Fs, ReadAt};
 
 type Content = Arc<RwLock<Vec<u8>>>;
 
@@ -162,6 +162,31 @@ impl Write for MemLog {
 
 impl LogSink for MemLog {}
 
+/// A file opened for reading: it shares the content, so it sees appends and
+/// keeps its content when the path is replaced, as an open file does on disk.
+struct MemFile(Content);
+
+impl ReadAt for MemFile {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let c = self
+            .0
+            .read()
+            .map_err(|_| io::Error::other("lock poisoned"))?;
+        let start = offset.min(c.len() as u64) as usize;
+        let n = buf.len().min(c.len() - start);
+        buf[..n].copy_from_slice(&c[start..start + n]);
+        Ok(n)
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        Ok(self
+            .0
+            .read()
+            .map_err(|_| io::Error::other("lock poisoned"))?
+            .len() as u64)
+    }
+}
+
 impl Fs for MemFs {
     fn write_atomic(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
         let mut st = self.lock();
@@ -191,14 +216,8 @@ impl Fs for MemFs {
         Ok(bytes)
     }
 
-    fn read_range(&self, path: &Utf8Path, offset: u64, max: usize) -> io::Result<Vec<u8>> {
-        let content = self.lock().file(path)?;
-        let c = content
-            .read()
-            .map_err(|_| io::Error::other("lock poisoned"))?;
-        let start = (offset.min(c.len() as u64)) as usize;
-        let end = start + max.min(c.len() - start);
-        Ok(c[start..end].to_vec())
+    fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>> {
+        Ok(Box::new(MemFile(self.lock().file(path)?)))
     }
 
     fn size(&self, path: &Utf8Path) -> io::Result<Option<u64>> {
@@ -308,50 +327,6 @@ impl Fs for MemFs {
             }
         }
         Ok(())
-    }
-
-    fn hard_link(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
-        let mut st = self.lock();
-        st.check_writable()?;
-        let content = st.file(from)?;
-        if st.nodes.contains_key(to) {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("{to} exists"),
-            ));
-        }
-        if let Some(parent) = to.parent() {
-            st.mkdirs(parent)?;
-        }
-        st.nodes.insert(to.to_owned(), Node::File(content));
-        Ok(())
-    }
-
-    fn copy(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<u64> {
-        let bytes = self.read(from)?;
-        let len = bytes.len() as u64;
-        let mut st = self.lock();
-        st.check_writable()?;
-        st.check_room(len)?;
-        if let Some(parent) = to.parent() {
-            st.mkdirs(parent)?;
-        }
-        st.nodes
-            .insert(to.to_owned(), Node::File(Arc::new(RwLock::new(bytes))));
-        Ok(len)
-    }
-
-    fn remove_file(&self, path: &Utf8Path) -> io::Result<()> {
-        let mut st = self.lock();
-        st.check_writable()?;
-        match st.nodes.get(path) {
-            Some(Node::Dir) => Err(io::Error::other(format!("{path} is a folder"))),
-            Some(_) => {
-                st.nodes.remove(path);
-                Ok(())
-            }
-            None => Err(not_found(path)),
-        }
     }
 
     fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()> {

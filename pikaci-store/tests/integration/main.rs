@@ -7,4 +7,5 @@ mod fs_contract;
 mod fuzz;
 mod gc;
 mod logs;
+mod module_graph;
 mod records;

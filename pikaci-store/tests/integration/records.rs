@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use camino::Utf8PathBuf;
-use pikaci_core::{ExecutorKind, FailureKind, LogFile, LogKind, RunId, RunStatus};
+use pikaci_core::{ExecutorKind, FailureKind, LogFile, RunId, RunStatus};
 use pikaci_store::{Fs, LogRange, MemFs, StateRoot, Store, StoreError};
 
 use crate::support::{record, run_id, running_record};
@@ -121,15 +121,15 @@ fn loads_the_earlier_pikaci_state_root_as_is() {
 
     // Logs come from the layout, not from the absolute paths in run.json.
     assert!(rec.jobs[0].guest_log_path.as_str().starts_with("/var/lib/"));
-    let logs = store
-        .load_logs(run, None, LogKind::Both, LogRange::Whole)
-        .unwrap();
-    assert_eq!(logs.job.as_str(), "check-pika-rust");
-    let guest = logs.guest.unwrap();
+    let dir = store.run(run).unwrap();
+    let job = dir.job(None).unwrap();
+    assert_eq!(job.id().as_str(), "check-pika-rust");
+    let guest = job.log(LogFile::Guest).read(LogRange::Whole).unwrap();
     assert!(guest.text.contains("412 passed"), "{}", guest.text);
-    assert!(logs.host.unwrap().text.contains("[pikaci]"));
+    let host = job.log(LogFile::Host).read(LogRange::Whole).unwrap();
+    assert!(host.text.contains("[pikaci]"));
 
-    let meta = store.load_logs_metadata(run).unwrap();
+    let meta = dir.logs_metadata(&rec).unwrap();
     assert_eq!(meta.jobs.len(), 2);
     assert!(
         meta.jobs

@@ -1,0 +1,289 @@
+//! The HTTP shapes: every JSON body the API answers with is a type here (or a
+//! pikaci record), made from database rows and store answers, never a row
+//! serialized as is. Their OpenAPI schemas are derived from these types.
+//!
+//! Field order is the order of the keys on the wire; optional values are
+//! `null` unless a field says it is omitted when empty. In the schemas every
+//! key that is always sent is `required` and no other key is allowed
+//! (`deny_unknown_fields` has no effect on serializing: it only closes the
+//! schema).
+
+use pikaci_core::{FailureKind, JobId, RunId, RunLogsMetadata, RunRecord};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
+
+/// Every error: `{"error": "..."}`, a message without server paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+}
+
+/// A branch of the forge repository.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Branch {
+    /// Its id in URLs.
+    pub id: BranchId,
+    /// Its ref name, e.g. `feature/x`.
+    pub name: String,
+    /// The head commit last seen.
+    #[schema(required = true)]
+    pub head: Option<String>,
+    /// `open`, or `closed` once its ref is gone.
+    pub state: BranchState,
+    /// When it last changed (RFC 3339, UTC).
+    pub updated_at: String,
+}
+
+impl From<db::Branch> for Branch {
+    fn from(b: db::Branch) -> Self {
+        Self {
+            id: b.id,
+            name: b.name,
+            head: b.head,
+            state: b.state,
+            updated_at: b.updated_at,
+        }
+    }
+}
+
+/// A branch with its suites (newest first, at most 50), each with its lanes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchDetail {
+    /// Its id in URLs.
+    pub id: BranchId,
+    /// Its ref name.
+    pub name: String,
+    /// The head commit last seen.
+    #[schema(required = true)]
+    pub head: Option<String>,
+    /// `open` or `closed`.
+    pub state: BranchState,
+    /// When it last changed.
+    pub updated_at: String,
+    /// Its suites, newest first.
+    pub suites: Vec<Suite>,
+}
+
+impl BranchDetail {
+    /// A branch row and its suites.
+    pub fn new(branch: db::Branch, suites: Vec<db::Suite>) -> Self {
+        Self {
+            id: branch.id,
+            name: branch.name,
+            head: branch.head,
+            state: branch.state,
+            updated_at: branch.updated_at,
+            suites: suites.into_iter().map(Suite::from).collect(),
+        }
+    }
+}
+
+/// The CI suite of one branch head.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Suite {
+    /// Its id.
+    pub id: SuiteId,
+    /// The head commit.
+    pub head: String,
+    /// Summary status, folded from its lanes.
+    pub status: SuiteStatus,
+    /// Why it failed, for a suite that could not start (bad manifest).
+    #[schema(required = true)]
+    pub message: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// Its lane runs, oldest first.
+    pub lanes: Vec<LaneRun>,
+}
+
+impl From<db::Suite> for Suite {
+    fn from(s: db::Suite) -> Self {
+        Self {
+            id: s.id,
+            head: s.head,
+            status: s.status,
+            message: s.message,
+            created_at: s.created_at,
+            lanes: s.lanes.into_iter().map(LaneRun::from).collect(),
+        }
+    }
+}
+
+/// One run of one lane.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LaneRun {
+    /// The lane run id.
+    pub id: LaneRunId,
+    /// The suite it belongs to.
+    pub suite_id: SuiteId,
+    /// The lane definition's id.
+    pub lane: String,
+    /// Its title.
+    pub title: String,
+    /// Its status.
+    pub status: LaneStatus,
+    /// Why it failed.
+    #[schema(required = true)]
+    pub failure_kind: Option<FailureKind>,
+    /// The pikaci run it started, once `run_started` arrived.
+    #[schema(required = true)]
+    pub pikaci_run_id: Option<String>,
+    /// How many times it was claimed.
+    pub attempts: i64,
+    /// A one-line summary.
+    #[schema(required = true)]
+    pub message: Option<String>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When it started.
+    #[schema(required = true)]
+    pub started_at: Option<String>,
+    /// When it finished.
+    #[schema(required = true)]
+    pub finished_at: Option<String>,
+}
+
+impl From<db::Lane> for LaneRun {
+    fn from(l: db::Lane) -> Self {
+        Self {
+            id: l.id,
+            suite_id: l.suite_id,
+            lane: l.lane,
+            title: l.title,
+            status: l.status,
+            failure_kind: l.failure_kind,
+            pikaci_run_id: l.pikaci_run_id,
+            attempts: l.attempts,
+            message: l.message,
+            created_at: l.created_at,
+            started_at: l.started_at,
+            finished_at: l.finished_at,
+        }
+    }
+}
+
+/// `ForgeBranchLogsResponse`: a branch's lane run with its pikaci run and log facts.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchLogsResponse {
+    /// The branch.
+    pub branch_id: BranchId,
+    /// Its name.
+    pub branch_name: String,
+    /// The lane run's id (the name is upstream's).
+    pub run_id: LaneRunId,
+    /// The lane run.
+    pub lane: LaneRun,
+    /// Its pikaci run; `null` when it has none (or the run is gone).
+    #[schema(required = true)]
+    pub pikaci_run: Option<RunRecord>,
+    /// Its pikaci run's log facts; `null` with `pikaci_run`.
+    #[schema(required = true)]
+    pub pikaci_log_metadata: Option<RunLogsMetadata>,
+}
+
+/// What part of one log an answer carries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogPart {
+    /// The byte offset of the first byte returned.
+    pub offset: u64,
+    /// How many bytes were returned.
+    pub len: u64,
+    /// The log's size when it was read.
+    pub total_size: u64,
+    /// Whether bytes of the log lie outside what was returned.
+    pub truncated: bool,
+    /// Whether the log exists.
+    pub exists: bool,
+}
+
+impl From<&pikaci_store::LogChunk> for LogPart {
+    fn from(c: &pikaci_store::LogChunk) -> Self {
+        Self {
+            offset: c.offset,
+            len: c.len,
+            total_size: c.total_size,
+            truncated: c.truncated,
+            exists: c.exists,
+        }
+    }
+}
+
+/// `GET /news/api/forge/pikaci/logs/{run_id}`: `{run_id, job, host, guest}` and
+/// what part of each log was returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LogsResponse {
+    /// The run.
+    pub run_id: RunId,
+    /// The job (the run's first job when none was asked for).
+    pub job: JobId,
+    /// `host.log`'s text; `null` when not asked for.
+    #[schema(required = true)]
+    pub host: Option<String>,
+    /// `guest.log`'s text; `null` when not asked for.
+    #[schema(required = true)]
+    pub guest: Option<String>,
+    /// What part of `host.log` was returned; omitted when not asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_log: Option<LogPart>,
+    /// What part of `guest.log` was returned; omitted when not asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_log: Option<LogPart>,
+}
+
+/// `GET /news/api/forge/lane/{lane_run_id}/log`: a lane run's own log.
+///
+/// The keys are in alphabetical order, as this answer has always had them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LaneLog {
+    /// Whether the log exists.
+    pub exists: bool,
+    /// The lane run.
+    pub lane_run_id: LaneRunId,
+    /// How many bytes were returned.
+    pub len: u64,
+    /// The text returned.
+    pub log: String,
+    /// The byte offset of the first byte returned.
+    pub offset: u64,
+    /// The log's size when it was read.
+    pub total_size: u64,
+    /// Whether bytes of the log lie outside what was returned.
+    pub truncated: bool,
+}
+
+/// A lane action's answer: the lane run it changed, or the new one a rerun made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LaneActionDone {
+    /// The lane run.
+    pub lane_run_id: LaneRunId,
+}
+
+/// `POST /news/api/forge/wake`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Woken {
+    /// Whether a scheduler was there to wake.
+    pub woken: bool,
+}

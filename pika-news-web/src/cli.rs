@@ -1,0 +1,173 @@
+//! The `pika-news` command line: clap definitions and dispatch. This is the
+//! binary's side: it reads the process environment, binds the port and
+//! catches SIGINT/SIGTERM, then hands everything to the library.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use camino::Utf8PathBuf;
+use clap::{CommandFactory as _, Parser, Subcommand};
+use pika_news_web::db::{Db, Role};
+use pika_news_web::{Config, serve};
+
+/// pika-news serves a forge repository's pikaci runs and logs over an
+/// authenticated HTTP API.
+#[derive(Debug, Parser)]
+#[command(name = "pika-news", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (creates and migrates the database first).
+    Serve {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Utf8PathBuf,
+    },
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print shell completions or the man page.
+    #[command(subcommand, hide = true)]
+    Generate(GenerateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum GenerateCommand {
+    /// Shell completions.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// The man page (roff).
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Make a token; it is printed once, alone on the last line, and only its hash is kept.
+    Create {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Utf8PathBuf,
+        /// A name to list and revoke it by.
+        #[arg(long)]
+        name: String,
+        /// read: runs, logs, pages; write: also lane actions; admin: everything.
+        #[arg(long, value_parser = ["read", "write", "admin"])]
+        role: String,
+    },
+    /// List tokens (never their secrets).
+    List {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Utf8PathBuf,
+    },
+    /// Revoke a token; it stops working at once.
+    Revoke {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Utf8PathBuf,
+        /// The token's name.
+        name: String,
+    },
+}
+
+/// Sets up logging, parses the command line, runs the command; exit code 2
+/// for any error (after clap's own usage errors, also 2).
+pub(crate) fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "pika_news_web=info,pika_news=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("pika-news: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn open(config: &Utf8PathBuf) -> anyhow::Result<Db> {
+    let cfg = Config::load(config)?;
+    Db::open(&cfg.database).with_context(|| format!("opening the database {}", cfg.database))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Generate(GenerateCommand::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "pika-news",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+        Command::Generate(GenerateCommand::Man) => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(())
+        }
+        Command::Serve { config } => {
+            let config = Config::load(&config)?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(serve_until_signalled(config))
+        }
+        Command::Token(TokenCommand::Create { config, name, role }) => {
+            let db = open(&config)?;
+            let role: Role = role.parse()?;
+            let secret = db.create_token(&name, role)?;
+            eprintln!("token {name:?} ({role}) created; it is shown once, store it now:");
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Token(TokenCommand::List { config }) => {
+            for t in open(&config)?.list_tokens()? {
+                let state = t
+                    .revoked_at
+                    .as_deref()
+                    .map_or("active".to_owned(), |r| format!("revoked {r}"));
+                println!(
+                    "{:<24} {:<6} created {}  {state}",
+                    t.name, t.role, t.created_at
+                );
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Revoke { config, name }) => {
+            open(&config)?.revoke_token(&name)?;
+            println!("revoked {name}");
+            Ok(())
+        }
+    }
+}
+
+/// Binds the configured address and serves until SIGINT or SIGTERM.
+async fn serve_until_signalled(config: Config) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("catching SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("catching SIGTERM")?;
+    let addr = format!("{}:{}", config.bind_address, config.bind_port);
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let lane_env = std::env::vars().collect();
+    let shutdown = async move {
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
+    };
+    serve(listener, config, lane_env, shutdown).await?;
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! The pikaci logs route read through the store's handles: the exact bytes
+//! of an answer, and the range rule it shares with `pikaci logs`.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+use crate::support::{RUN, TestApp};
+
+async fn raw(app: &TestApp, uri: &str) -> (StatusCode, String) {
+    let req = Request::builder()
+        .uri(uri)
+        .header("authorization", format!("Bearer {}", app.read))
+        .body(Body::empty())
+        .unwrap();
+    let resp = app.app().oneshot(req).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn a_logs_answer_is_byte_for_byte_the_contract() {
+    let app = TestApp::new();
+    let (status, body) = raw(
+        &app,
+        &format!("/news/api/forge/pikaci/logs/{RUN}?kind=host&tail=6"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        format!(
+            r#"{{"run_id":"{RUN}","job":"build","host":" test\n","guest":null,"host_log":{{"offset":18,"len":6,"total_size":24,"truncated":true,"exists":true}}}}"#
+        )
+    );
+}
+
+#[tokio::test]
+async fn tail_with_offset_or_limit_is_a_400_naming_the_conflict() {
+    let app = TestApp::new();
+    for (q, with) in [
+        ("tail=5&offset=1", "offset"),
+        ("tail=5&limit=1", "limit"),
+        ("tail=5&offset=1&limit=1", "offset and limit"),
+    ] {
+        for route in [
+            format!("/news/api/forge/pikaci/logs/{RUN}?{q}"),
+            format!("/news/api/forge/lane/1/log?{q}"),
+        ] {
+            let (status, body) = app.get(&route).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{route}: {body}");
+            let msg = body["error"].as_str().unwrap();
+            assert!(
+                msg.contains(&format!(
+                    "invalid range: tail cannot be combined with {with}:"
+                )),
+                "{route}: {msg}"
+            );
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! The [`Fs`] trait, its read handle [`ReadAt`], and [`EntryKind`].
+
+use std::io;
+
+use camino::Utf8Path;
+use pikaci_core::engine::LogSink;
+
+/// What a path is, without following a final symbolic link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A regular file.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link (never followed by the store).
+    Symlink,
+    /// Anything else (socket, device, ...).
+    Other,
+}
+
+/// An open regular file, read by position: what [`Fs::open_read`] returns.
+pub trait ReadAt: Send + Sync {
+    /// Reads into `buf` from byte `offset`; how many bytes were read, 0 at the end.
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
+    /// The file's size now (it grows while a job appends).
+    fn size(&self) -> io::Result<u64>;
+}
+
+/// The filesystem operations the store is built on.
+///
+/// Contract (checked by one test suite against every implementation):
+/// - `write_atomic` leaves either the old or the new content at `path`, never a
+///   mix, even with concurrent readers; it creates missing parent folders.
+/// - `open_append` creates the file (and parents) and appends; what is written
+///   is visible at once to a handle from `open_read`.
+/// - Reads never follow a symbolic link at the final component, and open only
+///   regular files (never block on a FIFO or read a device).
+/// - A missing path is `io::ErrorKind::NotFound` (or `None` where the return
+///   type is an `Option`).
+pub trait Fs: Send + Sync {
+    /// Replaces `path` atomically with `bytes` (temp file, fsync, rename).
+    fn write_atomic(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()>;
+    /// Reads a whole (small) file.
+    fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>>;
+    /// Opens a regular file for positional reads. The handle keeps reading the
+    /// file it opened (and sees what is appended to it), whatever later
+    /// happens to `path`.
+    fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>>;
+    /// The size of a regular file, `None` when it does not exist.
+    fn size(&self, path: &Utf8Path) -> io::Result<Option<u64>>;
+    /// What `path` is, `None` when it does not exist.
+    fn kind(&self, path: &Utf8Path) -> io::Result<Option<EntryKind>>;
+    /// Opens `path` for appending, creating it and its parents.
+    fn open_append(&self, path: &Utf8Path) -> io::Result<Box<dyn LogSink>>;
+    /// The names in a folder (unsorted). A missing folder is `NotFound`.
+    fn list_dir(&self, path: &Utf8Path) -> io::Result<Vec<String>>;
+    /// Creates a folder and its parents.
+    fn create_dir_all(&self, path: &Utf8Path) -> io::Result<()>;
+    /// Creates one folder (its parent must exist); `AlreadyExists` if it is there.
+    fn create_dir(&self, path: &Utf8Path) -> io::Result<()>;
+    /// Renames a file or folder (replacing a file at `to`).
+    fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()>;
+    /// Removes a folder and everything in it (a symbolic link is removed, not followed).
+    fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()>;
+}
+
+impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
+    fn write_atomic(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
+        (**self).write_atomic(path, bytes)
+    }
+    fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>> {
+        (**self).read(path)
+    }
+    fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>> {
+        (**self).open_read(path)
+    }
+    fn size(&self, path: &Utf8Path) -> io::Result<Option<u64>> {
+        (**self).size(path)
+    }
+    fn kind(&self, path: &Utf8Path) -> io::Result<Option<EntryKind>> {
+        (**self).kind(path)
+    }
+    fn open_append(&self, path: &Utf8Path) -> io::Result<Box<dyn LogSink>> {
+        (**self).open_append(path)
+    }
+    fn list_dir(&self, path: &Utf8Path) -> io::Result<Vec<String>> {
+        (**self).list_dir(path)
+    }
+    fn create_dir_all(&self, path: &Utf8Path) -> io::Result<()> {
+        (**self).create_dir_all(path)
+    }
+    fn create_dir(&self, path: &Utf8Path) -> io::Result<()> {
+        (**self).create_dir(path)
+    }
+    fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
+        (**self).rename(from, to)
+    }
+    fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()> {
+        (**self).remove_dir_all(path)
+    }
+}

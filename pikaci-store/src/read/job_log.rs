@@ -1,0 +1,142 @@
+//! [`JobLog`]: one log of a job, read by range or as a whole.
+
+use std::io;
+
+use camino::Utf8PathBuf;
+use pikaci_core::LogFile;
+
+use crate::error::StoreError;
+use crate::fs::{DiskFs, Fs, ReadAt};
+use crate::range::LogRange;
+use crate::read::chunk::{LogChunk, read_chunk};
+use crate::read::job_dir::JobDir;
+
+/// One log (`host.log` or `guest.log`) of a job. Made by [`JobDir::log`]; a
+/// log that does not exist yet reads as empty, never as an error, because a
+/// job that has not started has written nothing.
+#[derive(Clone)]
+pub struct JobLog<F = DiskFs> {
+    job: JobDir<F>,
+    file: LogFile,
+}
+
+impl<F> std::fmt::Debug for JobLog<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobLog")
+            .field("job", &self.job)
+            .field("file", &self.file)
+            .finish()
+    }
+}
+
+impl<F: Fs + Clone> JobDir<F> {
+    /// The job's `host.log` or `guest.log`. Nothing is read until asked.
+    pub fn log(&self, file: LogFile) -> JobLog<F> {
+        JobLog {
+            job: self.clone(),
+            file,
+        }
+    }
+}
+
+impl<F: Fs> JobLog<F> {
+    /// Which log this is.
+    pub fn file(&self) -> LogFile {
+        self.file
+    }
+
+    /// The job the log belongs to.
+    pub fn job(&self) -> &JobDir<F> {
+        &self.job
+    }
+
+    /// The log's size, `None` when it does not exist (yet).
+    pub fn size(&self) -> Result<Option<u64>, StoreError> {
+        if !self.job.has_folder()? {
+            return Ok(None);
+        }
+        self.job.run().log_size(self.job.id(), self.file)
+    }
+
+    /// Reads `range` of the log (at most [`MAX_READ_BYTES`](crate::MAX_READ_BYTES)),
+    /// decoded lossily, a tail starting on a character boundary. A log that
+    /// does not exist (yet) is an empty chunk with `exists: false`. The cost
+    /// depends on the range, not on the log's size.
+    pub fn read(&self, range: LogRange) -> Result<LogChunk, StoreError> {
+        match self.open()? {
+            Some(reader) => read_chunk(&*reader.file, range).map_err(|e| self.error(e)),
+            None => Ok(LogChunk::missing()),
+        }
+    }
+
+    /// Opens the log to read it whole, in pieces of the caller's size: `None`
+    /// when it does not exist (yet). The reader keeps reading the file it
+    /// opened, whatever later happens to the folder.
+    pub fn open(&self) -> Result<Option<LogReader>, StoreError> {
+        if !self.job.has_folder()? {
+            return Ok(None);
+        }
+        let path = self.path();
+        match self.job.run().store().fs().open_read(&path) {
+            Ok(file) => Ok(Some(LogReader {
+                file,
+                what: self.describe(),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(self.error(e)),
+        }
+    }
+
+    fn path(&self) -> Utf8PathBuf {
+        let run = self.job.run();
+        run.store()
+            .root()
+            .job_log(run.id(), self.job.id(), self.file)
+    }
+
+    fn error(&self, e: io::Error) -> StoreError {
+        self.job
+            .run()
+            .log_error(e, self.job.id(), self.file, &self.path())
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "reading {} of run {} job {}",
+            self.file.file_name(),
+            self.job.run().id(),
+            self.job.id()
+        )
+    }
+}
+
+/// An open job log, read by position: what [`JobLog::open`] gives.
+pub struct LogReader {
+    file: Box<dyn ReadAt>,
+    /// What reading it is, for errors (`reading guest.log of run R job J`).
+    what: String,
+}
+
+impl std::fmt::Debug for LogReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogReader")
+            .field("what", &self.what)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LogReader {
+    /// The log's size now (it grows while the job runs).
+    pub fn size(&self) -> Result<u64, StoreError> {
+        self.file.size().map_err(StoreError::io(self.what.clone()))
+    }
+
+    /// Reads into `buf` from byte `offset`: how many bytes were read, 0 at
+    /// the end. Reads into a buffer the caller reuses, so printing a whole log
+    /// allocates nothing per piece.
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
+        self.file
+            .read_at(buf, offset)
+            .map_err(StoreError::io(self.what.clone()))
+    }
+}

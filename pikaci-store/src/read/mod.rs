@@ -1,0 +1,20 @@
+//! Reading runs, one handle at a time: [`RunDir`] (a run folder, checked
+//! once) → [`JobDir`] (a job, the default-job rule) → [`JobLog`] (one log) →
+//! a [`LogChunk`] of a [`LogRange`](crate::LogRange), a [`LogReader`] for the
+//! whole log, or a [`Follow`] of it as it grows.
+//!
+//! Each module builds on the ones before it and adds the way in to its own
+//! handle (`Store::run`, `RunDir::job`, `JobDir::log`, `JobLog::follow`), so
+//! no module imports one that imports it back.
+
+mod chunk;
+mod follow;
+mod job_dir;
+mod job_log;
+mod run_dir;
+
+pub use chunk::{LogChunk, read_chunk_at};
+pub use follow::{Blocking, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep};
+pub use job_dir::JobDir;
+pub use job_log::{JobLog, LogReader};
+pub use run_dir::{MAX_RUN_JSON_BYTES, RunDir};

@@ -1,0 +1,357 @@
+//! [`RunDir`]: one run folder, checked once, and what is read from it as a
+//! whole: the record, the reconciled record and the logs' metadata.
+
+use std::io;
+
+use camino::Utf8Path;
+use jiff::Timestamp;
+use pikaci_core::{JobId, JobLogMetadata, Liveness, LogFile, RunId, RunLogsMetadata, RunRecord};
+
+use crate::error::StoreError;
+use crate::fs::{DiskFs, EntryKind, Fs};
+use crate::layout::{JOBS_DIR, RUN_JSON};
+use crate::store::{Store, not_a_folder, without_path};
+
+/// The largest `run.json` the store agrees to parse; anything bigger is corrupt
+/// (a branch's CI code can write the file, so its size is not trusted).
+pub const MAX_RUN_JSON_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A run folder that exists and is a real folder (not a link), checked once
+/// when the handle is made by [`Store::run`]. Reads through the handle and the
+/// [`JobDir`](crate::JobDir)s and [`JobLog`](crate::JobLog)s made from it do
+/// not check it again.
+///
+/// The handle owns a copy of the store (cheap: a file system handle and the
+/// root path), so it can move to another thread or into a stream.
+#[derive(Clone)]
+pub struct RunDir<F = DiskFs> {
+    store: Store<F>,
+    run: RunId,
+}
+
+impl<F> std::fmt::Debug for RunDir<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunDir")
+            .field("root", &self.store.root)
+            .field("run", &self.run)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F: Fs + Clone> Store<F> {
+    /// The run `run`, its folder checked to exist and to be a real folder.
+    /// A missing folder is [`StoreError::RunNotFound`]; a link or a file in its
+    /// place is [`StoreError::Corrupt`].
+    pub fn run(&self, run: &RunId) -> Result<RunDir<F>, StoreError> {
+        self.check_run_dir(run)?;
+        Ok(RunDir {
+            store: self.clone(),
+            run: run.clone(),
+        })
+    }
+}
+
+impl<F: Fs> Store<F> {
+    /// Loads `run.json` of `run`: the same as `store.run(run)?.record()`, for
+    /// callers (the engine, gc) that read one record and nothing else.
+    pub fn load_run_record(&self, run: &RunId) -> Result<RunRecord, StoreError> {
+        self.check_run_dir(run)?;
+        read_record(self, run)
+    }
+
+    fn check_run_dir(&self, run: &RunId) -> Result<(), StoreError> {
+        match self.kind(&self.root.run_dir(run), run)? {
+            Some(EntryKind::Dir) => Ok(()),
+            None => Err(StoreError::RunNotFound { run: run.clone() }),
+            Some(_) => Err(not_a_folder(run, ".")),
+        }
+    }
+}
+
+impl<F: Fs> RunDir<F> {
+    /// The run's id.
+    pub fn id(&self) -> &RunId {
+        &self.run
+    }
+
+    /// The store the run is in.
+    pub(crate) fn store(&self) -> &Store<F> {
+        &self.store
+    }
+
+    /// Loads `run.json`. Unknown keys are ignored; a damaged file is
+    /// [`StoreError::Corrupt`] naming the run and what is wrong; a folder
+    /// without one (a run that died before writing it) is
+    /// [`StoreError::RunNotFound`].
+    pub fn record(&self) -> Result<RunRecord, StoreError> {
+        read_record(&self.store, &self.run)
+    }
+
+    /// Loads the record and, when it says `running` but its owner process on
+    /// this host is gone, marks it (and its running jobs) failed with
+    /// `failure_kind = interrupted` and saves that. If the save fails (a
+    /// read-only state root) the marked record is still returned, so readers
+    /// always see the truth.
+    pub fn record_reconciled(
+        &self,
+        liveness: &dyn Liveness,
+        now: Timestamp,
+    ) -> Result<RunRecord, StoreError> {
+        let mut record = self.record()?;
+        if liveness.is_orphaned(&record) && record.mark_interrupted(now) {
+            // Best effort: the owner is gone, so nobody else writes this file.
+            let _ = self.store.persist_run_record(&record);
+        }
+        Ok(record)
+    }
+
+    /// Each job's log locations (from the layout, never from the record),
+    /// existence and sizes, with the status of `record`: pass the record just
+    /// read (for example a reconciled one) so both report one status.
+    pub fn logs_metadata(&self, record: &RunRecord) -> Result<RunLogsMetadata, StoreError> {
+        if record.run_id != self.run {
+            return Err(StoreError::InvalidInput {
+                message: format!(
+                    "the record of run {} does not describe run {}",
+                    record.run_id, self.run
+                ),
+            });
+        }
+        let root = &self.store.root;
+        let mut jobs = Vec::with_capacity(record.jobs.len());
+        for job in &record.jobs {
+            let (host_log_size, guest_log_size) = if self.job_folder(&job.id)? {
+                (
+                    self.log_size(&job.id, LogFile::Host)?,
+                    self.log_size(&job.id, LogFile::Guest)?,
+                )
+            } else {
+                (None, None)
+            };
+            jobs.push(JobLogMetadata {
+                id: job.id.clone(),
+                host_log_path: root.job_log(&self.run, &job.id, LogFile::Host),
+                guest_log_path: root.job_log(&self.run, &job.id, LogFile::Guest),
+                host_log_exists: host_log_size.is_some(),
+                guest_log_exists: guest_log_size.is_some(),
+                host_log_size,
+                guest_log_size,
+            });
+        }
+        Ok(RunLogsMetadata {
+            run_id: record.run_id.clone(),
+            status: record.status,
+            jobs,
+        })
+    }
+
+    /// Whether job `job` has a folder, checking `jobs/` and `jobs/<job>` are
+    /// real folders (a link or a file there is [`StoreError::Corrupt`]).
+    pub(crate) fn job_folder(&self, job: &JobId) -> Result<bool, StoreError> {
+        let root = &self.store.root;
+        for (dir, rel) in [
+            (root.jobs_dir(&self.run), JOBS_DIR.to_owned()),
+            (root.job_dir(&self.run, job), format!("{JOBS_DIR}/{job}")),
+        ] {
+            match self.store.kind(&dir, &self.run)? {
+                Some(EntryKind::Dir) => {}
+                None => return Ok(false),
+                Some(_) => return Err(not_a_folder(&self.run, rel)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// The size of a log of a job whose folder exists; `None` when absent.
+    pub(crate) fn log_size(&self, job: &JobId, file: LogFile) -> Result<Option<u64>, StoreError> {
+        let path = self.store.root.job_log(&self.run, job, file);
+        self.store
+            .fs
+            .size(&path)
+            .map_err(|e| self.log_error(e, job, file, &path))
+    }
+
+    /// An I/O error reading a job log, as the store reports it: a link or a
+    /// non-file in the log's place is corrupt; messages carry no absolute path.
+    pub(crate) fn log_error(
+        &self,
+        e: io::Error,
+        job: &JobId,
+        file: LogFile,
+        path: &Utf8Path,
+    ) -> StoreError {
+        if e.kind() == io::ErrorKind::InvalidInput {
+            StoreError::Corrupt {
+                run: self.run.clone(),
+                file: format!("{JOBS_DIR}/{job}/{}", file.file_name()),
+                message: without_path(&e, path),
+            }
+        } else {
+            StoreError::io(format!(
+                "reading {} of run {} job {job}",
+                file.file_name(),
+                self.run
+            ))(e)
+        }
+    }
+}
+
+/// Reads and checks `run.json` of a run whose folder was checked.
+fn read_record<F: Fs>(store: &Store<F>, run: &RunId) -> Result<RunRecord, StoreError> {
+    let path = store.root.run_json(run);
+    let corrupt = |message: String| StoreError::Corrupt {
+        run: run.clone(),
+        file: RUN_JSON.into(),
+        message,
+    };
+    let failed = |e: io::Error| StoreError::io(format!("reading {RUN_JSON} of run {run}"))(e);
+    match store.fs.size(&path) {
+        Ok(None) => return Err(StoreError::RunNotFound { run: run.clone() }),
+        Ok(Some(n)) if n > MAX_RUN_JSON_BYTES => {
+            return Err(corrupt(format!(
+                "{n} bytes is larger than the {MAX_RUN_JSON_BYTES} bytes accepted"
+            )));
+        }
+        Ok(Some(_)) => {}
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            return Err(corrupt(without_path(&e, &path)));
+        }
+        Err(e) => return Err(failed(e)),
+    }
+    let bytes = store.fs.read(&path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => StoreError::RunNotFound { run: run.clone() },
+        io::ErrorKind::InvalidInput => corrupt(without_path(&e, &path)),
+        _ => failed(e),
+    })?;
+    let record: RunRecord = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
+    if &record.run_id != run {
+        return Err(corrupt(format!("it records run {}", record.run_id)));
+    }
+    Ok(record)
+}
+
+#[cfg(test)]
+mod tests {
+    use pikaci_core::{FailureKind, RunOwner, RunStatus};
+
+    use super::*;
+    use crate::fs::MemFs;
+    use crate::layout::StateRoot;
+
+    struct Fake {
+        alive: Vec<u32>,
+    }
+
+    impl Liveness for Fake {
+        fn this_host(&self) -> &str {
+            "here"
+        }
+        fn is_alive(&self, pid: u32) -> bool {
+            self.alive.contains(&pid)
+        }
+    }
+
+    fn store() -> Store<MemFs> {
+        Store::with_fs(MemFs::new(), StateRoot::new("/s"))
+    }
+
+    fn running(store: &Store<MemFs>, host: &str) -> RunRecord {
+        let mut r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        r.status = RunStatus::Running;
+        r.finished_at = None;
+        r.jobs[0].status = RunStatus::Running;
+        r.owner = Some(RunOwner {
+            pid: 7,
+            host: host.into(),
+            start_ticks: None,
+        });
+        store.persist_run_record(&r).unwrap();
+        r
+    }
+
+    #[test]
+    fn a_dead_owner_turns_running_into_interrupted_and_it_is_saved() {
+        let store = store();
+        let r = running(&store, "here");
+        let dir = store.run(&r.run_id).unwrap();
+        let seen = dir
+            .record_reconciled(&Fake { alive: vec![] }, r.created_at)
+            .unwrap();
+        assert_eq!(seen.status, RunStatus::Failed);
+        assert_eq!(seen.failure_kind, Some(FailureKind::Interrupted));
+        assert_eq!(dir.record().unwrap(), seen);
+    }
+
+    #[test]
+    fn live_or_foreign_owners_are_left_alone() {
+        let store = store();
+        let r = running(&store, "here");
+        let dir = store.run(&r.run_id).unwrap();
+        let seen = dir
+            .record_reconciled(&Fake { alive: vec![7] }, r.created_at)
+            .unwrap();
+        assert_eq!(seen.status, RunStatus::Running);
+        running(&store, "elsewhere");
+        let seen = dir
+            .record_reconciled(&Fake { alive: vec![] }, r.created_at)
+            .unwrap();
+        assert_eq!(seen.status, RunStatus::Running);
+    }
+
+    #[test]
+    fn a_read_only_root_still_reports_the_truth() {
+        let store = store();
+        let r = running(&store, "here");
+        store.fs().set_read_only(true);
+        let dir = store.run(&r.run_id).unwrap();
+        let seen = dir
+            .record_reconciled(&Fake { alive: vec![] }, r.created_at)
+            .unwrap();
+        assert_eq!(seen.failure_kind, Some(FailureKind::Interrupted));
+        assert_eq!(dir.record().unwrap().status, RunStatus::Running);
+    }
+
+    #[test]
+    fn the_folder_is_checked_when_the_handle_is_made() {
+        let store = store();
+        let r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        assert!(matches!(
+            store.run(&r.run_id).unwrap_err(),
+            StoreError::RunNotFound { .. }
+        ));
+        store
+            .fs()
+            .symlink(&store.root().run_dir(&r.run_id))
+            .unwrap();
+        let err = store.run(&r.run_id).unwrap_err();
+        assert!(err.is_corrupt(), "{err}");
+        assert!(store.load_run_record(&r.run_id).unwrap_err().is_corrupt());
+    }
+
+    #[test]
+    fn a_claimed_folder_without_a_record_is_a_run_not_found() {
+        let store = store();
+        let r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        assert!(store.claim_run(&r.run_id).unwrap());
+        let dir = store.run(&r.run_id).unwrap();
+        assert!(matches!(
+            dir.record().unwrap_err(),
+            StoreError::RunNotFound { .. }
+        ));
+    }
+
+    #[test]
+    fn metadata_is_of_the_record_given_and_only_of_this_run() {
+        let store = store();
+        let r = running(&store, "here");
+        let dir = store.run(&r.run_id).unwrap();
+        let mut reconciled = r.clone();
+        reconciled.mark_interrupted(r.created_at);
+        let meta = dir.logs_metadata(&reconciled).unwrap();
+        assert_eq!(meta.status, RunStatus::Failed);
+        assert_eq!(meta.jobs.len(), 1);
+        assert!(!meta.jobs[0].guest_log_exists);
+        let other = RunRecord::for_test("20260324T161238Z-00000000");
+        assert!(dir.logs_metadata(&other).unwrap_err().is_invalid_input());
+    }
+}

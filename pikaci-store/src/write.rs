@@ -1,0 +1,124 @@
+//! Writing runs: claiming a run folder, replacing `run.json` atomically, and
+//! appending to job logs while the job runs.
+
+use std::io::{self, Write};
+
+use camino::Utf8PathBuf;
+use pikaci_core::engine::{LogSink, RunStore};
+use pikaci_core::{JobId, LogFile, RunId, RunRecord};
+
+use crate::error::StoreError;
+use crate::fs::{EntryKind, Fs};
+use crate::layout::RUN_JSON;
+use crate::store::{Store, not_a_folder};
+
+/// An append writer for one job log, writing straight into the run folder so
+/// readers can follow the job while it runs.
+pub struct JobLogWriter {
+    inner: Box<dyn LogSink>,
+}
+
+impl std::fmt::Debug for JobLogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobLogWriter").finish_non_exhaustive()
+    }
+}
+
+impl Write for JobLogWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl LogSink for JobLogWriter {
+    fn as_file(&self) -> Option<&std::fs::File> {
+        self.inner.as_file()
+    }
+}
+
+impl<F: Fs> Store<F> {
+    /// Replaces `run.json` atomically: a reader sees the old record or the new
+    /// one, never a torn file; the old one stays if the write fails.
+    pub fn persist_run_record(&self, record: &RunRecord) -> Result<(), StoreError> {
+        let run = &record.run_id;
+        match self.kind(&self.root.run_dir(run), run)? {
+            None | Some(EntryKind::Dir) => {}
+            Some(_) => return Err(not_a_folder(run, ".")),
+        }
+        let mut bytes =
+            serde_json::to_vec_pretty(record).map_err(|e| StoreError::InvalidInput {
+                message: format!("run {run} cannot be serialised: {e}"),
+            })?;
+        bytes.push(b'\n');
+        self.fs
+            .write_atomic(&self.root.run_json(run), &bytes)
+            .map_err(StoreError::io(format!("writing {RUN_JSON} of run {run}")))
+    }
+
+    /// Creates the run's folder, failing if it exists: two runs can never
+    /// share a folder, even when their ids collide. Returns `false` when the
+    /// id is taken.
+    pub fn claim_run(&self, run: &RunId) -> Result<bool, StoreError> {
+        let what = || format!("creating the folder of run {run}");
+        self.fs
+            .create_dir_all(&self.root.runs_dir())
+            .map_err(StoreError::io(what()))?;
+        match self.fs.create_dir(&self.root.run_dir(run)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+            Err(e) => Err(StoreError::io(what())(e)),
+        }
+    }
+
+    /// Opens a job log for appending (creating folders as needed).
+    pub fn open_job_log(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        file: LogFile,
+    ) -> Result<JobLogWriter, StoreError> {
+        let path = self.root.job_log(run, job, file);
+        let inner = self.fs.open_append(&path).map_err(StoreError::io(format!(
+            "opening {} of run {run} job {job}",
+            file.file_name()
+        )))?;
+        Ok(JobLogWriter { inner })
+    }
+}
+
+impl<F: Fs> RunStore for Store<F> {
+    type Error = StoreError;
+
+    fn persist_run_record(&self, record: &RunRecord) -> Result<(), StoreError> {
+        Store::persist_run_record(self, record)
+    }
+
+    fn open_job_log(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        file: LogFile,
+    ) -> Result<Box<dyn LogSink>, StoreError> {
+        Store::open_job_log(self, run, job, file)
+            .map(|w: JobLogWriter| Box::new(w) as Box<dyn LogSink>)
+    }
+
+    fn job_log_path(&self, run: &RunId, job: &JobId, file: LogFile) -> Utf8PathBuf {
+        self.root.job_log(run, job, file)
+    }
+
+    fn snapshot_dir(&self, run: &RunId) -> Utf8PathBuf {
+        self.root.snapshot_dir(run)
+    }
+
+    fn load_run_record(&self, run: &RunId) -> Result<RunRecord, StoreError> {
+        Store::load_run_record(self, run)
+    }
+
+    fn claim_run(&self, run: &RunId) -> Result<bool, StoreError> {
+        Store::claim_run(self, run)
+    }
+}
