@@ -72,6 +72,7 @@ fn round_trip<F: Fs + Clone>(store: &Store<F>) -> Result<RunId, Box<dyn std::err
             message: None,
             failure_kind: None,
             remote_linux_vm_execution: None,
+            log_truncated: false,
         }],
     };
     let job = &record.jobs[0].id;

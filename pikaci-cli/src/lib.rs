@@ -12,6 +12,7 @@ mod cmd_run;
 pub mod context;
 pub mod exit;
 mod render;
+mod show;
 
 use std::process::ExitCode;
 
@@ -41,7 +42,8 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("pikaci: {}", error_chain(&e));
+            // Errors may quote a run record: shown escaped, like the record.
+            eprintln!("pikaci: {}", pikaci_core::escape_controls(&error_chain(&e)));
             ExitCode::from(e.exit_code())
         }
     }

@@ -11,6 +11,7 @@
 //! - The contract with programs that run `pikaci`: [`contract`] (exit codes,
 //!   `PIKACI_STATE_ROOT`, the JSONL run command line, shell quoting).
 //! - [`TomlLocation`]: the line, column and key a TOML error points at.
+//! - [`escape_controls`]: record texts made safe for a terminal.
 //!
 //! ```
 //! use pikaci_core::{RunId, RunRecord};
@@ -27,6 +28,7 @@
 
 pub mod contract;
 pub mod engine;
+mod escape;
 mod event;
 #[cfg(any(test, feature = "test-helpers"))]
 pub mod hostile;
@@ -39,6 +41,7 @@ mod record;
 mod status;
 mod toml_span;
 
+pub use escape::escape_controls;
 pub use event::LifecycleEvent;
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
 pub use liveness::{Liveness, OwnerState, ProcessProbe, SystemLiveness, this_host_name};

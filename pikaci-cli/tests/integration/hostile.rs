@@ -95,3 +95,53 @@ fn a_log_planted_as_a_symlink_is_refused() {
     assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
     assert!(!stdout(&out).contains("SECRET"));
 }
+
+/// A run record (which a branch's CI code can write) with newlines and
+/// terminal escapes in its texts: `list` keeps one row per run, and neither
+/// `list`, `status`, `logs` nor `run`'s progress lets an escape through.
+#[test]
+fn record_texts_cannot_forge_rows_or_reach_the_terminal() {
+    let env = TestEnv::new(
+        "[[job]]\nid = \"a\"\ndescription = \"desc\\u001b]0;owned\\u0007\\nFAKE\"\ncommand = \"exit 3\"\n",
+    );
+    let run = env.pikaci(&["run"]);
+    let mut rec = env.last_run();
+    rec.message =
+        Some("fine\n20991231T000000Z-00000000 passed   -   1/1    all good\x1b[2J".into());
+    rec.git_head = Some("\x1b[31mred".into());
+    rec.jobs[0].message = Some("oops\r\x1b[Kpassed".into());
+    let mut json = serde_json::to_value(&rec).unwrap();
+    json["jobs"][0]["executor"] = "host\u{9b}31m".into();
+    let rec: RunRecord = serde_json::from_value(json).unwrap();
+    env.store().persist_run_record(&rec).unwrap();
+
+    let list = env.pikaci(&["list"]);
+    let status = env.pikaci(&["status", rec.run_id.as_str()]);
+    let logs = env.pikaci(&["logs", rec.run_id.as_str()]);
+    // A job's logs are printed as they are (like `cat`); pikaci's own lines
+    // in them, and the headers, are escaped.
+    let headers: String = stdout(&logs)
+        .lines()
+        .filter(|l| l.starts_with("==>") || l.starts_with("[pikaci]"))
+        .collect();
+    assert!(headers.contains("==> host.log <=="), "{headers}");
+    for (what, text) in [
+        ("run", format!("{}{}", stdout(&run), stderr(&run))),
+        ("list", format!("{}{}", stdout(&list), stderr(&list))),
+        ("status", format!("{}{}", stdout(&status), stderr(&status))),
+        ("logs", headers),
+    ] {
+        assert!(
+            !text.chars().any(|c| c != '\n' && c.is_control()),
+            "{what} printed a control character: {text:?}"
+        );
+    }
+    let rows = stdout(&list);
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    assert!(rows.contains("fine\\n20991231T000000Z-00000000"), "{rows}");
+    assert!(
+        stdout(&run).contains("desc\\x1b]0;owned\\x07\\nFAKE"),
+        "{}",
+        stdout(&run)
+    );
+}

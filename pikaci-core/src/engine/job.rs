@@ -11,6 +11,7 @@ use super::recorder::Recorder;
 use super::request::RunRequest;
 use super::run::Engine;
 use super::seams::{JobContext, LogSink, RunStore};
+use crate::escape::escape_controls;
 use crate::event::LifecycleEvent;
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
@@ -102,9 +103,9 @@ impl<S: RunStore> Engine<S> {
             "[pikaci] run {run_id} job {} ({}) on {} started at {}",
             job.id,
             if job.description.is_empty() {
-                "no description"
+                "no description".into()
             } else {
-                &job.description
+                escape_controls(&job.description)
             },
             job.executor,
             rec.started_at
@@ -163,7 +164,7 @@ impl<S: RunStore> Engine<S> {
             rec.finished_at.unwrap_or(rec.started_at),
             rec.message
                 .as_deref()
-                .map(|m| format!(": {m}"))
+                .map(|m| format!(": {}", escape_controls(m)))
                 .unwrap_or_default()
         );
         let _ = host.flush();

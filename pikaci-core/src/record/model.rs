@@ -139,6 +139,15 @@ pub struct JobRecord {
     /// The phases of an Incus VM execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_linux_vm_execution: Option<RemoteVmExecution>,
+    /// Whether the job's output outgrew its `max_log_bytes`, so `guest.log`
+    /// was cut (it ends with one marker line saying so). New; omitted when
+    /// false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub log_truncated: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// How a job ran in a VM: the backend and each timed phase.
@@ -251,6 +260,7 @@ impl JobRecord {
             message: None,
             failure_kind: None,
             remote_linux_vm_execution: None,
+            log_truncated: false,
         }
     }
 }
