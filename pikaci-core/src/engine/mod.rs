@@ -26,6 +26,7 @@ pub mod source;
 pub use crate::record::JobOutcome;
 pub use host::{DEFAULT_KILL_GRACE, HostExecutor, human_duration};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};
+pub use recorder::DEFAULT_RECORD_INTERVAL;
 pub use request::RunRequest;
 pub use run::{Engine, EngineBuilder};
 pub use schedule::{Decision, Schedule};
