@@ -47,7 +47,8 @@ pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
 pub use liveness::{Liveness, OwnerState, ProcessProbe, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
 pub use pipeline::{
-    DEFAULT_TIMEOUT_SECS, IncusConfig, JobSpec, Pipeline, PipelineError, TargetSpec,
+    DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, IncusConfig, JobSpec, Pipeline, PipelineError,
+    TargetSpec,
 };
 pub use proc_stat::ProcStat;
 pub use record::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};

@@ -102,17 +102,21 @@ impl HostExecutor {
         );
 
         let log_file = ctx.guest_log.as_file().and_then(|f| f.try_clone().ok());
+        let limit = ctx.guest_log.cap().map(|c| c.remaining());
         let end = match log_file {
             Some(file) => {
                 // A plain thread, not the runtime's blocking pool: an escaped
                 // daemon holding the pipe must not keep pikaci from exiting.
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 std::thread::spawn(move || {
-                    let _ = tx.send(copy_pipe_to_file(reader, file));
+                    let _ = tx.send(copy_pipe_to_file(reader, file, limit));
                 });
                 let end = supervise(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel).await;
                 match tokio::time::timeout(OUTPUT_DRAIN_LIMIT, rx).await {
                     Ok(Ok(report)) => {
+                        if let Some(cap) = ctx.guest_log.cap() {
+                            cap.note_direct(report.written, report.dropped, report.cut);
+                        }
                         if let Some(e) = report.error {
                             let _ = writeln!(
                                 ctx.host_log,
@@ -278,6 +282,7 @@ mod tests {
             writable_workspace: false,
             env: BTreeMap::from([("GREETING".to_owned(), "hi".to_owned())]),
             needs: vec![],
+            max_log_bytes: crate::pipeline::DEFAULT_MAX_LOG_BYTES,
         }
     }
 

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use camino::Utf8Path;
 
+use super::log_cap::CappedSink;
 use super::observer::RunObserver;
 use super::recorder::Recorder;
 use super::request::RunRequest;
@@ -89,7 +90,10 @@ impl<S: RunStore> Engine<S> {
         observer: &dyn RunObserver,
     ) -> (&'j JobId, RunStatus) {
         let mut host = self.open_log(recorder, run_id, &job.id, LogFile::Host);
-        let mut guest = self.open_log(recorder, run_id, &job.id, LogFile::Guest);
+        let mut guest = CappedSink::new(
+            self.open_log(recorder, run_id, &job.id, LogFile::Guest),
+            job.max_log_bytes,
+        );
         let mut rec = JobRecord::begin(job, self.clock.now(), |file| {
             self.store.job_log_path(run_id, &job.id, file)
         });
@@ -143,7 +147,7 @@ impl<S: RunStore> Engine<S> {
                     workspace: ws,
                     source_root: &req.source_root,
                     host_log: host.as_mut(),
-                    guest_log: guest.as_mut(),
+                    guest_log: &mut guest,
                     timeout: Duration::from_secs(job.timeout_secs),
                     cancel: req.cancel.child_token(),
                     clock: self.clock.as_ref(),
@@ -156,6 +160,16 @@ impl<S: RunStore> Engine<S> {
         }
 
         rec.finish(outcome, self.clock.now());
+        if guest.truncated() {
+            rec.log_truncated = true;
+            let usage = guest.usage();
+            let _ = writeln!(
+                host,
+                "[pikaci] guest.log reached max_log_bytes ({} bytes); {} bytes of output were dropped",
+                usage.limit(),
+                usage.dropped()
+            );
+        }
         let _ = writeln!(
             host,
             "[pikaci] job {} {} at {}{}",

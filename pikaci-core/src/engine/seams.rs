@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
+use super::log_cap::LogCap;
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
 use crate::record::{JobOutcome, RunRecord};
@@ -38,6 +39,15 @@ pub trait LogSink: std::io::Write + Send {
     /// The open file behind this sink, when it is one. An executor may hand it
     /// to a child process as stdout/stderr so output goes to disk without a copy.
     fn as_file(&self) -> Option<&std::fs::File> {
+        None
+    }
+
+    /// The size cap of this log, when it has one. Writes through the sink
+    /// honour it by themselves; a writer that goes to [`as_file`](Self::as_file)
+    /// directly must write at most [`LogCap::remaining`] bytes, then the
+    /// [`truncation_marker`](super::truncation_marker), and report what it
+    /// did with [`LogCap::note_direct`].
+    fn cap(&mut self) -> Option<&mut LogCap> {
         None
     }
 }
