@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use camino::Utf8PathBuf;
+use pikaci_core::engine::supervisor::JobSupervisor;
 use pikaci_core::engine::{Engine, HostExecutor, JobSelection, RunRequest, SnapshotPolicy};
 use pikaci_core::{JobId, RunId, RunStatus, SystemLiveness, TargetId};
 use pikaci_incus::IncusExecutor;
@@ -78,7 +79,9 @@ async fn execute(
         .unwrap_or_else(|_| Utf8PathBuf::from("/tmp"));
 
     let mut builder = Engine::builder(pikaci_store::Store::open(state_root))
-        .executor(Arc::new(HostExecutor::new()))
+        .executor(Arc::new(
+            HostExecutor::new().supervisor(JobSupervisor::this_executable()),
+        ))
         .owner(SystemLiveness::new().current_owner())
         .snapshot(SnapshotPolicy::Copy {
             exclude,

@@ -24,6 +24,10 @@ use crate::exit::{CliError, EXIT_INTERNAL};
 
 /// Parses the command line, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
+    // pikaci re-runs itself as the supervisor of each job it runs on the host.
+    if let Some(code) = pikaci_core::engine::supervisor::dispatch(std::env::args_os()) {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // clap prints help (exit 0) or the usage error (exit 2) itself.

@@ -55,6 +55,19 @@ impl ProcStat {
         })
     }
 
+    /// Every process `/proc` shows, with what its `stat` says (one that ends
+    /// while the folder is read is left out).
+    pub fn all() -> Vec<(u32, Self)> {
+        let Ok(dir) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        dir.filter_map(|entry| {
+            let pid: u32 = entry.ok()?.file_name().to_str()?.parse().ok()?;
+            Some((pid, Self::read(pid).ok()?))
+        })
+        .collect()
+    }
+
     /// Whether the process has ended and only waits to be reaped.
     pub fn is_dead(&self) -> bool {
         matches!(self.state, 'Z' | 'X' | 'x')
@@ -95,6 +108,11 @@ mod tests {
         let stat = ProcStat::read(child.id()).unwrap();
         assert_eq!(stat.ppid as u32, std::process::id());
         assert!(stat.start_ticks >= me.start_ticks);
+        assert!(
+            ProcStat::all()
+                .iter()
+                .any(|(pid, s)| *pid == child.id() && s.ppid == stat.ppid)
+        );
         child.kill().unwrap();
         child.wait().unwrap();
         let gone = ProcStat::read(child.id()).unwrap_err();

@@ -5,6 +5,7 @@ mod support;
 mod config;
 mod gc;
 mod hostile;
+mod kill;
 mod read;
 mod reliability;
 mod run;

@@ -23,6 +23,7 @@ mod seams;
 mod select;
 mod snapshot;
 pub mod source;
+pub mod supervisor;
 
 pub use crate::record::JobOutcome;
 pub use host::{DEFAULT_KILL_GRACE, HostExecutor, human_duration};
