@@ -50,7 +50,7 @@ mod store;
 mod write;
 
 pub use error::StoreError;
-pub use fs::{DiskFs, EntryKind, Fs, MemFs, ReadAt};
+pub use fs::{DiskFs, EntryKind, Fs, MemFs, ReadAt, too_large};
 pub use gc::{GcPolicy, GcReport};
 pub use layout::{JOBS_DIR, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR};
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};

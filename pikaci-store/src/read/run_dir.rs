@@ -205,24 +205,18 @@ fn read_record<F: Fs>(store: &Store<F>, run: &RunId) -> Result<RunRecord, StoreE
         message,
     };
     let failed = |e: io::Error| StoreError::io(format!("reading {RUN_JSON} of run {run}"))(e);
-    match store.fs.size(&path) {
-        Ok(None) => return Err(StoreError::RunNotFound { run: run.clone() }),
-        Ok(Some(n)) if n > MAX_RUN_JSON_BYTES => {
-            return Err(corrupt(format!(
-                "{n} bytes is larger than the {MAX_RUN_JSON_BYTES} bytes accepted"
-            )));
-        }
-        Ok(Some(_)) => {}
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-            return Err(corrupt(without_path(&e, &path)));
-        }
-        Err(e) => return Err(failed(e)),
-    }
-    let bytes = store.fs.read(&path).map_err(|e| match e.kind() {
-        io::ErrorKind::NotFound => StoreError::RunNotFound { run: run.clone() },
-        io::ErrorKind::InvalidInput => corrupt(without_path(&e, &path)),
-        _ => failed(e),
-    })?;
+    // One open, checked on what it opened: a FIFO, a link or a file grown
+    // past the bound since anyone looked is refused, never waited on.
+    let bytes = store
+        .fs
+        .read(&path, MAX_RUN_JSON_BYTES)
+        .map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => StoreError::RunNotFound { run: run.clone() },
+            io::ErrorKind::InvalidInput | io::ErrorKind::FileTooLarge => {
+                corrupt(without_path(&e, &path))
+            }
+            _ => failed(e),
+        })?;
     let record: RunRecord = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if &record.run_id != run {
         return Err(corrupt(format!("it records run {}", record.run_id)));
