@@ -43,8 +43,13 @@ apt_install() {
 
 # --- Debian packages the tests use -------------------------------------------
 # git: tests commit to throwaway repositories; chromium: the page tests;
-# nix-bin: the Nix files parse check.
-apt_install git chromium nix-bin
+# nix-bin: the Nix files parse check; busybox-static and bash-static: the
+# Incus test image.
+apt_install git chromium nix-bin busybox-static bash-static
+
+# --- Incus: the daemons, the test project, images and remote ----------------
+# shellcheck source=scripts/incus-test-setup.sh
+source scripts/incus-test-setup.sh
 
 # --- Python packages the tests use ------------------------------------------
 # openapi-spec-validator (it brings openapi-schema-validator and jsonschema):

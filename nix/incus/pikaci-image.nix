@@ -6,10 +6,17 @@
 # - `/run/current-system/sw/bin/pikaci-incus-run`, from this workspace, via
 #   `environment.systemPackages`;
 # - the toolchain the jobs need, in the image's own /nix/store: the host's
-#   store is never shared into the guest.
+#   store is never shared into the guest;
+# - `tar` and `mount` (gnutar below, util-linux in the base system), with which
+#   a remote server's instances unpack the pushed snapshot and make it
+#   read-only.
 #
-# The executor adds the workspace and staged outputs as virtiofs disks; the
-# agent mounts them at /workspace/snapshot, /staged/linux-rust/* and /artifacts.
+# On the Incus host itself the executor adds the workspace and staged outputs
+# as virtiofs disks; the agent mounts them at /workspace/snapshot,
+# /staged/linux-rust/* and /artifacts. With a remote server (`remote` or
+# `remote_host`) they are pushed into the guest at the same paths instead.
+# pikaci-incus-run gives jobs CARGO_HOME, CARGO_TARGET_DIR and the XDG folders
+# under /var/tmp/pikaci, which it makes itself.
 #
 # Build and import (see flake.nix):
 #   nix build .#pikaci-image-metadata -o metadata

@@ -107,6 +107,15 @@ async fn role_of(parts: &Parts, state: &AppState) -> Result<Option<Role>, ApiErr
     }
 }
 
+/// The token a request presents: the bearer header, else the page cookie;
+/// `Ok(None)` when there is neither, `Err` for a malformed header.
+pub(crate) fn presented_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    match bearer(parts)? {
+        Some(t) => Ok(Some(t)),
+        None => Ok(cookie_token(parts)),
+    }
+}
+
 /// [`Access::Read`] as an extractor: a valid token of any role (header, or
 /// the page cookie), or no token when `public_read` is on.
 #[derive(Debug, Clone, Copy)]

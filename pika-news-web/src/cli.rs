@@ -5,9 +5,10 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use clap::{CommandFactory as _, Parser, Subcommand};
 use pika_news_web::db::{Db, Role};
+use pika_news_web::ph_session::{PhSession, checked_base_url};
 use pika_news_web::{Config, serve};
 
 /// pika-news serves a forge repository's pikaci runs and logs over an
@@ -30,6 +31,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Check a lane manifest (ci/forge-lanes.toml) before pushing it.
+    #[command(subcommand)]
+    Manifest(ManifestCommand),
     /// Print shell completions or the man page.
     #[command(subcommand, hide = true)]
     Generate(GenerateCommand),
@@ -47,6 +51,21 @@ enum GenerateCommand {
 }
 
 #[derive(Debug, Subcommand)]
+enum ManifestCommand {
+    /// Print the lanes the manifest would run for the changed paths (every
+    /// lane when none are given, or when the manifest itself is one of them),
+    /// and its nightly lanes; or print what is wrong as FILE:LINE: message.
+    /// Exit 0: valid; 1: invalid; 2: the file cannot be read.
+    Check {
+        /// The manifest, e.g. ci/forge-lanes.toml.
+        file: Utf8PathBuf,
+        /// A changed path, relative to the repository root (repeatable).
+        #[arg(long, value_name = "PATH")]
+        changed: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Make a token; it is printed once, alone on the last line, and only its hash is kept.
     Create {
@@ -59,6 +78,14 @@ enum TokenCommand {
         /// read: runs, logs, pages; write: also lane actions; admin: everything.
         #[arg(long, value_parser = ["read", "write", "admin"])]
         role: String,
+        /// Also write the token as a session file for upstream pika's `ph`
+        /// client (e.g. ~/.local/state/ph/session.json).
+        #[arg(long, value_name = "FILE")]
+        ph_session: Option<Utf8PathBuf>,
+        /// The server's address for the session file (default:
+        /// http://<bind_address>:<bind_port> from the configuration).
+        #[arg(long, value_name = "URL", requires = "ph_session")]
+        base_url: Option<String>,
     },
     /// List tokens (never their secrets).
     List {
@@ -88,7 +115,7 @@ pub(crate) fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("pika-news: {e:#}");
             ExitCode::from(2)
@@ -101,8 +128,40 @@ fn open(config: &Utf8PathBuf) -> anyhow::Result<Db> {
     Db::open(&cfg.database).with_context(|| format!("opening the database {}", cfg.database))
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+/// `manifest check`: 0 valid, 1 invalid, 2 unreadable (an error).
+fn manifest_check(file: &Utf8Path, changed: Vec<String>) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
+    match pika_news_web::lanes::manifest_check::check(file.as_str(), &text, changed) {
+        Ok(report) => {
+            print!("{report}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// The address `ph` reaches this server at, by default.
+fn default_base_url(config: &Config) -> String {
+    let host = match config.bind_address.as_str() {
+        "0.0.0.0" | "::" | "[::]" => "127.0.0.1",
+        a => a,
+    };
+    let host = if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_owned()
+    };
+    format!("http://{host}:{}", config.bind_port)
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Manifest(ManifestCommand::Check { file, changed }) => {
+            manifest_check(&file, changed)
+        }
         Command::Generate(GenerateCommand::Completions { shell }) => {
             clap_complete::generate(
                 shell,
@@ -110,11 +169,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "pika-news",
                 &mut std::io::stdout(),
             );
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Generate(GenerateCommand::Man) => {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Serve { config } => {
             let config = Config::load(&config)?;
@@ -122,14 +181,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .enable_all()
                 .build()?
                 .block_on(serve_until_signalled(config))
+                .map(|()| ExitCode::SUCCESS)
         }
-        Command::Token(TokenCommand::Create { config, name, role }) => {
-            let db = open(&config)?;
+        Command::Token(TokenCommand::Create {
+            config,
+            name,
+            role,
+            ph_session,
+            base_url,
+        }) => {
+            let cfg = Config::load(&config)?;
             let role: Role = role.parse()?;
+            // Checked before the token exists, so a typo makes no token.
+            let base_url = ph_session
+                .as_ref()
+                .map(|_| {
+                    let url = base_url.unwrap_or_else(|| default_base_url(&cfg));
+                    checked_base_url(&url)
+                })
+                .transpose()?;
+            let db = Db::open(&cfg.database)
+                .with_context(|| format!("opening the database {}", cfg.database))?;
             let secret = db.create_token(&name, role)?;
             eprintln!("token {name:?} ({role}) created; it is shown once, store it now:");
             println!("{secret}");
-            Ok(())
+            if let (Some(path), Some(url)) = (ph_session, base_url) {
+                PhSession::new(&url, secret, &name, role)?
+                    .write(&path)
+                    .context("the token above was made; write the ph session file by hand")?;
+                eprintln!("ph session for {url} written to {path}");
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::List { config }) => {
             for t in open(&config)?.list_tokens()? {
@@ -142,12 +224,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     t.name, t.role, t.created_at
                 );
             }
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Revoke { config, name }) => {
             open(&config)?.revoke_token(&name)?;
             println!("revoked {name}");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

@@ -10,6 +10,8 @@ use crate::data_dir::DataDir;
 pub const DEFAULT_BIND_ADDRESS: &str = "127.0.0.1";
 /// The default listen port.
 pub const DEFAULT_BIND_PORT: u16 = 8787;
+/// The default `default_branch`, as upstream pika's.
+pub const DEFAULT_BRANCH: &str = "master";
 
 /// A loaded configuration, with every path absolute.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +115,7 @@ fn default_poll() -> u64 {
 }
 
 fn default_branch() -> String {
-    "main".to_owned()
+    DEFAULT_BRANCH.to_owned()
 }
 fn default_concurrency() -> u32 {
     1
@@ -269,7 +271,7 @@ mod tests {
             c.forge_repo.pikaci_state_root,
             "/etc/pika/git/pikaci-state/sledtools-pika"
         );
-        assert_eq!(c.forge_repo.default_branch, "main");
+        assert_eq!(c.forge_repo.default_branch, "master");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <data_dir>/lane-logs/<lane_run_id>.log          a lane run's own log
+//! <data_dir>/lane-logs/<lane_run_id>.jsonl        a pikaci lane's raw events
 //! <data_dir>/worktrees/lane-<lane_run_id>-<fence>  a running lane's git worktree
 //! ```
 //!
@@ -39,6 +40,12 @@ impl DataDir {
         self.root.join(LANE_LOGS).join(format!("{lane}.log"))
     }
 
+    /// A pikaci lane run's raw JSONL events, as pikaci printed them (its log
+    /// shows them as readable `[pikaci] ...` lines).
+    pub fn lane_events(&self, lane: LaneRunId) -> Utf8PathBuf {
+        self.root.join(LANE_LOGS).join(format!("{lane}.jsonl"))
+    }
+
     /// The folder every lane worktree is made in.
     pub fn worktrees(&self) -> Utf8PathBuf {
         self.root.join(WORKTREES)
@@ -61,6 +68,7 @@ mod tests {
         let d = DataDir::new("/srv/pn");
         let lane = LaneRunId::new(42).expect("positive");
         assert_eq!(d.lane_log(lane), "/srv/pn/lane-logs/42.log");
+        assert_eq!(d.lane_events(lane), "/srv/pn/lane-logs/42.jsonl");
         assert_eq!(d.worktrees(), "/srv/pn/worktrees");
         assert_eq!(d.worktree(lane, 3), "/srv/pn/worktrees/lane-42-3");
         assert_eq!(d.root(), "/srv/pn");

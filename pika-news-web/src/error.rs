@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
+    /// The change does not fit the current state (e.g. failing a finished lane).
+    #[error("{0}")]
+    Conflict(String),
     /// Something failed on the server; the message is safe to show.
     #[error("{0}")]
     Internal(String),
@@ -36,6 +39,7 @@ impl ApiError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -81,7 +85,8 @@ impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::NotFound { .. } => Self::NotFound(e.to_string()),
-            DbError::Conflict(_) | DbError::Exists { .. } => Self::BadRequest(e.to_string()),
+            DbError::Conflict(_) => Self::Conflict(e.to_string()),
+            DbError::Exists { .. } => Self::BadRequest(e.to_string()),
             DbError::Sqlite(_) | DbError::Task(_) => {
                 tracing::error!(error = %e, "database failure");
                 Self::Internal("the database could not answer".into())

@@ -9,6 +9,8 @@
 //! - [`api`]: the route list ([`ROUTES`], each with its [`Access`]), the
 //!   [`router`] and the OpenAPI document made from it, and the [`api::dto`]
 //!   shapes every answer has.
+//! - [`ph_session::PhSession`]: the session file upstream's `ph` client reads,
+//!   made from a pika-news token.
 //! - [`serve`]: all of it on a listener the caller bound, until the caller's
 //!   shutdown future completes. The library never binds a port, reads the
 //!   process environment or catches signals.
@@ -33,6 +35,7 @@ mod data_dir;
 pub mod db;
 mod error;
 pub mod lanes;
+pub mod ph_session;
 pub mod scheduler;
 mod server;
 mod state;
@@ -40,7 +43,8 @@ mod state;
 pub use api::{Access, ROUTES, RouteDoc, openapi_document, router};
 pub use auth::{COOKIE, ReadAccess, WriteAccess};
 pub use config::{
-    Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, ForgeRepo, pikaci_state_root,
+    Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,
+    pikaci_state_root,
 };
 pub use data_dir::DataDir;
 pub use error::ApiError;

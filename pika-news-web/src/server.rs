@@ -52,7 +52,8 @@ pub async fn serve(
     let scheduler = Scheduler::new(db.clone(), repo.clone(), lane_env);
     let state = AppState::new(db, repo.pikaci_state_root.clone(), config.public_read)
         .with_waker(scheduler.waker())
-        .with_data_dir(repo.data_dir.clone());
+        .with_data_dir(repo.data_dir.clone())
+        .with_repo(repo.repo.clone(), repo.default_branch.clone());
     let stop_lanes = CancellationToken::new();
     let scheduler_task = tokio::spawn(scheduler.run(stop_lanes.clone()));
     if let Ok(addr) = listener.local_addr() {

@@ -24,6 +24,10 @@ pub struct AppState {
     pub waker: Option<Arc<tokio::sync::Notify>>,
     /// The service's data folder, where lane logs are (when lanes run).
     pub data_dir: Option<DataDir>,
+    /// The repository's name, e.g. `sledtools/pika` (empty when not told).
+    pub repo: String,
+    /// The repository's default branch.
+    pub default_branch: String,
 }
 
 impl std::fmt::Debug for AppState {
@@ -45,7 +49,16 @@ impl AppState {
             liveness: Arc::new(SystemLiveness::new()),
             waker: None,
             data_dir: None,
+            repo: String::new(),
+            default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
         }
+    }
+
+    /// The same state, naming the repository and its default branch.
+    pub fn with_repo(mut self, repo: impl Into<String>, default_branch: impl Into<String>) -> Self {
+        self.repo = repo.into();
+        self.default_branch = default_branch.into();
+        self
     }
 
     /// The same state, serving lane logs from `data_dir`.

@@ -37,7 +37,7 @@ pub enum Command {
     Rerun(RerunOpts),
     /// Delete old runs from the state root.
     Gc(GcOpts),
-    /// Incus helpers: show the commands a job would run, delete leftover instances.
+    /// Incus helpers: show the commands a job would run, check the setup, delete leftover instances.
     #[command(subcommand)]
     Incus(IncusCommand),
     /// Print shell completions or the man page.
@@ -187,6 +187,9 @@ pub struct GcOpts {
 pub enum IncusCommand {
     /// Print the exact Incus commands a job would run, without running them.
     Plan(IncusPlanOpts),
+    /// Check that Incus jobs can run here, and say how to fix what stops them.
+    #[command(after_help = DOCTOR_HELP, after_long_help = DOCTOR_HELP)]
+    Doctor(IncusDoctorOpts),
     /// Delete leftover pikaci instances older than a given age.
     Gc(IncusGcOpts),
 }
@@ -200,6 +203,21 @@ pub struct IncusPlanOpts {
     /// Plan only this job (repeatable). Default: every Incus job.
     #[arg(long = "job", value_name = "ID")]
     pub job: Vec<String>,
+}
+
+/// What `pikaci incus doctor` checks and its exit codes.
+const DOCTOR_HELP: &str = "Checks the incus client, the remote (when `remote` is set), the daemon, the project, \
+the profile, the storage pool, the image alias and its type, whether the server runs virtual \
+machines and containers, and the cluster member (when `target` is set). Prints one line per \
+check and a fix under each failure. Nothing is created or changed.\n\nExit codes:\n  0  jobs can run \
+with these settings\n  1  a check failed: jobs cannot run\n  2  usage or configuration error";
+
+/// `pikaci incus doctor`.
+#[derive(Debug, Args)]
+pub struct IncusDoctorOpts {
+    /// The pipeline file (for its incus settings). Default: pikaci.toml in the current folder, if any.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<Utf8PathBuf>,
 }
 
 /// `pikaci incus gc`.

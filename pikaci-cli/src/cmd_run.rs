@@ -7,7 +7,7 @@ use camino::Utf8PathBuf;
 use pikaci_core::engine::supervisor::JobSupervisor;
 use pikaci_core::engine::{Engine, HostExecutor, JobSelection, RunRequest, SnapshotPolicy};
 use pikaci_core::{JobId, RunId, RunStatus, SystemLiveness, TargetId};
-use pikaci_incus::IncusExecutor;
+use pikaci_incus::{IncusConfig, IncusExecutor};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{ExecOpts, RerunOpts, RunOpts};
@@ -61,6 +61,9 @@ async fn execute(
     let pipeline = load_pipeline(&pipeline_path)?;
     // The one place a run's jobs are chosen; the engine runs this selection.
     let selection = JobSelection::new(&pipeline, target, jobs)?;
+    // `[incus]` is read on every run, so a mistake in it is found at once;
+    // the environment is only consulted when a job runs in Incus.
+    let incus = IncusConfig::from_section(&pipeline.incus)?;
     let source = match &exec.source {
         Some(s) => absolute(s, &ctx.cwd),
         None => pipeline_path
@@ -96,7 +99,7 @@ async fn execute(
         .any(|j| IncusExecutor::serves_kind(&j.executor))
     {
         let env: BTreeMap<String, String> = std::env::vars().collect();
-        builder = builder.executor(Arc::new(IncusExecutor::from_config(&pipeline.incus, &env)?));
+        builder = builder.executor(Arc::new(IncusExecutor::from_config(&incus, &env)?));
     }
     let engine = builder.build();
 

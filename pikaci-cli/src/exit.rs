@@ -72,7 +72,8 @@ impl CliError {
             | Self::InvalidRange(_)
             | Self::Select(_) => EXIT_USAGE,
             Self::Incus(e) => match e {
-                IncusError::InvalidSetting { .. }
+                IncusError::Config(_)
+                | IncusError::InvalidSetting { .. }
                 | IncusError::InvalidJobEnv { .. }
                 | IncusError::InvalidInstanceName { .. } => EXIT_USAGE,
                 IncusError::Spawn { .. }

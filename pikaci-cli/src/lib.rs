@@ -7,6 +7,7 @@
 
 pub mod args;
 mod cmd_admin;
+mod cmd_incus;
 mod cmd_read;
 mod cmd_run;
 pub mod context;
@@ -66,8 +67,9 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Status(opts) => cmd_read::status(&ctx, &opts),
         Command::Logs(opts) => cmd_read::logs(&ctx, &opts).await,
         Command::Gc(opts) => cmd_admin::gc(&ctx, &opts),
-        Command::Incus(IncusCommand::Plan(opts)) => cmd_admin::incus_plan(&ctx, &opts),
-        Command::Incus(IncusCommand::Gc(opts)) => cmd_admin::incus_gc(&ctx, &opts).await,
+        Command::Incus(IncusCommand::Plan(opts)) => cmd_incus::plan(&ctx, &opts),
+        Command::Incus(IncusCommand::Doctor(opts)) => cmd_incus::doctor_cmd(&ctx, &opts).await,
+        Command::Incus(IncusCommand::Gc(opts)) => cmd_incus::gc(&ctx, &opts).await,
         Command::Generate(g) => cmd_admin::generate(&g),
     }
 }

@@ -4,7 +4,8 @@
 //! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`.
 //! - Vocabulary: [`RunStatus`], [`FailureKind`], [`LogKind`], [`ExecutorKind`].
 //! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
-//! - The pipeline file: [`Pipeline`], parsed from `pikaci.toml`.
+//! - The pipeline file: [`Pipeline`], parsed from `pikaci.toml`; tables other
+//!   crates own (`[incus]`) are kept as a [`ConfigSection`].
 //! - The engine: [`engine::Engine`] runs a [`engine::RunRequest`] through the
 //!   seams [`engine::Executor`], [`engine::RunStore`], [`engine::Clock`] and
 //!   [`engine::Snapshotter`].
@@ -38,6 +39,7 @@ mod logs;
 mod pipeline;
 mod proc_stat;
 mod record;
+mod section;
 mod status;
 mod toml_span;
 
@@ -47,10 +49,10 @@ pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
 pub use liveness::{Liveness, OwnerState, ProcessProbe, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
 pub use pipeline::{
-    DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, IncusConfig, JobSpec, Pipeline, PipelineError,
-    TargetSpec,
+    DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, PipelineError, TargetSpec,
 };
 pub use proc_stat::ProcStat;
 pub use record::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};
 pub use toml_span::TomlLocation;

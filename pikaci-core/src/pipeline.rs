@@ -1,4 +1,5 @@
-//! The pipeline file, `pikaci.toml`: jobs, targets and Incus settings.
+//! The pipeline file, `pikaci.toml`: jobs, targets, and the `[incus]` table
+//! kept for `pikaci-incus` (see [`ConfigSection`]).
 //!
 //! ```toml
 //! [[job]]
@@ -19,15 +20,15 @@
 //! errors, which name the file, the line and the key.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::Range;
+use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::ids::{IdError, JobId, TargetId};
+use crate::section::{ConfigSection, SourceText};
 use crate::status::ExecutorKind;
-use crate::toml_span::TomlLocation;
 
 /// The default job timeout when `timeout_secs` is not given.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 3600;
@@ -43,8 +44,8 @@ pub struct Pipeline {
     pub jobs: Vec<JobSpec>,
     /// Targets in file order.
     pub targets: Vec<TargetSpec>,
-    /// The `[incus]` table, when present.
-    pub incus: IncusConfig,
+    /// The `[incus]` table (empty when absent), read by `pikaci-incus`.
+    pub incus: ConfigSection,
 }
 
 /// One `[[job]]`.
@@ -81,39 +82,6 @@ pub struct TargetSpec {
     pub description: String,
     /// The jobs it runs, in order.
     pub jobs: Vec<JobId>,
-}
-
-/// The `[incus]` table. Every key is optional; `pikaci-incus` fills defaults
-/// and applies environment overrides.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IncusConfig {
-    /// Incus project (`--project`).
-    pub project: Option<String>,
-    /// The pikaci profile added to each instance.
-    pub profile: Option<String>,
-    /// The image alias to launch.
-    pub image_alias: Option<String>,
-    /// Storage pool for the root disk.
-    pub storage_pool: Option<String>,
-    /// `limits.cpu`.
-    pub cpu: Option<u32>,
-    /// `limits.memory`, e.g. `8GiB`.
-    pub memory: Option<String>,
-    /// Run `incus` on this host over ssh.
-    pub remote_host: Option<String>,
-    /// Run `incus` through `sudo`.
-    pub sudo: Option<bool>,
-    /// Cluster member for `init --target`.
-    pub target: Option<String>,
-    /// Prefix of instance names.
-    pub instance_prefix: Option<String>,
-    /// How long to wait for the guest agent, in seconds.
-    pub readiness_timeout_secs: Option<u64>,
-    /// Host folder with the staged workspace-deps output (mounted read-only).
-    pub staged_deps_dir: Option<Utf8PathBuf>,
-    /// Host folder with the staged workspace-build output (mounted read-only).
-    pub staged_build_dir: Option<Utf8PathBuf>,
 }
 
 /// What is wrong with a pipeline file; each variant names the file and line.
@@ -154,8 +122,7 @@ struct RawPipeline {
     job: Vec<RawJob>,
     #[serde(default)]
     target: Vec<RawTarget>,
-    #[serde(default)]
-    incus: IncusConfig,
+    incus: Option<toml::Table>,
     #[serde(default)]
     defaults: RawDefaults,
 }
@@ -239,36 +206,11 @@ struct RawTarget {
     jobs: Vec<Spanned<String>>,
 }
 
-struct Source<'a> {
-    file: &'a Utf8Path,
-    text: &'a str,
-}
-
-impl Source<'_> {
-    fn invalid(&self, span: Range<usize>, key: &str, message: impl Into<String>) -> PipelineError {
-        PipelineError::Invalid {
-            file: self.file.to_owned(),
-            line: TomlLocation::at(self.text, span.start).line,
-            key: key.to_owned(),
-            message: message.into(),
-        }
-    }
-}
-
 impl Pipeline {
     /// Parses and validates `text`; `file` is only used in error messages.
     pub fn parse(text: &str, file: &Utf8Path) -> Result<Self, PipelineError> {
-        let src = Source { file, text };
-        let raw: RawPipeline = toml::from_str(text).map_err(|e| {
-            let at = TomlLocation::of_error(text, &e);
-            PipelineError::Syntax {
-                file: file.to_owned(),
-                line: at.line,
-                column: at.column,
-                key: at.key,
-                message: e.message().trim().to_owned(),
-            }
-        })?;
+        let src = SourceText { file, text };
+        let raw: RawPipeline = toml::from_str(text).map_err(|e| src.syntax(&e))?;
 
         let size = |s: &Spanned<ByteSize>| {
             s.get_ref()
@@ -380,7 +322,10 @@ impl Pipeline {
         let pipeline = Self {
             jobs,
             targets,
-            incus: raw.incus,
+            incus: match raw.incus {
+                Some(table) => ConfigSection::from_file("incus", table, file, Arc::from(text)),
+                None => ConfigSection::from_table("incus", toml::Table::new()),
+            },
         };
         if let Some(cycle_job) = pipeline.find_cycle() {
             let span = needs_spans
@@ -430,7 +375,7 @@ impl Pipeline {
     }
 }
 
-fn parse_id<T>(src: &Source<'_>, s: &Spanned<String>, key: &str) -> Result<T, PipelineError>
+fn parse_id<T>(src: &SourceText<'_>, s: &Spanned<String>, key: &str) -> Result<T, PipelineError>
 where
     T: std::str::FromStr<Err = IdError>,
 {
@@ -485,8 +430,8 @@ jobs = ["fmt", "test"]
         assert_eq!(t.env["RUST_LOG"], "debug");
         assert_eq!(t.needs[0].as_str(), "fmt");
         assert_eq!(p.targets[0].jobs.len(), 2);
-        assert_eq!(p.incus.project.as_deref(), Some("p"));
-        assert_eq!(p.incus.cpu, Some(4));
+        assert_eq!(p.incus.table()["project"].as_str(), Some("p"));
+        assert_eq!(p.incus.table()["cpu"].as_integer(), Some(4));
     }
 
     #[test]

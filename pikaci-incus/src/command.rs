@@ -1,10 +1,20 @@
-//! A command as data: program, arguments, environment. Builders produce these;
-//! a [`crate::CommandRunner`] runs them.
+//! A command as data: program, arguments, environment and what its standard
+//! input reads. Builders produce these; a [`crate::CommandRunner`] runs them.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use pikaci_core::contract::{shell_join, shell_quote};
+
+/// What a command reads on its standard input (nothing, by default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Stdin {
+    /// This text (the instance configuration `incus init` reads).
+    Text(String),
+    /// The standard output of another command, run on this machine and never
+    /// wrapped (a local `tar` whose archive is unpacked in the guest).
+    Pipe(Box<IncusCommand>),
+}
 
 /// One command to run: never a shell string, always an argv.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -15,6 +25,8 @@ pub struct IncusCommand {
     pub args: Vec<String>,
     /// Environment added to the inherited one.
     pub env: BTreeMap<String, String>,
+    /// Its standard input; `None` is `/dev/null`.
+    pub stdin: Option<Stdin>,
 }
 
 impl IncusCommand {
@@ -28,7 +40,15 @@ impl IncusCommand {
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
             env: BTreeMap::new(),
+            stdin: None,
         }
+    }
+
+    /// The same command reading `stdin`.
+    #[must_use]
+    pub fn with_stdin(mut self, stdin: Stdin) -> Self {
+        self.stdin = Some(stdin);
+        self
     }
 
     /// Program followed by the arguments.
@@ -58,30 +78,55 @@ impl IncusCommand {
     /// - `ssh`: `ssh -T -o BatchMode=yes -- HOST 'QUOTED COMMAND LINE'`: ssh
     ///   joins its arguments into one line for the remote shell, so the whole
     ///   remote command is one shell-quoted word list.
+    ///
+    /// Standard input stays with the outer command: `sudo` and `ssh` pass it on.
     pub fn wrap(self, sudo: bool, remote_host: Option<&str>) -> Self {
         let mut cmd = self;
         if sudo {
             let mut args = vec!["-n".to_owned(), "--".to_owned()];
             args.extend(cmd.argv_with_env());
-            cmd = Self::new("sudo", args);
+            cmd = Self::new("sudo", args).with_stdin_of(cmd);
         }
         if let Some(host) = remote_host {
             let line = shell_join(cmd.argv_with_env());
             cmd = Self::new(
                 "ssh",
                 ["-T", "-o", "BatchMode=yes", "--", host, line.as_str()],
-            );
+            )
+            .with_stdin_of(cmd);
         }
         cmd
     }
 
-    /// The command as one shell-quoted line (environment first, as `K=V`).
+    fn with_stdin_of(mut self, inner: Self) -> Self {
+        self.stdin = inner.stdin;
+        self
+    }
+
+    /// The command as shell text that does the same: environment first (as
+    /// `K=V`), a piped producer before it (`tar ... | incus ...`), and text
+    /// input as a here-document.
     pub fn display(&self) -> String {
         let mut line = String::new();
+        if let Some(Stdin::Pipe(producer)) = &self.stdin {
+            line.push_str(&producer.display());
+            line.push_str(" | ");
+        }
         for (k, v) in &self.env {
             line.push_str(&format!("{k}={} ", shell_quote(v)));
         }
         line.push_str(&shell_join(self.argv()));
+        if let Some(Stdin::Text(text)) = &self.stdin {
+            let mut end = "PIKACI_EOF".to_owned();
+            while text.lines().any(|l| l == end) {
+                end.push('_');
+            }
+            line.push_str(&format!(" <<'{end}'\n{text}"));
+            if !text.ends_with('\n') {
+                line.push('\n');
+            }
+            line.push_str(&end);
+        }
         line
     }
 }

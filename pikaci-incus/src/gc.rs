@@ -1,5 +1,6 @@
 //! `pikaci incus gc`: delete leftover instances with our prefix that are
-//! older than a given age (a crash or a killed host can leave some behind).
+//! older than a given age (a crash or a killed host can leave some behind),
+//! with their artifacts folders in mount mode.
 
 use std::time::Duration;
 
@@ -8,9 +9,9 @@ use serde::Deserialize;
 
 use crate::error::IncusError;
 use crate::name::InstanceName;
-use crate::plan::{delete_command, list_command};
+use crate::plan::{Planner, artifacts_dir, delete_command, list_command};
 use crate::runner::CommandRunner;
-use crate::settings::IncusSettings;
+use crate::settings::{IncusSettings, Transfer};
 
 /// The fields of `incus list --format json` entries that gc reads.
 #[derive(Debug, Deserialize)]
@@ -32,7 +33,8 @@ pub struct GcInstancesReport {
 
 /// Lists the project's instances and deletes (`--force`) those whose name
 /// carries the settings' prefix and that were created more than
-/// `older_than` before `now`. Other instances are never touched.
+/// `older_than` before `now`, and in mount mode the host folder that was
+/// their `/artifacts`. Other instances are never touched.
 pub async fn gc_instances(
     settings: &IncusSettings,
     runner: &dyn CommandRunner,
@@ -69,10 +71,34 @@ pub async fn gc_instances(
         }
         let del = delete_command(settings, &name);
         match runner.run(&del).await {
-            Ok(o) if o.success() => report.deleted.push(name),
-            Ok(o) => report.failed.push((name, o.summary())),
-            Err(e) => report.failed.push((name, e.to_string())),
+            Ok(o) if o.success() => {}
+            Ok(o) => {
+                report.failed.push((name, o.error_text()));
+                continue;
+            }
+            Err(e) => {
+                report.failed.push((name, e.to_string()));
+                continue;
+            }
         }
+        if settings.transfer() == Transfer::Mounts {
+            let rm =
+                Planner::new(settings, &name).remove_artifacts(&artifacts_dir(settings, &name));
+            match runner.run(&rm).await {
+                Ok(o) if o.success() => {}
+                Ok(o) => {
+                    report
+                        .failed
+                        .push((name, format!("artifacts folder: {}", o.error_text())));
+                    continue;
+                }
+                Err(e) => {
+                    report.failed.push((name, format!("artifacts folder: {e}")));
+                    continue;
+                }
+            }
+        }
+        report.deleted.push(name);
     }
     Ok(report)
 }
@@ -121,6 +147,13 @@ mod tests {
             .map(|c| c.command.args[3].clone())
             .collect();
         assert_eq!(deletes, ["pikaci-old-1", "pikaci-stuck"]);
+        let removed: Vec<_> = runner
+            .calls()
+            .into_iter()
+            .filter(|c| c.command.program == "rm")
+            .map(|c| c.command.args[2].clone())
+            .collect();
+        assert_eq!(removed, ["/tmp/pikaci-incus/pikaci-old-1"]);
     }
 
     #[tokio::test]

@@ -1,9 +1,12 @@
 //! `/news/api/forge/branch/...`: branches, their suites and lanes, and the logs
-//! of a branch's lane.
+//! of a branch's lane; each answer carries upstream's view beside ours.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 
+use pikaci_core::{RunLogsMetadata, RunRecord};
+
+use super::compat::{logs, view};
 use super::dto::{self, BranchDetail, BranchLogsResponse};
 use super::pikaci::{load_run_with_log_metadata, parse_run_id};
 use super::query::{self, Params};
@@ -21,7 +24,11 @@ async fn branch_or_404(state: &AppState, raw: &str) -> Result<db::Branch, ApiErr
         .ok_or_else(|| ApiError::NotFound(format!("branch {id} not found")))
 }
 
-/// `GET /news/api/forge/branch/{branch_id}`.
+/// How many suites upstream's view of a branch lists (`ci_runs`).
+const CI_RUNS: u32 = 8;
+
+/// `GET /news/api/forge/branch/{branch_id}`: our view of the branch and its
+/// suites, and upstream's (`branch`, `ci_runs`).
 pub(crate) async fn detail(
     _: ReadAccess,
     State(state): State<AppState>,
@@ -29,10 +36,23 @@ pub(crate) async fn detail(
 ) -> Result<Json<BranchDetail>, ApiError> {
     let branch = branch_or_404(&state, &branch_id).await?;
     let suites = state.db.suites(branch.id).await?;
-    Ok(Json(BranchDetail::new(branch, suites)))
+    let details = state.db.suite_details(branch.id, CI_RUNS).await?;
+    let meta = state.db.branch_meta(branch.id).await?;
+    let now = state.db.clock().now();
+    let summary = view::branch_summary(&branch, meta, details.first(), repo_view(&state));
+    let ci_runs = details.into_iter().map(|s| view::ci_run(s, now)).collect();
+    Ok(Json(BranchDetail::new(branch, suites, summary, ci_runs)))
 }
 
-/// `GET /news/api/forge/branch/resolve?name=BRANCH`: the branch of that name.
+fn repo_view(state: &AppState) -> view::RepoView<'_> {
+    view::RepoView {
+        name: &state.repo,
+        default_branch: &state.default_branch,
+    }
+}
+
+/// `GET /news/api/forge/branch/resolve?name=BRANCH` (or upstream's
+/// `?branch_name=`): the branch of that name.
 pub(crate) async fn resolve(
     _: ReadAccess,
     State(state): State<AppState>,
@@ -40,8 +60,10 @@ pub(crate) async fn resolve(
 ) -> Result<Json<dto::Branch>, ApiError> {
     let name = params
         .get("name")
+        .or_else(|| params.get("branch_name"))
+        .map(|n| n.trim())
         .filter(|n| !n.is_empty())
-        .ok_or_else(|| ApiError::BadRequest("name= is required".into()))?;
+        .ok_or_else(|| ApiError::BadRequest("name= (or branch_name=) is required".into()))?;
     if name.len() > 255 || name.chars().any(char::is_control) {
         return Err(ApiError::BadRequest(format!(
             "invalid branch name {:?}",
@@ -52,11 +74,14 @@ pub(crate) async fn resolve(
         .db
         .branch_by_name(name)
         .await?
-        .map(|b| Json(b.into()))
+        .map(|b| Json(dto::Branch::new(b, &state.repo)))
         .ok_or_else(|| ApiError::NotFound(format!("no branch named {:?}", query::shorten(name))))
 }
 
-/// `GET /news/api/forge/branch/{branch_id}/logs?lane=&lane_run_id=`.
+/// `GET /news/api/forge/branch/{branch_id}/logs?lane=&lane_run_id=`: a lane
+/// run of the branch (by default upstream's choice: the newest failed one)
+/// with the end of its log, and its pikaci run and log facts, `null` when it
+/// has none or the run is gone.
 pub(crate) async fn logs(
     _: ReadAccess,
     State(state): State<AppState>,
@@ -73,27 +98,44 @@ pub(crate) async fn logs(
         .get("lane_run_id")
         .map(|v| query::row_id::<LaneRunId>("lane_run_id", v))
         .transpose()?;
+    let no_such = || ApiError::NotFound(format!("branch {} has no such lane run", branch.id));
     let lane = state
         .db
         .lane_for_branch(branch.id, lane_name, lane_run_id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("branch {} has no such lane run", branch.id)))?;
+        .ok_or_else(no_such)?;
+    let detail = state.db.lane_detail(lane.id).await?.ok_or_else(no_such)?;
     let (pikaci_run, pikaci_log_metadata) = match &lane.pikaci_run_id {
         None => (None, None),
-        Some(raw) => {
-            let run = parse_run_id(raw).map_err(|_| {
-                ApiError::Internal(format!("lane {} records an invalid run id", lane.id))
-            })?;
-            let (record, meta) = load_run_with_log_metadata(&state, run).await?;
-            (Some(record), Some(meta))
-        }
+        Some(raw) => pikaci_run_or_gone(&state, lane.id, raw).await?,
     };
+    let log_text = logs::lane_log_text(&state, lane.id).await;
+    let now = state.db.clock().now();
     Ok(Json(BranchLogsResponse {
         branch_id: branch.id,
         branch_name: branch.name,
-        run_id: lane.id,
-        lane: lane.into(),
+        run_id: lane.suite_id,
+        lane: view::ci_lane(detail, log_text, now),
         pikaci_run,
         pikaci_log_metadata,
+        pikaci_prepared_outputs: None,
     }))
+}
+
+/// A lane's pikaci run and its log facts; both `None` when the run is gone
+/// (garbage-collected) or its recorded id cannot name a run.
+async fn pikaci_run_or_gone(
+    state: &AppState,
+    lane: LaneRunId,
+    raw: &str,
+) -> Result<(Option<RunRecord>, Option<RunLogsMetadata>), ApiError> {
+    let Ok(run) = parse_run_id(raw) else {
+        tracing::warn!(%lane, "the lane records a pikaci run id that cannot name a run");
+        return Ok((None, None));
+    };
+    match load_run_with_log_metadata(state, run).await {
+        Ok((record, meta)) => Ok((Some(record), Some(meta))),
+        Err(ApiError::NotFound(_)) => Ok((None, None)),
+        Err(e) => Err(e),
+    }
 }

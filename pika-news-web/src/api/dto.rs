@@ -12,6 +12,11 @@ use pikaci_core::{FailureKind, JobId, RunId, RunLogsMetadata, RunRecord};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+pub use super::compat::dto::{
+    BranchRerun, BranchSummary, CiLane, CiLaneExecutionReason, CiLaneFailureKind, CiLaneStatus,
+    CiRun, ForgeCiStatus, LaneMutation, Me, NightlyDetail, NightlyList, NightlyRerun, RecoverDone,
+    TutorialStatus, WakeCi,
+};
 use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 
 /// Every error: `{"error": "..."}`, a message without server paths.
@@ -31,7 +36,8 @@ pub struct Health {
     pub status: &'static str,
 }
 
-/// A branch of the forge repository.
+/// A branch of the forge repository (`GET .../branch/resolve`): our keys,
+/// then the ones upstream's `BranchResolveResponse` has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Branch {
@@ -46,21 +52,35 @@ pub struct Branch {
     pub state: BranchState,
     /// When it last changed (RFC 3339, UTC).
     pub updated_at: String,
+    /// Its id again, under upstream's name.
+    pub branch_id: BranchId,
+    /// The repository, e.g. `sledtools/pika`.
+    pub repo: String,
+    /// Its name again, under upstream's name.
+    pub branch_name: String,
+    /// Its state again, under upstream's name.
+    pub branch_state: BranchState,
 }
 
-impl From<db::Branch> for Branch {
-    fn from(b: db::Branch) -> Self {
+impl Branch {
+    /// A branch row of the repository `repo`.
+    pub fn new(b: db::Branch, repo: &str) -> Self {
         Self {
             id: b.id,
+            branch_id: b.id,
+            branch_name: b.name.clone(),
             name: b.name,
             head: b.head,
             state: b.state,
+            branch_state: b.state,
             updated_at: b.updated_at,
+            repo: repo.to_owned(),
         }
     }
 }
 
-/// A branch with its suites (newest first, at most 50), each with its lanes.
+/// A branch with its suites (newest first, at most 50), each with its lanes;
+/// and the same in upstream's view (`branch`, and `ci_runs`: the newest 8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BranchDetail {
@@ -77,11 +97,20 @@ pub struct BranchDetail {
     pub updated_at: String,
     /// Its suites, newest first.
     pub suites: Vec<Suite>,
+    /// The branch in upstream's view.
+    pub branch: BranchSummary,
+    /// Its newest suites in upstream's view, newest first.
+    pub ci_runs: Vec<CiRun>,
 }
 
 impl BranchDetail {
-    /// A branch row and its suites.
-    pub fn new(branch: db::Branch, suites: Vec<db::Suite>) -> Self {
+    /// A branch row and its suites, with upstream's view of them.
+    pub fn new(
+        branch: db::Branch,
+        suites: Vec<db::Suite>,
+        summary: BranchSummary,
+        ci_runs: Vec<CiRun>,
+    ) -> Self {
         Self {
             id: branch.id,
             name: branch.name,
@@ -89,6 +118,8 @@ impl BranchDetail {
             state: branch.state,
             updated_at: branch.updated_at,
             suites: suites.into_iter().map(Suite::from).collect(),
+            branch: summary,
+            ci_runs,
         }
     }
 }
@@ -187,16 +218,21 @@ pub struct BranchLogsResponse {
     pub branch_id: BranchId,
     /// Its name.
     pub branch_name: String,
-    /// The lane run's id (the name is upstream's).
-    pub run_id: LaneRunId,
-    /// The lane run.
-    pub lane: LaneRun,
-    /// Its pikaci run; `null` when it has none (or the run is gone).
+    /// The suite the lane run belongs to (upstream's CI run id).
+    pub run_id: SuiteId,
+    /// The lane run, in upstream's view (`lane_id`, `entrypoint`,
+    /// `retry_count`, the end of its log in `log_text`, ...).
+    pub lane: CiLane,
+    /// Its pikaci run; `null` when it has none, or the run is gone (gc).
     #[schema(required = true)]
     pub pikaci_run: Option<RunRecord>,
     /// Its pikaci run's log facts; `null` with `pikaci_run`.
     #[schema(required = true)]
     pub pikaci_log_metadata: Option<RunLogsMetadata>,
+    /// Always `null`: upstream's key for the staged outputs a run prepared,
+    /// which pika-news does not read.
+    #[schema(required = true, value_type = Option<Object>)]
+    pub pikaci_prepared_outputs: Option<serde_json::Value>,
 }
 
 /// What part of one log an answer carries.

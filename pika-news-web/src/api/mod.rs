@@ -7,8 +7,11 @@
 //! - [`dto`]: every JSON shape the API answers with.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
 //!   `lane_runs`, `page`, `meta` (health, 404).
+//! - [`compat`]: what upstream pika's `ph` client calls (its lane actions,
+//!   nightly runs, wake, who-am-I), in its shapes.
 
 mod branch;
+pub mod compat;
 pub mod dto;
 mod lane_runs;
 mod meta;

@@ -114,7 +114,9 @@ pub(crate) fn schema_of<T: utoipa::ToSchema>(
 /// What a route answers with when it succeeds.
 #[derive(Debug, Clone, Copy)]
 pub struct Answer {
-    /// The media type.
+    /// The status (200, or 303 for a redirect).
+    pub status: u16,
+    /// The media type (empty: no body).
     pub content_type: &'static str,
     /// What it is.
     pub description: &'static str,
@@ -125,6 +127,7 @@ impl Answer {
     /// JSON of type `T`.
     pub const fn json<T: utoipa::ToSchema>(description: &'static str) -> Self {
         Self {
+            status: 200,
             content_type: "application/json",
             description,
             schema: Some(schema_of::<T>),
@@ -134,7 +137,18 @@ impl Answer {
     /// An HTML page.
     pub const fn html(description: &'static str) -> Self {
         Self {
+            status: 200,
             content_type: "text/html; charset=utf-8",
+            description,
+            schema: None,
+        }
+    }
+
+    /// A `303 See Other` to another address, without a body.
+    pub const fn redirect(description: &'static str) -> Self {
+        Self {
+            status: 303,
+            content_type: "",
             description,
             schema: None,
         }
@@ -166,7 +180,10 @@ pub struct RouteDoc {
 /// The error statuses a route with this access can answer with.
 fn error_statuses(access: Access) -> &'static [(u16, &'static str)] {
     match access {
-        Access::Public => &[(500, "A server failure (never a server path)")],
+        Access::Public => &[
+            (400, "An invalid id in the address (routes with an id)"),
+            (500, "A server failure (never a server path)"),
+        ],
         Access::Read => &[
             (400, "An invalid id, kind or range"),
             (401, "No token, or a bad or revoked one"),
@@ -174,13 +191,14 @@ fn error_statuses(access: Access) -> &'static [(u16, &'static str)] {
             (500, "A server failure (never a server path)"),
         ],
         Access::Write | Access::Admin => &[
-            (
-                400,
-                "An invalid id or action, or an action that does not fit",
-            ),
+            (400, "An invalid id or action"),
             (401, "No token, or a bad or revoked one"),
             (403, "The token's role is too low"),
             (404, "Not found"),
+            (
+                409,
+                "An action that does not fit the lane's status (e.g. failing a finished lane)",
+            ),
             (500, "A server failure (never a server path)"),
         ],
     }
@@ -226,18 +244,19 @@ fn operation(
     components: &mut Vec<(String, RefOr<Schema>)>,
 ) -> utoipa::openapi::path::Operation {
     let schema = r.answer.schema.map(|f: SchemaFn| f(components));
-    let content = ContentBuilder::new().schema(schema).build();
+    let mut answer = ResponseBuilder::new().description(r.answer.description);
+    if !r.answer.content_type.is_empty() {
+        answer = answer.content(
+            r.answer.content_type,
+            ContentBuilder::new().schema(schema).build(),
+        );
+    }
     let mut op = OperationBuilder::new()
         .operation_id(Some(operation_id(r)))
         .summary(Some(r.summary))
         .description(Some(format!("Access: {}.", r.access)))
         .parameters(Some(r.params.iter().map(parameter)))
-        .response(
-            "200",
-            ResponseBuilder::new()
-                .description(r.answer.description)
-                .content(r.answer.content_type, content),
-        );
+        .response(r.answer.status.to_string(), answer);
     for (status, _) in error_statuses(r.access) {
         op = op.response(
             status.to_string(),

@@ -9,6 +9,7 @@ use axum::routing::{MethodFilter, on};
 pub use crate::auth::Access;
 use crate::state::AppState;
 
+use super::compat::{actions, meta as compat_meta, nightly};
 use super::dto;
 use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
 use super::{branch, lane_runs, meta, page, pikaci};
@@ -84,14 +85,17 @@ routes! {
     Get "/news/api/forge/branch/resolve" => branch::resolve {
         access: Read,
         summary: "The branch of a name",
-        params: [query("name", ParamKind::Text, "The branch name, e.g. feature/x (required)")],
-        answer: Answer::json::<dto::Branch>("The branch"),
+        params: [
+            query("name", ParamKind::Text, "The branch name, e.g. feature/x (this or branch_name is required)"),
+            query("branch_name", ParamKind::Text, "The same, under upstream's name"),
+        ],
+        answer: Answer::json::<dto::Branch>("The branch, with upstream's keys (branch_id, repo, branch_name, branch_state)"),
     }
     Get "/news/api/forge/branch/{branch_id}" => branch::detail {
         access: Read,
-        summary: "A branch with its suites and lanes",
+        summary: "A branch with its suites and lanes, and upstream's view of them (branch, ci_runs)",
         params: [path("branch_id", ParamKind::RowId, "The branch")],
-        answer: Answer::json::<dto::BranchDetail>("The branch, its suites (newest first) and their lanes"),
+        answer: Answer::json::<dto::BranchDetail>("The branch, its suites (newest first) and their lanes; upstream's branch summary and CI runs"),
     }
     Get "/news/api/forge/branch/{branch_id}/logs" => branch::logs {
         access: Read,
@@ -101,7 +105,7 @@ routes! {
             query("lane", ParamKind::Id, "The newest run of this lane"),
             query("lane_run_id", ParamKind::RowId, "This lane run (it must belong to the branch)"),
         ],
-        answer: Answer::json::<dto::BranchLogsResponse>("The lane run, with its pikaci run and log facts (null when it has none)"),
+        answer: Answer::json::<dto::BranchLogsResponse>("The lane run (by default the newest failed one) with the end of its log, its suite as run_id, and its pikaci run and log facts (null when it has none or the run is gone)"),
     }
     Get "/news/api/forge/lane/{lane_run_id}/log" => lane_runs::log {
         access: Read,
@@ -128,6 +132,105 @@ routes! {
         summary: "Look for new heads and queued lanes now",
         params: [],
         answer: Answer::json::<dto::Woken>("Whether a scheduler was woken"),
+    }
+    Post "/news/api/forge/ci/wake" => compat_meta::wake {
+        access: Write,
+        summary: "Look for new heads and queued lanes now (upstream's wake)",
+        params: [],
+        answer: Answer::json::<dto::WakeCi>("`{\"status\":\"ok\", \"message\"}`"),
+    }
+    Get "/news/api/me" => compat_meta::me {
+        access: Read,
+        summary: "Who the token is: {npub, is_admin, can_chat, can_forge_write} (a token is needed)",
+        params: [],
+        answer: Answer::json::<dto::Me>("The token's name as npub and what its role allows"),
+    }
+    Post "/news/branch/{branch_id}/ci/fail/{lane_run_id}" => actions::branch_fail {
+        access: Write,
+        summary: "Fail a queued or running lane of the branch",
+        params: [
+            path("branch_id", ParamKind::RowId, "The branch"),
+            path("lane_run_id", ParamKind::RowId, "A lane run of the branch's suites"),
+        ],
+        answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
+    }
+    Post "/news/branch/{branch_id}/ci/requeue/{lane_run_id}" => actions::branch_requeue {
+        access: Write,
+        summary: "Put a queued, running or failed lane of the branch back in the queue",
+        params: [
+            path("branch_id", ParamKind::RowId, "The branch"),
+            path("lane_run_id", ParamKind::RowId, "A lane run of the branch's suites"),
+        ],
+        answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
+    }
+    Post "/news/branch/{branch_id}/ci/rerun/{lane_run_id}" => actions::branch_rerun {
+        access: Write,
+        summary: "Run a finished lane of the branch again (a new lane run in the same suite)",
+        params: [
+            path("branch_id", ParamKind::RowId, "The branch"),
+            path("lane_run_id", ParamKind::RowId, "A lane run of the branch's suites"),
+        ],
+        answer: Answer::json::<dto::BranchRerun>("The suite and the new lane run"),
+    }
+    Post "/news/branch/{branch_id}/ci/recover/{run_id}" => actions::branch_recover {
+        access: Write,
+        summary: "Put every queued, running or failed lane of a suite back in the queue",
+        params: [
+            path("branch_id", ParamKind::RowId, "The branch"),
+            path("run_id", ParamKind::RowId, "One of the branch's suites (a ci_runs id)"),
+        ],
+        answer: Answer::json::<dto::RecoverDone>("How many lanes were requeued"),
+    }
+    Get "/news/api/forge/nightly" => nightly::list {
+        access: Read,
+        summary: "The newest nightly runs",
+        params: [],
+        answer: Answer::json::<dto::NightlyList>("Nightly runs, newest first, with their lanes"),
+    }
+    Get "/news/api/forge/nightly/{nightly_run_id}" => nightly::detail {
+        access: Read,
+        summary: "A nightly run with its lanes (upstream's NightlyDetailResponse)",
+        params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
+        answer: Answer::json::<dto::NightlyDetail>("The nightly run"),
+    }
+    Post "/news/nightly/{nightly_run_id}/fail/{lane_run_id}" => actions::nightly_fail {
+        access: Write,
+        summary: "Fail a queued or running lane of the nightly run",
+        params: [
+            path("nightly_run_id", ParamKind::RowId, "The nightly run"),
+            path("lane_run_id", ParamKind::RowId, "A lane run of the nightly run"),
+        ],
+        answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
+    }
+    Post "/news/nightly/{nightly_run_id}/requeue/{lane_run_id}" => actions::nightly_requeue {
+        access: Write,
+        summary: "Put a queued, running or failed lane of the nightly run back in the queue",
+        params: [
+            path("nightly_run_id", ParamKind::RowId, "The nightly run"),
+            path("lane_run_id", ParamKind::RowId, "A lane run of the nightly run"),
+        ],
+        answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
+    }
+    Post "/news/nightly/{nightly_run_id}/rerun/{lane_run_id}" => actions::nightly_rerun {
+        access: Write,
+        summary: "Run a finished lane of the nightly run again (a new lane run in the same nightly run)",
+        params: [
+            path("nightly_run_id", ParamKind::RowId, "The nightly run"),
+            path("lane_run_id", ParamKind::RowId, "A lane run of the nightly run"),
+        ],
+        answer: Answer::json::<dto::NightlyRerun>("The nightly run and the new lane run"),
+    }
+    Post "/news/nightly/{nightly_run_id}/recover" => actions::nightly_recover {
+        access: Write,
+        summary: "Put every queued, running or failed lane of the nightly run back in the queue",
+        params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
+        answer: Answer::json::<dto::RecoverDone>("How many lanes were requeued"),
+    }
+    Get "/news/branch/{branch_id}" => compat_meta::branch_page {
+        access: Public,
+        summary: "The branch's address (what `ph url` prints): 303 to its CI page, keeping the query",
+        params: [path("branch_id", ParamKind::RowId, "The branch")],
+        answer: Answer::redirect("To /news/branch/{branch_id}/ci"),
     }
     Get "/news/branch/{branch_id}/ci" => page::branch_ci {
         access: Read,

@@ -3,6 +3,7 @@
 use pikaci_core::FailureKind;
 use rusqlite::{OptionalExtension, Row, params};
 
+use super::nightly::BRANCH_SUITE;
 use super::types::StoredFailureKind;
 use super::{BranchId, BranchState, Db, DbError, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 
@@ -84,9 +85,9 @@ pub struct NewLane {
     pub timeout_secs: Option<u64>,
 }
 
-const LANE_COLUMNS: &str = "id, suite_id, lane, title, status, failure_kind, pikaci_run_id, attempts, message, created_at, started_at, finished_at";
+pub(super) const LANE_COLUMNS: &str = "id, suite_id, lane, title, status, failure_kind, pikaci_run_id, attempts, message, created_at, started_at, finished_at";
 
-fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
+pub(super) fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
     Ok(Lane {
         id: r.get(0)?,
         suite_id: r.get(1)?,
@@ -101,6 +102,31 @@ fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
         started_at: r.get(10)?,
         finished_at: r.get(11)?,
     })
+}
+
+/// Inserts a queued lane (also inside a caller's transaction).
+pub(super) fn insert_lane_row(
+    c: &rusqlite::Connection,
+    lane: &NewLane,
+    entrypoint: Option<&str>,
+    now: &str,
+) -> rusqlite::Result<LaneRunId> {
+    c.query_row(
+        "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, command, timeout_secs, entrypoint, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
+        params![
+            lane.suite_id,
+            lane.lane,
+            lane.title,
+            LaneStatus::Queued,
+            lane.concurrency_group,
+            lane.command,
+            lane.timeout_secs.map(|t| t as i64),
+            entrypoint,
+            now
+        ],
+        |r| r.get(0),
+    )
 }
 
 fn branch_from(r: &Row<'_>) -> rusqlite::Result<Branch> {
@@ -176,16 +202,18 @@ impl Db {
 
     /// Queues a lane.
     pub async fn insert_lane(&self, lane: NewLane) -> Result<LaneRunId, DbError> {
+        self.insert_lane_shown(lane, None).await
+    }
+
+    /// Queues a lane shown as `entrypoint` (the manifest's, or its command line).
+    pub async fn insert_lane_shown(
+        &self,
+        lane: NewLane,
+        entrypoint: Option<String>,
+    ) -> Result<LaneRunId, DbError> {
         let now = self.now_text();
-        self.call(move |c| {
-            Ok(c.query_row(
-                "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, command, timeout_secs, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
-                params![lane.suite_id, lane.lane, lane.title, LaneStatus::Queued, lane.concurrency_group, lane.command, lane.timeout_secs.map(|t| t as i64), now],
-                |r| r.get(0),
-            )?)
-        })
-        .await
+        self.call(move |c| Ok(insert_lane_row(c, &lane, entrypoint.as_deref(), &now)?))
+            .await
     }
 
     /// Records the pikaci run a lane started.
@@ -231,11 +259,11 @@ impl Db {
         .await
     }
 
-    /// A branch's suites, newest first, each with its lanes.
+    /// A branch's suites (not its nightly runs), newest first, each with its lanes.
     pub async fn suites(&self, branch_id: BranchId) -> Result<Vec<Suite>, DbError> {
         self.call(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, head, status, message, created_at FROM suites WHERE branch_id = ?1 ORDER BY id DESC LIMIT 50",
+                &format!("SELECT id, head, status, message, created_at FROM suites WHERE branch_id = ?1 AND {BRANCH_SUITE} ORDER BY id DESC LIMIT 50"),
             )?;
             let mut suites = stmt
                 .query_map([branch_id], |r| {
@@ -259,8 +287,10 @@ impl Db {
     }
 
     /// The lane run a branch's logs request names: `lane_run_id` if given
-    /// (it must belong to the branch), else the newest run of `lane`, else the
-    /// branch's newest lane run.
+    /// (it must belong to the branch), else the newest run of `lane`, else
+    /// upstream's default: the newest suite's first failed lane (a run that a
+    /// rerun replaced does not count), else the first lane that ran, else the
+    /// newest suite's first lane. Nightly runs are not the branch's.
     pub async fn lane_for_branch(
         &self,
         branch_id: BranchId,
@@ -269,31 +299,43 @@ impl Db {
     ) -> Result<Option<Lane>, DbError> {
         self.call(move |c| {
             let base = format!(
-                "SELECT {} FROM lanes l JOIN suites s ON s.id = l.suite_id WHERE s.branch_id = ?1",
+                "SELECT {} FROM lanes l JOIN suites s ON s.id = l.suite_id WHERE s.branch_id = ?1 AND s.{BRANCH_SUITE}",
                 LANE_COLUMNS
                     .split(", ")
                     .map(|col| format!("l.{col}"))
                     .collect::<Vec<_>>()
                     .join(", ")
             );
+            let newest_first = "ORDER BY s.id DESC, l.id ASC LIMIT 1";
             let found = match (lane_run_id, lane) {
-                (Some(id), _) => c.query_row(
-                    &format!("{base} AND l.id = ?2"),
-                    params![branch_id, id],
-                    lane_from,
-                ),
-                (None, Some(name)) => c.query_row(
-                    &format!("{base} AND l.lane = ?2 ORDER BY l.id DESC LIMIT 1"),
-                    params![branch_id, name],
-                    lane_from,
-                ),
-                (None, None) => c.query_row(
-                    &format!("{base} ORDER BY l.id DESC LIMIT 1"),
-                    params![branch_id],
-                    lane_from,
-                ),
+                (Some(id), _) => c
+                    .query_row(&format!("{base} AND l.id = ?2"), params![branch_id, id], lane_from)
+                    .optional()?,
+                (None, Some(name)) => c
+                    .query_row(
+                        &format!("{base} AND l.lane = ?2 ORDER BY l.id DESC LIMIT 1"),
+                        params![branch_id, name],
+                        lane_from,
+                    )
+                    .optional()?,
+                (None, None) => {
+                    let mut found = None;
+                    for rule in [
+                        "AND l.status = 'failed' AND NOT EXISTS (SELECT 1 FROM lanes n WHERE n.suite_id = l.suite_id AND n.lane = l.lane AND n.id > l.id)",
+                        "AND l.started_at IS NOT NULL",
+                        "",
+                    ] {
+                        found = c
+                            .query_row(&format!("{base} {rule} {newest_first}"), [branch_id], lane_from)
+                            .optional()?;
+                        if found.is_some() {
+                            break;
+                        }
+                    }
+                    found
+                }
             };
-            Ok(found.optional()?)
+            Ok(found)
         })
         .await
     }

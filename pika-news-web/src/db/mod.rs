@@ -1,4 +1,4 @@
-//! The SQLite database: tokens, branches, suites and lanes.
+//! The SQLite database: tokens, branches, suites, lanes and nightly runs.
 //!
 //! Created and migrated on open (WAL, foreign keys on, a busy timeout). Each
 //! call runs on a blocking thread with a pooled connection, so async handlers
@@ -7,7 +7,9 @@
 //! error. Every timestamp written comes from the [`Clock`] the database was
 //! opened with, so tests move time instead of sleeping or editing rows.
 
+mod compat;
 mod forge;
+mod nightly;
 mod queue;
 mod schema;
 mod tokens;
@@ -21,10 +23,14 @@ use jiff::Timestamp;
 use pikaci_core::engine::{Clock, SystemClock};
 use rusqlite::Connection;
 
+pub use compat::{BranchMeta, LaneDetail, LaneScope, SuiteDetail};
 pub use forge::{Branch, Lane, NewLane, Suite};
-pub use queue::{Claim, LaneAction};
+pub use nightly::{NewNightly, NewNightlyLane, NightlyRun};
+pub use queue::{Claim, LaneAction, STALE_REQUEUED};
 pub use tokens::TokenInfo;
-pub use types::{BranchId, BranchState, LaneRunId, LaneStatus, Role, RowId, SuiteId, SuiteStatus};
+pub use types::{
+    BranchId, BranchState, LaneRunId, LaneStatus, NightlyRunId, Role, RowId, SuiteId, SuiteStatus,
+};
 
 /// How long a connection waits for a lock before reporting busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);

@@ -8,6 +8,7 @@
 use pikaci_core::FailureKind;
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
+use super::nightly::BRANCH_SUITE;
 use super::types::StoredFailureKind;
 use super::{BranchId, BranchState, Db, DbError, LaneRunId, LaneStatus, SuiteId};
 
@@ -176,9 +177,9 @@ impl Db {
             )?;
             let requeued = c.execute(
                 "UPDATE lanes SET status = 'queued', fencing_token = fencing_token + 1, lease_owner = NULL,
-                   message = 'requeued: its runner stopped answering'
+                   message = ?2, retry_count = retry_count + 1
                  WHERE status = 'running' AND lease_expires_at < ?1",
-                params![now],
+                params![now, STALE_REQUEUED],
             )?;
             Ok(failed + requeued)
         })
@@ -195,10 +196,10 @@ impl Db {
         let now = self.now_text();
         self.call(move |c| {
             Ok(c.execute(
-                "UPDATE lanes SET status = 'cancelled', failure_kind = 'cancelled', fencing_token = fencing_token + 1,
+                &format!("UPDATE lanes SET status = 'cancelled', failure_kind = 'cancelled', fencing_token = fencing_token + 1,
                    message = 'cancelled: a newer head superseded it', finished_at = ?3, lease_owner = NULL
                  WHERE status IN ('queued', 'running')
-                   AND suite_id IN (SELECT id FROM suites WHERE branch_id = ?1 AND id <> ?2)",
+                   AND suite_id IN (SELECT id FROM suites WHERE branch_id = ?1 AND id <> ?2 AND {BRANCH_SUITE})"),
                 params![branch_id, current_suite, now],
             )?)
         })
@@ -240,57 +241,35 @@ impl Db {
         let now = self.now_text();
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let status: Option<LaneStatus> =
-                tx.query_row("SELECT status FROM lanes WHERE id = ?1", [lane_id], |r| r.get(0)).optional()?;
-            let Some(status) = status else {
-                return Err(DbError::NotFound { what: "lane run", name: lane_id.to_string() });
+            let row: Option<(LaneStatus, SuiteId)> = tx
+                .query_row(
+                    "SELECT status, suite_id FROM lanes WHERE id = ?1",
+                    [lane_id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((status, suite_id)) = row else {
+                return Err(DbError::NotFound {
+                    what: "lane run",
+                    name: lane_id.to_string(),
+                });
             };
-            let id = match action {
-                LaneAction::Rerun => {
-                    tx.query_row(
-                        "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, command, timeout_secs, created_at)
-                         SELECT suite_id, lane, title, 'queued', concurrency_group, command, timeout_secs, ?2 FROM lanes WHERE id = ?1
-                         RETURNING id",
-                        params![lane_id, now],
-                        |r| r.get(0),
-                    )?
-                }
-                LaneAction::Requeue | LaneAction::Recover => {
-                    if action == LaneAction::Recover && status != LaneStatus::Running {
-                        return Err(DbError::Conflict(format!("lane run {lane_id} is {status}, not running")));
-                    }
-                    tx.execute(
-                        "UPDATE lanes SET status = 'queued', fencing_token = fencing_token + 1, lease_owner = NULL,
-                           lease_expires_at = NULL, failure_kind = NULL, finished_at = NULL, message = ?2
-                         WHERE id = ?1",
-                        params![lane_id, if action == LaneAction::Recover { "recovered by hand" } else { "requeued by hand" }],
-                    )?;
-                    lane_id
-                }
-                LaneAction::Fail => {
-                    tx.execute(
-                        "UPDATE lanes SET status = 'failed', failure_kind = 'infrastructure', fencing_token = fencing_token + 1,
-                           lease_owner = NULL, finished_at = ?2, message = 'failed by hand'
-                         WHERE id = ?1",
-                        params![lane_id, now],
-                    )?;
-                    lane_id
-                }
-            };
+            let id = apply_action(&tx, lane_id, status, action, &now)?;
+            refresh_suite(&tx, suite_id)?;
             tx.commit()?;
             Ok(id)
         })
         .await
     }
 
-    /// The head a branch's newest suite was made for.
+    /// The head a branch's newest suite (not nightly run) was made for.
     pub async fn newest_suite(
         &self,
         branch_id: BranchId,
     ) -> Result<Option<(SuiteId, String)>, DbError> {
         self.call(move |c| {
             Ok(c.query_row(
-                "SELECT id, head FROM suites WHERE branch_id = ?1 ORDER BY id DESC LIMIT 1",
+                &format!("SELECT id, head FROM suites WHERE branch_id = ?1 AND {BRANCH_SUITE} ORDER BY id DESC LIMIT 1"),
                 [branch_id],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
@@ -301,19 +280,81 @@ impl Db {
 
     /// Sets a suite's summary status from its lanes.
     pub async fn refresh_suite_status(&self, suite_id: SuiteId) -> Result<(), DbError> {
-        self.call(move |c| {
-            c.execute(
-                "UPDATE suites SET status = CASE
-                    WHEN EXISTS (SELECT 1 FROM lanes WHERE suite_id = ?1 AND status IN ('queued', 'running')) THEN 'running'
-                    WHEN EXISTS (SELECT 1 FROM lanes WHERE suite_id = ?1 AND status = 'failed') THEN 'failed'
-                    WHEN EXISTS (SELECT 1 FROM lanes WHERE suite_id = ?1 AND status = 'cancelled') THEN 'cancelled'
-                    WHEN EXISTS (SELECT 1 FROM lanes WHERE suite_id = ?1) THEN 'passed'
-                    ELSE status END
-                 WHERE id = ?1",
-                [suite_id],
-            )?;
-            Ok(())
-        })
-        .await
+        self.call(move |c| Ok(refresh_suite(c, suite_id)?)).await
     }
+}
+
+/// Sets a suite's summary status from its lanes: running while one is queued
+/// or running, else failed if one failed, else cancelled if one was, else
+/// passed. A lane run that a rerun replaced does not count (the rerun does).
+pub(super) fn refresh_suite(c: &rusqlite::Connection, suite_id: SuiteId) -> rusqlite::Result<()> {
+    let current = "FROM lanes l WHERE l.suite_id = ?1 AND NOT EXISTS
+        (SELECT 1 FROM lanes n WHERE n.suite_id = l.suite_id AND n.lane = l.lane AND n.id > l.id)";
+    c.execute(
+        &format!(
+            "UPDATE suites SET status = CASE
+                WHEN EXISTS (SELECT 1 {current} AND l.status IN ('queued', 'running')) THEN 'running'
+                WHEN EXISTS (SELECT 1 {current} AND l.status = 'failed') THEN 'failed'
+                WHEN EXISTS (SELECT 1 {current} AND l.status = 'cancelled') THEN 'cancelled'
+                WHEN EXISTS (SELECT 1 {current}) THEN 'passed'
+                ELSE status END
+             WHERE id = ?1"
+        ),
+        [suite_id],
+    )?;
+    Ok(())
+}
+
+/// The message of a lane put back in the queue because its runner stopped answering.
+pub const STALE_REQUEUED: &str = "requeued: its runner stopped answering";
+
+/// Applies `action` to a lane whose current status is `status`, inside the
+/// caller's transaction; returns the affected (or new) lane run id.
+pub(super) fn apply_action(
+    tx: &rusqlite::Transaction<'_>,
+    lane_id: LaneRunId,
+    status: LaneStatus,
+    action: LaneAction,
+    now: &str,
+) -> Result<LaneRunId, DbError> {
+    Ok(match action {
+        LaneAction::Rerun => tx.query_row(
+            "INSERT INTO lanes (suite_id, lane, title, status, concurrency_group, command, timeout_secs, entrypoint, rerun_of, created_at)
+             SELECT suite_id, lane, title, 'queued', concurrency_group, command, timeout_secs, entrypoint, id, ?2 FROM lanes WHERE id = ?1
+             RETURNING id",
+            params![lane_id, now],
+            |r| r.get(0),
+        )?,
+        LaneAction::Requeue | LaneAction::Recover => {
+            if action == LaneAction::Recover && status != LaneStatus::Running {
+                return Err(DbError::Conflict(format!(
+                    "lane run {lane_id} is {status}, not running"
+                )));
+            }
+            tx.execute(
+                "UPDATE lanes SET status = 'queued', fencing_token = fencing_token + 1, lease_owner = NULL,
+                   lease_expires_at = NULL, failure_kind = NULL, finished_at = NULL, message = ?2,
+                   retry_count = retry_count + 1
+                 WHERE id = ?1",
+                params![
+                    lane_id,
+                    if action == LaneAction::Recover {
+                        "recovered by hand"
+                    } else {
+                        "requeued by hand"
+                    }
+                ],
+            )?;
+            lane_id
+        }
+        LaneAction::Fail => {
+            tx.execute(
+                "UPDATE lanes SET status = 'failed', failure_kind = 'infrastructure', fencing_token = fencing_token + 1,
+                   lease_owner = NULL, finished_at = ?2, message = 'failed by hand'
+                 WHERE id = ?1",
+                params![lane_id, now],
+            )?;
+            lane_id
+        }
+    })
 }

@@ -59,6 +59,27 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE lanes ADD COLUMN command TEXT;
     ALTER TABLE lanes ADD COLUMN timeout_secs INTEGER;
     ",
+    // 3: what upstream pika's views show (a lane's entrypoint, how often it
+    // was put back in the queue, the run it repeats; a branch's title and
+    // merge base), and nightly runs: a suite of the default branch's head,
+    // made on the manifest's schedule.
+    r"
+    ALTER TABLE lanes ADD COLUMN entrypoint TEXT;
+    ALTER TABLE lanes ADD COLUMN retry_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE lanes ADD COLUMN rerun_of INTEGER;
+    ALTER TABLE branches ADD COLUMN title TEXT;
+    ALTER TABLE branches ADD COLUMN merge_base TEXT;
+    CREATE TABLE nightly_runs (
+        id             INTEGER PRIMARY KEY,
+        suite_id       INTEGER NOT NULL UNIQUE REFERENCES suites (id) ON DELETE CASCADE,
+        scheduled_for  TEXT NOT NULL,
+        source_ref     TEXT NOT NULL,
+        rerun_of       INTEGER REFERENCES nightly_runs (id),
+        summary        TEXT,
+        created_at     TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX nightly_runs_by_slot ON nightly_runs (scheduled_for) WHERE rerun_of IS NULL;
+    ",
 ];
 
 /// Brings the schema up to date in one transaction per step.

@@ -115,6 +115,28 @@ impl Db {
     }
 }
 
+impl Db {
+    /// The name and role of a presented token, if it is known and not
+    /// revoked (compared as [`Db::token_role`] does).
+    pub async fn token_owner(&self, presented: &str) -> Result<Option<(String, Role)>, DbError> {
+        let hash = hash_token(presented);
+        let row: Option<(String, String, Role, Option<String>)> =
+            self.with_auth_conn(|c| {
+                Ok(c.prepare_cached(
+                    "SELECT hash, name, role, revoked_at FROM tokens WHERE hash = ?1",
+                )?
+                .query_row([&hash], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })
+                .optional()?)
+            })?;
+        Ok(row.and_then(|(stored, name, role, revoked)| {
+            let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
+            (same && revoked.is_none()).then_some((name, role))
+        }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +154,11 @@ mod tests {
         ));
         assert_eq!(db.token_role(&secret).await.unwrap(), Some(Role::Write));
         assert_eq!(db.token_role("pn_wrong").await.unwrap(), None);
+        assert_eq!(
+            db.token_owner(&secret).await.unwrap(),
+            Some(("ci-bot".to_owned(), Role::Write))
+        );
+        assert_eq!(db.token_owner("pn_wrong").await.unwrap(), None);
         let stored: String = db
             .call_blocking(|c| Ok(c.query_row("SELECT hash FROM tokens", [], |r| r.get(0))?))
             .unwrap();
@@ -139,6 +166,7 @@ mod tests {
         assert_eq!(stored, hash_token(&secret));
         db.revoke_token("ci-bot").unwrap();
         assert_eq!(db.token_role(&secret).await.unwrap(), None);
+        assert_eq!(db.token_owner(&secret).await.unwrap(), None);
         assert!(db.revoke_token("ci-bot").is_err());
         let list = db.list_tokens().unwrap();
         assert_eq!(list.len(), 1);

@@ -199,7 +199,7 @@ pub struct InvalidRowId {
     pub value: String,
 }
 
-/// What every row id ([`BranchId`], [`SuiteId`], [`LaneRunId`]) offers.
+/// What every row id ([`BranchId`], [`SuiteId`], [`LaneRunId`], [`NightlyRunId`]) offers.
 pub trait RowId: FromStr<Err = InvalidRowId> + Copy + fmt::Display {
     /// What the id names, for messages (`branch id`).
     const WHAT: &'static str;
@@ -274,6 +274,11 @@ row_id! {
 row_id! {
     /// A lane run's id (`/news/api/forge/lane/{lane_run_id}/...`).
     LaneRunId ("lane run id")
+}
+
+row_id! {
+    /// A nightly run's id (`/news/api/forge/nightly/{nightly_run_id}`).
+    NightlyRunId ("nightly run id")
 }
 
 #[cfg(test)]

@@ -354,6 +354,28 @@ impl Git {
         }
     }
 
+    /// The subject (first line of the message) of a commit.
+    pub fn commit_subject(&self, commit: &CommitId) -> Result<String, GitError> {
+        let out = self.run(&["log", "-1", "--format=%s", commit.as_str(), "--"])?;
+        Ok(String::from_utf8_lossy(&out).trim_end().to_owned())
+    }
+
+    /// The merge base of `head` and the branch `base`; `None` when they
+    /// share no history (or `base` does not exist).
+    pub fn merge_base(&self, base: &str, head: &CommitId) -> Result<Option<CommitId>, GitError> {
+        if !valid_branch_name(base) {
+            return Err(invalid("branch", base));
+        }
+        match self.run(&["merge-base", &format!("refs/heads/{base}"), head.as_str()]) {
+            Ok(out) => Ok(CommitId::parse(String::from_utf8_lossy(&out).trim()).ok()),
+            // 1: no common ancestor; 128: no such branch.
+            Err(GitError::Failed { status, .. }) if status == "exit 1" || status == "exit 128" => {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     fn diff_names(&self, range: &str) -> Result<Vec<String>, GitError> {
         Ok(split_z(&self.run(&[
             "diff",

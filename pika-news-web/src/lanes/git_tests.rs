@@ -199,6 +199,35 @@ fn changed_files_since_the_merge_base_ignore_the_base_moving_on() {
 }
 
 #[test]
+fn subjects_and_merge_bases() {
+    let (_d, git, work, main, feature) = pushed();
+    assert_eq!(git.commit_subject(&feature).unwrap(), "two");
+    assert_eq!(git.commit_subject(&main).unwrap(), "one");
+    assert_eq!(
+        git.merge_base("main", &feature).unwrap(),
+        Some(main.clone())
+    );
+    assert_eq!(git.merge_base("main", &main).unwrap(), Some(main.clone()));
+    assert_eq!(
+        git.merge_base("master", &feature).unwrap(),
+        None,
+        "no such branch"
+    );
+    // A branch with no history in common with main.
+    let bare = git.git_dir().to_owned();
+    sh(
+        &work,
+        &format!(
+            "git checkout -q --orphan lone && git rm -rqf . && echo l > l && git add l \
+             && git commit -qm lone && git push -q {bare} lone"
+        ),
+    );
+    let lone = CommitId::parse(&sh(&work, "git rev-parse lone")).unwrap();
+    assert_eq!(git.merge_base("main", &lone).unwrap(), None);
+    assert!(git.merge_base("../x", &lone).is_err());
+}
+
+#[test]
 fn a_detached_worktree_is_made_and_removed_even_twice() {
     let (_d, git, work, _main, feature) = pushed();
     let wt = work.parent().unwrap().join("worktrees/wt");

@@ -1,26 +1,50 @@
-//! `ci/forge-lanes.toml`: which lanes run for a branch head.
+//! `ci/forge-lanes.toml`: which lanes run for a branch head, and which run
+//! every night on the default branch.
 //!
 //! ```toml
 //! version = 1
+//! nightly_schedule_utc = "08:00"   # needed when there are nightly lanes
 //!
 //! [[branch.lanes]]
 //! id = "pre-merge"
 //! title = "pre-merge checks"
-//! pikaci_target = "pre-merge"      # or: command = ["make", "test"]
+//! pikaci_target = "pre-merge"      # or: staged_linux_target = "pre-merge"
+//!                                  # or: command = ["make", "test"]
+//! entrypoint = "just pre-merge"    # optional: what the lane is shown as
 //! paths = ["src/**"]               # optional: run only when a changed file matches
 //! concurrency_group = "heavy"      # optional
 //! timeout_secs = 3600              # optional
+//!
+//! [[nightly.lanes]]
+//! id = "nightly"
+//! command = ["./scripts/nightly.sh"]
 //! ```
+//!
+//! The keys of upstream pika's manifest read with upstream's meaning:
+//! `staged_linux_target = T` and the wrapper-script form `command =
+//! ["./scripts/pikaci-staged-linux-remote.sh", "run", T]` are both pikaci
+//! target `T` (`pikaci run T --output jsonl`), and a `staged_linux_target`
+//! lane without a `concurrency_group` is in group `staged-linux:T`.
+//!
+//! Selection ([`LaneManifest::select`]) follows upstream too: every branch
+//! lane runs when the manifest itself changed or when the diff is empty (or
+//! unknown); otherwise the lanes with no `paths` and those whose `paths`
+//! match a changed file.
 
 use std::collections::BTreeSet;
+use std::fmt;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
-use pikaci_core::{IdError, TargetId, TomlLocation, validate_id};
+use pikaci_core::{IdError, TargetId, TomlLocation, contract, validate_id};
 use serde::Deserialize;
 use toml::Spanned;
 
 /// Where the manifest lives in a branch.
 pub const MANIFEST_PATH: &str = "ci/forge-lanes.toml";
+
+/// The file name of upstream's wrapper script: a lane whose command is
+/// `[<...>/pikaci-staged-linux-remote.sh, "run", T]` is pikaci target `T`.
+pub const STAGED_LINUX_WRAPPER: &str = "pikaci-staged-linux-remote.sh";
 
 /// A lane definition's id (same rules as pikaci ids: `[A-Za-z0-9][A-Za-z0-9._-]*`, no `..`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, Deserialize)]
@@ -54,8 +78,8 @@ impl std::str::FromStr for LaneId {
     }
 }
 
-impl std::fmt::Display for LaneId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for LaneId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.pad(&self.0)
     }
 }
@@ -76,7 +100,25 @@ pub enum LaneCommand {
     PikaciTarget(TargetId),
 }
 
-/// One `[[branch.lanes]]`.
+impl LaneCommand {
+    /// The command line as shown to people (shell-quoted, no server paths).
+    pub fn shown(&self) -> String {
+        match self {
+            Self::Argv(argv) => contract::shell_join(argv),
+            Self::PikaciTarget(t) => contract::shell_join(["pikaci", "run", t.as_str()]),
+        }
+    }
+
+    /// The pikaci target it runs, if it is a pikaci lane.
+    pub fn pikaci_target(&self) -> Option<&TargetId> {
+        match self {
+            Self::PikaciTarget(t) => Some(t),
+            Self::Argv(_) => None,
+        }
+    }
+}
+
+/// One `[[branch.lanes]]` or `[[nightly.lanes]]`.
 #[derive(Debug, Clone)]
 pub struct LaneDef {
     /// Its id.
@@ -85,6 +127,8 @@ pub struct LaneDef {
     pub title: String,
     /// What it runs.
     pub command: LaneCommand,
+    /// What it is shown as, when the manifest says (`entrypoint`).
+    pub entrypoint: Option<String>,
     /// Path globs; empty means always.
     pub paths: Vec<String>,
     matcher: Option<GlobSet>,
@@ -95,33 +139,113 @@ pub struct LaneDef {
 }
 
 impl LaneDef {
-    /// Whether the lane runs for these changed paths.
+    /// Whether the lane's `paths` match one of the changed paths (a lane
+    /// without `paths` always matches).
     pub fn matches(&self, changed: &[String]) -> bool {
         match &self.matcher {
             None => true,
             Some(set) => changed.iter().any(|p| set.is_match(p)),
         }
     }
+
+    /// What the lane is shown as: its `entrypoint`, else its command line.
+    pub fn shown_entrypoint(&self) -> String {
+        self.entrypoint
+            .clone()
+            .unwrap_or_else(|| self.command.shown())
+    }
+}
+
+/// A time of day in UTC (`nightly_schedule_utc = "HH:MM"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct NightlyTime {
+    /// 0 to 23.
+    pub hour: u8,
+    /// 0 to 59.
+    pub minute: u8,
+}
+
+impl NightlyTime {
+    /// Parses `HH:MM` (or `H:MM`).
+    pub fn parse(s: &str) -> Option<Self> {
+        let (h, m) = s.split_once(':')?;
+        let digits = |t: &str, max: u8, len: std::ops::RangeInclusive<usize>| {
+            (len.contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| t.parse::<u8>().ok())
+                .flatten()
+                .filter(|n| *n <= max)
+        };
+        Some(Self {
+            hour: digits(h, 23, 1..=2)?,
+            minute: digits(m, 59, 2..=2)?,
+        })
+    }
+}
+
+impl fmt::Display for NightlyTime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:02}:{:02}", self.hour, self.minute)
+    }
 }
 
 /// A parsed manifest.
 #[derive(Debug, Clone)]
 pub struct LaneManifest {
-    /// The lanes, in file order.
+    /// The branch lanes, in file order.
     pub lanes: Vec<LaneDef>,
+    /// When the nightly lanes run each day (UTC).
+    pub nightly_schedule: Option<NightlyTime>,
+    /// The nightly lanes, in file order.
+    pub nightly_lanes: Vec<LaneDef>,
+}
+
+/// Why [`LaneManifest::select`] chose what it chose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// The changed files are unknown (e.g. no default branch to compare with): every lane.
+    UnknownDiff,
+    /// Nothing changed: every lane.
+    EmptyDiff,
+    /// The manifest itself changed: every lane.
+    ManifestChanged,
+    /// The lanes without `paths` and those whose `paths` match a changed file.
+    Paths,
+}
+
+impl fmt::Display for Selection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::UnknownDiff => "the changed files are unknown: every lane runs",
+            Self::EmptyDiff => "no file changed: every lane runs",
+            Self::ManifestChanged => "the manifest itself changed: every lane runs",
+            Self::Paths => "lanes without paths, and those whose paths match a changed file",
+        })
+    }
 }
 
 impl LaneManifest {
-    /// The lanes to run for a head whose changed files are `changed`
-    /// (`None`: unknown, e.g. a new branch: every lane, as [`Self::select_all`]).
+    /// The branch lanes to run for a head whose changed files are `changed`
+    /// (`None`: unknown), by upstream's rules.
     pub fn select(&self, changed: Option<&[String]>) -> Vec<&LaneDef> {
-        self.lanes
-            .iter()
-            .filter(|l| changed.is_none_or(|c| l.matches(c)))
-            .collect()
+        self.select_why(changed).0
     }
 
-    /// Every lane, in file order (the changed files are unknown).
+    /// [`Self::select`], and why.
+    pub fn select_why(&self, changed: Option<&[String]>) -> (Vec<&LaneDef>, Selection) {
+        let why = match changed {
+            None => Selection::UnknownDiff,
+            Some([]) => Selection::EmptyDiff,
+            Some(c) if c.iter().any(|p| p == MANIFEST_PATH) => Selection::ManifestChanged,
+            Some(_) => Selection::Paths,
+        };
+        let lanes = match (why, changed) {
+            (Selection::Paths, Some(c)) => self.lanes.iter().filter(|l| l.matches(c)).collect(),
+            _ => self.select_all(),
+        };
+        (lanes, why)
+    }
+
+    /// Every branch lane, in file order.
     pub fn select_all(&self) -> Vec<&LaneDef> {
         self.lanes.iter().collect()
     }
@@ -137,17 +261,27 @@ pub struct ManifestError {
     pub message: String,
 }
 
+impl ManifestError {
+    /// The error with another file name in front (`FILE:LINE: message`).
+    pub fn in_file(&self, file: &str) -> String {
+        format!("{file}:{}: {}", self.line, self.message)
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
     version: Spanned<i64>,
+    nightly_schedule_utc: Option<Spanned<String>>,
     #[serde(default)]
-    branch: RawBranch,
+    branch: RawGroup,
+    #[serde(default)]
+    nightly: RawGroup,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
-struct RawBranch {
+struct RawGroup {
     #[serde(default)]
     lanes: Vec<RawLane>,
 }
@@ -158,37 +292,79 @@ struct RawLane {
     id: Spanned<String>,
     #[serde(default)]
     title: String,
+    entrypoint: Option<Spanned<String>>,
     command: Option<Spanned<Vec<String>>>,
     pikaci_target: Option<Spanned<String>>,
+    staged_linux_target: Option<Spanned<String>>,
     #[serde(default)]
     paths: Vec<Spanned<String>>,
     concurrency_group: Option<Spanned<String>>,
     timeout_secs: Option<Spanned<u64>>,
 }
 
+/// The target of upstream's wrapper-script form, `[.../pikaci-staged-linux-remote.sh,
+/// "run", T]` (optionally followed by `--output jsonl`, which pikaci lanes
+/// always get): `None` for any other command, `Some(Err)` for the script
+/// with arguments this form does not take.
+pub fn wrapper_target(argv: &[String]) -> Option<Result<&str, String>> {
+    let program = argv.first()?;
+    if program.rsplit('/').next() != Some(STAGED_LINUX_WRAPPER) {
+        return None;
+    }
+    Some(match argv {
+        [_, run, target] if run == "run" => Ok(target.as_str()),
+        [_, run, target, output, jsonl]
+            if run == "run" && output == "--output" && jsonl == "jsonl" =>
+        {
+            Ok(target.as_str())
+        }
+        _ => Err(format!(
+            "`{STAGED_LINUX_WRAPPER}` lanes take `run TARGET` only (they run `pikaci run TARGET`)"
+        )),
+    })
+}
+
+/// Turns each problem into a [`ManifestError`] at its place in the text.
+struct At<'a> {
+    text: &'a str,
+}
+
+impl At<'_> {
+    fn err(&self, offset: usize, message: String) -> ManifestError {
+        ManifestError {
+            line: TomlLocation::at(self.text, offset).line,
+            message,
+        }
+    }
+
+    fn target(&self, t: &Spanned<String>, key: &str) -> Result<TargetId, ManifestError> {
+        t.get_ref()
+            .trim()
+            .parse()
+            .map_err(|e: IdError| self.err(t.span().start, format!("key `{key}`: {e}")))
+    }
+}
+
 /// Parses and checks a manifest.
 pub fn parse_manifest(text: &str) -> Result<LaneManifest, ManifestError> {
-    let err = |offset: usize, message: String| ManifestError {
-        line: TomlLocation::at(text, offset).line,
-        message,
-    };
+    let at = At { text };
     let raw: Raw = toml::from_str(text).map_err(|e| {
-        let at = TomlLocation::of_error(text, &e);
+        let loc = TomlLocation::of_error(text, &e);
         let message = e.message().trim();
         // toml's own messages for a wrong value do not name the key.
-        let message = match at.key {
+        let message = match loc.key {
             Some(key) if !message.contains(&format!("`{key}`")) => {
                 format!("key `{key}`: {message}")
             }
             _ => message.to_owned(),
         };
         ManifestError {
-            line: at.line,
+            line: loc.line,
             message,
         }
     })?;
     if *raw.version.get_ref() != 1 {
-        return Err(err(
+        return Err(at.err(
             raw.version.span().start,
             format!(
                 "key `version`: version {} is not supported (use 1)",
@@ -196,295 +372,187 @@ pub fn parse_manifest(text: &str) -> Result<LaneManifest, ManifestError> {
             ),
         ));
     }
-    let mut seen = BTreeSet::new();
-    let mut lanes = Vec::new();
-    for rl in raw.branch.lanes {
-        let id = LaneId::parse(rl.id.get_ref())
-            .map_err(|e| err(rl.id.span().start, format!("key `id`: {e}")))?;
-        if !seen.insert(id.clone()) {
-            return Err(err(
-                rl.id.span().start,
-                format!("key `id`: lane `{}` is defined twice", id.as_str()),
-            ));
-        }
-        let command = match (rl.command, rl.pikaci_target) {
-            (Some(c), None) => {
-                if c.get_ref().is_empty() || c.get_ref()[0].is_empty() {
-                    return Err(err(
-                        c.span().start,
-                        format!("key `command`: lane `{}` has an empty command", id.as_str()),
-                    ));
-                }
-                LaneCommand::Argv(c.into_inner())
-            }
-            (None, Some(t)) => {
-                let target = t.get_ref().parse().map_err(|e: IdError| {
-                    err(t.span().start, format!("key `pikaci_target`: {e}"))
-                })?;
-                LaneCommand::PikaciTarget(target)
-            }
-            (Some(_), Some(t)) => {
-                return Err(err(
-                    t.span().start,
+    let nightly_schedule = raw
+        .nightly_schedule_utc
+        .map(|s| {
+            NightlyTime::parse(s.get_ref().trim()).ok_or_else(|| {
+                at.err(
+                    s.span().start,
                     format!(
-                        "lane `{}`: give `command` or `pikaci_target`, not both",
-                        id.as_str()
+                        "key `nightly_schedule_utc`: {:?} is not a time of day; use \"HH:MM\" (UTC)",
+                        s.get_ref()
                     ),
-                ));
-            }
-            (None, None) => {
-                return Err(err(
-                    rl.id.span().start,
-                    format!("lane `{}`: needs `command` or `pikaci_target`", id.as_str()),
-                ));
-            }
-        };
-        let mut builder = GlobSetBuilder::new();
-        let mut paths = Vec::new();
-        for p in &rl.paths {
-            let glob = Glob::new(p.get_ref())
-                .map_err(|e| err(p.span().start, format!("key `paths`: bad glob: {e}")))?;
-            builder.add(glob);
-            paths.push(p.get_ref().clone());
-        }
-        let matcher = if paths.is_empty() {
-            None
-        } else {
-            Some(
-                builder
-                    .build()
-                    .map_err(|e| err(rl.id.span().start, format!("key `paths`: {e}")))?,
-            )
-        };
-        if let Some(g) = &rl.concurrency_group
-            && g.get_ref().trim().is_empty()
-        {
-            return Err(err(
-                g.span().start,
-                "key `concurrency_group`: must not be empty".into(),
-            ));
-        }
-        if let Some(t) = &rl.timeout_secs
-            && *t.get_ref() == 0
-        {
-            return Err(err(
-                t.span().start,
-                "key `timeout_secs`: must be at least 1".into(),
-            ));
-        }
-        lanes.push(LaneDef {
-            title: if rl.title.is_empty() {
-                id.as_str().to_owned()
-            } else {
-                rl.title
-            },
-            id,
-            command,
-            paths,
-            matcher,
-            concurrency_group: rl.concurrency_group.map(Spanned::into_inner),
-            timeout_secs: rl.timeout_secs.map(Spanned::into_inner),
-        });
+                )
+            })
+        })
+        .transpose()?;
+    let branch_lanes = lanes(&at, raw.branch.lanes)?;
+    if let (None, Some(first)) = (nightly_schedule, raw.nightly.lanes.first()) {
+        return Err(at.err(
+            first.id.span().start,
+            "`[[nightly.lanes]]` need `nightly_schedule_utc = \"HH:MM\"` (UTC) at the top".into(),
+        ));
     }
-    Ok(LaneManifest { lanes })
+    let nightly_lanes = lanes(&at, raw.nightly.lanes)?;
+    Ok(LaneManifest {
+        lanes: branch_lanes,
+        nightly_schedule,
+        nightly_lanes,
+    })
+}
+
+/// One table's lanes, ids unique within it.
+fn lanes(at: &At<'_>, raw: Vec<RawLane>) -> Result<Vec<LaneDef>, ManifestError> {
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for rl in raw {
+        let id_at = rl.id.span().start;
+        let def = lane(at, rl)?;
+        if !seen.insert(def.id.clone()) {
+            return Err(at.err(
+                id_at,
+                format!("key `id`: lane `{}` is defined twice", def.id.as_str()),
+            ));
+        }
+        out.push(def);
+    }
+    Ok(out)
+}
+
+/// What a lane runs, from `command`, `pikaci_target` and `staged_linux_target`.
+fn command(at: &At<'_>, id: &LaneId, rl: &RawLane) -> Result<LaneCommand, ManifestError> {
+    let target = match (&rl.pikaci_target, &rl.staged_linux_target) {
+        (Some(_), Some(s)) => {
+            return Err(at.err(
+                s.span().start,
+                format!(
+                    "lane `{id}`: give `pikaci_target` or `staged_linux_target`, not both (they mean the same)"
+                ),
+            ));
+        }
+        (Some(t), None) => Some(at.target(t, "pikaci_target")?),
+        (None, Some(s)) => Some(at.target(s, "staged_linux_target")?),
+        (None, None) => None,
+    };
+    let from_command = match &rl.command {
+        None => None,
+        Some(c) => {
+            let argv = c.get_ref();
+            if argv.is_empty() || argv[0].is_empty() {
+                return Err(at.err(
+                    c.span().start,
+                    format!("key `command`: lane `{id}` has an empty command"),
+                ));
+            }
+            Some(match wrapper_target(argv) {
+                None => LaneCommand::Argv(argv.clone()),
+                Some(Err(e)) => return Err(at.err(c.span().start, format!("key `command`: {e}"))),
+                Some(Ok(t)) => {
+                    LaneCommand::PikaciTarget(t.parse().map_err(|e: IdError| {
+                        at.err(c.span().start, format!("key `command`: {e}"))
+                    })?)
+                }
+            })
+        }
+    };
+    match (from_command, target) {
+        (Some(c), None) => Ok(c),
+        (None, Some(t)) => Ok(LaneCommand::PikaciTarget(t)),
+        // Upstream wrote both for one lane: fine when they say the same.
+        (Some(LaneCommand::PikaciTarget(c)), Some(t)) if c == t => Ok(LaneCommand::PikaciTarget(t)),
+        (Some(_), Some(_)) => {
+            // The later of the two keys: the one that made it too much.
+            let later = [
+                rl.command.as_ref().map(|c| c.span().start),
+                rl.pikaci_target.as_ref().map(|t| t.span().start),
+                rl.staged_linux_target.as_ref().map(|t| t.span().start),
+            ]
+            .into_iter()
+            .flatten()
+            .max()
+            .unwrap_or(0);
+            Err(at.err(
+                later,
+                format!("lane `{id}`: give `command` or a pikaci target, not both"),
+            ))
+        }
+        (None, None) => Err(at.err(
+            rl.id.span().start,
+            format!("lane `{id}`: needs `command`, `pikaci_target` or `staged_linux_target`"),
+        )),
+    }
+}
+
+fn lane(at: &At<'_>, rl: RawLane) -> Result<LaneDef, ManifestError> {
+    let id = LaneId::parse(rl.id.get_ref())
+        .map_err(|e| at.err(rl.id.span().start, format!("key `id`: {e}")))?;
+    let command = command(at, &id, &rl)?;
+    let mut builder = GlobSetBuilder::new();
+    let mut paths = Vec::new();
+    for p in &rl.paths {
+        let glob = Glob::new(p.get_ref())
+            .map_err(|e| at.err(p.span().start, format!("key `paths`: bad glob: {e}")))?;
+        builder.add(glob);
+        paths.push(p.get_ref().clone());
+    }
+    let matcher = if paths.is_empty() {
+        None
+    } else {
+        Some(
+            builder
+                .build()
+                .map_err(|e| at.err(rl.id.span().start, format!("key `paths`: {e}")))?,
+        )
+    };
+    if let Some(g) = &rl.concurrency_group
+        && g.get_ref().trim().is_empty()
+    {
+        return Err(at.err(
+            g.span().start,
+            "key `concurrency_group`: must not be empty".into(),
+        ));
+    }
+    if let Some(t) = &rl.timeout_secs
+        && *t.get_ref() == 0
+    {
+        return Err(at.err(
+            t.span().start,
+            "key `timeout_secs`: must be at least 1".into(),
+        ));
+    }
+    if let Some(e) = &rl.entrypoint
+        && (e.get_ref().trim().is_empty() || e.get_ref().chars().any(char::is_control))
+    {
+        return Err(at.err(
+            e.span().start,
+            "key `entrypoint`: must be one line of text".into(),
+        ));
+    }
+    // Upstream's staged lanes of one target run one at a time unless told otherwise.
+    let concurrency_group = rl
+        .concurrency_group
+        .map(|g| g.into_inner().trim().to_owned())
+        .or_else(|| {
+            rl.staged_linux_target
+                .as_ref()
+                .map(|t| format!("staged-linux:{}", t.get_ref().trim()))
+        });
+    Ok(LaneDef {
+        title: if rl.title.trim().is_empty() {
+            id.as_str().to_owned()
+        } else {
+            rl.title
+        },
+        id,
+        command,
+        entrypoint: rl.entrypoint.map(|e| e.into_inner().trim().to_owned()),
+        paths,
+        matcher,
+        concurrency_group,
+        timeout_secs: rl.timeout_secs.map(Spanned::into_inner),
+    })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-version = 1
-
-[[branch.lanes]]
-id = "pre-merge"
-title = "pre-merge checks"
-pikaci_target = "pre-merge"
-paths = ["src/**", "Cargo.*"]
-concurrency_group = "heavy"
-timeout_secs = 60
-
-[[branch.lanes]]
-id = "lint"
-command = ["sh", "-c", "true"]
-"#;
-
-    #[test]
-    fn parses_and_selects_by_path() {
-        let m = parse_manifest(GOOD).unwrap();
-        assert_eq!(m.lanes.len(), 2);
-        assert_eq!(
-            m.lanes[0].command,
-            LaneCommand::PikaciTarget("pre-merge".parse().unwrap())
-        );
-        assert_eq!(m.lanes[1].title, "lint");
-        let ids = |v: Vec<&LaneDef>| {
-            v.iter()
-                .map(|l| l.id.as_str().to_owned())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            ids(m.select(Some(&["docs/readme.md".to_owned()]))),
-            ["lint"]
-        );
-        assert_eq!(
-            ids(m.select(Some(&["src/lib.rs".to_owned()]))),
-            ["pre-merge", "lint"]
-        );
-        assert_eq!(ids(m.select(None)), ["pre-merge", "lint"]);
-        assert_eq!(ids(m.select_all()), ["pre-merge", "lint"]);
-        assert_eq!(ids(m.select(Some(&[]))), ["lint"]);
-        let lane = &m.lanes[0];
-        assert_eq!(lane.paths, ["src/**", "Cargo.*"]);
-        assert_eq!(lane.concurrency_group.as_deref(), Some("heavy"));
-        assert_eq!(lane.timeout_secs, Some(60));
-        assert!(lane.matches(&["Cargo.toml".to_owned()]));
-        assert!(!lane.matches(&["docs/Cargo.toml".to_owned(), "README.md".to_owned()]));
-    }
-
-    #[test]
-    fn an_empty_manifest_has_no_lanes() {
-        let m = parse_manifest("version = 1\n").unwrap();
-        assert!(m.lanes.is_empty());
-        assert!(m.select_all().is_empty());
-    }
-
-    #[test]
-    fn lane_ids_follow_the_pikaci_rules() {
-        for bad in pikaci_core::hostile::HOSTILE_IDS {
-            assert!(LaneId::parse(bad).is_err(), "{bad:?}");
-            let text = format!(
-                "version = 1\n[[branch.lanes]]\nid = {}\ncommand = [\"x\"]\n",
-                toml_str(bad)
-            );
-            let e = parse_manifest(&text).unwrap_err();
-            assert!(e.message.contains("key `id`"), "{bad:?}: {e}");
-        }
-        let id: LaneId = "pre-merge.2".parse().unwrap();
-        assert_eq!(id.to_string(), "pre-merge.2");
-        assert_eq!(serde_json::to_string(&id).unwrap(), "\"pre-merge.2\"");
-        assert!(serde_json::from_str::<LaneId>("\"../x\"").is_err());
-    }
-
-    fn toml_str(s: &str) -> String {
-        toml::Value::String(s.to_owned()).to_string()
-    }
-
-    #[test]
-    fn the_stored_command_round_trips_through_json() {
-        for c in [
-            LaneCommand::Argv(vec!["make".into(), "test".into()]),
-            LaneCommand::PikaciTarget("pre-merge".parse().unwrap()),
-        ] {
-            let json = serde_json::to_string(&c).unwrap();
-            assert_eq!(serde_json::from_str::<LaneCommand>(&json).unwrap(), c);
-        }
-        assert!(serde_json::from_str::<LaneCommand>(r#"{"pikaci_target":"../x"}"#).is_err());
-    }
-
-    #[test]
-    fn errors_name_line_and_key() {
-        let cases = [
-            ("version = 2\n", 1, "version"),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\n",
-                3,
-                "needs `command`",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = []\n",
-                4,
-                "empty command",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\npikaci_target = \"t\"\n",
-                5,
-                "not both",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"../a\"\ncommand = [\"x\"]\n",
-                3,
-                "key `id`",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\npaths = [\"[\"]\n",
-                5,
-                "bad glob",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\ncolour = 1\n",
-                5,
-                "colour",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"y\"]\n",
-                6,
-                "twice",
-            ),
-            ("", 1, "version"),
-            ("version = 1\nbranches = 2\n", 2, "branches"),
-            ("version = 1\n[[branch.lane]]\nid = \"a\"\n", 2, "lane"),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\ntimeout_secs = 0\n",
-                5,
-                "key `timeout_secs`",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\ntimeout_secs = -5\n",
-                5,
-                "key `timeout_secs`: invalid value",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = [\"x\"]\nconcurrency_group = \" \"\n",
-                5,
-                "key `concurrency_group`",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\npikaci_target = \"a/b\"\n",
-                4,
-                "key `pikaci_target`",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\nid = \"a\"\ncommand = \"make test\"\n",
-                4,
-                "key `command`: invalid type",
-            ),
-            (
-                "version = 1\n[[branch.lanes]]\ntitle = \"t\"\ncommand = [\"x\"]\n",
-                2,
-                "id",
-            ),
-        ];
-        for (text, line, needle) in cases {
-            let e = parse_manifest(text).unwrap_err();
-            assert_eq!(e.line, line, "{text}: {e}");
-            assert!(e.to_string().contains(needle), "{text}: {e}");
-            assert!(e.to_string().starts_with("ci/forge-lanes.toml:"));
-        }
-    }
-
-    proptest::proptest! {
-        #[test]
-        fn never_panics(text in "(version = [0-9]|\\[\\[branch.lanes\\]\\]|id = \"[a-z.]{0,3}\"|command = \\[\"[a-z]{0,2}\"\\]|pikaci_target = \"[a-z]\"|paths = \\[\"[*a-z\\[]{0,3}\"\\]|timeout_secs = [0-9]|\n){0,20}") {
-            let _ = parse_manifest(&text);
-        }
-
-        #[test]
-        fn never_panics_on_any_text(text in "\\PC*") {
-            let _ = parse_manifest(&text);
-        }
-
-        #[test]
-        fn a_cut_manifest_never_panics_and_errors_point_inside_it(
-            cut in 0usize..400,
-            extra in "[\u{e9}\u{1F600}\"\\[\\]= a-z\n]{0,8}",
-        ) {
-            let text = GOOD.replacen("version = 1", "version = 1 # \u{e9}t\u{e9}", 1);
-            let end = (0..=cut.min(text.len())).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
-            let text = format!("{}{extra}", &text[..end]);
-            if let Err(e) = parse_manifest(&text) {
-                proptest::prop_assert!(e.line >= 1 && e.line <= text.lines().count().max(1) + 1, "{e}");
-            }
-        }
-    }
-}
+#[path = "manifest_tests.rs"]
+mod tests;

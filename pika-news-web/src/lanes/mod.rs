@@ -1,7 +1,10 @@
-//! Lanes: the manifest, git operations on the canonical repository, and the
-//! runner that executes one lane in a worktree. Where lane logs and worktrees
+//! Lanes: the manifest, git operations on the canonical repository, the
+//! runner that executes one lane in a worktree, and how pikaci's events read
+//! in a lane log (`events_log`). Where lane logs and worktrees
 //! live is [`DataDir`](crate::DataDir)'s business.
 
+pub mod events_log;
 pub mod git;
 pub mod manifest;
+pub mod manifest_check;
 pub mod runner;

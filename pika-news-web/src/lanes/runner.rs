@@ -1,6 +1,7 @@
 //! Runs one lane in its worktree: a reduced environment, its own process
-//! group, a wall-clock timeout, output to the lane log, and pikaci's events
-//! read from its stdout as they come.
+//! group, a wall-clock timeout, output to the lane log (pikaci's events as
+//! readable `[pikaci] ...` lines, the raw JSONL beside it), and pikaci's
+//! events read from its stdout as they come.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -13,17 +14,15 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use pikaci_core::contract;
 use pikaci_core::engine::process::{ChildEnd, supervise};
-use pikaci_core::{FailureKind, LifecycleEvent, RunId, RunRecord};
+use pikaci_core::{FailureKind, RunId, RunRecord};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::ChildStdout;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::events_log::{Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
 use crate::db::LaneStatus;
-
-/// The longest stdout line parsed as an event; longer lines are only logged.
-const MAX_EVENT_LINE: usize = 1 << 20;
 
 /// How long the last events may take to arrive once the group is stopped.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
@@ -60,8 +59,10 @@ pub struct LaneRunSpec {
     pub timeout: Duration,
     /// Between SIGTERM and SIGKILL.
     pub kill_grace: Duration,
-    /// Where the lane's output goes.
+    /// Where the lane's output goes (pikaci's events as readable lines).
     pub log_path: Utf8PathBuf,
+    /// Where a pikaci lane's raw JSONL events are kept for tools, if anywhere.
+    pub events_path: Option<Utf8PathBuf>,
 }
 
 /// Something a pikaci lane said while running.
@@ -150,56 +151,6 @@ fn infrastructure(message: String) -> LaneOutcome {
     }
 }
 
-/// The event a stdout line of pikaci announces, if any (other lines and
-/// other lifecycle events are only logged).
-fn lane_event(line: &[u8]) -> Option<LaneEvent> {
-    if line.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-        return None;
-    }
-    match serde_json::from_slice::<LifecycleEvent>(line).ok()? {
-        LifecycleEvent::RunStarted { run_id, .. } => Some(LaneEvent::PikaciRunStarted(run_id)),
-        LifecycleEvent::RunFinished { run } => Some(LaneEvent::PikaciRunFinished(Box::new(run))),
-        _ => None,
-    }
-}
-
-/// Splits stdout into lines for event parsing; a line longer than
-/// [`MAX_EVENT_LINE`] is dropped whole, so memory stays bounded.
-#[derive(Default)]
-struct LineSplitter {
-    pending: Vec<u8>,
-    overflow: bool,
-}
-
-impl LineSplitter {
-    fn push(&mut self, bytes: &[u8], mut line: impl FnMut(&[u8])) {
-        for chunk in bytes.split_inclusive(|b| *b == b'\n') {
-            let (body, ends) = match chunk.split_last() {
-                Some((b'\n', body)) => (body, true),
-                _ => (chunk, false),
-            };
-            if !self.overflow {
-                if self.pending.len() + body.len() > MAX_EVENT_LINE {
-                    self.pending = Vec::new();
-                    self.overflow = true;
-                } else if ends && self.pending.is_empty() {
-                    line(body);
-                    continue;
-                } else {
-                    self.pending.extend_from_slice(body);
-                }
-            }
-            if ends {
-                if !self.overflow {
-                    line(&self.pending);
-                }
-                self.pending.clear();
-                self.overflow = false;
-            }
-        }
-    }
-}
-
 /// Kills the lane's process group if [`run_lane`] is dropped before the
 /// group was stopped (the service shutting down mid-lane): `kill_on_drop`
 /// alone would only reach the leader.
@@ -223,35 +174,54 @@ fn shown_command(command: &LaneCommand) -> String {
     }
 }
 
-/// Copies the child's stdout into the log and sends the events it announces;
-/// ends at end of file.
-async fn pump_stdout(mut stdout: ChildStdout, log: Option<File>, tx: mpsc::Sender<LaneEvent>) {
+/// Copies pikaci's stdout into the lane log, its events rendered as
+/// readable lines, and as is into the events file; sends the events it
+/// announces; ends at end of file.
+async fn pump_stdout(
+    mut stdout: ChildStdout,
+    log: Option<File>,
+    raw: Option<File>,
+    target: Option<String>,
+    tx: mpsc::Sender<LaneEvent>,
+) {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut lines = LineSplitter::default();
+    let mut renderer = StdoutRenderer::new(target);
     // Written off the runtime's threads: a slow disk must not stall other tasks.
     let mut log = log.map(tokio::fs::File::from_std);
+    let mut raw = raw.map(tokio::fs::File::from_std);
     'read: loop {
         let n = match stdout.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if let Some(l) = &mut log
-            && l.write_all(&buf[..n]).await.is_err()
+        // A full disk must not stop the lane or its events.
+        if let Some(f) = &mut raw
+            && f.write_all(&buf[..n]).await.is_err()
         {
-            // A full disk must not stop the lane or its events.
+            raw = None;
+        }
+        let mut out = Rendered::default();
+        renderer.push(&buf[..n], &mut out);
+        if let Some(l) = &mut log
+            && l.write_all(&out.log).await.is_err()
+        {
             log = None;
         }
-        let mut found = Vec::new();
-        lines.push(&buf[..n], |line| found.extend(lane_event(line)));
-        for ev in found {
+        for ev in out.events {
             if tx.send(ev).await.is_err() {
                 break 'read;
             }
         }
     }
+    let mut out = Rendered::default();
+    renderer.finish(&mut out);
     // Before the channel closes, so the lane's closing line comes after this output.
     if let Some(l) = &mut log {
+        let _ = l.write_all(&out.log).await;
         let _ = l.flush().await;
+    }
+    if let Some(f) = &mut raw {
+        let _ = f.flush().await;
     }
 }
 
@@ -331,10 +301,18 @@ pub async fn run_lane(
 
     // Bounded: a child spamming events waits on its pipe instead of growing memory.
     let (tx, mut rx) = mpsc::channel(64);
+    let raw = spec.events_path.as_ref().filter(|_| pikaci).and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
+    let target = spec.command.pikaci_target().map(|t| t.as_str().to_owned());
     let reader = child
         .stdout
         .take()
-        .map(|stdout| tokio::spawn(pump_stdout(stdout, log.try_clone().ok(), tx)));
+        .map(|stdout| tokio::spawn(pump_stdout(stdout, log.try_clone().ok(), raw, target, tx)));
 
     let mut pikaci_run_id = None;
     let mut handle = |ev: LaneEvent, id: &mut Option<RunId>| {

@@ -4,6 +4,8 @@ use camino::Utf8Path;
 use pikaci_core::engine::process::ChildEnd;
 
 use super::*;
+use crate::lanes::events_log::MAX_EVENT_LINE;
+use pikaci_core::LifecycleEvent;
 
 const RUN_ID: &str = "20260324T161238Z-1a2b3c4d";
 
@@ -48,6 +50,7 @@ impl Env {
             timeout,
             kill_grace: Duration::from_millis(200),
             log_path: self.root.join("logs/deep/lane.log"),
+            events_path: Some(self.root.join("logs/deep/lane.jsonl")),
         }
     }
 
@@ -198,65 +201,6 @@ fn only_allowed_variables_reach_the_child() {
 }
 
 #[test]
-fn long_lines_are_not_parsed_and_memory_stays_bounded() {
-    let mut s = LineSplitter::default();
-    let mut seen = Vec::new();
-    s.push(&vec![b'x'; MAX_EVENT_LINE + 10], |l| seen.push(l.to_vec()));
-    assert!(s.pending.capacity() <= MAX_EVENT_LINE);
-    s.push(&vec![b'y'; MAX_EVENT_LINE], |l| seen.push(l.to_vec()));
-    assert!(s.pending.capacity() <= MAX_EVENT_LINE);
-    s.push(b"tail\nok\npart", |l| seen.push(l.to_vec()));
-    s.push(b"ial\n\n", |l| seen.push(l.to_vec()));
-    assert_eq!(seen, [b"ok".to_vec(), b"partial".to_vec(), Vec::new()]);
-}
-
-#[test]
-fn a_line_of_exactly_the_limit_is_still_parsed() {
-    let mut s = LineSplitter::default();
-    let mut lens = Vec::new();
-    let mut line = vec![b'a'; MAX_EVENT_LINE];
-    line.push(b'\n');
-    for chunk in line.chunks(4096) {
-        s.push(chunk, |l| lens.push(l.len()));
-    }
-    assert_eq!(lens, [MAX_EVENT_LINE]);
-}
-
-#[test]
-fn only_run_started_and_run_finished_become_lane_events() {
-    assert_eq!(
-        lane_event(started_line().as_bytes()),
-        Some(LaneEvent::PikaciRunStarted(RUN_ID.parse().unwrap()))
-    );
-    assert_eq!(
-        lane_event(format!("  {}\r", started_line()).as_bytes()),
-        Some(LaneEvent::PikaciRunStarted(RUN_ID.parse().unwrap()))
-    );
-    assert_eq!(
-        lane_event(finished_line().as_bytes()),
-        Some(LaneEvent::PikaciRunFinished(Box::new(RunRecord::for_test(
-            RUN_ID
-        ))))
-    );
-    let run = RunRecord::for_test(RUN_ID);
-    let job_started = serde_json::to_string(&LifecycleEvent::JobStarted {
-        run_id: run.run_id.clone(),
-        job: run.jobs[0].clone(),
-    })
-    .unwrap();
-    for other in [
-        job_started.as_str(),
-        "",
-        "compiling...",
-        "{not json",
-        r#"{"event":"run_started","run_id":"../../etc","created_at":"2026-03-24T16:12:38Z"}"#,
-        r#"{"event":"something_new"}"#,
-    ] {
-        assert_eq!(lane_event(other.as_bytes()), None, "{other}");
-    }
-}
-
-#[test]
 fn the_log_shows_the_command_without_server_paths() {
     assert_eq!(
         shown_command(&LaneCommand::PikaciTarget("pre-merge".parse().unwrap())),
@@ -313,9 +257,20 @@ async fn a_pikaci_lane_reports_its_run_the_moment_it_starts() {
     assert!(text.contains("secret: none"), "{text}");
     assert!(text.contains(&format!("state: {state} ")), "{text}");
     assert!(text.contains(&format!("cwd: {}/wt", env.root)), "{text}");
+    // pikaci's events read as lines in the log, and stay raw beside it.
     assert!(
-        text.contains("plain words\n") && text.contains(&started_line()),
+        text.contains("plain words\n")
+            && text.contains(&format!("[pikaci] run started: {RUN_ID} · ci\n"))
+            && text.contains(&format!(
+                "[pikaci] run finished: {RUN_ID} · status=passed\n"
+            )),
         "{text}"
+    );
+    assert!(!text.contains("\"event\""), "{text}");
+    let raw = std::fs::read_to_string(env.path("logs/deep/lane.jsonl")).unwrap();
+    assert!(
+        raw.contains(&started_line()) && raw.contains("plain words"),
+        "{raw}"
     );
     assert!(
         text.starts_with("[pika-news] running: pikaci run ci --output jsonl\n"),

@@ -1,6 +1,8 @@
-//! The scheduler: notices branch heads, queues suites and lanes, claims lanes
-//! with a lease, runs them, and recovers lanes whose runner died.
+//! The scheduler: notices branch heads, queues suites and lanes, queues the
+//! nightly run when it is due, claims lanes with a lease, runs them, and
+//! recovers lanes whose runner died.
 
+mod nightly;
 mod sync;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ use crate::lanes::git::{CommitId, Git, GitError};
 use crate::lanes::manifest::LaneCommand;
 use crate::lanes::runner::{LaneEvent, LaneRunSpec, run_lane};
 
+pub use nightly::{NightlyCheck, schedule_due_nightly, slot_of};
 pub use sync::{SyncReport, sync_heads};
 
 /// How long a claim lasts without a heartbeat.
@@ -103,7 +106,8 @@ impl Scheduler {
         self.wake.clone()
     }
 
-    /// One pass: recover expired leases, sync heads, start what fits.
+    /// One pass: recover expired leases, sync heads, queue a due nightly run
+    /// (by the database's clock), start what fits.
     pub async fn tick(
         &self,
         shutdown: &CancellationToken,
@@ -116,6 +120,15 @@ impl Scheduler {
             );
         }
         sync_heads(&self.db, &self.git, &self.repo).await?;
+        let now = self.db.clock().now();
+        match schedule_due_nightly(&self.db, &self.git, &self.repo, now).await {
+            Ok(NightlyCheck::Made { id, slot }) => {
+                tracing::info!(nightly_run_id = %id, %slot, "queued a nightly run");
+            }
+            Ok(_) => {}
+            // The branches' CI goes on whatever the nightly schedule does.
+            Err(e) => tracing::warn!(error = %e, "the nightly schedule could not be checked"),
+        }
         self.stop_superseded().await?;
         let mut started = Vec::new();
         while let Some(claim) = self
@@ -247,6 +260,7 @@ impl Scheduler {
             timeout: Duration::from_secs(claim.timeout_secs.unwrap_or(self.repo.lane_timeout_secs)),
             kill_grace: self.kill_grace,
             log_path: log_path.clone(),
+            events_path: Some(self.repo.data_dir.lane_events(lane_id)),
         };
         let db = self.db.clone();
         let outcome = run_lane(spec, lost.clone(), move |ev| {

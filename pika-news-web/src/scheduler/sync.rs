@@ -1,8 +1,8 @@
 //! Turning the canonical repository's branch heads into suites and lanes.
 
 use crate::config::ForgeRepo;
-use crate::db::{Db, NewLane, SuiteStatus};
-use crate::lanes::git::{BranchHead, Git};
+use crate::db::{BranchId, BranchMeta, Db, NewLane, SuiteStatus};
+use crate::lanes::git::{BranchHead, CommitId, Git};
 use crate::lanes::manifest::{MANIFEST_PATH, parse_manifest};
 
 use super::SchedulerError;
@@ -40,6 +40,7 @@ pub async fn sync_heads(
             continue;
         }
         let branch = db.upsert_branch(name, commit.as_str()).await?;
+        record_meta(db, git, repo, branch, commit).await?;
         // A head whose manifest cannot be read gets a failed suite saying why;
         // it must not stop the sync of every other branch.
         let at = commit.clone();
@@ -89,14 +90,17 @@ pub async fn sync_heads(
                         .insert_suite(branch, commit.as_str(), status, message)
                         .await?;
                     for lane in selected {
-                        db.insert_lane(NewLane {
-                            suite_id: suite,
-                            lane: lane.id.as_str().to_owned(),
-                            title: lane.title.clone(),
-                            concurrency_group: lane.concurrency_group.clone(),
-                            command: serde_json::to_string(&lane.command).ok(),
-                            timeout_secs: lane.timeout_secs,
-                        })
+                        db.insert_lane_shown(
+                            NewLane {
+                                suite_id: suite,
+                                lane: lane.id.as_str().to_owned(),
+                                title: lane.title.clone(),
+                                concurrency_group: lane.concurrency_group.clone(),
+                                command: serde_json::to_string(&lane.command).ok(),
+                                timeout_secs: lane.timeout_secs,
+                            },
+                            Some(lane.shown_entrypoint()),
+                        )
                         .await?;
                         report.lanes += 1;
                     }
@@ -111,4 +115,31 @@ pub async fn sync_heads(
         .close_missing_branches(heads.into_iter().map(|h| h.name).collect())
         .await?;
     Ok(report)
+}
+
+/// Records the head's subject and its merge base with the default branch
+/// (upstream's branch title and `merge_base_sha`); git failing here only
+/// leaves them unknown.
+async fn record_meta(
+    db: &Db,
+    git: &Git,
+    repo: &ForgeRepo,
+    branch: BranchId,
+    head: &CommitId,
+) -> Result<(), SchedulerError> {
+    let (base, at) = (repo.default_branch.clone(), head.clone());
+    let meta = git
+        .call(move |g| {
+            Ok(BranchMeta {
+                title: g.commit_subject(&at).ok(),
+                merge_base: g
+                    .merge_base(&base, &at)
+                    .ok()
+                    .flatten()
+                    .map(|c| c.as_str().to_owned()),
+            })
+        })
+        .await?;
+    db.set_branch_meta(branch, meta).await?;
+    Ok(())
 }

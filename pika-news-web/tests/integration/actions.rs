@@ -91,7 +91,7 @@ async fn lane_actions_change_the_queue() {
             Some(&w),
         )
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert_eq!(
         app.send("POST", "/news/api/forge/lane/999/rerun", Some(&w))
             .await

@@ -97,26 +97,63 @@ async fn branch_detail_resolve_and_logs() {
         "test_failure"
     );
     assert_eq!(body["suites"][0]["lanes"][1]["status"], "queued");
+    let suite = body["suites"][0]["id"].clone();
+    // Upstream's view of the same.
+    assert_eq!(body["branch"]["branch_id"], branch.get());
+    assert_eq!(body["branch"]["repo"], "sledtools/pika");
+    assert_eq!(body["branch"]["head_sha"], "a".repeat(40));
+    assert_eq!(body["branch"]["ci_status"], "running");
+    assert_eq!(body["ci_runs"][0]["id"], suite);
+    assert_eq!(body["ci_runs"][0]["lanes"][0]["status"], "failed");
+    assert_eq!(
+        body["ci_runs"][0]["lanes"][0]["failure_kind"],
+        "test_failure"
+    );
 
     let (status, body) = app
         .get("/news/api/forge/branch/resolve?name=feature/x")
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["id"], branch.get());
+    assert_eq!(body["branch_id"], branch.get());
+    assert_eq!(body["branch_name"], "feature/x");
+    assert_eq!(body["branch_state"], "open");
+    assert_eq!(body["repo"], "sledtools/pika");
+    let (status, aliased) = app
+        .get("/news/api/forge/branch/resolve?branch_name=feature%2Fx")
+        .await;
+    assert_eq!((status, &aliased), (StatusCode::OK, &body));
     let (status, _) = app.get("/news/api/forge/branch/resolve?name=nope").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    // The newest lane run has no pikaci run: both pikaci fields are null.
+    // A lane run without a pikaci run: both pikaci fields are null.
     let (status, body) = app
-        .get(&format!("/news/api/forge/branch/{branch}/logs"))
+        .get(&format!("/news/api/forge/branch/{branch}/logs?lane=lint"))
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["branch_id"], branch.get());
     assert_eq!(body["branch_name"], "feature/x");
-    assert_eq!(body["run_id"], without.get());
+    assert_eq!(body["lane"]["id"], without.get());
     assert!(body["pikaci_run"].is_null() && body["pikaci_log_metadata"].is_null());
     assert!(body.as_object().unwrap().contains_key("pikaci_run"));
 
+    // By default upstream's choice: the newest failed lane run. `run_id` is
+    // its suite (upstream's CI run).
+    for q in [
+        String::new(),
+        "lane=pre-merge".to_owned(),
+        format!("lane_run_id={with_run}"),
+    ] {
+        let (status, body) = app
+            .get(&format!("/news/api/forge/branch/{branch}/logs?{q}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body["run_id"], suite);
+        assert_eq!(body["lane"]["id"], with_run.get());
+        assert_eq!(body["lane"]["lane_id"], "pre-merge");
+        assert_eq!(body["lane"]["status"], "failed");
+        assert_eq!(body["pikaci_run"]["run_id"], RUN);
+    }
     for q in [
         "lane=pre-merge".to_owned(),
         format!("lane_run_id={with_run}"),
@@ -125,7 +162,6 @@ async fn branch_detail_resolve_and_logs() {
             .get(&format!("/news/api/forge/branch/{branch}/logs?{q}"))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert_eq!(body["run_id"], with_run.get());
         assert_eq!(body["lane"]["lane"], "pre-merge");
         assert_eq!(body["pikaci_run"]["run_id"], RUN);
         assert_eq!(

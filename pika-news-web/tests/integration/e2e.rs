@@ -79,6 +79,20 @@ async fn a_pushed_branch_runs_its_pikaci_lane_and_serves_the_run() {
             .join("run.json")
             .exists()
     );
+    // The lane log reads pikaci's events as lines; the raw JSONL is beside it.
+    let log = std::fs::read_to_string(f.repo.data_dir.lane_log(lane.id)).unwrap();
+    for line in [
+        format!("[pikaci] run started: {run_id} · ci\n"),
+        "[pikaci] job started: greet · say hello\n".to_owned(),
+        "[pikaci] job finished: greet · status=passed".to_owned(),
+        format!("[pikaci] run finished: {run_id} · status=passed"),
+    ] {
+        assert!(log.contains(&line), "{line:?} not in {log}");
+    }
+    assert!(!log.contains("\"event\""), "{log}");
+    let raw = std::fs::read_to_string(f.repo.data_dir.lane_events(lane.id)).unwrap();
+    assert_eq!(raw.lines().count(), 4, "{raw}");
+    assert!(raw.lines().all(|l| l.starts_with("{\"event\"")), "{raw}");
 
     let token = f.db.create_token("reader", Role::Read).unwrap();
     let app = TestClient {

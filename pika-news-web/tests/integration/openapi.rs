@@ -40,15 +40,36 @@ async fn the_document_is_served_and_lists_every_route() {
 
 #[tokio::test]
 async fn every_documented_route_is_routed() {
-    let app = TestApp::new();
-    let (branch, lane, _) = app.branch().await;
-    let write = format!("Bearer {}", app.write);
     for r in ROUTES {
+        // A fresh app per route: each action finds its lane in a state it allows.
+        let app = TestApp::new();
+        let (branch, with_run, without) = app.branch().await;
+        let (nightly, failed, queued) = app.nightly().await;
+        let write = format!("Bearer {}", app.write);
+        let fails = r.path.contains("/fail/");
+        let suite = app.db.suites(branch).await.unwrap()[0].id;
         let uri = r
             .path
-            .replace("{run_id}", RUN)
+            .replace(
+                "{run_id}",
+                &if r.path.contains("/ci/recover/") {
+                    suite.to_string()
+                } else {
+                    RUN.to_owned()
+                },
+            )
             .replace("{branch_id}", &branch.to_string())
-            .replace("{lane_run_id}", &lane.to_string())
+            .replace("{nightly_run_id}", &nightly.to_string())
+            .replace(
+                "{lane_run_id}",
+                &match (r.path.starts_with("/news/nightly/"), fails) {
+                    (false, true) => without,
+                    (false, false) => with_run,
+                    (true, true) => queued,
+                    (true, false) => failed,
+                }
+                .to_string(),
+            )
             .replace("{action}", "requeue");
         let uri = if r.path.ends_with("/resolve") {
             format!("{uri}?name=feature/x")
@@ -56,17 +77,17 @@ async fn every_documented_route_is_routed() {
             uri
         };
         let method = r.method.as_str().to_uppercase();
-        let (status, body) = if r.path.ends_with("/ci") {
-            // HTML: only the status matters here.
+        let (status, body) = if r.answer.is_json() {
+            app.send(&method, &uri, Some(&write)).await
+        } else {
+            // HTML or a redirect: only the status matters here.
             (
                 app_status(&app, &uri, &write).await,
                 serde_json::Value::Null,
             )
-        } else {
-            app.send(&method, &uri, Some(&write)).await
         };
         assert_ne!(body["error"], "no such route", "{method} {uri}");
-        assert_eq!(status, StatusCode::OK, "{method} {uri}: {body}");
+        assert_eq!(status.as_u16(), r.answer.status, "{method} {uri}: {body}");
     }
 }
 
@@ -106,6 +127,8 @@ fn example(
 async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let app = TestApp::new();
     let (branch, with_run, without) = app.branch().await;
+    let (nightly, nightly_failed, nightly_queued) = app.nightly().await;
+    let suite = app.db.suites(branch).await.unwrap()[0].id;
     // A lane log on disk, so the lane log answer has text.
     let data = DataDir::new(app.store.root().path().parent().unwrap().join("data"));
     let log = data.lane_log(with_run);
@@ -127,6 +150,18 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let lane_log = "/news/api/forge/lane/{lane_run_id}/log";
     let action = "/news/api/forge/lane/{lane_run_id}/{action}";
     let wake = "/news/api/forge/wake";
+    let ci_wake = "/news/api/forge/ci/wake";
+    let me = "/news/api/me";
+    let b_fail = "/news/branch/{branch_id}/ci/fail/{lane_run_id}";
+    let b_requeue = "/news/branch/{branch_id}/ci/requeue/{lane_run_id}";
+    let b_rerun = "/news/branch/{branch_id}/ci/rerun/{lane_run_id}";
+    let b_recover = "/news/branch/{branch_id}/ci/recover/{run_id}";
+    let n_list = "/news/api/forge/nightly";
+    let n_detail = "/news/api/forge/nightly/{nightly_run_id}";
+    let n_fail = "/news/nightly/{nightly_run_id}/fail/{lane_run_id}";
+    let n_requeue = "/news/nightly/{nightly_run_id}/requeue/{lane_run_id}";
+    let n_rerun = "/news/nightly/{nightly_run_id}/rerun/{lane_run_id}";
+    let n_recover = "/news/nightly/{nightly_run_id}/recover";
     let examples = [
         example(get, "/health", "/health", None),
         example(
@@ -245,6 +280,97 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
         ),
         example(post, wake, "/news/api/forge/wake", w),
         example(post, wake, "/news/api/forge/wake", r),
+        // What upstream's `ph` calls.
+        example(
+            get,
+            resolve,
+            "/news/api/forge/branch/resolve?branch_name=feature%2Fx",
+            r,
+        ),
+        example(get, me, "/news/api/me", r),
+        example(get, me, "/news/api/me", None),
+        example(post, ci_wake, "/news/api/forge/ci/wake", w),
+        example(post, ci_wake, "/news/api/forge/ci/wake", r),
+        example(
+            post,
+            b_fail,
+            format!("/news/branch/{branch}/ci/fail/{without}"),
+            w,
+        ),
+        example(
+            post,
+            b_fail,
+            format!("/news/branch/{branch}/ci/fail/{without}"),
+            w,
+        ),
+        example(
+            post,
+            b_rerun,
+            format!("/news/branch/{branch}/ci/rerun/{without}"),
+            w,
+        ),
+        example(
+            post,
+            b_requeue,
+            format!("/news/branch/{branch}/ci/requeue/{without}"),
+            w,
+        ),
+        example(
+            post,
+            b_requeue,
+            format!("/news/branch/{branch}/ci/requeue/{nightly_failed}"),
+            w,
+        ),
+        example(
+            post,
+            b_recover,
+            format!("/news/branch/{branch}/ci/recover/{suite}"),
+            w,
+        ),
+        example(
+            post,
+            b_recover,
+            format!("/news/branch/{branch}/ci/recover/999"),
+            w,
+        ),
+        example(get, n_list, "/news/api/forge/nightly", r),
+        example(
+            get,
+            n_detail,
+            format!("/news/api/forge/nightly/{nightly}"),
+            r,
+        ),
+        example(get, n_detail, "/news/api/forge/nightly/999", r),
+        example(
+            post,
+            n_fail,
+            format!("/news/nightly/{nightly}/fail/{nightly_queued}"),
+            w,
+        ),
+        example(
+            post,
+            n_requeue,
+            format!("/news/nightly/{nightly}/requeue/{nightly_failed}"),
+            w,
+        ),
+        example(
+            post,
+            n_rerun,
+            format!("/news/nightly/{nightly}/rerun/{nightly_queued}"),
+            w,
+        ),
+        example(
+            post,
+            n_recover,
+            format!("/news/nightly/{nightly}/recover"),
+            w,
+        ),
+        example(
+            get,
+            branch_logs,
+            format!("/news/api/forge/branch/{branch}/logs?lane_run_id={with_run}"),
+            r,
+        ),
     ];
     let mut answers = Vec::new();
     for ex in &examples {
@@ -270,7 +396,7 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
             route.path
         );
     }
-    for status in [400, 401, 403, 404, 500] {
+    for status in [400, 401, 403, 404, 409, 500] {
         assert!(
             answers.iter().any(|a| a["status"] == status),
             "no example answers {status}"

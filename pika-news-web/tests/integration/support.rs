@@ -8,7 +8,10 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use camino::Utf8PathBuf;
 use http_body_util::BodyExt;
-use pika_news_web::db::{BranchId, Db, LaneRunId, LaneStatus, NewLane, Role, SuiteStatus};
+use pika_news_web::db::{
+    BranchId, Db, LaneRunId, LaneStatus, NewLane, NewNightly, NewNightlyLane, NightlyRunId, Role,
+    SuiteStatus,
+};
 use pika_news_web::{AppState, DataDir, router};
 use pikaci_core::{FailureKind, LogFile, RunRecord, RunStatus};
 use pikaci_store::Store;
@@ -74,7 +77,8 @@ impl TestApp {
                 self.store.root().path().to_owned(),
                 self.public_read,
             )
-            .with_data_dir(DataDir::new(data_dir)),
+            .with_data_dir(DataDir::new(data_dir))
+            .with_repo("sledtools/pika", "main"),
         )
     }
 
@@ -126,6 +130,46 @@ impl TestApp {
             .await
             .unwrap();
         (branch, with_run, without)
+    }
+
+    /// A nightly run of `main` with two lanes: `nightly_a` failed (a test
+    /// failure) and `nightly_b` queued. Returns (nightly run id, lane ids).
+    pub(crate) async fn nightly(&self) -> (NightlyRunId, LaneRunId, LaneRunId) {
+        let head = "c".repeat(40);
+        let branch_id = self.db.upsert_branch("main", &head).await.unwrap();
+        let lane = |id: &str| NewNightlyLane {
+            lane: id.into(),
+            title: id.replace('_', "-"),
+            entrypoint: format!("just {id}"),
+            concurrency_group: None,
+            command: Some(format!(r#"{{"argv":["just","{id}"]}}"#)),
+            timeout_secs: None,
+        };
+        let id = self
+            .db
+            .create_nightly(NewNightly {
+                branch_id,
+                head,
+                source_ref: "refs/heads/main".into(),
+                scheduled_for: "2026-03-24T08:00:00Z".into(),
+                lanes: vec![lane("nightly_a"), lane("nightly_b")],
+            })
+            .await
+            .unwrap()
+            .expect("a new slot");
+        let run = self.db.nightly(id).await.unwrap().unwrap();
+        let (a, b) = (run.lanes[0].run.id, run.lanes[1].run.id);
+        self.db
+            .set_lane_status(
+                a,
+                LaneStatus::Failed,
+                Some(FailureKind::TestFailure),
+                Some("1 of 1 jobs failed"),
+            )
+            .await
+            .unwrap();
+        self.db.refresh_suite_status(run.suite_id).await.unwrap();
+        (id, a, b)
     }
 
     /// Sends a request; returns the status and the body parsed as JSON.

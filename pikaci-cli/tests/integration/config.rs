@@ -79,6 +79,7 @@ fn every_subcommand_explains_itself() {
         &["rerun"],
         &["gc"],
         &["incus", "plan"],
+        &["incus", "doctor"],
         &["incus", "gc"],
     ] {
         let mut args = sub.to_vec();
@@ -140,5 +141,32 @@ fn incus_plan_prints_the_commands_without_running_them() {
         stderr(&out).contains("PIKACI_REMOTE_LINUX_VM_INCUS_PROJECT"),
         "{}",
         stderr(&out)
+    );
+}
+
+#[test]
+fn an_incus_table_mistake_stops_every_run_naming_file_line_and_key() {
+    // A host-only run still reads [incus]: a typo there is found at once.
+    let env = TestEnv::new(
+        "[incus]\nproject = \"p\"\ninstance_typ = \"container\"\n[[job]]\nid = \"a\"\ncommand = \"true\"\n",
+    );
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("pikaci.toml:3:") && err.contains("instance_typ"),
+        "{err}"
+    );
+    std::fs::write(
+        env.repo.join("pikaci.toml"),
+        "[incus]\ninstance_type = \"docker\"\n[[job]]\nid = \"a\"\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    let out = env.pikaci(&["incus", "doctor"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = stderr(&out);
+    assert!(
+        err.contains("pikaci.toml:2: key `incus.instance_type`: must be \"vm\" or \"container\""),
+        "{err}"
     );
 }

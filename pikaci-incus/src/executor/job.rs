@@ -5,24 +5,26 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use pikaci_core::engine::{Executor, JobContext, JobOutcome};
-use pikaci_core::{ExecutorKind, FailureKind, IncusConfig};
+use pikaci_core::{ExecutorKind, FailureKind};
 
 use super::cleanup::CleanupGuard;
 use super::recorder::Recorder;
 use super::steps::{Steps, Stop};
+use crate::config::IncusConfig;
 use crate::error::IncusError;
 use crate::name::InstanceName;
 use crate::plan::{GuestLaunch, Phase, Planner, artifacts_dir};
 use crate::runner::{CommandRunner, ProcessRunner};
-use crate::settings::IncusSettings;
+use crate::settings::{IncusSettings, Transfer};
 
-/// Runs jobs in Incus virtual machines.
+/// Runs jobs in Incus virtual machines or system containers.
 ///
-/// For each job: delete a stale instance of the same name, make an empty
-/// artifacts folder, `init --vm`, add the virtiofs disks, `start`, wait until
-/// `exec -- true` succeeds (bounded), run `pikaci-incus-run` with its output
-/// streamed into `guest.log`, read `result.json`, and `delete --force` on
-/// every path out.
+/// For each job: delete a stale instance of the same name; in mount mode make
+/// an empty artifacts folder and `init` with the read-only disk devices; in
+/// push mode `init` bare; `start`; for a VM wait until `exec -- true`
+/// succeeds (bounded); in push mode copy the snapshot in; run
+/// `pikaci-incus-run` with its output streamed into `guest.log`; read
+/// `result.json`; and `delete --force` on every path out.
 #[derive(Clone)]
 pub struct IncusExecutor {
     settings: Arc<IncusSettings>,
@@ -88,29 +90,39 @@ impl IncusExecutor {
         } = ctx;
         let s = &*self.settings;
         let instance = InstanceName::for_job(&s.instance_prefix, run_id, &job.id);
-        let artifacts = artifacts_dir(s, &instance);
+        let artifacts = match s.transfer() {
+            Transfer::Mounts => Some(artifacts_dir(s, &instance)),
+            Transfer::Push => None,
+        };
         let planner = Planner::new(s, &instance);
         let mut rec = Recorder::new(host_log, clock);
         rec.line(&format!(
-            "incus executor: job `{}` of run {run_id} in instance {instance} (project {}, image {})",
-            job.id, s.project, s.image_alias
+            "incus executor: job `{}` of run {run_id} in {} {instance} on {} (project {}, image {}, {})",
+            job.id,
+            s.instance_type.incus_name(),
+            s.server(),
+            s.project,
+            s.image_alias,
+            match s.transfer() {
+                Transfer::Mounts => "folders mounted read-only",
+                Transfer::Push => "folders pushed into the instance",
+            }
         ));
         let mut outcome = match GuestLaunch::for_job(job) {
             Err(e) => JobOutcome::failed(FailureKind::Infrastructure, None, e.to_string()),
             Ok(mut launch) => {
                 // The engine's timeout is the one that counts; the guest enforces it.
                 launch.timeout_secs = timeout.as_secs().max(1);
-                let mut guard = CleanupGuard::new(
-                    Arc::clone(&self.runner),
-                    [planner.delete(), planner.remove_artifacts(&artifacts)],
-                );
+                let mut cleanup = vec![planner.delete()];
+                cleanup.extend(artifacts.as_deref().map(|a| planner.remove_artifacts(a)));
+                let mut guard = CleanupGuard::new(Arc::clone(&self.runner), cleanup);
                 let steps = Steps {
                     runner: &*self.runner,
                     settings: s,
                     planner,
                     job,
                     workspace,
-                    artifacts: &artifacts,
+                    artifacts: artifacts.as_deref(),
                     launch,
                     timeout,
                 };

@@ -68,15 +68,23 @@ const PASSED: &str = r#"{"status":"passed","exit_code":0,"finished_at":"2026-03-
 /// incus, the program for host commands; the probe and the launch are both
 /// `exec` and are told apart by their last word.
 fn key(cmd: &IncusCommand) -> String {
+    let last = cmd.args.last().map_or("", String::as_str);
+    if cmd.program == "cat" {
+        return if last.ends_with("result.json") {
+            "pull-result".into()
+        } else {
+            "pull-log".into()
+        };
+    }
     if cmd.program != "incus" {
         return cmd.program.clone();
     }
     match cmd.args[0].as_str() {
-        "exec" if cmd.args.last().is_some_and(|a| a == "true") => "probe".into(),
+        "exec" if last == "true" => "probe".into(),
+        "exec" if last == "ro" || last == "rw" => "push".into(),
         "exec" => "launch".into(),
         "file" if cmd.args[4].ends_with("result.json") => "pull-result".into(),
         "file" => "pull-log".into(),
-        "config" => "device".into(),
         other => other.into(),
     }
 }
@@ -178,8 +186,6 @@ async fn a_passing_job_runs_every_step_in_order() {
             "rm",
             "mkdir",
             "init",
-            "device",
-            "device",
             "start",
             "probe",
             "pull-result",
@@ -195,7 +201,6 @@ async fn a_passing_job_runs_every_step_in_order() {
             "delete_stale",
             "prepare_artifacts",
             "init_instance",
-            "add_devices",
             "start_instance",
             "wait_ready",
             "launch_guest",
@@ -208,7 +213,7 @@ async fn a_passing_job_runs_every_step_in_order() {
         .remote_linux_vm_execution
         .as_ref()
         .unwrap()
-        .phases[6];
+        .phases[5];
     assert_eq!(launch.duration_ms, 5000, "phases are timed with the clock");
     assert!(
         ran.host
@@ -500,10 +505,10 @@ async fn a_bad_job_env_key_fails_before_touching_incus() {
 
 #[test]
 fn from_config_resolves_settings_with_env_overrides() {
-    let config = pikaci_core::IncusConfig {
+    let config = crate::IncusConfig {
         project: Some("from-toml".into()),
-        cpu: Some(2),
-        ..pikaci_core::IncusConfig::default()
+        cpu: Some(3),
+        ..crate::IncusConfig::default()
     };
     let env = BTreeMap::from([(
         "PIKACI_REMOTE_LINUX_VM_INCUS_PROJECT".to_owned(),
@@ -511,7 +516,7 @@ fn from_config_resolves_settings_with_env_overrides() {
     )]);
     let exec = IncusExecutor::from_config(&config, &env).unwrap();
     assert_eq!(exec.settings().project, "from-env");
-    assert_eq!(exec.settings().cpu, Some(2));
+    assert_eq!(exec.settings().cpu, 3);
     let bad = BTreeMap::from([(
         "PIKACI_REMOTE_LINUX_VM_INCUS_CPU".to_owned(),
         "lots".to_owned(),
@@ -565,4 +570,136 @@ async fn a_hung_final_delete_is_retried_in_the_background() {
             .contains("cleanup failed")
     );
     assert_eq!(ran.keys(CallKind::Detached), ["delete", "rm"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_container_starts_without_probes() {
+    let s = IncusSettings::builder()
+        .instance_type(crate::InstanceType::Container)
+        .artifacts_root("/tmp/art")
+        .build();
+    let ran = run_with(s, runner(|_| None), CancellationToken::new()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Passed, "{}", ran.host);
+    let runs = ran.keys(CallKind::Run);
+    assert!(!runs.contains(&"probe".to_owned()), "{runs:?}");
+    assert!(!ran.phases().contains(&"wait_ready".to_owned()));
+    let init = ran
+        .calls
+        .iter()
+        .find(|c| key(&c.command) == "init")
+        .unwrap();
+    assert!(!init.command.args.contains(&"--vm".to_owned()));
+    assert!(
+        ran.host.contains("in container pikaci-test-"),
+        "{}",
+        ran.host
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_remote_job_pushes_its_folders_and_pulls_the_result() {
+    let s = IncusSettings::builder()
+        .remote("far")
+        .staged_build_dir("/srv/build")
+        .readiness_interval(Duration::from_secs(2))
+        .build();
+    let ran = run_with(s, runner(|_| None), CancellationToken::new()).await;
+    assert_eq!(ran.outcome.status, RunStatus::Passed, "{}", ran.host);
+    assert_eq!(
+        ran.keys(CallKind::Run),
+        [
+            "delete",
+            "init",
+            "start",
+            "probe",
+            "push",
+            "push",
+            "pull-result",
+            "delete"
+        ]
+    );
+    assert_eq!(
+        ran.phases(),
+        [
+            "delete_stale",
+            "init_instance",
+            "start_instance",
+            "wait_ready",
+            "push_files",
+            "launch_guest",
+            "collect_artifacts",
+            "delete_instance"
+        ]
+    );
+    for call in &ran.calls {
+        let line = call.command.display();
+        assert!(
+            !line.contains("source="),
+            "no host folder is mounted: {line}"
+        );
+        assert!(
+            call.command.program == "incus",
+            "nothing but incus runs here: {line}"
+        );
+    }
+    assert!(ran.host.contains("on remote `far`"), "{}", ran.host);
+}
+
+#[tokio::test(start_paused = true)]
+async fn incus_errors_are_quoted_with_the_right_fix() {
+    let cases = [
+        (
+            "Creating x\nError: Asked for a VM but image is of type container",
+            "instance_type = \"container\"",
+        ),
+        (
+            "Error: Image \"pikaci/dev\" not found",
+            "import an image under the alias `pikaci/dev`",
+        ),
+        (
+            "Error: Failed creating instance record: Instance type \"virtual-machine\" is not \
+             supported on this server: vhost_vsock kernel module not loaded",
+            "cannot run virtual machines (vhost_vsock kernel module not loaded)",
+        ),
+        (
+            "Error: Requested profile \"pika-agent-dev\" doesn't exist",
+            "incus profile create",
+        ),
+    ];
+    for (said, fix) in cases {
+        let ran = run(runner(move |k| {
+            (k == "init").then(|| FakeReply::fail(1, said))
+        }))
+        .await;
+        assert_eq!(ran.outcome.failure_kind, Some(FailureKind::Infrastructure));
+        let msg = ran.outcome.message.clone().unwrap();
+        let quoted = said.lines().last().unwrap();
+        assert!(
+            msg.contains("step init_instance failed") && msg.contains(quoted) && msg.contains(fix),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains("Creating x"),
+            "only Incus's error is quoted: {msg}"
+        );
+        ran.assert_deleted();
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_unreachable_daemon_is_named_at_the_first_step() {
+    let ran = run(runner(|k| {
+        (k == "delete").then(|| {
+            FakeReply::fail(
+                1,
+                "Error: The incus daemon doesn't appear to be started (socket path: /var/lib/incus/unix.socket)",
+            )
+        })
+    }))
+    .await;
+    let msg = ran.outcome.message.clone().unwrap();
+    assert!(
+        msg.contains("step delete_stale failed") && msg.contains("start the daemon"),
+        "{msg}"
+    );
 }

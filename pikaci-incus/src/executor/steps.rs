@@ -10,8 +10,11 @@ use tokio::time::Instant;
 
 use super::recorder::Recorder;
 use crate::command::IncusCommand;
-use crate::guest::{GuestResult, GuestStatus};
-use crate::plan::{GuestLaunch, Phase, Planner, devices};
+use crate::config::InstanceType;
+use crate::error::IncusError;
+use crate::guest::{GUEST_LOG_FILE, GuestResult, GuestStatus, RESULT_FILE};
+use crate::hint::{Diagnosis, diagnose};
+use crate::plan::{GuestLaunch, Phase, Planner, devices, pushed_trees};
 use crate::runner::{CommandOutput, CommandRunner};
 use crate::settings::IncusSettings;
 
@@ -23,6 +26,29 @@ pub(crate) enum Stop {
     Infrastructure(String),
 }
 
+/// `message`, then the fix for what Incus said, when it is recognised.
+pub(crate) fn with_fix(settings: &IncusSettings, message: String, said: &str) -> String {
+    match diagnose(said) {
+        Some(d) => format!("{message}. Fix: {}", d.fix(settings)),
+        None => message,
+    }
+}
+
+/// The message for a command that could not be run at all.
+pub(crate) fn spawn_failure(settings: &IncusSettings, phase: &str, e: &IncusError) -> String {
+    let mut message = format!("step {phase}: {e}");
+    if let IncusError::Spawn { source, program } = e {
+        message.push_str(&format!(": {source}"));
+        if source.kind() == std::io::ErrorKind::NotFound && *program == settings.program {
+            message.push_str(&format!(
+                ". Fix: {}",
+                Diagnosis::ClientMissing.fix(settings)
+            ));
+        }
+    }
+    message
+}
+
 /// The steps between the stale delete and the final delete.
 pub(crate) struct Steps<'a> {
     pub(crate) runner: &'a dyn CommandRunner,
@@ -30,7 +56,8 @@ pub(crate) struct Steps<'a> {
     pub(crate) planner: Planner<'a>,
     pub(crate) job: &'a JobSpec,
     pub(crate) workspace: &'a Utf8Path,
-    pub(crate) artifacts: &'a Utf8Path,
+    /// The host side of `/artifacts` in mount mode; `None` in push mode.
+    pub(crate) artifacts: Option<&'a Utf8Path>,
     pub(crate) launch: GuestLaunch,
     pub(crate) timeout: Duration,
 }
@@ -53,12 +80,16 @@ impl Steps<'_> {
             }
             Ok(Err(e)) => {
                 rec.line(&format!("  -> {e}"));
-                Err(Stop::Infrastructure(format!("step {phase}: {e}")))
+                Err(Stop::Infrastructure(spawn_failure(
+                    self.settings,
+                    phase,
+                    &e,
+                )))
             }
             Err(_) => {
                 let message = format!(
                     "step {phase}: `{}` did not finish within {}s",
-                    cmd.display(),
+                    cmd.program,
                     limit.as_secs()
                 );
                 rec.line(&format!("  -> {message}"));
@@ -67,7 +98,8 @@ impl Steps<'_> {
         }
     }
 
-    /// Runs `cmd` and fails the job if it does not exit 0.
+    /// Runs `cmd` and fails the job if it does not exit 0, quoting what
+    /// Incus said and how to fix it.
     async fn must(
         &self,
         rec: &mut Recorder<'_>,
@@ -77,21 +109,14 @@ impl Steps<'_> {
         if out.success() {
             return Ok(out);
         }
+        Err(Stop::Infrastructure(self.failed(rec, &out)))
+    }
+
+    fn failed(&self, rec: &Recorder<'_>, out: &CommandOutput) -> String {
         let phase = rec.current().map_or("?", |p| p.as_str());
-        let mut message = format!(
-            "step {phase} failed ({}): `{}`: {}",
-            out.status_text(),
-            cmd.display(),
-            out.summary()
-        );
-        if phase == Phase::InitInstance.as_str() && out.summary().to_lowercase().contains("image") {
-            message = format!(
-                "image alias `{}` is not available in project `{}` (build and import it: \
-                 nix/incus/pikaci-image.nix); {message}",
-                self.settings.image_alias, self.settings.project
-            );
-        }
-        Err(Stop::Infrastructure(message))
+        let said = out.error_text();
+        let message = format!("step {phase} failed ({}): {said}", out.status_text());
+        with_fix(self.settings, message, &said)
     }
 
     pub(crate) async fn run(
@@ -104,37 +129,44 @@ impl Steps<'_> {
         rec.begin(Phase::DeleteStale);
         let out = self.exec(rec, &p.delete()).await?;
         if !out.success() && !out.summary().to_lowercase().contains("instance not found") {
-            return Err(Stop::Infrastructure(format!(
-                "step delete_stale failed ({}): {}",
-                out.status_text(),
-                out.summary()
-            )));
+            return Err(Stop::Infrastructure(self.failed(rec, &out)));
         }
 
-        rec.begin(Phase::PrepareArtifacts);
-        for cmd in p.prepare_artifacts(self.artifacts) {
-            self.must(rec, &cmd).await?;
-        }
+        let devs = match self.artifacts {
+            Some(dir) => {
+                rec.begin(Phase::PrepareArtifacts);
+                for cmd in p.prepare_artifacts(dir) {
+                    self.must(rec, &cmd).await?;
+                }
+                devices(
+                    self.settings,
+                    self.workspace,
+                    dir,
+                    self.job.writable_workspace,
+                )
+            }
+            None => Vec::new(),
+        };
 
         rec.begin(Phase::InitInstance);
-        self.must(rec, &p.init()).await?;
-
-        rec.begin(Phase::AddDevices);
-        let devs = devices(
-            self.settings,
-            self.workspace,
-            self.artifacts,
-            self.job.writable_workspace,
-        );
-        for dev in &devs {
-            self.must(rec, &p.add_disk(dev)).await?;
-        }
+        self.must(rec, &p.init(&devs)).await?;
 
         rec.begin(Phase::StartInstance);
         self.must(rec, &p.start()).await?;
 
-        rec.begin(Phase::WaitReady);
-        self.wait_ready(rec).await?;
+        // A container runs commands as soon as `start` returns; a VM only
+        // once its agent is up.
+        if self.settings.instance_type == InstanceType::Vm {
+            rec.begin(Phase::WaitReady);
+            self.wait_ready(rec).await?;
+        }
+
+        if self.artifacts.is_none() {
+            rec.begin(Phase::PushFiles);
+            for tree in pushed_trees(self.settings, self.workspace, self.job.writable_workspace) {
+                self.must(rec, &p.push(&tree)).await?;
+            }
+        }
 
         rec.begin(Phase::LaunchGuest);
         let launch = p.launch(&self.launch);
@@ -155,7 +187,11 @@ impl Steps<'_> {
             }
             Ok(Err(e)) => {
                 rec.line(&format!("  -> {e}"));
-                return Err(Stop::Infrastructure(format!("step launch_guest: {e}")));
+                return Err(Stop::Infrastructure(spawn_failure(
+                    self.settings,
+                    Phase::LaunchGuest.as_str(),
+                    &e,
+                )));
             }
             Ok(Ok(s)) => s,
         };
@@ -167,7 +203,9 @@ impl Steps<'_> {
         rec.indented("stderr", &streamed.stderr);
 
         rec.begin(Phase::CollectArtifacts);
-        let pulled = self.exec(rec, &p.pull_result()).await?;
+        let pulled = self
+            .exec(rec, &p.read_artifact(self.artifacts, RESULT_FILE))
+            .await?;
         let result = if pulled.success() {
             match serde_json::from_slice::<GuestResult>(&pulled.stdout) {
                 Ok(r) => Ok(r),
@@ -176,11 +214,13 @@ impl Steps<'_> {
         } else {
             Err(format!(
                 "result.json could not be read: {}",
-                pulled.summary()
+                pulled.error_text()
             ))
         };
         if streamed.streamed == 0 {
-            let log = self.exec(rec, &p.pull_guest_log()).await?;
+            let log = self
+                .exec(rec, &p.read_artifact(self.artifacts, GUEST_LOG_FILE))
+                .await?;
             if log.success() && !log.stdout.is_empty() {
                 rec.line("  (the streamed output was empty; guest.log taken from /artifacts)");
                 let _ = guest_log.write_all(&log.stdout);
@@ -191,19 +231,20 @@ impl Steps<'_> {
         Ok(match result {
             Ok(r) => outcome_from_result(r),
             Err(why) => {
-                let stderr = streamed.stderr_text();
-                let detail = if stderr.is_empty() {
+                let said = streamed.error_text();
+                let detail = if said.is_empty() {
                     String::new()
                 } else {
-                    format!(": {stderr}")
+                    format!(": {said}")
                 };
+                let message = format!(
+                    "step launch_guest ended with {}{detail}; {why}",
+                    streamed.status_text()
+                );
                 JobOutcome::failed(
                     FailureKind::Infrastructure,
                     streamed.code,
-                    format!(
-                        "step launch_guest ended with {}{detail}; {why}",
-                        streamed.status_text()
-                    ),
+                    with_fix(self.settings, message, &said),
                 )
             }
         })
@@ -233,7 +274,7 @@ impl Steps<'_> {
             let now = Instant::now();
             if now >= deadline {
                 let last = match &last {
-                    Some(out) => format!("last probe {}: {}", out.status_text(), out.summary()),
+                    Some(out) => format!("last probe {}: {}", out.status_text(), out.error_text()),
                     None => "no probe finished".to_owned(),
                 };
                 return Err(Stop::Infrastructure(format!(

@@ -108,6 +108,10 @@ pub fn run(spec: &GuestSpec, stdout: Box<dyn Write + Send>) -> GuestOutcome {
         ),
     );
 
+    if let Err(e) = make_job_dirs(spec) {
+        let message = format!("could not make {}: {e}", spec.paths.state);
+        return finish(spec, &tee, GuestStatus::Error, None, message);
+    }
     let (child, reader) = match spawn(spec, &tee) {
         Ok(pair) => pair,
         Err(e) => {
@@ -177,6 +181,24 @@ pub fn run(spec: &GuestSpec, stdout: Box<dyn Write + Send>) -> GuestOutcome {
     }
 }
 
+/// Makes the job's cache folders, owned by the user the job runs as.
+fn make_job_dirs(spec: &GuestSpec) -> std::io::Result<()> {
+    for dir in spec.paths.job_dirs() {
+        std::fs::create_dir_all(&dir)?;
+    }
+    if !spec.run_as_root && nix::unistd::geteuid().is_root() {
+        let (uid, gid) = (
+            Some(nix::unistd::Uid::from_raw(PIKACI_UID)),
+            Some(nix::unistd::Gid::from_raw(PIKACI_GID)),
+        );
+        // The parents of the folders stay root's; each folder is the job's.
+        for dir in std::iter::once(spec.paths.state.join("xdg")).chain(spec.paths.job_dirs()) {
+            nix::unistd::chown(dir.as_std_path(), uid, gid).map_err(std::io::Error::from)?;
+        }
+    }
+    Ok(())
+}
+
 /// Starts bash with one pipe for stdout and stderr, and a thread copying
 /// that pipe into the tee. The returned channel fires when the pipe is drained.
 fn spawn(
@@ -191,7 +213,8 @@ fn spawn(
         .stdout(Stdio::from(write_end.try_clone()?))
         .stderr(Stdio::from(write_end))
         .process_group(0)
-        .env("PATH", child_path());
+        .env("PATH", child_path())
+        .envs(spec.paths.job_env());
     // The hand-over variables are for the guest binary, not for the job.
     for var in [
         ENV_GUEST_COMMAND,
@@ -208,6 +231,10 @@ fn spawn(
             .env("HOME", "/home/pikaci")
             .env("USER", "pikaci")
             .env("LOGNAME", "pikaci");
+    } else {
+        cmd.env("HOME", "/root")
+            .env("USER", "root")
+            .env("LOGNAME", "root");
     }
     let child = cmd.spawn()?;
     // Our copies of the write end close with `cmd`, so the reader sees EOF

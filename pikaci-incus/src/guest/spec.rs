@@ -28,6 +28,9 @@ pub const STAGED_DEPS_PATH: &str = "/staged/linux-rust/workspace-deps";
 pub const STAGED_BUILD_PATH: &str = "/staged/linux-rust/workspace-build";
 /// The writable artifacts mount.
 pub const ARTIFACTS_PATH: &str = "/artifacts";
+/// Where the guest keeps the job's writable caches, outside the read-only
+/// snapshot: `cargo-home`, `cargo-target` and `xdg/{cache,config,data,state}`.
+pub const GUEST_STATE_PATH: &str = "/var/tmp/pikaci";
 /// File name of the guest log in `/artifacts`.
 pub const GUEST_LOG_FILE: &str = "guest.log";
 /// File name of the result in `/artifacts`.
@@ -94,13 +97,15 @@ pub enum GuestSpecError {
     },
 }
 
-/// Where the guest finds its workspace and writes artifacts.
+/// Where the guest finds its workspace and writes artifacts and caches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GuestPaths {
     /// The command's working directory.
     pub workspace: Utf8PathBuf,
     /// Where `guest.log` and `result.json` go.
     pub artifacts: Utf8PathBuf,
+    /// The writable folder of caches ([`GUEST_STATE_PATH`]).
+    pub state: Utf8PathBuf,
 }
 
 impl GuestPaths {
@@ -113,7 +118,42 @@ impl GuestPaths {
         Self {
             workspace: at(SNAPSHOT_PATH),
             artifacts: at(ARTIFACTS_PATH),
+            state: at(GUEST_STATE_PATH),
         }
+    }
+
+    /// The job's environment besides its own `env`, as upstream's image set
+    /// it: cargo's home and target folder and the XDG folders, all writable
+    /// and outside the read-only snapshot, no incremental builds and no
+    /// colour codes in logs.
+    pub fn job_env(&self) -> Vec<(&'static str, String)> {
+        let at = |rel: &str| self.state.join(rel).to_string();
+        vec![
+            ("CARGO_HOME", at("cargo-home")),
+            ("CARGO_TARGET_DIR", at("cargo-target")),
+            ("CARGO_INCREMENTAL", "0".to_owned()),
+            ("CARGO_TERM_COLOR", "never".to_owned()),
+            ("XDG_CACHE_HOME", at("xdg/cache")),
+            ("XDG_CONFIG_HOME", at("xdg/config")),
+            ("XDG_DATA_HOME", at("xdg/data")),
+            ("XDG_STATE_HOME", at("xdg/state")),
+        ]
+    }
+
+    /// The folders of [`GuestPaths::job_env`] that the guest makes (and
+    /// gives to the job's user) before the command starts.
+    pub fn job_dirs(&self) -> Vec<Utf8PathBuf> {
+        [
+            "cargo-home",
+            "cargo-target",
+            "xdg/cache",
+            "xdg/config",
+            "xdg/data",
+            "xdg/state",
+        ]
+        .iter()
+        .map(|rel| self.state.join(rel))
+        .collect()
     }
 
     /// `guest.log`.
@@ -214,6 +254,17 @@ mod tests {
         assert_eq!(spec.paths.workspace, "/workspace/snapshot");
         assert_eq!(spec.paths.result_json(), "/artifacts/result.json");
         assert_eq!(spec.paths.guest_log(), "/artifacts/guest.log");
+        let env: BTreeMap<_, _> = spec.paths.job_env().into_iter().collect();
+        assert_eq!(env["CARGO_HOME"], "/var/tmp/pikaci/cargo-home");
+        assert_eq!(env["CARGO_TARGET_DIR"], "/var/tmp/pikaci/cargo-target");
+        assert_eq!(env["CARGO_INCREMENTAL"], "0");
+        assert_eq!(env["CARGO_TERM_COLOR"], "never");
+        assert_eq!(env["XDG_CACHE_HOME"], "/var/tmp/pikaci/xdg/cache");
+        assert_eq!(env["XDG_STATE_HOME"], "/var/tmp/pikaci/xdg/state");
+        for (k, v) in &env {
+            assert!(!v.starts_with(SNAPSHOT_PATH), "{k} must be writable");
+        }
+        assert_eq!(spec.paths.job_dirs().len(), 6);
     }
 
     #[test]
@@ -225,6 +276,7 @@ mod tests {
         assert!(spec.run_as_root);
         assert_eq!(spec.paths.workspace, "/tmp/g/workspace/snapshot");
         assert_eq!(spec.paths.artifacts, "/tmp/g/artifacts");
+        assert_eq!(spec.paths.state, "/tmp/g/var/tmp/pikaci");
     }
 
     #[test]

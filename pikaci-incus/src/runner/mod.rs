@@ -52,6 +52,30 @@ impl CommandOutput {
         }
         cut(text)
     }
+
+    /// What a failure message quotes: the `Error: ...` lines of stderr when
+    /// there are any (the client also prints notes and progress), else all
+    /// of stderr, else stdout; trimmed and cut.
+    pub fn error_text(&self) -> String {
+        error_text(&self.stderr, &self.stdout)
+    }
+}
+
+fn error_text(stderr: &[u8], stdout: &[u8]) -> String {
+    let err = String::from_utf8_lossy(stderr);
+    let errors: Vec<&str> = err
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("Error:"))
+        .collect();
+    let text = if !errors.is_empty() {
+        errors.join("\n")
+    } else if !err.trim().is_empty() {
+        err.trim().to_owned()
+    } else {
+        String::from_utf8_lossy(stdout).trim().to_owned()
+    };
+    cut(text)
 }
 
 /// How a streamed command ended; its stdout went to the sink.
@@ -74,6 +98,12 @@ impl StreamOutput {
     /// Stderr, lossily decoded, trimmed and cut.
     pub fn stderr_text(&self) -> String {
         cut(String::from_utf8_lossy(&self.stderr).trim().to_owned())
+    }
+
+    /// The `Error: ...` lines of stderr, or all of it (see
+    /// [`CommandOutput::error_text`]).
+    pub fn error_text(&self) -> String {
+        error_text(&self.stderr, &[])
     }
 }
 

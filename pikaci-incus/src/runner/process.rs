@@ -4,15 +4,16 @@ use std::process::Stdio;
 
 use futures::future::BoxFuture;
 use pikaci_core::engine::LogSink;
-use tokio::io::AsyncReadExt;
-use tokio::process::Command;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
 
 use super::{CommandOutput, CommandRunner, StreamOutput};
-use crate::command::IncusCommand;
+use crate::command::{IncusCommand, Stdin};
 use crate::error::IncusError;
 
 /// Runs commands as local child processes (`ssh` and `sudo` are just programs
-/// to it). A dropped future kills its child.
+/// to it). A dropped future kills its child (and the producer piped into it).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ProcessRunner;
 
@@ -41,21 +42,107 @@ fn io_error(cmd: &IncusCommand, source: std::io::Error) -> IncusError {
     }
 }
 
+/// A command piped into another: its process and its stderr, read aside.
+struct Producer {
+    child: Child,
+    cmd: IncusCommand,
+    stderr: JoinHandle<Vec<u8>>,
+}
+
+/// A started command, with whatever feeds its standard input.
+struct Spawned {
+    child: Child,
+    producer: Option<Producer>,
+}
+
+fn spawn(cmd: &IncusCommand) -> Result<Spawned, IncusError> {
+    let mut c = command(cmd);
+    match &cmd.stdin {
+        None => Ok(Spawned {
+            child: c.spawn().map_err(|e| spawn_error(cmd, e))?,
+            producer: None,
+        }),
+        Some(Stdin::Text(text)) => {
+            c.stdin(Stdio::piped());
+            let mut child = c.spawn().map_err(|e| spawn_error(cmd, e))?;
+            let mut input = child.stdin.take().expect("stdin is piped");
+            let text = text.clone().into_bytes();
+            // A command that exits without reading closes the pipe; that is
+            // its answer, not ours to report.
+            tokio::spawn(async move {
+                let _ = input.write_all(&text).await;
+            });
+            Ok(Spawned {
+                child,
+                producer: None,
+            })
+        }
+        Some(Stdin::Pipe(from)) => {
+            let mut producer = command(from).spawn().map_err(|e| spawn_error(from, e))?;
+            let out = producer.stdout.take().expect("stdout is piped");
+            let mut err = producer.stderr.take().expect("stderr is piped");
+            let stderr = tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let _ = err.read_to_end(&mut buf).await;
+                buf
+            });
+            let out: Stdio = out.try_into().map_err(|e| io_error(from, e))?;
+            c.stdin(out);
+            let child = c.spawn().map_err(|e| spawn_error(cmd, e))?;
+            Ok(Spawned {
+                child,
+                producer: Some(Producer {
+                    child: producer,
+                    cmd: (**from).clone(),
+                    stderr,
+                }),
+            })
+        }
+    }
+}
+
+/// Waits for the producer, if any: a failing producer fails the command, and
+/// its stderr is added to the command's.
+async fn settle(
+    producer: Option<Producer>,
+    code: Option<i32>,
+    stderr: &mut Vec<u8>,
+) -> Result<Option<i32>, IncusError> {
+    let Some(mut p) = producer else {
+        return Ok(code);
+    };
+    let status = p.child.wait().await.map_err(|e| io_error(&p.cmd, e))?;
+    let err = p.stderr.await.unwrap_or_default();
+    if !err.is_empty() {
+        if !stderr.is_empty() && !stderr.ends_with(b"\n") {
+            stderr.push(b'\n');
+        }
+        stderr.extend_from_slice(format!("{}: ", p.cmd.program).as_bytes());
+        stderr.extend_from_slice(&err);
+    }
+    Ok(match (code, status.success()) {
+        (Some(0), false) => Some(status.code().unwrap_or(1)),
+        _ => code,
+    })
+}
+
 impl CommandRunner for ProcessRunner {
     fn run<'a>(
         &'a self,
         cmd: &'a IncusCommand,
     ) -> BoxFuture<'a, Result<CommandOutput, IncusError>> {
         Box::pin(async move {
-            let child = command(cmd).spawn().map_err(|e| spawn_error(cmd, e))?;
+            let Spawned { child, producer } = spawn(cmd)?;
             let out = child
                 .wait_with_output()
                 .await
                 .map_err(|e| io_error(cmd, e))?;
+            let mut stderr = out.stderr;
+            let code = settle(producer, out.status.code(), &mut stderr).await?;
             Ok(CommandOutput {
-                code: out.status.code(),
+                code,
                 stdout: out.stdout,
-                stderr: out.stderr,
+                stderr,
             })
         })
     }
@@ -66,7 +153,10 @@ impl CommandRunner for ProcessRunner {
         sink: &'a mut dyn LogSink,
     ) -> BoxFuture<'a, Result<StreamOutput, IncusError>> {
         Box::pin(async move {
-            let mut child = command(cmd).spawn().map_err(|e| spawn_error(cmd, e))?;
+            let Spawned {
+                mut child,
+                producer,
+            } = spawn(cmd)?;
             let mut stdout = child.stdout.take().expect("stdout is piped");
             let mut stderr = child.stderr.take().expect("stderr is piped");
             // A sink that fails (disk full) must not stop the reading: the
@@ -95,13 +185,14 @@ impl CommandRunner for ProcessRunner {
             };
             let (streamed, err) = tokio::join!(copy_out, read_err);
             let (streamed, write_error) = streamed.map_err(|e| io_error(cmd, e))?;
-            let stderr = err.map_err(|e| io_error(cmd, e))?;
+            let mut stderr = err.map_err(|e| io_error(cmd, e))?;
             let status = child.wait().await.map_err(|e| io_error(cmd, e))?;
+            let code = settle(producer, status.code(), &mut stderr).await?;
             if let Some(e) = write_error {
                 return Err(io_error(cmd, e));
             }
             Ok(StreamOutput {
-                code: status.code(),
+                code,
                 stderr,
                 streamed,
             })
@@ -152,6 +243,38 @@ mod tests {
         let got = sink.0.lock().unwrap().clone();
         assert_eq!(String::from_utf8(got).unwrap(), "a\nb\ngrüße");
         assert_eq!(out.streamed, "a\nb\ngrüße".len() as u64);
+    }
+
+    #[tokio::test]
+    async fn text_input_reaches_the_command() {
+        let cmd = IncusCommand::new("sh", ["-c", "tr a-z A-Z"])
+            .with_stdin(Stdin::Text("devices: {}\n".into()));
+        let out = ProcessRunner.run(&cmd).await.unwrap();
+        assert_eq!(out.stdout, b"DEVICES: {}\n");
+    }
+
+    #[tokio::test]
+    async fn a_piped_producer_feeds_the_command_and_its_failure_counts() {
+        let producer = IncusCommand::new("sh", ["-c", "printf 'one\\ntwo\\n'"]);
+        let cmd = IncusCommand::new("wc", ["-l"]).with_stdin(Stdin::Pipe(Box::new(producer)));
+        let out = ProcessRunner.run(&cmd).await.unwrap();
+        assert_eq!(
+            (out.code, String::from_utf8_lossy(&out.stdout).trim()),
+            (Some(0), "2")
+        );
+
+        let failing = IncusCommand::new("sh", ["-c", "echo half; echo 'tar: gone' >&2; exit 2"]);
+        let cmd = IncusCommand::new("cat", Vec::<String>::new())
+            .with_stdin(Stdin::Pipe(Box::new(failing)));
+        let mut sink = VecSink::default();
+        let out = ProcessRunner.stream(&cmd, &mut sink).await.unwrap();
+        assert_eq!(
+            out.code,
+            Some(2),
+            "the consumer passed, the producer did not"
+        );
+        assert_eq!(out.stderr_text(), "sh: tar: gone");
+        assert_eq!(sink.0.lock().unwrap().as_slice(), b"half\n");
     }
 
     #[tokio::test]

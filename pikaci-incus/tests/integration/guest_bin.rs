@@ -181,3 +181,30 @@ fn a_missing_workspace_is_a_guest_error() {
     assert_eq!(g.result().status, GuestStatus::Error);
     assert!(g.log().contains("could not start bash"), "{}", g.log());
 }
+
+#[test]
+fn the_job_gets_writable_cargo_and_xdg_folders_of_its_own() {
+    let g = Guest::new();
+    let out = g.job(
+        "for v in CARGO_HOME CARGO_TARGET_DIR XDG_CACHE_HOME XDG_CONFIG_HOME XDG_DATA_HOME XDG_STATE_HOME; \
+         do d=${!v}; touch \"$d/probe\" && echo \"$v writable\"; done; \
+         echo \"$CARGO_INCREMENTAL $CARGO_TERM_COLOR\"; stat -c %u \"$CARGO_HOME\"",
+        "30",
+        "0",
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = stdout(&out);
+    for v in [
+        "CARGO_HOME",
+        "CARGO_TARGET_DIR",
+        "XDG_CACHE_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_DATA_HOME",
+        "XDG_STATE_HOME",
+    ] {
+        assert!(text.contains(&format!("{v} writable\n")), "{text}");
+    }
+    assert!(text.contains("\n0 never\n1000\n"), "{text}");
+    let home = g.dir.path.join("root/var/tmp/pikaci/cargo-home");
+    assert!(home.is_dir(), "{home}");
+}

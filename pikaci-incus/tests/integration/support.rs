@@ -1,5 +1,5 @@
-//! Test environment: temp folders readable by uid 1000, the built binaries,
-//! and a fake Incus state folder per test.
+//! Test environment: temp folders readable by uid 1000, the built guest
+//! binary, and a look at processes in /proc.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -9,17 +9,6 @@ use camino::{Utf8Path, Utf8PathBuf};
 /// The guest binary built for this test run.
 pub(crate) fn guest_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pikaci-incus-run"))
-}
-
-/// `fake-incus`, next to the guest binary in the same target folder.
-pub(crate) fn fake_incus() -> PathBuf {
-    let path = guest_bin().with_file_name("fake-incus");
-    assert!(
-        path.exists(),
-        "{} is missing: `cargo test --workspace` builds it, or run `cargo build -p fake-incus` first",
-        path.display()
-    );
-    path
 }
 
 /// A temp folder that user `pikaci` (uid 1000) can enter.

@@ -32,6 +32,7 @@ const BOOL_FLAGS: &[(&str, Option<char>)] = &[
     ("ephemeral", Some('e')),
     ("empty", None),
     ("no-profiles", None),
+    ("force-noninteractive", Some('T')),
 ];
 
 /// A parsed command line.

@@ -3,8 +3,9 @@
 //! `file pull`, `delete`, `list --format json`. Everything else is refused
 //! the way the real client refuses an unknown command.
 //!
-//! Error texts follow the Incus client where its source or documentation
-//! shows them; pikaci only relies on "not found" for a missing instance.
+//! Error texts are Incus 6.0.4's, as the real client prints them (the
+//! conformance test in pikaci-incus runs the same scenarios against this and
+//! a real daemon and compares what pikaci makes of them).
 
 use std::collections::BTreeMap;
 
@@ -54,15 +55,27 @@ pub(crate) fn run(argv: &[String]) -> Result<i32> {
     if words.is_empty() {
         bail!("no command given");
     }
-    if !world.projects.contains(&project) {
-        bail!("Project not found");
-    }
     let cx = Cx {
         state: &state,
         world: &world,
         project: &project,
         args: &args,
     };
+    if !world.projects.contains(&project) {
+        // Real Incus notices a missing project where it first looks
+        // something up in it, and says so in that lookup's words.
+        match words.as_slice() {
+            ["init" | "create", image, ..] => bail!("Image \"{image}\" not found"),
+            ["list" | "ls"] => {
+                println!("[]");
+                return Ok(0);
+            }
+            [_, name, ..] => {
+                bail!("Failed checking instance exists \"local:{name}\": Project not found")
+            }
+            _ => bail!("Project not found"),
+        }
+    }
     match words.as_slice() {
         ["init" | "create", rest @ ..] => cx.init(rest),
         ["config", "device", "add", rest @ ..] => cx.device_add(rest),
@@ -105,7 +118,7 @@ impl Cx<'_> {
             );
         }
         let Some(image_type) = self.world.images.get(*image) else {
-            bail!("Image not found");
+            bail!("Image \"{image}\" not found");
         };
         if self.args.flag("vm") && image_type != "virtual-machine" {
             bail!("Asked for a VM but image is of type container");
@@ -126,15 +139,15 @@ impl Cx<'_> {
         }
         for p in &profiles {
             if !self.world.profiles.contains(p) {
-                bail!("Failed loading profile \"{p}\": Profile not found");
+                bail!("Requested profile \"{p}\" doesn't exist");
             }
         }
         if let Some(target) = self.args.value("target") {
             if self.world.cluster_members.is_empty() {
-                bail!("This server is not clustered");
+                bail!("Target only allowed when clustered");
             }
             if !self.world.cluster_members.contains(target) {
-                bail!("Failed to get cluster member \"{target}\": Cluster member not found");
+                bail!("Cluster member \"{target}\" not found");
             }
         }
         let mut config = BTreeMap::new();
@@ -144,6 +157,14 @@ impl Cx<'_> {
             };
             check_config(k, v)?;
             config.insert(k.to_owned(), v.to_owned());
+        }
+        // Instance configuration on stdin, as `incus init < config.yaml`
+        // (pikaci sends JSON, which is YAML too).
+        let devices = stdin_devices()?;
+        if image_type == "virtual-machine" && !self.world.vm_support {
+            bail!(
+                "Failed creating instance record: Instance type \"virtual-machine\" is not supported on this server: vhost_vsock kernel module not loaded"
+            );
         }
         let (project, name) = (self.project.to_owned(), (*name).to_owned());
         self.state.with_instances(|all| {
@@ -161,7 +182,7 @@ impl Cx<'_> {
                     created_at: Timestamp::now(),
                     profiles,
                     config,
-                    devices: BTreeMap::new(),
+                    devices,
                     probes: 0,
                     exec_pids: Vec::new(),
                 },
@@ -176,38 +197,15 @@ impl Cx<'_> {
         let [name, dev, kind, options @ ..] = rest else {
             bail!("Invalid number of arguments");
         };
-        let invalid = |why: String| -> Result<i32> {
-            bail!("Invalid devices: Device validation failed for \"{dev}\": {why}")
-        };
-        if *kind != "disk" {
-            return invalid(format!("Unsupported device type \"{kind}\""));
-        }
         let mut config = BTreeMap::new();
-        config.insert("type".to_owned(), "disk".to_owned());
+        config.insert("type".to_owned(), (*kind).to_owned());
         for kv in options {
             let Some((k, v)) = kv.split_once('=') else {
                 bail!("No value found in \"{kv}\"");
             };
-            if !DISK_KEYS.contains(&k) {
-                return invalid(format!("Invalid device option \"{k}\""));
-            }
-            let bad = match k {
-                "readonly" | "shift" | "required" | "recursive" => !matches!(
-                    v,
-                    "true" | "false" | "1" | "0" | "yes" | "no" | "on" | "off"
-                ),
-                "io.bus" => !IO_BUSES.contains(&v),
-                _ => false,
-            };
-            if bad {
-                return invalid(format!("Invalid value for device option \"{k}\": {v:?}"));
-            }
             config.insert(k.to_owned(), v.to_owned());
         }
-        if config.get("source").is_some_and(|s| s.starts_with('/')) && !config.contains_key("path")
-        {
-            return invalid("Disk entry is missing the required \"path\" property".into());
-        }
+        check_device(dev, &config)?;
         let (project, name, dev) = (
             self.project.to_owned(),
             (*name).to_owned(),
@@ -297,7 +295,9 @@ impl Cx<'_> {
             let mut removed = Vec::new();
             for name in &names {
                 let Some(inst) = all.get(&key(&project, name)) else {
-                    bail!("Failed checking instance {name} exists: Instance not found");
+                    bail!(
+                        "Failed checking instance exists \"local:{name}\": Failed to fetch instance \"{name}\" in project \"{project}\": Instance not found"
+                    );
                 };
                 if inst.running() && !force {
                     bail!(
@@ -344,6 +344,74 @@ impl Cx<'_> {
         println!("{}", serde_json::to_string(&items)?);
         Ok(0)
     }
+}
+
+/// The checks Incus makes of a disk device's configuration.
+fn check_device(dev: &str, config: &BTreeMap<String, String>) -> Result<()> {
+    let invalid = |why: String| -> Result<()> {
+        bail!(
+            "Failed creating instance record: Failed initializing instance: Invalid devices: Device validation failed for \"{dev}\": {why}"
+        )
+    };
+    let kind = config.get("type").map_or("", String::as_str);
+    if kind != "disk" {
+        return invalid(format!("Unsupported device type \"{kind}\""));
+    }
+    for (k, v) in config {
+        if k == "type" {
+            continue;
+        }
+        if !DISK_KEYS.contains(&k.as_str()) {
+            return invalid(format!("Invalid device option \"{k}\""));
+        }
+        let bad = match k.as_str() {
+            "readonly" | "shift" | "required" | "recursive" => !matches!(
+                v.as_str(),
+                "true" | "false" | "1" | "0" | "yes" | "no" | "on" | "off"
+            ),
+            "io.bus" => !IO_BUSES.contains(&v.as_str()),
+            _ => false,
+        };
+        if bad {
+            return invalid(format!("Invalid value for device option \"{k}\": {v:?}"));
+        }
+    }
+    if config.get("source").is_some_and(|s| s.starts_with('/')) && !config.contains_key("path") {
+        return invalid("Disk entry is missing the required \"path\" property".into());
+    }
+    Ok(())
+}
+
+/// The `devices` of the instance configuration on stdin, each checked; no
+/// input (a terminal or `/dev/null`) is no devices.
+fn stdin_devices() -> Result<BTreeMap<String, BTreeMap<String, String>>> {
+    use std::io::{IsTerminal, Read};
+    let mut text = String::new();
+    if !std::io::stdin().is_terminal() {
+        std::io::stdin().read_to_string(&mut text)?;
+    }
+    if text.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    #[derive(serde::Deserialize)]
+    struct Put {
+        #[serde(default)]
+        devices: BTreeMap<String, BTreeMap<String, String>>,
+    }
+    let put: Put = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("yaml: unmarshal errors: {e} (this stand-in reads JSON)"))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for (dev, config) in &put.devices {
+        check_device(dev, config)?;
+        if let Some(path) = config.get("path")
+            && !seen.insert(path.clone())
+        {
+            bail!(
+                "Failed creating instance record: Failed initializing instance: Invalid devices: More than one disk device uses the same path {path:?}"
+            );
+        }
+    }
+    Ok(put.devices)
 }
 
 fn check_config(k: &str, v: &str) -> Result<()> {

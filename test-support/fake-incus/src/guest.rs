@@ -1,12 +1,17 @@
 //! The "inside" of a fake instance: `exec` and `file pull`.
 //!
-//! The guest's `/` is a folder (`roots/NAME`) where each disk device is a
-//! symlink from its `path` to its `source`. `exec ... -- env K=V ...
+//! The guest's `/` is a folder (`roots/NAME`). `exec ... -- env K=V ...
 //! /run/current-system/sw/bin/pikaci-incus-run` runs the real guest binary
-//! with `PIKACI_INCUS_GUEST_ROOT` pointing at that folder. When possible the
-//! process runs in its own PID namespace (`unshare --pid --fork
-//! --kill-child`), so killing it on `delete --force` takes every process of
-//! the job with it, as deleting a VM does.
+//! with `PIKACI_INCUS_GUEST_ROOT` pointing at that folder; `exec -- true` is
+//! the readiness probe; nothing else runs (the stand-in has no guest system,
+//! and a command meant for a guest must never run on the test host).
+//!
+//! As root, the guest runs in its own mount and PID namespaces (`unshare
+//! --mount --pid --fork --kill-child`): each disk device is bind-mounted at
+//! its `path` under the root folder, read-only when `readonly=true`, and
+//! killing the process on `delete --force` takes every process of the job
+//! with it, as deleting an instance does. Without root each device is a
+//! symlink from its `path` to its `source`, and `readonly` is not enforced.
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
@@ -60,22 +65,70 @@ fn agent_ready(
     checked.map_err(|why| anyhow::anyhow!(why))
 }
 
-/// Lays out the guest root: `root/<path>` → `<source>` for each disk.
-fn build_root(root: &Path, inst: &Instance) -> Result<()> {
+/// One disk device: the host folder, where it appears under the root, and
+/// whether it is read-only.
+struct Disk {
+    source: String,
+    at: PathBuf,
+    readonly: bool,
+}
+
+fn disks(root: &Path, inst: &Instance) -> Vec<Disk> {
+    inst.devices
+        .values()
+        .filter_map(|cfg| {
+            let (source, path) = (cfg.get("source")?, cfg.get("path")?);
+            Some(Disk {
+                source: source.clone(),
+                at: root.join(path.trim_start_matches('/')),
+                readonly: cfg
+                    .get("readonly")
+                    .is_some_and(|v| matches!(v.as_str(), "true" | "1" | "yes" | "on")),
+            })
+        })
+        .collect()
+}
+
+/// Lays out the guest root: a mount point (`mounts`) or a symlink to the
+/// source for each disk.
+fn build_root(root: &Path, disks: &[Disk], mounts: bool) -> Result<()> {
     std::fs::create_dir_all(root)?;
-    for cfg in inst.devices.values() {
-        let (Some(source), Some(path)) = (cfg.get("source"), cfg.get("path")) else {
-            continue;
-        };
-        let link = root.join(path.trim_start_matches('/'));
-        if let Some(parent) = link.parent() {
+    for d in disks {
+        if let Some(parent) = d.at.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(source, &link)
-            .with_context(|| format!("mapping {path} onto {source}"))?;
+        if mounts {
+            if d.at.is_symlink() {
+                std::fs::remove_file(&d.at)?;
+            }
+            std::fs::create_dir_all(&d.at)?;
+        } else {
+            let _ = std::fs::remove_file(&d.at);
+            std::os::unix::fs::symlink(&d.source, &d.at)
+                .with_context(|| format!("mapping {} onto {}", d.at.display(), d.source))?;
+        }
     }
     Ok(())
+}
+
+/// Single quotes for `sh`.
+fn sh_quote(word: &str) -> String {
+    format!("'{}'", word.replace('\'', "'\\''"))
+}
+
+/// The script run inside the new mount namespace: mount each disk, then
+/// `exec "$@"`.
+fn mount_script(disks: &[Disk]) -> String {
+    let mut script = String::from("set -e\n");
+    for d in disks {
+        let at = sh_quote(&d.at.display().to_string());
+        script.push_str(&format!("mount --bind {} {at}\n", sh_quote(&d.source)));
+        if d.readonly {
+            script.push_str(&format!("mount -o remount,bind,ro {at}\n"));
+        }
+    }
+    script.push_str("exec \"$@\"\n");
+    script
 }
 
 fn guest_binary() -> Result<PathBuf> {
@@ -95,12 +148,12 @@ fn guest_binary() -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Whether `unshare --pid` works here (root, and allowed by the sandbox).
+/// Whether `unshare --mount --pid` works here (root, and allowed by the sandbox).
 fn can_unshare() -> bool {
     std::env::var_os("FAKE_INCUS_NO_UNSHARE").is_none()
         && nix::unistd::geteuid().is_root()
         && Command::new("unshare")
-            .args(["--pid", "--fork", "--kill-child", "true"])
+            .args(["--mount", "--pid", "--fork", "--kill-child", "true"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -120,7 +173,9 @@ pub(crate) fn exec(
         bail!("Invalid number of arguments");
     }
     let root = state.root_of(project, name);
-    build_root(&root, &inst)?;
+    let namespaces = can_unshare();
+    let disks = disks(&root, &inst);
+    build_root(&root, &disks, namespaces)?;
 
     let mut env = Vec::new();
     let mut rest = command;
@@ -137,14 +192,28 @@ pub(crate) fn exec(
     let program = if program == GUEST_BINARY {
         env.push(("PIKACI_INCUS_GUEST_ROOT".into(), root.display().to_string()));
         guest_binary()?
+    } else if program == "true" && args.is_empty() {
+        PathBuf::from("true")
     } else {
-        PathBuf::from(program)
+        bail!("fake-incus runs only `true` and {GUEST_BINARY} in an instance, not {program:?}");
     };
 
-    let mut cmd = if can_unshare() {
+    let mut cmd = if namespaces {
         let mut c = Command::new("unshare");
-        c.args(["--pid", "--fork", "--kill-child", "--"])
-            .arg(&program);
+        c.args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--",
+            "sh",
+            "-c",
+            &mount_script(&disks),
+            "sh",
+        ])
+        .arg(&program);
         c
     } else {
         Command::new(&program)

@@ -1,9 +1,10 @@
 //! The fake's state, in the folder named by `FAKE_INCUS_STATE`:
 //!
 //! - `world.json` (written by tests, optional): projects, images, profiles,
-//!   storage pools and cluster members that exist. Defaults to what pikaci
-//!   expects: project `pika-managed-agents`, image `pikaci/dev` (a VM image),
-//!   profiles `default` and `pika-agent-dev`, pool `default`, no cluster.
+//!   storage pools and cluster members that exist, and whether VMs run.
+//!   Defaults to what pikaci expects: project `pika-managed-agents`, image
+//!   `pikaci/dev` (a VM image), profiles `default` and `pika-agent-dev`,
+//!   pool `default`, no cluster, VMs supported.
 //! - `knobs.json` (written by tests, optional): misbehaviour to simulate.
 //! - `instances.json`: the instances, changed under an exclusive lock.
 //! - `calls.log`: one JSON array per invocation, the argv as received.
@@ -29,6 +30,9 @@ pub(crate) struct World {
     pub(crate) profiles: BTreeSet<String>,
     pub(crate) storage_pools: BTreeSet<String>,
     pub(crate) cluster_members: BTreeSet<String>,
+    /// Whether the server runs virtual machines (false: refused as on a
+    /// host without vhost_vsock).
+    pub(crate) vm_support: bool,
 }
 
 impl Default for World {
@@ -40,6 +44,7 @@ impl Default for World {
             profiles: set(&["default", "pika-agent-dev"]),
             storage_pools: set(&["default"]),
             cluster_members: BTreeSet::new(),
+            vm_support: true,
         }
     }
 }

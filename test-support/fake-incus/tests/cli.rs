@@ -70,7 +70,7 @@ fn init_checks_image_name_duplicates_pool_profiles_and_target() {
     );
     assert!(
         f.err(&["init"], &["nope", "vm2", "--vm"])
-            .contains("Image not found")
+            .contains("Image \"nope\" not found")
     );
     assert!(
         f.err(&["init"], &["pikaci/dev", "2bad", "--vm"])
@@ -82,11 +82,11 @@ fn init_checks_image_name_duplicates_pool_profiles_and_target() {
     );
     assert!(
         f.err(&["init"], &["pikaci/dev", "vm3", "--profile", "x"])
-            .contains("Profile not found")
+            .contains("Requested profile \"x\" doesn't exist")
     );
     assert!(
         f.err(&["init"], &["pikaci/dev", "vm3", "--target", "m1"])
-            .contains("not clustered")
+            .contains("Target only allowed when clustered")
     );
     assert!(
         f.err(&["init"], &["pikaci/dev", "vm3", "-c", "limits.cpu=zero"])
@@ -96,8 +96,64 @@ fn init_checks_image_name_duplicates_pool_profiles_and_target() {
         f.err(&["init"], &["pikaci/dev", "vm3", "-c", "bogus.key=1"])
             .contains("Unknown configuration key")
     );
+    // A missing project shows where Incus first looks into it.
     let out = f.run(&["init", "--project", "elsewhere", "pikaci/dev", "vm4"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Project not found"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Image \"pikaci/dev\" not found"));
+    let out = f.run(&["delete", "--project", "elsewhere", "vm4", "--force"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("Failed checking instance exists \"local:vm4\": Project not found")
+    );
+}
+
+#[test]
+fn init_reads_devices_on_stdin_and_vms_can_be_unsupported() {
+    use std::io::Write;
+    let f = Fake::new();
+    let init = |stdin: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_fake-incus"))
+            .args([
+                "init",
+                "--project",
+                "pika-managed-agents",
+                "pikaci/dev",
+                "vm1",
+                "--vm",
+            ])
+            .env("FAKE_INCUS_STATE", f.state.path())
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let bad = init(r#"{"devices":{"d":{"type":"disk","source":"/x","path":"/y","bogus":"1"}}}"#);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("Invalid device option \"bogus\""));
+    let good = init(&format!(
+        r#"{{"devices":{{"src":{{"type":"disk","source":"{}","path":"/src","readonly":"true"}}}}}}"#,
+        src_dir()
+    ));
+    assert!(good.status.success(), "{good:?}");
+    let list: serde_json::Value =
+        serde_json::from_str(&f.ok(&["list"], &["--format", "json"])).unwrap();
+    assert_eq!(list[0]["devices"]["src"]["readonly"], "true");
+
+    f.write(
+        "world.json",
+        r#"{"projects":["pika-managed-agents"],"images":{"pikaci/dev":"virtual-machine"},
+            "profiles":["default"],"storage_pools":["default"],"vm_support":false}"#,
+    );
+    assert!(
+        f.err(&["init"], &["pikaci/dev", "vm2", "--vm"])
+            .contains("is not supported on this server: vhost_vsock kernel module not loaded")
+    );
 }
 
 #[test]
@@ -111,7 +167,7 @@ fn targets_need_a_known_member() {
     f.ok(&["init"], &["pikaci/dev", "vm1", "--target", "m1"]);
     assert!(
         f.err(&["init"], &["pikaci/dev", "vm2", "--target", "m2"])
-            .contains("member not found")
+            .contains("Cluster member \"m2\" not found")
     );
     assert!(
         f.err(&["init"], &["ct", "vm3", "--vm"])
@@ -189,11 +245,11 @@ fn exec_needs_a_started_instance_and_a_ready_agent() {
     f.ok(&["start"], &["vm1"]);
     assert!(f.err(&["start"], &["vm1"]).contains("already running"));
     f.ok(&["exec"], &["vm1", "--", "true"]);
-    let out = f.p(&["exec"], &["vm1", "--", "sh", "-c", "exit 7"]);
-    assert_eq!(
-        out.status.code(),
-        Some(7),
-        "the command's exit code passes through"
+    // Nothing but the probe and the guest binary runs: a command meant for
+    // a guest must never run on the test host.
+    assert!(
+        f.err(&["exec"], &["vm1", "--", "sh", "-c", "exit 7"])
+            .contains("runs only `true`")
     );
 
     f.write("knobs.json", r#"{"ready_after_probes": 2}"#);

@@ -1,12 +1,17 @@
-//! Golden tests: every builder's argv pinned, in the plain local form and
-//! wrapped for `sudo` + `ssh`, and the launch command's quoting.
+//! Golden tests: every builder's argv pinned, for a VM and a container, in
+//! the plain local form, through an Incus remote, and wrapped for `sudo` +
+//! `ssh`; the launch command's quoting; and every printed line run by `sh`.
 
 use std::collections::BTreeMap;
 use std::process::Command;
 
-use pikaci_core::{ExecutorKind, JobId, JobSpec};
+use pikaci_core::{ExecutorKind, JobId, JobSpec, RunId};
 
 use super::*;
+use crate::command::Stdin;
+use crate::config::InstanceType;
+use crate::name::InstanceName;
+use crate::settings::IncusSettings;
 
 const TRICKY: &str =
     "echo 'single' \"double\" $HOME `id` \\\nprintf '%s\\n' \"grüße 🦀\" && exit 3";
@@ -47,7 +52,7 @@ fn full_settings() -> IncusSettings {
 /// the shell-quoted line.
 fn render(plan: &JobPlan) -> String {
     let mut out = format!(
-        "instance: {}\nartifacts: {}\n",
+        "instance: {}\nartifacts: {:?}\n",
         plan.instance, plan.artifacts_dir
     );
     for s in &plan.steps {
@@ -61,6 +66,11 @@ fn render(plan: &JobPlan) -> String {
         }
         for w in s.command.argv() {
             out.push_str(&format!("  {w:?}\n"));
+        }
+        match &s.command.stdin {
+            Some(Stdin::Text(t)) => out.push_str(&format!("  stdin text:\n{t}")),
+            Some(Stdin::Pipe(p)) => out.push_str(&format!("  stdin from: {:?}\n", p.argv())),
+            None => {}
         }
         out.push_str(&format!("  $ {}\n", s.command.display()));
     }
@@ -168,6 +178,19 @@ fn list_and_delete_for_gc() {
         list_command(&s).argv(),
         ["incus", "list", "--project", "ci", "--format", "json"]
     );
+    let far = IncusSettings::builder().project("ci").remote("far").build();
+    assert_eq!(
+        list_command(&far).argv(),
+        [
+            "incus",
+            "list",
+            "--project",
+            "ci",
+            "far:",
+            "--format",
+            "json"
+        ]
+    );
     let name = InstanceName::parse("pikaci-old-1").unwrap();
     assert_eq!(
         delete_command(&s, &name).argv(),
@@ -182,25 +205,120 @@ fn list_and_delete_for_gc() {
     );
 }
 
+/// Runs a printed command line in `sh` with `incus`, `tar`, `rm`, `mkdir`
+/// and `cat` replaced by functions that print their words (`<w>`), and
+/// `incus` also printing what it reads on stdin.
+fn run_printed(line: &str) -> String {
+    let script = format!(
+        "p() {{ printf '<%s>' \"$@\"; }}\n\
+         incus() {{ p incus \"$@\"; printf '|stdin:'; command cat; }}\n\
+         tar() {{ p tar \"$@\"; }}\nrm() {{ p rm \"$@\"; }}\n\
+         mkdir() {{ p mkdir \"$@\"; }}\ncat() {{ p cat \"$@\"; }}\n{line}\n"
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn words(argv: &[&str]) -> String {
+    argv.iter().map(|w| format!("<{w}>")).collect()
+}
+
 #[test]
-fn display_of_a_plan_is_pasteable() {
-    let plan = plan_job(
+fn every_printed_plan_runs_as_its_commands() {
+    let settings = [
+        IncusSettings::default(),
+        IncusSettings::builder()
+            .instance_type(InstanceType::Container)
+            .build(),
+        IncusSettings::builder()
+            .remote("ci-cluster")
+            .staged_deps_dir("/srv/deps dir")
+            .build(),
+    ];
+    for s in &settings {
+        let plan = plan_job(s, &run_id(), &job("echo 'hi there'"), "/snap dir".into()).unwrap();
+        for step in &plan.steps {
+            let c = &step.command;
+            let expected = match &c.stdin {
+                None if c.program == "incus" => format!("{}|stdin:", words(&c.argv())),
+                None => words(&c.argv()),
+                Some(Stdin::Text(t)) => format!("{}|stdin:{t}", words(&c.argv())),
+                Some(Stdin::Pipe(p)) => {
+                    format!("{}|stdin:{}", words(&c.argv()), words(&p.argv()))
+                }
+            };
+            assert_eq!(run_printed(&c.display()), expected, "{}", c.display());
+        }
+    }
+}
+
+#[test]
+fn a_container_has_no_vm_flag_no_virtiofs_and_no_probe() {
+    let s = IncusSettings::builder()
+        .instance_type(InstanceType::Container)
+        .build();
+    let plan = plan_job(&s, &run_id(), &job("true"), "/snap".into()).unwrap();
+    let init = &plan
+        .steps
+        .iter()
+        .find(|p| p.phase == Phase::InitInstance)
+        .unwrap()
+        .command;
+    assert!(!init.args.contains(&"--vm".to_owned()));
+    let Some(Stdin::Text(devices)) = &init.stdin else {
+        panic!("devices on stdin")
+    };
+    let v: serde_json::Value = serde_json::from_str(devices).unwrap();
+    assert_eq!(
+        v["devices"]["workspace-snapshot"],
+        serde_json::json!({"type": "disk", "source": "/snap", "path": "/workspace/snapshot",
+            "readonly": "true", "shift": "true"})
+    );
+    assert_eq!(
+        v["devices"]["artifacts"]["readonly"],
+        serde_json::Value::Null
+    );
+    assert!(!devices.contains("virtiofs"));
+    assert!(!plan.steps.iter().any(|p| p.phase == Phase::WaitReady));
+    let vm = plan_job(
         &IncusSettings::default(),
         &run_id(),
-        &job("echo 'hi there'"),
-        "/snap dir".into(),
+        &job("true"),
+        "/snap".into(),
     )
     .unwrap();
-    let text = plan.to_string();
-    assert!(text.contains("# init_instance\nincus init --project pika-managed-agents pikaci/dev "));
-    assert!(text.contains("'source=/snap dir'"), "{text}");
-    // Every command line splits back into exactly its argv.
-    for s in &plan.steps {
-        assert_eq!(
-            sh_split(&s.command.display()),
-            s.command.argv(),
-            "{}",
-            s.phase
+    let init = &vm
+        .steps
+        .iter()
+        .find(|p| p.phase == Phase::InitInstance)
+        .unwrap()
+        .command;
+    assert!(init.args.contains(&"--vm".to_owned()));
+    assert!(vm.steps.iter().any(|p| p.phase == Phase::WaitReady));
+}
+
+#[test]
+fn a_remote_plan_pushes_and_pulls_and_mounts_nothing() {
+    let s = IncusSettings::builder()
+        .remote("ci-cluster")
+        .target("member-1")
+        .instance_type(InstanceType::Container)
+        .build();
+    let plan = plan_job(&s, &run_id(), &job("true"), "/snap".into()).unwrap();
+    assert_eq!(plan.artifacts_dir, None);
+    insta::assert_snapshot!(render(&plan));
+    for step in &plan.steps {
+        let line = step.command.display();
+        assert!(!line.contains("source="), "{line}");
+        assert!(
+            step.command.program == "incus",
+            "nothing runs on this host but incus: {line}"
         );
     }
 }

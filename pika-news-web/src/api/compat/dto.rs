@@ -1,0 +1,346 @@
+//! The shapes upstream pika's `ph` client reads, field for field, in
+//! upstream's words: lane statuses `success` (not `passed`), CI statuses
+//! `queued | running | success | failed`, failure kinds `test_failure |
+//! timeout | infrastructure` only. Every key upstream's client requires is
+//! always sent (`null` where upstream allows it); a few keys of our own ride
+//! along, which `ph` ignores.
+
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::{BranchId, BranchState, LaneRunId, NightlyRunId, SuiteId};
+
+/// A lane run's status, in upstream's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CiLaneStatus {
+    /// Waiting to be claimed.
+    Queued,
+    /// Running.
+    Running,
+    /// Passed.
+    Success,
+    /// Failed (see `failure_kind`).
+    Failed,
+    /// Cancelled (a newer head, a gone branch, a stopping server).
+    Cancelled,
+}
+
+impl CiLaneStatus {
+    /// Whether it is still to finish.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+/// A suite's, a nightly run's or a branch's CI status, in upstream's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ForgeCiStatus {
+    /// Every lane is waiting (or the head has no suite yet).
+    Queued,
+    /// Some lane runs, or some wait while others finished.
+    Running,
+    /// Every lane passed (or there was nothing to run).
+    Success,
+    /// Some lane failed or was cancelled, or the suite could not start.
+    Failed,
+}
+
+/// Why a queued lane waits, in upstream's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CiLaneExecutionReason {
+    /// Waiting for its turn.
+    Queued,
+    /// Running.
+    Running,
+    /// Another lane of its concurrency group runs.
+    BlockedByConcurrencyGroup,
+    /// Put back in the queue after its runner stopped answering.
+    StaleRecovered,
+}
+
+/// Why a lane failed, in upstream's words (a cancelled lane has none: its
+/// status says it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CiLaneFailureKind {
+    /// Its code failed.
+    TestFailure,
+    /// It ran past its timeout.
+    Timeout,
+    /// It could not be run (or its run was lost).
+    Infrastructure,
+}
+
+/// Upstream's tutorial status; pika-news makes no tutorials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TutorialStatus {
+    /// Always: there is no tutorial.
+    Pending,
+}
+
+/// One lane run, as upstream shows it (`CiLane`), with our own keys after
+/// upstream's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CiLane {
+    /// The lane run's id.
+    pub id: LaneRunId,
+    /// The lane definition's id.
+    pub lane_id: String,
+    /// Its title.
+    pub title: String,
+    /// What it runs, as shown: the manifest's `entrypoint`, else its command line.
+    pub entrypoint: String,
+    /// Its status.
+    pub status: CiLaneStatus,
+    /// Why a queued or running lane is where it is; omitted once it finished.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_reason: Option<CiLaneExecutionReason>,
+    /// Why it failed; `null` unless it failed (never for a cancelled lane).
+    #[schema(required = true)]
+    pub failure_kind: Option<CiLaneFailureKind>,
+    /// The pikaci run it started, once `run_started` arrived.
+    #[schema(required = true)]
+    pub pikaci_run_id: Option<String>,
+    /// The pikaci target it runs (a pikaci lane).
+    #[schema(required = true)]
+    pub pikaci_target_id: Option<String>,
+    /// The end of the lane's own log (in branch logs; `null` elsewhere).
+    #[schema(required = true)]
+    pub log_text: Option<String>,
+    /// How many times it was put back in the queue.
+    pub retry_count: i64,
+    /// The lane run it repeats (a rerun).
+    #[schema(required = true)]
+    pub rerun_of_lane_run_id: Option<LaneRunId>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When it started.
+    #[schema(required = true)]
+    pub started_at: Option<String>,
+    /// When it finished.
+    #[schema(required = true)]
+    pub finished_at: Option<String>,
+    /// `queued 5s · ran 1m 02s`.
+    #[schema(required = true)]
+    pub timing_summary: Option<String>,
+    /// When its lease ends, while it runs.
+    #[schema(required = true)]
+    pub lease_expires_at: Option<String>,
+    /// The suite it belongs to (ours).
+    pub suite_id: SuiteId,
+    /// The lane definition's id again, under our own name.
+    pub lane: String,
+    /// How many times it was claimed (ours).
+    pub attempts: i64,
+    /// A one-line summary of how it ended (ours).
+    #[schema(required = true)]
+    pub message: Option<String>,
+}
+
+/// One suite of a branch, as upstream shows a CI run (`CiRun`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CiRun {
+    /// The suite's id (the `run_id` of recover and branch logs).
+    pub id: SuiteId,
+    /// The head it tested.
+    pub source_head_sha: String,
+    /// Its status.
+    pub status: ForgeCiStatus,
+    /// How many lane runs it has.
+    pub lane_count: usize,
+    /// Always `null`: a rerun is a new lane run in the same suite.
+    #[schema(required = true)]
+    pub rerun_of_run_id: Option<SuiteId>,
+    /// When it was queued.
+    pub created_at: String,
+    /// When its first lane started.
+    #[schema(required = true)]
+    pub started_at: Option<String>,
+    /// When it finished.
+    #[schema(required = true)]
+    pub finished_at: Option<String>,
+    /// `queued 5s · ran 1m 02s`.
+    #[schema(required = true)]
+    pub timing_summary: Option<String>,
+    /// Its lane runs, oldest first.
+    pub lanes: Vec<CiLane>,
+}
+
+/// A branch, as upstream shows it (`BranchSummary`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchSummary {
+    /// Its id.
+    pub branch_id: BranchId,
+    /// The repository, e.g. `sledtools/pika`.
+    pub repo: String,
+    /// Its name.
+    pub branch_name: String,
+    /// Its head commit's subject (its name until that is known).
+    pub title: String,
+    /// `open` or `closed`.
+    pub branch_state: BranchState,
+    /// When it last changed.
+    pub updated_at: String,
+    /// The default branch it targets.
+    pub target_branch: String,
+    /// Its head commit (empty until one is seen).
+    pub head_sha: String,
+    /// Its merge base with the default branch (empty when there is none).
+    pub merge_base_sha: String,
+    /// Always `null`: pika-news does not merge.
+    #[schema(required = true)]
+    pub merge_commit_sha: Option<String>,
+    /// Always `pending`: pika-news makes no tutorials.
+    pub tutorial_status: TutorialStatus,
+    /// Its newest suite's status (`queued` before it has one).
+    pub ci_status: ForgeCiStatus,
+    /// Why its newest suite could not start (a manifest error), if so.
+    #[schema(required = true)]
+    pub error_message: Option<String>,
+}
+
+/// `GET /news/api/forge/nightly/{nightly_run_id}`: a nightly run
+/// (`NightlyDetailResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NightlyDetail {
+    /// Its id.
+    pub nightly_run_id: NightlyRunId,
+    /// The repository.
+    pub repo: String,
+    /// The slot it was scheduled for.
+    pub scheduled_for: String,
+    /// When it was made.
+    pub created_at: String,
+    /// The ref it ran, e.g. `refs/heads/master`.
+    pub source_ref: String,
+    /// The commit it ran.
+    pub source_head_sha: String,
+    /// Its status.
+    pub status: ForgeCiStatus,
+    /// A one-line summary, if any.
+    #[schema(required = true)]
+    pub summary: Option<String>,
+    /// The nightly run it repeats.
+    #[schema(required = true)]
+    pub rerun_of_run_id: Option<NightlyRunId>,
+    /// When its first lane started.
+    #[schema(required = true)]
+    pub started_at: Option<String>,
+    /// When it finished.
+    #[schema(required = true)]
+    pub finished_at: Option<String>,
+    /// Its lane runs, oldest first.
+    pub lanes: Vec<CiLane>,
+    /// The suite holding its lanes (ours).
+    pub suite_id: SuiteId,
+}
+
+/// `GET /news/api/forge/nightly`: the newest nightly runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NightlyList {
+    /// Newest first (at most 30).
+    pub nightly_runs: Vec<NightlyDetail>,
+}
+
+/// A fail or requeue of one lane (`LaneMutationResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LaneMutation {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The branch, for a branch's lane.
+    #[schema(required = true)]
+    pub branch_id: Option<BranchId>,
+    /// The nightly run, for a nightly lane.
+    #[schema(required = true)]
+    pub nightly_run_id: Option<NightlyRunId>,
+    /// The lane run.
+    pub lane_run_id: LaneRunId,
+    /// Its status now.
+    pub lane_status: CiLaneStatus,
+}
+
+/// A rerun of a branch's lane: a new lane run in the same suite.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchRerun {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The branch.
+    pub branch_id: BranchId,
+    /// The suite the new lane run is in (the one the lane was in).
+    pub rerun_suite_id: SuiteId,
+    /// The new lane run.
+    pub lane_run_id: LaneRunId,
+}
+
+/// A rerun of a nightly lane: a new lane run in the same nightly run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NightlyRerun {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The nightly run.
+    pub nightly_run_id: NightlyRunId,
+    /// The nightly run the new lane run is in (the same one).
+    pub rerun_run_id: NightlyRunId,
+    /// The new lane run.
+    pub lane_run_id: LaneRunId,
+}
+
+/// A recover of a suite or a nightly run (`RecoverRunResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverDone {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The branch, for a branch's suite.
+    #[schema(required = true)]
+    pub branch_id: Option<BranchId>,
+    /// The suite, for a branch's suite.
+    #[schema(required = true)]
+    pub run_id: Option<SuiteId>,
+    /// The nightly run, for a nightly run.
+    #[schema(required = true)]
+    pub nightly_run_id: Option<NightlyRunId>,
+    /// How many lanes were put back in the queue.
+    pub recovered_lane_count: usize,
+}
+
+/// `POST /news/api/forge/ci/wake` (`WakeCiResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WakeCi {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// What happened.
+    pub message: String,
+}
+
+/// `GET /news/api/me`: who the token is (`MeResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Me {
+    /// The token's name (upstream's Nostr `npub`).
+    pub npub: String,
+    /// Whether the token has the admin role.
+    pub is_admin: bool,
+    /// Always `false`: pika-news has no chat.
+    pub can_chat: bool,
+    /// Whether the token may act on lanes (write or admin role).
+    pub can_forge_write: bool,
+}

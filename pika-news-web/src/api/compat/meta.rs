@@ -1,0 +1,79 @@
+//! Upstream's wake (`POST /news/api/forge/ci/wake`), who-am-I
+//! (`GET /news/api/me`) and the branch address `ph url` prints
+//! (`GET /news/branch/{branch_id}`, which leads to the branch's CI page).
+
+use axum::Json;
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::dto::{Me, WakeCi};
+use crate::api::query;
+use crate::auth::{ReadAccess, WriteAccess, presented_token};
+use crate::db::{BranchId, Role};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// `POST /news/api/forge/ci/wake`: look for new heads and queued lanes now.
+pub(crate) async fn wake(_: WriteAccess, State(state): State<AppState>) -> Json<WakeCi> {
+    let message = match &state.waker {
+        Some(w) => {
+            w.notify_one();
+            "scheduler wake requested"
+        }
+        None => "no scheduler runs in this server; nothing to wake",
+    };
+    Json(WakeCi {
+        status: "ok",
+        message: message.to_owned(),
+    })
+}
+
+/// The token a request presents, by name and role (a token is required even
+/// when reads are public: without one there is nobody to describe).
+pub(crate) struct Caller {
+    name: String,
+    role: Role,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = presented_token(parts)?.ok_or(ApiError::Unauthorized)?;
+        let (name, role) = state
+            .db
+            .token_owner(token)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        Ok(Self { name, role })
+    }
+}
+
+/// `GET /news/api/me`: the token's name as upstream's `npub`, and what its
+/// role allows.
+pub(crate) async fn me(_: ReadAccess, caller: Caller) -> Json<Me> {
+    Json(Me {
+        npub: caller.name,
+        is_admin: caller.role == Role::Admin,
+        can_chat: false,
+        can_forge_write: caller.role >= Role::Write,
+    })
+}
+
+/// `GET /news/branch/{branch_id}`: 303 to the branch's CI page, keeping the
+/// query (a `?token=` goes on to the page).
+pub(crate) async fn branch_page(
+    Path(raw): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
+    let id: BranchId = query::row_id("branch id", &raw)?;
+    let to = match q.filter(|q| !q.is_empty()) {
+        Some(q) => format!("/news/branch/{id}/ci?{q}"),
+        None => format!("/news/branch/{id}/ci"),
+    };
+    let location = HeaderValue::from_str(&to)
+        .map_err(|_| ApiError::BadRequest("the query cannot be passed on".into()))?;
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
+}

@@ -1,0 +1,174 @@
+//! Upstream's words for our rows.
+
+use super::*;
+use crate::db::{Lane, LaneRunId, SuiteId};
+
+fn lane(id: i64, name: &str, status: LaneStatus) -> LaneDetail {
+    LaneDetail {
+        run: Lane {
+            id: LaneRunId::new(id).unwrap(),
+            suite_id: SuiteId::new(1).unwrap(),
+            lane: name.into(),
+            title: name.into(),
+            status,
+            failure_kind: None,
+            pikaci_run_id: None,
+            attempts: 0,
+            message: None,
+            created_at: "2026-03-24T16:00:00Z".into(),
+            started_at: None,
+            finished_at: None,
+        },
+        entrypoint: None,
+        command: None,
+        concurrency_group: None,
+        retry_count: 0,
+        rerun_of: None,
+        lease_expires_at: None,
+        group_busy: false,
+    }
+}
+
+#[test]
+fn suites_fold_as_upstream_folds_them() {
+    use LaneStatus::*;
+    let fold = |lanes: &[(&str, LaneStatus)]| {
+        let lanes: Vec<_> = lanes
+            .iter()
+            .enumerate()
+            .map(|(i, (n, s))| lane(i as i64 + 1, n, *s))
+            .collect();
+        fold_status(SuiteStatus::Running, &lanes)
+    };
+    assert_eq!(fold(&[]), ForgeCiStatus::Success);
+    assert_eq!(fold_status(SuiteStatus::Failed, &[]), ForgeCiStatus::Failed);
+    assert_eq!(fold(&[("a", Queued), ("b", Queued)]), ForgeCiStatus::Queued);
+    assert_eq!(
+        fold(&[("a", Queued), ("b", Passed)]),
+        ForgeCiStatus::Running
+    );
+    assert_eq!(
+        fold(&[("a", Queued), ("b", Failed)]),
+        ForgeCiStatus::Running
+    );
+    assert_eq!(
+        fold(&[("a", Running), ("b", Failed)]),
+        ForgeCiStatus::Running
+    );
+    assert_eq!(
+        fold(&[("a", Passed), ("b", Passed)]),
+        ForgeCiStatus::Success
+    );
+    assert_eq!(fold(&[("a", Passed), ("b", Failed)]), ForgeCiStatus::Failed);
+    assert_eq!(
+        fold(&[("a", Passed), ("b", Cancelled)]),
+        ForgeCiStatus::Failed
+    );
+    // A rerun that passed replaces the run it repeats.
+    assert_eq!(
+        fold(&[("a", Failed), ("b", Passed), ("a", Passed)]),
+        ForgeCiStatus::Success
+    );
+    assert_eq!(
+        fold(&[("a", Failed), ("a", Running)]),
+        ForgeCiStatus::Running
+    );
+}
+
+#[test]
+fn statuses_and_failure_kinds_use_upstreams_words() {
+    assert_eq!(lane_status(LaneStatus::Passed), CiLaneStatus::Success);
+    assert_eq!(lane_status(LaneStatus::Cancelled), CiLaneStatus::Cancelled);
+    let json = |v: serde_json::Value| v.as_str().unwrap().to_owned();
+    assert_eq!(json(serde_json::json!(CiLaneStatus::Success)), "success");
+    assert_eq!(json(serde_json::json!(ForgeCiStatus::Queued)), "queued");
+    assert_eq!(
+        json(serde_json::json!(
+            CiLaneExecutionReason::BlockedByConcurrencyGroup
+        )),
+        "blocked_by_concurrency_group"
+    );
+    use FailureKind::*;
+    assert_eq!(
+        failure_kind(LaneStatus::Failed, Some(TestFailure)),
+        Some(CiLaneFailureKind::TestFailure)
+    );
+    assert_eq!(
+        failure_kind(LaneStatus::Failed, Some(Interrupted)),
+        Some(CiLaneFailureKind::Infrastructure)
+    );
+    assert_eq!(failure_kind(LaneStatus::Failed, Some(Cancelled)), None);
+    assert_eq!(failure_kind(LaneStatus::Cancelled, Some(Cancelled)), None);
+    assert_eq!(failure_kind(LaneStatus::Cancelled, Some(Timeout)), None);
+    assert_eq!(failure_kind(LaneStatus::Passed, Some(Timeout)), None);
+}
+
+#[test]
+fn timing_summaries_read_like_upstreams() {
+    let now: Timestamp = "2026-03-24T17:00:00Z".parse().unwrap();
+    let c = "2026-03-24T16:00:00Z";
+    assert_eq!(
+        timing_summary(c, None, None, now).as_deref(),
+        Some("queued 1h 00m")
+    );
+    assert_eq!(
+        timing_summary(
+            c,
+            Some("2026-03-24T16:00:05Z"),
+            Some("2026-03-24T16:01:07Z"),
+            now
+        )
+        .as_deref(),
+        Some("queued 5s · ran 1m 02s")
+    );
+    assert_eq!(
+        timing_summary(c, Some("2026-03-24T16:00:05Z"), None, now).as_deref(),
+        Some("queued 5s · ran 59m 55s")
+    );
+    assert_eq!(
+        timing_summary("2026-03-20T15:00:00Z", None, None, now).as_deref(),
+        Some("queued 4d 02h")
+    );
+    assert_eq!(timing_summary("not a time", None, None, now), None);
+}
+
+#[test]
+fn why_a_lane_waits() {
+    let mut l = lane(1, "a", LaneStatus::Queued);
+    assert_eq!(execution_reason(&l), Some(CiLaneExecutionReason::Queued));
+    l.group_busy = true;
+    assert_eq!(
+        execution_reason(&l),
+        Some(CiLaneExecutionReason::BlockedByConcurrencyGroup)
+    );
+    l.run.message = Some(db::STALE_REQUEUED.into());
+    assert_eq!(
+        execution_reason(&l),
+        Some(CiLaneExecutionReason::StaleRecovered)
+    );
+    l.run.status = LaneStatus::Running;
+    assert_eq!(execution_reason(&l), Some(CiLaneExecutionReason::Running));
+    l.run.status = LaneStatus::Passed;
+    assert_eq!(execution_reason(&l), None);
+}
+
+#[test]
+fn a_lane_shows_its_target_and_entrypoint() {
+    let now: Timestamp = "2026-03-24T17:00:00Z".parse().unwrap();
+    let mut l = lane(7, "linux", LaneStatus::Cancelled);
+    l.run.failure_kind = Some(FailureKind::Cancelled);
+    l.command = Some(r#"{"pikaci_target":"pre-merge"}"#.into());
+    let v = ci_lane(l.clone(), Some("log".into()), now);
+    assert_eq!(v.entrypoint, "pikaci run pre-merge");
+    assert_eq!(v.pikaci_target_id.as_deref(), Some("pre-merge"));
+    assert_eq!(v.failure_kind, None, "a cancelled lane's status says it");
+    assert_eq!(v.log_text.as_deref(), Some("log"));
+    assert_eq!(v.lane_id, "linux");
+    l.entrypoint = Some("just linux".into());
+    l.command = Some(r#"{"argv":["make"]}"#.into());
+    let v = ci_lane(l, None, now);
+    assert_eq!(
+        (v.entrypoint.as_str(), v.pikaci_target_id),
+        ("just linux", None)
+    );
+}
