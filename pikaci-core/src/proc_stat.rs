@@ -49,10 +49,26 @@ impl ProcStat {
     }
 
     fn read_path(path: &str) -> std::io::Result<Self> {
-        let text = std::fs::read_to_string(path)?;
-        Self::parse(&text).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "unreadable proc stat")
-        })
+        use std::io::Read;
+        // One read into a buffer on the stack: the line is a few hundred bytes
+        // (`comm` is at most 64), and a scan of `/proc` reads hundreds of them.
+        let mut buf = [0u8; 1024];
+        let mut file = std::fs::File::open(path)?;
+        let mut len = 0;
+        while len < buf.len() {
+            match file.read(&mut buf[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        std::str::from_utf8(&buf[..len])
+            .ok()
+            .and_then(Self::parse)
+            .ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::InvalidData, "unreadable proc stat")
+            })
     }
 
     /// Every process `/proc` shows, with what its `stat` says (one that ends

@@ -166,11 +166,14 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
     if stopping.load(Ordering::SeqCst) {
         // The stopping thread ends the process once the rest is gone.
         loop {
-            reap_any();
+            has_children();
             std::thread::sleep(POLL);
         }
     }
-    kill_all_left();
+    // Usually the command left nothing behind: no child, nothing to look for.
+    if has_children() {
+        kill_all_left();
+    }
     exit_like(status)
 }
 
@@ -191,12 +194,18 @@ fn reap_until(job: Pid) -> WaitStatus {
     }
 }
 
-/// Reaps whatever children have ended, without waiting.
-fn reap_any() {
+/// Reaps whatever children have ended, without waiting, and says whether
+/// any child is left. As a subreaper this process inherits every orphan of
+/// the job, so no child left means no process of the job left: the top of
+/// any chain of the job's live processes is a child of this one.
+fn has_children() -> bool {
     use nix::sys::wait::WaitPidFlag;
-    while let Ok(status) = waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
-        if status == WaitStatus::StillAlive {
-            break;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return true,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(Errno::ECHILD) => return false,
+            Err(_) => return true,
         }
     }
 }
@@ -240,8 +249,7 @@ fn stop(grace: Duration) {
         }
     }
     let deadline = Instant::now() + grace;
-    while Instant::now() < deadline && !job_processes().is_empty() {
-        reap_any();
+    while Instant::now() < deadline && has_children() {
         std::thread::sleep(POLL);
     }
     kill_all_left();
@@ -251,13 +259,8 @@ fn stop(grace: Duration) {
 /// (an orphan is adopted once its parent dies), for at most [`KILL_LIMIT`].
 fn kill_all_left() {
     let deadline = Instant::now() + KILL_LIMIT;
-    loop {
-        reap_any();
-        let left = job_processes();
-        if left.is_empty() || Instant::now() >= deadline {
-            return;
-        }
-        for (pid, _) in left {
+    while has_children() && Instant::now() < deadline {
+        for (pid, _) in job_processes() {
             let _ = kill(pid, Signal::SIGKILL);
         }
         std::thread::sleep(Duration::from_millis(1));
