@@ -64,6 +64,12 @@ pub(crate) fn status_text(r: &RunRecord) -> String {
     if let Some(o) = &r.rerun_of {
         text.push_str(&format!("rerun   of {}\n", terminal(o.as_str())));
     }
+    if let Some(o) = &r.snapshot_of {
+        text.push_str(&format!(
+            "source  the snapshot kept by {}\n",
+            terminal(o.as_str())
+        ));
+    }
     text.push_str(&format!("created {}\n", r.created_at));
     if let Some(f) = r.finished_at {
         text.push_str(&format!("ended   {f}\n"));

@@ -52,7 +52,7 @@ pub use pipeline::{
     DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, PipelineError, TargetSpec,
 };
 pub use proc_stat::ProcStat;
-pub use record::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use record::{Extra, JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
 pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};
 pub use toml_span::TomlLocation;

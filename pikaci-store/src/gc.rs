@@ -24,8 +24,10 @@ use crate::list::believable;
 use crate::store::Store;
 
 /// Which runs to delete. A run is deleted when it breaks any limit that is set:
-/// it is not among the newest `keep_runs`, or it is older than `older_than`.
-/// With no limit set nothing is deleted.
+/// it is not among the newest `keep_runs` (in the order of
+/// [`Store::list_runs`]), or it is older than `older_than`. With no limit set
+/// nothing is deleted. A run's folder goes whole: its record, its logs and
+/// the snapshot it kept for reruns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GcPolicy {
     /// Keep at most this many of the newest runs.
@@ -78,15 +80,14 @@ impl<F: Fs> Store<F> {
         now: Timestamp,
         dry_run: bool,
     ) -> Result<GcReport, StoreError> {
-        let mut keys = self.run_keys(now)?;
-        keys.sort_unstable_by(|a, b| b.cmp(a));
+        let ordered = self.newest_first(self.all_run_ids()?, now);
         let mut report = GcReport::default();
         if !dry_run {
             self.clear_trash()?;
         }
-        for (index, (id_time, id)) in keys.into_iter().enumerate() {
+        for (index, id) in ordered.into_iter().map(|o| o.into_id()).enumerate() {
             let record = self.load_run_record(&id);
-            let age = age(&record, id_time, now);
+            let age = age(&record, &id, now);
             let over_count = policy.keep_runs.is_some_and(|n| index >= n);
             // A run with no date to trust is older than any limit.
             let too_old = policy
@@ -193,17 +194,14 @@ impl<F: Fs> Store<F> {
 }
 
 /// How long ago a run was created: from its record's `created_at`, or from
-/// its id's time (`id_time`) when the record cannot be read. `None` when
-/// there is no time to trust (missing, or more than a day ahead).
-fn age(
-    record: &Result<RunRecord, StoreError>,
-    id_time: Option<Timestamp>,
-    now: Timestamp,
-) -> Option<Duration> {
+/// the time in its id when the record cannot be read. `None` when there is
+/// no time to believe (none, or more than a day ahead).
+fn age(record: &Result<RunRecord, StoreError>, id: &RunId, now: Timestamp) -> Option<Duration> {
     let created = match record {
-        Ok(r) => Some(r.created_at).filter(|&t| believable(t, now)),
-        Err(_) => id_time,
-    }?;
+        Ok(r) => Some(r.created_at),
+        Err(_) => id.timestamp(),
+    }
+    .filter(|&t| believable(t, now))?;
     // A time ahead of now (within the tolerance) is no age at all.
     Some(now.duration_since(created).try_into().unwrap_or_default())
 }

@@ -19,3 +19,4 @@ mod ph_compat;
 mod pikaci_logs;
 mod scheduler;
 mod server;
+mod upstream;

@@ -8,5 +8,7 @@ mod hostile;
 mod kill;
 mod read;
 mod reliability;
+mod rerun;
 mod run;
 mod signals;
+mod upstream;

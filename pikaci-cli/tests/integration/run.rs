@@ -58,9 +58,12 @@ fn a_passing_target_exits_0_and_records_everything() {
         host.contains("command: echo hello") && host.contains("exited with 0"),
         "{host}"
     );
-    // The snapshot is removed when the run ends; the record keeps its path.
-    assert!(run.snapshot_dir.ends_with("snapshot"));
-    assert!(!run.snapshot_dir.exists());
+    // The snapshot stays in the run's folder, for reruns, until gc.
+    assert_eq!(
+        run.snapshot_dir,
+        env.store().root().snapshot_dir(&run.run_id)
+    );
+    assert!(run.snapshot_dir.join("README").is_file());
 }
 
 #[test]

@@ -4,14 +4,13 @@
 use std::io::Write;
 use std::time::Duration;
 
-use camino::Utf8Path;
-
 use super::log_cap::CappedSink;
 use super::observer::RunObserver;
 use super::recorder::Recorder;
 use super::request::RunRequest;
 use super::run::Engine;
 use super::seams::{JobContext, LogSink, RunStore};
+use super::snapshot::Workspace;
 use crate::escape::escape_controls;
 use crate::event::LifecycleEvent;
 use crate::ids::{JobId, RunId};
@@ -79,13 +78,14 @@ impl<S: RunStore> Engine<S> {
     }
 
     /// Runs one job with the executor that serves its kind, in the
-    /// snapshot or its private copy, and records how it went.
+    /// workspace or, for a writable job, its private copy, and records how
+    /// it went.
     pub(super) async fn run_job<'j>(
         &self,
         recorder: &Recorder<'_, S>,
         run_id: &RunId,
         job: &'j JobSpec,
-        snapshot: &Utf8Path,
+        workspace: &Workspace,
         req: &RunRequest,
         observer: &dyn RunObserver,
     ) -> (&'j JobId, RunStatus) {
@@ -115,15 +115,15 @@ impl<S: RunStore> Engine<S> {
             rec.started_at
         );
 
-        let private = self.snapshot.private_dir(snapshot, job);
+        let private = workspace.private_dir(job);
         let workspace = match &private {
             Some(dest) => self
                 .source
-                .copy_tree(snapshot, dest)
+                .copy_tree(workspace.dir(), dest)
                 .await
                 .map(|()| dest.clone())
                 .map_err(|e| e.to_string()),
-            None => Ok(snapshot.to_owned()),
+            None => Ok(workspace.dir().to_owned()),
         };
 
         let outcome = match (&workspace, self.executor_for(&job.executor)) {

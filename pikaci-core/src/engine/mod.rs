@@ -30,7 +30,7 @@ pub use host::{DEFAULT_KILL_GRACE, HostExecutor, human_duration};
 pub use log_cap::{CappedSink, LogCap, truncation_marker};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};
 pub use recorder::DEFAULT_RECORD_INTERVAL;
-pub use request::RunRequest;
+pub use request::{KeptSnapshot, RunRequest, RunSource};
 pub use run::{Engine, EngineBuilder};
 pub use schedule::{Decision, Schedule};
 pub use seams::{Clock, Executor, JobContext, LogSink, RunStore, SystemClock, VecSink};

@@ -11,10 +11,10 @@ use futures::stream::FuturesUnordered;
 
 use super::observer::RunObserver;
 use super::recorder::{DEFAULT_RECORD_INTERVAL, Recorder};
-use super::request::RunRequest;
+use super::request::{RunRequest, RunSource};
 use super::schedule::{Decision, Schedule};
 use super::seams::{Clock, Executor, RunStore, SystemClock};
-use super::snapshot::{DiskSnapshotter, OffWorker, SnapshotPolicy, Snapshotter};
+use super::snapshot::{DiskSnapshotter, OffWorker, SnapshotPolicy, Snapshotter, Workspace};
 use super::source::GitInfo;
 use crate::event::LifecycleEvent;
 use crate::ids::RunId;
@@ -134,21 +134,31 @@ impl<S: RunStore> Engine<S> {
     pub async fn run(&self, req: RunRequest, observer: &dyn RunObserver) -> RunRecord {
         let now = self.clock.now();
         let run_id = self.claim_run_id(now, observer);
-        let git = self.source.git_info(&req.source_root).await;
+        let git = match &req.source {
+            RunSource::Fresh => self.source.git_info(&req.source_root).await,
+            RunSource::Kept(kept) => kept.git.clone(),
+        };
         let record = self.first_record(&req, run_id.clone(), now, git);
         let recorder = Recorder::new(record, &self.store, observer, self.record_interval);
         let started = recorder.save_now(|_| {});
         observer.event(&LifecycleEvent::run_started(&started));
 
         let primary = self.store.snapshot_dir(&run_id);
-        let prepared = self
-            .source
-            .prepare(&self.snapshot, &run_id, primary, &req.source_root)
-            .await;
+        let prepared = match &req.source {
+            RunSource::Kept(kept) => Ok(Workspace::Kept {
+                dir: kept.dir.clone(),
+                run_folder: primary.parent().unwrap_or(&primary).to_owned(),
+            }),
+            RunSource::Fresh => {
+                self.source
+                    .prepare(&self.snapshot, &run_id, primary, &req.source_root)
+                    .await
+            }
+        };
         let workspace = match prepared {
             Ok(ws) => {
-                if ws != started.snapshot_dir {
-                    recorder.update(|r| r.snapshot_dir = ws.clone());
+                if ws.dir() != started.snapshot_dir {
+                    recorder.update(|r| r.snapshot_dir = ws.dir().to_owned());
                 }
                 ws
             }
@@ -173,8 +183,8 @@ impl<S: RunStore> Engine<S> {
             () = recorder.flush_periodically() => {}
         }
 
-        if self.snapshot.removes_snapshot() {
-            let _ = self.source.remove_tree(&workspace).await;
+        if workspace.removed_at_end(&self.snapshot) {
+            let _ = self.source.remove_tree(workspace.dir()).await;
         }
         let cancelled = req.cancel.is_cancelled();
         let finished = recorder.save_now(|r| r.finish(cancelled, self.clock.now()));
@@ -193,9 +203,14 @@ impl<S: RunStore> Engine<S> {
         git: GitInfo,
     ) -> RunRecord {
         let selection = &req.selection;
-        let snapshot_dir = self
-            .snapshot
-            .planned_dir(self.store.snapshot_dir(&run_id), &req.source_root);
+        let (snapshot_dir, snapshot_of) = match &req.source {
+            RunSource::Fresh => (
+                self.snapshot
+                    .planned_dir(self.store.snapshot_dir(&run_id), &req.source_root),
+                None,
+            ),
+            RunSource::Kept(kept) => (kept.dir.clone(), Some(kept.of.clone())),
+        };
         RunRecord {
             rerun_of: req.rerun_of.clone(),
             target_id: selection.target().cloned(),
@@ -206,6 +221,7 @@ impl<S: RunStore> Engine<S> {
             filters: selection.filters().iter().map(|j| j.to_string()).collect(),
             planned_jobs: selection.jobs().iter().map(|j| j.id.clone()).collect(),
             owner: self.owner.clone(),
+            snapshot_of,
             ..RunRecord::begin(run_id, now, req.source_root.clone(), snapshot_dir)
         }
     }
@@ -234,7 +250,7 @@ impl<S: RunStore> Engine<S> {
         &self,
         recorder: &Recorder<'_, S>,
         run_id: &RunId,
-        workspace: &camino::Utf8Path,
+        workspace: &Workspace,
         req: &RunRequest,
         observer: &dyn RunObserver,
     ) {

@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 
 use super::*;
 use crate::engine::observer::{CollectingObserver, NoObserver, RunObserver};
+use crate::engine::request::KeptSnapshot;
 use crate::engine::seams::{JobContext, LogSink, VecSink};
 use crate::engine::select::{JobSelection, SelectError};
 use crate::ids::JobId;
@@ -418,6 +419,8 @@ async fn executors_are_found_by_the_kinds_they_serve_the_last_added_first() {
 struct FakeTree {
     calls: Mutex<Vec<String>>,
     fail_snapshot: bool,
+    /// Snapshots into folders under this one fail.
+    fail_snapshot_under: Option<Utf8PathBuf>,
     gate: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
 }
 
@@ -448,7 +451,8 @@ impl Snapshotter for FakeTree {
     }
     fn snapshot(&self, s: &Utf8Path, d: &Utf8Path, _: Option<&Utf8Path>) -> io::Result<()> {
         self.call(format!("snapshot {s} {d}"));
-        if self.fail_snapshot {
+        let under = |root: &Utf8PathBuf| d.starts_with(root);
+        if self.fail_snapshot || self.fail_snapshot_under.as_ref().is_some_and(under) {
             return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
         }
         Ok(())
@@ -464,12 +468,16 @@ impl Snapshotter for FakeTree {
 }
 
 fn copying(tree: Arc<FakeTree>) -> Engine<FakeStore> {
+    copying_with(tree, false, None)
+}
+
+fn copying_with(tree: Arc<FakeTree>, keep: bool, fallback: Option<&str>) -> Engine<FakeStore> {
     Engine::builder(FakeStore::default())
         .executor(Arc::new(Scripted(HashMap::new())))
         .snapshot(SnapshotPolicy::Copy {
             exclude: None,
-            keep: false,
-            fallback: None,
+            keep,
+            fallback: fallback.map(Utf8PathBuf::from),
         })
         .snapshotter(tree)
         .build()
@@ -497,6 +505,70 @@ async fn git_and_every_copy_go_through_the_snapshotter() {
             format!("copy {run}/snapshot {run}/workspace-w"),
             format!("remove {run}/workspace-w"),
             format!("remove {run}/snapshot"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_kept_snapshot_stays_and_one_in_the_fallback_folder_does_not() {
+    let tree = Arc::new(FakeTree::default());
+    let rec = copying_with(tree.clone(), true, Some("/tmp"))
+        .run(RunRequest::new(all(WRITABLE), "/src"), &NoObserverForTests)
+        .await;
+    let run = format!("/state/runs/{}", rec.run_id);
+    let calls = tree.calls.lock().unwrap().clone();
+    assert_eq!(calls.last().unwrap(), &format!("remove {run}/workspace-w"));
+    assert!(!calls.contains(&format!("remove {run}/snapshot")));
+
+    let tree = Arc::new(FakeTree {
+        fail_snapshot_under: Some("/state".into()),
+        ..FakeTree::default()
+    });
+    let rec = copying_with(tree.clone(), true, Some("/tmp"))
+        .run(RunRequest::new(all(WRITABLE), "/src"), &NoObserverForTests)
+        .await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    let fallback = format!("/tmp/pikaci-snapshot-{}", rec.run_id);
+    assert_eq!(rec.snapshot_dir, fallback);
+    let calls = tree.calls.lock().unwrap().clone();
+    assert!(calls.contains(&format!("copy {fallback} {fallback}-workspace-w")));
+    assert_eq!(calls.last().unwrap(), &format!("remove {fallback}"));
+}
+
+#[tokio::test]
+async fn a_rerun_on_a_kept_snapshot_runs_in_it_and_never_changes_or_removes_it() {
+    let tree = Arc::new(FakeTree::default());
+    let original: RunId = "pikaci-run-123".parse().unwrap();
+    let kept_dir = Utf8PathBuf::from("/state/runs/pikaci-run-123/snapshot");
+    let mut req = RunRequest::new(all(WRITABLE), "/src");
+    req.rerun_of = Some(original.clone());
+    req.source = RunSource::Kept(KeptSnapshot {
+        of: original.clone(),
+        dir: kept_dir.clone(),
+        git: GitInfo {
+            head: Some("0ld".into()),
+            dirty: Some(true),
+            changed_files: vec!["a.rs".into()],
+        },
+    });
+    let rec = copying(tree.clone()).run(req, &NoObserverForTests).await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    assert_eq!(rec.snapshot_dir, kept_dir);
+    assert_eq!(rec.snapshot_of.as_ref(), Some(&original));
+    assert_eq!(rec.rerun_of.as_ref(), Some(&original));
+    assert_eq!(
+        (rec.git_head.as_deref(), rec.git_dirty),
+        (Some("0ld"), Some(true))
+    );
+    assert_eq!(rec.changed_files, ["a.rs"]);
+    let run = format!("/state/runs/{}", rec.run_id);
+    // No git, no new snapshot, no removal of the kept one: only the writable
+    // job's private copy, made in the rerun's own folder.
+    assert_eq!(
+        tree.calls.lock().unwrap().clone(),
+        [
+            format!("copy {kept_dir} {run}/workspace-w"),
+            format!("remove {run}/workspace-w"),
         ]
     );
 }

@@ -37,7 +37,9 @@ impl RunRecord {
             failure_kind: None,
             planned_jobs: Vec::new(),
             owner: None,
+            snapshot_of: None,
             jobs: Vec::new(),
+            extra: Default::default(),
         }
     }
 
@@ -112,6 +114,7 @@ impl JobRecord {
             failure_kind: None,
             remote_linux_vm_execution: None,
             log_truncated: false,
+            extra: Default::default(),
         }
     }
 

@@ -255,7 +255,71 @@ impl Fs for DiskFs {
     fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()> {
         match std::fs::symlink_metadata(path) {
             Ok(m) if m.file_type().is_symlink() => fs_err::remove_file(path),
-            _ => fs_err::remove_dir_all(path),
+            _ => match fs_err::remove_dir_all(path) {
+                // A run's snapshot is made read-only (folders 0555) so jobs
+                // cannot change it; its owner may still delete it.
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    unlock_folders(path.as_std_path())?;
+                    fs_err::remove_dir_all(path)
+                }
+                other => other,
+            },
         }
+    }
+}
+
+/// Gives the owner write access to `dir` and every folder under it, so their
+/// entries can be removed. Links are never followed, files are left alone.
+fn unlock_folders(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::symlink_metadata(dir)?.permissions().mode();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            unlock_folders(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[test]
+    fn read_only_folders_are_unlocked_without_following_links() {
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("tree");
+        let outside = d.path().join("outside");
+        std::fs::create_dir_all(tree.join("a/b")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(tree.join("a/b/f"), "x").unwrap();
+        std::os::unix::fs::symlink(&outside, tree.join("a/link")).unwrap();
+        for p in [&outside, &tree.join("a/b"), &tree.join("a"), &tree] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        std::fs::set_permissions(tree.join("a/b/f"), std::fs::Permissions::from_mode(0o444))
+            .unwrap();
+        unlock_folders(&tree).unwrap();
+        for p in [&tree, &tree.join("a"), &tree.join("a/b")] {
+            assert_eq!(mode(p), 0o755, "{}", p.display());
+        }
+        assert_eq!(mode(&tree.join("a/b/f")), 0o444, "files are left alone");
+        assert_eq!(mode(&outside), 0o555, "a link's target is never touched");
+        let tree = Utf8Path::from_path(&tree).unwrap();
+        DiskFs.remove_dir_all(tree).unwrap();
+        assert!(!tree.exists());
+        assert!(outside.exists());
     }
 }

@@ -3,14 +3,18 @@
 
 use std::io;
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use jiff::Timestamp;
 use pikaci_core::{JobId, JobLogMetadata, Liveness, LogFile, RunId, RunLogsMetadata, RunRecord};
 
 use crate::error::StoreError;
-use crate::fs::{DiskFs, EntryKind, Fs};
-use crate::layout::{JOBS_DIR, RUN_JSON};
+use crate::fs::{DiskFs, EntryKind, Fs, ReadAt};
+use crate::layout::{JOBS_DIR, LogPlace, RUN_JSON, SNAPSHOT_DIR};
 use crate::store::{Store, not_a_folder, without_path};
+
+/// A job log found at one of its places, with what was learnt there (its
+/// size, an open file); `None` when no place has it.
+pub(crate) type Found<T> = Option<(LogPlace, T)>;
 
 /// The largest `run.json` the store agrees to parse; anything bigger is corrupt
 /// (a branch's CI code can write the file, so its size is not trusted).
@@ -74,11 +78,6 @@ impl<F: Fs> RunDir<F> {
         &self.run
     }
 
-    /// The store the run is in.
-    pub(crate) fn store(&self) -> &Store<F> {
-        &self.store
-    }
-
     /// Loads `run.json`. Unknown keys are ignored; a damaged file is
     /// [`StoreError::Corrupt`] naming the run and what is wrong; a folder
     /// without one (a run that died before writing it) is
@@ -105,6 +104,20 @@ impl<F: Fs> RunDir<F> {
         Ok(record)
     }
 
+    /// The snapshot the run kept for reruns (`runs/<id>/snapshot`, from the
+    /// layout, never from the record): its path when it is there as a real
+    /// folder, `None` when it is gone (never made, removed when the run ended,
+    /// or deleted by gc with the run). A link or a file in its place is
+    /// [`StoreError::Corrupt`]: a rerun must not run in a folder it points to.
+    pub fn kept_snapshot(&self) -> Result<Option<Utf8PathBuf>, StoreError> {
+        let path = self.store.root.snapshot_dir(&self.run);
+        match self.store.kind(&path, &self.run)? {
+            Some(EntryKind::Dir) => Ok(Some(path)),
+            None => Ok(None),
+            Some(_) => Err(not_a_folder(&self.run, SNAPSHOT_DIR)),
+        }
+    }
+
     /// Each job's log locations (from the layout, never from the record),
     /// existence and sizes, with the status of `record`: pass the record just
     /// read (for example a reconciled one) so both report one status.
@@ -120,7 +133,7 @@ impl<F: Fs> RunDir<F> {
         let root = &self.store.root;
         let mut jobs = Vec::with_capacity(record.jobs.len());
         for job in &record.jobs {
-            let (host_log_size, guest_log_size) = if self.job_folder(&job.id)? {
+            let (host, guest) = if self.job_folder(&job.id)? {
                 (
                     self.log_size(&job.id, LogFile::Host)?,
                     self.log_size(&job.id, LogFile::Guest)?,
@@ -128,14 +141,19 @@ impl<F: Fs> RunDir<F> {
             } else {
                 (None, None)
             };
+            // The path of the log that was found, else where this pikaci writes it.
+            let path = |file, found: Option<(LogPlace, u64)>| {
+                let place = found.map_or(LogPlace::JobFolder, |(place, _)| place);
+                root.job_log_at(&self.run, &job.id, file, place)
+            };
             jobs.push(JobLogMetadata {
                 id: job.id.clone(),
-                host_log_path: root.job_log(&self.run, &job.id, LogFile::Host),
-                guest_log_path: root.job_log(&self.run, &job.id, LogFile::Guest),
-                host_log_exists: host_log_size.is_some(),
-                guest_log_exists: guest_log_size.is_some(),
-                host_log_size,
-                guest_log_size,
+                host_log_path: path(LogFile::Host, host),
+                guest_log_path: path(LogFile::Guest, guest),
+                host_log_exists: host.is_some(),
+                guest_log_exists: guest.is_some(),
+                host_log_size: host.map(|(_, n)| n),
+                guest_log_size: guest.map(|(_, n)| n),
             });
         }
         Ok(RunLogsMetadata {
@@ -162,34 +180,77 @@ impl<F: Fs> RunDir<F> {
         Ok(true)
     }
 
-    /// The size of a log of a job whose folder exists; `None` when absent.
-    pub(crate) fn log_size(&self, job: &JobId, file: LogFile) -> Result<Option<u64>, StoreError> {
-        let path = self.store.root.job_log(&self.run, job, file);
-        self.store
-            .fs
-            .size(&path)
-            .map_err(|e| self.log_error(e, job, file, &path))
+    /// Where a log of a job whose folder exists is, and its size: the first
+    /// of its [places](LogPlace::search_order) that has it; `None` when none does.
+    pub(crate) fn log_size(&self, job: &JobId, file: LogFile) -> Result<Found<u64>, StoreError> {
+        self.find_log(job, file, |path| self.store.fs.size(path))
+    }
+
+    /// Opens a log of a job whose folder exists, at the first of its places
+    /// that has it; `None` when none does.
+    pub(crate) fn open_log(
+        &self,
+        job: &JobId,
+        file: LogFile,
+    ) -> Result<Found<Box<dyn ReadAt>>, StoreError> {
+        self.find_log(job, file, |path| match self.store.fs.open_read(path) {
+            Ok(reader) => Ok(Some(reader)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Tries `probe` on each place of the log in order, until one finds it.
+    /// A place's folder (`artifacts/`) must be a real folder: a link there
+    /// is [`StoreError::Corrupt`], like a link in place of the log itself.
+    fn find_log<T>(
+        &self,
+        job: &JobId,
+        file: LogFile,
+        probe: impl Fn(&Utf8Path) -> io::Result<Option<T>>,
+    ) -> Result<Found<T>, StoreError> {
+        let root = &self.store.root;
+        for &place in LogPlace::search_order(file) {
+            if let Some(folder) = root.job_log_folder(&self.run, job, place) {
+                match self.store.kind(&folder, &self.run)? {
+                    Some(EntryKind::Dir) => {}
+                    None => continue,
+                    Some(_) => {
+                        let sub = place.subfolder().unwrap_or_default();
+                        return Err(not_a_folder(&self.run, format!("{JOBS_DIR}/{job}/{sub}")));
+                    }
+                }
+            }
+            let path = root.job_log_at(&self.run, job, file, place);
+            match probe(&path) {
+                Ok(Some(found)) => return Ok(Some((place, found))),
+                Ok(None) => {}
+                Err(e) => return Err(self.log_error(e, job, file, place, &path)),
+            }
+        }
+        Ok(None)
     }
 
     /// An I/O error reading a job log, as the store reports it: a link or a
     /// non-file in the log's place is corrupt; messages carry no absolute path.
-    pub(crate) fn log_error(
+    fn log_error(
         &self,
         e: io::Error,
         job: &JobId,
         file: LogFile,
+        place: LogPlace,
         path: &Utf8Path,
     ) -> StoreError {
         if e.kind() == io::ErrorKind::InvalidInput {
             StoreError::Corrupt {
                 run: self.run.clone(),
-                file: format!("{JOBS_DIR}/{job}/{}", file.file_name()),
+                file: place.relative(job, file),
                 message: without_path(&e, path),
             }
         } else {
             StoreError::io(format!(
                 "reading {} of run {} job {job}",
-                file.file_name(),
+                place.file_name(file),
                 self.run
             ))(e)
         }
@@ -320,6 +381,25 @@ mod tests {
         let err = store.run(&r.run_id).unwrap_err();
         assert!(err.is_corrupt(), "{err}");
         assert!(store.load_run_record(&r.run_id).unwrap_err().is_corrupt());
+    }
+
+    #[test]
+    fn the_kept_snapshot_is_found_from_the_layout_and_never_through_a_link() {
+        let store = store();
+        let r = RunRecord::for_test("pikaci-run-123");
+        store.persist_run_record(&r).unwrap();
+        let dir = store.run(&r.run_id).unwrap();
+        assert_eq!(dir.kept_snapshot().unwrap(), None);
+        let snapshot = store.root().snapshot_dir(&r.run_id);
+        store.fs().create_dir_all(&snapshot).unwrap();
+        assert_eq!(dir.kept_snapshot().unwrap(), Some(snapshot.clone()));
+        store.fs().remove_dir_all(&snapshot).unwrap();
+        store.fs().symlink(&snapshot).unwrap();
+        let err = dir.kept_snapshot().unwrap_err();
+        assert!(
+            err.is_corrupt() && err.to_string().contains("snapshot"),
+            "{err}"
+        );
     }
 
     #[test]
