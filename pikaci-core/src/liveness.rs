@@ -115,8 +115,11 @@ pub trait Liveness: Send + Sync {
     }
 }
 
-/// The real check: `/proc/<pid>/stat` on this host (`kill(pid, 0)` where
-/// `/proc` cannot be read).
+/// The real check: `/proc/<pid>/stat` on this host. Where `/proc` does not
+/// show the process (not mounted, or mounted with `hidepid` and the process
+/// is another user's), `kill(pid, 0)` says whether it exists, without its
+/// start time: such an owner is [`OwnerState::PidInUse`], never taken for
+/// gone while it runs.
 #[derive(Debug, Clone)]
 pub struct SystemLiveness {
     host: String,
@@ -165,7 +168,8 @@ impl Liveness for SystemLiveness {
             Ok(stat) => ProcessProbe::Running {
                 start_ticks: Some(stat.start_ticks),
             },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => ProcessProbe::Gone,
+            // Not in /proc: gone, or hidden from this user (`/proc` mounted
+            // with `hidepid`); `kill(pid, 0)` tells them apart.
             Err(_) => kill_probe(pid),
         }
     }
