@@ -71,7 +71,7 @@ impl fmt::Display for Access {
 pub const COOKIE: &str = "pika_news_token";
 
 /// The token in the page cookie, if any.
-fn cookie_token(parts: &Parts) -> Option<&str> {
+pub(crate) fn cookie_token(parts: &Parts) -> Option<&str> {
     parts
         .headers
         .get_all(axum::http::header::COOKIE)
@@ -97,7 +97,7 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     Ok(Some(token))
 }
 
-async fn role_of(parts: &Parts, state: &AppState) -> Result<Option<Role>, ApiError> {
+pub(crate) async fn role_of(parts: &Parts, state: &AppState) -> Result<Option<Role>, ApiError> {
     match bearer(parts)? {
         None => Ok(None),
         Some(token) => match state.db.token_role(token).await? {

@@ -9,6 +9,8 @@
 //! - [`api`]: the route list ([`ROUTES`], each with its [`Access`]), the
 //!   [`router`] and the OpenAPI document made from it, and the [`api::dto`]
 //!   shapes every answer has.
+//! - [`live`]: a running job's log as Server-Sent Events, one shared
+//!   follower per log however many clients watch it.
 //! - [`ph_session::PhSession`]: the session file upstream's `ph` client reads,
 //!   made from a pika-news token.
 //! - [`serve`]: all of it on a listener the caller bound, until the caller's
@@ -35,6 +37,8 @@ mod data_dir;
 pub mod db;
 mod error;
 pub mod lanes;
+pub mod live;
+mod pages;
 pub mod ph_session;
 pub mod scheduler;
 mod server;

@@ -8,6 +8,8 @@ use pikaci_store::Store;
 
 use crate::data_dir::DataDir;
 use crate::db::Db;
+use crate::live::{self, LiveLogs};
+use crate::pages::LineIndex;
 
 /// Shared by every handler.
 #[derive(Clone)]
@@ -24,6 +26,10 @@ pub struct AppState {
     pub waker: Option<Arc<tokio::sync::Notify>>,
     /// The service's data folder, where lane logs are (when lanes run).
     pub data_dir: Option<DataDir>,
+    /// Line numbers of log positions, counted once per log for the pages.
+    pub(crate) lines: LineIndex,
+    /// The logs being followed live, shared by every stream.
+    pub live: Arc<LiveLogs>,
     /// The repository's name, e.g. `sledtools/pika` (empty when not told).
     pub repo: String,
     /// The repository's default branch.
@@ -49,9 +55,17 @@ impl AppState {
             liveness: Arc::new(SystemLiveness::new()),
             waker: None,
             data_dir: None,
+            lines: LineIndex::default(),
+            live: Arc::new(LiveLogs::new(live::Settings::default())),
             repo: String::new(),
             default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
         }
+    }
+
+    /// The same state, with live streams that behave as `settings` say.
+    pub fn with_live_settings(mut self, settings: live::Settings) -> Self {
+        self.live = Arc::new(LiveLogs::new(settings));
+        self
     }
 
     /// The same state, naming the repository and its default branch.
@@ -60,7 +74,6 @@ impl AppState {
         self.default_branch = default_branch.into();
         self
     }
-
     /// The same state, serving lane logs from `data_dir`.
     pub fn with_data_dir(mut self, data_dir: DataDir) -> Self {
         self.data_dir = Some(data_dir);

@@ -13,6 +13,8 @@
 //!   `PIKACI_STATE_ROOT`, the JSONL run command line, shell quoting).
 //! - [`TomlLocation`]: the line, column and key a TOML error points at.
 //! - [`escape_controls`]: record texts made safe for a terminal.
+//! - [`log_times`]: the per-write timestamp sidecar beside a log (its
+//!   format, and [`log_times::Arrivals`], its writer).
 //!
 //! ```
 //! use pikaci_core::{RunId, RunRecord};
@@ -35,6 +37,7 @@ mod event;
 pub mod hostile;
 mod ids;
 mod liveness;
+pub mod log_times;
 mod logs;
 mod pipeline;
 mod proc_stat;

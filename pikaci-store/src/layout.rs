@@ -68,6 +68,7 @@ impl LogPlace {
 /// <root>/runs/<run_id>/run.json
 /// <root>/runs/<run_id>/jobs/<job_id>/host.log
 /// <root>/runs/<run_id>/jobs/<job_id>/guest.log
+/// <root>/runs/<run_id>/jobs/<job_id>/guest.log.ts   (and host.log.ts: optional)
 /// <root>/runs/<run_id>/jobs/<job_id>/artifacts/guest.log   (the earlier pikaci's; read only)
 /// <root>/runs/<run_id>/snapshot/
 /// ```
@@ -118,6 +119,17 @@ impl StateRoot {
     /// this pikaci writes a job's log.
     pub fn job_log(&self, run: &RunId, job: &JobId, file: LogFile) -> Utf8PathBuf {
         self.job_dir(run, job).join(file.file_name())
+    }
+
+    /// `<root>/runs/<run_id>/jobs/<job_id>/host.log.ts` or `guest.log.ts`:
+    /// when each part of the log arrived (optional; see
+    /// [`pikaci_core::log_times`]).
+    pub fn job_log_times(&self, run: &RunId, job: &JobId, file: LogFile) -> Utf8PathBuf {
+        self.job_dir(run, job).join(format!(
+            "{}{}",
+            file.file_name(),
+            pikaci_core::log_times::SUFFIX
+        ))
     }
 
     /// The folder at `place` inside the job's folder, when the place has one
@@ -175,6 +187,10 @@ mod tests {
         assert_eq!(
             root.job_log(&run, &job, LogFile::Guest),
             "/s/runs/20260324T161238Z-1a2b3c4d/jobs/check/guest.log"
+        );
+        assert_eq!(
+            root.job_log_times(&run, &job, LogFile::Guest),
+            "/s/runs/20260324T161238Z-1a2b3c4d/jobs/check/guest.log.ts"
         );
     }
 

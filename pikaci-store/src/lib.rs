@@ -6,6 +6,7 @@
 //! <state_root>/runs/<run_id>/run.json                   the RunRecord, replaced atomically
 //! <state_root>/runs/<run_id>/jobs/<job_id>/host.log     pikaci's account of the job
 //! <state_root>/runs/<run_id>/jobs/<job_id>/guest.log    the job's own output
+//! <state_root>/runs/<run_id>/jobs/<job_id>/guest.log.ts when each write arrived (optional)
 //! <state_root>/runs/<run_id>/jobs/<job_id>/artifacts/guest.log
 //!                                                       the earlier pikaci's guest log, read when guest.log is absent
 //! <state_root>/runs/<run_id>/snapshot/                  the source copy jobs ran in, kept for reruns
@@ -20,7 +21,8 @@
 //! kept snapshot),
 //! [`RunDir::job`] a [`JobDir`] (the default-job rule), [`JobDir::log`] a
 //! [`JobLog`], read by [`LogRange`] ([`JobLog::read`]), whole
-//! ([`JobLog::open`]) or as it grows ([`JobLog::follow`]).
+//! ([`JobLog::open`]) or as it grows ([`JobLog::follow`]), and when its bytes
+//! arrived ([`JobLog::times`]).
 //!
 //! ```
 //! use pikaci_core::{LogFile, RunRecord};
@@ -55,7 +57,7 @@ pub mod testing;
 mod write;
 
 pub use error::StoreError;
-pub use fs::{DiskFs, EntryKind, Fs, MemFs, ReadAt, too_large};
+pub use fs::{DiskFs, EntryKind, FileIdentity, Fs, MemFs, ReadAt, too_large};
 pub use gc::{GcPolicy, GcReport};
 pub use layout::{
     ARTIFACTS_DIR, JOBS_DIR, LogPlace, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR,
@@ -63,7 +65,7 @@ pub use layout::{
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};
 pub use read::{
     Blocking, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog, LogChunk,
-    LogReader, MAX_RUN_JSON_BYTES, RunDir, read_chunk_at,
+    LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, read_chunk_at,
 };
 pub use store::Store;
 pub use write::JobLogWriter;

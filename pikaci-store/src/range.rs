@@ -78,6 +78,15 @@ impl LogRange {
     }
 }
 
+impl LogRange {
+    /// The bytes this range covers in a file of `size` bytes, as
+    /// `(start, len)`, without the read cap: for callers that stream the
+    /// span rather than hold it (`start + len <= size` always holds).
+    pub fn span(self, size: u64) -> (u64, u64) {
+        plan_read(self, size, u64::MAX)
+    }
+}
+
 /// The bytes to read for a range over a file of `size` bytes: `(start, len)`.
 ///
 /// `len` never exceeds `cap`; `start + len <= size` always holds.

@@ -4,7 +4,10 @@
 use std::io::{self, Write};
 
 use camino::Utf8PathBuf;
-use pikaci_core::engine::{LogSink, RunStore};
+use std::sync::Arc;
+
+use pikaci_core::engine::{LogSink, RunStore, SystemClock};
+use pikaci_core::log_times::Arrivals;
 use pikaci_core::{JobId, LogFile, RunId, RunRecord};
 
 use crate::error::StoreError;
@@ -13,9 +16,12 @@ use crate::layout::RUN_JSON;
 use crate::store::{Store, not_a_folder};
 
 /// An append writer for one job log, writing straight into the run folder so
-/// readers can follow the job while it runs.
+/// readers can follow the job while it runs, and recording when each write
+/// arrived in the log's timestamp sidecar (`<log>.ts`, when it could be
+/// opened: the log never depends on it).
 pub struct JobLogWriter {
     inner: Box<dyn LogSink>,
+    arrivals: Option<Arrivals>,
 }
 
 impl std::fmt::Debug for JobLogWriter {
@@ -26,7 +32,11 @@ impl std::fmt::Debug for JobLogWriter {
 
 impl Write for JobLogWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
+        let n = self.inner.write(buf)?;
+        if let Some(a) = &self.arrivals {
+            a.advance(n as u64);
+        }
+        Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.inner.flush()
@@ -36,6 +46,10 @@ impl Write for JobLogWriter {
 impl LogSink for JobLogWriter {
     fn as_file(&self) -> Option<&std::fs::File> {
         self.inner.as_file()
+    }
+
+    fn arrivals(&self) -> Option<Arrivals> {
+        self.arrivals.clone()
     }
 }
 
@@ -81,11 +95,35 @@ impl<F: Fs> Store<F> {
         file: LogFile,
     ) -> Result<JobLogWriter, StoreError> {
         let path = self.root.job_log(run, job, file);
+        let before = self.fs.size(&path).ok().flatten().unwrap_or(0);
         let inner = self.fs.open_append(&path).map_err(StoreError::io(format!(
             "opening {} of run {run} job {job}",
             file.file_name()
         )))?;
-        Ok(JobLogWriter { inner })
+        let arrivals = self.open_arrivals(run, job, file, before);
+        Ok(JobLogWriter { inner, arrivals })
+    }
+
+    /// The log's timestamp sidecar, for a log of `log_len` bytes: a new one
+    /// gets its header, an existing one is appended to. Anything in the way
+    /// (a link planted there, a full disk) means no timestamps, never a
+    /// failed log.
+    fn open_arrivals(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        file: LogFile,
+        log_len: u64,
+    ) -> Option<Arrivals> {
+        let path = self.root.job_log_times(run, job, file);
+        let existing = self.fs.size(&path).ok()?.unwrap_or(0);
+        let sidecar: Box<dyn Write + Send> = Box::new(self.fs.open_append(&path).ok()?);
+        let clock = Arc::new(SystemClock);
+        if existing == 0 {
+            Arrivals::create(sidecar, log_len, clock).ok()
+        } else {
+            Some(Arrivals::resume(sidecar, log_len, clock))
+        }
     }
 }
 

@@ -249,6 +249,10 @@ pub struct LogPart {
     pub truncated: bool,
     /// Whether the log exists.
     pub exists: bool,
+    /// When `truncated`: the URL (path and query) of the raw route, which
+    /// streams the whole log or any byte range of it; omitted otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub raw_url: Option<String>,
 }
 
 impl From<&pikaci_store::LogChunk> for LogPart {
@@ -259,6 +263,7 @@ impl From<&pikaci_store::LogChunk> for LogPart {
             total_size: c.total_size,
             truncated: c.truncated,
             exists: c.exists,
+            raw_url: None,
         }
     }
 }

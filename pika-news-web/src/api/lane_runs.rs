@@ -2,7 +2,8 @@
 //! the lane actions (write); and the wake endpoint.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::response::{IntoResponse, Response};
 use pikaci_store::{DiskFs, read_chunk_at};
 
 use super::dto::{LaneActionDone, LaneLog, Woken};
@@ -10,6 +11,7 @@ use super::query::{self, Params};
 use crate::auth::{ReadAccess, WriteAccess};
 use crate::db::{LaneAction, LaneRunId};
 use crate::error::ApiError;
+use crate::pages::session::{self, Writer};
 use crate::state::AppState;
 
 fn lane_run_id(raw: &str) -> Result<LaneRunId, ApiError> {
@@ -18,11 +20,19 @@ fn lane_run_id(raw: &str) -> Result<LaneRunId, ApiError> {
 
 /// `POST /news/api/forge/lane/{lane_run_id}/{action}` with action one of
 /// `rerun`, `requeue`, `fail`, `recover`.
+///
+/// The caller is checked before the path is looked at: the `Authorization`
+/// header (answered with JSON), or a page's form (the page cookie and its
+/// `csrf` field, answered by sending the browser back to the page).
 pub(crate) async fn action(
-    _: WriteAccess,
     State(state): State<AppState>,
-    Path((lane_run_id_raw, action)): Path<(String, String)>,
-) -> Result<Json<LaneActionDone>, ApiError> {
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (mut parts, writer) = session::writer(request, &state).await?;
+    let Path((lane_run_id_raw, action)) =
+        Path::<(String, String)>::from_request_parts(&mut parts, &state)
+            .await
+            .map_err(|_| ApiError::BadRequest("invalid lane action path".into()))?;
     let id = lane_run_id(&lane_run_id_raw)?;
     let action = match action.as_str() {
         "rerun" => LaneAction::Rerun,
@@ -40,7 +50,10 @@ pub(crate) async fn action(
     if let Some(w) = &state.waker {
         w.notify_one();
     }
-    Ok(Json(LaneActionDone { lane_run_id: lane }))
+    Ok(match writer {
+        Writer::Api => Json(LaneActionDone { lane_run_id: lane }).into_response(),
+        Writer::Form { back } => session::back_to(&back),
+    })
 }
 
 /// `POST /news/api/forge/wake`: look for new heads and queued lanes now.

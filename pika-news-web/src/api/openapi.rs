@@ -121,6 +121,8 @@ pub struct Answer {
     /// What it is.
     pub description: &'static str,
     pub(crate) schema: Option<SchemaFn>,
+    /// Whether the route serves byte ranges and validators (206, 304, 416).
+    pub ranges: bool,
 }
 
 impl Answer {
@@ -131,6 +133,30 @@ impl Answer {
             content_type: "application/json",
             description,
             schema: Some(schema_of::<T>),
+            ranges: false,
+        }
+    }
+
+    /// Plain text, streamed, with byte ranges (206 with `Content-Range`,
+    /// 416) and validators (`ETag`, 304).
+    pub const fn text_with_ranges(description: &'static str) -> Self {
+        Self {
+            status: 200,
+            content_type: "text/plain; charset=utf-8",
+            description,
+            schema: None,
+            ranges: true,
+        }
+    }
+
+    /// A stream of Server-Sent Events.
+    pub const fn event_stream(description: &'static str) -> Self {
+        Self {
+            status: 200,
+            content_type: "text/event-stream",
+            description,
+            schema: None,
+            ranges: false,
         }
     }
 
@@ -141,6 +167,7 @@ impl Answer {
             content_type: "text/html; charset=utf-8",
             description,
             schema: None,
+            ranges: false,
         }
     }
 
@@ -151,6 +178,7 @@ impl Answer {
             content_type: "",
             description,
             schema: None,
+            ranges: false,
         }
     }
 
@@ -257,6 +285,24 @@ fn operation(
         .description(Some(format!("Access: {}.", r.access)))
         .parameters(Some(r.params.iter().map(parameter)))
         .response(r.answer.status.to_string(), answer);
+    if r.answer.ranges {
+        op = op
+            .response(
+                "206",
+                ResponseBuilder::new()
+                    .description("One range of it (`Content-Range: bytes first-last/size`)")
+                    .content(r.answer.content_type, ContentBuilder::new().build()),
+            )
+            .response(
+                "304",
+                ResponseBuilder::new()
+                    .description("`If-None-Match` names the current `ETag`: nothing changed"),
+            )
+            .response(
+                "416",
+                RefOr::Ref(Ref::new(format!("#/components/responses/{ERROR_RESPONSE}"))),
+            );
+    }
     for (status, _) in error_statuses(r.access) {
         op = op.response(
             status.to_string(),

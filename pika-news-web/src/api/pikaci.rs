@@ -11,6 +11,7 @@ use pikaci_store::{Fs as _, LogChunk, RunDir};
 
 use super::dto::{LogPart, LogsResponse};
 use super::query::{self, Params};
+use super::raw::raw_url;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -84,11 +85,21 @@ pub(crate) async fn run(
     Ok(Json(load_run(&state, run).await?))
 }
 
-fn split(chunk: Option<LogChunk>) -> (Option<String>, Option<LogPart>) {
+/// The text of a chunk and what part of the log it is; a truncated part
+/// names the raw route, which serves the rest.
+fn split(
+    chunk: Option<LogChunk>,
+    run: &RunId,
+    job: &JobId,
+    file: LogFile,
+) -> (Option<String>, Option<LogPart>) {
     match chunk {
         None => (None, None),
         Some(c) => {
-            let part = LogPart::from(&c);
+            let mut part = LogPart::from(&c);
+            if part.truncated {
+                part.raw_url = Some(raw_url(run, job, file));
+            }
             (Some(c.text), Some(part))
         }
     }
@@ -124,8 +135,9 @@ pub(crate) async fn logs(
     })
     .await
     .map_err(task_failed)??;
-    let (host, host_log) = split(host);
-    let (guest, guest_log) = split(guest);
+    let (run, job_id) = (job.run().id(), job.id());
+    let (host, host_log) = split(host, run, job_id, LogFile::Host);
+    let (guest, guest_log) = split(guest, run, job_id, LogFile::Guest);
     Ok(Json(LogsResponse {
         run_id: job.run().id().clone(),
         job: job.id().clone(),

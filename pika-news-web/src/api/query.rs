@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use pikaci_core::IdError;
+use pikaci_core::{IdError, LogFile};
 use pikaci_store::LogRange;
 
 use crate::db::RowId;
@@ -39,6 +39,30 @@ pub(crate) fn number(params: &Params, key: &str) -> Result<Option<u64>, ApiError
             })
         })
         .transpose()
+}
+
+/// `kind=host|guest`: one log of a job (`guest` when left out).
+pub(crate) fn one_log(params: &Params) -> Result<LogFile, ApiError> {
+    match params.get("kind").map(String::as_str) {
+        None | Some("guest") => Ok(LogFile::Guest),
+        Some("host") => Ok(LogFile::Host),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "invalid kind {:?}: this route reads one log, host or guest",
+            shorten(other)
+        ))),
+    }
+}
+
+/// An optional yes/no parameter: `1`/`true` or `0`/`false` (absent: no).
+pub(crate) fn flag(params: &Params, key: &str) -> Result<bool, ApiError> {
+    match params.get(key).map(String::as_str) {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true" | "") => Ok(true),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "{key} must be 1 or 0, not {:?}",
+            shorten(other)
+        ))),
+    }
 }
 
 /// The byte range asked for by `tail`, `offset` and `limit`, by the one rule

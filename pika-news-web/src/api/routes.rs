@@ -12,7 +12,8 @@ use crate::state::AppState;
 use super::compat::{actions, meta as compat_meta, nightly};
 use super::dto;
 use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
-use super::{branch, lane_runs, meta, page, pikaci};
+use super::{branch, lane_runs, meta, pikaci, raw, stream};
+use crate::pages;
 
 fn filter(method: Method) -> MethodFilter {
     match method {
@@ -48,6 +49,9 @@ macro_rules! routes {
 }
 
 const LOG_KIND: ParamKind = ParamKind::OneOf(&["host", "guest", "both"]);
+const ONE_LOG: ParamKind = ParamKind::OneOf(&["host", "guest"]);
+const FLAG: ParamKind = ParamKind::OneOf(&["1", "0"]);
+const PAGE_LOG_KIND: ParamKind = ParamKind::OneOf(&["guest", "host", "lane"]);
 const LANE_ACTION: ParamKind = ParamKind::OneOf(&["rerun", "requeue", "fail", "recover"]);
 
 routes! {
@@ -81,6 +85,33 @@ routes! {
             query("tail", ParamKind::Bytes, "Return the last N bytes (not with offset or limit)"),
         ],
         answer: Answer::json::<dto::LogsResponse>("The logs asked for, and what part of each was returned"),
+    }
+    Get "/news/api/forge/pikaci/logs/{run_id}/raw" => raw::raw {
+        access: Read,
+        summary: "One log as text/plain, streamed whole (no size cap), with byte ranges, ETag and HEAD",
+        params: [
+            path("run_id", ParamKind::Id, "The pikaci run"),
+            query("job", ParamKind::Id, "The job (default: the run's first job)"),
+            query("kind", ONE_LOG, "Which log (default: guest)"),
+            query("download", FLAG, "1: answer as an attachment (Content-Disposition), named <run>-<job>-<kind>.log"),
+            query("timestamps", FLAG, "1: each line that starts in the answer is prefixed with its arrival time, `2026-03-24T16:12:38.123Z ` (RFC 3339, UTC, milliseconds, one space; lines of a log without a timestamp sidecar get none). The span is then chosen with offset/limit/tail (bytes of the log, no cap) and Range is not used; X-Log-Offset and X-Log-End name the bytes covered"),
+            query("offset", ParamKind::Bytes, "With timestamps=1: the first byte of the log to return"),
+            query("limit", ParamKind::Bytes, "With timestamps=1: how many bytes of the log to return at most"),
+            query("tail", ParamKind::Bytes, "With timestamps=1: the last N bytes of the log (starting on a character boundary)"),
+        ],
+        answer: Answer::text_with_ranges("The log as it was when opened. Range: one of bytes=a-b, a-, -n (206); a range outside the log or several ranges: 416 with Content-Range: bytes */size. ETag changes as the log grows; If-None-Match (304) and If-Range are honoured. HEAD gives the headers alone, Content-Length included."),
+    }
+    Get "/news/api/forge/pikaci/logs/{run_id}/stream" => stream::stream {
+        access: Read,
+        summary: "A job's log as Server-Sent Events, live until the job ends",
+        params: [
+            path("run_id", ParamKind::Id, "The pikaci run"),
+            query("job", ParamKind::Id, "The job (default: the run's first job)"),
+            query("kind", ONE_LOG, "Which log (default: guest)"),
+            query("offset", ParamKind::Bytes, "The byte to start from (default 0); a Last-Event-ID header wins over it"),
+            query("timestamps", FLAG, "1: each line starts with its arrival time, `2026-03-24T16:12:38.123Z ` (RFC 3339, UTC, milliseconds, one space); ids stay offsets in the log"),
+        ],
+        answer: Answer::event_stream("Events: `status` (data: StreamStatus; first, and whenever the job's status changes), `log` (id: the byte offset after the text, which Last-Event-ID resumes from; data: the text as one JSON string, cut on character boundaries), `end` (data: StreamEnd; the job has finished and its log is all sent; the stream then closes), and `: keep-alive` comments while the job is quiet"),
     }
     Get "/news/api/forge/branch/resolve" => branch::resolve {
         access: Read,
@@ -120,7 +151,7 @@ routes! {
     }
     Post "/news/api/forge/lane/{lane_run_id}/{action}" => lane_runs::action {
         access: Write,
-        summary: "Lane action: rerun, requeue, fail or recover",
+        summary: "Lane action: rerun, requeue, fail or recover. From a page: a form post with the page cookie and its csrf field, answered with 303 to the page",
         params: [
             path("lane_run_id", ParamKind::RowId, "The lane run"),
             path("action", LANE_ACTION, "rerun: queue a new run; requeue: queue this one again; fail: mark it failed; recover: requeue a running lane whose runner is gone"),
@@ -232,11 +263,52 @@ routes! {
         params: [path("branch_id", ParamKind::RowId, "The branch")],
         answer: Answer::redirect("To /news/branch/{branch_id}/ci"),
     }
-    Get "/news/branch/{branch_id}/ci" => page::branch_ci {
+    Get "/news/ci" => pages::ci::overview {
         access: Read,
-        summary: "The branch CI page (HTML); ?token= sets a read cookie",
+        summary: "The CI overview page (HTML): every branch with its latest suite; ?token= sets the page cookie",
+        params: [
+            query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
+        ],
+        answer: Answer::html("The page"),
+    }
+    Get "/news/nightly/{nightly_run_id}" => pages::nightly::page {
+        access: Read,
+        summary: "A nightly run's page (HTML): its summary line and lanes",
+        params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
+        answer: Answer::html("The page"),
+    }
+    Get "/news/nightly/{nightly_run_id}/lane/{lane_run_id}" => pages::lane::nightly_page {
+        access: Read,
+        summary: "A nightly run's lane page (HTML): its jobs and the log viewer (the same parameters as a branch's lane page)",
+        params: [
+            path("nightly_run_id", ParamKind::RowId, "The nightly run"),
+            path("lane_run_id", ParamKind::RowId, "The lane run (of that nightly run)"),
+            query("job", ParamKind::Id, "The job whose log is shown"),
+            query("kind", PAGE_LOG_KIND, "guest, host or lane"),
+            query("line", ParamKind::Bytes, "Open the log at this line"),
+            query("timestamps", FLAG, "1: show the time each line arrived"),
+        ],
+        answer: Answer::html("The page"),
+    }
+    Get "/news/branch/{branch_id}/ci" => pages::branch::page {
+        access: Read,
+        summary: "The branch CI page (HTML): the latest suite's summary, lanes and jobs, earlier suites; ?token= sets the page cookie",
         params: [
             path("branch_id", ParamKind::RowId, "The branch"),
+            query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
+        ],
+        answer: Answer::html("The page"),
+    }
+    Get "/news/branch/{branch_id}/ci/lane/{lane_run_id}" => pages::lane::page {
+        access: Read,
+        summary: "A lane run's page (HTML): its jobs and the log viewer",
+        params: [
+            path("branch_id", ParamKind::RowId, "The branch"),
+            path("lane_run_id", ParamKind::RowId, "The lane run (of that branch)"),
+            query("job", ParamKind::Id, "The job whose log is shown (default: a running, else a failed, else the first job)"),
+            query("kind", PAGE_LOG_KIND, "guest (the job's output, default), host (pikaci's account) or lane (the lane's own log)"),
+            query("line", ParamKind::Bytes, "Open the log at this line (from 1) instead of at its end"),
+            query("timestamps", FLAG, "1: show the time each line arrived"),
             query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
         ],
         answer: Answer::html("The page"),

@@ -10,6 +10,7 @@
 mod compat;
 mod forge;
 mod nightly;
+mod overview;
 mod queue;
 mod schema;
 mod tokens;
@@ -26,6 +27,7 @@ use rusqlite::Connection;
 pub use compat::{BranchMeta, LaneDetail, LaneScope, SuiteDetail};
 pub use forge::{Branch, Lane, NewLane, Suite};
 pub use nightly::{NewNightly, NewNightlyLane, NightlyRun};
+pub use overview::BranchOverview;
 pub use queue::{Claim, LaneAction, STALE_REQUEUED};
 pub use tokens::TokenInfo;
 pub use types::{

@@ -31,6 +31,8 @@ async fn hostile_ids_are_400_everywhere() {
             format!("/news/api/forge/pikaci/run/{e}"),
             format!("/news/api/forge/pikaci/logs/{e}"),
             format!("/news/api/forge/pikaci/logs/{RUN}?job={e}"),
+            format!("/news/api/forge/pikaci/logs/{e}/raw"),
+            format!("/news/api/forge/pikaci/logs/{RUN}/raw?job={e}"),
             format!("/news/api/forge/branch/{branch}/logs?lane={e}"),
             format!("/news/api/forge/branch/{e}"),
         ];

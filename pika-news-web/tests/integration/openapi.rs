@@ -80,7 +80,7 @@ async fn every_documented_route_is_routed() {
         let (status, body) = if r.answer.is_json() {
             app.send(&method, &uri, Some(&write)).await
         } else {
-            // HTML or a redirect: only the status matters here.
+            // HTML, text, events or a redirect: only the status matters here.
             (
                 app_status(&app, &uri, &write).await,
                 serde_json::Value::Null,
@@ -150,6 +150,8 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let (get, post) = (Method::Get, Method::Post);
     let run = "/news/api/forge/pikaci/run/{run_id}";
     let logs = "/news/api/forge/pikaci/logs/{run_id}";
+    let raw = "/news/api/forge/pikaci/logs/{run_id}/raw";
+    let stream = "/news/api/forge/pikaci/logs/{run_id}/stream";
     let resolve = "/news/api/forge/branch/resolve";
     let detail = "/news/api/forge/branch/{branch_id}";
     let branch_logs = "/news/api/forge/branch/{branch_id}/logs";
@@ -221,6 +223,36 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
             get,
             logs,
             format!("/news/api/forge/pikaci/logs/{RUN}?job=ghost"),
+            r,
+        ),
+        example(
+            get,
+            raw,
+            format!("/news/api/forge/pikaci/logs/{RUN}/raw?kind=both"),
+            r,
+        ),
+        example(
+            get,
+            raw,
+            format!("/news/api/forge/pikaci/logs/{RUN}/raw?job=ghost"),
+            r,
+        ),
+        example(
+            get,
+            raw,
+            format!("/news/api/forge/pikaci/logs/{RUN}/raw"),
+            None,
+        ),
+        example(
+            get,
+            stream,
+            format!("/news/api/forge/pikaci/logs/{RUN}/stream?offset=x"),
+            r,
+        ),
+        example(
+            get,
+            stream,
+            format!("/news/api/forge/pikaci/logs/{RUN}/stream?job=ghost"),
             r,
         ),
         example(

@@ -32,7 +32,7 @@ async fn a_logs_answer_is_byte_for_byte_the_contract() {
     assert_eq!(
         body,
         format!(
-            r#"{{"run_id":"{RUN}","job":"build","host":" test\n","guest":null,"host_log":{{"offset":18,"len":6,"total_size":24,"truncated":true,"exists":true}}}}"#
+            r#"{{"run_id":"{RUN}","job":"build","host":" test\n","guest":null,"host_log":{{"offset":18,"len":6,"total_size":24,"truncated":true,"exists":true,"raw_url":"/news/api/forge/pikaci/logs/{RUN}/raw?job=build&kind=host"}}}}"#
         )
     );
 }

@@ -70,16 +70,20 @@ impl TestApp {
     }
 
     pub(crate) fn app(&self) -> Router {
+        router(self.state())
+    }
+
+    /// The state [`app`](Self::app) serves: to share one between requests
+    /// (live streams share their followers through it).
+    pub(crate) fn state(&self) -> AppState {
         let data_dir = self.store.root().path().parent().unwrap().join("data");
-        router(
-            AppState::new(
-                self.db.clone(),
-                self.store.root().path().to_owned(),
-                self.public_read,
-            )
-            .with_data_dir(DataDir::new(data_dir))
-            .with_repo("sledtools/pika", "main"),
+        AppState::new(
+            self.db.clone(),
+            self.store.root().path().to_owned(),
+            self.public_read,
         )
+        .with_data_dir(DataDir::new(data_dir))
+        .with_repo("sledtools/pika", "main")
     }
 
     /// A branch `feature/x` with one suite and a lane that ran pikaci run `RUN`,

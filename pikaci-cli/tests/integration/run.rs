@@ -280,3 +280,44 @@ fn max_log_bytes_cuts_the_log_with_one_marker_and_the_job_goes_on() {
     assert_eq!(json.matches("\"log_truncated\": true").count(), 1, "{json}");
     assert!(!json.contains("\"log_truncated\": false"));
 }
+
+#[test]
+fn each_write_of_a_job_is_dated_in_a_sidecar_and_the_log_is_untouched() {
+    let env =
+        TestEnv::new("[[job]]\nid = \"dated\"\ncommand = \"echo first; sleep 0.3; echo second\"\n");
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let run = env.last_run();
+    assert_eq!(
+        env.log(&run.run_id, "dated", "guest.log"),
+        "first\nsecond\n"
+    );
+    let log = env
+        .store()
+        .run(&run.run_id)
+        .unwrap()
+        .job(None)
+        .unwrap()
+        .log(pikaci_core::LogFile::Guest);
+    let times = log.times().unwrap().expect("guest.log.ts was written");
+    let first = times.time_at(0).unwrap().unwrap();
+    let second = times.time_at(6).unwrap().unwrap();
+    let started = run.jobs[0].started_at.as_millisecond();
+    let finished = run.jobs[0].finished_at.unwrap().as_millisecond();
+    assert!(
+        started <= first && second <= finished,
+        "{started} {first} {second} {finished}"
+    );
+    assert!(
+        second - first >= 250,
+        "the second line came later: {first} {second}"
+    );
+    // host.log is dated too.
+    let host = env.store().run(&run.run_id).unwrap().job(None).unwrap();
+    assert!(
+        host.log(pikaci_core::LogFile::Host)
+            .times()
+            .unwrap()
+            .is_some()
+    );
+}

@@ -133,11 +133,12 @@ impl HostExecutor {
         let limit = ctx.guest_log.cap().map(|c| c.remaining());
         let end = match log_file {
             Some(file) => {
+                let arrivals = ctx.guest_log.arrivals();
                 // A plain thread, not the runtime's blocking pool: an escaped
                 // daemon holding the pipe must not keep pikaci from exiting.
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 std::thread::spawn(move || {
-                    let _ = tx.send(copy_pipe_to_file(reader, file, limit));
+                    let _ = tx.send(copy_pipe_to_file(reader, file, limit, arrivals));
                 });
                 let end =
                     supervise_with(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel, stop)

@@ -135,6 +135,10 @@ impl LogSink for CappedSink {
         self.inner.as_file()
     }
 
+    fn arrivals(&self) -> Option<crate::log_times::Arrivals> {
+        self.inner.arrivals()
+    }
+
     fn cap(&mut self) -> Option<&mut LogCap> {
         Some(&mut self.cap)
     }

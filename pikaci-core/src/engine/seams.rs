@@ -42,6 +42,14 @@ pub trait LogSink: std::io::Write + Send {
         None
     }
 
+    /// Where to record when bytes arrived, when the log keeps a timestamp
+    /// sidecar ([`log_times`](crate::log_times)). The sink records its own
+    /// writes; an executor that writes into [`as_file`](Self::as_file)
+    /// itself reports what it appended through this.
+    fn arrivals(&self) -> Option<crate::log_times::Arrivals> {
+        None
+    }
+
     /// The size cap of this log, when it has one. Writes through the sink
     /// honour it by themselves; a writer that goes to [`as_file`](Self::as_file)
     /// directly must write at most [`LogCap::remaining`] bytes, then the

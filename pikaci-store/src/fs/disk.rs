@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::LogSink;
 
-use super::{EntryKind, Fs, ReadAt, too_large};
+use super::{EntryKind, FileIdentity, Fs, ReadAt, too_large};
 
 /// The real file system.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,6 +50,21 @@ impl ReadAt for DiskFile {
 
     fn size(&self) -> io::Result<u64> {
         Ok(self.0.metadata()?.len())
+    }
+
+    fn identity(&self) -> io::Result<FileIdentity> {
+        Ok(identity_of(&self.0.metadata()?))
+    }
+}
+
+/// The identity `fstat`/`lstat` gave.
+pub(crate) fn identity_of(m: &std::fs::Metadata) -> FileIdentity {
+    use std::os::unix::fs::MetadataExt;
+    FileIdentity {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.len(),
+        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
     }
 }
 

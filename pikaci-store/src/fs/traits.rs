@@ -27,12 +27,36 @@ pub fn too_large(size: u64, max: u64) -> io::Error {
     )
 }
 
+/// What identifies one version of a file: which file it is (device and
+/// inode) and how it looks now (size, modification time). An append-only log
+/// that grows gets a new identity; one that does not, keeps it. HTTP answers
+/// make their `ETag` from it, caches key on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FileIdentity {
+    /// The device the file is on (0 where there is none, as in [`MemFs`](crate::MemFs)).
+    pub dev: u64,
+    /// The file's inode (0 where there is none).
+    pub ino: u64,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its modification time, in nanoseconds since the Unix epoch (0 where unknown).
+    pub mtime_ns: i128,
+}
+
 /// An open regular file, read by position: what [`Fs::open_read`] returns.
 pub trait ReadAt: Send + Sync {
     /// Reads into `buf` from byte `offset`; how many bytes were read, 0 at the end.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
     /// The file's size now (it grows while a job appends).
     fn size(&self) -> io::Result<u64>;
+    /// The file's identity now. By default its size alone (a file system
+    /// without inodes or times).
+    fn identity(&self) -> io::Result<FileIdentity> {
+        Ok(FileIdentity {
+            size: self.size()?,
+            ..FileIdentity::default()
+        })
+    }
 }
 
 /// The filesystem operations the store is built on.

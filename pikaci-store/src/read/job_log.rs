@@ -3,7 +3,7 @@
 use pikaci_core::LogFile;
 
 use crate::error::StoreError;
-use crate::fs::{DiskFs, Fs, ReadAt};
+use crate::fs::{DiskFs, FileIdentity, Fs, ReadAt};
 use crate::range::LogRange;
 use crate::read::chunk::{LogChunk, read_chunk};
 use crate::read::job_dir::JobDir;
@@ -117,6 +117,14 @@ impl LogReader {
     /// The log's size now (it grows while the job runs).
     pub fn size(&self) -> Result<u64, StoreError> {
         self.file.size().map_err(StoreError::io(self.what.clone()))
+    }
+
+    /// The open log's identity now (device, inode, size, modification
+    /// time): it changes when the log grows.
+    pub fn identity(&self) -> Result<FileIdentity, StoreError> {
+        self.file
+            .identity()
+            .map_err(StoreError::io(self.what.clone()))
     }
 
     /// Reads into `buf` from byte `offset`: how many bytes were read, 0 at

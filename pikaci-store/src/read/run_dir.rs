@@ -78,6 +78,11 @@ impl<F: Fs> RunDir<F> {
         &self.run
     }
 
+    /// The store the run is in (for the log readers beside this module).
+    pub(crate) fn store(&self) -> &Store<F> {
+        &self.store
+    }
+
     /// Loads `run.json`. Unknown keys are ignored; a damaged file is
     /// [`StoreError::Corrupt`] naming the run and what is wrong; a folder
     /// without one (a run that died before writing it) is

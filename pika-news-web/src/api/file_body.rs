@@ -1,0 +1,63 @@
+//! A span of an open log as a streamed response body.
+//!
+//! The file is never held whole in memory: a task reads it in pieces of
+//! [`PIECE`] bytes on the blocking pool (never on an async worker) and hands
+//! each to the body through a channel of one, so a download holds at most
+//! about two pieces however large the log and however slow the client, and
+//! the next piece is read while the previous one is being sent.
+
+use std::io;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use pikaci_store::LogReader;
+use tokio::sync::mpsc;
+
+use crate::live::receiver_stream;
+
+/// How many bytes one read takes: large, so a 1 GiB log costs few hops to
+/// the blocking pool, small enough that a download's memory stays bounded.
+pub(crate) const PIECE: usize = 512 * 1024;
+
+/// Bytes `start..end` of `reader` as a body. A log that turns out shorter
+/// than `end` (it was replaced) ends the body with an error, which aborts the
+/// answer rather than sending fewer bytes than its `Content-Length` says.
+pub(crate) fn file_body(reader: Arc<LogReader>, start: u64, end: u64) -> Body {
+    let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(1);
+    tokio::spawn(async move {
+        let mut at = start;
+        while at < end {
+            let len = (end - at).min(PIECE as u64) as usize;
+            let r = reader.clone();
+            let piece = tokio::task::spawn_blocking(move || read_piece(&r, at, len))
+                .await
+                .unwrap_or_else(|e| Err(io::Error::other(format!("a read task failed: {e}"))));
+            let failed = piece.is_err();
+            if let Ok(p) = &piece {
+                at += p.len() as u64;
+            }
+            if let Err(e) = &piece {
+                tracing::error!(error = %e, "reading a log for a download failed");
+            }
+            // A client that went away closes the channel: stop reading.
+            if tx.send(piece).await.is_err() || failed {
+                break;
+            }
+        }
+    });
+    Body::from_stream(receiver_stream(rx))
+}
+
+/// Reads exactly `len` bytes at `at`, or fails.
+fn read_piece(reader: &LogReader, at: u64, len: usize) -> io::Result<Bytes> {
+    let mut buf = vec![0u8; len];
+    let mut filled = 0;
+    while filled < len {
+        match reader.read_at(&mut buf[filled..], at + filled as u64) {
+            Ok(0) => return Err(io::Error::other("the log is shorter than it was")),
+            Ok(n) => filled += n,
+            Err(e) => return Err(io::Error::other(e.to_string())),
+        }
+    }
+    Ok(Bytes::from(buf))
+}

@@ -1,0 +1,89 @@
+//! `GET /news/api/forge/pikaci/logs/{run_id}/stream?job=&kind=host|guest&offset=N&timestamps=1`:
+//! a job's log as Server-Sent Events, from byte `offset` (or the
+//! `Last-Event-ID` a reconnecting client sends, which wins over `offset`)
+//! until the job has finished and everything is sent; with `timestamps=1`
+//! each line starts with its arrival time. The events and how a
+//! stream follows are in [`crate::live`].
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use pikaci_core::JobId;
+
+use super::pikaci::parse_run_id;
+use super::query::{self, Params};
+use crate::auth::ReadAccess;
+use crate::error::ApiError;
+use crate::live::{self, StreamStart, sse::StreamStatus};
+use crate::state::AppState;
+
+/// Where a stream starts: `Last-Event-ID` (an offset the stream sent as an
+/// event's `id:`) when the client sends one, else `offset`, else 0.
+fn start_offset(params: &Params, headers: &HeaderMap) -> Result<u64, ApiError> {
+    match headers.get("last-event-id") {
+        Some(v) => v
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| {
+                ApiError::BadRequest(
+                    "Last-Event-ID must be a byte offset this stream sent as an event id".into(),
+                )
+            }),
+        None => Ok(query::number(params, "offset")?.unwrap_or(0)),
+    }
+}
+
+/// `GET .../logs/{run_id}/stream?job=&kind=&offset=`.
+pub(crate) async fn stream(
+    _: ReadAccess,
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+    Query(params): Query<Params>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let run = parse_run_id(&run_id)?;
+    let job: Option<JobId> = query::id(&params, "job")?;
+    let file = query::one_log(&params)?;
+    let from = start_offset(&params, &headers)?;
+    let timestamps = query::flag(&params, "timestamps")?;
+    let (store, liveness) = (state.store.clone(), state.liveness.clone());
+    let start = tokio::task::spawn_blocking(move || {
+        let dir = store.run(&run)?;
+        let record = dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())?;
+        let job = dir.job(job.as_ref())?;
+        let status = StreamStatus::of(&record, job.id());
+        let log = job.log(file);
+        // A damaged sidecar is reported now rather than losing times silently.
+        let at_line_start = if timestamps {
+            log.times()?;
+            live::starts_line(&log, from)
+        } else {
+            from == 0
+        };
+        Ok::<_, pikaci_store::StoreError>(StreamStart {
+            log,
+            from,
+            at_line_start,
+            timestamps,
+            status,
+        })
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))??;
+    let body = live::stream(state.live.clone(), state.liveness.clone(), start);
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        ),
+        (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        // Proxies such as nginx would otherwise hold events back in a buffer.
+        (
+            header::HeaderName::from_static("x-accel-buffering"),
+            HeaderValue::from_static("no"),
+        ),
+    ];
+    Ok((headers, body).into_response())
+}

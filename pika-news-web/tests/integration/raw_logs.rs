@@ -1,0 +1,328 @@
+//! The raw log route: the whole log streamed, byte ranges, validators, HEAD,
+//! downloads, and the same checks as every read route.
+
+use std::io::Write;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode, header};
+use http_body_util::BodyExt;
+use pikaci_core::LogFile;
+use tower::ServiceExt;
+
+use crate::support::{RUN, TestApp};
+
+const GUEST: &[u8] = b"line 1\nline 2\n\x1b[31merror\x1b[0m: boom\n";
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn header(&self, name: header::HeaderName) -> &str {
+        self.headers
+            .get(&name)
+            .unwrap_or_else(|| panic!("no {name} header"))
+            .to_str()
+            .unwrap()
+    }
+}
+
+async fn ask(app: &TestApp, method: &str, uri: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("authorization", format!("Bearer {}", app.read));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = app
+        .app()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let body = resp
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec();
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn raw(query: &str) -> String {
+    format!("/news/api/forge/pikaci/logs/{RUN}/raw{query}")
+}
+
+fn append(app: &TestApp, bytes: &[u8]) {
+    let record = app
+        .store
+        .run(&RUN.parse().unwrap())
+        .unwrap()
+        .record()
+        .unwrap();
+    app.store
+        .open_job_log(&record.run_id, &record.jobs[0].id, LogFile::Guest)
+        .unwrap()
+        .write_all(bytes)
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_whole_log_as_plain_text_with_its_validators() {
+    let app = TestApp::new();
+    let a = ask(&app, "GET", &raw(""), &[]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body, GUEST, "the guest log by default, byte for byte");
+    assert_eq!(a.header(header::CONTENT_TYPE), "text/plain; charset=utf-8");
+    assert_eq!(a.header(header::CONTENT_LENGTH), GUEST.len().to_string());
+    assert_eq!(a.header(header::ACCEPT_RANGES), "bytes");
+    assert_eq!(a.header(header::X_CONTENT_TYPE_OPTIONS), "nosniff");
+    assert_eq!(a.header(header::CACHE_CONTROL), "no-cache");
+    assert!(a.headers.get(header::CONTENT_DISPOSITION).is_none());
+    let etag = a.header(header::ETAG);
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+
+    let host = ask(&app, "GET", &raw("?job=build&kind=host"), &[]).await;
+    assert_eq!(host.status, StatusCode::OK);
+    assert_eq!(host.body, b"[pikaci] ran cargo test\n");
+    assert_ne!(host.header(header::ETAG), etag, "another file, another tag");
+}
+
+#[tokio::test]
+async fn single_ranges_answer_206_and_others_416() {
+    let app = TestApp::new();
+    let size = GUEST.len();
+    for (range, start, end) in [
+        ("bytes=0-3", 0, 3),
+        ("bytes=7-", 7, size - 1),
+        ("bytes=-5", size - 5, size - 1),
+        ("bytes=5-100000", 5, size - 1),
+        ("bytes=-100000", 0, size - 1),
+    ] {
+        let a = ask(&app, "GET", &raw(""), &[("range", range)]).await;
+        assert_eq!(a.status, StatusCode::PARTIAL_CONTENT, "{range}");
+        assert_eq!(
+            a.header(header::CONTENT_RANGE),
+            format!("bytes {start}-{end}/{size}"),
+            "{range}"
+        );
+        assert_eq!(a.body, &GUEST[start..=end], "{range}");
+        assert_eq!(
+            a.header(header::CONTENT_LENGTH),
+            (end - start + 1).to_string()
+        );
+    }
+    for range in [
+        format!("bytes={size}-"),
+        format!("bytes={}-{}", size + 10, size + 20),
+        "bytes=-0".to_owned(),
+        "bytes=0-1,4-5".to_owned(),
+    ] {
+        let a = ask(&app, "GET", &raw(""), &[("range", &range)]).await;
+        assert_eq!(a.status, StatusCode::RANGE_NOT_SATISFIABLE, "{range}");
+        assert_eq!(a.header(header::CONTENT_RANGE), format!("bytes */{size}"));
+        let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+        assert!(body["error"].is_string(), "{body}");
+    }
+    // Not a byte range at all: ignored, the whole log.
+    for range in ["items=0-1", "bytes=9-2", "bytes=x"] {
+        let a = ask(&app, "GET", &raw(""), &[("range", range)]).await;
+        assert_eq!(a.status, StatusCode::OK, "{range}");
+        assert_eq!(a.body, GUEST);
+    }
+}
+
+#[tokio::test]
+async fn head_gives_the_headers_and_no_body() {
+    let app = TestApp::new();
+    let a = ask(&app, "HEAD", &raw(""), &[]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.header(header::CONTENT_LENGTH), GUEST.len().to_string());
+    assert!(a.body.is_empty());
+    let a = ask(&app, "HEAD", &raw(""), &[("range", "bytes=-4")]).await;
+    assert_eq!(a.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(a.header(header::CONTENT_LENGTH), "4");
+    assert!(a.body.is_empty());
+}
+
+#[tokio::test]
+async fn the_etag_changes_as_the_log_grows_and_conditions_use_it() {
+    let app = TestApp::new();
+    let first = ask(&app, "GET", &raw(""), &[]).await;
+    let old = first.header(header::ETAG).to_owned();
+    let same = ask(&app, "GET", &raw(""), &[("if-none-match", &old)]).await;
+    assert_eq!(same.status, StatusCode::NOT_MODIFIED);
+    assert!(same.body.is_empty());
+    assert_eq!(same.header(header::ETAG), old);
+    let any = ask(&app, "GET", &raw(""), &[("if-none-match", "\"x\", W/*")]).await;
+    assert_eq!(any.status, StatusCode::OK, "no tag of these matches");
+
+    append(&app, b"more\n");
+    let grown = ask(&app, "GET", &raw(""), &[("if-none-match", &old)]).await;
+    assert_eq!(grown.status, StatusCode::OK, "the log grew: a new version");
+    let new = grown.header(header::ETAG).to_owned();
+    assert_ne!(new, old);
+    assert!(grown.body.ends_with(b"boom\nmore\n"));
+
+    // If-Range: the range only while the tag is current, else the whole log.
+    let stale = ask(
+        &app,
+        "GET",
+        &raw(""),
+        &[("range", "bytes=-5"), ("if-range", &old)],
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::OK);
+    assert_eq!(stale.body.len(), GUEST.len() + 5);
+    let current = ask(
+        &app,
+        "GET",
+        &raw(""),
+        &[("range", "bytes=-5"), ("if-range", &new)],
+    )
+    .await;
+    assert_eq!(current.status, StatusCode::PARTIAL_CONTENT);
+    assert_eq!(current.body, b"more\n");
+}
+
+#[tokio::test]
+async fn download_names_an_attachment() {
+    let app = TestApp::new();
+    let a = ask(&app, "GET", &raw("?kind=guest&download=1"), &[]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(
+        a.header(header::CONTENT_DISPOSITION),
+        format!("attachment; filename=\"{RUN}-build-guest.log\"")
+    );
+    let bad = ask(&app, "GET", &raw("?download=yes"), &[]).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_log_larger_than_a_piece_streams_exactly_and_ranges_cross_pieces() {
+    let app = TestApp::new();
+    // 3 MiB + a bit of numbered lines: several pieces of the body stream.
+    let mut big = Vec::new();
+    let mut i = 0u64;
+    while big.len() < 3 * 1024 * 1024 + 12_345 {
+        writeln!(big, "line {i:08} of generated output").unwrap();
+        i += 1;
+    }
+    append(&app, &big);
+    let mut all = GUEST.to_vec();
+    all.extend_from_slice(&big);
+    let a = ask(&app, "GET", &raw(""), &[]).await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert!(a.body == all, "the streamed log differs from the file");
+    let (start, end) = (500_000usize, 1_700_000usize);
+    let a = ask(
+        &app,
+        "GET",
+        &raw(""),
+        &[("range", &format!("bytes={start}-{end}"))],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::PARTIAL_CONTENT);
+    assert!(a.body == all[start..=end]);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_like_every_read_route() {
+    let app = TestApp::new();
+    for (query, status) in [
+        ("?kind=both", StatusCode::BAD_REQUEST),
+        ("?kind=../guest", StatusCode::BAD_REQUEST),
+        ("?job=..%2fx", StatusCode::BAD_REQUEST),
+        ("?job=ghost", StatusCode::NOT_FOUND),
+    ] {
+        let a = ask(&app, "GET", &raw(query), &[]).await;
+        assert_eq!(a.status, status, "{query}");
+        let body: serde_json::Value = serde_json::from_slice(&a.body).unwrap();
+        assert!(body["error"].is_string());
+    }
+    let (status, _) = app.get("/news/api/forge/pikaci/logs/..%2fx/raw").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) = app
+        .get("/news/api/forge/pikaci/logs/20990101T000000Z-00000000/raw")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    // A job that has written nothing yet has no log to stream.
+    let run = app.store.run(&RUN.parse().unwrap()).unwrap();
+    let mut record = run.record().unwrap();
+    record.planned_jobs = vec!["later".parse().unwrap()];
+    app.store.persist_run_record(&record).unwrap();
+    let (status, body) = app.get(&raw("?job=later")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert_eq!(
+        body["error"],
+        format!("run {RUN} job later has no guest.log")
+    );
+    for auth in [None, Some(format!("Bearer {}", app.revoked))] {
+        let (status, body) = app.send("GET", &raw(""), auth.as_deref()).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn a_truncated_json_answer_names_the_raw_route() {
+    let app = TestApp::new();
+    let (status, body) = app
+        .get(&format!(
+            "/news/api/forge/pikaci/logs/{RUN}?kind=guest&tail=5"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["guest_log"]["truncated"], true);
+    assert_eq!(
+        body["guest_log"]["raw_url"],
+        format!("/news/api/forge/pikaci/logs/{RUN}/raw?job=build&kind=guest")
+    );
+    let (_, whole) = app
+        .get(&format!("/news/api/forge/pikaci/logs/{RUN}?kind=guest"))
+        .await;
+    assert!(whole["guest_log"].get("raw_url").is_none(), "{whole}");
+}
+
+#[tokio::test]
+async fn over_a_real_socket_head_keeps_its_length_and_get_streams() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::new();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, app.app()).into_future());
+    let exchange = |request: String| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        s.write_all(request.as_bytes()).await.unwrap();
+        let mut out = Vec::new();
+        s.read_to_end(&mut out).await.unwrap();
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    let req = |method: &str, extra: &str| {
+        format!(
+            "{method} {} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n{extra}Connection: close\r\n\r\n",
+            raw(""),
+            app.read
+        )
+    };
+    let head = exchange(req("HEAD", "")).await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains(&format!("content-length: {}\r\n", GUEST.len())),
+        "{head}"
+    );
+    assert!(head.ends_with("\r\n\r\n"), "no body after HEAD: {head:?}");
+    let get = exchange(req("GET", "Range: bytes=-5\r\n")).await;
+    assert!(get.starts_with("HTTP/1.1 206"), "{get}");
+    assert!(get.ends_with("boom\n"), "{get:?}");
+    server.abort();
+}
