@@ -74,6 +74,7 @@ fn round_trip<F: Fs + Clone>(store: &Store<F>) -> Result<RunId, Box<dyn std::err
             message: None,
             failure_kind: None,
             remote_linux_vm_execution: None,
+            log_truncated: false,
             extra: Default::default(),
         }],
     };

@@ -189,7 +189,9 @@ pub struct GcOpts {
     /// Delete runs older than this (e.g. 14d, 12h).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub older_than: Option<std::time::Duration>,
-    /// A run still `running` is only deleted when older than this.
+    /// A `running` run whose owner cannot be checked from here (another host,
+    /// or a record of an older pikaci) is only deleted when older than this.
+    /// A run whose owner is alive on this host is never deleted.
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub stale_after: std::time::Duration,
     /// Say what would be deleted, delete nothing.

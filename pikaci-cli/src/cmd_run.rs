@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::source::GitInfo;
+use pikaci_core::engine::supervisor::JobSupervisor;
 use pikaci_core::engine::{
     Engine, HostExecutor, JobSelection, KeptSnapshot, RunRequest, RunSource, SnapshotPolicy,
 };
@@ -178,7 +179,9 @@ async fn execute(
         .unwrap_or_else(|_| Utf8PathBuf::from("/tmp"));
 
     let mut builder = Engine::builder(pikaci_store::Store::open(state_root))
-        .executor(Arc::new(HostExecutor::new()))
+        .executor(Arc::new(
+            HostExecutor::new().supervisor(JobSupervisor::this_executable()),
+        ))
         .owner(SystemLiveness::new().current_owner())
         .snapshot(SnapshotPolicy::Copy {
             exclude,

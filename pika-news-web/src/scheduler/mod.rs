@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use camino::Utf8PathBuf;
 use pikaci_core::FailureKind;
-use pikaci_core::engine::DEFAULT_KILL_GRACE;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -32,11 +31,11 @@ pub use sync::{SyncReport, sync_heads};
 pub const LEASE_SECS: u64 = crate::sandbox::settings::DEFAULT_LEASE_SECS;
 /// How many times a lane is claimed before a dying runner fails it.
 pub const MAX_ATTEMPTS: i64 = 3;
-/// Between SIGTERM and SIGKILL of a lane's process group. Longer than
-/// pikaci's own grace for a job by a margin, so that a pikaci told to stop
-/// gets to stop its jobs' process groups (SIGTERM, then SIGKILL after its
-/// grace) and write its final record before it is killed itself.
-pub const LANE_KILL_GRACE: Duration = DEFAULT_KILL_GRACE.saturating_add(Duration::from_secs(5));
+/// Between SIGTERM and SIGKILL of a lane's process group: pikaci's own
+/// contract for how long a pikaci told to stop needs to stop its jobs'
+/// process groups (SIGTERM, then SIGKILL after the job grace) and write its
+/// final record before it may be killed itself.
+pub const LANE_KILL_GRACE: Duration = pikaci_core::contract::PIKACI_STOP_GRACE;
 
 /// Runs CI for one forge repository.
 ///

@@ -83,16 +83,8 @@ impl fmt::Display for LaneOwner {
 /// The start time of a live (not zombie) process, from `/proc/<pid>/stat`:
 /// `None` when there is no such process.
 pub fn start_ticks(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // `pid (comm) state ...`: comm may hold spaces and parentheses, so the
-    // fields are counted from the last `)`; state is field 3, start time 22.
-    let (_, rest) = text.rsplit_once(')')?;
-    let mut fields = rest.split_ascii_whitespace();
-    let state = fields.next()?;
-    if matches!(state, "Z" | "X" | "x") {
-        return None;
-    }
-    fields.nth(18)?.parse().ok()
+    let stat = pikaci_core::ProcStat::read(pid).ok()?;
+    (!matches!(stat.state, 'Z' | 'X' | 'x')).then_some(stat.start_ticks)
 }
 
 #[cfg(test)]

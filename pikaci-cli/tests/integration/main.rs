@@ -3,7 +3,9 @@
 mod support;
 
 mod config;
+mod gc;
 mod hostile;
+mod kill;
 mod read;
 mod reliability;
 mod rerun;

@@ -113,6 +113,7 @@ impl JobRecord {
             message: None,
             failure_kind: None,
             remote_linux_vm_execution: None,
+            log_truncated: false,
             extra: Default::default(),
         }
     }

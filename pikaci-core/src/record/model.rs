@@ -28,7 +28,7 @@ where
 pub type Extra = Map<String, Value>;
 
 /// Which process owns a running run, so a reader can tell a live run from one
-/// whose owner died (see [`RunRecord::is_orphaned`]).
+/// whose owner died (see [`crate::Liveness`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunOwner {
@@ -36,6 +36,11 @@ pub struct RunOwner {
     pub pid: u32,
     /// Host name of the machine it runs on.
     pub host: String,
+    /// When that process started, in clock ticks after boot
+    /// (`/proc/<pid>/stat` field 22), so a reused pid is not taken for the
+    /// owner (new; absent in records of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
 }
 
 /// The record of one run, as stored in `runs/<run_id>/run.json`.
@@ -151,11 +156,20 @@ pub struct JobRecord {
     /// The phases of an Incus VM execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_linux_vm_execution: Option<RemoteVmExecution>,
+    /// Whether the job's output outgrew its `max_log_bytes`, so `guest.log`
+    /// was cut (it ends with one marker line saying so). New; omitted when
+    /// false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub log_truncated: bool,
     /// Keys this version does not model (the earlier pikaci's `plan_node_id`,
     /// `placement`, `runtime`, `pre_execution_prepare_duration_ms`...), kept as read.
     #[serde(flatten)]
     #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
     pub extra: Extra,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// How a job ran in a VM: the backend and each timed phase.
@@ -216,18 +230,6 @@ impl RunRecord {
     /// The job with this id, mutably.
     pub fn job_mut(&mut self, id: &JobId) -> Option<&mut JobRecord> {
         self.jobs.iter_mut().find(|j| &j.id == id)
-    }
-
-    /// Whether this record says `running` but its owner is known to be gone.
-    ///
-    /// `owner_alive` answers for a pid on this host; it is a seam so the
-    /// decision is testable. A record from another host, or with no owner
-    /// (an older pikaci), is never called orphaned here.
-    pub fn is_orphaned(&self, this_host: &str, owner_alive: impl Fn(u32) -> bool) -> bool {
-        match (&self.status, &self.owner) {
-            (RunStatus::Running, Some(owner)) => owner.host == this_host && !owner_alive(owner.pid),
-            _ => false,
-        }
     }
 
     /// Marks a `running` record whose owner died as failed/interrupted, and
@@ -307,6 +309,7 @@ impl JobRecord {
             message: None,
             failure_kind: None,
             remote_linux_vm_execution: None,
+            log_truncated: false,
             extra: Extra::new(),
         }
     }
@@ -392,17 +395,27 @@ mod tests {
     }
 
     #[test]
-    fn orphan_detection_and_marking() {
+    fn an_owner_without_a_start_time_still_loads() {
+        let mut v = serde_json::to_value(RunRecord::for_test("20260324T161238Z-1a2b3c4d")).unwrap();
+        v["owner"] = serde_json::json!({"pid": 7, "host": "h"});
+        let old: RunRecord = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(old.owner.as_ref().unwrap().start_ticks, None);
+        assert_eq!(serde_json::to_value(&old).unwrap()["owner"], v["owner"]);
+        v["owner"]["start_ticks"] = 12345.into();
+        let new: RunRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(new.owner.unwrap().start_ticks, Some(12345));
+    }
+
+    #[test]
+    fn marking_interrupted() {
         let mut rec = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
         rec.status = RunStatus::Running;
         rec.jobs[0].status = RunStatus::Running;
         rec.owner = Some(RunOwner {
             pid: 42,
             host: "h".into(),
+            start_ticks: Some(9),
         });
-        assert!(rec.is_orphaned("h", |_| false));
-        assert!(!rec.is_orphaned("h", |pid| pid == 42));
-        assert!(!rec.is_orphaned("other", |_| false));
         let now = rec.created_at;
         assert!(rec.mark_interrupted(now));
         assert_eq!(rec.status, RunStatus::Failed);

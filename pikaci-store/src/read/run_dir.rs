@@ -313,6 +313,8 @@ fn read_record_within<F: Fs>(
         message,
     };
     let failed = |e: io::Error| StoreError::io(format!("reading {RUN_JSON} of run {run}"))(e);
+    // One open, checked on what it opened (never a link or a FIFO); sized
+    // from the opened file, and never read past that size.
     let file = store.fs.open_read(&path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => StoreError::RunNotFound { run: run.clone() },
         io::ErrorKind::InvalidInput => corrupt(without_path(&e, &path)),
@@ -374,6 +376,7 @@ mod tests {
         r.owner = Some(RunOwner {
             pid: 7,
             host: host.into(),
+            start_ticks: None,
         });
         store.persist_run_record(&r).unwrap();
         r

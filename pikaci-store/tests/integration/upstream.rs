@@ -73,7 +73,7 @@ fn unknown_keys_survive_a_rewrite_value_for_value<F: Fs + Clone>(s: &Store<F>) {
     assert!(rec.mark_interrupted(rec.created_at + Duration::from_secs(60)));
     s.persist_run_record(&rec).unwrap();
 
-    let bytes = s.fs().read(&s.root().run_json(&id(ID))).unwrap();
+    let bytes = s.fs().read(&s.root().run_json(&id(ID)), u64::MAX).unwrap();
     let saved: Value = serde_json::from_slice(&bytes).unwrap();
     let same = |a: &Value, b: &Value, what: &str| {
         assert_eq!(
@@ -248,6 +248,7 @@ fn mixed_ids_list_by_time<F: Fs + Clone>(s: &Store<F>) {
                 older_than: Some(Duration::from_secs(13)),
                 ..GcPolicy::default()
             },
+            &pikaci_core::SystemLiveness::new(),
             run_id(0).timestamp().unwrap() + Duration::from_secs(28),
             true,
         )
@@ -260,6 +261,7 @@ fn mixed_ids_list_by_time<F: Fs + Clone>(s: &Store<F>) {
                 keep_runs: Some(1),
                 ..GcPolicy::default()
             },
+            &pikaci_core::SystemLiveness::new(),
             run_id(0).timestamp().unwrap(),
             false,
         )
