@@ -70,6 +70,19 @@ else
   "${pip_install[@]}" 2>/dev/null || "${pip_install[@]}" --break-system-packages
 fi
 
+# --- The lane user and util-linux ----------------------------------------------
+# pika-news' sandbox tests run lanes as a dedicated unprivileged user, as a
+# production host does (docs/security.md). Its home holds nothing of the service.
+if ! id pika-lane >/dev/null 2>&1; then
+  say "creating the lane user pika-lane"
+  "${SUDO[@]}" useradd --system --user-group --create-home --home-dir /var/lib/pika-lane \
+    --shell /usr/sbin/nologin pika-lane
+fi
+# setpriv: lanes die with a killed server; prlimit: the connection-limit test.
+if ! command -v setpriv >/dev/null || ! command -v prlimit >/dev/null; then
+  apt_install util-linux
+fi
+
 # Tests commit to throwaway git repositories.
 git config --global user.email >/dev/null || git config --global user.email "ci@pikaci.invalid"
 git config --global user.name >/dev/null || git config --global user.name "pikaci ci"

@@ -54,6 +54,8 @@ fn round_trip<F: Fs + Clone>(store: &Store<F>) -> Result<RunId, Box<dyn std::err
         failure_kind: None,
         planned_jobs: vec![],
         owner: None,
+        snapshot_of: None,
+        extra: Default::default(),
         jobs: vec![JobRecord {
             id: job_id,
             description: "say hello".into(),
@@ -72,6 +74,8 @@ fn round_trip<F: Fs + Clone>(store: &Store<F>) -> Result<RunId, Box<dyn std::err
             message: None,
             failure_kind: None,
             remote_linux_vm_execution: None,
+            log_truncated: false,
+            extra: Default::default(),
         }],
     };
     let job = &record.jobs[0].id;

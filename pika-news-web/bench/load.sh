@@ -7,8 +7,11 @@
 #        (goal: p99 at most 100 ms) and the server's peak RSS meanwhile (goal: under 150 MiB);
 #  raw   download of a 1 GiB log through the raw route against nginx's sendfile of the same
 #        file (goal: at least 0.8x), and `Range: bytes=-65536` of it with 64 connections
-#        (goal: at least 0.5x nginx); the 64 KiB tail over the JSON route, with peak RSS.
-# Everything on loopback, on ports picked free at start. PHASES="run sse raw" (the default)
+#        (goal: at least 0.5x nginx); the 64 KiB tail over the JSON route, with peak RSS;
+#  mem   peak RSS while 32 clients read whole logs filled with NUL bytes (each escaped as 6
+#        bytes in JSON; goal: under 150 MiB), and while 32 clients ask for a 43 MB run.json
+#        (refused unread above 4 MiB).
+# Everything on loopback, on ports picked free at start. PHASES="run sse raw mem" (the default)
 # chooses which; ROUNDS (5) alternating rounds of ROUND_SECONDS (4) compare a figure with its
 # nginx baseline, DURATION (10s) is the single tail measurement, SSE_SECONDS (20) the live
 # phase, FOLLOWERS (1000) its clients. nginx runs one worker process, as in every earlier figure.
@@ -16,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${DURATION:-10s}"
-PHASES="${PHASES:-run sse raw}"
+PHASES="${PHASES:-run sse raw mem}"
 FOLLOWERS="${FOLLOWERS:-1000}"
 SSE_SECONDS="${SSE_SECONDS:-20}"
 
@@ -58,6 +61,23 @@ done > "$work/repo/pikaci.toml"
 (cd "$work/repo" && "$BIN/pikaci" --state-root "$state" run --output json > "$work/run.out")
 run_id="$(sed -n 's/.*"run_id": "\(.*\)".*/\1/p' "$work/run.out" | head -1)"
 [ -n "$run_id" ] || { echo "no run id in pikaci's output" >&2; exit 1; }
+
+# A run whose job's logs are 16 MiB of NUL bytes each (sparse: no disk is written).
+mkdir -p "$work/nulrepo"
+printf '[[job]]\nid = "nul"\ncommand = "true"\n' > "$work/nulrepo/pikaci.toml"
+(cd "$work/nulrepo" && "$BIN/pikaci" --state-root "$state" run --output json > "$work/nul.out")
+nul_id="$(sed -n 's/.*"run_id": "\(.*\)".*/\1/p' "$work/nul.out" | head -1)"
+for f in host guest; do truncate -s 16M "$state/runs/$nul_id/jobs/nul/$f.log"; done
+# A run whose run.json is 43 MB (a message of 43 million bytes).
+(cd "$work/nulrepo" && "$BIN/pikaci" --state-root "$state" run --output json > "$work/big.out")
+big_id="$(sed -n 's/.*"run_id": "\(.*\)".*/\1/p' "$work/big.out" | head -1)"
+python3 - "$state/runs/$big_id/run.json" <<'PY'
+import json, sys
+path = sys.argv[1]
+record = json.load(open(path))
+record["message"] = "x" * 43_000_000
+json.dump(record, open(path, "w"))
+PY
 
 cat > "$work/pika-news.toml" <<TOML
 bind_port = $NEWS_PORT
@@ -199,6 +219,23 @@ phase_raw() {
   echo "64 clients reading the 64 KiB tail of the 1 GiB log over the JSON route, $DURATION:"
   echo "  $news req/s, p99 $news_p99; pika-news peak RSS $(peak_mib) MiB (goal: under 100 MiB)"
   rm -f "$work/www/big.log" "$log"
+}
+
+phase_mem() {
+  local nul_rps big_rps nul_size big_status
+  peak_reset
+  nul_rps="$(wrk -t2 -c32 -d"$DURATION" --latency "${auth[@]}" \
+    "$NEWS/news/api/forge/pikaci/logs/$nul_id?job=nul&kind=both" | figures)"
+  nul_size="$(curl -s "${auth[@]}" "$NEWS/news/api/forge/pikaci/logs/$nul_id?job=nul&kind=both" | wc -c)"
+  echo "32 clients reading whole logs of 16 MiB of NUL bytes (host and guest), $DURATION: $nul_rps (req/s, p99)"
+  echo "  one answer: $nul_size bytes (at most 8 MiB of encoded log text)"
+  echo "  pika-news peak RSS: $(peak_mib) MiB (goal: under 150 MiB)"
+  peak_reset
+  big_rps="$(wrk -t2 -c32 -d"$DURATION" --latency "${auth[@]}" \
+    "$NEWS/news/api/forge/pikaci/run/$big_id" | figures)"
+  big_status="$(curl -s -o /dev/null -w '%{http_code}' "${auth[@]}" "$NEWS/news/api/forge/pikaci/run/$big_id")"
+  echo "32 clients asking for a 43 MB run.json, $DURATION: $big_rps (req/s, p99); status $big_status"
+  echo "  pika-news peak RSS: $(peak_mib) MiB"
 }
 
 for phase in $PHASES; do

@@ -71,7 +71,7 @@ impl fmt::Display for Access {
 pub const COOKIE: &str = "pika_news_token";
 
 /// The token in the page cookie, if any.
-fn cookie_token(parts: &Parts) -> Option<&str> {
+pub(crate) fn cookie_token(parts: &Parts) -> Option<&str> {
     parts
         .headers
         .get_all(axum::http::header::COOKIE)
@@ -107,10 +107,16 @@ fn role_by(state: &AppState, token: &str, fresh: Fresh) -> Result<Role, ApiError
     role.ok_or(ApiError::Unauthorized)
 }
 
-fn role_of(parts: &Parts, state: &AppState, fresh: Fresh) -> Result<Option<Role>, ApiError> {
+fn role_with(parts: &Parts, state: &AppState, fresh: Fresh) -> Result<Option<Role>, ApiError> {
     bearer(parts)?
         .map(|token| role_by(state, token, fresh))
         .transpose()
+}
+
+/// The role of the bearer token of a request (`None` without one), after
+/// this request's look at the disk.
+pub(crate) async fn role_of(parts: &Parts, state: &AppState) -> Result<Option<Role>, ApiError> {
+    role_with(parts, state, state.fresh())
 }
 
 /// The token a request presents: the bearer header, else the page cookie;
@@ -151,7 +157,7 @@ impl FromRequestParts<AppState> for ReadAccess {
         {
             Some(role_by(state, token, fresh)?)
         } else {
-            role_of(parts, state, fresh)?
+            role_with(parts, state, fresh)?
         };
         Access::Read
             .check(caller, state.public_read)
@@ -169,7 +175,7 @@ impl FromRequestParts<AppState> for WriteAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let fresh = state.fresh();
-        let caller = role_of(parts, state, fresh)?;
+        let caller = role_with(parts, state, fresh)?;
         Access::Write
             .check(caller, state.public_read)
             .map(|()| Self)

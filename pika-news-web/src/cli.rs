@@ -175,13 +175,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Serve { config } => {
-            let config = Config::load(&config)?;
-            tokio::runtime::Builder::new_multi_thread()
+        Command::Serve { config: file } => {
+            let config = Config::load(&file)?;
+            if config.lanes.run_as_user.is_some() {
+                // Lanes run as another user: the configuration must not be theirs to read.
+                pika_news_web::sandbox::check_private_file(&file)?;
+            }
+            raise_open_file_limit();
+            let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
-                .build()?
-                .block_on(serve_until_signalled(config))
-                .map(|()| ExitCode::SUCCESS)
+                .build()?;
+            let served = runtime.block_on(serve_until_signalled(config));
+            // A blocking task still running (a read stuck on a sick disk)
+            // must not keep a stopped server from exiting.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+            served.map(|()| ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Create {
             config,
@@ -231,6 +239,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("revoked {name}");
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Raises the soft open-file limit to the hard one, so the connection cap
+/// (which stays under the soft limit) is as high as this host allows.
+fn raise_open_file_limit() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    match getrlimit(Resource::RLIMIT_NOFILE) {
+        Ok((soft, hard)) if soft < hard => {
+            if let Err(e) = setrlimit(Resource::RLIMIT_NOFILE, hard, hard) {
+                tracing::warn!(error = %e, soft, hard, "could not raise the open-file limit");
+            }
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not read the open-file limit"),
     }
 }
 

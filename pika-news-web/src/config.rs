@@ -5,6 +5,8 @@ use pikaci_core::TomlLocation;
 use serde::Deserialize;
 
 use crate::data_dir::DataDir;
+use crate::http::HttpLimits;
+use crate::sandbox::LaneSettings;
 
 /// The default listen address.
 pub const DEFAULT_BIND_ADDRESS: &str = "127.0.0.1";
@@ -26,6 +28,10 @@ pub struct Config {
     pub public_read: bool,
     /// The repository served.
     pub forge_repo: ForgeRepo,
+    /// `[lanes]`: who lanes run as, and how long they get to stop.
+    pub lanes: LaneSettings,
+    /// `[http]`: connection timeouts and limits.
+    pub http: HttpLimits,
 }
 
 /// `[forge_repo]`.
@@ -88,6 +94,25 @@ struct RawConfig {
     #[serde(default)]
     public_read: bool,
     forge_repo: RawForgeRepo,
+    #[serde(default)]
+    lanes: RawLanes,
+    #[serde(default)]
+    http: RawHttp,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLanes {
+    run_as_user: Option<String>,
+    lease_secs: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawHttp {
+    header_read_timeout_secs: Option<u64>,
+    idle_timeout_secs: Option<u64>,
+    max_connections: Option<usize>,
 }
 
 #[derive(Deserialize)]
@@ -229,6 +254,12 @@ impl Config {
                 )),
                 poll_interval_secs: fr.poll_interval_secs.max(1),
             },
+            lanes: LaneSettings::new(raw.lanes.run_as_user, raw.lanes.lease_secs),
+            http: HttpLimits::from_settings(
+                raw.http.header_read_timeout_secs,
+                raw.http.idle_timeout_secs,
+                raw.http.max_connections,
+            ),
         })
     }
 }

@@ -35,9 +35,14 @@ impl DataDir {
         &self.root
     }
 
+    /// The folder of lane logs.
+    pub fn lane_logs(&self) -> Utf8PathBuf {
+        self.root.join(LANE_LOGS)
+    }
+
     /// A lane run's own log: what pika-news ran, the lane's output, and how it ended.
     pub fn lane_log(&self, lane: LaneRunId) -> Utf8PathBuf {
-        self.root.join(LANE_LOGS).join(format!("{lane}.log"))
+        self.lane_logs().join(format!("{lane}.log"))
     }
 
     /// A pikaci lane run's raw JSONL events, as pikaci printed them (its log

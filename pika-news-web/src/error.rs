@@ -30,6 +30,9 @@ pub enum ApiError {
     /// Something failed on the server; the message is safe to show.
     #[error("{0}")]
     Internal(String),
+    /// Every permit for large reads is taken and none freed in time.
+    #[error("the server is busy with other large reads; try again in a moment")]
+    Busy,
 }
 
 impl ApiError {
@@ -41,6 +44,7 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Busy => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -55,6 +59,12 @@ impl IntoResponse for ApiError {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,
                 axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        if matches!(self, Self::Busy) {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
             );
         }
         response

@@ -36,16 +36,20 @@ mod config;
 mod data_dir;
 pub mod db;
 mod error;
-mod http;
+pub mod http;
 pub mod lanes;
 pub mod live;
+mod pages;
 pub mod ph_session;
+pub mod sandbox;
 pub mod scheduler;
 mod server;
 mod state;
 mod watch;
 
-pub use api::{Access, ROUTES, RouteDoc, openapi_document, router};
+pub use api::{
+    Access, HeavyReads, MAX_SERVED_RECORD_BYTES, ROUTES, RouteDoc, openapi_document, router,
+};
 pub use auth::{COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,

@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use crate::api::router;
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::http::{default_workers, serve_http};
+use crate::http::{default_workers, serve_router};
+use crate::sandbox::{self, LaneUser, SandboxError};
 use crate::scheduler::Scheduler;
 use crate::state::AppState;
 
@@ -27,9 +28,20 @@ pub enum ServeError {
         #[source]
         source: DbError,
     },
+    /// Lanes cannot run as the configured user, or the service's files
+    /// cannot be made private.
+    #[error("sandboxing lanes")]
+    Sandbox(#[from] SandboxError),
     /// Serving HTTP failed.
     #[error("serving HTTP failed")]
     Http(#[source] std::io::Error),
+}
+
+/// The open-file limit (soft) of this process, if it can be read.
+fn open_file_limit() -> Option<u64> {
+    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .ok()
+        .map(|(soft, _)| soft)
 }
 
 /// Serves `config`'s repository on `listener` (the HTTP API, the page and the
@@ -42,6 +54,12 @@ pub enum ServeError {
 ///
 /// `lane_env` is the environment lanes' children are filtered from: the
 /// caller passes it in, this library never reads the process's own.
+///
+/// With `[lanes] run_as_user`, the lane user is looked up and the service's
+/// files are made private first (see [`sandbox::files`]); a user that does
+/// not exist, or is root or the service's own, is an error before anything
+/// is served. Connections are served under `[http]`'s limits, with at most
+/// as many connections as the open-file limit leaves room for.
 pub async fn serve(
     listener: TcpListener,
     config: Config,
@@ -52,8 +70,25 @@ pub async fn serve(
         path: config.database.clone(),
         source,
     })?;
+    let lane_user = match &config.lanes.run_as_user {
+        Some(name) => {
+            let user = LaneUser::lookup(name)?;
+            sandbox::prepare_service_files(&config, &user)?;
+            tracing::info!(
+                user = user.name(),
+                uid = user.uid(),
+                "lanes run as their own user"
+            );
+            Some(user)
+        }
+        None => None,
+    };
+    let cap = config.http.connection_cap(open_file_limit());
+    let limits = config.http.clone();
     let repo = config.forge_repo;
-    let scheduler = Scheduler::new(db.clone(), repo.clone(), lane_env);
+    let scheduler = Scheduler::new(db.clone(), repo.clone(), lane_env)
+        .run_as(lane_user)
+        .lease_secs(config.lanes.lease_secs);
     let state = AppState::new(db, repo.pikaci_state_root.clone(), config.public_read)
         .with_waker(scheduler.waker())
         .with_data_dir(repo.data_dir.clone())
@@ -61,7 +96,7 @@ pub async fn serve(
     let stop_lanes = CancellationToken::new();
     let scheduler_task = tokio::spawn(scheduler.run(stop_lanes.clone()));
     if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, state_root = %repo.pikaci_state_root, "pika-news listening");
+        tracing::info!(%addr, state_root = %repo.pikaci_state_root, max_connections = cap, "pika-news listening");
     }
     // Live streams never end by themselves: closing them lets the graceful
     // shutdown finish (their clients reconnect with Last-Event-ID).
@@ -70,7 +105,15 @@ pub async fn serve(
         shutdown.await;
         live.close();
     };
-    let served = serve_http(listener, router(state), default_workers(), shutdown).await;
+    let served = serve_router(
+        listener,
+        router(state),
+        limits,
+        cap,
+        default_workers(),
+        shutdown,
+    )
+    .await;
     tracing::info!("shutting down");
     stop_lanes.cancel();
     let _ = scheduler_task.await;

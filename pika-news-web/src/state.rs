@@ -6,10 +6,12 @@ use camino::Utf8PathBuf;
 use pikaci_core::{Liveness, SystemLiveness};
 use pikaci_store::Store;
 
+use crate::api::HeavyReads;
 use crate::api::record_cache::RecordCache;
 use crate::data_dir::DataDir;
 use crate::db::Db;
 use crate::live::{self, LiveLogs};
+use crate::pages::LineIndex;
 use crate::watch::DiskWatch;
 
 /// What every handler shares, behind one reference count: axum clones the
@@ -48,6 +50,10 @@ pub struct StateFields {
     pub waker: Option<Arc<tokio::sync::Notify>>,
     /// The service's data folder, where lane logs are (when lanes run).
     pub data_dir: Option<DataDir>,
+    /// How many large reads run at once.
+    pub heavy: HeavyReads,
+    /// Line numbers of log positions, counted once per log for the pages.
+    pub(crate) lines: LineIndex,
     /// The logs being followed live, shared by every stream.
     pub live: Arc<LiveLogs>,
     /// Run records read before, valid while their `run.json` is unchanged.
@@ -85,6 +91,8 @@ impl AppState {
             liveness: Arc::new(SystemLiveness::new()),
             waker: None,
             data_dir: None,
+            heavy: HeavyReads::default(),
+            lines: LineIndex::default(),
             live: Arc::new(LiveLogs::new(live::Settings::default())),
             records: Arc::default(),
             watch: Arc::default(),
@@ -101,6 +109,12 @@ impl AppState {
         self
     }
 
+    /// The same state, with `heavy` bounding large reads.
+    pub fn with_heavy_reads(mut self, heavy: HeavyReads) -> Self {
+        self.heavy = heavy;
+        self
+    }
+
     /// The same state, with live streams that behave as `settings` say.
     pub fn with_live_settings(mut self, settings: live::Settings) -> Self {
         self.live = Arc::new(LiveLogs::new(settings));
@@ -113,7 +127,6 @@ impl AppState {
         self.default_branch = default_branch.into();
         self
     }
-
     /// The same state, serving lane logs from `data_dir`.
     pub fn with_data_dir(mut self, data_dir: DataDir) -> Self {
         self.data_dir = Some(data_dir);

@@ -32,8 +32,16 @@ pub enum Command {
     Status(StatusOpts),
     /// Print a job's logs (all of it, a byte range, or the tail), or follow a running job.
     Logs(LogsOpts),
-    /// Run an earlier run's jobs again (all, or only those that did not pass).
-    #[command(after_help = EXIT_CODES_HELP)]
+    /// Run an earlier run's jobs again (all, or only those that did not pass) on the same
+    /// bytes, in the snapshot that run kept.
+    ///
+    /// A rerun runs in the snapshot the original run kept (runs/RUN_ID/snapshot), with the
+    /// pipeline file as it was in that snapshot, so it runs the same bytes even when the
+    /// source tree has changed since, and records rerun_of. A run keeps its snapshot until
+    /// gc deletes the run; when it is gone (or the run was made with --discard-snapshot),
+    /// rerun refuses with exit code 2, and --from-source runs the same jobs on a new
+    /// snapshot of the current source tree instead.
+    #[command(after_help = EXIT_CODES_HELP, after_long_help = EXIT_CODES_HELP)]
     Rerun(RerunOpts),
     /// Delete old runs from the state root.
     Gc(GcOpts),
@@ -83,8 +91,13 @@ pub struct ExecOpts {
     /// How many independent jobs may run at once.
     #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
-    /// Keep the run's snapshot folders after the run (they are removed by default).
+    /// Remove the run's snapshot when it ends. By default it is kept in the run's folder
+    /// (until gc deletes the run) so `pikaci rerun` can run the same bytes again; a run
+    /// without it can only be rerun with --from-source.
     #[arg(long)]
+    pub discard_snapshot: bool,
+    /// The run's snapshot is kept by default; this flag is accepted and changes nothing.
+    #[arg(long, hide = true, conflicts_with = "discard_snapshot")]
     pub keep_snapshot: bool,
 }
 
@@ -109,6 +122,10 @@ pub struct RerunOpts {
     /// Only the jobs that did not pass.
     #[arg(long)]
     pub failed: bool,
+    /// Snapshot the current source tree (and read its pipeline file) instead of reusing
+    /// the run's kept snapshot: the same jobs, on today's code.
+    #[arg(long)]
+    pub from_source: bool,
     /// Shared options.
     #[command(flatten)]
     pub exec: ExecOpts,
@@ -172,7 +189,9 @@ pub struct GcOpts {
     /// Delete runs older than this (e.g. 14d, 12h).
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub older_than: Option<std::time::Duration>,
-    /// A run still `running` is only deleted when older than this.
+    /// A `running` run whose owner cannot be checked from here (another host,
+    /// or a record of an older pikaci) is only deleted when older than this.
+    /// A run whose owner is alive on this host is never deleted.
     #[arg(long, value_name = "DURATION", default_value = "7d", value_parser = humantime::parse_duration)]
     pub stale_after: std::time::Duration,
     /// Say what would be deleted, delete nothing.

@@ -1,6 +1,7 @@
 //! `pikaci gc` and `pikaci generate`.
 
 use clap::CommandFactory;
+use pikaci_core::SystemLiveness;
 use pikaci_core::engine::{Clock, SystemClock};
 use pikaci_store::GcPolicy;
 
@@ -20,9 +21,12 @@ pub(crate) fn gc(ctx: &Context, opts: &GcOpts) -> Result<u8, CliError> {
         older_than: opts.older_than,
         stale_running_after: opts.stale_after,
     };
-    let report = ctx
-        .store()
-        .gc_runs(&policy, SystemClock.now(), opts.dry_run)?;
+    let report = ctx.store().gc_runs(
+        &policy,
+        &SystemLiveness::new(),
+        SystemClock.now(),
+        opts.dry_run,
+    )?;
     let verb = if opts.dry_run {
         "would delete"
     } else {

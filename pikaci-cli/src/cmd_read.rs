@@ -7,12 +7,13 @@ use pikaci_core::engine::Clock;
 use pikaci_core::engine::SystemClock;
 use std::sync::Arc;
 
-use pikaci_core::{JobId, Liveness, LogFile, LogKind, RunId, RunRecord, RunStatus, SystemLiveness};
+use pikaci_core::{JobId, Liveness, LogFile, LogKind, RunId, RunRecord, SystemLiveness};
 use pikaci_store::{FollowStep, JobLog, LogRange, Store, StoreError};
 
 use crate::args::{KindArg, ListOpts, LogsOpts, StatusOpts};
 use crate::context::{Context, parse_id};
 use crate::exit::{CliError, EXIT_OK};
+use crate::show;
 
 /// How often `logs --follow` looks for more output.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
@@ -58,41 +59,10 @@ pub(crate) fn list(ctx: &Context, opts: &ListOpts) -> Result<u8, CliError> {
         writeln!(out, "no runs in {}", ctx.state_root).map_err(internal("printing"))?;
         return Ok(EXIT_OK);
     }
-    writeln!(
-        out,
-        "{:<26} {:<8} {:<20} {:<6} MESSAGE",
-        "RUN", "STATUS", "TARGET", "JOBS"
-    )
-    .map_err(internal("printing"))?;
+    writeln!(out, "{}", show::list_header()).map_err(internal("printing"))?;
     for id in ids {
-        let line = match load(&store, &id) {
-            Ok(r) => {
-                let passed = r
-                    .jobs
-                    .iter()
-                    .filter(|j| j.status == RunStatus::Passed)
-                    .count();
-                let total = r.jobs.len().max(r.planned_jobs.len());
-                format!(
-                    "{:<26} {:<8} {:<20} {:<6} {}",
-                    id,
-                    r.status,
-                    r.target_id
-                        .as_ref()
-                        .map_or("-".to_owned(), |t| t.to_string()),
-                    format!("{passed}/{total}"),
-                    r.message.unwrap_or_default()
-                )
-            }
-            Err(StoreError::RunNotFound { .. }) => {
-                format!(
-                    "{id:<26} {:<8} no run.json: the run's process stopped before writing it",
-                    "incomplete"
-                )
-            }
-            Err(e) => format!("{id:<26} {:<8} {e}", "error"),
-        };
-        writeln!(out, "{line}").map_err(internal("printing"))?;
+        let row = show::list_row(&id, &load(&store, &id));
+        writeln!(out, "{row}").map_err(internal("printing"))?;
     }
     Ok(EXIT_OK)
 }
@@ -107,56 +77,7 @@ pub(crate) fn status(ctx: &Context, opts: &StatusOpts) -> Result<u8, CliError> {
         writeln!(out, "{text}").map_err(internal("printing"))?;
         return Ok(EXIT_OK);
     }
-    let mut text = format!("run     {}\nstatus  {}", r.run_id, r.status);
-    if let Some(k) = r.failure_kind {
-        text.push_str(&format!(" ({k})"));
-    }
-    text.push('\n');
-    if let Some(t) = &r.target_id {
-        text.push_str(&format!("target  {t}\n"));
-    }
-    if let Some(o) = &r.rerun_of {
-        text.push_str(&format!("rerun   of {o}\n"));
-    }
-    text.push_str(&format!("created {}\n", r.created_at));
-    if let Some(f) = r.finished_at {
-        text.push_str(&format!("ended   {f}\n"));
-    }
-    if let Some(h) = &r.git_head {
-        text.push_str(&format!(
-            "git     {h}{}\n",
-            if r.git_dirty == Some(true) {
-                " (dirty)"
-            } else {
-                ""
-            }
-        ));
-    }
-    if let Some(m) = &r.message {
-        text.push_str(&format!("message {m}\n"));
-    }
-    text.push_str("jobs:\n");
-    for j in &r.jobs {
-        let took = j
-            .finished_at
-            .and_then(|f| f.duration_since(j.started_at).try_into().ok())
-            .map(|d: Duration| format!(" in {}", pikaci_core::engine::human_duration(d)))
-            .unwrap_or_default();
-        text.push_str(&format!(
-            "  {:<24} {:<8} {}{}{}\n",
-            j.id.as_str(),
-            j.status.as_str(),
-            j.executor,
-            took,
-            j.message
-                .as_deref()
-                .map(|m| format!("  {m}"))
-                .unwrap_or_default()
-        ));
-    }
-    for p in r.planned_jobs.iter().filter(|p| r.job(p).is_none()) {
-        text.push_str(&format!("  {:<24} pending\n", p.as_str()));
-    }
+    let text = show::status_text(&r);
     out.write_all(text.as_bytes())
         .map_err(internal("printing"))?;
     Ok(EXIT_OK)

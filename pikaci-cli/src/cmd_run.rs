@@ -3,9 +3,13 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use camino::Utf8PathBuf;
-use pikaci_core::engine::{Engine, HostExecutor, JobSelection, RunRequest, SnapshotPolicy};
-use pikaci_core::{JobId, RunId, RunStatus, SystemLiveness, TargetId};
+use camino::{Utf8Path, Utf8PathBuf};
+use pikaci_core::engine::source::GitInfo;
+use pikaci_core::engine::supervisor::JobSupervisor;
+use pikaci_core::engine::{
+    Engine, HostExecutor, JobSelection, KeptSnapshot, RunRequest, RunSource, SnapshotPolicy,
+};
+use pikaci_core::{JobId, Pipeline, RunId, RunRecord, RunStatus, SystemLiveness, TargetId};
 use pikaci_incus::{IncusConfig, IncusExecutor};
 use tokio_util::sync::CancellationToken;
 
@@ -26,13 +30,15 @@ pub(crate) async fn run(ctx: &Context, opts: RunOpts) -> Result<u8, CliError> {
         .iter()
         .map(|j| parse_id::<JobId>("job id", j))
         .collect::<Result<Vec<_>, _>>()?;
-    execute(ctx, &opts.exec, target, jobs, None).await
+    let origin = Origin::source(ctx, &opts.exec)?;
+    execute(ctx, &opts.exec, origin, target, jobs, None).await
 }
 
-/// `pikaci rerun RUN_ID [--failed]`.
+/// `pikaci rerun RUN_ID [--failed] [--from-source]`.
 pub(crate) async fn rerun(ctx: &Context, opts: RerunOpts) -> Result<u8, CliError> {
     let run_id: RunId = parse_id("run id", &opts.run_id)?;
-    let old = ctx.store().load_run_record(&run_id)?;
+    let store = ctx.store();
+    let old = store.run(&run_id)?.record()?;
     let mut jobs: Vec<JobId> = old
         .jobs
         .iter()
@@ -46,46 +52,140 @@ pub(crate) async fn rerun(ctx: &Context, opts: RerunOpts) -> Result<u8, CliError
         println!("run {run_id} has no jobs to run again");
         return Ok(EXIT_OK);
     }
-    execute(ctx, &opts.exec, old.target_id.clone(), jobs, Some(run_id)).await
+    let origin = if opts.from_source {
+        Origin::source(ctx, &opts.exec)?
+    } else {
+        Origin::kept_snapshot(ctx, &opts.exec, &store, &old)?
+    };
+    execute(
+        ctx,
+        &opts.exec,
+        origin,
+        old.target_id.clone(),
+        jobs,
+        Some(run_id),
+    )
+    .await
 }
 
-async fn execute(
+/// Where a run's pipeline and files come from.
+struct Origin {
+    pipeline: Pipeline,
+    source_root: Utf8PathBuf,
+    source: RunSource,
+}
+
+impl Origin {
+    /// The pipeline file (`--config`, else `./pikaci.toml`) and a new
+    /// snapshot of the source folder (`--source`, else the pipeline file's).
+    fn source(ctx: &Context, exec: &ExecOpts) -> Result<Self, CliError> {
+        let pipeline_path = ctx.pipeline_path(exec.config.as_deref());
+        Ok(Self {
+            pipeline: load_pipeline(&pipeline_path)?,
+            source_root: source_folder(ctx, exec, &pipeline_path)?,
+            source: RunSource::Fresh,
+        })
+    }
+
+    /// The snapshot `old` ran in, kept in its run folder (found through the
+    /// layout), with the pipeline file as it is in that snapshot when the
+    /// file lies inside the source folder: the same bytes `old` ran.
+    fn kept_snapshot(
+        ctx: &Context,
+        exec: &ExecOpts,
+        store: &pikaci_store::Store,
+        old: &RunRecord,
+    ) -> Result<Self, CliError> {
+        // A rerun of a rerun runs where that one ran: the snapshot of the run
+        // it names, never a path taken from the record.
+        let owner = old
+            .snapshot_of
+            .clone()
+            .unwrap_or_else(|| old.run_id.clone());
+        let gone = || CliError::SnapshotGone {
+            run: old.run_id.clone(),
+            owner: owner.clone(),
+        };
+        let dir = match store.run(&owner) {
+            Ok(dir) => dir.kept_snapshot()?.ok_or_else(gone)?,
+            Err(e) if e.is_not_found() => return Err(gone()),
+            Err(e) => return Err(e.into()),
+        };
+        let pipeline_path = ctx.pipeline_path(exec.config.as_deref());
+        let source = source_folder(ctx, exec, &pipeline_path)?;
+        let in_snapshot = canonical(&pipeline_path)
+            .and_then(|p| p.strip_prefix(&source).ok().map(|rel| dir.join(rel)))
+            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()));
+        let pipeline = load_pipeline(in_snapshot.as_deref().unwrap_or(&pipeline_path))?;
+        Ok(Self {
+            pipeline,
+            source_root: old.source_root.clone(),
+            source: RunSource::Kept(KeptSnapshot {
+                of: owner,
+                dir,
+                git: GitInfo {
+                    head: old.git_head.clone(),
+                    dirty: old.git_dirty,
+                    changed_files: old.changed_files.clone(),
+                },
+            }),
+        })
+    }
+}
+
+/// The source folder: `--source`, else the pipeline file's folder, canonical.
+fn source_folder(
     ctx: &Context,
     exec: &ExecOpts,
-    target: Option<TargetId>,
-    jobs: Vec<JobId>,
-    rerun_of: Option<RunId>,
-) -> Result<u8, CliError> {
-    let pipeline_path = ctx.pipeline_path(exec.config.as_deref());
-    let pipeline = load_pipeline(&pipeline_path)?;
-    // The one place a run's jobs are chosen; the engine runs this selection.
-    let selection = JobSelection::new(&pipeline, target, jobs)?;
-    // `[incus]` is read on every run, so a mistake in it is found at once;
-    // the environment is only consulted when a job runs in Incus.
-    let incus = IncusConfig::from_section(&pipeline.incus)?;
+    pipeline_path: &Utf8Path,
+) -> Result<Utf8PathBuf, CliError> {
     let source = match &exec.source {
         Some(s) => absolute(s, &ctx.cwd),
         None => pipeline_path
             .parent()
             .map_or_else(|| ctx.cwd.clone(), Utf8PathBuf::from),
     };
-    let source = canonical(&source)
-        .ok_or_else(|| CliError::Usage(format!("source folder {source} does not exist")))?;
+    canonical(&source)
+        .ok_or_else(|| CliError::Usage(format!("source folder {source} does not exist")))
+}
+
+async fn execute(
+    ctx: &Context,
+    exec: &ExecOpts,
+    origin: Origin,
+    target: Option<TargetId>,
+    jobs: Vec<JobId>,
+    rerun_of: Option<RunId>,
+) -> Result<u8, CliError> {
+    let Origin {
+        pipeline,
+        source_root,
+        source,
+    } = origin;
+    // The one place a run's jobs are chosen; the engine runs this selection.
+    let selection = JobSelection::new(&pipeline, target, jobs)?;
+    // `[incus]` is read on every run, so a mistake in it is found at once;
+    // the environment is only consulted when a job runs in Incus.
+    let incus = IncusConfig::from_section(&pipeline.incus)?;
     // The state root may not exist yet; make it so it can be compared and excluded.
     let _ = std::fs::create_dir_all(&ctx.state_root);
     let state_root = canonical(&ctx.state_root).unwrap_or_else(|| ctx.state_root.clone());
-    let exclude = state_root.starts_with(&source).then(|| state_root.clone());
+    let exclude = state_root
+        .starts_with(&source_root)
+        .then(|| state_root.clone());
     // When the state root cannot take the snapshot, the jobs still run from
     // one in the temporary folder.
     let fallback = Utf8PathBuf::from_path_buf(std::env::temp_dir())
         .unwrap_or_else(|_| Utf8PathBuf::from("/tmp"));
 
     let mut builder = Engine::builder(pikaci_store::Store::open(state_root))
-        .executor(Arc::new(HostExecutor::new()))
+        .executor(Arc::new(
+            HostExecutor::new().supervisor(JobSupervisor::this_executable()),
+        ))
         .owner(SystemLiveness::new().current_owner())
         .snapshot(SnapshotPolicy::Copy {
             exclude,
-            keep: exec.keep_snapshot,
+            keep: !exec.discard_snapshot,
             fallback: Some(fallback),
         });
     // Executors beyond the host are registered here, only when a selected job
@@ -106,7 +206,8 @@ async fn execute(
     let signals = spawn_signal_watch(cancel.clone())?;
     let request = RunRequest {
         selection,
-        source_root: source,
+        source_root,
+        source,
         rerun_of,
         parallelism: usize::from(exec.jobs),
         cancel,

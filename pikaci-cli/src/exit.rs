@@ -1,7 +1,7 @@
 //! The command's error type and the exit code of each error.
 
 use pikaci_core::engine::SelectError;
-use pikaci_core::{IdError, PipelineError};
+use pikaci_core::{IdError, PipelineError, RunId};
 use pikaci_incus::IncusError;
 use pikaci_store::{LogRangeError, StoreError};
 
@@ -50,6 +50,18 @@ pub enum CliError {
     /// Reading or writing the state root failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// A rerun on the original's bytes is impossible: the snapshot is gone.
+    #[error(
+        "run {run} cannot be rerun on the same bytes: the snapshot of run {owner} is gone \
+         (gc deleted it with its run, or the run was made with --discard-snapshot); \
+         `pikaci rerun {run} --from-source` runs the same jobs on the current source tree"
+    )]
+    SnapshotGone {
+        /// The run asked to be rerun.
+        run: RunId,
+        /// The run whose kept snapshot it ran in (itself, unless it was a rerun).
+        owner: RunId,
+    },
     /// Something of pikaci's own failed.
     #[error("{what}: {source}")]
     Internal {
@@ -70,7 +82,8 @@ impl CliError {
             | Self::ConfigRead { .. }
             | Self::Config(_)
             | Self::InvalidRange(_)
-            | Self::Select(_) => EXIT_USAGE,
+            | Self::Select(_)
+            | Self::SnapshotGone { .. } => EXIT_USAGE,
             Self::Incus(e) => match e {
                 IncusError::Config(_)
                 | IncusError::InvalidSetting { .. }

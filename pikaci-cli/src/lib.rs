@@ -13,6 +13,7 @@ mod cmd_run;
 pub mod context;
 pub mod exit;
 mod render;
+mod show;
 
 use std::process::ExitCode;
 
@@ -24,6 +25,10 @@ use crate::exit::{CliError, EXIT_INTERNAL};
 
 /// Parses the command line, runs the command and returns its exit code.
 pub fn main() -> ExitCode {
+    // pikaci re-runs itself as the supervisor of each job it runs on the host.
+    if let Some(code) = pikaci_core::engine::supervisor::dispatch(std::env::args_os()) {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // clap prints help (exit 0) or the usage error (exit 2) itself.
@@ -42,7 +47,8 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("pikaci: {}", error_chain(&e));
+            // Errors may quote a run record: shown escaped, like the record.
+            eprintln!("pikaci: {}", pikaci_core::escape_controls(&error_chain(&e)));
             ExitCode::from(e.exit_code())
         }
     }

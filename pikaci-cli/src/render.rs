@@ -8,6 +8,7 @@ use pikaci_core::engine::{RunObserver, human_duration};
 use pikaci_core::{JobId, JobRecord, LifecycleEvent, RunStatus};
 
 use crate::args::Output;
+use pikaci_core::escape_controls as terminal;
 
 /// Jobs running now, with when they started.
 type Running = Arc<Mutex<Vec<(JobId, Instant)>>>;
@@ -43,7 +44,9 @@ impl Renderer {
                     let running = live.lock().map(|r| r.clone()).unwrap_or_default();
                     running
                         .iter()
-                        .map(|(id, t)| format!("{id} {}", human_duration(t.elapsed())))
+                        .map(|(id, t)| {
+                            format!("{} {}", terminal(id.as_str()), human_duration(t.elapsed()))
+                        })
                         .collect::<Vec<_>>()
                         .join(", ")
                 };
@@ -74,13 +77,17 @@ impl Renderer {
             } => {
                 let target = target_id
                     .as_ref()
-                    .map(|t| format!(" target {t}"))
+                    .map(|t| format!(" target {}", terminal(t.as_str())))
                     .unwrap_or_default();
                 let rerun = rerun_of
                     .as_ref()
-                    .map(|r| format!(" (rerun of {r})"))
+                    .map(|r| format!(" (rerun of {})", terminal(r.as_str())))
                     .unwrap_or_default();
-                writeln!(out, "pikaci run {run_id}{target}{rerun}")
+                writeln!(
+                    out,
+                    "pikaci run {}{target}{rerun}",
+                    terminal(run_id.as_str())
+                )
             }
             LifecycleEvent::JobStarted { job, .. } if job.status == RunStatus::Running => {
                 if let Ok(mut s) = self.started.lock() {
@@ -89,7 +96,12 @@ impl Renderer {
                 if let Some(mut l) = self.live.as_ref().and_then(|l| l.lock().ok()) {
                     l.push((job.id.clone(), Instant::now()));
                 }
-                writeln!(out, "  start  {}{}", job.id, describe(job))
+                writeln!(
+                    out,
+                    "  start  {}{}",
+                    terminal(job.id.as_str()),
+                    describe(job)
+                )
             }
             LifecycleEvent::JobStarted { .. } => Ok(()),
             LifecycleEvent::JobFinished { job, .. } => {
@@ -105,24 +117,34 @@ impl Renderer {
                 };
                 let why = match (job.status, &job.message) {
                     (RunStatus::Passed, _) | (_, None) => String::new(),
-                    (_, Some(m)) => format!(": {m}"),
+                    (_, Some(m)) => format!(": {}", terminal(m)),
                 };
-                writeln!(out, "  {mark}  {}{took}{why}", job.id)
+                let cut = if job.log_truncated {
+                    " (guest.log cut at max_log_bytes)"
+                } else {
+                    ""
+                };
+                writeln!(
+                    out,
+                    "  {mark}  {}{took}{why}{cut}",
+                    terminal(job.id.as_str())
+                )
             }
             LifecycleEvent::RunFinished { run } => {
                 let mut s = writeln!(
                     out,
                     "{} {}: {}",
-                    run.run_id,
+                    terminal(run.run_id.as_str()),
                     run.status,
-                    run.message.as_deref().unwrap_or("")
+                    terminal(run.message.as_deref().unwrap_or(""))
                 );
                 if let Some(failed) = run.jobs.iter().find(|j| j.status == RunStatus::Failed) {
                     s = s.and_then(|()| {
                         writeln!(
                             out,
                             "  read why: pikaci logs {} --job {} --tail 65536",
-                            run.run_id, failed.id
+                            terminal(run.run_id.as_str()),
+                            terminal(failed.id.as_str())
                         )
                     });
                 }
@@ -146,7 +168,7 @@ fn describe(job: &JobRecord) -> String {
     if job.description.is_empty() {
         String::new()
     } else {
-        format!("  ({})", job.description)
+        format!("  ({})", terminal(&job.description))
     }
 }
 
@@ -173,6 +195,6 @@ impl RunObserver for Renderer {
 
     fn warning(&self, message: &str) {
         self.clear_live_line();
-        eprintln!("warning: {message}");
+        eprintln!("warning: {}", terminal(message));
     }
 }

@@ -57,12 +57,6 @@ pub enum IdError {
         /// The offending id, escaped and shortened for display.
         shown: String,
     },
-    /// A run id that is valid as an id but not of the `YYYYMMDDTHHMMSSZ-xxxxxxxx` shape.
-    #[error("run id {shown:?} is not of the form 20260324T161238Z-1a2b3c4d")]
-    RunIdShape {
-        /// The offending id.
-        shown: String,
-    },
 }
 
 fn shown(s: &str) -> String {
@@ -160,8 +154,12 @@ id_type!(
     "target"
 );
 id_type!(
-    /// A run id such as `20260324T161238Z-1a2b3c4d`: the UTC second the run was
-    /// created, a dash and 8 lowercase hex digits. Run ids sort by time as strings.
+    /// A run id. New runs get ids such as `20260324T161238Z-1a2b3c4d` (the UTC
+    /// second the run was created, a dash and 8 lowercase hex digits; see
+    /// [`RunId::new_at`]), which sort by time as strings. Any id that passes
+    /// [`validate_id`] is accepted when reading, because earlier tools named
+    /// runs otherwise (`pikaci-run-123`); such an id carries no time
+    /// ([`RunId::timestamp`] is `None`).
     RunId,
     "run"
 );
@@ -186,15 +184,15 @@ impl TryFrom<String> for RunId {
     type Error = IdError;
     fn try_from(s: String) -> Result<Self, IdError> {
         validate_id("run", &s)?;
-        if !is_run_id_shape(&s) {
-            return Err(IdError::RunIdShape { shown: shown(&s) });
-        }
         Ok(Self(s))
     }
 }
 
+/// The length of the time part of a timestamped run id, `YYYYMMDDTHHMMSSZ`.
+const RUN_ID_STAMP_LEN: usize = 16;
+
 /// `YYYYMMDDTHHMMSSZ-` followed by 8 lowercase hex digits.
-fn is_run_id_shape(s: &str) -> bool {
+fn is_timestamped(s: &str) -> bool {
     let b = s.as_bytes();
     b.len() == 25
         && b[..8].iter().all(u8::is_ascii_digit)
@@ -225,9 +223,20 @@ impl RunId {
         Self(format!("{stamp}-{suffix:08x}"))
     }
 
-    /// The UTC second encoded in the id.
+    /// Whether the id has the form new runs get, `20260324T161238Z-1a2b3c4d`.
+    pub fn is_timestamped(&self) -> bool {
+        is_timestamped(&self.0)
+    }
+
+    /// The `YYYYMMDDTHHMMSSZ` part of a timestamped id (`None` for other ids):
+    /// stamps compare as strings in the order of their times.
+    pub fn stamp(&self) -> Option<&str> {
+        self.is_timestamped().then(|| &self.0[..RUN_ID_STAMP_LEN])
+    }
+
+    /// The UTC second encoded in a timestamped id; `None` for other ids.
     pub fn timestamp(&self) -> Option<Timestamp> {
-        let s = &self.0;
+        let s = self.stamp()?;
         let rfc3339 = format!(
             "{}-{}-{}T{}:{}:{}Z",
             &s[0..4],
@@ -271,15 +280,28 @@ mod tests {
     }
 
     #[test]
-    fn run_ids_need_the_time_shape() {
+    fn any_safe_run_id_is_read_but_only_the_time_shape_carries_a_time() {
         for s in [
+            "pikaci-run-123",
             "20260324T161238Z-1A2B3C4D",
             "20260324T161238Z-1a2b3c4",
             "check",
             "20260324T161238-1a2b3c4d0",
         ] {
+            let id: RunId = s.parse().unwrap();
+            assert!(!id.is_timestamped(), "{s}");
+            assert_eq!((id.stamp(), id.timestamp()), (None, None), "{s}");
+        }
+        // The shape, but no real time: it sorts by its stamp, and has no time.
+        let odd: RunId = "20261324T161238Z-1a2b3c4d".parse().unwrap();
+        assert!(odd.is_timestamped());
+        assert_eq!(odd.timestamp(), None);
+        for s in ["../x", "a/b", ".hidden", "a..b", ""] {
             assert!(s.parse::<RunId>().is_err(), "{s}");
         }
+        let id: RunId = "20260324T161238Z-1a2b3c4d".parse().unwrap();
+        assert!(id.is_timestamped());
+        assert_eq!(id.stamp(), Some("20260324T161238Z"));
     }
 
     #[test]

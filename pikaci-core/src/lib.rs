@@ -12,6 +12,7 @@
 //! - The contract with programs that run `pikaci`: [`contract`] (exit codes,
 //!   `PIKACI_STATE_ROOT`, the JSONL run command line, shell quoting).
 //! - [`TomlLocation`]: the line, column and key a TOML error points at.
+//! - [`escape_controls`]: record texts made safe for a terminal.
 //! - [`log_times`]: the per-write timestamp sidecar beside a log (its
 //!   format, and [`log_times::Arrivals`], its writer).
 //!
@@ -30,6 +31,7 @@
 
 pub mod contract;
 pub mod engine;
+mod escape;
 mod event;
 #[cfg(any(test, feature = "test-helpers"))]
 pub mod hostile;
@@ -38,17 +40,22 @@ mod liveness;
 pub mod log_times;
 mod logs;
 mod pipeline;
+mod proc_stat;
 mod record;
 mod section;
 mod status;
 mod toml_span;
 
+pub use escape::escape_controls;
 pub use event::LifecycleEvent;
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
-pub use liveness::{Liveness, SystemLiveness, this_host_name};
+pub use liveness::{Liveness, OwnerState, ProcessProbe, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
-pub use pipeline::{DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, PipelineError, TargetSpec};
-pub use record::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use pipeline::{
+    DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, PipelineError, TargetSpec,
+};
+pub use proc_stat::ProcStat;
+pub use record::{Extra, JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
 pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};
 pub use toml_span::TomlLocation;

@@ -11,6 +11,9 @@
 //! [[target]]
 //! id = "pre-merge"
 //! jobs = ["test"]
+//!
+//! [defaults]
+//! max_log_bytes = "256MiB"
 //! ```
 //!
 //! Parsing is pure: [`Pipeline::parse`] takes the text and the file name used in
@@ -29,6 +32,10 @@ use crate::status::ExecutorKind;
 
 /// The default job timeout when `timeout_secs` is not given.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 3600;
+
+/// How large a job's `guest.log` may grow when neither the job nor
+/// `[defaults]` says (1 GiB): a job printing without end cannot fill the disk.
+pub const DEFAULT_MAX_LOG_BYTES: u64 = 1 << 30;
 
 /// A parsed, validated `pikaci.toml`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -62,6 +69,8 @@ pub struct JobSpec {
     pub env: BTreeMap<String, String>,
     /// Jobs that must pass before this one starts.
     pub needs: Vec<JobId>,
+    /// How large its `guest.log` may grow; past it output is dropped.
+    pub max_log_bytes: u64,
 }
 
 /// One `[[target]]`: a named set of jobs.
@@ -114,6 +123,57 @@ struct RawPipeline {
     #[serde(default)]
     target: Vec<RawTarget>,
     incus: Option<toml::Table>,
+    #[serde(default)]
+    defaults: RawDefaults,
+}
+
+/// `[defaults]`: values for every job that does not set its own.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    max_log_bytes: Option<Spanned<ByteSize>>,
+}
+
+/// A size: a number of bytes, or a string such as `"512MiB"`.
+#[derive(Deserialize, Clone)]
+#[serde(untagged)]
+enum ByteSize {
+    Bytes(u64),
+    Text(String),
+}
+
+impl ByteSize {
+    /// The number of bytes, or what is wrong.
+    fn bytes(&self) -> Result<u64, String> {
+        let n = match self {
+            Self::Bytes(n) => *n,
+            Self::Text(text) => parse_size(text)?,
+        };
+        if n == 0 {
+            return Err("must be at least 1 byte".into());
+        }
+        Ok(n)
+    }
+}
+
+/// `"1024"`, `"64KiB"`, `"512 MiB"`, `"1GiB"`, `"2TiB"` (binary units; `B` too).
+fn parse_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let bad =
+        || format!("{text:?} is not a size: use bytes, or a number with B, KiB, MiB, GiB or TiB");
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let shift = match unit.trim() {
+        "" | "B" => 0,
+        "KiB" => 10,
+        "MiB" => 20,
+        "GiB" => 30,
+        "TiB" => 40,
+        _ => return Err(bad()),
+    };
+    n.checked_mul(1u64 << shift)
+        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 #[derive(Deserialize)]
@@ -134,6 +194,7 @@ struct RawJob {
     env: BTreeMap<String, String>,
     #[serde(default)]
     needs: Vec<Spanned<String>>,
+    max_log_bytes: Option<Spanned<ByteSize>>,
 }
 
 #[derive(Deserialize)]
@@ -151,6 +212,15 @@ impl Pipeline {
         let src = SourceText { file, text };
         let raw: RawPipeline = toml::from_str(text).map_err(|e| src.syntax(&e))?;
 
+        let size = |s: &Spanned<ByteSize>| {
+            s.get_ref()
+                .bytes()
+                .map_err(|m| src.invalid(s.span(), "max_log_bytes", m))
+        };
+        let default_max_log_bytes = match &raw.defaults.max_log_bytes {
+            Some(s) => size(s)?,
+            None => DEFAULT_MAX_LOG_BYTES,
+        };
         let mut jobs = Vec::with_capacity(raw.job.len());
         let mut seen = BTreeSet::new();
         let mut needs_spans = Vec::new();
@@ -191,6 +261,10 @@ impl Pipeline {
                 needs.push(parse_id::<JobId>(&src, n, "needs")?);
                 needs_spans.push((n.span(), id.clone()));
             }
+            let max_log_bytes = match &rj.max_log_bytes {
+                Some(s) => size(s)?,
+                None => default_max_log_bytes,
+            };
             jobs.push(JobSpec {
                 id,
                 description: rj.description,
@@ -201,6 +275,7 @@ impl Pipeline {
                 writable_workspace: rj.writable_workspace,
                 env: rj.env,
                 needs,
+                max_log_bytes,
             });
         }
         for (span, _) in &needs_spans {
@@ -357,6 +432,41 @@ jobs = ["fmt", "test"]
         assert_eq!(p.targets[0].jobs.len(), 2);
         assert_eq!(p.incus.table()["project"].as_str(), Some("p"));
         assert_eq!(p.incus.table()["cpu"].as_integer(), Some(4));
+    }
+
+    #[test]
+    fn max_log_bytes_per_job_or_from_defaults() {
+        let p = parse(
+            "[defaults]\nmax_log_bytes = \"64 MiB\"\n\
+             [[job]]\nid = \"a\"\ncommand = \"x\"\n\
+             [[job]]\nid = \"b\"\ncommand = \"x\"\nmax_log_bytes = 1000\n\
+             [[job]]\nid = \"c\"\ncommand = \"x\"\nmax_log_bytes = \"2GiB\"\n",
+        )
+        .unwrap();
+        let caps: Vec<u64> = p.jobs.iter().map(|j| j.max_log_bytes).collect();
+        assert_eq!(caps, [64 << 20, 1000, 2 << 30]);
+        let p = parse("[[job]]\nid = \"a\"\ncommand = \"x\"\n").unwrap();
+        assert_eq!(p.jobs[0].max_log_bytes, DEFAULT_MAX_LOG_BYTES);
+        for (text, line) in [
+            (
+                "[[job]]\nid = \"a\"\ncommand = \"x\"\nmax_log_bytes = 0\n",
+                4,
+            ),
+            (
+                "[[job]]\nid = \"a\"\ncommand = \"x\"\nmax_log_bytes = \"lots\"\n",
+                4,
+            ),
+            ("[defaults]\nmax_log_bytes = \"5 GB\"\n", 2),
+            ("[defaults]\nmax_log_bytes = \"99999999999TiB\"\n", 2),
+        ] {
+            match parse(text).unwrap_err() {
+                PipelineError::Invalid { line: l, key, .. } => {
+                    assert_eq!((l, key.as_str()), (line, "max_log_bytes"), "{text}");
+                }
+                other => panic!("{text}: {other:?}"),
+            }
+        }
+        assert!(parse("[defaults]\ntimeout = 3\n").is_err());
     }
 
     #[test]

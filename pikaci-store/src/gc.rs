@@ -1,25 +1,43 @@
 //! Garbage collection of old runs.
+//!
+//! - A run whose owner is alive on this host (the same pid *and* start time,
+//!   see [`pikaci_core::Liveness`]) is never deleted, whatever the policy.
+//! - A run's age is its record's `created_at` (the id's time only when the
+//!   record cannot be read); a time more than a day ahead is not believed
+//!   and the run counts as the oldest (see [`crate::list`]'s order, which
+//!   `keep_runs` follows too).
+//! - Several gcs may run at once: a run another gc already moved away is
+//!   not an error, and the trash folder is cleared by whoever gets there.
+//! - Error messages name runs and layout paths relative to the state root,
+//!   never absolute paths.
 
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use pikaci_core::{RunId, RunStatus};
+use pikaci_core::{Liveness, OwnerState, RunId, RunRecord};
 
 use crate::error::StoreError;
 use crate::fs::Fs;
+use crate::list::believable;
 use crate::store::Store;
 
 /// Which runs to delete. A run is deleted when it breaks any limit that is set:
-/// it is not among the newest `keep_runs`, or it is older than `older_than`.
-/// With no limit set nothing is deleted.
+/// it is not among the newest `keep_runs` (in the order of
+/// [`Store::list_runs`]), or it is older than `older_than`. With no limit set
+/// nothing is deleted. A run's folder goes whole: its record, its logs and
+/// the snapshot it kept for reruns.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GcPolicy {
     /// Keep at most this many of the newest runs.
     pub keep_runs: Option<usize>,
     /// Delete runs created longer ago than this.
     pub older_than: Option<Duration>,
-    /// A run still `running` is never deleted unless it is older than this
-    /// (its owner is then assumed dead).
+    /// A run still `running` whose owner cannot be checked from here (another
+    /// host, or a record without the owner's start time) is only deleted when
+    /// older than this. A run whose owner is alive here is never deleted; one
+    /// whose owner is gone counts as finished.
     pub stale_running_after: Duration,
 }
 
@@ -40,81 +58,288 @@ pub struct GcReport {
     pub deleted: Vec<RunId>,
     /// Runs kept, newest first.
     pub kept: Vec<RunId>,
-    /// Runs the policy selected but that are still `running` (and not stale).
+    /// Runs the policy selected but that are still `running`: their owner is
+    /// alive, or cannot be checked and the run is not stale.
     pub skipped_running: Vec<RunId>,
+    /// Runs that went away while this gc ran (another gc took them).
+    pub vanished: Vec<RunId>,
 }
 
+/// Distinguishes the trash names of gcs in one process.
+static PARKED: AtomicU64 = AtomicU64::new(0);
+
 impl<F: Fs> Store<F> {
-    /// Deletes the runs `policy` selects, as of `now`. A deleted run is first
-    /// moved out of `runs/` in one rename, so an interrupted gc never leaves a
+    /// Deletes the runs `policy` selects, as of `now`, asking `liveness`
+    /// about the owners of running runs. A deleted run is first moved out of
+    /// `runs/` in one rename, so an interrupted gc never leaves a
     /// half-deleted run behind in the listing.
     pub fn gc_runs(
         &self,
         policy: &GcPolicy,
+        liveness: &dyn Liveness,
         now: Timestamp,
         dry_run: bool,
     ) -> Result<GcReport, StoreError> {
-        let mut ids = self.all_run_ids()?;
-        ids.sort_unstable_by(|a, b| b.cmp(a));
+        let ordered = self.newest_first(self.all_run_ids()?, now);
         let mut report = GcReport::default();
-        let trash = self.root.trash_dir();
         if !dry_run {
             self.clear_trash()?;
         }
-        for (index, id) in ids.into_iter().enumerate() {
-            let age = age_of(&id, now);
+        for (index, id) in ordered.into_iter().map(|o| o.into_id()).enumerate() {
+            let record = self.load_run_record(&id);
+            let age = age(&record, &id, now);
             let over_count = policy.keep_runs.is_some_and(|n| index >= n);
-            let too_old = policy.older_than.is_some_and(|max| age > max);
+            // A run with no date to trust is older than any limit.
+            let too_old = policy
+                .older_than
+                .is_some_and(|max| age.is_none_or(|a| a > max));
             if !(over_count || too_old) {
                 report.kept.push(id);
                 continue;
             }
-            // A corrupt or missing record is not evidence of a live run.
-            let running =
-                matches!(self.load_run_record(&id), Ok(r) if r.status == RunStatus::Running);
-            if running && age <= policy.stale_running_after {
+            let stale = age.is_none_or(|a| a > policy.stale_running_after);
+            let keep = match &record {
+                Ok(r) => match liveness.owner_state(r) {
+                    OwnerState::Alive => true,
+                    OwnerState::Unknown | OwnerState::PidInUse => !stale,
+                    OwnerState::NotRunning | OwnerState::Gone => false,
+                },
+                // No record yet: a run that is starting (its folder is made
+                // just before its first record), or one that died before it.
+                Err(StoreError::RunNotFound { .. }) => !stale,
+                // A corrupt record is not evidence of a live run.
+                Err(_) => false,
+            };
+            if keep {
                 report.skipped_running.push(id);
                 continue;
             }
-            if !dry_run {
-                let what = || format!("deleting run {id}");
-                self.fs
-                    .create_dir_all(&trash)
-                    .map_err(StoreError::io(what()))?;
-                let parked = trash.join(format!("{id}-{}", std::process::id()));
-                self.fs
-                    .rename(&self.root.run_dir(&id), &parked)
-                    .map_err(StoreError::io(what()))?;
-                self.fs
-                    .remove_dir_all(&parked)
-                    .map_err(StoreError::io(what()))?;
+            if dry_run || self.delete_run(&id)? {
+                report.deleted.push(id);
+            } else {
+                report.vanished.push(id);
             }
-            report.deleted.push(id);
         }
         Ok(report)
     }
 
-    /// Removes what an interrupted gc left in the trash folder.
+    /// Moves a run out of `runs/`, then removes it. `Ok(false)` when the run
+    /// was gone already (another gc moved it).
+    fn delete_run(&self, id: &RunId) -> Result<bool, StoreError> {
+        let what = || format!("deleting run {id}");
+        let trash = self.root.trash_dir();
+        self.fs
+            .create_dir_all(&trash)
+            .map_err(|e| StoreError::io(what())(self.relative(e)))?;
+        let parked = trash.join(format!(
+            "{id}-{}-{}",
+            std::process::id(),
+            PARKED.fetch_add(1, Ordering::Relaxed)
+        ));
+        match self.fs.rename(&self.root.run_dir(id), &parked) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(StoreError::io(what())(self.relative(e))),
+        }
+        self.remove_tree(&parked)
+            .map_err(|e| StoreError::io(what())(self.relative(e)))?;
+        Ok(true)
+    }
+
+    /// Removes what an interrupted gc left in the trash folder (and what a
+    /// gc running alongside is removing: both may remove the same tree).
     fn clear_trash(&self) -> Result<(), StoreError> {
         let trash = self.root.trash_dir();
-        match self.fs.list_dir(&trash) {
-            Ok(names) => {
-                for name in names {
-                    self.fs
-                        .remove_dir_all(&trash.join(name))
-                        .map_err(StoreError::io("clearing the gc trash folder"))?;
-                }
-                Ok(())
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(StoreError::io("clearing the gc trash folder")(e)),
+        let failed = |e| StoreError::io("clearing the gc trash folder")(self.relative(e));
+        let names = match self.fs.list_dir(&trash) {
+            Ok(names) => names,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(failed(e)),
+        };
+        for name in names {
+            self.remove_tree(&trash.join(name)).map_err(failed)?;
         }
+        Ok(())
+    }
+
+    /// Removes a tree that someone else may be removing at the same time:
+    /// what they removed first is not an error.
+    fn remove_tree(&self, path: &camino::Utf8Path) -> io::Result<()> {
+        let mut attempts = 0;
+        loop {
+            match self.fs.remove_dir_all(path) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(_) if matches!(self.fs.kind(path), Ok(None)) => return Ok(()),
+                Err(e) if attempts >= 2 => return Err(e),
+                Err(_) => attempts += 1,
+            }
+        }
+    }
+
+    /// `e` with the state root taken out of its message: paths in it become
+    /// relative to the root (`runs/X`, `.trash/Y`).
+    pub(crate) fn relative(&self, e: io::Error) -> io::Error {
+        let root = self.root.path().as_str();
+        let message = e.to_string();
+        if root.is_empty() || !message.contains(root) {
+            return e;
+        }
+        let trimmed = root.trim_end_matches('/');
+        let message = message
+            .replace(&format!("{trimmed}/"), "")
+            .replace(trimmed, ".");
+        io::Error::new(e.kind(), message)
     }
 }
 
-/// How long ago a run was created, from the time in its id.
-fn age_of(id: &RunId, now: Timestamp) -> Duration {
-    id.timestamp()
-        .and_then(|t| now.duration_since(t).try_into().ok())
-        .unwrap_or_default()
+/// How long ago a run was created: from its record's `created_at`, or from
+/// the time in its id when the record cannot be read. `None` when there is
+/// no time to believe (none, or more than a day ahead).
+fn age(record: &Result<RunRecord, StoreError>, id: &RunId, now: Timestamp) -> Option<Duration> {
+    let created = match record {
+        Ok(r) => Some(r.created_at),
+        Err(_) => id.timestamp(),
+    }
+    .filter(|&t| believable(t, now))?;
+    // A time ahead of now (within the tolerance) is no age at all.
+    Some(now.duration_since(created).try_into().unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use pikaci_core::{ProcessProbe, RunOwner, RunStatus};
+
+    use super::*;
+    use crate::{MemFs, StateRoot};
+
+    /// pid 7 lives and started at tick 100; nothing else lives.
+    struct Host;
+
+    impl Liveness for Host {
+        fn this_host(&self) -> &str {
+            "here"
+        }
+        fn is_alive(&self, pid: u32) -> bool {
+            pid == 7
+        }
+        fn probe(&self, pid: u32) -> ProcessProbe {
+            if pid == 7 {
+                ProcessProbe::Running {
+                    start_ticks: Some(100),
+                }
+            } else {
+                ProcessProbe::Gone
+            }
+        }
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn running(id: &str, pid: u32, start_ticks: Option<u64>, host: &str) -> RunRecord {
+        let mut r = RunRecord::for_test(id);
+        r.status = RunStatus::Running;
+        r.owner = Some(RunOwner {
+            pid,
+            host: host.into(),
+            start_ticks,
+        });
+        r
+    }
+
+    fn delete_all() -> GcPolicy {
+        GcPolicy {
+            keep_runs: Some(0),
+            older_than: None,
+            stale_running_after: Duration::from_secs(1),
+        }
+    }
+
+    #[test]
+    fn a_run_whose_owner_is_alive_is_never_deleted_whatever_stale_after_says() {
+        let store = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
+        let live = running("20260301T000000Z-00000001", 7, Some(100), "here");
+        let reused = running("20260301T000000Z-00000002", 7, Some(55), "here");
+        let dead = running("20260301T000000Z-00000003", 8, Some(100), "here");
+        let old_alive = running("20260301T000000Z-00000004", 7, None, "here");
+        let elsewhere = running("20260301T000000Z-00000005", 7, Some(100), "there");
+        for r in [&live, &reused, &dead, &old_alive, &elsewhere] {
+            store.persist_run_record(r).unwrap();
+        }
+        let report = store
+            .gc_runs(&delete_all(), &Host, at("2026-12-01T00:00:00Z"), false)
+            .unwrap();
+        assert_eq!(report.skipped_running, std::slice::from_ref(&live.run_id));
+        // A reused pid, a dead owner, and (past --stale-after) an owner that
+        // cannot be checked: deleted.
+        let mut deleted = report.deleted.clone();
+        deleted.sort();
+        assert_eq!(
+            deleted,
+            [
+                reused.run_id,
+                dead.run_id,
+                old_alive.run_id.clone(),
+                elsewhere.run_id.clone()
+            ]
+        );
+        // Within --stale-after, an owner that cannot be checked keeps its run.
+        for r in [&old_alive, &elsewhere] {
+            store.persist_run_record(r).unwrap();
+        }
+        let report = store
+            .gc_runs(
+                &GcPolicy {
+                    stale_running_after: Duration::from_secs(365 * 24 * 3600),
+                    ..delete_all()
+                },
+                &Host,
+                at("2026-12-01T00:00:00Z"),
+                false,
+            )
+            .unwrap();
+        assert_eq!(report.deleted.len(), 0);
+        assert_eq!(report.skipped_running.len(), 3);
+    }
+
+    #[test]
+    fn a_future_dated_id_is_judged_by_its_created_at() {
+        let store = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
+        let now = at("2026-12-01T00:00:00Z");
+        let mut planted = RunRecord::for_test("20991231T000000Z-00000001");
+        planted.created_at = at("2026-01-01T00:00:00Z");
+        let mut liar = RunRecord::for_test("20991231T000000Z-00000002");
+        liar.created_at = at("2099-12-31T00:00:00Z");
+        let recent = RunRecord::for_test("20261130T000000Z-00000003");
+        for r in [&planted, &liar, &recent] {
+            store.persist_run_record(r).unwrap();
+        }
+        let policy = GcPolicy {
+            older_than: Some(Duration::from_secs(30 * 24 * 3600)),
+            ..GcPolicy::default()
+        };
+        let report = store.gc_runs(&policy, &Host, now, false).unwrap();
+        assert_eq!(report.kept, [recent.run_id]);
+        assert_eq!(report.deleted.len(), 2);
+    }
+
+    #[test]
+    fn a_run_another_gc_took_is_not_an_error_and_errors_carry_no_absolute_path() {
+        let store = Store::with_fs(MemFs::new(), StateRoot::new("/very/secret/root"));
+        let r = RunRecord::for_test("20260301T000000Z-00000001");
+        store.persist_run_record(&r).unwrap();
+        store
+            .fs()
+            .remove_dir_all(&store.root().run_dir(&r.run_id))
+            .unwrap();
+        assert!(!store.delete_run(&r.run_id).unwrap());
+
+        let e = io::Error::other(
+            "failed to rename `/very/secret/root/runs/x` to `/very/secret/root/.trash/x-1`",
+        );
+        let msg = store.relative(e).to_string();
+        assert_eq!(msg, "failed to rename `runs/x` to `.trash/x-1`");
+    }
 }

@@ -13,6 +13,54 @@ pub const JOBS_DIR: &str = "jobs";
 pub const SNAPSHOT_DIR: &str = "snapshot";
 /// Where gc moves a run before deleting it, so a crash never leaves half a run listed.
 pub const TRASH_DIR: &str = ".trash";
+/// The folder of a job where the earlier pikaci left the guest's files,
+/// among them its `guest.log`.
+pub const ARTIFACTS_DIR: &str = "artifacts";
+
+/// Where in a job's folder a log is found. Readers look in
+/// [`LogPlace::search_order`]: this pikaci's place first, then, for the guest
+/// log only, where the earlier pikaci wrote it. Both are derived from the
+/// layout and validated ids, never from the paths written in `run.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogPlace {
+    /// `jobs/<job>/host.log` or `jobs/<job>/guest.log`: where this pikaci writes.
+    JobFolder,
+    /// `jobs/<job>/artifacts/guest.log`: where the earlier pikaci wrote the
+    /// guest log. Read when `jobs/<job>/guest.log` is absent.
+    Artifacts,
+}
+
+impl LogPlace {
+    /// The places readers look for `file`, in order.
+    pub fn search_order(file: LogFile) -> &'static [LogPlace] {
+        match file {
+            LogFile::Host => &[LogPlace::JobFolder],
+            LogFile::Guest => &[LogPlace::JobFolder, LogPlace::Artifacts],
+        }
+    }
+
+    /// The folder inside the job's folder that holds the log, if any.
+    pub fn subfolder(self) -> Option<&'static str> {
+        match self {
+            Self::JobFolder => None,
+            Self::Artifacts => Some(ARTIFACTS_DIR),
+        }
+    }
+
+    /// The log's path relative to the job folder: `guest.log`, `artifacts/guest.log`.
+    pub fn file_name(self, file: LogFile) -> String {
+        match self.subfolder() {
+            None => file.file_name().to_owned(),
+            Some(sub) => format!("{sub}/{}", file.file_name()),
+        }
+    }
+
+    /// The log's path relative to the run folder, for messages:
+    /// `jobs/<job>/guest.log`, `jobs/<job>/artifacts/guest.log`.
+    pub fn relative(self, job: &JobId, file: LogFile) -> String {
+        format!("{JOBS_DIR}/{job}/{}", self.file_name(file))
+    }
+}
 
 /// A pikaci state root:
 ///
@@ -21,6 +69,7 @@ pub const TRASH_DIR: &str = ".trash";
 /// <root>/runs/<run_id>/jobs/<job_id>/host.log
 /// <root>/runs/<run_id>/jobs/<job_id>/guest.log
 /// <root>/runs/<run_id>/jobs/<job_id>/guest.log.ts   (and host.log.ts: optional)
+/// <root>/runs/<run_id>/jobs/<job_id>/artifacts/guest.log   (the earlier pikaci's; read only)
 /// <root>/runs/<run_id>/snapshot/
 /// ```
 ///
@@ -66,7 +115,8 @@ impl StateRoot {
         self.jobs_dir(run).join(job.as_str())
     }
 
-    /// `<root>/runs/<run_id>/jobs/<job_id>/host.log` or `guest.log`.
+    /// `<root>/runs/<run_id>/jobs/<job_id>/host.log` or `guest.log`: where
+    /// this pikaci writes a job's log.
     pub fn job_log(&self, run: &RunId, job: &JobId, file: LogFile) -> Utf8PathBuf {
         self.job_dir(run, job).join(file.file_name())
     }
@@ -80,6 +130,30 @@ impl StateRoot {
             file.file_name(),
             pikaci_core::log_times::SUFFIX
         ))
+    }
+
+    /// The folder at `place` inside the job's folder, when the place has one
+    /// (`<root>/runs/<run_id>/jobs/<job_id>/artifacts`).
+    pub fn job_log_folder(&self, run: &RunId, job: &JobId, place: LogPlace) -> Option<Utf8PathBuf> {
+        place
+            .subfolder()
+            .map(|sub| self.job_dir(run, job).join(sub))
+    }
+
+    /// A job's log at `place`: [`StateRoot::job_log`] for
+    /// [`LogPlace::JobFolder`], `<root>/runs/<run_id>/jobs/<job_id>/artifacts/guest.log`
+    /// for [`LogPlace::Artifacts`].
+    pub fn job_log_at(
+        &self,
+        run: &RunId,
+        job: &JobId,
+        file: LogFile,
+        place: LogPlace,
+    ) -> Utf8PathBuf {
+        match self.job_log_folder(run, job, place) {
+            None => self.job_log(run, job, file),
+            Some(folder) => folder.join(file.file_name()),
+        }
     }
 
     /// `<root>/runs/<run_id>/snapshot`.
@@ -117,6 +191,34 @@ mod tests {
         assert_eq!(
             root.job_log_times(&run, &job, LogFile::Guest),
             "/s/runs/20260324T161238Z-1a2b3c4d/jobs/check/guest.log.ts"
+        );
+    }
+
+    #[test]
+    fn the_earlier_guest_log_place_is_derived_from_the_layout() {
+        let root = StateRoot::new("/s");
+        let run: RunId = "pikaci-run-123".parse().unwrap();
+        let job: JobId = "check".parse().unwrap();
+        assert_eq!(
+            LogPlace::search_order(LogFile::Guest),
+            [LogPlace::JobFolder, LogPlace::Artifacts]
+        );
+        assert_eq!(LogPlace::search_order(LogFile::Host), [LogPlace::JobFolder]);
+        assert_eq!(
+            root.job_log_at(&run, &job, LogFile::Guest, LogPlace::Artifacts),
+            "/s/runs/pikaci-run-123/jobs/check/artifacts/guest.log"
+        );
+        assert_eq!(
+            root.job_log_at(&run, &job, LogFile::Guest, LogPlace::JobFolder),
+            root.job_log(&run, &job, LogFile::Guest)
+        );
+        assert_eq!(
+            LogPlace::Artifacts.relative(&job, LogFile::Guest),
+            "jobs/check/artifacts/guest.log"
+        );
+        assert_eq!(
+            LogPlace::JobFolder.relative(&job, LogFile::Host),
+            "jobs/check/host.log"
         );
     }
 }

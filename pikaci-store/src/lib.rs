@@ -7,7 +7,9 @@
 //! <state_root>/runs/<run_id>/jobs/<job_id>/host.log     pikaci's account of the job
 //! <state_root>/runs/<run_id>/jobs/<job_id>/guest.log    the job's own output
 //! <state_root>/runs/<run_id>/jobs/<job_id>/guest.log.ts when each write arrived (optional)
-//! <state_root>/runs/<run_id>/snapshot/                  the source copy jobs run in
+//! <state_root>/runs/<run_id>/jobs/<job_id>/artifacts/guest.log
+//!                                                       the earlier pikaci's guest log, read when guest.log is absent
+//! <state_root>/runs/<run_id>/snapshot/                  the source copy jobs ran in, kept for reruns
 //! ```
 //!
 //! [`Store`] works over any [`Fs`]: [`DiskFs`] for real, [`MemFs`] for tests and
@@ -15,7 +17,8 @@
 //! comes from validated ids and the layout, and symbolic links are never followed.
 //!
 //! Reading goes through handles, each checked once: [`Store::run`] gives a
-//! [`RunDir`] (the record, the reconciled record, the logs' metadata),
+//! [`RunDir`] (the record, the reconciled record, the logs' metadata, the
+//! kept snapshot),
 //! [`RunDir::job`] a [`JobDir`] (the default-job rule), [`JobDir::log`] a
 //! [`JobLog`], read by [`LogRange`] ([`JobLog::read`]), whole
 //! ([`JobLog::open`]) or as it grows ([`JobLog::follow`]), and when its bytes
@@ -49,16 +52,20 @@ mod list;
 mod range;
 mod read;
 mod store;
+#[cfg(feature = "test-helpers")]
+pub mod testing;
 mod write;
 
 pub use error::StoreError;
-pub use fs::{DiskFs, EntryKind, FileIdentity, Fs, MemFs, ReadAt};
+pub use fs::{DiskFs, EntryKind, FileIdentity, Fs, MemFs, ReadAt, too_large};
 pub use gc::{GcPolicy, GcReport};
-pub use layout::{JOBS_DIR, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR};
+pub use layout::{
+    ARTIFACTS_DIR, JOBS_DIR, LogPlace, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR,
+};
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};
 pub use read::{
-    Blocking, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog, LogChunk,
-    LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, read_chunk_at,
+    Blocking, BoundedRecord, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog,
+    LogChunk, LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, read_chunk_at,
 };
 pub use store::Store;
 pub use write::JobLogWriter;

@@ -79,6 +79,13 @@ impl LogRange {
 }
 
 impl LogRange {
+    /// The bytes this range reads of a file of `size` bytes, at most `cap`
+    /// of them: `(start, len)`, with `start + len <= size` (the one rule
+    /// every reader of a log follows).
+    pub fn plan(self, size: u64, cap: u64) -> (u64, u64) {
+        plan_read(self, size, cap)
+    }
+
     /// The bytes this range covers in a file of `size` bytes, as
     /// `(start, len)`, without the read cap: for callers that stream the
     /// span rather than hold it (`start + len <= size` always holds).

@@ -3,11 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::response::Response;
 
 use pikaci_core::{RunLogsMetadata, RunRecord};
 
 use super::compat::{logs, view};
 use super::dto::{self, BranchDetail, BranchLogsResponse};
+use super::heavy::{HeavyPermit, json_answer};
 use super::pikaci::{load_run_with_log_metadata, parse_run_id};
 use super::query::{self, Params};
 use crate::auth::ReadAccess;
@@ -87,7 +89,7 @@ pub(crate) async fn logs(
     State(state): State<AppState>,
     Path(branch_id): Path<String>,
     Query(params): Query<Params>,
-) -> Result<Json<BranchLogsResponse>, ApiError> {
+) -> Result<Response, ApiError> {
     let branch = branch_or_404(&state, &branch_id).await?;
     let lane_name = params.get("lane").cloned();
     if let Some(l) = &lane_name {
@@ -105,13 +107,13 @@ pub(crate) async fn logs(
         .await?
         .ok_or_else(no_such)?;
     let detail = state.db.lane_detail(lane.id).await?.ok_or_else(no_such)?;
-    let (pikaci_run, pikaci_log_metadata) = match &lane.pikaci_run_id {
-        None => (None, None),
+    let (pikaci_run, pikaci_log_metadata, permit) = match &lane.pikaci_run_id {
+        None => (None, None, None),
         Some(raw) => pikaci_run_or_gone(&state, lane.id, raw).await?,
     };
     let log_text = logs::lane_log_text(&state, lane.id).await;
     let now = state.db.clock().now();
-    Ok(Json(BranchLogsResponse {
+    let answer = BranchLogsResponse {
         branch_id: branch.id,
         branch_name: branch.name,
         run_id: lane.suite_id,
@@ -119,8 +121,18 @@ pub(crate) async fn logs(
         pikaci_run,
         pikaci_log_metadata,
         pikaci_prepared_outputs: None,
-    }))
+    };
+    // A large record was read under a permit: it is held until the answer is sent.
+    json_answer(&answer, permit, 4096)
 }
+
+/// The pikaci run of a lane as the branch logs answer it: the record, its
+/// log facts, and the permit a large record was read under.
+type LaneRun = (
+    Option<RunRecord>,
+    Option<RunLogsMetadata>,
+    Option<HeavyPermit>,
+);
 
 /// A lane's pikaci run and its log facts; both `None` when the run is gone
 /// (garbage-collected) or its recorded id cannot name a run.
@@ -128,14 +140,14 @@ async fn pikaci_run_or_gone(
     state: &AppState,
     lane: LaneRunId,
     raw: &str,
-) -> Result<(Option<RunRecord>, Option<RunLogsMetadata>), ApiError> {
+) -> Result<LaneRun, ApiError> {
     let Ok(run) = parse_run_id(raw) else {
         tracing::warn!(%lane, "the lane records a pikaci run id that cannot name a run");
-        return Ok((None, None));
+        return Ok((None, None, None));
     };
     match load_run_with_log_metadata(state, run).await {
-        Ok((record, meta)) => Ok((Some(record), Some(meta))),
-        Err(ApiError::NotFound(_)) => Ok((None, None)),
+        Ok((record, meta, permit)) => Ok((Some(record), Some(meta), permit)),
+        Err(ApiError::NotFound(_)) => Ok((None, None, None)),
         Err(e) => Err(e),
     }
 }

@@ -2,14 +2,19 @@
 //! the lane actions (write); and the wake endpoint.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
-use pikaci_store::{DiskFs, read_chunk_at};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use pikaci_store::{DiskFs, Fs as _};
 
 use super::dto::{LaneActionDone, LaneLog, Woken};
+use super::encoded::{ANSWER_BUDGET, read_fitted};
+use super::heavy::json_answer;
+use super::pikaci::{blocking, missing_log, small_range};
 use super::query::{self, Params};
 use crate::auth::{ReadAccess, WriteAccess};
 use crate::db::{LaneAction, LaneRunId};
 use crate::error::ApiError;
+use crate::pages::session::{self, Writer};
 use crate::state::AppState;
 
 fn lane_run_id(raw: &str) -> Result<LaneRunId, ApiError> {
@@ -18,11 +23,19 @@ fn lane_run_id(raw: &str) -> Result<LaneRunId, ApiError> {
 
 /// `POST /news/api/forge/lane/{lane_run_id}/{action}` with action one of
 /// `rerun`, `requeue`, `fail`, `recover`.
+///
+/// The caller is checked before the path is looked at: the `Authorization`
+/// header (answered with JSON), or a page's form (the page cookie and its
+/// `csrf` field, answered by sending the browser back to the page).
 pub(crate) async fn action(
-    _: WriteAccess,
     State(state): State<AppState>,
-    Path((lane_run_id_raw, action)): Path<(String, String)>,
-) -> Result<Json<LaneActionDone>, ApiError> {
+    request: axum::extract::Request,
+) -> Result<Response, ApiError> {
+    let (mut parts, writer) = session::writer(request, &state).await?;
+    let Path((lane_run_id_raw, action)) =
+        Path::<(String, String)>::from_request_parts(&mut parts, &state)
+            .await
+            .map_err(|_| ApiError::BadRequest("invalid lane action path".into()))?;
     let id = lane_run_id(&lane_run_id_raw)?;
     let action = match action.as_str() {
         "rerun" => LaneAction::Rerun,
@@ -40,7 +53,10 @@ pub(crate) async fn action(
     if let Some(w) = &state.waker {
         w.notify_one();
     }
-    Ok(Json(LaneActionDone { lane_run_id: lane }))
+    Ok(match writer {
+        Writer::Api => Json(LaneActionDone { lane_run_id: lane }).into_response(),
+        Writer::Form { back } => session::back_to(&back),
+    })
 }
 
 /// `POST /news/api/forge/wake`: look for new heads and queued lanes now.
@@ -50,13 +66,14 @@ pub(crate) async fn wake(_: WriteAccess, State(state): State<AppState>) -> Json<
 }
 
 /// `GET /news/api/forge/lane/{lane_run_id}/log?tail=|offset=&limit=`: the lane
-/// run's own log (what the lane printed, and pika-news' account of it).
+/// run's own log (what the lane printed, and pika-news' account of it), at
+/// most [`ANSWER_BUDGET`] bytes of it once encoded.
 pub(crate) async fn log(
     _: ReadAccess,
     State(state): State<AppState>,
     Path(lane_run_id_raw): Path<String>,
     Query(params): Query<Params>,
-) -> Result<Json<LaneLog>, ApiError> {
+) -> Result<Response, ApiError> {
     let id = lane_run_id(&lane_run_id_raw)?;
     let range = query::range(&params)?;
     if !state.db.lane_exists(id).await? {
@@ -67,23 +84,34 @@ pub(crate) async fn log(
             "lane run {id} has no log on this server"
         )));
     };
+    let permit = if small_range(range) {
+        None
+    } else {
+        Some(state.heavy.acquire().await?)
+    };
     let path = dir.lane_log(id);
-    let read = tokio::task::spawn_blocking(move || read_chunk_at(&DiskFs, &path, range))
-        .await
-        .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?;
-    read.map(|c| {
-        Json(LaneLog {
-            exists: c.exists,
-            lane_run_id: id,
-            len: c.len,
-            log: c.text,
-            offset: c.offset,
-            total_size: c.total_size,
-            truncated: c.truncated,
-        })
+    // Opened never through a link and never blocking on a FIFO (`DiskFs`).
+    let read = blocking(move || match DiskFs.open_read(&path) {
+        Ok(file) => read_fitted(file.size()?, range, ANSWER_BUDGET, |buf, at| {
+            file.read_at(buf, at)
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((missing_log(), 0)),
+        Err(e) => Err(e),
     })
-    .map_err(|e| {
+    .await?;
+    let (c, _) = read.map_err(|e| {
         tracing::error!(error = %e, lane_run_id = %id, "reading a lane log failed");
         ApiError::Internal(format!("the log of lane run {id} cannot be read"))
-    })
+    })?;
+    let hint = c.text.len();
+    let answer = LaneLog {
+        exists: c.exists,
+        lane_run_id: id,
+        len: c.len,
+        log: c.text,
+        offset: c.offset,
+        total_size: c.total_size,
+        truncated: c.truncated,
+    };
+    json_answer(&answer, permit, hint)
 }

@@ -5,29 +5,38 @@
 //! - `openapi`: what a route's entry says ([`RouteDoc`]) and the document
 //!   made from a list of them.
 //! - [`dto`]: every JSON shape the API answers with.
+//! - [`heavy`] and [`encoded`]: bounded memory per request (a permit per
+//!   large read, log text capped by its encoded size); `json_errors`: every
+//!   error, axum's own rejections included, as `{"error": ...}`.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
-//!   `lane_runs`, `page`, `meta` (health, 404), `raw` (a log streamed whole
-//!   or by byte range, over `http_range` and `file_body`), `stream` (a log
-//!   as Server-Sent Events, over [`crate::live`]).
+//!   `lane_runs`, `meta` (health, 404), `raw` (a log streamed whole or by
+//!   byte range, over `http_range` and `file_body`), `stream` (a log as
+//!   Server-Sent Events, over [`crate::live`]). The HTML pages are in
+//!   `crate::pages`.
 //! - [`compat`]: what upstream pika's `ph` client calls (its lane actions,
 //!   nightly runs, wake, who-am-I), in its shapes.
 
 mod branch;
 pub mod compat;
 pub mod dto;
+pub mod encoded;
 mod file_body;
+pub mod heavy;
 mod http_range;
+mod json_errors;
 mod lane_runs;
 mod meta;
 mod openapi;
-mod page;
 mod pikaci;
-mod query;
+pub(crate) mod query;
 mod raw;
 pub mod record_cache;
 pub mod routes;
 mod stream;
 mod timed_body;
 
+pub use heavy::HeavyReads;
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
+pub use pikaci::MAX_SERVED_RECORD_BYTES;
+pub(crate) use pikaci::load_run;
 pub use routes::{Access, ROUTES, openapi_document, router};

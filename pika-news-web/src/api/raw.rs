@@ -93,12 +93,13 @@ pub(crate) async fn open_log(
     file: LogFile,
     prefetch: impl FnOnce(&FileIdentity) -> Option<(u64, u64)> + Send + 'static,
 ) -> Result<(OpenLog, Prefetched), ApiError> {
-    let dir = state.store.run(&run)?;
-    let record = load_cached_record(state, dir.clone(), Some(fresh))
+    let record = load_cached_record(state, run.clone(), Some(fresh))
         .await?
+        .0
         .record;
+    let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
-        let job = dir.job_of(&record, job.as_ref())?;
+        let job = store.run(&run)?.job_of(&record, job.as_ref())?;
         let log = job.log(file);
         let reader = log.open()?.ok_or_else(|| StoreError::LogNotFound {
             run: run.clone(),

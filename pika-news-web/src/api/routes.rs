@@ -12,7 +12,8 @@ use crate::state::AppState;
 use super::compat::{actions, meta as compat_meta, nightly};
 use super::dto;
 use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
-use super::{branch, lane_runs, meta, page, pikaci, raw, stream};
+use super::{branch, lane_runs, meta, pikaci, raw, stream};
+use crate::pages;
 
 fn filter(method: Method) -> MethodFilter {
     match method {
@@ -50,6 +51,7 @@ macro_rules! routes {
 const LOG_KIND: ParamKind = ParamKind::OneOf(&["host", "guest", "both"]);
 const ONE_LOG: ParamKind = ParamKind::OneOf(&["host", "guest"]);
 const FLAG: ParamKind = ParamKind::OneOf(&["1", "0"]);
+const PAGE_LOG_KIND: ParamKind = ParamKind::OneOf(&["guest", "host", "lane"]);
 const LANE_ACTION: ParamKind = ParamKind::OneOf(&["rerun", "requeue", "fail", "recover"]);
 
 routes! {
@@ -149,7 +151,7 @@ routes! {
     }
     Post "/news/api/forge/lane/{lane_run_id}/{action}" => lane_runs::action {
         access: Write,
-        summary: "Lane action: rerun, requeue, fail or recover",
+        summary: "Lane action: rerun, requeue, fail or recover. From a page: a form post with the page cookie and its csrf field, answered with 303 to the page",
         params: [
             path("lane_run_id", ParamKind::RowId, "The lane run"),
             path("action", LANE_ACTION, "rerun: queue a new run; requeue: queue this one again; fail: mark it failed; recover: requeue a running lane whose runner is gone"),
@@ -261,11 +263,52 @@ routes! {
         params: [path("branch_id", ParamKind::RowId, "The branch")],
         answer: Answer::redirect("To /news/branch/{branch_id}/ci"),
     }
-    Get "/news/branch/{branch_id}/ci" => page::branch_ci {
+    Get "/news/ci" => pages::ci::overview {
         access: Read,
-        summary: "The branch CI page (HTML); ?token= sets a read cookie",
+        summary: "The CI overview page (HTML): every branch with its latest suite; ?token= sets the page cookie",
+        params: [
+            query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
+        ],
+        answer: Answer::html("The page"),
+    }
+    Get "/news/nightly/{nightly_run_id}" => pages::nightly::page {
+        access: Read,
+        summary: "A nightly run's page (HTML): its summary line and lanes",
+        params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
+        answer: Answer::html("The page"),
+    }
+    Get "/news/nightly/{nightly_run_id}/lane/{lane_run_id}" => pages::lane::nightly_page {
+        access: Read,
+        summary: "A nightly run's lane page (HTML): its jobs and the log viewer (the same parameters as a branch's lane page)",
+        params: [
+            path("nightly_run_id", ParamKind::RowId, "The nightly run"),
+            path("lane_run_id", ParamKind::RowId, "The lane run (of that nightly run)"),
+            query("job", ParamKind::Id, "The job whose log is shown"),
+            query("kind", PAGE_LOG_KIND, "guest, host or lane"),
+            query("line", ParamKind::Bytes, "Open the log at this line"),
+            query("timestamps", FLAG, "1: show the time each line arrived"),
+        ],
+        answer: Answer::html("The page"),
+    }
+    Get "/news/branch/{branch_id}/ci" => pages::branch::page {
+        access: Read,
+        summary: "The branch CI page (HTML): the latest suite's summary, lanes and jobs, earlier suites; ?token= sets the page cookie",
         params: [
             path("branch_id", ParamKind::RowId, "The branch"),
+            query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
+        ],
+        answer: Answer::html("The page"),
+    }
+    Get "/news/branch/{branch_id}/ci/lane/{lane_run_id}" => pages::lane::page {
+        access: Read,
+        summary: "A lane run's page (HTML): its jobs and the log viewer",
+        params: [
+            path("branch_id", ParamKind::RowId, "The branch"),
+            path("lane_run_id", ParamKind::RowId, "The lane run (of that branch)"),
+            query("job", ParamKind::Id, "The job whose log is shown (default: a running, else a failed, else the first job)"),
+            query("kind", PAGE_LOG_KIND, "guest (the job's output, default), host (pikaci's account) or lane (the lane's own log)"),
+            query("line", ParamKind::Bytes, "Open the log at this line (from 1) instead of at its end"),
+            query("timestamps", FLAG, "1: show the time each line arrived"),
             query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
         ],
         answer: Answer::html("The page"),
@@ -276,6 +319,7 @@ routes! {
 pub fn router(state: AppState) -> Router {
     add_routes(Router::new())
         .fallback(meta::not_found)
+        .layer(axum::middleware::from_fn(super::json_errors::json_errors))
         .with_state(state)
 }
 

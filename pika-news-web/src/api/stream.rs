@@ -48,12 +48,13 @@ pub(crate) async fn stream(
     let file = query::one_log(&params)?;
     let from = start_offset(&params, &headers)?;
     let timestamps = query::flag(&params, "timestamps")?;
-    let dir = state.store.run(&run)?;
-    let record = load_cached_record(&state, dir.clone(), Some(access.fresh()))
+    let record = load_cached_record(&state, run.clone(), Some(access.fresh()))
         .await?
+        .0
         .record;
+    let store = state.store.clone();
     let start = tokio::task::spawn_blocking(move || {
-        let job = dir.job_of(&record, job.as_ref())?;
+        let job = store.run(&run)?.job_of(&record, job.as_ref())?;
         let status = StreamStatus::of(&record, job.id());
         let log = job.log(file);
         // A damaged sidecar is reported now rather than losing times silently.

@@ -129,7 +129,7 @@ pub(super) fn insert_lane_row(
     )
 }
 
-fn branch_from(r: &Row<'_>) -> rusqlite::Result<Branch> {
+pub(super) fn branch_from(r: &Row<'_>) -> rusqlite::Result<Branch> {
     Ok(Branch {
         id: r.get(0)?,
         name: r.get(1)?,

@@ -10,7 +10,9 @@
 mod compat;
 mod forge;
 mod nightly;
+mod overview;
 mod queue;
+mod recovery;
 mod schema;
 mod token_cache;
 mod tokens;
@@ -27,7 +29,9 @@ use rusqlite::Connection;
 pub use compat::{BranchMeta, LaneDetail, LaneScope, SuiteDetail};
 pub use forge::{Branch, Lane, NewLane, Suite};
 pub use nightly::{NewNightly, NewNightlyLane, NightlyRun};
+pub use overview::BranchOverview;
 pub use queue::{Claim, LaneAction, STALE_REQUEUED};
+pub use recovery::HeldLane;
 pub use tokens::TokenInfo;
 pub use types::{
     BranchId, BranchState, LaneRunId, LaneStatus, NightlyRunId, Role, RowId, SuiteId, SuiteStatus,
@@ -105,6 +109,16 @@ impl Db {
     pub fn open_with_clock(path: &Utf8Path, clock: Arc<dyn Clock>) -> Result<Self, DbError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_str().is_empty()) {
             let _ = std::fs::create_dir_all(dir);
+        }
+        // Made readable by its owner only: it holds the token hashes, and
+        // SQLite gives its -wal and -shm files the same mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt as _;
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path);
         }
         let db = Self {
             path: path.to_owned(),

@@ -67,6 +67,9 @@ pub enum GitError {
     /// A leftover worktree folder could not be deleted.
     #[error("could not delete a worktree folder")]
     RemoveWorktree(#[source] std::io::Error),
+    /// A new worktree could not be handed to the lane user.
+    #[error("could not hand the worktree to the lane user")]
+    HandOver(#[source] std::io::Error),
     /// The folder worktrees are made in could not be created.
     #[error("could not create the worktrees folder")]
     WorktreesFolder(#[source] std::io::Error),

@@ -6,6 +6,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use super::events_log::{Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
 use crate::db::LaneStatus;
+use crate::sandbox::Confinement;
 
 /// How long the last events may take to arrive once the group is stopped.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
@@ -61,6 +63,8 @@ pub struct LaneRunSpec {
     pub kill_grace: Duration,
     /// Where the lane's output goes (pikaci's events as readable lines).
     pub log_path: Utf8PathBuf,
+    /// Who the child runs as, and whether it dies with the server.
+    pub confinement: Confinement,
     /// Where a pikaci lane's raw JSONL events are kept for tools, if anywhere.
     pub events_path: Option<Utf8PathBuf>,
 }
@@ -103,6 +107,67 @@ pub fn allowed_env(
         })
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
+}
+
+/// Opens (creating) a lane log, or a lane's events file, for appending. Never through a link and
+/// never blocking on a FIFO (`O_NOFOLLOW | O_NONBLOCK`: opening a FIFO
+/// without a reader fails at once): a lane running as the service could
+/// have put either in its place during an earlier attempt. Whatever is
+/// there and is not a regular file is removed (the folder is the
+/// service's) and a fresh log made.
+pub fn open_lane_log(path: &camino::Utf8Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    for _ in 0..3 {
+        match options.open(path) {
+            Ok(f) if f.metadata()?.is_file() => return Ok(f),
+            Ok(_) => {}
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENXIO)) => {}
+            Err(e) => return Err(e),
+        }
+        std::fs::remove_file(path)?;
+    }
+    Err(std::io::Error::other(
+        "something keeps replacing the lane log with what is not a file",
+    ))
+}
+
+/// The child's whole environment: the allowed variables, and when the lane
+/// runs as the lane user, that user's `HOME`, `USER` and `LOGNAME`, and a
+/// `safe.directory` for the worktree (git refuses a worktree whose
+/// bookkeeping another user owns; here that user is the service).
+fn lane_env(spec: &LaneRunSpec) -> BTreeMap<String, String> {
+    let mut env = allowed_env(&spec.parent_env, &spec.env_allow);
+    if let Some(user) = &spec.confinement.user {
+        for (k, v) in user.identity_env() {
+            env.insert(k.to_owned(), v);
+        }
+        env.insert("GIT_CONFIG_COUNT".into(), "1".into());
+        env.insert("GIT_CONFIG_KEY_0".into(), "safe.directory".into());
+        env.insert("GIT_CONFIG_VALUE_0".into(), spec.worktree.to_string());
+    }
+    env
+}
+
+/// Where `program` is, as `execvp` would find it on `path`: so a program
+/// started through `setpriv` that does not exist is reported as not
+/// started, as one started directly is.
+fn resolve_program(program: &str, path: Option<&String>) -> std::io::Result<Utf8PathBuf> {
+    let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
+    if program.contains('/') {
+        let p = Utf8PathBuf::from(program);
+        return if p.is_file() { Ok(p) } else { Err(not_found()) };
+    }
+    path.map_or("/usr/bin:/bin", String::as_str)
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| camino::Utf8Path::new(d).join(program))
+        .find(|p| p.is_file())
+        .ok_or_else(not_found)
 }
 
 /// How an ended child maps to a lane outcome. An argv lane runs the code
@@ -234,11 +299,7 @@ pub async fn run_lane(
     if let Some(dir) = spec.log_path.parent() {
         let _ = std::fs::create_dir_all(dir);
     }
-    let log = match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&spec.log_path)
-    {
+    let log = match open_lane_log(&spec.log_path) {
         Ok(f) => f,
         Err(e) => return infrastructure(format!("cannot open the lane log: {e}")),
     };
@@ -249,24 +310,41 @@ pub async fn run_lane(
         return infrastructure("the lane's worktree is missing".into());
     }
     let pikaci = matches!(spec.command, LaneCommand::PikaciTarget(_));
-    let mut cmd = match &spec.command {
-        LaneCommand::Argv(argv) => {
-            let mut cmd = tokio::process::Command::new(&argv[0]);
-            cmd.args(&argv[1..]);
-            cmd
-        }
-        LaneCommand::PikaciTarget(t) => {
-            let mut cmd = tokio::process::Command::new(&spec.pikaci_bin);
-            cmd.args(contract::run_argv(t));
-            cmd
-        }
+    let (program, args) = match &spec.command {
+        LaneCommand::Argv(argv) => (argv[0].clone(), argv[1..].to_vec()),
+        LaneCommand::PikaciTarget(t) => (spec.pikaci_bin.to_string(), contract::run_argv(t)),
     };
-    cmd.current_dir(&spec.worktree)
+    let shown_program = if pikaci {
+        "pikaci"
+    } else {
+        shown.split(' ').next().unwrap_or("")
+    };
+    let env = lane_env(&spec);
+    let mut cmd = match &spec.confinement.setpriv {
+        Some(setpriv) => {
+            let resolved = match resolve_program(&program, env.get("PATH")) {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = writeln!(&log, "[pika-news] could not start {shown_program}: {e}");
+                    return infrastructure(format!("could not start {shown_program}: {e}"));
+                }
+            };
+            let mut cmd = tokio::process::Command::new(setpriv);
+            cmd.args(["--pdeathsig", "TERM", "--"]).arg(resolved);
+            cmd
+        }
+        None => tokio::process::Command::new(&program),
+    };
+    cmd.args(&args)
+        .current_dir(&spec.worktree)
         .env_clear()
-        .envs(allowed_env(&spec.parent_env, &spec.env_allow))
+        .envs(env)
         .stdin(Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
+    if let Some(user) = &spec.confinement.user {
+        user.apply(&mut cmd);
+    }
     if pikaci {
         cmd.env(contract::STATE_ROOT_ENV, &spec.pikaci_state_root);
     }
@@ -279,16 +357,11 @@ pub async fn run_lane(
     } else {
         cmd.stdout(out_log);
     }
-    let program = if pikaci {
-        "pikaci"
-    } else {
-        shown.split(' ').next().unwrap_or("")
-    };
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
-            let _ = writeln!(&log, "[pika-news] could not start {program}: {e}");
-            return infrastructure(format!("could not start {program}: {e}"));
+            let _ = writeln!(&log, "[pika-news] could not start {shown_program}: {e}");
+            return infrastructure(format!("could not start {shown_program}: {e}"));
         }
     };
     drop(cmd);
@@ -301,13 +374,11 @@ pub async fn run_lane(
 
     // Bounded: a child spamming events waits on its pipe instead of growing memory.
     let (tx, mut rx) = mpsc::channel(64);
-    let raw = spec.events_path.as_ref().filter(|_| pikaci).and_then(|p| {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(p)
-            .ok()
-    });
+    let raw = spec
+        .events_path
+        .as_ref()
+        .filter(|_| pikaci)
+        .and_then(|p| open_lane_log(p).ok());
     let target = spec.command.pikaci_target().map(|t| t.as_str().to_owned());
     let reader = child
         .stdout

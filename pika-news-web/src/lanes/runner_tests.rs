@@ -50,6 +50,7 @@ impl Env {
             timeout,
             kill_grace: Duration::from_millis(200),
             log_path: self.root.join("logs/deep/lane.log"),
+            confinement: Confinement::default(),
             events_path: Some(self.root.join("logs/deep/lane.jsonl")),
         }
     }
@@ -456,4 +457,30 @@ async fn failures_to_start_are_infrastructure_and_name_no_server_path() {
     let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
     assert_eq!(outcome.failure_kind, Some(FailureKind::Infrastructure));
     assert!(outcome.message.contains("worktree"), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_fifo_or_a_link_planted_as_the_lane_log_is_replaced_without_blocking() {
+    let env = Env::new();
+    let spec = env.spec(argv("true"), secs(5));
+    std::fs::create_dir_all(spec.log_path.parent().unwrap()).unwrap();
+    nix::unistd::mkfifo(
+        spec.log_path.as_std_path(),
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+    )
+    .unwrap();
+    let outcome = run_lane(spec.clone(), CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.status, LaneStatus::Passed, "{outcome:?}");
+    assert!(std::fs::symlink_metadata(&spec.log_path).unwrap().is_file());
+    std::fs::remove_file(&spec.log_path).unwrap();
+    let secret = env.path("secret");
+    std::fs::write(&secret, "keep").unwrap();
+    std::os::unix::fs::symlink(&secret, &spec.log_path).unwrap();
+    run_lane(spec.clone(), CancellationToken::new(), |_| {}).await;
+    assert_eq!(std::fs::read_to_string(&secret).unwrap(), "keep");
+    assert!(
+        env.log().contains("[pika-news] running: bash"),
+        "{}",
+        env.log()
+    );
 }

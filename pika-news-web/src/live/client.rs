@@ -176,6 +176,10 @@ impl Client {
             };
             let caught = match event {
                 Ok(event) => match &*event {
+                    HubEvent::Start(from) if *from > self.file().text.read() => {
+                        Some(self.catch_up().await?)
+                    }
+                    HubEvent::Start(_) => None,
                     HubEvent::Bytes(piece) => self.bytes(piece).await?,
                     HubEvent::Status(status) => {
                         self.set_status(status.clone()).await?;

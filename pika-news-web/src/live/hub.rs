@@ -28,6 +28,10 @@ pub(crate) type HubKey = (RunId, JobId, LogFile);
 /// What a hub broadcasts.
 #[derive(Debug)]
 pub(crate) enum HubEvent {
+    /// The hub follows the log from this offset: a client that subscribed
+    /// before the hub looked at the log, and has read less than this, reads
+    /// the rest from the file (the hub will never send it).
+    Start(u64),
     /// New bytes of the log.
     Bytes(Box<Piece>),
     /// The job's status changed.
@@ -161,6 +165,7 @@ pub(crate) async fn run(
         force_retire(&registry, &key, &tx);
         return;
     };
+    let _ = tx.send(Arc::new(HubEvent::Start(reader.follow.offset())));
     let mut reader = Some(reader);
     let mut status: Option<StreamStatus> = None;
     let job = key.1.clone();

@@ -3,12 +3,15 @@
 //! recovers lanes whose runner died.
 
 mod nightly;
+pub mod owner;
+pub mod recovery;
 mod sync;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use camino::Utf8PathBuf;
 use pikaci_core::FailureKind;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -18,14 +21,21 @@ use crate::db::{Claim, Db, DbError, LaneRunId, LaneStatus};
 use crate::lanes::git::{CommitId, Git, GitError};
 use crate::lanes::manifest::LaneCommand;
 use crate::lanes::runner::{LaneEvent, LaneRunSpec, run_lane};
+use crate::sandbox::{self, Confinement, LaneUser};
+use owner::LaneOwner;
 
 pub use nightly::{NightlyCheck, schedule_due_nightly, slot_of};
 pub use sync::{SyncReport, sync_heads};
 
-/// How long a claim lasts without a heartbeat.
-pub const LEASE_SECS: u64 = 60;
+/// How long a claim lasts without a heartbeat, unless `[lanes] lease_secs` says otherwise.
+pub const LEASE_SECS: u64 = crate::sandbox::settings::DEFAULT_LEASE_SECS;
 /// How many times a lane is claimed before a dying runner fails it.
 pub const MAX_ATTEMPTS: i64 = 3;
+/// Between SIGTERM and SIGKILL of a lane's process group: pikaci's own
+/// contract for how long a pikaci told to stop needs to stop its jobs'
+/// process groups (SIGTERM, then SIGKILL after the job grace) and write its
+/// final record before it may be killed itself.
+pub const LANE_KILL_GRACE: Duration = pikaci_core::contract::PIKACI_STOP_GRACE;
 
 /// Runs CI for one forge repository.
 ///
@@ -37,10 +47,12 @@ pub struct Scheduler {
     db: Db,
     git: Git,
     repo: ForgeRepo,
-    owner: String,
+    owner: LaneOwner,
     env: BTreeMap<String, String>,
     wake: Arc<Notify>,
     kill_grace: Duration,
+    lease_secs: u64,
+    confinement: Confinement,
     /// The lanes this scheduler is running, each with the token that stops it.
     running: Arc<std::sync::Mutex<BTreeMap<LaneRunId, CancellationToken>>>,
 }
@@ -49,7 +61,7 @@ impl std::fmt::Debug for Scheduler {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Scheduler")
             .field("repo", &self.repo.repo)
-            .field("owner", &self.owner)
+            .field("owner", &self.owner.to_string())
             .finish_non_exhaustive()
     }
 }
@@ -68,8 +80,16 @@ pub enum SchedulerError {
 impl Scheduler {
     /// A scheduler for `repo`; `env` is the environment lanes' children are
     /// filtered from (passed in: the library never reads the process env).
+    /// Lanes run as the service until [`Scheduler::run_as`] says otherwise;
+    /// `setpriv` is looked up on `env`'s `PATH`.
     pub fn new(db: Db, repo: ForgeRepo, env: BTreeMap<String, String>) -> Self {
-        let owner = format!("{}:{}", pikaci_core::this_host_name(), std::process::id());
+        let owner = LaneOwner::current(pikaci_core::this_host_name());
+        let setpriv = Confinement::find_setpriv(env.get("PATH").map(String::as_str));
+        if setpriv.is_none() {
+            tracing::warn!(
+                "setpriv (util-linux) was not found on PATH: lanes will not be stopped if the server is killed"
+            );
+        }
         Self {
             git: Git::new(repo.canonical_git_dir.clone()),
             db,
@@ -77,9 +97,26 @@ impl Scheduler {
             owner,
             env,
             wake: Arc::new(Notify::new()),
-            kill_grace: Duration::from_secs(5),
+            kill_grace: LANE_KILL_GRACE,
+            lease_secs: LEASE_SECS,
+            confinement: Confinement {
+                user: None,
+                setpriv,
+            },
             running: Arc::default(),
         }
+    }
+
+    /// The same scheduler, running lanes as `user` (`None`: as the service).
+    pub fn run_as(mut self, user: Option<LaneUser>) -> Self {
+        self.confinement.user = user;
+        self
+    }
+
+    /// The same scheduler with claims lasting `secs` without a heartbeat.
+    pub fn lease_secs(mut self, secs: u64) -> Self {
+        self.lease_secs = secs.max(3);
+        self
     }
 
     /// Stops, at once, running lanes that are no longer `running` in the
@@ -106,12 +143,14 @@ impl Scheduler {
         self.wake.clone()
     }
 
-    /// One pass: recover expired leases, sync heads, queue a due nightly run
-    /// (by the database's clock), start what fits.
+    /// One pass: take back lanes of dead servers, recover expired leases,
+    /// sync heads, queue a due nightly run (by the database's clock), start
+    /// what fits.
     pub async fn tick(
         &self,
         shutdown: &CancellationToken,
     ) -> Result<Vec<tokio::task::JoinHandle<()>>, SchedulerError> {
+        self.recover_dead_owners().await?;
         let recovered = self.db.recover_expired(MAX_ATTEMPTS).await?;
         if recovered > 0 {
             tracing::warn!(
@@ -133,7 +172,11 @@ impl Scheduler {
         let mut started = Vec::new();
         while let Some(claim) = self
             .db
-            .claim_lane(&self.owner, LEASE_SECS, self.repo.ci_concurrency)
+            .claim_lane(
+                &self.owner.to_string(),
+                self.lease_secs,
+                self.repo.ci_concurrency,
+            )
             .await?
         {
             // Registered before the task starts, so the next tick can stop it
@@ -217,11 +260,16 @@ impl Scheduler {
             worktree.clone(),
             head.clone(),
         );
+        let user = self.confinement.user.clone();
         let added = self
             .git
             .call(move |git| {
                 std::fs::create_dir_all(&folder).map_err(GitError::WorktreesFolder)?;
-                git.add_worktree(&commit, &dest)
+                git.add_worktree(&commit, &dest)?;
+                if let Some(user) = &user {
+                    sandbox::hand_over(&dest, user).map_err(GitError::HandOver)?;
+                }
+                Ok(())
             })
             .await;
         if let Err(e) = added {
@@ -237,13 +285,13 @@ impl Scheduler {
         // Heartbeat: renew the lease; a lost fence cancels the lane.
         let lost = cancel.child_token();
         let beat = {
-            let (db, lost) = (self.db.clone(), lost.clone());
+            let (db, lost, lease) = (self.db.clone(), lost.clone(), self.lease_secs);
             tokio::spawn(async move {
-                let mut every = tokio::time::interval(Duration::from_secs(LEASE_SECS / 3));
+                let mut every = tokio::time::interval(Duration::from_secs(lease / 3));
                 every.tick().await;
                 loop {
                     every.tick().await;
-                    if !matches!(db.renew_lease(lane_id, fence, LEASE_SECS).await, Ok(true)) {
+                    if !matches!(db.renew_lease(lane_id, fence, lease).await, Ok(true)) {
                         lost.cancel();
                         break;
                     }
@@ -260,6 +308,7 @@ impl Scheduler {
             timeout: Duration::from_secs(claim.timeout_secs.unwrap_or(self.repo.lane_timeout_secs)),
             kill_grace: self.kill_grace,
             log_path: log_path.clone(),
+            confinement: self.confinement.clone(),
             events_path: Some(self.repo.data_dir.lane_events(lane_id)),
         };
         let db = self.db.clone();
@@ -281,11 +330,24 @@ impl Scheduler {
                 .await;
         }
         finish(outcome.status, outcome.failure_kind, outcome.message).await;
-        if let Err(e) = self
+        self.remove_worktree(worktree).await;
+    }
+
+    /// Removes a lane's worktree (first as the lane user, when lanes run as
+    /// one) and git's bookkeeping of it; a failure is only logged.
+    async fn remove_worktree(&self, worktree: Utf8PathBuf) {
+        let user = self.confinement.user.clone();
+        let removed = self
             .git
-            .call(move |git| git.remove_worktree(&worktree))
-            .await
-        {
+            .call(move |git| {
+                if let Some(user) = &user {
+                    sandbox::remove_worktree_as(&worktree, user)
+                        .map_err(GitError::RemoveWorktree)?;
+                }
+                git.remove_worktree(&worktree)
+            })
+            .await;
+        if let Err(e) = removed {
             tracing::warn!(error = %e, "could not remove a lane worktree");
         }
     }

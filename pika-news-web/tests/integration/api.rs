@@ -208,6 +208,7 @@ async fn a_running_run_whose_owner_died_is_served_as_interrupted() {
     rec.owner = Some(pikaci_core::RunOwner {
         pid: u32::MAX - 1,
         host: pikaci_core::this_host_name(),
+        start_ticks: None,
     });
     app.store.persist_run_record(&rec).unwrap();
     let (_, body) = app

@@ -2,14 +2,15 @@
 //! real `pikaci`, and the run and its logs are read back over HTTP and on the
 //! page in a real browser.
 
-use std::process::Command;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use pika_news_web::db::{BranchId, LaneStatus, Role, SuiteStatus};
 use pika_news_web::{AppState, router};
+use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::browser::Browser;
 use crate::forge::{Forge, pikaci_bin};
 
 const PIKACI_TOML: &str = r#"
@@ -140,80 +141,174 @@ impl TestClient {
     }
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_branch_page_shows_lanes_and_log_text_in_a_real_browser() {
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .expect(
-            "headless Chromium is needed for this test: run `bash scripts/test-setup.sh` (it installs chromium)",
-        );
     let (f, branch) = run_branch().await;
     let token = f.db.create_token("browser", Role::Read).unwrap();
+    let (base, server) = serve(&f).await;
+    let mut b = Browser::launch();
+    b.goto(&format!("{base}/news/branch/{branch}/ci?token={token}"));
+    let lanes = b.eval("document.querySelector('#lanes').innerText");
+    let lanes = lanes.as_str().unwrap();
+    assert!(
+        lanes.contains("pikaci ci target") && lanes.contains("passed"),
+        "{lanes}"
+    );
+    b.screenshot("branch-ci.png", true);
+    // The job's chip opens its log: the real pikaci's output, in colour.
+    b.click("a.chip[data-job=greet]");
+    b.wait_for("window.pikaNewsViewer && document.getElementById('L2')");
+    assert_eq!(
+        b.eval("document.querySelector('#L1 .x').textContent"),
+        json!("hello from the lane")
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#L2 .x span').className"),
+        json!("f2"),
+        "ANSI green is rendered"
+    );
+    b.assert_no_script_errors();
+    drop(b);
+    server.abort();
+}
+
+async fn serve(f: &Forge) -> (String, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = router(AppState::new(
-        f.db.clone(),
-        f.repo.pikaci_state_root.clone(),
-        false,
-    ));
-    let server = tokio::spawn(axum::serve(listener, app).into_future());
+    let app = router(
+        AppState::new(f.db.clone(), f.repo.pikaci_state_root.clone(), false)
+            .with_data_dir(f.repo.data_dir.clone()),
+    );
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), server)
+}
 
-    let artifacts = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
-    std::fs::create_dir_all(&artifacts).unwrap();
-    let url = format!("http://{addr}/news/branch/{branch}/ci?token={token}");
-    let profile = tempfile::tempdir().unwrap();
-    let browse = |extra: &[String]| {
-        let mut cmd = Command::new(chromium);
-        cmd.args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--virtual-time-budget=10000",
-            "--window-size=1200,900",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .args(extra)
-        .arg(&url);
-        cmd
+/// A job that prints, waits for a gate file, then prints more.
+fn gated_pikaci_toml(gate: &camino::Utf8Path) -> String {
+    format!(
+        r#"
+[[job]]
+id = "slow"
+description = "waits for the test"
+command = '''echo first line; printf "\033[33mamber\033[0m\n"; while [ ! -e {gate} ]; do sleep 0.05; done; echo after the gate; for i in 1 2 3 4 5; do echo "tick $i"; sleep 0.1; done'''
+
+[[target]]
+id = "ci"
+jobs = ["slow"]
+"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_jobs_new_lines_appear_in_the_browser_without_a_reload() {
+    let mut f = Forge::new();
+    f.repo.pikaci_bin = pikaci_bin();
+    let gate = f.root.join("gate");
+    f.push(
+        "main",
+        &[
+            ("pikaci.toml", &gated_pikaci_toml(&gate)),
+            ("ci/forge-lanes.toml", LANES),
+        ],
+    );
+    let sched = f.scheduler();
+    let shutdown = CancellationToken::new();
+    let started = sched.tick(&shutdown).await.unwrap();
+    assert_eq!(started.len(), 1);
+    let branch = f.db.branch_by_name("main").await.unwrap().unwrap().id;
+    // Wait until the real pikaci has started the job and written its first lines.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let (lane, run_id) = loop {
+        let suites = f.db.suites(branch).await.unwrap();
+        let lane = &suites[0].lanes[0];
+        if let Some(run) = &lane.pikaci_run_id {
+            let log = f
+                .repo
+                .pikaci_state_root
+                .join("runs")
+                .join(run)
+                .join("jobs/slow/guest.log");
+            if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("amber")) {
+                break (lane.id, run.clone());
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let mut cmd = browse(&["--dump-dom".to_owned()]);
-    let dom = tokio::task::spawn_blocking(move || cmd.output().unwrap());
-    let out = tokio::time::timeout(Duration::from_secs(120), dom)
-        .await
-        .unwrap()
-        .unwrap();
-    let html = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        html.contains("pikaci ci target"),
-        "lane title missing: {html}"
+    let token = f.db.create_token("browser", Role::Read).unwrap();
+    let (base, server) = serve(&f).await;
+    let mut b = Browser::launch();
+    b.goto(&format!(
+        "{base}/news/branch/{branch}/ci/lane/{lane}?job=slow&token={token}"
+    ));
+    b.wait_for("window.pikaNewsViewer");
+    assert_eq!(
+        b.eval("document.getElementById('log').dataset.live"),
+        json!("1")
     );
-    assert!(html.contains("passed"), "{html}");
-    assert!(html.contains("greet: passed"), "job button missing: {html}");
-    assert!(
-        html.contains("hello from the lane"),
-        "log text missing (the script did not load the tail): {html}"
+    assert_eq!(
+        b.eval("document.getElementById('livebadge') !== null"),
+        json!(true)
     );
-    assert!(
-        html.contains("class=\"c32\""),
-        "ANSI green was not rendered: {html}"
+    assert_eq!(
+        b.eval("document.querySelector('#L1 .x').textContent"),
+        json!("first line")
     );
-    let shot = artifacts.join("branch-ci.png");
-    let arg = format!("--screenshot={}", shot.display());
-    let _ = std::fs::remove_file(&shot);
-    let mut cmd = browse(&[arg]);
-    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
-        .await
-        .unwrap();
+    b.eval("window.notReloaded = true");
+    // The job goes on: its next lines arrive through the stream.
+    std::fs::write(&gate, "").unwrap();
+    b.wait_for("document.getElementById('L8') && document.querySelector('#L8 .x').textContent === 'tick 5'");
+    assert_eq!(b.eval("window.notReloaded"), json!(true), "no reload");
+    assert_eq!(
+        b.eval("document.querySelector('#L3 .x').textContent"),
+        json!("after the gate")
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#L2 .x span').className"),
+        json!("f3")
+    );
+    // Each line has the time it arrived (from the log's sidecar; live lines
+    // from the stream's prefix, which is not part of the text).
+    let stamp = "/^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}$/";
+    for row in ["L1", "L3", "L8"] {
+        assert_eq!(
+            b.eval(&format!(
+                "{stamp}.test(document.querySelector('#{row} .t').textContent)"
+            )),
+            json!(true),
+            "{row} has its time"
+        );
+    }
+    let display = "getComputedStyle(document.querySelector('#L8 .t')).display";
+    assert_eq!(b.eval(display), json!("none"));
+    b.press("t", false);
+    assert_eq!(b.eval(display), json!("block"), "shown (a flex item)");
+    // The end of the job closes the stream and the badge goes.
+    b.wait_for("document.getElementById('livebadge') === null");
+    b.wait_for("document.getElementById('logend').textContent.startsWith('End of log · 8 lines')");
+    assert_eq!(b.eval("window.notReloaded"), json!(true));
+    b.screenshot("live.png", false);
+    b.assert_no_script_errors();
+    drop(b);
+    for h in started {
+        tokio::time::timeout(Duration::from_secs(120), h)
+            .await
+            .expect("the lane finished")
+            .unwrap();
+    }
+    let record = f
+        .repo
+        .pikaci_state_root
+        .join("runs")
+        .join(&run_id)
+        .join("run.json");
     assert!(
-        shot.exists(),
-        "no screenshot: {}",
-        String::from_utf8_lossy(&out.stderr)
+        std::fs::read_to_string(record)
+            .unwrap()
+            .contains("\"passed\"")
     );
     server.abort();
 }

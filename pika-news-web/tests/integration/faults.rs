@@ -49,6 +49,7 @@ async fn a_lane_printing_half_a_gigabyte_is_streamed_not_buffered() {
         timeout: Duration::from_secs(120),
         kill_grace: Duration::from_secs(1),
         log_path: log.clone(),
+        confinement: Default::default(),
         events_path: None,
     };
     let before = peak_rss_kib();

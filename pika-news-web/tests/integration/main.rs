@@ -1,25 +1,38 @@
 //! Integration tests of pika-news: handlers over a real SQLite file and real
 //! state roots, auth on every route, hostile input, a real socket, the binary.
 
+mod browser;
 mod forge;
+mod page_env;
+mod served;
 mod support;
 
 mod actions;
 mod api;
 mod auth;
 mod binary;
+mod connections;
 mod e2e;
+mod errors;
 mod faults;
+mod fifo;
 mod hostile;
+mod memory;
 mod nightly;
 mod openapi;
+mod pages;
+mod pages_browser;
 mod ph_binary;
 mod ph_client;
 mod ph_compat;
 mod pikaci_logs;
 mod raw_logs;
+mod restart;
 mod run_cache;
+mod sandbox;
 mod scheduler;
 mod server;
+mod stopping;
 mod stream;
 mod timestamps;
+mod upstream;

@@ -139,6 +139,12 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let path = app.store.root().run_json(&corrupt);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(&path, "{\"run_id\": tru").unwrap();
+    // A run the earlier pikaci wrote: keys this version does not model, an id
+    // without a time, its guest log in artifacts/.
+    let upstream = "pikaci-run-123";
+    pikaci_store::testing::UpstreamRun::new(upstream)
+        .write(&pikaci_store::DiskFs, app.store.root())
+        .unwrap();
 
     let (r, w) = (Some(app.read.as_str()), Some(app.write.as_str()));
     let (get, post) = (Method::Get, Method::Post);
@@ -173,6 +179,18 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
             None,
         ),
         example(get, run, format!("/news/api/forge/pikaci/run/{RUN}"), r),
+        example(
+            get,
+            run,
+            format!("/news/api/forge/pikaci/run/{upstream}"),
+            r,
+        ),
+        example(
+            get,
+            logs,
+            format!("/news/api/forge/pikaci/logs/{upstream}?kind=guest"),
+            r,
+        ),
         example(
             get,
             run,

@@ -75,6 +75,7 @@ async fn rewritten_and_dead_owner(without_watch: bool) {
     r.owner = Some(RunOwner {
         pid: 4242,
         host: "here".into(),
+        start_ticks: None,
     });
     r.jobs[0].status = RunStatus::Running;
     app.store.persist_run_record(&r).unwrap();
@@ -86,7 +87,12 @@ async fn rewritten_and_dead_owner(without_watch: bool) {
     let seen = get(&router, &app.read).await;
     assert_eq!(seen["status"], "failed");
     assert_eq!(seen["failure_kind"], "interrupted");
-    assert_eq!(run.record().unwrap().status, RunStatus::Failed, "saved");
+    assert_eq!(
+        run.record().unwrap().status,
+        RunStatus::Running,
+        "the server never writes to the state root"
+    );
+    assert_eq!(get(&router, &app.read).await["failure_kind"], "interrupted");
 }
 
 #[tokio::test]

@@ -17,6 +17,8 @@ async fn serve_answers_on_the_given_listener_until_its_shutdown_completes() {
         database: f.root.join("serve.sqlite"),
         public_read: true,
         forge_repo: f.repo.clone(),
+        lanes: Default::default(),
+        http: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -56,6 +58,8 @@ async fn connections_spread_over_workers_and_open_streams_end_at_shutdown() {
         database: f.root.join("serve.sqlite"),
         public_read: false,
         forge_repo: f.repo.clone(),
+        lanes: Default::default(),
+        http: Default::default(),
     };
     let token = Db::open(&config.database)
         .unwrap()

@@ -95,3 +95,142 @@ fn a_log_planted_as_a_symlink_is_refused() {
     assert!(stderr(&out).contains("symbolic link"), "{}", stderr(&out));
     assert!(!stdout(&out).contains("SECRET"));
 }
+
+/// A run record (which a branch's CI code can write) with newlines and
+/// terminal escapes in its texts: `list` keeps one row per run, and neither
+/// `list`, `status`, `logs` nor `run`'s progress lets an escape through.
+#[test]
+fn record_texts_cannot_forge_rows_or_reach_the_terminal() {
+    let env = TestEnv::new(
+        "[[job]]\nid = \"a\"\ndescription = \"desc\\u001b]0;owned\\u0007\\nFAKE\"\ncommand = \"exit 3\"\n",
+    );
+    let run = env.pikaci(&["run"]);
+    let mut rec = env.last_run();
+    rec.message =
+        Some("fine\n20991231T000000Z-00000000 passed   -   1/1    all good\x1b[2J".into());
+    rec.git_head = Some("\x1b[31mred".into());
+    rec.jobs[0].message = Some("oops\r\x1b[Kpassed".into());
+    let mut json = serde_json::to_value(&rec).unwrap();
+    json["jobs"][0]["executor"] = "host\u{9b}31m".into();
+    let rec: RunRecord = serde_json::from_value(json).unwrap();
+    env.store().persist_run_record(&rec).unwrap();
+
+    let list = env.pikaci(&["list"]);
+    let status = env.pikaci(&["status", rec.run_id.as_str()]);
+    let logs = env.pikaci(&["logs", rec.run_id.as_str()]);
+    // A job's logs are printed as they are (like `cat`); pikaci's own lines
+    // in them, and the headers, are escaped.
+    let headers: String = stdout(&logs)
+        .lines()
+        .filter(|l| l.starts_with("==>") || l.starts_with("[pikaci]"))
+        .collect();
+    assert!(headers.contains("==> host.log <=="), "{headers}");
+    for (what, text) in [
+        ("run", format!("{}{}", stdout(&run), stderr(&run))),
+        ("list", format!("{}{}", stdout(&list), stderr(&list))),
+        ("status", format!("{}{}", stdout(&status), stderr(&status))),
+        ("logs", headers),
+    ] {
+        assert!(
+            !text.chars().any(|c| c != '\n' && c.is_control()),
+            "{what} printed a control character: {text:?}"
+        );
+    }
+    let rows = stdout(&list);
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    assert!(rows.contains("fine\\n20991231T000000Z-00000000"), "{rows}");
+    assert!(
+        stdout(&run).contains("desc\\x1b]0;owned\\x07\\nFAKE"),
+        "{}",
+        stdout(&run)
+    );
+}
+
+/// Runs `pikaci args...` with a time limit: a read that waits on a FIFO would
+/// hang forever. Returns the output, or fails after 20 s.
+fn pikaci_within(env: &TestEnv, args: &[&str]) -> std::process::Output {
+    let child = env
+        .cmd()
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id() as i32;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output().unwrap()));
+    match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        Ok(out) => out,
+        Err(_) => {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!("pikaci {args:?} hung");
+        }
+    }
+}
+
+/// A job (or anyone who can write the state root) puts a FIFO where a log or
+/// `run.json` should be: every read says so at once and never waits on it,
+/// `logs --follow` of a finished run included.
+#[test]
+fn a_fifo_in_place_of_a_log_or_record_is_refused_at_once() {
+    let env = TestEnv::new("[[job]]\nid = \"a\"\ncommand = \"echo hi\"\n");
+    assert_eq!(env.pikaci(&["run"]).status.code(), Some(0));
+    let run = env.last_run();
+    let id = run.run_id.as_str();
+    let guest = env.state.join(format!("runs/{id}/jobs/a/guest.log"));
+    std::fs::remove_file(&guest).unwrap();
+    nix::unistd::mkfifo(
+        guest.as_std_path(),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    for args in [
+        vec!["logs", id, "--follow"],
+        vec!["logs", id, "--kind", "guest"],
+        vec!["logs", id, "--tail", "100"],
+    ] {
+        let out = pikaci_within(&env, &args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {err}");
+        assert!(
+            err.contains("guest.log is a FIFO, not a file"),
+            "{args:?}: {err}"
+        );
+        assert!(!err.contains(env.root.as_str()), "{err}");
+    }
+    let record = env.state.join(format!("runs/{id}/run.json"));
+    std::fs::remove_file(&record).unwrap();
+    nix::unistd::mkfifo(
+        record.as_std_path(),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let out = pikaci_within(&env, &["status", id]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("run.json is a FIFO, not a file"), "{err}");
+}
+
+/// A job plants a FIFO where the next job's log goes: pikaci does not wait on
+/// it (nobody reads that FIFO), warns, and runs the next job all the same.
+#[test]
+fn a_fifo_planted_as_a_later_jobs_log_does_not_stop_the_run() {
+    let env = TestEnv::new(
+        "[[job]]\nid = \"a\"\ncommand = \"mkdir -p $PIKACI_WORKSPACE/../jobs/b && mkfifo $PIKACI_WORKSPACE/../jobs/b/guest.log\"\n\
+         [[job]]\nid = \"b\"\ncommand = \"echo b ran > $PIKACI_SOURCE_ROOT/../b.out\"\nneeds = [\"a\"]\n",
+    );
+    let out = pikaci_within(&env, &["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("guest.log is a FIFO, not a file"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.root.join("b.out")).unwrap(),
+        "b ran\n"
+    );
+}

@@ -3,8 +3,12 @@
 mod support;
 
 mod config;
+mod gc;
 mod hostile;
+mod kill;
 mod read;
 mod reliability;
+mod rerun;
 mod run;
 mod signals;
+mod upstream;

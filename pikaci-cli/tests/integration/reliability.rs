@@ -216,3 +216,39 @@ fn a_full_state_root_does_not_change_the_jobs_results() {
         err.matches("warning:").count()
     );
 }
+
+/// A `running` record whose owner pid now belongs to another process (here
+/// pid 1, which always lives) is interrupted, not `running` forever: the
+/// owner's start time does not match.
+#[test]
+fn a_reused_owner_pid_does_not_keep_a_dead_run_running() {
+    let env = TestEnv::new("[[job]]\nid = \"a\"\ncommand = \"true\"\n");
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(0));
+    let mut rec = env.last_run();
+    rec.status = RunStatus::Running;
+    rec.finished_at = None;
+    let init = std::fs::read_to_string("/proc/1/stat").unwrap();
+    let init_start: u64 = init
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut json = serde_json::to_value(&rec).unwrap();
+    json["owner"] = serde_json::json!({
+        "pid": 1,
+        "host": pikaci_core::this_host_name(),
+        "start_ticks": init_start + 12_345,
+    });
+    let rec: pikaci_core::RunRecord = serde_json::from_value(json).unwrap();
+    env.store().persist_run_record(&rec).unwrap();
+    let out = env.pikaci(&["status", rec.run_id.as_str()]);
+    let text = stdout(&out);
+    assert!(text.contains("status  failed (interrupted)"), "{text}");
+    let saved = env.store().load_run_record(&rec.run_id).unwrap();
+    assert_eq!(saved.failure_kind, Some(FailureKind::Interrupted));
+}

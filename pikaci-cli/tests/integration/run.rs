@@ -58,9 +58,12 @@ fn a_passing_target_exits_0_and_records_everything() {
         host.contains("command: echo hello") && host.contains("exited with 0"),
         "{host}"
     );
-    // The snapshot is removed when the run ends; the record keeps its path.
-    assert!(run.snapshot_dir.ends_with("snapshot"));
-    assert!(!run.snapshot_dir.exists());
+    // The snapshot stays in the run's folder, for reruns, until gc.
+    assert_eq!(
+        run.snapshot_dir,
+        env.store().root().snapshot_dir(&run.run_id)
+    );
+    assert!(run.snapshot_dir.join("README").is_file());
 }
 
 #[test]
@@ -240,6 +243,42 @@ fn the_state_root_inside_the_repository_stays_out_of_the_snapshot() {
     .unwrap();
     assert!(!listing.contains(".pikaci"), "{listing}");
     assert!(listing.contains("README"), "{listing}");
+}
+
+/// A job that prints 64 MiB against a 1 MiB `max_log_bytes`: the log stops at
+/// 1 MiB with one marker line, the job goes on to its end (it is never
+/// blocked on a full pipe), passes, and its record says the log was cut.
+#[test]
+fn max_log_bytes_cuts_the_log_with_one_marker_and_the_job_goes_on() {
+    let env = TestEnv::new(
+        "[defaults]\nmax_log_bytes = \"1MiB\"\n\
+         [[job]]\nid = \"chatty\"\ncommand = \"head -c 67108864 /dev/zero | tr '\\\\0' x; echo; echo finished > $PIKACI_SOURCE_ROOT/../chatty.done\"\n\
+         [[job]]\nid = \"quiet\"\ncommand = \"echo hello\"\nmax_log_bytes = 100\n",
+    );
+    let out = env.pikaci(&["run", "--output", "jsonl"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        env.root.join("chatty.done").exists(),
+        "the job did not run to its end"
+    );
+    let run = env.last_run();
+    assert!(run.job(&"chatty".parse().unwrap()).unwrap().log_truncated);
+    assert!(!run.job(&"quiet".parse().unwrap()).unwrap().log_truncated);
+    let guest = env.log(&run.run_id, "chatty", "guest.log");
+    let marker = pikaci_core::engine::truncation_marker(1 << 20, false);
+    assert_eq!(guest.len(), (1 << 20) + marker.len());
+    assert!(guest.ends_with(&marker), "{}", &guest[guest.len() - 200..]);
+    assert_eq!(guest.matches("[pikaci]").count(), 1);
+    assert_eq!(env.log(&run.run_id, "quiet", "guest.log"), "hello\n");
+    assert!(
+        env.log(&run.run_id, "chatty", "host.log")
+            .contains("bytes of output were dropped")
+    );
+    // The key is in the record only where it is true.
+    let json =
+        std::fs::read_to_string(env.state.join(format!("runs/{}/run.json", run.run_id))).unwrap();
+    assert_eq!(json.matches("\"log_truncated\": true").count(), 1, "{json}");
+    assert!(!json.contains("\"log_truncated\": false"));
 }
 
 #[test]

@@ -13,7 +13,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_INTERNAL: u8 = 3;
 
 /// The exit codes as `pikaci --help` shows them.
-pub const EXIT_CODES_HELP: &str = "Exit codes:\n  0  every job passed (or the command succeeded)\n  1  a job failed, timed out or was cancelled\n  2  usage or configuration error (bad flag, bad id, bad pikaci.toml, unknown run)\n  3  pikaci itself could not run (I/O error, corrupt record)";
+pub const EXIT_CODES_HELP: &str = "Exit codes:\n  0  every job passed (or the command succeeded)\n  1  a job failed, timed out or was cancelled\n  2  usage or configuration error (bad flag, bad id, bad pikaci.toml, unknown run,\n     a rerun whose snapshot is gone)\n  3  pikaci itself could not run (I/O error, corrupt record)";
 
 /// Why a `pikaci run` child that ended this way failed (`None`: it passed).
 ///

@@ -1,6 +1,8 @@
 //! What other programs may rely on when they run `pikaci`: its exit codes,
 //! the variable naming the state root, the command line that runs a target
-//! with JSONL events, and how words are quoted for a POSIX shell.
+//! with JSONL events, how long it takes to stop (its jobs' grace, and the
+//! grace a program stopping pikaci should give it), and how words are quoted
+//! for a POSIX shell.
 //!
 //! ```
 //! use pikaci_core::contract::{EXIT_JOB_FAILED, STATE_ROOT_ENV, run_argv, shell_join};
@@ -15,11 +17,13 @@
 //! ```
 
 mod exit;
+mod grace;
 mod invoke;
 mod shell;
 
 pub use exit::{
     EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE, pikaci_failure,
 };
+pub use grace::{JOB_KILL_GRACE, PIKACI_STOP_GRACE};
 pub use invoke::{STATE_ROOT_ENV, run_argv};
 pub use shell::{shell_join, shell_quote};

@@ -2,8 +2,9 @@
 //!
 //! The job writes into a pipe; a thread moves the bytes into `guest.log` with
 //! `splice(2)` (no copy through user space). If the log cannot take more
-//! (full disk, I/O error) the thread keeps draining the pipe and drops the
-//! rest, so a logging problem never changes the job's own result.
+//! (full disk, I/O error) or reaches its cap (`max_log_bytes`), the thread
+//! keeps draining the pipe and drops the rest, so a logging problem never
+//! changes the job's own result. At the cap one marker line is written.
 //!
 //! Each piece moved is reported to the log's [`Arrivals`] (when it keeps a
 //! timestamp sidecar): one call per splice, which costs a clock read and, at
@@ -16,6 +17,7 @@ use std::os::unix::fs::FileExt;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 
+use super::log_cap::truncation_marker;
 use crate::log_times::Arrivals;
 
 /// The pipe buffer asked for (the kernel may give less).
@@ -30,6 +32,8 @@ pub(crate) struct CopyReport {
     pub(crate) dropped: u64,
     /// Why the log stopped taking output, if it did.
     pub(crate) error: Option<io::Error>,
+    /// Whether output went past the cap (the marker was written).
+    pub(crate) cut: bool,
 }
 
 /// Grows a pipe's buffer so a chatty job blocks less often.
@@ -38,10 +42,12 @@ pub(crate) fn grow_pipe(reader: &PipeReader) {
 }
 
 /// Copies everything from `reader` to the end of `file` until the pipe
-/// closes, telling `arrivals` what arrived when.
+/// closes, at most `limit` bytes (then the marker, then nothing more),
+/// telling `arrivals` what arrived when.
 pub(crate) fn copy_pipe_to_file(
     reader: PipeReader,
     file: File,
+    limit: Option<u64>,
     arrivals: Option<Arrivals>,
 ) -> CopyReport {
     let arrived = |n: usize| {
@@ -61,8 +67,11 @@ pub(crate) fn copy_pipe_to_file(
     }
     let mut use_splice = true;
     let mut buf = vec![0u8; 256 * 1024];
+    let mut remaining = limit.unwrap_or(u64::MAX);
+    // Whether the last byte copied was a newline (the marker's line start).
+    let mut at_line_start = true;
     loop {
-        if report.error.is_some() {
+        if report.error.is_some() || report.cut {
             match (&reader).read(&mut buf) {
                 Ok(0) => break,
                 Ok(n) => report.dropped += n as u64,
@@ -71,7 +80,9 @@ pub(crate) fn copy_pipe_to_file(
             }
             continue;
         }
-        if use_splice {
+        // Splicing never sees the bytes: the last stretch before the cap is
+        // copied, so the marker knows how the log ends.
+        if use_splice && remaining > PIPE_BUFFER as u64 {
             match splice(
                 &reader,
                 None,
@@ -83,6 +94,7 @@ pub(crate) fn copy_pipe_to_file(
                 Ok(0) => break,
                 Ok(n) => {
                     report.written += n as u64;
+                    remaining -= n as u64;
                     arrived(n);
                 }
                 Err(Errno::EINTR | Errno::EAGAIN) => {}
@@ -94,17 +106,34 @@ pub(crate) fn copy_pipe_to_file(
         }
         match (&reader).read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => match file.write_all_at(&buf[..n], offset as u64) {
-                Ok(()) => {
-                    offset += n as i64;
-                    report.written += n as u64;
-                    arrived(n);
+            Ok(n) => {
+                let keep = n.min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                match file.write_all_at(&buf[..keep], offset as u64) {
+                    Ok(()) => {
+                        offset += keep as i64;
+                        report.written += keep as u64;
+                        remaining -= keep as u64;
+                        arrived(keep);
+                        if keep > 0 {
+                            at_line_start = buf[keep - 1] == b'\n';
+                        }
+                    }
+                    Err(e) => {
+                        report.dropped += n as u64;
+                        report.error = Some(e);
+                        continue;
+                    }
                 }
-                Err(e) => {
-                    report.dropped += n as u64;
-                    report.error = Some(e);
+                if keep < n {
+                    report.dropped += (n - keep) as u64;
+                    report.cut = true;
+                    let marker = truncation_marker(limit.unwrap_or_default(), at_line_start);
+                    match file.write_all_at(marker.as_bytes(), offset as u64) {
+                        Ok(()) => arrived(marker.len()),
+                        Err(e) => report.error = Some(e),
+                    }
                 }
-            },
+            }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
                 report.error = Some(e);
@@ -144,7 +173,7 @@ mod tests {
                 writeln!(w, "line {i}").unwrap();
             }
         });
-        let report = copy_pipe_to_file(r, file.try_clone().unwrap(), None);
+        let report = copy_pipe_to_file(r, file.try_clone().unwrap(), None, None);
         writer.join().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("header\nline 0\n"));
@@ -174,11 +203,62 @@ mod tests {
                 w.write_all(&chunk).unwrap();
             }
         });
-        let report = copy_pipe_to_file(r, file, None);
+        let report = copy_pipe_to_file(r, file, None, None);
         writer
             .join()
             .expect("the writer finished: the pipe was drained");
         assert!(report.error.is_some());
         assert_eq!(report.written + report.dropped, 64 * 64 * 1024);
+    }
+
+    #[test]
+    fn the_cap_cuts_the_log_with_one_marker_and_the_pipe_is_still_drained() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let (r, mut w) = std::io::pipe().unwrap();
+        grow_pipe(&r);
+        // 8 MiB of lines, far past a 3 MiB + 5 byte cap (and past the pipe).
+        let limit = 3 * (1 << 20) + 5;
+        let writer = std::thread::spawn(move || {
+            let line = [b'x'; 1023];
+            for _ in 0..8 * 1024 {
+                w.write_all(&line).unwrap();
+                w.write_all(b"\n").unwrap();
+            }
+        });
+        let report = copy_pipe_to_file(r, file, Some(limit), None);
+        writer
+            .join()
+            .expect("the writer finished: the pipe was drained");
+        assert!(report.cut);
+        assert_eq!(report.written, limit);
+        assert_eq!(report.written + report.dropped, 8 << 20);
+        let text = std::fs::read(&path).unwrap();
+        let marker = crate::engine::truncation_marker(limit, false);
+        assert_eq!(text.len() as u64, limit + marker.len() as u64);
+        assert!(text.ends_with(marker.as_bytes()));
+        assert!(
+            text[..limit as usize]
+                .iter()
+                .all(|&b| b == b'x' || b == b'\n')
+        );
+    }
+
+    #[test]
+    fn exactly_the_cap_is_not_cut() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("log");
+        let file = std::fs::File::create(&path).unwrap();
+        let (r, mut w) = std::io::pipe().unwrap();
+        let writer = std::thread::spawn(move || w.write_all(&[b'y'; 5000]).unwrap());
+        let report = copy_pipe_to_file(r, file, Some(5000), None);
+        writer.join().unwrap();
+        assert!(!report.cut);
+        assert_eq!(std::fs::read(&path).unwrap().len(), 5000);
     }
 }

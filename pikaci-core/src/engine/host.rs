@@ -7,26 +7,33 @@ use futures::future::BoxFuture;
 use tokio::io::AsyncReadExt;
 
 use super::copy::{copy_pipe_to_file, grow_pipe};
-use super::process::{ChildEnd, supervise};
+use super::process::{ChildEnd, Stop, supervise_with};
 use super::seams::{Executor, JobContext};
+use super::supervisor::JobSupervisor;
 use crate::record::JobOutcome;
 use crate::status::{ExecutorKind, FailureKind};
 
 /// How long to wait for a job's last output once its process group is gone.
 const OUTPUT_DRAIN_LIMIT: Duration = Duration::from_secs(2);
 
-/// How long a job gets between SIGTERM and SIGKILL by default.
-pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(5);
+/// How long a job gets between SIGTERM and SIGKILL by default
+/// ([`crate::contract::JOB_KILL_GRACE`]).
+pub const DEFAULT_KILL_GRACE: Duration = crate::contract::JOB_KILL_GRACE;
 
 /// Runs `bash --noprofile --norc -c <command>` in the job's workspace, in its
 /// own process group. The job's stdout and stderr go into `guest.log` as they
 /// happen (spliced from a pipe, without a copy through user space, when the
 /// log is a file); a log that stops taking output (full disk) never changes
 /// the job's result. `host.log` gets pikaci's account.
+///
+/// With a [`JobSupervisor`] (the `pikaci` command sets one), the job runs
+/// under it, so its processes die with pikaci even when pikaci itself is
+/// killed with SIGKILL; without one, they are stopped only by pikaci.
 #[derive(Debug, Clone)]
 pub struct HostExecutor {
     kill_grace: Duration,
     bash: String,
+    supervisor: Option<JobSupervisor>,
 }
 
 impl Default for HostExecutor {
@@ -34,6 +41,7 @@ impl Default for HostExecutor {
         Self {
             kill_grace: DEFAULT_KILL_GRACE,
             bash: "bash".to_owned(),
+            supervisor: None,
         }
     }
 }
@@ -50,6 +58,12 @@ impl HostExecutor {
         self
     }
 
+    /// Runs each job under `supervisor`, so the job dies with pikaci.
+    pub fn supervisor(mut self, supervisor: JobSupervisor) -> Self {
+        self.supervisor = Some(supervisor);
+        self
+    }
+
     async fn run(&self, ctx: JobContext<'_>) -> JobOutcome {
         let job = ctx.job;
         let _ = writeln!(
@@ -59,20 +73,34 @@ impl HostExecutor {
             job.command,
             ctx.timeout.as_secs()
         );
-        let mut cmd = tokio::process::Command::new(&self.bash);
-        cmd.arg("--noprofile")
-            .arg("--norc")
-            .arg("-c")
-            .arg(&job.command)
-            .current_dir(ctx.workspace)
+        let bash_args = ["--noprofile", "--norc", "-c", job.command.as_str()];
+        // Under a supervisor, its stdin is the pipe whose closing stops the job.
+        let (mut cmd, stop) = match &self.supervisor {
+            Some(supervisor) => {
+                let (control, stop) = match std::io::pipe() {
+                    Ok(p) => p,
+                    Err(e) => return spawn_failure(ctx.host_log, &e),
+                };
+                let mut cmd = supervisor.command(self.kill_grace, &self.bash, bash_args);
+                cmd.stdin(control);
+                (cmd, Stop::ClosePipe(stop))
+            }
+            None => {
+                let mut cmd = tokio::process::Command::new(&self.bash);
+                cmd.args(bash_args)
+                    .stdin(Stdio::null())
+                    // A dropped run takes its job with it.
+                    .kill_on_drop(true);
+                (cmd, Stop::GroupSignal)
+            }
+        };
+        cmd.current_dir(ctx.workspace)
             .envs(&job.env)
             .env("PIKACI_RUN_ID", ctx.run_id.as_str())
             .env("PIKACI_JOB_ID", job.id.as_str())
             .env("PIKACI_SOURCE_ROOT", ctx.source_root)
             .env("PIKACI_WORKSPACE", ctx.workspace)
-            .stdin(Stdio::null())
-            .process_group(0)
-            .kill_on_drop(true);
+            .process_group(0);
 
         // The job writes into a pipe (stdout and stderr interleaved in the
         // order they happen); its output reaches the log without a copy
@@ -102,6 +130,7 @@ impl HostExecutor {
         );
 
         let log_file = ctx.guest_log.as_file().and_then(|f| f.try_clone().ok());
+        let limit = ctx.guest_log.cap().map(|c| c.remaining());
         let end = match log_file {
             Some(file) => {
                 let arrivals = ctx.guest_log.arrivals();
@@ -109,11 +138,16 @@ impl HostExecutor {
                 // daemon holding the pipe must not keep pikaci from exiting.
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 std::thread::spawn(move || {
-                    let _ = tx.send(copy_pipe_to_file(reader, file, arrivals));
+                    let _ = tx.send(copy_pipe_to_file(reader, file, limit, arrivals));
                 });
-                let end = supervise(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel).await;
+                let end =
+                    supervise_with(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel, stop)
+                        .await;
                 match tokio::time::timeout(OUTPUT_DRAIN_LIMIT, rx).await {
                     Ok(Ok(report)) => {
+                        if let Some(cap) = ctx.guest_log.cap() {
+                            cap.note_direct(report.written, report.dropped, report.cut);
+                        }
                         if let Some(e) = report.error {
                             let _ = writeln!(
                                 ctx.host_log,
@@ -143,6 +177,7 @@ impl HostExecutor {
                     ctx.timeout,
                     self.kill_grace,
                     &ctx.cancel,
+                    stop,
                 )
                 .await
             }
@@ -192,12 +227,13 @@ async fn pump_and_supervise(
     timeout: Duration,
     grace: Duration,
     cancel: &tokio_util::sync::CancellationToken,
+    stop: Stop,
 ) -> std::io::Result<ChildEnd> {
     let Some(mut reader) = reader else {
-        return supervise(child, timeout, grace, cancel).await;
+        return supervise_with(child, timeout, grace, cancel, stop).await;
     };
     let mut buf = vec![0u8; 64 * 1024];
-    let supervised = supervise(child, timeout, grace, cancel);
+    let supervised = supervise_with(child, timeout, grace, cancel, stop);
     tokio::pin!(supervised);
     let mut end = None;
     loop {
@@ -279,6 +315,7 @@ mod tests {
             writable_workspace: false,
             env: BTreeMap::from([("GREETING".to_owned(), "hi".to_owned())]),
             needs: vec![],
+            max_log_bytes: crate::pipeline::DEFAULT_MAX_LOG_BYTES,
         }
     }
 

@@ -4,13 +4,14 @@
 use std::io::Write;
 use std::time::Duration;
 
-use camino::Utf8Path;
-
+use super::log_cap::CappedSink;
 use super::observer::RunObserver;
 use super::recorder::Recorder;
 use super::request::RunRequest;
 use super::run::Engine;
 use super::seams::{JobContext, LogSink, RunStore};
+use super::snapshot::Workspace;
+use crate::escape::escape_controls;
 use crate::event::LifecycleEvent;
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
@@ -77,18 +78,22 @@ impl<S: RunStore> Engine<S> {
     }
 
     /// Runs one job with the executor that serves its kind, in the
-    /// snapshot or its private copy, and records how it went.
+    /// workspace or, for a writable job, its private copy, and records how
+    /// it went.
     pub(super) async fn run_job<'j>(
         &self,
         recorder: &Recorder<'_, S>,
         run_id: &RunId,
         job: &'j JobSpec,
-        snapshot: &Utf8Path,
+        workspace: &Workspace,
         req: &RunRequest,
         observer: &dyn RunObserver,
     ) -> (&'j JobId, RunStatus) {
         let mut host = self.open_log(recorder, run_id, &job.id, LogFile::Host);
-        let mut guest = self.open_log(recorder, run_id, &job.id, LogFile::Guest);
+        let mut guest = CappedSink::new(
+            self.open_log(recorder, run_id, &job.id, LogFile::Guest),
+            job.max_log_bytes,
+        );
         let mut rec = JobRecord::begin(job, self.clock.now(), |file| {
             self.store.job_log_path(run_id, &job.id, file)
         });
@@ -102,23 +107,23 @@ impl<S: RunStore> Engine<S> {
             "[pikaci] run {run_id} job {} ({}) on {} started at {}",
             job.id,
             if job.description.is_empty() {
-                "no description"
+                "no description".into()
             } else {
-                &job.description
+                escape_controls(&job.description)
             },
             job.executor,
             rec.started_at
         );
 
-        let private = self.snapshot.private_dir(snapshot, job);
+        let private = workspace.private_dir(job);
         let workspace = match &private {
             Some(dest) => self
                 .source
-                .copy_tree(snapshot, dest)
+                .copy_tree(workspace.dir(), dest)
                 .await
                 .map(|()| dest.clone())
                 .map_err(|e| e.to_string()),
-            None => Ok(snapshot.to_owned()),
+            None => Ok(workspace.dir().to_owned()),
         };
 
         let outcome = match (&workspace, self.executor_for(&job.executor)) {
@@ -142,7 +147,7 @@ impl<S: RunStore> Engine<S> {
                     workspace: ws,
                     source_root: &req.source_root,
                     host_log: host.as_mut(),
-                    guest_log: guest.as_mut(),
+                    guest_log: &mut guest,
                     timeout: Duration::from_secs(job.timeout_secs),
                     cancel: req.cancel.child_token(),
                     clock: self.clock.as_ref(),
@@ -155,6 +160,16 @@ impl<S: RunStore> Engine<S> {
         }
 
         rec.finish(outcome, self.clock.now());
+        if guest.truncated() {
+            rec.log_truncated = true;
+            let usage = guest.usage();
+            let _ = writeln!(
+                host,
+                "[pikaci] guest.log reached max_log_bytes ({} bytes); {} bytes of output were dropped",
+                usage.limit(),
+                usage.dropped()
+            );
+        }
         let _ = writeln!(
             host,
             "[pikaci] job {} {} at {}{}",
@@ -163,7 +178,7 @@ impl<S: RunStore> Engine<S> {
             rec.finished_at.unwrap_or(rec.started_at),
             rec.message
                 .as_deref()
-                .map(|m| format!(": {m}"))
+                .map(|m| format!(": {}", escape_controls(m)))
                 .unwrap_or_default()
         );
         let _ = host.flush();

@@ -12,6 +12,7 @@
 mod copy;
 mod host;
 mod job;
+mod log_cap;
 mod observer;
 pub mod process;
 mod recorder;
@@ -22,11 +23,14 @@ mod seams;
 mod select;
 mod snapshot;
 pub mod source;
+pub mod supervisor;
 
 pub use crate::record::JobOutcome;
 pub use host::{DEFAULT_KILL_GRACE, HostExecutor, human_duration};
+pub use log_cap::{CappedSink, LogCap, truncation_marker};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};
-pub use request::RunRequest;
+pub use recorder::DEFAULT_RECORD_INTERVAL;
+pub use request::{KeptSnapshot, RunRequest, RunSource};
 pub use run::{Engine, EngineBuilder};
 pub use schedule::{Decision, Schedule};
 pub use seams::{Clock, Executor, JobContext, LogSink, RunStore, SystemClock, VecSink};

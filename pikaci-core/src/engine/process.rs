@@ -45,6 +45,22 @@ impl ChildEnd {
     }
 }
 
+/// How long a job supervisor may take, after its grace, to kill what is
+/// left of its job and exit, before its whole group gets SIGKILL.
+pub const SUPERVISOR_MARGIN: Duration = Duration::from_secs(2);
+
+/// How a supervised child is told to stop, on timeout or cancel.
+#[derive(Debug)]
+pub enum Stop {
+    /// SIGTERM to its process group, then SIGKILL after the grace.
+    GroupSignal,
+    /// Close this pipe, the child's stdin: the child is a [job
+    /// supervisor](super::supervisor), which stops its job within the grace;
+    /// if it has not ended after the grace and [`SUPERVISOR_MARGIN`] its
+    /// group gets SIGKILL.
+    ClosePipe(std::io::PipeWriter),
+}
+
 /// Waits for `child` (the leader of its own process group) until it exits,
 /// `timeout` passes or `cancel` fires. On timeout or cancel the group gets
 /// SIGTERM, then SIGKILL after `grace`. In every case the group is sent
@@ -55,6 +71,17 @@ pub async fn supervise(
     timeout: Duration,
     grace: Duration,
     cancel: &CancellationToken,
+) -> std::io::Result<ChildEnd> {
+    supervise_with(child, timeout, grace, cancel, Stop::GroupSignal).await
+}
+
+/// [`supervise`], telling the child to stop as `stop` says.
+pub async fn supervise_with(
+    child: &mut Child,
+    timeout: Duration,
+    grace: Duration,
+    cancel: &CancellationToken,
+    stop: Stop,
 ) -> std::io::Result<ChildEnd> {
     let pgid = child
         .id()
@@ -67,8 +94,17 @@ pub async fn supervise(
     };
     if let Some(pgid) = pgid {
         if !matches!(end, ChildEnd::Exited(_)) {
-            let _ = killpg(pgid, Signal::SIGTERM);
-            if tokio::time::timeout(grace, child.wait()).await.is_err() {
+            let patience = match stop {
+                Stop::GroupSignal => {
+                    let _ = killpg(pgid, Signal::SIGTERM);
+                    grace
+                }
+                Stop::ClosePipe(pipe) => {
+                    drop(pipe);
+                    grace + SUPERVISOR_MARGIN
+                }
+            };
+            if tokio::time::timeout(patience, child.wait()).await.is_err() {
                 let _ = killpg(pgid, Signal::SIGKILL);
             }
         }

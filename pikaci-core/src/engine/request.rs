@@ -4,6 +4,7 @@ use camino::Utf8PathBuf;
 use tokio_util::sync::CancellationToken;
 
 use super::select::JobSelection;
+use super::source::GitInfo;
 use crate::ids::RunId;
 
 /// What to run: one [`JobSelection`], chosen once by the caller, and how.
@@ -13,6 +14,9 @@ pub struct RunRequest {
     pub selection: JobSelection,
     /// The repository to run in.
     pub source_root: Utf8PathBuf,
+    /// The files the jobs run in: a new snapshot of `source_root` (the
+    /// default), or the snapshot an earlier run kept.
+    pub source: RunSource,
     /// The run this one re-runs.
     pub rerun_of: Option<RunId>,
     /// How many jobs may run at once (at least 1).
@@ -22,14 +26,43 @@ pub struct RunRequest {
 }
 
 impl RunRequest {
-    /// The `selection`, one job at a time, in `source_root`.
+    /// The `selection`, one job at a time, in a new snapshot of `source_root`.
     pub fn new(selection: JobSelection, source_root: impl Into<Utf8PathBuf>) -> Self {
         Self {
             selection,
             source_root: source_root.into(),
+            source: RunSource::Fresh,
             rerun_of: None,
             parallelism: 1,
             cancel: CancellationToken::new(),
         }
     }
+}
+
+/// Where the jobs' files come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum RunSource {
+    /// A new snapshot of the request's `source_root`, made as the engine's
+    /// [`SnapshotPolicy`](super::SnapshotPolicy) says: a run, or a rerun
+    /// from the current source.
+    #[default]
+    Fresh,
+    /// The snapshot an earlier run kept: a rerun runs the same bytes as the
+    /// run it repeats. Jobs share it read-only and writable jobs get a
+    /// private copy in the new run's folder, so the new run never changes
+    /// it; it is never removed by the new run.
+    Kept(KeptSnapshot),
+}
+
+/// An earlier run's kept snapshot and what that run recorded of its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptSnapshot {
+    /// The run that made the snapshot (recorded as the new run's `snapshot_of`).
+    pub of: RunId,
+    /// The snapshot's folder, found through the store's layout (never a path
+    /// taken from a record).
+    pub dir: Utf8PathBuf,
+    /// What git said about the source when the snapshot was made (recorded
+    /// again, since the bytes are the same).
+    pub git: GitInfo,
 }

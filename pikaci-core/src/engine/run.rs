@@ -4,16 +4,17 @@
 //! say [`crate::RunRecord`]'s and [`crate::JobRecord`]'s own methods.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
 use super::observer::RunObserver;
-use super::recorder::Recorder;
-use super::request::RunRequest;
+use super::recorder::{DEFAULT_RECORD_INTERVAL, Recorder};
+use super::request::{RunRequest, RunSource};
 use super::schedule::{Decision, Schedule};
 use super::seams::{Clock, Executor, RunStore, SystemClock};
-use super::snapshot::{DiskSnapshotter, OffWorker, SnapshotPolicy, Snapshotter};
+use super::snapshot::{DiskSnapshotter, OffWorker, SnapshotPolicy, Snapshotter, Workspace};
 use super::source::GitInfo;
 use crate::event::LifecycleEvent;
 use crate::ids::RunId;
@@ -28,6 +29,7 @@ pub struct Engine<S: RunStore> {
     executors: Vec<Arc<dyn Executor>>,
     pub(super) clock: Arc<dyn Clock>,
     owner: Option<RunOwner>,
+    record_interval: Duration,
     pub(super) snapshot: SnapshotPolicy,
     pub(super) source: OffWorker,
 }
@@ -59,6 +61,7 @@ impl<S: RunStore> Engine<S> {
                 executors: Vec::new(),
                 clock: Arc::new(SystemClock),
                 owner: None,
+                record_interval: DEFAULT_RECORD_INTERVAL,
                 snapshot: SnapshotPolicy::InPlace,
                 source: OffWorker(Arc::new(DiskSnapshotter)),
             },
@@ -96,6 +99,14 @@ impl<S: RunStore> EngineBuilder<S> {
         self
     }
 
+    /// Sets how often, at most, a running run's `run.json` is rewritten
+    /// (default [`DEFAULT_RECORD_INTERVAL`]). The first and the last record
+    /// are always written at once.
+    pub fn record_interval(mut self, interval: Duration) -> Self {
+        self.engine.record_interval = interval;
+        self
+    }
+
     /// Sets how the source is snapshotted.
     pub fn snapshot(mut self, policy: SnapshotPolicy) -> Self {
         self.engine.snapshot = policy;
@@ -116,31 +127,43 @@ impl<S: RunStore> EngineBuilder<S> {
 
 impl<S: RunStore> Engine<S> {
     /// Runs the request to the end and returns the final record. `run.json`
-    /// is written (status `running`) before anything else and after every
-    /// job start and end; events go to `observer` in order.
+    /// is written (status `running`) before anything else, then as jobs
+    /// start and end (at most once per [record
+    /// interval](EngineBuilder::record_interval)), and last before
+    /// `run_finished`; events go to `observer` in order.
     pub async fn run(&self, req: RunRequest, observer: &dyn RunObserver) -> RunRecord {
         let now = self.clock.now();
         let run_id = self.claim_run_id(now, observer);
-        let git = self.source.git_info(&req.source_root).await;
+        let git = match &req.source {
+            RunSource::Fresh => self.source.git_info(&req.source_root).await,
+            RunSource::Kept(kept) => kept.git.clone(),
+        };
         let record = self.first_record(&req, run_id.clone(), now, git);
-        let recorder = Recorder::new(record, &self.store, observer);
-        let started = recorder.update(|_| {});
+        let recorder = Recorder::new(record, &self.store, observer, self.record_interval);
+        let started = recorder.save_now(|_| {});
         observer.event(&LifecycleEvent::run_started(&started));
 
         let primary = self.store.snapshot_dir(&run_id);
-        let prepared = self
-            .source
-            .prepare(&self.snapshot, &run_id, primary, &req.source_root)
-            .await;
+        let prepared = match &req.source {
+            RunSource::Kept(kept) => Ok(Workspace::Kept {
+                dir: kept.dir.clone(),
+                run_folder: primary.parent().unwrap_or(&primary).to_owned(),
+            }),
+            RunSource::Fresh => {
+                self.source
+                    .prepare(&self.snapshot, &run_id, primary, &req.source_root)
+                    .await
+            }
+        };
         let workspace = match prepared {
             Ok(ws) => {
-                if ws != started.snapshot_dir {
-                    recorder.update(|r| r.snapshot_dir = ws.clone());
+                if ws.dir() != started.snapshot_dir {
+                    recorder.update(|r| r.snapshot_dir = ws.dir().to_owned());
                 }
                 ws
             }
             Err(e) => {
-                let finished = recorder.update(|r| {
+                let finished = recorder.save_now(|r| {
                     r.fail_to_start(
                         format!("could not snapshot the source: {e}"),
                         self.clock.now(),
@@ -153,14 +176,18 @@ impl<S: RunStore> Engine<S> {
             }
         };
 
-        self.run_jobs(&recorder, &run_id, &workspace, &req, observer)
-            .await;
+        // The jobs run while their records are saved as they change.
+        tokio::select! {
+            biased;
+            () = self.run_jobs(&recorder, &run_id, &workspace, &req, observer) => {}
+            () = recorder.flush_periodically() => {}
+        }
 
-        if self.snapshot.removes_snapshot() {
-            let _ = self.source.remove_tree(&workspace).await;
+        if workspace.removed_at_end(&self.snapshot) {
+            let _ = self.source.remove_tree(workspace.dir()).await;
         }
         let cancelled = req.cancel.is_cancelled();
-        let finished = recorder.update(|r| r.finish(cancelled, self.clock.now()));
+        let finished = recorder.save_now(|r| r.finish(cancelled, self.clock.now()));
         observer.event(&LifecycleEvent::RunFinished {
             run: finished.clone(),
         });
@@ -176,9 +203,14 @@ impl<S: RunStore> Engine<S> {
         git: GitInfo,
     ) -> RunRecord {
         let selection = &req.selection;
-        let snapshot_dir = self
-            .snapshot
-            .planned_dir(self.store.snapshot_dir(&run_id), &req.source_root);
+        let (snapshot_dir, snapshot_of) = match &req.source {
+            RunSource::Fresh => (
+                self.snapshot
+                    .planned_dir(self.store.snapshot_dir(&run_id), &req.source_root),
+                None,
+            ),
+            RunSource::Kept(kept) => (kept.dir.clone(), Some(kept.of.clone())),
+        };
         RunRecord {
             rerun_of: req.rerun_of.clone(),
             target_id: selection.target().cloned(),
@@ -189,6 +221,7 @@ impl<S: RunStore> Engine<S> {
             filters: selection.filters().iter().map(|j| j.to_string()).collect(),
             planned_jobs: selection.jobs().iter().map(|j| j.id.clone()).collect(),
             owner: self.owner.clone(),
+            snapshot_of,
             ..RunRecord::begin(run_id, now, req.source_root.clone(), snapshot_dir)
         }
     }
@@ -217,7 +250,7 @@ impl<S: RunStore> Engine<S> {
         &self,
         recorder: &Recorder<'_, S>,
         run_id: &RunId,
-        workspace: &camino::Utf8Path,
+        workspace: &Workspace,
         req: &RunRequest,
         observer: &dyn RunObserver,
     ) {

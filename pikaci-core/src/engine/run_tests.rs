@@ -9,7 +9,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use futures::future::BoxFuture;
 
 use super::*;
-use crate::engine::observer::CollectingObserver;
+use crate::engine::observer::{CollectingObserver, NoObserver, RunObserver};
+use crate::engine::request::KeptSnapshot;
 use crate::engine::seams::{JobContext, LogSink, VecSink};
 use crate::engine::select::{JobSelection, SelectError};
 use crate::ids::JobId;
@@ -19,7 +20,7 @@ use crate::status::{LogFile, RunStatus};
 
 #[derive(Default)]
 struct FakeStore {
-    saved: Mutex<Vec<RunRecord>>,
+    saved: Arc<Mutex<Vec<RunRecord>>>,
     fail: bool,
     /// Ids offered to `claim_run`; the first `taken` of them are refused.
     claims: Mutex<Vec<RunId>>,
@@ -79,6 +80,7 @@ enum Act {
     Fail(i32),
     Barrier(Arc<tokio::sync::Barrier>),
     WaitForCancel,
+    Sleep(Duration),
 }
 
 struct Scripted(HashMap<String, Act>);
@@ -100,6 +102,10 @@ impl Executor for Scripted {
                 Act::Fail(code) => JobOutcome::failed(FailureKind::TestFailure, Some(code), "boom"),
                 Act::Barrier(b) => {
                     b.wait().await;
+                    JobOutcome::passed()
+                }
+                Act::Sleep(d) => {
+                    tokio::time::sleep(d).await;
                     JobOutcome::passed()
                 }
                 Act::WaitForCancel => {
@@ -138,6 +144,7 @@ fn engine(store: FakeStore, acts: &[(&str, Act)]) -> Engine<FakeStore> {
         .owner(RunOwner {
             pid: 1,
             host: "h".into(),
+            start_ticks: None,
         })
         .build()
 }
@@ -181,9 +188,8 @@ async fn records_running_first_then_every_step_and_events_in_order() {
     assert!(saved[0].jobs.is_empty());
     assert_eq!(saved[0].planned_jobs.len(), 2);
     assert_eq!(saved[0].owner.as_ref().unwrap().pid, 1);
-    // A start and an end save per job, plus the first and the last.
-    assert_eq!(saved.len(), 6);
-    assert_eq!(saved[1].jobs[0].status, RunStatus::Running);
+    // The jobs ended before the record was due again: the first and the last.
+    assert_eq!(saved.len(), 2);
     assert_eq!(saved.last().unwrap(), &rec);
     assert!(
         rec.jobs[0]
@@ -413,6 +419,8 @@ async fn executors_are_found_by_the_kinds_they_serve_the_last_added_first() {
 struct FakeTree {
     calls: Mutex<Vec<String>>,
     fail_snapshot: bool,
+    /// Snapshots into folders under this one fail.
+    fail_snapshot_under: Option<Utf8PathBuf>,
     gate: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
 }
 
@@ -443,7 +451,8 @@ impl Snapshotter for FakeTree {
     }
     fn snapshot(&self, s: &Utf8Path, d: &Utf8Path, _: Option<&Utf8Path>) -> io::Result<()> {
         self.call(format!("snapshot {s} {d}"));
-        if self.fail_snapshot {
+        let under = |root: &Utf8PathBuf| d.starts_with(root);
+        if self.fail_snapshot || self.fail_snapshot_under.as_ref().is_some_and(under) {
             return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
         }
         Ok(())
@@ -459,12 +468,16 @@ impl Snapshotter for FakeTree {
 }
 
 fn copying(tree: Arc<FakeTree>) -> Engine<FakeStore> {
+    copying_with(tree, false, None)
+}
+
+fn copying_with(tree: Arc<FakeTree>, keep: bool, fallback: Option<&str>) -> Engine<FakeStore> {
     Engine::builder(FakeStore::default())
         .executor(Arc::new(Scripted(HashMap::new())))
         .snapshot(SnapshotPolicy::Copy {
             exclude: None,
-            keep: false,
-            fallback: None,
+            keep,
+            fallback: fallback.map(Utf8PathBuf::from),
         })
         .snapshotter(tree)
         .build()
@@ -492,6 +505,70 @@ async fn git_and_every_copy_go_through_the_snapshotter() {
             format!("copy {run}/snapshot {run}/workspace-w"),
             format!("remove {run}/workspace-w"),
             format!("remove {run}/snapshot"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_kept_snapshot_stays_and_one_in_the_fallback_folder_does_not() {
+    let tree = Arc::new(FakeTree::default());
+    let rec = copying_with(tree.clone(), true, Some("/tmp"))
+        .run(RunRequest::new(all(WRITABLE), "/src"), &NoObserverForTests)
+        .await;
+    let run = format!("/state/runs/{}", rec.run_id);
+    let calls = tree.calls.lock().unwrap().clone();
+    assert_eq!(calls.last().unwrap(), &format!("remove {run}/workspace-w"));
+    assert!(!calls.contains(&format!("remove {run}/snapshot")));
+
+    let tree = Arc::new(FakeTree {
+        fail_snapshot_under: Some("/state".into()),
+        ..FakeTree::default()
+    });
+    let rec = copying_with(tree.clone(), true, Some("/tmp"))
+        .run(RunRequest::new(all(WRITABLE), "/src"), &NoObserverForTests)
+        .await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    let fallback = format!("/tmp/pikaci-snapshot-{}", rec.run_id);
+    assert_eq!(rec.snapshot_dir, fallback);
+    let calls = tree.calls.lock().unwrap().clone();
+    assert!(calls.contains(&format!("copy {fallback} {fallback}-workspace-w")));
+    assert_eq!(calls.last().unwrap(), &format!("remove {fallback}"));
+}
+
+#[tokio::test]
+async fn a_rerun_on_a_kept_snapshot_runs_in_it_and_never_changes_or_removes_it() {
+    let tree = Arc::new(FakeTree::default());
+    let original: RunId = "pikaci-run-123".parse().unwrap();
+    let kept_dir = Utf8PathBuf::from("/state/runs/pikaci-run-123/snapshot");
+    let mut req = RunRequest::new(all(WRITABLE), "/src");
+    req.rerun_of = Some(original.clone());
+    req.source = RunSource::Kept(KeptSnapshot {
+        of: original.clone(),
+        dir: kept_dir.clone(),
+        git: GitInfo {
+            head: Some("0ld".into()),
+            dirty: Some(true),
+            changed_files: vec!["a.rs".into()],
+        },
+    });
+    let rec = copying(tree.clone()).run(req, &NoObserverForTests).await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    assert_eq!(rec.snapshot_dir, kept_dir);
+    assert_eq!(rec.snapshot_of.as_ref(), Some(&original));
+    assert_eq!(rec.rerun_of.as_ref(), Some(&original));
+    assert_eq!(
+        (rec.git_head.as_deref(), rec.git_dirty),
+        (Some("0ld"), Some(true))
+    );
+    assert_eq!(rec.changed_files, ["a.rs"]);
+    let run = format!("/state/runs/{}", rec.run_id);
+    // No git, no new snapshot, no removal of the kept one: only the writable
+    // job's private copy, made in the rerun's own folder.
+    assert_eq!(
+        tree.calls.lock().unwrap().clone(),
+        [
+            format!("copy {kept_dir} {run}/workspace-w"),
+            format!("remove {run}/workspace-w"),
         ]
     );
 }
@@ -534,4 +611,62 @@ async fn git_and_copies_never_block_the_runtime() {
     });
     assert_eq!(rec.status, RunStatus::Passed);
     assert_eq!(tree.calls.lock().unwrap().len(), 5);
+}
+
+/// `count` jobs `j0`, `j1`, ... with no needs.
+fn many(count: usize) -> JobSelection {
+    let text: String = (0..count)
+        .map(|i| format!("[[job]]\nid = \"j{i}\"\ncommand = \"x\"\n"))
+        .collect();
+    all(&text)
+}
+
+#[tokio::test]
+async fn a_thousand_jobs_are_not_a_thousand_rewrites_and_the_last_is_saved_first() {
+    /// Checks, when `run_finished` arrives, that the store holds that record.
+    struct SavedBeforeAnnounced(Arc<Mutex<Vec<RunRecord>>>, Mutex<bool>);
+    impl RunObserver for SavedBeforeAnnounced {
+        fn event(&self, event: &LifecycleEvent) {
+            if let LifecycleEvent::RunFinished { run } = event {
+                let saved = self.0.lock().unwrap();
+                *self.1.lock().unwrap() = saved.last() == Some(run);
+            }
+        }
+    }
+    let store = FakeStore::default();
+    let saved = store.saved.clone();
+    let e = engine(store, &[]);
+    let obs = SavedBeforeAnnounced(saved.clone(), Mutex::new(false));
+    let rec = e.run(RunRequest::new(many(1000), "/src"), &obs).await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    assert_eq!(rec.jobs.len(), 1000);
+    assert!(
+        *obs.1.lock().unwrap(),
+        "run_finished came before its record was saved"
+    );
+    // Two saves per job before: 2,002. Now the saves follow time, not jobs.
+    let saves = saved.lock().unwrap().len();
+    assert!(saves <= 10, "{saves} saves for 1,000 jobs");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_job_is_seen_running_and_changes_are_saved_once_per_interval() {
+    let acts = [
+        ("a", Act::Sleep(Duration::from_secs(10))),
+        ("b", Act::Sleep(Duration::from_millis(10))),
+        ("c", Act::Sleep(Duration::from_millis(10))),
+    ];
+    let e = engine(FakeStore::default(), &acts);
+    let rec = e
+        .run(RunRequest::new(all(THREE), "/src"), &NoObserver)
+        .await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    let saved = e.store().saved.lock().unwrap().clone();
+    // The first record, job a running (saved at once: nothing was saved for
+    // a while), then a's end with b's start and end, c... within intervals.
+    assert_eq!(saved[0].jobs.len(), 0);
+    assert_eq!(saved[1].jobs.len(), 1);
+    assert_eq!(saved[1].jobs[0].status, RunStatus::Running);
+    assert_eq!(saved.last().unwrap(), &rec);
+    assert!(saved.len() <= 5, "{} saves", saved.len());
 }

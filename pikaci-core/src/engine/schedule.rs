@@ -40,6 +40,9 @@ pub struct Schedule {
     /// Per job, the indices of the jobs it needs, in the order it names them.
     needs: Vec<Vec<usize>>,
     state: Vec<State>,
+    /// How many of `state` are `Running` (kept, not counted: `advance` asks
+    /// for every job it looks at).
+    running: usize,
     parallelism: usize,
 }
 
@@ -59,6 +62,7 @@ impl Schedule {
             .collect();
         Self {
             state: vec![State::Pending; ids.len()],
+            running: 0,
             ids,
             needs,
             parallelism: parallelism.max(1),
@@ -94,6 +98,7 @@ impl Schedule {
                 .all(|&n| self.state[n] == State::Done(RunStatus::Passed))
             {
                 self.state[i] = State::Running;
+                self.running += 1;
                 decisions.push(Decision::Start(self.ids[i].clone()));
             }
         }
@@ -103,13 +108,16 @@ impl Schedule {
     /// Records that a running job ended with `status`.
     pub fn finish(&mut self, job: &JobId, status: RunStatus) {
         if let Some(i) = self.ids.iter().position(|id| id == job) {
+            if self.state[i] == State::Running {
+                self.running -= 1;
+            }
             self.state[i] = State::Done(status);
         }
     }
 
     /// How many jobs are running.
     pub fn running(&self) -> usize {
-        self.state.iter().filter(|s| **s == State::Running).count()
+        self.running
     }
 
     /// The jobs neither started nor skipped yet, in pipeline order (once the

@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
+use super::log_cap::LogCap;
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
 use crate::record::{JobOutcome, RunRecord};
@@ -46,6 +47,15 @@ pub trait LogSink: std::io::Write + Send {
     /// writes; an executor that writes into [`as_file`](Self::as_file)
     /// itself reports what it appended through this.
     fn arrivals(&self) -> Option<crate::log_times::Arrivals> {
+        None
+    }
+
+    /// The size cap of this log, when it has one. Writes through the sink
+    /// honour it by themselves; a writer that goes to [`as_file`](Self::as_file)
+    /// directly must write at most [`LogCap::remaining`] bytes, then the
+    /// [`truncation_marker`](super::truncation_marker), and report what it
+    /// did with [`LogCap::note_direct`].
+    fn cap(&mut self) -> Option<&mut LogCap> {
         None
     }
 }

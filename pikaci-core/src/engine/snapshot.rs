@@ -17,11 +17,14 @@ pub enum SnapshotPolicy {
     /// Copy the source (tracked + untracked-not-ignored files) into the run's
     /// snapshot folder; read-only jobs share it (made read-only), writable
     /// jobs get a private copy. `exclude` keeps a folder inside the source
-    /// (the state root) out; `keep` leaves the copies after the run.
+    /// (the state root) out; `keep` leaves the run's snapshot in its run
+    /// folder after the run, for reruns (gc deletes it with the run).
     Copy {
         /// A folder inside the source to leave out.
         exclude: Option<Utf8PathBuf>,
-        /// Keep the snapshot folders when the run ends.
+        /// Keep the run's snapshot folder when the run ends, so the run can be
+        /// rerun on the same bytes. A snapshot made in the fallback folder is
+        /// removed all the same (nothing there would ever delete it).
         keep: bool,
         /// Where to make the snapshot (as `pikaci-snapshot-<run_id>`) when
         /// the state root cannot take it, so the jobs still run; `None`: the
@@ -41,17 +44,65 @@ impl SnapshotPolicy {
             Self::InPlace => source.to_owned(),
         }
     }
+}
 
-    /// Where a job that may change its workspace gets its private copy of
-    /// `snapshot`; `None` when it shares the snapshot.
-    pub(crate) fn private_dir(&self, snapshot: &Utf8Path, job: &JobSpec) -> Option<Utf8PathBuf> {
-        (job.writable_workspace && matches!(self, Self::Copy { .. }))
-            .then(|| snapshot.with_file_name(format!("workspace-{}", job.id)))
+/// The folder a run's jobs run in, and whose it is: that decides where a
+/// writable job's private copy goes and whether the folder is removed when
+/// the run ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Workspace {
+    /// The source folder itself ([`SnapshotPolicy::InPlace`]).
+    Source(Utf8PathBuf),
+    /// The run's own snapshot, in its run folder.
+    Own(Utf8PathBuf),
+    /// The run's own snapshot, in the fallback folder.
+    Fallback(Utf8PathBuf),
+    /// An earlier run's kept snapshot (a rerun): shared read-only, never
+    /// changed or removed by this run.
+    Kept {
+        /// The earlier run's snapshot folder.
+        dir: Utf8PathBuf,
+        /// This run's folder, where its writable jobs' private copies go.
+        run_folder: Utf8PathBuf,
+    },
+}
+
+impl Workspace {
+    /// The folder.
+    pub(crate) fn dir(&self) -> &Utf8Path {
+        match self {
+            Self::Source(d) | Self::Own(d) | Self::Fallback(d) | Self::Kept { dir: d, .. } => d,
+        }
     }
 
-    /// Whether the snapshot is removed when the run ends.
-    pub(crate) fn removes_snapshot(&self) -> bool {
-        matches!(self, Self::Copy { keep: false, .. })
+    /// Where a job that may change its workspace gets its private copy;
+    /// `None` when it shares the workspace. The copy is always this run's:
+    /// `workspace-<job>` in its run folder, or beside a fallback snapshot;
+    /// never beside another run's snapshot.
+    pub(crate) fn private_dir(&self, job: &JobSpec) -> Option<Utf8PathBuf> {
+        if !job.writable_workspace {
+            return None;
+        }
+        let name = format!("workspace-{}", job.id);
+        match self {
+            Self::Source(_) => None,
+            Self::Own(dir) => Some(dir.with_file_name(name)),
+            Self::Kept { run_folder, .. } => Some(run_folder.join(name)),
+            Self::Fallback(dir) => {
+                let name = dir.file_name().unwrap_or("pikaci-snapshot");
+                Some(dir.with_file_name(format!("{name}-workspace-{}", job.id)))
+            }
+        }
+    }
+
+    /// Whether the folder is removed when the run ends: the run's own
+    /// snapshot unless the policy keeps it; one in the fallback folder always.
+    pub(crate) fn removed_at_end(&self, policy: &SnapshotPolicy) -> bool {
+        match self {
+            Self::Own(_) => matches!(policy, SnapshotPolicy::Copy { keep: false, .. }),
+            Self::Fallback(_) => true,
+            Self::Source(_) | Self::Kept { .. } => false,
+        }
     }
 }
 
@@ -147,12 +198,12 @@ impl OffWorker {
         run_id: &RunId,
         primary: Utf8PathBuf,
         source: &Utf8Path,
-    ) -> io::Result<Utf8PathBuf> {
+    ) -> io::Result<Workspace> {
         let SnapshotPolicy::Copy {
             exclude, fallback, ..
         } = policy
         else {
-            return Ok(source.to_owned());
+            return Ok(Workspace::Source(source.to_owned()));
         };
         let copy = |dest: Utf8PathBuf| {
             let (source, exclude) = (source.to_owned(), exclude.clone());
@@ -164,7 +215,7 @@ impl OffWorker {
             }
         };
         match copy(primary.clone()).await {
-            Ok(dir) => Ok(dir),
+            Ok(dir) => Ok(Workspace::Own(dir)),
             Err(first) => {
                 // The state root may be unwritable; the jobs can still run
                 // from a snapshot in the fallback folder.
@@ -172,6 +223,7 @@ impl OffWorker {
                 match fallback {
                     Some(folder) => copy(folder.join(format!("pikaci-snapshot-{run_id}")))
                         .await
+                        .map(Workspace::Fallback)
                         .map_err(|_| first),
                     None => Err(first),
                 }
@@ -234,7 +286,7 @@ mod tests {
     async fn prepare(
         policy: &SnapshotPolicy,
         primary: &str,
-    ) -> (io::Result<Utf8PathBuf>, Vec<String>) {
+    ) -> (io::Result<Workspace>, Vec<String>) {
         let fake = Arc::new(Fake::default());
         let tree = OffWorker(fake.clone());
         let got = tree
@@ -247,7 +299,7 @@ mod tests {
     #[tokio::test]
     async fn the_snapshot_goes_to_the_state_root() {
         let (got, calls) = prepare(&copy(Some("/tmp")), "/state/snap").await;
-        assert_eq!(got.unwrap(), "/state/snap");
+        assert_eq!(got.unwrap(), Workspace::Own("/state/snap".into()));
         assert_eq!(calls, ["snapshot /src /state/snap Some(\"/src/.pikaci\")"]);
     }
 
@@ -256,7 +308,7 @@ mod tests {
         let (got, calls) = prepare(&copy(Some("/tmp")), "/broken/snap").await;
         assert_eq!(
             got.unwrap(),
-            "/tmp/pikaci-snapshot-20260324T161238Z-1a2b3c4d"
+            Workspace::Fallback("/tmp/pikaci-snapshot-20260324T161238Z-1a2b3c4d".into())
         );
         assert_eq!(calls[1], "remove /broken/snap");
         assert_eq!(calls.len(), 3);
@@ -274,16 +326,12 @@ mod tests {
     #[tokio::test]
     async fn in_place_touches_nothing() {
         let (got, calls) = prepare(&SnapshotPolicy::InPlace, "/state/snap").await;
-        assert_eq!(got.unwrap(), "/src");
+        assert_eq!(got.unwrap(), Workspace::Source("/src".into()));
         assert!(calls.is_empty());
-        assert_eq!(
-            SnapshotPolicy::InPlace.planned_dir("/state/snap".into(), Utf8Path::new("/src")),
-            "/src"
-        );
     }
 
     #[test]
-    fn only_writable_jobs_of_a_copied_snapshot_get_a_private_copy() {
+    fn private_copies_are_always_the_runs_own() {
         let mut job = crate::pipeline::Pipeline::parse(
             "[[job]]\nid = \"w\"\ncommand = \"x\"\nwritable_workspace = true\n",
             Utf8Path::new("pikaci.toml"),
@@ -291,15 +339,44 @@ mod tests {
         .unwrap()
         .jobs
         .remove(0);
-        let snap = Utf8Path::new("/state/runs/r/snapshot");
+        let own = Workspace::Own("/state/runs/r/snapshot".into());
+        assert_eq!(own.private_dir(&job).unwrap(), "/state/runs/r/workspace-w");
+        // A rerun's copy of the kept snapshot goes into the rerun's folder.
+        let kept = Workspace::Kept {
+            dir: "/state/runs/original/snapshot".into(),
+            run_folder: "/state/runs/r".into(),
+        };
+        assert_eq!(kept.private_dir(&job).unwrap(), "/state/runs/r/workspace-w");
+        let fallback = Workspace::Fallback("/tmp/pikaci-snapshot-r".into());
         assert_eq!(
-            copy(None).private_dir(snap, &job).unwrap(),
-            "/state/runs/r/workspace-w"
+            fallback.private_dir(&job).unwrap(),
+            "/tmp/pikaci-snapshot-r-workspace-w"
         );
-        assert_eq!(SnapshotPolicy::InPlace.private_dir(snap, &job), None);
+        assert_eq!(Workspace::Source("/src".into()).private_dir(&job), None);
         job.writable_workspace = false;
-        assert_eq!(copy(None).private_dir(snap, &job), None);
-        assert!(copy(None).removes_snapshot());
-        assert!(!SnapshotPolicy::InPlace.removes_snapshot());
+        assert_eq!(own.private_dir(&job), None);
+    }
+
+    #[test]
+    fn only_the_runs_own_snapshots_are_removed_and_a_kept_one_only_in_the_fallback() {
+        let keep = |keep| SnapshotPolicy::Copy {
+            exclude: None,
+            keep,
+            fallback: None,
+        };
+        let own = Workspace::Own("/s".into());
+        assert!(own.removed_at_end(&keep(false)));
+        assert!(!own.removed_at_end(&keep(true)));
+        assert!(Workspace::Fallback("/t".into()).removed_at_end(&keep(true)));
+        let kept = Workspace::Kept {
+            dir: "/k".into(),
+            run_folder: "/r".into(),
+        };
+        assert!(!kept.removed_at_end(&keep(false)));
+        assert!(!Workspace::Source("/src".into()).removed_at_end(&keep(false)));
+        assert_eq!(
+            SnapshotPolicy::InPlace.planned_dir("/state/snap".into(), Utf8Path::new("/src")),
+            "/src"
+        );
     }
 }

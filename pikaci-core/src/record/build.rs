@@ -37,7 +37,9 @@ impl RunRecord {
             failure_kind: None,
             planned_jobs: Vec::new(),
             owner: None,
+            snapshot_of: None,
             jobs: Vec::new(),
+            extra: Default::default(),
         }
     }
 
@@ -111,6 +113,8 @@ impl JobRecord {
             message: None,
             failure_kind: None,
             remote_linux_vm_execution: None,
+            log_truncated: false,
+            extra: Default::default(),
         }
     }
 

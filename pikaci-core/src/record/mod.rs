@@ -6,5 +6,5 @@ mod build;
 mod model;
 mod outcome;
 
-pub use model::{JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use model::{Extra, JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
 pub use outcome::JobOutcome;

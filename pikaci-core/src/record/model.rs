@@ -1,11 +1,14 @@
 //! `run.json`: the record of one run and of each of its jobs.
 //!
-//! Optional fields are omitted when empty and accepted as absent or `null`;
-//! keys this version does not model (the earlier pikaci wrote many) are ignored.
+//! Optional fields are omitted when empty and accepted as absent or `null`.
+//! Keys this version does not model (the earlier pikaci wrote many) are kept
+//! as read in each record's `extra` map and written back as they were, so
+//! rewriting a record (for example marking it interrupted) loses nothing.
 
 use camino::Utf8PathBuf;
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
 
 use crate::ids::{JobId, RunId, TargetId};
 use crate::status::{ExecutorKind, FailureKind, RunStatus};
@@ -19,8 +22,13 @@ where
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
+/// Keys of a record that this version does not model, with their values as
+/// read: written back unchanged (after the modelled keys) when the record is
+/// saved again.
+pub type Extra = Map<String, Value>;
+
 /// Which process owns a running run, so a reader can tell a live run from one
-/// whose owner died (see [`RunRecord::is_orphaned`]).
+/// whose owner died (see [`crate::Liveness`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RunOwner {
@@ -28,6 +36,11 @@ pub struct RunOwner {
     pub pid: u32,
     /// Host name of the machine it runs on.
     pub host: String,
+    /// When that process started, in clock ticks after boot
+    /// (`/proc/<pid>/stat` field 22), so a reused pid is not taken for the
+    /// owner (new; absent in records of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
 }
 
 /// The record of one run, as stored in `runs/<run_id>/run.json`.
@@ -88,9 +101,18 @@ pub struct RunRecord {
     /// The process writing the run while it is `running` (new).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<RunOwner>,
+    /// The run whose kept snapshot this run's jobs ran in, when it is not the
+    /// run's own: set by a rerun of that run (new).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_of: Option<RunId>,
     /// Jobs that have started, in start order.
     #[serde(default, deserialize_with = "null_as_default")]
     pub jobs: Vec<JobRecord>,
+    /// Keys this version does not model (the earlier pikaci's `plan_path`,
+    /// `prepared_output_*`, `prepare_timings`...), kept as read.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
+    pub extra: Extra,
 }
 
 /// The record of one job inside a run.
@@ -134,20 +156,52 @@ pub struct JobRecord {
     /// The phases of an Incus VM execution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote_linux_vm_execution: Option<RemoteVmExecution>,
+    /// Whether the job's output outgrew its `max_log_bytes`, so `guest.log`
+    /// was cut (it ends with one marker line saying so). New; omitted when
+    /// false.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub log_truncated: bool,
+    /// Keys this version does not model (the earlier pikaci's `plan_node_id`,
+    /// `placement`, `runtime`, `pre_execution_prepare_duration_ms`...), kept as read.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
+    pub extra: Extra,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// How a job ran in a VM: the backend and each timed phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteVmExecution {
-    /// Always `incus` today.
+    /// `incus` (the earlier pikaci also wrote `microvm`; any name is kept as written).
     pub backend: String,
     /// Phases in order.
     #[serde(default, deserialize_with = "null_as_default")]
     pub phases: Vec<VmPhase>,
+    /// Keys this version does not model (the earlier pikaci's `incus_image`), kept as read.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
+    pub extra: Extra,
 }
 
-/// One timed phase of a VM execution (`prepare_runtime`, `launch_guest`, ...).
+impl RemoteVmExecution {
+    /// An execution on `backend` with `phases` and nothing else.
+    pub fn new(backend: impl Into<String>, phases: Vec<VmPhase>) -> Self {
+        Self {
+            backend: backend.into(),
+            phases,
+            extra: Extra::new(),
+        }
+    }
+}
+
+/// One timed phase of a VM execution. The name is kept as written: this
+/// pikaci's Incus phases (`prepare_artifacts`, `launch_guest`,
+/// `collect_artifacts`...) and the earlier pikaci's (`prepare_directories`,
+/// `stage_workspace_snapshot`, `prepare_runtime`, `wait_for_completion`...).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VmPhase {
@@ -161,6 +215,10 @@ pub struct VmPhase {
     pub finished_at: Timestamp,
     /// How long it took.
     pub duration_ms: u64,
+    /// Keys this version does not model, kept as read.
+    #[serde(flatten)]
+    #[cfg_attr(feature = "openapi", schema(value_type = std::collections::BTreeMap<String, serde_json::Value>))]
+    pub extra: Extra,
 }
 
 impl RunRecord {
@@ -172,18 +230,6 @@ impl RunRecord {
     /// The job with this id, mutably.
     pub fn job_mut(&mut self, id: &JobId) -> Option<&mut JobRecord> {
         self.jobs.iter_mut().find(|j| &j.id == id)
-    }
-
-    /// Whether this record says `running` but its owner is known to be gone.
-    ///
-    /// `owner_alive` answers for a pid on this host; it is a seam so the
-    /// decision is testable. A record from another host, or with no owner
-    /// (an older pikaci), is never called orphaned here.
-    pub fn is_orphaned(&self, this_host: &str, owner_alive: impl Fn(u32) -> bool) -> bool {
-        match (&self.status, &self.owner) {
-            (RunStatus::Running, Some(owner)) => owner.host == this_host && !owner_alive(owner.pid),
-            _ => false,
-        }
     }
 
     /// Marks a `running` record whose owner died as failed/interrupted, and
@@ -216,7 +262,10 @@ impl RunRecord {
     /// A small finished record for tests: one passed job `build`.
     pub fn for_test(run_id: &str) -> Self {
         let run_id: RunId = run_id.parse().expect("test run id is valid");
-        let created_at = run_id.timestamp().expect("run ids carry a time");
+        // A run id that carries no time (`pikaci-run-123`) gets a fixed one.
+        let created_at = run_id
+            .timestamp()
+            .unwrap_or_else(|| "2026-03-24T16:12:38Z".parse().expect("a valid time"));
         Self {
             run_id,
             status: RunStatus::Passed,
@@ -235,7 +284,9 @@ impl RunRecord {
             failure_kind: None,
             planned_jobs: Vec::new(),
             owner: None,
+            snapshot_of: None,
             jobs: vec![JobRecord::for_test("build", created_at)],
+            extra: Extra::new(),
         }
     }
 }
@@ -258,6 +309,8 @@ impl JobRecord {
             message: None,
             failure_kind: None,
             remote_linux_vm_execution: None,
+            log_truncated: false,
+            extra: Extra::new(),
         }
     }
 }
@@ -301,27 +354,68 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_ignored_but_bad_ids_are_not() {
+    fn unknown_keys_are_kept_through_a_rewrite_but_bad_ids_are_refused() {
         let mut v = serde_json::to_value(RunRecord::for_test("20260324T161238Z-1a2b3c4d")).unwrap();
         v["plan_path"] = "/x/plan.json".into();
+        v["prepare_timings"] = serde_json::json!([{"node_id": "n", "duration_ms": 19000}]);
+        v["prepared_output_mode"] = Value::Null;
         v["jobs"][0]["plan_node_id"] = "n".into();
-        assert!(serde_json::from_value::<RunRecord>(v.clone()).is_ok());
+        v["jobs"][0]["pre_execution_prepare_duration_ms"] = 19000.into();
+        v["jobs"][0]["remote_linux_vm_execution"] = serde_json::json!({
+            "backend": "microvm",
+            "incus_image": {"project": "p", "alias": "a", "fingerprint": null},
+            "phases": [{"phase": "stage_workspace_snapshot", "started_at": "2026-03-24T16:22:59.5+00:00",
+                        "finished_at": "2026-03-24T16:23:01+00:00", "duration_ms": 1500, "note": 1}],
+        });
+        let mut rec: RunRecord = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(rec.extra["plan_path"], "/x/plan.json");
+        assert_eq!(rec.jobs[0].extra["plan_node_id"], "n");
+        let exec = rec.jobs[0].remote_linux_vm_execution.as_ref().unwrap();
+        assert_eq!(exec.backend, "microvm");
+        assert_eq!(exec.phases[0].phase, "stage_workspace_snapshot");
+        assert_eq!(exec.extra["incus_image"]["fingerprint"], Value::Null);
+
+        rec.mark_interrupted(rec.created_at);
+        let back = serde_json::to_value(&rec).unwrap();
+        for key in ["plan_path", "prepare_timings", "prepared_output_mode"] {
+            assert_eq!(back[key], v[key], "{key}");
+        }
+        for key in ["plan_node_id", "pre_execution_prepare_duration_ms"] {
+            assert_eq!(back["jobs"][0][key], v["jobs"][0][key], "{key}");
+        }
+        let vm = &back["jobs"][0]["remote_linux_vm_execution"];
+        assert_eq!(
+            vm["incus_image"],
+            v["jobs"][0]["remote_linux_vm_execution"]["incus_image"]
+        );
+        assert_eq!(vm["phases"][0]["note"], 1);
+
         v["jobs"][0]["id"] = "../../etc".into();
         assert!(serde_json::from_value::<RunRecord>(v).is_err());
     }
 
     #[test]
-    fn orphan_detection_and_marking() {
+    fn an_owner_without_a_start_time_still_loads() {
+        let mut v = serde_json::to_value(RunRecord::for_test("20260324T161238Z-1a2b3c4d")).unwrap();
+        v["owner"] = serde_json::json!({"pid": 7, "host": "h"});
+        let old: RunRecord = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(old.owner.as_ref().unwrap().start_ticks, None);
+        assert_eq!(serde_json::to_value(&old).unwrap()["owner"], v["owner"]);
+        v["owner"]["start_ticks"] = 12345.into();
+        let new: RunRecord = serde_json::from_value(v).unwrap();
+        assert_eq!(new.owner.unwrap().start_ticks, Some(12345));
+    }
+
+    #[test]
+    fn marking_interrupted() {
         let mut rec = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
         rec.status = RunStatus::Running;
         rec.jobs[0].status = RunStatus::Running;
         rec.owner = Some(RunOwner {
             pid: 42,
             host: "h".into(),
+            start_ticks: Some(9),
         });
-        assert!(rec.is_orphaned("h", |_| false));
-        assert!(!rec.is_orphaned("h", |pid| pid == 42));
-        assert!(!rec.is_orphaned("other", |_| false));
         let now = rec.created_at;
         assert!(rec.mark_interrupted(now));
         assert_eq!(rec.status, RunStatus::Failed);

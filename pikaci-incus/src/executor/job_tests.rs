@@ -49,6 +49,7 @@ fn job() -> JobSpec {
         writable_workspace: false,
         env: BTreeMap::new(),
         needs: Vec::new(),
+        max_log_bytes: pikaci_core::DEFAULT_MAX_LOG_BYTES,
     }
 }
 

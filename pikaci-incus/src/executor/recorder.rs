@@ -57,6 +57,7 @@ impl<'a> Recorder<'a> {
                 started_at,
                 finished_at,
                 duration_ms,
+                extra: Default::default(),
             });
         }
     }
@@ -89,9 +90,6 @@ impl<'a> Recorder<'a> {
     /// The phases recorded so far, as the record wants them.
     pub(crate) fn execution(&mut self) -> RemoteVmExecution {
         self.end();
-        RemoteVmExecution {
-            backend: BACKEND.to_owned(),
-            phases: self.phases.clone(),
-        }
+        RemoteVmExecution::new(BACKEND, self.phases.clone())
     }
 }

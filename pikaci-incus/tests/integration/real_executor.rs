@@ -44,6 +44,7 @@ pub(crate) fn job(id: &str, command: &str, timeout_secs: u64) -> JobSpec {
         writable_workspace: false,
         env: BTreeMap::new(),
         needs: Vec::new(),
+        max_log_bytes: pikaci_core::DEFAULT_MAX_LOG_BYTES,
     }
 }
 

@@ -5,10 +5,10 @@ use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::LogSink;
 
-use super::{EntryKind, FileIdentity, Fs, ReadAt};
+use super::{EntryKind, FileIdentity, Fs, ReadAt, too_large};
 
 /// The real file system.
 #[derive(Debug, Clone, Copy, Default)]
@@ -35,9 +35,6 @@ impl LogSink for DiskLog {
     }
 }
 
-/// Opens a regular file for reading: never through a final symbolic link, and
-/// never blocking on a FIFO (`O_NONBLOCK` does nothing to reads of a regular
-/// file; anything else is refused once open).
 /// A regular file opened for reading.
 struct DiskFile(File);
 
@@ -71,35 +68,103 @@ pub(crate) fn identity_of(m: &std::fs::Metadata) -> FileIdentity {
     }
 }
 
-fn open_nofollow(path: &Utf8Path) -> io::Result<File> {
-    let file = OpenOptions::new()
-        .read(true)
+/// Opens a file that a job may have written (or replaced): never through a
+/// final symbolic link (`O_NOFOLLOW`), never waiting on a FIFO (`O_NONBLOCK`:
+/// an open for reading returns at once, one for writing fails at once when
+/// nobody reads), and refused unless the descriptor opened is a regular file.
+/// The check is on what was opened, not on the path looked at before, so a
+/// file swapped for a FIFO in between is still refused. `O_NONBLOCK` changes
+/// nothing for a regular file.
+fn open_checked(path: &Utf8Path, options: &mut OpenOptions) -> io::Result<File> {
+    let file = options
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| refine_symlink_error(e, path))?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{path} is not a regular file"),
-        ));
+        .map_err(|e| refine_open_error(e, path))?;
+    let kind = file.metadata()?.file_type();
+    if !kind.is_file() {
+        return Err(not_a_file(path, kind));
     }
     Ok(file)
 }
 
-/// `O_NOFOLLOW` on a link fails with `ELOOP`; say what it means.
-fn refine_symlink_error(e: io::Error, path: &Utf8Path) -> io::Error {
-    if e.raw_os_error() == Some(libc::ELOOP) {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{path} is a symbolic link, which is never followed"),
-        )
+/// `{path} is a FIFO, not a file` (the store takes the folder out of it).
+fn not_a_file(path: &Utf8Path, kind: std::fs::FileType) -> io::Error {
+    use std::os::unix::fs::FileTypeExt;
+    let what = if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_symlink() {
+        return symlink_error(path);
     } else {
-        e
+        "a special file"
+    };
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{path} is {what}, not a file"),
+    )
+}
+
+fn symlink_error(path: &Utf8Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("{path} is a symbolic link, which is never followed"),
+    )
+}
+
+/// Says what an open that failed met: `O_NOFOLLOW` on a link fails with
+/// `ELOOP`, `O_NONBLOCK` on a FIFO nobody reads with `ENXIO`.
+fn refine_open_error(e: io::Error, path: &Utf8Path) -> io::Error {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => symlink_error(path),
+        Some(libc::ENXIO | libc::EISDIR) => match std::fs::symlink_metadata(path) {
+            Ok(m) if !m.is_file() => not_a_file(path, m.file_type()),
+            _ => e,
+        },
+        _ => e,
     }
 }
 
+/// fsyncs a folder (after a rename in it), opened as a folder only.
 fn sync_dir(dir: &Utf8Path) -> io::Result<()> {
-    File::open(dir)?.sync_all()
+    OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(dir)?
+        .sync_all()
+}
+
+/// Creates a new temporary file beside `path`: a name nobody has (made with
+/// `O_EXCL`, which also refuses a link or a FIFO planted under that name).
+fn create_temp(dir: &Utf8Path, name: &str) -> io::Result<(Utf8PathBuf, File)> {
+    loop {
+        let tmp = dir.join(format!(
+            ".{name}.tmp-{}-{}",
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        match OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&tmp)
+        {
+            Ok(f) => return Ok((tmp, f)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(fs_err_like(e, "creating", &tmp)),
+        }
+    }
+}
+
+/// An I/O error with the path it concerns, as `fs_err` words them.
+fn fs_err_like(e: io::Error, doing: &str, path: &Utf8Path) -> io::Error {
+    io::Error::new(e.kind(), format!("failed {doing} `{path}`: {e}"))
 }
 
 impl Fs for DiskFs {
@@ -107,15 +172,11 @@ impl Fs for DiskFs {
         let dir = path.parent().unwrap_or(Utf8Path::new("."));
         fs_err::create_dir_all(dir)?;
         let name = path.file_name().unwrap_or("file");
-        let tmp = dir.join(format!(
-            ".{name}.tmp-{}-{}",
-            std::process::id(),
-            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
+        let (tmp, mut f) = create_temp(dir, name)?;
         let result = (|| {
-            let mut f = fs_err::File::create(&tmp)?;
             f.write_all(bytes)?;
             f.sync_all()?;
+            drop(f);
             fs_err::rename(&tmp, path)?;
             sync_dir(dir)
         })();
@@ -126,15 +187,26 @@ impl Fs for DiskFs {
         result
     }
 
-    fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>> {
-        let file = open_nofollow(path)?;
-        let mut out = Vec::with_capacity(file.metadata()?.len() as usize);
-        io::Read::read_to_end(&mut &file, &mut out)?;
+    fn read(&self, path: &Utf8Path, max: u64) -> io::Result<Vec<u8>> {
+        let file = open_checked(path, OpenOptions::new().read(true))?;
+        let size = file.metadata()?.len();
+        if size > max {
+            return Err(too_large(size, max));
+        }
+        let mut out = Vec::with_capacity(size as usize);
+        // The file may grow while it is read: never past the bound.
+        io::Read::read_to_end(&mut io::Read::take(&file, max.saturating_add(1)), &mut out)?;
+        if out.len() as u64 > max {
+            return Err(too_large(out.len() as u64, max));
+        }
         Ok(out)
     }
 
     fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>> {
-        Ok(Box::new(DiskFile(open_nofollow(path)?)))
+        Ok(Box::new(DiskFile(open_checked(
+            path,
+            OpenOptions::new().read(true),
+        )?)))
     }
 
     fn size(&self, path: &Utf8Path) -> io::Result<Option<u64>> {
@@ -144,14 +216,7 @@ impl Fs for DiskFs {
     fn identity(&self, path: &Utf8Path) -> io::Result<Option<FileIdentity>> {
         match std::fs::symlink_metadata(path) {
             Ok(m) if m.is_file() => Ok(Some(identity_of(&m))),
-            Ok(m) if m.file_type().is_symlink() => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{path} is a symbolic link, which is never followed"),
-            )),
-            Ok(_) => Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("{path} is not a regular file"),
-            )),
+            Ok(m) => Err(not_a_file(path, m.file_type())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
@@ -180,12 +245,7 @@ impl Fs for DiskFs {
         if let Some(dir) = path.parent() {
             fs_err::create_dir_all(dir)?;
         }
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path)
-            .map_err(|e| refine_symlink_error(e, path))?;
+        let file = open_checked(path, OpenOptions::new().create(true).append(true))?;
         Ok(Box::new(DiskLog(file)))
     }
 
@@ -214,7 +274,71 @@ impl Fs for DiskFs {
     fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()> {
         match std::fs::symlink_metadata(path) {
             Ok(m) if m.file_type().is_symlink() => fs_err::remove_file(path),
-            _ => fs_err::remove_dir_all(path),
+            _ => match fs_err::remove_dir_all(path) {
+                // A run's snapshot is made read-only (folders 0555) so jobs
+                // cannot change it; its owner may still delete it.
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                    unlock_folders(path.as_std_path())?;
+                    fs_err::remove_dir_all(path)
+                }
+                other => other,
+            },
         }
+    }
+}
+
+/// Gives the owner write access to `dir` and every folder under it, so their
+/// entries can be removed. Links are never followed, files are left alone.
+fn unlock_folders(dir: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::symlink_metadata(dir)?.permissions().mode();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode | 0o700))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            unlock_folders(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &std::path::Path) -> u32 {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777
+    }
+
+    #[test]
+    fn read_only_folders_are_unlocked_without_following_links() {
+        let d = tempfile::tempdir().unwrap();
+        let tree = d.path().join("tree");
+        let outside = d.path().join("outside");
+        std::fs::create_dir_all(tree.join("a/b")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(tree.join("a/b/f"), "x").unwrap();
+        std::os::unix::fs::symlink(&outside, tree.join("a/link")).unwrap();
+        for p in [&outside, &tree.join("a/b"), &tree.join("a"), &tree] {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o555)).unwrap();
+        }
+        std::fs::set_permissions(tree.join("a/b/f"), std::fs::Permissions::from_mode(0o444))
+            .unwrap();
+        unlock_folders(&tree).unwrap();
+        for p in [&tree, &tree.join("a"), &tree.join("a/b")] {
+            assert_eq!(mode(p), 0o755, "{}", p.display());
+        }
+        assert_eq!(mode(&tree.join("a/b/f")), 0o444, "files are left alone");
+        assert_eq!(mode(&outside), 0o555, "a link's target is never touched");
+        let tree = Utf8Path::from_path(&tree).unwrap();
+        DiskFs.remove_dir_all(tree).unwrap();
+        assert!(!tree.exists());
+        assert!(outside.exists());
     }
 }

@@ -207,13 +207,15 @@ impl Fs for MemFs {
         Ok(())
     }
 
-    fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>> {
+    fn read(&self, path: &Utf8Path, max: u64) -> io::Result<Vec<u8>> {
         let content = self.lock().file(path)?;
         let bytes = content
             .read()
-            .map_err(|_| io::Error::other("lock poisoned"))?
-            .clone();
-        Ok(bytes)
+            .map_err(|_| io::Error::other("lock poisoned"))?;
+        if bytes.len() as u64 > max {
+            return Err(super::too_large(bytes.len() as u64, max));
+        }
+        Ok(bytes.clone())
     }
 
     fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>> {

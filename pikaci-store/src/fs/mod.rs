@@ -9,4 +9,4 @@ mod traits;
 
 pub use disk::DiskFs;
 pub use mem::MemFs;
-pub use traits::{EntryKind, FileIdentity, Fs, ReadAt};
+pub use traits::{EntryKind, FileIdentity, Fs, ReadAt, too_large};

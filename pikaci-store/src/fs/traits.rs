@@ -18,6 +18,15 @@ pub enum EntryKind {
     Other,
 }
 
+/// The error of [`Fs::read`] for a file over its bound: `{size} bytes is
+/// larger than the {max} bytes accepted`.
+pub fn too_large(size: u64, max: u64) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!("{size} bytes is larger than the {max} bytes accepted"),
+    )
+}
+
 /// What identifies one version of a file: which file it is (device and
 /// inode) and how it looks now (size, modification time). An append-only log
 /// that grows gets a new identity; one that does not, keeps it. HTTP answers
@@ -57,15 +66,19 @@ pub trait ReadAt: Send + Sync {
 ///   mix, even with concurrent readers; it creates missing parent folders.
 /// - `open_append` creates the file (and parents) and appends; what is written
 ///   is visible at once to a handle from `open_read`.
-/// - Reads never follow a symbolic link at the final component, and open only
-///   regular files (never block on a FIFO or read a device).
+/// - Opens (reads and appends) never follow a symbolic link at the final
+///   component, never wait on a FIFO, and accept only a regular file, as
+///   checked on the opened descriptor: anything else is
+///   `io::ErrorKind::InvalidInput` naming what it is (`guest.log is a FIFO,
+///   not a file`).
 /// - A missing path is `io::ErrorKind::NotFound` (or `None` where the return
 ///   type is an `Option`).
 pub trait Fs: Send + Sync {
     /// Replaces `path` atomically with `bytes` (temp file, fsync, rename).
     fn write_atomic(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()>;
-    /// Reads a whole (small) file.
-    fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>>;
+    /// Reads a whole (small) file of at most `max` bytes; a larger one is
+    /// `io::ErrorKind::FileTooLarge` (see [`too_large`]), read no further.
+    fn read(&self, path: &Utf8Path, max: u64) -> io::Result<Vec<u8>>;
     /// Opens a regular file for positional reads. The handle keeps reading the
     /// file it opened (and sees what is appended to it), whatever later
     /// happens to `path`.
@@ -104,8 +117,8 @@ impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
     fn write_atomic(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
         (**self).write_atomic(path, bytes)
     }
-    fn read(&self, path: &Utf8Path) -> io::Result<Vec<u8>> {
-        (**self).read(path)
+    fn read(&self, path: &Utf8Path, max: u64) -> io::Result<Vec<u8>> {
+        (**self).read(path, max)
     }
     fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>> {
         (**self).open_read(path)

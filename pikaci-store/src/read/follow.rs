@@ -298,6 +298,7 @@ mod tests {
             record.owner = Some(RunOwner {
                 pid: 7,
                 host: "here".into(),
+                start_ticks: None,
             });
             store.persist_run_record(&record).unwrap();
             let job = record.jobs[0].id.clone();

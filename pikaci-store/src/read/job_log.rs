@@ -1,8 +1,5 @@
 //! [`JobLog`]: one log of a job, read by range or as a whole.
 
-use std::io;
-
-use camino::Utf8PathBuf;
 use pikaci_core::LogFile;
 
 use crate::error::StoreError;
@@ -14,6 +11,10 @@ use crate::read::job_dir::JobDir;
 /// One log (`host.log` or `guest.log`) of a job. Made by [`JobDir::log`]; a
 /// log that does not exist yet reads as empty, never as an error, because a
 /// job that has not started has written nothing.
+///
+/// The log is looked for at each of its [places](crate::LogPlace) in order:
+/// a guest log the earlier pikaci left at `jobs/<job>/artifacts/guest.log`
+/// is read when `jobs/<job>/guest.log` is absent.
 #[derive(Clone)]
 pub struct JobLog<F = DiskFs> {
     job: JobDir<F>,
@@ -55,7 +56,11 @@ impl<F: Fs> JobLog<F> {
         if !self.job.has_folder()? {
             return Ok(None);
         }
-        self.job.run().log_size(self.job.id(), self.file)
+        Ok(self
+            .job
+            .run()
+            .log_size(self.job.id(), self.file)?
+            .map(|(_, size)| size))
     }
 
     /// Reads `range` of the log (at most [`MAX_READ_BYTES`](crate::MAX_READ_BYTES)),
@@ -64,7 +69,9 @@ impl<F: Fs> JobLog<F> {
     /// depends on the range, not on the log's size.
     pub fn read(&self, range: LogRange) -> Result<LogChunk, StoreError> {
         match self.open()? {
-            Some(reader) => read_chunk(&*reader.file, range).map_err(|e| self.error(e)),
+            Some(reader) => {
+                read_chunk(&*reader.file, range).map_err(StoreError::io(reader.what.clone()))
+            }
             None => Ok(LogChunk::missing()),
         }
     }
@@ -76,37 +83,18 @@ impl<F: Fs> JobLog<F> {
         if !self.job.has_folder()? {
             return Ok(None);
         }
-        let path = self.path();
-        match self.job.run().store().fs().open_read(&path) {
-            Ok(file) => Ok(Some(LogReader {
-                file,
-                what: self.describe(),
-            })),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(self.error(e)),
-        }
-    }
-
-    fn path(&self) -> Utf8PathBuf {
         let run = self.job.run();
-        run.store()
-            .root()
-            .job_log(run.id(), self.job.id(), self.file)
-    }
-
-    fn error(&self, e: io::Error) -> StoreError {
-        self.job
-            .run()
-            .log_error(e, self.job.id(), self.file, &self.path())
-    }
-
-    fn describe(&self) -> String {
-        format!(
-            "reading {} of run {} job {}",
-            self.file.file_name(),
-            self.job.run().id(),
-            self.job.id()
-        )
+        Ok(run
+            .open_log(self.job.id(), self.file)?
+            .map(|(place, file)| LogReader {
+                file,
+                what: format!(
+                    "reading {} of run {} job {}",
+                    place.file_name(self.file),
+                    run.id(),
+                    self.job.id()
+                ),
+            }))
     }
 }
 

@@ -3,14 +3,18 @@
 
 use std::io;
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use jiff::Timestamp;
 use pikaci_core::{JobId, JobLogMetadata, Liveness, LogFile, RunId, RunLogsMetadata, RunRecord};
 
 use crate::error::StoreError;
-use crate::fs::{DiskFs, EntryKind, Fs};
-use crate::layout::{JOBS_DIR, RUN_JSON};
+use crate::fs::{DiskFs, EntryKind, Fs, ReadAt};
+use crate::layout::{JOBS_DIR, LogPlace, RUN_JSON, SNAPSHOT_DIR};
 use crate::store::{Store, not_a_folder, without_path};
+
+/// A job log found at one of its places, with what was learnt there (its
+/// size, an open file); `None` when no place has it.
+pub(crate) type Found<T> = Option<(LogPlace, T)>;
 
 /// The largest `run.json` the store agrees to parse; anything bigger is corrupt
 /// (a branch's CI code can write the file, so its size is not trusted).
@@ -74,7 +78,7 @@ impl<F: Fs> RunDir<F> {
         &self.run
     }
 
-    /// The store the run is in.
+    /// The store the run is in (for the log readers beside this module).
     pub(crate) fn store(&self) -> &Store<F> {
         &self.store
     }
@@ -85,6 +89,21 @@ impl<F: Fs> RunDir<F> {
     /// [`StoreError::RunNotFound`].
     pub fn record(&self) -> Result<RunRecord, StoreError> {
         read_record(&self.store, &self.run)
+    }
+
+    /// Loads `run.json` as [`RunDir::record`] does, if the opened file is at
+    /// most `max_bytes` long (its size is taken from the open descriptor, so
+    /// a file swapped in meanwhile cannot make the read longer); a longer
+    /// one is not read: [`BoundedRecord::TooLarge`]. For readers that keep
+    /// a tighter bound on memory than the store's own
+    /// [`MAX_RUN_JSON_BYTES`].
+    pub fn record_within(&self, max_bytes: u64) -> Result<BoundedRecord, StoreError> {
+        Ok(
+            match read_record_within(&self.store, &self.run, max_bytes)? {
+                Ok(record) => BoundedRecord::Loaded(Box::new(record)),
+                Err(size) => BoundedRecord::TooLarge { size },
+            },
+        )
     }
 
     /// Loads the record and, when it says `running` but its owner process on
@@ -105,6 +124,20 @@ impl<F: Fs> RunDir<F> {
         Ok(record)
     }
 
+    /// The snapshot the run kept for reruns (`runs/<id>/snapshot`, from the
+    /// layout, never from the record): its path when it is there as a real
+    /// folder, `None` when it is gone (never made, removed when the run ended,
+    /// or deleted by gc with the run). A link or a file in its place is
+    /// [`StoreError::Corrupt`]: a rerun must not run in a folder it points to.
+    pub fn kept_snapshot(&self) -> Result<Option<Utf8PathBuf>, StoreError> {
+        let path = self.store.root.snapshot_dir(&self.run);
+        match self.store.kind(&path, &self.run)? {
+            Some(EntryKind::Dir) => Ok(Some(path)),
+            None => Ok(None),
+            Some(_) => Err(not_a_folder(&self.run, SNAPSHOT_DIR)),
+        }
+    }
+
     /// Each job's log locations (from the layout, never from the record),
     /// existence and sizes, with the status of `record`: pass the record just
     /// read (for example a reconciled one) so both report one status.
@@ -120,7 +153,7 @@ impl<F: Fs> RunDir<F> {
         let root = &self.store.root;
         let mut jobs = Vec::with_capacity(record.jobs.len());
         for job in &record.jobs {
-            let (host_log_size, guest_log_size) = if self.job_folder(&job.id)? {
+            let (host, guest) = if self.job_folder(&job.id)? {
                 (
                     self.log_size(&job.id, LogFile::Host)?,
                     self.log_size(&job.id, LogFile::Guest)?,
@@ -128,14 +161,19 @@ impl<F: Fs> RunDir<F> {
             } else {
                 (None, None)
             };
+            // The path of the log that was found, else where this pikaci writes it.
+            let path = |file, found: Option<(LogPlace, u64)>| {
+                let place = found.map_or(LogPlace::JobFolder, |(place, _)| place);
+                root.job_log_at(&self.run, &job.id, file, place)
+            };
             jobs.push(JobLogMetadata {
                 id: job.id.clone(),
-                host_log_path: root.job_log(&self.run, &job.id, LogFile::Host),
-                guest_log_path: root.job_log(&self.run, &job.id, LogFile::Guest),
-                host_log_exists: host_log_size.is_some(),
-                guest_log_exists: guest_log_size.is_some(),
-                host_log_size,
-                guest_log_size,
+                host_log_path: path(LogFile::Host, host),
+                guest_log_path: path(LogFile::Guest, guest),
+                host_log_exists: host.is_some(),
+                guest_log_exists: guest.is_some(),
+                host_log_size: host.map(|(_, n)| n),
+                guest_log_size: guest.map(|(_, n)| n),
             });
         }
         Ok(RunLogsMetadata {
@@ -162,42 +200,112 @@ impl<F: Fs> RunDir<F> {
         Ok(true)
     }
 
-    /// The size of a log of a job whose folder exists; `None` when absent.
-    pub(crate) fn log_size(&self, job: &JobId, file: LogFile) -> Result<Option<u64>, StoreError> {
-        let path = self.store.root.job_log(&self.run, job, file);
-        self.store
-            .fs
-            .size(&path)
-            .map_err(|e| self.log_error(e, job, file, &path))
+    /// Where a log of a job whose folder exists is, and its size: the first
+    /// of its [places](LogPlace::search_order) that has it; `None` when none does.
+    pub(crate) fn log_size(&self, job: &JobId, file: LogFile) -> Result<Found<u64>, StoreError> {
+        self.find_log(job, file, |path| self.store.fs.size(path))
+    }
+
+    /// Opens a log of a job whose folder exists, at the first of its places
+    /// that has it; `None` when none does.
+    pub(crate) fn open_log(
+        &self,
+        job: &JobId,
+        file: LogFile,
+    ) -> Result<Found<Box<dyn ReadAt>>, StoreError> {
+        self.find_log(job, file, |path| match self.store.fs.open_read(path) {
+            Ok(reader) => Ok(Some(reader)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        })
+    }
+
+    /// Tries `probe` on each place of the log in order, until one finds it.
+    /// A place's folder (`artifacts/`) must be a real folder: a link there
+    /// is [`StoreError::Corrupt`], like a link in place of the log itself.
+    fn find_log<T>(
+        &self,
+        job: &JobId,
+        file: LogFile,
+        probe: impl Fn(&Utf8Path) -> io::Result<Option<T>>,
+    ) -> Result<Found<T>, StoreError> {
+        let root = &self.store.root;
+        for &place in LogPlace::search_order(file) {
+            if let Some(folder) = root.job_log_folder(&self.run, job, place) {
+                match self.store.kind(&folder, &self.run)? {
+                    Some(EntryKind::Dir) => {}
+                    None => continue,
+                    Some(_) => {
+                        let sub = place.subfolder().unwrap_or_default();
+                        return Err(not_a_folder(&self.run, format!("{JOBS_DIR}/{job}/{sub}")));
+                    }
+                }
+            }
+            let path = root.job_log_at(&self.run, job, file, place);
+            match probe(&path) {
+                Ok(Some(found)) => return Ok(Some((place, found))),
+                Ok(None) => {}
+                Err(e) => return Err(self.log_error(e, job, file, place, &path)),
+            }
+        }
+        Ok(None)
     }
 
     /// An I/O error reading a job log, as the store reports it: a link or a
     /// non-file in the log's place is corrupt; messages carry no absolute path.
-    pub(crate) fn log_error(
+    fn log_error(
         &self,
         e: io::Error,
         job: &JobId,
         file: LogFile,
+        place: LogPlace,
         path: &Utf8Path,
     ) -> StoreError {
         if e.kind() == io::ErrorKind::InvalidInput {
             StoreError::Corrupt {
                 run: self.run.clone(),
-                file: format!("{JOBS_DIR}/{job}/{}", file.file_name()),
+                file: place.relative(job, file),
                 message: without_path(&e, path),
             }
         } else {
             StoreError::io(format!(
                 "reading {} of run {} job {job}",
-                file.file_name(),
+                place.file_name(file),
                 self.run
             ))(e)
         }
     }
 }
 
+/// What [`RunDir::record_within`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BoundedRecord {
+    /// The record.
+    Loaded(Box<RunRecord>),
+    /// `run.json` is longer than the bound: it was not read.
+    TooLarge {
+        /// Its size in bytes.
+        size: u64,
+    },
+}
+
 /// Reads and checks `run.json` of a run whose folder was checked.
 fn read_record<F: Fs>(store: &Store<F>, run: &RunId) -> Result<RunRecord, StoreError> {
+    read_record_within(store, run, MAX_RUN_JSON_BYTES)?.map_err(|n| StoreError::Corrupt {
+        run: run.clone(),
+        file: RUN_JSON.into(),
+        message: format!("{n} bytes is larger than the {MAX_RUN_JSON_BYTES} bytes accepted"),
+    })
+}
+
+/// Reads and checks `run.json` of a run whose folder was checked, if the
+/// opened file is at most `max_bytes` long (`Ok(Err(size))` otherwise,
+/// without reading it). One open: never through a link, never a FIFO.
+fn read_record_within<F: Fs>(
+    store: &Store<F>,
+    run: &RunId,
+    max_bytes: u64,
+) -> Result<Result<RunRecord, u64>, StoreError> {
     let path = store.root.run_json(run);
     let corrupt = |message: String| StoreError::Corrupt {
         run: run.clone(),
@@ -205,29 +313,34 @@ fn read_record<F: Fs>(store: &Store<F>, run: &RunId) -> Result<RunRecord, StoreE
         message,
     };
     let failed = |e: io::Error| StoreError::io(format!("reading {RUN_JSON} of run {run}"))(e);
-    match store.fs.size(&path) {
-        Ok(None) => return Err(StoreError::RunNotFound { run: run.clone() }),
-        Ok(Some(n)) if n > MAX_RUN_JSON_BYTES => {
-            return Err(corrupt(format!(
-                "{n} bytes is larger than the {MAX_RUN_JSON_BYTES} bytes accepted"
-            )));
-        }
-        Ok(Some(_)) => {}
-        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
-            return Err(corrupt(without_path(&e, &path)));
-        }
-        Err(e) => return Err(failed(e)),
-    }
-    let bytes = store.fs.read(&path).map_err(|e| match e.kind() {
+    // One open, checked on what it opened (never a link or a FIFO); sized
+    // from the opened file, and never read past that size.
+    let file = store.fs.open_read(&path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => StoreError::RunNotFound { run: run.clone() },
         io::ErrorKind::InvalidInput => corrupt(without_path(&e, &path)),
         _ => failed(e),
     })?;
+    let size = file.size().map_err(failed)?;
+    if size > max_bytes {
+        return Ok(Err(size));
+    }
+    let mut bytes = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
+    let mut filled = 0;
+    while filled < bytes.len() {
+        match file
+            .read_at(&mut bytes[filled..], filled as u64)
+            .map_err(failed)?
+        {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    bytes.truncate(filled);
     let record: RunRecord = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if &record.run_id != run {
         return Err(corrupt(format!("it records run {}", record.run_id)));
     }
-    Ok(record)
+    Ok(Ok(record))
 }
 
 #[cfg(test)]
@@ -263,6 +376,7 @@ mod tests {
         r.owner = Some(RunOwner {
             pid: 7,
             host: host.into(),
+            start_ticks: None,
         });
         store.persist_run_record(&r).unwrap();
         r
@@ -328,6 +442,25 @@ mod tests {
     }
 
     #[test]
+    fn the_kept_snapshot_is_found_from_the_layout_and_never_through_a_link() {
+        let store = store();
+        let r = RunRecord::for_test("pikaci-run-123");
+        store.persist_run_record(&r).unwrap();
+        let dir = store.run(&r.run_id).unwrap();
+        assert_eq!(dir.kept_snapshot().unwrap(), None);
+        let snapshot = store.root().snapshot_dir(&r.run_id);
+        store.fs().create_dir_all(&snapshot).unwrap();
+        assert_eq!(dir.kept_snapshot().unwrap(), Some(snapshot.clone()));
+        store.fs().remove_dir_all(&snapshot).unwrap();
+        store.fs().symlink(&snapshot).unwrap();
+        let err = dir.kept_snapshot().unwrap_err();
+        assert!(
+            err.is_corrupt() && err.to_string().contains("snapshot"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_claimed_folder_without_a_record_is_a_run_not_found() {
         let store = store();
         let r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
@@ -352,5 +485,21 @@ mod tests {
         assert!(!meta.jobs[0].guest_log_exists);
         let other = RunRecord::for_test("20260324T161238Z-00000000");
         assert!(dir.logs_metadata(&other).unwrap_err().is_invalid_input());
+    }
+
+    #[test]
+    fn a_bounded_read_leaves_a_longer_record_unread() {
+        let store = store();
+        let r = running(&store, "here");
+        let dir = store.run(&r.run_id).unwrap();
+        let size = serde_json::to_vec_pretty(&r).unwrap().len() as u64;
+        match dir.record_within(1 << 20).unwrap() {
+            BoundedRecord::Loaded(seen) => assert_eq!(*seen, r),
+            other => panic!("{other:?}"),
+        }
+        match dir.record_within(100).unwrap() {
+            BoundedRecord::TooLarge { size: seen } => assert!(seen > 100 && seen <= size + 1),
+            other => panic!("{other:?}"),
+        }
     }
 }

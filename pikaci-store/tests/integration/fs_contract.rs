@@ -9,9 +9,9 @@ fn atomic_write_creates_parents_and_replaces<F: Fs>(s: &Store<F>) {
     let fs = s.fs();
     let p = s.root().path().join("a/b/c.json");
     fs.write_atomic(&p, b"one").unwrap();
-    assert_eq!(fs.read(&p).unwrap(), b"one");
+    assert_eq!(fs.read(&p, u64::MAX).unwrap(), b"one");
     fs.write_atomic(&p, b"second version").unwrap();
-    assert_eq!(fs.read(&p).unwrap(), b"second version");
+    assert_eq!(fs.read(&p, u64::MAX).unwrap(), b"second version");
     // No temporary files are left next to it.
     assert_eq!(
         fs.list_dir(p.parent().unwrap()).unwrap(),
@@ -33,7 +33,7 @@ fn append_is_visible_at_once<F: Fs>(s: &Store<F>) {
     drop(w);
     // Reopening appends rather than truncating.
     fs.open_append(&p).unwrap().write_all(b"!").unwrap();
-    assert_eq!(fs.read(&p).unwrap(), b"hello world!");
+    assert_eq!(fs.read(&p, u64::MAX).unwrap(), b"hello world!");
 }
 
 fn an_open_file_is_read_by_position_and_sees_appends<F: Fs>(s: &Store<F>) {
@@ -73,7 +73,10 @@ fn missing_things_are_not_found<F: Fs>(s: &Store<F>) {
     let p = s.root().path().join("nope");
     assert_eq!(fs.size(&p).unwrap(), None);
     assert_eq!(fs.kind(&p).unwrap(), None);
-    assert_eq!(fs.read(&p).unwrap_err().kind(), ErrorKind::NotFound);
+    assert_eq!(
+        fs.read(&p, u64::MAX).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     assert_eq!(fs.list_dir(&p).unwrap_err().kind(), ErrorKind::NotFound);
     assert_eq!(fs.open_read(&p).err().unwrap().kind(), ErrorKind::NotFound);
 }
@@ -91,7 +94,7 @@ fn listing_renaming_removing<F: Fs>(s: &Store<F>) {
 
     fs.rename(&root.join("d"), &root.join("e")).unwrap();
     assert_eq!(fs.kind(&root.join("d")).unwrap(), None);
-    assert_eq!(fs.read(&root.join("e/sub/two")).unwrap(), b"2");
+    assert_eq!(fs.read(&root.join("e/sub/two"), u64::MAX).unwrap(), b"2");
 
     fs.remove_dir_all(&root.join("e")).unwrap();
     assert_eq!(fs.kind(&root.join("e/sub/two")).unwrap(), None);
@@ -116,7 +119,7 @@ fn links_are_never_followed_on_disk() {
     std::os::unix::fs::symlink(&secret, &link).unwrap();
     let fs = s.fs();
     assert_eq!(fs.kind(&link).unwrap(), Some(EntryKind::Symlink));
-    assert!(fs.read(&link).is_err());
+    assert!(fs.read(&link, u64::MAX).is_err());
     assert_eq!(
         fs.open_read(&link).err().unwrap().kind(),
         ErrorKind::InvalidInput
@@ -159,7 +162,7 @@ fn memfs_faults_act_like_a_full_or_read_only_disk() {
     fs.set_capacity(Some(10));
     let err = fs.write_atomic(&p, b"a much longer content").unwrap_err();
     assert_eq!(err.kind(), ErrorKind::StorageFull);
-    assert_eq!(fs.read(&p).unwrap(), b"old");
+    assert_eq!(fs.read(&p, u64::MAX).unwrap(), b"old");
     let mut w = fs.open_append(&s.root().path().join("log")).unwrap();
     assert_eq!(
         w.write(b"0123456789").unwrap_err().kind(),
@@ -171,7 +174,7 @@ fn memfs_faults_act_like_a_full_or_read_only_disk() {
         fs.write_atomic(&p, b"x").unwrap_err().kind(),
         ErrorKind::ReadOnlyFilesystem
     );
-    assert_eq!(fs.read(&p).unwrap(), b"old");
+    assert_eq!(fs.read(&p, u64::MAX).unwrap(), b"old");
 }
 
 fn create_dir_is_exclusive<F: Fs>(s: &Store<F>) {
@@ -199,4 +202,63 @@ fn claim_run_gives_each_id_once<F: Fs>(s: &Store<F>) {
 mod exclusive {
     use super::*;
     on_both_fs!(create_dir_is_exclusive, claim_run_gives_each_id_once);
+}
+
+/// A FIFO where a file should be: every open refuses it at once, naming it,
+/// whether or not someone holds the FIFO open (then the open itself succeeds
+/// and the check is on the opened descriptor).
+#[test]
+fn fifos_are_refused_on_disk_without_waiting() {
+    let (s, _dir) = crate::support::disk_store();
+    let fs = s.fs();
+    std::fs::create_dir_all(s.root().path()).unwrap();
+    let fifo = s.root().path().join("guest.log");
+    nix::unistd::mkfifo(
+        fifo.as_std_path(),
+        nix::sys::stat::Mode::from_bits_truncate(0o600),
+    )
+    .unwrap();
+    let check = |held: bool| {
+        let expect = |e: std::io::Error| {
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+            assert!(
+                e.to_string().ends_with("guest.log is a FIFO, not a file"),
+                "{e}"
+            );
+        };
+        expect(fs.read(&fifo, 1 << 20).unwrap_err());
+        expect(fs.open_read(&fifo).err().unwrap());
+        expect(fs.open_append(&fifo).err().unwrap());
+        expect(fs.size(&fifo).unwrap_err());
+        assert_eq!(
+            fs.kind(&fifo).unwrap(),
+            Some(EntryKind::Other),
+            "held: {held}"
+        );
+    };
+    check(false);
+    // Reader and writer both present: opens do not fail by themselves.
+    let _held = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    check(true);
+}
+
+/// A file that grows past the bound between a look and the read is cut off:
+/// `read` never returns more than `max` bytes.
+#[test]
+fn a_whole_read_is_bounded() {
+    let (s, _dir) = crate::support::disk_store();
+    let fs = s.fs();
+    let p = s.root().path().join("run.json");
+    fs.write_atomic(&p, &[b'x'; 100]).unwrap();
+    assert_eq!(fs.read(&p, 100).unwrap().len(), 100);
+    let e = fs.read(&p, 99).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::FileTooLarge);
+    assert_eq!(
+        e.to_string(),
+        "100 bytes is larger than the 99 bytes accepted"
+    );
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use pikaci_core::RunId;
+use pikaci_core::{RunId, SystemLiveness};
 use pikaci_store::{Fs, GcPolicy, Store};
 
 use crate::support::{record, run_id, running_record};
@@ -58,6 +58,7 @@ fn empty_root_lists_nothing<F: Fs>(s: &Store<F>) {
                 keep_runs: Some(1),
                 ..GcPolicy::default()
             },
+            &SystemLiveness::new(),
             at_hour(0),
             false,
         )
@@ -71,14 +72,18 @@ fn keep_newest_n<F: Fs>(s: &Store<F>) {
         keep_runs: Some(3),
         ..GcPolicy::default()
     };
-    let dry = s.gc_runs(&policy, at_hour(10), true).unwrap();
+    let dry = s
+        .gc_runs(&policy, &SystemLiveness::new(), at_hour(10), true)
+        .unwrap();
     assert_eq!(dry.deleted.len(), 7);
     assert_eq!(
         s.list_runs(None, 100).unwrap().len(),
         10,
         "dry run deletes nothing"
     );
-    let report = s.gc_runs(&policy, at_hour(10), false).unwrap();
+    let report = s
+        .gc_runs(&policy, &SystemLiveness::new(), at_hour(10), false)
+        .unwrap();
     assert_eq!(report.deleted, dry.deleted);
     assert_eq!(
         s.list_runs(None, 100).unwrap(),
@@ -97,7 +102,9 @@ fn older_than<F: Fs>(s: &Store<F>) {
         older_than: Some(Duration::from_secs(5 * HOUR)),
         ..GcPolicy::default()
     };
-    let report = s.gc_runs(&policy, at_hour(10), false).unwrap();
+    let report = s
+        .gc_runs(&policy, &SystemLiveness::new(), at_hour(10), false)
+        .unwrap();
     let mut deleted = report.deleted.clone();
     deleted.sort();
     assert_eq!(deleted, ids[..5]);
@@ -111,7 +118,9 @@ fn running_runs_survive_unless_stale<F: Fs>(s: &Store<F>) {
         older_than: None,
         stale_running_after: Duration::from_secs(5 * HOUR),
     };
-    let report = s.gc_runs(&policy, at_hour(10), false).unwrap();
+    let report = s
+        .gc_runs(&policy, &SystemLiveness::new(), at_hour(10), false)
+        .unwrap();
     // Run 8 is running and 2h old: kept. Run 1 is running but 9h old: stale, deleted.
     assert_eq!(report.skipped_running, vec![ids[8].clone()]);
     assert!(report.deleted.contains(&ids[1]));
@@ -121,7 +130,12 @@ fn running_runs_survive_unless_stale<F: Fs>(s: &Store<F>) {
 fn no_limit_deletes_nothing<F: Fs>(s: &Store<F>) {
     ten_runs(s, &[]);
     let report = s
-        .gc_runs(&GcPolicy::default(), at_hour(1000), false)
+        .gc_runs(
+            &GcPolicy::default(),
+            &SystemLiveness::new(),
+            at_hour(1000),
+            false,
+        )
         .unwrap();
     assert!(report.deleted.is_empty());
     assert_eq!(report.kept.len(), 10);
@@ -135,3 +149,51 @@ on_both_fs!(
     running_runs_survive_unless_stale,
     no_limit_deletes_nothing,
 );
+
+/// Two gcs at once on a real disk: neither fails, every run is deleted once,
+/// and what one took is not an error for the other.
+#[test]
+fn concurrent_gcs_do_not_fail_and_share_the_work() {
+    let (s, _guard) = crate::support::disk_store();
+    for round in 0..5 {
+        let ids: Vec<RunId> = (0..150)
+            .map(|i| {
+                let r = record(round * 1000 + i);
+                s.persist_run_record(&r).unwrap();
+                for file in [pikaci_core::LogFile::Host, pikaci_core::LogFile::Guest] {
+                    use std::io::Write;
+                    let mut log = s.open_job_log(&r.run_id, &r.jobs[0].id, file).unwrap();
+                    log.write_all(b"some output\n").unwrap();
+                }
+                r.run_id
+            })
+            .collect();
+        let policy = GcPolicy {
+            keep_runs: Some(0),
+            ..GcPolicy::default()
+        };
+        let barrier = std::sync::Barrier::new(2);
+        let reports = std::thread::scope(|scope| {
+            let gc = || {
+                barrier.wait();
+                s.gc_runs(&policy, &SystemLiveness::new(), at_hour(10), false)
+            };
+            let a = scope.spawn(gc);
+            let b = scope.spawn(gc);
+            [a.join().unwrap(), b.join().unwrap()]
+        });
+        let mut deleted = Vec::new();
+        for report in reports {
+            let report = report.unwrap_or_else(|e| panic!("round {round}: a gc failed: {e}"));
+            deleted.extend(report.deleted);
+        }
+        deleted.sort();
+        let mut want = ids;
+        want.sort();
+        assert_eq!(
+            deleted, want,
+            "round {round}: each run deleted exactly once"
+        );
+        assert!(s.list_runs(None, 10).unwrap().is_empty());
+    }
+}

@@ -271,8 +271,8 @@ impl Fs for Counting {
     fn write_atomic(&self, path: &Utf8Path, bytes: &[u8]) -> std::io::Result<()> {
         self.inner.write_atomic(path, bytes)
     }
-    fn read(&self, path: &Utf8Path) -> std::io::Result<Vec<u8>> {
-        self.inner.read(path)
+    fn read(&self, path: &Utf8Path, max: u64) -> std::io::Result<Vec<u8>> {
+        self.inner.read(path, max)
     }
     fn open_read(&self, path: &Utf8Path) -> std::io::Result<Box<dyn ReadAt>> {
         self.inner.open_read(path)

@@ -9,3 +9,4 @@ mod gc;
 mod logs;
 mod module_graph;
 mod records;
+mod upstream;

@@ -20,7 +20,10 @@ fn round_trip_and_rewrite<F: Fs>(s: &Store<F>) {
     let back = s.load_run_record(&r.run_id).unwrap();
     assert_eq!(back, r);
     // On disk it is the contract's snake_case JSON.
-    let raw = s.fs().read(&s.root().run_json(&r.run_id)).unwrap();
+    let raw = s
+        .fs()
+        .read(&s.root().run_json(&r.run_id), u64::MAX)
+        .unwrap();
     let v: serde_json::Value = serde_json::from_slice(&raw).unwrap();
     assert_eq!(v["status"], "failed");
     assert_eq!(v["failure_kind"], "timeout");

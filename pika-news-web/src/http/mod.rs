@@ -1,0 +1,18 @@
+//! Serving HTTP/1.1 connections: hyper's connection driver with a
+//! header-read timeout, an idle keep-alive timeout and a connection cap
+//! ([`HttpLimits`]), so sockets that never finish a request cannot hold the
+//! server's file descriptors.
+//!
+//! - [`limits`]: `[http]` of `pika-news.toml`.
+//! - `conn`: the accept loop, the connection registry (cap, eviction of
+//!   connections with no request in flight) and each connection's watchdog.
+//! - `workers`: one single-threaded runtime per core, which connections are
+//!   driven on.
+
+mod conn;
+pub mod limits;
+mod workers;
+
+pub use conn::serve_router;
+pub use limits::HttpLimits;
+pub use workers::default_workers;

@@ -1,0 +1,337 @@
+//! ANSI escape sequences to HTML: colours and text styles become `<span>`s
+//! with classes (`b` bold, `d` dim, `i` italic, `u` underline, `f0`–`f15`
+//! foreground, `g0`–`g15` background) or, for 256-colour and true-colour
+//! codes, an inline `color`/`background` made from the numbers alone. Every
+//! other escape sequence and control character is dropped; all text is
+//! escaped. A carriage return inside a line keeps what was written after it,
+//! as a terminal shows a progress bar.
+//!
+//! The page's script has the same renderer for lines it loads later
+//! (`viewer.js`, `Ansi`): the two must agree, and the browser test checks
+//! that they do.
+
+use std::fmt::Write as _;
+
+use super::format::escape_into;
+
+/// A colour as set by an SGR code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Colour {
+    /// One of the 16 palette colours (a class).
+    Palette(u8),
+    /// An exact colour (from the 256-colour cube or true colour).
+    Rgb(u8, u8, u8),
+}
+
+/// The style in effect: carried from line to line, as in a terminal.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct AnsiState {
+    fg: Option<Colour>,
+    bg: Option<Colour>,
+    bold: bool,
+    dim: bool,
+    italic: bool,
+    underline: bool,
+}
+
+/// The exact colour of a 256-colour index (16 and up).
+fn indexed(n: u8) -> Colour {
+    match n {
+        0..=15 => Colour::Palette(n),
+        16..=231 => {
+            let n = n - 16;
+            let level = |v: u8| if v == 0 { 0 } else { 55 + v * 40 };
+            Colour::Rgb(level(n / 36), level((n / 6) % 6), level(n % 6))
+        }
+        _ => {
+            let v = 8 + (n - 232) * 10;
+            Colour::Rgb(v, v, v)
+        }
+    }
+}
+
+impl AnsiState {
+    fn is_plain(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Applies one SGR sequence's parameters (`1;31`, `38;5;208`, empty).
+    fn apply(&mut self, params: &str) {
+        let codes: Vec<u16> = params
+            .split([';', ':'])
+            .map(|p| p.parse().unwrap_or(0))
+            .collect();
+        let mut i = 0;
+        while i < codes.len() {
+            let code = codes[i];
+            match code {
+                0 => *self = Self::default(),
+                1 => self.bold = true,
+                2 => self.dim = true,
+                3 => self.italic = true,
+                4 => self.underline = true,
+                22 => (self.bold, self.dim) = (false, false),
+                23 => self.italic = false,
+                24 => self.underline = false,
+                30..=37 => self.fg = Some(Colour::Palette((code - 30) as u8)),
+                90..=97 => self.fg = Some(Colour::Palette((code - 90 + 8) as u8)),
+                40..=47 => self.bg = Some(Colour::Palette((code - 40) as u8)),
+                100..=107 => self.bg = Some(Colour::Palette((code - 100 + 8) as u8)),
+                39 => self.fg = None,
+                49 => self.bg = None,
+                38 | 48 => {
+                    let colour = match codes.get(i + 1) {
+                        Some(5) => {
+                            let c = codes.get(i + 2).map(|&n| indexed(n.min(255) as u8));
+                            i += 2;
+                            c
+                        }
+                        Some(2) => {
+                            let v = |k: usize| codes.get(i + k).map_or(0, |&n| n.min(255) as u8);
+                            let c = Colour::Rgb(v(2), v(3), v(4));
+                            i += 4;
+                            Some(c)
+                        }
+                        _ => None,
+                    };
+                    if code == 38 {
+                        self.fg = colour;
+                    } else {
+                        self.bg = colour;
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+
+    /// SGR parameters that set this style from a reset (`0;1;31`), for the
+    /// script to carry on where the server stopped.
+    pub(crate) fn sgr(&self) -> String {
+        let mut codes = vec!["0".to_owned()];
+        for (on, code) in [
+            (self.bold, 1),
+            (self.dim, 2),
+            (self.italic, 3),
+            (self.underline, 4),
+        ] {
+            if on {
+                codes.push(code.to_string());
+            }
+        }
+        for (colour, base, bright, extended) in [(self.fg, 30, 90, 38), (self.bg, 40, 100, 48)] {
+            match colour {
+                Some(Colour::Palette(n)) if n < 8 => codes.push((base + u16::from(n)).to_string()),
+                Some(Colour::Palette(n)) => codes.push((bright + u16::from(n) - 8).to_string()),
+                Some(Colour::Rgb(r, g, b)) => codes.push(format!("{extended};2;{r};{g};{b}")),
+                None => {}
+            }
+        }
+        codes.join(";")
+    }
+
+    /// The opening tag of a span in this style.
+    fn open(&self, out: &mut String) {
+        let mut classes: Vec<String> = Vec::new();
+        let mut style = String::new();
+        for (on, class) in [
+            (self.bold, "b"),
+            (self.dim, "d"),
+            (self.italic, "i"),
+            (self.underline, "u"),
+        ] {
+            if on {
+                classes.push(class.to_owned());
+            }
+        }
+        for (colour, class, property) in [(self.fg, 'f', "color"), (self.bg, 'g', "background")] {
+            match colour {
+                Some(Colour::Palette(n)) => classes.push(format!("{class}{n}")),
+                Some(Colour::Rgb(r, g, b)) => {
+                    let _ = write!(style, "{property}:#{r:02x}{g:02x}{b:02x};");
+                }
+                None => {}
+            }
+        }
+        out.push_str("<span");
+        if !classes.is_empty() {
+            let _ = write!(out, " class=\"{}\"", classes.join(" "));
+        }
+        if !style.is_empty() {
+            let _ = write!(out, " style=\"{style}\"");
+        }
+        out.push('>');
+    }
+}
+
+/// Renders one line (without its `\n`) as HTML onto `out`, starting in
+/// `state` and leaving the style in effect at its end there.
+pub(crate) fn render_line(line: &str, state: &mut AnsiState, out: &mut String) {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    // What was written before the last carriage return is overwritten: only
+    // its style changes count.
+    let (overwritten, shown) = match line.rfind('\r') {
+        Some(i) => (&line[..i], &line[i + 1..]),
+        None => ("", line),
+    };
+    let mut sink = String::new();
+    render_segment(overwritten, state, &mut sink, false);
+    render_segment(shown, state, out, true);
+}
+
+fn render_segment(text: &str, state: &mut AnsiState, out: &mut String, emit: bool) {
+    let mut run = String::new();
+    let flush = |run: &mut String, state: &AnsiState, out: &mut String| {
+        if run.is_empty() || !emit {
+            run.clear();
+            return;
+        }
+        if state.is_plain() {
+            escape_into(out, run);
+        } else {
+            state.open(out);
+            escape_into(out, run);
+            out.push_str("</span>");
+        }
+        run.clear();
+    };
+    let mut chars = text.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        match c {
+            '\x1b' => match chars.peek().map(|&(_, c)| c) {
+                Some('[') => {
+                    chars.next();
+                    let mut params = String::new();
+                    let mut fin = None;
+                    for (_, c) in chars.by_ref() {
+                        if ('\x40'..='\x7e').contains(&c) {
+                            fin = Some(c);
+                            break;
+                        }
+                        params.push(c);
+                    }
+                    if fin == Some('m')
+                        && params
+                            .bytes()
+                            .all(|b| b.is_ascii_digit() || b == b';' || b == b':')
+                    {
+                        flush(&mut run, state, out);
+                        state.apply(&params);
+                    }
+                }
+                Some(']') => {
+                    // An operating system command (title, hyperlink): up to BEL or ESC \.
+                    chars.next();
+                    while let Some((_, c)) = chars.next() {
+                        if c == '\x07' {
+                            break;
+                        }
+                        if c == '\x1b' {
+                            if chars.peek().map(|&(_, c)| c) == Some('\\') {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                Some(_) => {
+                    // ESC, intermediates (` ` to `/`), a final character: `ESC ( B`.
+                    while chars.next_if(|&(_, c)| (' '..='/').contains(&c)).is_some() {}
+                    chars.next();
+                }
+                None => {}
+            },
+            '\t' => run.push('\t'),
+            c if c.is_control() => {}
+            c => run.push(c),
+        }
+    }
+    flush(&mut run, state, out);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn html(lines: &[&str]) -> Vec<String> {
+        let mut state = AnsiState::default();
+        lines
+            .iter()
+            .map(|l| {
+                let mut out = String::new();
+                render_line(l, &mut state, &mut out);
+                out
+            })
+            .collect()
+    }
+
+    #[test]
+    fn colours_and_styles_become_classes() {
+        assert_eq!(
+            html(&["\x1b[31merror\x1b[0m: boom"]),
+            ["<span class=\"f1\">error</span>: boom"]
+        );
+        assert_eq!(
+            html(&["\x1b[1;92;44mok\x1b[22m go\x1b[m"]),
+            ["<span class=\"b f10 g4\">ok</span><span class=\"f10 g4\"> go</span>"]
+        );
+        assert_eq!(
+            html(&["\x1b[38;5;208mo\x1b[48;2;1;2;3mx\x1b[39;49m."]),
+            [
+                "<span style=\"color:#ff8700;\">o</span><span style=\"color:#ff8700;background:#010203;\">x</span>."
+            ]
+        );
+        assert_eq!(
+            html(&["\x1b[38;5;244mgrey"]),
+            ["<span style=\"color:#808080;\">grey</span>"]
+        );
+    }
+
+    #[test]
+    fn a_state_round_trips_through_its_sgr() {
+        let mut state = AnsiState::default();
+        let mut out = String::new();
+        render_line("\x1b[1;93;48;5;208mx", &mut state, &mut out);
+        assert_eq!(state.sgr(), "0;1;93;48;2;255;135;0");
+        let mut again = AnsiState::default();
+        again.apply(&state.sgr());
+        assert_eq!(again, state);
+        assert_eq!(AnsiState::default().sgr(), "0");
+    }
+
+    #[test]
+    fn style_carries_across_lines() {
+        assert_eq!(
+            html(&["\x1b[33mstart", "still", "\x1b[0mdone"]),
+            [
+                "<span class=\"f3\">start</span>",
+                "<span class=\"f3\">still</span>",
+                "done"
+            ]
+        );
+    }
+
+    #[test]
+    fn everything_is_escaped_and_other_sequences_dropped() {
+        assert_eq!(
+            html(&["<script>alert('x')</script> & \"q\""]),
+            ["&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"]
+        );
+        assert_eq!(
+            html(&["a\x1b[2Kb\x1b]0;title\x07c\x1b]8;;http://x\x1b\\d\x1b(Be\x07\x08f"]),
+            ["abcdef"]
+        );
+        // A hostile SGR cannot inject markup.
+        assert_eq!(html(&["\x1b[31\"><b>m<i>"]), ["&gt;m&lt;i&gt;"]);
+    }
+
+    #[test]
+    fn carriage_returns_keep_the_last_write() {
+        assert_eq!(html(&["10%\r50%\r100% done\r"]), ["100% done"]);
+        assert_eq!(
+            html(&["\x1b[32m10%\r100%"]),
+            ["<span class=\"f2\">100%</span>"]
+        );
+    }
+}

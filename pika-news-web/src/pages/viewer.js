@@ -1,0 +1,569 @@
+'use strict';
+// pika-news pages: everything works without this script; it keeps times
+// fresh, refreshes the parts of a page that change while lanes run, and
+// makes the log viewer live (stream, load earlier/later, search, line links,
+// timestamps). Text is only ever inserted as text, never as markup.
+(() => {
+  const $ = (s, r = document) => r.querySelector(s);
+  const $$ = (s, r = document) => Array.from(r.querySelectorAll(s));
+
+  // ---- times: the same words as the server's format.rs ----
+  function duration(ms) {
+    ms = Math.max(0, ms);
+    if (ms < 10000) {
+      const tenths = Math.floor(ms / 100);
+      return tenths % 10 === 0 ? `${tenths / 10}s` : `${Math.floor(tenths / 10)}.${tenths % 10}s`;
+    }
+    const s = Math.floor(ms / 1000), p = (n) => String(n).padStart(2, '0');
+    if (s < 60) return `${s}s`;
+    if (s < 3600) return `${Math.floor(s / 60)}m ${p(s % 60)}s`;
+    return `${Math.floor(s / 3600)}h ${p(Math.floor((s % 3600) / 60))}m`;
+  }
+  function relative(t, now) {
+    const s = Math.floor((now - t) / 1000);
+    if (s < -60) return `in ${duration(t - now)}`;
+    if (s < 10) return 'just now';
+    if (s < 60) return `${s}s ago`;
+    if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+    if (s < 86400) return `${Math.floor(s / 3600)}h ago`;
+    if (s < 2592000) return `${Math.floor(s / 86400)}d ago`;
+    return new Date(t).toISOString().slice(0, 10);
+  }
+  function refreshTimes() {
+    for (const el of $$('time[datetime]')) {
+      const t = Date.parse(el.getAttribute('datetime'));
+      if (!isNaN(t)) el.textContent = relative(t, Date.now());
+    }
+  }
+  setInterval(refreshTimes, 15000);
+
+  // ---- parts marked data-swap are refreshed in place while lanes run ----
+  let refreshing = false;
+  async function refreshParts() {
+    if (refreshing) return;
+    refreshing = true;
+    try {
+      const r = await fetch(location.href, { credentials: 'same-origin' });
+      if (!r.ok) return;
+      const doc = new DOMParser().parseFromString(await r.text(), 'text/html');
+      for (const fresh of $$('[data-swap][id]', doc)) {
+        const cur = document.getElementById(fresh.id);
+        if (!cur || cur.querySelector('#log') || fresh.querySelector('#log')) continue;
+        if (cur.contains(document.activeElement)) continue;
+        cur.replaceWith(document.importNode(fresh, true));
+      }
+      document.body.dataset.active = doc.body.dataset.active || '0';
+      refreshTimes();
+    } catch (e) {
+      // The next round tries again.
+    } finally {
+      refreshing = false;
+    }
+  }
+  const timer = setInterval(() => {
+    if (document.body.dataset.active !== '1') clearInterval(timer);
+    else if (!document.hidden) refreshParts();
+  }, 5000);
+
+  // ---- ANSI: the same rules as the server's ansi.rs ----
+  function indexed(n) {
+    if (n < 16) return { p: n };
+    if (n < 232) {
+      const m = n - 16, level = (v) => (v === 0 ? 0 : 55 + v * 40);
+      return { r: level(Math.floor(m / 36)), g: level(Math.floor(m / 6) % 6), b: level(m % 6) };
+    }
+    const v = 8 + (n - 232) * 10;
+    return { r: v, g: v, b: v };
+  }
+  const hex2 = (v) => v.toString(16).padStart(2, '0');
+  class Ansi {
+    constructor() { this.reset(); }
+    reset() { this.fg = null; this.bg = null; this.bold = false; this.dim = false; this.italic = false; this.underline = false; }
+    copy() { const a = new Ansi(); Object.assign(a, this); return a; }
+    plain() { return !this.fg && !this.bg && !this.bold && !this.dim && !this.italic && !this.underline; }
+    apply(params) {
+      const codes = params.split(/[;:]/).map((p) => { const n = /^[0-9]+$/.test(p) ? Number(p) : 0; return n > 65535 ? 0 : n; });
+      for (let i = 0; i < codes.length; i++) {
+        const c = codes[i];
+        if (c === 0) this.reset();
+        else if (c === 1) this.bold = true;
+        else if (c === 2) this.dim = true;
+        else if (c === 3) this.italic = true;
+        else if (c === 4) this.underline = true;
+        else if (c === 22) { this.bold = false; this.dim = false; }
+        else if (c === 23) this.italic = false;
+        else if (c === 24) this.underline = false;
+        else if (c >= 30 && c <= 37) this.fg = { p: c - 30 };
+        else if (c >= 90 && c <= 97) this.fg = { p: c - 90 + 8 };
+        else if (c >= 40 && c <= 47) this.bg = { p: c - 40 };
+        else if (c >= 100 && c <= 107) this.bg = { p: c - 100 + 8 };
+        else if (c === 39) this.fg = null;
+        else if (c === 49) this.bg = null;
+        else if (c === 38 || c === 48) {
+          let col = null;
+          if (codes[i + 1] === 5) {
+            if (i + 2 < codes.length) col = indexed(Math.min(codes[i + 2], 255));
+            i += 2;
+          } else if (codes[i + 1] === 2) {
+            const v = (k) => (i + k < codes.length ? Math.min(codes[i + k], 255) : 0);
+            col = { r: v(2), g: v(3), b: v(4) };
+            i += 4;
+          }
+          if (c === 38) this.fg = col; else this.bg = col;
+        }
+      }
+    }
+    span(text) {
+      const s = document.createElement('span');
+      const cls = [];
+      if (this.bold) cls.push('b');
+      if (this.dim) cls.push('d');
+      if (this.italic) cls.push('i');
+      if (this.underline) cls.push('u');
+      let style = '';
+      for (const [col, k, prop] of [[this.fg, 'f', 'color'], [this.bg, 'g', 'background']]) {
+        if (!col) continue;
+        if (col.p !== undefined) cls.push(k + col.p);
+        else style += `${prop}:#${hex2(col.r)}${hex2(col.g)}${hex2(col.b)};`;
+      }
+      if (cls.length) s.className = cls.join(' ');
+      if (style) s.setAttribute('style', style);
+      s.textContent = text;
+      return s;
+    }
+  }
+  const isControl = (c) => { const n = c.charCodeAt(0); return n < 0x20 || (n >= 0x7f && n <= 0x9f); };
+  function segment(text, st, into) {
+    let run = '';
+    const flush = () => {
+      if (run && into) into.appendChild(st.plain() ? document.createTextNode(run) : st.span(run));
+      run = '';
+    };
+    for (let k = 0; k < text.length; k++) {
+      const c = text[k];
+      if (c === '\x1b') {
+        const nx = text[k + 1];
+        if (nx === '[') {
+          let params = '', fin = null;
+          for (k += 2; k < text.length; k++) {
+            const ch = text[k];
+            if (ch >= '\x40' && ch <= '\x7e') { fin = ch; break; }
+            params += ch;
+          }
+          if (fin === 'm' && /^[0-9;:]*$/.test(params)) { flush(); st.apply(params); }
+        } else if (nx === ']') {
+          for (k += 2; k < text.length; k++) {
+            const ch = text[k];
+            if (ch === '\x07') break;
+            if (ch === '\x1b') { if (text[k + 1] === '\\') k++; break; }
+          }
+        } else if (nx !== undefined) {
+          k++;
+          while (k < text.length && text[k] >= ' ' && text[k] <= '/') k++;
+        }
+      } else if (c === '\t' || !isControl(c)) {
+        run += c;
+      }
+    }
+    flush();
+  }
+  function renderLine(text, st, into) {
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    const cr = text.lastIndexOf('\r');
+    if (cr >= 0) { segment(text.slice(0, cr), st, null); text = text.slice(cr + 1); }
+    segment(text, st, into);
+  }
+
+  const log = document.getElementById('log');
+  if (log) viewer(log);
+
+  function viewer(log) {
+    const d = log.dataset;
+    const lines = $('#lines', log);
+    const CHUNK = 256 * 1024;
+    let start = Number(d.start), end = Number(d.end), size = Number(d.size);
+    let first = Number(d.first);
+    let openRow = $('.l.open', lines);
+    let last = first + lines.children.length - 1 - (openRow ? 1 : 0);
+    const state = new Ansi();
+    state.apply(d.ansi || '0');
+    let pending = '';
+    let live = d.live === '1';
+    let busy = false;
+    const cut = d.cut === '1';
+    const raw = d.raw, json = d.json, stream = d.stream;
+    // Whether the log has arrival times: lines then carry a time, live text
+    // comes with a `2026-03-24T16:12:38.123Z ` prefix on each line, and
+    // lines read by range get theirs from raw?timestamps=1.
+    const hasTimes = d.times === '1';
+    const STAMP = /^(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d\.\d{3})Z /;
+    const logend = $('#logend', log);
+
+    const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    const toEnd = () => { log.scrollTop = log.scrollHeight; };
+    const width = () => log.style.setProperty('--nw', `${Math.max(4, String(last + 1).length)}ch`);
+    function setTime(t, stamp) {
+      if (!stamp) return;
+      t.textContent = stamp[2];
+      t.title = `${stamp[1]} ${stamp[2]} UTC`;
+    }
+    // A row; with times, a `.t` cell filled from the line's prefix, if any.
+    function makeRow(n, text, st, open) {
+      const row = document.createElement('div');
+      row.className = open ? 'l open' : 'l';
+      row.id = `L${n}`;
+      const a = document.createElement('a');
+      a.className = 'n';
+      a.href = `#L${n}`;
+      a.dataset.n = n;
+      row.append(a);
+      if (hasTimes) {
+        const t = document.createElement('span');
+        t.className = 't';
+        const stamp = STAMP.exec(text);
+        if (stamp) { text = text.slice(stamp[0].length); setTime(t, stamp); }
+        row.append(t);
+      }
+      const x = document.createElement('span');
+      x.className = 'x';
+      renderLine(text, st, x);
+      row.append(x);
+      return row;
+    }
+    // The times of whole lines [a, b) (shown in `rows`), from the raw route.
+    async function fillTimes(rows, a, b) {
+      if (!hasTimes || !raw || !rows.length || b <= a) return;
+      try {
+        const r = await fetch(`${raw}&timestamps=1&offset=${a}&limit=${b - a}`, { credentials: 'same-origin' });
+        if (!r.ok) return;
+        const timed = (await r.text()).split('\n');
+        rows.forEach((row, i) => { const t = row.querySelector('.t'); if (t) setTime(t, STAMP.exec(timed[i] || '')); });
+      } catch (e) { /* the lines stay without times */ }
+    }
+    const human = (n) => (n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KiB` : n < 1073741824 ? `${(n / 1048576).toFixed(1)} MiB` : `${(n / 1073741824).toFixed(2)} GiB`);
+    function note() {
+      if (!logend) return;
+      logend.textContent = live ? `${human(Math.max(size, end))} so far · following live` : `End of log · ${last} lines · ${human(Math.max(size, end))}`;
+    }
+
+    // ---- search ----
+    const find = $('#find'), q = $('#q'), hits = $('#hits');
+    let re = null, marks = [], cur = -1;
+    function markRow(row) {
+      const x = row.querySelector('.x');
+      if (!x || !re) return [];
+      const text = x.textContent, found = [];
+      re.lastIndex = 0;
+      for (let m; (m = re.exec(text));) found.push([m.index, m.index + m[0].length]);
+      if (!found.length) return [];
+      const nodes = [];
+      const walker = document.createTreeWalker(x, NodeFilter.SHOW_TEXT);
+      for (let n, pos = 0; (n = walker.nextNode()); pos += n.data.length) nodes.push([n, pos]);
+      const out = [];
+      for (let h = found.length - 1; h >= 0; h--) {
+        const [s, e] = found[h], pieces = [];
+        for (let k = nodes.length - 1; k >= 0; k--) {
+          const [n, p] = nodes[k];
+          if (p + n.data.length <= s || p >= e) continue;
+          const r = document.createRange();
+          r.setStart(n, Math.max(s, p) - p);
+          r.setEnd(n, Math.min(e, p + n.data.length) - p);
+          const mk = document.createElement('mark');
+          r.surroundContents(mk);
+          pieces.unshift(mk);
+        }
+        out.unshift(pieces);
+      }
+      return out;
+    }
+    function clearMarks() {
+      for (const m of $$('mark', lines)) {
+        const p = m.parentNode;
+        p.replaceChild(document.createTextNode(m.textContent), m);
+        p.normalize();
+      }
+      marks = [];
+      cur = -1;
+    }
+    function showHit(scroll) {
+      for (const m of $$('mark.cur', lines)) m.classList.remove('cur');
+      if (hits) hits.textContent = re ? (marks.length ? `${cur + 1} of ${marks.length}` : 'no matches') : '';
+      if (cur < 0 || !marks[cur]) return;
+      for (const m of marks[cur]) m.classList.add('cur');
+      if (scroll) marks[cur][0].scrollIntoView({ block: 'center' });
+    }
+    function runSearch() {
+      clearMarks();
+      const s = q.value;
+      re = s ? new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi') : null;
+      if (re) for (const row of lines.children) marks.push(...markRow(row));
+      cur = -1;
+      if (marks.length) {
+        const top = log.scrollTop;
+        cur = marks.findIndex((m) => m[0].closest('.l').offsetTop >= top);
+        if (cur < 0) cur = 0;
+      }
+      showHit(true);
+    }
+    function step(by) {
+      if (!marks.length) return;
+      cur = (cur + by + marks.length) % marks.length;
+      showHit(true);
+    }
+    if (find && q) {
+      find.hidden = false;
+      let debounce = null;
+      q.addEventListener('input', () => { clearTimeout(debounce); debounce = setTimeout(runSearch, 120); });
+      q.addEventListener('keydown', (e) => {
+        if (e.key === 'Enter') { e.preventDefault(); clearTimeout(debounce); if (!re || re.source !== q.value) runSearch(); else step(e.shiftKey ? -1 : 1); }
+        else if (e.key === 'Escape') { q.value = ''; runSearch(); q.blur(); }
+      });
+      $('#next')?.addEventListener('click', () => step(1));
+      $('#prev')?.addEventListener('click', () => step(-1));
+    }
+    const searchNew = (rows, atTop) => {
+      if (!re) return;
+      const found = rows.flatMap(markRow);
+      if (atTop) { marks = found.concat(marks); if (cur >= 0) cur += found.length; }
+      else marks = marks.concat(found);
+      showHit(false);
+    };
+
+    // ---- appending (live) ----
+    function append(text) {
+      if (!text) return;
+      const follow = nearBottom();
+      const parts = (pending + text).split('\n');
+      pending = parts.pop();
+      if (openRow) { openRow.remove(); openRow = null; }
+      const frag = document.createDocumentFragment(), added = [];
+      for (const p of parts) { const r = makeRow(++last, p, state, false); frag.appendChild(r); added.push(r); }
+      if (pending) { openRow = makeRow(last + 1, pending, state.copy(), true); frag.appendChild(openRow); added.push(openRow); }
+      lines.appendChild(frag);
+      width();
+      searchNew(added, false);
+      note();
+      if (follow) toEnd();
+    }
+
+    // ---- reading more by range ----
+    async function fail(r) {
+      let msg = `${r.status}`;
+      try { msg = (await r.json()).error || msg; } catch (e) { /* not JSON */ }
+      throw new Error(msg);
+    }
+    async function rawRange(a, b) {
+      const r = await fetch(raw, { credentials: 'same-origin', headers: { Range: `bytes=${a}-${b - 1}` } });
+      if (r.status === 416) return new Uint8Array(0);
+      if (r.status !== 206 && r.status !== 200) await fail(r);
+      const buf = new Uint8Array(await r.arrayBuffer());
+      return r.status === 200 ? buf.subarray(a, b) : buf;
+    }
+    async function jsonRange(a, b) {
+      const r = await fetch(`${json}?offset=${a}&limit=${b - a}`, { credentials: 'same-origin' });
+      if (!r.ok) await fail(r);
+      const body = await r.json();
+      return { text: body.log || '', len: body.len || 0, total: body.total_size || 0 };
+    }
+    const decoder = () => new TextDecoder('utf-8');
+    const concat = (x, y) => { const z = new Uint8Array(x.length + y.length); z.set(x); z.set(y, x.length); return z; };
+
+    // The complete lines just before `start`, and where they begin.
+    async function earlierLines() {
+      let a = Math.max(0, start - CHUNK);
+      if (json) {
+        // Text from the JSON route: begin on a character boundary.
+        let got = await jsonRange(a, start);
+        for (let k = 0; a > 0 && k < 3 && got.text.startsWith('\uFFFD'); k++) { a -= 1; got = await jsonRange(a, start); }
+        let text = got.text;
+        while (a > 0) {
+          const nl = text.indexOf('\n');
+          if (nl >= 0 && nl < text.length - 1) {
+            a += new TextEncoder().encode(text.slice(0, nl + 1)).length;
+            text = text.slice(nl + 1);
+            break;
+          }
+          if (start - a > 8 * CHUNK) return null;
+          const a2 = Math.max(0, a - CHUNK);
+          text = (await jsonRange(a2, a)).text + text;
+          a = a2;
+        }
+        return { from: a, text };
+      }
+      let bytes = await rawRange(a, start);
+      while (a > 0) {
+        const nl = bytes.indexOf(10);
+        if (nl >= 0 && nl < bytes.length - 1) { a += nl + 1; bytes = bytes.subarray(nl + 1); break; }
+        if (start - a > 8 * CHUNK) return null;
+        const a2 = Math.max(0, a - CHUNK);
+        bytes = concat(await rawRange(a2, a), bytes);
+        a = a2;
+      }
+      return { from: a, text: decoder().decode(bytes) };
+    }
+    const earlierLink = $('#earlier', log);
+    async function earlier() {
+      if (busy || start <= 0 || cut) return;
+      busy = true;
+      try {
+        const got = await earlierLines();
+        if (!got) throw new Error('the line before this one is too long to show: download the raw log');
+        const parts = got.text.split('\n');
+        if (parts[parts.length - 1] === '') parts.pop();
+        const st = new Ansi(), frag = document.createDocumentFragment(), added = [];
+        const top = first - parts.length;
+        // Lines read by range have no time prefix to strip.
+        parts.forEach((p, i) => { const r = makeRow(top + i, p, st, false); frag.appendChild(r); added.push(r); });
+        const oldStart = start;
+        const before = log.scrollHeight, scrolled = log.scrollTop;
+        lines.insertBefore(frag, lines.firstChild);
+        log.scrollTop = scrolled + (log.scrollHeight - before);
+        start = got.from;
+        first = top;
+        searchNew(added, true);
+        fillTimes(added, start, oldStart);
+        if (earlierLink) {
+          if (start <= 0) earlierLink.remove();
+          else earlierLink.textContent = `Load earlier lines (${first - 1} before)`;
+        }
+      } catch (e) {
+        if (earlierLink) earlierLink.textContent = `Could not load earlier lines: ${e.message}`;
+      } finally {
+        busy = false;
+      }
+    }
+    if (earlierLink) earlierLink.addEventListener('click', (e) => { e.preventDefault(); earlier(); });
+
+    const laterLink = $('#later', log);
+    async function later() {
+      if (busy) return;
+      busy = true;
+      try {
+        let text, got, reachedEnd;
+        if (json) {
+          const j = await jsonRange(end, end + CHUNK);
+          text = j.text; got = j.len; reachedEnd = end + got >= j.total;
+          size = Math.max(size, j.total);
+        } else {
+          const bytes = await rawRange(end, end + CHUNK);
+          got = bytes.length; reachedEnd = got < CHUNK;
+          let keep = bytes;
+          if (!reachedEnd) { const nl = bytes.lastIndexOf(10); if (nl >= 0) keep = bytes.subarray(0, nl + 1); }
+          got = keep.length;
+          text = decoder().decode(keep);
+        }
+        const from = end;
+        end += got;
+        const before = lines.children.length - (openRow ? 1 : 0);
+        append(text);
+        fillTimes([...lines.children].slice(before).filter((r) => !r.classList.contains('open')), from, end);
+        if (reachedEnd) {
+          laterLink?.remove();
+          if (live) followLive();
+        }
+      } catch (e) {
+        if (laterLink) laterLink.textContent = `Could not load later lines: ${e.message}`;
+      } finally {
+        busy = false;
+      }
+    }
+    if (laterLink) laterLink.addEventListener('click', (e) => { e.preventDefault(); later(); });
+
+    // ---- following a log that is being written ----
+    const badge = $('#livebadge');
+    function finished() {
+      live = false;
+      if (badge) badge.remove();
+      note();
+      refreshParts();
+    }
+    let source = null;
+    function followLive() {
+      if (stream) {
+        if (source) return;
+        source = new EventSource(`${stream}&offset=${end}${hasTimes ? '&timestamps=1' : ''}`);
+        // `log`: the text as a JSON string, `id:` the offset after it; the
+        // browser resumes from that id by itself after a broken connection.
+        source.addEventListener('log', (e) => {
+          let text;
+          try { text = JSON.parse(e.data); } catch (err) { return; }
+          append(text);
+          const at = Number(e.lastEventId);
+          if (at > 0) { end = at; size = Math.max(size, at); }
+        });
+        let seen = null;
+        source.addEventListener('status', (e) => {
+          let s;
+          try { s = JSON.parse(e.data); } catch (err) { return; }
+          if (seen !== null && s.status !== seen) refreshParts();
+          seen = s.status;
+        });
+        source.addEventListener('end', () => { source.close(); finished(); });
+        source.addEventListener('error', () => {
+          if (source.readyState === EventSource.CLOSED && badge) badge.textContent = 'disconnected';
+        });
+      } else if (json) {
+        const poll = async () => {
+          try {
+            for (;;) {
+              const j = await jsonRange(end, end + CHUNK);
+              end += j.len;
+              size = Math.max(size, j.total);
+              append(j.text);
+              if (j.len < CHUNK) break;
+            }
+          } catch (e) { /* try again */ }
+          if (document.body.dataset.active === '1') setTimeout(poll, 1500);
+          else finished();
+        };
+        poll();
+      }
+    }
+
+    // ---- timestamps ----
+    const tsButton = $('#ts');
+    function setTimestamps(on) {
+      log.classList.toggle('ts', on);
+      if (tsButton) tsButton.setAttribute('aria-pressed', String(on));
+      try { localStorage.setItem('pika-news-timestamps', on ? '1' : '0'); } catch (e) { /* private mode */ }
+    }
+    if (tsButton && hasTimes) tsButton.addEventListener('click', (e) => { e.preventDefault(); setTimestamps(!log.classList.contains('ts')); });
+    try { if (hasTimes && localStorage.getItem('pika-news-timestamps') === '1') setTimestamps(true); } catch (e) { /* private mode */ }
+
+    // ---- line links ----
+    function goLine() {
+      const m = /^#L(\d+)$/.exec(location.hash);
+      if (!m) return false;
+      for (const r of $$('.l.hl', lines)) r.classList.remove('hl');
+      const row = document.getElementById(`L${m[1]}`);
+      if (row) {
+        row.classList.add('hl');
+        row.scrollIntoView({ block: 'center' });
+        return true;
+      }
+      const u = new URL(location.href);
+      if (u.searchParams.get('line') !== m[1]) {
+        u.searchParams.set('line', m[1]);
+        location.replace(u.toString());
+      }
+      return true;
+    }
+    window.addEventListener('hashchange', goLine);
+
+    document.addEventListener('keydown', (e) => {
+      if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(e.target.tagName)) return;
+      if (e.key === '/' && q) { e.preventDefault(); q.focus(); q.select(); }
+      else if (e.key === 't' && hasTimes) setTimestamps(!log.classList.contains('ts'));
+      else if (e.key === 'e') earlier();
+      else if (e.key === 'g') log.scrollTop = 0;
+      else if (e.key === 'G') toEnd();
+      else if (e.key === 'n') step(1);
+      else if (e.key === 'N') step(-1);
+    });
+
+    width();
+    if (!goLine()) toEnd();
+    if (live && !laterLink) followLive();
+    window.pikaNewsViewer = { ready: performance.now(), earlier, later, append };
+  }
+})();

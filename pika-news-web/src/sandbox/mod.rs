@@ -1,0 +1,19 @@
+//! The lane sandbox on the host: lanes run as a dedicated unprivileged user
+//! ([`LaneUser`], `[lanes] run_as_user`), with a clean environment, and
+//! cannot read or write the service's own files.
+//!
+//! - [`settings`]: `[lanes]` of `pika-news.toml` ([`LaneSettings`]).
+//! - [`user`]: the lane user, looked up once, and how a lane's command is
+//!   switched to it.
+//! - [`files`]: the modes of the service's files, the state root handed to
+//!   the lane user, a worktree handed over before a lane and removed after it.
+//!
+//! What it protects and what not is in `docs/security.md`.
+
+pub mod files;
+pub mod settings;
+pub mod user;
+
+pub use files::{check_private_file, hand_over, prepare_service_files, remove_worktree_as};
+pub use settings::LaneSettings;
+pub use user::{Confinement, LaneUser, SandboxError};

@@ -1,0 +1,119 @@
+//! Every error is `{"error": ...}`: axum's own answers (a method a route
+//! does not take, a path that does not decode) included, and the page
+//! checks the token before it looks at the path.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt as _;
+use tower::ServiceExt as _;
+
+use crate::support::{RUN, TestApp};
+
+/// Sends a request; the status, the `Allow` header and the JSON body.
+async fn send(
+    app: &TestApp,
+    method: &str,
+    uri: &str,
+    auth: Option<&str>,
+) -> (StatusCode, Option<String>, serde_json::Value) {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(a) = auth {
+        req = req.header("authorization", a);
+    }
+    let resp = app
+        .app()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status();
+    let allow = resp
+        .headers()
+        .get(header::ALLOW)
+        .map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        resp.headers()
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap()),
+        Some("application/json"),
+        "{method} {uri}"
+    );
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        panic!(
+            "{method} {uri}: not JSON: {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (status, allow, json)
+}
+
+#[tokio::test]
+async fn a_method_a_route_does_not_take_is_a_json_405() {
+    let app = TestApp::new();
+    let token = format!("Bearer {}", app.write);
+    for (method, uri, allowed) in [
+        ("DELETE", "/health".to_owned(), "GET,HEAD"),
+        (
+            "POST",
+            format!("/news/api/forge/pikaci/run/{RUN}"),
+            "GET,HEAD",
+        ),
+        (
+            "PUT",
+            format!("/news/api/forge/pikaci/logs/{RUN}"),
+            "GET,HEAD",
+        ),
+        ("GET", "/news/api/forge/wake".to_owned(), "POST"),
+        ("GET", "/news/api/forge/lane/1/rerun".to_owned(), "POST"),
+    ] {
+        let (status, allow, body) = send(&app, method, &uri, Some(&token)).await;
+        assert_eq!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {uri}: {body}"
+        );
+        assert_eq!(allow.as_deref(), Some(allowed), "{method} {uri}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.starts_with("method not allowed"), "{error}");
+        assert_eq!(body.as_object().unwrap().len(), 1, "{body}");
+    }
+}
+
+#[tokio::test]
+async fn paths_that_do_not_decode_are_json_400s() {
+    let app = TestApp::new();
+    let token = format!("Bearer {}", app.read);
+    for uri in [
+        "/news/api/forge/pikaci/run/%FF",
+        "/news/api/forge/pikaci/run/%C0%AE%C0%AE",
+        "/news/api/forge/pikaci/logs/%FE%FF",
+        "/news/api/forge/branch/%FF",
+        "/news/api/forge/branch/%FF/logs",
+        "/news/api/forge/lane/%FF/log",
+        "/news/branch/%FF/ci",
+    ] {
+        let (status, _, body) = send(&app, "GET", uri, Some(&token)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert!(body["error"].is_string(), "{uri}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn the_page_checks_the_token_before_the_path() {
+    let app = TestApp::new();
+    for uri in [
+        "/news/branch/%FF/ci",
+        "/news/branch/%FF/ci?token=wrong",
+        "/news/branch/x/ci",
+    ] {
+        let (status, _, body) = send(&app, "GET", uri, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}: {body}");
+        assert_eq!(body["error"], "a valid bearer token is required");
+    }
+    let (status, _, _) = send(&app, "GET", "/news/branch/%FF/ci", Some("Bearer nope")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // With a valid token, the path is looked at: it does not decode.
+    let read = format!("Bearer {}", app.read);
+    let (status, _, body) = send(&app, "GET", "/news/branch/%FF/ci", Some(&read)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}

@@ -1,0 +1,123 @@
+//! A state root the earlier pikaci wrote reads through the HTTP API: a run id
+//! that carries no time, every key of its `run.json`, its executor and phase
+//! names, and guest logs in `jobs/<job>/artifacts/`.
+
+use axum::http::StatusCode;
+use pikaci_store::DiskFs;
+use pikaci_store::testing::{
+    UNMODELLED_JOB_KEYS, UNMODELLED_RUN_KEYS, UPSTREAM_VM_PHASES, UpstreamJob, UpstreamRun,
+};
+use serde_json::Value;
+
+use crate::support::TestApp;
+
+const ID: &str = "pikaci-run-123";
+
+fn with_upstream_run() -> (TestApp, Value) {
+    let app = TestApp::new();
+    let run = UpstreamRun::new(ID).jobs(vec![
+        UpstreamJob::new("check-pika-rust")
+            .remote_vm()
+            .guest_log(Some(b"running 412 tests\ntest result: ok. 412 passed\n")),
+        UpstreamJob::new("check-notifications")
+            .failed(101)
+            .guest_log(Some(b"thread 'main' panicked\n")),
+    ]);
+    let written = run.write(&DiskFs, app.store.root()).unwrap();
+    (app, written)
+}
+
+#[tokio::test]
+async fn the_run_record_is_served_with_every_key_upstream_wrote() {
+    let (app, written) = with_upstream_run();
+    let (status, body) = app.get(&format!("/news/api/forge/pikaci/run/{ID}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["run_id"], ID);
+    assert_eq!(body["status"], "failed");
+    for key in UNMODELLED_RUN_KEYS {
+        assert_eq!(body[key], written[key], "{key}");
+    }
+    for key in UNMODELLED_JOB_KEYS {
+        assert_eq!(body["jobs"][0][key], written["jobs"][0][key], "{key}");
+    }
+    assert_eq!(body["jobs"][0]["executor"], "remote_linux_vm");
+    assert_eq!(body["jobs"][1]["executor"], "host_local");
+    let vm = &body["jobs"][0]["remote_linux_vm_execution"];
+    let phases: Vec<&str> = vm["phases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["phase"].as_str().unwrap())
+        .collect();
+    assert_eq!(phases, UPSTREAM_VM_PHASES);
+    assert_eq!(
+        vm["incus_image"],
+        written["jobs"][0]["remote_linux_vm_execution"]["incus_image"]
+    );
+}
+
+#[tokio::test]
+async fn guest_logs_are_read_from_artifacts() {
+    let (app, _) = with_upstream_run();
+    let (status, body) = app
+        .get(&format!("/news/api/forge/pikaci/logs/{ID}?kind=guest"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["job"], "check-pika-rust");
+    assert_eq!(
+        body["guest"],
+        "running 412 tests\ntest result: ok. 412 passed\n"
+    );
+    assert_eq!(body["guest_log"]["exists"], true);
+    assert_eq!(body["guest_log"]["total_size"], 46);
+
+    let (status, body) = app
+        .get(&format!(
+            "/news/api/forge/pikaci/logs/{ID}?job=check-notifications&tail=9"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["guest"], "panicked\n");
+    assert_eq!(body["guest_log"]["truncated"], true);
+    // The host log is where it always was.
+    assert_eq!(body["host"], " started\n");
+    assert_eq!(body["host_log"]["exists"], true);
+}
+
+#[tokio::test]
+async fn branch_logs_of_a_lane_that_ran_an_upstream_run_report_its_guest_logs() {
+    let (app, _) = with_upstream_run();
+    let (branch, lane, _) = app.branch().await;
+    app.db.set_lane_pikaci_run(lane, ID).await.unwrap();
+    let (status, body) = app
+        .get(&format!(
+            "/news/api/forge/branch/{branch}/logs?lane_run_id={lane}"
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["pikaci_run"]["run_id"], ID);
+    let jobs = body["pikaci_log_metadata"]["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2);
+    for job in jobs {
+        assert_eq!(job["guest_log_exists"], true, "{job}");
+        assert!(
+            job["guest_log_path"]
+                .as_str()
+                .unwrap()
+                .ends_with("/artifacts/guest.log"),
+            "{job}"
+        );
+    }
+    assert_eq!(jobs[1]["guest_log_size"], 23);
+}
+
+#[tokio::test]
+async fn any_safe_run_id_is_read_and_unsafe_ones_are_still_a_400() {
+    let (app, _) = with_upstream_run();
+    let (status, body) = app.get("/news/api/forge/pikaci/run/pikaci-run-124").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    for bad in ["pikaci-run-..", ".pikaci-run", "a%2F..%2Fb"] {
+        let (status, body) = app.get(&format!("/news/api/forge/pikaci/run/{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
+}

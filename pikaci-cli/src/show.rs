@@ -1,0 +1,163 @@
+//! How `pikaci list` and `pikaci status` show run records. Every string
+//! taken from a record goes through [`terminal`], so one row stays one row
+//! and no escape sequence reaches the terminal.
+
+use std::time::Duration;
+
+use pikaci_core::engine::human_duration;
+use pikaci_core::{RunId, RunRecord, RunStatus};
+use pikaci_store::StoreError;
+
+use pikaci_core::escape_controls as terminal;
+
+/// The header of `pikaci list`.
+pub(crate) fn list_header() -> String {
+    format!(
+        "{:<26} {:<8} {:<20} {:<6} MESSAGE",
+        "RUN", "STATUS", "TARGET", "JOBS"
+    )
+}
+
+/// One row of `pikaci list`: the run, or why it cannot be shown.
+pub(crate) fn list_row(id: &RunId, loaded: &Result<RunRecord, StoreError>) -> String {
+    let id = terminal(id.as_str());
+    match loaded {
+        Ok(r) => {
+            let passed = r
+                .jobs
+                .iter()
+                .filter(|j| j.status == RunStatus::Passed)
+                .count();
+            let total = r.jobs.len().max(r.planned_jobs.len());
+            let target = r.target_id.as_ref().map_or("-", |t| t.as_str());
+            format!(
+                "{:<26} {:<8} {:<20} {:<6} {}",
+                id,
+                r.status,
+                terminal(target),
+                format!("{passed}/{total}"),
+                terminal(r.message.as_deref().unwrap_or_default())
+            )
+        }
+        Err(StoreError::RunNotFound { .. }) => format!(
+            "{id:<26} {:<8} no run.json: the run's process stopped before writing it",
+            "incomplete"
+        ),
+        Err(e) => format!("{id:<26} {:<8} {}", "error", terminal(&e.to_string())),
+    }
+}
+
+/// What `pikaci status` prints for a run.
+pub(crate) fn status_text(r: &RunRecord) -> String {
+    let mut text = format!(
+        "run     {}\nstatus  {}",
+        terminal(r.run_id.as_str()),
+        r.status
+    );
+    if let Some(k) = r.failure_kind {
+        text.push_str(&format!(" ({k})"));
+    }
+    text.push('\n');
+    if let Some(t) = &r.target_id {
+        text.push_str(&format!("target  {}\n", terminal(t.as_str())));
+    }
+    if let Some(o) = &r.rerun_of {
+        text.push_str(&format!("rerun   of {}\n", terminal(o.as_str())));
+    }
+    if let Some(o) = &r.snapshot_of {
+        text.push_str(&format!(
+            "source  the snapshot kept by {}\n",
+            terminal(o.as_str())
+        ));
+    }
+    text.push_str(&format!("created {}\n", r.created_at));
+    if let Some(f) = r.finished_at {
+        text.push_str(&format!("ended   {f}\n"));
+    }
+    if let Some(h) = &r.git_head {
+        let dirty = if r.git_dirty == Some(true) {
+            " (dirty)"
+        } else {
+            ""
+        };
+        text.push_str(&format!("git     {}{dirty}\n", terminal(h)));
+    }
+    if let Some(m) = &r.message {
+        text.push_str(&format!("message {}\n", terminal(m)));
+    }
+    text.push_str("jobs:\n");
+    for j in &r.jobs {
+        let took = j
+            .finished_at
+            .and_then(|f| f.duration_since(j.started_at).try_into().ok())
+            .map(|d: Duration| format!(" in {}", human_duration(d)))
+            .unwrap_or_default();
+        let why = j
+            .message
+            .as_deref()
+            .map(|m| format!("  {}", terminal(m)))
+            .unwrap_or_default();
+        let cut = if j.log_truncated {
+            "  (guest.log cut at max_log_bytes)"
+        } else {
+            ""
+        };
+        text.push_str(&format!(
+            "  {:<24} {:<8} {}{took}{why}{cut}\n",
+            terminal(j.id.as_str()),
+            j.status.as_str(),
+            terminal(j.executor.as_str()),
+        ));
+    }
+    for p in r.planned_jobs.iter().filter(|p| r.job(p).is_none()) {
+        text.push_str(&format!("  {:<24} pending\n", terminal(p.as_str())));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use pikaci_core::{ExecutorKind, JobRecord};
+
+    use super::*;
+
+    fn hostile() -> RunRecord {
+        let mut r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        r.message = Some("ok\n20990101T000000Z-00000000 passed  all good\x1b[2J".into());
+        r.git_head = Some("abc\x1b]0;title\x07".into());
+        let mut job = JobRecord::for_test("build", r.created_at);
+        job.message = Some("line\rover".into());
+        job.executor = ExecutorKind::from("host\n  forged   passed");
+        r.jobs = vec![job];
+        r
+    }
+
+    #[test]
+    fn a_record_cannot_forge_rows_or_send_escapes() {
+        let r = hostile();
+        let row = list_row(&r.run_id, &Ok(r.clone()));
+        assert_eq!(row.lines().count(), 1, "{row}");
+        assert!(row.ends_with("ok\\n20990101T000000Z-00000000 passed  all good\\x1b[2J"));
+        let text = status_text(&r);
+        // run, status, created, ended, git, message, jobs:, one job.
+        assert_eq!(text.lines().count(), 8, "{text}");
+        for c in text.chars() {
+            assert!(c == '\n' || !c.is_control(), "{c:?} in {text}");
+        }
+        assert!(text.contains("git     abc\\x1b]0;title\\x07\n"), "{text}");
+        assert!(text.contains("host\\n  forged   passed"), "{text}");
+    }
+
+    #[test]
+    fn errors_quoting_a_record_are_escaped_too() {
+        let id: RunId = "20260324T161238Z-1a2b3c4d".parse().unwrap();
+        let err = StoreError::Corrupt {
+            run: id.clone(),
+            file: "run.json".into(),
+            message: "unknown variant `\x1b[31mred`".into(),
+        };
+        let row = list_row(&id, &Err(err));
+        assert!(!row.contains('\x1b'), "{row}");
+        assert!(row.contains("\\x1b[31mred"), "{row}");
+    }
+}

@@ -1,0 +1,123 @@
+//! `pikaci gc` against live runs and against another gc.
+
+use std::process::Stdio;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use pikaci_core::{RunRecord, RunStatus};
+
+use crate::support::{TestEnv, read_pid, stderr, stdout};
+
+#[test]
+fn gc_never_deletes_a_run_whose_owner_is_alive() {
+    let env = TestEnv::new("");
+    let pidfile = env.root.join("job.pid");
+    std::fs::write(
+        env.repo.join("pikaci.toml"),
+        format!(
+            "[[job]]\nid = \"long\"\ncommand = \"echo started; echo $$ > {pidfile}; sleep 300\"\n"
+        ),
+    )
+    .unwrap();
+    let mut child = env
+        .cmd()
+        .args(["run"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    read_pid(&pidfile);
+    let live = env.wait_for_run("the job to be running", |r| {
+        r.jobs.iter().any(|j| j.status == RunStatus::Running)
+    });
+    // Every run is over the limit and past --stale-after: only the owner's
+    // being alive keeps this one.
+    let out = env.pikaci(&["gc", "--keep-runs", "0", "--stale-after", "0s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("kept {}: still running", live.run_id)),
+        "{}",
+        stdout(&out)
+    );
+    let store = env.store();
+    assert_eq!(
+        store.load_run_record(&live.run_id).unwrap().status,
+        RunStatus::Running
+    );
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
+    child.wait().unwrap();
+    // The record and the logs are whole: nothing was deleted under the run.
+    let done: RunRecord = store.load_run_record(&live.run_id).unwrap();
+    assert_eq!(done.status, RunStatus::Failed);
+    assert_eq!(env.log(&done.run_id, "long", "guest.log"), "started\n");
+    assert!(
+        env.log(&done.run_id, "long", "host.log")
+            .contains("cancelled")
+    );
+}
+
+#[test]
+fn two_gcs_at_once_both_succeed_and_say_no_absolute_path() {
+    let env = TestEnv::new("[[job]]\nid = \"a\"\ncommand = \"true\"\n");
+    let store = env.store();
+    // Many finished runs, so the two gcs overlap.
+    let mut template = {
+        let out = env.pikaci(&["run"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        env.last_run()
+    };
+    let created = template.created_at;
+    for i in 0..400u32 {
+        template.run_id = pikaci_core::RunId::from_parts(created, i);
+        store.persist_run_record(&template).unwrap();
+    }
+    for round in 0..3 {
+        let gcs: Vec<_> = (0..2)
+            .map(|_| {
+                env.cmd()
+                    .args(["gc", "--keep-runs", "0"])
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        for gc in gcs {
+            let out = gc.wait_with_output().unwrap();
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(0), "round {round}: {err}");
+            assert!(!err.contains(env.root.as_str()), "{err}");
+        }
+        assert!(store.list_runs(None, 10).unwrap().is_empty());
+        for i in 0..400u32 {
+            template.run_id = pikaci_core::RunId::from_parts(created, i);
+            store.persist_run_record(&template).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_run_dated_in_the_future_neither_sorts_first_nor_escapes_gc() {
+    let env = TestEnv::new("[[job]]\nid = \"a\"\ncommand = \"true\"\n");
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let real = env.last_run();
+    // A run folder dated in 2099 whose record says it was made a year ago.
+    let mut planted = real.clone();
+    planted.run_id = "20991231T235959Z-0000beef".parse().unwrap();
+    planted.created_at = real.created_at - jiff::SignedDuration::from_hours(24 * 365);
+    env.store().persist_run_record(&planted).unwrap();
+
+    let out = env.pikaci(&["list"]);
+    let rows: Vec<String> = stdout(&out).lines().skip(1).map(str::to_owned).collect();
+    assert!(rows[0].starts_with(real.run_id.as_str()), "{rows:?}");
+    assert!(rows[1].starts_with(planted.run_id.as_str()), "{rows:?}");
+
+    let out = env.pikaci(&["gc", "--older-than", "30d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("deleted {}", planted.run_id)),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(env.store().list_runs(None, 10).unwrap(), [real.run_id]);
+}
