@@ -26,7 +26,7 @@ SSE_SECONDS="${SSE_SECONDS:-20}"
 for tool in wrk nginx curl python3; do
   command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx curl python3 >/dev/null; }
 done
-cargo build --release -q -p pika-news-web -p pikaci-cli --example sse_followers
+cargo build --release -q -p pika-news-web -p pikaci-cli --bins --example sse_followers
 BIN="$(pwd)/target/release"
 
 work="$(mktemp -d)"

@@ -8,11 +8,13 @@ use pikaci_store::Store;
 
 use crate::api::HeavyReads;
 use crate::api::record_cache::RecordCache;
+use crate::api::tail_cache::TailCache;
 use crate::data_dir::DataDir;
 use crate::db::Db;
 use crate::live::{self, LiveLogs};
 use crate::pages::LineIndex;
-use crate::watch::DiskWatch;
+use crate::watch::{DiskWatch, Folder};
+use pikaci_core::{JobId, RunId};
 
 /// What every handler shares, behind one reference count: axum clones the
 /// state for each request (twice), and a clone of [`AppState`] is one
@@ -58,6 +60,8 @@ pub struct StateFields {
     pub live: Arc<LiveLogs>,
     /// Run records read before, valid while their `run.json` is unchanged.
     pub records: Arc<RecordCache>,
+    /// Spans of logs read before, while their job's folder is unchanged.
+    pub tails: Arc<TailCache>,
     /// The inotify watch that keeps the caches fresh (made on first use).
     watch: Arc<Mutex<WatchSlot>>,
     /// The repository's name, e.g. `sledtools/pika` (empty when not told).
@@ -95,6 +99,7 @@ impl AppState {
             lines: LineIndex::default(),
             live: Arc::new(LiveLogs::new(live::Settings::default())),
             records: Arc::default(),
+            tails: Arc::default(),
             watch: Arc::default(),
             repo: String::new(),
             default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
@@ -191,6 +196,7 @@ impl StateFields {
             };
             // Whatever was cached before the watch began is not vouched for.
             self.records.clear();
+            self.tails.clear();
             if matches!(*slot, WatchSlot::Working(_)) {
                 return Fresh {
                     db_changed: Some(true),
@@ -207,12 +213,17 @@ impl StateFields {
         let seen = w.drain();
         if seen.everything {
             self.records.clear();
-            w.unwatch_runs();
+            self.tails.clear();
+            w.unwatch(|_| true);
         }
         for run in &seen.runs {
             self.records.remove(run);
         }
+        for (run, job) in &seen.jobs {
+            self.tails.remove_job(run, job);
+        }
         if !w.working() {
+            self.tails.clear();
             *slot = WatchSlot::Unavailable;
             return Fresh {
                 db_changed: None,
@@ -225,26 +236,40 @@ impl StateFields {
         }
     }
 
-    /// Stops watching every run folder (the record cache started over).
-    pub(crate) fn unwatch_runs(&self) {
+    /// Stops watching the folders of a kind (its cache started over): run
+    /// folders (`jobs` false) or job folders.
+    pub(crate) fn unwatch(&self, jobs: bool) {
         let mut slot = self
             .watch
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let WatchSlot::Working(w) = &mut *slot {
-            w.unwatch_runs();
+            w.unwatch(|f| matches!(f, Folder::Job(..)) == jobs);
         }
     }
 
     /// Watches the folder of `run` before its record is read and cached;
     /// `false` when there is no watch or it cannot take one more.
-    pub(crate) fn watch_run(&self, run: &pikaci_core::RunId) -> bool {
+    pub(crate) fn watch_run(&self, run: &RunId) -> bool {
+        self.watch_folder(Folder::Run(run.clone()), &self.store.root().run_dir(run))
+    }
+
+    /// Watches the folder of `job` of `run` before a span of its log is
+    /// read and cached; `false` when there is no watch or it cannot.
+    pub(crate) fn watch_job(&self, run: &RunId, job: &JobId) -> bool {
+        self.watch_folder(
+            Folder::Job(run.clone(), job.clone()),
+            &self.store.root().job_dir(run, job),
+        )
+    }
+
+    fn watch_folder(&self, folder: Folder, path: &camino::Utf8Path) -> bool {
         let mut slot = self
             .watch
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match &mut *slot {
-            WatchSlot::Working(w) => w.watch_run(run, &self.store.root().run_dir(run)),
+            WatchSlot::Working(w) => w.watch(folder, path),
             _ => false,
         }
     }

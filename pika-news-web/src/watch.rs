@@ -1,7 +1,8 @@
 //! [`DiskWatch`]: what changed on disk since it was last asked, for the price
 //! of one non-blocking read of an inotify descriptor: the database's files
-//! (so a token may have been revoked) and the folders of runs whose record is
-//! cached (so a record may have been replaced).
+//! (so a token may have been revoked), the folders of runs whose record is
+//! cached (so a record may have been replaced) and the folders of jobs
+//! whose log tail is cached (so a log may have grown).
 //!
 //! The kernel queues an event during the write or rename that makes the
 //! change, before that call returns: once SQLite has committed (here, or in
@@ -19,11 +20,20 @@ use std::os::unix::ffi::OsStrExt;
 use camino::Utf8Path;
 use nix::errno::Errno;
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
-use pikaci_core::RunId;
+use pikaci_core::{JobId, RunId};
 use pikaci_store::RUN_JSON;
 
-/// At most this many run folders are watched at once.
-pub(crate) const MAX_RUN_WATCHES: usize = 4096;
+/// At most this many run and job folders are watched at once.
+pub(crate) const MAX_WATCHES: usize = 4096 + 256;
+
+/// A folder watched for a cache.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Folder {
+    /// A run's folder, for its `run.json`.
+    Run(RunId),
+    /// A job's folder, for its logs.
+    Job(RunId, JobId),
+}
 
 /// What one drain saw.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -32,6 +42,8 @@ pub(crate) struct Drained {
     pub(crate) db: bool,
     /// These runs' `run.json` (or their folder) changed.
     pub(crate) runs: Vec<RunId>,
+    /// These jobs' logs (or their folder) changed.
+    pub(crate) jobs: Vec<(RunId, JobId)>,
     /// Events were lost or the watch broke: assume everything changed.
     pub(crate) everything: bool,
 }
@@ -43,15 +55,15 @@ pub(crate) struct DiskWatch {
     /// The database's file name: its files are this name and this name
     /// followed by `-wal`, `-shm` or `-journal`.
     db_name: Vec<u8>,
-    runs: HashMap<WatchDescriptor, RunId>,
-    by_run: HashMap<RunId, WatchDescriptor>,
+    folders: HashMap<WatchDescriptor, Folder>,
+    by_folder: HashMap<Folder, WatchDescriptor>,
     working: bool,
 }
 
 impl std::fmt::Debug for DiskWatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DiskWatch")
-            .field("runs", &self.runs.len())
+            .field("folders", &self.folders.len())
             .field("working", &self.working)
             .finish_non_exhaustive()
     }
@@ -108,8 +120,8 @@ impl DiskWatch {
             inotify,
             db_wd,
             db_name: db.file_name()?.as_bytes().to_vec(),
-            runs: HashMap::new(),
-            by_run: HashMap::new(),
+            folders: HashMap::new(),
+            by_folder: HashMap::new(),
             working: true,
         })
     }
@@ -120,40 +132,49 @@ impl DiskWatch {
         self.working
     }
 
-    /// Whether `run`'s folder is watched now.
+    /// Whether `folder` is watched now.
     #[cfg(test)]
-    pub(crate) fn watches(&self, run: &RunId) -> bool {
-        self.working && self.by_run.contains_key(run)
+    pub(crate) fn watches(&self, folder: &Folder) -> bool {
+        self.working && self.by_folder.contains_key(folder)
     }
 
-    /// Watches the folder of `run`, before its record is read (so nothing
-    /// written after the read goes unseen). `false` when it cannot be.
-    pub(crate) fn watch_run(&mut self, run: &RunId, folder: &Utf8Path) -> bool {
+    /// Watches `folder` (at `path`) before what a cache keeps from it is
+    /// read (so nothing written after the read goes unseen). `false` when
+    /// it cannot be.
+    pub(crate) fn watch(&mut self, folder: Folder, path: &Utf8Path) -> bool {
         if !self.working {
             return false;
         }
-        if self.by_run.contains_key(run) {
+        if self.by_folder.contains_key(&folder) {
             return true;
         }
-        if self.by_run.len() >= MAX_RUN_WATCHES {
+        if self.by_folder.len() >= MAX_WATCHES {
             return false;
         }
-        match self.inotify.add_watch(folder.as_std_path(), RUN_EVENTS) {
+        match self.inotify.add_watch(path.as_std_path(), RUN_EVENTS) {
             Ok(wd) => {
-                self.runs.insert(wd, run.clone());
-                self.by_run.insert(run.clone(), wd);
+                self.folders.insert(wd, folder.clone());
+                self.by_folder.insert(folder, wd);
                 true
             }
             Err(_) => false,
         }
     }
 
-    /// Stops watching every run folder (the records were dropped).
-    pub(crate) fn unwatch_runs(&mut self) {
-        for (_, wd) in self.by_run.drain() {
-            let _ = self.inotify.rm_watch(wd);
+    /// Stops watching the folders `which` says (a cache started over).
+    pub(crate) fn unwatch(&mut self, which: impl Fn(&Folder) -> bool) {
+        let gone: Vec<Folder> = self
+            .by_folder
+            .keys()
+            .filter(|f| which(f))
+            .cloned()
+            .collect();
+        for folder in gone {
+            if let Some(wd) = self.by_folder.remove(&folder) {
+                self.folders.remove(&wd);
+                let _ = self.inotify.rm_watch(wd);
+            }
         }
-        self.runs.clear();
     }
 
     /// What changed since the last call. Reads (and so forgets) what the
@@ -201,17 +222,24 @@ impl DiskWatch {
             }
             return;
         }
-        let Some(run) = self.runs.get(&e.wd).cloned() else {
+        let Some(folder) = self.folders.get(&e.wd).cloned() else {
             return;
         };
-        if gone || name.is_none_or(|n| n == RUN_JSON.as_bytes()) {
-            seen.runs.push(run.clone());
+        match &folder {
+            Folder::Run(run) => {
+                if gone || name.is_none_or(|n| n == RUN_JSON.as_bytes()) {
+                    seen.runs.push(run.clone());
+                }
+            }
+            // A job's folder holds its logs (and their sidecars): anything
+            // there may be a log that grew.
+            Folder::Job(run, job) => seen.jobs.push((run.clone(), job.clone())),
         }
         if gone {
             // Moved or deleted: whatever the path holds later is another
-            // folder, watched afresh if its record is read again.
-            self.runs.remove(&e.wd);
-            self.by_run.remove(&run);
+            // folder, watched afresh if it is read again.
+            self.folders.remove(&e.wd);
+            self.by_folder.remove(&folder);
             let _ = self.inotify.rm_watch(e.wd);
         }
     }
@@ -238,12 +266,19 @@ mod tests {
         let run: RunId = "20260324T161238Z-1a2b3c4d".parse().unwrap();
         let folder = root.join("runs").join(run.as_str());
         std::fs::create_dir_all(folder.join("jobs/build")).unwrap();
-        assert!(w.watch_run(&run, &folder));
-        assert!(w.watches(&run));
-        // Logs and temporary files are not the record.
+        assert!(w.watch(Folder::Run(run.clone()), &folder));
+        assert!(w.watches(&Folder::Run(run.clone())));
+        let job: JobId = "build".parse().unwrap();
+        assert!(w.watch(
+            Folder::Job(run.clone(), job.clone()),
+            &folder.join("jobs/build")
+        ));
+        // Logs and temporary files are not the record; a log is its job's.
         std::fs::write(folder.join("jobs/build/guest.log"), "x").unwrap();
         std::fs::write(folder.join(".run.json.tmp-1"), "{}").unwrap();
-        assert_eq!(w.drain(), Drained::default());
+        let seen = w.drain();
+        assert!(seen.runs.is_empty());
+        assert!(seen.jobs.contains(&(run.clone(), job.clone())));
         // A record renamed into place is.
         std::fs::rename(folder.join(".run.json.tmp-1"), folder.join("run.json")).unwrap();
         assert_eq!(w.drain().runs, std::slice::from_ref(&run));
@@ -252,8 +287,9 @@ mod tests {
         assert_eq!(w.drain().runs, std::slice::from_ref(&run));
         std::fs::remove_dir_all(root.join("gone")).unwrap();
         w.drain();
-        assert!(!w.watches(&run));
-        w.unwatch_runs();
+        assert!(!w.watches(&Folder::Run(run.clone())));
+        assert!(!w.watches(&Folder::Job(run.clone(), job)));
+        w.unwatch(|_| true);
         std::fs::remove_dir_all(&root).unwrap();
         let last = w.drain();
         assert!(last.everything && last.db);

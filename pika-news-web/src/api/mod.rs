@@ -33,6 +33,7 @@ mod raw;
 pub mod record_cache;
 pub mod routes;
 mod stream;
+pub mod tail_cache;
 mod timed_body;
 
 pub use heavy::HeavyReads;

@@ -140,7 +140,7 @@ fn record_identity(state: &AppState, run: &RunId) -> Option<FileIdentity> {
 /// A cached record whose run folder is watched, if this request's look at
 /// the disk (`fresh`) left it there: no file system call at all. A record
 /// that says `running` is checked for a dead owner (a `kill(pid, 0)`).
-fn watched_hit(state: &AppState, run: &RunId, fresh: Fresh) -> Option<Cached> {
+pub(crate) fn watched_hit(state: &AppState, run: &RunId, fresh: Fresh) -> Option<Cached> {
     if !fresh.watching() {
         return None;
     }
@@ -184,7 +184,7 @@ pub(crate) async fn load_cached_record(
     let cached = state
         .records
         .put(&run, identity, watched, loaded.record, || {
-            state.unwatch_runs()
+            state.unwatch(false)
         });
     Ok((cached, loaded.permit))
 }

@@ -75,8 +75,9 @@ impl<F: Fs + Clone> RunDir<F> {
     }
 }
 
-/// The job a reader gets when it names none.
-fn default_job(record: &RunRecord) -> Option<&JobId> {
+/// The job a reader gets when it names none (the rule [`RunDir::job`]
+/// applies): the first job in the record, else the first planned one.
+pub fn default_job(record: &RunRecord) -> Option<&JobId> {
     record
         .jobs
         .first()
