@@ -73,6 +73,27 @@ pub struct JobSpec {
     pub max_log_bytes: u64,
 }
 
+#[cfg(any(test, feature = "test-helpers"))]
+impl JobSpec {
+    /// A host job `id` running `command` with the defaults a pipeline file
+    /// gives a job that sets nothing else (for tests: change what matters
+    /// with struct update syntax).
+    pub fn for_test(id: &str, command: &str) -> Self {
+        Self {
+            id: id.parse().expect("test job id is valid"),
+            description: String::new(),
+            command: command.to_owned(),
+            timeout_secs: DEFAULT_TIMEOUT_SECS,
+            executor: ExecutorKind::Host,
+            run_as_root: false,
+            writable_workspace: false,
+            env: BTreeMap::new(),
+            needs: Vec::new(),
+            max_log_bytes: DEFAULT_MAX_LOG_BYTES,
+        }
+    }
+}
+
 /// One `[[target]]`: a named set of jobs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TargetSpec {
@@ -390,6 +411,12 @@ mod tests {
 
     fn parse(text: &str) -> Result<Pipeline, PipelineError> {
         Pipeline::parse(text, Utf8Path::new("pikaci.toml"))
+    }
+
+    #[test]
+    fn the_test_job_has_the_defaults_of_a_job_that_sets_nothing() {
+        let p = parse("[[job]]\nid = \"a\"\ncommand = \"x\"\n").unwrap();
+        assert_eq!(p.jobs, [JobSpec::for_test("a", "x")]);
     }
 
     #[test]

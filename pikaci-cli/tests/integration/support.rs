@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::{RunId, RunRecord};
+use pikaci_core::{ProcStat, RunId, RunRecord};
 use pikaci_store::Store;
 
 pub(crate) struct TestEnv {
@@ -109,13 +109,10 @@ pub(crate) fn stderr(o: &Output) -> String {
 
 /// Whether a process is gone (or only a zombie waiting to be reaped).
 pub(crate) fn process_gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-    }
+    u32::try_from(pid)
+        .ok()
+        .and_then(|pid| ProcStat::read(pid).ok())
+        .is_none_or(|stat| stat.is_dead())
 }
 
 /// Waits (bounded) for a process to be gone.

@@ -306,16 +306,9 @@ mod tests {
 
     fn job(command: &str) -> JobSpec {
         JobSpec {
-            id: "j".parse().unwrap(),
-            description: String::new(),
-            command: command.into(),
             timeout_secs: 10,
-            executor: ExecutorKind::Host,
-            run_as_root: false,
-            writable_workspace: false,
             env: BTreeMap::from([("GREETING".to_owned(), "hi".to_owned())]),
-            needs: vec![],
-            max_log_bytes: crate::pipeline::DEFAULT_MAX_LOG_BYTES,
+            ..JobSpec::for_test("j", command)
         }
     }
 
