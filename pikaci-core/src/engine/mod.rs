@@ -26,7 +26,7 @@ pub mod source;
 pub mod supervisor;
 
 pub use crate::record::JobOutcome;
-pub use host::{DEFAULT_KILL_GRACE, HostExecutor, human_duration};
+pub use host::{HostExecutor, human_duration};
 pub use log_cap::{CappedSink, LogCap, truncation_marker};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};
 pub use recorder::DEFAULT_RECORD_INTERVAL;
