@@ -297,7 +297,8 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::engine::seams::{SystemClock, VecSink};
+    use crate::engine::clock::SystemClock;
+    use crate::engine::seams::VecSink;
     use crate::ids::RunId;
     use crate::pipeline::JobSpec;
     use crate::status::RunStatus;
