@@ -10,8 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use pikaci_core::JobId;
 
-use super::pikaci::parse_run_id;
-use super::query::{self, Params};
+use super::query::{self, Params, parse_run_id};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::live::{self, StreamStart, sse::StreamStatus};
