@@ -6,8 +6,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES_HELP;
 
-/// pikaci runs a repository's CI jobs on this machine or in Incus VMs, and keeps
-/// every run's record and logs in a state root.
+/// pikaci runs a repository's CI jobs on this machine or in Incus virtual machines or
+/// system containers, and keeps every run's record and logs in a state root.
 #[derive(Debug, Parser)]
 #[command(name = "pikaci", version, after_help = EXIT_CODES_HELP, after_long_help = EXIT_CODES_HELP)]
 pub struct Cli {

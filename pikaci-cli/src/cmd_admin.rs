@@ -38,8 +38,15 @@ pub(crate) fn gc(ctx: &Context, opts: &GcOpts) -> Result<u8, CliError> {
     for id in &report.skipped_running {
         println!("kept {id}: still running");
     }
+    for id in &report.snapshot_in_use {
+        println!("kept {id}: a running rerun runs in its snapshot");
+    }
+    let in_use = match report.snapshot_in_use.len() {
+        0 => String::new(),
+        n => format!(", {n} whose snapshot a running rerun uses"),
+    };
     println!(
-        "{verb} {} run(s), kept {}, {} still running",
+        "{verb} {} run(s), kept {}, {} still running{in_use}",
         report.deleted.len(),
         report.kept.len(),
         report.skipped_running.len()

@@ -12,10 +12,6 @@ use crate::args::{IncusDoctorOpts, IncusGcOpts, IncusPlanOpts};
 use crate::context::{Context, load_pipeline, parse_id};
 use crate::exit::{CliError, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_OK};
 
-fn env_map() -> BTreeMap<String, String> {
-    std::env::vars().collect()
-}
-
 /// The settings of `--config FILE` (or `./pikaci.toml`), with the
 /// environment's overrides; the defaults when there is no such file and none
 /// was named.
@@ -26,7 +22,13 @@ fn settings(ctx: &Context, config: Option<&camino::Utf8Path>) -> Result<IncusSet
     } else {
         IncusConfig::default()
     };
-    Ok(IncusSettings::resolve(&incus, &env_map())?)
+    resolve(&incus)
+}
+
+/// `[incus]` with the environment's overrides and the defaults.
+fn resolve(config: &IncusConfig) -> Result<IncusSettings, CliError> {
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    Ok(IncusSettings::resolve(config, &env)?)
 }
 
 /// `pikaci incus plan`.
@@ -39,8 +41,7 @@ pub(crate) fn plan(ctx: &Context, opts: &IncusPlanOpts) -> Result<u8, CliError> 
         .collect::<Result<Vec<_>, _>>()?;
     let named = !jobs.is_empty();
     let selection = JobSelection::new(&pipeline, None, jobs)?;
-    let config = IncusConfig::from_section(&pipeline.incus)?;
-    let settings = IncusSettings::resolve(&config, &env_map())?;
+    let settings = resolve(&IncusConfig::from_section(&pipeline.incus)?)?;
     // A plan is for an example run id: a real run gets its own.
     let run_id = RunId::new_at(SystemClock.now());
     let snapshot = ctx.store().root().snapshot_dir(&run_id);

@@ -1,9 +1,26 @@
 //! The `pikaci` command: a thin clap layer over `pikaci-core`, `pikaci-store`
 //! and `pikaci-incus`.
 //!
-//! Flags become library values in [`context`] (state root, pipeline, ids);
-//! each subcommand is a short function calling the libraries; exit codes live
-//! in [`exit`].
+//! Flags ([`args::Cli`]) become library values in [`context`] (state root,
+//! pipeline, ids); each subcommand is a short function calling the
+//! libraries; [`exit::CliError`] says which exit code each failure gets (the
+//! codes themselves are `pikaci_core::contract`'s). [`main`] is the whole
+//! binary.
+//!
+//! ```
+//! use camino::Utf8Path;
+//! use clap::Parser;
+//! use pikaci_cli::args::{Cli, Command};
+//! use pikaci_cli::context::resolve_state_root;
+//! use pikaci_cli::exit::{CliError, EXIT_USAGE};
+//!
+//! let cli = Cli::try_parse_from(["pikaci", "logs", "20260324T161238Z-1a2b3c4d", "--tail", "4096"])?;
+//! assert!(matches!(cli.command, Command::Logs(ref o) if o.tail == Some(4096)));
+//! // --state-root, else $PIKACI_STATE_ROOT, else ./.pikaci: made absolute.
+//! assert_eq!(resolve_state_root(None, Some("ci-state"), Utf8Path::new("/repo")), "/repo/ci-state");
+//! assert_eq!(CliError::Usage("no such flag".into()).exit_code(), EXIT_USAGE);
+//! # Ok::<(), clap::Error>(())
+//! ```
 
 pub mod args;
 mod cmd_admin;

@@ -4,6 +4,10 @@
 //! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`.
 //! - Vocabulary: [`RunStatus`], [`FailureKind`], [`LogKind`], [`ExecutorKind`].
 //! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
+//! - Owners: a running record names its [`RunOwner`] (pid, host, start
+//!   time); [`Liveness`] ([`SystemLiveness`], reading [`ProcStat`]) says
+//!   whether it is still there ([`OwnerState`]).
+//! - Logs: [`RunLogsMetadata`], where each job's logs are and their sizes.
 //! - The pipeline file: [`Pipeline`], parsed from `pikaci.toml`; tables other
 //!   crates own (`[incus]`) are kept as a [`ConfigSection`].
 //! - The engine: [`engine::Engine`] runs a [`engine::RunRequest`] through the

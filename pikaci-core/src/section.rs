@@ -14,44 +14,8 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::pipeline::PipelineError;
+use crate::pipeline::{PipelineError, SourceText};
 use crate::toml_span::TomlLocation;
-
-/// The text of a pipeline file, for errors that point at a line.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct SourceText<'a> {
-    pub(crate) file: &'a Utf8Path,
-    pub(crate) text: &'a str,
-}
-
-impl SourceText<'_> {
-    /// An [`PipelineError::Invalid`] at `span`.
-    pub(crate) fn invalid(
-        &self,
-        span: Range<usize>,
-        key: &str,
-        message: impl Into<String>,
-    ) -> PipelineError {
-        PipelineError::Invalid {
-            file: self.file.to_owned(),
-            line: TomlLocation::at(self.text, span.start).line,
-            key: key.to_owned(),
-            message: message.into(),
-        }
-    }
-
-    /// A TOML error (syntax, unknown key, wrong type) as a [`PipelineError::Syntax`].
-    pub(crate) fn syntax(&self, e: &toml::de::Error) -> PipelineError {
-        let at = TomlLocation::of_error(self.text, e);
-        PipelineError::Syntax {
-            file: self.file.to_owned(),
-            line: at.line,
-            column: at.column,
-            key: at.key,
-            message: e.message().trim().to_owned(),
-        }
-    }
-}
 
 /// One top-level table of `pikaci.toml` (such as `[incus]`), kept as a
 /// [`toml::Table`] together with the file it came from.

@@ -1,7 +1,9 @@
 //! Garbage collection of old runs.
 //!
 //! - A run whose owner is alive on this host (the same pid *and* start time,
-//!   see [`pikaci_core::Liveness`]) is never deleted, whatever the policy.
+//!   see [`pikaci_core::Liveness`]) is never deleted, whatever the policy;
+//!   nor is a run whose kept snapshot such a run is running in (a rerun's
+//!   `snapshot_of`), so a live rerun never loses its files.
 //! - A run's age is its record's `created_at` (the id's time only when the
 //!   record cannot be read); a time more than a day ahead is not believed
 //!   and the run counts as the oldest (see [`crate::list`]'s order, which
@@ -11,6 +13,7 @@
 //! - Error messages name runs and layout paths relative to the state root,
 //!   never absolute paths.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -20,7 +23,7 @@ use pikaci_core::{Liveness, OwnerState, RunId, RunRecord};
 
 use crate::error::StoreError;
 use crate::fs::Fs;
-use crate::list::believable;
+use crate::list::{believable, newest_first_by};
 use crate::store::Store;
 
 /// Which runs to delete. A run is deleted when it breaks any limit that is set:
@@ -61,6 +64,9 @@ pub struct GcReport {
     /// Runs the policy selected but that are still `running`: their owner is
     /// alive, or cannot be checked and the run is not stale.
     pub skipped_running: Vec<RunId>,
+    /// Runs the policy selected but whose kept snapshot a run still
+    /// `running` (a rerun, by its `snapshot_of`) is running in.
+    pub snapshot_in_use: Vec<RunId>,
     /// Runs that went away while this gc ran (another gc took them).
     pub vanished: Vec<RunId>,
 }
@@ -80,14 +86,28 @@ impl<F: Fs> Store<F> {
         now: Timestamp,
         dry_run: bool,
     ) -> Result<GcReport, StoreError> {
-        let ordered = self.newest_first(self.all_run_ids()?, now);
+        // Each record is read once, for what gc needs of it (the whole
+        // records are not kept: a state root may hold thousands).
+        let facts: BTreeMap<RunId, Facts> = self
+            .all_run_ids()?
+            .into_iter()
+            .map(|id| {
+                let facts = Facts::of(&self.load_run_record(&id), &id, now, policy, liveness);
+                (id, facts)
+            })
+            .collect();
+        let ordered = newest_first_by(facts.keys().cloned(), now, |id| facts.get(id)?.created_at);
+        let snapshots_in_use: BTreeSet<&RunId> = facts
+            .values()
+            .filter(|f| f.running)
+            .filter_map(|f| f.snapshot_of.as_ref())
+            .collect();
         let mut report = GcReport::default();
         if !dry_run {
             self.clear_trash()?;
         }
         for (index, id) in ordered.into_iter().map(|o| o.into_id()).enumerate() {
-            let record = self.load_run_record(&id);
-            let age = age(&record, &id, now);
+            let Facts { age, running, .. } = facts[&id];
             let over_count = policy.keep_runs.is_some_and(|n| index >= n);
             // A run with no date to trust is older than any limit.
             let too_old = policy
@@ -97,21 +117,12 @@ impl<F: Fs> Store<F> {
                 report.kept.push(id);
                 continue;
             }
-            let stale = age.is_none_or(|a| a > policy.stale_running_after);
-            let keep = match &record {
-                Ok(r) => match liveness.owner_state(r) {
-                    OwnerState::Alive => true,
-                    OwnerState::Unknown | OwnerState::PidInUse => !stale,
-                    OwnerState::NotRunning | OwnerState::Gone => false,
-                },
-                // No record yet: a run that is starting (its folder is made
-                // just before its first record), or one that died before it.
-                Err(StoreError::RunNotFound { .. }) => !stale,
-                // A corrupt record is not evidence of a live run.
-                Err(_) => false,
-            };
-            if keep {
+            if running {
                 report.skipped_running.push(id);
+                continue;
+            }
+            if snapshots_in_use.contains(&id) {
+                report.snapshot_in_use.push(id);
                 continue;
             }
             if dry_run || self.delete_run(&id)? {
@@ -204,6 +215,52 @@ fn age(record: &Result<RunRecord, StoreError>, id: &RunId, now: Timestamp) -> Op
     .filter(|&t| believable(t, now))?;
     // A time ahead of now (within the tolerance) is no age at all.
     Some(now.duration_since(created).try_into().unwrap_or_default())
+}
+
+/// What gc needs of one run's record.
+struct Facts {
+    /// How long ago the run was created (see [`age`]).
+    age: Option<Duration>,
+    /// The record's `created_at`, for the listing's order.
+    created_at: Option<Timestamp>,
+    /// Whether the run counts as still running: its owner is alive on this
+    /// host, or cannot be checked (another host, an older record, no record
+    /// yet: a run that is starting) and the run is not older than
+    /// `stale_running_after`. A corrupt record is not evidence of a live run.
+    running: bool,
+    /// The run whose kept snapshot this run runs in (a rerun's).
+    snapshot_of: Option<RunId>,
+}
+
+impl Facts {
+    fn of(
+        record: &Result<RunRecord, StoreError>,
+        id: &RunId,
+        now: Timestamp,
+        policy: &GcPolicy,
+        liveness: &dyn Liveness,
+    ) -> Self {
+        let age = age(record, id, now);
+        let stale = age.is_none_or(|a| a > policy.stale_running_after);
+        let running = match record {
+            Ok(r) => match liveness.owner_state(r) {
+                OwnerState::Alive => true,
+                OwnerState::Unknown | OwnerState::PidInUse => !stale,
+                OwnerState::NotRunning | OwnerState::Gone => false,
+            },
+            // No record yet: a run that is starting (its folder is made
+            // just before its first record), or one that died before it.
+            Err(StoreError::RunNotFound { .. }) => !stale,
+            Err(_) => false,
+        };
+        let record = record.as_ref().ok();
+        Self {
+            age,
+            created_at: record.map(|r| r.created_at),
+            running,
+            snapshot_of: record.and_then(|r| r.snapshot_of.clone()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -302,6 +359,40 @@ mod tests {
             .unwrap();
         assert_eq!(report.deleted.len(), 0);
         assert_eq!(report.skipped_running.len(), 3);
+    }
+
+    #[test]
+    fn a_run_whose_snapshot_a_live_rerun_runs_in_is_kept_until_the_rerun_ends() {
+        let store = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
+        let original = RunRecord::for_test("20260301T000000Z-00000001");
+        let mut rerun = running("20260301T000000Z-00000002", 7, Some(100), "here");
+        rerun.snapshot_of = Some(original.run_id.clone());
+        // A rerun whose pikaci died no longer holds its original.
+        let other = RunRecord::for_test("20260301T000000Z-00000003");
+        let mut dead_rerun = running("20260301T000000Z-00000004", 8, Some(100), "here");
+        dead_rerun.snapshot_of = Some(other.run_id.clone());
+        for r in [&original, &rerun, &other, &dead_rerun] {
+            store.persist_run_record(r).unwrap();
+        }
+        let now = at("2026-12-01T00:00:00Z");
+        let report = store.gc_runs(&delete_all(), &Host, now, false).unwrap();
+        assert_eq!(report.skipped_running, std::slice::from_ref(&rerun.run_id));
+        assert_eq!(
+            report.snapshot_in_use,
+            std::slice::from_ref(&original.run_id)
+        );
+        let mut deleted = report.deleted.clone();
+        deleted.sort();
+        assert_eq!(deleted, [other.run_id, dead_rerun.run_id]);
+        assert!(store.run(&original.run_id).is_ok());
+
+        // The rerun ends: its original is no longer in use.
+        rerun.status = RunStatus::Failed;
+        rerun.owner = None;
+        store.persist_run_record(&rerun).unwrap();
+        let report = store.gc_runs(&delete_all(), &Host, now, false).unwrap();
+        assert!(report.snapshot_in_use.is_empty());
+        assert_eq!(report.deleted.len(), 2);
     }
 
     #[test]

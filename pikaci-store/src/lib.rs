@@ -10,6 +10,7 @@
 //! <state_root>/runs/<run_id>/jobs/<job_id>/artifacts/guest.log
 //!                                                       the earlier pikaci's guest log, read when guest.log is absent
 //! <state_root>/runs/<run_id>/snapshot/                  the source copy jobs ran in, kept for reruns
+//! <state_root>/.trash/                                  runs gc is deleting (moved out of runs/ first)
 //! ```
 //!
 //! [`Store`] works over any [`Fs`]: [`DiskFs`] for real, [`MemFs`] for tests and

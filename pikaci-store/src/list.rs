@@ -99,34 +99,20 @@ impl<F: Fs> Store<F> {
         Ok(ids)
     }
 
-    /// `ids` newest first, by the listing's order as of `now`.
+    /// `ids` newest first, by the listing's order as of `now`, reading the
+    /// records it needs.
     pub(crate) fn newest_first(&self, ids: Vec<RunId>, now: Timestamp) -> Vec<RunOrder> {
-        let latest = latest_stamp(now);
-        let mut ordered: Vec<RunOrder> = ids
-            .into_iter()
-            .map(|id| self.order_with(id, &latest))
-            .collect();
-        ordered.sort_unstable_by(|a, b| b.cmp(a));
-        ordered
+        newest_first_by(ids, now, |id| self.created_at(id))
     }
 
     /// Where run `id` sorts, as of `now`.
     fn order_of(&self, id: RunId, now: Timestamp) -> RunOrder {
-        self.order_with(id, &latest_stamp(now))
+        order_with(id, &latest_stamp(now), |id| self.created_at(id))
     }
 
-    /// Where run `id` sorts, given the latest stamp believed.
-    fn order_with(&self, id: RunId, latest: &str) -> RunOrder {
-        let believed = |s: &str| s <= latest;
-        let stamp = match id.stamp() {
-            Some(stamp) if believed(stamp) && id.timestamp().is_some() => Some(stamp.to_owned()),
-            _ => self
-                .load_run_record(&id)
-                .ok()
-                .map(|r| r.created_at.strftime(STAMP_FORMAT).to_string())
-                .filter(|s| believed(s)),
-        };
-        RunOrder { stamp, id }
+    /// The `created_at` of run `id`'s record, when it can be read.
+    fn created_at(&self, id: &RunId) -> Option<Timestamp> {
+        self.load_run_record(id).ok().map(|r| r.created_at)
     }
 
     /// Every run id under the root, unsorted. A name of the timestamped form
@@ -151,6 +137,39 @@ impl<F: Fs> Store<F> {
             })
             .collect())
     }
+}
+
+/// `ids` newest first, by the listing's order as of `now`; `created_at`
+/// gives a run's record time, asked only for runs whose id carries no time
+/// to believe (so a caller that read the records already reads none again).
+pub(crate) fn newest_first_by(
+    ids: impl IntoIterator<Item = RunId>,
+    now: Timestamp,
+    created_at: impl Fn(&RunId) -> Option<Timestamp>,
+) -> Vec<RunOrder> {
+    let latest = latest_stamp(now);
+    let mut ordered: Vec<RunOrder> = ids
+        .into_iter()
+        .map(|id| order_with(id, &latest, &created_at))
+        .collect();
+    ordered.sort_unstable_by(|a, b| b.cmp(a));
+    ordered
+}
+
+/// Where run `id` sorts, given the latest stamp believed.
+fn order_with(
+    id: RunId,
+    latest: &str,
+    created_at: impl Fn(&RunId) -> Option<Timestamp>,
+) -> RunOrder {
+    let believed = |s: &str| s <= latest;
+    let stamp = match id.stamp() {
+        Some(stamp) if believed(stamp) && id.timestamp().is_some() => Some(stamp.to_owned()),
+        _ => created_at(&id)
+            .map(|t| t.strftime(STAMP_FORMAT).to_string())
+            .filter(|s| believed(s)),
+    };
+    RunOrder { stamp, id }
 }
 
 /// The stamp of the latest time believed as of `now`.

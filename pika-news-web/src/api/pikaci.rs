@@ -15,7 +15,7 @@ use pikaci_store::{BoundedRecord, FileIdentity, Fs as _, LogChunk, LogRange, Run
 use super::dto::{LogPart, LogsResponse};
 use super::encoded::{ANSWER_BUDGET, read_fitted};
 use super::heavy::{HeavyPermit, bytes_answer, json_answer};
-use super::query::{self, Params};
+use super::query::{self, Params, parse_run_id};
 use super::raw::raw_url;
 use super::record_cache::Cached;
 use crate::auth::ReadAccess;
@@ -29,11 +29,6 @@ const SMALL_RECORD_BYTES: u64 = 256 * 1024;
 pub const MAX_SERVED_RECORD_BYTES: u64 = 4 * 1024 * 1024;
 /// Log ranges up to this many bytes are read without a heavy-read permit.
 const SMALL_LOG_BYTES: u64 = 256 * 1024;
-
-pub(crate) fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
-    raw.parse()
-        .map_err(|e| ApiError::BadRequest(format!("invalid run id: {e}")))
-}
 
 /// Runs `f` on the blocking pool: every read of the state root goes there,
 /// never on a runtime worker (a branch's CI code writes those files).

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 
-use pikaci_core::{IdError, LogFile};
+use pikaci_core::{IdError, LogFile, RunId};
 use pikaci_store::LogRange;
 
 use crate::db::RowId;
@@ -11,6 +11,12 @@ use crate::error::ApiError;
 
 /// The query string as a map (the last value of a repeated key wins).
 pub(crate) type Params = HashMap<String, String>;
+
+/// A run id taken from the path (400 when it is not one).
+pub(crate) fn parse_run_id(raw: &str) -> Result<RunId, ApiError> {
+    raw.parse()
+        .map_err(|e| ApiError::BadRequest(format!("invalid run id: {e}")))
+}
 
 /// An optional id-typed parameter.
 pub(crate) fn id<T: FromStr<Err = IdError>>(

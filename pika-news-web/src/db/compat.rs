@@ -9,8 +9,8 @@ use std::fmt;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, named_params, params};
 
 use super::forge::{LANE_COLUMNS, Lane, lane_from};
-use super::nightly::BRANCH_SUITE;
 use super::queue::{apply_action, refresh_suite};
+use super::schema::BRANCH_SUITE;
 use super::{
     BranchId, Db, DbError, LaneAction, LaneRunId, LaneStatus, NightlyRunId, SuiteId, SuiteStatus,
 };

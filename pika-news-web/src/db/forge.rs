@@ -3,7 +3,7 @@
 use pikaci_core::FailureKind;
 use rusqlite::{OptionalExtension, Row, params};
 
-use super::nightly::BRANCH_SUITE;
+use super::schema::BRANCH_SUITE;
 use super::types::StoredFailureKind;
 use super::{BranchId, BranchState, Db, DbError, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 

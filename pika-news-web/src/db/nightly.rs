@@ -2,17 +2,13 @@
 //! manifest's schedule, with a row of its own in `nightly_runs` (its id, the
 //! slot it was scheduled for, the ref it ran). Its lanes are ordinary lanes,
 //! claimed and run like a branch's; the branch's own views leave nightly
-//! suites out ([`BRANCH_SUITE`]).
+//! suites out ([`BRANCH_SUITE`](super::schema::BRANCH_SUITE)).
 
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::compat::{LaneDetail, lane_details};
 use super::forge::insert_lane_row;
 use super::{BranchId, Db, DbError, NewLane, NightlyRunId, SuiteId, SuiteStatus};
-
-/// The SQL condition (on a `suites` row's `id`) that it is a branch's own
-/// suite, not a nightly run.
-pub(super) const BRANCH_SUITE: &str = "id NOT IN (SELECT suite_id FROM nightly_runs)";
 
 /// What is needed to make a nightly run.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@
 use rusqlite::Row;
 
 use super::forge::{LANE_COLUMNS, branch_from, lane_from};
-use super::nightly::BRANCH_SUITE;
+use super::schema::BRANCH_SUITE;
 use super::{Branch, Db, DbError, Suite};
 
 /// The most branches the overview lists (newest activity first).

@@ -4,6 +4,10 @@ use rusqlite::Connection;
 
 use super::DbError;
 
+/// The SQL condition (on a `suites` row's `id`) that it is a branch's own
+/// suite, not a nightly run.
+pub(super) const BRANCH_SUITE: &str = "id NOT IN (SELECT suite_id FROM nightly_runs)";
+
 /// Each entry moves the schema one version up; never edit one that shipped.
 const MIGRATIONS: &[&str] = &[
     // 1: tokens, branches, suites, lanes.

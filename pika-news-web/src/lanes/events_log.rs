@@ -14,9 +14,16 @@
 //! Memory stays bounded: a line longer than [`MAX_EVENT_LINE`] is not an
 //! event; it is passed to the log as it comes.
 
-use pikaci_core::{LifecycleEvent, RunStatus};
+use pikaci_core::{LifecycleEvent, RunId, RunRecord, RunStatus};
 
-use super::runner::LaneEvent;
+/// Something a pikaci lane said while running.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LaneEvent {
+    /// `run_started`: the pikaci run id, the moment it is known.
+    PikaciRunStarted(RunId),
+    /// `run_finished`: the final record.
+    PikaciRunFinished(Box<RunRecord>),
+}
 
 /// The longest stdout line parsed as an event; longer lines are only logged.
 pub const MAX_EVENT_LINE: usize = 1 << 20;

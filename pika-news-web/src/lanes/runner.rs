@@ -15,12 +15,13 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use pikaci_core::contract;
 use pikaci_core::engine::process::{ChildEnd, supervise};
-use pikaci_core::{FailureKind, RunId, RunRecord};
+use pikaci_core::{FailureKind, RunId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::ChildStdout;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+pub use super::events_log::LaneEvent;
 use super::events_log::{Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
 use crate::db::LaneStatus;
@@ -67,15 +68,6 @@ pub struct LaneRunSpec {
     pub confinement: Confinement,
     /// Where a pikaci lane's raw JSONL events are kept for tools, if anywhere.
     pub events_path: Option<Utf8PathBuf>,
-}
-
-/// Something a pikaci lane said while running.
-#[derive(Debug, Clone, PartialEq)]
-pub enum LaneEvent {
-    /// `run_started`: the pikaci run id, the moment it is known.
-    PikaciRunStarted(RunId),
-    /// `run_finished`: the final record.
-    PikaciRunFinished(Box<RunRecord>),
 }
 
 /// How a lane ended.

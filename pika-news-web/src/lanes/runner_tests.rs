@@ -5,7 +5,7 @@ use pikaci_core::engine::process::ChildEnd;
 
 use super::*;
 use crate::lanes::events_log::MAX_EVENT_LINE;
-use pikaci_core::LifecycleEvent;
+use pikaci_core::{LifecycleEvent, RunRecord};
 
 const RUN_ID: &str = "20260324T161238Z-1a2b3c4d";
 

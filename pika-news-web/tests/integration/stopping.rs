@@ -75,7 +75,7 @@ fn assert_all_gone(pids: &[i32]) {
 
 #[test]
 fn the_lane_grace_is_longer_than_pikacis_job_grace() {
-    assert!(LANE_KILL_GRACE >= pikaci_core::engine::DEFAULT_KILL_GRACE + Duration::from_secs(2));
+    assert!(LANE_KILL_GRACE >= pikaci_core::contract::JOB_KILL_GRACE + Duration::from_secs(2));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -121,3 +121,56 @@ fn a_run_dated_in_the_future_neither_sorts_first_nor_escapes_gc() {
     );
     assert_eq!(env.store().list_runs(None, 10).unwrap(), [real.run_id]);
 }
+
+#[test]
+fn gc_keeps_a_run_whose_snapshot_a_running_rerun_runs_in() {
+    let env = TestEnv::new("");
+    let (flag, pidfile) = (env.root.join("block"), env.root.join("job.pid"));
+    // The job only blocks once the flag exists: the run passes at once, its
+    // rerun (the same bytes, the same job) keeps running.
+    std::fs::write(
+        env.repo.join("pikaci.toml"),
+        format!(
+            "[[job]]\nid = \"j\"\ncommand = \"if [ -e {flag} ]; then echo $$ > {pidfile}; sleep 300; fi\"\n"
+        ),
+    )
+    .unwrap();
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let original = env.last_run();
+    std::fs::write(&flag, "").unwrap();
+    let mut rerun = env
+        .cmd()
+        .args(["rerun", original.run_id.as_str()])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    read_pid(&pidfile);
+    // The rerun may share the original's second: look for it by what it is.
+    let live = env.wait_for_any_run("the rerun's job to be running", |r| {
+        r.rerun_of.is_some() && r.jobs.iter().any(|j| j.status == RunStatus::Running)
+    });
+    assert_eq!(live.snapshot_of.as_ref(), Some(&original.run_id));
+
+    let out = env.pikaci(&["gc", "--keep-runs", "0", "--stale-after", "0s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains(&format!(
+            "kept {}: a running rerun runs in its snapshot",
+            original.run_id
+        )) && text.contains(&format!("kept {}: still running", live.run_id)),
+        "{text}"
+    );
+    assert!(env.store().root().snapshot_dir(&original.run_id).is_dir());
+
+    kill(Pid::from_raw(rerun.id() as i32), Signal::SIGTERM).unwrap();
+    rerun.wait().unwrap();
+    let out = env.pikaci(&["gc", "--keep-runs", "0"]);
+    assert!(
+        stdout(&out).contains("deleted 2 run(s)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!env.store().root().run_dir(&original.run_id).exists());
+}

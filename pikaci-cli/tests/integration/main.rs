@@ -3,6 +3,7 @@
 mod support;
 
 mod config;
+mod docs;
 mod gc;
 mod hostile;
 mod kill;

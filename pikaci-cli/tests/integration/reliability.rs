@@ -228,16 +228,7 @@ fn a_reused_owner_pid_does_not_keep_a_dead_run_running() {
     let mut rec = env.last_run();
     rec.status = RunStatus::Running;
     rec.finished_at = None;
-    let init = std::fs::read_to_string("/proc/1/stat").unwrap();
-    let init_start: u64 = init
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .nth(19)
-        .unwrap()
-        .parse()
-        .unwrap();
+    let init_start = pikaci_core::ProcStat::read(1).unwrap().start_ticks;
     let mut json = serde_json::to_value(&rec).unwrap();
     json["owner"] = serde_json::json!({
         "pid": 1,

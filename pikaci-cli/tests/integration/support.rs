@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::{RunId, RunRecord};
+use pikaci_core::{ProcStat, RunId, RunRecord};
 use pikaci_store::Store;
 
 pub(crate) struct TestEnv {
@@ -84,13 +84,35 @@ impl TestEnv {
 
     /// Polls (bounded) until `check` holds for the newest run.
     pub(crate) fn wait_for_run(&self, what: &str, check: impl Fn(&RunRecord) -> bool) -> RunRecord {
+        self.wait_among(1, what, check)
+    }
+
+    /// Polls (bounded) until `check` holds for any run (runs started within
+    /// one second have no order between them).
+    pub(crate) fn wait_for_any_run(
+        &self,
+        what: &str,
+        check: impl Fn(&RunRecord) -> bool,
+    ) -> RunRecord {
+        self.wait_among(usize::MAX, what, check)
+    }
+
+    fn wait_among(
+        &self,
+        newest: usize,
+        what: &str,
+        check: impl Fn(&RunRecord) -> bool,
+    ) -> RunRecord {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let store = self.store();
-            if let Some(id) = store.list_runs(None, 1).ok().and_then(|mut v| v.pop())
-                && let Ok(r) = store.load_run_record(&id)
-                && check(&r)
-            {
+            let found = store
+                .list_runs(None, newest)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|id| store.load_run_record(id).ok())
+                .find(|r| check(r));
+            if let Some(r) = found {
                 return r;
             }
             assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -109,13 +131,10 @@ pub(crate) fn stderr(o: &Output) -> String {
 
 /// Whether a process is gone (or only a zombie waiting to be reaped).
 pub(crate) fn process_gone(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit(')')
-            .next()
-            .is_some_and(|rest| rest.trim_start().starts_with('Z')),
-    }
+    u32::try_from(pid)
+        .ok()
+        .and_then(|pid| ProcStat::read(pid).ok())
+        .is_none_or(|stat| stat.is_dead())
 }
 
 /// Waits (bounded) for a process to be gone.

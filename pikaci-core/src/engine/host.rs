@@ -10,15 +10,12 @@ use super::copy::{copy_pipe_to_file, grow_pipe};
 use super::process::{ChildEnd, Stop, supervise_with};
 use super::seams::{Executor, JobContext};
 use super::supervisor::JobSupervisor;
+use crate::contract::JOB_KILL_GRACE;
 use crate::record::JobOutcome;
 use crate::status::{ExecutorKind, FailureKind};
 
 /// How long to wait for a job's last output once its process group is gone.
 const OUTPUT_DRAIN_LIMIT: Duration = Duration::from_secs(2);
-
-/// How long a job gets between SIGTERM and SIGKILL by default
-/// ([`crate::contract::JOB_KILL_GRACE`]).
-pub const DEFAULT_KILL_GRACE: Duration = crate::contract::JOB_KILL_GRACE;
 
 /// Runs `bash --noprofile --norc -c <command>` in the job's workspace, in its
 /// own process group. The job's stdout and stderr go into `guest.log` as they
@@ -39,7 +36,7 @@ pub struct HostExecutor {
 impl Default for HostExecutor {
     fn default() -> Self {
         Self {
-            kill_grace: DEFAULT_KILL_GRACE,
+            kill_grace: JOB_KILL_GRACE,
             bash: "bash".to_owned(),
             supervisor: None,
         }
@@ -47,7 +44,8 @@ impl Default for HostExecutor {
 }
 
 impl HostExecutor {
-    /// A host executor with the default grace period.
+    /// A host executor with the default grace period
+    /// ([`JOB_KILL_GRACE`](crate::contract::JOB_KILL_GRACE)).
     pub fn new() -> Self {
         Self::default()
     }
@@ -299,23 +297,17 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::engine::seams::{SystemClock, VecSink};
+    use crate::engine::clock::SystemClock;
+    use crate::engine::seams::VecSink;
     use crate::ids::RunId;
     use crate::pipeline::JobSpec;
     use crate::status::RunStatus;
 
     fn job(command: &str) -> JobSpec {
         JobSpec {
-            id: "j".parse().unwrap(),
-            description: String::new(),
-            command: command.into(),
             timeout_secs: 10,
-            executor: ExecutorKind::Host,
-            run_as_root: false,
-            writable_workspace: false,
             env: BTreeMap::from([("GREETING".to_owned(), "hi".to_owned())]),
-            needs: vec![],
-            max_log_bytes: crate::pipeline::DEFAULT_MAX_LOG_BYTES,
+            ..JobSpec::for_test("j", command)
         }
     }
 

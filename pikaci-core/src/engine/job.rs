@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::log_cap::CappedSink;
+use super::capped::CappedSink;
 use super::observer::RunObserver;
 use super::recorder::Recorder;
 use super::request::RunRequest;

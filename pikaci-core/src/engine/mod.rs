@@ -9,6 +9,8 @@
 //! streams its logs through the [`RunStore`], rewrites the record as jobs
 //! start and finish, and tells a [`RunObserver`] every lifecycle event.
 
+mod capped;
+mod clock;
 mod copy;
 mod host;
 mod job;
@@ -26,13 +28,15 @@ pub mod source;
 pub mod supervisor;
 
 pub use crate::record::JobOutcome;
-pub use host::{DEFAULT_KILL_GRACE, HostExecutor, human_duration};
-pub use log_cap::{CappedSink, LogCap, truncation_marker};
+pub use capped::CappedSink;
+pub use clock::{Clock, SystemClock};
+pub use host::{HostExecutor, human_duration};
+pub use log_cap::{LogCap, truncation_marker};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};
 pub use recorder::DEFAULT_RECORD_INTERVAL;
 pub use request::{KeptSnapshot, RunRequest, RunSource};
 pub use run::{Engine, EngineBuilder};
 pub use schedule::{Decision, Schedule};
-pub use seams::{Clock, Executor, JobContext, LogSink, RunStore, SystemClock, VecSink};
+pub use seams::{Executor, JobContext, LogSink, RunStore, VecSink};
 pub use select::{JobSelection, SelectError};
 pub use snapshot::{DiskSnapshotter, SnapshotPolicy, Snapshotter};

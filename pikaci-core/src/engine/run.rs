@@ -9,11 +9,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
+use super::clock::{Clock, SystemClock};
 use super::observer::RunObserver;
 use super::recorder::{DEFAULT_RECORD_INTERVAL, Recorder};
 use super::request::{RunRequest, RunSource};
 use super::schedule::{Decision, Schedule};
-use super::seams::{Clock, Executor, RunStore, SystemClock};
+use super::seams::{Executor, RunStore};
 use super::snapshot::{DiskSnapshotter, OffWorker, SnapshotPolicy, Snapshotter, Workspace};
 use super::source::GitInfo;
 use crate::event::LifecycleEvent;

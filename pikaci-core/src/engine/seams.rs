@@ -1,4 +1,5 @@
-//! The seams the engine runs through: the clock, log sinks, the run store and executors.
+//! The seams the engine runs through: log sinks, the run store and
+//! executors (the clock is [`Clock`](super::Clock)).
 //!
 //! Everything that touches the disk, the clock or processes sits behind one of
 //! these traits, so the engine's logic is tested with fakes.
@@ -8,31 +9,14 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use futures::future::BoxFuture;
-use jiff::Timestamp;
 use tokio_util::sync::CancellationToken;
 
+use super::clock::Clock;
 use super::log_cap::LogCap;
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
 use crate::record::{JobOutcome, RunRecord};
 use crate::status::{ExecutorKind, LogFile};
-
-/// Where "now" comes from.
-pub trait Clock: Send + Sync {
-    /// The current time.
-    fn now(&self) -> Timestamp;
-}
-
-/// The system clock, truncated to milliseconds (the precision records keep).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        let now = Timestamp::now();
-        Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now)
-    }
-}
 
 /// An append-only log a job writes while it runs.
 pub trait LogSink: std::io::Write + Send {

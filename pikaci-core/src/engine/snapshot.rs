@@ -332,13 +332,10 @@ mod tests {
 
     #[test]
     fn private_copies_are_always_the_runs_own() {
-        let mut job = crate::pipeline::Pipeline::parse(
-            "[[job]]\nid = \"w\"\ncommand = \"x\"\nwritable_workspace = true\n",
-            Utf8Path::new("pikaci.toml"),
-        )
-        .unwrap()
-        .jobs
-        .remove(0);
+        let mut job = JobSpec {
+            writable_workspace: true,
+            ..JobSpec::for_test("w", "x")
+        };
         let own = Workspace::Own("/state/runs/r/snapshot".into());
         assert_eq!(own.private_dir(&job).unwrap(), "/state/runs/r/workspace-w");
         // A rerun's copy of the kept snapshot goes into the rerun's folder.

@@ -148,18 +148,14 @@ impl JobRecord {
 
 #[cfg(test)]
 mod tests {
-    use camino::Utf8Path;
-
     use super::*;
-    use crate::pipeline::Pipeline;
 
     fn spec() -> JobSpec {
-        let p = Pipeline::parse(
-            "[[job]]\nid = \"build\"\ndescription = \"cargo build\"\ncommand = \"x\"\ntimeout_secs = 9\n",
-            Utf8Path::new("pikaci.toml"),
-        )
-        .unwrap();
-        p.jobs[0].clone()
+        JobSpec {
+            description: "cargo build".into(),
+            timeout_secs: 9,
+            ..JobSpec::for_test("build", "x")
+        }
     }
 
     fn paths(file: LogFile) -> Utf8PathBuf {

@@ -267,26 +267,10 @@ impl RunRecord {
             .timestamp()
             .unwrap_or_else(|| "2026-03-24T16:12:38Z".parse().expect("a valid time"));
         Self {
-            run_id,
             status: RunStatus::Passed,
-            rerun_of: None,
-            target_id: None,
-            target_description: None,
-            source_root: "/src".into(),
-            snapshot_dir: "/src/.snapshot".into(),
-            git_head: None,
-            git_dirty: None,
-            created_at,
             finished_at: Some(created_at),
-            changed_files: Vec::new(),
-            filters: Vec::new(),
-            message: None,
-            failure_kind: None,
-            planned_jobs: Vec::new(),
-            owner: None,
-            snapshot_of: None,
             jobs: vec![JobRecord::for_test("build", created_at)],
-            extra: Extra::new(),
+            ..Self::begin(run_id, created_at, "/src".into(), "/src/.snapshot".into())
         }
     }
 }
@@ -295,22 +279,18 @@ impl RunRecord {
 impl JobRecord {
     /// A passed host job for tests.
     pub fn for_test(id: &str, at: Timestamp) -> Self {
-        Self {
-            id: id.parse().expect("test job id is valid"),
+        let spec = crate::pipeline::JobSpec {
             description: format!("test job {id}"),
-            status: RunStatus::Passed,
-            executor: ExecutorKind::Host,
             timeout_secs: 60,
-            host_log_path: format!("jobs/{id}/host.log").into(),
-            guest_log_path: format!("jobs/{id}/guest.log").into(),
-            started_at: at,
+            ..crate::pipeline::JobSpec::for_test(id, "true")
+        };
+        Self {
+            status: RunStatus::Passed,
             finished_at: Some(at),
             exit_code: Some(0),
-            message: None,
-            failure_kind: None,
-            remote_linux_vm_execution: None,
-            log_truncated: false,
-            extra: Extra::new(),
+            ..Self::begin(&spec, at, |file| {
+                format!("jobs/{id}/{}", file.file_name()).into()
+            })
         }
     }
 }

@@ -1,19 +1,15 @@
 //! The checks of [`doctor`], each one `incus` command through the runner.
 
-use std::time::Duration;
-
 use serde_json::Value;
 
+use super::probe::{Doctor, segment};
 use super::report::{Check, DoctorReport};
 use crate::command::IncusCommand;
 use crate::config::InstanceType;
 use crate::error::IncusError;
-use crate::hint::{Diagnosis, diagnose};
-use crate::runner::{CommandOutput, CommandRunner};
+use crate::hint::Diagnosis;
+use crate::runner::CommandRunner;
 use crate::settings::{IncusSettings, Transfer};
-
-/// Longest a single check may take (a remote that does not answer).
-const CHECK_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Checks that jobs with `settings` can run: the client, the remote, the
 /// daemon, the project, the profile, the storage pool, the image and its
@@ -43,78 +39,7 @@ pub async fn doctor(settings: &IncusSettings, runner: &dyn CommandRunner) -> Doc
     }
 }
 
-struct Doctor<'a> {
-    s: &'a IncusSettings,
-    runner: &'a dyn CommandRunner,
-    checks: Vec<Check>,
-}
-
-/// Percent-encodes what cannot stand in one segment of an API path.
-fn segment(name: &str) -> String {
-    let mut out = String::new();
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 impl Doctor<'_> {
-    async fn run_cmd(&self, cmd: &IncusCommand) -> Result<CommandOutput, IncusError> {
-        let limit = self.s.command_timeout.min(CHECK_TIMEOUT);
-        match tokio::time::timeout(limit, self.runner.run(cmd)).await {
-            Ok(r) => r,
-            Err(_) => Ok(CommandOutput {
-                code: None,
-                stdout: Vec::new(),
-                stderr: format!(
-                    "Error: no answer within {}s (unable to connect)",
-                    limit.as_secs()
-                )
-                .into_bytes(),
-            }),
-        }
-    }
-
-    /// `incus ARGS...` with the client environment, wrapped for sudo/ssh.
-    fn incus(&self, args: &[&str]) -> IncusCommand {
-        let mut cmd = IncusCommand::new(self.s.program.clone(), args.iter().copied());
-        cmd.env = self.s.client_env.clone();
-        cmd.wrap(self.s.sudo, self.s.remote_host.as_deref())
-    }
-
-    /// `incus query [REMOTE:]PATH` (which takes no `--project`: the project
-    /// goes in the path): the JSON, or what Incus said.
-    async fn query(&self, path: &str) -> Result<Value, String> {
-        let cmd = self.incus(&["query", &self.s.on_remote(path)]);
-        match self.run_cmd(&cmd).await {
-            Ok(out) if out.success() => {
-                serde_json::from_slice(&out.stdout).map_err(|e| format!("unexpected answer: {e}"))
-            }
-            Ok(out) => Err(out.error_text()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    fn push(&mut self, check: Check) {
-        self.checks.push(check);
-    }
-
-    fn failed(&mut self, name: &'static str, detail: String, said: &str, fallback: Diagnosis) {
-        let d = diagnose(said).unwrap_or(fallback);
-        let fix = d.fix(self.s);
-        self.push(Check::fail(name, detail, fix));
-    }
-
-    fn skip_rest(&mut self, names: &[&'static str], why: &str) {
-        for name in names {
-            self.push(Check::skipped(name, why));
-        }
-    }
-
     async fn run(&mut self) {
         const AFTER_DAEMON: [&str; 6] = [
             "project",

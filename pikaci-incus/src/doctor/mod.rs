@@ -2,6 +2,7 @@
 //! to fix.
 
 mod checks;
+mod probe;
 mod report;
 
 pub use checks::doctor;

@@ -8,7 +8,7 @@ use camino::Utf8Path;
 use futures::FutureExt;
 use jiff::Timestamp;
 use pikaci_core::engine::{Clock, Executor, JobContext, JobOutcome, VecSink};
-use pikaci_core::{ExecutorKind, FailureKind, JobId, JobSpec, RunId, RunStatus};
+use pikaci_core::{ExecutorKind, FailureKind, JobSpec, RunId, RunStatus};
 use tokio_util::sync::CancellationToken;
 
 use super::IncusExecutor;
@@ -40,16 +40,10 @@ impl Clock for TokioClock {
 
 fn job() -> JobSpec {
     JobSpec {
-        id: "test".parse::<JobId>().unwrap(),
         description: "tests".into(),
-        command: "cargo test".into(),
         timeout_secs: 600,
         executor: ExecutorKind::Incus,
-        run_as_root: false,
-        writable_workspace: false,
-        env: BTreeMap::new(),
-        needs: Vec::new(),
-        max_log_bytes: pikaci_core::DEFAULT_MAX_LOG_BYTES,
+        ..JobSpec::for_test("test", "cargo test")
     }
 }
 

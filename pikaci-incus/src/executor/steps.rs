@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use camino::Utf8Path;
 use pikaci_core::engine::{JobOutcome, LogSink};
-use pikaci_core::{FailureKind, JobSpec, RunStatus};
+use pikaci_core::{FailureKind, JobSpec};
 use tokio::time::Instant;
 
 use super::recorder::Recorder;
@@ -293,11 +293,8 @@ fn outcome_from_result(r: GuestResult) -> JobOutcome {
     let message = r.message.clone().unwrap_or_default();
     match r.status {
         GuestStatus::Passed => JobOutcome {
-            status: RunStatus::Passed,
-            exit_code: Some(0),
             message: r.message,
-            failure_kind: None,
-            remote_linux_vm_execution: None,
+            ..JobOutcome::passed()
         },
         GuestStatus::Failed => JobOutcome::failed(
             FailureKind::TestFailure,

@@ -2,10 +2,9 @@
 //! the plain local form, through an Incus remote, and wrapped for `sudo` +
 //! `ssh`; the launch command's quoting; and every printed line run by `sh`.
 
-use std::collections::BTreeMap;
 use std::process::Command;
 
-use pikaci_core::{ExecutorKind, JobId, JobSpec, RunId};
+use pikaci_core::{ExecutorKind, JobSpec, RunId};
 
 use super::*;
 use crate::command::Stdin;
@@ -18,16 +17,10 @@ const TRICKY: &str =
 
 fn job(command: &str) -> JobSpec {
     JobSpec {
-        id: "check_pika.rust".parse::<JobId>().unwrap(),
         description: "test".into(),
-        command: command.into(),
         timeout_secs: 900,
         executor: ExecutorKind::Incus,
-        run_as_root: false,
-        writable_workspace: false,
-        env: BTreeMap::new(),
-        needs: Vec::new(),
-        max_log_bytes: pikaci_core::DEFAULT_MAX_LOG_BYTES,
+        ..JobSpec::for_test("check_pika.rust", command)
     }
 }
 

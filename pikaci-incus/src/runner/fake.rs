@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use pikaci_core::engine::LogSink;
 
-use super::{CommandOutput, CommandRunner, StreamOutput};
+use super::seam::{CommandOutput, CommandRunner, StreamOutput};
 use crate::command::IncusCommand;
 use crate::error::IncusError;
 

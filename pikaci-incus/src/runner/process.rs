@@ -8,7 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use super::{CommandOutput, CommandRunner, StreamOutput};
+use super::seam::{CommandOutput, CommandRunner, StreamOutput};
 use crate::command::{IncusCommand, Stdin};
 use crate::error::IncusError;
 

@@ -3,13 +3,12 @@
 //! folders, what Incus says when something is missing, cancel, gc; and
 //! after each test nothing of it is left.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use jiff::Timestamp;
 use pikaci_core::engine::{Executor, JobContext, JobOutcome, SystemClock, VecSink};
-use pikaci_core::{ExecutorKind, FailureKind, JobId, JobSpec, RunId, RunStatus};
+use pikaci_core::{ExecutorKind, FailureKind, JobSpec, RunId, RunStatus};
 use pikaci_incus::{IncusExecutor, IncusSettings, InstanceType, ProcessRunner, gc_instances};
 use tokio_util::sync::CancellationToken;
 
@@ -35,16 +34,10 @@ impl Ran {
 
 pub(crate) fn job(id: &str, command: &str, timeout_secs: u64) -> JobSpec {
     JobSpec {
-        id: id.parse::<JobId>().unwrap(),
         description: id.into(),
-        command: command.into(),
         timeout_secs,
         executor: ExecutorKind::Incus,
-        run_as_root: false,
-        writable_workspace: false,
-        env: BTreeMap::new(),
-        needs: Vec::new(),
-        max_log_bytes: pikaci_core::DEFAULT_MAX_LOG_BYTES,
+        ..JobSpec::for_test(id, command)
     }
 }
 

@@ -44,12 +44,10 @@ fn open_up(p: &Path) {
 
 /// Whether a process is still alive (zombies count as gone).
 pub(crate) fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(") ")
-            .is_some_and(|(_, rest)| rest.starts_with('Z')),
-        Err(_) => false,
-    }
+    u32::try_from(pid)
+        .ok()
+        .and_then(|pid| pikaci_core::ProcStat::read(pid).ok())
+        .is_some_and(|stat| !stat.is_dead())
 }
 
 /// Waits (briefly, for signal delivery) until `pid` is gone.

@@ -11,7 +11,7 @@ use pikaci_store::{
     EntryKind, FollowStep, Fs, LogRange, MemFs, ReadAt, StateRoot, Store, StoreError,
 };
 
-use crate::support::{build_job, record, running_record};
+use crate::support::{build_job, default_guest_log, record, running_record};
 
 fn streamed_logs_are_readable_while_written<F: Fs + Clone>(s: &Store<F>) {
     let r = record(1);
@@ -94,12 +94,7 @@ fn invalid_utf8_is_decoded_lossily_and_tails_start_on_a_character<F: Fs + Clone>
     let mut w = s.open_job_log(&r.run_id, &job, LogFile::Guest).unwrap();
     w.write_all(b"ok \xff\xfe bad\n").unwrap();
     w.write_all("€uro".as_bytes()).unwrap();
-    let log = s
-        .run(&r.run_id)
-        .unwrap()
-        .job(None)
-        .unwrap()
-        .log(LogFile::Guest);
+    let log = default_guest_log(s, &r.run_id);
     let whole = log.read(LogRange::Whole).unwrap();
     assert!(whole.text.starts_with("ok \u{fffd}\u{fffd} bad\n"));
     // A tail of 5 bytes would begin inside '€' (3 bytes): it starts after it instead.
@@ -126,12 +121,7 @@ fn following_a_running_job_returns_everything_then_ends<F: Fs + Clone>(s: &Store
     r.jobs[0].status = RunStatus::Running;
     s.persist_run_record(&r).unwrap();
     let job = build_job();
-    let log = s
-        .run(&r.run_id)
-        .unwrap()
-        .job(None)
-        .unwrap()
-        .log(LogFile::Guest);
+    let log = default_guest_log(s, &r.run_id);
     let mut turns = 0;
     let mut writer = None;
     let chunks: Vec<_> = log
@@ -158,12 +148,7 @@ fn following_a_running_job_returns_everything_then_ends<F: Fs + Clone>(s: &Store
     assert_eq!(chunks.last().unwrap().offset, 21);
 
     // Resuming from the last offset of a finished job ends at once.
-    let log = s
-        .run(&r.run_id)
-        .unwrap()
-        .job(None)
-        .unwrap()
-        .log(LogFile::Guest);
+    let log = default_guest_log(s, &r.run_id);
     let mut f = log.follow(21, Arc::new(pikaci_core::SystemLiveness::new()));
     assert_eq!(f.step().unwrap(), FollowStep::End);
 }
@@ -233,12 +218,7 @@ fn a_fifo_planted_as_a_log_is_refused_without_blocking() {
     let log = s.root().job_log(&r.run_id, &job, LogFile::Guest);
     std::fs::create_dir_all(log.parent().unwrap()).unwrap();
     nix_free_mkfifo(&log);
-    let guest = s
-        .run(&r.run_id)
-        .unwrap()
-        .job(None)
-        .unwrap()
-        .log(LogFile::Guest);
+    let guest = default_guest_log(&s, &r.run_id);
     assert!(guest.read(LogRange::Whole).unwrap_err().is_corrupt());
     assert!(guest.open().unwrap_err().is_corrupt());
 }

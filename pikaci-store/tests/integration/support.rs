@@ -1,8 +1,8 @@
 //! Shared test helpers: a store over each file system and record builders.
 
 use camino::Utf8PathBuf;
-use pikaci_core::{JobId, RunId, RunRecord, RunStatus};
-use pikaci_store::{DiskFs, MemFs, StateRoot, Store};
+use pikaci_core::{JobId, LogFile, RunId, RunRecord, RunStatus};
+use pikaci_store::{DiskFs, Fs, JobLog, MemFs, StateRoot, Store};
 
 /// A store on a temporary folder, plus the folder guard.
 pub(crate) fn disk_store() -> (Store<DiskFs>, tempfile::TempDir) {
@@ -52,4 +52,9 @@ pub(crate) fn running_record(n: u32) -> RunRecord {
 /// The job id `build` every test record has.
 pub(crate) fn build_job() -> JobId {
     "build".parse().unwrap()
+}
+
+/// The guest log of run `run`'s default job.
+pub(crate) fn default_guest_log<F: Fs + Clone>(s: &Store<F>, run: &RunId) -> JobLog<F> {
+    s.run(run).unwrap().job(None).unwrap().log(LogFile::Guest)
 }

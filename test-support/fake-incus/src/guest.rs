@@ -20,6 +20,7 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, Result, bail};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use pikaci_core::contract::shell_quote;
 
 use crate::state::{Instance, Knobs, State, key};
 
@@ -111,18 +112,17 @@ fn build_root(root: &Path, disks: &[Disk], mounts: bool) -> Result<()> {
     Ok(())
 }
 
-/// Single quotes for `sh`.
-fn sh_quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', "'\\''"))
-}
-
 /// The script run inside the new mount namespace: mount each disk, then
 /// `exec "$@"`.
 fn mount_script(disks: &[Disk]) -> String {
     let mut script = String::from("set -e\n");
     for d in disks {
-        let at = sh_quote(&d.at.display().to_string());
-        script.push_str(&format!("mount --bind {} {at}\n", sh_quote(&d.source)));
+        let at = d.at.display().to_string();
+        script.push_str(&format!(
+            "mount --bind {} {}\n",
+            shell_quote(&d.source),
+            shell_quote(&at)
+        ));
         if d.readonly {
             script.push_str(&format!("mount -o remount,bind,ro {at}\n"));
         }

@@ -1,6 +1,7 @@
 //! `fake-incus`: a stand-in for the `incus` CLI in tests (see `cli`).
 
 mod args;
+mod checks;
 mod cli;
 mod guest;
 mod state;

@@ -1,119 +1,18 @@
-//! The pipeline file, `pikaci.toml`: jobs, targets, and the `[incus]` table
-//! kept for `pikaci-incus` (see [`ConfigSection`]).
-//!
-//! ```toml
-//! [[job]]
-//! id = "test"
-//! description = "cargo test"
-//! command = "cargo test --workspace"
-//! timeout_secs = 1800
-//!
-//! [[target]]
-//! id = "pre-merge"
-//! jobs = ["test"]
-//!
-//! [defaults]
-//! max_log_bytes = "256MiB"
-//! ```
-//!
-//! Parsing is pure: [`Pipeline::parse`] takes the text and the file name used in
-//! errors, which name the file, the line and the key.
+//! [`Pipeline::parse`]: the text of `pikaci.toml` read, checked and turned
+//! into a [`Pipeline`]; every error names the file, the line and the key.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::error::{PipelineError, SourceText};
+use super::model::{DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, TargetSpec};
 use crate::ids::{IdError, JobId, TargetId};
-use crate::section::{ConfigSection, SourceText};
+use crate::section::ConfigSection;
 use crate::status::ExecutorKind;
-
-/// The default job timeout when `timeout_secs` is not given.
-pub const DEFAULT_TIMEOUT_SECS: u64 = 3600;
-
-/// How large a job's `guest.log` may grow when neither the job nor
-/// `[defaults]` says (1 GiB): a job printing without end cannot fill the disk.
-pub const DEFAULT_MAX_LOG_BYTES: u64 = 1 << 30;
-
-/// A parsed, validated `pikaci.toml`.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct Pipeline {
-    /// Jobs in file order.
-    pub jobs: Vec<JobSpec>,
-    /// Targets in file order.
-    pub targets: Vec<TargetSpec>,
-    /// The `[incus]` table (empty when absent), read by `pikaci-incus`.
-    pub incus: ConfigSection,
-}
-
-/// One `[[job]]`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobSpec {
-    /// Its id.
-    pub id: JobId,
-    /// What it does.
-    pub description: String,
-    /// The shell command, run with `bash`.
-    pub command: String,
-    /// How long it may run.
-    pub timeout_secs: u64,
-    /// Where it runs.
-    pub executor: ExecutorKind,
-    /// For VM executors: run the command as root instead of user `pikaci`.
-    pub run_as_root: bool,
-    /// Whether the job may change its workspace (it then gets a private copy).
-    pub writable_workspace: bool,
-    /// Extra environment for the command.
-    pub env: BTreeMap<String, String>,
-    /// Jobs that must pass before this one starts.
-    pub needs: Vec<JobId>,
-    /// How large its `guest.log` may grow; past it output is dropped.
-    pub max_log_bytes: u64,
-}
-
-/// One `[[target]]`: a named set of jobs.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TargetSpec {
-    /// Its id.
-    pub id: TargetId,
-    /// What it is for.
-    pub description: String,
-    /// The jobs it runs, in order.
-    pub jobs: Vec<JobId>,
-}
-
-/// What is wrong with a pipeline file; each variant names the file and line.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PipelineError {
-    /// TOML syntax, an unknown key or a value of the wrong type.
-    #[error("{file}:{line}:{column}: {key_part}{message}", key_part = key.as_deref().map(|k| format!("key `{k}`: ")).unwrap_or_default())]
-    Syntax {
-        /// The file.
-        file: Utf8PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        column: usize,
-        /// The key on that line, when there is one.
-        key: Option<String>,
-        /// What the parser said.
-        message: String,
-    },
-    /// A value that parses but is not acceptable (bad id, unknown job, ...).
-    #[error("{file}:{line}: key `{key}`: {message}")]
-    Invalid {
-        /// The file.
-        file: Utf8PathBuf,
-        /// 1-based line.
-        line: usize,
-        /// The key.
-        key: String,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -341,16 +240,6 @@ impl Pipeline {
         Ok(pipeline)
     }
 
-    /// The job with this id.
-    pub fn job(&self, id: &JobId) -> Option<&JobSpec> {
-        self.jobs.iter().find(|j| &j.id == id)
-    }
-
-    /// The target with this id.
-    pub fn target(&self, id: &TargetId) -> Option<&TargetSpec> {
-        self.targets.iter().find(|t| &t.id == id)
-    }
-
     fn find_cycle(&self) -> Option<JobId> {
         // Depth-first search with colours: 1 = on the stack, 2 = done.
         fn visit(p: &Pipeline, id: &JobId, colour: &mut BTreeMap<JobId, u8>) -> Option<JobId> {
@@ -390,6 +279,12 @@ mod tests {
 
     fn parse(text: &str) -> Result<Pipeline, PipelineError> {
         Pipeline::parse(text, Utf8Path::new("pikaci.toml"))
+    }
+
+    #[test]
+    fn the_test_job_has_the_defaults_of_a_job_that_sets_nothing() {
+        let p = parse("[[job]]\nid = \"a\"\ncommand = \"x\"\n").unwrap();
+        assert_eq!(p.jobs, [JobSpec::for_test("a", "x")]);
     }
 
     #[test]

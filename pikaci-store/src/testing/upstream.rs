@@ -1,29 +1,12 @@
-//! Test data in the shape the earlier pikaci (upstream's) left on disk, for
-//! the tests of every crate that reads state roots (behind the `test-helpers`
-//! feature).
-//!
-//! [`UpstreamRun`] writes one run folder the way upstream's pikaci did:
-//!
-//! ```text
-//! runs/<id>/run.json                             every key upstream wrote, `null` optionals, `+00:00` times
-//! runs/<id>/plan.json, prepared-outputs.json
-//! runs/<id>/snapshot/...
-//! runs/<id>/jobs/<job>/host.log
-//! runs/<id>/jobs/<job>/status.json
-//! runs/<id>/jobs/<job>/artifacts/guest.log       the guest log (not jobs/<job>/guest.log)
-//! runs/<id>/jobs/<job>/artifacts/result.json
-//! ```
-//!
-//! The record is serialized from structs laid out field by field as
-//! upstream's, so keys come in upstream's order and every optional key is
-//! present (as `null` when empty), as upstream's serde wrote them.
+//! [`UpstreamRun`] and [`UpstreamJob`]: builders that write a run folder as
+//! upstream's pikaci did.
 
 use std::io;
 
 use camino::Utf8Path;
-use serde::Serialize;
 use serde_json::Value;
 
+use super::shape::{ImageShape, JobShape, PhaseShape, RunShape, TimingShape, VmShape};
 use crate::fs::Fs;
 use crate::layout::{ARTIFACTS_DIR, LogPlace, StateRoot};
 
@@ -327,91 +310,4 @@ impl UpstreamJob {
             }),
         }
     }
-}
-
-// Upstream's record, field for field and in its order. `Option`s serialize
-// as `null`, as upstream's did.
-
-#[derive(Serialize)]
-struct RunShape {
-    run_id: String,
-    status: &'static str,
-    rerun_of: Option<String>,
-    target_id: Option<String>,
-    target_description: Option<String>,
-    source_root: String,
-    snapshot_dir: String,
-    git_head: Option<String>,
-    git_dirty: Option<bool>,
-    created_at: &'static str,
-    finished_at: Option<&'static str>,
-    plan_path: Option<String>,
-    prepared_outputs_path: Option<String>,
-    prepared_output_consumer: Option<&'static str>,
-    prepared_output_mode: Option<&'static str>,
-    prepared_output_invocation_mode: Option<&'static str>,
-    prepared_output_invocation_wrapper_program: Option<&'static str>,
-    prepared_output_launcher_transport_mode: Option<&'static str>,
-    prepared_output_launcher_transport_program: Option<&'static str>,
-    prepared_output_launcher_transport_host: Option<&'static str>,
-    prepared_output_launcher_transport_remote_launcher_program: Option<&'static str>,
-    prepared_output_launcher_transport_remote_helper_program: Option<&'static str>,
-    prepared_output_launcher_transport_remote_work_dir: Option<&'static str>,
-    changed_files: Vec<String>,
-    filters: Vec<String>,
-    message: Option<String>,
-    prepare_timings: Vec<TimingShape>,
-    jobs: Vec<JobShape>,
-}
-
-#[derive(Serialize)]
-struct TimingShape {
-    node_id: &'static str,
-    started_at: &'static str,
-    finished_at: &'static str,
-    duration_ms: u64,
-}
-
-#[derive(Serialize)]
-struct JobShape {
-    id: String,
-    description: String,
-    status: &'static str,
-    executor: &'static str,
-    placement: Option<&'static str>,
-    runtime: Option<&'static str>,
-    plan_node_id: Option<String>,
-    timeout_secs: u64,
-    host_log_path: String,
-    guest_log_path: String,
-    started_at: &'static str,
-    finished_at: Option<&'static str>,
-    exit_code: Option<i32>,
-    message: Option<String>,
-    pre_execution_prepare_duration_ms: Option<u64>,
-    remote_linux_vm_execution: Option<VmShape>,
-}
-
-#[derive(Serialize)]
-struct VmShape {
-    backend: &'static str,
-    incus_image: Option<ImageShape>,
-    phases: Vec<PhaseShape>,
-}
-
-#[derive(Serialize)]
-struct ImageShape {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    guest_role: Option<&'static str>,
-    project: &'static str,
-    alias: &'static str,
-    fingerprint: Option<&'static str>,
-}
-
-#[derive(Serialize)]
-struct PhaseShape {
-    phase: &'static str,
-    started_at: &'static str,
-    finished_at: &'static str,
-    duration_ms: u64,
 }

@@ -1,0 +1,28 @@
+//! The pipeline file, `pikaci.toml`: jobs, targets, and the `[incus]` table
+//! kept for `pikaci-incus` (see [`ConfigSection`]).
+//!
+//! ```toml
+//! [[job]]
+//! id = "test"
+//! description = "cargo test"
+//! command = "cargo test --workspace"
+//! timeout_secs = 1800
+//!
+//! [[target]]
+//! id = "pre-merge"
+//! jobs = ["test"]
+//!
+//! [defaults]
+//! max_log_bytes = "256MiB"
+//! ```
+//!
+//! Parsing is pure: [`Pipeline::parse`] takes the text and the file name used in
+//! errors, which name the file, the line and the key.
+
+mod error;
+mod model;
+mod parse;
+
+pub use error::PipelineError;
+pub(crate) use error::SourceText;
+pub use model::{DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, TargetSpec};
