@@ -130,7 +130,7 @@ pub(crate) fn presented_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
 
 /// [`Access::Read`] as an extractor: a valid token of any role (header, or
 /// the page cookie), or no token when `public_read` is on. It first looks at
-/// what changed on disk ([`StateFields::fresh`](crate::state::StateFields::fresh)),
+/// what changed on disk (`StateFields::fresh`),
 /// once per request, which is what the token and record caches go by.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadAccess {

@@ -2,7 +2,7 @@
 //! valid while its `run.json` is the file it was read from.
 //!
 //! Two ways to know that: the run's folder is watched (inotify, through the
-//! server's [`DiskWatch`](crate::watch::DiskWatch), set up before the record
+//! server's `DiskWatch`, set up before the record
 //! was read), and an entry stands until an event about its `run.json` or its
 //! folder removes it; or, where there is no watch, `run.json` keeps the
 //! identity it had when it was read (device, inode, size, modification

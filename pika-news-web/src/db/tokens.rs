@@ -106,7 +106,7 @@ impl Db {
     /// revoked.
     ///
     /// Tokens seen valid are kept in a
-    /// [`TokenCache`](super::token_cache::TokenCache) while the database
+    /// `TokenCache` while the database
     /// does not change; whether it changed is SQLite's `PRAGMA
     /// data_version` (moved by any commit, here or in another process such
     /// as `pika-news token revoke`). Only a token not in the cache is

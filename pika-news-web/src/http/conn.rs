@@ -199,7 +199,7 @@ fn out_of_resources(e: &std::io::Error) -> bool {
 /// once, until `shutdown` completes; then stops accepting, lets requests in
 /// flight finish for [`HttpLimits::shutdown_grace`] and closes the rest.
 /// Connections are driven on `workers` single-threaded runtimes, each in
-/// turn (see [`Workers`]); this runtime only accepts.
+/// turn (see `Workers`); this runtime only accepts.
 pub async fn serve_router(
     listener: TcpListener,
     app: Router,
