@@ -31,8 +31,8 @@ use pikaci_store::{FileIdentity, JobLog, LogRange, LogReader, StoreError, defaul
 use super::dto::ErrorBody;
 use super::file_body::{file_body, read_piece};
 use super::http_range::{Conditions, RangeAsk};
-use super::pikaci::{load_cached_record, watched_hit};
 use super::query::{self, Params, parse_run_id};
+use super::run_loader::{load_cached_record, watched_hit};
 use super::tail_cache::Span;
 use super::timed_body::timed_body;
 use crate::auth::ReadAccess;

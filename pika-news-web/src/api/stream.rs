@@ -10,8 +10,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use pikaci_core::JobId;
 
-use super::pikaci::load_cached_record;
 use super::query::{self, Params, parse_run_id};
+use super::run_loader::load_cached_record;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::live::{self, StreamStart, sse::StreamStatus};
