@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 
 use crate::db::Role;
 use crate::error::ApiError;
-use crate::state::AppState;
+use crate::state::{AppState, Fresh};
 
 /// The access a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -97,14 +97,26 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
     Ok(Some(token))
 }
 
+/// The role of `token`, checked against the token cache kept fresh by this
+/// request's look at the disk (`fresh`).
+fn role_by(state: &AppState, token: &str, fresh: Fresh) -> Result<Role, ApiError> {
+    let role = match fresh.db_changed() {
+        Some(changed) => state.db.token_role_watched(token, changed)?,
+        None => state.db.token_role_sync(token)?,
+    };
+    role.ok_or(ApiError::Unauthorized)
+}
+
+fn role_with(parts: &Parts, state: &AppState, fresh: Fresh) -> Result<Option<Role>, ApiError> {
+    bearer(parts)?
+        .map(|token| role_by(state, token, fresh))
+        .transpose()
+}
+
+/// The role of the bearer token of a request (`None` without one), after
+/// this request's look at the disk.
 pub(crate) async fn role_of(parts: &Parts, state: &AppState) -> Result<Option<Role>, ApiError> {
-    match bearer(parts)? {
-        None => Ok(None),
-        Some(token) => match state.db.token_role(token).await? {
-            Some(role) => Ok(Some(role)),
-            None => Err(ApiError::Unauthorized),
-        },
-    }
+    role_with(parts, state, state.fresh())
 }
 
 /// The token a request presents: the bearer header, else the page cookie;
@@ -117,31 +129,39 @@ pub(crate) fn presented_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
 }
 
 /// [`Access::Read`] as an extractor: a valid token of any role (header, or
-/// the page cookie), or no token when `public_read` is on.
+/// the page cookie), or no token when `public_read` is on. It first looks at
+/// what changed on disk (`StateFields::fresh`),
+/// once per request, which is what the token and record caches go by.
 #[derive(Debug, Clone, Copy)]
-pub struct ReadAccess;
+pub struct ReadAccess {
+    fresh: Fresh,
+}
+
+impl ReadAccess {
+    /// What this request saw of the disk when its access was checked.
+    pub(crate) fn fresh(&self) -> Fresh {
+        self.fresh
+    }
+}
 
 impl FromRequestParts<AppState> for ReadAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let fresh = state.fresh();
         let caller = if parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
             .is_none()
             && let Some(token) = cookie_token(parts)
         {
-            Some(
-                state
-                    .db
-                    .token_role(token)
-                    .await?
-                    .ok_or(ApiError::Unauthorized)?,
-            )
+            Some(role_by(state, token, fresh)?)
         } else {
-            role_of(parts, state).await?
+            role_with(parts, state, fresh)?
         };
-        Access::Read.check(caller, state.public_read).map(|()| Self)
+        Access::Read
+            .check(caller, state.public_read)
+            .map(|()| Self { fresh })
     }
 }
 
@@ -154,7 +174,8 @@ impl FromRequestParts<AppState> for WriteAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let caller = role_of(parts, state).await?;
+        let fresh = state.fresh();
+        let caller = role_with(parts, state, fresh)?;
         Access::Write
             .check(caller, state.public_read)
             .map(|()| Self)

@@ -45,6 +45,7 @@ pub mod sandbox;
 pub mod scheduler;
 mod server;
 mod state;
+mod watch;
 
 pub use api::{
     Access, HeavyReads, MAX_SERVED_RECORD_BYTES, ROUTES, RouteDoc, openapi_document, router,
@@ -57,4 +58,4 @@ pub use config::{
 pub use data_dir::DataDir;
 pub use error::ApiError;
 pub use server::{ServeError, serve};
-pub use state::AppState;
+pub use state::{AppState, StateFields};

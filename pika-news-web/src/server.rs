@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::api::router;
 use crate::config::Config;
 use crate::db::{Db, DbError};
-use crate::http::serve_router;
+use crate::http::{default_workers, serve_router};
 use crate::sandbox::{self, LaneUser, SandboxError};
 use crate::scheduler::Scheduler;
 use crate::state::AppState;
@@ -46,8 +46,11 @@ fn open_file_limit() -> Option<u64> {
 
 /// Serves `config`'s repository on `listener` (the HTTP API, the page and the
 /// scheduler running its lanes) until `shutdown` completes; then stops taking
-/// requests, cancels running lanes (their process groups are stopped and the
-/// lanes recorded as cancelled) and returns.
+/// requests, ends live log streams, cancels running lanes (their process
+/// groups are stopped and the lanes recorded as cancelled) and returns.
+///
+/// Requests are answered on one single-threaded runtime per core (see
+/// `http`); the caller's runtime accepts connections and runs the scheduler.
 ///
 /// `lane_env` is the environment lanes' children are filtered from: the
 /// caller passes it in, this library never reads the process's own.
@@ -95,7 +98,22 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, state_root = %repo.pikaci_state_root, max_connections = cap, "pika-news listening");
     }
-    let served = serve_router(listener, router(state), limits, cap, shutdown).await;
+    // Live streams never end by themselves: closing them lets the graceful
+    // shutdown finish (their clients reconnect with Last-Event-ID).
+    let live = state.live.clone();
+    let shutdown = async move {
+        shutdown.await;
+        live.close();
+    };
+    let served = serve_router(
+        listener,
+        router(state),
+        limits,
+        cap,
+        default_workers(),
+        shutdown,
+    )
+    .await;
     tracing::info!("shutting down");
     stop_lanes.cancel();
     let _ = scheduler_task.await;

@@ -66,7 +66,8 @@ pub use layout::{
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};
 pub use read::{
     Blocking, BoundedRecord, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog,
-    LogChunk, LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, read_chunk_at,
+    LogChunk, LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, default_job,
+    read_chunk_at,
 };
 pub use store::Store;
 pub use write::JobLogWriter;

@@ -49,7 +49,7 @@ pub(crate) fn file_body(reader: Arc<LogReader>, start: u64, end: u64) -> Body {
 }
 
 /// Reads exactly `len` bytes at `at`, or fails.
-fn read_piece(reader: &LogReader, at: u64, len: usize) -> io::Result<Bytes> {
+pub(crate) fn read_piece(reader: &LogReader, at: u64, len: usize) -> io::Result<Bytes> {
     let mut buf = vec![0u8; len];
     let mut filled = 0;
     while filled < len {

@@ -75,9 +75,14 @@ pub(crate) fn json_answer<T: Serialize>(
     let mut bytes = Vec::with_capacity(size_hint.saturating_add(512));
     serde_json::to_writer(&mut bytes, value)
         .map_err(|e| ApiError::Internal(format!("encoding the answer failed: {e}")))?;
+    Ok(bytes_answer(Bytes::from(bytes), permit))
+}
+
+/// JSON already encoded as an answer. With a permit, the body keeps it until sent.
+pub(crate) fn bytes_answer(bytes: Bytes, permit: Option<HeavyPermit>) -> Response {
     let body = match permit {
         Some(permit) => Body::new(PermitBody {
-            rest: Bytes::from(bytes),
+            rest: bytes,
             _permit: permit,
         }),
         None => Body::from(bytes),
@@ -87,7 +92,7 @@ pub(crate) fn json_answer<T: Serialize>(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    Ok(response)
+    response
 }
 
 /// An answer's bytes, handed out in pieces, and the permit it was made under.

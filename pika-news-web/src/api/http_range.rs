@@ -104,6 +104,54 @@ pub(crate) fn parse_range(header: Option<&str>, size: u64) -> RangeAsk {
     }
 }
 
+/// The headers that decide what a raw answer sends, owned so the decision
+/// can be made wherever the log's identity is known.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Conditions {
+    range: Option<String>,
+    if_range: Option<String>,
+    if_none_match: Option<String>,
+}
+
+impl Conditions {
+    /// The `Range`, `If-Range` and `If-None-Match` of a request.
+    pub(crate) fn of(headers: &axum::http::HeaderMap) -> Self {
+        use axum::http::header;
+        let text = |h: header::HeaderName| {
+            headers
+                .get(h)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        Self {
+            range: text(header::RANGE),
+            if_range: text(header::IF_RANGE),
+            if_none_match: text(header::IF_NONE_MATCH),
+        }
+    }
+
+    /// What to answer for a log whose current `ETag` is `etag` and size
+    /// `size`: `None` for 304 (not modified), else what the range asks.
+    pub(crate) fn decide(&self, etag: &str, size: u64) -> Option<RangeAsk> {
+        if self
+            .if_none_match
+            .as_deref()
+            .is_some_and(|h| none_match(h, etag))
+        {
+            return None;
+        }
+        let range_allowed = self
+            .if_range
+            .as_deref()
+            .is_none_or(|h| if_range_holds(h, etag));
+        Some(if range_allowed {
+            parse_range(self.range.as_deref(), size)
+        } else {
+            RangeAsk::Whole
+        })
+    }
+}
+
 /// Whether an `If-None-Match` value (a list of entity tags, or `*`) matches
 /// `etag` by the weak comparison (RFC 9110 §13.1.2).
 pub(crate) fn none_match(header: &str, etag: &str) -> bool {

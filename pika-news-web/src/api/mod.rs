@@ -30,12 +30,15 @@ mod openapi;
 mod pikaci;
 pub(crate) mod query;
 mod raw;
+pub mod record_cache;
 pub mod routes;
+mod run_loader;
 mod stream;
+pub mod tail_cache;
 mod timed_body;
 
 pub use heavy::HeavyReads;
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
-pub use pikaci::MAX_SERVED_RECORD_BYTES;
-pub(crate) use pikaci::load_run;
 pub use routes::{Access, ROUTES, openapi_document, router};
+pub use run_loader::MAX_SERVED_RECORD_BYTES;
+pub(crate) use run_loader::load_run;

@@ -3,129 +3,37 @@
 //! Every read goes through the store's handles: the run folder is checked once
 //! (`Store::run`), then the record, the job (`RunDir::job`, the default-job
 //! rule) and its logs (`JobDir::log`, `JobLog::read`) are read from it.
+//! Records come through [`run_loader`](super::run_loader): a cached one that
+//! still stands is answered without touching the disk.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use pikaci_core::{JobId, LogFile, LogKind, RunId, RunLogsMetadata, RunRecord};
-use pikaci_store::{BoundedRecord, LogChunk, LogRange, RunDir, StoreError};
+use pikaci_core::{JobId, LogFile, LogKind, RunId};
+use pikaci_store::{LogChunk, LogRange, StoreError};
 
 use super::dto::{LogPart, LogsResponse};
 use super::encoded::{ANSWER_BUDGET, read_fitted};
-use super::heavy::{HeavyPermit, json_answer};
+use super::heavy::{bytes_answer, json_answer};
 use super::query::{self, Params, parse_run_id};
 use super::raw::raw_url;
+use super::run_loader::{blocking, load_cached_record};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// Records up to this size are read without a heavy-read permit.
-const SMALL_RECORD_BYTES: u64 = 256 * 1024;
-/// The largest `run.json` this server reads (a run of thousands of jobs);
-/// a larger one is answered with a 500 that says so, without reading it.
-pub const MAX_SERVED_RECORD_BYTES: u64 = 4 * 1024 * 1024;
 /// Log ranges up to this many bytes are read without a heavy-read permit.
 const SMALL_LOG_BYTES: u64 = 256 * 1024;
 
-/// Runs `f` on the blocking pool: every read of the state root goes there,
-/// never on a runtime worker (a branch's CI code writes those files).
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))
-}
-
-/// A run's reconciled record, the run folder it came from, and the permit
-/// it was read under (a large record).
-pub(crate) struct LoadedRun {
-    pub(crate) record: RunRecord,
-    pub(crate) dir: RunDir,
-    pub(crate) permit: Option<HeavyPermit>,
-}
-
-/// A record whose pikaci died reads as interrupted. In memory only: the
-/// server never writes to the state root, which lanes can write.
-fn reconcile(state: &AppState, mut record: RunRecord) -> RunRecord {
-    if state.liveness.is_orphaned(&record) {
-        record.mark_interrupted(jiff::Timestamp::now());
-    }
-    record
-}
-
-/// Loads a run, reporting a run whose pikaci died as interrupted.
-pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<RunRecord, ApiError> {
-    Ok(load(state, run).await?.record)
-}
-
-/// Loads a run: a usual record (a few KiB) at once; a large one under a
-/// heavy-read permit, up to [`MAX_SERVED_RECORD_BYTES`].
-pub(crate) async fn load(state: &AppState, run: RunId) -> Result<LoadedRun, ApiError> {
-    let (store, st) = (state.store.clone(), state.clone());
-    let (dir, first) = blocking(move || {
-        let dir = store.run(&run)?;
-        let first = match dir.record_within(SMALL_RECORD_BYTES)? {
-            BoundedRecord::Loaded(r) => Some(reconcile(&st, *r)),
-            BoundedRecord::TooLarge { .. } => None,
-        };
-        Ok::<_, StoreError>((dir, first))
-    })
-    .await??;
-    if let Some(record) = first {
-        return Ok(LoadedRun {
-            record,
-            dir,
-            permit: None,
-        });
-    }
-    let permit = state.heavy.acquire().await?;
-    let (d, st) = (dir.clone(), state.clone());
-    let read = blocking(move || {
-        Ok::<_, StoreError>(match d.record_within(MAX_SERVED_RECORD_BYTES)? {
-            BoundedRecord::Loaded(r) => Ok(reconcile(&st, *r)),
-            BoundedRecord::TooLarge { size } => Err(size),
-        })
-    })
-    .await??;
-    match read {
-        Ok(record) => Ok(LoadedRun {
-            record,
-            dir,
-            permit: Some(permit),
-        }),
-        Err(size) => Err(ApiError::Internal(format!(
-            "the record of run {} is {size} bytes, more than the {MAX_SERVED_RECORD_BYTES} bytes this server reads; `pikaci status {}` on the CI host shows it",
-            dir.id(),
-            dir.id()
-        ))),
-    }
-}
-
-/// Loads a run and its logs' metadata from the same (reconciled) record, so
-/// both report one status; with the permit a large record was read under.
-pub(crate) async fn load_run_with_log_metadata(
-    state: &AppState,
-    run: RunId,
-) -> Result<(RunRecord, RunLogsMetadata, Option<HeavyPermit>), ApiError> {
-    let loaded = load(state, run).await?;
-    let (record, dir) = (loaded.record, loaded.dir);
-    let (record, meta) = blocking(move || {
-        let meta = dir.logs_metadata(&record);
-        (record, meta)
-    })
-    .await?;
-    Ok((record, meta?, loaded.permit))
-}
-
-/// `GET /news/api/forge/pikaci/run/{run_id}`: the `RunRecord`.
+/// `GET /news/api/forge/pikaci/run/{run_id}`: the `RunRecord`, as the bytes
+/// serialized when it was read.
 pub(crate) async fn run(
-    _: ReadAccess,
+    access: ReadAccess,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let run = parse_run_id(&run_id)?;
-    let loaded = load(&state, run).await?;
-    json_answer(&loaded.record, loaded.permit, 4096)
+    let (cached, permit) = load_cached_record(&state, run, Some(access.fresh())).await?;
+    Ok(bytes_answer(cached.json, permit))
 }
 
 /// The text of a chunk and what part of the log it is; a truncated part
@@ -175,7 +83,7 @@ pub(crate) fn small_range(range: LogRange) -> bool {
 /// rest); what is left out is reported by each log's `truncated`, `offset`
 /// and `len`.
 pub(crate) async fn logs(
-    _: ReadAccess,
+    access: ReadAccess,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Query(params): Query<Params>,
@@ -194,9 +102,13 @@ pub(crate) async fn logs(
     } else {
         Some(state.heavy.acquire().await?)
     };
+    let record = load_cached_record(&state, run.clone(), Some(access.fresh()))
+        .await?
+        .0
+        .record;
     let store = state.store.clone();
     let (job, host, guest) = blocking(move || {
-        let job = store.run(&run)?.job(job.as_ref())?;
+        let job = store.run(&run)?.job_of(&record, job.as_ref())?;
         let files = kind.files();
         let mut remaining = ANSWER_BUDGET;
         let mut read = |file: LogFile| -> Result<Option<LogChunk>, StoreError> {

@@ -21,22 +21,24 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pikaci_core::{JobId, LogFile, RunId};
-use pikaci_store::{FileIdentity, JobLog, LogRange, LogReader, StoreError};
+use pikaci_store::{FileIdentity, JobLog, LogRange, LogReader, StoreError, default_job};
 
 use super::dto::ErrorBody;
-use super::file_body::file_body;
-use super::http_range::{RangeAsk, if_range_holds, none_match, parse_range};
+use super::file_body::{file_body, read_piece};
+use super::http_range::{Conditions, RangeAsk};
 use super::query::{self, Params, parse_run_id};
+use super::run_loader::{load_cached_record, watched_hit};
+use super::tail_cache::Span;
 use super::timed_body::timed_body;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::live::timed::Timed;
-use crate::state::AppState;
+use crate::state::{AppState, Fresh};
 
 /// The path of the raw route for a run, without the query.
 pub(crate) fn raw_path(run: &RunId) -> String {
@@ -73,17 +75,35 @@ pub(crate) struct OpenLog {
     pub(crate) file: LogFile,
 }
 
+/// A span of the log read while it was opened, when it was small.
+pub(crate) type Prefetched = Option<Bytes>;
+
+/// Answers up to this size are read while the log is opened, in the same
+/// hop to the blocking pool, and sent from memory.
+const INLINE_BYTES: u64 = 256 * 1024;
+
 /// Opens one log of a job on the blocking pool: the same run, job and id
-/// checks as every read route; a log not written yet is a 404.
+/// checks as every read route (the run's record from the record cache); a
+/// log not written yet is a 404. `prefetch` says, from the open log's
+/// identity, which span to read at once (`None`: nothing).
 pub(crate) async fn open_log(
     state: &AppState,
+    fresh: Fresh,
     run: RunId,
     job: Option<JobId>,
     file: LogFile,
-) -> Result<OpenLog, ApiError> {
-    let store = state.store.clone();
+    prefetch: impl FnOnce(&FileIdentity) -> Option<(u64, u64)> + Send + 'static,
+) -> Result<(OpenLog, Prefetched, bool), ApiError> {
+    let record = load_cached_record(state, run.clone(), Some(fresh))
+        .await?
+        .0
+        .record;
+    let (store, st) = (state.store.clone(), state.clone());
     tokio::task::spawn_blocking(move || {
-        let job = store.run(&run)?.job(job.as_ref())?;
+        let job = store.run(&run)?.job_of(&record, job.as_ref())?;
+        // Watched before it is read, so a span kept from this read is
+        // dropped by the first change after it.
+        let watched = fresh.watching() && st.watch_job(&run, job.id());
         let log = job.log(file);
         let reader = log.open()?.ok_or_else(|| StoreError::LogNotFound {
             run: run.clone(),
@@ -91,14 +111,27 @@ pub(crate) async fn open_log(
             file,
         })?;
         let identity = reader.identity()?;
-        Ok::<_, StoreError>(OpenLog {
-            log,
-            reader: Arc::new(reader),
-            identity,
-            run,
-            job: job.id().clone(),
-            file,
-        })
+        let inline = match prefetch(&identity) {
+            Some((start, len)) => Some(read_piece(&reader, start, len as usize).map_err(
+                |source| StoreError::Io {
+                    what: format!("reading {} of run {run} job {}", file.file_name(), job.id()),
+                    source,
+                },
+            )?),
+            None => None,
+        };
+        Ok::<_, StoreError>((
+            OpenLog {
+                log,
+                reader: Arc::new(reader),
+                identity,
+                run,
+                job: job.id().clone(),
+                file,
+            },
+            inline,
+            watched,
+        ))
     })
     .await
     .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
@@ -107,7 +140,7 @@ pub(crate) async fn open_log(
 
 /// `GET|HEAD .../logs/{run_id}/raw?job=&kind=host|guest&download=1`.
 pub(crate) async fn raw(
-    _: ReadAccess,
+    access: ReadAccess,
     State(state): State<AppState>,
     method: Method,
     Path(run_id): Path<String>,
@@ -125,8 +158,69 @@ pub(crate) async fn raw(
     } else {
         None
     };
-    let log = open_log(&state, run, job, file).await?;
+    // What to send is decided from the log's identity where it is opened, so
+    // a small answer (a tail, a page of the viewer) is read in the same hop.
+    let asked = Asked {
+        conditions: Conditions::of(&headers),
+        head: method == Method::HEAD,
+        download,
+    };
+    let (head, plan) = (asked.head, asked.conditions.clone());
+    if !timestamps
+        && let Some(answer) =
+            from_tail_cache(&state, access.fresh(), &run, job.as_ref(), file, &asked)
+    {
+        return Ok(answer);
+    }
+    let (log, inline, watched) = open_log(&state, access.fresh(), run, job, file, move |id| {
+        let size = id.size;
+        match plan.decide(&etag(id), size)? {
+            ask @ (RangeAsk::Whole | RangeAsk::Part { .. })
+                if !head && !timestamps && ask.len(size) <= INLINE_BYTES =>
+            {
+                let start = match ask {
+                    RangeAsk::Part { start, .. } => start,
+                    _ => 0,
+                };
+                Some((start, ask.len(size)))
+            }
+            _ => None,
+        }
+    })
+    .await?;
 
+    let ids = (log.run.clone(), log.job.clone(), log.file);
+    if let Some(span) = span {
+        return timestamped(log, span, common_headers(&ids, download), head).await;
+    }
+    let identity = log.identity;
+    let reader = log.reader;
+    let (answer, read) = respond(&ids, &identity, &asked, |_, _| {
+        // What was read while the log was opened is exactly the span sent
+        // (decided from the same identity and conditions).
+        match inline {
+            Some(bytes) => Source::Bytes(bytes),
+            None => Source::Reader(reader),
+        }
+    });
+    // A small span read while the job's folder was watched is kept.
+    if let (true, Some((start, bytes))) = (watched, read) {
+        let (run, job, file) = ids;
+        state.tails.put(
+            (run, job, file),
+            Span {
+                identity,
+                start,
+                bytes,
+            },
+            || state.unwatch(true),
+        );
+    }
+    Ok(answer)
+}
+
+/// The headers every raw answer has.
+fn common_headers(ids: &(RunId, JobId, LogFile), download: bool) -> HeaderMap {
     let mut out = HeaderMap::new();
     // A log grows: caches must ask again, and may keep what the ETag vouches for.
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -140,29 +234,55 @@ pub(crate) async fn raw(
             header::CONTENT_DISPOSITION,
             value(&format!(
                 "attachment; filename=\"{}-{}-{}\"",
-                log.run,
-                log.job,
-                log.file.file_name()
+                ids.0,
+                ids.1,
+                ids.2.file_name()
             )),
         );
     }
-    if let Some(span) = span {
-        return timestamped(log, span, out, method == Method::HEAD).await;
-    }
-    let size = log.identity.size;
-    let tag = etag(&log.identity);
+    out
+}
+
+/// What the request asks of the answer, besides which log.
+struct Asked {
+    /// `Range`, `If-Range`, `If-None-Match`.
+    conditions: Conditions,
+    /// `HEAD`: headers only.
+    head: bool,
+    /// `?download=1`: an attachment.
+    download: bool,
+}
+
+/// Where an answer's bytes come from.
+enum Source {
+    /// Memory: exactly the bytes to send.
+    Bytes(Bytes),
+    /// The open log, streamed.
+    Reader(Arc<LogReader>),
+}
+
+/// The answer for a log of `identity` to what was `asked`: 304, 416, or 200
+/// / 206 whose bytes `source(start, len)` gives. With the answer, the span
+/// sent from memory when there was one (for the tail cache).
+fn respond(
+    ids: &(RunId, JobId, LogFile),
+    identity: &FileIdentity,
+    asked: &Asked,
+    source: impl FnOnce(u64, u64) -> Source,
+) -> (Response, Option<(u64, Bytes)>) {
+    let Asked {
+        conditions,
+        head,
+        download,
+    } = asked;
+    let (head, download) = (*head, *download);
+    let mut out = common_headers(ids, download);
+    let size = identity.size;
+    let tag = etag(identity);
     out.insert(header::ETAG, value(&tag));
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-
-    let text = |h: header::HeaderName| headers.get(h).and_then(|v| v.to_str().ok());
-    if text(header::IF_NONE_MATCH).is_some_and(|h| none_match(h, &tag)) {
-        return Ok((StatusCode::NOT_MODIFIED, out).into_response());
-    }
-    let range_allowed = text(header::IF_RANGE).is_none_or(|h| if_range_holds(h, &tag));
-    let ask = if range_allowed {
-        parse_range(text(header::RANGE), size)
-    } else {
-        RangeAsk::Whole
+    let Some(ask) = conditions.decide(&tag, size) else {
+        return ((StatusCode::NOT_MODIFIED, out).into_response(), None);
     };
     let (status, start) = match ask {
         RangeAsk::Whole => (StatusCode::OK, 0),
@@ -181,7 +301,10 @@ pub(crate) async fn raw(
             };
             out.insert(header::CONTENT_RANGE, value(&format!("bytes */{size}")));
             let body = axum::Json(ErrorBody { error: message });
-            return Ok((StatusCode::RANGE_NOT_SATISFIABLE, out, body).into_response());
+            return (
+                (StatusCode::RANGE_NOT_SATISFIABLE, out, body).into_response(),
+                None,
+            );
         }
     };
     let len = ask.len(size);
@@ -190,12 +313,51 @@ pub(crate) async fn raw(
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
     out.insert(header::CONTENT_LENGTH, value(&len.to_string()));
-    let body = if method == Method::HEAD || len == 0 {
-        Body::empty()
-    } else {
-        file_body(log.reader, start, start + len)
+    if head || len == 0 {
+        return ((status, out, Body::empty()).into_response(), None);
+    }
+    let (body, kept) = match source(start, len) {
+        Source::Bytes(bytes) => (Body::from(bytes.clone()), Some((start, bytes))),
+        Source::Reader(reader) => (file_body(reader, start, start + len), None),
     };
-    Ok((status, out, body).into_response())
+    ((status, out, body).into_response(), kept)
+}
+
+/// An answer from the tail cache: the log's span kept from a request
+/// before, while its job's folder is watched and unchanged, and the run's
+/// record cached likewise. `None` when it cannot answer (nothing kept, no
+/// watch, or the range asks for bytes outside the span).
+fn from_tail_cache(
+    state: &AppState,
+    fresh: Fresh,
+    run: &RunId,
+    job: Option<&JobId>,
+    file: LogFile,
+    asked: &Asked,
+) -> Option<Response> {
+    let record = watched_hit(state, run, fresh)?.record;
+    let job = job.or_else(|| default_job(&record))?.clone();
+    let ids = (run.clone(), job, file);
+    let span = state.tails.get(&ids)?;
+    // Only when the span holds what is asked for (or nothing is sent).
+    let size = span.identity.size;
+    let fits = match asked.conditions.decide(&etag(&span.identity), size) {
+        Some(ask @ (RangeAsk::Whole | RangeAsk::Part { .. })) if !asked.head => {
+            let start = match ask {
+                RangeAsk::Part { start, .. } => start,
+                _ => 0,
+            };
+            span.slice(start, ask.len(size)).is_some()
+        }
+        _ => true,
+    };
+    if !fits {
+        return None;
+    }
+    let (answer, _) = respond(&ids, &span.identity, asked, |start, len| {
+        Source::Bytes(span.slice(start, len).expect("checked to fit"))
+    });
+    Some(answer)
 }
 
 /// `raw?timestamps=1`: the span chosen by `offset`/`limit`/`tail` (bytes of

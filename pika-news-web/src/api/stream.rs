@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use pikaci_core::JobId;
 
 use super::query::{self, Params, parse_run_id};
+use super::run_loader::load_cached_record;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::live::{self, StreamStart, sse::StreamStatus};
@@ -36,7 +37,7 @@ fn start_offset(params: &Params, headers: &HeaderMap) -> Result<u64, ApiError> {
 
 /// `GET .../logs/{run_id}/stream?job=&kind=&offset=`.
 pub(crate) async fn stream(
-    _: ReadAccess,
+    access: ReadAccess,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Query(params): Query<Params>,
@@ -47,11 +48,13 @@ pub(crate) async fn stream(
     let file = query::one_log(&params)?;
     let from = start_offset(&params, &headers)?;
     let timestamps = query::flag(&params, "timestamps")?;
-    let (store, liveness) = (state.store.clone(), state.liveness.clone());
+    let record = load_cached_record(&state, run.clone(), Some(access.fresh()))
+        .await?
+        .0
+        .record;
+    let store = state.store.clone();
     let start = tokio::task::spawn_blocking(move || {
-        let dir = store.run(&run)?;
-        let record = dir.record_reconciled(liveness.as_ref(), jiff::Timestamp::now())?;
-        let job = dir.job(job.as_ref())?;
+        let job = store.run(&run)?.job_of(&record, job.as_ref())?;
         let status = StreamStatus::of(&record, job.id());
         let log = job.log(file);
         // A damaged sidecar is reported now rather than losing times silently.

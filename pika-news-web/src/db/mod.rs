@@ -14,6 +14,7 @@ mod overview;
 mod queue;
 mod recovery;
 mod schema;
+mod token_cache;
 mod tokens;
 pub mod types;
 
@@ -69,6 +70,13 @@ pub enum DbError {
     },
 }
 
+/// The token check's own connection (opened on first use) and its cache.
+#[derive(Default)]
+struct AuthSlot {
+    conn: Option<Connection>,
+    cache: token_cache::TokenCache,
+}
+
 /// How many idle connections are kept for reuse.
 const POOL_SIZE: usize = 32;
 
@@ -78,7 +86,7 @@ const POOL_SIZE: usize = 32;
 pub struct Db {
     path: Utf8PathBuf,
     idle: Arc<std::sync::Mutex<Vec<Connection>>>,
-    auth: Arc<std::sync::Mutex<Option<Connection>>>,
+    auth: Arc<std::sync::Mutex<AuthSlot>>,
     clock: Arc<dyn Clock>,
 }
 
@@ -124,6 +132,11 @@ impl Db {
         Ok(db)
     }
 
+    /// The database file.
+    pub(crate) fn path(&self) -> &Utf8Path {
+        &self.path
+    }
+
     /// The clock the database stamps rows with.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
@@ -153,20 +166,22 @@ impl Db {
             .map_err(|e| DbError::Task(e.to_string()))?
     }
 
-    /// Runs a short read on the connection kept for token checks.
+    /// Runs a short read on the connection kept for token checks, with the
+    /// cache of tokens seen valid.
     pub(crate) fn with_auth_conn<T>(
         &self,
-        f: impl FnOnce(&Connection) -> Result<T, DbError>,
+        f: impl FnOnce(&Connection, &mut token_cache::TokenCache) -> Result<T, DbError>,
     ) -> Result<T, DbError> {
         let mut slot = self
             .auth
             .lock()
             .map_err(|_| DbError::Task("the token check lock is poisoned".into()))?;
-        if slot.is_none() {
-            *slot = Some(self.connect()?);
+        let AuthSlot { conn, cache } = &mut *slot;
+        if conn.is_none() {
+            *conn = Some(self.connect()?);
         }
-        match slot.as_ref() {
-            Some(conn) => f(conn),
+        match conn.as_ref() {
+            Some(c) => f(c, cache),
             None => Err(DbError::Task("no token check connection".into())),
         }
     }

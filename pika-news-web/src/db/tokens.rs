@@ -19,9 +19,14 @@ pub struct TokenInfo {
     pub revoked_at: Option<String>,
 }
 
-/// The stored form of a token.
+/// The SHA-256 of a token.
+pub(crate) fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
+}
+
+/// The stored form of a token: its SHA-256 in hex.
 pub(crate) fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+    hex::encode(token_digest(token))
 }
 
 /// A new random token: `pn_` and 32 random bytes in hex.
@@ -93,47 +98,84 @@ impl Db {
     }
 
     /// The role of a presented token, if it is known and not revoked.
-    ///
-    /// Checked on every request, so it runs on a dedicated reader connection
-    /// with a cached statement: in WAL mode a reader never waits for writers,
-    /// and a revocation is seen by the next request.
     pub async fn token_role(&self, presented: &str) -> Result<Option<Role>, DbError> {
-        let hash = hash_token(presented);
-        let row: Option<(String, Role, Option<String>)> = self.with_auth_conn(|c| {
-            Ok(
-                c.prepare_cached("SELECT hash, role, revoked_at FROM tokens WHERE hash = ?1")?
-                    .query_row([&hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                    .optional()?,
-            )
-        })?;
-        // Compare the hashes in constant time, so the answer's timing does not
-        // depend on how much of a guess matched.
-        Ok(row.and_then(|(stored, role, revoked)| {
-            let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
-            (same && revoked.is_none()).then_some(role)
-        }))
+        self.check_token(presented, None, |(_, role)| *role)
     }
-}
 
-impl Db {
     /// The name and role of a presented token, if it is known and not
-    /// revoked (compared as [`Db::token_role`] does).
+    /// revoked.
+    ///
+    /// Tokens seen valid are kept in a
+    /// `TokenCache` while the database
+    /// does not change; whether it changed is SQLite's `PRAGMA
+    /// data_version` (moved by any commit, here or in another process such
+    /// as `pika-news token revoke`). Only a token not in the cache is
+    /// queried, on a dedicated reader connection with a cached statement. A
+    /// revocation is seen by the next request.
     pub async fn token_owner(&self, presented: &str) -> Result<Option<(String, Role)>, DbError> {
-        let hash = hash_token(presented);
-        let row: Option<(String, String, Role, Option<String>)> =
-            self.with_auth_conn(|c| {
-                Ok(c.prepare_cached(
-                    "SELECT hash, name, role, revoked_at FROM tokens WHERE hash = ?1",
-                )?
+        self.check_token(presented, None, Clone::clone)
+    }
+
+    /// [`Db::token_role`] on this thread (a short read on the token check's
+    /// own connection).
+    pub(crate) fn token_role_sync(&self, presented: &str) -> Result<Option<Role>, DbError> {
+        self.check_token(presented, None, |(_, role)| *role)
+    }
+
+    /// [`Db::token_role`] for a caller that watches the database's files
+    /// itself (the server's [`DiskWatch`](crate::watch::DiskWatch)) and
+    /// says whether they changed since its last call: no SQLite call at all
+    /// for a token seen valid before.
+    pub(crate) fn token_role_watched(
+        &self,
+        presented: &str,
+        db_changed: bool,
+    ) -> Result<Option<Role>, DbError> {
+        self.check_token(presented, Some(db_changed), |(_, role)| *role)
+    }
+
+    /// What `pick` takes of the owner of a presented token, if it is known
+    /// and not revoked (see [`Db::token_owner`]).
+    fn check_token<T>(
+        &self,
+        presented: &str,
+        watched: Option<bool>,
+        pick: impl Fn(&(String, Role)) -> T,
+    ) -> Result<Option<T>, DbError> {
+        let digest = token_digest(presented);
+        self.with_auth_conn(|c, cache| {
+            match watched {
+                Some(db_changed) => cache.seen(db_changed),
+                None => {
+                    let version: i64 = c
+                        .prepare_cached("PRAGMA data_version")?
+                        .query_row([], |r| r.get(0))?;
+                    cache.sync(version);
+                }
+            }
+            if let Some(owner) = cache.get(&digest) {
+                return Ok(Some(pick(owner)));
+            }
+            // Not seen valid since the last change: ask the table.
+            let hash = hex::encode(digest);
+            let row: Option<(String, String, Role, Option<String>)> = c
+                .prepare_cached("SELECT hash, name, role, revoked_at FROM tokens WHERE hash = ?1")?
                 .query_row([&hash], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
                 })
-                .optional()?)
-            })?;
-        Ok(row.and_then(|(stored, name, role, revoked)| {
-            let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
-            (same && revoked.is_none()).then_some((name, role))
-        }))
+                .optional()?;
+            // Compare the hashes in constant time, so the answer's timing does
+            // not depend on how much of a guess matched.
+            let owner = row.and_then(|(stored, name, role, revoked)| {
+                let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
+                (same && revoked.is_none()).then_some((name, role))
+            });
+            let picked = owner.as_ref().map(&pick);
+            if let Some(o) = owner {
+                cache.insert(digest, o);
+            }
+            Ok(picked)
+        })
     }
 }
 
@@ -172,5 +214,28 @@ mod tests {
         assert_eq!(list.len(), 1);
         assert!(list[0].revoked_at.is_some());
         assert!(Role::Admin > Role::Write && Role::Write > Role::Read);
+    }
+
+    #[tokio::test]
+    async fn a_cached_token_revoked_through_another_connection_fails_next_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = camino::Utf8PathBuf::try_from(dir.path().join("db.sqlite")).unwrap();
+        let server = Db::open(&path).unwrap();
+        let secret = server.create_token("bot", Role::Read).unwrap();
+        // Seen valid (and cached) by the server...
+        for _ in 0..3 {
+            assert_eq!(server.token_role(&secret).await.unwrap(), Some(Role::Read));
+        }
+        // ...revoked by another opener of the file, as `pika-news token revoke` is.
+        let cli = Db::open(&path).unwrap();
+        cli.revoke_token("bot").unwrap();
+        assert_eq!(server.token_role(&secret).await.unwrap(), None);
+        assert_eq!(server.token_owner(&secret).await.unwrap(), None);
+        // A change elsewhere in the database empties the cache, and valid
+        // tokens are simply looked up again.
+        let other = cli.create_token("other", Role::Write).unwrap();
+        assert_eq!(server.token_role(&other).await.unwrap(), Some(Role::Write));
+        cli.create_token("third", Role::Read).unwrap();
+        assert_eq!(server.token_role(&other).await.unwrap(), Some(Role::Write));
     }
 }

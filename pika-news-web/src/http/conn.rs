@@ -1,5 +1,7 @@
 //! The accept loop ([`serve_router`]) and the life of one connection.
 //!
+//! - Connections are handed, in turn, to one of several single-threaded
+//!   runtimes ([`Workers`]), one per core.
 //! - Every connection is driven by hyper's HTTP/1.1 connection with a
 //!   header-read timeout (hyper times the request head from the moment it
 //!   waits for one).
@@ -35,6 +37,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt as _;
 
 use super::limits::HttpLimits;
+use super::workers::Workers;
 
 /// One connection, as the registry and its watchdog see it.
 struct ConnState {
@@ -195,13 +198,17 @@ fn out_of_resources(e: &std::io::Error) -> bool {
 /// Serves `app` on `listener` under `limits`, at most `cap` connections at
 /// once, until `shutdown` completes; then stops accepting, lets requests in
 /// flight finish for [`HttpLimits::shutdown_grace`] and closes the rest.
+/// Connections are driven on `workers` single-threaded runtimes, each in
+/// turn (see `Workers`); this runtime only accepts.
 pub async fn serve_router(
     listener: TcpListener,
     app: Router,
     limits: HttpLimits,
     cap: usize,
+    workers: usize,
     shutdown: impl Future<Output = ()> + Send,
 ) -> std::io::Result<()> {
+    let mut workers = Workers::start(workers)?;
     let registry = Arc::new(Registry::default());
     let stop = CancellationToken::new();
     let mut tasks = JoinSet::new();
@@ -226,15 +233,22 @@ pub async fn serve_router(
                 if registry.live() >= cap {
                     registry.evict_one();
                 }
+                // Out of this runtime's reactor, into the worker's.
+                let Ok(stream) = stream.into_std() else {
+                    continue;
+                };
                 let state = registry.add();
-                tasks.spawn(drive(
-                    stream,
-                    app.clone(),
-                    state,
-                    limits.clone(),
-                    stop.clone(),
-                    registry.clone(),
-                ));
+                let (app, limits, stop, registry) =
+                    (app.clone(), limits.clone(), stop.clone(), registry.clone());
+                tasks.spawn_on(
+                    async move {
+                        match TcpStream::from_std(stream) {
+                            Ok(stream) => drive(stream, app, state, limits, stop, registry).await,
+                            Err(_) => registry.remove(state.id),
+                        }
+                    },
+                    workers.next(),
+                );
             }
             Err(e) if out_of_resources(&e) => {
                 tracing::warn!(error = %e, "out of descriptors accepting a connection");
@@ -257,6 +271,7 @@ pub async fn serve_router(
         tasks.abort_all();
         while tasks.join_next().await.is_some() {}
     }
+    workers.finish().await;
     Ok(())
 }
 

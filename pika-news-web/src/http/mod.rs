@@ -6,9 +6,13 @@
 //! - [`limits`]: `[http]` of `pika-news.toml`.
 //! - `conn`: the accept loop, the connection registry (cap, eviction of
 //!   connections with no request in flight) and each connection's watchdog.
+//! - `workers`: one single-threaded runtime per core, which connections are
+//!   driven on.
 
 mod conn;
 pub mod limits;
+mod workers;
 
 pub use conn::serve_router;
 pub use limits::HttpLimits;
+pub use workers::default_workers;

@@ -16,7 +16,7 @@ use pikaci_store::{DiskFs, Follow, FollowStep, JobLog, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
-use super::hub::HubEvent;
+use super::hub::{HubEvent, Piece};
 use super::sse::{self, StreamEnd, StreamStatus};
 use super::text::{LineTimes, TextCursor};
 use super::timed::{PieceTimes, Timed};
@@ -54,8 +54,13 @@ pub(crate) fn stream(live: Arc<LiveLogs>, liveness: Arc<dyn Liveness>, start: St
         settings,
         liveness,
     };
+    let closing = live.closing().clone();
     tokio::spawn(async move {
-        if let Err(stop) = client.run(live).await {
+        let ran = tokio::select! {
+            ran = client.run(live) => ran,
+            () = closing.cancelled() => Err(Stop::Closing),
+        };
+        if let Err(stop) = ran {
             tracing::debug!(?stop, "a log stream stopped");
         }
     });
@@ -72,6 +77,8 @@ enum Stop {
     Stalled,
     /// Reading the log failed (logged).
     Failed,
+    /// The server is stopping.
+    Closing,
 }
 
 /// What catching up found.
@@ -169,11 +176,11 @@ impl Client {
             };
             let caught = match event {
                 Ok(event) => match &*event {
-                    HubEvent::Bytes {
-                        start,
-                        bytes,
-                        line_times,
-                    } => self.bytes(*start, bytes, line_times).await?,
+                    HubEvent::Start(from) if *from > self.file().text.read() => {
+                        Some(self.catch_up().await?)
+                    }
+                    HubEvent::Start(_) => None,
+                    HubEvent::Bytes(piece) => self.bytes(piece).await?,
                     HubEvent::Status(status) => {
                         self.set_status(status.clone()).await?;
                         None
@@ -195,12 +202,25 @@ impl Client {
 
     /// Bytes from the hub: the part this client has not had yet, or, if
     /// the hub is ahead of it (it missed some), a catch-up from the file.
-    async fn bytes(
-        &mut self,
-        start: u64,
-        bytes: &Bytes,
-        line_times: &[(u64, i64)],
-    ) -> Result<Option<Caught>, Stop> {
+    async fn bytes(&mut self, piece: &Piece) -> Result<Option<Caught>, Stop> {
+        let Piece {
+            start,
+            bytes,
+            line_times,
+            plain,
+            stamped,
+        } = piece;
+        let start = *start;
+        let file = self.file();
+        let rendered = if file.timed.is_some() { stamped } else { plain };
+        if (file.text.sent(), file.text.read()) == rendered.before {
+            // In step with the hub: its rendering is this client's.
+            file.text = rendered.after.clone();
+            if !rendered.event.is_empty() {
+                self.send(rendered.event.clone()).await?;
+            }
+            return Ok(None);
+        }
         let read = self.file().text.read();
         let end = start + bytes.len() as u64;
         if end <= read {

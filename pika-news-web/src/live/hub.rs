@@ -18,8 +18,8 @@ use pikaci_store::{DiskFs, Follow, FollowStep, JobLog, StoreError};
 use tokio::sync::broadcast;
 
 use super::sse::StreamStatus;
-use super::text::LineTimes as _;
-use super::timed::{Timed, line_starts};
+use super::text::{LineTimes, TextCursor};
+use super::timed::{PieceTimes, Timed, line_starts};
 use super::{LiveLogs, Settings};
 
 /// Which log a hub follows.
@@ -28,16 +28,12 @@ pub(crate) type HubKey = (RunId, JobId, LogFile);
 /// What a hub broadcasts.
 #[derive(Debug)]
 pub(crate) enum HubEvent {
-    /// New bytes of the log, the first at byte `start`.
-    Bytes {
-        /// The offset of the first byte.
-        start: u64,
-        /// The bytes.
-        bytes: Bytes,
-        /// When each line that starts in them arrived, `(offset, ms)`, as
-        /// far as the log's sidecar says (empty without one).
-        line_times: Vec<(u64, i64)>,
-    },
+    /// The hub follows the log from this offset: a client that subscribed
+    /// before the hub looked at the log, and has read less than this, reads
+    /// the rest from the file (the hub will never send it).
+    Start(u64),
+    /// New bytes of the log.
+    Bytes(Box<Piece>),
     /// The job's status changed.
     Status(StreamStatus),
     /// The job has finished and the hub has read its log to the end.
@@ -46,11 +42,60 @@ pub(crate) enum HubEvent {
 
 pub(crate) type Sender = broadcast::Sender<Arc<HubEvent>>;
 
-/// The hub's side of the file: its follow, and the times of the lines it reads.
+/// New bytes of the log, the first at byte `start`.
+#[derive(Debug)]
+pub(crate) struct Piece {
+    /// The offset of the first byte.
+    pub(crate) start: u64,
+    /// The bytes.
+    pub(crate) bytes: Bytes,
+    /// When each line that starts in them arrived, `(offset, ms)`, as far
+    /// as the log's sidecar says (empty without one).
+    pub(crate) line_times: Vec<(u64, i64)>,
+    /// The `log` event for a client exactly where the hub was before these
+    /// bytes, without times.
+    pub(crate) plain: Rendered,
+    /// As `plain`, with each line's time.
+    pub(crate) stamped: Rendered,
+}
+
+/// A piece rendered once for every client in step with the hub: such a
+/// client sends `event` (if not empty) and takes `after` as its cursor.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    /// The cursor the client must have had: the same `sent` and `read`.
+    pub(crate) before: (u64, u64),
+    /// The `log` event (empty when all of it waits for a character's end).
+    pub(crate) event: Bytes,
+    /// The cursor after it.
+    pub(crate) after: TextCursor,
+}
+
+impl Rendered {
+    fn of(cursor: &mut TextCursor, bytes: &[u8], times: Option<&mut dyn LineTimes>) -> Self {
+        let before = (cursor.sent(), cursor.read());
+        let text = cursor.push(bytes, times);
+        let event = if text.is_empty() {
+            Bytes::new()
+        } else {
+            super::sse::log_event(&text, cursor.sent())
+        };
+        Self {
+            before,
+            event,
+            after: cursor.clone(),
+        }
+    }
+}
+
+/// The hub's side of the file: its follow, the times of the lines it reads,
+/// and the text of a client in step with it, without and with times.
 struct Reader {
     follow: Follow<DiskFs>,
     timed: Timed,
     at_line_start: bool,
+    plain: TextCursor,
+    stamped: TextCursor,
 }
 
 enum Step {
@@ -63,8 +108,11 @@ impl Reader {
     /// Starts at the log's end (blocking: file reads).
     fn at_end(log: JobLog, liveness: Arc<dyn Liveness>) -> Self {
         let start = log.size().ok().flatten().unwrap_or(0);
+        let at_line_start = super::starts_line(&log, start);
         Self {
-            at_line_start: super::starts_line(&log, start),
+            at_line_start,
+            plain: TextCursor::new(start, at_line_start),
+            stamped: TextCursor::new(start, at_line_start),
             timed: Timed::new(log.clone()),
             follow: log.follow(start, liveness),
         }
@@ -77,16 +125,24 @@ impl Reader {
             FollowStep::Chunk(c) => {
                 let start = c.offset - c.bytes.len() as u64;
                 self.timed.refresh();
-                let line_times = line_starts(&c.bytes, start, self.at_line_start)
+                let line_times: Vec<(u64, i64)> = line_starts(&c.bytes, start, self.at_line_start)
                     .into_iter()
                     .filter_map(|o| self.timed.time_at(o).map(|ms| (o, ms)))
                     .collect();
                 self.at_line_start = c.bytes.last() == Some(&b'\n');
-                Ok(Step::Bytes(HubEvent::Bytes {
+                let plain = Rendered::of(&mut self.plain, &c.bytes, None);
+                let stamped = Rendered::of(
+                    &mut self.stamped,
+                    &c.bytes,
+                    Some(&mut PieceTimes(&line_times)),
+                );
+                Ok(Step::Bytes(HubEvent::Bytes(Box::new(Piece {
                     start,
                     bytes: Bytes::from(c.bytes),
                     line_times,
-                }))
+                    plain,
+                    stamped,
+                }))))
             }
             FollowStep::Wait => Ok(Step::Wait),
             FollowStep::End => Ok(Step::End),
@@ -109,6 +165,7 @@ pub(crate) async fn run(
         force_retire(&registry, &key, &tx);
         return;
     };
+    let _ = tx.send(Arc::new(HubEvent::Start(reader.follow.offset())));
     let mut reader = Some(reader);
     let mut status: Option<StreamStatus> = None;
     let job = key.1.clone();
@@ -119,6 +176,12 @@ pub(crate) async fn run(
         let mut r = reader
             .take()
             .expect("the reader is put back after each step");
+        if registry
+            .upgrade()
+            .is_none_or(|live| live.closing().is_cancelled())
+        {
+            break;
+        }
         let Ok((r, step)) = tokio::task::spawn_blocking(move || {
             let step = r.step();
             (r, step)

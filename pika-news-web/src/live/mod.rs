@@ -26,6 +26,7 @@ use std::time::Duration;
 use pikaci_core::Liveness;
 use pikaci_store::JobLog;
 use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
 
 pub(crate) use client::{StreamStart, stream};
 use hub::{HubEvent, HubKey, Sender};
@@ -89,6 +90,7 @@ impl Default for Settings {
 pub struct LiveLogs {
     hubs: Mutex<HashMap<HubKey, Sender>>,
     settings: Settings,
+    closing: CancellationToken,
 }
 
 impl LiveLogs {
@@ -97,7 +99,20 @@ impl LiveLogs {
         Self {
             hubs: Mutex::default(),
             settings,
+            closing: CancellationToken::new(),
         }
+    }
+
+    /// Ends every stream (the server is stopping): each closes without an
+    /// `end` event, so its client reconnects and resumes by offset. Streams
+    /// opened afterwards close at once.
+    pub fn close(&self) {
+        self.closing.cancel();
+    }
+
+    /// Cancelled when the streams are to close.
+    pub(crate) fn closing(&self) -> &CancellationToken {
+        &self.closing
     }
 
     /// The settings streams use.

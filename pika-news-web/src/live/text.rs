@@ -45,8 +45,11 @@ pub(crate) fn time_prefix(ms: i64) -> String {
     format!("{} ", t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ"))
 }
 
-/// Turns a log's bytes into text, piece by piece.
-#[derive(Debug)]
+/// Turns a log's bytes into text, piece by piece. Two cursors at the same
+/// [`sent`](Self::sent) and [`read`](Self::read) of one log are in the same
+/// state (what they hold back is the same bytes of the log), so one can take
+/// the other's place: how a hub renders a piece once for all its clients.
+#[derive(Debug, Clone)]
 pub(crate) struct TextCursor {
     carry: Vec<u8>,
     sent: u64,

@@ -85,3 +85,60 @@ async fn unknown_routes_are_json_404s() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "no such route");
 }
+
+/// The server caches tokens it has seen valid; `pika-news token revoke`, run
+/// as its own process on the same database, still stops the token at the
+/// next request.
+#[tokio::test]
+async fn a_token_revoked_by_the_cli_in_another_process_fails_at_the_next_request() {
+    revoked_by_the_cli(false).await;
+}
+
+#[tokio::test]
+async fn without_inotify_a_revocation_by_the_cli_is_seen_as_well() {
+    revoked_by_the_cli(true).await;
+}
+
+async fn revoked_by_the_cli(without_watch: bool) {
+    let app = TestApp::new();
+    let mut state = app.state();
+    if without_watch {
+        state = state.without_disk_watch();
+    }
+    let router = pika_news_web::router(state);
+    let route = format!("/news/api/forge/pikaci/run/{RUN}");
+    let auth = format!("Bearer {}", app.read);
+    let send = |router: axum::Router| {
+        let (route, auth) = (route.clone(), auth.clone());
+        async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::builder()
+                .uri(route)
+                .header("authorization", auth)
+                .body(axum::body::Body::empty())
+                .unwrap();
+            router.oneshot(req).await.unwrap().status()
+        }
+    };
+    for _ in 0..3 {
+        assert_eq!(send(router.clone()).await, StatusCode::OK);
+    }
+    // The test's folder: the database and, inside pikaci-state/, the state root.
+    let root = app.store.root().path().parent().unwrap().parent().unwrap();
+    let config = root.join("cli.toml");
+    std::fs::write(
+        &config,
+        "database = \"news.sqlite\"\n[forge_repo]\nrepo = \"sledtools/pika\"\ncanonical_git_dir = \"git/pika.git\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pika-news"))
+        .args(["token", "revoke", "--config", config.as_str(), "reader"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(send(router.clone()).await, StatusCode::UNAUTHORIZED);
+}

@@ -28,6 +28,7 @@ mod ph_compat;
 mod pikaci_logs;
 mod raw_logs;
 mod restart;
+mod run_cache;
 mod sandbox;
 mod scheduler;
 mod server;

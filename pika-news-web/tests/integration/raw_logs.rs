@@ -326,3 +326,81 @@ async fn over_a_real_socket_head_keeps_its_length_and_get_streams() {
     assert!(get.ends_with("boom\n"), "{get:?}");
     server.abort();
 }
+
+/// One server answering again and again: what it keeps of a log (a tail
+/// many people open) is never older than the log.
+#[tokio::test]
+async fn a_kept_span_is_never_older_than_the_log() {
+    let app = TestApp::new();
+    let state = app.state();
+    let router = pika_news_web::router(state.clone());
+    let ask = |headers: Vec<(&'static str, String)>| {
+        let (router, token) = (router.clone(), app.read.clone());
+        async move {
+            let mut req = Request::builder()
+                .uri(raw("?job=build&kind=guest"))
+                .header("authorization", format!("Bearer {token}"));
+            for (k, v) in headers {
+                req = req.header(k, v);
+            }
+            let resp = router
+                .oneshot(req.body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            let status = resp.status();
+            let etag = resp
+                .headers()
+                .get(header::ETAG)
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = resp
+                .into_body()
+                .collect()
+                .await
+                .unwrap()
+                .to_bytes()
+                .to_vec();
+            (status, etag, body)
+        }
+    };
+    let tail = || vec![("range", "bytes=-5".to_owned())];
+    let (s, tag, body) = ask(tail()).await;
+    assert_eq!(
+        (s, body.as_slice()),
+        (StatusCode::PARTIAL_CONTENT, &b"boom\n"[..])
+    );
+    // The tail is kept (the job's folder is watched), and answered from memory.
+    assert_eq!(state.tails.len(), 1);
+    for _ in 0..3 {
+        let (_, again, body) = ask(tail()).await;
+        assert_eq!(
+            (again.clone(), body.as_slice()),
+            (tag.clone(), &b"boom\n"[..])
+        );
+    }
+    let (s, _, _) = ask(vec![("if-none-match", tag.clone().unwrap())]).await;
+    assert_eq!(s, StatusCode::NOT_MODIFIED);
+    // The log grows: the next answer has the new bytes and a new tag.
+    append(&app, b"more\n");
+    let (_, grown, body) = ask(tail()).await;
+    assert_eq!(body, b"more\n");
+    assert_ne!(grown, tag);
+    // The log is replaced by another file of the same size.
+    let path = app.store.root().job_log(
+        &RUN.parse().unwrap(),
+        &"build".parse().unwrap(),
+        LogFile::Guest,
+    );
+    let mut same_size = std::fs::read(&path).unwrap();
+    let n = same_size.len();
+    same_size[n - 5..].copy_from_slice(b"MORE\n");
+    std::fs::write(path.with_file_name("new.log"), &same_size).unwrap();
+    std::fs::rename(path.with_file_name("new.log"), &path).unwrap();
+    let (_, _, body) = ask(tail()).await;
+    assert_eq!(body, b"MORE\n");
+    // A span outside what was kept is read from the log.
+    let (s, _, body) = ask(vec![("range", "bytes=0-5".to_owned())]).await;
+    assert_eq!(
+        (s, body.as_slice()),
+        (StatusCode::PARTIAL_CONTENT, &b"line 1"[..])
+    );
+}

@@ -210,8 +210,12 @@ impl Fs for DiskFs {
     }
 
     fn size(&self, path: &Utf8Path) -> io::Result<Option<u64>> {
+        Ok(self.identity(path)?.map(|id| id.size))
+    }
+
+    fn identity(&self, path: &Utf8Path) -> io::Result<Option<FileIdentity>> {
         match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(m) if m.is_file() => Ok(Some(identity_of(&m))),
             Ok(m) => Err(not_a_file(path, m.file_type())),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),

@@ -87,6 +87,18 @@ pub trait Fs: Send + Sync {
     fn size(&self, path: &Utf8Path) -> io::Result<Option<u64>>;
     /// What `path` is, `None` when it does not exist.
     fn kind(&self, path: &Utf8Path) -> io::Result<Option<EntryKind>>;
+    /// The identity of the regular file at `path` (a final link is never
+    /// followed, and is an error as in [`size`](Self::size)), `None` when it
+    /// does not exist; for caches keyed on a file's version. A file system
+    /// that cannot tell one version of a file from another answers
+    /// `ErrorKind::Unsupported` (the default), and nothing is cached.
+    fn identity(&self, path: &Utf8Path) -> io::Result<Option<FileIdentity>> {
+        let _ = path;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this file system has no file identities",
+        ))
+    }
     /// Opens `path` for appending, creating it and its parents.
     fn open_append(&self, path: &Utf8Path) -> io::Result<Box<dyn LogSink>>;
     /// The names in a folder (unsorted). A missing folder is `NotFound`.
@@ -116,6 +128,9 @@ impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
     }
     fn kind(&self, path: &Utf8Path) -> io::Result<Option<EntryKind>> {
         (**self).kind(path)
+    }
+    fn identity(&self, path: &Utf8Path) -> io::Result<Option<FileIdentity>> {
+        (**self).identity(path)
     }
     fn open_append(&self, path: &Utf8Path) -> io::Result<Box<dyn LogSink>> {
         (**self).open_append(path)

@@ -35,10 +35,25 @@ impl<F: Fs + Clone> RunDir<F> {
     /// job named is [`StoreError::InvalidInput`]. A job folder that is a link
     /// is [`StoreError::Corrupt`].
     pub fn job(&self, job: Option<&JobId>) -> Result<JobDir<F>, StoreError> {
-        let record = self.record()?;
+        self.job_of(&self.record()?, job)
+    }
+
+    /// [`RunDir::job`] by a record of this run the caller already has (a
+    /// cached one, a reconciled one), instead of reading `run.json` again.
+    /// A record of another run is [`StoreError::InvalidInput`].
+    pub fn job_of(&self, record: &RunRecord, job: Option<&JobId>) -> Result<JobDir<F>, StoreError> {
+        if &record.run_id != self.id() {
+            return Err(StoreError::InvalidInput {
+                message: format!(
+                    "the record of run {} does not describe run {}",
+                    record.run_id,
+                    self.id()
+                ),
+            });
+        }
         let job = match job {
             Some(job) => job.clone(),
-            None => default_job(&record)
+            None => default_job(record)
                 .cloned()
                 .ok_or_else(|| StoreError::InvalidInput {
                     message: format!("run {} has no jobs, so a job must be named", self.id()),
@@ -60,8 +75,9 @@ impl<F: Fs + Clone> RunDir<F> {
     }
 }
 
-/// The job a reader gets when it names none.
-fn default_job(record: &RunRecord) -> Option<&JobId> {
+/// The job a reader gets when it names none (the rule [`RunDir::job`]
+/// applies): the first job in the record, else the first planned one.
+pub fn default_job(record: &RunRecord) -> Option<&JobId> {
     record
         .jobs
         .first()
@@ -143,6 +159,18 @@ mod tests {
             .create_dir_all(&store.root().job_dir(dir.id(), &id("ghost")))
             .unwrap();
         assert!(dir.job(Some(&id("ghost"))).unwrap().has_folder().unwrap());
+    }
+
+    #[test]
+    fn a_job_by_a_record_the_caller_has_follows_the_same_rule() {
+        let (_, dir) = run_with(&["b", "a"], &[]);
+        let record = dir.record().unwrap();
+        assert_eq!(dir.job_of(&record, None).unwrap().id(), &id("b"));
+        assert_eq!(dir.job_of(&record, Some(&id("a"))).unwrap().id(), &id("a"));
+        let err = dir.job_of(&record, Some(&id("ghost"))).unwrap_err();
+        assert!(matches!(err, StoreError::JobNotFound { .. }), "{err}");
+        let other = RunRecord::for_test("20260324T161238Z-00000000");
+        assert!(dir.job_of(&other, None).unwrap_err().is_invalid_input());
     }
 
     #[test]

@@ -125,8 +125,32 @@ fn links_are_never_followed_on_disk() {
         ErrorKind::InvalidInput
     );
     assert!(fs.size(&link).is_err());
+    assert!(fs.identity(&link).is_err());
     assert!(fs.open_append(&link).is_err());
     assert_eq!(std::fs::read_to_string(&secret).unwrap(), "top secret");
+}
+
+#[test]
+fn on_disk_a_file_has_a_new_identity_when_it_grows_or_is_replaced() {
+    let (s, _dir) = crate::support::disk_store();
+    let fs = s.fs();
+    let p = s.root().path().join("r/run.json");
+    assert_eq!(fs.identity(&p).unwrap(), None);
+    fs.write_atomic(&p, b"{}").unwrap();
+    let first = fs.identity(&p).unwrap().unwrap();
+    assert_eq!(first.size, 2);
+    assert_eq!(fs.identity(&p).unwrap(), Some(first), "unchanged: the same");
+    fs.write_atomic(&p, b"[]").unwrap();
+    let replaced = fs.identity(&p).unwrap().unwrap();
+    assert_ne!(replaced, first, "same size, replaced: another identity");
+    fs.open_append(&p).unwrap().write_all(b" ").unwrap();
+    assert_ne!(fs.identity(&p).unwrap().unwrap(), replaced);
+    // The same, read through an open file.
+    let open = fs.open_read(&p).unwrap();
+    assert_eq!(open.identity().unwrap(), fs.identity(&p).unwrap().unwrap());
+    // MemFs cannot tell versions apart by metadata, and says so.
+    let mem = pikaci_store::MemFs::new();
+    assert_eq!(mem.identity(&p).unwrap_err().kind(), ErrorKind::Unsupported);
 }
 
 #[test]
