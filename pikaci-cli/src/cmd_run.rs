@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use pikaci_core::engine::exit_cleanup::ExitCleanup;
 use pikaci_core::engine::source::GitInfo;
 use pikaci_core::engine::supervisor::JobSupervisor;
 use pikaci_core::engine::{
@@ -196,7 +197,10 @@ async fn execute(
         .any(|j| IncusExecutor::serves_kind(&j.executor))
     {
         let env: BTreeMap<String, String> = std::env::vars().collect();
-        builder = builder.executor(Arc::new(IncusExecutor::from_config(&incus, &env)?));
+        builder = builder.executor(Arc::new(
+            IncusExecutor::from_config(&incus, &env)?
+                .cleanup_on_exit(ExitCleanup::this_executable()),
+        ));
     }
     let engine = builder.build();
 

@@ -12,6 +12,7 @@
 mod capped;
 mod clock;
 mod copy;
+pub mod exit_cleanup;
 mod host;
 mod job;
 mod log_cap;

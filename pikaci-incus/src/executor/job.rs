@@ -4,12 +4,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use pikaci_core::engine::exit_cleanup::{ArmedCleanup, CleanupCommand, ExitCleanup};
 use pikaci_core::engine::{Executor, JobContext, JobOutcome};
 use pikaci_core::{ExecutorKind, FailureKind};
 
 use super::cleanup::CleanupGuard;
 use super::recorder::Recorder;
 use super::steps::{Steps, Stop};
+use crate::command::IncusCommand;
 use crate::config::IncusConfig;
 use crate::error::IncusError;
 use crate::name::InstanceName;
@@ -24,11 +26,14 @@ use crate::settings::{IncusSettings, Transfer};
 /// push mode `init` bare; `start`; for a VM wait until `exec -- true`
 /// succeeds (bounded); in push mode copy the snapshot in; run
 /// `pikaci-incus-run` with its output streamed into `guest.log`; read
-/// `result.json`; and `delete --force` on every path out.
+/// `result.json`; and `delete --force` on every path out. With
+/// [`cleanup_on_exit`](Self::cleanup_on_exit), that delete also happens when
+/// pikaci is killed mid-job.
 #[derive(Clone)]
 pub struct IncusExecutor {
     settings: Arc<IncusSettings>,
     runner: Arc<dyn CommandRunner>,
+    exit_cleanup: Option<ExitCleanup>,
 }
 
 impl std::fmt::Debug for IncusExecutor {
@@ -68,7 +73,17 @@ impl IncusExecutor {
         Self {
             settings: Arc::new(settings),
             runner,
+            exit_cleanup: None,
         }
+    }
+
+    /// Arms `watcher` for each job before its instance is made: if pikaci
+    /// ends (SIGKILL included) before the job's cleanup ran, the watcher
+    /// deletes the instance (and its artifacts folder), which also ends the
+    /// job's command in it. See [`pikaci_core::engine::exit_cleanup`].
+    pub fn cleanup_on_exit(mut self, watcher: ExitCleanup) -> Self {
+        self.exit_cleanup = Some(watcher);
+        self
     }
 
     /// The settings.
@@ -115,6 +130,7 @@ impl IncusExecutor {
                 launch.timeout_secs = timeout.as_secs().max(1);
                 let mut cleanup = vec![planner.delete()];
                 cleanup.extend(artifacts.as_deref().map(|a| planner.remove_artifacts(a)));
+                let armed = self.arm_exit_cleanup(&cleanup, &mut rec);
                 let mut guard = CleanupGuard::new(Arc::clone(&self.runner), cleanup);
                 let steps = Steps {
                     runner: &*self.runner,
@@ -153,6 +169,11 @@ impl IncusExecutor {
                 rec.begin(Phase::DeleteInstance);
                 let failures = guard.run(&mut rec, s.command_timeout).await;
                 rec.end();
+                // Cleaned up (or retrying in the background): the watcher
+                // has nothing left to do.
+                if let Some(armed) = armed {
+                    armed.disarm();
+                }
                 if !failures.is_empty() {
                     let note = format!("cleanup failed: {}", failures.join("; "));
                     rec.line(&note);
@@ -175,6 +196,36 @@ impl IncusExecutor {
                 .unwrap_or_default()
         ));
         outcome
+    }
+}
+
+impl IncusExecutor {
+    /// Starts the exit-cleanup watcher with `cleanup`, when one is set; a
+    /// watcher that cannot start is noted in the host log (the job still
+    /// runs, cleaned up as usual unless pikaci is killed).
+    fn arm_exit_cleanup(
+        &self,
+        cleanup: &[IncusCommand],
+        rec: &mut Recorder<'_>,
+    ) -> Option<ArmedCleanup> {
+        let watcher = self.exit_cleanup.as_ref()?;
+        let commands = cleanup
+            .iter()
+            .map(|c| CleanupCommand {
+                program: c.program.clone(),
+                args: c.args.clone(),
+                env: c.env.clone(),
+            })
+            .collect();
+        match watcher.arm(commands, self.settings.command_timeout) {
+            Ok(armed) => Some(armed),
+            Err(e) => {
+                rec.line(&format!(
+                    "could not start the watcher that deletes the instance if pikaci is killed: {e}"
+                ));
+                None
+            }
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use pikaci_core::{FailureKind, RunRecord, RunStatus};
 
-use crate::support::guest_bin;
+use crate::support::{children_of, gone_soon, guest_bin, pids_mentioning};
 use crate::world::{MEMBER, PROJECT, REMOTE, Real, host_disks, image_fingerprints};
 
 pub(crate) fn pikaci_bin() -> PathBuf {
@@ -248,17 +248,74 @@ fn sigterm_deletes_the_instance() {
     signal_cancels(Signal::SIGTERM, "term");
 }
 
+/// The name of the one instance the test's run has up.
+fn only_instance(cli: &Cli) -> String {
+    let running = cli.real.instances(None);
+    assert_eq!(running.len(), 1, "{running:?}");
+    running[0]["name"].as_str().unwrap().to_owned()
+}
+
+/// Waits (bounded: the watcher's delete, then the exec client's end) until
+/// the test's instances are gone and no process names `instance`.
+fn wait_until_gone(cli: &Cli, instance: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let left = cli.real.instances(None).len();
+        let clients = pids_mentioning(instance);
+        if left == 0 && clients.is_empty() {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "90 s after pikaci was killed: {left} instance(s) left, processes naming {instance}: {clients:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 #[test]
-fn after_sigkill_incus_gc_removes_what_was_left() {
+fn a_sigkilled_pikaci_leaves_no_instance_and_no_incus_exec() {
     let cli = Cli::new("kill", "", LONG);
     let mut child = cli.spawn(&["run"]);
     cli.wait_for_log("long", "first line\n");
+    let instance = only_instance(&cli);
+    assert!(
+        !pids_mentioning(&instance).is_empty(),
+        "the job's `incus exec` client runs while the job does"
+    );
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    let killed = Instant::now();
+    child.wait().unwrap();
+    // The exit-cleanup watcher deletes the instance, which ends the job's
+    // command in it and the `incus exec` client here.
+    wait_until_gone(&cli, &instance);
+    eprintln!(
+        "instance and `incus exec` client gone {:.2} s after the SIGKILL",
+        killed.elapsed().as_secs_f64()
+    );
+    cli.real.assert_clean();
+}
+
+#[test]
+fn after_sigkill_of_pikaci_and_its_watcher_incus_gc_removes_what_was_left() {
+    let cli = Cli::new("gc", "", LONG);
+    let mut child = cli.spawn(&["run"]);
+    cli.wait_for_log("long", "first line\n");
+    let pikaci = child.id() as i32;
+    let watchers: Vec<i32> = children_of(pikaci)
+        .into_iter()
+        .filter(|pid| pids_mentioning("__pikaci-exit-cleanup").contains(pid))
+        .collect();
+    assert_eq!(watchers.len(), 1, "one watcher per Incus job");
+    // Killed first, so it never sees its pipe close.
+    kill(Pid::from_raw(watchers[0]), Signal::SIGKILL).unwrap();
+    assert!(gone_soon(watchers[0]));
+    kill(Pid::from_raw(pikaci), Signal::SIGKILL).unwrap();
     child.wait().unwrap();
     assert_eq!(
         cli.real.instances(None).len(),
         1,
-        "a killed pikaci leaves its instance"
+        "with its watcher killed too, the instance is left"
     );
     let out = cli.run(&["incus", "gc", "--older-than", "0s"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

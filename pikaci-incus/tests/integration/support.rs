@@ -74,3 +74,29 @@ pub(crate) fn pids_with_argv(argv: &[&str]) -> Vec<i32> {
         })
         .collect()
 }
+
+/// Live processes whose command line holds `needle` (an argument, or part
+/// of one).
+pub(crate) fn pids_mentioning(needle: &str) -> Vec<i32> {
+    pikaci_core::ProcStat::all()
+        .into_iter()
+        .filter(|(pid, stat)| {
+            !stat.is_dead()
+                && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                    String::from_utf8_lossy(&c)
+                        .split('\0')
+                        .any(|arg| arg.contains(needle))
+                })
+        })
+        .filter_map(|(pid, _)| i32::try_from(pid).ok())
+        .collect()
+}
+
+/// Live children of `parent`.
+pub(crate) fn children_of(parent: i32) -> Vec<i32> {
+    pikaci_core::ProcStat::all()
+        .into_iter()
+        .filter(|(_, stat)| stat.ppid == parent && !stat.is_dead())
+        .filter_map(|(pid, _)| i32::try_from(pid).ok())
+        .collect()
+}
