@@ -44,8 +44,9 @@ apt_install() {
 # --- Debian packages the tests use -------------------------------------------
 # git: tests commit to throwaway repositories; chromium: the page tests;
 # nix-bin: the Nix files parse check; busybox-static and bash-static: the
-# Incus test image.
-apt_install git chromium nix-bin busybox-static bash-static
+# Incus test image; openssh-server and openssh-client: `remote_host` over a
+# real sshd on 127.0.0.1 (the tests start their own; none is left running).
+apt_install git chromium nix-bin busybox-static bash-static openssh-server openssh-client
 
 # --- Incus: the daemons, the test project, images and remote ----------------
 # shellcheck source=scripts/incus-test-setup.sh

@@ -12,6 +12,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use pikaci_core::{FailureKind, RunRecord, RunStatus};
 
+use crate::sshd::{HOST_ALIAS, Sshd};
 use crate::support::{children_of, gone_soon, guest_bin, pids_mentioning};
 use crate::world::{MEMBER, PROJECT, REMOTE, Real, host_disks, image_fingerprints};
 
@@ -414,20 +415,15 @@ fn a_cluster_target_places_the_instance_on_that_member() {
 
 #[test]
 fn remote_host_over_ssh_pushes_the_snapshot_too() {
-    let cli = Cli::new("ssh", "remote_host = \"ci@incus-host\"", REMOTE_JOB);
-    // An `ssh` that runs the remote line here: the daemon is this machine's,
-    // but nothing of this machine's folders may be handed to it.
-    let bin = cli.real.dir.dir("bin");
-    std::fs::write(
-        bin.join("ssh"),
-        "#!/bin/sh\n# ssh -T -o BatchMode=yes -- HOST LINE\nshift 5\nexec sh -c \"$1\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        bin.join("ssh"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    let cli = Cli::new(
+        "ssh",
+        &format!("remote_host = \"root@{HOST_ALIAS}\""),
+        REMOTE_JOB,
+    );
+    // A real sshd on 127.0.0.1: the daemon behind it is this machine's, but
+    // nothing of this machine's folders may be handed to it.
+    let sshd = Sshd::start(&cli.real.dir);
+    let bin = &sshd.bin;
     let path = format!("{bin}:{}", std::env::var("PATH").unwrap());
     let child = cli
         .cmd()
@@ -444,7 +440,7 @@ fn remote_host_over_ssh_pushes_the_snapshot_too() {
     let host = cli.log("far", "host.log");
     assert!(
         host.contains("$ tar --create")
-            && host.contains("| ssh -T -o BatchMode=yes -- ci@incus-host"),
+            && host.contains(&format!("| ssh -T -o BatchMode=yes -- root@{HOST_ALIAS}")),
         "{host}"
     );
     assert!(cli.log("far", "guest.log").contains("write refused"));
