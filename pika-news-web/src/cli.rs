@@ -10,6 +10,7 @@ use clap::{CommandFactory as _, Parser, Subcommand};
 use pika_news_web::db::{Db, Role};
 use pika_news_web::ph_session::{PhSession, checked_base_url};
 use pika_news_web::{Config, serve};
+use pikaci_core::engine::supervisor::{self, JobSupervisor};
 
 /// pika-news serves a forge repository's pikaci runs and logs over an
 /// authenticated HTTP API.
@@ -106,6 +107,10 @@ enum TokenCommand {
 /// Sets up logging, parses the command line, runs the command; exit code 2
 /// for any error (after clap's own usage errors, also 2).
 pub(crate) fn main() -> ExitCode {
+    // pika-news re-runs itself as the job supervisor of each argv lane.
+    if let Some(code) = supervisor::dispatch(std::env::args_os()) {
+        return code;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -267,6 +272,16 @@ async fn serve_until_signalled(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {addr}"))?;
     let lane_env = std::env::vars().collect();
+    let mut config = config;
+    // This binary, by its path (a lane may run as another user, through
+    // setpriv, so /proc/self/exe would be theirs).
+    config.lanes.supervisor = match std::env::current_exe() {
+        Ok(exe) => Some(JobSupervisor::new(exe, [supervisor::SUPERVISOR_ARG])),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot find this binary: argv lanes run without a job supervisor");
+            None
+        }
+    };
     let shutdown = async move {
         tokio::select! {
             _ = int.recv() => {}

@@ -88,6 +88,7 @@ pub async fn serve(
     let repo = config.forge_repo;
     let scheduler = Scheduler::new(db.clone(), repo.clone(), lane_env)
         .run_as(lane_user)
+        .supervise_lanes(config.lanes.supervisor.clone())
         .lease_secs(config.lanes.lease_secs);
     let state = AppState::new(db, repo.pikaci_state_root.clone(), config.public_read)
         .with_waker(scheduler.waker())

@@ -4,6 +4,7 @@
 //! events read from its stdout as they come.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -14,7 +15,7 @@ use camino::Utf8PathBuf;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use pikaci_core::contract;
-use pikaci_core::engine::process::{ChildEnd, supervise};
+use pikaci_core::engine::process::{ChildEnd, Stop, supervise_with};
 use pikaci_core::{FailureKind, RunId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::ChildStdout;
@@ -210,7 +211,9 @@ fn infrastructure(message: String) -> LaneOutcome {
 
 /// Kills the lane's process group if [`run_lane`] is dropped before the
 /// group was stopped (the service shutting down mid-lane): `kill_on_drop`
-/// alone would only reach the leader.
+/// alone would only reach the leader. Not used for a lane under a job
+/// supervisor, which stops everything it has (with the grace) once its
+/// control pipe closes.
 struct GroupGuard(Option<Pid>);
 
 impl Drop for GroupGuard {
@@ -312,28 +315,66 @@ pub async fn run_lane(
         shown.split(' ').next().unwrap_or("")
     };
     let env = lane_env(&spec);
-    let mut cmd = match &spec.confinement.setpriv {
-        Some(setpriv) => {
-            let resolved = match resolve_program(&program, env.get("PATH")) {
+    // An argv lane runs under the job supervisor, when there is one; a
+    // pikaci lane's jobs are under pikaci's own.
+    let supervisor = match &spec.command {
+        LaneCommand::Argv(_) => spec.confinement.supervisor.as_ref(),
+        LaneCommand::PikaciTarget(_) => None,
+    };
+    // Started through another program, the command is found here first, so
+    // a missing one is reported as such.
+    let program = if spec.confinement.setpriv.is_some() || supervisor.is_some() {
+        match resolve_program(&program, env.get("PATH")) {
+            Ok(p) => p.into_string(),
+            Err(e) => {
+                let _ = writeln!(&log, "[pika-news] could not start {shown_program}: {e}");
+                return infrastructure(format!("could not start {shown_program}: {e}"));
+            }
+        }
+    } else {
+        program
+    };
+    let (program, args, control): (OsString, Vec<OsString>, _) = match supervisor {
+        Some(sup) => {
+            let pipe = match std::io::pipe() {
                 Ok(p) => p,
                 Err(e) => {
-                    let _ = writeln!(&log, "[pika-news] could not start {shown_program}: {e}");
-                    return infrastructure(format!("could not start {shown_program}: {e}"));
+                    return infrastructure(format!("cannot make the lane's control pipe: {e}"));
                 }
             };
+            let (sup_program, sup_args) = sup.argv(spec.kill_grace, &program, &args);
+            (sup_program.into_os_string(), sup_args, Some(pipe))
+        }
+        None => (
+            program.into(),
+            args.into_iter().map(OsString::from).collect(),
+            None,
+        ),
+    };
+    let mut cmd = match &spec.confinement.setpriv {
+        Some(setpriv) => {
             let mut cmd = tokio::process::Command::new(setpriv);
-            cmd.args(["--pdeathsig", "TERM", "--"]).arg(resolved);
+            cmd.args(["--pdeathsig", "TERM", "--"]).arg(&program);
             cmd
         }
         None => tokio::process::Command::new(&program),
+    };
+    let under_supervisor = control.is_some();
+    let (stdin, stop) = match control {
+        // Closing the pipe (a timeout, a cancel, this future dropped, the
+        // server gone) tells the supervisor to stop the lane.
+        Some((reader, writer)) => (Stdio::from(reader), Stop::ClosePipe(writer)),
+        None => (Stdio::null(), Stop::GroupSignal),
     };
     cmd.args(&args)
         .current_dir(&spec.worktree)
         .env_clear()
         .envs(env)
-        .stdin(Stdio::null())
+        .stdin(stdin)
         .process_group(0)
-        .kill_on_drop(true);
+        // A supervisor stops its lane itself once its pipe closes; killing
+        // it would leave what it adopted to init.
+        .kill_on_drop(!under_supervisor);
     if let Some(user) = &spec.confinement.user {
         user.apply(&mut cmd);
     }
@@ -361,7 +402,8 @@ pub async fn run_lane(
         child
             .id()
             .and_then(|id| i32::try_from(id).ok())
-            .map(Pid::from_raw),
+            .map(Pid::from_raw)
+            .filter(|_| !under_supervisor),
     );
 
     // Bounded: a child spamming events waits on its pipe instead of growing memory.
@@ -384,7 +426,7 @@ pub async fn run_lane(
         }
         on_event(ev);
     };
-    let supervised = supervise(&mut child, spec.timeout, spec.kill_grace, &cancel);
+    let supervised = supervise_with(&mut child, spec.timeout, spec.kill_grace, &cancel, stop);
     tokio::pin!(supervised);
     let mut events_open = reader.is_some();
     let end = loop {

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use pikaci_core::engine::supervisor::JobSupervisor;
+
 /// How long a claim lasts without a heartbeat, unless configured.
 pub const DEFAULT_LEASE_SECS: u64 = 60;
 
@@ -13,6 +15,10 @@ pub struct LaneSettings {
     pub run_as_user: Option<String>,
     /// How long a claim lasts without a heartbeat (renewed every third of it).
     pub lease_secs: u64,
+    /// The job supervisor argv lanes run under (not in the file: `pika-news
+    /// serve` sets its own binary). `None`: an argv lane's processes that
+    /// leave its process group are not stopped with it.
+    pub supervisor: Option<JobSupervisor>,
 }
 
 impl Default for LaneSettings {
@@ -20,6 +26,7 @@ impl Default for LaneSettings {
         Self {
             run_as_user: None,
             lease_secs: DEFAULT_LEASE_SECS,
+            supervisor: None,
         }
     }
 }
@@ -31,6 +38,7 @@ impl LaneSettings {
             run_as_user: run_as_user.filter(|u| !u.is_empty()),
             // A heartbeat every third of the lease: at least 3 s so it is a second.
             lease_secs: lease_secs.unwrap_or(DEFAULT_LEASE_SECS).max(3),
+            supervisor: None,
         }
     }
 

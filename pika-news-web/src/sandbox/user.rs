@@ -13,6 +13,7 @@
 
 use camino::{Utf8Path, Utf8PathBuf};
 use nix::unistd::{Uid, User};
+use pikaci_core::engine::supervisor::JobSupervisor;
 
 /// Why lanes cannot be sandboxed as configured.
 #[derive(Debug, thiserror::Error)]
@@ -154,6 +155,11 @@ pub struct Confinement {
     /// pikaci lane's `pikaci` then cancels its run, stopping its jobs'
     /// process groups, and records the run as cancelled.
     pub setpriv: Option<Utf8PathBuf>,
+    /// The job supervisor an argv lane runs under, when set: it adopts
+    /// what the lane's command leaves behind (a daemon that called
+    /// `setsid` included), stops all of it when the lane is stopped or the
+    /// server dies, and kills what is left when the command ends.
+    pub supervisor: Option<JobSupervisor>,
 }
 
 impl Confinement {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use camino::Utf8PathBuf;
 use pikaci_core::FailureKind;
+use pikaci_core::engine::supervisor::JobSupervisor;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -102,6 +103,7 @@ impl Scheduler {
             confinement: Confinement {
                 user: None,
                 setpriv,
+                supervisor: None,
             },
             running: Arc::default(),
         }
@@ -110,6 +112,13 @@ impl Scheduler {
     /// The same scheduler, running lanes as `user` (`None`: as the service).
     pub fn run_as(mut self, user: Option<LaneUser>) -> Self {
         self.confinement.user = user;
+        self
+    }
+
+    /// The same scheduler, running argv lanes under `supervisor` (`None`:
+    /// in their process group only).
+    pub fn supervise_lanes(mut self, supervisor: Option<JobSupervisor>) -> Self {
+        self.confinement.supervisor = supervisor;
         self
     }
 

@@ -4,6 +4,8 @@
 //! the lane's owner on this host is gone and requeues the lane at once (not
 //! after the 60 s lease); the lane then passes. No pikaci run is duplicated
 //! (the two attempts never overlap) or lost (both runs are there, whole).
+//! An argv lane's job supervisor sees its pipe from the server close and
+//! stops the lane, a daemon it started with `setsid` included.
 
 use std::time::{Duration, Instant};
 
@@ -177,5 +179,72 @@ fn killed_mid_lane(config: &str) {
             .unwrap()
             .count(),
         0
+    );
+}
+
+/// An argv lane (a branch's script) that ignores SIGTERM and leaves a
+/// TERM-ignoring child and a daemon in its own session (`setsid`) behind.
+fn stubborn_script(pids: &camino::Utf8Path) -> String {
+    format!(
+        "trap '' TERM\n(trap '' TERM; exec sleep 600) & echo $! >> {pids}\n\
+         setsid sh -c 'trap \"\" TERM; echo $$ >> {pids}; exec sleep 600' &\n\
+         while [ \"$(wc -l < {pids})\" -lt 2 ]; do sleep 0.05; done\n\
+         echo $$ >> {pids}\nwhile true; do sleep 1; done\n"
+    )
+}
+
+const ARGV_LANES: &str = r#"
+version = 1
+
+[[branch.lanes]]
+id = "script"
+title = "script"
+command = ["bash", "ci/stubborn.sh"]
+"#;
+
+#[test]
+fn a_sigkilled_server_stops_its_argv_lane_and_the_daemon_it_started() {
+    argv_lane_killed_with_server("");
+}
+
+#[test]
+fn the_same_for_an_argv_lane_run_as_its_own_user() {
+    crate::served::lane_user();
+    argv_lane_killed_with_server(&format!(
+        "[lanes]\nrun_as_user = \"{}\"\n",
+        crate::served::LANE_USER
+    ));
+}
+
+fn argv_lane_killed_with_server(config: &str) {
+    let site = Site::new(config);
+    let pids = site.root.join("pids");
+    std::fs::write(&pids, "").unwrap();
+    std::fs::set_permissions(&pids, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+    let server = site.serve(&[], &[]);
+    site.push(
+        "main",
+        &[
+            ("ci/stubborn.sh", &stubborn_script(&pids)),
+            ("ci/forge-lanes.toml", ARGV_LANES),
+        ],
+    );
+    let lane_pids = wait_for("the lane's processes", Duration::from_secs(120), || {
+        pids_in(&pids, 3)
+    });
+    server.signal("KILL");
+    let mut server = server;
+    assert!(server.wait_exit(Duration::from_secs(5)).is_some());
+    // The supervisor's pipe from the server closed: SIGTERM (ignored by all
+    // three), the lane grace (10 s), then SIGKILL to everything it has.
+    let killed = Instant::now();
+    wait_for(
+        "every process of the lane to stop",
+        Duration::from_secs(30),
+        || lane_pids.iter().all(|p| !alive(*p)).then_some(()),
+    );
+    eprintln!(
+        "the argv lane's 3 processes were gone {:?} after the server's SIGKILL",
+        killed.elapsed()
     );
 }

@@ -1,7 +1,9 @@
 //! Stopping a lane stops everything it started: after a lane's timeout or
 //! cancel, pikaci gets to stop its job's process group (its grace is shorter
 //! than pika-news' grace for the lane), so no process of a job that ignores
-//! SIGTERM, prints nothing and has children of its own remains.
+//! SIGTERM, prints nothing and has children of its own remains. An argv
+//! lane runs under a job supervisor (pika-news itself), so not even a
+//! daemon it started with `setsid` outlives it.
 
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use camino::Utf8Path;
 use pika_news_web::db::{LaneAction, LaneStatus};
 use pika_news_web::scheduler::LANE_KILL_GRACE;
 use pikaci_core::FailureKind;
+use pikaci_core::engine::supervisor::{JobSupervisor, SUPERVISOR_ARG};
 use tokio_util::sync::CancellationToken;
 
 use crate::forge::{Forge, pikaci_bin};
@@ -150,4 +153,75 @@ async fn a_cancelled_lane_leaves_no_process_of_its_job() {
             .unwrap();
     }
     assert_all_gone(&job_pids);
+}
+
+/// The supervisor `pika-news serve` runs argv lanes under: this package's
+/// own binary.
+fn news_supervisor() -> JobSupervisor {
+    JobSupervisor::new(env!("CARGO_BIN_EXE_pika-news"), [SUPERVISOR_ARG])
+}
+
+/// An argv lane (a script of the branch, not pikaci) that ignores SIGTERM,
+/// starts a TERM-ignoring child and a daemon that leaves its process group
+/// and session (`setsid`), writes the three pids, then runs `tail`.
+fn argv_lane(pids: &Utf8Path, tail: &str) -> Vec<(&'static str, String)> {
+    // The daemon writes its pid once it is in its own session; the script
+    // waits for that before going on.
+    let script = format!(
+        "trap '' TERM\n(trap '' TERM; exec sleep 600) & echo $! >> {pids}\n\
+         setsid sh -c 'echo $$ >> {pids}; exec sleep 600' &\n\
+         while [ \"$(wc -l < {pids})\" -lt 2 ]; do sleep 0.05; done\n\
+         echo $$ >> {pids}\n{tail}\n"
+    );
+    let lanes = r#"
+version = 1
+
+[[branch.lanes]]
+id = "script"
+title = "script"
+command = ["bash", "ci/stubborn.sh"]
+timeout_secs = 3
+"#;
+    vec![
+        ("ci/stubborn.sh", script),
+        ("ci/forge-lanes.toml", lanes.to_owned()),
+    ]
+}
+
+async fn run_argv_lane(tail: &str) -> (Vec<i32>, LaneStatus, Option<FailureKind>) {
+    let f = Forge::new();
+    let pids = f.root.join("pids");
+    let files = argv_lane(&pids, tail);
+    let files: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    f.push("main", &files);
+    let sched = f.scheduler().supervise_lanes(Some(news_supervisor()));
+    let started = sched.tick(&CancellationToken::new()).await.unwrap();
+    assert_eq!(started.len(), 1);
+    let job_pids = wait_pids(&pids).await;
+    for h in started {
+        tokio::time::timeout(Duration::from_secs(60), h)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let branch = f.db.branch_by_name("main").await.unwrap().unwrap();
+    let lane = &f.db.suites(branch.id).await.unwrap()[0].lanes[0];
+    (job_pids, lane.status, lane.failure_kind)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_timed_out_argv_lane_leaves_no_process_not_even_one_that_called_setsid() {
+    let (pids, status, kind) = run_argv_lane("while true; do sleep 1; done").await;
+    assert_eq!(
+        (status, kind),
+        (LaneStatus::Failed, Some(FailureKind::Timeout))
+    );
+    assert_all_gone(&pids);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_argv_lane_that_passes_leaves_no_daemon_behind() {
+    let (pids, status, kind) = run_argv_lane("exit 0").await;
+    assert_eq!((status, kind), (LaneStatus::Passed, None));
+    assert_all_gone(&pids);
 }

@@ -91,14 +91,32 @@ impl JobSupervisor {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let mut cmd = tokio::process::Command::new(&self.program);
+        let (supervisor, supervisor_args) = self.argv(grace, program, args);
+        let mut cmd = tokio::process::Command::new(supervisor);
         // Shown by `ps` instead of `/proc/self/exe`.
-        cmd.arg0("pikaci-job-supervisor")
-            .args(&self.args)
-            .arg(grace.as_millis().to_string())
-            .arg(program)
-            .args(args);
+        cmd.arg0("pikaci-job-supervisor").args(supervisor_args);
         cmd
+    }
+
+    /// The program and arguments that run `program args...` under the
+    /// supervisor with `grace`, for a caller that starts it through another
+    /// program (such as `setpriv`). The caller adds the control pipe as
+    /// stdin.
+    pub fn argv<I, S>(
+        &self,
+        grace: Duration,
+        program: impl AsRef<std::ffi::OsStr>,
+        args: I,
+    ) -> (PathBuf, Vec<OsString>)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let mut all = self.args.clone();
+        all.push(grace.as_millis().to_string().into());
+        all.push(program.as_ref().to_owned());
+        all.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        (self.program.clone(), all)
     }
 }
 
