@@ -113,6 +113,7 @@ struct RawHttp {
     header_read_timeout_secs: Option<u64>,
     idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
+    send_timeout_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -259,6 +260,7 @@ impl Config {
                 raw.http.header_read_timeout_secs,
                 raw.http.idle_timeout_secs,
                 raw.http.max_connections,
+                raw.http.send_timeout_secs,
             ),
         })
     }

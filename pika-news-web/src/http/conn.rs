@@ -7,7 +7,10 @@
 //!   waits for one).
 //! - A watchdog per connection closes it once it has had no request in
 //!   flight for the idle timeout (or, before its first request, for the
-//!   header-read timeout: a second line of defence behind hyper's).
+//!   header-read timeout: a second line of defence behind hyper's), and
+//!   once an answer being sent has made no progress for the send timeout
+//!   (hyper takes no more of its body because the client reads nothing):
+//!   closing it frees what the answer holds.
 //! - A registry counts connections. At the cap a new connection replaces
 //!   the one most worth losing: the oldest that never sent a whole request,
 //!   else the one idle longest. When every connection has a request in
@@ -47,6 +50,11 @@ struct ConnState {
     served: AtomicBool,
     /// When the last response ended, in milliseconds after `accepted`.
     last_done_ms: AtomicU64,
+    /// Response bodies being sent.
+    sending: AtomicUsize,
+    /// When hyper last took a piece of a body (or a body began), in
+    /// milliseconds after `accepted`.
+    last_progress_ms: AtomicU64,
     evict: CancellationToken,
 }
 
@@ -64,9 +72,32 @@ impl ConnState {
         self.accepted + Duration::from_millis(self.last_done_ms.load(Ordering::Acquire))
     }
 
+    /// Milliseconds from `accepted` to now.
+    fn now_ms(&self) -> u64 {
+        let since = Instant::now().saturating_duration_since(self.accepted);
+        u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Notes that a body made progress (began, or hyper took a piece).
+    fn progressed(&self) {
+        self.last_progress_ms
+            .store(self.now_ms(), Ordering::Release);
+    }
+
+    /// Whether an answer is being sent and has made no progress for the
+    /// send timeout.
+    fn stalled(&self, now: Instant, limits: &HttpLimits) -> bool {
+        if self.sending.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        let last =
+            self.accepted + Duration::from_millis(self.last_progress_ms.load(Ordering::Acquire));
+        now.saturating_duration_since(last) >= limits.send_timeout
+    }
+
     fn expired(&self, now: Instant, limits: &HttpLimits) -> bool {
         if !self.idle() {
-            return false;
+            return self.stalled(now, limits);
         }
         let limit = if self.served() {
             limits.idle_timeout
@@ -90,16 +121,35 @@ impl InFlight {
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let since = Instant::now().saturating_duration_since(self.0.accepted);
-        let ms = u64::try_from(since.as_millis()).unwrap_or(u64::MAX);
-        self.0.last_done_ms.store(ms, Ordering::Release);
+        self.0
+            .last_done_ms
+            .store(self.0.now_ms(), Ordering::Release);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
-/// A response body that keeps its request counted until it is sent.
+/// Counts a body as being sent while it lives.
+struct Sending(Arc<ConnState>);
+
+impl Sending {
+    fn begin(state: Arc<ConnState>) -> Self {
+        state.progressed();
+        state.sending.fetch_add(1, Ordering::AcqRel);
+        Self(state)
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.0.sending.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted until it is sent, and
+/// notes each piece hyper takes of it.
 struct Tracked {
     inner: Body,
+    sending: Sending,
     _in_flight: InFlight,
 }
 
@@ -111,7 +161,12 @@ impl http_body::Body for Tracked {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
-        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(Some(Ok(_)))) {
+            this.sending.0.progressed();
+        }
+        polled
     }
 
     fn is_end_stream(&self) -> bool {
@@ -139,6 +194,8 @@ impl Registry {
             in_flight: AtomicUsize::new(0),
             served: AtomicBool::new(false),
             last_done_ms: AtomicU64::new(0),
+            sending: AtomicUsize::new(0),
+            last_progress_ms: AtomicU64::new(0),
             evict: CancellationToken::new(),
         });
         self.lock().insert(state.id, state.clone());
@@ -298,6 +355,7 @@ async fn drive(
             Ok::<_, Infallible>(response.map(|inner| {
                 Body::new(Tracked {
                     inner,
+                    sending: Sending::begin(in_flight.0.clone()),
                     _in_flight: in_flight,
                 })
             }))
@@ -310,8 +368,12 @@ async fn drive(
         .keep_alive(true);
     let conn = builder.serve_connection(TokioIo::new(stream), service);
     tokio::pin!(conn);
-    let tick = (limits.header_read_timeout.min(limits.idle_timeout) / 4)
-        .clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let tick = (limits
+        .header_read_timeout
+        .min(limits.idle_timeout)
+        .min(limits.send_timeout)
+        / 4)
+    .clamp(Duration::from_millis(50), Duration::from_secs(1));
     let mut stopping = false;
     loop {
         tokio::select! {
@@ -356,6 +418,34 @@ mod tests {
         assert!(!r.evict_one(), "never one with a request in flight");
         assert!(!busy.evict.is_cancelled());
         assert_eq!(r.live(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_answer_that_makes_no_progress_for_the_send_timeout_expires() {
+        let limits = HttpLimits {
+            send_timeout: Duration::from_secs(5),
+            ..HttpLimits::default()
+        };
+        let r = Registry::default();
+        let c = r.add();
+        let _request = InFlight::begin(c.clone());
+        // A handler still working is not a stalled answer.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        assert!(!c.expired(Instant::now(), &limits));
+        let sending = Sending::begin(c.clone());
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(!c.expired(Instant::now(), &limits));
+        // hyper takes a piece: the clock starts again.
+        c.progressed();
+        tokio::time::advance(Duration::from_secs(4)).await;
+        assert!(!c.expired(Instant::now(), &limits));
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(
+            c.expired(Instant::now(), &limits),
+            "5 s without the client taking anything"
+        );
+        drop(sending);
+        assert!(!c.expired(Instant::now(), &limits), "nothing being sent");
     }
 
     #[tokio::test(start_paused = true)]

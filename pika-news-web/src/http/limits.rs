@@ -21,6 +21,11 @@ pub struct HttpLimits {
     /// limit, less [`RESERVED_FDS`]). At the cap, a new connection replaces
     /// the oldest one with no request in flight.
     pub max_connections: usize,
+    /// How long an answer being sent may make no progress (the client
+    /// reads none of it) before its connection is closed, which frees
+    /// what the answer holds (a heavy-read permit, its buffers). A live
+    /// stream sends a heartbeat well within it.
+    pub send_timeout: Duration,
     /// How long, on shutdown, requests in flight get to finish.
     pub shutdown_grace: Duration,
 }
@@ -31,6 +36,7 @@ impl Default for HttpLimits {
             header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(30),
             max_connections: 1024,
+            send_timeout: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
         }
     }
@@ -43,6 +49,7 @@ impl HttpLimits {
         header_read_timeout_secs: Option<u64>,
         idle_timeout_secs: Option<u64>,
         max_connections: Option<usize>,
+        send_timeout_secs: Option<u64>,
     ) -> Self {
         let d = Self::default();
         Self {
@@ -51,6 +58,8 @@ impl HttpLimits {
             idle_timeout: idle_timeout_secs
                 .map_or(d.idle_timeout, |s| Duration::from_secs(s.max(1))),
             max_connections: max_connections.map_or(d.max_connections, |n| n.max(1)),
+            send_timeout: send_timeout_secs
+                .map_or(d.send_timeout, |s| Duration::from_secs(s.max(1))),
             shutdown_grace: d.shutdown_grace,
         }
     }
@@ -77,8 +86,9 @@ mod tests {
         assert_eq!(l.connection_cap(Some(256)), 192);
         assert_eq!(l.connection_cap(Some(10)), 1);
         assert_eq!(l.connection_cap(Some(1 << 20)), 1024);
-        let l = HttpLimits::from_settings(Some(0), Some(2), Some(0));
+        let l = HttpLimits::from_settings(Some(0), Some(2), Some(0), Some(0));
         assert_eq!(l.header_read_timeout, Duration::from_secs(1));
+        assert_eq!(l.send_timeout, Duration::from_secs(1));
         assert_eq!(l.idle_timeout, Duration::from_secs(2));
         assert_eq!(l.max_connections, 1);
     }

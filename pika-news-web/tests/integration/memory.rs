@@ -127,3 +127,76 @@ async fn records_over_the_served_bound_are_refused_unread_and_large_ones_served(
     );
     assert!(!error.contains('/'), "no server path: {error}");
 }
+
+/// A client that asks for a large answer and reads none of it: its
+/// connection is closed once the answer has made no progress for the send
+/// timeout, which frees the permit for the next large read.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_reads_nothing_loses_its_permit_at_the_send_timeout() {
+    use pika_news_web::http::{HttpLimits, serve_router};
+    use std::io::{Read as _, Write as _};
+
+    let app = TestApp::new();
+    nuls(&app, LogFile::Guest);
+    let state = AppState::new(app.db.clone(), app.store.root().path().to_owned(), false)
+        .with_data_dir(DataDir::new(app.store.root().path().join("data")))
+        .with_heavy_reads(HeavyReads::new(1, Duration::from_secs(10)));
+    let limits = HttpLimits {
+        send_timeout: Duration::from_secs(1),
+        ..HttpLimits::default()
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn({
+        let stop = stop.clone();
+        serve_router(listener, router(state), limits, 64, 1, async move {
+            stop.cancelled().await;
+        })
+    });
+    let ask = format!(
+        "GET /news/api/forge/pikaci/logs/{RUN}?kind=guest HTTP/1.1\r\nHost: x\r\n\
+         Authorization: Bearer {}\r\n\r\n",
+        app.read
+    );
+    let outcome = tokio::task::spawn_blocking(move || {
+        // 8 MiB of escaped text, more than the socket buffers hold: never read.
+        let mut stalled = std::net::TcpStream::connect(addr).unwrap();
+        stalled.write_all(ask.as_bytes()).unwrap();
+        // Its answer holds the only permit before the next one asks.
+        std::thread::sleep(Duration::from_millis(300));
+        let mut next = std::net::TcpStream::connect(addr).unwrap();
+        next.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        next.write_all(ask.as_bytes()).unwrap();
+        let started = std::time::Instant::now();
+        let mut head = [0u8; 12];
+        next.read_exact(&mut head).unwrap();
+        let waited = started.elapsed();
+        // The stalled connection was closed by the server.
+        stalled
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut rest = Vec::new();
+        let closed = stalled.read_to_end(&mut rest).is_ok() || !rest.is_empty();
+        (String::from_utf8_lossy(&head).into_owned(), waited, closed)
+    })
+    .await
+    .unwrap();
+    let (head, waited, closed) = outcome;
+    assert_eq!(head, "HTTP/1.1 200", "the next large read got the permit");
+    assert!(
+        waited < Duration::from_secs(8),
+        "{waited:?}: it waited for the permit's own timeout"
+    );
+    assert!(closed, "the stalled connection ends");
+    stop.cancel();
+    let _ = server.await;
+}
+
+#[test]
+fn live_streams_beat_well_within_the_send_timeout() {
+    let heartbeat = pika_news_web::live::Settings::default().heartbeat;
+    let send = pika_news_web::http::HttpLimits::default().send_timeout;
+    assert!(heartbeat * 2 < send, "{heartbeat:?} vs {send:?}");
+}
