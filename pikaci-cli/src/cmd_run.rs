@@ -74,6 +74,9 @@ struct Origin {
     pipeline: Pipeline,
     source_root: Utf8PathBuf,
     source: RunSource,
+    /// For a rerun in a kept snapshot: the hold on the run that keeps it,
+    /// so gc leaves that run until this one ends.
+    hold: Option<pikaci_store::FolderHold>,
 }
 
 impl Origin {
@@ -85,6 +88,7 @@ impl Origin {
             pipeline: load_pipeline(&pipeline_path)?,
             source_root: source_folder(ctx, exec, &pipeline_path)?,
             source: RunSource::Fresh,
+            hold: None,
         })
     }
 
@@ -106,6 +110,13 @@ impl Origin {
         let gone = || CliError::SnapshotGone {
             run: old.run_id.clone(),
             owner: owner.clone(),
+        };
+        // Held first (gc deletes no held run), then looked at: a gc that
+        // was deleting it has finished by then, and the snapshot is gone.
+        let hold = match store.hold_run(&owner) {
+            Ok(hold) => hold,
+            Err(e) if e.is_not_found() => return Err(gone()),
+            Err(e) => return Err(e.into()),
         };
         let dir = match store.run(&owner) {
             Ok(dir) => dir.kept_snapshot()?.ok_or_else(gone)?,
@@ -130,6 +141,7 @@ impl Origin {
                     changed_files: old.changed_files.clone(),
                 },
             }),
+            hold: Some(hold),
         })
     }
 }
@@ -158,10 +170,12 @@ async fn execute(
     jobs: Vec<JobId>,
     rerun_of: Option<RunId>,
 ) -> Result<u8, CliError> {
+    // The hold lives until the run has ended.
     let Origin {
         pipeline,
         source_root,
         source,
+        hold: _hold,
     } = origin;
     // The one place a run's jobs are chosen; the engine runs this selection.
     let selection = JobSelection::new(&pipeline, target, jobs)?;

@@ -22,7 +22,7 @@ use jiff::Timestamp;
 use pikaci_core::{Liveness, OwnerState, RunId, RunRecord};
 
 use crate::error::StoreError;
-use crate::fs::Fs;
+use crate::fs::{FolderHold, Fs};
 use crate::list::{believable, newest_first_by};
 use crate::store::Store;
 
@@ -73,6 +73,16 @@ pub struct GcReport {
 
 /// Distinguishes the trash names of gcs in one process.
 static PARKED: AtomicU64 = AtomicU64::new(0);
+
+/// What became of a run gc set out to delete.
+#[derive(Debug)]
+enum Deleted {
+    Yes,
+    /// Gone already.
+    Vanished,
+    /// Held by a rerun.
+    Held,
+}
 
 impl<F: Fs> Store<F> {
     /// Deletes the runs `policy` selects, as of `now`, asking `liveness`
@@ -125,19 +135,33 @@ impl<F: Fs> Store<F> {
                 report.snapshot_in_use.push(id);
                 continue;
             }
-            if dry_run || self.delete_run(&id)? {
+            if dry_run {
                 report.deleted.push(id);
-            } else {
-                report.vanished.push(id);
+                continue;
+            }
+            match self.delete_run(&id)? {
+                Deleted::Yes => report.deleted.push(id),
+                Deleted::Vanished => report.vanished.push(id),
+                // A rerun holds it (it runs in this run's snapshot), and
+                // may have begun after the records above were read.
+                Deleted::Held => report.snapshot_in_use.push(id),
             }
         }
         Ok(report)
     }
 
-    /// Moves a run out of `runs/`, then removes it. `Ok(false)` when the run
-    /// was gone already (another gc moved it).
-    fn delete_run(&self, id: &RunId) -> Result<bool, StoreError> {
+    /// Moves a run out of `runs/`, then removes it, holding its folder
+    /// exclusively meanwhile: a run a rerun holds (see [`Store::hold_run`])
+    /// is left. [`Deleted::Vanished`] when the run was gone already
+    /// (another gc moved it).
+    fn delete_run(&self, id: &RunId) -> Result<Deleted, StoreError> {
         let what = || format!("deleting run {id}");
+        let _hold = match self.fs.try_hold_exclusive(&self.root.run_dir(id)) {
+            Ok(hold) => hold,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(Deleted::Held),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Deleted::Vanished),
+            Err(e) => return Err(StoreError::io(what())(self.relative(e))),
+        };
         let trash = self.root.trash_dir();
         self.fs
             .create_dir_all(&trash)
@@ -149,12 +173,29 @@ impl<F: Fs> Store<F> {
         ));
         match self.fs.rename(&self.root.run_dir(id), &parked) {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Deleted::Vanished),
             Err(e) => return Err(StoreError::io(what())(self.relative(e))),
         }
         self.remove_tree(&parked)
             .map_err(|e| StoreError::io(what())(self.relative(e)))?;
-        Ok(true)
+        Ok(Deleted::Yes)
+    }
+
+    /// Holds run `id`'s folder while a rerun runs in its kept snapshot: gc
+    /// leaves a held run (it reports it in [`GcReport::snapshot_in_use`]).
+    /// The hold ends when the returned value is dropped, or with the
+    /// process. Waits while a gc is deleting the run; the caller checks
+    /// afterwards that the snapshot is still there.
+    pub fn hold_run(&self, id: &RunId) -> Result<FolderHold, StoreError> {
+        match self.fs.hold_shared(&self.root.run_dir(id)) {
+            Ok(hold) => Ok(hold),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::RunNotFound { run: id.clone() })
+            }
+            Err(e) => Err(StoreError::io(format!("holding run {id}"))(
+                self.relative(e),
+            )),
+        }
     }
 
     /// Removes what an interrupted gc left in the trash folder (and what a
@@ -395,6 +436,45 @@ mod tests {
         assert_eq!(report.deleted.len(), 2);
     }
 
+    /// A rerun holds its original before it has written any record: gc
+    /// leaves the held run, on disk (held by another open of the folder, as
+    /// another process would) and in memory.
+    #[test]
+    fn a_held_run_is_left_until_its_hold_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = camino::Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+        let disk = Store::with_fs(crate::DiskFs, StateRoot::new(root));
+        let mem = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
+        fn check<F: Fs + Clone>(store: &Store<F>) {
+            let original = RunRecord::for_test("20260301T000000Z-00000001");
+            let other = RunRecord::for_test("20260301T000000Z-00000002");
+            for r in [&original, &other] {
+                store.persist_run_record(r).unwrap();
+            }
+            let hold = store.hold_run(&original.run_id).unwrap();
+            let now = at("2026-12-01T00:00:00Z");
+            let report = store.gc_runs(&delete_all(), &Host, now, false).unwrap();
+            assert_eq!(
+                report.snapshot_in_use,
+                std::slice::from_ref(&original.run_id)
+            );
+            assert_eq!(report.deleted, std::slice::from_ref(&other.run_id));
+            assert!(store.run(&original.run_id).is_ok());
+            // A second hold (a second rerun) is fine alongside.
+            let second = store.hold_run(&original.run_id).unwrap();
+            drop(hold);
+            let report = store.gc_runs(&delete_all(), &Host, now, false).unwrap();
+            assert_eq!(report.snapshot_in_use.len(), 1, "still held once");
+            drop(second);
+            let report = store.gc_runs(&delete_all(), &Host, now, false).unwrap();
+            assert_eq!(report.deleted, std::slice::from_ref(&original.run_id));
+            // A run that is gone cannot be held.
+            assert!(store.hold_run(&original.run_id).unwrap_err().is_not_found());
+        }
+        check(&disk);
+        check(&mem);
+    }
+
     #[test]
     fn a_future_dated_id_is_judged_by_its_created_at() {
         let store = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
@@ -425,7 +505,10 @@ mod tests {
             .fs()
             .remove_dir_all(&store.root().run_dir(&r.run_id))
             .unwrap();
-        assert!(!store.delete_run(&r.run_id).unwrap());
+        assert!(matches!(
+            store.delete_run(&r.run_id).unwrap(),
+            Deleted::Vanished
+        ));
 
         let e = io::Error::other(
             "failed to rename `/very/secret/root/runs/x` to `/very/secret/root/.trash/x-1`",

@@ -58,7 +58,7 @@ pub mod testing;
 mod write;
 
 pub use error::StoreError;
-pub use fs::{DiskFs, EntryKind, FileIdentity, Fs, MemFs, ReadAt, too_large};
+pub use fs::{DiskFs, EntryKind, FileIdentity, FolderHold, Fs, MemFs, ReadAt, too_large};
 pub use gc::{GcPolicy, GcReport};
 pub use layout::{
     ARTIFACTS_DIR, JOBS_DIR, LogPlace, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR,

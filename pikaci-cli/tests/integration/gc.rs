@@ -174,3 +174,55 @@ fn gc_keeps_a_run_whose_snapshot_a_running_rerun_runs_in() {
     );
     assert!(!env.store().root().run_dir(&original.run_id).exists());
 }
+
+/// A rerun holds its original's folder before it writes a record of its own:
+/// gc leaves a run another process holds (here util-linux `flock`, holding
+/// it shared as a rerun does), then deletes it once the hold ends.
+#[test]
+fn gc_leaves_a_run_another_process_holds() {
+    let env = TestEnv::new("");
+    std::fs::write(
+        env.repo.join("pikaci.toml"),
+        "[[job]]\nid = \"j\"\ncommand = \"true\"\n",
+    )
+    .unwrap();
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let original = env.last_run();
+    let dir = env.store().root().run_dir(&original.run_id);
+    let mut holder = std::process::Command::new("flock")
+        .args(["--shared", "--no-fork", dir.as_str(), "sleep", "300"])
+        .spawn()
+        .expect("util-linux `flock` (Debian's util-linux package)");
+    // Held once an exclusive try fails.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::process::Command::new("flock")
+        .args(["--exclusive", "--nonblock", dir.as_str(), "true"])
+        .status()
+        .unwrap()
+        .success()
+    {
+        assert!(std::time::Instant::now() < deadline, "the hold never began");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = env.pikaci(&["gc", "--keep-runs", "0"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!(
+            "kept {}: a running rerun runs in its snapshot",
+            original.run_id
+        )),
+        "{}",
+        stdout(&out)
+    );
+    assert!(dir.is_dir());
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let out = env.pikaci(&["gc", "--keep-runs", "0"]);
+    assert!(
+        stdout(&out).contains("deleted 1 run(s)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!dir.exists());
+}

@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::LogSink;
 
-use super::{EntryKind, FileIdentity, Fs, ReadAt, too_large};
+use super::hold::held_elsewhere;
+use super::{EntryKind, FileIdentity, FolderHold, Fs, ReadAt, too_large};
 
 /// The real file system.
 #[derive(Debug, Clone, Copy, Default)]
@@ -167,6 +168,21 @@ fn fs_err_like(e: io::Error, doing: &str, path: &Utf8Path) -> io::Error {
     io::Error::new(e.kind(), format!("failed {doing} `{path}`: {e}"))
 }
 
+/// Opens the folder `path` itself (never through a final symbolic link)
+/// and `flock`s it as `how` says.
+fn flock_folder(path: &Utf8Path, how: nix::fcntl::FlockArg) -> io::Result<FolderHold> {
+    let dir = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| fs_err_like(e, "opening", path))?;
+    match nix::fcntl::Flock::lock(dir, how) {
+        Ok(lock) => Ok(FolderHold::new(lock)),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(held_elsewhere(path)),
+        Err((_, e)) => Err(fs_err_like(io::Error::from(e), "locking", path)),
+    }
+}
+
 impl Fs for DiskFs {
     fn write_atomic(&self, path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
         let dir = path.parent().unwrap_or(Utf8Path::new("."));
@@ -284,6 +300,14 @@ impl Fs for DiskFs {
                 other => other,
             },
         }
+    }
+
+    fn hold_shared(&self, path: &Utf8Path) -> io::Result<FolderHold> {
+        flock_folder(path, nix::fcntl::FlockArg::LockShared)
+    }
+
+    fn try_hold_exclusive(&self, path: &Utf8Path) -> io::Result<FolderHold> {
+        flock_folder(path, nix::fcntl::FlockArg::LockExclusiveNonblock)
     }
 }
 

@@ -7,7 +7,8 @@ use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::LogSink;
 
-use super::{EntryKind, Fs, ReadAt};
+use super::hold::MemHolds;
+use super::{EntryKind, FolderHold, Fs, ReadAt};
 
 type Content = Arc<RwLock<Vec<u8>>>;
 
@@ -99,6 +100,7 @@ fn not_found(path: &Utf8Path) -> io::Error {
 #[derive(Debug, Clone, Default)]
 pub struct MemFs {
     state: Arc<Mutex<State>>,
+    holds: MemHolds,
 }
 
 impl MemFs {
@@ -347,5 +349,29 @@ impl Fs for MemFs {
             st.nodes.remove(&p);
         }
         Ok(())
+    }
+
+    fn hold_shared(&self, path: &Utf8Path) -> io::Result<FolderHold> {
+        self.folder(path)?;
+        self.holds.shared(path)
+    }
+
+    fn try_hold_exclusive(&self, path: &Utf8Path) -> io::Result<FolderHold> {
+        self.folder(path)?;
+        self.holds.exclusive(path)
+    }
+}
+
+impl MemFs {
+    /// `Ok` when `path` is a folder.
+    fn folder(&self, path: &Utf8Path) -> io::Result<()> {
+        match self.lock().nodes.get(path) {
+            Some(Node::Dir) => Ok(()),
+            Some(_) => Err(io::Error::new(
+                io::ErrorKind::NotADirectory,
+                format!("{path} is not a folder"),
+            )),
+            None => Err(not_found(path)),
+        }
     }
 }

@@ -4,9 +4,11 @@
 //! embedding) and can inject faults such as a full disk.
 
 mod disk;
+mod hold;
 mod mem;
 mod traits;
 
 pub use disk::DiskFs;
+pub use hold::FolderHold;
 pub use mem::MemFs;
 pub use traits::{EntryKind, FileIdentity, Fs, ReadAt, too_large};

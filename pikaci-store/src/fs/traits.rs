@@ -5,6 +5,8 @@ use std::io;
 use camino::Utf8Path;
 use pikaci_core::engine::LogSink;
 
+use super::FolderHold;
+
 /// What a path is, without following a final symbolic link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -111,6 +113,13 @@ pub trait Fs: Send + Sync {
     fn rename(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()>;
     /// Removes a folder and everything in it (a symbolic link is removed, not followed).
     fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()>;
+    /// Holds the folder `path` (never through a symbolic link) shared,
+    /// waiting while it is held exclusively. Other processes see the hold;
+    /// it ends when the returned value is dropped or the process ends.
+    fn hold_shared(&self, path: &Utf8Path) -> io::Result<FolderHold>;
+    /// Holds the folder `path` exclusively if nobody holds it;
+    /// `ErrorKind::WouldBlock` when someone does.
+    fn try_hold_exclusive(&self, path: &Utf8Path) -> io::Result<FolderHold>;
 }
 
 impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
@@ -149,5 +158,11 @@ impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
     }
     fn remove_dir_all(&self, path: &Utf8Path) -> io::Result<()> {
         (**self).remove_dir_all(path)
+    }
+    fn hold_shared(&self, path: &Utf8Path) -> io::Result<FolderHold> {
+        (**self).hold_shared(path)
+    }
+    fn try_hold_exclusive(&self, path: &Utf8Path) -> io::Result<FolderHold> {
+        (**self).try_hold_exclusive(path)
     }
 }

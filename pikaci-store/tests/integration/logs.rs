@@ -242,6 +242,12 @@ struct Counting {
 }
 
 impl Fs for Counting {
+    fn hold_shared(&self, path: &Utf8Path) -> std::io::Result<pikaci_store::FolderHold> {
+        self.inner.hold_shared(path)
+    }
+    fn try_hold_exclusive(&self, path: &Utf8Path) -> std::io::Result<pikaci_store::FolderHold> {
+        self.inner.try_hold_exclusive(path)
+    }
     fn kind(&self, path: &Utf8Path) -> std::io::Result<Option<EntryKind>> {
         if path == self.run_dir {
             self.run_dir_checks.fetch_add(1, Ordering::SeqCst);
