@@ -52,9 +52,13 @@ struct ConnState {
     last_done_ms: AtomicU64,
     /// Response bodies being sent.
     sending: AtomicUsize,
-    /// When hyper last took a piece of a body (or a body began), in
-    /// milliseconds after `accepted`.
-    last_progress_ms: AtomicU64,
+    /// Bumped when a body begins and each time hyper takes a piece of it
+    /// (a count, not a time: no clock read on the request path).
+    progress: AtomicU64,
+    /// The watchdog's last look at `progress`: the count it saw, and when
+    /// (milliseconds after `accepted`) it first saw that count.
+    seen_progress: AtomicU64,
+    seen_progress_ms: AtomicU64,
     evict: CancellationToken,
 }
 
@@ -80,19 +84,25 @@ impl ConnState {
 
     /// Notes that a body made progress (began, or hyper took a piece).
     fn progressed(&self) {
-        self.last_progress_ms
-            .store(self.now_ms(), Ordering::Release);
+        self.progress.fetch_add(1, Ordering::Release);
     }
 
-    /// Whether an answer is being sent and has made no progress for the
-    /// send timeout.
+    /// Whether an answer is being sent and the watchdog has seen it make no
+    /// progress for the send timeout (measured from the watchdog's first
+    /// look after the last progress: at most a tick late).
     fn stalled(&self, now: Instant, limits: &HttpLimits) -> bool {
+        let count = self.progress.load(Ordering::Acquire);
+        let now_ms = u64::try_from(now.saturating_duration_since(self.accepted).as_millis())
+            .unwrap_or(u64::MAX);
+        if self.seen_progress.swap(count, Ordering::AcqRel) != count {
+            self.seen_progress_ms.store(now_ms, Ordering::Release);
+            return false;
+        }
         if self.sending.load(Ordering::Acquire) == 0 {
             return false;
         }
-        let last =
-            self.accepted + Duration::from_millis(self.last_progress_ms.load(Ordering::Acquire));
-        now.saturating_duration_since(last) >= limits.send_timeout
+        let since = self.seen_progress_ms.load(Ordering::Acquire);
+        Duration::from_millis(now_ms.saturating_sub(since)) >= limits.send_timeout
     }
 
     fn expired(&self, now: Instant, limits: &HttpLimits) -> bool {
@@ -195,7 +205,9 @@ impl Registry {
             served: AtomicBool::new(false),
             last_done_ms: AtomicU64::new(0),
             sending: AtomicUsize::new(0),
-            last_progress_ms: AtomicU64::new(0),
+            progress: AtomicU64::new(0),
+            seen_progress: AtomicU64::new(0),
+            seen_progress_ms: AtomicU64::new(0),
             evict: CancellationToken::new(),
         });
         self.lock().insert(state.id, state.clone());
@@ -433,10 +445,14 @@ mod tests {
         tokio::time::advance(Duration::from_secs(30)).await;
         assert!(!c.expired(Instant::now(), &limits));
         let sending = Sending::begin(c.clone());
+        // The watchdog looks every tick; a body that began is progress.
+        assert!(!c.expired(Instant::now(), &limits));
         tokio::time::advance(Duration::from_secs(4)).await;
         assert!(!c.expired(Instant::now(), &limits));
-        // hyper takes a piece: the clock starts again.
+        // hyper takes a piece: the clock starts again at the next look.
         c.progressed();
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert!(!c.expired(Instant::now(), &limits));
         tokio::time::advance(Duration::from_secs(4)).await;
         assert!(!c.expired(Instant::now(), &limits));
         tokio::time::advance(Duration::from_secs(1)).await;
