@@ -98,25 +98,41 @@ fn bearer(parts: &Parts) -> Result<Option<&str>, ApiError> {
 }
 
 /// The role of `token`, checked against the token cache kept fresh by this
-/// request's look at the disk (`fresh`).
-fn role_by(state: &AppState, token: &str, fresh: Fresh) -> Result<Role, ApiError> {
-    let role = match fresh.db_changed() {
-        Some(changed) => state.db.token_role_watched(token, changed)?,
-        None => state.db.token_role_sync(token)?,
-    };
+/// request's look at the disk (`fresh`). A token the cache has costs no
+/// SQLite call; any other (an unknown or wrong one included) is looked up
+/// on the blocking pool, never on the runtime's thread.
+async fn role_by(state: &AppState, token: &str, fresh: Fresh) -> Result<Role, ApiError> {
+    if let Some(changed) = fresh.db_changed()
+        && let Some(role) = state.db.cached_token_role(token, changed)?
+    {
+        return Ok(role);
+    }
+    let (db, token, watched) = (state.db.clone(), token.to_owned(), fresh.db_changed());
+    let role = tokio::task::spawn_blocking(move || match watched {
+        // The change was applied by the cache's look above.
+        Some(_) => db.token_role_watched(&token, false),
+        None => db.token_role_sync(&token),
+    })
+    .await
+    .map_err(|e| ApiError::Internal(format!("the token check failed: {e}")))??;
     role.ok_or(ApiError::Unauthorized)
 }
 
-fn role_with(parts: &Parts, state: &AppState, fresh: Fresh) -> Result<Option<Role>, ApiError> {
-    bearer(parts)?
-        .map(|token| role_by(state, token, fresh))
-        .transpose()
+async fn role_with(
+    parts: &Parts,
+    state: &AppState,
+    fresh: Fresh,
+) -> Result<Option<Role>, ApiError> {
+    match bearer(parts)? {
+        Some(token) => Ok(Some(role_by(state, token, fresh).await?)),
+        None => Ok(None),
+    }
 }
 
 /// The role of the bearer token of a request (`None` without one), after
 /// this request's look at the disk.
 pub(crate) async fn role_of(parts: &Parts, state: &AppState) -> Result<Option<Role>, ApiError> {
-    role_with(parts, state, state.fresh())
+    role_with(parts, state, state.fresh()).await
 }
 
 /// The token a request presents: the bearer header, else the page cookie;
@@ -155,9 +171,9 @@ impl FromRequestParts<AppState> for ReadAccess {
             .is_none()
             && let Some(token) = cookie_token(parts)
         {
-            Some(role_by(state, token, fresh)?)
+            Some(role_by(state, token, fresh).await?)
         } else {
-            role_with(parts, state, fresh)?
+            role_with(parts, state, fresh).await?
         };
         Access::Read
             .check(caller, state.public_read)
@@ -175,7 +191,7 @@ impl FromRequestParts<AppState> for WriteAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let fresh = state.fresh();
-        let caller = role_with(parts, state, fresh)?;
+        let caller = role_with(parts, state, fresh).await?;
         Access::Write
             .check(caller, state.public_read)
             .map(|()| Self)

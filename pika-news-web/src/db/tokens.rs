@@ -134,6 +134,23 @@ impl Db {
         self.check_token(presented, Some(db_changed), |(_, role)| *role)
     }
 
+    /// The role of a token seen valid before, from the cache alone, after
+    /// `db_changed` (from the caller's watch of the database's files) is
+    /// applied: no SQLite call. `None` when the cache does not have it; then
+    /// [`Db::token_role_watched`] (with `false`: the change is applied)
+    /// asks the table, which the caller does off its runtime's thread.
+    pub(crate) fn cached_token_role(
+        &self,
+        presented: &str,
+        db_changed: bool,
+    ) -> Result<Option<Role>, DbError> {
+        let digest = token_digest(presented);
+        self.with_auth_conn(|_, cache| {
+            cache.seen(db_changed);
+            Ok(cache.get(&digest).map(|(_, role)| *role))
+        })
+    }
+
     /// What `pick` takes of the owner of a presented token, if it is known
     /// and not revoked (see [`Db::token_owner`]).
     fn check_token<T>(
