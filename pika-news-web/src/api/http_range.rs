@@ -38,6 +38,16 @@ impl RangeAsk {
             Self::Unsatisfiable | Self::Several => 0,
         }
     }
+
+    /// The bytes sent, as (first byte, how many), for a file of `size`
+    /// bytes; `None` when nothing of the file is sent.
+    pub(crate) fn span(self, size: u64) -> Option<(u64, u64)> {
+        match self {
+            Self::Whole => Some((0, size)),
+            Self::Part { start, .. } => Some((start, self.len(size))),
+            Self::Unsatisfiable | Self::Several => None,
+        }
+    }
 }
 
 /// One `first-last`, `first-` or `-suffix` of a byte-range set.

@@ -174,18 +174,9 @@ pub(crate) async fn raw(
     }
     let (log, inline, watched) = open_log(&state, access.fresh(), run, job, file, move |id| {
         let size = id.size;
-        match plan.decide(&etag(id), size)? {
-            ask @ (RangeAsk::Whole | RangeAsk::Part { .. })
-                if !head && !timestamps && ask.len(size) <= INLINE_BYTES =>
-            {
-                let start = match ask {
-                    RangeAsk::Part { start, .. } => start,
-                    _ => 0,
-                };
-                Some((start, ask.len(size)))
-            }
-            _ => None,
-        }
+        plan.decide(&etag(id), size)?
+            .span(size)
+            .filter(|&(_, len)| !head && !timestamps && len <= INLINE_BYTES)
     })
     .await?;
 
@@ -341,16 +332,12 @@ fn from_tail_cache(
     let span = state.tails.get(&ids)?;
     // Only when the span holds what is asked for (or nothing is sent).
     let size = span.identity.size;
-    let fits = match asked.conditions.decide(&etag(&span.identity), size) {
-        Some(ask @ (RangeAsk::Whole | RangeAsk::Part { .. })) if !asked.head => {
-            let start = match ask {
-                RangeAsk::Part { start, .. } => start,
-                _ => 0,
-            };
-            span.slice(start, ask.len(size)).is_some()
-        }
-        _ => true,
-    };
+    let sent = asked
+        .conditions
+        .decide(&etag(&span.identity), size)
+        .and_then(|ask| ask.span(size))
+        .filter(|_| !asked.head);
+    let fits = sent.is_none_or(|(start, len)| span.slice(start, len).is_some());
     if !fits {
         return None;
     }

@@ -76,9 +76,9 @@ impl ConnState {
         self.accepted + Duration::from_millis(self.last_done_ms.load(Ordering::Acquire))
     }
 
-    /// Milliseconds from `accepted` to now.
-    fn now_ms(&self) -> u64 {
-        let since = Instant::now().saturating_duration_since(self.accepted);
+    /// Milliseconds from `accepted` to `at`.
+    fn ms_at(&self, at: Instant) -> u64 {
+        let since = at.saturating_duration_since(self.accepted);
         u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
     }
 
@@ -92,8 +92,7 @@ impl ConnState {
     /// look after the last progress: at most a tick late).
     fn stalled(&self, now: Instant, limits: &HttpLimits) -> bool {
         let count = self.progress.load(Ordering::Acquire);
-        let now_ms = u64::try_from(now.saturating_duration_since(self.accepted).as_millis())
-            .unwrap_or(u64::MAX);
+        let now_ms = self.ms_at(now);
         if self.seen_progress.swap(count, Ordering::AcqRel) != count {
             self.seen_progress_ms.store(now_ms, Ordering::Release);
             return false;
@@ -133,7 +132,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0
             .last_done_ms
-            .store(self.0.now_ms(), Ordering::Release);
+            .store(self.0.ms_at(Instant::now()), Ordering::Release);
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
     }
 }

@@ -37,7 +37,6 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
 use serde::{Deserialize, Serialize};
 
 /// The first argument that makes a pikaci executable act as the watcher.
@@ -146,12 +145,10 @@ impl ArmedCleanup {
     /// Tells the watcher the cleanup is done; it exits without running
     /// anything. The watcher is reaped on a thread (it exits at once).
     pub fn disarm(mut self) {
-        if let Some(mut stdin) = self.stdin.take() {
+        if let Some(stdin) = self.stdin.as_mut() {
             let _ = stdin.write_all(format!("{DISARM}\n").as_bytes());
         }
-        if let Some(mut child) = self.child.take() {
-            std::thread::spawn(move || child.wait());
-        }
+        // Drop closes the pipe and reaps the watcher.
     }
 
     /// The watcher's process id.
@@ -184,11 +181,7 @@ pub fn dispatch(args: impl IntoIterator<Item = OsString>) -> Option<ExitCode> {
 /// end of input. Exits 0 when disarmed or when every command succeeded, 1
 /// when one failed, 2 on a bad plan.
 pub fn exit_cleanup_main(input: impl std::io::Read) -> ExitCode {
-    let mut blocked = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        blocked.add(s);
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None);
+    super::supervisor::block_stop_signals();
 
     let mut lines = BufReader::new(input).lines();
     let Some(Ok(first)) = lines.next() else {

@@ -142,13 +142,8 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
         eprintln!("[pikaci] the job supervisor needs: GRACE_MS PROGRAM [ARGS...]");
         return ExitCode::from(2);
     };
-    // Signals sent to the group are meant for the job; std resets the mask
-    // for the child it starts.
-    let mut blocked = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        blocked.add(s);
-    }
-    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None);
+    // Signals sent to the group are meant for the job.
+    block_stop_signals();
     // Orphans of the job become ours, so none is lost to init.
     let _ = nix::sys::prctl::set_child_subreaper(true);
 
@@ -193,6 +188,17 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
         kill_all_left();
     }
     exit_like(status)
+}
+
+/// Blocks SIGTERM, SIGINT and SIGHUP for this process: a helper process
+/// (the supervisor, the exit-cleanup watcher) outlives the signals meant for
+/// the processes around it. `std` resets the mask for the children it starts.
+pub(crate) fn block_stop_signals() {
+    let mut blocked = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        blocked.add(s);
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None);
 }
 
 /// Reaps children (orphans adopted along the way included) until `job`
