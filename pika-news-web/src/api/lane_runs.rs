@@ -9,7 +9,7 @@ use pikaci_store::{DiskFs, Fs as _};
 use super::dto::{LaneActionDone, LaneLog, Woken};
 use super::encoded::{ANSWER_BUDGET, read_fitted};
 use super::heavy::json_answer;
-use super::pikaci::{missing_log, small_range};
+use super::pikaci::small_range;
 use super::query::{self, Params};
 use super::run_loader::blocking;
 use crate::auth::{ReadAccess, WriteAccess};
@@ -96,7 +96,7 @@ pub(crate) async fn log(
         Ok(file) => read_fitted(file.size()?, range, ANSWER_BUDGET, |buf, at| {
             file.read_at(buf, at)
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((missing_log(), 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((pikaci_store::LogChunk::missing(), 0)),
         Err(e) => Err(e),
     })
     .await?;

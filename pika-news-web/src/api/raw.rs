@@ -371,7 +371,7 @@ async fn timestamped(
         if tail && start > 0 {
             let mut first = [0u8; 3];
             let n = reader.read_at(&mut first, start)?;
-            start += first[..n].iter().take_while(|b| *b & 0xC0 == 0x80).count() as u64;
+            start += pikaci_store::utf8_boundary_skip(&first[..n]) as u64;
         }
         Ok::<_, StoreError>((start, crate::live::starts_line(&job_log, start)))
     })
