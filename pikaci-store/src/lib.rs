@@ -63,7 +63,7 @@ pub use gc::{GcPolicy, GcReport};
 pub use layout::{
     ARTIFACTS_DIR, JOBS_DIR, LogPlace, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR,
 };
-pub use range::{LogRange, LogRangeError, MAX_READ_BYTES};
+pub use range::{LogRange, LogRangeError, MAX_READ_BYTES, utf8_boundary_skip};
 pub use read::{
     Blocking, BoundedRecord, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog,
     LogChunk, LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, default_job,

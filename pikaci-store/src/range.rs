@@ -113,7 +113,7 @@ pub(crate) fn plan_read(range: LogRange, size: u64, cap: u64) -> (u64, u64) {
 
 /// Moves a tail's start past UTF-8 continuation bytes (at most 3) so the text
 /// does not begin with half a character. Returns how many bytes to skip.
-pub(crate) fn utf8_boundary_skip(bytes: &[u8]) -> usize {
+pub fn utf8_boundary_skip(bytes: &[u8]) -> usize {
     bytes
         .iter()
         .take(3)

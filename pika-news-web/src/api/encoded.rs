@@ -168,11 +168,7 @@ pub fn read_fitted<E>(
     bytes.truncate(filled);
     // A tail starts on a character: skip at most 3 continuation bytes.
     let skip = if tail && from > 0 {
-        bytes
-            .iter()
-            .take(3)
-            .take_while(|b| (**b & 0b1100_0000) == 0b1000_0000)
-            .count()
+        pikaci_store::utf8_boundary_skip(&bytes)
     } else {
         0
     };

@@ -57,17 +57,6 @@ fn split(
 }
 
 /// The chunk of a log that does not exist (yet).
-pub(crate) fn missing_log() -> LogChunk {
-    LogChunk {
-        text: String::new(),
-        offset: 0,
-        len: 0,
-        total_size: 0,
-        truncated: false,
-        exists: false,
-    }
-}
-
 /// Whether a range reads so little that it needs no heavy-read permit.
 pub(crate) fn small_range(range: LogRange) -> bool {
     match range {
@@ -116,7 +105,7 @@ pub(crate) async fn logs(
                 return Ok(None);
             }
             let Some(reader) = job.log(file).open()? else {
-                return Ok(Some(missing_log()));
+                return Ok(Some(LogChunk::missing()));
             };
             let share = if files.len() > 1 && file == LogFile::Host {
                 remaining / 2

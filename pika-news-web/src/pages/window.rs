@@ -125,11 +125,7 @@ pub(crate) fn read_window(
             }
             if cut_first {
                 // Start on a character boundary at least.
-                let skip = bytes
-                    .iter()
-                    .take(3)
-                    .take_while(|&&b| b & 0xC0 == 0x80)
-                    .count();
+                let skip = pikaci_store::utf8_boundary_skip(&bytes);
                 bytes.drain(..skip);
                 start += skip as u64;
             }

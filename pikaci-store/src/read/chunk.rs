@@ -26,7 +26,7 @@ pub struct LogChunk {
 
 impl LogChunk {
     /// The chunk of a log that does not exist (yet).
-    pub(crate) fn missing() -> Self {
+    pub fn missing() -> Self {
         Self {
             text: String::new(),
             offset: 0,
@@ -38,6 +38,19 @@ impl LogChunk {
     }
 }
 
+/// Reads into all of `buf` from `at`, as far as the file goes; how many
+/// bytes were read (fewer only at the end of the file).
+pub(crate) fn read_full(file: &dyn ReadAt, buf: &mut [u8], at: u64) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match file.read_at(&mut buf[filled..], at + filled as u64)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled)
+}
+
 /// Reads `range` of an open file (at most [`MAX_READ_BYTES`]), decoding it
 /// lossily; a tail starts on a character boundary. The cost depends on the
 /// range, not on the file's size.
@@ -45,13 +58,7 @@ pub(crate) fn read_chunk(file: &dyn ReadAt, range: LogRange) -> io::Result<LogCh
     let size = file.size()?;
     let (mut start, len) = plan_read(range, size, MAX_READ_BYTES);
     let mut bytes = vec![0u8; len as usize];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        match file.read_at(&mut bytes[filled..], start + filled as u64)? {
-            0 => break,
-            n => filled += n,
-        }
-    }
+    let filled = read_full(file, &mut bytes, start)?;
     bytes.truncate(filled);
     if matches!(range, LogRange::Tail(_)) && start > 0 {
         let skip = utf8_boundary_skip(&bytes);

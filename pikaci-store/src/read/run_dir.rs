@@ -10,6 +10,7 @@ use pikaci_core::{JobId, JobLogMetadata, Liveness, LogFile, RunId, RunLogsMetada
 use crate::error::StoreError;
 use crate::fs::{DiskFs, EntryKind, Fs, ReadAt};
 use crate::layout::{JOBS_DIR, LogPlace, RUN_JSON, SNAPSHOT_DIR};
+use crate::read::chunk::read_full;
 use crate::store::{Store, not_a_folder, without_path};
 
 /// A job log found at one of its places, with what was learnt there (its
@@ -325,16 +326,7 @@ fn read_record_within<F: Fs>(
         return Ok(Err(size));
     }
     let mut bytes = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        match file
-            .read_at(&mut bytes[filled..], filled as u64)
-            .map_err(failed)?
-        {
-            0 => break,
-            n => filled += n,
-        }
-    }
+    let filled = read_full(file.as_ref(), &mut bytes, 0).map_err(failed)?;
     bytes.truncate(filled);
     let record: RunRecord = serde_json::from_slice(&bytes).map_err(|e| corrupt(e.to_string()))?;
     if &record.run_id != run {

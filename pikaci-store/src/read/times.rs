@@ -14,6 +14,7 @@ use pikaci_core::log_times::{MAGIC, RECORD_LEN, TimeRecord};
 use crate::error::StoreError;
 use crate::fs::{Fs, ReadAt};
 use crate::layout::JOBS_DIR;
+use crate::read::chunk::read_full;
 use crate::read::job_log::JobLog;
 
 const HEADER: u64 = MAGIC.len() as u64;
@@ -76,17 +77,6 @@ impl<F: Fs> JobLog<F> {
         }
         Ok(Some(LogTimes { file, what }))
     }
-}
-
-fn read_full(file: &dyn ReadAt, buf: &mut [u8], at: u64) -> io::Result<usize> {
-    let mut filled = 0;
-    while filled < buf.len() {
-        match file.read_at(&mut buf[filled..], at + filled as u64)? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled)
 }
 
 impl LogTimes {
