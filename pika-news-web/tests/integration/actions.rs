@@ -1,11 +1,9 @@
 //! Write routes (lane actions, wake) and the page's own access rules.
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::StatusCode;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, oneshot};
 
 #[tokio::test]
 async fn write_routes_need_a_write_token() {
@@ -124,26 +122,8 @@ async fn page(
     uri: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, axum::http::HeaderMap, String) {
-    let mut req = Request::builder().uri(uri);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = app
-        .app()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = String::from_utf8(
-        resp.into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    let (status, headers, body) = oneshot(app.app(), "GET", uri, headers, Body::empty()).await;
+    let body = String::from_utf8(body.to_vec()).unwrap();
     (status, headers, body)
 }
 
@@ -184,18 +164,14 @@ async fn the_page_needs_a_token_or_public_read_and_trades_a_query_token_for_a_co
         StatusCode::UNAUTHORIZED
     );
     // A cookie never opens a write route.
-    let (status, _, _) = {
-        let req = Request::builder()
-            .method("POST")
-            .uri("/news/api/forge/wake")
-            .header("cookie", &jar);
-        let resp = app
-            .app()
-            .oneshot(req.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        (resp.status(), (), ())
-    };
+    let (status, _, _) = oneshot(
+        app.app(),
+        "POST",
+        "/news/api/forge/wake",
+        &[("cookie", &jar)],
+        Body::empty(),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     let public = TestApp::with_public_read(true);

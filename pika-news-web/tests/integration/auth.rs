@@ -131,10 +131,7 @@ async fn revoked_by_the_cli(without_watch: bool) {
         "database = \"news.sqlite\"\n[forge_repo]\nrepo = \"sledtools/pika\"\ncanonical_git_dir = \"git/pika.git\"\n",
     )
     .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pika-news"))
-        .args(["token", "revoke", "--config", config.as_str(), "reader"])
-        .output()
-        .unwrap();
+    let out = crate::served::pika_news(&["token", "revoke", "--config", config.as_str(), "reader"]);
     assert!(
         out.status.success(),
         "{}",

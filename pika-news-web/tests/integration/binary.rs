@@ -4,6 +4,8 @@ use std::process::Command;
 
 use camino::Utf8PathBuf;
 
+use crate::served::{Server, pika_news, pika_news_bin};
+
 fn config(dir: &tempfile::TempDir) -> Utf8PathBuf {
     let root = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
     let file = root.join("pika-news.toml");
@@ -13,13 +15,6 @@ fn config(dir: &tempfile::TempDir) -> Utf8PathBuf {
     )
     .unwrap();
     file
-}
-
-fn pika_news(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_pika-news"))
-        .args(args)
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -108,33 +103,14 @@ fn a_bad_config_names_the_file_and_line() {
 
 #[test]
 fn serve_answers_never_logs_tokens_and_stops_on_sigterm() {
-    use std::io::{BufRead, Read, Write};
+    use std::io::{Read, Write};
     let dir = tempfile::tempdir().unwrap();
     // Port 0: the server says which port it got when it is listening.
     let cfg = config(&dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pika-news"))
-        .args(["serve", "--config", cfg.as_str()])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the server ended before it listened"
-        );
-        if let Some(rest) = line.split("pika-news listening addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep reading its log, so it never blocks on a full pipe.
-    let log = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = stderr.read_to_string(&mut rest);
-        rest
-    });
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    let mut cmd = Command::new(pika_news_bin());
+    cmd.args(["serve", "--config", cfg.as_str()]);
+    let mut server = Server::start(cmd);
+    let mut s = std::net::TcpStream::connect(&server.addr).unwrap();
     s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut body = String::new();
@@ -143,17 +119,10 @@ fn serve_answers_never_logs_tokens_and_stops_on_sigterm() {
         body.starts_with("HTTP/1.1 200") && body.contains("\"ok\""),
         "{body}"
     );
-    nix_kill(child.id());
-    let status = child.wait().unwrap();
+    server.signal("TERM");
+    let status = server.wait();
     assert!(status.success(), "graceful shutdown exits 0: {status:?}");
-    assert!(log.join().unwrap().contains("shutting down"));
-}
-
-fn nix_kill(pid: u32) {
-    Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
+    assert!(server.log().contains("shutting down"));
 }
 
 #[test]

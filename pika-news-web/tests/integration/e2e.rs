@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::http::StatusCode;
 use pika_news_web::db::{BranchId, LaneStatus, Role, SuiteStatus};
 use pika_news_web::{AppState, router};
@@ -12,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::browser::Browser;
 use crate::forge::{Forge, pikaci_bin};
+use crate::support::oneshot;
 
 const PIKACI_TOML: &str = r#"
 [[job]]
@@ -127,16 +129,15 @@ struct TestClient {
 
 impl TestClient {
     async fn get(&self, uri: &str) -> (StatusCode, serde_json::Value) {
-        use http_body_util::BodyExt;
-        use tower::ServiceExt;
-        let req = axum::http::Request::builder()
-            .uri(uri)
-            .header("authorization", format!("Bearer {}", self.token))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let auth = format!("Bearer {}", self.token);
+        let (status, _, bytes) = oneshot(
+            self.app.clone(),
+            "GET",
+            uri,
+            &[("authorization", &auth)],
+            Body::empty(),
+        )
+        .await;
         (status, serde_json::from_slice(&bytes).unwrap())
     }
 }
@@ -173,13 +174,11 @@ async fn the_branch_page_shows_lanes_and_log_text_in_a_real_browser() {
 }
 
 async fn serve(f: &Forge) -> (String, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let app = router(
         AppState::new(f.db.clone(), f.repo.pikaci_state_root.clone(), false)
             .with_data_dir(f.repo.data_dir.clone()),
     );
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (addr, server) = crate::support::serve(app).await;
     (format!("http://{addr}"), server)
 }
 

@@ -3,11 +3,9 @@
 //! checks the token before it looks at the path.
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt as _;
-use tower::ServiceExt as _;
+use axum::http::{StatusCode, header};
 
-use crate::support::{RUN, TestApp};
+use crate::support::{RUN, TestApp, oneshot};
 
 /// Sends a request; the status, the `Allow` header and the JSON body.
 async fn send(
@@ -16,28 +14,18 @@ async fn send(
     uri: &str,
     auth: Option<&str>,
 ) -> (StatusCode, Option<String>, serde_json::Value) {
-    let mut req = Request::builder().method(method).uri(uri);
-    if let Some(a) = auth {
-        req = req.header("authorization", a);
-    }
-    let resp = app
-        .app()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let allow = resp
-        .headers()
+    let auth: Vec<_> = auth.map(|a| ("authorization", a)).into_iter().collect();
+    let (status, headers, bytes) = oneshot(app.app(), method, uri, &auth, Body::empty()).await;
+    let allow = headers
         .get(header::ALLOW)
         .map(|v| v.to_str().unwrap().to_owned());
     assert_eq!(
-        resp.headers()
+        headers
             .get(header::CONTENT_TYPE)
             .map(|v| v.to_str().unwrap()),
         Some("application/json"),
         "{method} {uri}"
     );
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
     let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
         panic!(
             "{method} {uri}: not JSON: {}",

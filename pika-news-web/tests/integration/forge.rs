@@ -41,6 +41,34 @@ pub(crate) fn sh(dir: &Utf8Path, script: &str) {
     );
 }
 
+/// Makes the canonical bare repository `root/git/pika.git` and the working
+/// clone `root/work`, both on `main`; returns (bare, work).
+pub(crate) fn init_repos(root: &Utf8Path) -> (Utf8PathBuf, Utf8PathBuf) {
+    let bare = root.join("git/pika.git");
+    let work = root.join("work");
+    sh(
+        root,
+        &format!("git init -q --bare -b main {bare} && git init -q -b main {work}"),
+    );
+    (bare, work)
+}
+
+/// Writes files in the working clone `work`, commits them and pushes
+/// `branch` to `bare`.
+pub(crate) fn push(work: &Utf8Path, bare: &Utf8Path, branch: &str, files: &[(&str, &str)]) {
+    for (path, text) in files {
+        let p = work.join(path);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    sh(
+        work,
+        &format!(
+            "(git checkout -q {branch} 2>/dev/null || git checkout -q -b {branch}) && git add -A && git commit -qm change --allow-empty && git push -q -f {bare} {branch}"
+        ),
+    );
+}
+
 /// The `pikaci` binary of this workspace (built by `cargo test --workspace`).
 pub(crate) fn pikaci_bin() -> Utf8PathBuf {
     let exe = Utf8PathBuf::try_from(std::env::current_exe().unwrap()).unwrap();
@@ -61,12 +89,7 @@ impl Forge {
     pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = Utf8PathBuf::try_from(dir.path().canonicalize().unwrap()).unwrap();
-        let bare = root.join("git/pika.git");
-        let work = root.join("work");
-        sh(
-            &root,
-            &format!("git init -q --bare -b main {bare} && git init -q -b main {work}"),
-        );
+        let (bare, work) = init_repos(&root);
         let clock = ManualClock::new("2026-03-24T16:12:38Z".parse().unwrap());
         let db = Db::open_with_clock(&root.join("news.sqlite"), Arc::new(clock.clone())).unwrap();
         let repo = ForgeRepo {
@@ -94,18 +117,7 @@ impl Forge {
 
     /// Writes files in the working clone, commits them and pushes `branch`.
     pub(crate) fn push(&self, branch: &str, files: &[(&str, &str)]) {
-        for (path, text) in files {
-            let p = self.work.join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        sh(
-            &self.work,
-            &format!(
-                "(git checkout -q {branch} 2>/dev/null || git checkout -q -b {branch}) && git add -A && git commit -qm change --allow-empty && git push -q -f {} {branch}",
-                self.bare
-            ),
-        );
+        push(&self.work, &self.bare, branch, files);
     }
 
     pub(crate) fn scheduler(&self) -> Scheduler {

@@ -6,8 +6,8 @@ use std::process::Command;
 
 use axum::http::StatusCode;
 use camino::{Utf8Path, Utf8PathBuf};
+use pika_news_web::ROUTES;
 use pika_news_web::api::Method;
-use pika_news_web::{DataDir, ROUTES};
 
 use crate::support::{RUN, TestApp};
 
@@ -130,10 +130,10 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let (nightly, nightly_failed, nightly_queued) = app.nightly().await;
     let suite = app.db.suites(branch).await.unwrap()[0].id;
     // A lane log on disk, so the lane log answer has text.
-    let data = DataDir::new(app.store.root().path().parent().unwrap().join("data"));
-    let log = data.lane_log(with_run);
-    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
-    std::fs::write(&log, "[pika-news] running: pikaci run ci --output jsonl\n").unwrap();
+    app.write_lane_log(
+        with_run,
+        b"[pika-news] running: pikaci run ci --output jsonl\n",
+    );
     // A corrupt record, for a 500.
     let corrupt: pikaci_core::RunId = "20260324T161239Z-00000001".parse().unwrap();
     let path = app.store.root().run_json(&corrupt);

@@ -69,12 +69,7 @@ impl PageEnv {
 
     /// Serves the app on 127.0.0.1:0; returns its base URL.
     pub(crate) async fn serve(&self) -> (String, tokio::task::JoinHandle<()>) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let app = router(self.state());
-        let server = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
-        });
+        let (addr, server) = crate::support::serve(router(self.state())).await;
         (format!("http://{addr}"), server)
     }
 
@@ -182,6 +177,21 @@ impl PageEnv {
             .unwrap();
     }
 
+    /// Deletes a job's log and its timestamp sidecar; returns the log's path.
+    pub(crate) fn remove_job_log(
+        &self,
+        record: &RunRecord,
+        job: &str,
+        file: LogFile,
+    ) -> Utf8PathBuf {
+        let root = self.store.root();
+        let job = job.parse().unwrap();
+        let path = root.job_log(&record.run_id, &job, file);
+        std::fs::remove_file(&path).unwrap();
+        std::fs::remove_file(root.job_log_times(&record.run_id, &job, file)).unwrap();
+        path
+    }
+
     /// Appends `bytes` to a lane run's own log.
     pub(crate) fn write_lane_log(&self, lane: LaneRunId, bytes: &[u8]) {
         let path = self.data_dir.lane_log(lane);
@@ -204,6 +214,9 @@ pub(crate) struct Scene {
     pub(crate) latest: SuiteId,
     pub(crate) older: SuiteId,
     pub(crate) failed_lane: LaneRunId,
+    /// The pikaci run of `failed_lane`: jobs `fmt` (passed) and `test`
+    /// (failed, with a three-line guest log and a host log).
+    pub(crate) failed_run: RunRecord,
     pub(crate) hostile: BranchId,
     pub(crate) hostile_lane: LaneRunId,
     pub(crate) empty: BranchId,
@@ -263,7 +276,7 @@ pub(crate) async fn scene(env: &PageEnv) -> Scene {
             .await;
     }
     let failed_lane = lanes[9];
-    let rec = env
+    let failed_run = env
         .run(
             failed_lane,
             "20260324T170900Z-00000009",
@@ -287,13 +300,13 @@ pub(crate) async fn scene(env: &PageEnv) -> Scene {
         )
         .await;
     env.write_log(
-        &rec,
+        &failed_run,
         "test",
         LogFile::Guest,
         b"running 3 tests\ntest a ... ok\n\x1b[31mtest b ... FAILED\x1b[0m\n",
     );
     env.write_log(
-        &rec,
+        &failed_run,
         "test",
         LogFile::Host,
         b"[pikaci] command exited with 101\n",
@@ -351,6 +364,7 @@ pub(crate) async fn scene(env: &PageEnv) -> Scene {
         latest,
         older,
         failed_lane,
+        failed_run,
         hostile,
         hostile_lane,
         empty,

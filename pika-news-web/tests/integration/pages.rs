@@ -2,12 +2,11 @@
 //! the forms' CSRF check, the token exchange, bad input, and escaping.
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::{HeaderMap, StatusCode};
 use pika_news_web::router;
-use tower::ServiceExt;
 
 use crate::page_env::{HOSTILE, PageEnv, nightly, scene};
+use crate::support::oneshot;
 
 struct Answer {
     status: StatusCode,
@@ -22,17 +21,14 @@ async fn request(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Answer {
-    let mut req = Request::builder().method(method).uri(uri);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = router(env.state())
-        .oneshot(req.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let (status, headers, bytes) = oneshot(
+        router(env.state()),
+        method,
+        uri,
+        headers,
+        Body::from(body.to_owned()),
+    )
+    .await;
     Answer {
         status,
         headers,
@@ -240,14 +236,13 @@ async fn the_lane_page_shows_a_log_with_numbered_coloured_lines() {
 async fn a_long_log_opens_at_its_tail_or_at_a_line() {
     let env = PageEnv::new();
     let s = scene(&env).await;
-    let rec = env
-        .store
-        .run(&"20260324T170900Z-00000009".parse().unwrap())
-        .unwrap()
-        .record()
-        .unwrap();
     let many: String = (4..=60_000).map(|i| format!("line {i}\n")).collect();
-    env.write_log(&rec, "test", pikaci_core::LogFile::Guest, many.as_bytes());
+    env.write_log(
+        &s.failed_run,
+        "test",
+        pikaci_core::LogFile::Guest,
+        many.as_bytes(),
+    );
     let base = format!("/news/branch/{}/ci/lane/{}?job=test", s.main, s.failed_lane);
     let tail = get(&env, &base, &env.read).await.body;
     assert!(

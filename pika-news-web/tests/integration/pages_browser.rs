@@ -224,20 +224,10 @@ fn numbered_log(n: u64) -> Vec<u8> {
 async fn the_viewer_links_lines_searches_and_loads_earlier() {
     let env = PageEnv::new();
     let s = scene(&env).await;
-    let rec = env
-        .store
-        .run(&"20260324T170900Z-00000009".parse().unwrap())
-        .unwrap()
-        .record()
-        .unwrap();
+    let rec = &s.failed_run;
     // Replace the short log with a long one (the scene wrote three lines).
-    let path = env
-        .store
-        .root()
-        .job_log(&rec.run_id, &"test".parse().unwrap(), LogFile::Guest);
-    std::fs::remove_file(&path).unwrap();
-    std::fs::remove_file(format!("{path}.ts")).unwrap();
-    env.write_log(&rec, "test", LogFile::Guest, &numbered_log(60_000));
+    env.remove_job_log(rec, "test", LogFile::Guest);
+    env.write_log(rec, "test", LogFile::Guest, &numbered_log(60_000));
     let (base, server) = env.serve().await;
     let page = format!(
         "{base}/news/branch/{}/ci/lane/{}?job=test",
@@ -410,19 +400,8 @@ fn write_big_log(path: &std::path::Path, bytes: u64) -> u64 {
 async fn a_1_gib_log_page_is_usable_in_under_a_second() {
     let env = PageEnv::new();
     let s = scene(&env).await;
-    let rec = env
-        .store
-        .run(&"20260324T170900Z-00000009".parse().unwrap())
-        .unwrap()
-        .record()
-        .unwrap();
-    let path = env
-        .store
-        .root()
-        .job_log(&rec.run_id, &"test".parse().unwrap(), LogFile::Guest);
-    std::fs::remove_file(&path).unwrap();
     // The big log is written here, not through the store: it has no times.
-    std::fs::remove_file(format!("{path}.ts")).unwrap();
+    let path = env.remove_job_log(&s.failed_run, "test", LogFile::Guest);
     let lines = tokio::task::spawn_blocking({
         let path = path.clone();
         move || write_big_log(path.as_std_path(), 1 << 30)

@@ -2,24 +2,18 @@
 //! `token create --ph-session` writing a session file that upstream's `ph`
 //! reads, which then reaches the running server.
 
-use std::io::{BufRead, Read, Write};
-use std::process::{Command, Output, Stdio};
+use std::io::{Read, Write};
+use std::process::{Command, Output};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
 use crate::ph_client::{MeResponse, Session, decode};
+use crate::served::{Server, pika_news, pika_news_bin};
 
 const PIKA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/fixtures/pika-forge-lanes.toml"
 );
-
-fn pika_news(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pika-news"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -141,26 +135,10 @@ fn a_ph_session_file_reaches_the_server_as_ph_would() {
 
     // A running server, then a session made for its address.
     let cfg = config(&root, 0);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pika-news"))
-        .args(["serve", "--config", cfg.as_str()])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the server ended early"
-        );
-        if let Some(rest) = line.split("pika-news listening addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    let drain = std::thread::spawn(move || {
-        let mut rest = String::new();
-        let _ = stderr.read_to_string(&mut rest);
-    });
+    let mut cmd = Command::new(pika_news_bin());
+    cmd.args(["serve", "--config", cfg.as_str()]);
+    let mut server = Server::start(cmd);
+    let addr = server.addr.clone();
     for (name, role, admin, write) in [
         ("alice", "write", false, true),
         ("root", "admin", true, true),
@@ -193,12 +171,8 @@ fn a_ph_session_file_reaches_the_server_as_ph_would() {
             (name, admin, false, write)
         );
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(child.wait().unwrap().success());
-    drain.join().unwrap();
+    server.signal("TERM");
+    assert!(server.wait().success());
 }
 
 /// A GET over a real socket, with the headers `ph` sends; the body of a 200.

@@ -3,7 +3,6 @@
 //! every lane action, recover, nightly runs, wake and who-am-I.
 
 use axum::http::StatusCode;
-use pika_news_web::DataDir;
 use pika_news_web::db::{LaneStatus, NewLane, Role, SuiteStatus};
 use pikaci_core::FailureKind;
 
@@ -24,23 +23,16 @@ fn upstream_word(s: ForgeCiStatus) -> bool {
     )
 }
 
-fn write_lane_log(app: &TestApp, lane: pika_news_web::db::LaneRunId, text: &str) {
-    let data = DataDir::new(app.store.root().path().parent().unwrap().join("data"));
-    let log = data.lane_log(lane);
-    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
-    std::fs::write(log, text).unwrap();
-}
-
 #[tokio::test]
 async fn ph_resolves_reads_details_and_logs() {
     let app = TestApp::new();
     let (branch, with_run, without) = app.branch().await;
-    write_lane_log(
-        &app,
+    app.write_lane_log(
         with_run,
-        &format!(
+        format!(
             "[pika-news] running: pikaci run pre-merge --output jsonl\n[pikaci] run started: {RUN} · pre-merge\n"
-        ),
+        )
+        .as_bytes(),
     );
     let ph = Ph::new(app.app(), &app.read);
 

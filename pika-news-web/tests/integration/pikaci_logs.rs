@@ -2,21 +2,20 @@
 //! of an answer, and the range rule it shares with `pikaci logs`.
 
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use http_body_util::BodyExt;
-use tower::ServiceExt;
+use axum::http::StatusCode;
 
-use crate::support::{RUN, TestApp};
+use crate::support::{RUN, TestApp, oneshot};
 
 async fn raw(app: &TestApp, uri: &str) -> (StatusCode, String) {
-    let req = Request::builder()
-        .uri(uri)
-        .header("authorization", format!("Bearer {}", app.read))
-        .body(Body::empty())
-        .unwrap();
-    let resp = app.app().oneshot(req).await.unwrap();
-    let status = resp.status();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let auth = format!("Bearer {}", app.read);
+    let (status, _, bytes) = oneshot(
+        app.app(),
+        "GET",
+        uri,
+        &[("authorization", &auth)],
+        Body::empty(),
+    )
+    .await;
     (status, String::from_utf8(bytes.to_vec()).unwrap())
 }
 

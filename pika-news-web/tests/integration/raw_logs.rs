@@ -4,12 +4,10 @@
 use std::io::Write;
 
 use axum::body::Body;
-use axum::http::{HeaderMap, Request, StatusCode, header};
-use http_body_util::BodyExt;
+use axum::http::{HeaderMap, StatusCode, header};
 use pikaci_core::LogFile;
-use tower::ServiceExt;
 
-use crate::support::{RUN, TestApp};
+use crate::support::{RUN, TestApp, oneshot};
 
 const GUEST: &[u8] = b"line 1\nline 2\n\x1b[31merror\x1b[0m: boom\n";
 
@@ -30,50 +28,19 @@ impl Answer {
 }
 
 async fn ask(app: &TestApp, method: &str, uri: &str, headers: &[(&str, &str)]) -> Answer {
-    let mut req = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("authorization", format!("Bearer {}", app.read));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = app
-        .app()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
+    let auth = format!("Bearer {}", app.read);
+    let mut all = vec![("authorization", auth.as_str())];
+    all.extend_from_slice(headers);
+    let (status, headers, body) = oneshot(app.app(), method, uri, &all, Body::empty()).await;
     Answer {
         status,
         headers,
-        body,
+        body: body.to_vec(),
     }
 }
 
 fn raw(query: &str) -> String {
     format!("/news/api/forge/pikaci/logs/{RUN}/raw{query}")
-}
-
-fn append(app: &TestApp, bytes: &[u8]) {
-    let record = app
-        .store
-        .run(&RUN.parse().unwrap())
-        .unwrap()
-        .record()
-        .unwrap();
-    app.store
-        .open_job_log(&record.run_id, &record.jobs[0].id, LogFile::Guest)
-        .unwrap()
-        .write_all(bytes)
-        .unwrap();
 }
 
 #[tokio::test]
@@ -166,7 +133,7 @@ async fn the_etag_changes_as_the_log_grows_and_conditions_use_it() {
     let any = ask(&app, "GET", &raw(""), &[("if-none-match", "\"x\", W/*")]).await;
     assert_eq!(any.status, StatusCode::OK, "no tag of these matches");
 
-    append(&app, b"more\n");
+    app.append_guest(b"more\n");
     let grown = ask(&app, "GET", &raw(""), &[("if-none-match", &old)]).await;
     assert_eq!(grown.status, StatusCode::OK, "the log grew: a new version");
     let new = grown.header(header::ETAG).to_owned();
@@ -217,7 +184,7 @@ async fn a_log_larger_than_a_piece_streams_exactly_and_ranges_cross_pieces() {
         writeln!(big, "line {i:08} of generated output").unwrap();
         i += 1;
     }
-    append(&app, &big);
+    app.append_guest(&big);
     let mut all = GUEST.to_vec();
     all.extend_from_slice(&big);
     let a = ask(&app, "GET", &raw(""), &[]).await;
@@ -296,9 +263,7 @@ async fn a_truncated_json_answer_names_the_raw_route() {
 async fn over_a_real_socket_head_keeps_its_length_and_get_streams() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let app = TestApp::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, app.app()).into_future());
+    let (addr, server) = crate::support::serve(app.app()).await;
     let exchange = |request: String| async move {
         let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
         s.write_all(request.as_bytes()).await.unwrap();
@@ -337,29 +302,21 @@ async fn a_kept_span_is_never_older_than_the_log() {
     let ask = |headers: Vec<(&'static str, String)>| {
         let (router, token) = (router.clone(), app.read.clone());
         async move {
-            let mut req = Request::builder()
-                .uri(raw("?job=build&kind=guest"))
-                .header("authorization", format!("Bearer {token}"));
-            for (k, v) in headers {
-                req = req.header(k, v);
-            }
-            let resp = router
-                .oneshot(req.body(Body::empty()).unwrap())
-                .await
-                .unwrap();
-            let status = resp.status();
-            let etag = resp
-                .headers()
+            let auth = format!("Bearer {token}");
+            let mut all = vec![("authorization", auth.as_str())];
+            all.extend(headers.iter().map(|(k, v)| (*k, v.as_str())));
+            let (status, headers, body) = oneshot(
+                router,
+                "GET",
+                &raw("?job=build&kind=guest"),
+                &all,
+                Body::empty(),
+            )
+            .await;
+            let etag = headers
                 .get(header::ETAG)
                 .map(|v| v.to_str().unwrap().to_owned());
-            let body = resp
-                .into_body()
-                .collect()
-                .await
-                .unwrap()
-                .to_bytes()
-                .to_vec();
-            (status, etag, body)
+            (status, etag, body.to_vec())
         }
     };
     let tail = || vec![("range", "bytes=-5".to_owned())];
@@ -380,7 +337,7 @@ async fn a_kept_span_is_never_older_than_the_log() {
     let (s, _, _) = ask(vec![("if-none-match", tag.clone().unwrap())]).await;
     assert_eq!(s, StatusCode::NOT_MODIFIED);
     // The log grows: the next answer has the new bytes and a new tag.
-    append(&app, b"more\n");
+    app.append_guest(b"more\n");
     let (_, grown, body) = ask(tail()).await;
     assert_eq!(body, b"more\n");
     assert_ne!(grown, tag);

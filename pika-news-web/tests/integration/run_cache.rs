@@ -8,9 +8,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use axum::http::StatusCode;
 use pika_news_web::router;
 use pikaci_core::{Liveness, RunOwner, RunStatus};
-use tower::ServiceExt;
 
-use crate::support::{RUN, TestApp};
+use crate::support::{RUN, TestApp, oneshot};
 
 struct Switch(AtomicBool);
 
@@ -24,18 +23,17 @@ impl Liveness for Switch {
 }
 
 async fn get(app: &axum::Router, token: &str) -> serde_json::Value {
-    let req = axum::http::Request::builder()
-        .uri(format!("/news/api/forge/pikaci/run/{RUN}"))
-        .header("authorization", format!("Bearer {token}"))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let resp = app.clone().oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(resp.headers()["content-type"], "application/json");
-    let body = http_body_util::BodyExt::collect(resp.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
+    let auth = format!("Bearer {token}");
+    let (status, headers, body) = oneshot(
+        app.clone(),
+        "GET",
+        &format!("/news/api/forge/pikaci/run/{RUN}"),
+        &[("authorization", &auth)],
+        axum::body::Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-type"], "application/json");
     serde_json::from_slice(&body).unwrap()
 }
 
@@ -104,15 +102,16 @@ async fn a_run_removed_and_made_again_is_read_again() {
     let dir = app.store.root().run_dir(&RUN.parse().unwrap());
     let parked = dir.with_file_name("parked");
     std::fs::rename(&dir, &parked).unwrap();
-    let req = axum::http::Request::builder()
-        .uri(format!("/news/api/forge/pikaci/run/{RUN}"))
-        .header("authorization", format!("Bearer {}", app.read))
-        .body(axum::body::Body::empty())
-        .unwrap();
-    assert_eq!(
-        router.clone().oneshot(req).await.unwrap().status(),
-        StatusCode::NOT_FOUND
-    );
+    let auth = format!("Bearer {}", app.read);
+    let (status, _, _) = oneshot(
+        router.clone(),
+        "GET",
+        &format!("/news/api/forge/pikaci/run/{RUN}"),
+        &[("authorization", &auth)],
+        axum::body::Body::empty(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     std::fs::rename(&parked, &dir).unwrap();
     let run = app.store.run(&RUN.parse().unwrap()).unwrap();
     let mut r = run.record().unwrap();

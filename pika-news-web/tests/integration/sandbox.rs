@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::served::{LANE_USER, Site, lane_of, lane_user, pika_news_bin, wait_for};
+use crate::served::{LANE_USER, Site, lane_of, lane_user, pika_news, pika_news_bin, wait_for};
 
 /// A value only the server's environment holds.
 const SECRET: &str = "AKIAhostile-test-secret-5f1d0c";
@@ -194,10 +194,7 @@ fn a_hostile_lane_cannot_reach_the_service_secrets_or_files() {
     assert!(!on_disk.contains(SECRET));
 
     // Nothing of the service changed: no admin token, config and files intact.
-    let out = std::process::Command::new(pika_news_bin())
-        .args(["token", "list", "--config", site.config.as_str()])
-        .output()
-        .unwrap();
+    let out = pika_news(&["token", "list", "--config", site.config.as_str()]);
     let list = String::from_utf8_lossy(&out.stdout);
     assert!(list.contains("reader") && !list.contains("evil"), "{list}");
     assert_eq!(std::fs::read(&site.config).unwrap(), config_before);
@@ -229,19 +226,13 @@ fn a_readable_config_or_a_missing_lane_user_stops_the_server_before_it_serves() 
     let site = Site::new(&format!("[lanes]\nrun_as_user = \"{LANE_USER}\"\n"));
     use std::os::unix::fs::PermissionsExt as _;
     std::fs::set_permissions(&site.config, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let out = std::process::Command::new(pika_news_bin())
-        .args(["serve", "--config", site.config.as_str()])
-        .output()
-        .unwrap();
+    let out = pika_news(&["serve", "--config", site.config.as_str()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("chmod 600"), "{err}");
 
     let site = Site::new("[lanes]\nrun_as_user = \"no-such-lane-user-pn\"\n");
-    let out = std::process::Command::new(pika_news_bin())
-        .args(["serve", "--config", site.config.as_str()])
-        .output()
-        .unwrap();
+    let out = pika_news(&["serve", "--config", site.config.as_str()]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(

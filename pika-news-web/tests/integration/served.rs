@@ -8,13 +8,14 @@
 use std::io::{BufRead as _, Read as _, Write as _};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt as _;
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use crate::forge::{pikaci_bin, sh};
+use crate::forge::{init_repos, pikaci_bin};
 
 /// The user lanes run as in the sandbox tests (made by `scripts/test-setup.sh`).
 pub(crate) const LANE_USER: &str = "pika-lane";
@@ -50,6 +51,11 @@ pub(crate) fn pika_news_bin() -> &'static str {
     env!("CARGO_BIN_EXE_pika-news")
 }
 
+/// Runs the `pika-news` binary with `args` to its end.
+pub(crate) fn pika_news(args: &[&str]) -> Output {
+    Command::new(pika_news_bin()).args(args).output().unwrap()
+}
+
 impl Site {
     /// A site whose configuration ends with `extra` (e.g. a `[lanes]` table).
     pub(crate) fn new(extra: &str) -> Self {
@@ -57,12 +63,7 @@ impl Site {
         let root = Utf8PathBuf::try_from(dir.path().canonicalize().unwrap()).unwrap();
         // Others may pass through (to reach a lane's worktree), not list.
         std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o711)).unwrap();
-        let bare = root.join("git/pika.git");
-        let work = root.join("work");
-        sh(
-            &root,
-            &format!("git init -q --bare -b main {bare} && git init -q -b main {work}"),
-        );
+        let (bare, work) = init_repos(&root);
         let config = root.join("pika-news.toml");
         std::fs::write(
             &config,
@@ -75,19 +76,16 @@ impl Site {
         )
         .unwrap();
         std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
-        let out = Command::new(pika_news_bin())
-            .args([
-                "token",
-                "create",
-                "--config",
-                config.as_str(),
-                "--name",
-                "reader",
-                "--role",
-                "read",
-            ])
-            .output()
-            .unwrap();
+        let out = pika_news(&[
+            "token",
+            "create",
+            "--config",
+            config.as_str(),
+            "--name",
+            "reader",
+            "--role",
+            "read",
+        ]);
         assert!(
             out.status.success(),
             "{}",
@@ -109,18 +107,7 @@ impl Site {
 
     /// Writes files in the working clone, commits and pushes `branch`.
     pub(crate) fn push(&self, branch: &str, files: &[(&str, &str)]) {
-        for (path, text) in files {
-            let p = self.work.join(path);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, text).unwrap();
-        }
-        sh(
-            &self.work,
-            &format!(
-                "(git checkout -q {branch} 2>/dev/null || git checkout -q -b {branch}) && git add -A && git commit -qm change --allow-empty && git push -q -f {} {branch}",
-                self.bare
-            ),
-        );
+        crate::forge::push(&self.work, &self.bare, branch, files);
     }
 
     /// Starts `pika-news serve` with `env` added to this process's
@@ -139,38 +126,8 @@ impl Site {
             .envs(env.iter().copied())
             .env("RUST_LOG", "pika_news_web=info,pika_news=info")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-        let mut seen = String::new();
-        let addr = loop {
-            let mut line = String::new();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "the server ended before it listened: {seen}"
-            );
-            seen.push_str(&line);
-            if let Some(rest) = line.split("pika-news listening addr=").nth(1) {
-                break rest.split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        let log = Arc::new(Mutex::new(seen));
-        let sink = log.clone();
-        // Keep reading its log, so it never blocks on a full pipe.
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            while stderr.read_line(&mut line).unwrap_or(0) > 0 {
-                sink.lock().unwrap().push_str(&line);
-                line.clear();
-            }
-        });
-        Server {
-            pid: child.id(),
-            child,
-            addr,
-            log,
-        }
+            .stdout(Stdio::null());
+        Server::start(cmd)
     }
 }
 
@@ -180,6 +137,8 @@ pub(crate) struct Server {
     pub(crate) pid: u32,
     pub(crate) addr: String,
     log: Arc<Mutex<String>>,
+    /// The thread that keeps reading its log; ends when the log closes.
+    drain: Option<JoinHandle<()>>,
 }
 
 /// An HTTP answer.
@@ -264,6 +223,53 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 }
 
 impl Server {
+    /// Spawns `cmd` (a `pika-news serve` command line) with its stderr
+    /// piped, waits until it logs the address it listens on, then keeps
+    /// reading its log into [`log`](Self::log).
+    pub(crate) fn start(mut cmd: Command) -> Self {
+        let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        let addr = loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "the server ended before it listened: {seen}"
+            );
+            seen.push_str(&line);
+            if let Some(rest) = line.split("pika-news listening addr=").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        let log = Arc::new(Mutex::new(seen));
+        let sink = log.clone();
+        // Keep reading its log, so it never blocks on a full pipe.
+        let drain = std::thread::spawn(move || {
+            let mut line = String::new();
+            while stderr.read_line(&mut line).unwrap_or(0) > 0 {
+                sink.lock().unwrap().push_str(&line);
+                line.clear();
+            }
+        });
+        Self {
+            pid: child.id(),
+            child,
+            addr,
+            log,
+            drain: Some(drain),
+        }
+    }
+
+    /// Waits for the process to end, then for the rest of its log (so
+    /// [`log`](Self::log) has all of it afterwards).
+    pub(crate) fn wait(&mut self) -> ExitStatus {
+        let status = self.child.wait().unwrap();
+        if let Some(drain) = self.drain.take() {
+            drain.join().unwrap();
+        }
+        status
+    }
+
     /// `GET path` with `token`, within `timeout`.
     pub(crate) fn get(
         &self,
@@ -348,12 +354,7 @@ pub(crate) fn lane_of(server: &Server, token: &str, name: &str) -> Option<serde_
 
 /// Whether a process with this pid exists (and is not a zombie).
 pub(crate) fn alive(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
-    }
+    pikaci_core::ProcStat::read(pid as u32).is_ok_and(|s| !s.is_dead())
 }
 
 /// Reads the pids a job wrote, one per line, once the file has `n` of them.

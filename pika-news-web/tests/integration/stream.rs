@@ -154,15 +154,6 @@ fn set_finished(app: &TestApp, status: RunStatus) {
     app.store.persist_run_record(&r).unwrap();
 }
 
-fn append(app: &TestApp, bytes: &[u8]) {
-    let r = record(app);
-    app.store
-        .open_job_log(&r.run_id, &r.jobs[0].id, LogFile::Guest)
-        .unwrap()
-        .write_all(bytes)
-        .unwrap();
-}
-
 #[tokio::test(start_paused = true)]
 async fn a_finished_job_streams_its_log_then_ends() {
     let app = TestApp::new();
@@ -216,11 +207,11 @@ async fn a_running_job_is_followed_until_it_ends() {
     let mut events = open(&router, &app.read, "", &[]).await;
     assert_eq!(events.expect().await.json()["status"], "running");
     assert_eq!(events.expect().await.text(), GUEST);
-    append(&app, b"compiling\n");
+    app.append_guest(b"compiling\n");
     let more = events.next_log().await;
     assert_eq!(more.text(), "compiling\n");
     assert_eq!(more.id, Some(GUEST.len() as u64 + 10));
-    append(&app, b"done\n");
+    app.append_guest(b"done\n");
     set_finished(&app, RunStatus::Passed);
     let mut rest = events.rest().await;
     let end = rest.pop().unwrap();
@@ -250,12 +241,12 @@ async fn characters_are_never_cut_and_invalid_bytes_keep_byte_offsets() {
     events.expect().await; // what was there
     let base = GUEST.len() as u64;
     let euro = "€".as_bytes();
-    append(&app, b"a");
-    append(&app, &euro[..2]);
+    app.append_guest(b"a");
+    app.append_guest(&euro[..2]);
     let a = events.next_log().await;
     assert_eq!((a.text().as_str(), a.id), ("a", Some(base + 1)));
-    append(&app, &euro[2..]);
-    append(&app, b"\n\xff\n");
+    app.append_guest(&euro[2..]);
+    app.append_guest(b"\n\xff\n");
     let mut text = String::new();
     let mut last = None;
     while last != Some(base + 7) {
@@ -291,7 +282,7 @@ async fn a_client_that_stops_reading_is_dropped_and_resumes_by_offset() {
         writeln!(big, "line {i:07} with a few words of build output").unwrap();
         i += 1;
     }
-    append(&app, &big);
+    app.append_guest(&big);
     let whole = format!("{GUEST}{}", String::from_utf8(big).unwrap());
     let settings = Settings {
         client_queue: 4,
@@ -339,7 +330,7 @@ async fn every_client_of_a_log_shares_one_follower() {
         clients.push(e);
     }
     assert_eq!(state.live.followed(), 1);
-    append(&app, b"for everyone\n");
+    app.append_guest(b"for everyone\n");
     for c in &mut clients {
         assert_eq!(c.next_log().await.text(), "for everyone\n");
     }
@@ -383,9 +374,7 @@ async fn over_a_real_socket_a_growing_log_arrives_line_by_line() {
     use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
     let app = TestApp::new();
     set_running(&app);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(axum::serve(listener, app.app()).into_future());
+    let (addr, server) = crate::support::serve(app.app()).await;
     let mut socket = tokio::net::TcpStream::connect(addr).await.unwrap();
     socket
         .write_all(
@@ -425,7 +414,7 @@ async fn over_a_real_socket_a_growing_log_arrives_line_by_line() {
     }
     for i in 0..20 {
         let line = format!("step {i}\n");
-        append(&app, line.as_bytes());
+        app.append_guest(line.as_bytes());
         let mut got = String::new();
         while got != line {
             let e = next_event().await;

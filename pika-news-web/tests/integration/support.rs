@@ -1,11 +1,13 @@
 //! `TestApp`: a temporary database and state root, tokens of each kind, and
-//! the router to send requests to without a socket.
+//! the router to send requests to without a socket; [`oneshot`] to send one
+//! request to any router, and [`serve`] to put one on a real socket.
 
 use std::io::Write;
+use std::net::SocketAddr;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Request, StatusCode};
 use camino::Utf8PathBuf;
 use http_body_util::BodyExt;
 use pika_news_web::db::{
@@ -15,6 +17,7 @@ use pika_news_web::db::{
 use pika_news_web::{AppState, DataDir, router};
 use pikaci_core::{FailureKind, LogFile, RunRecord, RunStatus};
 use pikaci_store::Store;
+use tokio::task::JoinHandle;
 use tower::ServiceExt;
 
 pub(crate) struct TestApp {
@@ -76,14 +79,41 @@ impl TestApp {
     /// The state [`app`](Self::app) serves: to share one between requests
     /// (live streams share their followers through it).
     pub(crate) fn state(&self) -> AppState {
-        let data_dir = self.store.root().path().parent().unwrap().join("data");
         AppState::new(
             self.db.clone(),
             self.store.root().path().to_owned(),
             self.public_read,
         )
-        .with_data_dir(DataDir::new(data_dir))
+        .with_data_dir(self.data_dir())
         .with_repo("sledtools/pika", "main")
+    }
+
+    /// The data folder [`state`](Self::state) uses: `data/` beside the
+    /// database.
+    pub(crate) fn data_dir(&self) -> DataDir {
+        DataDir::new(self.store.root().path().parent().unwrap().join("data"))
+    }
+
+    /// Writes a lane run's own log (replacing any there).
+    pub(crate) fn write_lane_log(&self, lane: LaneRunId, bytes: &[u8]) {
+        let log = self.data_dir().lane_log(lane);
+        std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+        std::fs::write(log, bytes).unwrap();
+    }
+
+    /// Appends `bytes` to the guest log of `RUN`'s first job.
+    pub(crate) fn append_guest(&self, bytes: &[u8]) {
+        let record = self
+            .store
+            .run(&RUN.parse().unwrap())
+            .unwrap()
+            .record()
+            .unwrap();
+        self.store
+            .open_job_log(&record.run_id, &record.jobs[0].id, LogFile::Guest)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
     }
 
     /// A branch `feature/x` with one suite and a lane that ran pikaci run `RUN`,
@@ -183,17 +213,8 @@ impl TestApp {
         uri: &str,
         auth: Option<&str>,
     ) -> (StatusCode, serde_json::Value) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(a) = auth {
-            req = req.header("authorization", a);
-        }
-        let resp = self
-            .app()
-            .oneshot(req.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let headers: Vec<_> = auth.map(|a| ("authorization", a)).into_iter().collect();
+        let (status, _, bytes) = oneshot(self.app(), method, uri, &headers, Body::empty()).await;
         let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
             panic!(
                 "{uri}: body is not JSON: {}",
@@ -207,4 +228,33 @@ impl TestApp {
         let auth = format!("Bearer {}", self.read);
         self.send("GET", uri, Some(&auth)).await
     }
+}
+
+/// Sends one request to `router` without a socket; returns the status, the
+/// headers and the whole body.
+pub(crate) async fn oneshot(
+    router: Router,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: Body,
+) -> (StatusCode, HeaderMap, Bytes) {
+    let mut req = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = router.oneshot(req.body(body).unwrap()).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, bytes)
+}
+
+/// Serves `app` on 127.0.0.1:0; returns the address it listens on.
+pub(crate) async fn serve(app: Router) -> (SocketAddr, JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (addr, server)
 }

@@ -10,7 +10,7 @@ use pikaci_core::LogFile;
 use pikaci_core::log_times::{MAGIC, TimeRecord};
 use tower::ServiceExt;
 
-use crate::support::{RUN, TestApp};
+use crate::support::{RUN, TestApp, oneshot};
 
 /// 2026-03-24T16:12:38.123Z and one and two seconds later.
 const T0: i64 = 1_774_368_758_123;
@@ -41,19 +41,10 @@ async fn get(
     uri: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, header::HeaderMap, String) {
-    let mut req = Request::builder()
-        .uri(uri)
-        .header("authorization", format!("Bearer {}", app.read));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = app
-        .app()
-        .oneshot(req.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let (status, headers) = (resp.status(), resp.headers().clone());
-    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    let auth = format!("Bearer {}", app.read);
+    let mut all = vec![("authorization", auth.as_str())];
+    all.extend_from_slice(headers);
+    let (status, headers, body) = oneshot(app.app(), "GET", uri, &all, Body::empty()).await;
     (status, headers, String::from_utf8(body.to_vec()).unwrap())
 }
 
