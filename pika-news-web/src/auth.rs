@@ -165,15 +165,9 @@ impl FromRequestParts<AppState> for ReadAccess {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let fresh = state.fresh();
-        let caller = if parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .is_none()
-            && let Some(token) = cookie_token(parts)
-        {
-            Some(role_by(state, token, fresh).await?)
-        } else {
-            role_with(parts, state, fresh).await?
+        let caller = match presented_token(parts)? {
+            Some(token) => Some(role_by(state, token, fresh).await?),
+            None => None,
         };
         Access::Read
             .check(caller, state.public_read)

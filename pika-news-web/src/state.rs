@@ -179,6 +179,12 @@ impl Fresh {
 }
 
 impl StateFields {
+    /// Tells the scheduler to look for new heads and queued lanes now;
+    /// `false` when no scheduler runs in this server.
+    pub(crate) fn wake(&self) -> bool {
+        self.waker.as_ref().map(|w| w.notify_one()).is_some()
+    }
+
     /// Looks at what changed on disk since the last request (one
     /// non-blocking read of the inotify descriptor): records whose
     /// `run.json` changed leave the record cache, and the answer says

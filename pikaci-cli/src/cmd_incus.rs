@@ -26,7 +26,7 @@ fn settings(ctx: &Context, config: Option<&camino::Utf8Path>) -> Result<IncusSet
 }
 
 /// `[incus]` with the environment's overrides and the defaults.
-fn resolve(config: &IncusConfig) -> Result<IncusSettings, CliError> {
+pub(crate) fn resolve(config: &IncusConfig) -> Result<IncusSettings, CliError> {
     let env: BTreeMap<String, String> = std::env::vars().collect();
     Ok(IncusSettings::resolve(config, &env)?)
 }

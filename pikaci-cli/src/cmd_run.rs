@@ -1,6 +1,5 @@
 //! `pikaci run` and `pikaci rerun`.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -210,9 +209,8 @@ async fn execute(
         .iter()
         .any(|j| IncusExecutor::serves_kind(&j.executor))
     {
-        let env: BTreeMap<String, String> = std::env::vars().collect();
         builder = builder.executor(Arc::new(
-            IncusExecutor::from_config(&incus, &env)?
+            IncusExecutor::new(crate::cmd_incus::resolve(&incus)?)
                 .cleanup_on_exit(ExitCleanup::this_executable()),
         ));
     }

@@ -85,8 +85,7 @@ impl CliError {
             | Self::Select(_)
             | Self::SnapshotGone { .. } => EXIT_USAGE,
             Self::Incus(e) => match e {
-                IncusError::Config(_)
-                | IncusError::InvalidSetting { .. }
+                IncusError::InvalidSetting { .. }
                 | IncusError::InvalidJobEnv { .. }
                 | IncusError::InvalidInstanceName { .. } => EXIT_USAGE,
                 IncusError::Spawn { .. }

@@ -4,10 +4,6 @@
 /// instances.
 #[derive(Debug, thiserror::Error)]
 pub enum IncusError {
-    /// `[incus]` in the pipeline file has an unknown key or a value of the
-    /// wrong type (the message names the file, the line and the key).
-    #[error(transparent)]
-    Config(#[from] pikaci_core::PipelineError),
     /// A setting (from `[incus]` or the environment) has an unusable value.
     #[error("incus setting `{key}` ({origin}) has value {value:?}: {reason}")]
     InvalidSetting {

@@ -7,11 +7,12 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use crate::command::IncusCommand;
 use crate::error::IncusError;
 use crate::name::InstanceName;
-use crate::plan::{Planner, artifacts_dir, delete_command, list_command};
+use crate::plan::{Planner, artifacts_dir, list_command};
 use crate::runner::CommandRunner;
-use crate::settings::{IncusSettings, Transfer};
+use crate::settings::IncusSettings;
 
 /// The fields of `incus list --format json` entries that gc reads.
 #[derive(Debug, Deserialize)]
@@ -69,38 +70,29 @@ pub async fn gc_instances(
             report.kept.push(name);
             continue;
         }
-        let del = delete_command(settings, &name);
-        match runner.run(&del).await {
-            Ok(o) if o.success() => {}
-            Ok(o) => {
-                report.failed.push((name, o.error_text()));
-                continue;
-            }
-            Err(e) => {
-                report.failed.push((name, e.to_string()));
-                continue;
-            }
+        let p = Planner::new(settings, &name);
+        if let Err(e) = succeeded(runner, &p.delete()).await {
+            report.failed.push((name, e));
+            continue;
         }
-        if settings.transfer() == Transfer::Mounts {
-            let rm =
-                Planner::new(settings, &name).remove_artifacts(&artifacts_dir(settings, &name));
-            match runner.run(&rm).await {
-                Ok(o) if o.success() => {}
-                Ok(o) => {
-                    report
-                        .failed
-                        .push((name, format!("artifacts folder: {}", o.error_text())));
-                    continue;
-                }
-                Err(e) => {
-                    report.failed.push((name, format!("artifacts folder: {e}")));
-                    continue;
-                }
-            }
+        if let Some(dir) = artifacts_dir(settings, &name)
+            && let Err(e) = succeeded(runner, &p.remove_artifacts(&dir)).await
+        {
+            report.failed.push((name, format!("artifacts folder: {e}")));
+            continue;
         }
         report.deleted.push(name);
     }
     Ok(report)
+}
+
+/// Runs `cmd`: `Ok` when it succeeded, otherwise what went wrong.
+async fn succeeded(runner: &dyn CommandRunner, cmd: &IncusCommand) -> Result<(), String> {
+    match runner.run(cmd).await {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(o.error_text()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 #[cfg(test)]

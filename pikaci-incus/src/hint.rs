@@ -7,7 +7,7 @@
 use std::fmt;
 
 use crate::config::InstanceType;
-use crate::settings::{ENV_PREFIX, IncusSettings};
+use crate::settings::{IncusSettings, env_var};
 
 /// Where the Debian package comes from, for "install Incus" fixes.
 pub const INSTALL_INCUS: &str = "install Incus: on Debian bookworm add the bookworm-backports suite \
@@ -99,11 +99,6 @@ pub fn diagnose(output: &str) -> Option<Diagnosis> {
     })
 }
 
-/// A setting's override variable, for fixes.
-fn var(key: &str) -> String {
-    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
-}
-
 impl Diagnosis {
     /// What to do about it, with the names from `settings`.
     pub fn fix(&self, s: &IncusSettings) -> String {
@@ -173,7 +168,7 @@ impl Diagnosis {
                 is = image_is.incus_name(),
                 is_key = image_is.as_str(),
                 want = s.instance_type.incus_name(),
-                var = var("instance_type"),
+                var = env_var("instance_type"),
             ),
             Self::VmsUnsupported { reason } => format!(
                 "{} cannot run virtual machines{}: run jobs in system containers with \
@@ -185,7 +180,7 @@ impl Diagnosis {
                 } else {
                     format!(" ({reason})")
                 },
-                var("instance_type")
+                env_var("instance_type")
             ),
             Self::NotClustered => format!(
                 "`target = \"{}\"` needs an Incus cluster, and {} is not one: remove `target` \

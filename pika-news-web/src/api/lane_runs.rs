@@ -51,9 +51,7 @@ pub(crate) async fn action(
         }
     };
     let lane = state.db.lane_action(id, action).await?;
-    if let Some(w) = &state.waker {
-        w.notify_one();
-    }
+    state.wake();
     Ok(match writer {
         Writer::Api => Json(LaneActionDone { lane_run_id: lane }).into_response(),
         Writer::Form { back } => session::back_to(&back),
@@ -62,8 +60,9 @@ pub(crate) async fn action(
 
 /// `POST /news/api/forge/wake`: look for new heads and queued lanes now.
 pub(crate) async fn wake(_: WriteAccess, State(state): State<AppState>) -> Json<Woken> {
-    let woken = state.waker.as_ref().map(|w| w.notify_one()).is_some();
-    Json(Woken { woken })
+    Json(Woken {
+        woken: state.wake(),
+    })
 }
 
 /// `GET /news/api/forge/lane/{lane_run_id}/log?tail=|offset=&limit=`: the lane
@@ -96,7 +95,9 @@ pub(crate) async fn log(
         Ok(file) => read_fitted(file.size()?, range, ANSWER_BUDGET, |buf, at| {
             file.read_at(buf, at)
         }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok((pikaci_store::LogChunk::missing(), 0)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok((pikaci_store::LogChunk::missing(), 0))
+        }
         Err(e) => Err(e),
     })
     .await?;

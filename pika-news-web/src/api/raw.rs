@@ -32,7 +32,7 @@ use super::dto::ErrorBody;
 use super::file_body::{file_body, read_piece};
 use super::http_range::{Conditions, RangeAsk};
 use super::query::{self, Params, parse_run_id};
-use super::run_loader::{load_cached_record, watched_hit};
+use super::run_loader::{blocking, load_cached_record, watched_hit};
 use super::tail_cache::Span;
 use super::timed_body::timed_body;
 use crate::auth::ReadAccess;
@@ -99,7 +99,7 @@ pub(crate) async fn open_log(
         .0
         .record;
     let (store, st) = (state.store.clone(), state.clone());
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let job = store.run(&run)?.job_of(&record, job.as_ref())?;
         // Watched before it is read, so a span kept from this read is
         // dropped by the first change after it.
@@ -133,8 +133,7 @@ pub(crate) async fn open_log(
             watched,
         ))
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
+    .await?
     .map_err(ApiError::from)
 }
 
@@ -363,7 +362,7 @@ async fn timestamped(
     let end = start + len;
     let (job_log, reader) = (log.log.clone(), log.reader.clone());
     let tail = matches!(span, LogRange::Tail(_));
-    let (start, at_line_start) = tokio::task::spawn_blocking(move || {
+    let (start, at_line_start) = blocking(move || {
         // A damaged sidecar is an error, not a log silently without times.
         job_log.times()?;
         // A tail starts on a character boundary, as every tail read does.
@@ -375,8 +374,7 @@ async fn timestamped(
         }
         Ok::<_, StoreError>((start, crate::live::starts_line(&job_log, start)))
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))??;
+    .await??;
     let end = end.max(start);
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
     out.insert(

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use pikaci_core::JobId;
 
 use super::query::{self, Params, parse_run_id};
-use super::run_loader::load_cached_record;
+use super::run_loader::{blocking, load_cached_record};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::live::{self, StreamStart, sse::StreamStatus};
@@ -53,7 +53,7 @@ pub(crate) async fn stream(
         .0
         .record;
     let store = state.store.clone();
-    let start = tokio::task::spawn_blocking(move || {
+    let start = blocking(move || {
         let job = store.run(&run)?.job_of(&record, job.as_ref())?;
         let status = StreamStatus::of(&record, job.id());
         let log = job.log(file);
@@ -72,8 +72,7 @@ pub(crate) async fn stream(
             status,
         })
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))??;
+    .await??;
     let body = live::stream(state.live.clone(), state.liveness.clone(), start);
     let headers = [
         (

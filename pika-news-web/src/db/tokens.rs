@@ -97,9 +97,10 @@ impl Db {
         })
     }
 
-    /// The role of a presented token, if it is known and not revoked.
+    /// The role of a presented token, if it is known and not revoked
+    /// (looked up on the blocking pool).
     pub async fn token_role(&self, presented: &str) -> Result<Option<Role>, DbError> {
-        self.check_token(presented, None, |(_, role)| *role)
+        Ok(self.token_owner(presented).await?.map(|(_, role)| role))
     }
 
     /// The name and role of a presented token, if it is known and not
@@ -111,9 +112,13 @@ impl Db {
     /// data_version` (moved by any commit, here or in another process such
     /// as `pika-news token revoke`). Only a token not in the cache is
     /// queried, on a dedicated reader connection with a cached statement. A
-    /// revocation is seen by the next request.
+    /// revocation is seen by the next request. The check runs on the
+    /// blocking pool, never on the caller's runtime thread.
     pub async fn token_owner(&self, presented: &str) -> Result<Option<(String, Role)>, DbError> {
-        self.check_token(presented, None, Clone::clone)
+        let (db, presented) = (self.clone(), presented.to_owned());
+        tokio::task::spawn_blocking(move || db.check_token(&presented, None, Clone::clone))
+            .await
+            .map_err(|e| DbError::Task(format!("the token check failed: {e}")))?
     }
 
     /// [`Db::token_role`] on this thread (a short read on the token check's

@@ -10,6 +10,7 @@ use super::report::Check;
 use crate::command::IncusCommand;
 use crate::error::IncusError;
 use crate::hint::{Diagnosis, diagnose};
+use crate::plan::client;
 use crate::runner::{CommandOutput, CommandRunner};
 use crate::settings::IncusSettings;
 
@@ -55,9 +56,7 @@ impl Doctor<'_> {
 
     /// `incus ARGS...` with the client environment, wrapped for sudo/ssh.
     pub(super) fn incus(&self, args: &[&str]) -> IncusCommand {
-        let mut cmd = IncusCommand::new(self.s.program.clone(), args.iter().copied());
-        cmd.env = self.s.client_env.clone();
-        cmd.wrap(self.s.sudo, self.s.remote_host.as_deref())
+        client(self.s, args.iter().copied())
     }
 
     /// `incus query [REMOTE:]PATH` (which takes no `--project`: the project

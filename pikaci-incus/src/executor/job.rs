@@ -105,10 +105,7 @@ impl IncusExecutor {
         } = ctx;
         let s = &*self.settings;
         let instance = InstanceName::for_job(&s.instance_prefix, run_id, &job.id);
-        let artifacts = match s.transfer() {
-            Transfer::Mounts => Some(artifacts_dir(s, &instance)),
-            Transfer::Push => None,
-        };
+        let artifacts = artifacts_dir(s, &instance);
         let planner = Planner::new(s, &instance);
         let mut rec = Recorder::new(host_log, clock);
         rec.line(&format!(

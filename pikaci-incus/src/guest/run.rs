@@ -183,8 +183,9 @@ pub fn run(spec: &GuestSpec, stdout: Box<dyn Write + Send>) -> GuestOutcome {
 
 /// Makes the job's cache folders, owned by the user the job runs as.
 fn make_job_dirs(spec: &GuestSpec) -> std::io::Result<()> {
-    for dir in spec.paths.job_dirs() {
-        std::fs::create_dir_all(&dir)?;
+    let dirs = spec.paths.job_dirs();
+    for dir in &dirs {
+        std::fs::create_dir_all(dir)?;
     }
     if !spec.run_as_root && nix::unistd::geteuid().is_root() {
         let (uid, gid) = (
@@ -192,7 +193,7 @@ fn make_job_dirs(spec: &GuestSpec) -> std::io::Result<()> {
             Some(nix::unistd::Gid::from_raw(PIKACI_GID)),
         );
         // The parents of the folders stay root's; each folder is the job's.
-        for dir in std::iter::once(spec.paths.state.join("xdg")).chain(spec.paths.job_dirs()) {
+        for dir in std::iter::once(spec.paths.state.join("xdg")).chain(dirs) {
             nix::unistd::chown(dir.as_std_path(), uid, gid).map_err(std::io::Error::from)?;
         }
     }

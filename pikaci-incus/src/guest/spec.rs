@@ -108,6 +108,17 @@ pub struct GuestPaths {
     pub state: Utf8PathBuf,
 }
 
+/// The job's writable cache folders, relative to the guest state folder,
+/// each with the variable that points the job at it.
+const JOB_DIRS: [(&str, &str); 6] = [
+    ("CARGO_HOME", "cargo-home"),
+    ("CARGO_TARGET_DIR", "cargo-target"),
+    ("XDG_CACHE_HOME", "xdg/cache"),
+    ("XDG_CONFIG_HOME", "xdg/config"),
+    ("XDG_DATA_HOME", "xdg/data"),
+    ("XDG_STATE_HOME", "xdg/state"),
+];
+
 impl GuestPaths {
     /// The real paths, or the same paths under a test root.
     pub fn under(root: Option<&Utf8Path>) -> Self {
@@ -127,33 +138,24 @@ impl GuestPaths {
     /// and outside the read-only snapshot, no incremental builds and no
     /// colour codes in logs.
     pub fn job_env(&self) -> Vec<(&'static str, String)> {
-        let at = |rel: &str| self.state.join(rel).to_string();
-        vec![
-            ("CARGO_HOME", at("cargo-home")),
-            ("CARGO_TARGET_DIR", at("cargo-target")),
+        let mut env: Vec<(&'static str, String)> = JOB_DIRS
+            .iter()
+            .map(|&(var, rel)| (var, self.state.join(rel).to_string()))
+            .collect();
+        env.extend([
             ("CARGO_INCREMENTAL", "0".to_owned()),
             ("CARGO_TERM_COLOR", "never".to_owned()),
-            ("XDG_CACHE_HOME", at("xdg/cache")),
-            ("XDG_CONFIG_HOME", at("xdg/config")),
-            ("XDG_DATA_HOME", at("xdg/data")),
-            ("XDG_STATE_HOME", at("xdg/state")),
-        ]
+        ]);
+        env
     }
 
     /// The folders of [`GuestPaths::job_env`] that the guest makes (and
     /// gives to the job's user) before the command starts.
     pub fn job_dirs(&self) -> Vec<Utf8PathBuf> {
-        [
-            "cargo-home",
-            "cargo-target",
-            "xdg/cache",
-            "xdg/config",
-            "xdg/data",
-            "xdg/state",
-        ]
-        .iter()
-        .map(|rel| self.state.join(rel))
-        .collect()
+        JOB_DIRS
+            .iter()
+            .map(|&(_, rel)| self.state.join(rel))
+            .collect()
     }
 
     /// `guest.log`.

@@ -11,7 +11,7 @@ use crate::config::InstanceType;
 use crate::error::IncusError;
 use crate::guest::{ARTIFACTS_PATH, SNAPSHOT_PATH, STAGED_BUILD_PATH, STAGED_DEPS_PATH};
 use crate::name::InstanceName;
-use crate::settings::IncusSettings;
+use crate::settings::{IncusSettings, Transfer};
 
 /// One disk device: a host folder given to the guest (mount mode).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,49 @@ impl DiskDevice {
     }
 }
 
+/// A host folder every job's instance gets, mounted or pushed.
+struct SharedFolder {
+    /// The Incus device name (mount mode).
+    name: &'static str,
+    source: Utf8PathBuf,
+    path: &'static str,
+    readonly: bool,
+}
+
+/// The folders a job shares with its instance in either mode, in order: the
+/// snapshot (read-only unless the job has a writable workspace), then the
+/// staged outputs when configured (read-only).
+fn shared_folders(
+    settings: &IncusSettings,
+    workspace: &Utf8Path,
+    writable_workspace: bool,
+) -> Vec<SharedFolder> {
+    let mut out = vec![SharedFolder {
+        name: "workspace-snapshot",
+        source: workspace.to_owned(),
+        path: SNAPSHOT_PATH,
+        readonly: !writable_workspace,
+    }];
+    for (dir, name, path) in [
+        (&settings.staged_deps_dir, "staged-deps", STAGED_DEPS_PATH),
+        (
+            &settings.staged_build_dir,
+            "staged-build",
+            STAGED_BUILD_PATH,
+        ),
+    ] {
+        if let Some(dir) = dir {
+            out.push(SharedFolder {
+                name,
+                source: dir.clone(),
+                path,
+                readonly: true,
+            });
+        }
+    }
+    out
+}
+
 /// The devices of a job in mount mode: the snapshot (read-only unless the
 /// job has a writable workspace), the staged outputs when configured
 /// (read-only), and the writable artifacts folder.
@@ -64,28 +107,15 @@ pub fn devices(
     artifacts_dir: &Utf8Path,
     writable_workspace: bool,
 ) -> Vec<DiskDevice> {
-    let mut out = vec![DiskDevice {
-        name: "workspace-snapshot",
-        source: workspace.to_owned(),
-        path: SNAPSHOT_PATH,
-        readonly: !writable_workspace,
-    }];
-    if let Some(dir) = &settings.staged_deps_dir {
-        out.push(DiskDevice {
-            name: "staged-deps",
-            source: dir.clone(),
-            path: STAGED_DEPS_PATH,
-            readonly: true,
-        });
-    }
-    if let Some(dir) = &settings.staged_build_dir {
-        out.push(DiskDevice {
-            name: "staged-build",
-            source: dir.clone(),
-            path: STAGED_BUILD_PATH,
-            readonly: true,
-        });
-    }
+    let mut out: Vec<DiskDevice> = shared_folders(settings, workspace, writable_workspace)
+        .into_iter()
+        .map(|f| DiskDevice {
+            name: f.name,
+            source: f.source,
+            path: f.path,
+            readonly: f.readonly,
+        })
+        .collect();
     out.push(DiskDevice {
         name: "artifacts",
         source: artifacts_dir.to_owned(),
@@ -113,29 +143,21 @@ pub fn pushed_trees(
     workspace: &Utf8Path,
     writable_workspace: bool,
 ) -> Vec<PushedTree> {
-    let mut out = vec![PushedTree {
-        source: workspace.to_owned(),
-        path: SNAPSHOT_PATH,
-        readonly: !writable_workspace,
-    }];
-    for (dir, path) in [
-        (&settings.staged_deps_dir, STAGED_DEPS_PATH),
-        (&settings.staged_build_dir, STAGED_BUILD_PATH),
-    ] {
-        if let Some(dir) = dir {
-            out.push(PushedTree {
-                source: dir.clone(),
-                path,
-                readonly: true,
-            });
-        }
-    }
-    out
+    shared_folders(settings, workspace, writable_workspace)
+        .into_iter()
+        .map(|f| PushedTree {
+            source: f.source,
+            path: f.path,
+            readonly: f.readonly,
+        })
+        .collect()
 }
 
-/// The host folder mounted at `/artifacts` for `instance` (mount mode).
-pub fn artifacts_dir(settings: &IncusSettings, instance: &InstanceName) -> Utf8PathBuf {
-    settings.artifacts_root.join(instance.as_str())
+/// The host folder mounted at `/artifacts` for `instance` in mount mode;
+/// `None` in push mode, where `/artifacts` only exists in the guest.
+pub fn artifacts_dir(settings: &IncusSettings, instance: &InstanceName) -> Option<Utf8PathBuf> {
+    (settings.transfer() == Transfer::Mounts)
+        .then(|| settings.artifacts_root.join(instance.as_str()))
 }
 
 /// What the guest binary is told to run.

@@ -14,7 +14,7 @@ use crate::config::InstanceType;
 use crate::error::IncusError;
 use crate::guest::{GUEST_LOG_FILE, RESULT_FILE};
 use crate::name::InstanceName;
-use crate::settings::{IncusSettings, Transfer};
+use crate::settings::IncusSettings;
 
 /// One step of a plan.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,21 +63,17 @@ pub fn plan_job(
         p.delete(),
         Some("an instance that does not exist is fine"),
     );
-    let artifacts = match settings.transfer() {
-        Transfer::Mounts => {
-            let dir = artifacts_dir(settings, &instance);
-            for c in p.prepare_artifacts(&dir) {
+    let artifacts = artifacts_dir(settings, &instance);
+    match &artifacts {
+        Some(dir) => {
+            for c in p.prepare_artifacts(dir) {
                 step(Phase::PrepareArtifacts, c, None);
             }
-            let devs = devices(settings, workspace, &dir, job.writable_workspace);
+            let devs = devices(settings, workspace, dir, job.writable_workspace);
             step(Phase::InitInstance, p.init(&devs), None);
-            Some(dir)
         }
-        Transfer::Push => {
-            step(Phase::InitInstance, p.init(&[]), None);
-            None
-        }
-    };
+        None => step(Phase::InitInstance, p.init(&[]), None),
+    }
     step(Phase::StartInstance, p.start(), None);
     if settings.instance_type == InstanceType::Vm {
         step(

@@ -9,7 +9,8 @@ mod planner;
 pub use devices::{DiskDevice, GuestLaunch, PushedTree, artifacts_dir, devices, pushed_trees};
 pub use job::{JobPlan, PlannedStep, plan_job};
 pub use phase::Phase;
-pub use planner::{Planner, delete_command, list_command};
+pub(crate) use planner::client;
+pub use planner::{Planner, list_command};
 
 #[cfg(test)]
 mod tests;

@@ -192,13 +192,24 @@ impl<'a> Planner<'a> {
     }
 }
 
-pub(super) fn incus(settings: &IncusSettings, sub: &[&str], rest: Vec<String>) -> IncusCommand {
-    let mut args: Vec<String> = sub.iter().map(|s| (*s).to_owned()).collect();
-    args.extend(["--project".to_owned(), settings.project.clone()]);
-    args.extend(rest);
+/// `incus ARGS...` with the client environment, wrapped for `sudo` and
+/// `ssh` as the settings say.
+pub(crate) fn client<I, S>(settings: &IncusSettings, args: I) -> IncusCommand
+where
+    I: IntoIterator<Item = S>,
+    S: Into<String>,
+{
     let mut cmd = IncusCommand::new(settings.program.clone(), args);
     cmd.env = settings.client_env.clone();
     cmd.wrap(settings.sudo, settings.remote_host.as_deref())
+}
+
+/// `incus SUB... --project P REST...`, as [`client`] builds it.
+fn incus(settings: &IncusSettings, sub: &[&str], rest: Vec<String>) -> IncusCommand {
+    let mut args: Vec<String> = sub.iter().map(|s| (*s).to_owned()).collect();
+    args.extend(["--project".to_owned(), settings.project.clone()]);
+    args.extend(rest);
+    client(settings, args)
 }
 
 /// `incus list --project P [REMOTE:] --format json`: what `gc` reads.
@@ -209,9 +220,4 @@ pub fn list_command(settings: &IncusSettings) -> IncusCommand {
     }
     rest.extend(["--format".into(), "json".into()]);
     incus(settings, &["list"], rest)
-}
-
-/// `incus delete --project P NAME --force` for any instance (used by `gc`).
-pub fn delete_command(settings: &IncusSettings, instance: &InstanceName) -> IncusCommand {
-    Planner::new(settings, instance).delete()
 }

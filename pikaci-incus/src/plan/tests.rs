@@ -186,7 +186,7 @@ fn list_and_delete_for_gc() {
     );
     let name = InstanceName::parse("pikaci-old-1").unwrap();
     assert_eq!(
-        delete_command(&s, &name).argv(),
+        Planner::new(&s, &name).delete().argv(),
         [
             "incus",
             "delete",

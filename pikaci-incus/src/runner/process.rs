@@ -239,7 +239,7 @@ mod tests {
         let mut sink = VecSink::default();
         let out = ProcessRunner.stream(&cmd, &mut sink).await.unwrap();
         assert_eq!(out.code, Some(0));
-        assert_eq!(out.stderr_text(), "oops");
+        assert_eq!(out.error_text(), "oops");
         let got = sink.0.lock().unwrap().clone();
         assert_eq!(String::from_utf8(got).unwrap(), "a\nb\ngrüße");
         assert_eq!(out.streamed, "a\nb\ngrüße".len() as u64);
@@ -273,7 +273,7 @@ mod tests {
             Some(2),
             "the consumer passed, the producer did not"
         );
-        assert_eq!(out.stderr_text(), "sh: tar: gone");
+        assert_eq!(out.error_text(), "sh: tar: gone");
         assert_eq!(sink.0.lock().unwrap().as_slice(), b"half\n");
     }
 

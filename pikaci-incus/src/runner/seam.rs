@@ -88,11 +88,6 @@ impl StreamOutput {
         status_text(self.code)
     }
 
-    /// Stderr, lossily decoded, trimmed and cut.
-    pub fn stderr_text(&self) -> String {
-        cut(String::from_utf8_lossy(&self.stderr).trim().to_owned())
-    }
-
     /// The `Error: ...` lines of stderr, or all of it (see
     /// [`CommandOutput::error_text`]).
     pub fn error_text(&self) -> String {

@@ -9,6 +9,12 @@ use crate::config::InstanceType;
 
 /// Prefix of every environment override.
 pub const ENV_PREFIX: &str = "PIKACI_REMOTE_LINUX_VM_INCUS_";
+
+/// The environment variable that overrides the `[incus]` key `key`.
+pub(crate) fn env_var(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
+}
+
 /// Default Incus project.
 pub const DEFAULT_PROJECT: &str = "pika-managed-agents";
 /// Default pikaci profile (added after `default`).

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use camino::Utf8PathBuf;
 
-use super::model::{ENV_PREFIX, IncusSettings, MAX_PREFIX_LEN};
+use super::model::{IncusSettings, MAX_PREFIX_LEN, env_var};
 use crate::config::{IncusConfig, InstanceType};
 use crate::error::IncusError;
 
@@ -47,7 +47,7 @@ struct Resolver<'a> {
 impl Resolver<'_> {
     /// The env override for `key` if set and non-empty, else the config value.
     fn pick(&self, key: &str, config: Option<String>) -> Option<Pick> {
-        let var = format!("{ENV_PREFIX}{}", key.to_ascii_uppercase());
+        let var = env_var(key);
         match self.env.get(&var).filter(|v| !v.is_empty()) {
             Some(v) => Some(Pick {
                 value: v.clone(),

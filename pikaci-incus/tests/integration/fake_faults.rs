@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::{FailureKind, RunRecord, RunStatus};
+use pikaci_core::{FailureKind, RunStatus};
 use pikaci_incus::{
     CommandRunner, IncusCommand, IncusSettings, IncusSettingsBuilder, ProcessRunner,
 };
@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::real_cli::pikaci_bin;
 use crate::real_executor::{Ran, job, run_job};
-use crate::support::{TestDir, guest_bin};
+use crate::support::{TestDir, guest_bin, only_record};
 
 /// `fake-incus`, next to the guest binary in the same target folder.
 pub(crate) fn fake_incus() -> PathBuf {
@@ -170,10 +170,7 @@ fn pikaci_run_reports_a_vm_that_never_gets_ready() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
-    let runs: Vec<_> = std::fs::read_dir(state.join("runs")).unwrap().collect();
-    let run = runs[0].as_ref().unwrap().path();
-    let rec: RunRecord =
-        serde_json::from_slice(&std::fs::read(run.join("run.json")).unwrap()).unwrap();
+    let rec = only_record(&state);
     assert_eq!(rec.jobs[0].failure_kind, Some(FailureKind::Infrastructure));
     assert!(
         rec.jobs[0]

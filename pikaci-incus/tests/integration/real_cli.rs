@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use camino::Utf8PathBuf;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use pikaci_core::engine::exit_cleanup::EXIT_CLEANUP_ARG;
 use pikaci_core::{FailureKind, RunRecord, RunStatus};
 
 use crate::sshd::{HOST_ALIAS, Sshd};
-use crate::support::{children_of, gone_soon, guest_bin, pids_mentioning};
+use crate::support::{children_of, gone_soon, guest_bin, only_record, pids_mentioning};
 use crate::world::{MEMBER, PROJECT, REMOTE, Real, host_disks, image_fingerprints};
 
 pub(crate) fn pikaci_bin() -> PathBuf {
@@ -76,12 +77,7 @@ impl Cli {
     }
 
     fn record(&self) -> RunRecord {
-        let runs: Vec<_> = std::fs::read_dir(self.state.join("runs"))
-            .unwrap()
-            .map(|e| e.unwrap().path())
-            .collect();
-        assert_eq!(runs.len(), 1, "{runs:?}");
-        serde_json::from_slice(&std::fs::read(runs[0].join("run.json")).unwrap()).unwrap()
+        only_record(&self.state)
     }
 
     fn log(&self, job: &str, file: &str) -> String {
@@ -303,9 +299,10 @@ fn after_sigkill_of_pikaci_and_its_watcher_incus_gc_removes_what_was_left() {
     let mut child = cli.spawn(&["run"]);
     cli.wait_for_log("long", "first line\n");
     let pikaci = child.id() as i32;
+    let cleanup_pids = pids_mentioning(EXIT_CLEANUP_ARG);
     let watchers: Vec<i32> = children_of(pikaci)
         .into_iter()
-        .filter(|pid| pids_mentioning("__pikaci-exit-cleanup").contains(pid))
+        .filter(|pid| cleanup_pids.contains(pid))
         .collect();
     assert_eq!(watchers.len(), 1, "one watcher per Incus job");
     // Killed first, so it never sees its pipe close.

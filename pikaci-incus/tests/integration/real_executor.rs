@@ -48,19 +48,31 @@ pub(crate) fn snapshot(real: &Real) -> Utf8PathBuf {
     snap
 }
 
+/// Runs `job` as part of a fresh run.
 pub(crate) async fn run_job(
     settings: IncusSettings,
     job: &JobSpec,
     workspace: &Utf8Path,
     cancel: CancellationToken,
 ) -> Ran {
-    let exec = IncusExecutor::new(settings);
     let run_id = RunId::new_at(Timestamp::now());
+    run_job_in(&run_id, settings, job, workspace, cancel).await
+}
+
+/// Runs `job` as part of run `run_id`.
+pub(crate) async fn run_job_in(
+    run_id: &RunId,
+    settings: IncusSettings,
+    job: &JobSpec,
+    workspace: &Utf8Path,
+    cancel: CancellationToken,
+) -> Ran {
+    let exec = IncusExecutor::new(settings);
     let (host, guest) = (VecSink::default(), VecSink::default());
     let (mut h, mut g) = (host.clone(), guest.clone());
     let outcome = exec
         .execute(JobContext {
-            run_id: &run_id,
+            run_id,
             job,
             workspace,
             source_root: Utf8Path::new("/src"),
@@ -264,21 +276,15 @@ async fn a_stale_instance_of_the_same_name_is_replaced() {
     let name = pikaci_incus::InstanceName::for_job(&real.prefix, &run_id, &j.id);
     let out = incus(&["init", "--project", PROJECT, &real.image, name.as_str()]);
     assert!(out.status.success(), "{out:?}");
-    let exec = IncusExecutor::new(real.settings().build());
-    let (mut h, mut g) = (VecSink::default(), VecSink::default());
-    let outcome = exec
-        .execute(JobContext {
-            run_id: &run_id,
-            job: &j,
-            workspace: &snap,
-            source_root: Utf8Path::new("/src"),
-            host_log: &mut h,
-            guest_log: &mut g,
-            timeout: Duration::from_secs(60),
-            cancel: CancellationToken::new(),
-            clock: &SystemClock,
-        })
-        .await;
+    let outcome = run_job_in(
+        &run_id,
+        real.settings().build(),
+        &j,
+        &snap,
+        CancellationToken::new(),
+    )
+    .await
+    .outcome;
     assert_eq!(outcome.status, RunStatus::Passed, "{outcome:?}");
     real.assert_clean();
 }

@@ -1,10 +1,11 @@
 //! Test environment: temp folders readable by uid 1000, the built guest
-//! binary, and a look at processes in /proc.
+//! binary, a look at processes in /proc, and the record of a run.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use camino::{Utf8Path, Utf8PathBuf};
+use pikaci_core::RunRecord;
 
 /// The guest binary built for this test run.
 pub(crate) fn guest_bin() -> PathBuf {
@@ -61,35 +62,42 @@ pub(crate) fn gone_soon(pid: i32) -> bool {
     false
 }
 
-/// Pids of processes whose command line is exactly `argv`.
+/// Live processes whose command line (NUL-separated, as in
+/// `/proc/PID/cmdline`) passes `pred`.
+fn live_pids(pred: impl Fn(&[u8]) -> bool) -> Vec<i32> {
+    pikaci_core::ProcStat::all()
+        .into_iter()
+        .filter(|(pid, stat)| {
+            !stat.is_dead() && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| pred(&c))
+        })
+        .filter_map(|(pid, _)| i32::try_from(pid).ok())
+        .collect()
+}
+
+/// Live processes whose command line is exactly `argv`.
 pub(crate) fn pids_with_argv(argv: &[&str]) -> Vec<i32> {
     let want: Vec<u8> = argv.iter().flat_map(|a| a.bytes().chain([0])).collect();
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| c == want) && alive(*pid)
-        })
-        .collect()
+    live_pids(|c| c == want)
 }
 
 /// Live processes whose command line holds `needle` (an argument, or part
 /// of one).
 pub(crate) fn pids_mentioning(needle: &str) -> Vec<i32> {
-    pikaci_core::ProcStat::all()
-        .into_iter()
-        .filter(|(pid, stat)| {
-            !stat.is_dead()
-                && std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
-                    String::from_utf8_lossy(&c)
-                        .split('\0')
-                        .any(|arg| arg.contains(needle))
-                })
-        })
-        .filter_map(|(pid, _)| i32::try_from(pid).ok())
-        .collect()
+    live_pids(|c| {
+        String::from_utf8_lossy(c)
+            .split('\0')
+            .any(|arg| arg.contains(needle))
+    })
+}
+
+/// The record of the one run under the state root `state`.
+pub(crate) fn only_record(state: &Utf8Path) -> RunRecord {
+    let runs: Vec<_> = std::fs::read_dir(state.join("runs"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    serde_json::from_slice(&std::fs::read(runs[0].join("run.json")).unwrap()).unwrap()
 }
 
 /// Live children of `parent`.

@@ -9,8 +9,8 @@ use pikaci_core::{JobId, JobLogMetadata, Liveness, LogFile, RunId, RunLogsMetada
 
 use crate::error::StoreError;
 use crate::fs::{DiskFs, EntryKind, Fs, ReadAt};
-use crate::read::chunk::read_full;
 use crate::layout::{JOBS_DIR, LogPlace, RUN_JSON, SNAPSHOT_DIR};
+use crate::read::chunk::read_full;
 use crate::store::{Store, not_a_folder, without_path};
 
 /// A job log found at one of its places, with what was learnt there (its

@@ -13,8 +13,8 @@ use pikaci_core::log_times::{MAGIC, RECORD_LEN, TimeRecord};
 
 use crate::error::StoreError;
 use crate::fs::{Fs, ReadAt};
-use crate::read::chunk::read_full;
 use crate::layout::JOBS_DIR;
+use crate::read::chunk::read_full;
 use crate::read::job_log::JobLog;
 
 const HEADER: u64 = MAGIC.len() as u64;

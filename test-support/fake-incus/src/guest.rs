@@ -124,7 +124,7 @@ fn mount_script(disks: &[Disk]) -> String {
             shell_quote(&at)
         ));
         if d.readonly {
-            script.push_str(&format!("mount -o remount,bind,ro {at}\n"));
+            script.push_str(&format!("mount -o remount,bind,ro {}\n", shell_quote(&at)));
         }
     }
     script.push_str("exec \"$@\"\n");

@@ -38,4 +38,4 @@ mod tree;
 mod workspace;
 
 pub use graph::Graph;
-pub use workspace::{assert_no_import_cycles, crate_roots, import_problems, workspace_packages};
+pub use workspace::{crate_roots, import_problems, workspace_packages};

@@ -92,11 +92,3 @@ pub fn import_problems(package: &Path) -> (usize, Vec<String>) {
     }
     (read, problems)
 }
-
-/// Panics naming every [problem](import_problems) of `package`; returns how
-/// many modules were read.
-pub fn assert_no_import_cycles(package: &Path) -> usize {
-    let (read, problems) = import_problems(package);
-    assert!(problems.is_empty(), "{}", problems.join("\n"));
-    read
-}

@@ -33,12 +33,6 @@ fn nightly_scope(raw: &str) -> Result<(NightlyRunId, LaneScope), ApiError> {
     Ok((id, LaneScope::Nightly(id)))
 }
 
-fn wake(state: &AppState) {
-    if let Some(w) = &state.waker {
-        w.notify_one();
-    }
-}
-
 /// Applies a fail or requeue in `scope`, answering upstream's `LaneMutationResponse`.
 async fn mutate(
     state: &AppState,
@@ -48,7 +42,7 @@ async fn mutate(
 ) -> Result<Json<LaneMutation>, ApiError> {
     let lane: LaneRunId = query::row_id("lane run id", lane_raw)?;
     let (lane_run_id, status) = state.db.lane_action_in(scope, lane, action).await?;
-    wake(state);
+    state.wake();
     let (branch_id, nightly_run_id) = match scope {
         LaneScope::Branch(b) => (Some(b), None),
         LaneScope::Nightly(n) => (None, Some(n)),
@@ -93,7 +87,7 @@ pub(crate) async fn branch_rerun(
         .db
         .lane_action_in(scope, lane, LaneAction::Rerun)
         .await?;
-    wake(&state);
+    state.wake();
     let suite = state
         .db
         .lane_detail(new)
@@ -118,7 +112,7 @@ pub(crate) async fn branch_recover(
     let (branch_id, scope) = branch_scope(&branch)?;
     let suite: SuiteId = query::row_id("run id", &run)?;
     let n = state.db.recover_in(scope, Some(suite)).await?;
-    wake(&state);
+    state.wake();
     Ok(Json(RecoverDone {
         status: "ok",
         branch_id: Some(branch_id),
@@ -165,7 +159,7 @@ pub(crate) async fn nightly_rerun(
         .db
         .lane_action_in(scope, lane, LaneAction::Rerun)
         .await?;
-    wake(&state);
+    state.wake();
     Ok(Json(NightlyRerun {
         status: "ok",
         nightly_run_id,
@@ -182,7 +176,7 @@ pub(crate) async fn nightly_recover(
 ) -> Result<Json<RecoverDone>, ApiError> {
     let (nightly_run_id, scope) = nightly_scope(&nightly)?;
     let n = state.db.recover_in(scope, None).await?;
-    wake(&state);
+    state.wake();
     Ok(Json(RecoverDone {
         status: "ok",
         branch_id: None,

@@ -17,12 +17,10 @@ use crate::state::AppState;
 
 /// `POST /news/api/forge/ci/wake`: look for new heads and queued lanes now.
 pub(crate) async fn wake(_: WriteAccess, State(state): State<AppState>) -> Json<WakeCi> {
-    let message = match &state.waker {
-        Some(w) => {
-            w.notify_one();
-            "scheduler wake requested"
-        }
-        None => "no scheduler runs in this server; nothing to wake",
+    let message = if state.wake() {
+        "scheduler wake requested"
+    } else {
+        "no scheduler runs in this server; nothing to wake"
     };
     Json(WakeCi {
         status: "ok",
