@@ -65,7 +65,7 @@ fn fitting_suffix(bytes: &[u8], budget: u64) -> (usize, u64) {
 const PIECE: usize = 64 * 1024;
 
 /// Fills `buf` from `at` (short only at the end of the file).
-fn read_full<E>(
+pub(crate) fn read_full<E>(
     buf: &mut [u8],
     at: u64,
     read_at: &mut impl FnMut(&mut [u8], u64) -> Result<usize, E>,

@@ -37,8 +37,10 @@ mod stream;
 pub mod tail_cache;
 mod timed_body;
 
+pub(crate) use branch::{branch_by_id_or_404, branch_or_404, nightly_by_id_or_404, nightly_or_404};
 pub use heavy::HeavyReads;
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
+pub(crate) use raw::{kind_word, raw_url};
 pub use routes::{Access, ROUTES, openapi_document, router};
 pub use run_loader::MAX_SERVED_RECORD_BYTES;
-pub(crate) use run_loader::load_run;
+pub(crate) use run_loader::{blocking, load_run};

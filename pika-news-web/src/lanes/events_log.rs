@@ -88,8 +88,10 @@ fn parse(line: &[u8]) -> Option<LifecycleEvent> {
 }
 
 /// The event a stdout line of pikaci announces to the lane, if any (other
-/// lines and other lifecycle events are only logged).
-pub fn lane_event(line: &[u8]) -> Option<LaneEvent> {
+/// lines and other lifecycle events are only logged). [`StdoutRenderer`]
+/// does this for each line it renders; the tests ask it of one line.
+#[cfg(test)]
+fn lane_event(line: &[u8]) -> Option<LaneEvent> {
     parse(line).and_then(for_the_lane)
 }
 

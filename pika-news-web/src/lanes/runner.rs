@@ -26,7 +26,7 @@ pub use super::events_log::LaneEvent;
 use super::events_log::{Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
 use crate::db::LaneStatus;
-use crate::sandbox::Confinement;
+use crate::sandbox::{self, Confinement, PathDirs};
 
 /// How long the last events may take to arrive once the group is stopped.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
@@ -155,12 +155,7 @@ fn resolve_program(program: &str, path: Option<&String>) -> std::io::Result<Utf8
         let p = Utf8PathBuf::from(program);
         return if p.is_file() { Ok(p) } else { Err(not_found()) };
     }
-    path.map_or("/usr/bin:/bin", String::as_str)
-        .split(':')
-        .filter(|d| !d.is_empty())
-        .map(|d| camino::Utf8Path::new(d).join(program))
-        .find(|p| p.is_file())
-        .ok_or_else(not_found)
+    sandbox::which(program, path.map(String::as_str), PathDirs::RelativeToo).ok_or_else(not_found)
 }
 
 /// How an ended child maps to a lane outcome. An argv lane runs the code

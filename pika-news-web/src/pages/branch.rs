@@ -8,16 +8,15 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use pikaci_core::{RunRecord, RunStatus};
+use pikaci_core::RunRecord;
 
 use super::Scope;
-use super::format::{between, duration, escape, query_value, stored_time_element};
+use super::format::{between, duration, escape, job_took, query_value, stored_time_element};
 use super::html::{Page, short_head, status, status_dot};
 use super::session::Viewer;
 use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
-use crate::api::load_run;
-use crate::api::query;
-use crate::db::{BranchId, Lane, LaneRunId, LaneStatus, Suite};
+use crate::api::{branch_or_404, load_run};
+use crate::db::{Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -57,21 +56,11 @@ pub(crate) fn lane_actions(viewer: &Viewer, lane: &Lane, back: &str) -> String {
     out
 }
 
-/// A job's status word as the pages show it.
-pub(crate) fn job_status(s: RunStatus) -> &'static str {
-    s.as_str()
-}
-
 /// The chips of a lane's jobs, each a link to its log, with its duration;
 /// jobs planned but not started yet as `queued`.
 fn job_chips(scope: Scope, lane: &Lane, run: &RunRecord, now: Timestamp) -> String {
     let mut out = String::from("<span class=chips>");
     for job in &run.jobs {
-        let took = match (job.status, job.finished_at) {
-            (_, Some(f)) => between(job.started_at, f),
-            (RunStatus::Running, None) => between(job.started_at, now),
-            _ => String::new(),
-        };
         let _ = write!(
             out,
             "<a class=chip href=\"{href}?job={q}\" data-job=\"{id}\" title=\"{desc}\">{dot}{id} <span class=\"dur muted\">{took}</span></a>",
@@ -79,7 +68,8 @@ fn job_chips(scope: Scope, lane: &Lane, run: &RunRecord, now: Timestamp) -> Stri
             q = query_value(job.id.as_str()),
             id = escape(job.id.as_str()),
             desc = escape(&job.description),
-            dot = status_dot(job_status(job.status)),
+            dot = status_dot(job.status.as_str()),
+            took = job_took(job, now),
         );
     }
     for planned in run.planned_jobs.iter().filter(|p| run.job(p).is_none()) {
@@ -94,8 +84,29 @@ fn job_chips(scope: Scope, lane: &Lane, run: &RunRecord, now: Timestamp) -> Stri
     out
 }
 
+/// The lanes of `suite` as a table (its lane buttons come back to `back`).
+pub(crate) async fn lanes_table(
+    state: &AppState,
+    viewer: &Viewer,
+    scope: Scope,
+    suite: &Suite,
+    now: Timestamp,
+    back: &str,
+) -> String {
+    let mut out = String::from(
+        "<table class=grid id=lanes><thead><tr><th>Status</th><th>Lane</th><th>Jobs</th><th>Duration</th>\
+         <th>Started</th><th>pikaci run</th><th></th></tr></thead><tbody>",
+    );
+    for lane in &suite.lanes {
+        let replaced = replaced_by(suite, lane);
+        out.push_str(&lane_row(state, viewer, scope, lane, replaced, now, back).await);
+    }
+    out.push_str("</tbody></table>");
+    out
+}
+
 /// One lane as a table row.
-pub(crate) async fn lane_row(
+async fn lane_row(
     state: &AppState,
     viewer: &Viewer,
     scope: Scope,
@@ -196,13 +207,8 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     branch_id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let branch_id = super::path_params(branch_id)?;
-    let id: BranchId = query::row_id("branch id", &branch_id)?;
-    let branch = state
-        .db
-        .branch(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("branch {id} not found")))?;
+    let branch = branch_or_404(&state, &super::path_params(branch_id)?).await?;
+    let id = branch.id;
     let suites = state.db.suites(id).await?;
     let now = state.db.clock().now();
     let back = format!("/news/branch/{id}/ci");
@@ -248,25 +254,8 @@ pub(crate) async fn page(
                 body.push_str("<div class=empty>This run has no lanes.</div>");
             } else {
                 body.push_str(
-                    "<table class=grid id=lanes><thead><tr><th>Status</th><th>Lane</th><th>Jobs</th><th>Duration</th>\
-                     <th>Started</th><th>pikaci run</th><th></th></tr></thead><tbody>",
+                    &lanes_table(&state, &viewer, Scope::Branch(id), latest, now, &back).await,
                 );
-                for lane in &latest.lanes {
-                    let replaced = replaced_by(latest, lane);
-                    body.push_str(
-                        &lane_row(
-                            &state,
-                            &viewer,
-                            Scope::Branch(id),
-                            lane,
-                            replaced,
-                            now,
-                            &back,
-                        )
-                        .await,
-                    );
-                }
-                body.push_str("</tbody></table>");
             }
             if !older.is_empty() {
                 body.push_str(&history(Scope::Branch(id), older, now));

@@ -2,6 +2,7 @@
 //! functions, so the wording is tested without a page.
 
 use jiff::{SignedDuration, Timestamp};
+use pikaci_core::{JobRecord, RunStatus};
 
 /// Escapes text for HTML text and quoted attribute values.
 pub(crate) fn escape(s: &str) -> String {
@@ -64,6 +65,16 @@ pub(crate) fn duration(d: SignedDuration) -> String {
 /// The time between two instants, as [`duration`] writes it.
 pub(crate) fn between(from: Timestamp, to: Timestamp) -> String {
     duration(to.duration_since(from))
+}
+
+/// How long a job took, or has been running at `now`; empty when it
+/// stopped without a finish time.
+pub(crate) fn job_took(job: &JobRecord, now: Timestamp) -> String {
+    match (job.status, job.finished_at) {
+        (_, Some(f)) => between(job.started_at, f),
+        (RunStatus::Running, None) => between(job.started_at, now),
+        _ => String::new(),
+    }
 }
 
 /// How long ago `t` was, seen at `now`: `just now`, `42s ago`, `5m ago`,

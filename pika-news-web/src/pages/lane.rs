@@ -13,8 +13,8 @@ use jiff::Timestamp;
 use pikaci_core::{JobId, JobRecord, LogFile, RunId, RunRecord, RunStatus};
 
 use super::Scope;
-use super::branch::{job_status, lane_actions};
-use super::format::{between, escape, query_value, stored_time_element};
+use super::branch::lane_actions;
+use super::format::{escape, job_took, query_value, stored_time_element};
 use super::html::{Page, status, status_dot};
 use super::lines::LogKey;
 use super::log_source::{job_log_opener, lane_log_opener, read_log};
@@ -22,8 +22,8 @@ use super::session::Viewer;
 use super::summary::lane_duration;
 use super::viewer::{Sources, ViewerOptions, job_query, render};
 use super::window::{Window, WindowAt};
-use crate::api::load_run;
 use crate::api::query::{self, Params};
+use crate::api::{branch_by_id_or_404, kind_word, load_run, nightly_by_id_or_404, raw_url};
 use crate::db::{BranchId, Lane, LaneRunId, LaneStatus, NightlyRunId};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -75,14 +75,6 @@ fn window_at(params: &Params) -> Result<WindowAt, ApiError> {
     })
 }
 
-fn job_took(job: &JobRecord, now: Timestamp) -> String {
-    match (job.status, job.finished_at) {
-        (_, Some(f)) => between(job.started_at, f),
-        (RunStatus::Running, None) => between(job.started_at, now),
-        _ => String::new(),
-    }
-}
-
 fn sidebar(href: &str, run: Option<&RunRecord>, shown: &Shown, now: Timestamp) -> String {
     let mut out = String::from("<ul class=side id=jobs data-swap>");
     if let Some(run) = run {
@@ -99,7 +91,7 @@ fn sidebar(href: &str, run: Option<&RunRecord>, shown: &Shown, now: Timestamp) -
                 },
                 id = escape(job.id.as_str()),
                 desc = escape(&job.description),
-                dot = status_dot(job_status(job.status)),
+                dot = status_dot(job.status.as_str()),
                 took = job_took(job, now),
             );
         }
@@ -192,11 +184,7 @@ pub(crate) async fn page(
     let params = super::query_params(params)?;
     let branch_id: BranchId = query::row_id("branch id", &branch_id)?;
     let lane_id: LaneRunId = query::row_id("lane run id", &lane_run_id)?;
-    let branch = state
-        .db
-        .branch(branch_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("branch {branch_id} not found")))?;
+    let branch = branch_by_id_or_404(&state, branch_id).await?;
     let lane = state
         .db
         .lane_for_branch(branch_id, None, Some(lane_id))
@@ -227,11 +215,7 @@ pub(crate) async fn nightly_page(
     let params = super::query_params(params)?;
     let nightly_id: NightlyRunId = query::row_id("nightly run id", &nightly_id)?;
     let lane_id: LaneRunId = query::row_id("lane run id", &lane_run_id)?;
-    let nightly = state
-        .db
-        .nightly(nightly_id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("nightly run {nightly_id} not found")))?;
+    let nightly = nightly_by_id_or_404(&state, nightly_id).await?;
     let lane = nightly
         .lanes
         .into_iter()
@@ -289,10 +273,7 @@ async fn lane_page(
                 return Err(ApiError::NotFound(format!("run {run_id} has no job {job}")));
             }
             let live = record.map_or(lane_active, |j| j.status == RunStatus::Running);
-            let kind = match file {
-                LogFile::Guest => "guest",
-                LogFile::Host => "host",
-            };
+            let kind = kind_word(*file);
             let window = if record.is_some() {
                 let key = LogKey::Job(run_id.clone(), job.clone(), *file);
                 read_log(
@@ -305,11 +286,10 @@ async fn lane_page(
             } else {
                 None
             };
-            let api = format!("/news/api/forge/pikaci/logs/{run_id}",);
             let q = job_query(job.as_str(), kind);
             let sources = Sources {
-                raw: Some(format!("{api}/raw?{q}")),
-                stream: Some(format!("{api}/stream?{q}")),
+                raw: Some(raw_url(&run_id, job, *file)),
+                stream: Some(format!("/news/api/forge/pikaci/logs/{run_id}/stream?{q}")),
                 json: None,
             };
             let mut tabs = String::from("<span class=tabs>");

@@ -7,6 +7,7 @@ use pikaci_store::{DiskFs, Fs as _, LogTimes};
 
 use super::lines::{LogKey, ReadLog};
 use super::window::{Window, WindowAt, read_window};
+use crate::api::blocking;
 use crate::db::LaneRunId;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -33,7 +34,7 @@ pub(crate) async fn read_log(
     at: WindowAt,
 ) -> Result<Option<LogView>, ApiError> {
     let index = state.lines.clone();
-    tokio::task::spawn_blocking(move || {
+    blocking(move || {
         let Some(opened) = open()? else {
             return Ok(None);
         };
@@ -54,8 +55,7 @@ pub(crate) async fn read_log(
         };
         Ok(Some(LogView { window, times }))
     })
-    .await
-    .map_err(|e| ApiError::Internal(format!("a read task failed: {e}")))?
+    .await?
 }
 
 /// A log that can say its size.

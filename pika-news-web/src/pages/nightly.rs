@@ -11,13 +11,13 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 
 use super::Scope;
-use super::branch::lane_row;
+use super::branch::lanes_table;
 use super::format::{escape, stored_time_element, time_element};
 use super::html::{Page, short_head, status};
 use super::session::Viewer;
-use super::summary::{replaced_by, summarize, summary_line, summary_text};
-use crate::api::query;
-use crate::db::{NightlyRun, NightlyRunId, Suite};
+use super::summary::{summarize, summary_line, summary_text};
+use crate::api::nightly_or_404;
+use crate::db::{NightlyRun, Suite};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -77,12 +77,8 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let id: NightlyRunId = query::row_id("nightly run id", &super::path_params(id)?)?;
-    let n = state
-        .db
-        .nightly(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("nightly run {id} not found")))?;
+    let n = nightly_or_404(&state, &super::path_params(id)?).await?;
+    let id = n.id;
     let now = state.db.clock().now();
     let suite = as_suite(&n);
     let s = summarize(&suite, now);
@@ -104,16 +100,8 @@ pub(crate) async fn page(
     if suite.lanes.is_empty() {
         body.push_str("<div class=empty>This nightly run has no lanes.</div>");
     } else {
-        body.push_str(
-            "<table class=grid id=lanes><thead><tr><th>Status</th><th>Lane</th><th>Jobs</th><th>Duration</th>\
-             <th>Started</th><th>pikaci run</th><th></th></tr></thead><tbody>",
-        );
         let back = scope.page();
-        for lane in &suite.lanes {
-            let replaced = replaced_by(&suite, lane);
-            body.push_str(&lane_row(&state, &viewer, scope, lane, replaced, now, &back).await);
-        }
-        body.push_str("</tbody></table>");
+        body.push_str(&lanes_table(&state, &viewer, scope, &suite, now, &back).await);
     }
     Ok(Page {
         title: format!("nightly #{id} · CI"),

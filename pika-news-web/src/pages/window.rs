@@ -6,6 +6,7 @@
 use pikaci_store::StoreError;
 
 use super::lines::{LineIndex, LogKey, ReadLog};
+use crate::api::encoded::read_full;
 
 /// How much of the end of a log the viewer opens with.
 pub(crate) const TAIL_BYTES: u64 = 64 * 1024;
@@ -68,13 +69,7 @@ impl Window {
 
 fn read_span(log: &dyn ReadLog, start: u64, end: u64) -> Result<Vec<u8>, StoreError> {
     let mut bytes = vec![0u8; (end - start) as usize];
-    let mut filled = 0;
-    while filled < bytes.len() {
-        match log.read_at(&mut bytes[filled..], start + filled as u64)? {
-            0 => break,
-            n => filled += n,
-        }
-    }
+    let filled = read_full(&mut bytes, start, &mut |buf, at| log.read_at(buf, at))?;
     bytes.truncate(filled);
     Ok(bytes)
 }

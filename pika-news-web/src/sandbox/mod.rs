@@ -7,13 +7,16 @@
 //!   switched to it.
 //! - [`files`]: the modes of the service's files, the state root handed to
 //!   the lane user, a worktree handed over before a lane and removed after it.
+//! - [`search_path`]: finding a program on a `PATH` ([`which`]).
 //!
 //! What it protects and what not is in `docs/security.md`.
 
 pub mod files;
+pub mod search_path;
 pub mod settings;
 pub mod user;
 
 pub use files::{check_private_file, hand_over, prepare_service_files, remove_worktree_as};
+pub use search_path::{PathDirs, which};
 pub use settings::LaneSettings;
 pub use user::{Confinement, LaneUser, SandboxError};

@@ -15,6 +15,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 use nix::unistd::{Uid, User};
 use pikaci_core::engine::supervisor::JobSupervisor;
 
+use super::PathDirs;
+
 /// Why lanes cannot be sandboxed as configured.
 #[derive(Debug, thiserror::Error)]
 pub enum SandboxError {
@@ -165,11 +167,7 @@ pub struct Confinement {
 impl Confinement {
     /// The `setpriv` on `path` (a `PATH` value), if any.
     pub fn find_setpriv(path: Option<&str>) -> Option<Utf8PathBuf> {
-        path.unwrap_or("/usr/bin:/bin")
-            .split(':')
-            .filter(|d| d.starts_with('/'))
-            .map(|d| Utf8Path::new(d).join("setpriv"))
-            .find(|p| p.is_file())
+        super::which("setpriv", path, PathDirs::AbsoluteOnly)
     }
 }
 

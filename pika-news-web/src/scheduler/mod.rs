@@ -26,6 +26,8 @@ use crate::sandbox::{self, Confinement, LaneUser};
 use owner::LaneOwner;
 
 pub use nightly::{NightlyCheck, schedule_due_nightly, slot_of};
+use nightly::{NightlyMemo, schedule_listed_nightly};
+use sync::sync_listed_heads;
 pub use sync::{SyncReport, sync_heads};
 
 /// How long a claim lasts without a heartbeat, unless `[lanes] lease_secs` says otherwise.
@@ -56,6 +58,8 @@ pub struct Scheduler {
     confinement: Confinement,
     /// The lanes this scheduler is running, each with the token that stops it.
     running: Arc<std::sync::Mutex<BTreeMap<LaneRunId, CancellationToken>>>,
+    /// What earlier ticks learnt about the nightly schedule.
+    nightly: Arc<NightlyMemo>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -106,6 +110,7 @@ impl Scheduler {
                 supervisor: None,
             },
             running: Arc::default(),
+            nightly: Arc::default(),
         }
     }
 
@@ -167,9 +172,13 @@ impl Scheduler {
                 "lanes whose runner stopped answering were recovered"
             );
         }
-        sync_heads(&self.db, &self.git, &self.repo).await?;
+        // One listing of the branch heads serves the sync and the nightly schedule.
+        let heads = self.git.call(|g| g.list_branch_heads()).await?;
+        sync_listed_heads(&self.db, &self.git, &self.repo, &heads).await?;
         let now = self.db.clock().now();
-        match schedule_due_nightly(&self.db, &self.git, &self.repo, now).await {
+        let nightly =
+            schedule_listed_nightly(&self.db, &self.git, &self.repo, &heads, now, &self.nightly);
+        match nightly.await {
             Ok(NightlyCheck::Made { id, slot }) => {
                 tracing::info!(nightly_run_id = %id, %slot, "queued a nightly run");
             }

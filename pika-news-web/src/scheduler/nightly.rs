@@ -4,13 +4,15 @@
 //! (today's date at that time, UTC); a server that was down at that time
 //! makes today's run when it next looks, not the missed days'.
 
+use std::sync::Mutex;
+
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 use super::SchedulerError;
 use crate::config::ForgeRepo;
 use crate::db::{Db, NewNightly, NewNightlyLane, NightlyRunId};
-use crate::lanes::git::Git;
+use crate::lanes::git::{BranchHead, CommitId, Git};
 use crate::lanes::manifest::{MANIFEST_PATH, NightlyTime, parse_manifest};
 
 /// What one look at the nightly schedule found.
@@ -50,50 +52,68 @@ pub fn slot_of(now: Timestamp, time: NightlyTime) -> Timestamp {
         .map_or(now, |z| z.timestamp())
 }
 
-/// Queues the nightly run of today's slot if it is due (`now` is at or past
-/// it) and not made yet: the default branch's head, the nightly lanes of the
-/// manifest at that head.
-pub async fn schedule_due_nightly(
-    db: &Db,
-    git: &Git,
-    repo: &ForgeRepo,
-    now: Timestamp,
-) -> Result<NightlyCheck, SchedulerError> {
-    let heads = git.call(|g| g.list_branch_heads()).await?;
-    let Some(head) = heads
-        .into_iter()
-        .find(|h| h.name == repo.default_branch)
-        .map(|h| h.commit)
-    else {
-        return Ok(NightlyCheck::NoDefaultBranch);
-    };
+/// What the manifest at one commit says about nightly runs.
+#[derive(Debug, Clone)]
+enum NightlyPlan {
+    /// No manifest, no schedule, or no nightly lanes.
+    NoLanes,
+    /// The manifest does not parse.
+    Bad(String),
+    /// Its nightly lanes, at this time of day.
+    At(NightlyTime, Vec<NewNightlyLane>),
+}
+
+/// What earlier looks at the schedule learnt, so a scheduler's ticks do
+/// not ask again: the plan of the default branch head's manifest (a
+/// commit's manifest never changes) and the last slot known to have its
+/// nightly run (nightly runs are never deleted).
+#[derive(Debug, Default)]
+pub(super) struct NightlyMemo(Mutex<Memo>);
+
+#[derive(Debug, Default)]
+struct Memo {
+    plan: Option<(CommitId, NightlyPlan)>,
+    made: Option<Timestamp>,
+}
+
+impl NightlyMemo {
+    fn plan(&self, head: &CommitId) -> Option<NightlyPlan> {
+        let memo = self.0.lock().ok()?;
+        memo.plan
+            .as_ref()
+            .filter(|(at, _)| at == head)
+            .map(|(_, plan)| plan.clone())
+    }
+
+    fn made(&self, slot: Timestamp) -> bool {
+        self.0.lock().is_ok_and(|m| m.made == Some(slot))
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Memo)) {
+        if let Ok(mut memo) = self.0.lock() {
+            f(&mut memo);
+        }
+    }
+}
+
+/// Reads and parses the manifest at `head`, for its nightly part.
+async fn read_plan(git: &Git, head: &CommitId) -> Result<NightlyPlan, SchedulerError> {
     let at = head.clone();
     let Some(text) = git
         .call(move |g| g.read_file_at(&at, MANIFEST_PATH))
         .await?
     else {
-        return Ok(NightlyCheck::NoNightlyLanes);
+        return Ok(NightlyPlan::NoLanes);
     };
     let manifest = match parse_manifest(&text) {
         Ok(m) => m,
-        Err(e) => return Ok(NightlyCheck::BadManifest(e.to_string())),
+        Err(e) => return Ok(NightlyPlan::Bad(e.to_string())),
     };
     let Some(time) = manifest
         .nightly_schedule
         .filter(|_| !manifest.nightly_lanes.is_empty())
     else {
-        return Ok(NightlyCheck::NoNightlyLanes);
-    };
-    let slot = slot_of(now, time);
-    if now < slot {
-        return Ok(NightlyCheck::NotDue { slot });
-    }
-    let branch_id = match db.branch_by_name(&repo.default_branch).await? {
-        Some(b) => b.id,
-        None => {
-            db.upsert_branch(&repo.default_branch, head.as_str())
-                .await?
-        }
+        return Ok(NightlyPlan::NoLanes);
     };
     let lanes = manifest
         .nightly_lanes
@@ -107,6 +127,66 @@ pub async fn schedule_due_nightly(
             timeout_secs: l.timeout_secs,
         })
         .collect();
+    Ok(NightlyPlan::At(time, lanes))
+}
+
+/// Queues the nightly run of today's slot if it is due (`now` is at or past
+/// it) and not made yet: the default branch's head, the nightly lanes of the
+/// manifest at that head.
+pub async fn schedule_due_nightly(
+    db: &Db,
+    git: &Git,
+    repo: &ForgeRepo,
+    now: Timestamp,
+) -> Result<NightlyCheck, SchedulerError> {
+    let heads = git.call(|g| g.list_branch_heads()).await?;
+    schedule_listed_nightly(db, git, repo, &heads, now, &NightlyMemo::default()).await
+}
+
+/// [`schedule_due_nightly`] with the branch heads already listed, and what
+/// earlier looks learnt in `memo`.
+pub(super) async fn schedule_listed_nightly(
+    db: &Db,
+    git: &Git,
+    repo: &ForgeRepo,
+    heads: &[BranchHead],
+    now: Timestamp,
+    memo: &NightlyMemo,
+) -> Result<NightlyCheck, SchedulerError> {
+    let Some(head) = heads
+        .iter()
+        .find(|h| h.name == repo.default_branch)
+        .map(|h| &h.commit)
+    else {
+        return Ok(NightlyCheck::NoDefaultBranch);
+    };
+    let plan = match memo.plan(head) {
+        Some(plan) => plan,
+        None => {
+            let plan = read_plan(git, head).await?;
+            memo.update(|m| m.plan = Some((head.clone(), plan.clone())));
+            plan
+        }
+    };
+    let (time, lanes) = match plan {
+        NightlyPlan::NoLanes => return Ok(NightlyCheck::NoNightlyLanes),
+        NightlyPlan::Bad(e) => return Ok(NightlyCheck::BadManifest(e)),
+        NightlyPlan::At(time, lanes) => (time, lanes),
+    };
+    let slot = slot_of(now, time);
+    if now < slot {
+        return Ok(NightlyCheck::NotDue { slot });
+    }
+    if memo.made(slot) {
+        return Ok(NightlyCheck::AlreadyMade { slot });
+    }
+    let branch_id = match db.branch_by_name(&repo.default_branch).await? {
+        Some(b) => b.id,
+        None => {
+            db.upsert_branch(&repo.default_branch, head.as_str())
+                .await?
+        }
+    };
     let made = db
         .create_nightly(NewNightly {
             branch_id,
@@ -116,6 +196,7 @@ pub async fn schedule_due_nightly(
             lanes,
         })
         .await?;
+    memo.update(|m| m.made = Some(slot));
     Ok(match made {
         Some(id) => NightlyCheck::Made { id, slot },
         None => NightlyCheck::AlreadyMade { slot },

@@ -5,18 +5,15 @@
 //! once instead of waiting for the lease to run out.
 
 use std::fmt;
+use std::ops::Deref;
 
-/// The holder of a lane's lease.
+use pikaci_core::{ProcessProbe, RunOwner, SystemLiveness};
+
+/// The holder of a lane's lease: a [`RunOwner`] (host, pid, start ticks,
+/// `None` in leases written before the start time was recorded), written
+/// as the lease's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LaneOwner {
-    /// The host the server runs on.
-    pub host: String,
-    /// The server's pid.
-    pub pid: u32,
-    /// When the server started, in clock ticks after boot (`None` in leases
-    /// written before the start time was recorded).
-    pub start_ticks: Option<u64>,
-}
+pub struct LaneOwner(pub RunOwner);
 
 /// Whether the server holding a lease is still there, as far as this host can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,12 +27,10 @@ pub enum OwnerState {
 impl LaneOwner {
     /// This process on `host`.
     pub fn current(host: String) -> Self {
-        let pid = std::process::id();
-        Self {
+        Self(RunOwner {
             host,
-            pid,
-            start_ticks: start_ticks(pid),
-        }
+            ..SystemLiveness::new().current_owner()
+        })
     }
 
     /// Parses a stored owner: `host:pid:start_ticks`, or the older `host:pid`.
@@ -44,38 +39,52 @@ impl LaneOwner {
         if let Some((host, pid)) = rest.rsplit_once(':')
             && let (Ok(pid), Ok(ticks)) = (pid.parse(), last.parse())
         {
-            return Some(Self {
+            return Some(Self(RunOwner {
                 host: host.to_owned(),
                 pid,
                 start_ticks: Some(ticks),
-            });
+            }));
         }
-        Some(Self {
+        Some(Self(RunOwner {
             host: rest.to_owned(),
             pid: last.parse().ok()?,
             start_ticks: None,
-        })
+        }))
     }
 
     /// Whether this owner is alive, judged from `this_host` with `probe`
-    /// (the start ticks of a pid, `None` when no such process runs).
+    /// (the start ticks of a pid, `None` when no such process runs). An
+    /// older lease without a start time is alive while its pid runs.
     pub fn state(&self, this_host: &str, probe: impl Fn(u32) -> Option<u64>) -> OwnerState {
-        if self.host != this_host {
+        if self.0.host != this_host {
             return OwnerState::Alive;
         }
-        match (probe(self.pid), self.start_ticks) {
-            (None, _) => OwnerState::Gone,
-            (Some(now), Some(then)) if now != then => OwnerState::Gone,
+        let probe = match probe(self.0.pid) {
+            None => ProcessProbe::Gone,
+            Some(now) => ProcessProbe::Running {
+                start_ticks: Some(now),
+            },
+        };
+        match self.0.judge(probe) {
+            pikaci_core::OwnerState::Gone => OwnerState::Gone,
             _ => OwnerState::Alive,
         }
     }
 }
 
+impl Deref for LaneOwner {
+    type Target = RunOwner;
+
+    fn deref(&self) -> &RunOwner {
+        &self.0
+    }
+}
+
 impl fmt::Display for LaneOwner {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.start_ticks {
-            Some(t) => write!(f, "{}:{}:{t}", self.host, self.pid),
-            None => write!(f, "{}:{}", self.host, self.pid),
+        match self.0.start_ticks {
+            Some(t) => write!(f, "{}:{}:{t}", self.0.host, self.0.pid),
+            None => write!(f, "{}:{}", self.0.host, self.0.pid),
         }
     }
 }
@@ -84,7 +93,7 @@ impl fmt::Display for LaneOwner {
 /// `None` when there is no such process.
 pub fn start_ticks(pid: u32) -> Option<u64> {
     let stat = pikaci_core::ProcStat::read(pid).ok()?;
-    (!matches!(stat.state, 'Z' | 'X' | 'x')).then_some(stat.start_ticks)
+    (!stat.is_dead()).then_some(stat.start_ticks)
 }
 
 #[cfg(test)]
@@ -93,20 +102,20 @@ mod tests {
 
     #[test]
     fn owners_round_trip_and_old_ones_parse() {
-        let o = LaneOwner {
+        let o = LaneOwner(RunOwner {
             host: "ci-1".into(),
             pid: 42,
             start_ticks: Some(987),
-        };
+        });
         assert_eq!(o.to_string(), "ci-1:42:987");
         assert_eq!(LaneOwner::parse("ci-1:42:987"), Some(o));
         assert_eq!(
             LaneOwner::parse("ci-1:42"),
-            Some(LaneOwner {
+            Some(LaneOwner(RunOwner {
                 host: "ci-1".into(),
                 pid: 42,
                 start_ticks: None
-            })
+            }))
         );
         assert_eq!(LaneOwner::parse("nonsense"), None);
     }

@@ -30,8 +30,18 @@ pub async fn sync_heads(
     repo: &ForgeRepo,
 ) -> Result<SyncReport, SchedulerError> {
     let heads = git.call(|g| g.list_branch_heads()).await?;
+    sync_listed_heads(db, git, repo, &heads).await
+}
+
+/// [`sync_heads`] with the branch heads already listed.
+pub(super) async fn sync_listed_heads(
+    db: &Db,
+    git: &Git,
+    repo: &ForgeRepo,
+    heads: &[BranchHead],
+) -> Result<SyncReport, SchedulerError> {
     let mut report = SyncReport::default();
-    for BranchHead { name, commit } in &heads {
+    for BranchHead { name, commit } in heads {
         let known = match db.branch_by_name(name).await? {
             Some(b) => db.newest_suite(b.id).await?.map(|(_, head)| head),
             None => None,
@@ -40,7 +50,7 @@ pub async fn sync_heads(
             continue;
         }
         let branch = db.upsert_branch(name, commit.as_str()).await?;
-        record_meta(db, git, repo, branch, commit).await?;
+        let merge_base = record_meta(db, git, repo, branch, commit).await?;
         // A head whose manifest cannot be read gets a failed suite saying why;
         // it must not stop the sync of every other branch.
         let at = commit.clone();
@@ -71,11 +81,18 @@ pub async fn sync_heads(
                     .await?
                 }
                 Ok(manifest) => {
-                    let changed = if name == &repo.default_branch {
-                        None
-                    } else {
-                        let (base, head) = (repo.default_branch.clone(), commit.clone());
-                        git.call(move |g| g.changed_files(&base, &head)).await.ok()
+                    // The files changed since the merge base: `git diff base...head`
+                    // without working the merge base out again. No merge base (no
+                    // default branch, or no shared history) leaves them unknown,
+                    // as that diff fails then.
+                    let changed = match merge_base {
+                        Some(base) if name != &repo.default_branch => {
+                            let head = commit.clone();
+                            git.call(move |g| g.changed_files_since(Some(&base), &head))
+                                .await
+                                .ok()
+                        }
+                        _ => None,
                     };
                     let selected = manifest.select(changed.as_deref());
                     let status = if selected.is_empty() {
@@ -112,34 +129,34 @@ pub async fn sync_heads(
         report.cancelled += db.cancel_superseded(branch, suite).await?;
     }
     report.closed = db
-        .close_missing_branches(heads.into_iter().map(|h| h.name).collect())
+        .close_missing_branches(heads.iter().map(|h| h.name.clone()).collect())
         .await?;
     Ok(report)
 }
 
 /// Records the head's subject and its merge base with the default branch
-/// (upstream's branch title and `merge_base_sha`); git failing here only
-/// leaves them unknown.
+/// (upstream's branch title and `merge_base_sha`), and returns that merge
+/// base; git failing here only leaves them unknown.
 async fn record_meta(
     db: &Db,
     git: &Git,
     repo: &ForgeRepo,
     branch: BranchId,
     head: &CommitId,
-) -> Result<(), SchedulerError> {
+) -> Result<Option<CommitId>, SchedulerError> {
     let (base, at) = (repo.default_branch.clone(), head.clone());
-    let meta = git
+    let (title, merge_base) = git
         .call(move |g| {
-            Ok(BranchMeta {
-                title: g.commit_subject(&at).ok(),
-                merge_base: g
-                    .merge_base(&base, &at)
-                    .ok()
-                    .flatten()
-                    .map(|c| c.as_str().to_owned()),
-            })
+            Ok((
+                g.commit_subject(&at).ok(),
+                g.merge_base(&base, &at).ok().flatten(),
+            ))
         })
         .await?;
+    let meta = BranchMeta {
+        title,
+        merge_base: merge_base.as_ref().map(|c| c.as_str().to_owned()),
+    };
     db.set_branch_meta(branch, meta).await?;
-    Ok(())
+    Ok(merge_base)
 }

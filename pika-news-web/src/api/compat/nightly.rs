@@ -6,9 +6,8 @@ use axum::extract::{Path, State};
 
 use super::dto::{NightlyDetail, NightlyList};
 use super::view::nightly_detail;
-use crate::api::query;
+use crate::api::nightly_or_404;
 use crate::auth::ReadAccess;
-use crate::db::NightlyRunId;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -21,12 +20,7 @@ pub(crate) async fn detail(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<NightlyDetail>, ApiError> {
-    let id: NightlyRunId = query::row_id("nightly run id", &raw)?;
-    let run = state
-        .db
-        .nightly(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("nightly run {id} not found")))?;
+    let run = nightly_or_404(&state, &raw).await?;
     Ok(Json(nightly_detail(
         run,
         &state.repo,
