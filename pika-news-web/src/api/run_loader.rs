@@ -4,6 +4,8 @@
 //! heavy-read permit, up to [`MAX_SERVED_RECORD_BYTES`]), with a run whose
 //! pikaci died reported as interrupted.
 
+use std::sync::Arc;
+
 use pikaci_core::{RunId, RunLogsMetadata, RunRecord};
 use pikaci_store::{BoundedRecord, FileIdentity, Fs as _, RunDir, StoreError};
 
@@ -46,8 +48,8 @@ fn reconcile(state: &AppState, mut record: RunRecord) -> RunRecord {
 }
 
 /// Loads a run, reporting a run whose pikaci died as interrupted.
-pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<RunRecord, ApiError> {
-    Ok((*load_cached_record(state, run, None).await?.0.record).clone())
+pub(crate) async fn load_run(state: &AppState, run: RunId) -> Result<Arc<RunRecord>, ApiError> {
+    Ok(load_cached_record(state, run, None).await?.0.record)
 }
 
 /// Loads a run: a usual record (a few KiB) at once; a large one under a

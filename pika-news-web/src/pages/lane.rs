@@ -255,7 +255,7 @@ async fn lane_page(
         Some(id) => load_run(&state, id.clone()).await.ok(),
         None => None,
     };
-    let shown = shown(&params, run.as_ref())?;
+    let shown = shown(&params, run.as_deref())?;
     let now = state.db.clock().now();
     let href = scope.lane(lane.id);
     let lane_active = matches!(lane.status, LaneStatus::Queued | LaneStatus::Running);
@@ -371,8 +371,8 @@ async fn lane_page(
          <button type=button id=prev title=\"Previous match (Shift+Enter)\">↑</button><button type=button id=next title=\"Next match (Enter)\">↓</button><output id=hits></output></span>\
          {ts_button}{links}</div>{log}</section></div>\
          <p class=keys><kbd>/</kbd> search · <kbd>Enter</kbd>/<kbd>Shift+Enter</kbd> next/previous match · <kbd>t</kbd> timestamps · <kbd>e</kbd> load earlier · <kbd>g</kbd>/<kbd>G</kbd> top/end · a line number links to its line</p>",
-        head = lane_header(&viewer, &lane, run.as_ref(), now, &back),
-        side = sidebar(&href, run.as_ref(), &shown, now),
+        head = lane_header(&viewer, &lane, run.as_deref(), now, &back),
+        side = sidebar(&href, run.as_deref(), &shown, now),
         live_badge = if live {
             "<span class=live id=livebadge>live</span>"
         } else {

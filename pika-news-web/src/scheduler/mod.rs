@@ -25,8 +25,8 @@ use crate::lanes::runner::{LaneEvent, LaneRunSpec, run_lane};
 use crate::sandbox::{self, Confinement, LaneUser};
 use owner::LaneOwner;
 
+use nightly::schedule_listed_nightly;
 pub use nightly::{NightlyCheck, schedule_due_nightly, slot_of};
-use nightly::{NightlyMemo, schedule_listed_nightly};
 use sync::sync_listed_heads;
 pub use sync::{SyncReport, sync_heads};
 
@@ -58,8 +58,6 @@ pub struct Scheduler {
     confinement: Confinement,
     /// The lanes this scheduler is running, each with the token that stops it.
     running: Arc<std::sync::Mutex<BTreeMap<LaneRunId, CancellationToken>>>,
-    /// What earlier ticks learnt about the nightly schedule.
-    nightly: Arc<NightlyMemo>,
 }
 
 impl std::fmt::Debug for Scheduler {
@@ -110,7 +108,6 @@ impl Scheduler {
                 supervisor: None,
             },
             running: Arc::default(),
-            nightly: Arc::default(),
         }
     }
 
@@ -176,8 +173,7 @@ impl Scheduler {
         let heads = self.git.call(|g| g.list_branch_heads()).await?;
         sync_listed_heads(&self.db, &self.git, &self.repo, &heads).await?;
         let now = self.db.clock().now();
-        let nightly =
-            schedule_listed_nightly(&self.db, &self.git, &self.repo, &heads, now, &self.nightly);
+        let nightly = schedule_listed_nightly(&self.db, &self.git, &self.repo, &heads, now);
         match nightly.await {
             Ok(NightlyCheck::Made { id, slot }) => {
                 tracing::info!(nightly_run_id = %id, %slot, "queued a nightly run");

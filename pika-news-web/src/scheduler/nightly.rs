@@ -4,8 +4,6 @@
 //! (today's date at that time, UTC); a server that was down at that time
 //! makes today's run when it next looks, not the missed days'.
 
-use std::sync::Mutex;
-
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
@@ -53,7 +51,7 @@ pub fn slot_of(now: Timestamp, time: NightlyTime) -> Timestamp {
 }
 
 /// What the manifest at one commit says about nightly runs.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 enum NightlyPlan {
     /// No manifest, no schedule, or no nightly lanes.
     NoLanes,
@@ -61,39 +59,6 @@ enum NightlyPlan {
     Bad(String),
     /// Its nightly lanes, at this time of day.
     At(NightlyTime, Vec<NewNightlyLane>),
-}
-
-/// What earlier looks at the schedule learnt, so a scheduler's ticks do
-/// not ask again: the plan of the default branch head's manifest (a
-/// commit's manifest never changes) and the last slot known to have its
-/// nightly run (nightly runs are never deleted).
-#[derive(Debug, Default)]
-pub(super) struct NightlyMemo(Mutex<Memo>);
-
-#[derive(Debug, Default)]
-struct Memo {
-    plan: Option<(CommitId, NightlyPlan)>,
-    made: Option<Timestamp>,
-}
-
-impl NightlyMemo {
-    fn plan(&self, head: &CommitId) -> Option<NightlyPlan> {
-        let memo = self.0.lock().ok()?;
-        memo.plan
-            .as_ref()
-            .filter(|(at, _)| at == head)
-            .map(|(_, plan)| plan.clone())
-    }
-
-    fn made(&self, slot: Timestamp) -> bool {
-        self.0.lock().is_ok_and(|m| m.made == Some(slot))
-    }
-
-    fn update(&self, f: impl FnOnce(&mut Memo)) {
-        if let Ok(mut memo) = self.0.lock() {
-            f(&mut memo);
-        }
-    }
 }
 
 /// Reads and parses the manifest at `head`, for its nightly part.
@@ -140,18 +105,16 @@ pub async fn schedule_due_nightly(
     now: Timestamp,
 ) -> Result<NightlyCheck, SchedulerError> {
     let heads = git.call(|g| g.list_branch_heads()).await?;
-    schedule_listed_nightly(db, git, repo, &heads, now, &NightlyMemo::default()).await
+    schedule_listed_nightly(db, git, repo, &heads, now).await
 }
 
-/// [`schedule_due_nightly`] with the branch heads already listed, and what
-/// earlier looks learnt in `memo`.
+/// [`schedule_due_nightly`] with the branch heads already listed.
 pub(super) async fn schedule_listed_nightly(
     db: &Db,
     git: &Git,
     repo: &ForgeRepo,
     heads: &[BranchHead],
     now: Timestamp,
-    memo: &NightlyMemo,
 ) -> Result<NightlyCheck, SchedulerError> {
     let Some(head) = heads
         .iter()
@@ -160,15 +123,7 @@ pub(super) async fn schedule_listed_nightly(
     else {
         return Ok(NightlyCheck::NoDefaultBranch);
     };
-    let plan = match memo.plan(head) {
-        Some(plan) => plan,
-        None => {
-            let plan = read_plan(git, head).await?;
-            memo.update(|m| m.plan = Some((head.clone(), plan.clone())));
-            plan
-        }
-    };
-    let (time, lanes) = match plan {
+    let (time, lanes) = match read_plan(git, head).await? {
         NightlyPlan::NoLanes => return Ok(NightlyCheck::NoNightlyLanes),
         NightlyPlan::Bad(e) => return Ok(NightlyCheck::BadManifest(e)),
         NightlyPlan::At(time, lanes) => (time, lanes),
@@ -176,9 +131,6 @@ pub(super) async fn schedule_listed_nightly(
     let slot = slot_of(now, time);
     if now < slot {
         return Ok(NightlyCheck::NotDue { slot });
-    }
-    if memo.made(slot) {
-        return Ok(NightlyCheck::AlreadyMade { slot });
     }
     let branch_id = match db.branch_by_name(&repo.default_branch).await? {
         Some(b) => b.id,
@@ -196,7 +148,6 @@ pub(super) async fn schedule_listed_nightly(
             lanes,
         })
         .await?;
-    memo.update(|m| m.made = Some(slot));
     Ok(match made {
         Some(id) => NightlyCheck::Made { id, slot },
         None => NightlyCheck::AlreadyMade { slot },
