@@ -17,7 +17,7 @@ use std::os::unix::fs::FileExt;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 
-use super::log_cap::truncation_marker;
+use super::log_cap::{LogCap, truncation_marker};
 use crate::log_times::Arrivals;
 
 /// The pipe buffer asked for (the kernel may give less).
@@ -42,12 +42,12 @@ pub(crate) fn grow_pipe(reader: &PipeReader) {
 }
 
 /// Copies everything from `reader` to the end of `file` until the pipe
-/// closes, at most `limit` bytes (then the marker, then nothing more),
-/// telling `arrivals` what arrived when.
+/// closes, at most what `cap` has left (then the marker naming the cap,
+/// then nothing more), telling `arrivals` what arrived when.
 pub(crate) fn copy_pipe_to_file(
     reader: PipeReader,
     file: File,
-    limit: Option<u64>,
+    cap: Option<LogCap>,
     arrivals: Option<Arrivals>,
 ) -> CopyReport {
     let arrived = |n: usize| {
@@ -67,7 +67,7 @@ pub(crate) fn copy_pipe_to_file(
     }
     let mut use_splice = true;
     let mut buf = vec![0u8; 256 * 1024];
-    let mut remaining = limit.unwrap_or(u64::MAX);
+    let mut remaining = cap.as_ref().map_or(u64::MAX, LogCap::remaining);
     // Whether the last byte copied was a newline (the marker's line start).
     let mut at_line_start = true;
     loop {
@@ -127,7 +127,8 @@ pub(crate) fn copy_pipe_to_file(
                 if keep < n {
                     report.dropped += (n - keep) as u64;
                     report.cut = true;
-                    let marker = truncation_marker(limit.unwrap_or_default(), at_line_start);
+                    let limit = cap.as_ref().map_or(0, LogCap::limit);
+                    let marker = truncation_marker(limit, at_line_start);
                     match file.write_all_at(marker.as_bytes(), offset as u64) {
                         Ok(()) => arrived(marker.len()),
                         Err(e) => report.error = Some(e),
@@ -231,7 +232,7 @@ mod tests {
                 w.write_all(b"\n").unwrap();
             }
         });
-        let report = copy_pipe_to_file(r, file, Some(limit), None);
+        let report = copy_pipe_to_file(r, file, Some(LogCap::new(limit)), None);
         writer
             .join()
             .expect("the writer finished: the pipe was drained");
@@ -256,7 +257,7 @@ mod tests {
         let file = std::fs::File::create(&path).unwrap();
         let (r, mut w) = std::io::pipe().unwrap();
         let writer = std::thread::spawn(move || w.write_all(&[b'y'; 5000]).unwrap());
-        let report = copy_pipe_to_file(r, file, Some(5000), None);
+        let report = copy_pipe_to_file(r, file, Some(LogCap::new(5000)), None);
         writer.join().unwrap();
         assert!(!report.cut);
         assert_eq!(std::fs::read(&path).unwrap().len(), 5000);

@@ -128,7 +128,7 @@ impl HostExecutor {
         );
 
         let log_file = ctx.guest_log.as_file().and_then(|f| f.try_clone().ok());
-        let limit = ctx.guest_log.cap().map(|c| c.remaining());
+        let cap = ctx.guest_log.cap().map(|c| c.clone());
         let end = match log_file {
             Some(file) => {
                 let arrivals = ctx.guest_log.arrivals();
@@ -136,7 +136,7 @@ impl HostExecutor {
                 // daemon holding the pipe must not keep pikaci from exiting.
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 std::thread::spawn(move || {
-                    let _ = tx.send(copy_pipe_to_file(reader, file, limit, arrivals));
+                    let _ = tx.send(copy_pipe_to_file(reader, file, cap, arrivals));
                 });
                 let end =
                     supervise_with(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel, stop)
