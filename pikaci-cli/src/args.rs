@@ -45,6 +45,10 @@ pub enum Command {
     Rerun(RerunOpts),
     /// Delete old runs from the state root.
     Gc(GcOpts),
+    /// List the targets of pikaci.toml, or with --ci the lanes a forge's CI makes of them
+    /// and which of them a set of changed files selects.
+    #[command(after_help = TARGETS_HELP, after_long_help = TARGETS_HELP)]
+    Targets(TargetsOpts),
     /// Incus helpers: show the commands a job would run, check the setup, delete leftover instances.
     #[command(subcommand)]
     Incus(IncusCommand),
@@ -197,6 +201,41 @@ pub struct GcOpts {
     /// Say what would be deleted, delete nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// How CI picks lanes, for `pikaci targets --help`.
+const TARGETS_HELP: &str = "A target runs in CI when it says so: `ci = { trigger = \"branch\" }` (every branch \
+head whose changed files match its `paths`), `ci = { trigger = \"nightly\" }` (the default branch's \
+head each day at `[ci] nightly_schedule_utc`, 08:00 UTC by default) or no `ci` (by hand only). \
+A lane's paths include the pipeline file itself, so changing it runs every lane; an empty or \
+unknown diff runs every lane; `*` in a glob also matches `/`.";
+
+/// How `targets` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListOutput {
+    /// Lines for people.
+    #[default]
+    Human,
+    /// One JSON document.
+    Json,
+}
+
+/// `pikaci targets`.
+#[derive(Debug, Args)]
+pub struct TargetsOpts {
+    /// The pipeline file. Default: pikaci.toml in the current folder.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<Utf8PathBuf>,
+    /// Show the lanes CI makes of the targets (branch and nightly), not every target.
+    #[arg(long)]
+    pub ci: bool,
+    /// A changed file, relative to the repository (repeatable): shows which branch lanes it
+    /// selects, and why.
+    #[arg(long, value_name = "PATH", requires = "ci")]
+    pub changed: Vec<String>,
+    /// How to print.
+    #[arg(long, value_enum, default_value_t = ListOutput::Human)]
+    pub output: ListOutput,
 }
 
 /// `pikaci incus ...`.

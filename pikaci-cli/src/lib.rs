@@ -27,6 +27,7 @@ mod cmd_admin;
 mod cmd_incus;
 mod cmd_read;
 mod cmd_run;
+mod cmd_targets;
 pub mod context;
 pub mod exit;
 mod render;
@@ -92,6 +93,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Incus(IncusCommand::Doctor(opts)) => cmd_incus::doctor_cmd(&ctx, &opts).await,
         Command::Incus(IncusCommand::Gc(opts)) => cmd_incus::gc(&ctx, &opts).await,
         Command::Generate(g) => cmd_admin::generate(&g),
+        Command::Targets(opts) => cmd_targets::targets(&ctx.cwd, &opts),
     }
 }
 

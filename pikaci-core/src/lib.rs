@@ -9,7 +9,9 @@
 //!   whether it is still there ([`OwnerState`]).
 //! - Logs: [`RunLogsMetadata`], where each job's logs are and their sizes.
 //! - The pipeline file: [`Pipeline`], parsed from `pikaci.toml`; tables other
-//!   crates own (`[incus]`) are kept as a [`ConfigSection`].
+//!   crates own (`[incus]`) are kept as a [`ConfigSection`]; the lanes a
+//!   forge's CI makes of its targets ([`CiLanes`], chosen by changed files
+//!   with [`CiLanes::select`]).
 //! - The engine: [`engine::Engine`] runs a [`engine::RunRequest`] through the
 //!   seams [`engine::Executor`], [`engine::RunStore`], [`engine::Clock`] and
 //!   [`engine::Snapshotter`].
@@ -56,7 +58,9 @@ pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
 pub use liveness::{Liveness, OwnerState, ProcessProbe, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
 pub use pipeline::{
-    DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, PipelineError, TargetSpec,
+    CiLane, CiLanes, CiSettings, CiTrigger, DEFAULT_MAX_LOG_BYTES, DEFAULT_NIGHTLY_TIME,
+    DEFAULT_TIMEOUT_SECS, JobSpec, NightlyTime, Pipeline, PipelineError, Selection, TargetCi,
+    TargetSpec, path_matcher,
 };
 pub use proc_stat::ProcStat;
 pub use record::{Extra, JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};

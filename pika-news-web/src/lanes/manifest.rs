@@ -156,37 +156,7 @@ impl LaneDef {
     }
 }
 
-/// A time of day in UTC (`nightly_schedule_utc = "HH:MM"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct NightlyTime {
-    /// 0 to 23.
-    pub hour: u8,
-    /// 0 to 59.
-    pub minute: u8,
-}
-
-impl NightlyTime {
-    /// Parses `HH:MM` (or `H:MM`).
-    pub fn parse(s: &str) -> Option<Self> {
-        let (h, m) = s.split_once(':')?;
-        let digits = |t: &str, max: u8, len: std::ops::RangeInclusive<usize>| {
-            (len.contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| t.parse::<u8>().ok())
-                .flatten()
-                .filter(|n| *n <= max)
-        };
-        Some(Self {
-            hour: digits(h, 23, 1..=2)?,
-            minute: digits(m, 59, 2..=2)?,
-        })
-    }
-}
-
-impl fmt::Display for NightlyTime {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:02}:{:02}", self.hour, self.minute)
-    }
-}
+pub use pikaci_core::NightlyTime;
 
 /// A parsed manifest.
 #[derive(Debug, Clone)]

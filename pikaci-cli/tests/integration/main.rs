@@ -12,4 +12,5 @@ mod reliability;
 mod rerun;
 mod run;
 mod signals;
+mod targets;
 mod upstream;

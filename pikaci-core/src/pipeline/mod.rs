@@ -11,6 +11,8 @@
 //! [[target]]
 //! id = "pre-merge"
 //! jobs = ["test"]
+//! paths = ["src/**", "Cargo.lock"]        # CI runs it when one of these changed
+//! ci = { trigger = "branch" }             # on every branch head ("nightly", "none")
 //!
 //! [defaults]
 //! max_log_bytes = "256MiB"
@@ -19,10 +21,15 @@
 //! Parsing is pure: [`Pipeline::parse`] takes the text and the file name used in
 //! errors, which name the file, the line and the key.
 
+mod ci;
 mod error;
 mod model;
 mod parse;
 
+pub use ci::{
+    CiLane, CiLanes, CiSettings, CiTrigger, DEFAULT_NIGHTLY_TIME, NightlyTime, Selection, TargetCi,
+    path_matcher,
+};
 pub use error::PipelineError;
 pub(crate) use error::SourceText;
 pub use model::{DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, TargetSpec};

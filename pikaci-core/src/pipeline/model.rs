@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use super::ci::{CiSettings, TargetCi};
 use crate::ids::{JobId, TargetId};
 use crate::section::ConfigSection;
 use crate::status::ExecutorKind;
@@ -23,6 +24,8 @@ pub struct Pipeline {
     pub targets: Vec<TargetSpec>,
     /// The `[incus]` table (empty when absent), read by `pikaci-incus`.
     pub incus: ConfigSection,
+    /// `[ci]`: how CI runs the targets that ask for it.
+    pub ci: CiSettings,
 }
 
 /// One `[[job]]`.
@@ -76,10 +79,16 @@ impl JobSpec {
 pub struct TargetSpec {
     /// Its id.
     pub id: TargetId,
+    /// Its short name on a forge's pages (the id when not given).
+    pub title: Option<String>,
     /// What it is for.
     pub description: String,
     /// The jobs it runs, in order.
     pub jobs: Vec<JobId>,
+    /// Globs of the files whose change makes CI run it (empty: any change).
+    pub paths: Vec<String>,
+    /// When CI runs it.
+    pub ci: TargetCi,
 }
 
 impl Pipeline {

@@ -8,6 +8,7 @@ use camino::Utf8Path;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::ci::{CiSettings, CiTrigger, NightlyTime, TargetCi, path_matcher};
 use super::error::{PipelineError, SourceText};
 use super::model::{DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, TargetSpec};
 use crate::ids::{IdError, JobId, TargetId};
@@ -24,6 +25,23 @@ struct RawPipeline {
     incus: Option<toml::Table>,
     #[serde(default)]
     defaults: RawDefaults,
+    #[serde(default)]
+    ci: RawCi,
+}
+
+/// `[ci]`.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawCi {
+    nightly_schedule_utc: Option<Spanned<String>>,
+}
+
+/// A target's `ci = { ... }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTargetCi {
+    trigger: Option<Spanned<String>>,
+    concurrency_group: Option<Spanned<String>>,
 }
 
 /// `[defaults]`: values for every job that does not set its own.
@@ -100,9 +118,13 @@ struct RawJob {
 #[serde(deny_unknown_fields)]
 struct RawTarget {
     id: Spanned<String>,
+    title: Option<Spanned<String>>,
     #[serde(default)]
     description: String,
     jobs: Vec<Spanned<String>>,
+    #[serde(default)]
+    paths: Vec<Spanned<String>>,
+    ci: Option<RawTargetCi>,
 }
 
 impl Pipeline {
@@ -211,16 +233,50 @@ impl Pipeline {
                 }
                 target_jobs.push(jid);
             }
+            let title = match rt.title {
+                Some(t) if t.get_ref().trim().is_empty() => {
+                    return Err(src.invalid(t.span(), "title", "the title is empty"));
+                }
+                Some(t) => Some(t.into_inner()),
+                None => None,
+            };
+            let paths: Vec<String> = rt.paths.iter().map(|p| p.get_ref().clone()).collect();
+            if let Err((i, e)) = path_matcher(&paths) {
+                return Err(src.invalid(
+                    rt.paths[i].span(),
+                    "paths",
+                    format!("bad glob: {}", e.kind()),
+                ));
+            }
             targets.push(TargetSpec {
                 id,
+                title,
                 description: rt.description,
                 jobs: target_jobs,
+                paths,
+                ci: target_ci(&src, rt.ci)?,
             });
         }
 
+        let ci = match raw.ci.nightly_schedule_utc {
+            None => CiSettings::default(),
+            Some(t) => CiSettings {
+                nightly_schedule_utc: NightlyTime::parse(t.get_ref()).ok_or_else(|| {
+                    src.invalid(
+                        t.span(),
+                        "nightly_schedule_utc",
+                        format!(
+                            "{:?} is not a time of day: use \"HH:MM\" (UTC)",
+                            t.get_ref()
+                        ),
+                    )
+                })?,
+            },
+        };
         let pipeline = Self {
             jobs,
             targets,
+            ci,
             incus: match raw.incus {
                 Some(table) => ConfigSection::from_file("incus", table, file, Arc::from(text)),
                 None => ConfigSection::from_table("incus", toml::Table::new()),
@@ -262,6 +318,36 @@ impl Pipeline {
             .iter()
             .find_map(|j| visit(self, &j.id, &mut colour))
     }
+}
+
+fn target_ci(src: &SourceText<'_>, raw: Option<RawTargetCi>) -> Result<TargetCi, PipelineError> {
+    let Some(raw) = raw else {
+        return Ok(TargetCi::default());
+    };
+    let trigger = match &raw.trigger {
+        None => CiTrigger::default(),
+        Some(t) => CiTrigger::parse(t.get_ref()).ok_or_else(|| {
+            src.invalid(
+                t.span(),
+                "trigger",
+                format!(
+                    "unknown trigger {:?}; use \"branch\", \"nightly\" or \"none\"",
+                    t.get_ref()
+                ),
+            )
+        })?,
+    };
+    let concurrency_group = match raw.concurrency_group {
+        Some(g) if g.get_ref().trim().is_empty() => {
+            return Err(src.invalid(g.span(), "concurrency_group", "the group is empty"));
+        }
+        Some(g) => Some(g.into_inner()),
+        None => None,
+    };
+    Ok(TargetCi {
+        trigger,
+        concurrency_group,
+    })
 }
 
 fn parse_id<T>(src: &SourceText<'_>, s: &Spanned<String>, key: &str) -> Result<T, PipelineError>
