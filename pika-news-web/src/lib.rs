@@ -38,6 +38,7 @@ pub mod db;
 mod error;
 pub mod http;
 pub mod lanes;
+mod links;
 pub mod live;
 mod pages;
 pub mod ph_session;

@@ -13,6 +13,11 @@ pub(crate) async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
+/// `GET /`: the front door is pika-git's, `/git/`.
+pub(crate) async fn root() -> impl axum::response::IntoResponse {
+    axum::response::Redirect::permanent("/git/")
+}
+
 /// Any other path.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::NotFound("no such route".into())

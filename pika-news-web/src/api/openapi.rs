@@ -114,7 +114,7 @@ pub(crate) fn schema_of<T: utoipa::ToSchema>(
 /// What a route answers with when it succeeds.
 #[derive(Debug, Clone, Copy)]
 pub struct Answer {
-    /// The status (200, or 303 for a redirect).
+    /// The status (200, or 303 or 308 for a redirect).
     pub status: u16,
     /// The media type (empty: no body).
     pub content_type: &'static str,
@@ -168,6 +168,14 @@ impl Answer {
             description,
             schema: None,
             ranges: false,
+        }
+    }
+
+    /// A `308 Permanent Redirect` to another address, without a body.
+    pub const fn permanent_redirect(description: &'static str) -> Self {
+        Self {
+            status: 308,
+            ..Self::redirect(description)
         }
     }
 
@@ -335,6 +343,9 @@ fn operation_id(r: &RouteDoc) -> String {
             }
         }
     }
+    if r.path == "/" {
+        id.push_str("Root");
+    }
     id
 }
 
@@ -374,7 +385,9 @@ pub(crate) fn document(routes: &[RouteDoc]) -> Value {
                 .title("pika-news")
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
-                    "The forge CI service over pikaci: runs, logs, branches and lane runs.",
+                    "The forge CI service over pikaci: runs, logs, branches and lane runs. \
+                     Every path under /git is also served under /news, the older pika-news \
+                     prefix, by the same handler with the same access and answers.",
                 )),
         )
         .paths(paths)
@@ -392,7 +405,8 @@ mod tests {
     fn operation_ids_are_unique() {
         let ids: std::collections::BTreeSet<String> = ROUTES.iter().map(operation_id).collect();
         assert_eq!(ids.len(), ROUTES.len());
-        assert!(ids.contains("getNewsApiForgePikaciRunByRunId"), "{ids:?}");
+        assert!(ids.contains("getGitApiForgePikaciRunByRunId"), "{ids:?}");
+        assert!(ids.contains("getRoot"), "{ids:?}");
     }
 
     #[test]

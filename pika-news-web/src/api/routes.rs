@@ -42,10 +42,33 @@ macro_rules! routes {
             }, )*
         ];
 
-        fn add_routes(router: Router<AppState>) -> Router<AppState> {
-            router $( .route($path, on(filter(Method::$method), $handler)) )*
+        fn add_routes(mut router: Router<AppState>) -> Router<AppState> {
+            $(
+                for served in served_paths($path) {
+                    router = router.route(&served, on(filter(Method::$method), $handler));
+                }
+            )*
+            router
         }
     };
+}
+
+/// The prefix every route is declared under: today's pika-git and its `ph`.
+pub const GIT_PREFIX: &str = "/git";
+
+/// The older prefix (pika-news and the `ph` of its day): every route under
+/// [`GIT_PREFIX`] is served under it too, by the same handler.
+pub const NEWS_PREFIX: &str = "/news";
+
+/// The paths a declared route is served at: itself, and for a route under
+/// [`GIT_PREFIX`] the same path under [`NEWS_PREFIX`].
+pub fn served_paths(path: &'static str) -> Vec<String> {
+    match path.strip_prefix(GIT_PREFIX) {
+        Some(rest) if rest.starts_with('/') => {
+            vec![path.to_owned(), format!("{NEWS_PREFIX}{rest}")]
+        }
+        _ => vec![path.to_owned()],
+    }
 }
 
 const LOG_KIND: ParamKind = ParamKind::OneOf(&["host", "guest", "both"]);
@@ -55,25 +78,31 @@ const PAGE_LOG_KIND: ParamKind = ParamKind::OneOf(&["guest", "host", "lane"]);
 const LANE_ACTION: ParamKind = ParamKind::OneOf(&["rerun", "requeue", "fail", "recover"]);
 
 routes! {
+    Get "/" => meta::root {
+        access: Public,
+        summary: "The service's front door: 308 to /git/, the CI overview",
+        params: [],
+        answer: Answer::permanent_redirect("To /git/"),
+    }
     Get "/health" => meta::health {
         access: Public,
         summary: "Liveness",
         params: [],
         answer: Answer::json::<dto::Health>("`{\"status\":\"ok\"}`"),
     }
-    Get "/news/api/openapi.json" => openapi_json {
+    Get "/git/api/openapi.json" => openapi_json {
         access: Public,
         summary: "This document",
         params: [],
         answer: Answer::json::<meta::OpenApiDocument>("The OpenAPI 3.1 document of every route"),
     }
-    Get "/news/api/forge/pikaci/run/{run_id}" => pikaci::run {
+    Get "/git/api/forge/pikaci/run/{run_id}" => pikaci::run {
         access: Read,
         summary: "A pikaci run's RunRecord",
         params: [path("run_id", ParamKind::Id, "The pikaci run")],
         answer: Answer::json::<pikaci_core::RunRecord>("The run record; a run whose pikaci died reads as failed / interrupted"),
     }
-    Get "/news/api/forge/pikaci/logs/{run_id}" => pikaci::logs {
+    Get "/git/api/forge/pikaci/logs/{run_id}" => pikaci::logs {
         access: Read,
         summary: "A job's logs: {run_id, job, host, guest, host_log, guest_log}",
         params: [
@@ -86,7 +115,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LogsResponse>("The logs asked for, and what part of each was returned"),
     }
-    Get "/news/api/forge/pikaci/logs/{run_id}/raw" => raw::raw {
+    Get "/git/api/forge/pikaci/logs/{run_id}/raw" => raw::raw {
         access: Read,
         summary: "One log as text/plain, streamed whole (no size cap), with byte ranges, ETag and HEAD",
         params: [
@@ -101,7 +130,7 @@ routes! {
         ],
         answer: Answer::text_with_ranges("The log as it was when opened. Range: one of bytes=a-b, a-, -n (206); a range outside the log or several ranges: 416 with Content-Range: bytes */size. ETag changes as the log grows; If-None-Match (304) and If-Range are honoured. HEAD gives the headers alone, Content-Length included."),
     }
-    Get "/news/api/forge/pikaci/logs/{run_id}/stream" => stream::stream {
+    Get "/git/api/forge/pikaci/logs/{run_id}/stream" => stream::stream {
         access: Read,
         summary: "A job's log as Server-Sent Events, live until the job ends",
         params: [
@@ -113,7 +142,7 @@ routes! {
         ],
         answer: Answer::event_stream("Events: `status` (data: StreamStatus; first, and whenever the job's status changes), `log` (id: the byte offset after the text, which Last-Event-ID resumes from; data: the text as one JSON string, cut on character boundaries), `end` (data: StreamEnd; the job has finished and its log is all sent; the stream then closes), and `: keep-alive` comments while the job is quiet"),
     }
-    Get "/news/api/forge/branch/resolve" => branch::resolve {
+    Get "/git/api/forge/branch/resolve" => branch::resolve {
         access: Read,
         summary: "The branch of a name",
         params: [
@@ -122,13 +151,13 @@ routes! {
         ],
         answer: Answer::json::<dto::Branch>("The branch, with upstream's keys (branch_id, repo, branch_name, branch_state)"),
     }
-    Get "/news/api/forge/branch/{branch_id}" => branch::detail {
+    Get "/git/api/forge/branch/{branch_id}" => branch::detail {
         access: Read,
         summary: "A branch with its suites and lanes, and upstream's view of them (branch, ci_runs)",
         params: [path("branch_id", ParamKind::RowId, "The branch")],
         answer: Answer::json::<dto::BranchDetail>("The branch, its suites (newest first) and their lanes; upstream's branch summary and CI runs"),
     }
-    Get "/news/api/forge/branch/{branch_id}/logs" => branch::logs {
+    Get "/git/api/forge/branch/{branch_id}/logs" => branch::logs {
         access: Read,
         summary: "ForgeBranchLogsResponse: {branch_id, branch_name, run_id, lane, pikaci_run, pikaci_log_metadata}",
         params: [
@@ -138,7 +167,7 @@ routes! {
         ],
         answer: Answer::json::<dto::BranchLogsResponse>("The lane run (by default the newest failed one) with the end of its log, its suite as run_id, and its pikaci run and log facts (null when it has none or the run is gone)"),
     }
-    Get "/news/api/forge/lane/{lane_run_id}/log" => lane_runs::log {
+    Get "/git/api/forge/lane/{lane_run_id}/log" => lane_runs::log {
         access: Read,
         summary: "A lane run's own log: {lane_run_id, log, offset, len, total_size, truncated, exists}",
         params: [
@@ -149,7 +178,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneLog>("What pika-news ran, the lane's output, and how it ended"),
     }
-    Post "/news/api/forge/lane/{lane_run_id}/{action}" => lane_runs::action {
+    Post "/git/api/forge/lane/{lane_run_id}/{action}" => lane_runs::action {
         access: Write,
         summary: "Lane action: rerun, requeue, fail or recover. From a page: a form post with the page cookie and its csrf field, answered with 303 to the page",
         params: [
@@ -158,25 +187,25 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneActionDone>("The lane run changed, or the new one a rerun made"),
     }
-    Post "/news/api/forge/wake" => lane_runs::wake {
+    Post "/git/api/forge/wake" => lane_runs::wake {
         access: Write,
         summary: "Look for new heads and queued lanes now",
         params: [],
         answer: Answer::json::<dto::Woken>("Whether a scheduler was woken"),
     }
-    Post "/news/api/forge/ci/wake" => compat_meta::wake {
+    Post "/git/api/forge/ci/wake" => compat_meta::wake {
         access: Write,
         summary: "Look for new heads and queued lanes now (upstream's wake)",
         params: [],
         answer: Answer::json::<dto::WakeCi>("`{\"status\":\"ok\", \"message\"}`"),
     }
-    Get "/news/api/me" => compat_meta::me {
+    Get "/git/api/me" => compat_meta::me {
         access: Read,
         summary: "Who the token is: {npub, is_admin, can_chat, can_forge_write} (a token is needed)",
         params: [],
         answer: Answer::json::<dto::Me>("The token's name as npub and what its role allows"),
     }
-    Post "/news/branch/{branch_id}/ci/fail/{lane_run_id}" => actions::branch_fail {
+    Post "/git/branch/{branch_id}/ci/fail/{lane_run_id}" => actions::branch_fail {
         access: Write,
         summary: "Fail a queued or running lane of the branch",
         params: [
@@ -185,7 +214,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/news/branch/{branch_id}/ci/requeue/{lane_run_id}" => actions::branch_requeue {
+    Post "/git/branch/{branch_id}/ci/requeue/{lane_run_id}" => actions::branch_requeue {
         access: Write,
         summary: "Put a queued, running or failed lane of the branch back in the queue",
         params: [
@@ -194,7 +223,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/news/branch/{branch_id}/ci/rerun/{lane_run_id}" => actions::branch_rerun {
+    Post "/git/branch/{branch_id}/ci/rerun/{lane_run_id}" => actions::branch_rerun {
         access: Write,
         summary: "Run a finished lane of the branch again (a new lane run in the same suite)",
         params: [
@@ -203,7 +232,7 @@ routes! {
         ],
         answer: Answer::json::<dto::BranchRerun>("The suite and the new lane run"),
     }
-    Post "/news/branch/{branch_id}/ci/recover/{run_id}" => actions::branch_recover {
+    Post "/git/branch/{branch_id}/ci/recover/{run_id}" => actions::branch_recover {
         access: Write,
         summary: "Put every queued, running or failed lane of a suite back in the queue",
         params: [
@@ -212,19 +241,19 @@ routes! {
         ],
         answer: Answer::json::<dto::RecoverDone>("How many lanes were requeued"),
     }
-    Get "/news/api/forge/nightly" => nightly::list {
+    Get "/git/api/forge/nightly" => nightly::list {
         access: Read,
         summary: "The newest nightly runs",
         params: [],
         answer: Answer::json::<dto::NightlyList>("Nightly runs, newest first, with their lanes"),
     }
-    Get "/news/api/forge/nightly/{nightly_run_id}" => nightly::detail {
+    Get "/git/api/forge/nightly/{nightly_run_id}" => nightly::detail {
         access: Read,
         summary: "A nightly run with its lanes (upstream's NightlyDetailResponse)",
         params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
         answer: Answer::json::<dto::NightlyDetail>("The nightly run"),
     }
-    Post "/news/nightly/{nightly_run_id}/fail/{lane_run_id}" => actions::nightly_fail {
+    Post "/git/nightly/{nightly_run_id}/fail/{lane_run_id}" => actions::nightly_fail {
         access: Write,
         summary: "Fail a queued or running lane of the nightly run",
         params: [
@@ -233,7 +262,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/news/nightly/{nightly_run_id}/requeue/{lane_run_id}" => actions::nightly_requeue {
+    Post "/git/nightly/{nightly_run_id}/requeue/{lane_run_id}" => actions::nightly_requeue {
         access: Write,
         summary: "Put a queued, running or failed lane of the nightly run back in the queue",
         params: [
@@ -242,7 +271,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/news/nightly/{nightly_run_id}/rerun/{lane_run_id}" => actions::nightly_rerun {
+    Post "/git/nightly/{nightly_run_id}/rerun/{lane_run_id}" => actions::nightly_rerun {
         access: Write,
         summary: "Run a finished lane of the nightly run again (a new lane run in the same nightly run)",
         params: [
@@ -251,19 +280,25 @@ routes! {
         ],
         answer: Answer::json::<dto::NightlyRerun>("The nightly run and the new lane run"),
     }
-    Post "/news/nightly/{nightly_run_id}/recover" => actions::nightly_recover {
+    Post "/git/nightly/{nightly_run_id}/recover" => actions::nightly_recover {
         access: Write,
         summary: "Put every queued, running or failed lane of the nightly run back in the queue",
         params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
         answer: Answer::json::<dto::RecoverDone>("How many lanes were requeued"),
     }
-    Get "/news/branch/{branch_id}" => compat_meta::branch_page {
+    Get "/git/branch/{branch_id}" => compat_meta::branch_page {
         access: Public,
         summary: "The branch's address (what `ph url` prints): 303 to its CI page, keeping the query",
         params: [path("branch_id", ParamKind::RowId, "The branch")],
-        answer: Answer::redirect("To /news/branch/{branch_id}/ci"),
+        answer: Answer::redirect("To /git/branch/{branch_id}/ci (under /news, to /news/branch/{branch_id}/ci)"),
     }
-    Get "/news/ci" => pages::ci::overview {
+    Get "/git/" => pages::ci::overview {
+        access: Read,
+        summary: "The CI overview page (HTML), as /git/ci",
+        params: [],
+        answer: Answer::html("The page"),
+    }
+    Get "/git/ci" => pages::ci::overview {
         access: Read,
         summary: "The CI overview page (HTML): every branch with its latest suite; ?token= sets the page cookie",
         params: [
@@ -271,13 +306,13 @@ routes! {
         ],
         answer: Answer::html("The page"),
     }
-    Get "/news/nightly/{nightly_run_id}" => pages::nightly::page {
+    Get "/git/nightly/{nightly_run_id}" => pages::nightly::page {
         access: Read,
         summary: "A nightly run's page (HTML): its summary line and lanes",
         params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
         answer: Answer::html("The page"),
     }
-    Get "/news/nightly/{nightly_run_id}/lane/{lane_run_id}" => pages::lane::nightly_page {
+    Get "/git/nightly/{nightly_run_id}/lane/{lane_run_id}" => pages::lane::nightly_page {
         access: Read,
         summary: "A nightly run's lane page (HTML): its jobs and the log viewer (the same parameters as a branch's lane page)",
         params: [
@@ -290,7 +325,7 @@ routes! {
         ],
         answer: Answer::html("The page"),
     }
-    Get "/news/branch/{branch_id}/ci" => pages::branch::page {
+    Get "/git/branch/{branch_id}/ci" => pages::branch::page {
         access: Read,
         summary: "The branch CI page (HTML): the latest suite's summary, lanes and jobs, earlier suites; ?token= sets the page cookie",
         params: [
@@ -299,7 +334,7 @@ routes! {
         ],
         answer: Answer::html("The page"),
     }
-    Get "/news/branch/{branch_id}/ci/lane/{lane_run_id}" => pages::lane::page {
+    Get "/git/branch/{branch_id}/ci/lane/{lane_run_id}" => pages::lane::page {
         access: Read,
         summary: "A lane run's page (HTML): its jobs and the log viewer",
         params: [

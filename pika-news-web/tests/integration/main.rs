@@ -26,6 +26,7 @@ mod ph_binary;
 mod ph_client;
 mod ph_compat;
 mod pikaci_logs;
+mod prefixes;
 mod raw_logs;
 mod restart;
 mod run_cache;

@@ -7,14 +7,15 @@ use std::process::Command;
 use axum::http::StatusCode;
 use camino::{Utf8Path, Utf8PathBuf};
 use pika_news_web::ROUTES;
-use pika_news_web::api::Method;
+use pika_news_web::api::routes::served_paths;
+use pika_news_web::api::{Method, RouteDoc};
 
 use crate::support::{RUN, TestApp};
 
 #[tokio::test]
 async fn the_document_is_served_and_lists_every_route() {
     let app = TestApp::new();
-    let (status, doc) = app.send("GET", "/news/api/openapi.json", None).await;
+    let (status, doc) = app.send("GET", "/git/api/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["openapi"], "3.1.0");
     let paths = doc["paths"].as_object().unwrap();
@@ -28,19 +29,31 @@ async fn the_document_is_served_and_lists_every_route() {
     }
     let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     assert_eq!(documented, ROUTES.len());
+    assert!(
+        doc["info"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("also served under /news")),
+        "the older prefix is noted"
+    );
     // The contract's routes are all there.
     for p in [
-        "/news/api/forge/pikaci/run/{run_id}",
-        "/news/api/forge/pikaci/logs/{run_id}",
-        "/news/api/forge/branch/{branch_id}/logs",
+        "/git/api/forge/pikaci/run/{run_id}",
+        "/git/api/forge/pikaci/logs/{run_id}",
+        "/git/api/forge/branch/{branch_id}/logs",
     ] {
         assert!(paths.contains_key(p), "{p}");
     }
 }
 
 #[tokio::test]
-async fn every_documented_route_is_routed() {
-    for r in ROUTES {
+async fn every_documented_route_is_routed_under_both_prefixes() {
+    let served: Vec<(&RouteDoc, String)> = ROUTES
+        .iter()
+        .flat_map(|r| served_paths(r.path).into_iter().map(move |p| (r, p)))
+        .collect();
+    // Every route but `/` and `/health` is served under /news as well.
+    assert_eq!(served.len(), 2 * ROUTES.len() - 2);
+    for (r, path) in served {
         // A fresh app per route: each action finds its lane in a state it allows.
         let app = TestApp::new();
         let (branch, with_run, without) = app.branch().await;
@@ -48,8 +61,7 @@ async fn every_documented_route_is_routed() {
         let write = format!("Bearer {}", app.write);
         let fails = r.path.contains("/fail/");
         let suite = app.db.suites(branch).await.unwrap()[0].id;
-        let uri = r
-            .path
+        let uri = path
             .replace(
                 "{run_id}",
                 &if r.path.contains("/ci/recover/") {
@@ -62,7 +74,7 @@ async fn every_documented_route_is_routed() {
             .replace("{nightly_run_id}", &nightly.to_string())
             .replace(
                 "{lane_run_id}",
-                &match (r.path.starts_with("/news/nightly/"), fails) {
+                &match (r.path.starts_with("/git/nightly/"), fails) {
                     (false, true) => without,
                     (false, false) => with_run,
                     (true, true) => queued,
@@ -148,277 +160,267 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
 
     let (r, w) = (Some(app.read.as_str()), Some(app.write.as_str()));
     let (get, post) = (Method::Get, Method::Post);
-    let run = "/news/api/forge/pikaci/run/{run_id}";
-    let logs = "/news/api/forge/pikaci/logs/{run_id}";
-    let raw = "/news/api/forge/pikaci/logs/{run_id}/raw";
-    let stream = "/news/api/forge/pikaci/logs/{run_id}/stream";
-    let resolve = "/news/api/forge/branch/resolve";
-    let detail = "/news/api/forge/branch/{branch_id}";
-    let branch_logs = "/news/api/forge/branch/{branch_id}/logs";
-    let lane_log = "/news/api/forge/lane/{lane_run_id}/log";
-    let action = "/news/api/forge/lane/{lane_run_id}/{action}";
-    let wake = "/news/api/forge/wake";
-    let ci_wake = "/news/api/forge/ci/wake";
-    let me = "/news/api/me";
-    let b_fail = "/news/branch/{branch_id}/ci/fail/{lane_run_id}";
-    let b_requeue = "/news/branch/{branch_id}/ci/requeue/{lane_run_id}";
-    let b_rerun = "/news/branch/{branch_id}/ci/rerun/{lane_run_id}";
-    let b_recover = "/news/branch/{branch_id}/ci/recover/{run_id}";
-    let n_list = "/news/api/forge/nightly";
-    let n_detail = "/news/api/forge/nightly/{nightly_run_id}";
-    let n_fail = "/news/nightly/{nightly_run_id}/fail/{lane_run_id}";
-    let n_requeue = "/news/nightly/{nightly_run_id}/requeue/{lane_run_id}";
-    let n_rerun = "/news/nightly/{nightly_run_id}/rerun/{lane_run_id}";
-    let n_recover = "/news/nightly/{nightly_run_id}/recover";
+    let run = "/git/api/forge/pikaci/run/{run_id}";
+    let logs = "/git/api/forge/pikaci/logs/{run_id}";
+    let raw = "/git/api/forge/pikaci/logs/{run_id}/raw";
+    let stream = "/git/api/forge/pikaci/logs/{run_id}/stream";
+    let resolve = "/git/api/forge/branch/resolve";
+    let detail = "/git/api/forge/branch/{branch_id}";
+    let branch_logs = "/git/api/forge/branch/{branch_id}/logs";
+    let lane_log = "/git/api/forge/lane/{lane_run_id}/log";
+    let action = "/git/api/forge/lane/{lane_run_id}/{action}";
+    let wake = "/git/api/forge/wake";
+    let ci_wake = "/git/api/forge/ci/wake";
+    let me = "/git/api/me";
+    let b_fail = "/git/branch/{branch_id}/ci/fail/{lane_run_id}";
+    let b_requeue = "/git/branch/{branch_id}/ci/requeue/{lane_run_id}";
+    let b_rerun = "/git/branch/{branch_id}/ci/rerun/{lane_run_id}";
+    let b_recover = "/git/branch/{branch_id}/ci/recover/{run_id}";
+    let n_list = "/git/api/forge/nightly";
+    let n_detail = "/git/api/forge/nightly/{nightly_run_id}";
+    let n_fail = "/git/nightly/{nightly_run_id}/fail/{lane_run_id}";
+    let n_requeue = "/git/nightly/{nightly_run_id}/requeue/{lane_run_id}";
+    let n_rerun = "/git/nightly/{nightly_run_id}/rerun/{lane_run_id}";
+    let n_recover = "/git/nightly/{nightly_run_id}/recover";
     let examples = [
         example(get, "/health", "/health", None),
-        example(
-            get,
-            "/news/api/openapi.json",
-            "/news/api/openapi.json",
-            None,
-        ),
-        example(get, run, format!("/news/api/forge/pikaci/run/{RUN}"), r),
-        example(
-            get,
-            run,
-            format!("/news/api/forge/pikaci/run/{upstream}"),
-            r,
-        ),
+        example(get, "/git/api/openapi.json", "/git/api/openapi.json", None),
+        example(get, run, format!("/git/api/forge/pikaci/run/{RUN}"), r),
+        example(get, run, format!("/git/api/forge/pikaci/run/{upstream}"), r),
         example(
             get,
             logs,
-            format!("/news/api/forge/pikaci/logs/{upstream}?kind=guest"),
+            format!("/git/api/forge/pikaci/logs/{upstream}?kind=guest"),
             r,
         ),
         example(
             get,
             run,
-            "/news/api/forge/pikaci/run/20990101T000000Z-00000000",
+            "/git/api/forge/pikaci/run/20990101T000000Z-00000000",
             r,
         ),
-        example(get, run, "/news/api/forge/pikaci/run/..%2fx", r),
-        example(get, run, format!("/news/api/forge/pikaci/run/{RUN}"), None),
-        example(get, run, format!("/news/api/forge/pikaci/run/{corrupt}"), r),
-        example(get, logs, format!("/news/api/forge/pikaci/logs/{RUN}"), r),
+        example(get, run, "/git/api/forge/pikaci/run/..%2fx", r),
+        example(get, run, format!("/git/api/forge/pikaci/run/{RUN}"), None),
+        example(get, run, format!("/git/api/forge/pikaci/run/{corrupt}"), r),
+        example(get, logs, format!("/git/api/forge/pikaci/logs/{RUN}"), r),
         example(
             get,
             logs,
-            format!("/news/api/forge/pikaci/logs/{RUN}?kind=guest&tail=12"),
-            r,
-        ),
-        example(
-            get,
-            logs,
-            format!("/news/api/forge/pikaci/logs/{RUN}?kind=host&offset=9&limit=4"),
+            format!("/git/api/forge/pikaci/logs/{RUN}?kind=guest&tail=12"),
             r,
         ),
         example(
             get,
             logs,
-            format!("/news/api/forge/pikaci/logs/{RUN}?kind=all"),
+            format!("/git/api/forge/pikaci/logs/{RUN}?kind=host&offset=9&limit=4"),
             r,
         ),
         example(
             get,
             logs,
-            format!("/news/api/forge/pikaci/logs/{RUN}?job=ghost"),
+            format!("/git/api/forge/pikaci/logs/{RUN}?kind=all"),
+            r,
+        ),
+        example(
+            get,
+            logs,
+            format!("/git/api/forge/pikaci/logs/{RUN}?job=ghost"),
             r,
         ),
         example(
             get,
             raw,
-            format!("/news/api/forge/pikaci/logs/{RUN}/raw?kind=both"),
+            format!("/git/api/forge/pikaci/logs/{RUN}/raw?kind=both"),
             r,
         ),
         example(
             get,
             raw,
-            format!("/news/api/forge/pikaci/logs/{RUN}/raw?job=ghost"),
+            format!("/git/api/forge/pikaci/logs/{RUN}/raw?job=ghost"),
             r,
         ),
         example(
             get,
             raw,
-            format!("/news/api/forge/pikaci/logs/{RUN}/raw"),
+            format!("/git/api/forge/pikaci/logs/{RUN}/raw"),
             None,
         ),
         example(
             get,
             stream,
-            format!("/news/api/forge/pikaci/logs/{RUN}/stream?offset=x"),
+            format!("/git/api/forge/pikaci/logs/{RUN}/stream?offset=x"),
             r,
         ),
         example(
             get,
             stream,
-            format!("/news/api/forge/pikaci/logs/{RUN}/stream?job=ghost"),
+            format!("/git/api/forge/pikaci/logs/{RUN}/stream?job=ghost"),
             r,
         ),
         example(
             get,
             resolve,
-            "/news/api/forge/branch/resolve?name=feature/x",
+            "/git/api/forge/branch/resolve?name=feature/x",
             r,
         ),
-        example(get, resolve, "/news/api/forge/branch/resolve", r),
-        example(get, resolve, "/news/api/forge/branch/resolve?name=nope", r),
-        example(get, detail, format!("/news/api/forge/branch/{branch}"), r),
-        example(get, detail, "/news/api/forge/branch/424242", r),
-        example(get, detail, "/news/api/forge/branch/x", r),
+        example(get, resolve, "/git/api/forge/branch/resolve", r),
+        example(get, resolve, "/git/api/forge/branch/resolve?name=nope", r),
+        example(get, detail, format!("/git/api/forge/branch/{branch}"), r),
+        example(get, detail, "/git/api/forge/branch/424242", r),
+        example(get, detail, "/git/api/forge/branch/x", r),
         example(
             get,
             branch_logs,
-            format!("/news/api/forge/branch/{branch}/logs"),
-            r,
-        ),
-        example(
-            get,
-            branch_logs,
-            format!("/news/api/forge/branch/{branch}/logs?lane=pre-merge"),
+            format!("/git/api/forge/branch/{branch}/logs"),
             r,
         ),
         example(
             get,
             branch_logs,
-            format!("/news/api/forge/branch/{branch}/logs?lane_run_id=9999"),
+            format!("/git/api/forge/branch/{branch}/logs?lane=pre-merge"),
+            r,
+        ),
+        example(
+            get,
+            branch_logs,
+            format!("/git/api/forge/branch/{branch}/logs?lane_run_id=9999"),
             r,
         ),
         example(
             get,
             lane_log,
-            format!("/news/api/forge/lane/{with_run}/log"),
+            format!("/git/api/forge/lane/{with_run}/log"),
             r,
         ),
         example(
             get,
             lane_log,
-            format!("/news/api/forge/lane/{without}/log?tail=5"),
+            format!("/git/api/forge/lane/{without}/log?tail=5"),
             r,
         ),
-        example(get, lane_log, "/news/api/forge/lane/999/log", r),
+        example(get, lane_log, "/git/api/forge/lane/999/log", r),
         example(
             post,
             action,
-            format!("/news/api/forge/lane/{with_run}/requeue"),
+            format!("/git/api/forge/lane/{with_run}/requeue"),
             w,
         ),
         example(
             post,
             action,
-            format!("/news/api/forge/lane/{with_run}/rerun"),
+            format!("/git/api/forge/lane/{with_run}/rerun"),
             w,
         ),
         example(
             post,
             action,
-            format!("/news/api/forge/lane/{with_run}/explode"),
+            format!("/git/api/forge/lane/{with_run}/explode"),
             w,
         ),
-        example(post, action, "/news/api/forge/lane/999/rerun", w),
+        example(post, action, "/git/api/forge/lane/999/rerun", w),
         example(
             post,
             action,
-            format!("/news/api/forge/lane/{with_run}/fail"),
+            format!("/git/api/forge/lane/{with_run}/fail"),
             r,
         ),
         example(
             post,
             action,
-            format!("/news/api/forge/lane/{with_run}/fail"),
+            format!("/git/api/forge/lane/{with_run}/fail"),
             None,
         ),
-        example(post, wake, "/news/api/forge/wake", w),
-        example(post, wake, "/news/api/forge/wake", r),
+        example(post, wake, "/git/api/forge/wake", w),
+        example(post, wake, "/git/api/forge/wake", r),
         // What upstream's `ph` calls.
         example(
             get,
             resolve,
-            "/news/api/forge/branch/resolve?branch_name=feature%2Fx",
+            "/git/api/forge/branch/resolve?branch_name=feature%2Fx",
             r,
         ),
-        example(get, me, "/news/api/me", r),
-        example(get, me, "/news/api/me", None),
-        example(post, ci_wake, "/news/api/forge/ci/wake", w),
-        example(post, ci_wake, "/news/api/forge/ci/wake", r),
+        example(get, me, "/git/api/me", r),
+        example(get, me, "/git/api/me", None),
+        example(post, ci_wake, "/git/api/forge/ci/wake", w),
+        example(post, ci_wake, "/git/api/forge/ci/wake", r),
         example(
             post,
             b_fail,
-            format!("/news/branch/{branch}/ci/fail/{without}"),
+            format!("/git/branch/{branch}/ci/fail/{without}"),
             w,
         ),
         example(
             post,
             b_fail,
-            format!("/news/branch/{branch}/ci/fail/{without}"),
+            format!("/git/branch/{branch}/ci/fail/{without}"),
             w,
         ),
         example(
             post,
             b_rerun,
-            format!("/news/branch/{branch}/ci/rerun/{without}"),
+            format!("/git/branch/{branch}/ci/rerun/{without}"),
             w,
         ),
         example(
             post,
             b_requeue,
-            format!("/news/branch/{branch}/ci/requeue/{without}"),
+            format!("/git/branch/{branch}/ci/requeue/{without}"),
             w,
         ),
         example(
             post,
             b_requeue,
-            format!("/news/branch/{branch}/ci/requeue/{nightly_failed}"),
+            format!("/git/branch/{branch}/ci/requeue/{nightly_failed}"),
             w,
         ),
         example(
             post,
             b_recover,
-            format!("/news/branch/{branch}/ci/recover/{suite}"),
+            format!("/git/branch/{branch}/ci/recover/{suite}"),
             w,
         ),
         example(
             post,
             b_recover,
-            format!("/news/branch/{branch}/ci/recover/999"),
+            format!("/git/branch/{branch}/ci/recover/999"),
             w,
         ),
-        example(get, n_list, "/news/api/forge/nightly", r),
+        example(get, n_list, "/git/api/forge/nightly", r),
         example(
             get,
             n_detail,
-            format!("/news/api/forge/nightly/{nightly}"),
+            format!("/git/api/forge/nightly/{nightly}"),
             r,
         ),
-        example(get, n_detail, "/news/api/forge/nightly/999", r),
+        example(get, n_detail, "/git/api/forge/nightly/999", r),
         example(
             post,
             n_fail,
-            format!("/news/nightly/{nightly}/fail/{nightly_queued}"),
+            format!("/git/nightly/{nightly}/fail/{nightly_queued}"),
             w,
         ),
         example(
             post,
             n_requeue,
-            format!("/news/nightly/{nightly}/requeue/{nightly_failed}"),
+            format!("/git/nightly/{nightly}/requeue/{nightly_failed}"),
             w,
         ),
         example(
             post,
             n_rerun,
-            format!("/news/nightly/{nightly}/rerun/{nightly_queued}"),
+            format!("/git/nightly/{nightly}/rerun/{nightly_queued}"),
             w,
         ),
         example(
             post,
             n_recover,
-            format!("/news/nightly/{nightly}/recover"),
+            format!("/git/nightly/{nightly}/recover"),
             w,
         ),
         example(
             get,
             branch_logs,
-            format!("/news/api/forge/branch/{branch}/logs?lane_run_id={with_run}"),
+            format!("/git/api/forge/branch/{branch}/logs?lane_run_id={with_run}"),
             r,
         ),
     ];
@@ -453,7 +455,7 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
         );
     }
 
-    let (_, doc) = app.send("GET", "/news/api/openapi.json", None).await;
+    let (_, doc) = app.send("GET", "/git/api/openapi.json", None).await;
     let dir = tempfile::tempdir().unwrap();
     let dir = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
     std::fs::write(dir.join("openapi.json"), doc.to_string()).unwrap();

@@ -1,6 +1,7 @@
-//! Upstream's wake (`POST /news/api/forge/ci/wake`), who-am-I
-//! (`GET /news/api/me`) and the branch address `ph url` prints
-//! (`GET /news/branch/{branch_id}`, which leads to the branch's CI page).
+//! Upstream's wake (`POST {prefix}/api/forge/ci/wake`), who-am-I
+//! (`GET {prefix}/api/me`) and the branch address `ph url` prints
+//! (`GET {prefix}/branch/{branch_id}`, which leads to the branch's CI page
+//! under the same prefix).
 
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
@@ -13,6 +14,7 @@ use crate::api::query;
 use crate::auth::{ReadAccess, WriteAccess, presented_token};
 use crate::db::{BranchId, Role};
 use crate::error::ApiError;
+use crate::links::Prefix;
 use crate::state::AppState;
 
 /// `POST /news/api/forge/ci/wake`: look for new heads and queued lanes now.
@@ -63,13 +65,15 @@ pub(crate) async fn me(_: ReadAccess, caller: Caller) -> Json<Me> {
 /// `GET /news/branch/{branch_id}`: 303 to the branch's CI page, keeping the
 /// query (a `?token=` goes on to the page).
 pub(crate) async fn branch_page(
+    prefix: Prefix,
     Path(raw): Path<String>,
     RawQuery(q): RawQuery,
 ) -> Result<Response, ApiError> {
     let id: BranchId = query::row_id("branch id", &raw)?;
+    let page = format!("{}/branch/{id}/ci", prefix.as_str());
     let to = match q.filter(|q| !q.is_empty()) {
-        Some(q) => format!("/news/branch/{id}/ci?{q}"),
-        None => format!("/news/branch/{id}/ci"),
+        Some(q) => format!("{page}?{q}"),
+        None => page,
     };
     let location = HeaderValue::from_str(&to)
         .map_err(|_| ApiError::BadRequest("the query cannot be passed on".into()))?;
