@@ -192,6 +192,23 @@ impl FromRequestParts<AppState> for WriteAccess {
     }
 }
 
+/// [`Access::Admin`] as an extractor: a valid bearer token with the admin
+/// role (a cookie never opens an admin route).
+#[derive(Debug, Clone, Copy)]
+pub struct AdminAccess;
+
+impl FromRequestParts<AppState> for AdminAccess {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let fresh = state.fresh();
+        let caller = role_with(parts, state, fresh).await?;
+        Access::Admin
+            .check(caller, state.public_read)
+            .map(|()| Self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

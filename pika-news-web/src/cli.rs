@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::{CommandFactory as _, Parser, Subcommand};
+use pika_news_core::login::Npub;
 use pika_news_web::db::{Db, Role};
 use pika_news_web::ph_session::{PhSession, checked_base_url};
 use pika_news_web::{Config, serve};
@@ -32,6 +33,9 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage who may log in with `ph login` (a Nostr key, NIP-98 style).
+    #[command(subcommand)]
+    Npub(NpubCommand),
     /// Check a lane manifest (ci/forge-lanes.toml) before pushing it.
     #[command(subcommand)]
     Manifest(ManifestCommand),
@@ -63,6 +67,39 @@ enum ManifestCommand {
         /// A changed path, relative to the repository root (repeatable).
         #[arg(long, value_name = "PATH")]
         changed: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum NpubCommand {
+    /// Let a Nostr key log in with `ph login`, with a role (adds it, or
+    /// changes it and makes it active again).
+    Allow {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Utf8PathBuf,
+        /// The key: npub1... or 64 hex digits.
+        npub: String,
+        /// read: runs, logs, pages; write: also lane and branch actions; admin: everything.
+        #[arg(long, value_parser = ["read", "write", "admin"])]
+        role: String,
+        /// Why it is there.
+        #[arg(long, value_name = "TEXT")]
+        note: Option<String>,
+    },
+    /// List the keys that may log in (the configured admins too).
+    List {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Utf8PathBuf,
+    },
+    /// Stop a key logging in, and revoke every token its logins got, at once.
+    Revoke {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Utf8PathBuf,
+        /// The key.
+        npub: String,
     },
 }
 
@@ -228,15 +265,54 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Token(TokenCommand::List { config }) => {
             for t in open(&config)?.list_tokens()? {
-                let state = t
-                    .revoked_at
-                    .as_deref()
-                    .map_or("active".to_owned(), |r| format!("revoked {r}"));
+                let state = match (&t.revoked_at, &t.expires_at) {
+                    (Some(r), _) => format!("revoked {r}"),
+                    (None, Some(e)) => format!("active until {e}"),
+                    (None, None) => "active".to_owned(),
+                };
                 println!(
                     "{:<24} {:<6} created {}  {state}",
                     t.name, t.role, t.created_at
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Npub(NpubCommand::Allow {
+            config,
+            npub,
+            role,
+            note,
+        }) => {
+            let npub: Npub = npub.parse()?;
+            let role: Role = role.parse()?;
+            let e = open(&config)?.allow_npub(&npub, role, note.as_deref(), "cli")?;
+            println!("{} may log in with the {} role", e.npub, e.role);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Npub(NpubCommand::List { config }) => {
+            let cfg = Config::load(&config)?;
+            for admin in &cfg.bootstrap_admin_npubs {
+                println!("{admin}  admin   configured (bootstrap_admin_npubs)");
+            }
+            for e in open(&config)?.list_npubs()? {
+                let state = if e.active { "active" } else { "revoked" };
+                let note = e.note.map(|n| format!("  {n}")).unwrap_or_default();
+                println!(
+                    "{}  {:<6}  {state} since {}{note}",
+                    e.npub, e.role, e.updated_at
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Npub(NpubCommand::Revoke { config, npub }) => {
+            let npub: Npub = npub.parse()?;
+            if Config::load(&config)?.bootstrap_admin_npubs.contains(&npub) {
+                anyhow::bail!(
+                    "{npub} is an admin by configuration: remove it from bootstrap_admin_npubs"
+                );
+            }
+            let tokens = open(&config)?.revoke_npub(&npub, "cli")?;
+            println!("revoked {npub} and {tokens} token(s) of its logins");
             Ok(ExitCode::SUCCESS)
         }
         Command::Token(TokenCommand::Revoke { config, name }) => {

@@ -1,6 +1,7 @@
 //! `pika-news.toml`: where the service listens, its database, and the forge repository.
 
 use camino::{Utf8Path, Utf8PathBuf};
+use pika_news_core::login::Npub;
 use pikaci_core::TomlLocation;
 use serde::Deserialize;
 
@@ -32,6 +33,9 @@ pub struct Config {
     pub lanes: LaneSettings,
     /// `[http]`: connection timeouts and limits.
     pub http: HttpLimits,
+    /// Nostr keys that may always log in with `ph login`, as admins
+    /// (upstream pika-git's `bootstrap_admin_npubs`).
+    pub bootstrap_admin_npubs: Vec<Npub>,
 }
 
 /// `[forge_repo]`.
@@ -98,6 +102,8 @@ struct RawConfig {
     lanes: RawLanes,
     #[serde(default)]
     http: RawHttp,
+    #[serde(default)]
+    bootstrap_admin_npubs: Vec<Npub>,
 }
 
 #[derive(Deserialize, Default)]
@@ -262,6 +268,7 @@ impl Config {
                 raw.http.max_connections,
                 raw.http.send_timeout_secs,
             ),
+            bootstrap_admin_npubs: raw.bootstrap_admin_npubs,
         })
     }
 }

@@ -18,6 +18,9 @@ pub enum ApiError {
     /// No token, or a token that is not valid.
     #[error("a valid bearer token is required")]
     Unauthorized,
+    /// A login refused, saying which check failed.
+    #[error("{0}")]
+    LoginRefused(String),
     /// The token is valid but its role is too low (the role it needs).
     #[error("this needs a token with the {0} role")]
     Forbidden(Role),
@@ -39,7 +42,7 @@ impl ApiError {
     fn status(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::LoginRefused(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,

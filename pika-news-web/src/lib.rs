@@ -40,6 +40,7 @@ pub mod http;
 pub mod lanes;
 mod links;
 pub mod live;
+mod login;
 mod pages;
 pub mod ph_session;
 pub mod sandbox;
@@ -51,12 +52,13 @@ mod watch;
 pub use api::{
     Access, HeavyReads, MAX_SERVED_RECORD_BYTES, ROUTES, RouteDoc, openapi_document, router,
 };
-pub use auth::{COOKIE, ReadAccess, WriteAccess};
+pub use auth::{AdminAccess, COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,
     pikaci_state_root,
 };
 pub use data_dir::DataDir;
 pub use error::ApiError;
+pub use login::Logins;
 pub use server::{ServeError, serve};
 pub use state::{AppState, StateFields};

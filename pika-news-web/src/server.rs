@@ -93,7 +93,11 @@ pub async fn serve(
     let state = AppState::new(db, repo.pikaci_state_root.clone(), config.public_read)
         .with_waker(scheduler.waker())
         .with_data_dir(repo.data_dir.clone())
-        .with_repo(repo.repo.clone(), repo.default_branch.clone());
+        .with_repo(repo.repo.clone(), repo.default_branch.clone())
+        .with_logins(crate::login::Logins::new(
+            pika_news_core::login::LoginPolicy::default(),
+            config.bootstrap_admin_npubs.iter().copied(),
+        ));
     let stop_lanes = CancellationToken::new();
     let scheduler_task = tokio::spawn(scheduler.run(stop_lanes.clone()));
     if let Ok(addr) = listener.local_addr() {

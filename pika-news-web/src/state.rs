@@ -12,6 +12,7 @@ use crate::api::tail_cache::TailCache;
 use crate::data_dir::DataDir;
 use crate::db::Db;
 use crate::live::{self, LiveLogs};
+use crate::login::Logins;
 use crate::pages::LineIndex;
 use crate::watch::{DiskWatch, Folder};
 use pikaci_core::{JobId, RunId};
@@ -68,6 +69,8 @@ pub struct StateFields {
     pub repo: String,
     /// The repository's default branch.
     pub default_branch: String,
+    /// `ph login`: its challenges, and who may log in.
+    pub logins: Arc<Logins>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -103,6 +106,7 @@ impl AppState {
             watch: Arc::default(),
             repo: String::new(),
             default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
+            logins: Arc::default(),
         }))
     }
 
@@ -132,6 +136,12 @@ impl AppState {
         self.default_branch = default_branch.into();
         self
     }
+    /// The same state, with `logins` deciding `ph login`.
+    pub fn with_logins(mut self, logins: impl Into<Arc<Logins>>) -> Self {
+        self.logins = logins.into();
+        self
+    }
+
     /// The same state, serving lane logs from `data_dir`.
     pub fn with_data_dir(mut self, data_dir: DataDir) -> Self {
         self.data_dir = Some(data_dir);

@@ -25,6 +25,7 @@ pub mod heavy;
 mod http_range;
 mod json_errors;
 mod lane_runs;
+mod login;
 mod meta;
 mod openapi;
 mod pikaci;

@@ -123,9 +123,19 @@ pub struct Answer {
     pub(crate) schema: Option<SchemaFn>,
     /// Whether the route serves byte ranges and validators (206, 304, 416).
     pub ranges: bool,
+    /// Whether a public route may answer 401 (a refused login).
+    pub refuses: bool,
 }
 
 impl Answer {
+    /// JSON of type `T`, or a 401 that says why a login was refused.
+    pub const fn login<T: utoipa::ToSchema>(description: &'static str) -> Self {
+        Self {
+            refuses: true,
+            ..Self::json::<T>(description)
+        }
+    }
+
     /// JSON of type `T`.
     pub const fn json<T: utoipa::ToSchema>(description: &'static str) -> Self {
         Self {
@@ -134,6 +144,7 @@ impl Answer {
             description,
             schema: Some(schema_of::<T>),
             ranges: false,
+            refuses: false,
         }
     }
 
@@ -146,6 +157,7 @@ impl Answer {
             description,
             schema: None,
             ranges: true,
+            refuses: false,
         }
     }
 
@@ -157,6 +169,7 @@ impl Answer {
             description,
             schema: None,
             ranges: false,
+            refuses: false,
         }
     }
 
@@ -168,6 +181,7 @@ impl Answer {
             description,
             schema: None,
             ranges: false,
+            refuses: false,
         }
     }
 
@@ -187,6 +201,7 @@ impl Answer {
             description,
             schema: None,
             ranges: false,
+            refuses: false,
         }
     }
 
@@ -310,6 +325,12 @@ fn operation(
                 "416",
                 RefOr::Ref(Ref::new(format!("#/components/responses/{ERROR_RESPONSE}"))),
             );
+    }
+    if r.answer.refuses && r.access == Access::Public {
+        op = op.response(
+            "401",
+            RefOr::Ref(Ref::new(format!("#/components/responses/{ERROR_RESPONSE}"))),
+        );
     }
     for (status, _) in error_statuses(r.access) {
         op = op.response(

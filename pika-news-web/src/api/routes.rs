@@ -9,10 +9,10 @@ use axum::routing::{MethodFilter, on};
 pub use crate::auth::Access;
 use crate::state::AppState;
 
-use super::compat::{actions, meta as compat_meta, nightly};
+use super::compat::{actions, dto as compat_dto, meta as compat_meta, nightly};
 use super::dto;
 use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
-use super::{branch, lane_runs, meta, pikaci, raw, stream};
+use super::{branch, lane_runs, login, meta, pikaci, raw, stream};
 use crate::pages;
 
 fn filter(method: Method) -> MethodFilter {
@@ -198,6 +198,30 @@ routes! {
         summary: "Look for new heads and queued lanes now (upstream's wake)",
         params: [],
         answer: Answer::json::<dto::WakeCi>("`{\"status\":\"ok\", \"message\"}`"),
+    }
+    Post "/git/auth/challenge" => login::challenge {
+        access: Public,
+        summary: "`ph login`, step 1: a single-use challenge to sign, valid 120 s",
+        params: [],
+        answer: Answer::json::<compat_dto::LoginChallenge>("`{challenge}`"),
+    }
+    Post "/git/auth/verify" => login::verify {
+        access: Public,
+        summary: "`ph login`, step 2: body `{\"event\": \"<signed Nostr event as JSON text>\"}`, a kind 27235 event over the challenge with tags u (this URL) and method POST; its key must be a configured admin or active on the allowlist. 401 says which check failed",
+        params: [],
+        answer: Answer::login::<compat_dto::LoginDone>("A token for the key, valid 90 days"),
+    }
+    Get "/git/api/admin/allowlist" => login::allowlist {
+        access: Admin,
+        summary: "Who may log in with `ph login`: the configured admins and the allowlist's entries",
+        params: [],
+        answer: Answer::json::<compat_dto::Allowlist>("`{bootstrap_admin_npubs, entries}`"),
+    }
+    Post "/git/api/admin/allowlist" => login::set_allowlist {
+        access: Admin,
+        summary: "Add or change a key: body `{npub, note?, active, can_forge_write?}` (write role with can_forge_write, else read; inactive also revokes its tokens)",
+        params: [],
+        answer: Answer::json::<compat_dto::AllowlistChanged>("`{entry, backfilled}`"),
     }
     Get "/git/api/me" => compat_meta::me {
         access: Read,

@@ -10,6 +10,7 @@
 mod compat;
 mod forge;
 mod nightly;
+mod npubs;
 mod overview;
 mod queue;
 mod recovery;
@@ -29,6 +30,7 @@ use rusqlite::Connection;
 pub use compat::{BranchMeta, LaneDetail, LaneScope, SuiteDetail};
 pub use forge::{Branch, Lane, NewLane, Suite};
 pub use nightly::{NewNightly, NewNightlyLane, NightlyRun};
+pub use npubs::{LOGIN_TOKEN_TTL, LoginToken, NpubEntry};
 pub use overview::BranchOverview;
 pub use queue::{Claim, LaneAction, STALE_REQUEUED};
 pub use recovery::HeldLane;

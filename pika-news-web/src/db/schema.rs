@@ -84,6 +84,22 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE UNIQUE INDEX nightly_runs_by_slot ON nightly_runs (scheduled_for) WHERE rerun_of IS NULL;
     ",
+    // 4: `ph login`: who may log in with a Nostr key (and with which role),
+    // and the tokens a login gives, tied to their key and expiring.
+    r"
+    ALTER TABLE tokens ADD COLUMN npub TEXT;
+    ALTER TABLE tokens ADD COLUMN expires_at TEXT;
+    CREATE INDEX tokens_by_npub ON tokens (npub) WHERE npub IS NOT NULL;
+    CREATE TABLE npub_allowlist (
+        npub        TEXT PRIMARY KEY,
+        role        TEXT NOT NULL CHECK (role IN ('read', 'write', 'admin')),
+        note        TEXT,
+        active      INTEGER NOT NULL DEFAULT 1,
+        updated_by  TEXT NOT NULL,
+        created_at  TEXT NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    ",
 ];
 
 /// Brings the schema up to date in one transaction per step.

@@ -16,13 +16,32 @@ use std::collections::HashMap;
 
 use subtle::ConstantTimeEq;
 
+use jiff::Timestamp;
+
 use super::Role;
 
 /// How many valid tokens are kept at most.
 pub(crate) const MAX_TOKENS: usize = 1024;
 
-/// A token seen valid: its name and role.
-pub(crate) type Owner = (String, Role);
+/// A token seen valid: who it is and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Owner {
+    /// The token's name.
+    pub(crate) name: String,
+    /// Its role.
+    pub(crate) role: Role,
+    /// The Nostr key it was given to at a login, if it was.
+    pub(crate) npub: Option<String>,
+    /// When it stops working, if it does (a login's token).
+    pub(crate) expires_at: Option<Timestamp>,
+}
+
+impl Owner {
+    /// Whether it still works at `now`.
+    pub(crate) fn valid_at(&self, now: Timestamp) -> bool {
+        self.expires_at.is_none_or(|t| now < t)
+    }
+}
 
 /// Hash of a token → its owner, valid for one `data_version`.
 #[derive(Debug, Default)]
@@ -72,15 +91,21 @@ mod tests {
     fn a_new_data_version_empties_it_and_it_stays_bounded() {
         let mut c = TokenCache::default();
         c.sync(1);
-        c.insert([1; 32], ("me".into(), Role::Read));
+        let me = Owner {
+            name: "me".into(),
+            role: Role::Read,
+            npub: None,
+            expires_at: None,
+        };
+        c.insert([1; 32], me.clone());
         c.sync(1);
-        assert_eq!(c.get(&[1; 32]), Some(&("me".to_owned(), Role::Read)));
+        assert_eq!(c.get(&[1; 32]), Some(&me));
         c.sync(2);
         assert_eq!(c.get(&[1; 32]), None);
         for i in 0..=MAX_TOKENS {
             let mut key = [0u8; 32];
             key[..8].copy_from_slice(&(i as u64).to_le_bytes());
-            c.insert(key, ("x".into(), Role::Read));
+            c.insert(key, me.clone());
         }
         assert!(c.owners.len() <= MAX_TOKENS);
     }

@@ -1,9 +1,11 @@
 //! API tokens: only a SHA-256 hash of each is stored; comparison is constant-time.
 
+use jiff::Timestamp;
 use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub(crate) use super::token_cache::Owner;
 use super::{Db, DbError, Role};
 
 /// A token as listed (never the secret).
@@ -17,6 +19,10 @@ pub struct TokenInfo {
     pub created_at: String,
     /// When it was revoked, if it was.
     pub revoked_at: Option<String>,
+    /// The Nostr key it was given to at a login, if it was.
+    pub npub: Option<String>,
+    /// When it stops working, if it does.
+    pub expires_at: Option<String>,
 }
 
 /// The SHA-256 of a token.
@@ -30,7 +36,7 @@ pub(crate) fn hash_token(token: &str) -> String {
 }
 
 /// A new random token: `pn_` and 32 random bytes in hex.
-fn new_secret() -> Result<String, DbError> {
+pub(super) fn new_secret() -> Result<String, DbError> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| DbError::Task(format!("no randomness for a token: {e}")))?;
@@ -66,13 +72,15 @@ impl Db {
     pub fn list_tokens(&self) -> Result<Vec<TokenInfo>, DbError> {
         self.call_blocking(|c| {
             let mut stmt =
-                c.prepare("SELECT name, role, created_at, revoked_at FROM tokens ORDER BY id")?;
+                c.prepare("SELECT name, role, created_at, revoked_at, npub, expires_at FROM tokens ORDER BY id")?;
             let rows = stmt.query_map([], |r| {
                 Ok(TokenInfo {
                     name: r.get(0)?,
                     role: r.get(1)?,
                     created_at: r.get(2)?,
                     revoked_at: r.get(3)?,
+                    npub: r.get(4)?,
+                    expires_at: r.get(5)?,
                 })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -100,7 +108,7 @@ impl Db {
     /// The role of a presented token, if it is known and not revoked
     /// (looked up on the blocking pool).
     pub async fn token_role(&self, presented: &str) -> Result<Option<Role>, DbError> {
-        Ok(self.token_owner(presented).await?.map(|(_, role)| role))
+        Ok(self.token_owner(presented).await?.map(|o| o.role))
     }
 
     /// The name and role of a presented token, if it is known and not
@@ -114,7 +122,7 @@ impl Db {
     /// queried, on a dedicated reader connection with a cached statement. A
     /// revocation is seen by the next request. The check runs on the
     /// blocking pool, never on the caller's runtime thread.
-    pub async fn token_owner(&self, presented: &str) -> Result<Option<(String, Role)>, DbError> {
+    pub(crate) async fn token_owner(&self, presented: &str) -> Result<Option<Owner>, DbError> {
         let (db, presented) = (self.clone(), presented.to_owned());
         tokio::task::spawn_blocking(move || db.check_token(&presented, None, Clone::clone))
             .await
@@ -124,7 +132,7 @@ impl Db {
     /// [`Db::token_role`] on this thread (a short read on the token check's
     /// own connection).
     pub(crate) fn token_role_sync(&self, presented: &str) -> Result<Option<Role>, DbError> {
-        self.check_token(presented, None, |(_, role)| *role)
+        self.check_token(presented, None, |o| o.role)
     }
 
     /// [`Db::token_role`] for a caller that watches the database's files
@@ -136,7 +144,7 @@ impl Db {
         presented: &str,
         db_changed: bool,
     ) -> Result<Option<Role>, DbError> {
-        self.check_token(presented, Some(db_changed), |(_, role)| *role)
+        self.check_token(presented, Some(db_changed), |o| o.role)
     }
 
     /// The role of a token seen valid before, from the cache alone, after
@@ -149,10 +157,13 @@ impl Db {
         presented: &str,
         db_changed: bool,
     ) -> Result<Option<Role>, DbError> {
-        let digest = token_digest(presented);
+        let (digest, now) = (token_digest(presented), self.clock().now());
         self.with_auth_conn(|_, cache| {
             cache.seen(db_changed);
-            Ok(cache.get(&digest).map(|(_, role)| *role))
+            Ok(cache
+                .get(&digest)
+                .filter(|o| o.valid_at(now))
+                .map(|o| o.role))
         })
     }
 
@@ -162,9 +173,9 @@ impl Db {
         &self,
         presented: &str,
         watched: Option<bool>,
-        pick: impl Fn(&(String, Role)) -> T,
+        pick: impl Fn(&Owner) -> T,
     ) -> Result<Option<T>, DbError> {
-        let digest = token_digest(presented);
+        let (digest, now) = (token_digest(presented), self.clock().now());
         self.with_auth_conn(|c, cache| {
             match watched {
                 Some(db_changed) => cache.seen(db_changed),
@@ -176,21 +187,35 @@ impl Db {
                 }
             }
             if let Some(owner) = cache.get(&digest) {
-                return Ok(Some(pick(owner)));
+                // A login's token that expired since it was cached is no
+                // longer valid; the table agrees, so nothing more to ask.
+                return Ok(owner.valid_at(now).then(|| pick(owner)));
             }
             // Not seen valid since the last change: ask the table.
             let hash = hex::encode(digest);
-            let row: Option<(String, String, Role, Option<String>)> = c
-                .prepare_cached("SELECT hash, name, role, revoked_at FROM tokens WHERE hash = ?1")?
+            type Row = (String, String, Role, Option<String>, Option<String>, Option<String>);
+            let row: Option<Row> = c
+                .prepare_cached(
+                    "SELECT hash, name, role, revoked_at, npub, expires_at FROM tokens WHERE hash = ?1",
+                )?
                 .query_row([&hash], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
                 })
                 .optional()?;
             // Compare the hashes in constant time, so the answer's timing does
             // not depend on how much of a guess matched.
-            let owner = row.and_then(|(stored, name, role, revoked)| {
+            let owner = row.and_then(|(stored, name, role, revoked, npub, expires)| {
                 let same: bool = stored.as_bytes().ct_eq(hash.as_bytes()).into();
-                (same && revoked.is_none()).then_some((name, role))
+                // An expiry that does not read as a time ends the token.
+                let expires_at =
+                    expires.map(|t| t.parse::<Timestamp>().unwrap_or(Timestamp::MIN));
+                let owner = Owner {
+                    name,
+                    role,
+                    npub,
+                    expires_at,
+                };
+                (same && revoked.is_none() && owner.valid_at(now)).then_some(owner)
             });
             let picked = owner.as_ref().map(&pick);
             if let Some(o) = owner {
@@ -218,10 +243,9 @@ mod tests {
         ));
         assert_eq!(db.token_role(&secret).await.unwrap(), Some(Role::Write));
         assert_eq!(db.token_role("pn_wrong").await.unwrap(), None);
-        assert_eq!(
-            db.token_owner(&secret).await.unwrap(),
-            Some(("ci-bot".to_owned(), Role::Write))
-        );
+        let owner = db.token_owner(&secret).await.unwrap().expect("valid");
+        assert_eq!((owner.name.as_str(), owner.role), ("ci-bot", Role::Write));
+        assert_eq!((owner.npub, owner.expires_at), (None, None));
         assert_eq!(db.token_owner("pn_wrong").await.unwrap(), None);
         let stored: String = db
             .call_blocking(|c| Ok(c.query_row("SELECT hash FROM tokens", [], |r| r.get(0))?))

@@ -17,6 +17,7 @@ mod errors;
 mod faults;
 mod fifo;
 mod hostile;
+mod login;
 mod memory;
 mod nightly;
 mod openapi;

@@ -11,6 +11,8 @@ use pika_news_web::api::routes::served_paths;
 use pika_news_web::api::{Method, RouteDoc};
 
 use crate::support::{RUN, TestApp};
+use pika_news_core::login::testing::TestSigner;
+use pika_news_web::db::Role;
 
 #[tokio::test]
 async fn the_document_is_served_and_lists_every_route() {
@@ -89,7 +91,24 @@ async fn every_documented_route_is_routed_under_both_prefixes() {
             uri
         };
         let method = r.method.as_str().to_uppercase();
-        let (status, body) = if r.answer.is_json() {
+        let prefix = if uri.starts_with("/news/") {
+            "/news"
+        } else {
+            "/git"
+        };
+        let admin = format!(
+            "Bearer {}",
+            app.db.create_token("admin", Role::Admin).unwrap()
+        );
+        let (status, body) = if uri.ends_with("/auth/verify") {
+            let event = app.admin_login_body(prefix).await;
+            app.send_json(&method, &uri, None, &event).await
+        } else if uri.ends_with("/api/admin/allowlist") && method == "POST" {
+            let entry = serde_json::json!({"npub": TestSigner::from_seed(5).npub().to_string(), "active": true});
+            app.send_json(&method, &uri, Some(&admin), &entry).await
+        } else if uri.ends_with("/api/admin/allowlist") {
+            app.send(&method, &uri, Some(&admin)).await
+        } else if r.answer.is_json() {
             app.send(&method, &uri, Some(&write)).await
         } else {
             // HTML, text, events or a redirect: only the status matters here.
@@ -119,6 +138,7 @@ struct Example {
     path: &'static str,
     uri: String,
     auth: Option<String>,
+    body: Option<serde_json::Value>,
 }
 
 fn example(
@@ -132,6 +152,14 @@ fn example(
         path,
         uri: uri.into(),
         auth: auth.map(|t| format!("Bearer {t}")),
+        body: None,
+    }
+}
+
+impl Example {
+    fn with_body(mut self, body: serde_json::Value) -> Self {
+        self.body = Some(body);
+        self
     }
 }
 
@@ -182,7 +210,26 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let n_requeue = "/git/nightly/{nightly_run_id}/requeue/{lane_run_id}";
     let n_rerun = "/git/nightly/{nightly_run_id}/rerun/{lane_run_id}";
     let n_recover = "/git/nightly/{nightly_run_id}/recover";
+    let admin = app.db.create_token("admin", Role::Admin).unwrap();
+    let a = Some(admin.as_str());
+    let (challenge, verify, allowlist) = (
+        "/git/auth/challenge",
+        "/git/auth/verify",
+        "/git/api/admin/allowlist",
+    );
+    let dev = serde_json::json!({
+        "npub": TestSigner::from_seed(5).npub().to_string(),
+        "note": "dev",
+        "active": true,
+        "can_forge_write": true,
+    });
     let examples = [
+        example(post, challenge, challenge, None),
+        example(post, verify, verify, None).with_body(app.admin_login_body("/git").await),
+        example(post, verify, verify, None).with_body(serde_json::json!({"event": "{}"})),
+        example(post, allowlist, allowlist, a).with_body(dev),
+        example(get, allowlist, allowlist, a),
+        example(get, allowlist, allowlist, w),
         example(get, "/health", "/health", None),
         example(get, "/git/api/openapi.json", "/git/api/openapi.json", None),
         example(get, run, format!("/git/api/forge/pikaci/run/{RUN}"), r),
@@ -427,7 +474,10 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let mut answers = Vec::new();
     for ex in &examples {
         let method = ex.method.as_str().to_uppercase();
-        let (status, body) = app.send(&method, &ex.uri, ex.auth.as_deref()).await;
+        let (status, body) = match &ex.body {
+            Some(b) => app.send_json(&method, &ex.uri, ex.auth.as_deref(), b).await,
+            None => app.send(&method, &ex.uri, ex.auth.as_deref()).await,
+        };
         answers.push(serde_json::json!({
             "method": ex.method.as_str(),
             "path": ex.path,

@@ -28,6 +28,14 @@ pub(crate) struct TestApp {
     pub(crate) write: String,
     pub(crate) revoked: String,
     pub(crate) public_read: bool,
+    /// `ph login`'s state, shared by every request: [`login_admin`] is a
+    /// configured admin.
+    pub(crate) logins: std::sync::Arc<pika_news_web::Logins>,
+}
+
+/// The key of the configured admin every [`TestApp`] has.
+pub(crate) fn login_admin() -> pika_news_core::login::testing::TestSigner {
+    pika_news_core::login::testing::TestSigner::from_seed(1)
 }
 
 /// A finished run with one job `build` and both logs, in the state root.
@@ -69,6 +77,10 @@ impl TestApp {
             write,
             revoked,
             public_read,
+            logins: std::sync::Arc::new(pika_news_web::Logins::new(
+                pika_news_core::login::LoginPolicy::default(),
+                [login_admin().npub()],
+            )),
         }
     }
 
@@ -86,6 +98,49 @@ impl TestApp {
         )
         .with_data_dir(self.data_dir())
         .with_repo("sledtools/pika", "main")
+        .with_logins(self.logins.clone())
+    }
+
+    /// Sends a request with a JSON body; returns the status and the body
+    /// parsed as JSON (`null` when it is not).
+    pub(crate) async fn send_json(
+        &self,
+        method: &str,
+        uri: &str,
+        auth: Option<&str>,
+        body: &serde_json::Value,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut headers = vec![("content-type", "application/json")];
+        headers.extend(auth.map(|a| ("authorization", a)));
+        let (status, _, bytes) = oneshot(
+            self.app(),
+            method,
+            uri,
+            &headers,
+            Body::from(body.to_string()),
+        )
+        .await;
+        (status, serde_json::from_slice(&bytes).unwrap_or_default())
+    }
+
+    /// A signed login event of [`login_admin`] over a fresh challenge, for
+    /// `{prefix}/auth/verify`, as the body `ph` posts.
+    pub(crate) async fn admin_login_body(&self, prefix: &str) -> serde_json::Value {
+        let (_, c) = self
+            .send_json(
+                "POST",
+                &format!("{prefix}/auth/challenge"),
+                None,
+                &serde_json::Value::Null,
+            )
+            .await;
+        let challenge = c["challenge"].as_str().expect("a challenge");
+        let now = jiff::Timestamp::now()
+            .as_second()
+            .try_into()
+            .expect("after 1970");
+        let url = format!("http://127.0.0.1{prefix}/auth/verify");
+        serde_json::json!({ "event": login_admin().login_json(challenge, &url, now) })
     }
 
     /// The data folder [`state`](Self::state) uses: `data/` beside the

@@ -335,7 +335,8 @@ pub struct WakeCi {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Me {
-    /// The token's name (upstream's Nostr `npub`).
+    /// The Nostr key a login gave the token to (`npub1...`); for a token
+    /// made with `pika-news token create`, its name.
     pub npub: String,
     /// Whether the token has the admin role.
     pub is_admin: bool,
@@ -343,4 +344,67 @@ pub struct Me {
     pub can_chat: bool,
     /// Whether the token may act on lanes (write or admin role).
     pub can_forge_write: bool,
+}
+
+/// `POST {prefix}/auth/challenge` (`ChallengeResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LoginChallenge {
+    /// 32 hex digits to sign as a login event's content; single use, valid
+    /// for 120 s.
+    pub challenge: String,
+}
+
+/// `POST {prefix}/auth/verify` (`LoginResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LoginDone {
+    /// A token for the API (`Authorization: Bearer ...`), valid 90 days.
+    pub token: String,
+    /// The key that logged in.
+    pub npub: String,
+    /// Whether the token has the admin role.
+    pub is_admin: bool,
+    /// Whether the token may act on lanes and branches (write or admin).
+    pub can_forge_write: bool,
+    /// When the token stops working (ours, beside upstream's keys).
+    pub expires_at: String,
+}
+
+/// One key of the login allowlist, in upstream's shape (`ChatAllowlistEntry`)
+/// with our role beside it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AllowlistEntry {
+    /// The key.
+    pub npub: String,
+    /// Whether it may log in.
+    pub active: bool,
+    /// Whether its logins may act on lanes and branches (role write or admin).
+    pub can_forge_write: bool,
+    /// Why it is there.
+    #[schema(required = true)]
+    pub note: Option<String>,
+    /// Who changed it last.
+    pub updated_by: String,
+    /// When.
+    pub updated_at: String,
+    /// The role its logins get: `read`, `write` or `admin`.
+    pub role: String,
+}
+
+/// `GET {prefix}/api/admin/allowlist`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Allowlist {
+    /// The keys of `bootstrap_admin_npubs`: admins by configuration, not
+    /// changeable here.
+    pub bootstrap_admin_npubs: Vec<String>,
+    /// The database's entries, by key.
+    pub entries: Vec<AllowlistEntry>,
+}
+
+/// `POST {prefix}/api/admin/allowlist`: the entry as it now is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AllowlistChanged {
+    /// The entry.
+    pub entry: AllowlistEntry,
+    /// Always 0 (upstream's review-inbox backfill; there is none here).
+    pub backfilled: u32,
 }

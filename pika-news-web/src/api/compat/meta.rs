@@ -30,11 +30,13 @@ pub(crate) async fn wake(_: WriteAccess, State(state): State<AppState>) -> Json<
     })
 }
 
-/// The token a request presents, by name and role (a token is required even
-/// when reads are public: without one there is nobody to describe).
+/// The token a request presents: its name, role and the Nostr key a login
+/// gave it to (a token is required even when reads are public: without one
+/// there is nobody to describe).
 pub(crate) struct Caller {
     name: String,
     role: Role,
+    npub: Option<String>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -42,20 +44,25 @@ impl FromRequestParts<AppState> for Caller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = presented_token(parts)?.ok_or(ApiError::Unauthorized)?;
-        let (name, role) = state
+        let owner = state
             .db
             .token_owner(token)
             .await?
             .ok_or(ApiError::Unauthorized)?;
-        Ok(Self { name, role })
+        Ok(Self {
+            name: owner.name,
+            role: owner.role,
+            npub: owner.npub,
+        })
     }
 }
 
-/// `GET /news/api/me`: the token's name as upstream's `npub`, and what its
-/// role allows.
+/// `GET {prefix}/api/me`: the Nostr key a login gave the token to (for a
+/// token made with `pika-news token create`, its name), and what its role
+/// allows.
 pub(crate) async fn me(_: ReadAccess, caller: Caller) -> Json<Me> {
     Json(Me {
-        npub: caller.name,
+        npub: caller.npub.unwrap_or(caller.name),
         is_admin: caller.role == Role::Admin,
         can_chat: false,
         can_forge_write: caller.role >= Role::Write,
