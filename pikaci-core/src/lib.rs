@@ -47,6 +47,8 @@ mod pipeline;
 mod proc_stat;
 mod record;
 mod section;
+#[cfg(any(test, feature = "test-helpers"))]
+pub mod signal_probe;
 mod status;
 mod toml_span;
 

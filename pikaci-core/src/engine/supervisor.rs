@@ -23,9 +23,13 @@
 //! - When the job's command ends by itself, every process it left behind is
 //!   killed and the supervisor exits as the command did (the same code, or
 //!   the same signal), so pikaci sees what it would have seen of bash.
-//! - It blocks SIGTERM, SIGINT and SIGHUP for itself: those, sent to the
-//!   group, are meant for the job; the supervisor stays to clean up after it.
-//!   (The job's command starts with no signal blocked.)
+//! - It catches SIGTERM, SIGINT and SIGHUP with a handler that does
+//!   nothing: those, sent to the group, are meant for the job; the
+//!   supervisor stays to clean up after it. It catches rather than blocks
+//!   them because a blocked signal stays blocked in every program it starts
+//!   (`std` does not reset the mask), while a caught one is reset to its
+//!   default action by `exec`: the job starts with no signal blocked and
+//!   none ignored (see [`catch_stop_signals`]).
 //!
 //! No `unsafe` is needed: the pipe replaces a parent-death signal, and every
 //! call here has a safe wrapper.
@@ -39,7 +43,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, raise, sigprocmask};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{Pid, getpgrp, getpid};
 
@@ -143,7 +147,7 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
         return ExitCode::from(2);
     };
     // Signals sent to the group are meant for the job.
-    block_stop_signals();
+    catch_stop_signals();
     // Orphans of the job become ours, so none is lost to init.
     let _ = nix::sys::prctl::set_child_subreaper(true);
 
@@ -190,15 +194,26 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
     exit_like(status)
 }
 
-/// Blocks SIGTERM, SIGINT and SIGHUP for this process: a helper process
-/// (the supervisor, the exit-cleanup watcher) outlives the signals meant for
-/// the processes around it. `std` resets the mask for the children it starts.
-pub(crate) fn block_stop_signals() {
-    let mut blocked = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        blocked.add(s);
+/// The signals a helper process outlives: those that stop a job or a
+/// terminal session.
+const STOP_SIGNALS: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
+
+/// Makes SIGTERM, SIGINT and SIGHUP do nothing to this process: a helper
+/// process (the supervisor, the exit-cleanup watcher) outlives the signals
+/// meant for the processes around it.
+///
+/// They are caught by a handler that only sets a flag nobody reads, not
+/// blocked and not ignored: the signal mask and ignored signals are passed
+/// on to every program a process starts (and `std` resets neither, but for
+/// SIGPIPE), so a blocked SIGTERM here was a SIGTERM the job could never
+/// receive (`timeout`, `kill`, a `trap` did nothing). A caught signal is
+/// reset to its default action by `exec`.
+pub(crate) fn catch_stop_signals() {
+    let seen = Arc::new(AtomicBool::new(false));
+    for signal in STOP_SIGNALS {
+        // Fails only for a signal that cannot be caught, which these are not.
+        let _ = signal_hook::flag::register(signal as i32, seen.clone());
     }
-    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None);
 }
 
 /// Reaps children (orphans adopted along the way included) until `job`
@@ -264,7 +279,8 @@ fn job_processes() -> Vec<(Pid, ProcStat)> {
 fn stop(grace: Duration) {
     let group = own_group();
     if let Some(group) = group {
-        // This process has SIGTERM blocked: the group signal is for the others.
+        // This process catches SIGTERM and does nothing: the group signal
+        // is for the others.
         let _ = nix::sys::signal::killpg(Pid::from_raw(group), Signal::SIGTERM);
     }
     for (pid, stat) in job_processes() {
@@ -297,12 +313,12 @@ fn exit_like(status: WaitStatus) -> ExitCode {
     match status {
         WaitStatus::Exited(_, code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         WaitStatus::Signaled(_, signal, _) => {
-            let mut set = SigSet::empty();
-            set.add(signal);
-            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
-            let _ = raise(signal);
-            // Still here: the signal is ignored by this process (SIGPIPE is,
-            // in every Rust program). Say it as a shell would.
+            // Back to the signal's default action (this process catches the
+            // stop signals, and every Rust program ignores SIGPIPE), then
+            // raised: this process dies of it as the command did.
+            let _ = signal_hook::low_level::emulate_default_handler(signal as i32);
+            // Still here: a signal whose default is to do nothing. Say it as
+            // a shell would.
             ExitCode::from(128u8.saturating_add(signal as u8))
         }
         _ => ExitCode::from(1),
