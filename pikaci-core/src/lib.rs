@@ -33,6 +33,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cgroup;
 pub mod contract;
 pub mod engine;
 mod escape;
