@@ -17,6 +17,7 @@ mod errors;
 mod faults;
 mod fifo;
 mod hostile;
+mod lane_cgroups;
 mod memory;
 mod nightly;
 mod openapi;

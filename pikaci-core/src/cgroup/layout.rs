@@ -185,7 +185,8 @@ mod tests {
             m.v1(Controller::Pids),
             Some(Path::new("/sys/fs/cgroup/pids"))
         );
-        let combined = "25 24 0:22 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n";
+        let combined =
+            "25 24 0:22 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n";
         assert_eq!(
             Mounts::parse(combined).v1(Controller::Cpu),
             Some(Path::new("/sys/fs/cgroup/cpu,cpuacct"))
@@ -196,12 +197,20 @@ mod tests {
 
     #[test]
     fn membership_names_the_v2_path_and_each_v1_controllers() {
-        let m = Membership::parse("9:name=systemd:/\n8:pids:/p\n4:memory:/m/x\n1:cpu,cpuacct:/\n0::/lane\n");
+        let m = Membership::parse(
+            "9:name=systemd:/\n8:pids:/p\n4:memory:/m/x\n1:cpu,cpuacct:/\n0::/lane\n",
+        );
         assert_eq!(m.v2.as_deref(), Some("/lane"));
         assert_eq!(m.v1(Controller::Memory), Some("/m/x"));
         assert_eq!(m.v1(Controller::Pids), Some("/p"));
         assert_eq!(m.v1(Controller::Cpu), Some("/"));
-        assert_eq!(under(Path::new("/sys/fs/cgroup"), "/a/b"), Path::new("/sys/fs/cgroup/a/b"));
-        assert_eq!(under(Path::new("/sys/fs/cgroup"), "/"), Path::new("/sys/fs/cgroup/"));
+        assert_eq!(
+            under(Path::new("/sys/fs/cgroup"), "/a/b"),
+            Path::new("/sys/fs/cgroup/a/b")
+        );
+        assert_eq!(
+            under(Path::new("/sys/fs/cgroup"), "/"),
+            Path::new("/sys/fs/cgroup/")
+        );
     }
 }

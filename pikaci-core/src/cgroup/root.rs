@@ -60,7 +60,8 @@ impl CgroupRoot {
         // then in its root, as `0::/` says).
         let rel = me.v2.clone().unwrap_or_else(|| "/".to_owned());
         let v2 = under(&v2_mount, &rel);
-        let enabled = std::fs::read_to_string(v2.join("cgroup.subtree_control")).unwrap_or_default();
+        let enabled =
+            std::fs::read_to_string(v2.join("cgroup.subtree_control")).unwrap_or_default();
         let available = std::fs::read_to_string(v2.join("cgroup.controllers")).unwrap_or_default();
         let mut controllers = Vec::new();
         for c in Controller::ALL {
@@ -118,7 +119,12 @@ impl CgroupRoot {
         Ok(group)
     }
 
-    fn limit(&self, group: &mut Cgroup, name: &str, limits: &CgroupLimits) -> Result<(), CgroupError> {
+    fn limit(
+        &self,
+        group: &mut Cgroup,
+        name: &str,
+        limits: &CgroupLimits,
+    ) -> Result<(), CgroupError> {
         for (controller, value) in limits.values() {
             let place = self
                 .controllers

@@ -43,7 +43,9 @@ fn until(what: &str, check: impl Fn() -> bool) {
 #[test]
 fn a_cgroup_keeps_a_setsid_daemon_and_its_kill_ends_everything() {
     let root = root();
-    let group = root.create(&name("kill"), &CgroupLimits::default()).unwrap();
+    let group = root
+        .create(&name("kill"), &CgroupLimits::default())
+        .unwrap();
     // A shell that waits to be moved in, then leaves a daemon in its own
     // session and a backgrounded child, and exits.
     let cg = group.v2_path().to_owned();
@@ -116,18 +118,28 @@ fn bad_names_are_refused_and_a_taken_one_too() {
             Err(CgroupError::BadName(_))
         ));
     }
-    let group = root.create(&name("twice"), &CgroupLimits::default()).unwrap();
-    assert!(root.create(&name("twice"), &CgroupLimits::default()).is_err());
+    let group = root
+        .create(&name("twice"), &CgroupLimits::default())
+        .unwrap();
+    assert!(
+        root.create(&name("twice"), &CgroupLimits::default())
+            .is_err()
+    );
     group.remove().unwrap();
 }
 
 #[test]
 fn the_supervisor_waits_to_be_moved_in() {
     let root = root();
-    let group = root.create(&name("await"), &CgroupLimits::default()).unwrap();
+    let group = root
+        .create(&name("await"), &CgroupLimits::default())
+        .unwrap();
     // This test's process is not moved: waiting fails, and says which cgroup.
     let e = await_membership(group.v2_path(), Duration::from_millis(20)).unwrap_err();
     assert!(e.to_string().contains(group.v2_path()), "{e}");
     group.remove().unwrap();
-    assert!(root.to_string().starts_with("one cgroup per job under "), "{root}");
+    assert!(
+        root.to_string().starts_with("one cgroup per job under "),
+        "{root}"
+    );
 }

@@ -52,6 +52,15 @@ use crate::proc_stat::ProcStat;
 /// The first argument that makes a pikaci executable act as the supervisor.
 pub const SUPERVISOR_ARG: &str = "__pikaci-job-supervisor";
 
+/// The option that makes the supervisor wait to be moved into a cgroup.
+const AWAIT_CGROUP: &str = "--await-cgroup=";
+
+/// How long a supervisor waits to be moved into its cgroup.
+pub const AWAIT_CGROUP_LIMIT: Duration = Duration::from_secs(10);
+
+/// The exit code of a supervisor that was never moved into its cgroup.
+pub const NOT_MOVED_EXIT: u8 = 125;
+
 /// How long the supervisor keeps trying to kill what is left of a job
 /// (a process stuck in the kernel cannot die at once).
 const KILL_LIMIT: Duration = Duration::from_secs(5);
@@ -116,7 +125,28 @@ impl JobSupervisor {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        self.argv_in(grace, None, program, args)
+    }
+
+    /// [`argv`](Self::argv), for a supervisor that first waits (at most
+    /// [`AWAIT_CGROUP_LIMIT`]) until whoever started it has moved it into
+    /// the v2 cgroup `cgroup` (as `/proc/self/cgroup` names it), so every
+    /// process of the job starts in it.
+    pub fn argv_in<I, S>(
+        &self,
+        grace: Duration,
+        cgroup: Option<&str>,
+        program: impl AsRef<std::ffi::OsStr>,
+        args: I,
+    ) -> (PathBuf, Vec<OsString>)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         let mut all = self.args.clone();
+        if let Some(cgroup) = cgroup {
+            all.push(format!("{AWAIT_CGROUP}{cgroup}").into());
+        }
         all.push(grace.as_millis().to_string().into());
         all.push(program.as_ref().to_owned());
         all.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
@@ -134,10 +164,14 @@ pub fn dispatch(args: impl IntoIterator<Item = OsString>) -> Option<ExitCode> {
     Some(supervisor_main(args.collect()))
 }
 
-/// The supervisor: `args` are the grace in milliseconds, then the program
-/// and its arguments. See the module documentation.
+/// The supervisor: `args` are `--await-cgroup=PATH` (optional), the grace in
+/// milliseconds, then the program and its arguments. See the module
+/// documentation.
 pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
+    let cgroup = args
+        .next_if(|a| a.to_str().is_some_and(|a| a.starts_with(AWAIT_CGROUP)))
+        .and_then(|a| Some(a.to_str()?[AWAIT_CGROUP.len()..].to_owned()));
     let grace = args
         .next()
         .and_then(|g| g.to_str()?.parse().ok())
@@ -150,6 +184,13 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
     catch_stop_signals();
     // Orphans of the job become ours, so none is lost to init.
     let _ = nix::sys::prctl::set_child_subreaper(true);
+    // In the job's cgroup before the job starts: nothing of it starts outside.
+    if let Some(cgroup) = cgroup
+        && let Err(e) = crate::cgroup::await_membership(&cgroup, AWAIT_CGROUP_LIMIT)
+    {
+        eprintln!("[pikaci] the job supervisor {e}");
+        return ExitCode::from(NOT_MOVED_EXIT);
+    }
 
     let job = match std::process::Command::new(&program)
         .args(args)
@@ -349,5 +390,10 @@ mod tests {
         assert_eq!(std.get_program(), "/proc/self/exe");
         let args: Vec<_> = std.get_args().collect();
         assert_eq!(args, [SUPERVISOR_ARG, "5000", "bash", "-c", "true"]);
+        let (_, args) = sup.argv_in(Duration::from_secs(1), Some("/lane-1"), "true", [""; 0]);
+        assert_eq!(
+            args,
+            [SUPERVISOR_ARG, "--await-cgroup=/lane-1", "1000", "true"]
+        );
     }
 }
