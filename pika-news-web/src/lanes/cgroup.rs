@@ -59,7 +59,7 @@ impl LaneCgroups {
         // run lanes of the same id and fence.
         static MADE: AtomicU64 = AtomicU64::new(0);
         let n = MADE.fetch_add(1, Ordering::Relaxed);
-        let name = format!("pika-news-lane-{lane}-{fence}-{}-{n}", std::process::id());
+        let name = format!("{PREFIX}{lane}-{fence}-{}-{n}", std::process::id());
         Ok(LaneCgroup {
             group: Some(self.root.create(&name, &self.limits)?),
             limits: self.limits,
@@ -87,6 +87,7 @@ pub fn at_start(limits: &LaneLimits) -> Option<LaneCgroups> {
             return None;
         }
     };
+    sweep_dead_servers_lanes(&root);
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let wanted = limits.resolve(mem_total(&meminfo));
     // Limits this machine cannot enforce are dropped with a warning rather
@@ -106,6 +107,52 @@ pub fn at_start(limits: &LaneLimits) -> Option<LaneCgroups> {
         "lanes: {root}"
     );
     Some(LaneCgroups::new(root, limits))
+}
+
+/// Ends the lane cgroups of servers of this host that died (SIGKILL, a
+/// crash), whatever their lanes did with their supervisors, once a lane
+/// could have stopped by itself: a dead server's supervisor stops its lane
+/// within the lane grace, and a pikaci lane records its run's end in it.
+/// Needs a tokio runtime (it waits on one).
+fn sweep_dead_servers_lanes(root: &CgroupRoot) {
+    let stale: Vec<String> = match std::fs::read_dir(root.dir()) {
+        Ok(entries) => entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|n| n.starts_with(PREFIX) && is_stale(n))
+            .collect(),
+        Err(_) => return,
+    };
+    if stale.is_empty() {
+        return;
+    }
+    let root = root.clone();
+    let wait = crate::scheduler::LANE_KILL_GRACE + pikaci_core::engine::process::SUPERVISOR_MARGIN;
+    tokio::spawn(async move {
+        tokio::time::sleep(wait).await;
+        let swept = tokio::task::spawn_blocking(move || {
+            root.sweep(PREFIX, |name| stale.iter().any(|s| s == name))
+        })
+        .await
+        .unwrap_or_default();
+        for (name, held) in swept {
+            tracing::warn!(cgroup = %name, processes = held, "ended a dead server's lane cgroup");
+        }
+    });
+}
+
+/// The start of every lane cgroup's name.
+const PREFIX: &str = "pika-news-lane-";
+
+/// Whether a lane cgroup's server (the pid in its name) is gone. A pid
+/// that is alive is taken as its server's, even if reused: such a cgroup is
+/// left for a later start.
+fn is_stale(name: &str) -> bool {
+    let mut fields = name.rsplit('-');
+    let (Some(_n), Some(pid)) = (fields.next(), fields.next()) else {
+        return false;
+    };
+    pid.parse::<u32>()
+        .is_ok_and(|pid| pikaci_core::ProcStat::read(pid).map_or(true, |s| s.is_dead()))
 }
 
 /// One lane's cgroup, from its start to its end. Dropped before its end
@@ -247,6 +294,14 @@ mod tests {
             },
             error: None,
         }
+    }
+
+    #[test]
+    fn only_a_cgroup_whose_server_is_gone_is_stale() {
+        assert!(!is_stale(&format!("{PREFIX}3-1-{}-0", std::process::id())));
+        // Above the largest pid Linux hands out.
+        assert!(is_stale(&format!("{PREFIX}3-1-{}-0", 1u32 << 23)));
+        assert!(!is_stale("pika-news-lane-x"));
     }
 
     #[test]

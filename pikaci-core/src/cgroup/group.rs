@@ -75,6 +75,14 @@ impl Cgroup {
         Ok(dir)
     }
 
+    /// Knows of its existing v1 cgroup at `dir` (when one is there), to
+    /// remove it with the rest.
+    pub(crate) fn forget_v1(&mut self, controller: Controller, dir: PathBuf) {
+        if dir.is_dir() {
+            self.v1.push((controller, dir));
+        }
+    }
+
     /// Moves process `pid` (and, from then on, every process it starts) in:
     /// into each v1 cgroup first, then into the v2 one, so a process that
     /// waits to be in the v2 cgroup (the job supervisor does) is in all.

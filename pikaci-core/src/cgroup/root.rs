@@ -148,6 +148,33 @@ impl CgroupRoot {
         Ok(())
     }
 
+    /// Ends and removes the cgroups under this one whose name starts with
+    /// `prefix` and that `stale` says are nobody's any more (those of a
+    /// server that died, say): `cgroup.kill`, then each is removed with its
+    /// v1 cgroups. Returns each one's name and how many processes it held.
+    pub fn sweep(&self, prefix: &str, stale: impl Fn(&str) -> bool) -> Vec<(String, usize)> {
+        let Ok(entries) = std::fs::read_dir(&self.v2) else {
+            return Vec::new();
+        };
+        let mut swept = Vec::new();
+        for name in entries.filter_map(|e| e.ok()?.file_name().into_string().ok()) {
+            if !name.starts_with(prefix) || !stale(&name) {
+                continue;
+            }
+            let mut group = Cgroup::new(self.v2.join(&name), String::new(), self.has_kill);
+            for (c, place) in &self.controllers {
+                if let Place::V1(parent) = place {
+                    group.forget_v1(*c, parent.join(&name));
+                }
+            }
+            let held = group.procs().len();
+            if group.remove().is_ok() {
+                swept.push((name, held));
+            }
+        }
+        swept
+    }
+
     /// Which controllers can limit a cgroup here, and where.
     pub fn controllers(&self) -> impl Iterator<Item = (Controller, bool)> + '_ {
         self.controllers

@@ -143,3 +143,27 @@ fn the_supervisor_waits_to_be_moved_in() {
         "{root}"
     );
 }
+
+#[test]
+fn a_sweep_ends_and_removes_only_the_stale_cgroups() {
+    let root = root();
+    let limits = CgroupLimits {
+        pids_max: Some(50),
+        ..CgroupLimits::default()
+    };
+    let prefix = name("sweep");
+    let stale = root.create(&format!("{prefix}-stale"), &limits).unwrap();
+    let live = root.create(&format!("{prefix}-live"), &limits).unwrap();
+    let cg = stale.v2_path().to_owned();
+    let mut shell = bash(&format!(
+        "until grep -qx '0::{cg}' /proc/self/cgroup; do sleep 0.01; done; setsid sleep 300 & wait"
+    ));
+    stale.add(shell.id()).unwrap();
+    until("the daemon", || stale.procs().len() == 2);
+    let swept = root.sweep(&prefix, |n| n.ends_with("-stale"));
+    assert_eq!(swept, [(format!("{prefix}-stale"), 2)]);
+    assert!(!stale.v2_dir().exists());
+    assert!(live.v2_dir().exists());
+    let _ = shell.wait();
+    live.remove().unwrap();
+}
