@@ -31,6 +31,11 @@
 //!   default action by `exec`: the job starts with no signal blocked and
 //!   none ignored (see [`catch_stop_signals`]).
 //!
+//! - Started with `--await-cgroup=PATH` ([`JobSupervisor::argv_in`]), it
+//!   waits until whoever started it has moved it into that v2 cgroup
+//!   before it starts the job (pika-news does, for a lane's cgroup), so no
+//!   process of the job starts outside the cgroup.
+//!
 //! No `unsafe` is needed: the pipe replaces a parent-death signal, and every
 //! call here has a safe wrapper.
 
