@@ -267,7 +267,10 @@ fn a_restarted_server_ends_the_lane_cgroup_of_a_stopped_supervisor() {
     let server = site.serve(&[], &[]);
     site.push(
         "main",
-        &[("ci/stubborn.sh", &script), ("ci/forge-lanes.toml", ARGV_LANES)],
+        &[
+            ("ci/stubborn.sh", &script),
+            ("ci/forge-lanes.toml", ARGV_LANES),
+        ],
     );
     let lane_pids = wait_for("the lane's processes", Duration::from_secs(120), || {
         pids_in(&pids, 2)

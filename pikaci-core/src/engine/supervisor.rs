@@ -109,7 +109,23 @@ impl JobSupervisor {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let (supervisor, supervisor_args) = self.argv(grace, program, args);
+        self.command_in(grace, None, program, args)
+    }
+
+    /// [`command`](Self::command), for a supervisor that waits to be moved
+    /// into the v2 cgroup `cgroup` first (see [`argv_in`](Self::argv_in)).
+    pub fn command_in<I, S>(
+        &self,
+        grace: Duration,
+        cgroup: Option<&str>,
+        program: &str,
+        args: I,
+    ) -> tokio::process::Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let (supervisor, supervisor_args) = self.argv_in(grace, cgroup, program, args);
         let mut cmd = tokio::process::Command::new(supervisor);
         // Shown by `ps` instead of `/proc/self/exe`.
         cmd.arg0("pikaci-job-supervisor").args(supervisor_args);
