@@ -111,6 +111,9 @@ struct RawConfig {
 struct RawLanes {
     run_as_user: Option<String>,
     lease_secs: Option<u64>,
+    memory_max: Option<crate::lanes::limits::ByteSize>,
+    pids_max: Option<u64>,
+    cpu_weight: Option<crate::lanes::limits::CpuWeight>,
 }
 
 #[derive(Deserialize, Default)]
@@ -261,7 +264,14 @@ impl Config {
                 )),
                 poll_interval_secs: fr.poll_interval_secs.max(1),
             },
-            lanes: LaneSettings::new(raw.lanes.run_as_user, raw.lanes.lease_secs),
+            lanes: LaneSettings {
+                limits: crate::lanes::limits::LaneLimits {
+                    memory_max: raw.lanes.memory_max,
+                    pids_max: raw.lanes.pids_max,
+                    cpu_weight: raw.lanes.cpu_weight,
+                },
+                ..LaneSettings::new(raw.lanes.run_as_user, raw.lanes.lease_secs)
+            },
             http: HttpLimits::from_settings(
                 raw.http.header_read_timeout_secs,
                 raw.http.idle_timeout_secs,

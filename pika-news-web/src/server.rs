@@ -89,7 +89,8 @@ pub async fn serve(
     let scheduler = Scheduler::new(db.clone(), repo.clone(), lane_env)
         .run_as(lane_user)
         .supervise_lanes(config.lanes.supervisor.clone())
-        .lease_secs(config.lanes.lease_secs);
+        .lease_secs(config.lanes.lease_secs)
+        .lane_cgroups(crate::lanes::cgroup::at_start(&config.lanes.limits));
     let state = AppState::new(db, repo.pikaci_state_root.clone(), config.public_read)
         .with_waker(scheduler.waker())
         .with_data_dir(repo.data_dir.clone())

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use pikaci_core::engine::JobCgroups;
 use pikaci_core::engine::exit_cleanup::ExitCleanup;
 use pikaci_core::engine::source::GitInfo;
 use pikaci_core::engine::supervisor::JobSupervisor;
@@ -194,7 +195,9 @@ async fn execute(
 
     let mut builder = Engine::builder(pikaci_store::Store::open(state_root))
         .executor(Arc::new(
-            HostExecutor::new().supervisor(JobSupervisor::this_executable()),
+            HostExecutor::new()
+                .supervisor(JobSupervisor::this_executable())
+                .cgroups(JobCgroups::detect()),
         ))
         .owner(SystemLiveness::new().current_owner())
         .snapshot(SnapshotPolicy::Copy {

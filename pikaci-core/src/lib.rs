@@ -35,6 +35,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod cgroup;
 pub mod contract;
 pub mod engine;
 mod escape;
@@ -49,6 +50,8 @@ mod pipeline;
 mod proc_stat;
 mod record;
 mod section;
+#[cfg(any(test, feature = "test-helpers"))]
+pub mod signal_probe;
 mod status;
 mod toml_span;
 

@@ -3,8 +3,10 @@
 //! in a lane log (`events_log`). Where lane logs and worktrees
 //! live is [`DataDir`](crate::DataDir)'s business.
 
+pub mod cgroup;
 pub mod events_log;
 pub mod git;
+pub mod limits;
 pub mod manifest;
 pub mod manifest_check;
 pub mod runner;

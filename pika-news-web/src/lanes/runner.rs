@@ -22,6 +22,7 @@ use tokio::process::ChildStdout;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::cgroup::{LaneCgroup, LaneCgroupRequest};
 pub use super::events_log::LaneEvent;
 use super::events_log::{Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
@@ -69,6 +70,9 @@ pub struct LaneRunSpec {
     pub confinement: Confinement,
     /// Where a pikaci lane's raw JSONL events are kept for tools, if anywhere.
     pub events_path: Option<Utf8PathBuf>,
+    /// The lane's own cgroup, if lanes get one (`None`: its process group
+    /// and its supervisor only).
+    pub cgroup: Option<LaneCgroupRequest>,
 }
 
 /// How a lane ended.
@@ -329,6 +333,10 @@ pub async fn run_lane(
     } else {
         program
     };
+    let cgroup = match make_cgroup(&spec, &log) {
+        Ok(c) => c,
+        Err(outcome) => return outcome,
+    };
     let (program, args, control): (OsString, Vec<OsString>, _) = match supervisor {
         Some(sup) => {
             let pipe = match std::io::pipe() {
@@ -337,7 +345,8 @@ pub async fn run_lane(
                     return infrastructure(format!("cannot make the lane's control pipe: {e}"));
                 }
             };
-            let (sup_program, sup_args) = sup.argv(spec.kill_grace, &program, &args);
+            let in_cgroup = cgroup.as_ref().map(LaneCgroup::path);
+            let (sup_program, sup_args) = sup.argv_in(spec.kill_grace, in_cgroup, &program, &args);
             (sup_program.into_os_string(), sup_args, Some(pipe))
         }
         None => (
@@ -393,6 +402,20 @@ pub async fn run_lane(
         }
     };
     drop(cmd);
+    if let Some(cgroup) = &cgroup
+        && let Err(e) = cgroup.adopt(child.id().unwrap_or(0))
+    {
+        // Dropping the cgroup kills what is in it; the child is not, yet.
+        if let Some(pid) = child.id().and_then(|id| i32::try_from(id).ok()) {
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let _ = child.wait().await;
+        let _ = writeln!(
+            &log,
+            "[pika-news] could not move the lane into its cgroup: {e}"
+        );
+        return infrastructure(format!("could not move the lane into its cgroup: {e}"));
+    }
     let mut guard = GroupGuard(
         child
             .id()
@@ -433,8 +456,11 @@ pub async fn run_lane(
             end = &mut supervised => break end,
         }
     };
-    // `supervise` has stopped the whole group.
+    // `supervise` has stopped the whole group; the cgroup ends the rest,
+    // before the last events are awaited (an escaped daemon holding the
+    // pipe is gone with it).
     guard.0 = None;
+    let cgroup_end = end_cgroup(cgroup).await;
     // Take the last events until the pipe closes, but never wait long on a
     // process that escaped the group and still holds it.
     if events_open {
@@ -453,6 +479,10 @@ pub async fn run_lane(
         Err(e) => return infrastructure(format!("waiting for the lane failed: {e}")),
     };
     let (status, failure_kind, message) = classify(&spec.command, end, spec.timeout);
+    let (status, failure_kind, message) = match cgroup_end {
+        Some((limits, ended)) => ended.amend(limits, status, failure_kind, message),
+        None => (status, failure_kind, message),
+    };
     let _ = writeln!(&log, "[pika-news] lane {}: {message}", status.as_str());
     LaneOutcome {
         status,
@@ -461,6 +491,32 @@ pub async fn run_lane(
         message,
         pikaci_run_id,
     }
+}
+
+/// The lane's cgroup, when lanes get one; an outcome to return when it
+/// cannot be made.
+fn make_cgroup(spec: &LaneRunSpec, log: &File) -> Result<Option<LaneCgroup>, LaneOutcome> {
+    let Some(request) = &spec.cgroup else {
+        return Ok(None);
+    };
+    request.create().map(Some).map_err(|e| {
+        let mut log = log;
+        let _ = writeln!(log, "[pika-news] could not make the lane's cgroup: {e}");
+        infrastructure(format!("could not make the lane's cgroup: {e}"))
+    })
+}
+
+/// Kills what is left in the lane's cgroup and removes it (on the blocking
+/// pool: it waits for the kernel), with the limits it had.
+async fn end_cgroup(
+    cgroup: Option<LaneCgroup>,
+) -> Option<(pikaci_core::cgroup::CgroupLimits, super::cgroup::CgroupEnd)> {
+    let cgroup = cgroup?;
+    let limits = cgroup.limits();
+    tokio::task::spawn_blocking(move || cgroup.end())
+        .await
+        .ok()
+        .map(|end| (limits, end))
 }
 
 #[cfg(test)]

@@ -52,6 +52,7 @@ impl Env {
             log_path: self.root.join("logs/deep/lane.log"),
             confinement: Confinement::default(),
             events_path: Some(self.root.join("logs/deep/lane.jsonl")),
+            cgroup: None,
         }
     }
 

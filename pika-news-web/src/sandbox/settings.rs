@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use pikaci_core::engine::supervisor::JobSupervisor;
 
+use crate::lanes::limits::LaneLimits;
+
 /// How long a claim lasts without a heartbeat, unless configured.
 pub const DEFAULT_LEASE_SECS: u64 = 60;
 
@@ -19,6 +21,8 @@ pub struct LaneSettings {
     /// serve` sets its own binary). `None`: an argv lane's processes that
     /// leave its process group are not stopped with it.
     pub supervisor: Option<JobSupervisor>,
+    /// `memory_max`, `pids_max`, `cpu_weight`: each lane's cgroup's limits.
+    pub limits: LaneLimits,
 }
 
 impl Default for LaneSettings {
@@ -27,6 +31,7 @@ impl Default for LaneSettings {
             run_as_user: None,
             lease_secs: DEFAULT_LEASE_SECS,
             supervisor: None,
+            limits: LaneLimits::default(),
         }
     }
 }
@@ -39,6 +44,7 @@ impl LaneSettings {
             // A heartbeat every third of the lease: at least 3 s so it is a second.
             lease_secs: lease_secs.unwrap_or(DEFAULT_LEASE_SECS).max(3),
             supervisor: None,
+            limits: LaneLimits::default(),
         }
     }
 

@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::ForgeRepo;
 use crate::db::{Claim, Db, DbError, LaneRunId, LaneStatus};
+use crate::lanes::cgroup::{LaneCgroupRequest, LaneCgroups};
 use crate::lanes::git::{CommitId, Git, GitError};
 use crate::lanes::manifest::LaneCommand;
 use crate::lanes::runner::{LaneEvent, LaneRunSpec, run_lane};
@@ -56,6 +57,8 @@ pub struct Scheduler {
     kill_grace: Duration,
     lease_secs: u64,
     confinement: Confinement,
+    /// Each lane's own cgroup, where the machine allows (`None`: none).
+    cgroups: Option<LaneCgroups>,
     /// The lanes this scheduler is running, each with the token that stops it.
     running: Arc<std::sync::Mutex<BTreeMap<LaneRunId, CancellationToken>>>,
 }
@@ -107,6 +110,7 @@ impl Scheduler {
                 setpriv,
                 supervisor: None,
             },
+            cgroups: None,
             running: Arc::default(),
         }
     }
@@ -121,6 +125,13 @@ impl Scheduler {
     /// in their process group only).
     pub fn supervise_lanes(mut self, supervisor: Option<JobSupervisor>) -> Self {
         self.confinement.supervisor = supervisor;
+        self
+    }
+
+    /// The same scheduler, running each lane in a cgroup of its own made
+    /// from `cgroups` (`None`: in its process group and supervisor only).
+    pub fn lane_cgroups(mut self, cgroups: Option<LaneCgroups>) -> Self {
+        self.cgroups = cgroups;
         self
     }
 
@@ -324,6 +335,11 @@ impl Scheduler {
             log_path: log_path.clone(),
             confinement: self.confinement.clone(),
             events_path: Some(self.repo.data_dir.lane_events(lane_id)),
+            cgroup: self.cgroups.clone().map(|cgroups| LaneCgroupRequest {
+                cgroups,
+                lane: lane_id.to_string(),
+                fence,
+            }),
         };
         let db = self.db.clone();
         let outcome = run_lane(spec, lost.clone(), move |ev| {

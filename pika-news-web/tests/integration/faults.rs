@@ -51,6 +51,7 @@ async fn a_lane_printing_half_a_gigabyte_is_streamed_not_buffered() {
         log_path: log.clone(),
         confinement: Default::default(),
         events_path: None,
+        cgroup: None,
     };
     let before = peak_rss_kib();
     let mut started = false;

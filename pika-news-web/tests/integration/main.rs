@@ -18,6 +18,7 @@ mod faults;
 mod fifo;
 mod hostile;
 mod login;
+mod lane_cgroups;
 mod memory;
 mod nightly;
 mod openapi;

@@ -248,3 +248,49 @@ fn argv_lane_killed_with_server(config: &str) {
         killed.elapsed()
     );
 }
+
+/// An argv lane that stops its job supervisor (`kill -STOP`) after leaving
+/// a `setsid` daemon: when its server is SIGKILLed, nothing of the lane can
+/// act, so the lane's processes live on in its cgroup until the server
+/// starts again, which ends the dead server's lane cgroups once the lane
+/// grace has passed (time a lane whose supervisor works takes to stop).
+#[test]
+fn a_restarted_server_ends_the_lane_cgroup_of_a_stopped_supervisor() {
+    let site = Site::new("");
+    let pids = site.root.join("pids");
+    std::fs::write(&pids, "").unwrap();
+    let script = format!(
+        "setsid sh -c 'trap \"\" TERM; echo $$ >> {pids}; exec sleep 600' &\n\
+         while [ ! -s {pids} ]; do sleep 0.05; done\n\
+         echo $$ >> {pids}\ntrap '' TERM\nkill -STOP $PPID\nwhile true; do sleep 1; done\n"
+    );
+    let server = site.serve(&[], &[]);
+    site.push(
+        "main",
+        &[
+            ("ci/stubborn.sh", &script),
+            ("ci/forge-lanes.toml", ARGV_LANES),
+        ],
+    );
+    let lane_pids = wait_for("the lane's processes", Duration::from_secs(120), || {
+        pids_in(&pids, 2)
+    });
+    server.signal("KILL");
+    let mut server = server;
+    assert!(server.wait_exit(Duration::from_secs(5)).is_some());
+    assert!(
+        lane_pids.iter().all(|p| alive(*p)),
+        "the stopped supervisor cannot have stopped the lane"
+    );
+    let restarted = Instant::now();
+    let _server = site.serve(&[], &[]);
+    wait_for(
+        "every process of the lane to stop",
+        Duration::from_secs(40),
+        || lane_pids.iter().all(|p| !alive(*p)).then_some(()),
+    );
+    eprintln!(
+        "the dead server's lane was ended {:?} after the restart",
+        restarted.elapsed()
+    );
+}

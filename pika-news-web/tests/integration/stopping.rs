@@ -225,3 +225,43 @@ async fn an_argv_lane_that_passes_leaves_no_daemon_behind() {
     assert_eq!((status, kind), (LaneStatus::Passed, None));
     assert_all_gone(&pids);
 }
+
+/// An argv lane under the job supervisor starts with no signal blocked or
+/// ignored (`timeout`, `kill %1` and a TERM trap work in it), and its
+/// timeout sends it SIGTERM at once: its trap runs.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_argv_lane_gets_signals_and_its_timeout_reaches_its_trap() {
+    use pikaci_core::signal_probe::{SIGNAL_PROBE, probe_problems};
+    let f = Forge::new();
+    let lanes = r#"
+version = 1
+
+[[branch.lanes]]
+id = "probe"
+title = "probe"
+command = ["bash", "ci/probe.sh"]
+timeout_secs = 6
+"#;
+    f.push(
+        "main",
+        &[
+            ("ci/probe.sh", SIGNAL_PROBE),
+            ("ci/forge-lanes.toml", lanes),
+        ],
+    );
+    let sched = f.scheduler().supervise_lanes(Some(news_supervisor()));
+    let started = sched.tick(&CancellationToken::new()).await.unwrap();
+    assert_eq!(started.len(), 1);
+    for h in started {
+        tokio::time::timeout(Duration::from_secs(60), h)
+            .await
+            .unwrap()
+            .unwrap();
+    }
+    let branch = f.db.branch_by_name("main").await.unwrap().unwrap();
+    let lane = &f.db.suites(branch.id).await.unwrap()[0].lanes[0];
+    assert_eq!(lane.failure_kind, Some(FailureKind::Timeout), "{lane:?}");
+    let log = std::fs::read_to_string(f.repo.data_dir.lane_log(lane.id)).unwrap();
+    let problems = probe_problems(&log, true);
+    assert!(problems.is_empty(), "{problems:?}\n{log}");
+}

@@ -113,3 +113,45 @@ fn a_timeout_stops_a_daemon_that_left_the_group_too() {
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.jobs[0].failure_kind, Some(FailureKind::Timeout));
 }
+
+/// A job that leaves a `setsid` daemon ignoring SIGTERM, then kills its own
+/// supervisor (`kill -9 $PPID`) or stops it (`kill -STOP $PPID`): the job's
+/// cgroup (pikaci runs as root here) holds the daemon, and it is ended with
+/// the job; the job's message says what was stopped.
+fn job_that_turns_on_its_supervisor(signal: &str, timeout_secs: u64) {
+    let env = TestEnv::new("");
+    let pidfile = env.root.join("pids");
+    let pipeline = format!(
+        "[[job]]\nid = \"escape\"\ntimeout_secs = {timeout_secs}\ncommand = '''\n\
+         setsid bash -c 'trap \"\" TERM; echo $$ >> {pidfile}; exec sleep 600' &\n\
+         while [ ! -s {pidfile} ]; do sleep 0.05; done\n\
+         trap '' TERM\nkill -{signal} $PPID\nwhile true; do sleep 1; done\n'''\n"
+    );
+    std::fs::write(env.repo.join("pikaci.toml"), pipeline).unwrap();
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(1));
+    let daemon = pids(&pidfile, 1);
+    let left = survivors(&daemon, Duration::from_millis(100));
+    for &p in &left {
+        let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+    }
+    let run = env.last_run();
+    let host_log = env.log(&run.run_id, "escape", "host.log");
+    assert!(left.is_empty(), "the daemon outlived its job\n{host_log}");
+    let message = run.jobs[0].message.clone().unwrap_or_default();
+    assert!(
+        message.contains("left in the job's cgroup"),
+        "{message}\n{host_log}"
+    );
+    assert!(host_log.contains("[pikaci] job cgroup: "), "{host_log}");
+}
+
+#[test]
+fn a_job_that_kills_its_supervisor_leaves_no_daemon() {
+    job_that_turns_on_its_supervisor("KILL", 60);
+}
+
+#[test]
+fn a_job_that_stops_its_supervisor_leaves_no_daemon_after_its_timeout() {
+    job_that_turns_on_its_supervisor("STOP", 2);
+}

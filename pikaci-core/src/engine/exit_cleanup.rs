@@ -22,9 +22,11 @@
 //! - When the pipe closes without `disarm` (pikaci SIGKILLed, crashed, or
 //!   the job's future dropped before its cleanup ran) the watcher runs the
 //!   commands, each killed after its limit, and exits.
-//! - It leads its own process group and blocks SIGTERM, SIGINT and SIGHUP,
-//!   so a signal or a kill meant for pikaci's group (Ctrl-C, a lane's
-//!   timeout in pika-news) does not take the watcher with it.
+//! - It leads its own process group and catches SIGTERM, SIGINT and SIGHUP
+//!   with a handler that does nothing, so a signal or a kill meant for
+//!   pikaci's group (Ctrl-C, a lane's timeout in pika-news) does not take
+//!   the watcher with it. Caught, not blocked: the commands it runs start
+//!   with the signals' default actions and an empty signal mask.
 //!
 //! Running a cleanup twice is harmless for the commands it is meant for (a
 //! delete of an instance that is gone fails, and nothing else happens).
@@ -181,7 +183,7 @@ pub fn dispatch(args: impl IntoIterator<Item = OsString>) -> Option<ExitCode> {
 /// end of input. Exits 0 when disarmed or when every command succeeded, 1
 /// when one failed, 2 on a bad plan.
 pub fn exit_cleanup_main(input: impl std::io::Read) -> ExitCode {
-    super::supervisor::block_stop_signals();
+    super::supervisor::catch_stop_signals();
 
     let mut lines = BufReader::new(input).lines();
     let Some(Ok(first)) = lines.next() else {
@@ -219,7 +221,8 @@ fn run_bounded(cmd: &CleanupCommand, limit: Duration) -> bool {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    // std resets the signal mask for the child, so it can be stopped as usual.
+    // The watcher catches the stop signals rather than blocking them, so
+    // the command starts with none blocked and can be stopped as usual.
     let Ok(mut child) = command.spawn() else {
         return false;
     };

@@ -7,6 +7,7 @@ use futures::future::BoxFuture;
 use tokio::io::AsyncReadExt;
 
 use super::copy::{copy_pipe_to_file, grow_pipe};
+use super::job_cgroup::{self, JobCgroups};
 use super::process::{ChildEnd, Stop, supervise_with};
 use super::seams::{Executor, JobContext};
 use super::supervisor::JobSupervisor;
@@ -31,6 +32,7 @@ pub struct HostExecutor {
     kill_grace: Duration,
     bash: String,
     supervisor: Option<JobSupervisor>,
+    cgroups: JobCgroups,
 }
 
 impl Default for HostExecutor {
@@ -39,6 +41,7 @@ impl Default for HostExecutor {
             kill_grace: JOB_KILL_GRACE,
             bash: "bash".to_owned(),
             supervisor: None,
+            cgroups: JobCgroups::Off,
         }
     }
 }
@@ -62,6 +65,14 @@ impl HostExecutor {
         self
     }
 
+    /// Runs each job (under its supervisor) in a cgroup of its own, as
+    /// `cgroups` says: whatever the job leaves, whatever it does to its
+    /// supervisor, is ended with the cgroup when the job is over.
+    pub fn cgroups(mut self, cgroups: JobCgroups) -> Self {
+        self.cgroups = cgroups;
+        self
+    }
+
     async fn run(&self, ctx: JobContext<'_>) -> JobOutcome {
         let job = ctx.job;
         let _ = writeln!(
@@ -72,6 +83,14 @@ impl HostExecutor {
             ctx.timeout.as_secs()
         );
         let bash_args = ["--noprofile", "--norc", "-c", job.command.as_str()];
+        // A cgroup needs the supervisor: it waits to be moved in.
+        let (cgroup, said) = match &self.supervisor {
+            Some(_) => self.cgroups.create(ctx.run_id, &job.id),
+            None => (None, None),
+        };
+        if let Some(said) = said {
+            let _ = writeln!(ctx.host_log, "[pikaci] {said}");
+        }
         // Under a supervisor, its stdin is the pipe whose closing stops the job.
         let (mut cmd, stop) = match &self.supervisor {
             Some(supervisor) => {
@@ -79,7 +98,9 @@ impl HostExecutor {
                     Ok(p) => p,
                     Err(e) => return spawn_failure(ctx.host_log, &e),
                 };
-                let mut cmd = supervisor.command(self.kill_grace, &self.bash, bash_args);
+                let in_cgroup = cgroup.as_ref().map(crate::cgroup::Cgroup::v2_path);
+                let mut cmd =
+                    supervisor.command_in(self.kill_grace, in_cgroup, &self.bash, bash_args);
                 cmd.stdin(control);
                 (cmd, Stop::ClosePipe(stop))
             }
@@ -121,6 +142,17 @@ impl HostExecutor {
         };
         // Our copies of the pipe's write end must close, or the copy never ends.
         drop(cmd);
+        if let Some(group) = &cgroup
+            && let Err(e) = group.add(child.id().unwrap_or(0))
+        {
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            let _ = job_cgroup::end(cgroup).await;
+            let e = std::io::Error::other(format!("could not move it into its cgroup: {e}"));
+            return spawn_failure(ctx.host_log, &e);
+        }
+        let mut cgroup = cgroup;
+        let mut cgroup_end = None;
         let _ = writeln!(
             ctx.host_log,
             "[pikaci] started pid {}",
@@ -141,6 +173,8 @@ impl HostExecutor {
                 let end =
                     supervise_with(&mut child, ctx.timeout, self.kill_grace, &ctx.cancel, stop)
                         .await;
+                // Before the last output is awaited: a daemon holding the pipe goes with it.
+                cgroup_end = job_cgroup::end(cgroup.take()).await;
                 match tokio::time::timeout(OUTPUT_DRAIN_LIMIT, rx).await {
                     Ok(Ok(report)) => {
                         if let Some(cap) = ctx.guest_log.cap() {
@@ -180,6 +214,10 @@ impl HostExecutor {
                 .await
             }
         };
+        if cgroup.is_some() {
+            cgroup_end = job_cgroup::end(cgroup.take()).await;
+        }
+        let cgroup_note = job_cgroup::note(&cgroup_end);
         let elapsed = started.elapsed();
         let _ = ctx.guest_log.flush();
         let outcome = match end {
@@ -189,15 +227,20 @@ impl HostExecutor {
                 format!("waiting for the job failed: {e}"),
             ),
             Ok(end) => {
-                let message = match end {
+                let stopped = cgroup_note
+                    .clone()
+                    .unwrap_or_else(|| "the job's processes were stopped".to_owned());
+                let mut message = match end {
                     ChildEnd::Exited(Some(code)) => format!("command exited with {code}"),
                     ChildEnd::Exited(None) => "command was killed by a signal".to_owned(),
-                    ChildEnd::TimedOut => format!(
-                        "timed out after {}s; the job's processes were stopped",
-                        ctx.timeout.as_secs()
-                    ),
-                    ChildEnd::Cancelled => "cancelled; the job's processes were stopped".to_owned(),
+                    ChildEnd::TimedOut => {
+                        format!("timed out after {}s; {stopped}", ctx.timeout.as_secs())
+                    }
+                    ChildEnd::Cancelled => format!("cancelled; {stopped}"),
                 };
+                if let (ChildEnd::Exited(_), Some(note)) = (end, &cgroup_note) {
+                    message = format!("{message}; {note}");
+                }
                 match end.failure() {
                     None => JobOutcome {
                         message: Some(message),

@@ -23,9 +23,18 @@
 //! - When the job's command ends by itself, every process it left behind is
 //!   killed and the supervisor exits as the command did (the same code, or
 //!   the same signal), so pikaci sees what it would have seen of bash.
-//! - It blocks SIGTERM, SIGINT and SIGHUP for itself: those, sent to the
-//!   group, are meant for the job; the supervisor stays to clean up after it.
-//!   (The job's command starts with no signal blocked.)
+//! - It catches SIGTERM, SIGINT and SIGHUP with a handler that does
+//!   nothing: those, sent to the group, are meant for the job; the
+//!   supervisor stays to clean up after it. It catches rather than blocks
+//!   them because a blocked signal stays blocked in every program it starts
+//!   (`std` does not reset the mask), while a caught one is reset to its
+//!   default action by `exec`: the job starts with no signal blocked and
+//!   none ignored (see [`catch_stop_signals`]).
+//!
+//! - Started with `--await-cgroup=PATH` ([`JobSupervisor::argv_in`]), it
+//!   waits until whoever started it has moved it into that v2 cgroup
+//!   before it starts the job (pika-news does, for a lane's cgroup), so no
+//!   process of the job starts outside the cgroup.
 //!
 //! No `unsafe` is needed: the pipe replaces a parent-death signal, and every
 //! call here has a safe wrapper.
@@ -39,7 +48,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, raise, sigprocmask};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{Pid, getpgrp, getpid};
 
@@ -47,6 +56,15 @@ use crate::proc_stat::ProcStat;
 
 /// The first argument that makes a pikaci executable act as the supervisor.
 pub const SUPERVISOR_ARG: &str = "__pikaci-job-supervisor";
+
+/// The option that makes the supervisor wait to be moved into a cgroup.
+const AWAIT_CGROUP: &str = "--await-cgroup=";
+
+/// How long a supervisor waits to be moved into its cgroup.
+pub const AWAIT_CGROUP_LIMIT: Duration = Duration::from_secs(10);
+
+/// The exit code of a supervisor that was never moved into its cgroup.
+pub const NOT_MOVED_EXIT: u8 = 125;
 
 /// How long the supervisor keeps trying to kill what is left of a job
 /// (a process stuck in the kernel cannot die at once).
@@ -91,7 +109,23 @@ impl JobSupervisor {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
-        let (supervisor, supervisor_args) = self.argv(grace, program, args);
+        self.command_in(grace, None, program, args)
+    }
+
+    /// [`command`](Self::command), for a supervisor that waits to be moved
+    /// into the v2 cgroup `cgroup` first (see [`argv_in`](Self::argv_in)).
+    pub fn command_in<I, S>(
+        &self,
+        grace: Duration,
+        cgroup: Option<&str>,
+        program: &str,
+        args: I,
+    ) -> tokio::process::Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        let (supervisor, supervisor_args) = self.argv_in(grace, cgroup, program, args);
         let mut cmd = tokio::process::Command::new(supervisor);
         // Shown by `ps` instead of `/proc/self/exe`.
         cmd.arg0("pikaci-job-supervisor").args(supervisor_args);
@@ -112,7 +146,28 @@ impl JobSupervisor {
         I: IntoIterator<Item = S>,
         S: AsRef<std::ffi::OsStr>,
     {
+        self.argv_in(grace, None, program, args)
+    }
+
+    /// [`argv`](Self::argv), for a supervisor that first waits (at most
+    /// [`AWAIT_CGROUP_LIMIT`]) until whoever started it has moved it into
+    /// the v2 cgroup `cgroup` (as `/proc/self/cgroup` names it), so every
+    /// process of the job starts in it.
+    pub fn argv_in<I, S>(
+        &self,
+        grace: Duration,
+        cgroup: Option<&str>,
+        program: impl AsRef<std::ffi::OsStr>,
+        args: I,
+    ) -> (PathBuf, Vec<OsString>)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
         let mut all = self.args.clone();
+        if let Some(cgroup) = cgroup {
+            all.push(format!("{AWAIT_CGROUP}{cgroup}").into());
+        }
         all.push(grace.as_millis().to_string().into());
         all.push(program.as_ref().to_owned());
         all.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
@@ -130,10 +185,14 @@ pub fn dispatch(args: impl IntoIterator<Item = OsString>) -> Option<ExitCode> {
     Some(supervisor_main(args.collect()))
 }
 
-/// The supervisor: `args` are the grace in milliseconds, then the program
-/// and its arguments. See the module documentation.
+/// The supervisor: `args` are `--await-cgroup=PATH` (optional), the grace in
+/// milliseconds, then the program and its arguments. See the module
+/// documentation.
 pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
-    let mut args = args.into_iter();
+    let mut args = args.into_iter().peekable();
+    let cgroup = args
+        .next_if(|a| a.to_str().is_some_and(|a| a.starts_with(AWAIT_CGROUP)))
+        .and_then(|a| Some(a.to_str()?[AWAIT_CGROUP.len()..].to_owned()));
     let grace = args
         .next()
         .and_then(|g| g.to_str()?.parse().ok())
@@ -143,9 +202,16 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
         return ExitCode::from(2);
     };
     // Signals sent to the group are meant for the job.
-    block_stop_signals();
+    catch_stop_signals();
     // Orphans of the job become ours, so none is lost to init.
     let _ = nix::sys::prctl::set_child_subreaper(true);
+    // In the job's cgroup before the job starts: nothing of it starts outside.
+    if let Some(cgroup) = cgroup
+        && let Err(e) = crate::cgroup::await_membership(&cgroup, AWAIT_CGROUP_LIMIT)
+    {
+        eprintln!("[pikaci] the job supervisor {e}");
+        return ExitCode::from(NOT_MOVED_EXIT);
+    }
 
     let job = match std::process::Command::new(&program)
         .args(args)
@@ -190,15 +256,26 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
     exit_like(status)
 }
 
-/// Blocks SIGTERM, SIGINT and SIGHUP for this process: a helper process
-/// (the supervisor, the exit-cleanup watcher) outlives the signals meant for
-/// the processes around it. `std` resets the mask for the children it starts.
-pub(crate) fn block_stop_signals() {
-    let mut blocked = SigSet::empty();
-    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        blocked.add(s);
+/// The signals a helper process outlives: those that stop a job or a
+/// terminal session.
+const STOP_SIGNALS: [Signal; 3] = [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP];
+
+/// Makes SIGTERM, SIGINT and SIGHUP do nothing to this process: a helper
+/// process (the supervisor, the exit-cleanup watcher) outlives the signals
+/// meant for the processes around it.
+///
+/// They are caught by a handler that only sets a flag nobody reads, not
+/// blocked and not ignored: the signal mask and ignored signals are passed
+/// on to every program a process starts (and `std` resets neither, but for
+/// SIGPIPE), so a blocked SIGTERM here was a SIGTERM the job could never
+/// receive (`timeout`, `kill`, a `trap` did nothing). A caught signal is
+/// reset to its default action by `exec`.
+pub(crate) fn catch_stop_signals() {
+    let seen = Arc::new(AtomicBool::new(false));
+    for signal in STOP_SIGNALS {
+        // Fails only for a signal that cannot be caught, which these are not.
+        let _ = signal_hook::flag::register(signal as i32, seen.clone());
     }
-    let _ = sigprocmask(SigmaskHow::SIG_BLOCK, Some(&blocked), None);
 }
 
 /// Reaps children (orphans adopted along the way included) until `job`
@@ -264,7 +341,8 @@ fn job_processes() -> Vec<(Pid, ProcStat)> {
 fn stop(grace: Duration) {
     let group = own_group();
     if let Some(group) = group {
-        // This process has SIGTERM blocked: the group signal is for the others.
+        // This process catches SIGTERM and does nothing: the group signal
+        // is for the others.
         let _ = nix::sys::signal::killpg(Pid::from_raw(group), Signal::SIGTERM);
     }
     for (pid, stat) in job_processes() {
@@ -297,12 +375,12 @@ fn exit_like(status: WaitStatus) -> ExitCode {
     match status {
         WaitStatus::Exited(_, code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         WaitStatus::Signaled(_, signal, _) => {
-            let mut set = SigSet::empty();
-            set.add(signal);
-            let _ = sigprocmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None);
-            let _ = raise(signal);
-            // Still here: the signal is ignored by this process (SIGPIPE is,
-            // in every Rust program). Say it as a shell would.
+            // Back to the signal's default action (this process catches the
+            // stop signals, and every Rust program ignores SIGPIPE), then
+            // raised: this process dies of it as the command did.
+            let _ = signal_hook::low_level::emulate_default_handler(signal as i32);
+            // Still here: a signal whose default is to do nothing. Say it as
+            // a shell would.
             ExitCode::from(128u8.saturating_add(signal as u8))
         }
         _ => ExitCode::from(1),
@@ -333,5 +411,10 @@ mod tests {
         assert_eq!(std.get_program(), "/proc/self/exe");
         let args: Vec<_> = std.get_args().collect();
         assert_eq!(args, [SUPERVISOR_ARG, "5000", "bash", "-c", "true"]);
+        let (_, args) = sup.argv_in(Duration::from_secs(1), Some("/lane-1"), "true", [""; 0]);
+        assert_eq!(
+            args,
+            [SUPERVISOR_ARG, "--await-cgroup=/lane-1", "1000", "true"]
+        );
     }
 }

@@ -527,3 +527,23 @@ fn doctor_without_incus_says_what_to_install() {
     );
     assert!(t.contains("jobs cannot run"), "{t}");
 }
+
+/// A job in an Incus container starts with no signal blocked or ignored
+/// (`timeout`, `kill %1` and a TERM trap work in it), and its timeout sends
+/// it SIGTERM at once: its trap runs.
+#[test]
+fn a_job_in_a_container_gets_signals_and_its_timeout_reaches_its_trap() {
+    use pikaci_core::signal_probe::{SIGNAL_PROBE, probe_problems};
+    let job = format!(
+        "[[job]]\nid = \"probe\"\ntimeout_secs = 8\nexecutor = \"incus\"\ncommand = '''\n{SIGNAL_PROBE}'''\n"
+    );
+    let cli = Cli::new("sig", "", &job);
+    let out = cli.run(&["run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let rec = cli.record();
+    assert_eq!(rec.jobs[0].failure_kind, Some(FailureKind::Timeout));
+    let log = cli.log("probe", "guest.log");
+    let problems = probe_problems(&log, true);
+    assert!(problems.is_empty(), "{problems:?}\n{log}");
+    cli.real.assert_clean();
+}
