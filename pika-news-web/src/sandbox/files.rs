@@ -19,6 +19,7 @@ use std::os::unix::fs::{PermissionsExt as _, lchown};
 
 use camino::Utf8Path;
 
+use super::tree::{Owner, give_tree};
 use super::user::{LaneUser, SandboxError};
 use crate::config::Config;
 
@@ -74,22 +75,18 @@ pub fn prepare_service_files(config: &Config, user: &LaneUser) -> Result<(), San
 }
 
 /// Hands a fresh worktree (made by the service, before the lane starts) to
-/// the lane user: every entry, links themselves and never their targets.
+/// the lane user: every entry, links themselves and never their targets,
+/// through file descriptors only and the top folder last (see
+/// [`super::tree`]), so a lane running meanwhile cannot redirect it.
 pub fn hand_over(dir: &Utf8Path, user: &LaneUser) -> io::Result<()> {
-    lchown(dir, Some(user.uid()), Some(user.gid()))?;
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    let mut pending = vec![dir.as_std_path().to_owned()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder)? {
-            let entry = entry?;
-            let path = entry.path();
-            lchown(&path, Some(user.uid()), Some(user.gid()))?;
-            if entry.file_type()?.is_dir() {
-                pending.push(path);
-            }
-        }
-    }
-    Ok(())
+    give_tree(
+        dir,
+        Owner {
+            uid: user.uid(),
+            gid: user.gid(),
+        },
+        Some(0o700),
+    )
 }
 
 /// Removes a worktree the lane user owns: first as that user (`rm -rf`, so

@@ -7,6 +7,8 @@
 //!   switched to it.
 //! - [`files`]: the modes of the service's files, the state root handed to
 //!   the lane user, a worktree handed over before a lane and removed after it.
+//! - [`tree`]: giving a folder tree to another owner through file
+//!   descriptors only ([`give_tree`]).
 //! - [`search_path`]: finding a program on a `PATH` ([`which`]).
 //!
 //! What it protects and what not is in `docs/security.md`.
@@ -14,9 +16,11 @@
 pub mod files;
 pub mod search_path;
 pub mod settings;
+pub mod tree;
 pub mod user;
 
 pub use files::{check_private_file, hand_over, prepare_service_files, remove_worktree_as};
 pub use search_path::{PathDirs, which};
 pub use settings::LaneSettings;
+pub use tree::{Owner, give_tree};
 pub use user::{Confinement, LaneUser, SandboxError};

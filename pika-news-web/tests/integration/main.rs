@@ -16,6 +16,7 @@ mod e2e;
 mod errors;
 mod faults;
 mod fifo;
+mod handover;
 mod hostile;
 mod memory;
 mod nightly;
