@@ -7,6 +7,7 @@ use serde::Deserialize;
 use crate::data_dir::DataDir;
 use crate::http::HttpLimits;
 use crate::sandbox::LaneSettings;
+use crate::sandbox::settings::UidRange;
 
 /// The default listen address.
 pub const DEFAULT_BIND_ADDRESS: &str = "127.0.0.1";
@@ -104,6 +105,8 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawLanes {
     run_as_user: Option<String>,
+    uid_range: Option<UidRange>,
+    gid: Option<u32>,
     lease_secs: Option<u64>,
 }
 
@@ -255,7 +258,8 @@ impl Config {
                 )),
                 poll_interval_secs: fr.poll_interval_secs.max(1),
             },
-            lanes: LaneSettings::new(raw.lanes.run_as_user, raw.lanes.lease_secs),
+            lanes: LaneSettings::new(raw.lanes.run_as_user, raw.lanes.lease_secs)
+                .with_uid_range(raw.lanes.uid_range, raw.lanes.gid),
             http: HttpLimits::from_settings(
                 raw.http.header_read_timeout_secs,
                 raw.http.idle_timeout_secs,

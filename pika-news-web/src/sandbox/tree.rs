@@ -45,8 +45,8 @@ const DIR_FLAGS: OFlag = OFlag::O_RDONLY
     .union(OFlag::O_NOFOLLOW)
     .union(OFlag::O_CLOEXEC);
 
-/// Opens the folder at `path` (its last component never a link) for a walk.
-fn open_top(path: &Utf8Path) -> io::Result<OwnedFd> {
+/// Opens the folder at `path`, never through a link as its last component.
+pub fn open_dir(path: &Utf8Path) -> io::Result<OwnedFd> {
     Ok(openat(
         nix::fcntl::AT_FDCWD,
         path.as_std_path(),
@@ -55,11 +55,16 @@ fn open_top(path: &Utf8Path) -> io::Result<OwnedFd> {
     )?)
 }
 
+/// Opens the folder `name` in the folder open at `parent`, never through a link.
+pub fn open_dir_at(parent: &OwnedFd, name: &str) -> io::Result<OwnedFd> {
+    Ok(openat(parent.as_fd(), name, DIR_FLAGS, Mode::empty())?)
+}
+
 /// Gives the tree at `dir` to `owner` (see the module's comment for how).
 /// With `top_mode`, the top folder gets that mode first, while it is still
 /// the service's (`0o700` for a worktree: only its new owner may enter it).
 pub fn give_tree(dir: &Utf8Path, owner: Owner, top_mode: Option<u32>) -> io::Result<()> {
-    let top = open_top(dir)?;
+    let top = open_dir(dir)?;
     if let Some(mode) = top_mode {
         fchmod(&top, Mode::from_bits_truncate(mode))?;
     }

@@ -18,6 +18,7 @@ mod faults;
 mod fifo;
 mod handover;
 mod hostile;
+mod lanes_apart;
 mod memory;
 mod nightly;
 mod openapi;
