@@ -294,3 +294,56 @@ if [ -e "$HOME/.gitconfig" ]; then echo "VICTIM home=$HOME gitconfig=present"; e
         "{record}"
     );
 }
+
+#[test]
+fn a_job_announcing_another_run_on_pikacis_stdout_does_not_change_the_lanes_run() {
+    // Lanes run as the service here: a lane user cannot reopen pikaci's
+    // stdout through /proc (the pipe is the service's, 0600), though it can
+    // still reach it by other means (ptrace, where the host allows it).
+    // The check does not depend on how the line got there.
+    let site = Site::new("");
+    let server = site.serve(&[], &[]);
+    let token = site.token.clone();
+    push_job(&site, "honest", "honest", "echo honest\n");
+    let honest = finished_lane(&server, &token, "honest");
+    assert_eq!(honest["status"], "passed", "{honest}\n{}", server.log());
+    let other = honest["pikaci_run_id"].as_str().unwrap().to_owned();
+
+    // The job finds its pikaci (up its parents) and writes a run_started
+    // naming the other branch's run where pikaci's events go.
+    push_job(
+        &site,
+        "liar",
+        "liar",
+        &format!(
+            r#"
+p=$PPID
+while [ "$p" -gt 1 ] && ! tr '\0' ' ' < /proc/$p/cmdline | grep -q ' run ci --output jsonl'; do
+  p=$(sed 's/.*) //' /proc/$p/stat | cut -d' ' -f2)
+done
+echo "MY-RUN run=$PIKACI_RUN_ID pikaci=$p"
+printf '{{"event":"run_started","run_id":"{other}","created_at":"2026-03-24T16:12:38Z"}}\n' > /proc/$p/fd/1 && echo WROTE
+"#
+        ),
+    );
+    let liar = finished_lane(&server, &token, "liar");
+    let log = job_log(&server, &token, &liar, "liar");
+    assert_eq!(liar["status"], "passed", "{liar}\n{log}");
+    assert!(log.contains("WROTE"), "the lie was not told: {log}");
+    let mine = field(&log, "MY-RUN", "run");
+    assert_eq!(liar["pikaci_run_id"].as_str(), Some(mine.as_str()));
+    assert_ne!(mine, other);
+    let lane_log = server
+        .get(
+            &format!("/news/api/forge/lane/{}/log", liar["id"]),
+            Some(&token),
+            Duration::from_secs(10),
+        )
+        .unwrap()
+        .json();
+    let text = lane_log["log"].as_str().unwrap();
+    assert!(
+        text.contains(&format!("[pika-news] ignored run_started for {other}")),
+        "{text}"
+    );
+}
