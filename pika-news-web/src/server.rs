@@ -91,6 +91,7 @@ pub async fn serve(
     let repo = config.forge_repo;
     let scheduler = Scheduler::new(db.clone(), repo.clone(), lane_env)
         .lane_accounts(accounts.map(std::sync::Arc::new))
+        .lane_path(config.lanes.lane_path.clone())
         .supervise_lanes(config.lanes.supervisor.clone())
         .lease_secs(config.lanes.lease_secs);
     let state = AppState::new(db, repo.pikaci_state_root.clone(), config.public_read)

@@ -12,7 +12,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use pikaci_core::contract;
@@ -28,7 +28,7 @@ use super::events_log::{Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
 use super::run_claim::{LaneChild, RunClaims};
 use crate::db::LaneStatus;
-use crate::sandbox::{self, Confinement, PathDirs};
+use crate::sandbox::{self, Confinement, LaneUser, PathDirs};
 
 /// How long the last events may take to arrive once the group is stopped.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
@@ -157,6 +157,12 @@ fn lane_env(spec: &LaneRunSpec) -> BTreeMap<String, String> {
         for (k, v) in user.identity_env() {
             env.insert(k.to_owned(), v);
         }
+        // The service's PATH may name its own folders; a lane gets the system's.
+        let path = spec.confinement.lane_path.as_deref();
+        env.insert(
+            "PATH".into(),
+            path.unwrap_or(sandbox::DEFAULT_LANE_PATH).into(),
+        );
         env.insert("GIT_CONFIG_COUNT".into(), "1".into());
         env.insert("GIT_CONFIG_KEY_0".into(), "safe.directory".into());
         env.insert("GIT_CONFIG_VALUE_0".into(), spec.worktree.to_string());
@@ -209,9 +215,25 @@ async fn vet_event(
 
 /// Where `program` is, as `execvp` would find it on `path`: so a program
 /// started through `setpriv` that does not exist is reported as not
-/// started, as one started directly is.
-fn resolve_program(program: &str, path: Option<&String>) -> std::io::Result<Utf8PathBuf> {
+/// started, as one started directly is. For a lane user, only what that
+/// user may execute counts, found on the lane's own `PATH` (absolute
+/// entries only), and a relative path is taken from the worktree, where the
+/// lane starts.
+fn resolve_program(
+    program: &str,
+    path: Option<&String>,
+    worktree: &Utf8Path,
+    user: Option<&LaneUser>,
+) -> std::io::Result<Utf8PathBuf> {
     let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
+    if let Some(user) = user {
+        let found = if program.contains('/') {
+            Some(worktree.join(program)).filter(|p| sandbox::search_path::executable_by(p, user))
+        } else {
+            sandbox::which_as(program, path.map_or("", String::as_str), user)
+        };
+        return found.ok_or_else(not_found);
+    }
     if program.contains('/') {
         let p = Utf8PathBuf::from(program);
         return if p.is_file() { Ok(p) } else { Err(not_found()) };
@@ -380,7 +402,12 @@ pub async fn run_lane(
     // Started through another program, the command is found here first, so
     // a missing one is reported as such.
     let program = if spec.confinement.setpriv.is_some() || supervisor.is_some() {
-        match resolve_program(&program, env.get("PATH")) {
+        match resolve_program(
+            &program,
+            env.get("PATH"),
+            &spec.worktree,
+            spec.confinement.user.as_ref(),
+        ) {
             Ok(p) => p.into_string(),
             Err(e) => {
                 let _ = writeln!(&log, "[pika-news] could not start {shown_program}: {e}");

@@ -570,3 +570,33 @@ async fn a_fifo_or_a_link_planted_as_the_lane_log_is_replaced_without_blocking()
         env.log()
     );
 }
+
+#[tokio::test]
+async fn a_lane_user_gets_the_lane_path_and_not_a_program_only_the_services_path_has() {
+    let env = Env::new();
+    let svc_bin = env.path("svc-bin");
+    std::fs::create_dir(&svc_bin).unwrap();
+    std::fs::write(svc_bin.join("svc-tool-pn"), "#!/bin/sh\necho ran\n").unwrap();
+    std::process::Command::new("chmod")
+        .args(["0755", svc_bin.join("svc-tool-pn").as_str()])
+        .status()
+        .unwrap();
+    let mut spec = env.spec(LaneCommand::Argv(vec!["svc-tool-pn".into()]), secs(30));
+    spec.parent_env
+        .insert("PATH".into(), format!("{svc_bin}:/usr/bin:/bin"));
+    spec.confinement = Confinement {
+        user: Some(crate::sandbox::LaneUser::pooled(3_000_321, 3_000_321)),
+        setpriv: Confinement::find_setpriv(Some("/usr/bin:/bin")),
+        ..Confinement::default()
+    };
+    assert_eq!(
+        lane_env(&spec).get("PATH").map(String::as_str),
+        Some(crate::sandbox::DEFAULT_LANE_PATH)
+    );
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.failure_kind, Some(FailureKind::Infrastructure));
+    assert!(
+        outcome.message.starts_with("could not start svc-tool-pn"),
+        "{outcome:?}"
+    );
+}

@@ -24,7 +24,7 @@ pub mod user;
 
 pub use accounts::{LaneAccount, LaneAccounts};
 pub use files::{check_private_file, hand_over, prepare_service_files, remove_worktree_as};
-pub use search_path::{PathDirs, which};
+pub use search_path::{DEFAULT_LANE_PATH, PathDirs, which, which_as};
 pub use settings::LaneSettings;
 pub use tree::{Owner, give_tree};
 pub use user::{Confinement, LaneUser, SandboxError};

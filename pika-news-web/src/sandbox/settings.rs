@@ -21,6 +21,9 @@ pub struct LaneSettings {
     /// The group of every lane from `uid_range` (`gid`; by default the
     /// range's first number): the group that may create run folders.
     pub lane_gid: Option<u32>,
+    /// The `PATH` of lanes run as a lane user (`path`; by default
+    /// [`DEFAULT_LANE_PATH`](super::DEFAULT_LANE_PATH)).
+    pub lane_path: Option<String>,
     /// How long a claim lasts without a heartbeat (renewed every third of it).
     pub lease_secs: u64,
     /// The job supervisor argv lanes run under (not in the file: `pika-news
@@ -35,6 +38,7 @@ impl Default for LaneSettings {
             run_as_user: None,
             uid_range: None,
             lane_gid: None,
+            lane_path: None,
             lease_secs: DEFAULT_LEASE_SECS,
             supervisor: None,
         }
@@ -57,6 +61,12 @@ impl LaneSettings {
     pub fn with_uid_range(mut self, range: Option<UidRange>, gid: Option<u32>) -> Self {
         self.lane_gid = range.map(|r| gid.unwrap_or(r.first()));
         self.uid_range = range;
+        self
+    }
+
+    /// The same settings with lanes run as a lane user searching `path`.
+    pub fn with_lane_path(mut self, path: Option<String>) -> Self {
+        self.lane_path = path.filter(|p| !p.is_empty());
         self
     }
 

@@ -187,6 +187,9 @@ pub struct Confinement {
     /// pikaci lane's `pikaci` then cancels its run, stopping its jobs'
     /// process groups, and records the run as cancelled.
     pub setpriv: Option<Utf8PathBuf>,
+    /// The `PATH` a lane run as a lane user gets instead of the service's
+    /// (`None`: [`DEFAULT_LANE_PATH`](super::DEFAULT_LANE_PATH)).
+    pub lane_path: Option<String>,
     /// The job supervisor an argv lane runs under, when set: it adopts
     /// what the lane's command leaves behind (a daemon that called
     /// `setsid` included), stops all of it when the lane is stopped or the

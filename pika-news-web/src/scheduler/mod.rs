@@ -108,6 +108,7 @@ impl Scheduler {
                 user: None,
                 setpriv,
                 supervisor: None,
+                lane_path: None,
             },
             accounts: None,
             running: Arc::default(),
@@ -130,6 +131,13 @@ impl Scheduler {
     /// in their process group only).
     pub fn supervise_lanes(mut self, supervisor: Option<JobSupervisor>) -> Self {
         self.confinement.supervisor = supervisor;
+        self
+    }
+
+    /// The same scheduler, giving lanes run as a lane user `path` as their
+    /// `PATH` (`None`: [`sandbox::DEFAULT_LANE_PATH`]).
+    pub fn lane_path(mut self, path: Option<String>) -> Self {
+        self.confinement.lane_path = path;
         self
     }
 

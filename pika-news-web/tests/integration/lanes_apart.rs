@@ -112,7 +112,7 @@ fn lanes_from_a_uid_range_run_apart_and_their_runs_end_up_the_services() {
         "hold",
         &format!(
             r#"
-echo "A uid=$(id -u) gid=$(id -g) groups=$(id -G) home=$HOME tmp=$TMPDIR"
+echo "A uid=$(id -u) gid=$(id -g) groups=$(id -G) home=$HOME tmp=$TMPDIR path=$PATH"
 printf '%s %s %s %s\n' "$PIKACI_RUN_ID" "$HOME" "$(id -u)" "$PIKACI_SOURCE_ROOT" > {meet}/a-info.tmp
 mv {meet}/a-info.tmp {meet}/a-info
 for i in $(seq 1800); do [ -e {meet}/b-done ] && exit 0; sleep 0.1; done
@@ -178,6 +178,11 @@ touch {meet}/b-done
         "{a_home}"
     );
     assert_eq!(field(&a_log, "A ", "tmp"), format!("{a_home}/tmp"));
+    // The lane's PATH, not the service's.
+    assert_eq!(
+        field(&a_log, "A ", "path"),
+        pika_news_web::sandbox::DEFAULT_LANE_PATH
+    );
     assert!(!b_log.contains("A-PID \n"), "B found A's job: {b_log}");
 
     for what in [
