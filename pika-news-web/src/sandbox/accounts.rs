@@ -257,6 +257,28 @@ mod tests {
     }
 
     #[test]
+    fn ending_a_pooled_lane_kills_what_its_uid_left_running_then_lends_the_uid_again() {
+        use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
+        let uid = 3_000_500;
+        let range = UidRange::new(uid, uid).unwrap();
+        let pool = LaneAccounts::Pool(UidPool::new(range, uid).unwrap());
+        let mut account = pool.take().unwrap();
+        // What a lane left behind, in a session of its own.
+        let mut left = std::process::Command::new("setsid")
+            .args(["sleep", "1000"])
+            .uid(uid)
+            .gid(uid)
+            .current_dir("/")
+            .spawn()
+            .expect("setsid (util-linux) and sleep run as a pooled uid");
+        assert!(account.end_processes());
+        assert_eq!(left.wait().unwrap().signal(), Some(libc::SIGKILL));
+        assert!(!uids_in_use().contains(&uid));
+        drop(account);
+        assert_eq!(pool.take().unwrap().user().uid(), uid);
+    }
+
+    #[test]
     fn a_uid_some_process_runs_as_is_busy() {
         let me = nix::unistd::Uid::effective().as_raw();
         assert!(uids_in_use().contains(&me));

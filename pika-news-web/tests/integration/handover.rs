@@ -73,6 +73,16 @@ fn not_roots(dir: &Utf8Path) -> Vec<String> {
     bad
 }
 
+/// The racing process, killed however the round ends.
+struct Swapper(std::process::Child);
+
+impl Drop for Swapper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn a_racing_lane_cannot_make_the_hand_over_give_away_a_folder_outside_the_worktree() {
     let (uid, gid) = lane_user();
@@ -91,9 +101,13 @@ fn a_racing_lane_cannot_make_the_hand_over_give_away_a_folder_outside_the_worktr
             .gid(gid)
             .current_dir("/")
             .stdout(Stdio::piped());
-        let mut swapper = swapper.spawn().unwrap();
+        let mut swapper = Swapper(
+            swapper
+                .spawn()
+                .expect("perl (Debian's perl-base) runs as the lane user"),
+        );
         let mut line = String::new();
-        std::io::BufReader::new(swapper.stdout.take().unwrap())
+        std::io::BufReader::new(swapper.0.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
         assert_eq!(line, "ready\n");
@@ -110,8 +124,7 @@ fn a_racing_lane_cannot_make_the_hand_over_give_away_a_folder_outside_the_worktr
                     .then_some(())
             },
         );
-        let _ = swapper.kill();
-        let _ = swapper.wait();
+        drop(swapper);
         let bad = not_roots(&canary);
         assert!(
             bad.is_empty(),
