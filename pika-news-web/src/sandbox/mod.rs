@@ -1,6 +1,7 @@
-//! The lane sandbox on the host: lanes run as a dedicated unprivileged user
-//! ([`LaneUser`], `[lanes] run_as_user`), with a clean environment, and
-//! cannot read or write the service's own files.
+//! The lane sandbox on the host: each lane runs as a uid of its own
+//! (`[lanes] uid_range`) or every lane as one unprivileged user (`[lanes]
+//! run_as_user`) ([`LaneAccounts`], [`LaneUser`]), with a clean environment
+//! and a fresh home, and cannot read or write the service's own files.
 //!
 //! - [`settings`]: `[lanes]` of `pika-news.toml` ([`LaneSettings`]).
 //! - [`user`]: the lane user, looked up once, and how a lane's command is

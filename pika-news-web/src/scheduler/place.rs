@@ -89,9 +89,17 @@ impl Scheduler {
                 if let Some(account) = &mut place.account {
                     account.end_processes();
                 }
+                // Each step is tried whatever the one before did.
+                let mut first_error = None;
+                let mut keep = |r: Result<(), GitError>| {
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "clearing a lane's place");
+                        first_error.get_or_insert(e);
+                    }
+                };
                 if let Some(user) = place.user() {
                     for dir in [&place.worktree, &place.home] {
-                        sandbox::remove_worktree_as(dir, user).map_err(GitError::RemoveWorktree)?;
+                        keep(sandbox::remove_worktree_as(dir, user).map_err(GitError::RemoveWorktree));
                     }
                     if let Some(run) = &run
                         && let Err(e) = sandbox::files::seal_run(&state_root, run)
@@ -100,9 +108,10 @@ impl Scheduler {
                     }
                 }
                 if std::fs::symlink_metadata(&place.home).is_ok() {
-                    std::fs::remove_dir_all(&place.home).map_err(GitError::RemoveWorktree)?;
+                    keep(std::fs::remove_dir_all(&place.home).map_err(GitError::RemoveWorktree));
                 }
-                git.remove_worktree(&place.worktree)
+                keep(git.remove_worktree(&place.worktree));
+                first_error.map_or(Ok(()), Err)
             })
             .await;
         if let Err(e) = cleared {
