@@ -200,6 +200,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_state_root_a_lane_owned_is_taken_back_and_a_runs_link_is_refused() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let root = camino::Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+        let lane = (3_000_700, 3_000_700);
+        let chown =
+            |p: &Utf8Path| std::os::unix::fs::lchown(p, Some(lane.0), Some(lane.1)).unwrap();
+        let meta = |p: &Utf8Path| std::fs::symlink_metadata(p).unwrap();
+
+        // An older state root: the lane user's, runs/ and a run in it too.
+        let state = root.join("state");
+        std::fs::create_dir_all(state.join("runs/r1")).unwrap();
+        for p in [&state, &state.join("runs"), &state.join("runs/r1")] {
+            chown(p);
+        }
+        prepare_state_root(&state, 4_000_000).unwrap();
+        let (top, runs) = (meta(&state), meta(&state.join("runs")));
+        assert_eq!((top.uid(), top.mode() & 0o7777), (0, 0o755));
+        assert_eq!(
+            (runs.uid(), runs.gid(), runs.mode() & 0o7777),
+            (0, 4_000_000, 0o1770)
+        );
+        assert_eq!(
+            meta(&state.join("runs/r1")).uid(),
+            lane.0,
+            "runs stay their lanes'"
+        );
+
+        // A lane left runs/ as a link to a folder of root's: refused, not followed.
+        let target = root.join("etc-like");
+        std::fs::create_dir(&target).unwrap();
+        std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let state = root.join("state2");
+        std::fs::create_dir(&state).unwrap();
+        chown(&state);
+        std::os::unix::fs::symlink(&target, state.join("runs")).unwrap();
+        let err = prepare_state_root(&state, 4_000_000).unwrap_err();
+        assert!(err.to_string().contains("not a link"), "{err}");
+        let t = meta(&target);
+        assert_eq!((t.uid(), t.gid(), t.mode() & 0o7777), (0, 0, 0o755));
+    }
+
+    #[test]
     fn a_readable_file_is_refused_a_private_one_passes() {
         let dir = tempfile::tempdir().unwrap();
         let file = camino::Utf8PathBuf::try_from(dir.path().join("pika-news.toml")).unwrap();
