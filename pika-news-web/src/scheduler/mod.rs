@@ -356,9 +356,11 @@ impl Scheduler {
 
     /// Removes a dead server's lane's worktree and home (first as the lane
     /// user that owns them, when lanes run as one) and git's bookkeeping of
-    /// the worktree; a failure is only logged.
-    async fn remove_worktree(&self, lane: LaneRunId, fence: i64) {
+    /// the worktree, and gives its run (checked when it was recorded; its
+    /// pikaci has ended) to the service; a failure is only logged.
+    async fn remove_worktree(&self, lane: LaneRunId, fence: i64, run: Option<pikaci_core::RunId>) {
         let accounts = self.accounts.clone();
+        let state_root = self.repo.pikaci_state_root.clone();
         let worktree = self.repo.data_dir.worktree(lane, fence);
         let home = self.repo.data_dir.lane_home(lane, fence);
         let removed = self
@@ -372,6 +374,11 @@ impl Scheduler {
                 }
                 if std::fs::symlink_metadata(&home).is_ok() {
                     std::fs::remove_dir_all(&home).map_err(GitError::RemoveWorktree)?;
+                }
+                if let (Some(_), Some(run)) = (&accounts, &run)
+                    && let Err(e) = sandbox::files::seal_run(&state_root, run)
+                {
+                    tracing::warn!(%run, error = %e, "could not give a dead lane's run to the service");
                 }
                 git.remove_worktree(&worktree)
             })
