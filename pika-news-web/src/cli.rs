@@ -219,7 +219,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { config: file } => {
             let config = Config::load(&file)?;
-            if config.lanes.run_as_user.is_some() {
+            if config.lanes.run_as_user.is_some() || config.lanes.uid_range.is_some() {
                 // Lanes run as another user: the configuration must not be theirs to read.
                 pika_news_web::sandbox::check_private_file(&file)?;
             }

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::data_dir::DataDir;
 use crate::http::HttpLimits;
 use crate::sandbox::LaneSettings;
+use crate::sandbox::settings::UidRange;
 
 /// The default listen address.
 pub const DEFAULT_BIND_ADDRESS: &str = "127.0.0.1";
@@ -110,6 +111,9 @@ struct RawConfig {
 #[serde(deny_unknown_fields)]
 struct RawLanes {
     run_as_user: Option<String>,
+    uid_range: Option<UidRange>,
+    gid: Option<u32>,
+    path: Option<String>,
     lease_secs: Option<u64>,
     memory_max: Option<crate::lanes::limits::ByteSize>,
     pids_max: Option<u64>,
@@ -271,6 +275,8 @@ impl Config {
                     cpu_weight: raw.lanes.cpu_weight,
                 },
                 ..LaneSettings::new(raw.lanes.run_as_user, raw.lanes.lease_secs)
+                    .with_uid_range(raw.lanes.uid_range, raw.lanes.gid)
+                    .with_lane_path(raw.lanes.path)
             },
             http: HttpLimits::from_settings(
                 raw.http.header_read_timeout_secs,
@@ -337,6 +343,44 @@ mod tests {
             c.forge_repo.pikaci_state_root,
             "/srv/pika/git/pikaci-state/r"
         );
+    }
+
+    #[test]
+    fn lanes_take_a_uid_range_a_group_and_a_path() {
+        let base = "[forge_repo]\nrepo = \"r\"\ncanonical_git_dir = \"/g\"\n[lanes]\n";
+        let c = Config::parse(
+            &format!(
+                "{base}uid_range = \"200000-200999\"\ngid = 5000\npath = \"/opt/ci/bin:/usr/bin\"\n"
+            ),
+            Utf8Path::new("pn.toml"),
+            Utf8Path::new("/"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.lanes.uid_range,
+            Some(UidRange::new(200000, 200999).unwrap())
+        );
+        assert_eq!(c.lanes.lane_gid, Some(5000));
+        assert_eq!(c.lanes.lane_path.as_deref(), Some("/opt/ci/bin:/usr/bin"));
+        let err = Config::parse(
+            &format!("{base}uid_range = \"5-3\"\n"),
+            Utf8Path::new("pn.toml"),
+            Utf8Path::new("/"),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("pn.toml:5:") && err.to_string().contains("200000-200999"),
+            "{err}"
+        );
+        // Both ways of choosing the lanes' user: refused when the service starts.
+        let c = Config::parse(
+            &format!("{base}uid_range = \"200000-200999\"\nrun_as_user = \"pika-lane\"\n"),
+            Utf8Path::new("pn.toml"),
+            Utf8Path::new("/"),
+        )
+        .unwrap();
+        let err = crate::sandbox::LaneAccounts::from_settings(&c.lanes).unwrap_err();
+        assert!(err.to_string().contains("keep one"), "{err}");
     }
 
     #[test]

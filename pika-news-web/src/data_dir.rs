@@ -4,6 +4,7 @@
 //! <data_dir>/lane-logs/<lane_run_id>.log          a lane run's own log
 //! <data_dir>/lane-logs/<lane_run_id>.jsonl        a pikaci lane's raw events
 //! <data_dir>/worktrees/lane-<lane_run_id>-<fence>  a running lane's git worktree
+//! <data_dir>/lane-homes/lane-<lane_run_id>-<fence> a running lane's HOME (its TMPDIR in tmp/)
 //! ```
 //!
 //! Every path is built from typed numbers only, so nothing a client or a
@@ -17,6 +18,8 @@ use crate::db::LaneRunId;
 const LANE_LOGS: &str = "lane-logs";
 /// The folder of lane worktrees.
 const WORKTREES: &str = "worktrees";
+/// The folder of lanes' homes.
+const LANE_HOMES: &str = "lane-homes";
 
 /// The service's data folder (`data_dir` in `pika-news.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +67,19 @@ impl DataDir {
     }
 }
 
+impl DataDir {
+    /// The folder every lane's `HOME` is made in.
+    pub fn lane_homes(&self) -> Utf8PathBuf {
+        self.root.join(LANE_HOMES)
+    }
+
+    /// The fresh `HOME` of one claim of a lane run, removed with the lane.
+    pub fn lane_home(&self, lane: LaneRunId, fencing_token: i64) -> Utf8PathBuf {
+        self.lane_homes()
+            .join(format!("lane-{lane}-{fencing_token}"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,5 +93,6 @@ mod tests {
         assert_eq!(d.worktrees(), "/srv/pn/worktrees");
         assert_eq!(d.worktree(lane, 3), "/srv/pn/worktrees/lane-42-3");
         assert_eq!(d.root(), "/srv/pn");
+        assert_eq!(d.lane_home(lane, 3), "/srv/pn/lane-homes/lane-42-3");
     }
 }

@@ -12,7 +12,7 @@ use crate::api::router;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::{default_workers, serve_router};
-use crate::sandbox::{self, LaneUser, SandboxError};
+use crate::sandbox::{self, LaneAccounts, SandboxError};
 use crate::scheduler::Scheduler;
 use crate::state::AppState;
 
@@ -55,10 +55,10 @@ fn open_file_limit() -> Option<u64> {
 /// `lane_env` is the environment lanes' children are filtered from: the
 /// caller passes it in, this library never reads the process's own.
 ///
-/// With `[lanes] run_as_user`, the lane user is looked up and the service's
-/// files are made private first (see [`sandbox::files`]); a user that does
-/// not exist, or is root or the service's own, is an error before anything
-/// is served. Connections are served under `[http]`'s limits, with at most
+/// With `[lanes] run_as_user` (or `uid_range`), the lane user is looked up
+/// (the range checked) and the service's files are made private first (see
+/// [`sandbox::files`]); a user that does not exist, or is root or the
+/// service's own, is an error before anything is served. Connections are served under `[http]`'s limits, with at most
 /// as many connections as the open-file limit leaves room for.
 pub async fn serve(
     listener: TcpListener,
@@ -70,24 +70,28 @@ pub async fn serve(
         path: config.database.clone(),
         source,
     })?;
-    let lane_user = match &config.lanes.run_as_user {
-        Some(name) => {
-            let user = LaneUser::lookup(name)?;
-            sandbox::prepare_service_files(&config, &user)?;
-            tracing::info!(
+    let accounts = LaneAccounts::from_settings(&config.lanes)?;
+    if let Some(accounts) = &accounts {
+        sandbox::prepare_service_files(&config, accounts)?;
+        match accounts {
+            LaneAccounts::Shared(user) => tracing::info!(
                 user = user.name(),
                 uid = user.uid(),
                 "lanes run as their own user"
-            );
-            Some(user)
+            ),
+            LaneAccounts::Pool(_) => tracing::info!(
+                uid_range = %config.lanes.uid_range.map(|r| r.to_string()).unwrap_or_default(),
+                gid = accounts.gid(),
+                "each lane runs as a uid of its own"
+            ),
         }
-        None => None,
-    };
+    }
     let cap = config.http.connection_cap(open_file_limit());
     let limits = config.http.clone();
     let repo = config.forge_repo;
     let scheduler = Scheduler::new(db.clone(), repo.clone(), lane_env)
-        .run_as(lane_user)
+        .lane_accounts(accounts.map(std::sync::Arc::new))
+        .lane_path(config.lanes.lane_path.clone())
         .supervise_lanes(config.lanes.supervisor.clone())
         .lease_secs(config.lanes.lease_secs)
         .lane_cgroups(crate::lanes::cgroup::at_start(&config.lanes.limits));

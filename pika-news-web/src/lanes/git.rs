@@ -70,6 +70,9 @@ pub enum GitError {
     /// A new worktree could not be handed to the lane user.
     #[error("could not hand the worktree to the lane user")]
     HandOver(#[source] std::io::Error),
+    /// The lane's fresh `HOME` could not be made.
+    #[error("could not make the lane's home folder")]
+    LaneHome(#[source] std::io::Error),
     /// The folder worktrees are made in could not be created.
     #[error("could not create the worktrees folder")]
     WorktreesFolder(#[source] std::io::Error),

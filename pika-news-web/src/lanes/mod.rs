@@ -1,5 +1,6 @@
 //! Lanes: the manifest, git operations on the canonical repository, the
-//! runner that executes one lane in a worktree, and how pikaci's events read
+//! runner that executes one lane in a worktree (and checks the run it names,
+//! `run_claim`), and how pikaci's events read
 //! in a lane log (`events_log`). Where lane logs and worktrees
 //! live is [`DataDir`](crate::DataDir)'s business.
 
@@ -9,4 +10,5 @@ pub mod git;
 pub mod limits;
 pub mod manifest;
 pub mod manifest_check;
+pub mod run_claim;
 pub mod runner;

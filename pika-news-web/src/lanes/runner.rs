@@ -9,9 +9,10 @@ use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use camino::Utf8PathBuf;
+use camino::{Utf8Path, Utf8PathBuf};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use pikaci_core::contract;
@@ -26,13 +27,15 @@ use super::cgroup::{LaneCgroup, LaneCgroupRequest};
 pub use super::events_log::LaneEvent;
 use super::events_log::{Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
+use super::run_claim::{LaneChild, RunClaims};
 use crate::db::LaneStatus;
-use crate::sandbox::{self, Confinement, PathDirs};
+use crate::sandbox::{self, Confinement, LaneUser, PathDirs};
 
 /// How long the last events may take to arrive once the group is stopped.
 const DRAIN_AFTER_EXIT: Duration = Duration::from_secs(2);
 
-/// Variables a lane's child always keeps (plus every `PIKACI_*` and the config's allow-list).
+/// Variables a lane's child always keeps (plus the `PIKACI_*` of
+/// [`PIKACI_ENV`] and the config's allow-list).
 const BASE_ENV: &[&str] = &[
     "PATH",
     "HOME",
@@ -44,6 +47,13 @@ const BASE_ENV: &[&str] = &[
     "CARGO_HOME",
     "RUSTUP_HOME",
 ];
+
+/// The `PIKACI_*` variables a lane's pikaci reads from its environment (the
+/// Incus settings, `pikaci-incus`'s `env_var`; a name ending in `_` is a
+/// prefix), and the only ones of the service's a lane keeps: anything else
+/// named `PIKACI_*` there is the service's business. `PIKACI_STATE_ROOT` is
+/// set for each lane.
+const PIKACI_ENV: &[&str] = &["PIKACI_REMOTE_LINUX_VM_INCUS_"];
 
 /// Everything needed to run one lane.
 #[derive(Debug, Clone)]
@@ -73,6 +83,9 @@ pub struct LaneRunSpec {
     /// The lane's own cgroup, if lanes get one (`None`: its process group
     /// and its supervisor only).
     pub cgroup: Option<LaneCgroupRequest>,
+    /// The lane's own fresh `HOME` (its `TMPDIR` is `tmp/` inside), made
+    /// before and removed after it; `None`: the parent's, if allowed.
+    pub home: Option<Utf8PathBuf>,
 }
 
 /// How a lane ended.
@@ -99,7 +112,9 @@ pub fn allowed_env(
         .iter()
         .filter(|(k, _)| {
             BASE_ENV.contains(&k.as_str())
-                || k.starts_with("PIKACI_")
+                || PIKACI_ENV
+                    .iter()
+                    .any(|p| k.as_str() == *p || (p.ends_with('_') && k.starts_with(p)))
                 || extra.iter().any(|e| e == *k)
         })
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -133,9 +148,12 @@ pub fn open_lane_log(path: &camino::Utf8Path) -> std::io::Result<File> {
     ))
 }
 
-/// The child's whole environment: the allowed variables, and when the lane
-/// runs as the lane user, that user's `HOME`, `USER` and `LOGNAME`, and a
-/// `safe.directory` for the worktree (git refuses a worktree whose
+/// The child's whole environment: the allowed variables; the lane's own
+/// `HOME` and `TMPDIR`; git told to read no global or system configuration
+/// (another lane could have written one: `core.fsmonitor` in a shared
+/// `~/.gitconfig` runs a program in every later lane's `git status`); and
+/// when the lane runs as a lane user, that user's `USER` and `LOGNAME`, and
+/// a `safe.directory` for the worktree (git refuses a worktree whose
 /// bookkeeping another user owns; here that user is the service).
 fn lane_env(spec: &LaneRunSpec) -> BTreeMap<String, String> {
     let mut env = allowed_env(&spec.parent_env, &spec.env_allow);
@@ -143,18 +161,83 @@ fn lane_env(spec: &LaneRunSpec) -> BTreeMap<String, String> {
         for (k, v) in user.identity_env() {
             env.insert(k.to_owned(), v);
         }
+        // The service's PATH may name its own folders; a lane gets the system's.
+        let path = spec.confinement.lane_path.as_deref();
+        env.insert(
+            "PATH".into(),
+            path.unwrap_or(sandbox::DEFAULT_LANE_PATH).into(),
+        );
         env.insert("GIT_CONFIG_COUNT".into(), "1".into());
         env.insert("GIT_CONFIG_KEY_0".into(), "safe.directory".into());
         env.insert("GIT_CONFIG_VALUE_0".into(), spec.worktree.to_string());
     }
+    if let Some(home) = &spec.home {
+        env.insert("HOME".into(), home.to_string());
+        env.insert(
+            "TMPDIR".into(),
+            home.join(sandbox::files::LANE_TMP).to_string(),
+        );
+    }
+    env.insert("GIT_CONFIG_GLOBAL".into(), "/dev/null".into());
+    env.insert("GIT_CONFIG_NOSYSTEM".into(), "1".into());
     env
+}
+
+/// Passes on the events a lane's child announces, but a `run_started` only
+/// when its run is the lane's own (see [`super::run_claim`]); a refused one
+/// is logged, in the lane log too, and dropped.
+async fn vet_event(
+    ev: LaneEvent,
+    claims: Option<&Arc<Mutex<RunClaims>>>,
+    log: &File,
+) -> Option<LaneEvent> {
+    let (LaneEvent::PikaciRunStarted(run), Some(claims)) = (&ev, claims) else {
+        return Some(ev);
+    };
+    let (claims, run) = (claims.clone(), run.clone());
+    let shown = run.clone();
+    let checked = tokio::task::spawn_blocking(move || {
+        claims.lock().unwrap_or_else(|e| e.into_inner()).claim(&run)
+    })
+    .await;
+    match checked {
+        Ok(Ok(())) => Some(ev),
+        Ok(Err(e)) => {
+            tracing::warn!(run = %shown, error = %e, "a lane announced a run that is not its own; not recorded");
+            let _ = writeln!(
+                &mut &*log,
+                "[pika-news] ignored run_started for {shown}: {e}"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::warn!(run = %shown, error = %e, "checking a lane's run failed; not recorded");
+            None
+        }
+    }
 }
 
 /// Where `program` is, as `execvp` would find it on `path`: so a program
 /// started through `setpriv` that does not exist is reported as not
-/// started, as one started directly is.
-fn resolve_program(program: &str, path: Option<&String>) -> std::io::Result<Utf8PathBuf> {
+/// started, as one started directly is. For a lane user, only what that
+/// user may execute counts, found on the lane's own `PATH` (absolute
+/// entries only), and a relative path is taken from the worktree, where the
+/// lane starts.
+fn resolve_program(
+    program: &str,
+    path: Option<&String>,
+    worktree: &Utf8Path,
+    user: Option<&LaneUser>,
+) -> std::io::Result<Utf8PathBuf> {
     let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
+    if let Some(user) = user {
+        let found = if program.contains('/') {
+            Some(worktree.join(program)).filter(|p| sandbox::search_path::executable_by(p, user))
+        } else {
+            sandbox::which_as(program, path.map_or("", String::as_str), user)
+        };
+        return found.ok_or_else(not_found);
+    }
     if program.contains('/') {
         let p = Utf8PathBuf::from(program);
         return if p.is_file() { Ok(p) } else { Err(not_found()) };
@@ -323,7 +406,12 @@ pub async fn run_lane(
     // Started through another program, the command is found here first, so
     // a missing one is reported as such.
     let program = if spec.confinement.setpriv.is_some() || supervisor.is_some() {
-        match resolve_program(&program, env.get("PATH")) {
+        match resolve_program(
+            &program,
+            env.get("PATH"),
+            &spec.worktree,
+            spec.confinement.user.as_ref(),
+        ) {
             Ok(p) => p.into_string(),
             Err(e) => {
                 let _ = writeln!(&log, "[pika-news] could not start {shown_program}: {e}");
@@ -437,8 +525,17 @@ pub async fn run_lane(
         .take()
         .map(|stdout| tokio::spawn(pump_stdout(stdout, log.try_clone().ok(), raw, target, tx)));
 
+    // pikaci's stdout is only as trusted as its jobs: the run it names is
+    // checked against the child before it is taken.
+    let claims = child.id().filter(|_| pikaci).map(|pid| {
+        Arc::new(Mutex::new(RunClaims::new(
+            spec.pikaci_state_root.clone(),
+            LaneChild::of(pid),
+        )))
+    });
     let mut pikaci_run_id = None;
-    let mut handle = |ev: LaneEvent, id: &mut Option<RunId>| {
+    let mut handle = |ev: Option<LaneEvent>, id: &mut Option<RunId>| {
+        let Some(ev) = ev else { return };
         if let LaneEvent::PikaciRunStarted(run_id) = &ev {
             *id = Some(run_id.clone());
         }
@@ -450,7 +547,7 @@ pub async fn run_lane(
     let end = loop {
         tokio::select! {
             ev = rx.recv(), if events_open => match ev {
-                Some(ev) => handle(ev, &mut pikaci_run_id),
+                Some(ev) => handle(vet_event(ev, claims.as_ref(), &log).await, &mut pikaci_run_id),
                 None => events_open = false,
             },
             end = &mut supervised => break end,
@@ -466,7 +563,10 @@ pub async fn run_lane(
     if events_open {
         let drain = async {
             while let Some(ev) = rx.recv().await {
-                handle(ev, &mut pikaci_run_id);
+                handle(
+                    vet_event(ev, claims.as_ref(), &log).await,
+                    &mut pikaci_run_id,
+                );
             }
         };
         let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, drain).await;

@@ -9,6 +9,24 @@ use pikaci_core::{LifecycleEvent, RunRecord};
 
 const RUN_ID: &str = "20260324T161238Z-1a2b3c4d";
 
+/// Bash for a fake pikaci: writes `RUN_ID`'s record naming this very
+/// process (its pid and start time) as its owner, as pikaci does before it
+/// announces the run, so the lane takes the run as its own.
+fn own_record() -> String {
+    let mut record = RunRecord::for_test(RUN_ID);
+    record.owner = Some(pikaci_core::RunOwner {
+        pid: 999_999_991,
+        host: pikaci_core::this_host_name(),
+        start_ticks: Some(999_999_992),
+    });
+    let json = serde_json::to_string(&record).unwrap();
+    format!(
+        "mkdir -p \"$PIKACI_STATE_ROOT/runs/{RUN_ID}\"\n\
+         ticks=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f20)\n\
+         printf '%s' '{json}' | sed \"s/999999991/$$/; s/999999992/$ticks/\" > \"$PIKACI_STATE_ROOT/runs/{RUN_ID}/run.json\"\n"
+    )
+}
+
 fn started_line() -> String {
     format!(r#"{{"event":"run_started","run_id":"{RUN_ID}","created_at":"2026-03-24T16:12:38Z"}}"#)
 }
@@ -45,7 +63,11 @@ impl Env {
                 ("HOME".to_owned(), "/home/lane".to_owned()),
                 ("SECRET_TOKEN".to_owned(), "hunter2".to_owned()),
                 ("ALLOWED_EXTRA".to_owned(), "yes".to_owned()),
-                ("PIKACI_X".to_owned(), "kept".to_owned()),
+                ("PIKACI_X".to_owned(), "the-service's".to_owned()),
+                (
+                    "PIKACI_REMOTE_LINUX_VM_INCUS_PROJECT".to_owned(),
+                    "kept".to_owned(),
+                ),
             ]),
             timeout,
             kill_grace: Duration::from_millis(200),
@@ -53,6 +75,7 @@ impl Env {
             confinement: Confinement::default(),
             events_path: Some(self.root.join("logs/deep/lane.jsonl")),
             cgroup: None,
+            home: None,
         }
     }
 
@@ -60,7 +83,11 @@ impl Env {
     fn pikaci(&self, body: &str, timeout: Duration) -> LaneRunSpec {
         let spec = self.spec(LaneCommand::PikaciTarget("ci".parse().unwrap()), timeout);
         std::fs::create_dir_all(spec.pikaci_bin.parent().unwrap()).unwrap();
-        std::fs::write(&spec.pikaci_bin, format!("#!/bin/bash\n{body}\n")).unwrap();
+        std::fs::write(
+            &spec.pikaci_bin,
+            format!("#!/bin/bash\n{}{body}\n", own_record()),
+        )
+        .unwrap();
         std::process::Command::new("chmod")
             .args(["+x", spec.pikaci_bin.as_str()])
             .status()
@@ -196,7 +223,12 @@ fn only_allowed_variables_reach_the_child() {
     let kept = allowed_env(&spec.parent_env, &spec.env_allow);
     assert_eq!(
         kept.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["ALLOWED_EXTRA", "HOME", "PATH", "PIKACI_X"]
+        [
+            "ALLOWED_EXTRA",
+            "HOME",
+            "PATH",
+            "PIKACI_REMOTE_LINUX_VM_INCUS_PROJECT"
+        ]
     );
     let kept = allowed_env(&spec.parent_env, &[]);
     assert!(!kept.contains_key("ALLOWED_EXTRA") && !kept.contains_key("SECRET_TOKEN"));
@@ -347,6 +379,56 @@ async fn cancel_stops_the_whole_group() {
 }
 
 #[tokio::test]
+async fn a_run_started_naming_a_run_this_pikaci_did_not_make_is_not_recorded() {
+    let env = Env::new();
+    // Another lane's run, passed, in the same state root: its owner was
+    // another pikaci.
+    let other = "20260101T000000Z-00000000";
+    let mut record = RunRecord::for_test(other);
+    record.owner = Some(pikaci_core::RunOwner {
+        pid: 1,
+        host: pikaci_core::this_host_name(),
+        start_ticks: None,
+    });
+    let store: pikaci_store::Store = pikaci_store::Store::open(env.path("state"));
+    assert!(store.claim_run(&other.parse().unwrap()).unwrap());
+    store.persist_run_record(&record).unwrap();
+    let fake = started_line().replace(RUN_ID, other);
+    // First a lie about another run (as a job writing to pikaci's stdout
+    // would), then the real one, then a lie after it.
+    let spec = env.pikaci(
+        &format!(
+            "echo '{fake}'\necho '{}'\necho '{fake}'\nexit 0",
+            started_line()
+        ),
+        secs(30),
+    );
+    let mut events = Vec::new();
+    let outcome = run_lane(spec, CancellationToken::new(), |ev| events.push(ev)).await;
+    assert_eq!(outcome.status, LaneStatus::Passed, "{outcome:?}");
+    assert_eq!(
+        outcome.pikaci_run_id.as_ref().map(RunId::as_str),
+        Some(RUN_ID)
+    );
+    assert_eq!(
+        events,
+        [LaneEvent::PikaciRunStarted(RUN_ID.parse().unwrap())]
+    );
+    let text = env.log();
+    assert_eq!(
+        text.matches(&format!("[pika-news] ignored run_started for {other}"))
+            .count(),
+        2,
+        "{text}"
+    );
+    assert!(
+        text.contains("was not made by this lane's pikaci"),
+        "{text}"
+    );
+    assert!(text.contains("already announced run"), "{text}");
+}
+
+#[tokio::test]
 async fn a_backgrounded_grandchild_is_gone_after_a_normal_exit() {
     let env = Env::new();
     let pidfile = env.path("pid");
@@ -408,7 +490,9 @@ async fn argv_output_goes_to_the_log_and_secrets_stay_hidden() {
     let spec = env.spec(
         argv(
             "echo to-out; echo to-err >&2; echo secret=${SECRET_TOKEN:-hidden} \
-             extra=$ALLOWED_EXTRA pikaci=$PIKACI_X state=${PIKACI_STATE_ROOT:-unset}",
+             extra=$ALLOWED_EXTRA pikaci=${PIKACI_X:-dropped} \
+             incus=$PIKACI_REMOTE_LINUX_VM_INCUS_PROJECT state=${PIKACI_STATE_ROOT:-unset} \
+             git=$GIT_CONFIG_GLOBAL,$GIT_CONFIG_NOSYSTEM",
         ),
         secs(30),
     );
@@ -419,7 +503,9 @@ async fn argv_output_goes_to_the_log_and_secrets_stay_hidden() {
     assert!(
         text.contains("to-out\n")
             && text.contains("to-err\n")
-            && text.contains("secret=hidden extra=yes pikaci=kept state=unset\n"),
+            && text.contains(
+                "secret=hidden extra=yes pikaci=dropped incus=kept state=unset git=/dev/null,1\n"
+            ),
         "{text}"
     );
     // A second lane run appends to the same log.
@@ -483,5 +569,35 @@ async fn a_fifo_or_a_link_planted_as_the_lane_log_is_replaced_without_blocking()
         env.log().contains("[pika-news] running: bash"),
         "{}",
         env.log()
+    );
+}
+
+#[tokio::test]
+async fn a_lane_user_gets_the_lane_path_and_not_a_program_only_the_services_path_has() {
+    let env = Env::new();
+    let svc_bin = env.path("svc-bin");
+    std::fs::create_dir(&svc_bin).unwrap();
+    std::fs::write(svc_bin.join("svc-tool-pn"), "#!/bin/sh\necho ran\n").unwrap();
+    std::process::Command::new("chmod")
+        .args(["0755", svc_bin.join("svc-tool-pn").as_str()])
+        .status()
+        .unwrap();
+    let mut spec = env.spec(LaneCommand::Argv(vec!["svc-tool-pn".into()]), secs(30));
+    spec.parent_env
+        .insert("PATH".into(), format!("{svc_bin}:/usr/bin:/bin"));
+    spec.confinement = Confinement {
+        user: Some(crate::sandbox::LaneUser::pooled(3_000_321, 3_000_321)),
+        setpriv: Confinement::find_setpriv(Some("/usr/bin:/bin")),
+        ..Confinement::default()
+    };
+    assert_eq!(
+        lane_env(&spec).get("PATH").map(String::as_str),
+        Some(crate::sandbox::DEFAULT_LANE_PATH)
+    );
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.failure_kind, Some(FailureKind::Infrastructure));
+    assert!(
+        outcome.message.starts_with("could not start svc-tool-pn"),
+        "{outcome:?}"
     );
 }

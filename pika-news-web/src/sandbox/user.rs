@@ -57,6 +57,27 @@ pub enum SandboxError {
         /// Its permission bits.
         mode: u32,
     },
+    /// Both `run_as_user` and `uid_range` are set.
+    #[error("[lanes] sets both run_as_user and uid_range: keep one")]
+    UserAndRange,
+    /// `uid_range` holds the service's uid, or `gid` is root's or the service's.
+    #[error(
+        "the lanes' uid_range {range} or gid {gid} would give lanes the service's own rights: pick numbers nobody else uses"
+    )]
+    RangeNotSeparate {
+        /// The configured range.
+        range: String,
+        /// The lanes' group.
+        gid: u32,
+    },
+    /// Every uid of `uid_range` is lent to a lane or used by a process.
+    #[error(
+        "no uid of uid_range {range} is free (each is held by a running lane or used by a process): widen the range"
+    )]
+    NoFreeUid {
+        /// The configured range.
+        range: String,
+    },
     /// Preparing the service's files failed.
     #[error("{what}")]
     Files {
@@ -104,6 +125,18 @@ impl LaneUser {
         })
     }
 
+    /// A uid of `uid_range` with the lanes' group: it needs no entry in the
+    /// user database. Its name is `pika-lane-<uid>`; it has no home of its
+    /// own (each lane gets a fresh one).
+    pub fn pooled(uid: u32, gid: u32) -> Self {
+        Self {
+            name: format!("pika-lane-{uid}"),
+            uid,
+            gid,
+            home: "/nonexistent".into(),
+        }
+    }
+
     /// Its name.
     pub fn name(&self) -> &str {
         &self.name
@@ -119,7 +152,8 @@ impl LaneUser {
         self.gid
     }
 
-    /// Its home folder, the lane's `HOME`.
+    /// Its home folder in the user database (a lane gets a fresh `HOME`
+    /// of its own instead).
     pub fn home(&self) -> &Utf8Path {
         &self.home
     }
@@ -136,12 +170,8 @@ impl LaneUser {
     }
 
     /// The variables that say who the lane is, replacing the service's.
-    pub fn identity_env(&self) -> [(&'static str, String); 3] {
-        [
-            ("HOME", self.home.to_string()),
-            ("USER", self.name.clone()),
-            ("LOGNAME", self.name.clone()),
-        ]
+    pub fn identity_env(&self) -> [(&'static str, String); 2] {
+        [("USER", self.name.clone()), ("LOGNAME", self.name.clone())]
     }
 }
 
@@ -157,6 +187,9 @@ pub struct Confinement {
     /// pikaci lane's `pikaci` then cancels its run, stopping its jobs'
     /// process groups, and records the run as cancelled.
     pub setpriv: Option<Utf8PathBuf>,
+    /// The `PATH` a lane run as a lane user gets instead of the service's
+    /// (`None`: [`DEFAULT_LANE_PATH`](super::DEFAULT_LANE_PATH)).
+    pub lane_path: Option<String>,
     /// The job supervisor an argv lane runs under, when set: it adopts
     /// what the lane's command leaves behind (a daemon that called
     /// `setsid` included), stops all of it when the lane is stopped or the

@@ -4,6 +4,7 @@
 
 mod nightly;
 pub mod owner;
+mod place;
 pub mod recovery;
 mod sync;
 
@@ -11,7 +12,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use camino::Utf8PathBuf;
 use pikaci_core::FailureKind;
 use pikaci_core::engine::supervisor::JobSupervisor;
 use tokio::sync::Notify;
@@ -23,7 +23,7 @@ use crate::lanes::cgroup::{LaneCgroupRequest, LaneCgroups};
 use crate::lanes::git::{CommitId, Git, GitError};
 use crate::lanes::manifest::LaneCommand;
 use crate::lanes::runner::{LaneEvent, LaneRunSpec, run_lane};
-use crate::sandbox::{self, Confinement, LaneUser};
+use crate::sandbox::{self, Confinement, LaneAccounts, LaneUser};
 use owner::LaneOwner;
 
 use nightly::schedule_listed_nightly;
@@ -59,6 +59,8 @@ pub struct Scheduler {
     confinement: Confinement,
     /// Each lane's own cgroup, where the machine allows (`None`: none).
     cgroups: Option<LaneCgroups>,
+    /// Who lanes run as (`None`: as the service).
+    accounts: Option<Arc<LaneAccounts>>,
     /// The lanes this scheduler is running, each with the token that stops it.
     running: Arc<std::sync::Mutex<BTreeMap<LaneRunId, CancellationToken>>>,
 }
@@ -109,15 +111,23 @@ impl Scheduler {
                 user: None,
                 setpriv,
                 supervisor: None,
+                lane_path: None,
             },
             cgroups: None,
+            accounts: None,
             running: Arc::default(),
         }
     }
 
-    /// The same scheduler, running lanes as `user` (`None`: as the service).
-    pub fn run_as(mut self, user: Option<LaneUser>) -> Self {
-        self.confinement.user = user;
+    /// The same scheduler, running every lane as `user` (`None`: as the service).
+    pub fn run_as(self, user: Option<LaneUser>) -> Self {
+        self.lane_accounts(user.map(|u| Arc::new(LaneAccounts::Shared(u))))
+    }
+
+    /// The same scheduler, running each lane as an account of `accounts`
+    /// (`None`: as the service).
+    pub fn lane_accounts(mut self, accounts: Option<Arc<LaneAccounts>>) -> Self {
+        self.accounts = accounts;
         self
     }
 
@@ -132,6 +142,13 @@ impl Scheduler {
     /// from `cgroups` (`None`: in its process group and supervisor only).
     pub fn lane_cgroups(mut self, cgroups: Option<LaneCgroups>) -> Self {
         self.cgroups = cgroups;
+        self
+    }
+
+    /// The same scheduler, giving lanes run as a lane user `path` as their
+    /// `PATH` (`None`: [`sandbox::DEFAULT_LANE_PATH`]).
+    pub fn lane_path(mut self, path: Option<String>) -> Self {
+        self.confinement.lane_path = path;
         self
     }
 
@@ -280,32 +297,18 @@ impl Scheduler {
             .await;
             return;
         };
-        let (folder, dest, commit) = (
-            self.repo.data_dir.worktrees(),
-            worktree.clone(),
-            head.clone(),
-        );
-        let user = self.confinement.user.clone();
-        let added = self
-            .git
-            .call(move |git| {
-                std::fs::create_dir_all(&folder).map_err(GitError::WorktreesFolder)?;
-                git.add_worktree(&commit, &dest)?;
-                if let Some(user) = &user {
-                    sandbox::hand_over(&dest, user).map_err(GitError::HandOver)?;
-                }
-                Ok(())
-            })
-            .await;
-        if let Err(e) = added {
-            finish(
-                LaneStatus::Failed,
-                Some(FailureKind::Infrastructure),
-                format!("could not check out {}: {e}", head.as_str()),
-            )
-            .await;
-            return;
-        }
+        let place = match self.make_place(lane_id, fence, &head).await {
+            Ok(place) => place,
+            Err(message) => {
+                finish(
+                    LaneStatus::Failed,
+                    Some(FailureKind::Infrastructure),
+                    message,
+                )
+                .await;
+                return;
+            }
+        };
 
         // Heartbeat: renew the lease; a lost fence cancels the lane.
         let lost = cancel.child_token();
@@ -333,13 +336,17 @@ impl Scheduler {
             timeout: Duration::from_secs(claim.timeout_secs.unwrap_or(self.repo.lane_timeout_secs)),
             kill_grace: self.kill_grace,
             log_path: log_path.clone(),
-            confinement: self.confinement.clone(),
+            confinement: Confinement {
+                user: place.user().cloned(),
+                ..self.confinement.clone()
+            },
             events_path: Some(self.repo.data_dir.lane_events(lane_id)),
             cgroup: self.cgroups.clone().map(|cgroups| LaneCgroupRequest {
                 cgroups,
                 lane: lane_id.to_string(),
                 fence,
             }),
+            home: Some(place.home.clone()),
         };
         let db = self.db.clone();
         let outcome = run_lane(spec, lost.clone(), move |ev| {
@@ -360,19 +367,34 @@ impl Scheduler {
                 .await;
         }
         finish(outcome.status, outcome.failure_kind, outcome.message).await;
-        self.remove_worktree(worktree).await;
+        self.clear_place(place, outcome.pikaci_run_id).await;
     }
 
-    /// Removes a lane's worktree (first as the lane user, when lanes run as
-    /// one) and git's bookkeeping of it; a failure is only logged.
-    async fn remove_worktree(&self, worktree: Utf8PathBuf) {
-        let user = self.confinement.user.clone();
+    /// Removes a dead server's lane's worktree and home (first as the lane
+    /// user that owns them, when lanes run as one) and git's bookkeeping of
+    /// the worktree, and gives its run (checked when it was recorded; its
+    /// pikaci has ended) to the service; a failure is only logged.
+    async fn remove_worktree(&self, lane: LaneRunId, fence: i64, run: Option<pikaci_core::RunId>) {
+        let accounts = self.accounts.clone();
+        let state_root = self.repo.pikaci_state_root.clone();
+        let worktree = self.repo.data_dir.worktree(lane, fence);
+        let home = self.repo.data_dir.lane_home(lane, fence);
         let removed = self
             .git
             .call(move |git| {
-                if let Some(user) = &user {
-                    sandbox::remove_worktree_as(&worktree, user)
-                        .map_err(GitError::RemoveWorktree)?;
+                for dir in [&worktree, &home] {
+                    if let Some(user) = accounts.as_ref().and_then(|a| a.owner_of(dir)) {
+                        sandbox::remove_worktree_as(dir, &user)
+                            .map_err(GitError::RemoveWorktree)?;
+                    }
+                }
+                if std::fs::symlink_metadata(&home).is_ok() {
+                    std::fs::remove_dir_all(&home).map_err(GitError::RemoveWorktree)?;
+                }
+                if let (Some(_), Some(run)) = (&accounts, &run)
+                    && let Err(e) = sandbox::files::seal_run(&state_root, run)
+                {
+                    tracing::warn!(%run, error = %e, "could not give a dead lane's run to the service");
                 }
                 git.remove_worktree(&worktree)
             })

@@ -132,12 +132,9 @@ impl Scheduler {
             if let Ok(suite) = self.db.lane_suite(lane.lane_id).await {
                 let _ = self.db.refresh_suite_status(suite).await;
             }
-            self.remove_worktree(
-                self.repo
-                    .data_dir
-                    .worktree(lane.lane_id, lane.fencing_token),
-            )
-            .await;
+            let run = lane.pikaci_run_id.as_deref().and_then(|r| r.parse().ok());
+            self.remove_worktree(lane.lane_id, lane.fencing_token, run)
+                .await;
         }
         Ok(done)
     }

@@ -29,8 +29,9 @@ async fn a_lane_printing_half_a_gigabyte_is_streamed_not_buffered() {
     std::fs::write(
         &fake,
         format!(
-            "#!/bin/bash\necho '{{\"event\":\"run_started\",\"run_id\":\"20260324T161238Z-1a2b3c4d\",\"created_at\":\"2026-03-24T16:12:38Z\"}}'\n\
-             head -c {BYTES} /dev/zero | tr '\\0' x\necho\n"
+            "#!/bin/bash\n{}echo '{{\"event\":\"run_started\",\"run_id\":\"20260324T161238Z-1a2b3c4d\",\"created_at\":\"2026-03-24T16:12:38Z\"}}'\n\
+             head -c {BYTES} /dev/zero | tr '\\0' x\necho\n",
+            crate::support::own_run_record_script("20260324T161238Z-1a2b3c4d")
         ),
     )
     .unwrap();
@@ -52,6 +53,7 @@ async fn a_lane_printing_half_a_gigabyte_is_streamed_not_buffered() {
         confinement: Default::default(),
         events_path: None,
         cgroup: None,
+        home: None,
     };
     let before = peak_rss_kib();
     let mut started = false;

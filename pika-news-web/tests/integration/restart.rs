@@ -174,12 +174,19 @@ fn killed_mid_lane(config: &str) {
         2,
         "{lane_log}"
     );
-    assert_eq!(
-        std::fs::read_dir(site.data.join("worktrees"))
-            .unwrap()
-            .count(),
-        0
-    );
+    for dir in ["worktrees", "lane-homes"] {
+        let left = std::fs::read_dir(site.data.join(dir)).map_or(0, |d| d.count());
+        assert_eq!(left, 0, "{dir}");
+    }
+    // With a lane user, both runs end up the service's: the dead server's
+    // too, once the next server took its lane back.
+    if !config.is_empty() {
+        use std::os::unix::fs::MetadataExt as _;
+        for run in [&first_run, &second_run] {
+            let dir = site.state_root.join("runs").join(run.as_str());
+            assert_eq!(std::fs::symlink_metadata(&dir).unwrap().uid(), 0, "{dir}");
+        }
+    }
 }
 
 /// An argv lane (a branch's script) that ignores SIGTERM and leaves a

@@ -153,10 +153,12 @@ fn a_hostile_lane_cannot_reach_the_service_secrets_or_files() {
     let guest = logs["guest"].as_str().unwrap().to_owned();
     assert!(guest.contains("DONE"), "{guest}");
 
-    // It ran as the lane user, with that user's group only and home.
+    // It ran as the lane user, with that user's group only and a fresh home
+    // of its own.
     assert!(
         guest.contains(&format!(
-            "IDENTITY uid={lane_uid} groups={lane_gid} home=/var/lib/{LANE_USER}\n"
+            "IDENTITY uid={lane_uid} groups={lane_gid} home={}/lane-homes/lane-{}-",
+            site.data, lane["id"]
         )),
         "{guest}"
     );
@@ -211,14 +213,22 @@ fn a_hostile_lane_cannot_reach_the_service_secrets_or_files() {
     assert_eq!(mode(&site.db), 0o600);
     assert_eq!(mode(&site.data), 0o711);
     assert_eq!(mode(&site.data.join("lane-logs")), 0o700);
-    assert_eq!(std::fs::metadata(&site.state_root).unwrap().uid(), lane_uid);
-    // The worktree was removed after the lane.
-    assert_eq!(
-        std::fs::read_dir(site.data.join("worktrees"))
-            .unwrap()
-            .count(),
-        0
-    );
+    // The state root is the service's; runs/ the lane group's, sticky; the
+    // finished run the service's too.
+    let state = std::fs::metadata(&site.state_root).unwrap();
+    assert_eq!((state.uid(), mode(&site.state_root)), (0, 0o755));
+    let runs = site.state_root.join("runs");
+    let meta = std::fs::metadata(&runs).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), mode(&runs)), (0, lane_gid, 0o1770));
+    assert_eq!(std::fs::metadata(runs.join(&run)).unwrap().uid(), 0);
+    // The worktree and the lane's home were removed after the lane.
+    for dir in ["worktrees", "lane-homes"] {
+        assert_eq!(
+            std::fs::read_dir(site.data.join(dir)).unwrap().count(),
+            0,
+            "{dir}"
+        );
+    }
 }
 
 #[test]

@@ -313,3 +313,22 @@ pub(crate) async fn serve(app: Router) -> (SocketAddr, JoinHandle<()>) {
     });
     (addr, server)
 }
+
+/// Bash for a stand-in `pikaci`: writes `run`'s record naming this very
+/// process (its pid and start time) as owner, as pikaci does before it
+/// announces a run, so a lane takes the run as its own. Needs
+/// `PIKACI_STATE_ROOT`.
+pub(crate) fn own_run_record_script(run: &str) -> String {
+    let mut record = RunRecord::for_test(run);
+    record.owner = Some(pikaci_core::RunOwner {
+        pid: 999_999_991,
+        host: pikaci_core::this_host_name(),
+        start_ticks: Some(999_999_992),
+    });
+    let json = serde_json::to_string(&record).unwrap();
+    format!(
+        "mkdir -p \"$PIKACI_STATE_ROOT/runs/{run}\"\n\
+         ticks=$(sed 's/.*) //' /proc/$$/stat | cut -d' ' -f20)\n\
+         printf '%s' '{json}' | sed \"s/999999991/$$/; s/999999992/$ticks/\" > \"$PIKACI_STATE_ROOT/runs/{run}/run.json\"\n"
+    )
+}

@@ -16,10 +16,16 @@ pub struct GitInfo {
     pub changed_files: Vec<String>,
 }
 
+/// Runs git in `source`. `core.fsmonitor` is turned off whatever the
+/// configuration says: reading the source must never start a program the
+/// configuration names (a CI host's `~/.gitconfig` may have been written by
+/// an earlier job). pika-news also runs pikaci with `GIT_CONFIG_GLOBAL` and
+/// `GIT_CONFIG_NOSYSTEM` set, so no global configuration is read at all.
 fn git(source: &Utf8Path, args: &[&str]) -> Option<Vec<u8>> {
     let out = Command::new("git")
         .arg("-C")
         .arg(source)
+        .args(["-c", "core.fsmonitor=false"])
         .args(args)
         .stdin(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
