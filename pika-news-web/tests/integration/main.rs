@@ -27,6 +27,7 @@ mod ph_client;
 mod ph_compat;
 mod pikaci_logs;
 mod raw_logs;
+mod reads;
 mod restart;
 mod run_cache;
 mod sandbox;
