@@ -118,7 +118,7 @@ pub(crate) fn lane_log_opener(
         let Some(path) = path else {
             return Ok(None);
         };
-        match DiskFs.open_read(&path) {
+        match DiskFs::new().open_read(&path) {
             Ok(f) => Ok(Some(Opened {
                 log: Box::new(f),
                 times: None,

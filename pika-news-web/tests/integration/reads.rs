@@ -138,3 +138,44 @@ fn thirty_two_streams_on_a_record_grown_to_60_mb_stay_small_and_say_why_they_end
     }
     assert!(peak_mib < 150, "the server's peak RSS was {peak_mib} MiB");
 }
+
+/// A lane that owns the state root replaces `runs` with a link to another
+/// instance's runs, one with a log only root may read. The server (root
+/// here) refuses every read through it, saying a link is in the way,
+/// instead of serving that log.
+#[test]
+fn a_runs_link_planted_in_the_state_root_is_never_followed() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let site = Site::new("");
+    let elsewhere = site.root.join("another-instance");
+    let other = Store::open(elsewhere.clone());
+    let record = RunRecord::for_test(RUN);
+    other.persist_run_record(&record).unwrap();
+    other
+        .open_job_log(&record.run_id, &record.jobs[0].id, LogFile::Guest)
+        .unwrap()
+        .write_all(b"root-only secret\n")
+        .unwrap();
+    let log = other
+        .root()
+        .job_log(&record.run_id, &record.jobs[0].id, LogFile::Guest);
+    std::fs::set_permissions(&log, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::create_dir_all(&site.state_root).unwrap();
+    std::os::unix::fs::symlink(elsewhere.join("runs"), site.state_root.join("runs")).unwrap();
+    let server = site.serve(&[], &[]);
+    for path in [
+        format!("/news/api/forge/pikaci/run/{RUN}"),
+        format!("/news/api/forge/pikaci/logs/{RUN}?kind=guest"),
+        format!("/news/api/forge/pikaci/logs/{RUN}/raw?kind=guest"),
+        format!("/news/api/forge/pikaci/logs/{RUN}/stream?kind=guest"),
+    ] {
+        let answer = server
+            .get(&path, Some(&site.token), Duration::from_secs(10))
+            .unwrap();
+        let body = String::from_utf8_lossy(&answer.body);
+        assert_eq!(answer.status, 500, "{path}: {body}");
+        assert!(body.contains("symbolic link"), "{path}: {body}");
+        assert!(!body.contains("secret"), "{path}: {body}");
+        assert!(!body.contains(site.root.as_str()), "{path}: {body}");
+    }
+}
