@@ -179,3 +179,93 @@ fn a_runs_link_planted_in_the_state_root_is_never_followed() {
         assert!(!body.contains(site.root.as_str()), "{path}: {body}");
     }
 }
+
+/// CPU time (user + system) of `pid` so far, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which may hold spaces).
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 here.
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+/// A branch `feature/x` whose lane `pre-merge` ran `RUN`, in the site's
+/// database (before the server starts); its page's path.
+async fn lane_page(site: &Site) -> String {
+    use pika_news_web::db::{Db, NewLane, SuiteStatus};
+    let db = Db::open(&site.db).unwrap();
+    let head = "a".repeat(40);
+    let branch = db.upsert_branch("feature/x", &head).await.unwrap();
+    let suite = db
+        .insert_suite(branch, &head, SuiteStatus::Running, None)
+        .await
+        .unwrap();
+    let lane = db
+        .insert_lane(NewLane {
+            suite_id: suite,
+            lane: "pre-merge".into(),
+            title: "pre-merge checks".into(),
+            concurrency_group: None,
+            command: None,
+            timeout_secs: None,
+        })
+        .await
+        .unwrap();
+    db.set_lane_pikaci_run(lane, RUN).await.unwrap();
+    format!("/news/branch/{branch}/ci/lane/{lane}?job=build")
+}
+
+/// A job makes its log a 1 TiB sparse file (`truncate -s 1T`) with a few
+/// lines at its end. The lane page numbers the lines it shows by counting
+/// those before them: holes are skipped (no newline in a hole), so the page
+/// answers at once with the real numbers, and the server is idle after.
+/// Before, it read a TiB of zeros: about an hour of a core, going on after
+/// the client had left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_tib_sparse_log_is_numbered_at_once_and_costs_no_cpu_after() {
+    let site = Site::new("");
+    let (store, record) = running_run(&site);
+    let log = store
+        .root()
+        .job_log(&record.run_id, &record.jobs[0].id, LogFile::Guest);
+    let file = std::fs::OpenOptions::new().write(true).open(&log).unwrap();
+    file.set_len(1 << 40).unwrap();
+    std::os::unix::fs::FileExt::write_all_at(&file, b"one\ntwo\nlast line\n", (1 << 40) - 18)
+        .unwrap();
+    drop(file);
+    let page = lane_page(&site).await;
+    let server = tokio::task::spawn_blocking({
+        let site_token = site.token.clone();
+        let server = site.serve(&[], &[]);
+        move || {
+            let started = Instant::now();
+            let answer = server
+                .get(&page, Some(&site_token), Duration::from_secs(5))
+                .expect("the page answers");
+            (server, answer, started.elapsed())
+        }
+    });
+    let (server, answer, took) = server.await.unwrap();
+    let body = String::from_utf8_lossy(&answer.body);
+    assert_eq!(answer.status, 200, "{body}");
+    // A line's number is its newlines before it plus one: 1 (the first
+    // line is the 1 TiB hole and "one"), 2, 3.
+    assert!(
+        body.contains("id=\"L3\"") && body.contains("last line"),
+        "{body}"
+    );
+    let ticks = cpu_ticks(server.pid);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let spent = cpu_ticks(server.pid) - ticks;
+    println!(
+        "1 TiB sparse log: page in {took:?}; the server's CPU in the 2 s after: {spent} ticks"
+    );
+    assert!(took < Duration::from_secs(1), "the page took {took:?}");
+    assert!(
+        spent < 50,
+        "the server spent {spent} ticks of CPU after answering"
+    );
+    drop(server);
+    std::fs::remove_file(&log).unwrap();
+}

@@ -218,6 +218,21 @@ impl ReadAt for DiskFile {
     fn identity(&self) -> io::Result<FileIdentity> {
         Ok(identity_of(&self.0.metadata()?))
     }
+
+    fn next_data(&self, offset: u64) -> io::Result<Option<u64>> {
+        let Ok(at) = i64::try_from(offset) else {
+            return Ok(None);
+        };
+        // Reads are positional (pread), so moving the descriptor's offset
+        // here disturbs nothing.
+        match nix::unistd::lseek(&self.0, at, nix::unistd::Whence::SeekData) {
+            Ok(data) => Ok(Some(u64::try_from(data).unwrap_or(offset))),
+            Err(nix::errno::Errno::ENXIO) => Ok(None),
+            // A file system that cannot tell: no hole is known.
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EOPNOTSUPP) => Ok(Some(offset)),
+            Err(e) => Err(io::Error::from(e)),
+        }
+    }
 }
 
 /// The identity `fstat`/`lstat` gave.

@@ -147,6 +147,14 @@ impl LogReader {
             .map_err(StoreError::io(self.what.clone()))
     }
 
+    /// Where the next byte of data at or after `offset` is, holes of a
+    /// sparse log skipped; `None` when only a hole is left to the end.
+    pub fn next_data(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+        self.file
+            .next_data(offset)
+            .map_err(StoreError::io(self.what.clone()))
+    }
+
     /// Reads into `buf` from byte `offset`: how many bytes were read, 0 at
     /// the end. Reads into a buffer the caller reuses, so printing a whole log
     /// allocates nothing per piece.
