@@ -269,3 +269,71 @@ async fn a_one_tib_sparse_log_is_numbered_at_once_and_costs_no_cpu_after() {
     drop(server);
     std::fs::remove_file(&log).unwrap();
 }
+
+/// A thousand clients ask for a 16 MiB log through the raw route and read
+/// nothing past the answer's head. Each download takes its pieces from one
+/// byte budget shared by all (64 MiB), so the server holds that much at
+/// most, not a thousand times two pieces of 512 KiB. Before: about 1.8 GB.
+#[test]
+fn a_thousand_idle_raw_downloads_stay_within_the_download_budget() {
+    let site = Site::new("");
+    let (store, record) = running_run(&site);
+    let log = store
+        .root()
+        .job_log(&record.run_id, &record.jobs[0].id, LogFile::Guest);
+    // The bytes do not matter: a sparse file reads as zeros.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    let server = site.serve(&[], &[]);
+    let path = format!("/news/api/forge/pikaci/logs/{RUN}/raw?kind=guest");
+    let mut idle = Vec::new();
+    for i in 0..1000 {
+        let mut s = TcpStream::connect(&server.addr).unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\r\n",
+            site.token
+        )
+        .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        // The head only, so each download has started.
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            match std::io::Read::read(&mut s, &mut byte) {
+                Ok(1) => head.push(byte[0]),
+                Ok(_) => panic!("download {i} closed: {}", String::from_utf8_lossy(&head)),
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => panic!("download {i}: {e}"),
+            }
+        }
+        assert!(
+            head.starts_with(b"HTTP/1.1 200"),
+            "{}",
+            String::from_utf8_lossy(&head)
+        );
+        idle.push(s);
+    }
+    // Let every download read what it may and block on its client.
+    let mut last = 0;
+    let settled = Instant::now() + Duration::from_secs(30);
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let now = status_kib(server.pid, "VmRSS");
+        if now.abs_diff(last) < 1024 || Instant::now() > settled {
+            break;
+        }
+        last = now;
+    }
+    let peak_mib = status_kib(server.pid, "VmHWM") / 1024;
+    let rss_mib = status_kib(server.pid, "VmRSS") / 1024;
+    println!(
+        "1,000 idle raw downloads of a 16 MiB log: peak RSS {peak_mib} MiB, now {rss_mib} MiB"
+    );
+    assert!(peak_mib < 200, "the server's peak RSS was {peak_mib} MiB");
+    drop(idle);
+}
