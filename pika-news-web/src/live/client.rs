@@ -188,10 +188,16 @@ impl Client {
                     self.send(sse::heartbeat()).await?;
                     continue;
                 }
+                // The client left: let go of the hub now, not at the next
+                // heartbeat, so a hub without clients ends at once.
+                () = self.tx.closed() => return Err(Stop::Gone),
             };
             let caught = match event {
                 Ok(event) => match &*event {
-                    HubEvent::Start(from) if *from > self.file().text.read() => {
+                    // The hub starts past this client (it missed bytes) or
+                    // before it (the log was truncated or replaced since this
+                    // client read it, which its own follow tells): the file.
+                    HubEvent::Start(from) if *from != self.file().text.read() => {
                         Some(self.catch_up().await?)
                     }
                     HubEvent::Start(_) => None,
