@@ -83,10 +83,10 @@ fn open_stream(
                 }
                 Err(_) => break,
             }
-            if line.starts_with("event: log") {
-                if let Some(tx) = started.take() {
-                    let _ = tx.send(());
-                }
+            if line.starts_with("event: log")
+                && let Some(tx) = started.take()
+            {
+                let _ = tx.send(());
             }
             if line.starts_with("event: ") || line.starts_with("data: ") {
                 lines.push(line.trim_end().to_owned());
