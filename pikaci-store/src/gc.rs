@@ -443,7 +443,7 @@ mod tests {
     fn a_held_run_is_left_until_its_hold_ends() {
         let dir = tempfile::tempdir().unwrap();
         let root = camino::Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
-        let disk = Store::with_fs(crate::DiskFs, StateRoot::new(root));
+        let disk = Store::with_fs(crate::DiskFs::new(), StateRoot::new(root));
         let mem = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
         fn check<F: Fs + Clone>(store: &Store<F>) {
             let original = RunRecord::for_test("20260301T000000Z-00000001");

@@ -18,9 +18,11 @@ pub struct Store<F = DiskFs> {
 }
 
 impl Store<DiskFs> {
-    /// A store on the real file system at `root`.
+    /// A store on the real file system at `root`: reads resolve every path
+    /// below `root` without following a symbolic link ([`DiskFs::beneath`]).
     pub fn open(root: impl Into<Utf8PathBuf>) -> Self {
-        Self::with_fs(DiskFs, StateRoot::new(root))
+        let root = root.into();
+        Self::with_fs(DiskFs::beneath(root.clone()), StateRoot::new(root))
     }
 }
 
@@ -46,9 +48,18 @@ impl<F: Fs> Store<F> {
         path: &Utf8Path,
         run: &RunId,
     ) -> Result<Option<EntryKind>, StoreError> {
-        self.fs
-            .kind(path)
-            .map_err(StoreError::io(format!("inspecting run {run}")))
+        self.fs.kind(path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidInput {
+                // A link on the way: the run as found is not to be trusted.
+                StoreError::Corrupt {
+                    run: run.clone(),
+                    file: ".".into(),
+                    message: without_path(&e, path),
+                }
+            } else {
+                StoreError::io(format!("inspecting run {run}"))(e)
+            }
+        })
     }
 }
 

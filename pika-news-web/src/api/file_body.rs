@@ -4,7 +4,10 @@
 //! [`PIECE`] bytes on the blocking pool (never on an async worker) and hands
 //! each to the body through a channel of one, so a download holds at most
 //! about two pieces however large the log and however slow the client, and
-//! the next piece is read while the previous one is being sent.
+//! the next piece is read while the previous one is being sent. Every piece
+//! is read only once its size is taken from the server's [`ByteBudget`] and
+//! gives it back when sent, so all downloads together hold at most that
+//! budget: clients that read nothing make others wait, not the server grow.
 
 use std::io;
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use axum::body::{Body, Bytes};
 use pikaci_store::LogReader;
 use tokio::sync::mpsc;
 
+use super::heavy::ByteBudget;
 use crate::live::receiver_stream;
 
 /// How many bytes one read takes: large, so a 1 GiB log costs few hops to
@@ -22,16 +26,24 @@ pub(crate) const PIECE: usize = 512 * 1024;
 /// Bytes `start..end` of `reader` as a body. A log that turns out shorter
 /// than `end` (it was replaced) ends the body with an error, which aborts the
 /// answer rather than sending fewer bytes than its `Content-Length` says.
-pub(crate) fn file_body(reader: Arc<LogReader>, start: u64, end: u64) -> Body {
+pub(crate) fn file_body(reader: Arc<LogReader>, start: u64, end: u64, budget: ByteBudget) -> Body {
     let (tx, rx) = mpsc::channel::<io::Result<Bytes>>(1);
     tokio::spawn(async move {
         let mut at = start;
         while at < end {
             let len = (end - at).min(PIECE as u64) as usize;
+            // A client gone while this waits closes the channel: stop.
+            let permit = tokio::select! {
+                permit = budget.take(len) => permit,
+                () = tx.closed() => break,
+            };
+            let Some(permit) = permit else { break };
             let r = reader.clone();
-            let piece = tokio::task::spawn_blocking(move || read_piece(&r, at, len))
-                .await
-                .unwrap_or_else(|e| Err(io::Error::other(format!("a read task failed: {e}"))));
+            let piece = tokio::task::spawn_blocking(move || {
+                read_piece_into(&r, at, len).map(|buf| ByteBudget::hold(buf, permit))
+            })
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(format!("a read task failed: {e}"))));
             let failed = piece.is_err();
             if let Ok(p) = &piece {
                 at += p.len() as u64;
@@ -50,6 +62,11 @@ pub(crate) fn file_body(reader: Arc<LogReader>, start: u64, end: u64) -> Body {
 
 /// Reads exactly `len` bytes at `at`, or fails.
 pub(crate) fn read_piece(reader: &LogReader, at: u64, len: usize) -> io::Result<Bytes> {
+    read_piece_into(reader, at, len).map(Bytes::from)
+}
+
+/// [`read_piece`], as a vector.
+fn read_piece_into(reader: &LogReader, at: u64, len: usize) -> io::Result<Vec<u8>> {
     let mut buf = vec![0u8; len];
     let mut filled = 0;
     while filled < len {
@@ -59,5 +76,5 @@ pub(crate) fn read_piece(reader: &LogReader, at: u64, len: usize) -> io::Result<
             Err(e) => return Err(io::Error::other(e.to_string())),
         }
     }
-    Ok(Bytes::from(buf))
+    Ok(buf)
 }

@@ -28,11 +28,13 @@ const PIECE: usize = 64 * 1024;
 /// A permit for one heavy read.
 pub(crate) type HeavyPermit = OwnedSemaphorePermit;
 
-/// How many heavy reads run at once, and how long a request waits for one.
+/// How many heavy reads run at once, and how long a request waits for one;
+/// and the bytes every streamed download together may hold in memory.
 #[derive(Debug, Clone)]
 pub struct HeavyReads {
     permits: Arc<Semaphore>,
     wait: Duration,
+    download_bytes: Arc<Semaphore>,
 }
 
 impl Default for HeavyReads {
@@ -49,12 +51,31 @@ impl HeavyReads {
     /// How long a request waits for a permit by default.
     pub const DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
+    /// Bytes all streamed downloads together hold at once by default (what
+    /// was read and not yet handed to the socket): a thousand clients that
+    /// read nothing cost this much, not a thousand times a piece.
+    pub const DEFAULT_DOWNLOAD_BYTES: usize = 64 << 20;
+
     /// `permits` heavy reads at once (at least 1); a request waits `wait` for one.
     pub fn new(permits: usize, wait: Duration) -> Self {
         Self {
             permits: Arc::new(Semaphore::new(permits.max(1))),
             wait,
+            download_bytes: Arc::new(Semaphore::new(Self::DEFAULT_DOWNLOAD_BYTES)),
         }
+    }
+
+    /// The same, with downloads holding at most `bytes` together (at
+    /// least one download piece, so a download can always go on).
+    pub fn with_download_bytes(mut self, bytes: usize) -> Self {
+        let least = super::file_body::PIECE;
+        self.download_bytes = Arc::new(Semaphore::new(bytes.max(least)));
+        self
+    }
+
+    /// The budget streamed downloads take their pieces from.
+    pub(crate) fn download_budget(&self) -> ByteBudget {
+        ByteBudget(self.download_bytes.clone())
     }
 
     /// A permit, waiting for one at most the configured time.
@@ -63,6 +84,41 @@ impl HeavyReads {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) | Err(_) => Err(ApiError::Busy),
         }
+    }
+}
+
+/// Bytes in memory shared by every streamed download: a piece is read only
+/// once its size is taken from the budget, and gives it back when the
+/// connection has sent it (the bytes are dropped).
+#[derive(Debug, Clone)]
+pub(crate) struct ByteBudget(Arc<Semaphore>);
+
+impl ByteBudget {
+    /// Waits until `n` bytes are free (however long: a download already
+    /// answering cannot turn into a 503), then takes them.
+    pub(crate) async fn take(&self, n: usize) -> Option<OwnedSemaphorePermit> {
+        let n = u32::try_from(n).ok()?;
+        self.0.clone().acquire_many_owned(n).await.ok()
+    }
+
+    /// `buf` as bytes that give `permit` back when the last of them is dropped.
+    pub(crate) fn hold(buf: Vec<u8>, permit: OwnedSemaphorePermit) -> Bytes {
+        Bytes::from_owner(Held {
+            buf,
+            _permit: permit,
+        })
+    }
+}
+
+/// A piece's bytes and the budget they hold.
+struct Held {
+    buf: Vec<u8>,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl AsRef<[u8]> for Held {
+    fn as_ref(&self) -> &[u8] {
+        &self.buf
     }
 }
 

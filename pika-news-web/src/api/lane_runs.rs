@@ -91,7 +91,7 @@ pub(crate) async fn log(
     };
     let path = dir.lane_log(id);
     // Opened never through a link and never blocking on a FIFO (`DiskFs`).
-    let read = blocking(move || match DiskFs.open_read(&path) {
+    let read = blocking(move || match DiskFs::new().open_read(&path) {
         Ok(file) => read_fitted(file.size()?, range, ANSWER_BUDGET, |buf, at| {
             file.read_at(buf, at)
         }),

@@ -30,6 +30,7 @@ use pikaci_store::{FileIdentity, JobLog, LogRange, LogReader, StoreError, defaul
 
 use super::dto::ErrorBody;
 use super::file_body::{file_body, read_piece};
+use super::heavy::ByteBudget;
 use super::http_range::{Conditions, RangeAsk};
 use super::query::{self, Params, parse_run_id};
 use super::run_loader::{blocking, load_cached_record, watched_hit};
@@ -190,7 +191,7 @@ pub(crate) async fn raw(
         // (decided from the same identity and conditions).
         match inline {
             Some(bytes) => Source::Bytes(bytes),
-            None => Source::Reader(reader),
+            None => Source::Reader(reader, state.heavy.download_budget()),
         }
     });
     // A small span read while the job's folder was watched is kept.
@@ -247,8 +248,8 @@ struct Asked {
 enum Source {
     /// Memory: exactly the bytes to send.
     Bytes(Bytes),
-    /// The open log, streamed.
-    Reader(Arc<LogReader>),
+    /// The open log, streamed, its pieces taken from the download budget.
+    Reader(Arc<LogReader>, ByteBudget),
 }
 
 /// The answer for a log of `identity` to what was `asked`: 304, 416, or 200
@@ -308,7 +309,7 @@ fn respond(
     }
     let (body, kept) = match source(start, len) {
         Source::Bytes(bytes) => (Body::from(bytes.clone()), Some((start, bytes))),
-        Source::Reader(reader) => (file_body(reader, start, start + len), None),
+        Source::Reader(reader, budget) => (file_body(reader, start, start + len, budget), None),
     };
     ((status, out, body).into_response(), kept)
 }

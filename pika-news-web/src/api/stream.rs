@@ -5,10 +5,12 @@
 //! each line starts with its arrival time. The events and how a
 //! stream follows are in [`crate::live`].
 
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use pikaci_core::JobId;
+use pikaci_store::{JobLog, StoreError};
 
 use super::query::{self, Params, parse_run_id};
 use super::run_loader::{blocking, load_cached_record};
@@ -35,6 +37,25 @@ fn start_offset(params: &Params, headers: &HeaderMap) -> Result<u64, ApiError> {
     }
 }
 
+/// A stream asked to start past the end of its log (an offset from a log
+/// since truncated or replaced, or made up): one `error` event saying so,
+/// as a `416` would, instead of a stream that waits for bytes that will
+/// never come there.
+fn past_the_end(log: &JobLog, from: u64) -> Result<Option<Body>, StoreError> {
+    if from == 0 {
+        return Ok(None);
+    }
+    let size = log.size()?.unwrap_or(0);
+    if from <= size {
+        return Ok(None);
+    }
+    let message = format!(
+        "416 range not satisfiable: offset {from} is past the end of the log ({size} bytes); \
+         follow it again from 0"
+    );
+    Ok(Some(Body::from(live::sse::error_event(&message))))
+}
+
 /// `GET .../logs/{run_id}/stream?job=&kind=&offset=`.
 pub(crate) async fn stream(
     access: ReadAccess,
@@ -57,6 +78,9 @@ pub(crate) async fn stream(
         let job = store.run(&run)?.job_of(&record, job.as_ref())?;
         let status = StreamStatus::of(&record, job.id());
         let log = job.log(file);
+        if let Some(refused) = past_the_end(&log, from)? {
+            return Ok(Err(refused));
+        }
         // A damaged sidecar is reported now rather than losing times silently.
         let at_line_start = if timestamps {
             log.times()?;
@@ -64,16 +88,19 @@ pub(crate) async fn stream(
         } else {
             from == 0
         };
-        Ok::<_, pikaci_store::StoreError>(StreamStart {
+        Ok::<_, StoreError>(Ok(StreamStart {
             log,
             from,
             at_line_start,
             timestamps,
             status,
-        })
+        }))
     })
     .await??;
-    let body = live::stream(state.live.clone(), state.liveness.clone(), start);
+    let body = match start {
+        Ok(start) => live::stream(state.live.clone(), state.liveness.clone(), start),
+        Err(refused) => refused,
+    };
     let headers = [
         (
             header::CONTENT_TYPE,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use pikaci_core::Liveness;
-use pikaci_store::{DiskFs, Follow, FollowStep, JobLog, StoreError};
+use pikaci_store::{Follow, FollowStep, JobLog, StoreError};
 use tokio::sync::{broadcast, mpsc};
 use tokio::time::Instant;
 
@@ -75,8 +75,9 @@ enum Stop {
     Gone,
     /// The client took nothing for the stall limit.
     Stalled,
-    /// Reading the log failed (logged).
-    Failed,
+    /// Reading the log failed (logged, and told to the client in an
+    /// `error` event).
+    Failed(String),
     /// The server is stopping.
     Closing,
 }
@@ -103,7 +104,7 @@ impl Caught {
 struct FileSide {
     text: TextCursor,
     timed: Option<Timed>,
-    follow: Option<Follow<DiskFs>>,
+    follow: Option<Follow>,
 }
 
 /// What one blocking step of a client's own follow gave.
@@ -116,13 +117,18 @@ enum Read {
 
 impl FileSide {
     /// One step of the follow from where the text is, rendered (blocking).
-    fn step(&mut self, log: &JobLog, liveness: &Arc<dyn Liveness>) -> Result<Read, StoreError> {
+    fn step(
+        &mut self,
+        log: &JobLog,
+        liveness: &Arc<dyn Liveness>,
+        settings: &Settings,
+    ) -> Result<Read, StoreError> {
         let from = self.text.read();
         let follow = match self.follow.take() {
             Some(f) if f.offset() == from => self.follow.insert(f),
             _ => self
                 .follow
-                .insert(log.clone().follow(from, liveness.clone())),
+                .insert(super::follow(log.clone(), from, liveness.clone(), settings)),
         };
         match follow.step()? {
             FollowStep::Chunk(c) => {
@@ -160,6 +166,15 @@ impl Client {
     }
 
     async fn run(mut self, live: Arc<LiveLogs>) -> Result<(), Stop> {
+        let ran = self.follow_log(live).await;
+        if let Err(Stop::Failed(message)) = &ran {
+            // Said, so a client knows not to reconnect and wait again.
+            let _ = self.send(sse::error_event(message)).await;
+        }
+        ran
+    }
+
+    async fn follow_log(&mut self, live: Arc<LiveLogs>) -> Result<(), Stop> {
         self.send(sse::status_event(&self.status)).await?;
         let mut rx = live.subscribe(&self.log, &self.liveness);
         if let Some(status) = self.catch_up().await?.ended() {
@@ -173,10 +188,16 @@ impl Client {
                     self.send(sse::heartbeat()).await?;
                     continue;
                 }
+                // The client left: let go of the hub now, not at the next
+                // heartbeat, so a hub without clients ends at once.
+                () = self.tx.closed() => return Err(Stop::Gone),
             };
             let caught = match event {
                 Ok(event) => match &*event {
-                    HubEvent::Start(from) if *from > self.file().text.read() => {
+                    // The hub starts past this client (it missed bytes) or
+                    // before it (the log was truncated or replaced since this
+                    // client read it, which its own follow tells): the file.
+                    HubEvent::Start(from) if *from != self.file().text.read() => {
                         Some(self.catch_up().await?)
                     }
                     HubEvent::Start(_) => None,
@@ -246,13 +267,14 @@ impl Client {
     async fn catch_up(&mut self) -> Result<Caught, Stop> {
         loop {
             let mut file = self.file.take().expect("the file side is here");
-            let (log, liveness) = (self.log.clone(), self.liveness.clone());
+            let (log, liveness, settings) =
+                (self.log.clone(), self.liveness.clone(), self.settings);
             let (file, read) = tokio::task::spawn_blocking(move || {
-                let read = file.step(&log, &liveness);
+                let read = file.step(&log, &liveness, &settings);
                 (file, read)
             })
             .await
-            .map_err(|_| Stop::Failed)?;
+            .map_err(|_| Stop::Failed("a read task failed".into()))?;
             let status = file
                 .follow
                 .as_ref()
@@ -273,7 +295,8 @@ impl Client {
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "reading a log for a stream failed");
-                    return Err(Stop::Failed);
+                    // The store's messages name the run and file, never a path.
+                    return Err(Stop::Failed(e.to_string()));
                 }
             }
         }
@@ -296,7 +319,7 @@ impl Client {
     }
 
     /// The job has finished and its log is all sent: the last status, then `end`.
-    async fn end(mut self, status: StreamStatus) -> Result<(), Stop> {
+    async fn end(&mut self, status: StreamStatus) -> Result<(), Stop> {
         self.set_status(status).await?;
         let end = StreamEnd {
             job: self.status.job.clone(),

@@ -14,7 +14,7 @@ use std::sync::{Arc, Weak};
 
 use axum::body::Bytes;
 use pikaci_core::{JobId, Liveness, LogFile, RunId};
-use pikaci_store::{DiskFs, Follow, FollowStep, JobLog, StoreError};
+use pikaci_store::{Follow, FollowStep, JobLog, StoreError};
 use tokio::sync::broadcast;
 
 use super::sse::StreamStatus;
@@ -91,7 +91,7 @@ impl Rendered {
 /// The hub's side of the file: its follow, the times of the lines it reads,
 /// and the text of a client in step with it, without and with times.
 struct Reader {
-    follow: Follow<DiskFs>,
+    follow: Follow,
     timed: Timed,
     at_line_start: bool,
     plain: TextCursor,
@@ -106,7 +106,7 @@ enum Step {
 
 impl Reader {
     /// Starts at the log's end (blocking: file reads).
-    fn at_end(log: JobLog, liveness: Arc<dyn Liveness>) -> Self {
+    fn at_end(log: JobLog, liveness: Arc<dyn Liveness>, settings: &Settings) -> Self {
         let start = log.size().ok().flatten().unwrap_or(0);
         let at_line_start = super::starts_line(&log, start);
         Self {
@@ -114,7 +114,7 @@ impl Reader {
             plain: TextCursor::new(start, at_line_start),
             stamped: TextCursor::new(start, at_line_start),
             timed: Timed::new(log.clone()),
-            follow: log.follow(start, liveness),
+            follow: super::follow(log, start, liveness, settings),
         }
     }
 
@@ -160,7 +160,8 @@ pub(crate) async fn run(
     registry: Weak<LiveLogs>,
     settings: Settings,
 ) {
-    let Ok(reader) = tokio::task::spawn_blocking(move || Reader::at_end(log, liveness)).await
+    let Ok(reader) =
+        tokio::task::spawn_blocking(move || Reader::at_end(log, liveness, &settings)).await
     else {
         force_retire(&registry, &key, &tx);
         return;
@@ -206,7 +207,11 @@ pub(crate) async fn run(
             Ok(Step::Bytes(event)) => {
                 let _ = tx.send(Arc::new(event));
             }
-            Ok(Step::Wait) => tokio::time::sleep(settings.poll).await,
+            // The last client leaving ends the wait, and so the hub, at once.
+            Ok(Step::Wait) => tokio::select! {
+                () = tokio::time::sleep(settings.poll) => {}
+                () = tx.closed() => {}
+            },
             Ok(Step::End) => {
                 let _ = tx.send(Arc::new(HubEvent::End));
                 break;

@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use pikaci_core::Liveness;
-use pikaci_store::JobLog;
+use pikaci_store::{Follow, JobLog};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
@@ -55,6 +55,18 @@ pub(crate) fn starts_line(log: &JobLog, offset: u64) -> bool {
         && byte[0] == b'\n'
 }
 
+/// The follow of `log` from `from` a stream or a hub steps: its record
+/// read only up to [`Settings::record_bound`].
+pub(crate) fn follow(
+    log: JobLog,
+    from: u64,
+    liveness: Arc<dyn Liveness>,
+    settings: &Settings,
+) -> Follow {
+    log.follow(from, liveness)
+        .record_bound(settings.record_bound)
+}
+
 /// How live streams behave. The defaults suit a server; tests shorten them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Settings {
@@ -71,6 +83,11 @@ pub struct Settings {
     pub client_queue: usize,
     /// Events a hub's broadcast keeps for clients that are a little behind.
     pub hub_capacity: usize,
+    /// The largest `run.json` a stream reads to learn the job's status
+    /// (the API's [`MAX_SERVED_RECORD_BYTES`](crate::MAX_SERVED_RECORD_BYTES)
+    /// by default): a longer one ends the stream with an `error` event,
+    /// unread.
+    pub record_bound: u64,
 }
 
 impl Default for Settings {
@@ -81,6 +98,7 @@ impl Default for Settings {
             stall_limit: Duration::from_secs(30),
             client_queue: 16,
             hub_capacity: 64,
+            record_bound: 4 * 1024 * 1024,
         }
     }
 }

@@ -6,6 +6,9 @@
 //! - `status`: `data:` a [`StreamStatus`] when the job's status changes (and
 //!   once at the start).
 //! - `end`: `data:` a [`StreamEnd`], then the stream closes.
+//! - `error`: `data:` `{"error": "..."}` when the log cannot be followed
+//!   (its record over the bound, the log truncated or replaced, an offset
+//!   past its end), then the stream closes: reconnecting would not help.
 //! - a comment (`: keep-alive`) while the job is quiet.
 
 use axum::body::Bytes;
@@ -75,6 +78,11 @@ pub(crate) fn status_event(status: &StreamStatus) -> Bytes {
 /// The `end` event.
 pub(crate) fn end_event(end: &StreamEnd) -> Bytes {
     json_event("end", end)
+}
+
+/// The `error` event: why the stream stops (no server path in it).
+pub(crate) fn error_event(message: &str) -> Bytes {
+    json_event("error", &serde_json::json!({ "error": message }))
 }
 
 /// A comment line, which keeps proxies and clients from timing out.

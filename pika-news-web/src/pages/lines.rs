@@ -7,8 +7,15 @@
 //! before every mebibyte, so the next question about the same log only reads
 //! what was added since (logs only grow) and at most one mebibyte more. It
 //! remembers a bounded number of logs, dropping the least recently used.
+//!
+//! A job can make its log anything: holes of a sparse file (`truncate -s
+//! 1T`) are skipped (`SEEK_DATA`: a hole has no newline), and one request
+//! reads at most a [`Bound`] of data and stops when its request is gone;
+//! past that the answer is "not known" (the page shows `line ?`), and what
+//! was counted is kept for the next request.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use pikaci_core::{JobId, LogFile, RunId};
@@ -30,26 +37,82 @@ pub(crate) enum LogKey {
     Lane(LaneRunId),
 }
 
+/// How much data one request may count: past it, line numbers are not
+/// known (a 1 GiB log is counted in about 0.3 s here; a larger one takes
+/// several requests, each adding to what is kept).
+pub(crate) const COUNT_BYTES: u64 = 2 << 30;
+
 /// Reads a log by position: what counting needs ([`LogReader`] in the
 /// server, a byte slice in tests).
 pub(crate) trait ReadLog {
     /// Reads into `buf` from `offset`; 0 at the end.
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError>;
+    /// Where data starts at or after `offset` (holes skipped); `None` when
+    /// only a hole is left. By default there are no holes.
+    fn next_data(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+        Ok(Some(offset))
+    }
 }
 
 impl ReadLog for LogReader {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
         LogReader::read_at(self, buf, offset)
     }
+    fn next_data(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+        LogReader::next_data(self, offset)
+    }
+}
+
+fn lane_log_error(source: std::io::Error) -> StoreError {
+    StoreError::Io {
+        what: "reading a lane log".into(),
+        source,
+    }
 }
 
 impl ReadLog for Box<dyn ReadAt> {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
-        ReadAt::read_at(&**self, buf, offset).map_err(|source| StoreError::Io {
-            what: "reading a lane log".into(),
-            source,
-        })
+        ReadAt::read_at(&**self, buf, offset).map_err(lane_log_error)
     }
+    fn next_data(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+        ReadAt::next_data(&**self, offset).map_err(lane_log_error)
+    }
+}
+
+/// What one request may still count: bytes of data (holes are free), until
+/// its request is gone.
+#[derive(Debug)]
+pub(crate) struct Bound<'a> {
+    left: u64,
+    gone: &'a AtomicBool,
+}
+
+impl<'a> Bound<'a> {
+    /// At most `bytes` of data, while `gone` is false.
+    pub(crate) fn new(bytes: u64, gone: &'a AtomicBool) -> Self {
+        Self { left: bytes, gone }
+    }
+
+    /// Takes `n` bytes from the bound; false when it is spent or the
+    /// request is gone (nothing is taken then).
+    fn take(&mut self, n: u64) -> bool {
+        if self.gone.load(Ordering::Relaxed) || self.left < n {
+            return false;
+        }
+        self.left -= n;
+        true
+    }
+}
+
+/// Where line `n` starts, as far as the bound let the count go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum LineStart {
+    /// At this byte.
+    At(u64),
+    /// The log has fewer lines.
+    Missing,
+    /// The count stopped at its bound before it knew.
+    Unknown,
 }
 
 /// Newlines in `bytes` (memchr's vectorized count).
@@ -71,12 +134,30 @@ struct Counts {
 }
 
 impl Counts {
-    /// Counts on to `target` (not past what the log holds).
-    fn extend(&mut self, log: &dyn ReadLog, target: u64, buf: &mut [u8]) -> Result<(), StoreError> {
+    /// Counts on to `target` (not past what the log holds), holes skipped;
+    /// false when the bound stopped it first (what was counted is kept).
+    fn extend(
+        &mut self,
+        log: &dyn ReadLog,
+        target: u64,
+        buf: &mut [u8],
+        bound: &mut Bound<'_>,
+    ) -> Result<bool, StoreError> {
         while self.end < target {
+            let data = log.next_data(self.end)?.unwrap_or(target);
+            if data > self.end {
+                // A hole: no newline in it. Marked, so a later count from
+                // a checkpoint does not walk it again.
+                self.end = data.min(target);
+                self.checkpoints.push((self.end, self.lines_at_end));
+                continue;
+            }
             let next_mark = (self.end / CHECKPOINT + 1) * CHECKPOINT;
             let want = (target.min(next_mark) - self.end) as usize;
             let want = want.min(buf.len());
+            if !bound.take(want as u64) {
+                return Ok(false);
+            }
             let n = log.read_at(&mut buf[..want], self.end)?;
             if n == 0 {
                 break;
@@ -87,7 +168,7 @@ impl Counts {
                 self.checkpoints.push((self.end, self.lines_at_end));
             }
         }
-        Ok(())
+        Ok(true)
     }
 
     /// The last known count at or before `offset`.
@@ -140,66 +221,80 @@ impl LineIndex {
     }
 
     /// How many lines end before `offset` (so the line at `offset` has
-    /// number this + 1). Blocking: reads what was not counted yet.
+    /// number this + 1); `None` when `bound` stopped the count first.
+    /// Blocking: reads what was not counted yet.
     pub(crate) fn lines_before(
         &self,
         key: &LogKey,
         log: &dyn ReadLog,
         size: u64,
         offset: u64,
-    ) -> Result<u64, StoreError> {
+        bound: &mut Bound<'_>,
+    ) -> Result<Option<u64>, StoreError> {
         let offset = offset.min(size);
         let counts = self.counts(key, size);
         let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
         let mut buf = vec![0u8; CHECKPOINT as usize];
-        c.extend(log, offset, &mut buf)?;
-        let (mut at, mut lines) = c.base(offset);
-        while at < offset {
-            let want = ((offset - at) as usize).min(buf.len());
-            let n = log.read_at(&mut buf[..want], at)?;
-            if n == 0 {
-                break;
-            }
-            lines += newlines(&buf[..n]);
-            at += n as u64;
+        if !c.extend(log, offset, &mut buf, bound)? {
+            return Ok(None);
         }
-        Ok(lines)
+        let (at, lines) = c.base(offset);
+        drop(c);
+        // From the checkpoint to `offset`: a count of its own, not kept.
+        let mut rest = Counts {
+            end: at,
+            lines_at_end: lines,
+            ..Counts::default()
+        };
+        Ok(rest
+            .extend(log, offset, &mut buf, bound)?
+            .then_some(rest.lines_at_end))
     }
 
-    /// Where line `n` (from 1) starts; `None` when the log has fewer lines.
-    /// Blocking: counts the whole log once.
+    /// Where line `n` (from 1) starts. Blocking: counts the whole log once
+    /// (as far as `bound` lets it).
     pub(crate) fn line_start(
         &self,
         key: &LogKey,
         log: &dyn ReadLog,
         size: u64,
         n: u64,
-    ) -> Result<Option<u64>, StoreError> {
+        bound: &mut Bound<'_>,
+    ) -> Result<LineStart, StoreError> {
         if n <= 1 {
-            return Ok(Some(0));
+            return Ok(LineStart::At(0));
         }
         let wanted = n - 1; // newlines before the line's start
         let counts = self.counts(key, size);
         let mut c = counts.lock().unwrap_or_else(|e| e.into_inner());
         let mut buf = vec![0u8; CHECKPOINT as usize];
-        c.extend(log, size, &mut buf)?;
+        if !c.extend(log, size, &mut buf, bound)? {
+            return Ok(LineStart::Unknown);
+        }
         if c.lines_at_end < wanted {
-            return Ok(None);
+            return Ok(LineStart::Missing);
         }
         // The last checkpoint with fewer newlines before it than wanted.
         let i = c.checkpoints.partition_point(|&(_, l)| l < wanted);
         let (mut at, mut lines) = i.checked_sub(1).map_or((0, 0), |i| c.checkpoints[i]);
         drop(c);
         loop {
+            match log.next_data(at)? {
+                None => return Ok(LineStart::Missing),
+                Some(data) => at = at.max(data),
+            }
+            if !bound.take(buf.len() as u64) {
+                return Ok(LineStart::Unknown);
+            }
             let n = log.read_at(&mut buf, at)?;
             if n == 0 {
-                return Ok(None);
+                return Ok(LineStart::Missing);
             }
             for (i, &b) in buf[..n].iter().enumerate() {
                 if b == b'\n' {
                     lines += 1;
                     if lines == wanted {
-                        return Ok(Some(at + i as u64 + 1));
+                        return Ok(LineStart::At(at + i as u64 + 1));
                     }
                 }
             }
@@ -213,6 +308,128 @@ mod tests {
     use super::*;
 
     struct Bytes(Vec<u8>);
+
+    static NOT_GONE: AtomicBool = AtomicBool::new(false);
+
+    /// No bound to speak of.
+    fn free() -> Bound<'static> {
+        Bound::new(u64::MAX, &NOT_GONE)
+    }
+
+    /// A log of `size` bytes, all a hole but `data` at `at`, that counts
+    /// the bytes read from it.
+    struct Sparse {
+        size: u64,
+        at: u64,
+        data: Vec<u8>,
+        read: std::sync::atomic::AtomicU64,
+    }
+
+    impl ReadLog for Sparse {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
+            let n = buf.len().min(self.size.saturating_sub(offset) as usize);
+            for (i, b) in buf[..n].iter_mut().enumerate() {
+                let o = offset + i as u64;
+                *b = if o >= self.at && o < self.at + self.data.len() as u64 {
+                    self.data[(o - self.at) as usize]
+                } else {
+                    0
+                };
+            }
+            self.read.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+        fn next_data(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+            let end = self.at + self.data.len() as u64;
+            Ok(if offset < self.at {
+                Some(self.at)
+            } else if offset < end {
+                Some(offset)
+            } else {
+                None
+            })
+        }
+    }
+
+    #[test]
+    fn holes_are_skipped_so_a_terabyte_of_them_costs_nothing() {
+        let size = 1 << 40;
+        let log = Sparse {
+            size,
+            at: size / 2,
+            data: b"one\ntwo\nthree\n".to_vec(),
+            read: Default::default(),
+        };
+        let index = LineIndex::default();
+        let k = key("sparse");
+        assert_eq!(
+            index
+                .lines_before(&k, &log, size, size, &mut free())
+                .unwrap(),
+            Some(3)
+        );
+        assert_eq!(
+            index.line_start(&k, &log, size, 3, &mut free()).unwrap(),
+            LineStart::At(size / 2 + 8)
+        );
+        assert!(
+            log.read.load(Ordering::Relaxed) <= 3 * CHECKPOINT,
+            "read {} bytes",
+            log.read.load(Ordering::Relaxed)
+        );
+    }
+
+    #[test]
+    fn a_count_stops_at_its_bound_or_when_its_request_is_gone_and_keeps_what_it_counted() {
+        let (log, starts) = log(20_000);
+        let size = log.0.len() as u64;
+        let index = LineIndex::default();
+        let k = key("bounded");
+        let mut small = Bound::new(CHECKPOINT, &NOT_GONE);
+        assert_eq!(
+            index
+                .lines_before(&k, &log, size, size, &mut small)
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            index
+                .line_start(
+                    &k,
+                    &log,
+                    size,
+                    20_000,
+                    &mut Bound::new(CHECKPOINT, &NOT_GONE)
+                )
+                .unwrap(),
+            LineStart::Unknown
+        );
+        // The next requests go on from there and get there.
+        let mut answer = None;
+        for _ in 0..10 {
+            answer = index
+                .lines_before(&k, &log, size, size, &mut Bound::new(CHECKPOINT, &NOT_GONE))
+                .unwrap();
+            if answer.is_some() {
+                break;
+            }
+        }
+        assert_eq!(answer, Some(20_000));
+        let gone = AtomicBool::new(true);
+        let other = key("gone");
+        assert_eq!(
+            index
+                .lines_before(
+                    &other,
+                    &log,
+                    size,
+                    starts[19_000],
+                    &mut Bound::new(u64::MAX, &gone)
+                )
+                .unwrap(),
+            None
+        );
+    }
 
     impl ReadLog for Bytes {
         fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
@@ -251,20 +468,39 @@ mod tests {
         let index = LineIndex::default();
         let k = key("a");
         for (n, &start) in starts.iter().enumerate().step_by(997) {
-            assert_eq!(index.lines_before(&k, &log, size, start).unwrap(), n as u64);
             assert_eq!(
-                index.line_start(&k, &log, size, n as u64 + 1).unwrap(),
-                Some(start),
+                index
+                    .lines_before(&k, &log, size, start, &mut free())
+                    .unwrap(),
+                Some(n as u64)
+            );
+            assert_eq!(
+                index
+                    .line_start(&k, &log, size, n as u64 + 1, &mut free())
+                    .unwrap(),
+                LineStart::At(start),
                 "line {}",
                 n + 1
             );
         }
-        assert_eq!(index.lines_before(&k, &log, size, size).unwrap(), 20_000);
         assert_eq!(
-            index.line_start(&k, &log, size, 20_001).unwrap(),
-            Some(size)
+            index
+                .lines_before(&k, &log, size, size, &mut free())
+                .unwrap(),
+            Some(20_000)
         );
-        assert_eq!(index.line_start(&k, &log, size, 20_002).unwrap(), None);
+        assert_eq!(
+            index
+                .line_start(&k, &log, size, 20_001, &mut free())
+                .unwrap(),
+            LineStart::At(size)
+        );
+        assert_eq!(
+            index
+                .line_start(&k, &log, size, 20_002, &mut free())
+                .unwrap(),
+            LineStart::Missing
+        );
     }
 
     #[test]
@@ -285,15 +521,23 @@ mod tests {
         let early = Bytes(full.0[..cut].to_vec());
         assert_eq!(
             index
-                .lines_before(&k, &early, cut as u64, cut as u64)
+                .lines_before(&k, &early, cut as u64, cut as u64, &mut free())
                 .unwrap(),
-            half as u64
+            Some(half as u64)
         );
         let size = full.0.len() as u64;
-        assert_eq!(index.lines_before(&k, &full, size, size).unwrap(), 12_000);
+        assert_eq!(
+            index
+                .lines_before(&k, &full, size, size, &mut free())
+                .unwrap(),
+            Some(12_000)
+        );
         // Same key, another (smaller) file: counted again, not trusted.
         let other = Bytes(b"a\nb\n".to_vec());
-        assert_eq!(index.lines_before(&k, &other, 4, 4).unwrap(), 2);
+        assert_eq!(
+            index.lines_before(&k, &other, 4, 4, &mut free()).unwrap(),
+            Some(2)
+        );
     }
 
     #[test]
@@ -302,7 +546,7 @@ mod tests {
         let log = Bytes(b"1\n2\n".to_vec());
         for i in 0..CAPACITY + 10 {
             index
-                .lines_before(&key(&format!("j{i}")), &log, 4, 4)
+                .lines_before(&key(&format!("j{i}")), &log, 4, 4, &mut free())
                 .unwrap();
         }
         assert_eq!(index.logs.lock().unwrap().len(), CAPACITY);

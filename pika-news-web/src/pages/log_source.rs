@@ -5,7 +5,10 @@
 use pikaci_core::{JobId, LogFile, RunId};
 use pikaci_store::{DiskFs, Fs as _, LogTimes};
 
-use super::lines::{LogKey, ReadLog};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::lines::{Bound, COUNT_BYTES, LogKey, ReadLog};
 use super::window::{Window, WindowAt, read_window};
 use crate::api::blocking;
 use crate::db::LaneRunId;
@@ -34,12 +37,17 @@ pub(crate) async fn read_log(
     at: WindowAt,
 ) -> Result<Option<LogView>, ApiError> {
     let index = state.lines.clone();
+    // Set when this request is dropped (its client left): the count on the
+    // blocking pool stops at its next step instead of running on.
+    let gone = Arc::new(AtomicBool::new(false));
+    let _on_drop = SetOnDrop(gone.clone());
     blocking(move || {
         let Some(opened) = open()? else {
             return Ok(None);
         };
         let size = opened.log.size()?;
-        let window = read_window(&index, &key, opened.log.as_read(), size, at)?;
+        let mut bound = Bound::new(COUNT_BYTES, &gone);
+        let window = read_window(&index, &key, opened.log.as_read(), size, at, &mut bound)?;
         let times = match opened.times {
             Some(t) => {
                 let mut cursor = t.cursor();
@@ -56,6 +64,15 @@ pub(crate) async fn read_log(
         Ok(Some(LogView { window, times }))
     })
     .await?
+}
+
+/// Sets its flag when dropped.
+struct SetOnDrop(Arc<AtomicBool>);
+
+impl Drop for SetOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// A log that can say its size.
@@ -118,7 +135,7 @@ pub(crate) fn lane_log_opener(
         let Some(path) = path else {
             return Ok(None);
         };
-        match DiskFs.open_read(&path) {
+        match DiskFs::new().open_read(&path) {
             Ok(f) => Ok(Some(Opened {
                 log: Box::new(f),
                 times: None,

@@ -183,6 +183,7 @@
     const CHUNK = 256 * 1024;
     let start = Number(d.start), end = Number(d.end), size = Number(d.size);
     let first = Number(d.first);
+    const numbered = d.numbered !== '0';
     let openRow = $('.l.open', lines);
     let last = first + lines.children.length - 1 - (openRow ? 1 : 0);
     const state = new Ansi();
@@ -214,8 +215,14 @@
       row.id = `L${n}`;
       const a = document.createElement('a');
       a.className = 'n';
-      a.href = `#L${n}`;
-      a.dataset.n = n;
+      if (numbered) {
+        a.href = `#L${n}`;
+        a.dataset.n = n;
+      } else {
+        // The server could not count the lines before these: no numbers.
+        row.removeAttribute('id');
+        a.dataset.n = '?';
+      }
       row.append(a);
       if (hasTimes) {
         const t = document.createElement('span');

@@ -62,17 +62,21 @@ fn time_texts(ms: i64) -> (String, String) {
 /// has times: `Some`, maybe unknown) and its text.
 pub(crate) fn line_html(
     out: &mut String,
-    n: u64,
+    n: Option<u64>,
     time: Option<Option<i64>>,
     text: &str,
     state: &mut AnsiState,
     open: bool,
 ) {
-    let _ = write!(
-        out,
-        "<div class=\"l{}\" id=\"L{n}\"><a class=n href=\"#L{n}\" data-n=\"{n}\"></a>",
-        if open { " open" } else { "" }
-    );
+    let open = if open { " open" } else { "" };
+    let _ = match n {
+        Some(n) => write!(
+            out,
+            "<div class=\"l{open}\" id=\"L{n}\"><a class=n href=\"#L{n}\" data-n=\"{n}\"></a>"
+        ),
+        // Not counted (the log is too large to count in one request).
+        None => write!(out, "<div class=\"l{open}\"><a class=n data-n=\"?\"></a>"),
+    };
     match time {
         Some(Some(ms)) => {
             let (shown, exact) = time_texts(ms);
@@ -107,7 +111,7 @@ pub(crate) fn render(
         let time = times.map(|t| t.get(i).copied().flatten());
         line_html(
             &mut lines,
-            window.first_line + i as u64,
+            window.numbered.then_some(window.first_line + i as u64),
             time,
             text,
             &mut state,
@@ -129,7 +133,7 @@ pub(crate) fn render(
     let _ = write!(
         out,
         "<div class=\"log{ts}\" id=log tabindex=0 style=\"--nw:{nw}ch\" data-start=\"{start}\" data-end=\"{end}\" \
-         data-size=\"{size}\" data-first=\"{first}\" data-live=\"{live}\" data-ansi=\"{sgr}\" data-cut=\"{cut}\" \
+         data-size=\"{size}\" data-first=\"{first}\" data-numbered=\"{numbered}\" data-live=\"{live}\" data-ansi=\"{sgr}\" data-cut=\"{cut}\" \
          data-raw=\"{raw}\" data-stream=\"{stream}\" data-json=\"{json}\" data-times=\"{has_times}\">",
         ts = if opts.timestamps { " ts" } else { "" },
         nw = digits(last_line.max(9_999)),
@@ -137,6 +141,7 @@ pub(crate) fn render(
         end = complete_end,
         size = window.size,
         first = window.first_line,
+        numbered = u8::from(window.numbered),
         live = u8::from(opts.live),
         cut = u8::from(window.cut_first),
         raw = escape(sources.raw.as_deref().unwrap_or("")),
@@ -144,7 +149,7 @@ pub(crate) fn render(
         json = escape(sources.json.as_deref().unwrap_or("")),
         has_times = u8::from(times.is_some()),
     );
-    if window.start > 0 && !window.cut_first {
+    if window.start > 0 && !window.cut_first && window.numbered {
         let earlier = window.first_line.saturating_sub(1000).max(1);
         let _ = write!(
             out,
@@ -213,6 +218,7 @@ mod tests {
             end: 100 + size,
             size: 100 + size,
             first_line: first,
+            numbered: true,
             lines: lines.iter().map(|l| (*l).to_owned()).collect(),
             offsets: Vec::new(),
             open_last: open,

@@ -5,7 +5,7 @@
 
 use pikaci_store::StoreError;
 
-use super::lines::{LineIndex, LogKey, ReadLog};
+use super::lines::{Bound, LineIndex, LineStart, LogKey, ReadLog};
 use crate::api::encoded::read_full;
 
 /// How much of the end of a log the viewer opens with.
@@ -33,8 +33,11 @@ pub(crate) struct Window {
     pub end: u64,
     /// The log's size when it was read.
     pub size: u64,
-    /// The number of the first line shown.
+    /// The number of the first line shown (1 when not `numbered`).
     pub first_line: u64,
+    /// Whether the lines' numbers are known: false when counting the lines
+    /// before them stopped at its bound (the page shows `?`).
+    pub numbered: bool,
     /// The lines, without their `\n`, decoded (invalid UTF-8 replaced).
     pub lines: Vec<String>,
     /// Where each line starts in the log.
@@ -57,6 +60,7 @@ impl Window {
             end: 0,
             size: 0,
             first_line: 1,
+            numbered: true,
             lines: Vec::new(),
             offsets: Vec::new(),
             open_last: false,
@@ -74,22 +78,32 @@ fn read_span(log: &dyn ReadLog, start: u64, end: u64) -> Result<Vec<u8>, StoreEr
     Ok(bytes)
 }
 
-/// Reads the window `at` of a log of `size` bytes. Blocking.
+/// Reads the window `at` of a log of `size` bytes, counting lines as far
+/// as `bound` lets it. Blocking.
 pub(crate) fn read_window(
     index: &LineIndex,
     key: &LogKey,
     log: &dyn ReadLog,
     size: u64,
     at: WindowAt,
+    bound: &mut Bound<'_>,
 ) -> Result<Window, StoreError> {
     let mut line_missing = false;
+    let mut numbered = true;
     let from_line = match at {
         WindowAt::Tail => None,
         WindowAt::Line(n) => {
             let first = n.saturating_sub(CONTEXT_LINES).max(1);
-            let start = index.line_start(key, log, size, first)?;
-            line_missing = start.is_none() || index.line_start(key, log, size, n)?.is_none();
-            start.filter(|&s| s < size || s == 0).map(|s| (first, s))
+            let start = index.line_start(key, log, size, first, bound)?;
+            let asked = match start {
+                LineStart::At(_) => index.line_start(key, log, size, n, bound)?,
+                other => other,
+            };
+            line_missing = !matches!(asked, LineStart::At(_));
+            match start {
+                LineStart::At(s) if s < size || s == 0 => Some((first, s)),
+                _ => None,
+            }
         }
     };
     let (mut start, mut bytes, first_line, mut cut_first);
@@ -124,7 +138,13 @@ pub(crate) fn read_window(
                 bytes.drain(..skip);
                 start += skip as u64;
             }
-            first_line = index.lines_before(key, log, size, start)? + 1;
+            first_line = match index.lines_before(key, log, size, start, bound)? {
+                Some(before) => before + 1,
+                None => {
+                    numbered = false;
+                    1
+                }
+            };
         }
     }
     let end = start + bytes.len() as u64;
@@ -149,6 +169,7 @@ pub(crate) fn read_window(
         end,
         size,
         first_line,
+        numbered,
         lines,
         offsets,
         open_last,
@@ -184,7 +205,17 @@ mod tests {
 
     fn window(log: &Bytes, at: WindowAt) -> Window {
         let key = LogKey::Lane(LaneRunId::new(1).unwrap());
-        read_window(&LineIndex::default(), &key, log, log.0.len() as u64, at).unwrap()
+        let gone = std::sync::atomic::AtomicBool::new(false);
+        let mut bound = Bound::new(u64::MAX, &gone);
+        read_window(
+            &LineIndex::default(),
+            &key,
+            log,
+            log.0.len() as u64,
+            at,
+            &mut bound,
+        )
+        .unwrap()
     }
 
     #[test]

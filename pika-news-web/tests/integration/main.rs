@@ -32,6 +32,7 @@ mod ph_compat;
 mod pikaci_logs;
 mod prefixes;
 mod raw_logs;
+mod reads;
 mod restart;
 mod run_cache;
 mod sandbox;

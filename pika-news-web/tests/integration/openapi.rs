@@ -183,7 +183,7 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     // without a time, its guest log in artifacts/.
     let upstream = "pikaci-run-123";
     pikaci_store::testing::UpstreamRun::new(upstream)
-        .write(&pikaci_store::DiskFs, app.store.root())
+        .write(&pikaci_store::DiskFs::new(), app.store.root())
         .unwrap();
 
     let (r, w) = (Some(app.read.as_str()), Some(app.write.as_str()));

@@ -192,11 +192,145 @@ async fn offset_and_last_event_id_choose_the_start_and_last_event_id_wins() {
     assert_eq!(texts(e.rest().await), &GUEST[14..]);
     let mut e = open(&router, &app.read, "?kind=host&job=build", &[]).await;
     assert_eq!(texts(e.rest().await), "[pikaci] ran cargo test\n");
-    // Past the end of a finished log: nothing more, then the end.
-    let mut e = open(&router, &app.read, "?offset=99999", &[]).await;
-    let rest = e.rest().await;
-    assert_eq!(texts(rest.clone()), "");
-    assert_eq!(rest.last().unwrap().name, "end");
+    // Past the end of the log: one `error` event saying so (as a 416 would).
+    for (query, header) in [("?offset=99999", None), ("", Some("99999"))] {
+        let headers: Vec<(&str, &str)> = header.map(|h| ("last-event-id", h)).into_iter().collect();
+        let mut e = open(&router, &app.read, query, &headers).await;
+        let rest = e.rest().await;
+        assert_eq!(rest.len(), 1, "{rest:?}");
+        assert_eq!(rest[0].name, "error");
+        let message = rest[0].json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains("416") && message.contains("offset 99999 is past the end"),
+            "{message}"
+        );
+        assert!(
+            message.contains(&format!("({} bytes)", GUEST.len())),
+            "{message}"
+        );
+    }
+}
+
+/// The guest log of `RUN`'s job on disk (a test plays the job writing it).
+fn guest_path(app: &TestApp) -> std::path::PathBuf {
+    app.store
+        .root()
+        .job_log(
+            &RUN.parse().unwrap(),
+            &"build".parse().unwrap(),
+            LogFile::Guest,
+        )
+        .into_std_path_buf()
+}
+
+/// Every event until the stream ends, which must be within an hour of the
+/// paused clock (heartbeats every 15 s; a stream that never ends fails here).
+async fn until_closed(events: &mut Events) -> Vec<Event> {
+    tokio::time::timeout(Duration::from_secs(3600), events.rest())
+        .await
+        .expect("the stream went on instead of ending")
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_log_truncated_or_replaced_under_a_stream_ends_it_with_an_error() {
+    for how in ["truncated", "replaced"] {
+        let app = TestApp::new();
+        set_running(&app);
+        let router = app.app();
+        let mut events = open(&router, &app.read, "", &[]).await;
+        assert_eq!(events.expect().await.name, "status");
+        assert_eq!(events.expect().await.text(), GUEST);
+        let path = guest_path(&app);
+        if how == "truncated" {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(3)
+                .unwrap();
+        } else {
+            let new = path.with_extension("new");
+            std::fs::write(&new, "another log\n").unwrap();
+            std::fs::rename(&new, &path).unwrap();
+        }
+        let rest = until_closed(&mut events).await;
+        let error = rest
+            .iter()
+            .find(|e| e.name == "error")
+            .unwrap_or_else(|| panic!("{how}: no error event in {rest:?}"));
+        let message = error.json()["error"].as_str().unwrap().to_owned();
+        assert!(
+            message.contains(how) && message.contains("jobs/build/guest.log"),
+            "{message}"
+        );
+        assert!(
+            !message.contains(app.store.root().path().as_str()),
+            "{message}"
+        );
+        assert!(rest.iter().all(|e| e.name != "end"), "{rest:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_record_grown_past_the_served_bound_ends_its_stream_with_an_error() {
+    let app = TestApp::new();
+    set_running(&app);
+    let router = app.app();
+    let mut events = open(&router, &app.read, "", &[]).await;
+    events.expect().await;
+    events.expect().await;
+    let mut r = record(&app);
+    r.message = Some("x".repeat(5 << 20));
+    app.store.persist_run_record(&r).unwrap();
+    let rest = until_closed(&mut events).await;
+    let error = rest
+        .iter()
+        .find(|e| e.name == "error")
+        .expect("an error event");
+    let message = error.json()["error"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("run.json") && message.contains("larger than the 4194304 bytes accepted"),
+        "{message}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stream_on_a_dead_owners_run_ends_interrupted_and_never_writes_the_record() {
+    use pikaci_core::{Liveness as _, RunOwner, SystemLiveness};
+    use std::os::unix::fs::MetadataExt as _;
+    let app = TestApp::new();
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    dead.wait().unwrap();
+    let mut r = record(&app);
+    r.status = RunStatus::Running;
+    r.finished_at = None;
+    r.jobs[0].status = RunStatus::Running;
+    r.jobs[0].finished_at = None;
+    r.owner = Some(RunOwner {
+        pid: dead.id(),
+        host: SystemLiveness::new().this_host().to_owned(),
+        start_ticks: None,
+    });
+    app.store.persist_run_record(&r).unwrap();
+    let path = app.store.root().run_json(&r.run_id);
+    let seen = || {
+        let m = std::fs::symlink_metadata(&path).unwrap();
+        (
+            std::fs::read(&path).unwrap(),
+            m.ino(),
+            m.mtime(),
+            m.mtime_nsec(),
+        )
+    };
+    let before = seen();
+    let router = app.app();
+    let mut events = open(&router, &app.read, "", &[]).await;
+    let rest = until_closed(&mut events).await;
+    let end = rest.last().unwrap();
+    assert_eq!(end.name, "end", "{rest:?}");
+    assert_eq!(end.json()["status"], "failed");
+    assert_eq!(end.json()["failure_kind"], "interrupted");
+    assert!(before == seen(), "run.json was rewritten by a reader");
 }
 
 #[tokio::test(start_paused = true)]
@@ -335,10 +469,18 @@ async fn every_client_of_a_log_shares_one_follower() {
         assert_eq!(c.next_log().await.text(), "for everyone\n");
     }
     drop(clients);
-    set_finished(&app, RunStatus::Passed);
-    // With its clients gone the follower stops.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // With its clients gone the follower stops at once: no poll, no
+    // heartbeat has to pass first (the paused clock does not move).
+    // Busy yielding keeps the paused clock still (it moves only when the
+    // runtime idles); the hub's last step on the blocking pool may take a
+    // moment of real time.
+    let left = tokio::time::Instant::now();
+    let real = std::time::Instant::now();
+    while state.live.followed() != 0 && real.elapsed() < Duration::from_secs(10) {
+        tokio::task::yield_now().await;
+    }
     assert_eq!(state.live.followed(), 0);
+    assert_eq!(left.elapsed(), Duration::ZERO);
 }
 
 #[tokio::test]

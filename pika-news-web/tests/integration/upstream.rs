@@ -23,7 +23,7 @@ fn with_upstream_run() -> (TestApp, Value) {
             .failed(101)
             .guest_log(Some(b"thread 'main' panicked\n")),
     ]);
-    let written = run.write(&DiskFs, app.store.root()).unwrap();
+    let written = run.write(&DiskFs::new(), app.store.root()).unwrap();
     (app, written)
 }
 

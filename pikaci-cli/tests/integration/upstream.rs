@@ -19,7 +19,7 @@ fn env_with_upstream_run() -> TestEnv {
             .failed(101)
             .guest_log(Some(b"thread 'main' panicked\n")),
     ]);
-    run.write(&DiskFs, env.store().root()).unwrap();
+    run.write(&DiskFs::new(), env.store().root()).unwrap();
     env
 }
 

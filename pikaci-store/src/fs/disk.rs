@@ -3,17 +3,179 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::LogSink;
 
+use nix::fcntl::OFlag;
+use nix::sys::stat::SFlag;
+
+use super::beneath::{self, Beneath};
 use super::hold::held_elsewhere;
 use super::{EntryKind, FileIdentity, FolderHold, Fs, ReadAt, too_large};
 
 /// The real file system.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DiskFs;
+///
+/// Made for a state root ([`DiskFs::beneath`], what [`Store::open`](crate::Store::open)
+/// uses), it opens the root once and reads every path below it from that
+/// descriptor without following a symbolic link anywhere on the way
+/// (`openat2` with `RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS`, or one
+/// `O_NOFOLLOW` step at a time): a link a job planted as `runs`, a run
+/// folder, `jobs` or a log is refused, never followed. Writes (pikaci's
+/// own) and paths outside the root use the path as given, never through a
+/// final link.
+#[derive(Debug, Clone, Default)]
+pub struct DiskFs {
+    beneath: Option<Arc<Beneath>>,
+}
+
+impl DiskFs {
+    /// The real file system, each path taken as given (a final link is
+    /// never followed; links earlier in the path are).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The real file system for the state root `root`: every read below it
+    /// resolved from the root's descriptor (opened on first use), never
+    /// through a link.
+    pub fn beneath(root: impl Into<Utf8PathBuf>) -> Self {
+        Self {
+            beneath: Some(Arc::new(Beneath::new(root.into()))),
+        }
+    }
+
+    /// The root and `path` relative to it, when `path` is below the root.
+    fn below<'a>(&self, path: &'a Utf8Path) -> Option<(&Beneath, &'a Utf8Path)> {
+        let beneath = self.beneath.as_deref()?;
+        Some((beneath, beneath.relative(path)?))
+    }
+
+    /// Opens a regular file to read it: below the root without following
+    /// any link, elsewhere as [`open_checked`] does.
+    fn open_for_read(&self, path: &Utf8Path) -> io::Result<File> {
+        let Some((beneath, rel)) = self.below(path) else {
+            return open_checked(path, OpenOptions::new().read(true));
+        };
+        let file = File::from(
+            beneath
+                .open(rel, OFlag::O_RDONLY)
+                .map_err(|e| refine_beneath_error(e, beneath, rel, path))?,
+        );
+        let kind = file.metadata()?.file_type();
+        if !kind.is_file() {
+            return Err(not_a_file(path, kind));
+        }
+        Ok(file)
+    }
+
+    /// `lstat` of `path`, below the root through no link: `None` when missing.
+    fn lstat(&self, path: &Utf8Path) -> io::Result<Option<Stat>> {
+        match self.below(path) {
+            Some((beneath, rel)) => match beneath.stat(rel) {
+                Ok(found) => Ok(found.map(Stat::Beneath)),
+                Err(e) => Err(refine_beneath_error(e, beneath, rel, path)),
+            },
+            None => match std::fs::symlink_metadata(path) {
+                Ok(m) => Ok(Some(Stat::Std(m))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            },
+        }
+    }
+}
+
+/// What an `lstat` found, by either way of looking.
+enum Stat {
+    Std(std::fs::Metadata),
+    Beneath(nix::sys::stat::FileStat),
+}
+
+impl Stat {
+    fn kind(&self) -> EntryKind {
+        match self {
+            Self::Std(m) => {
+                let t = m.file_type();
+                if t.is_symlink() {
+                    EntryKind::Symlink
+                } else if t.is_dir() {
+                    EntryKind::Dir
+                } else if t.is_file() {
+                    EntryKind::File
+                } else {
+                    EntryKind::Other
+                }
+            }
+            Self::Beneath(st) => match beneath::kind_of(st) {
+                SFlag::S_IFLNK => EntryKind::Symlink,
+                SFlag::S_IFDIR => EntryKind::Dir,
+                SFlag::S_IFREG => EntryKind::File,
+                _ => EntryKind::Other,
+            },
+        }
+    }
+
+    fn identity(&self) -> FileIdentity {
+        match self {
+            Self::Std(m) => identity_of(m),
+            Self::Beneath(st) => FileIdentity {
+                dev: st.st_dev,
+                ino: st.st_ino,
+                size: u64::try_from(st.st_size).unwrap_or(0),
+                mtime_ns: i128::from(st.st_mtime) * 1_000_000_000 + i128::from(st.st_mtime_nsec),
+            },
+        }
+    }
+
+    /// The error for a path that should be a regular file and is this.
+    fn not_a_file(&self, path: &Utf8Path) -> io::Error {
+        match self {
+            Self::Std(m) => not_a_file(path, m.file_type()),
+            Self::Beneath(st) => match beneath::kind_of(st) {
+                SFlag::S_IFLNK => symlink_error(path),
+                SFlag::S_IFIFO => described(path, "a FIFO"),
+                SFlag::S_IFSOCK => described(path, "a socket"),
+                SFlag::S_IFCHR => described(path, "a character device"),
+                SFlag::S_IFBLK => described(path, "a block device"),
+                SFlag::S_IFDIR => described(path, "a folder"),
+                _ => described(path, "a special file"),
+            },
+        }
+    }
+}
+
+/// Says what an open or `lstat` below the root met: `ELOOP` is a link (the
+/// file itself, or a folder on the way), `EXDEV` a way out of the root,
+/// `ENXIO`/`EISDIR` something that is not a file.
+fn refine_beneath_error(
+    e: io::Error,
+    beneath: &Beneath,
+    rel: &Utf8Path,
+    path: &Utf8Path,
+) -> io::Error {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => match beneath.stat(rel) {
+            Ok(Some(st)) if beneath::kind_of(&st) == SFlag::S_IFLNK => symlink_error(path),
+            _ => io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{path} is reached through a symbolic link, which is never followed"),
+            ),
+        },
+        Some(libc::EXDEV) => io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{path} leads out of the state root"),
+        ),
+        Some(libc::ENXIO | libc::EISDIR) => match beneath.stat(rel) {
+            Ok(Some(st)) if beneath::kind_of(&st) != SFlag::S_IFREG => {
+                Stat::Beneath(st).not_a_file(path)
+            }
+            _ => e,
+        },
+        _ => e,
+    }
+}
 
 /// Distinguishes temporary files of concurrent writers in one process.
 static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -55,6 +217,21 @@ impl ReadAt for DiskFile {
 
     fn identity(&self) -> io::Result<FileIdentity> {
         Ok(identity_of(&self.0.metadata()?))
+    }
+
+    fn next_data(&self, offset: u64) -> io::Result<Option<u64>> {
+        let Ok(at) = i64::try_from(offset) else {
+            return Ok(None);
+        };
+        // Reads are positional (pread), so moving the descriptor's offset
+        // here disturbs nothing.
+        match nix::unistd::lseek(&self.0, at, nix::unistd::Whence::SeekData) {
+            Ok(data) => Ok(Some(u64::try_from(data).unwrap_or(offset))),
+            Err(nix::errno::Errno::ENXIO) => Ok(None),
+            // A file system that cannot tell: no hole is known.
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EOPNOTSUPP) => Ok(Some(offset)),
+            Err(e) => Err(io::Error::from(e)),
+        }
     }
 }
 
@@ -106,6 +283,11 @@ fn not_a_file(path: &Utf8Path, kind: std::fs::FileType) -> io::Error {
     } else {
         "a special file"
     };
+    described(path, what)
+}
+
+/// `{path} is {what}, not a file`.
+fn described(path: &Utf8Path, what: &str) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidInput,
         format!("{path} is {what}, not a file"),
@@ -204,7 +386,7 @@ impl Fs for DiskFs {
     }
 
     fn read(&self, path: &Utf8Path, max: u64) -> io::Result<Vec<u8>> {
-        let file = open_checked(path, OpenOptions::new().read(true))?;
+        let file = self.open_for_read(path)?;
         let size = file.metadata()?.len();
         if size > max {
             return Err(too_large(size, max));
@@ -219,10 +401,7 @@ impl Fs for DiskFs {
     }
 
     fn open_read(&self, path: &Utf8Path) -> io::Result<Box<dyn ReadAt>> {
-        Ok(Box::new(DiskFile(open_checked(
-            path,
-            OpenOptions::new().read(true),
-        )?)))
+        Ok(Box::new(DiskFile(self.open_for_read(path)?)))
     }
 
     fn size(&self, path: &Utf8Path) -> io::Result<Option<u64>> {
@@ -230,31 +409,15 @@ impl Fs for DiskFs {
     }
 
     fn identity(&self, path: &Utf8Path) -> io::Result<Option<FileIdentity>> {
-        match std::fs::symlink_metadata(path) {
-            Ok(m) if m.is_file() => Ok(Some(identity_of(&m))),
-            Ok(m) => Err(not_a_file(path, m.file_type())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
+        match self.lstat(path)? {
+            Some(st) if st.kind() == EntryKind::File => Ok(Some(st.identity())),
+            Some(st) => Err(st.not_a_file(path)),
+            None => Ok(None),
         }
     }
 
     fn kind(&self, path: &Utf8Path) -> io::Result<Option<EntryKind>> {
-        match std::fs::symlink_metadata(path) {
-            Ok(m) => {
-                let t = m.file_type();
-                Ok(Some(if t.is_symlink() {
-                    EntryKind::Symlink
-                } else if t.is_dir() {
-                    EntryKind::Dir
-                } else if t.is_file() {
-                    EntryKind::File
-                } else {
-                    EntryKind::Other
-                }))
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(self.lstat(path)?.map(|st| st.kind()))
     }
 
     fn open_append(&self, path: &Utf8Path) -> io::Result<Box<dyn LogSink>> {
@@ -266,6 +429,23 @@ impl Fs for DiskFs {
     }
 
     fn list_dir(&self, path: &Utf8Path) -> io::Result<Vec<String>> {
+        if let Some((beneath, rel)) = self.below(path) {
+            let fd = beneath
+                .open(rel, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+                .map_err(|e| refine_beneath_error(e, beneath, rel, path))?;
+            let mut dir = nix::dir::Dir::from_fd(fd).map_err(io::Error::from)?;
+            let mut names = Vec::new();
+            for entry in dir.iter() {
+                let entry = entry.map_err(io::Error::from)?;
+                if let Ok(name) = entry.file_name().to_str()
+                    && name != "."
+                    && name != ".."
+                {
+                    names.push(name.to_owned());
+                }
+            }
+            return Ok(names);
+        }
         let mut names = Vec::new();
         for entry in std::fs::read_dir(path)? {
             if let Ok(name) = entry?.file_name().into_string() {
@@ -361,7 +541,7 @@ mod tests {
         assert_eq!(mode(&tree.join("a/b/f")), 0o444, "files are left alone");
         assert_eq!(mode(&outside), 0o555, "a link's target is never touched");
         let tree = Utf8Path::from_path(&tree).unwrap();
-        DiskFs.remove_dir_all(tree).unwrap();
+        DiskFs::new().remove_dir_all(tree).unwrap();
         assert!(!tree.exists());
         assert!(outside.exists());
     }

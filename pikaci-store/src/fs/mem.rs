@@ -72,7 +72,24 @@ impl State {
         Ok(())
     }
 
+    /// Refuses a path with a link among its folders, as `DiskFs` does below
+    /// its root: a link is never followed, wherever it is.
+    fn no_link_on_the_way(&self, path: &Utf8Path) -> io::Result<()> {
+        match path
+            .ancestors()
+            .skip(1)
+            .find(|a| matches!(self.nodes.get(*a), Some(Node::Symlink)))
+        {
+            Some(_) => Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{path} is reached through a symbolic link, which is never followed"),
+            )),
+            None => Ok(()),
+        }
+    }
+
     fn file(&self, path: &Utf8Path) -> io::Result<Content> {
+        self.no_link_on_the_way(path)?;
         match self.nodes.get(path) {
             Some(Node::File(c)) => Ok(c.clone()),
             Some(Node::Symlink) => Err(io::Error::new(
@@ -233,7 +250,9 @@ impl Fs for MemFs {
     }
 
     fn kind(&self, path: &Utf8Path) -> io::Result<Option<EntryKind>> {
-        Ok(self.lock().nodes.get(path).map(|n| match n {
+        let st = self.lock();
+        st.no_link_on_the_way(path)?;
+        Ok(st.nodes.get(path).map(|n| match n {
             Node::Dir => EntryKind::Dir,
             Node::File(_) => EntryKind::File,
             Node::Symlink => EntryKind::Symlink,
@@ -263,6 +282,7 @@ impl Fs for MemFs {
 
     fn list_dir(&self, path: &Utf8Path) -> io::Result<Vec<String>> {
         let st = self.lock();
+        st.no_link_on_the_way(path)?;
         match st.nodes.get(path) {
             Some(Node::Dir) => {}
             Some(_) => return Err(io::Error::other(format!("{path} is not a folder"))),

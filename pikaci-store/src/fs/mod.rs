@@ -3,6 +3,7 @@
 //! [`DiskFs`] is the real thing; [`MemFs`] keeps everything in memory (tests,
 //! embedding) and can inject faults such as a full disk.
 
+mod beneath;
 mod disk;
 mod hold;
 mod mem;

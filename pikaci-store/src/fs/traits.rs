@@ -51,6 +51,13 @@ pub trait ReadAt: Send + Sync {
     fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize>;
     /// The file's size now (it grows while a job appends).
     fn size(&self) -> io::Result<u64>;
+    /// Where the next byte of data at or after `offset` is, skipping holes
+    /// of a sparse file (`SEEK_DATA`); `None` when only a hole is left to
+    /// the end. By default `offset` itself (a file system without holes).
+    /// A hole reads as zeros, so a reader looking for text may skip it.
+    fn next_data(&self, offset: u64) -> io::Result<Option<u64>> {
+        Ok(Some(offset))
+    }
     /// The file's identity now. By default its size alone (a file system
     /// without inodes or times).
     fn identity(&self) -> io::Result<FileIdentity> {

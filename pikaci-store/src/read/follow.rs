@@ -14,9 +14,10 @@ use pikaci_core::engine::{Clock, SystemClock};
 use pikaci_core::{Liveness, RunRecord};
 
 use crate::error::StoreError;
-use crate::fs::Fs;
+use crate::fs::{FileIdentity, Fs};
 use crate::range::MAX_READ_BYTES;
 use crate::read::job_log::{JobLog, LogReader};
+use crate::read::run_dir::MAX_RUN_JSON_BYTES;
 
 /// How many bytes one [`FollowChunk`] carries at most, unless
 /// [`Follow::max_chunk`] says otherwise.
@@ -46,17 +47,26 @@ pub enum FollowStep {
 /// A job log followed from an offset. Made by [`JobLog::follow`].
 ///
 /// Memory stays bounded: each chunk holds at most [`Follow::max_chunk`] bytes
-/// and nothing is buffered between steps. The record is read only when the
-/// follow has caught up, to learn whether the job has finished; a job whose
-/// pikaci died is seen as finished (the record is reconciled).
-pub struct Follow<F> {
+/// and nothing is buffered between steps. The record is looked at only when
+/// the follow has caught up, to learn whether the job has finished, and read
+/// again only when its identity changed (one `lstat` otherwise), up to
+/// [`Follow::record_bound`]. A job whose pikaci died is seen as finished: the
+/// record is marked interrupted in memory, never written (a follow only
+/// reads). A log truncated or replaced under the follow is an error that
+/// says so, not a silent wait.
+pub struct Follow<F = crate::fs::DiskFs> {
     log: JobLog<F>,
     reader: Option<LogReader>,
+    /// Where the follow started.
+    start: u64,
     offset: u64,
     max_chunk: usize,
+    record_bound: u64,
     liveness: Arc<dyn Liveness>,
     clock: Arc<dyn Clock>,
     last_record: Option<RunRecord>,
+    /// The identity of the `run.json` `last_record` was read from.
+    record_version: Option<FileIdentity>,
     state: State,
 }
 
@@ -88,11 +98,14 @@ impl<F: Fs> JobLog<F> {
         Follow {
             log: self,
             reader: None,
+            start: from,
             offset: from,
             max_chunk: DEFAULT_FOLLOW_CHUNK,
+            record_bound: MAX_RUN_JSON_BYTES,
             liveness,
             clock: Arc::new(SystemClock),
             last_record: None,
+            record_version: None,
             state: State::Running,
         }
     }
@@ -103,6 +116,14 @@ impl<F: Fs> Follow<F> {
     /// [`MAX_READ_BYTES`](crate::MAX_READ_BYTES)).
     pub fn max_chunk(mut self, bytes: usize) -> Self {
         self.max_chunk = bytes.clamp(1, MAX_READ_BYTES as usize);
+        self
+    }
+
+    /// Reads `run.json` only up to `bytes` (default: the store's
+    /// [`MAX_RUN_JSON_BYTES`](crate::MAX_RUN_JSON_BYTES)); a longer record is
+    /// [`StoreError::Corrupt`] saying its size, never read.
+    pub fn record_bound(mut self, bytes: u64) -> Self {
+        self.record_bound = bytes;
         self
     }
 
@@ -133,6 +154,7 @@ impl<F: Fs> Follow<F> {
         }
         if self.state == State::Running {
             if !self.job_finished()? {
+                self.check_still_the_log()?;
                 return Ok(FollowStep::Wait);
             }
             // The job may have written more between the read above and its
@@ -166,7 +188,24 @@ impl<F: Fs> Follow<F> {
         let Some(reader) = &self.reader else {
             return Ok(None);
         };
-        let available = reader.size()?.saturating_sub(self.offset);
+        let size = reader.size()?;
+        if size < self.offset {
+            if self.offset == self.start {
+                return Err(StoreError::InvalidInput {
+                    message: format!(
+                        "offset {} is past the end of {} of run {} ({size} bytes)",
+                        self.offset,
+                        self.log.relative(),
+                        self.log.job().run().id()
+                    ),
+                });
+            }
+            return Err(self.reset(format!(
+                "it was truncated to {size} bytes while followed at byte {}",
+                self.offset
+            )));
+        }
+        let available = size - self.offset;
         if available == 0 {
             return Ok(None);
         }
@@ -183,18 +222,53 @@ impl<F: Fs> Follow<F> {
         }))
     }
 
-    /// Whether the run or the job has finished, by the reconciled record.
+    /// Whether the run or the job has finished, by the record (read again
+    /// only when `run.json` changed), a dead owner's run taken as
+    /// interrupted in memory.
     fn job_finished(&mut self) -> Result<bool, StoreError> {
-        let record = self
-            .log
-            .job()
-            .run()
-            .record_reconciled(self.liveness.as_ref(), self.clock.now())?;
+        let run = self.log.job().run();
+        let now = run.record_identity()?;
+        let unchanged = now.is_some() && now == self.record_version;
+        let record = match (unchanged, self.last_record.take()) {
+            (true, Some(record)) => record,
+            _ => {
+                let (version, record) = run.record_versioned(self.record_bound)?;
+                self.record_version = version;
+                record
+            }
+        };
+        let record = self.last_record.insert(record);
+        if self.liveness.is_orphaned(record) {
+            record.mark_interrupted(self.clock.now());
+        }
         let job = self.log.job().id();
-        let finished =
-            record.status.is_finished() || record.job(job).is_some_and(|j| j.status.is_finished());
-        self.last_record = Some(record);
-        Ok(finished)
+        Ok(record.status.is_finished() || record.job(job).is_some_and(|j| j.status.is_finished()))
+    }
+
+    /// Fails when the log the follow reads is no longer the one at its
+    /// place (replaced by another file), so a stream says so instead of
+    /// waiting on a file nobody writes.
+    fn check_still_the_log(&self) -> Result<(), StoreError> {
+        let Some(reader) = &self.reader else {
+            return Ok(());
+        };
+        let open = reader.identity()?;
+        let Some(now) = self.log.identity()? else {
+            return Ok(());
+        };
+        if open.ino != 0 && (now.dev, now.ino) != (open.dev, open.ino) {
+            return Err(self.reset("it was replaced by another file while followed".into()));
+        }
+        Ok(())
+    }
+
+    /// The error of a log that changed under the follow.
+    fn reset(&self, why: String) -> StoreError {
+        StoreError::Corrupt {
+            run: self.log.job().run().id().clone(),
+            file: self.log.relative(),
+            message: format!("{why}; follow it again from the start"),
+        }
     }
 }
 
@@ -367,9 +441,125 @@ mod tests {
         let mut f = fx.follow(6, Owner::alive());
         assert_eq!(f.step().unwrap(), chunk("world", 11));
         assert_eq!(f.step().unwrap(), FollowStep::End);
-        // Past the end of a finished log: nothing, then the end.
+        // Past the end of the log: an error that says so, not a wait.
         let mut f = fx.follow(500, Owner::alive());
+        let err = f.step().unwrap_err();
+        assert!(err.is_invalid_input(), "{err}");
+        let err = err.to_string();
+        assert!(
+            err.contains("offset 500 is past the end of jobs/build/guest.log")
+                && err.contains("(11 bytes)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_dead_owners_run_ends_the_follow_and_its_record_is_not_written() {
+        let fx = Fixture::new();
+        fx.write(b"hello\n");
+        let saved = || {
+            let path = fx.store.root().run_json(&fx.record.run_id);
+            fx.store.fs().read(&path, 1 << 20).unwrap()
+        };
+        let before = saved();
+        let owner = Arc::new(Owner {
+            alive: false,
+            on_check: Mutex::new(None),
+        });
+        let mut f = fx.follow(0, owner);
+        assert_eq!(f.step().unwrap(), chunk("hello\n", 6));
         assert_eq!(f.step().unwrap(), FollowStep::End);
+        let last = f.last_record().unwrap();
+        assert_eq!(last.failure_kind, Some(FailureKind::Interrupted));
+        assert_eq!(saved(), before, "a follow only reads");
+    }
+
+    /// A running run on disk, its job's log and a follow of it.
+    fn on_disk() -> (tempfile::TempDir, Store, RunRecord, Follow) {
+        let d = tempfile::tempdir().unwrap();
+        let store = Store::open(camino::Utf8Path::from_path(d.path()).unwrap());
+        let mut record = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        record.status = RunStatus::Running;
+        record.finished_at = None;
+        record.jobs[0].status = RunStatus::Running;
+        record.owner = None;
+        store.persist_run_record(&record).unwrap();
+        let job = record.jobs[0].id.clone();
+        store
+            .open_job_log(&record.run_id, &job, LogFile::Guest)
+            .unwrap()
+            .write_all(b"hello\n")
+            .unwrap();
+        let follow = store
+            .run(&record.run_id)
+            .unwrap()
+            .job(Some(&job))
+            .unwrap()
+            .log(LogFile::Guest)
+            .follow(0, Owner::alive());
+        (d, store, record, follow)
+    }
+
+    #[test]
+    fn the_record_is_read_again_only_when_its_identity_changes() {
+        let (_d, store, record, mut f) = on_disk();
+        let path = store.root().run_json(&record.run_id);
+        assert_eq!(f.step().unwrap(), chunk("hello\n", 6));
+        assert_eq!(f.step().unwrap(), FollowStep::Wait);
+        // The same file, the same size and time, other bytes: not read again.
+        let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+        let size = std::fs::metadata(&path).unwrap().len() as usize;
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        std::io::Write::write_all(&mut &file, &vec![b'!'; size]).unwrap();
+        file.set_modified(mtime).unwrap();
+        drop(file);
+        assert_eq!(f.step().unwrap(), FollowStep::Wait);
+        assert_eq!(f.step().unwrap(), FollowStep::Wait);
+        // A new record (a rename: a new inode) is read.
+        let mut done = record.clone();
+        done.jobs[0].status = RunStatus::Passed;
+        store.persist_run_record(&done).unwrap();
+        assert_eq!(f.step().unwrap(), FollowStep::End);
+    }
+
+    #[test]
+    fn a_record_over_the_bound_is_refused_unread() {
+        let (_d, store, mut record, f) = on_disk();
+        let mut f = f.record_bound(64 * 1024);
+        assert_eq!(f.step().unwrap(), chunk("hello\n", 6));
+        assert_eq!(f.step().unwrap(), FollowStep::Wait);
+        record.message = Some("x".repeat(100 * 1024));
+        store.persist_run_record(&record).unwrap();
+        let err = f.step().unwrap_err();
+        assert!(err.is_corrupt(), "{err}");
+        assert!(
+            err.to_string()
+                .contains("larger than the 65536 bytes accepted"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_log_truncated_or_replaced_under_the_follow_is_an_error() {
+        for how in ["truncated", "replaced"] {
+            let (_d, store, record, mut f) = on_disk();
+            assert_eq!(f.step().unwrap(), chunk("hello\n", 6));
+            let path = store
+                .root()
+                .job_log(&record.run_id, &record.jobs[0].id, LogFile::Guest);
+            if how == "truncated" {
+                let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+                file.set_len(2).unwrap();
+            } else {
+                std::fs::write(path.with_extension("new"), "other\n").unwrap();
+                std::fs::rename(path.with_extension("new"), &path).unwrap();
+            }
+            let err = f.step().unwrap_err().to_string();
+            assert!(
+                err.contains(how) && err.contains("jobs/build/guest.log"),
+                "{err}"
+            );
+        }
     }
 
     #[test]

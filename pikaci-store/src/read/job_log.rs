@@ -4,6 +4,7 @@ use pikaci_core::LogFile;
 
 use crate::error::StoreError;
 use crate::fs::{DiskFs, FileIdentity, Fs, ReadAt};
+use crate::layout::LogPlace;
 use crate::range::LogRange;
 use crate::read::chunk::{LogChunk, read_chunk};
 use crate::read::job_dir::JobDir;
@@ -61,6 +62,25 @@ impl<F: Fs> JobLog<F> {
             .run()
             .log_size(self.job.id(), self.file)?
             .map(|(_, size)| size))
+    }
+
+    /// The identity of the file at the log's place now (nothing opened, no
+    /// link followed), `None` when it does not exist or the file system
+    /// has no identities: a follower compares it with the file it has open.
+    pub fn identity(&self) -> Result<Option<FileIdentity>, StoreError> {
+        if !self.job.has_folder()? {
+            return Ok(None);
+        }
+        Ok(self
+            .job
+            .run()
+            .log_identity(self.job.id(), self.file)?
+            .map(|(_, identity)| identity))
+    }
+
+    /// The log's path relative to its run folder, for messages.
+    pub(crate) fn relative(&self) -> String {
+        LogPlace::JobFolder.relative(self.job.id(), self.file)
     }
 
     /// Reads `range` of the log (at most [`MAX_READ_BYTES`](crate::MAX_READ_BYTES)),
@@ -124,6 +144,14 @@ impl LogReader {
     pub fn identity(&self) -> Result<FileIdentity, StoreError> {
         self.file
             .identity()
+            .map_err(StoreError::io(self.what.clone()))
+    }
+
+    /// Where the next byte of data at or after `offset` is, holes of a
+    /// sparse log skipped; `None` when only a hole is left to the end.
+    pub fn next_data(&self, offset: u64) -> Result<Option<u64>, StoreError> {
+        self.file
+            .next_data(offset)
             .map_err(StoreError::io(self.what.clone()))
     }
 

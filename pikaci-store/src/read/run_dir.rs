@@ -8,7 +8,7 @@ use jiff::Timestamp;
 use pikaci_core::{JobId, JobLogMetadata, Liveness, LogFile, RunId, RunLogsMetadata, RunRecord};
 
 use crate::error::StoreError;
-use crate::fs::{DiskFs, EntryKind, Fs, ReadAt};
+use crate::fs::{DiskFs, EntryKind, FileIdentity, Fs, ReadAt};
 use crate::layout::{JOBS_DIR, LogPlace, RUN_JSON, SNAPSHOT_DIR};
 use crate::read::chunk::read_full;
 use crate::store::{Store, not_a_folder, without_path};
@@ -125,6 +125,40 @@ impl<F: Fs> RunDir<F> {
         Ok(record)
     }
 
+    /// The identity of `run.json` now (one `lstat`, nothing read), `None`
+    /// when it is missing or the file system cannot tell versions apart. A
+    /// reader that keeps a record re-reads it only when this changes:
+    /// pikaci replaces the file by rename, so every save is a new inode.
+    pub fn record_identity(&self) -> Result<Option<FileIdentity>, StoreError> {
+        let path = self.store.root.run_json(&self.run);
+        match self.store.fs.identity(&path) {
+            Ok(found) => Ok(found),
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => Err(StoreError::Corrupt {
+                run: self.run.clone(),
+                file: RUN_JSON.into(),
+                message: without_path(&e, &path),
+            }),
+            Err(e) => Err(StoreError::io(format!(
+                "inspecting {RUN_JSON} of run {}",
+                self.run
+            ))(e)),
+        }
+    }
+
+    /// Loads `run.json` as [`RunDir::record_within`] does, with the identity
+    /// of the file that was read (taken from the opened descriptor, `None`
+    /// where the file system has none). A record over `max_bytes` is
+    /// [`StoreError::Corrupt`] saying its size and the bound, unread.
+    pub fn record_versioned(
+        &self,
+        max_bytes: u64,
+    ) -> Result<(Option<FileIdentity>, RunRecord), StoreError> {
+        let (identity, read) = read_record_versioned(&self.store, &self.run, max_bytes)?;
+        let record = read.map_err(|n| too_large_record(&self.run, n, max_bytes))?;
+        Ok((identity, record))
+    }
+
     /// The snapshot the run kept for reruns (`runs/<id>/snapshot`, from the
     /// layout, never from the record): its path when it is there as a real
     /// folder, `None` when it is gone (never made, removed when the run ended,
@@ -205,6 +239,20 @@ impl<F: Fs> RunDir<F> {
     /// of its [places](LogPlace::search_order) that has it; `None` when none does.
     pub(crate) fn log_size(&self, job: &JobId, file: LogFile) -> Result<Found<u64>, StoreError> {
         self.find_log(job, file, |path| self.store.fs.size(path))
+    }
+
+    /// The identity of a log of a job whose folder exists (no open, no
+    /// link followed); `None` when no place has it or the file system
+    /// cannot tell versions apart.
+    pub(crate) fn log_identity(
+        &self,
+        job: &JobId,
+        file: LogFile,
+    ) -> Result<Found<FileIdentity>, StoreError> {
+        self.find_log(job, file, |path| match self.store.fs.identity(path) {
+            Err(e) if e.kind() == io::ErrorKind::Unsupported => Ok(None),
+            other => other,
+        })
     }
 
     /// Opens a log of a job whose folder exists, at the first of its places
@@ -292,21 +340,37 @@ pub enum BoundedRecord {
 
 /// Reads and checks `run.json` of a run whose folder was checked.
 fn read_record<F: Fs>(store: &Store<F>, run: &RunId) -> Result<RunRecord, StoreError> {
-    read_record_within(store, run, MAX_RUN_JSON_BYTES)?.map_err(|n| StoreError::Corrupt {
-        run: run.clone(),
-        file: RUN_JSON.into(),
-        message: format!("{n} bytes is larger than the {MAX_RUN_JSON_BYTES} bytes accepted"),
-    })
+    read_record_within(store, run, MAX_RUN_JSON_BYTES)?
+        .map_err(|n| too_large_record(run, n, MAX_RUN_JSON_BYTES))
 }
 
-/// Reads and checks `run.json` of a run whose folder was checked, if the
-/// opened file is at most `max_bytes` long (`Ok(Err(size))` otherwise,
-/// without reading it). One open: never through a link, never a FIFO.
+/// `run.json` of `size` bytes refused for being over `max`.
+fn too_large_record(run: &RunId, size: u64, max: u64) -> StoreError {
+    StoreError::Corrupt {
+        run: run.clone(),
+        file: RUN_JSON.into(),
+        message: format!("{size} bytes is larger than the {max} bytes accepted"),
+    }
+}
+
+/// [`read_record_versioned`] without the identity.
 fn read_record_within<F: Fs>(
     store: &Store<F>,
     run: &RunId,
     max_bytes: u64,
 ) -> Result<Result<RunRecord, u64>, StoreError> {
+    Ok(read_record_versioned(store, run, max_bytes)?.1)
+}
+
+/// Reads and checks `run.json` of a run whose folder was checked, if the
+/// opened file is at most `max_bytes` long (`Ok(Err(size))` otherwise,
+/// without reading it), with the opened file's identity. One open: never
+/// through a link, never a FIFO.
+fn read_record_versioned<F: Fs>(
+    store: &Store<F>,
+    run: &RunId,
+    max_bytes: u64,
+) -> Result<(Option<FileIdentity>, Result<RunRecord, u64>), StoreError> {
     let path = store.root.run_json(run);
     let corrupt = |message: String| StoreError::Corrupt {
         run: run.clone(),
@@ -321,9 +385,12 @@ fn read_record_within<F: Fs>(
         io::ErrorKind::InvalidInput => corrupt(without_path(&e, &path)),
         _ => failed(e),
     })?;
-    let size = file.size().map_err(failed)?;
+    let identity = file.identity().map_err(failed)?;
+    let size = identity.size;
+    // Without an inode the identity cannot tell versions apart: none.
+    let identity = (identity.ino != 0).then_some(identity);
     if size > max_bytes {
-        return Ok(Err(size));
+        return Ok((identity, Err(size)));
     }
     let mut bytes = vec![0u8; usize::try_from(size).unwrap_or(usize::MAX)];
     let filled = read_full(file.as_ref(), &mut bytes, 0).map_err(failed)?;
@@ -332,7 +399,7 @@ fn read_record_within<F: Fs>(
     if &record.run_id != run {
         return Err(corrupt(format!("it records run {}", record.run_id)));
     }
-    Ok(Ok(record))
+    Ok((identity, Ok(record)))
 }
 
 #[cfg(test)]

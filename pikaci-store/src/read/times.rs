@@ -20,6 +20,10 @@ use crate::read::job_log::JobLog;
 const HEADER: u64 = MAGIC.len() as u64;
 /// Records read at once by a cursor.
 const BLOCK: usize = 512;
+/// Records a cursor steps through for one lookup before it searches
+/// instead: a job can write a sidecar of millions of tiny records between
+/// two lines, and a walk through them would cost a read of each block.
+const WALK: u64 = 2 * BLOCK as u64;
 
 /// A log's arrival times, opened. Made by [`JobLog::times`].
 pub struct LogTimes {
@@ -182,9 +186,19 @@ impl TimesCursor {
             self.block.clear();
         }
         self.last = Some(offset);
+        let mut walked = 0;
         loop {
+            if walked == WALK {
+                // Far ahead: a binary search costs ~40 reads, however far.
+                let len = self.times.len()?;
+                self.idx = self.times.search(offset, len)?;
+                walked += 1;
+            }
             match self.at(self.idx)? {
-                Some(r) if r.end <= offset => self.idx += 1,
+                Some(r) if r.end <= offset => {
+                    self.idx += 1;
+                    walked += 1;
+                }
                 Some(r) => return Ok(Some(r.ms)),
                 None if self.idx == 0 => return Ok(None),
                 // Past the last record: the last record's time.
@@ -304,6 +318,57 @@ mod tests {
         let times = log(&store, &r).times().unwrap().unwrap();
         assert_eq!(times.len().unwrap(), 1);
         assert_eq!(times.time_at(8).unwrap(), Some(7));
+    }
+
+    /// A sidecar file that counts the bytes read from it.
+    struct Counted {
+        bytes: Vec<u8>,
+        read: Arc<std::sync::atomic::AtomicU64>,
+    }
+
+    impl ReadAt for Counted {
+        fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+            let start = (offset as usize).min(self.bytes.len());
+            let n = buf.len().min(self.bytes.len() - start);
+            buf[..n].copy_from_slice(&self.bytes[start..start + n]);
+            self.read.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+        fn size(&self) -> io::Result<u64> {
+            Ok(self.bytes.len() as u64)
+        }
+    }
+
+    #[test]
+    fn a_cursor_jumping_over_a_million_records_reads_a_few_blocks() {
+        // One record per byte: a job that wrote its log a byte at a time.
+        let mut bytes = MAGIC.to_vec();
+        for end in 1..=1_000_000u64 {
+            bytes.extend(
+                TimeRecord {
+                    end,
+                    ms: end as i64,
+                }
+                .encode(),
+            );
+        }
+        let read = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let times = LogTimes {
+            file: Box::new(Counted {
+                bytes,
+                read: read.clone(),
+            }),
+            what: "reading a sidecar".into(),
+        };
+        let mut cursor = times.cursor();
+        assert_eq!(cursor.time_at(10).unwrap(), Some(11));
+        read.store(0, Ordering::Relaxed);
+        assert_eq!(cursor.time_at(900_000).unwrap(), Some(900_001));
+        assert_eq!(cursor.time_at(900_005).unwrap(), Some(900_006));
+        let n = read.load(Ordering::Relaxed);
+        // A walk would read all 900,000 records (14 MB); the bound is a
+        // couple of blocks and a search.
+        assert!(n < 4 * (BLOCK * RECORD_LEN) as u64, "read {n} bytes");
     }
 
     proptest! {

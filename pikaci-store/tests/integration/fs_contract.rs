@@ -3,7 +3,8 @@
 use std::io::{ErrorKind, Write};
 
 use camino::Utf8Path;
-use pikaci_store::{EntryKind, Fs, Store};
+use pikaci_core::{LogFile, RunRecord};
+use pikaci_store::{DiskFs, EntryKind, Fs, LogRange, MemFs, StateRoot, Store};
 
 fn atomic_write_creates_parents_and_replaces<F: Fs>(s: &Store<F>) {
     let fs = s.fs();
@@ -101,7 +102,88 @@ fn listing_renaming_removing<F: Fs>(s: &Store<F>) {
     assert_eq!(fs.kind(&root.join("e")).unwrap(), None);
 }
 
+/// Plants a symbolic link at `at` to `target` (on disk; a `MemFs` link
+/// points nowhere: it must be refused either way).
+trait PlantLink {
+    fn plant_link(&self, at: &Utf8Path, target: &Utf8Path);
+}
+
+impl PlantLink for Store<DiskFs> {
+    fn plant_link(&self, at: &Utf8Path, target: &Utf8Path) {
+        std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(target, at).unwrap();
+    }
+}
+
+impl PlantLink for Store<MemFs> {
+    fn plant_link(&self, at: &Utf8Path, _target: &Utf8Path) {
+        self.fs().symlink(at).unwrap();
+    }
+}
+
+/// A link a job plants as `runs`, a run folder, `jobs` or a log, pointing
+/// at a real run outside the state root, is refused with an error that
+/// says so (corrupt, no absolute path), wherever it is in the path, and the
+/// run it points at is never read.
+fn links_anywhere_on_the_way_are_refused_never_followed<F: Fs + Clone>(s: &Store<F>)
+where
+    Store<F>: PlantLink,
+{
+    let root = s.root().path();
+    let record = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+    let (run, job) = (&record.run_id, &record.jobs[0].id);
+    // A real run outside the state root: what a link would lead to.
+    let victim = Store::with_fs(
+        s.fs().clone(),
+        StateRoot::new(root.parent().unwrap().join("elsewhere")),
+    );
+    victim.persist_run_record(&record).unwrap();
+    victim
+        .open_job_log(run, job, LogFile::Guest)
+        .unwrap()
+        .write_all(b"another instance's secret")
+        .unwrap();
+    let v = victim.root();
+    for case in ["runs", "run", "jobs", "log"] {
+        let store = Store::with_fs(s.fs().clone(), StateRoot::new(root.join(case)));
+        let r = store.root();
+        if matches!(case, "jobs" | "log") {
+            store.persist_run_record(&record).unwrap();
+        }
+        match case {
+            "runs" => store.plant_link(&r.runs_dir(), &v.runs_dir()),
+            "run" => store.plant_link(&r.run_dir(run), &v.run_dir(run)),
+            "jobs" => store.plant_link(&r.jobs_dir(run), &v.jobs_dir(run)),
+            _ => {
+                store.open_job_log(run, job, LogFile::Host).unwrap();
+                store.plant_link(
+                    &r.job_log(run, job, LogFile::Guest),
+                    &v.job_log(run, job, LogFile::Guest),
+                );
+            }
+        }
+        let read = store
+            .run(run)
+            .and_then(|d| d.job(Some(job)))
+            .and_then(|j| j.log(LogFile::Guest).read(LogRange::Whole));
+        let err = read.expect_err(case);
+        assert!(err.is_corrupt(), "{case}: {err}");
+        assert!(err.to_string().contains("symbolic link"), "{case}: {err}");
+        assert!(!err.to_string().contains(root.as_str()), "{case}: {err}");
+        let direct = store
+            .fs()
+            .read(&r.job_log(run, job, LogFile::Guest), u64::MAX)
+            .expect_err(case);
+        assert_eq!(direct.kind(), ErrorKind::InvalidInput, "{case}: {direct}");
+        if matches!(case, "runs" | "run") {
+            let err = store.load_run_record(run).expect_err(case);
+            assert!(err.is_corrupt(), "{case}: {err}");
+        }
+    }
+}
+
 on_both_fs!(
+    links_anywhere_on_the_way_are_refused_never_followed,
     atomic_write_creates_parents_and_replaces,
     append_is_visible_at_once,
     an_open_file_is_read_by_position_and_sees_appends,

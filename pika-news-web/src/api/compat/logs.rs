@@ -16,7 +16,7 @@ pub(crate) const LOG_TEXT_BYTES: u64 = 256 * 1024;
 pub(crate) async fn lane_log_text(state: &AppState, lane: LaneRunId) -> Option<String> {
     let path = state.data_dir.as_ref()?.lane_log(lane);
     let read = tokio::task::spawn_blocking(move || {
-        read_chunk_at(&DiskFs, &path, LogRange::Tail(LOG_TEXT_BYTES))
+        read_chunk_at(&DiskFs::new(), &path, LogRange::Tail(LOG_TEXT_BYTES))
     })
     .await;
     let chunk = match read {
