@@ -7,6 +7,7 @@ mod docs;
 mod gc;
 mod hostile;
 mod kill;
+mod owner_lock;
 mod read;
 mod reliability;
 mod rerun;
