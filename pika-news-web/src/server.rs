@@ -90,7 +90,9 @@ pub async fn serve(
         .run_as(lane_user)
         .supervise_lanes(config.lanes.supervisor.clone())
         .lease_secs(config.lanes.lease_secs);
+    let secure_cookies = config.public_url.as_ref().is_some_and(|u| u.is_https());
     let state = AppState::new(db, repo.pikaci_state_root.clone(), config.public_read)
+        .with_secure_cookies(secure_cookies)
         .with_waker(scheduler.waker())
         .with_data_dir(repo.data_dir.clone())
         .with_repo(repo.repo.clone(), repo.default_branch.clone());
