@@ -9,6 +9,7 @@ use std::sync::Arc;
 use pikaci_core::{RunId, RunLogsMetadata, RunRecord};
 use pikaci_store::{BoundedRecord, FileIdentity, Fs as _, RunDir, StoreError};
 
+use super::answer_paths::ServerPaths;
 use super::heavy::HeavyPermit;
 use super::record_cache::Cached;
 use crate::error::ApiError;
@@ -39,12 +40,22 @@ pub(crate) struct LoadedRun {
 }
 
 /// A record whose pikaci died reads as interrupted. In memory only: the
-/// server never writes to the state root, which lanes can write.
+/// server never writes to the state root, which lanes can write. Then its
+/// paths become names ([`ServerPaths::record`]): what is cached and served
+/// names no server folder.
 fn reconcile(state: &AppState, mut record: RunRecord) -> RunRecord {
     if orphaned(state, &record) {
         record.mark_interrupted(jiff::Timestamp::now());
     }
-    record
+    server_paths(state).record(record)
+}
+
+/// The server folders no answer names.
+fn server_paths(state: &AppState) -> ServerPaths {
+    ServerPaths {
+        state_root: state.store.root().path().to_owned(),
+        data_dir: state.data_dir.as_ref().map(|d| d.root().to_owned()),
+    }
 }
 
 /// Whether `record` says `running` but its pikaci is gone: by the run
@@ -115,7 +126,8 @@ pub(crate) async fn load_run_with_log_metadata(
         (record, meta)
     })
     .await?;
-    Ok((record, meta?, loaded.permit))
+    let meta = server_paths(state).logs_metadata(meta?);
+    Ok((record, meta, loaded.permit))
 }
 
 /// The identity of a run's `run.json` now (one `lstat`: blocking pool), if

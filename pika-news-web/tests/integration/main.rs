@@ -19,6 +19,7 @@ mod fifo;
 mod hostile;
 mod memory;
 mod nightly;
+mod no_server_paths;
 mod openapi;
 mod pages;
 mod pages_browser;
