@@ -23,7 +23,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 pub use super::events_log::LaneEvent;
-use super::events_log::{Rendered, StdoutRenderer};
+use super::events_log::{PathWords, Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
 use crate::db::LaneStatus;
 use crate::sandbox::{self, Confinement, PathDirs};
@@ -237,10 +237,11 @@ async fn pump_stdout(
     log: Option<File>,
     raw: Option<File>,
     target: Option<String>,
+    words: PathWords,
     tx: mpsc::Sender<LaneEvent>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut renderer = StdoutRenderer::new(target);
+    let mut renderer = StdoutRenderer::new(target).with_words(words);
     // Written off the runtime's threads: a slow disk must not stall other tasks.
     let mut log = log.map(tokio::fs::File::from_std);
     let mut raw = raw.map(tokio::fs::File::from_std);
@@ -409,10 +410,17 @@ pub async fn run_lane(
         .filter(|_| pikaci)
         .and_then(|p| open_lane_log(p).ok());
     let target = spec.command.pikaci_target().map(|t| t.as_str().to_owned());
-    let reader = child
-        .stdout
-        .take()
-        .map(|stdout| tokio::spawn(pump_stdout(stdout, log.try_clone().ok(), raw, target, tx)));
+    let reader = child.stdout.take().map(|stdout| {
+        let words = PathWords::new(&spec.worktree, &spec.pikaci_state_root);
+        tokio::spawn(pump_stdout(
+            stdout,
+            log.try_clone().ok(),
+            raw,
+            target,
+            words,
+            tx,
+        ))
+    });
 
     let mut pikaci_run_id = None;
     let mut handle = |ev: LaneEvent, id: &mut Option<RunId>| {
