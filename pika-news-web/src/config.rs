@@ -37,6 +37,42 @@ pub struct Config {
     /// Nostr keys that may always log in with `ph login`, as admins
     /// (upstream pika-git's `bootstrap_admin_npubs`).
     pub bootstrap_admin_npubs: Vec<Npub>,
+    /// `[http] public_url`: the address browsers reach the service at (behind
+    /// a proxy, not the bind address). When it is https the page cookie is
+    /// `Secure`.
+    pub public_url: Option<PublicUrl>,
+}
+
+/// The service's public address: an `http://` or `https://` URL.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PublicUrl(String);
+
+impl PublicUrl {
+    /// Whether browsers reach the service over https.
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+
+    /// The URL as written.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for PublicUrl {
+    type Error = String;
+
+    fn try_from(url: String) -> Result<Self, String> {
+        let rest = url
+            .strip_prefix("https://")
+            .or_else(|| url.strip_prefix("http://"))
+            .ok_or_else(|| format!("public_url `{url}` must start with https:// or http://"))?;
+        if rest.is_empty() || rest.starts_with('/') {
+            return Err(format!("public_url `{url}` names no host"));
+        }
+        Ok(Self(url))
+    }
 }
 
 /// `[forge_repo]`.
@@ -127,6 +163,7 @@ struct RawHttp {
     idle_timeout_secs: Option<u64>,
     max_connections: Option<usize>,
     send_timeout_secs: Option<u64>,
+    public_url: Option<PublicUrl>,
 }
 
 #[derive(Deserialize)]
@@ -285,6 +322,7 @@ impl Config {
                 raw.http.send_timeout_secs,
             ),
             bootstrap_admin_npubs: raw.bootstrap_admin_npubs,
+            public_url: raw.http.public_url,
         })
     }
 }
@@ -328,6 +366,33 @@ mod tests {
             "/etc/pika/git/pikaci-state/sledtools-pika"
         );
         assert_eq!(c.forge_repo.default_branch, "master");
+    }
+
+    #[test]
+    fn an_https_public_url_makes_the_cookie_secure_and_a_bad_one_is_refused() {
+        let parse = |http: &str| {
+            Config::parse(
+                &format!(
+                    "[forge_repo]\nrepo = \"r\"\ncanonical_git_dir = \"/g\"\n[http]\n{http}\n"
+                ),
+                Utf8Path::new("pn.toml"),
+                Utf8Path::new("/etc"),
+            )
+        };
+        let c = parse("public_url = \"https://ci.example.org/\"").unwrap();
+        assert!(c.public_url.as_ref().is_some_and(PublicUrl::is_https));
+        let c = parse("public_url = \"http://127.0.0.1:8787\"").unwrap();
+        assert!(!c.public_url.unwrap().is_https());
+        assert_eq!(parse("").unwrap().public_url, None);
+        for bad in ["ci.example.org", "https://", "ftp://x"] {
+            let msg = parse(&format!("public_url = \"{bad}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                msg.starts_with("pn.toml:5:") && msg.contains("public_url"),
+                "{msg}"
+            );
+        }
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub enum ApiError {
     /// The token is valid but its role is too low (the role it needs).
     #[error("this needs a token with the {0} role")]
     Forbidden(Role),
+    /// A form posted from another site (its `Origin` or `Sec-Fetch-Site`).
+    #[error("a form of another site cannot post here")]
+    CrossSite,
     /// The thing asked for does not exist.
     #[error("{0}")]
     NotFound(String),
@@ -43,7 +46,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::LoginRefused(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::CrossSite => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,

@@ -95,12 +95,16 @@ pub async fn serve(
         .supervise_lanes(config.lanes.supervisor.clone())
         .lease_secs(config.lanes.lease_secs)
         .lane_cgroups(crate::lanes::cgroup::at_start(&config.lanes.limits));
+    let secure_cookies = config.public_url.as_ref().is_some_and(|u| u.is_https());
     let state = AppState::new(db, repo.pikaci_state_root.clone(), config.public_read)
+        .with_secure_cookies(secure_cookies)
         .with_waker(scheduler.waker())
         .with_data_dir(repo.data_dir.clone())
         .with_repo(repo.repo.clone(), repo.default_branch.clone())
         .with_logins(crate::login::Logins::new(
-            pika_news_core::login::LoginPolicy::default(),
+            pika_news_core::login::LoginPolicy {
+                public_url: config.public_url.as_ref().map(|u| u.as_str().to_owned()),
+            },
             config.bootstrap_admin_npubs.iter().copied(),
         ));
     let stop_lanes = CancellationToken::new();

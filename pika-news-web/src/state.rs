@@ -47,6 +47,8 @@ pub struct StateFields {
     pub store: Store,
     /// Whether reads need no token.
     pub public_read: bool,
+    /// Whether the page cookie is `Secure` (the public address is https).
+    pub secure_cookies: bool,
     /// Decides whether a `running` run's owner is alive.
     pub liveness: Arc<dyn Liveness>,
     /// Wakes the scheduler (the wake endpoint), when one runs.
@@ -95,6 +97,7 @@ impl AppState {
             db,
             store: Store::open(state_root),
             public_read,
+            secure_cookies: false,
             liveness: Arc::new(SystemLiveness::new()),
             waker: None,
             data_dir: None,
@@ -145,6 +148,13 @@ impl AppState {
     /// The same state, serving lane logs from `data_dir`.
     pub fn with_data_dir(mut self, data_dir: DataDir) -> Self {
         self.data_dir = Some(data_dir);
+        self
+    }
+
+    /// The same state, with the page cookie `Secure` when `secure` (the
+    /// server's public address is https).
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
         self
     }
 

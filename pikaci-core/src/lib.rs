@@ -58,7 +58,7 @@ mod toml_span;
 pub use escape::escape_controls;
 pub use event::LifecycleEvent;
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
-pub use liveness::{Liveness, OwnerState, ProcessProbe, SystemLiveness, this_host_name};
+pub use liveness::{Liveness, LockProbe, OwnerState, ProcessProbe, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
 pub use pipeline::{
     CiLane, CiLanes, CiSettings, CiTrigger, DEFAULT_MAX_LOG_BYTES, DEFAULT_NIGHTLY_TIME,

@@ -13,6 +13,14 @@
 //! pikaci carry no start time; for them the older rule holds (a process with
 //! that pid exists: the run is taken to be alive), which
 //! [`OwnerState::PidInUse`] names so callers can be more careful.
+//!
+//! A pid and a start time can still be copied into a record by anyone who
+//! can write it (pid 1 with its real start time reads as alive for ever).
+//! So this version's owner also holds its run folder locked exclusively
+//! (`flock`) while it runs and says so in the record ([`RunOwner::lock`]):
+//! the kernel drops the lock when the process dies, however it dies, and a
+//! reader that tries the lock ([`LockProbe`]) knows at once. Such a record
+//! is judged by the lock alone; records without the flag keep the pid rule.
 
 use crate::proc_stat::ProcStat;
 use crate::record::{RunOwner, RunRecord};
@@ -50,16 +58,54 @@ pub enum OwnerState {
     Gone,
 }
 
+/// What a brief try of a run folder's lock found: a shared `flock` tried
+/// without waiting on the folder opened read-only, and released at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockProbe {
+    /// Someone holds the folder exclusively: the run's owner.
+    Held,
+    /// Nobody holds it exclusively: an owner that took the lock is gone.
+    Free,
+    /// The lock could not be tried (the folder cannot be opened by this
+    /// reader, or the file system has no locks).
+    Unknown,
+}
+
 impl RunRecord {
     /// Judges this record's owner with `probe`, which answers for a pid on
-    /// `this_host`. Pure: the seam is `probe`.
+    /// `this_host`, knowing nothing of the run folder's lock. Pure: the seam
+    /// is `probe`.
     pub fn owner_state(&self, this_host: &str, probe: impl Fn(u32) -> ProcessProbe) -> OwnerState {
+        self.owner_state_with(this_host, probe, || LockProbe::Unknown)
+    }
+
+    /// Judges this record's owner: by `lock` (a try of the run folder's
+    /// lock, asked only for a running record whose owner took the lock on
+    /// `this_host`), else by `probe` as [`RunRecord::owner_state`] does.
+    /// When the lock cannot be tried a lock-owning record is never proved
+    /// alive by its pid alone ([`OwnerState::PidInUse`] at most).
+    pub fn owner_state_with(
+        &self,
+        this_host: &str,
+        probe: impl Fn(u32) -> ProcessProbe,
+        lock: impl FnOnce() -> LockProbe,
+    ) -> OwnerState {
         if self.status != RunStatus::Running {
             return OwnerState::NotRunning;
         }
-        match &self.owner {
-            Some(owner) if owner.host == this_host => owner.judge(probe(owner.pid)),
-            _ => OwnerState::Unknown,
+        let Some(owner) = self.owner.as_ref().filter(|o| o.host == this_host) else {
+            return OwnerState::Unknown;
+        };
+        if !owner.lock {
+            return owner.judge(probe(owner.pid));
+        }
+        match lock() {
+            LockProbe::Held => OwnerState::Alive,
+            LockProbe::Free => OwnerState::Gone,
+            LockProbe::Unknown => match owner.judge(probe(owner.pid)) {
+                OwnerState::Alive => OwnerState::PidInUse,
+                other => other,
+            },
         }
     }
 }
@@ -104,14 +150,28 @@ pub trait Liveness: Send + Sync {
         }
     }
 
-    /// How `record`'s owner stands.
+    /// How `record`'s owner stands, by its pid alone (the run folder's
+    /// lock is not tried: see [`Liveness::owner_state_with`]).
     fn owner_state(&self, record: &RunRecord) -> OwnerState {
         record.owner_state(self.this_host(), |pid| self.probe(pid))
     }
 
-    /// Whether `record` says `running` but its owner on this host is gone.
+    /// How `record`'s owner stands, trying its run folder's lock with
+    /// `lock` when the record says its owner holds one.
+    fn owner_state_with(&self, record: &RunRecord, lock: &dyn Fn() -> LockProbe) -> OwnerState {
+        record.owner_state_with(self.this_host(), |pid| self.probe(pid), lock)
+    }
+
+    /// Whether `record` says `running` but its owner on this host is gone,
+    /// by its pid alone.
     fn is_orphaned(&self, record: &RunRecord) -> bool {
         self.owner_state(record) == OwnerState::Gone
+    }
+
+    /// Whether `record` says `running` but its owner on this host is gone,
+    /// trying the run folder's lock with `lock`.
+    fn is_orphaned_with(&self, record: &RunRecord, lock: &dyn Fn() -> LockProbe) -> bool {
+        self.owner_state_with(record, lock) == OwnerState::Gone
     }
 }
 
@@ -140,6 +200,7 @@ impl SystemLiveness {
             pid: std::process::id(),
             host: self.host.clone(),
             start_ticks: ProcStat::read_self().ok().map(|s| s.start_ticks),
+            lock: false,
         }
     }
 }
@@ -212,6 +273,7 @@ mod tests {
             pid,
             host: host.into(),
             start_ticks,
+            lock: false,
         }
     }
 
@@ -268,6 +330,45 @@ mod tests {
         let rec = running(owner(1, live.this_host(), None));
         assert_eq!(live.owner_state(&rec), OwnerState::PidInUse);
         assert!(!live.is_orphaned(&rec));
+    }
+
+    #[test]
+    fn a_lock_owning_record_is_judged_by_its_lock_alone() {
+        let mut o = owner(1, "h", Some(100));
+        o.lock = true;
+        let rec = running(o);
+        let alive = |_| ProcessProbe::Running {
+            start_ticks: Some(100),
+        };
+        // pid 1 with its real start time, but nobody holds the lock: gone.
+        let free = rec.owner_state_with("h", alive, || LockProbe::Free);
+        assert_eq!(free, OwnerState::Gone);
+        let held = rec.owner_state_with("h", |_| ProcessProbe::Gone, || LockProbe::Held);
+        assert_eq!(held, OwnerState::Alive);
+        // The lock could not be tried: the pid never proves more than use.
+        let unknown = rec.owner_state_with("h", alive, || LockProbe::Unknown);
+        assert_eq!(unknown, OwnerState::PidInUse);
+        let unknown = rec.owner_state_with("h", |_| ProcessProbe::Gone, || LockProbe::Unknown);
+        assert_eq!(unknown, OwnerState::Gone);
+        // Another host's lock is not this host's to try.
+        let elsewhere = rec.owner_state_with("other", alive, || panic!("not asked"));
+        assert_eq!(elsewhere, OwnerState::Unknown);
+        // A record without the flag keeps the pid rule; the lock is not asked.
+        let old = running(owner(1, "h", Some(100)));
+        let by_pid = old.owner_state_with("h", alive, || panic!("not asked"));
+        assert_eq!(by_pid, OwnerState::Alive);
+    }
+
+    #[test]
+    fn the_lock_flag_is_written_only_when_true() {
+        let mut o = owner(1, "h", Some(100));
+        let plain = serde_json::to_value(&o).unwrap();
+        assert!(plain.get("lock").is_none());
+        o.lock = true;
+        let locked = serde_json::to_value(&o).unwrap();
+        assert_eq!(locked["lock"], true);
+        let back: RunOwner = serde_json::from_value(locked).unwrap();
+        assert!(back.lock);
     }
 
     #[test]

@@ -4,10 +4,16 @@
 //!   see [`pikaci_core::Liveness`]) is never deleted, whatever the policy;
 //!   nor is a run whose kept snapshot such a run is running in (a rerun's
 //!   `snapshot_of`), so a live rerun never loses its files.
-//! - A run's age is its record's `created_at` (the id's time only when the
-//!   record cannot be read); a time more than a day ahead is not believed
-//!   and the run counts as the oldest (see [`crate::list`]'s order, which
-//!   `keep_runs` follows too).
+//! - A run's age and its place for `keep_runs` follow the listing's one
+//!   rule (`list::run_time`): the time in its id, its folder's modification
+//!   time for an id dated more than a day ahead, its record's `created_at`
+//!   for an id of another form; a time more than a day ahead is not
+//!   believed and the run counts as the oldest.
+//! - A folder modified less than [`YOUNG_FOLDER`] ago (a run claimed a
+//!   moment ago, before its first record) is never stale, whatever
+//!   `stale_running_after` says.
+//! - A running run whose owner holds its folder's lock cannot be taken:
+//!   gc deletes only a folder it holds exclusively.
 //! - Several gcs may run at once: a run another gc already moved away is
 //!   not an error, and the trash folder is cleared by whoever gets there.
 //! - Error messages name runs and layout paths relative to the state root,
@@ -23,7 +29,7 @@ use pikaci_core::{Liveness, OwnerState, RunId, RunRecord};
 
 use crate::error::StoreError;
 use crate::fs::{FolderHold, Fs};
-use crate::list::{believable, newest_first_by};
+use crate::list::{newest_first_by, run_time};
 use crate::store::Store;
 
 /// Which runs to delete. A run is deleted when it breaks any limit that is set:
@@ -71,6 +77,10 @@ pub struct GcReport {
     pub vanished: Vec<RunId>,
 }
 
+/// How recently a run folder must have been modified for gc to take it for a
+/// live run whatever `stale_running_after` says (see [`young`]).
+pub const YOUNG_FOLDER: Duration = Duration::from_secs(60);
+
 /// Distinguishes the trash names of gcs in one process.
 static PARKED: AtomicU64 = AtomicU64::new(0);
 
@@ -102,11 +112,19 @@ impl<F: Fs> Store<F> {
             .all_run_ids()?
             .into_iter()
             .map(|id| {
-                let facts = Facts::of(&self.load_run_record(&id), &id, now, policy, liveness);
+                let record = self.load_run_record(&id);
+                let folder_time = self.folder_time(&id);
+                let owner = |r: &RunRecord| self.owner_state(r, liveness);
+                let facts = Facts::of(&record, &id, folder_time, now, policy, owner);
                 (id, facts)
             })
             .collect();
-        let ordered = newest_first_by(facts.keys().cloned(), now, |id| facts.get(id)?.created_at);
+        let ordered = newest_first_by(
+            facts.keys().cloned(),
+            now,
+            |id| facts.get(id)?.created_at,
+            |id| facts.get(id)?.folder_time,
+        );
         let snapshots_in_use: BTreeSet<&RunId> = facts
             .values()
             .filter(|f| f.running)
@@ -245,17 +263,30 @@ impl<F: Fs> Store<F> {
     }
 }
 
-/// How long ago a run was created: from its record's `created_at`, or from
-/// the time in its id when the record cannot be read. `None` when there is
-/// no time to believe (none, or more than a day ahead).
-fn age(record: &Result<RunRecord, StoreError>, id: &RunId, now: Timestamp) -> Option<Duration> {
-    let created = match record {
-        Ok(r) => Some(r.created_at),
-        Err(_) => id.timestamp(),
-    }
-    .filter(|&t| believable(t, now))?;
+/// How long ago a run was created, by the listing's rule ([`run_time`]);
+/// `None` when there is no time to believe.
+fn age(
+    record: &Result<RunRecord, StoreError>,
+    id: &RunId,
+    folder_time: Option<Timestamp>,
+    now: Timestamp,
+) -> Option<Duration> {
+    let created_at = |_: &RunId| record.as_ref().ok().map(|r| r.created_at);
+    let created = run_time(id, now, created_at, |_| folder_time)?;
     // A time ahead of now (within the tolerance) is no age at all.
     Some(now.duration_since(created).try_into().unwrap_or_default())
+}
+
+/// Whether a run folder was modified less than [`YOUNG_FOLDER`] ago (a run
+/// claimed a moment ago whose first record is not written yet, or a run
+/// still writing): gc takes such a folder for a live run, whatever
+/// `stale_running_after` says. A time ahead of now is not believed young.
+fn young(folder_time: Option<Timestamp>, now: Timestamp) -> bool {
+    folder_time.is_some_and(|t| {
+        let since = now.duration_since(t);
+        since >= jiff::SignedDuration::from_secs(-1)
+            && since < jiff::SignedDuration::try_from(YOUNG_FOLDER).unwrap_or_default()
+    })
 }
 
 /// What gc needs of one run's record.
@@ -264,6 +295,8 @@ struct Facts {
     age: Option<Duration>,
     /// The record's `created_at`, for the listing's order.
     created_at: Option<Timestamp>,
+    /// When the run's folder was last modified, for the listing's order.
+    folder_time: Option<Timestamp>,
     /// Whether the run counts as still running: its owner is alive on this
     /// host, or cannot be checked (another host, an older record, no record
     /// yet: a run that is starting) and the run is not older than
@@ -277,14 +310,17 @@ impl Facts {
     fn of(
         record: &Result<RunRecord, StoreError>,
         id: &RunId,
+        folder_time: Option<Timestamp>,
         now: Timestamp,
         policy: &GcPolicy,
-        liveness: &dyn Liveness,
+        owner_state: impl FnOnce(&RunRecord) -> OwnerState,
     ) -> Self {
-        let age = age(record, id, now);
-        let stale = age.is_none_or(|a| a > policy.stale_running_after);
+        let age = age(record, id, folder_time, now);
+        // A folder touched a moment ago is never stale: a run just claimed
+        // has no record yet, and `--stale-after 0s` must not take it.
+        let stale = !young(folder_time, now) && age.is_none_or(|a| a > policy.stale_running_after);
         let running = match record {
-            Ok(r) => match liveness.owner_state(r) {
+            Ok(r) => match owner_state(r) {
                 OwnerState::Alive => true,
                 OwnerState::Unknown | OwnerState::PidInUse => !stale,
                 OwnerState::NotRunning | OwnerState::Gone => false,
@@ -298,6 +334,7 @@ impl Facts {
         Self {
             age,
             created_at: record.map(|r| r.created_at),
+            folder_time,
             running,
             snapshot_of: record.and_then(|r| r.snapshot_of.clone()),
         }
@@ -336,6 +373,11 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn system_time(t: Timestamp) -> std::time::SystemTime {
+        let secs = u64::try_from(t.as_second()).unwrap();
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    }
+
     fn running(id: &str, pid: u32, start_ticks: Option<u64>, host: &str) -> RunRecord {
         let mut r = RunRecord::for_test(id);
         r.status = RunStatus::Running;
@@ -343,6 +385,7 @@ mod tests {
             pid,
             host: host.into(),
             start_ticks,
+            lock: false,
         });
         r
     }
@@ -476,24 +519,68 @@ mod tests {
     }
 
     #[test]
-    fn a_future_dated_id_is_judged_by_its_created_at() {
-        let store = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
+    fn a_future_dated_id_is_judged_by_its_folder_time_not_its_record() {
+        let fs = MemFs::new();
+        let store = Store::with_fs(fs.clone(), StateRoot::new("/s"));
         let now = at("2026-12-01T00:00:00Z");
-        let mut planted = RunRecord::for_test("20991231T000000Z-00000001");
-        planted.created_at = at("2026-01-01T00:00:00Z");
+        let old_folder = |r: &RunRecord, when: &str| {
+            let t: Timestamp = at(when);
+            fs.set_modified(&store.root().run_dir(&r.run_id), system_time(t));
+        };
+        // Dated 2099, its folder last touched in January: old.
+        let planted = RunRecord::for_test("20991231T000000Z-00000001");
+        // Dated 2099, and its record (rewritten by its own job) says "now":
+        // the record is not believed, its folder's time is.
         let mut liar = RunRecord::for_test("20991231T000000Z-00000002");
-        liar.created_at = at("2099-12-31T00:00:00Z");
+        liar.created_at = now;
         let recent = RunRecord::for_test("20261130T000000Z-00000003");
         for r in [&planted, &liar, &recent] {
             store.persist_run_record(r).unwrap();
         }
+        old_folder(&planted, "2026-01-01T00:00:00Z");
+        old_folder(&liar, "2026-02-01T00:00:00Z");
         let policy = GcPolicy {
             older_than: Some(Duration::from_secs(30 * 24 * 3600)),
             ..GcPolicy::default()
         };
-        let report = store.gc_runs(&policy, &Host, now, false).unwrap();
-        assert_eq!(report.kept, [recent.run_id]);
+        let report = store.gc_runs(&policy, &Host, now, true).unwrap();
+        assert_eq!(report.kept, std::slice::from_ref(&recent.run_id));
         assert_eq!(report.deleted.len(), 2);
+        // Nor does it hold a keep_runs place: the recent run is the newest.
+        let keep_one = GcPolicy {
+            keep_runs: Some(1),
+            ..GcPolicy::default()
+        };
+        let report = store.gc_runs(&keep_one, &Host, now, false).unwrap();
+        assert_eq!(report.kept, [recent.run_id]);
+        assert_eq!(report.deleted, [liar.run_id, planted.run_id]);
+    }
+
+    #[test]
+    fn a_folder_claimed_a_moment_ago_is_left_whatever_stale_after_says() {
+        let fs = MemFs::new();
+        let store = Store::with_fs(fs.clone(), StateRoot::new("/s"));
+        let now = at("2026-12-01T00:00:00Z");
+        let claimed: RunId = "20261130T235950Z-00000001".parse().unwrap();
+        let abandoned: RunId = "20261130T000000Z-00000002".parse().unwrap();
+        for id in [&claimed, &abandoned] {
+            assert!(store.claim_run(id).unwrap());
+        }
+        let dir = |id: &RunId| store.root().run_dir(id);
+        fs.set_modified(&dir(&claimed), system_time(now - Duration::from_secs(59)));
+        fs.set_modified(&dir(&abandoned), system_time(now - YOUNG_FOLDER));
+        let stale_at_once = GcPolicy {
+            stale_running_after: Duration::ZERO,
+            ..delete_all()
+        };
+        let report = store.gc_runs(&stale_at_once, &Host, now, false).unwrap();
+        assert_eq!(report.skipped_running, std::slice::from_ref(&claimed));
+        assert_eq!(report.deleted, [abandoned]);
+        // A folder dated ahead of now is not young.
+        fs.set_modified(&dir(&claimed), system_time(now + Duration::from_secs(3600)));
+        let later = now + Duration::from_secs(10);
+        let report = store.gc_runs(&stale_at_once, &Host, later, false).unwrap();
+        assert_eq!(report.deleted, [claimed]);
     }
 
     #[test]

@@ -50,6 +50,7 @@ mod fs;
 mod gc;
 mod layout;
 mod list;
+mod owner;
 mod range;
 mod read;
 mod store;
@@ -59,7 +60,7 @@ mod write;
 
 pub use error::StoreError;
 pub use fs::{DiskFs, EntryKind, FileIdentity, FolderHold, Fs, MemFs, ReadAt, too_large};
-pub use gc::{GcPolicy, GcReport};
+pub use gc::{GcPolicy, GcReport, YOUNG_FOLDER};
 pub use layout::{
     ARTIFACTS_DIR, JOBS_DIR, LogPlace, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR,
 };

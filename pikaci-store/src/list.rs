@@ -8,12 +8,14 @@
 //! its folder holds a `run.json` (other folders there are not runs).
 //!
 //! A time more than [`FUTURE_TOLERANCE`] ahead of now is not believed: an id
-//! dated so far ahead (a wrong clock, or a folder planted by hand) sorts by
-//! its record's `created_at` instead, and a run with no time to believe (its
-//! record is unreadable, or says a time ahead too, or its id's time is not a
-//! real date) sorts as the oldest. So no run can stay at the top of the
-//! listing, or out of reach of gc's age limit, by claiming to come from the
-//! future.
+//! dated so far ahead (a wrong clock, or a folder planted by hand), or whose
+//! time is not a real date, sorts by its folder's modification time instead
+//! (not by its record, which the run's own jobs can rewrite at will), and a
+//! run with no time to believe (that time is ahead too, or cannot be read)
+//! sorts as the oldest. So no run can stay at the top of the listing, or
+//! hold one of gc's `keep_runs` places or stay out of reach of its age limit,
+//! by claiming to come from the future. [`run_time`] is that rule, for the
+//! listing and for gc alike.
 
 use std::cmp::Reverse;
 use std::io;
@@ -102,17 +104,34 @@ impl<F: Fs> Store<F> {
     /// `ids` newest first, by the listing's order as of `now`, reading the
     /// records it needs.
     pub(crate) fn newest_first(&self, ids: Vec<RunId>, now: Timestamp) -> Vec<RunOrder> {
-        newest_first_by(ids, now, |id| self.created_at(id))
+        newest_first_by(
+            ids,
+            now,
+            |id| self.created_at(id),
+            |id| self.folder_time(id),
+        )
     }
 
     /// Where run `id` sorts, as of `now`.
     fn order_of(&self, id: RunId, now: Timestamp) -> RunOrder {
-        order_with(id, &latest_stamp(now), |id| self.created_at(id))
+        order_with(
+            id,
+            now,
+            &latest_stamp(now),
+            |id| self.created_at(id),
+            |id| self.folder_time(id),
+        )
     }
 
     /// The `created_at` of run `id`'s record, when it can be read.
     fn created_at(&self, id: &RunId) -> Option<Timestamp> {
         self.load_run_record(id).ok().map(|r| r.created_at)
+    }
+
+    /// When run `id`'s folder was last modified, when that can be read.
+    pub(crate) fn folder_time(&self, id: &RunId) -> Option<Timestamp> {
+        let modified = self.fs.modified(&self.root.run_dir(id)).ok()??;
+        Timestamp::try_from(modified).ok()
     }
 
     /// Every run id under the root, unsorted. A name of the timestamped form
@@ -140,36 +159,63 @@ impl<F: Fs> Store<F> {
 }
 
 /// `ids` newest first, by the listing's order as of `now`; `created_at`
-/// gives a run's record time, asked only for runs whose id carries no time
-/// to believe (so a caller that read the records already reads none again).
+/// gives a run's record time and `folder_time` its folder's modification
+/// time, each asked only for runs whose id carries no time to believe (see
+/// [`run_time`]), so a caller that read them already reads none again.
 pub(crate) fn newest_first_by(
     ids: impl IntoIterator<Item = RunId>,
     now: Timestamp,
     created_at: impl Fn(&RunId) -> Option<Timestamp>,
+    folder_time: impl Fn(&RunId) -> Option<Timestamp>,
 ) -> Vec<RunOrder> {
     let latest = latest_stamp(now);
     let mut ordered: Vec<RunOrder> = ids
         .into_iter()
-        .map(|id| order_with(id, &latest, &created_at))
+        .map(|id| order_with(id, now, &latest, &created_at, &folder_time))
         .collect();
     ordered.sort_unstable_by(|a, b| b.cmp(a));
     ordered
 }
 
-/// Where run `id` sorts, given the latest stamp believed.
+/// Where run `id` sorts as of `now`: by [`run_time`], to the second.
 fn order_with(
     id: RunId,
+    now: Timestamp,
     latest: &str,
-    created_at: impl Fn(&RunId) -> Option<Timestamp>,
+    created_at: impl FnOnce(&RunId) -> Option<Timestamp>,
+    folder_time: impl FnOnce(&RunId) -> Option<Timestamp>,
 ) -> RunOrder {
-    let believed = |s: &str| s <= latest;
     let stamp = match id.stamp() {
-        Some(stamp) if believed(stamp) && id.timestamp().is_some() => Some(stamp.to_owned()),
-        _ => created_at(&id)
-            .map(|t| t.strftime(STAMP_FORMAT).to_string())
-            .filter(|s| believed(s)),
+        // The common case, from the name alone.
+        Some(stamp) if stamp <= latest && id.timestamp().is_some() => Some(stamp.to_owned()),
+        _ => run_time(&id, now, created_at, folder_time)
+            .map(|t| t.strftime(STAMP_FORMAT).to_string()),
     };
     RunOrder { stamp, id }
+}
+
+/// When run `id` was created, as far as it can be believed as of `now`
+/// (the one rule for the listing's order and gc's ages): the time in its id
+/// when that is a real date at most [`FUTURE_TOLERANCE`] ahead; for an id
+/// dated further ahead, or whose time is not a real date, its folder's
+/// modification time (`folder_time`); for an id of another form (the
+/// earlier pikaci's `pikaci-run-123`) its record's `created_at`. `None`
+/// when the time found is ahead too, or there is none.
+pub(crate) fn run_time(
+    id: &RunId,
+    now: Timestamp,
+    created_at: impl FnOnce(&RunId) -> Option<Timestamp>,
+    folder_time: impl FnOnce(&RunId) -> Option<Timestamp>,
+) -> Option<Timestamp> {
+    let found = if id.is_timestamped() {
+        match id.timestamp().filter(|&t| believable(t, now)) {
+            Some(t) => Some(t),
+            None => folder_time(id),
+        }
+    } else {
+        created_at(id)
+    };
+    found.filter(|&t| believable(t, now))
 }
 
 /// The stamp of the latest time believed as of `now`.
@@ -197,22 +243,28 @@ mod tests {
         s.parse().unwrap()
     }
 
+    fn system_time(t: Timestamp) -> std::time::SystemTime {
+        let secs = u64::try_from(t.as_second()).unwrap();
+        std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)
+    }
+
     #[test]
     fn a_run_dated_in_the_future_does_not_sort_first_forever() {
-        let store = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
+        let fs = MemFs::new();
+        let store = Store::with_fs(fs.clone(), StateRoot::new("/s"));
         let now = at("2026-03-24T12:00:00Z");
         let old = RunRecord::for_test("20260301T000000Z-00000001");
         let new = RunRecord::for_test("20260324T110000Z-00000002");
-        // Dated in the year 2099, but created (its record says) in between.
+        // Dated in the year 2099, its folder last modified in between; its
+        // record says "now" (its job can rewrite it): not believed.
         let mut planted = RunRecord::for_test("20990101T000000Z-00000003");
-        planted.created_at = at("2026-03-10T00:00:00Z");
-        // Dated in 2099 and claiming to be created then too: no date to trust.
+        planted.created_at = now;
+        // Dated in 2099, its folder's time ahead too: no date to trust.
         let mut liar = RunRecord::for_test("20990101T000000Z-00000004");
-        liar.created_at = at("2099-01-01T00:00:00Z");
-        // An id whose time is not a real date (month 13).
+        liar.created_at = now;
+        // An id whose time is not a real date (month 13): by its folder.
         let mut undated = RunRecord::for_test("20260324T100000Z-00000005");
         undated.run_id = "20261399T000000Z-00000005".parse().unwrap();
-        undated.created_at = at("2026-03-20T00:00:00Z");
         // An earlier pikaci's id, with no time in it.
         let mut upstream = RunRecord::for_test("20260324T100000Z-00000006");
         upstream.run_id = "pikaci-run-123".parse().unwrap();
@@ -220,6 +272,13 @@ mod tests {
         for r in [&old, &new, &planted, &liar, &undated, &upstream] {
             store.persist_run_record(r).unwrap();
         }
+        let folder_at = |r: &RunRecord, t: &str| {
+            let t: Timestamp = at(t);
+            fs.set_modified(&store.root().run_dir(&r.run_id), system_time(t));
+        };
+        folder_at(&planted, "2026-03-10T00:00:00Z");
+        folder_at(&liar, "2099-01-01T00:00:00Z");
+        folder_at(&undated, "2026-03-20T00:00:00Z");
         let listed = store.list_runs_at(None, 10, now).unwrap();
         let order: Vec<&str> = listed.iter().map(RunId::as_str).collect();
         assert_eq!(

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 use camino::Utf8PathBuf;
 use std::sync::Arc;
 
-use pikaci_core::engine::{LogSink, RunStore, SystemClock};
+use pikaci_core::engine::{LogSink, OwnerLock, RunStore, SystemClock};
 use pikaci_core::log_times::Arrivals;
 use pikaci_core::{JobId, LogFile, RunId, RunRecord};
 
@@ -158,5 +158,11 @@ impl<F: Fs> RunStore for Store<F> {
 
     fn claim_run(&self, run: &RunId) -> Result<bool, StoreError> {
         Store::claim_run(self, run)
+    }
+
+    fn lock_as_owner(&self, run: &RunId) -> Option<OwnerLock> {
+        Store::lock_as_owner(self, run)
+            .ok()
+            .map(|hold| Box::new(hold) as OwnerLock)
     }
 }

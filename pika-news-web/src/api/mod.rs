@@ -16,6 +16,7 @@
 //! - [`compat`]: what upstream pika's `ph` client calls (its lane actions,
 //!   nightly runs, wake, who-am-I), in its shapes.
 
+mod answer_paths;
 mod branch;
 pub mod compat;
 pub mod dto;

@@ -324,9 +324,9 @@ routes! {
     }
     Get "/git/ci" => pages::ci::overview {
         access: Read,
-        summary: "The CI overview page (HTML): every branch with its latest suite; ?token= sets the page cookie",
+        summary: "The CI overview page (HTML): every branch with its latest suite",
         params: [
-            query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
+            query("token", ParamKind::Text, "Logs nobody in: answers 303 to the sign-in form, without the token"),
         ],
         answer: Answer::html("The page"),
     }
@@ -351,10 +351,10 @@ routes! {
     }
     Get "/git/branch/{branch_id}/ci" => pages::branch::page {
         access: Read,
-        summary: "The branch CI page (HTML): the latest suite's summary, lanes and jobs, earlier suites; ?token= sets the page cookie",
+        summary: "The branch CI page (HTML): the latest suite's summary, lanes and jobs, earlier suites",
         params: [
             path("branch_id", ParamKind::RowId, "The branch"),
-            query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
+            query("token", ParamKind::Text, "Logs nobody in: answers 303 to the sign-in form, without the token"),
         ],
         answer: Answer::html("The page"),
     }
@@ -368,9 +368,21 @@ routes! {
             query("kind", PAGE_LOG_KIND, "guest (the job's output, default), host (pikaci's account) or lane (the lane's own log)"),
             query("line", ParamKind::Bytes, "Open the log at this line (from 1) instead of at its end"),
             query("timestamps", FLAG, "1: show the time each line arrived"),
-            query("token", ParamKind::Text, "A token to exchange for an HttpOnly cookie (answers 303 to the same page without it)"),
+            query("token", ParamKind::Text, "Logs nobody in: answers 303 to the sign-in form, without the token"),
         ],
         answer: Answer::html("The page"),
+    }
+    Get "/news/sign-in" => pages::sign_in::form {
+        access: Public,
+        summary: "The sign-in form (HTML): a token field posted to this address",
+        params: [query("back", ParamKind::Text, "The page of this server to go on to once signed in")],
+        answer: Answer::html("The form"),
+    }
+    Post "/news/sign-in" => pages::sign_in::submit {
+        access: Public,
+        summary: "Exchanges a token (form field `token`, with `back`) for the page cookie: HttpOnly, SameSite=Strict, Secure when public_url is https. Refused (403) when the browser says the form is another site's; an unknown token answers 401 with the form again",
+        params: [],
+        answer: Answer::redirect("To `back` (a page of this server), with the cookie set"),
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use pikaci_core::{RunId, RunLogsMetadata, RunRecord};
 use pikaci_store::{BoundedRecord, FileIdentity, Fs as _, RunDir, StoreError};
 
+use super::answer_paths::ServerPaths;
 use super::heavy::HeavyPermit;
 use super::record_cache::Cached;
 use crate::error::ApiError;
@@ -39,12 +40,29 @@ pub(crate) struct LoadedRun {
 }
 
 /// A record whose pikaci died reads as interrupted. In memory only: the
-/// server never writes to the state root, which lanes can write.
+/// server never writes to the state root, which lanes can write. Then its
+/// paths become names ([`ServerPaths::record`]): what is cached and served
+/// names no server folder.
 fn reconcile(state: &AppState, mut record: RunRecord) -> RunRecord {
-    if state.liveness.is_orphaned(&record) {
+    if orphaned(state, &record) {
         record.mark_interrupted(jiff::Timestamp::now());
     }
-    record
+    server_paths(state).record(record)
+}
+
+/// The server folders no answer names.
+fn server_paths(state: &AppState) -> ServerPaths {
+    ServerPaths {
+        state_root: state.store.root().path().to_owned(),
+        data_dir: state.data_dir.as_ref().map(|d| d.root().to_owned()),
+    }
+}
+
+/// Whether `record` says `running` but its pikaci is gone: by the run
+/// folder's lock when the record says its owner took it (a brief try, on
+/// the blocking pool where the caller is), else by its pid.
+pub(crate) fn orphaned(state: &AppState, record: &RunRecord) -> bool {
+    state.store.is_orphaned(record, state.liveness.as_ref())
 }
 
 /// Loads a run, reporting a run whose pikaci died as interrupted.
@@ -108,7 +126,8 @@ pub(crate) async fn load_run_with_log_metadata(
         (record, meta)
     })
     .await?;
-    Ok((record, meta?, loaded.permit))
+    let meta = server_paths(state).logs_metadata(meta?);
+    Ok((record, meta, loaded.permit))
 }
 
 /// The identity of a run's `run.json` now (one `lstat`: blocking pool), if
@@ -124,13 +143,14 @@ fn record_identity(state: &AppState, run: &RunId) -> Option<FileIdentity> {
 
 /// A cached record whose run folder is watched, if this request's look at
 /// the disk (`fresh`) left it there: no file system call at all. A record
-/// that says `running` is checked for a dead owner (a `kill(pid, 0)`).
+/// that says `running` is checked for a dead owner (a try of its folder's
+/// lock, or a look at its pid for an older record).
 pub(crate) fn watched_hit(state: &AppState, run: &RunId, fresh: Fresh) -> Option<Cached> {
     if !fresh.watching() {
         return None;
     }
     let hit = state.records.get_watched(run)?;
-    (!state.liveness.is_orphaned(&hit.record)).then_some(hit)
+    (!orphaned(state, &hit.record)).then_some(hit)
 }
 
 /// The reconciled record of a run, from the
@@ -158,7 +178,7 @@ pub(crate) async fn load_cached_record(
         let hit = identity
             .as_ref()
             .and_then(|id| st.records.get(&r, id))
-            .filter(|h| !st.liveness.is_orphaned(&h.record));
+            .filter(|h| !orphaned(&st, &h.record));
         (watched, identity, hit)
     })
     .await?;

@@ -25,6 +25,42 @@ pub enum LaneEvent {
     PikaciRunFinished(Box<RunRecord>),
 }
 
+/// Server folders a lane log names by a word instead (`worktree`, `state
+/// root`): the lane log is served to every reader, and no answer names a
+/// server path. Applied to whole lines pika-news writes from pikaci's stdout.
+#[derive(Debug, Default, Clone)]
+pub struct PathWords(Vec<(String, &'static str)>);
+
+impl PathWords {
+    /// Words for the lane's worktree and the state root.
+    pub fn new(worktree: &camino::Utf8Path, state_root: &camino::Utf8Path) -> Self {
+        let mut words = vec![
+            (worktree.as_str().to_owned(), "worktree"),
+            (state_root.as_str().to_owned(), "state root"),
+        ];
+        words.retain(|(p, _)| p.len() > 1);
+        // The longer first, so a folder inside another keeps its own word.
+        words.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        Self(words)
+    }
+
+    /// `line` with each folder replaced by its word.
+    fn apply<'a>(&self, line: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+        let hit = self
+            .0
+            .iter()
+            .any(|(p, _)| memchr::memmem::find(line, p.as_bytes()).is_some());
+        if !hit {
+            return std::borrow::Cow::Borrowed(line);
+        }
+        let mut text = String::from_utf8_lossy(line).into_owned();
+        for (path, word) in &self.0 {
+            text = text.replace(path.as_str(), word);
+        }
+        std::borrow::Cow::Owned(text.into_bytes())
+    }
+}
+
 /// The longest stdout line parsed as an event; longer lines are only logged.
 pub const MAX_EVENT_LINE: usize = 1 << 20;
 
@@ -112,17 +148,18 @@ pub(crate) struct Rendered {
     pub(crate) events: Vec<LaneEvent>,
 }
 
-/// One whole stdout line (without its newline) into the log and the events.
-fn line(line: &[u8], target: Option<&str>, out: &mut Rendered) {
+/// One whole stdout line (without its newline) into the log (its server
+/// folders as `words`) and the events.
+fn line(line: &[u8], target: Option<&str>, words: &PathWords, out: &mut Rendered) {
     match parse(line) {
         Some(event) => {
-            out.log
-                .extend_from_slice(render_event(&event, target).as_bytes());
+            let rendered = render_event(&event, target);
+            out.log.extend_from_slice(&words.apply(rendered.as_bytes()));
             out.log.push(b'\n');
             out.events.extend(for_the_lane(event));
         }
         None => {
-            out.log.extend_from_slice(line);
+            out.log.extend_from_slice(&words.apply(line));
             out.log.push(b'\n');
         }
     }
@@ -137,6 +174,8 @@ pub(crate) struct StdoutRenderer {
     overflow: bool,
     /// The target the lane runs, for `run started` lines.
     target: Option<String>,
+    /// Server folders the log names by a word.
+    words: PathWords,
 }
 
 impl StdoutRenderer {
@@ -146,6 +185,12 @@ impl StdoutRenderer {
             target,
             ..Self::default()
         }
+    }
+
+    /// The same renderer, writing the server folders `words` names as words.
+    pub(crate) fn with_words(mut self, words: PathWords) -> Self {
+        self.words = words;
+        self
     }
 
     /// Adds `bytes` to the pending line, growing it by doubling but never
@@ -176,10 +221,10 @@ impl StdoutRenderer {
                 self.overflow = !ends;
             } else if ends {
                 if self.pending.is_empty() {
-                    line(body, self.target.as_deref(), out);
+                    line(body, self.target.as_deref(), &self.words, out);
                 } else {
                     self.keep(body);
-                    line(&self.pending, self.target.as_deref(), out);
+                    line(&self.pending, self.target.as_deref(), &self.words, out);
                     self.pending.clear();
                 }
             } else {
@@ -192,7 +237,7 @@ impl StdoutRenderer {
     pub(crate) fn finish(&mut self, out: &mut Rendered) {
         if !self.pending.is_empty() {
             match parse(&self.pending) {
-                Some(_) => line(&self.pending, self.target.as_deref(), out),
+                Some(_) => line(&self.pending, self.target.as_deref(), &self.words, out),
                 None => out.log.extend_from_slice(&self.pending),
             }
             self.pending.clear();

@@ -199,3 +199,32 @@ fn only_run_started_and_run_finished_become_lane_events() {
     assert!(log.starts_with("[pikaci] job started: "), "{log}");
     assert!(events.is_empty());
 }
+
+#[test]
+fn server_folders_in_pikaci_lines_become_words() {
+    let words = PathWords::new(
+        camino::Utf8Path::new("/var/lib/pika-news/data/worktrees/lane-4-1"),
+        camino::Utf8Path::new("/srv/git/pikaci-state/r"),
+    );
+    let mut run = RunRecord::for_test(RUN_ID);
+    run.status = RunStatus::Failed;
+    run.message = Some(
+        "could not snapshot /var/lib/pika-news/data/worktrees/lane-4-1 into /srv/git/pikaci-state/r/runs/x"
+            .into(),
+    );
+    let finished = serde_json::to_string(&LifecycleEvent::RunFinished { run }).unwrap();
+    let mut r = StdoutRenderer::new(None).with_words(words);
+    let mut out = Rendered::default();
+    let stdout = format!("{finished}\nwarning: /srv/git/pikaci-state/r is full\nnothing to hide\n");
+    r.push(stdout.as_bytes(), &mut out);
+    r.finish(&mut out);
+    let log = String::from_utf8(out.log).unwrap();
+    assert_eq!(
+        log,
+        format!(
+            "[pikaci] run finished: {RUN_ID} · status=failed · could not snapshot worktree into state root/runs/x\n\
+             warning: state root is full\nnothing to hide\n"
+        )
+    );
+    assert_eq!(out.events.len(), 1);
+}

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::cgroup::{LaneCgroup, LaneCgroupRequest};
 pub use super::events_log::LaneEvent;
-use super::events_log::{Rendered, StdoutRenderer};
+use super::events_log::{PathWords, Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
 use super::run_claim::{LaneChild, RunClaims};
 use crate::db::LaneStatus;
@@ -324,10 +324,11 @@ async fn pump_stdout(
     log: Option<File>,
     raw: Option<File>,
     target: Option<String>,
+    words: PathWords,
     tx: mpsc::Sender<LaneEvent>,
 ) {
     let mut buf = vec![0u8; 64 * 1024];
-    let mut renderer = StdoutRenderer::new(target);
+    let mut renderer = StdoutRenderer::new(target).with_words(words);
     // Written off the runtime's threads: a slow disk must not stall other tasks.
     let mut log = log.map(tokio::fs::File::from_std);
     let mut raw = raw.map(tokio::fs::File::from_std);
@@ -520,10 +521,17 @@ pub async fn run_lane(
         .filter(|_| pikaci)
         .and_then(|p| open_lane_log(p).ok());
     let target = spec.command.pikaci_target().map(|t| t.as_str().to_owned());
-    let reader = child
-        .stdout
-        .take()
-        .map(|stdout| tokio::spawn(pump_stdout(stdout, log.try_clone().ok(), raw, target, tx)));
+    let reader = child.stdout.take().map(|stdout| {
+        let words = PathWords::new(&spec.worktree, &spec.pikaci_state_root);
+        tokio::spawn(pump_stdout(
+            stdout,
+            log.try_clone().ok(),
+            raw,
+            target,
+            words,
+            tx,
+        ))
+    });
 
     // pikaci's stdout is only as trusted as its jobs: the run it names is
     // checked against the child before it is taken.

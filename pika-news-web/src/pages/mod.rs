@@ -8,8 +8,9 @@
 //!   log viewer ([`viewer`], over a [`window`] of a log read by
 //!   [`log_source`], with line numbers from the [`lines`] index and colours
 //!   from [`ansi`]).
-//! - [`session`]: the `?token=` → cookie exchange, who is looking
-//!   ([`session::Viewer`]), and the lane forms' CSRF check.
+//! - [`session`]: the page cookie, who is looking ([`session::Viewer`]),
+//!   and the lane forms' CSRF check; [`sign_in`]: the form that exchanges a
+//!   token for the cookie (the only way to get it).
 //! - [`nightly`]: nightly runs: listed on `/news/ci`, `/news/nightly/{id}`
 //!   (the lanes open on the same lane page, under the nightly run).
 //! - [`html`], [`format`](mod@format), [`summary`]: the frame and the small pieces.
@@ -24,6 +25,7 @@ mod lines;
 mod log_source;
 pub(crate) mod nightly;
 pub(crate) mod session;
+pub(crate) mod sign_in;
 mod summary;
 mod viewer;
 mod window;

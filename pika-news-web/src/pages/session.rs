@@ -1,10 +1,12 @@
 //! How a browser holds its token, and who is looking at a page.
 //!
-//! - A page opened with `?token=T` checks the token, answers `303 See Other`
-//!   to the same address without it, and sets the page cookie
-//!   ([`COOKIE`]: HttpOnly, SameSite=Strict, Path=/news), so the token
-//!   leaves the address bar and history. The API's read routes (the raw log
-//!   and its stream included) accept the cookie too.
+//! - The page cookie ([`COOKIE`]: HttpOnly, SameSite=Strict, Path=/news, and
+//!   Secure when `[http] public_url` is https) is set only by the sign-in
+//!   form ([`super::sign_in`]), a POST the user submits. A page opened with
+//!   `?token=T` logs nobody in (a link from someone else must not sign the
+//!   victim in as them): it answers `303 See Other` to the sign-in form,
+//!   without the token, and sets no cookie. The API's read routes (the raw
+//!   log and its stream included) accept the cookie too.
 //! - A write token in the cookie shows the lane buttons. They are plain HTML
 //!   forms posting to the lane action routes with a `csrf` field: a value
 //!   derived from the token ([`csrf_for`]) that another site cannot know.
@@ -20,13 +22,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::sign_in::sign_in_address;
 use crate::auth::{COOKIE, cookie_token, role_of};
 use crate::db::Role;
 use crate::error::ApiError;
 use crate::state::AppState;
-
-/// The longest token accepted from a query string.
-const MAX_TOKEN: usize = 256;
 
 /// The form field value that proves a post came from a page this server
 /// rendered for the holder of `token`.
@@ -45,7 +45,15 @@ pub(crate) struct Viewer {
     pub csrf: Option<String>,
 }
 
-/// The address a `?token=` request is sent on to: the same path and query,
+/// The page cookie holding `token`: HttpOnly (no script reads it),
+/// SameSite=Strict (no other site's request carries it), and Secure (sent
+/// over https only) when the server's public address is https.
+pub(crate) fn session_cookie(token: &str, secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/news{secure}")
+}
+
+/// The page a `?token=` request asked for: the same path and query,
 /// without the token.
 fn without_token(parts: &Parts) -> String {
     let rest: Vec<&str> = parts
@@ -63,15 +71,12 @@ fn without_token(parts: &Parts) -> String {
     }
 }
 
-/// The `token` query parameter, if there is one.
-fn query_token(parts: &Parts) -> Option<String> {
-    parts.uri.query()?;
-    let axum::extract::Query(pairs) =
-        axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri).ok()?;
-    pairs
-        .into_iter()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v)
+/// Whether the query has a `token` parameter.
+fn has_query_token(parts: &Parts) -> bool {
+    parts.uri.query().is_some_and(|q| {
+        q.split('&')
+            .any(|kv| kv == "token" || kv.starts_with("token="))
+    })
 }
 
 impl FromRequestParts<AppState> for Viewer {
@@ -80,28 +85,11 @@ impl FromRequestParts<AppState> for Viewer {
     /// Checks the caller before anything of the path is looked at: a page
     /// never says whether a branch exists to someone who may not read it.
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        if let Some(token) = query_token(parts) {
-            if token.is_empty()
-                || token.len() > MAX_TOKEN
-                || !token.bytes().all(|b| b.is_ascii_graphic())
-                || token.contains(';')
-            {
-                return Err(ApiError::Unauthorized.into_response());
-            }
-            match state.db.token_role(&token).await {
-                Ok(Some(_)) => {}
-                Ok(None) => return Err(ApiError::Unauthorized.into_response()),
-                Err(e) => return Err(ApiError::from(e).into_response()),
-            }
-            let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/news");
-            let mut resp = Redirect::to(&without_token(parts)).into_response();
-            match cookie.parse() {
-                Ok(v) => {
-                    resp.headers_mut().insert(header::SET_COOKIE, v);
-                }
-                Err(_) => return Err(ApiError::Unauthorized.into_response()),
-            }
-            return Err(resp);
+        if has_query_token(parts) {
+            // No login by link: the token leaves the address, and the user
+            // signs in (or not) through the form.
+            let back = local_page(Some(&without_token(parts)));
+            return Err(Redirect::to(&sign_in_address(&back)).into_response());
         }
         let has_header = parts.headers.contains_key(header::AUTHORIZATION);
         let cookie = (!has_header).then(|| cookie_token(parts)).flatten();
@@ -142,7 +130,7 @@ pub(crate) enum Writer {
 }
 
 /// Whether a browser says the request came from another site.
-fn cross_site(headers: &HeaderMap) -> bool {
+pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     if headers
         .get("sec-fetch-site")
         .and_then(|v| v.to_str().ok())
@@ -165,7 +153,7 @@ fn cross_site(headers: &HeaderMap) -> bool {
 }
 
 /// A page of this server to go back to, or the CI overview.
-fn local_page(back: Option<&String>) -> String {
+pub(crate) fn local_page(back: Option<&String>) -> String {
     match back {
         Some(b)
             if b.starts_with("/news/")

@@ -43,12 +43,14 @@ impl LaneOwner {
                 host: host.to_owned(),
                 pid,
                 start_ticks: Some(ticks),
+                lock: false,
             }));
         }
         Some(Self(RunOwner {
             host: rest.to_owned(),
             pid: last.parse().ok()?,
             start_ticks: None,
+            lock: false,
         }))
     }
 
@@ -106,6 +108,7 @@ mod tests {
             host: "ci-1".into(),
             pid: 42,
             start_ticks: Some(987),
+            lock: false,
         });
         assert_eq!(o.to_string(), "ci-1:42:987");
         assert_eq!(LaneOwner::parse("ci-1:42:987"), Some(o));
@@ -114,7 +117,8 @@ mod tests {
             Some(LaneOwner(RunOwner {
                 host: "ci-1".into(),
                 pid: 42,
-                start_ticks: None
+                start_ticks: None,
+                lock: false,
             }))
         );
         assert_eq!(LaneOwner::parse("nonsense"), None);

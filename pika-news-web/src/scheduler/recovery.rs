@@ -41,7 +41,7 @@ pub enum Verdict {
 /// The verdict for a lane whose pikaci run (if it announced one) has `record`.
 pub fn verdict(
     run: Option<(&RunId, Option<&RunRecord>)>,
-    liveness: &dyn pikaci_core::Liveness,
+    orphaned: impl Fn(&RunRecord) -> bool,
 ) -> Verdict {
     let Some((run_id, record)) = run else {
         return Verdict::Requeue("requeued: its server died before pikaci started a run".into());
@@ -52,7 +52,7 @@ pub fn verdict(
         ));
     };
     match (record.status, record.failure_kind) {
-        (RunStatus::Running, _) if !liveness.is_orphaned(record) => Verdict::Wait,
+        (RunStatus::Running, _) if !orphaned(record) => Verdict::Wait,
         (RunStatus::Passed, _) => Verdict::Finish(
             LaneStatus::Passed,
             None,
@@ -147,10 +147,10 @@ impl Scheduler {
             let record = run
                 .as_ref()
                 .and_then(|id| store.run(id).and_then(|dir| dir.record()).ok());
-            verdict(
-                run.as_ref().map(|id| (id, record.as_ref())),
-                &SystemLiveness::new(),
-            )
+            let liveness = SystemLiveness::new();
+            verdict(run.as_ref().map(|id| (id, record.as_ref())), |r| {
+                store.is_orphaned(r, &liveness)
+            })
         })
         .await
         .unwrap_or(Verdict::Wait)
@@ -162,17 +162,6 @@ mod tests {
     use pikaci_core::RunOwner;
 
     use super::*;
-
-    struct Fake(bool);
-
-    impl pikaci_core::Liveness for Fake {
-        fn this_host(&self) -> &str {
-            "here"
-        }
-        fn is_alive(&self, _: u32) -> bool {
-            self.0
-        }
-    }
 
     const RUN: &str = "20260324T161238Z-1a2b3c4d";
 
@@ -186,8 +175,8 @@ mod tests {
     #[test]
     fn verdicts() {
         let id: RunId = RUN.parse().unwrap();
-        let v = |r: Option<&RunRecord>, alive| verdict(Some((&id, r)), &Fake(alive));
-        assert!(matches!(verdict(None, &Fake(true)), Verdict::Requeue(_)));
+        let v = |r: Option<&RunRecord>, alive: bool| verdict(Some((&id, r)), |_| !alive);
+        assert!(matches!(verdict(None, |_| false), Verdict::Requeue(_)));
         assert!(matches!(v(None, true), Verdict::Requeue(_)));
         let mut running = record(RunStatus::Running, None);
         running.owner = Some(

@@ -127,24 +127,69 @@ async fn page(
     (status, headers, body)
 }
 
+/// Posts the sign-in form with `token`, going back to `back`, with `headers`.
+async fn sign_in(
+    router: axum::Router,
+    token: &str,
+    back: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, String) {
+    let mut all = vec![("content-type", "application/x-www-form-urlencoded")];
+    all.extend_from_slice(headers);
+    let body = format!("token={token}&back={}", back.replace('/', "%2F"));
+    let (status, headers, body) =
+        oneshot(router, "POST", "/news/sign-in", &all, Body::from(body)).await;
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
 #[tokio::test]
-async fn the_page_needs_a_token_or_public_read_and_trades_a_query_token_for_a_cookie() {
+async fn the_page_needs_a_token_or_public_read_and_only_the_sign_in_form_sets_the_cookie() {
     let app = TestApp::new();
     let (branch, _, _) = app.branch().await;
     let uri = format!("/news/branch/{branch}/ci");
     assert_eq!(page(&app, &uri, &[]).await.0, StatusCode::UNAUTHORIZED);
+    // A link with a token logs nobody in: it leads to the sign-in form,
+    // without the token, and sets no cookie.
     let (status, headers, _) = page(&app, &format!("{uri}?token={}", app.read), &[]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     assert_eq!(
         headers["location"],
-        uri.as_str(),
+        format!("/news/sign-in?back={uri}").as_str(),
         "the token leaves the address bar"
     );
+    assert!(headers.get("set-cookie").is_none(), "{headers:?}");
+    let (status, _, form) = page(&app, &format!("/news/sign-in?back={uri}"), &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        form.contains("<form method=post action=\"/news/sign-in\"")
+            && form.contains("type=password name=token")
+            && form.contains(&format!("name=back value=\"{uri}\"")),
+        "{form}"
+    );
+    // Another site's form (or a page of another site posting it) is refused.
+    for cross in [
+        vec![("host", "ci.example"), ("origin", "https://evil.example")],
+        vec![("sec-fetch-site", "cross-site")],
+    ] {
+        let (status, headers, _) = sign_in(app.app(), &app.read, &uri, &cross).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{cross:?}");
+        assert!(headers.get("set-cookie").is_none());
+    }
+    let (status, headers, again) = sign_in(app.app(), "bogus", &uri, &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.get("set-cookie").is_none());
+    assert!(again.contains("That token is not valid."), "{again}");
+    // The user's own submission, from this server's page.
+    let same = [("host", "ci.example"), ("origin", "http://ci.example")];
+    let (status, headers, _) = sign_in(app.app(), &app.read, &uri, &same).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], uri.as_str());
     let cookie = headers["set-cookie"].to_str().unwrap();
     assert!(
         cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
         "{cookie}"
     );
+    assert!(!cookie.contains("Secure"), "plain http: {cookie}");
     let jar = cookie.split(';').next().unwrap().to_owned();
     let (status, _, html) = page(&app, &uri, &[("cookie", &jar)]).await;
     assert_eq!(status, StatusCode::OK);
@@ -153,9 +198,25 @@ async fn the_page_needs_a_token_or_public_read_and_trades_a_query_token_for_a_co
         "{html}"
     );
     assert!(html.contains("data-job=\"build\""), "{html}");
-    assert_eq!(
-        page(&app, &format!("{uri}?token=bogus"), &[]).await.0,
-        StatusCode::UNAUTHORIZED
+    // Signed in, a link with someone else's token still changes nothing.
+    let (status, headers, _) = page(
+        &app,
+        &format!("{uri}?token={}", app.write),
+        &[("cookie", &jar)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers.get("set-cookie").is_none());
+    // Behind https (public_url), the cookie is Secure.
+    let secure = pika_news_web::router(app.state().with_secure_cookies(true));
+    let (status, headers, _) = sign_in(secure, &app.read, &uri, &[]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("; Secure")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Strict"),
+        "{cookie}"
     );
     assert_eq!(
         page(&app, &uri, &[("cookie", "pika_news_token=bogus")])

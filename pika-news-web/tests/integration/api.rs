@@ -209,6 +209,7 @@ async fn a_running_run_whose_owner_died_is_served_as_interrupted() {
         pid: u32::MAX - 1,
         host: pikaci_core::this_host_name(),
         start_ticks: None,
+        lock: false,
     });
     app.store.persist_run_record(&rec).unwrap();
     let (_, body) = app

@@ -219,6 +219,31 @@ impl Browser {
         );
     }
 
+    /// Signs in as a user does: opens the sign-in form (going back to
+    /// `page`, a path of `base`), types `token` into it, submits it, and
+    /// waits until `page` has loaded with the cookie set.
+    pub(crate) fn sign_in(&mut self, base: &str, token: &str, page: &str) {
+        let back: String = page
+            .chars()
+            .map(|c| match c {
+                '?' => "%3F".to_owned(),
+                '&' => "%26".to_owned(),
+                '=' => "%3D".to_owned(),
+                c => c.to_string(),
+            })
+            .collect();
+        self.goto(&format!("{base}/news/sign-in?back={back}"));
+        self.click("input[name=token]");
+        self.type_text(token);
+        let _ = self.try_eval("window.__leaving = true");
+        self.click("form.sign-in button[type=submit]");
+        let page_json = serde_json::to_string(page).unwrap();
+        self.wait_for(&format!(
+            "!window.__leaving && document.readyState === 'complete' \
+             && location.pathname + location.search === {page_json}"
+        ));
+    }
+
     /// Waits (up to 60 s) until `expr` is truthy; returns its value.
     pub(crate) fn wait_for(&mut self, expr: &str) -> Value {
         self.wait_for_within(expr, Duration::from_secs(60))

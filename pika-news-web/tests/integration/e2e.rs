@@ -148,7 +148,7 @@ async fn the_branch_page_shows_lanes_and_log_text_in_a_real_browser() {
     let token = f.db.create_token("browser", Role::Read).unwrap();
     let (base, server) = serve(&f).await;
     let mut b = Browser::launch();
-    b.goto(&format!("{base}/news/branch/{branch}/ci?token={token}"));
+    b.sign_in(&base, &token, &format!("/news/branch/{branch}/ci"));
     let lanes = b.eval("document.querySelector('#lanes').innerText");
     let lanes = lanes.as_str().unwrap();
     assert!(
@@ -240,9 +240,11 @@ async fn a_running_jobs_new_lines_appear_in_the_browser_without_a_reload() {
     let token = f.db.create_token("browser", Role::Read).unwrap();
     let (base, server) = serve(&f).await;
     let mut b = Browser::launch();
-    b.goto(&format!(
-        "{base}/news/branch/{branch}/ci/lane/{lane}?job=slow&token={token}"
-    ));
+    b.sign_in(
+        &base,
+        &token,
+        &format!("/news/branch/{branch}/ci/lane/{lane}?job=slow"),
+    );
     b.wait_for("window.pikaNewsViewer");
     assert_eq!(
         b.eval("document.getElementById('log').dataset.live"),

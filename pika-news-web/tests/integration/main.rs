@@ -23,6 +23,7 @@ mod lane_cgroups;
 mod lanes_apart;
 mod memory;
 mod nightly;
+mod no_server_paths;
 mod openapi;
 mod pages;
 mod pages_browser;

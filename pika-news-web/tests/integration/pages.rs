@@ -382,7 +382,7 @@ async fn only_a_write_token_in_the_cookie_sees_and_uses_the_lane_buttons() {
 }
 
 #[tokio::test]
-async fn pages_check_the_caller_before_the_path_and_trade_a_token_for_a_cookie() {
+async fn pages_check_the_caller_before_the_path_and_sign_in_only_by_the_form() {
     let env = PageEnv::new();
     let s = scene(&env).await;
     for uri in [
@@ -404,6 +404,8 @@ async fn pages_check_the_caller_before_the_path_and_trade_a_token_for_a_cookie()
         .await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{uri}");
     }
+    // A link with a token leads to the sign-in form, keeping the page's
+    // other parameters for afterwards; no cookie is set.
     let uri = format!(
         "/news/branch/{}/ci/lane/{}?job=test&token={}&kind=host",
         s.main, s.failed_lane, env.read
@@ -413,23 +415,43 @@ async fn pages_check_the_caller_before_the_path_and_trade_a_token_for_a_cookie()
     assert_eq!(
         a.headers["location"],
         format!(
-            "/news/branch/{}/ci/lane/{}?job=test&kind=host",
+            "/news/sign-in?back=/news/branch/{}/ci/lane/{}%3Fjob%3Dtest%26kind%3Dhost",
             s.main, s.failed_lane
         )
         .as_str()
+    );
+    assert!(a.headers.get("set-cookie").is_none());
+    let a = request(&env, "GET", "/news/ci?token=pn_wrong", &[], "").await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert!(a.headers.get("set-cookie").is_none());
+    // The form's token cannot add cookie attributes.
+    let a = request(
+        &env,
+        "POST",
+        "/news/sign-in",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        "token=x%3B%20Path%3D%2F&back=%2Fnews%2Fci",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert!(a.headers.get("set-cookie").is_none());
+    let a = request(
+        &env,
+        "POST",
+        "/news/sign-in",
+        &[("content-type", "application/x-www-form-urlencoded")],
+        &format!("token={}&back=%2F%2Fevil.example%2F", env.read),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        a.headers["location"], "/news/ci",
+        "only a page of this server"
     );
     let set = a.headers["set-cookie"].to_str().unwrap();
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/news"),
         "{set}"
-    );
-    let a = request(&env, "GET", "/news/ci?token=pn_wrong", &[], "").await;
-    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    let a = request(&env, "GET", "/news/ci?token=x%3B%20Path%3D%2F", &[], "").await;
-    assert_eq!(
-        a.status,
-        StatusCode::UNAUTHORIZED,
-        "a token cannot add cookie attributes"
     );
 }
 

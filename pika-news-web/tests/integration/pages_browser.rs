@@ -27,12 +27,19 @@ async fn the_ci_pages_show_the_right_data_and_escape_hostile_text() {
     let (nightly_id, _, _) = nightly(&env, s.main).await;
     let (base, server) = env.serve().await;
     let mut b = Browser::launch();
+    // A link with a token leads to the sign-in form, without the token.
     b.goto(&format!("{base}/news/ci?token={}", env.read));
     assert_eq!(
         b.eval("location.pathname + location.search"),
-        json!("/news/ci"),
+        json!("/news/sign-in?back=/news/ci"),
         "the token left the address bar"
     );
+    assert_eq!(
+        b.eval("document.cookie"),
+        json!(""),
+        "no cookie from a link"
+    );
+    b.sign_in(&base, &env.read, "/news/ci");
     assert_eq!(
         b.eval("document.querySelectorAll('#branches tbody tr').length"),
         json!(3)
@@ -138,10 +145,7 @@ async fn a_write_token_reruns_a_lane_from_the_page() {
     let s = scene(&env).await;
     let (base, server) = env.serve().await;
     let mut b = Browser::launch();
-    b.goto(&format!(
-        "{base}/news/branch/{}/ci?token={}",
-        s.main, env.write
-    ));
+    b.sign_in(&base, &env.write, &format!("/news/branch/{}/ci", s.main));
     let rerun = format!(
         "tr[data-lane=\"{}\"] button[data-action=rerun]",
         s.failed_lane
@@ -192,10 +196,7 @@ async fn a_write_token_reruns_a_lane_from_the_page() {
 
     // A reader's browser sees no buttons.
     let mut b = Browser::launch();
-    b.goto(&format!(
-        "{base}/news/branch/{}/ci?token={}",
-        s.main, env.read
-    ));
+    b.sign_in(&base, &env.read, &format!("/news/branch/{}/ci", s.main));
     assert_eq!(
         b.eval("document.querySelectorAll('form, button[data-action]').length"),
         json!(0)
@@ -234,7 +235,7 @@ async fn the_viewer_links_lines_searches_and_loads_earlier() {
         s.main, s.failed_lane
     );
     let mut b = Browser::launch();
-    b.goto(&format!("{base}/news/ci?token={}", env.read));
+    b.sign_in(&base, &env.read, "/news/ci");
     b.goto(&page);
     b.wait_for("window.pikaNewsViewer");
     // The tail first, scrolled to its end.
@@ -414,7 +415,7 @@ async fn a_1_gib_log_page_is_usable_in_under_a_second() {
         s.main, s.failed_lane
     );
     let mut b = Browser::launch();
-    b.goto(&format!("{base}/news/ci?token={}", env.read));
+    b.sign_in(&base, &env.read, "/news/ci");
     let measure = |b: &mut Browser| {
         b.goto(&page);
         b.wait_for("window.pikaNewsViewer");

@@ -74,6 +74,7 @@ async fn rewritten_and_dead_owner(without_watch: bool) {
         pid: 4242,
         host: "here".into(),
         start_ticks: None,
+        lock: false,
     });
     r.jobs[0].status = RunStatus::Running;
     app.store.persist_run_record(&r).unwrap();

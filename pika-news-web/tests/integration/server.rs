@@ -20,6 +20,7 @@ async fn serve_answers_on_the_given_listener_until_its_shutdown_completes() {
         lanes: Default::default(),
         http: Default::default(),
         bootstrap_admin_npubs: Vec::new(),
+        public_url: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -62,6 +63,7 @@ async fn connections_spread_over_workers_and_open_streams_end_at_shutdown() {
         lanes: Default::default(),
         http: Default::default(),
         bootstrap_admin_npubs: Vec::new(),
+        public_url: None,
     };
     let token = Db::open(&config.database)
         .unwrap()

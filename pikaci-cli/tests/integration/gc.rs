@@ -101,11 +101,18 @@ fn a_run_dated_in_the_future_neither_sorts_first_nor_escapes_gc() {
     let out = env.pikaci(&["run"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let real = env.last_run();
-    // A run folder dated in 2099 whose record says it was made a year ago.
+    // A run folder dated in 2099, untouched for a year, whose record (which
+    // its own jobs can rewrite) says it was made just now: not believed.
     let mut planted = real.clone();
     planted.run_id = "20991231T235959Z-0000beef".parse().unwrap();
-    planted.created_at = real.created_at - jiff::SignedDuration::from_hours(24 * 365);
+    planted.created_at = jiff::Timestamp::now();
     env.store().persist_run_record(&planted).unwrap();
+    let folder = env.store().root().run_dir(&planted.run_id);
+    let touched = std::process::Command::new("touch")
+        .args(["-d", "1 year ago", folder.as_str()])
+        .status()
+        .expect("touch (coreutils) runs");
+    assert!(touched.success());
 
     let out = env.pikaci(&["list"]);
     let rows: Vec<String> = stdout(&out).lines().skip(1).map(str::to_owned).collect();

@@ -8,6 +8,7 @@ mod gc;
 mod hostile;
 mod job_signals;
 mod kill;
+mod owner_lock;
 mod read;
 mod reliability;
 mod rerun;

@@ -40,6 +40,6 @@ pub use recorder::DEFAULT_RECORD_INTERVAL;
 pub use request::{KeptSnapshot, RunRequest, RunSource};
 pub use run::{Engine, EngineBuilder};
 pub use schedule::{Decision, Schedule};
-pub use seams::{Executor, JobContext, LogSink, RunStore, VecSink};
+pub use seams::{Executor, JobContext, LogSink, OwnerLock, RunStore, VecSink};
 pub use select::{JobSelection, SelectError};
 pub use snapshot::{DiskSnapshotter, SnapshotPolicy, Snapshotter};

@@ -135,11 +135,16 @@ impl<S: RunStore> Engine<S> {
     pub async fn run(&self, req: RunRequest, observer: &dyn RunObserver) -> RunRecord {
         let now = self.clock.now();
         let run_id = self.claim_run_id(now, observer);
+        // Held until the run has ended: the kernel drops it if we die first.
+        let owner_lock = self.store.lock_as_owner(&run_id);
         let git = match &req.source {
             RunSource::Fresh => self.source.git_info(&req.source_root).await,
             RunSource::Kept(kept) => kept.git.clone(),
         };
-        let record = self.first_record(&req, run_id.clone(), now, git);
+        let mut record = self.first_record(&req, run_id.clone(), now, git);
+        if let Some(owner) = record.owner.as_mut() {
+            owner.lock = owner_lock.is_some();
+        }
         let recorder = Recorder::new(record, &self.store, observer, self.record_interval);
         let started = recorder.save_now(|_| {});
         observer.event(&LifecycleEvent::run_started(&started));
@@ -192,6 +197,7 @@ impl<S: RunStore> Engine<S> {
         observer.event(&LifecycleEvent::RunFinished {
             run: finished.clone(),
         });
+        drop(owner_lock);
         finished
     }
 

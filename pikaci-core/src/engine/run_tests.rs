@@ -25,6 +25,18 @@ struct FakeStore {
     /// Ids offered to `claim_run`; the first `taken` of them are refused.
     claims: Mutex<Vec<RunId>>,
     taken: usize,
+    /// When set, the store locks runs for their owner, and this says
+    /// whether a lock is held now.
+    owner_lock: Option<Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// Clears its flag when the owner lets go of the lock.
+struct LockGuard(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl RunStore for FakeStore {
@@ -63,6 +75,11 @@ impl RunStore for FakeStore {
         let mut claims = self.claims.lock().unwrap();
         claims.push(run.clone());
         Ok(claims.len() > self.taken)
+    }
+    fn lock_as_owner(&self, _: &RunId) -> Option<crate::engine::OwnerLock> {
+        let held = self.owner_lock.clone()?;
+        held.store(true, std::sync::atomic::Ordering::SeqCst);
+        Some(Box::new(LockGuard(held)))
     }
     fn load_run_record(&self, _: &RunId) -> Result<RunRecord, io::Error> {
         self.saved
@@ -145,6 +162,7 @@ fn engine(store: FakeStore, acts: &[(&str, Act)]) -> Engine<FakeStore> {
             pid: 1,
             host: "h".into(),
             start_ticks: None,
+            lock: false,
         })
         .build()
 }
@@ -161,6 +179,36 @@ fn kinds(events: &[LifecycleEvent]) -> Vec<String> {
             LifecycleEvent::RunFinished { run } => format!("run_finished {}", run.status),
         })
         .collect()
+}
+
+#[tokio::test]
+async fn the_record_claims_the_owner_lock_only_when_the_store_took_it() {
+    let held = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let store = FakeStore {
+        owner_lock: Some(held.clone()),
+        ..FakeStore::default()
+    };
+    let e = engine(store, &[]);
+    let rec = e
+        .run(
+            RunRequest::new(target(THREE, "t"), "/src"),
+            &CollectingObserver::default(),
+        )
+        .await;
+    let saved = e.store().saved.lock().unwrap().clone();
+    assert!(saved[0].owner.as_ref().unwrap().lock);
+    assert_eq!(rec.status, RunStatus::Passed);
+    // Let go once the run has ended.
+    assert!(!held.load(std::sync::atomic::Ordering::SeqCst));
+    // A store without locks: the record claims none.
+    let e = engine(FakeStore::default(), &[]);
+    e.run(
+        RunRequest::new(target(THREE, "t"), "/src"),
+        &CollectingObserver::default(),
+    )
+    .await;
+    let saved = e.store().saved.lock().unwrap().clone();
+    assert!(!saved[0].owner.as_ref().unwrap().lock);
 }
 
 #[tokio::test]

@@ -95,7 +95,21 @@ pub trait RunStore: Send + Sync {
         let _ = run;
         Ok(true)
     }
+
+    /// Locks the claimed run's folder for its owner, exclusively, until the
+    /// returned guard is dropped (or the process ends, however it ends), so
+    /// readers can tell a live run from one whose owner died by trying the
+    /// lock ([`RunOwner::lock`](crate::RunOwner::lock)). `None` when the
+    /// store has no such lock or could not take it: the record then does
+    /// not claim one.
+    fn lock_as_owner(&self, run: &RunId) -> Option<OwnerLock> {
+        let _ = run;
+        None
+    }
 }
+
+/// The owner's lock of its run folder, held while the guard lives.
+pub type OwnerLock = Box<dyn Send + Sync>;
 
 /// Everything an executor gets to run one job.
 pub struct JobContext<'a> {

@@ -41,6 +41,13 @@ pub struct RunOwner {
     /// owner (new; absent in records of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub start_ticks: Option<u64>,
+    /// Whether the owner holds its run folder locked exclusively while it
+    /// runs (new; written only when true). The kernel drops that lock when
+    /// the owner dies, however it dies, so readers judge such a run by the
+    /// lock alone and no pid or start time in the record can keep it
+    /// `running` (see [`crate::Liveness::owner_state_with`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lock: bool,
 }
 
 /// The record of one run, as stored in `runs/<run_id>/run.json`.
@@ -395,6 +402,7 @@ mod tests {
             pid: 42,
             host: "h".into(),
             start_ticks: Some(9),
+            lock: false,
         });
         let now = rec.created_at;
         assert!(rec.mark_interrupted(now));

@@ -489,6 +489,24 @@ impl Fs for DiskFs {
     fn try_hold_exclusive(&self, path: &Utf8Path) -> io::Result<FolderHold> {
         flock_folder(path, nix::fcntl::FlockArg::LockExclusiveNonblock)
     }
+
+    fn held_exclusively(&self, path: &Utf8Path) -> io::Result<bool> {
+        // The folder opened read-only, a shared lock tried and dropped at
+        // once: a reader needs no write access and holds nothing.
+        match flock_folder(path, nix::fcntl::FlockArg::LockSharedNonblock) {
+            Ok(_released) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn modified(&self, path: &Utf8Path) -> io::Result<Option<std::time::SystemTime>> {
+        match std::fs::symlink_metadata(path) {
+            Ok(m) => m.modified().map(Some),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(fs_err_like(e, "looking at", path)),
+        }
+    }
 }
 
 /// Gives the owner write access to `dir` and every folder under it, so their

@@ -66,6 +66,11 @@ impl MemHolds {
         }))
     }
 
+    /// Whether an exclusive hold of `path` lives.
+    pub(crate) fn is_exclusive(&self, path: &Utf8Path) -> bool {
+        self.lock().get(path).is_some_and(|entry| entry.1)
+    }
+
     /// An exclusive hold, or `WouldBlock` while any other hold lives.
     pub(crate) fn exclusive(&self, path: &Utf8Path) -> io::Result<FolderHold> {
         let mut holds = self.lock();

@@ -26,6 +26,9 @@ struct State {
     capacity: Option<u64>,
     /// When set, every mutating call fails as a read-only file system would.
     read_only: bool,
+    /// Modification times set by [`MemFs::set_modified`]; other entries
+    /// have none (`Unsupported`).
+    modified: BTreeMap<Utf8PathBuf, std::time::SystemTime>,
 }
 
 impl State {
@@ -132,6 +135,12 @@ impl MemFs {
         self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sets when the entry at `path` was last modified, as [`Fs::modified`]
+    /// reports it (entries have no time until one is set).
+    pub fn set_modified(&self, path: &Utf8Path, time: std::time::SystemTime) {
+        self.lock().modified.insert(path.to_owned(), time);
     }
 
     /// Limits the total bytes of all files; writes beyond fail with "no space left".
@@ -379,6 +388,24 @@ impl Fs for MemFs {
     fn try_hold_exclusive(&self, path: &Utf8Path) -> io::Result<FolderHold> {
         self.folder(path)?;
         self.holds.exclusive(path)
+    }
+
+    fn held_exclusively(&self, path: &Utf8Path) -> io::Result<bool> {
+        self.folder(path)?;
+        Ok(self.holds.is_exclusive(path))
+    }
+
+    fn modified(&self, path: &Utf8Path) -> io::Result<Option<std::time::SystemTime>> {
+        let st = self.lock();
+        if !st.nodes.contains_key(path) {
+            return Ok(None);
+        }
+        st.modified.get(path).copied().map(Some).ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("{path} has no modification time set"),
+            )
+        })
     }
 }
 

@@ -127,6 +127,26 @@ pub trait Fs: Send + Sync {
     /// Holds the folder `path` exclusively if nobody holds it;
     /// `ErrorKind::WouldBlock` when someone does.
     fn try_hold_exclusive(&self, path: &Utf8Path) -> io::Result<FolderHold>;
+    /// Whether someone holds the folder `path` exclusively (a run's owner
+    /// while it runs), found by trying a shared hold without waiting and
+    /// releasing it at once: nothing is written, and a shared holder (a
+    /// rerun) is not mistaken for the owner. By default `Unsupported`.
+    fn held_exclusively(&self, path: &Utf8Path) -> io::Result<bool> {
+        let _ = path;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this file system has no folder holds to try",
+        ))
+    }
+    /// When the entry at `path` (never through a final link) was last
+    /// modified, `None` when it does not exist. By default `Unsupported`.
+    fn modified(&self, path: &Utf8Path) -> io::Result<Option<std::time::SystemTime>> {
+        let _ = path;
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this file system keeps no modification times",
+        ))
+    }
 }
 
 impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
@@ -171,5 +191,11 @@ impl<T: Fs + ?Sized> Fs for std::sync::Arc<T> {
     }
     fn try_hold_exclusive(&self, path: &Utf8Path) -> io::Result<FolderHold> {
         (**self).try_hold_exclusive(path)
+    }
+    fn held_exclusively(&self, path: &Utf8Path) -> io::Result<bool> {
+        (**self).held_exclusively(path)
+    }
+    fn modified(&self, path: &Utf8Path) -> io::Result<Option<std::time::SystemTime>> {
+        (**self).modified(path)
     }
 }

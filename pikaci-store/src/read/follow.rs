@@ -373,6 +373,7 @@ mod tests {
                 pid: 7,
                 host: "here".into(),
                 start_ticks: None,
+                lock: false,
             });
             store.persist_run_record(&record).unwrap();
             let job = record.jobs[0].id.clone();

@@ -118,7 +118,7 @@ impl<F: Fs> RunDir<F> {
         now: Timestamp,
     ) -> Result<RunRecord, StoreError> {
         let mut record = self.record()?;
-        if liveness.is_orphaned(&record) && record.mark_interrupted(now) {
+        if self.store.is_orphaned(&record, liveness) && record.mark_interrupted(now) {
             // Best effort: the owner is gone, so nobody else writes this file.
             let _ = self.store.persist_run_record(&record);
         }
@@ -436,6 +436,7 @@ mod tests {
             pid: 7,
             host: host.into(),
             start_ticks: None,
+            lock: false,
         });
         store.persist_run_record(&r).unwrap();
         r
