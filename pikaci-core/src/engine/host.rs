@@ -331,6 +331,7 @@ mod tests {
             timeout,
             cancel: CancellationToken::new(),
             clock: &SystemClock,
+            deferred: &mut crate::engine::Deferred::default(),
         };
         let outcome = HostExecutor::new()
             .kill_grace(Duration::from_millis(200))

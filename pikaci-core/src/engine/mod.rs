@@ -12,6 +12,7 @@
 mod capped;
 mod clock;
 mod copy;
+pub mod deferred;
 pub mod exit_cleanup;
 mod host;
 mod job;
@@ -31,6 +32,7 @@ pub mod supervisor;
 pub use crate::record::JobOutcome;
 pub use capped::CappedSink;
 pub use clock::{Clock, SystemClock};
+pub use deferred::{Deferred, DeferredCleanup, DeferredReport};
 pub use host::{HostExecutor, human_duration};
 pub use log_cap::{LogCap, truncation_marker};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};

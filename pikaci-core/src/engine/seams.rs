@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
+use super::deferred::Deferred;
 use super::log_cap::LogCap;
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
@@ -117,6 +118,9 @@ pub struct JobContext<'a> {
     pub cancel: CancellationToken,
     /// The clock to time phases with.
     pub clock: &'a dyn Clock,
+    /// Where the executor may leave cleanup that need not hold up the job's
+    /// result (see [`deferred`](super::deferred)).
+    pub deferred: &'a mut Deferred,
 }
 
 impl fmt::Debug for JobContext<'_> {
