@@ -7,6 +7,7 @@ use futures::future::BoxFuture;
 use tokio::io::AsyncReadExt;
 
 use super::copy::{copy_pipe_to_file, grow_pipe};
+use super::log_cap::LogCap;
 use super::process::{ChildEnd, Stop, supervise_with};
 use super::seams::{Executor, JobContext};
 use super::supervisor::JobSupervisor;
@@ -128,7 +129,11 @@ impl HostExecutor {
         );
 
         let log_file = ctx.guest_log.as_file().and_then(|f| f.try_clone().ok());
-        let cap = ctx.guest_log.cap().map(|c| c.clone());
+        // The copy thread works on the log's cap and hands it back.
+        let cap = ctx
+            .guest_log
+            .cap()
+            .map_or_else(|| LogCap::new(u64::MAX), |c| c.clone());
         let end = match log_file {
             Some(file) => {
                 let arrivals = ctx.guest_log.arrivals();
@@ -143,15 +148,16 @@ impl HostExecutor {
                         .await;
                 match tokio::time::timeout(OUTPUT_DRAIN_LIMIT, rx).await {
                     Ok(Ok(report)) => {
-                        if let Some(cap) = ctx.guest_log.cap() {
-                            cap.note_direct(report.written, report.dropped, report.cut);
-                        }
-                        if let Some(e) = report.error {
+                        if let Some(e) = &report.error {
                             let _ = writeln!(
                                 ctx.host_log,
                                 "[pikaci] guest.log stopped taking output ({e}); {} bytes written, {} bytes dropped",
-                                report.written, report.dropped
+                                report.cap.written(),
+                                report.cap.dropped()
                             );
+                        }
+                        if let Some(cap) = ctx.guest_log.cap() {
+                            *cap = report.cap;
                         }
                     }
                     _ => {

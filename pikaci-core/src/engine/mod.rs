@@ -34,7 +34,7 @@ pub use capped::CappedSink;
 pub use clock::{Clock, SystemClock};
 pub use deferred::{Deferred, DeferredCleanup, DeferredReport};
 pub use host::{HostExecutor, human_duration};
-pub use log_cap::{LogCap, truncation_marker};
+pub use log_cap::{Admit, LogCap, truncation_marker};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};
 pub use recorder::DEFAULT_RECORD_INTERVAL;
 pub use request::{KeptSnapshot, RunRequest, RunSource};
