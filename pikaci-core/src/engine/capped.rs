@@ -3,15 +3,14 @@
 
 use std::io::{self, Write};
 
-use super::log_cap::{LogCap, truncation_marker};
+use super::log_cap::{Admit, LogCap};
 use super::seams::LogSink;
 
-/// A log sink with a cap: what goes past it is dropped, with one marker line.
+/// A log sink with a cap: what goes past it is dropped, with one marker line
+/// (the cutting rule is [`LogCap::admit`]).
 pub struct CappedSink {
     inner: Box<dyn LogSink>,
     cap: LogCap,
-    /// Whether the last byte written was a newline (or nothing was written).
-    at_line_start: bool,
 }
 
 impl CappedSink {
@@ -20,7 +19,6 @@ impl CappedSink {
         Self {
             inner,
             cap: LogCap::new(limit),
-            at_line_start: true,
         }
     }
 
@@ -37,24 +35,17 @@ impl CappedSink {
 
 impl Write for CappedSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let allowed = buf
-            .len()
-            .min(usize::try_from(self.cap.remaining()).unwrap_or(usize::MAX));
-        if allowed > 0 {
-            self.inner.write_all(&buf[..allowed])?;
-            self.cap.written += allowed as u64;
-            self.at_line_start = buf[allowed - 1] == b'\n';
+        let Admit { keep, marker } = self.cap.admit(buf);
+        if keep > 0
+            && let Err(e) = self.inner.write_all(&buf[..keep])
+        {
+            self.cap.lost(keep as u64);
+            return Err(e);
         }
-        let rest = (buf.len() - allowed) as u64;
-        if rest > 0 {
-            if !self.cap.truncated {
-                self.cap.truncated = true;
-                let marker = truncation_marker(self.cap.limit, self.at_line_start);
-                // The marker is best effort: a log that fails is reported by
-                // its writes, and the output is dropped either way.
-                let _ = self.inner.write_all(marker.as_bytes());
-            }
-            self.cap.dropped += rest;
+        if let Some(marker) = marker {
+            // The marker is best effort: a log that fails is reported by
+            // its writes, and the output is dropped either way.
+            let _ = self.inner.write_all(marker.as_bytes());
         }
         // Dropped output counts as taken: the writer keeps draining the job.
         Ok(buf.len())
@@ -82,6 +73,7 @@ impl LogSink for CappedSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::log_cap::truncation_marker;
     use crate::engine::seams::VecSink;
 
     fn text(sink: &VecSink) -> String {
@@ -119,11 +111,12 @@ mod tests {
     }
 
     #[test]
-    fn a_direct_writer_reports_through_the_cap() {
+    fn a_direct_writer_works_on_the_sinks_own_cap() {
         let mut sink = CappedSink::new(Box::new(VecSink::default()), 100);
         let cap = sink.cap().unwrap();
         assert_eq!(cap.remaining(), 100);
-        cap.note_direct(100, 5, true);
+        cap.spliced(100);
+        assert!(cap.admit(b"more").marker.is_some());
         assert!(sink.truncated());
         assert_eq!(sink.cap().unwrap().remaining(), 0);
     }

@@ -4,7 +4,10 @@
 //! `splice(2)` (no copy through user space). If the log cannot take more
 //! (full disk, I/O error) or reaches its cap (`max_log_bytes`), the thread
 //! keeps draining the pipe and drops the rest, so a logging problem never
-//! changes the job's own result. At the cap one marker line is written.
+//! changes the job's own result. The cap is cut by its own rule,
+//! [`LogCap::admit`], as the engine's `CappedSink` cuts: splicing only
+//! while more than a pipe's worth fits, then reading and cutting the last
+//! stretch, so the one marker line knows how the log ends.
 //!
 //! Each piece moved is reported to the log's [`Arrivals`] (when it keeps a
 //! timestamp sidecar): one call per splice, which costs a clock read and, at
@@ -17,23 +20,19 @@ use std::os::unix::fs::FileExt;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 
-use super::log_cap::{LogCap, truncation_marker};
+use super::log_cap::{Admit, LogCap};
 use crate::log_times::Arrivals;
 
 /// The pipe buffer asked for (the kernel may give less).
 pub(crate) const PIPE_BUFFER: usize = 1 << 20;
 
 /// What the copy did.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct CopyReport {
-    /// Bytes written to the log.
-    pub(crate) written: u64,
-    /// Bytes read and dropped after the log failed.
-    pub(crate) dropped: u64,
+    /// The log's cap, with what was written and dropped counted in.
+    pub(crate) cap: LogCap,
     /// Why the log stopped taking output, if it did.
     pub(crate) error: Option<io::Error>,
-    /// Whether output went past the cap (the marker was written).
-    pub(crate) cut: bool,
 }
 
 /// Grows a pipe's buffer so a chatty job blocks less often.
@@ -42,12 +41,13 @@ pub(crate) fn grow_pipe(reader: &PipeReader) {
 }
 
 /// Copies everything from `reader` to the end of `file` until the pipe
-/// closes, at most what `cap` has left (then the marker naming the cap,
-/// then nothing more), telling `arrivals` what arrived when.
+/// closes, cut by `cap`'s rule ([`LogCap::admit`]: what fits, then the
+/// marker, then nothing more), telling `arrivals` what arrived when. The
+/// cap comes back in the report with what was written and dropped.
 pub(crate) fn copy_pipe_to_file(
     reader: PipeReader,
     file: File,
-    cap: Option<LogCap>,
+    mut cap: LogCap,
     arrivals: Option<Arrivals>,
 ) -> CopyReport {
     let arrived = |n: usize| {
@@ -55,7 +55,7 @@ pub(crate) fn copy_pipe_to_file(
             a.advance(n as u64);
         }
     };
-    let mut report = CopyReport::default();
+    let mut error = None;
     let mut offset = file.metadata().map_or(0, |m| m.len()) as i64;
     // splice(2) refuses files opened for appending; write at explicit offsets
     // instead (nobody else writes this log while the job runs).
@@ -67,22 +67,23 @@ pub(crate) fn copy_pipe_to_file(
     }
     let mut use_splice = true;
     let mut buf = vec![0u8; 256 * 1024];
-    let mut remaining = cap.as_ref().map_or(u64::MAX, LogCap::remaining);
-    // Whether the last byte copied was a newline (the marker's line start).
-    let mut at_line_start = true;
     loop {
-        if report.error.is_some() || report.cut {
+        if error.is_some() || cap.truncated() {
             match (&reader).read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => report.dropped += n as u64,
+                Ok(n) if error.is_some() => cap.discarded(n as u64),
+                Ok(n) => {
+                    cap.admit(&buf[..n]);
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(_) => break,
             }
             continue;
         }
         // Splicing never sees the bytes: the last stretch before the cap is
-        // copied, so the marker knows how the log ends.
-        if use_splice && remaining > PIPE_BUFFER as u64 {
+        // read and cut by the cap's rule, so the marker knows how the log
+        // ends.
+        if use_splice && cap.remaining() > PIPE_BUFFER as u64 {
             match splice(
                 &reader,
                 None,
@@ -93,51 +94,41 @@ pub(crate) fn copy_pipe_to_file(
             ) {
                 Ok(0) => break,
                 Ok(n) => {
-                    report.written += n as u64;
-                    remaining -= n as u64;
+                    cap.spliced(n as u64);
                     arrived(n);
                 }
                 Err(Errno::EINTR | Errno::EAGAIN) => {}
                 // A file system without splice support: copy instead.
-                Err(Errno::EINVAL) if report.written == 0 => use_splice = false,
-                Err(e) => report.error = Some(io::Error::from(e)),
+                Err(Errno::EINVAL) if cap.written() == 0 => use_splice = false,
+                Err(e) => error = Some(io::Error::from(e)),
             }
             continue;
         }
         match (&reader).read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                let keep = n.min(usize::try_from(remaining).unwrap_or(usize::MAX));
+                let Admit { keep, marker } = cap.admit(&buf[..n]);
                 match file.write_all_at(&buf[..keep], offset as u64) {
                     Ok(()) => {
                         offset += keep as i64;
-                        report.written += keep as u64;
-                        remaining -= keep as u64;
                         arrived(keep);
-                        if keep > 0 {
-                            at_line_start = buf[keep - 1] == b'\n';
-                        }
                     }
                     Err(e) => {
-                        report.dropped += n as u64;
-                        report.error = Some(e);
+                        cap.lost(keep as u64);
+                        error = Some(e);
                         continue;
                     }
                 }
-                if keep < n {
-                    report.dropped += (n - keep) as u64;
-                    report.cut = true;
-                    let limit = cap.as_ref().map_or(0, LogCap::limit);
-                    let marker = truncation_marker(limit, at_line_start);
+                if let Some(marker) = marker {
                     match file.write_all_at(marker.as_bytes(), offset as u64) {
                         Ok(()) => arrived(marker.len()),
-                        Err(e) => report.error = Some(e),
+                        Err(e) => error = Some(e),
                     }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                report.error = Some(e);
+                error = Some(e);
                 break;
             }
         }
@@ -148,7 +139,7 @@ pub(crate) fn copy_pipe_to_file(
     if let Some(a) = &arrivals {
         a.flush();
     }
-    report
+    CopyReport { cap, error }
 }
 
 #[cfg(test)]
@@ -174,12 +165,12 @@ mod tests {
                 writeln!(w, "line {i}").unwrap();
             }
         });
-        let report = copy_pipe_to_file(r, file.try_clone().unwrap(), None, None);
+        let report = copy_pipe_to_file(r, file.try_clone().unwrap(), LogCap::new(u64::MAX), None);
         writer.join().unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.starts_with("header\nline 0\n"));
         assert!(text.ends_with("line 19999\n"));
-        assert_eq!(report.written as usize, text.len() - 7);
+        assert_eq!(report.cap.written() as usize, text.len() - 7);
         assert!(report.error.is_none());
         // The file is appending again afterwards.
         (&file).write_all(b"tail\n").unwrap();
@@ -204,12 +195,12 @@ mod tests {
                 w.write_all(&chunk).unwrap();
             }
         });
-        let report = copy_pipe_to_file(r, file, None, None);
+        let report = copy_pipe_to_file(r, file, LogCap::new(u64::MAX), None);
         writer
             .join()
             .expect("the writer finished: the pipe was drained");
         assert!(report.error.is_some());
-        assert_eq!(report.written + report.dropped, 64 * 64 * 1024);
+        assert_eq!(report.cap.written() + report.cap.dropped(), 64 * 64 * 1024);
     }
 
     #[test]
@@ -232,13 +223,13 @@ mod tests {
                 w.write_all(b"\n").unwrap();
             }
         });
-        let report = copy_pipe_to_file(r, file, Some(LogCap::new(limit)), None);
+        let report = copy_pipe_to_file(r, file, LogCap::new(limit), None);
         writer
             .join()
             .expect("the writer finished: the pipe was drained");
-        assert!(report.cut);
-        assert_eq!(report.written, limit);
-        assert_eq!(report.written + report.dropped, 8 << 20);
+        assert!(report.cap.truncated());
+        assert_eq!(report.cap.written(), limit);
+        assert_eq!(report.cap.written() + report.cap.dropped(), 8 << 20);
         let text = std::fs::read(&path).unwrap();
         let marker = crate::engine::truncation_marker(limit, false);
         assert_eq!(text.len() as u64, limit + marker.len() as u64);
@@ -257,9 +248,9 @@ mod tests {
         let file = std::fs::File::create(&path).unwrap();
         let (r, mut w) = std::io::pipe().unwrap();
         let writer = std::thread::spawn(move || w.write_all(&[b'y'; 5000]).unwrap());
-        let report = copy_pipe_to_file(r, file, Some(LogCap::new(5000)), None);
+        let report = copy_pipe_to_file(r, file, LogCap::new(5000), None);
         writer.join().unwrap();
-        assert!(!report.cut);
+        assert!(!report.cap.truncated());
         assert_eq!(std::fs::read(&path).unwrap().len(), 5000);
     }
 }

@@ -8,6 +8,7 @@ use tokio::io::AsyncReadExt;
 
 use super::copy::{copy_pipe_to_file, grow_pipe};
 use super::job_cgroup::{self, JobCgroups};
+use super::log_cap::LogCap;
 use super::process::{ChildEnd, Stop, supervise_with};
 use super::seams::{Executor, JobContext};
 use super::supervisor::JobSupervisor;
@@ -160,7 +161,11 @@ impl HostExecutor {
         );
 
         let log_file = ctx.guest_log.as_file().and_then(|f| f.try_clone().ok());
-        let cap = ctx.guest_log.cap().map(|c| c.clone());
+        // The copy thread works on the log's cap and hands it back.
+        let cap = ctx
+            .guest_log
+            .cap()
+            .map_or_else(|| LogCap::new(u64::MAX), |c| c.clone());
         let end = match log_file {
             Some(file) => {
                 let arrivals = ctx.guest_log.arrivals();
@@ -177,15 +182,16 @@ impl HostExecutor {
                 cgroup_end = job_cgroup::end(cgroup.take()).await;
                 match tokio::time::timeout(OUTPUT_DRAIN_LIMIT, rx).await {
                     Ok(Ok(report)) => {
-                        if let Some(cap) = ctx.guest_log.cap() {
-                            cap.note_direct(report.written, report.dropped, report.cut);
-                        }
-                        if let Some(e) = report.error {
+                        if let Some(e) = &report.error {
                             let _ = writeln!(
                                 ctx.host_log,
                                 "[pikaci] guest.log stopped taking output ({e}); {} bytes written, {} bytes dropped",
-                                report.written, report.dropped
+                                report.cap.written(),
+                                report.cap.dropped()
                             );
+                        }
+                        if let Some(cap) = ctx.guest_log.cap() {
+                            *cap = report.cap;
                         }
                     }
                     _ => {
@@ -374,6 +380,7 @@ mod tests {
             timeout,
             cancel: CancellationToken::new(),
             clock: &SystemClock,
+            deferred: &mut crate::engine::Deferred::default(),
         };
         let outcome = HostExecutor::new()
             .kill_grace(Duration::from_millis(200))

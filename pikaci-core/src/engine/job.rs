@@ -5,6 +5,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use super::capped::CappedSink;
+use super::deferred::{Deferred, DeferredCleanup};
 use super::observer::RunObserver;
 use super::recorder::Recorder;
 use super::request::RunRequest;
@@ -31,6 +32,18 @@ impl Write for Discard {
 }
 
 impl LogSink for Discard {}
+
+/// A finished job's cleanup that still has to run, with the job's
+/// `host.log` it writes to.
+pub(super) struct Leftover<'j> {
+    job: &'j JobId,
+    host_log: Box<dyn LogSink>,
+    cleanup: Box<dyn DeferredCleanup>,
+}
+
+/// What [`Engine::run_job`] hands back: the job, how it ended, and the
+/// cleanup it left, if any.
+pub(super) type JobEnd<'j> = (&'j JobId, RunStatus, Option<Leftover<'j>>);
 
 impl<S: RunStore> Engine<S> {
     /// Records a job that will not run, with its start and end events.
@@ -79,7 +92,8 @@ impl<S: RunStore> Engine<S> {
 
     /// Runs one job with the executor that serves its kind, in the
     /// workspace or, for a writable job, its private copy, and records how
-    /// it went.
+    /// it went. Cleanup the executor deferred comes back to be run with
+    /// [`finish_leftover`](Self::finish_leftover) while the next jobs start.
     pub(super) async fn run_job<'j>(
         &self,
         recorder: &Recorder<'_, S>,
@@ -88,7 +102,8 @@ impl<S: RunStore> Engine<S> {
         workspace: &Workspace,
         req: &RunRequest,
         observer: &dyn RunObserver,
-    ) -> (&'j JobId, RunStatus) {
+    ) -> JobEnd<'j> {
+        let mut deferred = Deferred::default();
         let mut host = self.open_log(recorder, run_id, &job.id, LogFile::Host);
         let mut guest = CappedSink::new(
             self.open_log(recorder, run_id, &job.id, LogFile::Guest),
@@ -151,6 +166,7 @@ impl<S: RunStore> Engine<S> {
                     timeout: Duration::from_secs(job.timeout_secs),
                     cancel: req.cancel.child_token(),
                     clock: self.clock.as_ref(),
+                    deferred: &mut deferred,
                 };
                 executor.execute(ctx).await
             }
@@ -191,6 +207,38 @@ impl<S: RunStore> Engine<S> {
             run_id: run_id.clone(),
             job: rec.clone(),
         });
-        (&job.id, rec.status)
+        let leftover = deferred.take().map(|cleanup| Leftover {
+            job: &job.id,
+            host_log: host,
+            cleanup,
+        });
+        (&job.id, rec.status, leftover)
+    }
+
+    /// Runs a finished job's deferred cleanup and adds what it did (its
+    /// phases, a failure) to the job's record.
+    pub(super) async fn finish_leftover(&self, recorder: &Recorder<'_, S>, leftover: Leftover<'_>) {
+        let Leftover {
+            job,
+            mut host_log,
+            cleanup,
+        } = leftover;
+        let report = cleanup.run(host_log.as_mut(), self.clock.as_ref()).await;
+        let _ = writeln!(
+            host_log,
+            "[pikaci] job {job} cleaned up at {}{}",
+            self.clock.now(),
+            report
+                .failure
+                .as_deref()
+                .map(|m| format!(", with a failure: {}", escape_controls(m)))
+                .unwrap_or_default()
+        );
+        let _ = host_log.flush();
+        recorder.update(|r| {
+            if let Some(slot) = r.job_mut(job) {
+                report.amend(&mut slot.message, &mut slot.remote_linux_vm_execution);
+            }
+        });
     }
 }

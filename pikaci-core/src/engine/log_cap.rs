@@ -1,15 +1,17 @@
-//! A job's `guest.log` is capped at its `max_log_bytes`: [`LogCap`] counts
-//! what the log took and dropped, and [`truncation_marker`] is the one line
-//! that ends a log cut at its cap.
+//! A job's `guest.log` is capped at its `max_log_bytes`: [`LogCap`] owns the
+//! cutting rule (how much of a piece of output the log keeps, and when the
+//! one [`truncation_marker`] line follows it) and counts what the log took
+//! and dropped.
 //!
 //! Past the cap, output is dropped and the marker appended; the job goes on
 //! (its output is still read, so it never blocks on a full pipe), and its
 //! record says the log was truncated. The engine wraps each job's
-//! `guest.log` in a [`CappedSink`](super::CappedSink): writes through it are
-//! cut there, and an executor that writes to the file directly (through
-//! [`LogSink::as_file`](super::LogSink::as_file)) asks
-//! [`LogSink::cap`](super::LogSink::cap) how much it may write and reports
-//! back what it did.
+//! `guest.log` in a [`CappedSink`](super::CappedSink), which cuts through
+//! [`LogCap::admit`]; an executor that writes to the file directly (through
+//! [`LogSink::as_file`](super::LogSink::as_file)) takes the log's cap
+//! ([`LogSink::cap`](super::LogSink::cap)), cuts by the same
+//! [`LogCap::admit`] (and counts what it moved unseen with
+//! [`LogCap::spliced`]), and puts the cap back when it is done.
 
 /// The line appended to a log cut at `limit` bytes. It starts on a line of
 /// its own: with a newline first when the log's last byte was not one.
@@ -20,13 +22,25 @@ pub fn truncation_marker(limit: u64, after_newline: bool) -> String {
     )
 }
 
+/// What a log does with one piece of output: write its first `keep` bytes,
+/// then `marker` when there is one (the piece crossed the cap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admit {
+    /// How many bytes of the piece to write.
+    pub keep: usize,
+    /// The marker line to write after them, once per log.
+    pub marker: Option<String>,
+}
+
 /// How much of a log's cap is used, and whether it was reached.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogCap {
-    pub(super) limit: u64,
-    pub(super) written: u64,
-    pub(super) dropped: u64,
-    pub(super) truncated: bool,
+    limit: u64,
+    written: u64,
+    dropped: u64,
+    truncated: bool,
+    /// Whether the last byte written was a newline (or nothing was written).
+    at_line_start: bool,
 }
 
 impl LogCap {
@@ -37,6 +51,7 @@ impl LogCap {
             written: 0,
             dropped: 0,
             truncated: false,
+            at_line_start: true,
         }
     }
 
@@ -55,17 +70,126 @@ impl LogCap {
         self.truncated
     }
 
+    /// How many bytes of output were written.
+    pub fn written(&self) -> u64 {
+        self.written
+    }
+
     /// How many bytes of output were dropped.
     pub fn dropped(&self) -> u64 {
         self.dropped
     }
 
-    /// Takes in what a writer that went around the sink did: it wrote
-    /// `written` bytes of output, dropped `dropped` more, and, when it cut
-    /// the log, wrote the marker.
-    pub fn note_direct(&mut self, written: u64, dropped: u64, cut: bool) {
-        self.written += written;
-        self.dropped += dropped;
-        self.truncated |= cut;
+    /// The cutting rule, for one `piece` of output: the log keeps what fits
+    /// under the cap; the first piece that does not fit is followed by the
+    /// marker (on a line of its own), and everything after it is dropped.
+    /// Counts the kept bytes as written and the rest as dropped; a writer
+    /// whose write then fails says so with [`lost`](Self::lost).
+    pub fn admit(&mut self, piece: &[u8]) -> Admit {
+        let keep = piece
+            .len()
+            .min(usize::try_from(self.remaining()).unwrap_or(usize::MAX));
+        if keep > 0 {
+            self.written += keep as u64;
+            self.at_line_start = piece[keep - 1] == b'\n';
+        }
+        let rest = (piece.len() - keep) as u64;
+        self.dropped += rest;
+        let marker = (rest > 0 && !self.truncated).then(|| {
+            self.truncated = true;
+            truncation_marker(self.limit, self.at_line_start)
+        });
+        Admit { keep, marker }
+    }
+
+    /// `n` bytes went into the log without being seen (spliced). The log's
+    /// last byte is then unknown: a marker after them starts with a newline.
+    pub fn spliced(&mut self, n: u64) {
+        self.written += n;
+        if n > 0 {
+            self.at_line_start = false;
+        }
+    }
+
+    /// `n` bytes counted as written by [`admit`](Self::admit) never reached
+    /// the log (its write failed): they count as dropped.
+    pub fn lost(&mut self, n: u64) {
+        let n = n.min(self.written);
+        self.written -= n;
+        self.dropped += n;
+    }
+
+    /// `n` bytes of output were read and dropped without being offered to
+    /// the log (it had failed).
+    pub fn discarded(&mut self, n: u64) {
+        self.dropped += n;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_piece_that_crosses_the_cap_keeps_what_fits_then_one_marker() {
+        let mut cap = LogCap::new(10);
+        assert_eq!(
+            cap.admit(b"12345\n"),
+            Admit {
+                keep: 6,
+                marker: None
+            }
+        );
+        assert_eq!(
+            cap.admit(b"6789abcdef"),
+            Admit {
+                keep: 4,
+                marker: Some(truncation_marker(10, false))
+            }
+        );
+        assert_eq!(
+            cap.admit(b"more\n"),
+            Admit {
+                keep: 0,
+                marker: None
+            }
+        );
+        assert_eq!((cap.written(), cap.dropped()), (10, 6 + 5));
+        assert!(cap.truncated());
+    }
+
+    #[test]
+    fn exactly_the_cap_is_no_cut_and_a_cut_after_a_newline_needs_none() {
+        let mut cap = LogCap::new(4);
+        assert_eq!(cap.admit(b"abc\n").marker, None);
+        assert!(!cap.truncated());
+        assert_eq!(cap.admit(b"x").marker, Some(truncation_marker(4, true)));
+    }
+
+    #[test]
+    fn spliced_bytes_count_and_make_the_marker_start_a_line() {
+        let mut cap = LogCap::new(8);
+        cap.admit(b"ab\n");
+        cap.spliced(3);
+        assert_eq!(cap.remaining(), 2);
+        let cut = cap.admit(b"xyz");
+        assert_eq!(cut.keep, 2);
+        // The last kept byte is known again: `y`, not a newline.
+        assert_eq!(cut.marker, Some(truncation_marker(8, false)));
+        let mut unseen = LogCap::new(3);
+        unseen.spliced(3);
+        assert_eq!(unseen.admit(b"z").marker, Some(truncation_marker(3, false)));
+    }
+
+    #[test]
+    fn lost_and_discarded_bytes_are_dropped() {
+        let mut cap = LogCap::new(100);
+        cap.admit(b"hello");
+        cap.lost(5);
+        cap.discarded(7);
+        assert_eq!(
+            (cap.written(), cap.dropped(), cap.remaining()),
+            (0, 12, 100)
+        );
     }
 }

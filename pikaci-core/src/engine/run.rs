@@ -269,6 +269,9 @@ impl<S: RunStore> Engine<S> {
         };
         let mut schedule = Schedule::new(jobs, req.parallelism);
         let mut running = FuturesUnordered::new();
+        // Cleanup finished jobs left (deleting an instance) runs beside the
+        // next jobs; the run ends only once all of it has.
+        let mut leftovers = FuturesUnordered::new();
         loop {
             if !req.cancel.is_cancelled() {
                 for decision in schedule.advance() {
@@ -292,10 +295,16 @@ impl<S: RunStore> Engine<S> {
                     }
                 }
             }
-            let Some((id, status)) = running.next().await else {
-                break;
-            };
-            schedule.finish(id, status);
+            tokio::select! {
+                Some((id, status, leftover)) = running.next() => {
+                    schedule.finish(id, status);
+                    if let Some(leftover) = leftover {
+                        leftovers.push(self.finish_leftover(recorder, leftover));
+                    }
+                }
+                Some(()) = leftovers.next() => {}
+                else => break,
+            }
         }
         for id in schedule.unstarted() {
             let (message, kind) = if req.cancel.is_cancelled() {

@@ -9,6 +9,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use futures::future::BoxFuture;
 
 use super::*;
+use crate::engine::deferred::{DeferredCleanup, DeferredReport};
 use crate::engine::observer::{CollectingObserver, NoObserver, RunObserver};
 use crate::engine::request::KeptSnapshot;
 use crate::engine::seams::{JobContext, LogSink, VecSink};
@@ -98,6 +99,37 @@ enum Act {
     Barrier(Arc<tokio::sync::Barrier>),
     WaitForCancel,
     Sleep(Duration),
+    /// Passes, leaving a cleanup that waits for this, then fails.
+    DeferUntil(Arc<tokio::sync::Notify>),
+    /// Passes after notifying this.
+    Notify(Arc<tokio::sync::Notify>),
+}
+
+/// A deferred cleanup that ends once `gate` opens: one phase, one failure.
+struct GatedCleanup(Arc<tokio::sync::Notify>);
+
+impl DeferredCleanup for GatedCleanup {
+    fn run<'a>(
+        self: Box<Self>,
+        host_log: &'a mut dyn LogSink,
+        clock: &'a dyn Clock,
+    ) -> BoxFuture<'a, DeferredReport> {
+        Box::pin(async move {
+            let started_at = clock.now();
+            self.0.notified().await;
+            let _ = writeln!(host_log, "deleted");
+            DeferredReport {
+                phases: vec![crate::record::VmPhase {
+                    phase: "delete_instance".to_owned(),
+                    started_at,
+                    finished_at: clock.now(),
+                    duration_ms: 0,
+                    extra: Default::default(),
+                }],
+                failure: Some("the instance was busy".to_owned()),
+            }
+        })
+    }
 }
 
 struct Scripted(HashMap<String, Act>);
@@ -128,6 +160,20 @@ impl Executor for Scripted {
                 Act::WaitForCancel => {
                     ctx.cancel.cancelled().await;
                     JobOutcome::failed(FailureKind::Cancelled, None, "cancelled")
+                }
+                Act::DeferUntil(gate) => {
+                    ctx.deferred.defer(Box::new(GatedCleanup(gate)));
+                    JobOutcome {
+                        remote_linux_vm_execution: Some(crate::record::RemoteVmExecution::new(
+                            "incus",
+                            Vec::new(),
+                        )),
+                        ..JobOutcome::passed()
+                    }
+                }
+                Act::Notify(n) => {
+                    n.notify_one();
+                    JobOutcome::passed()
                 }
             }
         })
@@ -286,6 +332,65 @@ async fn parallel_jobs_run_at_the_same_time() {
         .await
         .expect("both jobs ran together");
     assert_eq!(rec.status, RunStatus::Passed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_deferred_cleanup_runs_beside_the_next_job_and_the_run_waits_for_it() {
+    // b needs a and only one job runs at a time: b can start only once a's
+    // result is recorded, and a's cleanup ends only once b has started.
+    let gate = Arc::new(tokio::sync::Notify::new());
+    let e = engine(
+        FakeStore::default(),
+        &[
+            ("a", Act::DeferUntil(gate.clone())),
+            ("b", Act::Notify(gate)),
+        ],
+    );
+    let two = "[[job]]\nid = \"a\"\ncommand = \"x\"\n[[job]]\nid = \"b\"\ncommand = \"x\"\nneeds = [\"a\"]\n";
+    let obs = CollectingObserver::default();
+    let rec = tokio::time::timeout(
+        Duration::from_secs(60),
+        e.run(RunRequest::new(all(two), "/src"), &obs),
+    )
+    .await
+    .expect("b started while a's cleanup waited for it");
+    assert_eq!(
+        rec.status,
+        RunStatus::Passed,
+        "a cleanup does not fail a job"
+    );
+    let a = &rec.jobs[0];
+    assert_eq!(
+        a.message.as_deref(),
+        Some("cleanup failed: the instance was busy")
+    );
+    let phases: Vec<_> = a
+        .remote_linux_vm_execution
+        .as_ref()
+        .unwrap()
+        .phases
+        .iter()
+        .map(|p| p.phase.as_str())
+        .collect();
+    assert_eq!(phases, ["delete_instance"]);
+    // a's result was announced before its cleanup ended; the run's end after.
+    let events = obs.events();
+    let LifecycleEvent::JobFinished { job, .. } = &events[2] else {
+        panic!("{:?}", kinds(&events));
+    };
+    assert_eq!((job.id.as_str(), job.message.as_deref()), ("a", None));
+    assert_eq!(
+        kinds(&events),
+        [
+            "run_started",
+            "job_started a",
+            "job_finished a passed",
+            "job_started b",
+            "job_finished b passed",
+            "run_finished passed"
+        ]
+    );
+    assert_eq!(e.store().saved.lock().unwrap().last().unwrap(), &rec);
 }
 
 struct NoObserverForTests;

@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use super::clock::Clock;
+use super::deferred::Deferred;
 use super::log_cap::LogCap;
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
@@ -36,9 +37,9 @@ pub trait LogSink: std::io::Write + Send {
 
     /// The size cap of this log, when it has one. Writes through the sink
     /// honour it by themselves; a writer that goes to [`as_file`](Self::as_file)
-    /// directly must write at most [`LogCap::remaining`] bytes, then the
-    /// [`truncation_marker`](super::truncation_marker), and report what it
-    /// did with [`LogCap::note_direct`].
+    /// directly cuts its output by the same rule, [`LogCap::admit`], on this
+    /// cap (or a copy it puts back), and counts what it moved unseen with
+    /// [`LogCap::spliced`].
     fn cap(&mut self) -> Option<&mut LogCap> {
         None
     }
@@ -131,6 +132,9 @@ pub struct JobContext<'a> {
     pub cancel: CancellationToken,
     /// The clock to time phases with.
     pub clock: &'a dyn Clock,
+    /// Where the executor may leave cleanup that need not hold up the job's
+    /// result (see [`deferred`](super::deferred)).
+    pub deferred: &'a mut Deferred,
 }
 
 impl fmt::Debug for JobContext<'_> {

@@ -1,7 +1,12 @@
 //! The delete that runs on every path out of a job.
 //!
-//! Awaited normally; when the job's future is dropped (cancel from outside,
-//! a panic unwinding through it), `Drop` hands whatever is left to
+//! Deferred (see [`pikaci_core::engine::deferred`]): the engine records the
+//! job's result, then runs [`DeleteLater`] while the next jobs start, and
+//! waits for it before the run ends. The exit-cleanup watcher stays armed
+//! until the delete has run, so a pikaci killed mid-delete still has its
+//! instance deleted. When the job's future, or the deferred delete, is
+//! dropped unrun (cancel from outside, a panic unwinding through it, a
+//! caller that ignores the deferred work), `Drop` hands whatever is left to
 //! [`CommandRunner::spawn_detached`], which starts the commands as processes
 //! that finish even if pikaci exits right after.
 
@@ -9,10 +14,56 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::future::BoxFuture;
+use pikaci_core::engine::exit_cleanup::ArmedCleanup;
+use pikaci_core::engine::{Clock, DeferredCleanup, DeferredReport, LogSink};
+
 use crate::command::IncusCommand;
+use crate::plan::Phase;
 use crate::runner::CommandRunner;
 
 use super::recorder::Recorder;
+
+/// A finished job's instance delete (and artifacts removal), run after the
+/// job's result is recorded; disarms the exit-cleanup watcher once done.
+pub(crate) struct DeleteLater {
+    pub(crate) guard: CleanupGuard,
+    pub(crate) armed: Option<ArmedCleanup>,
+    pub(crate) limit: Duration,
+}
+
+impl DeferredCleanup for DeleteLater {
+    fn run<'a>(
+        self: Box<Self>,
+        host_log: &'a mut dyn LogSink,
+        clock: &'a dyn Clock,
+    ) -> BoxFuture<'a, DeferredReport> {
+        Box::pin(async move {
+            let Self {
+                mut guard,
+                armed,
+                limit,
+            } = *self;
+            let mut rec = Recorder::new(host_log, clock);
+            rec.begin(Phase::DeleteInstance);
+            let failures = guard.run(&mut rec, limit).await;
+            rec.end();
+            // Cleaned up (or retrying in the background): the watcher has
+            // nothing left to do.
+            if let Some(armed) = armed {
+                armed.disarm();
+            }
+            let failure = (!failures.is_empty()).then(|| failures.join("; "));
+            if let Some(f) = &failure {
+                rec.line(&format!("cleanup failed: {f}"));
+            }
+            DeferredReport {
+                phases: rec.into_phases(),
+                failure,
+            }
+        })
+    }
+}
 
 /// Commands that must run before the job is over, in order.
 pub(crate) struct CleanupGuard {

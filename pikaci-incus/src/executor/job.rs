@@ -8,14 +8,14 @@ use pikaci_core::engine::exit_cleanup::{ArmedCleanup, CleanupCommand, ExitCleanu
 use pikaci_core::engine::{Executor, JobContext, JobOutcome};
 use pikaci_core::{ExecutorKind, FailureKind};
 
-use super::cleanup::CleanupGuard;
+use super::cleanup::{CleanupGuard, DeleteLater};
 use super::recorder::Recorder;
 use super::steps::{Steps, Stop};
 use crate::command::IncusCommand;
 use crate::config::IncusConfig;
 use crate::error::IncusError;
 use crate::name::InstanceName;
-use crate::plan::{GuestLaunch, Phase, Planner, artifacts_dir};
+use crate::plan::{GuestLaunch, Planner, artifacts_dir};
 use crate::runner::{CommandRunner, ProcessRunner};
 use crate::settings::{IncusSettings, Transfer};
 
@@ -26,9 +26,13 @@ use crate::settings::{IncusSettings, Transfer};
 /// push mode `init` bare; `start`; for a VM wait until `exec -- true`
 /// succeeds (bounded); in push mode copy the snapshot in; run
 /// `pikaci-incus-run` with its output streamed into `guest.log`; read
-/// `result.json`; and `delete --force` on every path out. With
+/// `result.json`; and `delete --force` on every path out. The delete is
+/// left in [`JobContext::deferred`]: the engine records the job's result
+/// first and runs the delete beside the next job (a caller without an
+/// engine runs it with [`Deferred::run`](pikaci_core::engine::Deferred::run);
+/// dropped unrun, it starts detached). With
 /// [`cleanup_on_exit`](Self::cleanup_on_exit), that delete also happens when
-/// pikaci is killed mid-job.
+/// pikaci is killed mid-job or mid-delete.
 #[derive(Clone)]
 pub struct IncusExecutor {
     settings: Arc<IncusSettings>,
@@ -101,6 +105,7 @@ impl IncusExecutor {
             timeout,
             cancel,
             clock,
+            deferred,
             ..
         } = ctx;
         let s = &*self.settings;
@@ -128,7 +133,7 @@ impl IncusExecutor {
                 let mut cleanup = vec![planner.delete()];
                 cleanup.extend(artifacts.as_deref().map(|a| planner.remove_artifacts(a)));
                 let armed = self.arm_exit_cleanup(&cleanup, &mut rec);
-                let mut guard = CleanupGuard::new(Arc::clone(&self.runner), cleanup);
+                let guard = CleanupGuard::new(Arc::clone(&self.runner), cleanup);
                 let steps = Steps {
                     runner: &*self.runner,
                     settings: s,
@@ -144,7 +149,7 @@ impl IncusExecutor {
                     () = cancel.cancelled() => Err(Stop::Cancelled),
                     r = steps.run(&mut rec, guest_log) => r,
                 };
-                let mut outcome = match result {
+                let outcome = match result {
                     Ok(outcome) => outcome,
                     Err(Stop::Cancelled) => {
                         let during = rec
@@ -163,22 +168,13 @@ impl IncusExecutor {
                         JobOutcome::failed(FailureKind::Infrastructure, None, message)
                     }
                 };
-                rec.begin(Phase::DeleteInstance);
-                let failures = guard.run(&mut rec, s.command_timeout).await;
-                rec.end();
-                // Cleaned up (or retrying in the background): the watcher
-                // has nothing left to do.
-                if let Some(armed) = armed {
-                    armed.disarm();
-                }
-                if !failures.is_empty() {
-                    let note = format!("cleanup failed: {}", failures.join("; "));
-                    rec.line(&note);
-                    outcome.message = Some(match outcome.message.take() {
-                        Some(m) => format!("{m}; {note}"),
-                        None => note,
-                    });
-                }
+                // The delete runs once the result is recorded, beside the
+                // next job; the watcher stays armed until it is done.
+                deferred.defer(Box::new(DeleteLater {
+                    guard,
+                    armed,
+                    limit: s.command_timeout,
+                }));
                 outcome
             }
         };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use camino::Utf8Path;
 use futures::FutureExt;
 use jiff::Timestamp;
-use pikaci_core::engine::{Clock, Executor, JobContext, JobOutcome, VecSink};
+use pikaci_core::engine::{Clock, Deferred, Executor, JobContext, JobOutcome, VecSink};
 use pikaci_core::{ExecutorKind, FailureKind, JobSpec, RunId, RunStatus};
 use tokio_util::sync::CancellationToken;
 
@@ -141,6 +141,7 @@ async fn run_with(
     let guest = VecSink::default();
     let clock = TokioClock::new();
     let (mut h, mut g) = (host.clone(), guest.clone());
+    let mut deferred = Deferred::default();
     let ctx = JobContext {
         run_id: &run_id,
         job: &job,
@@ -151,9 +152,16 @@ async fn run_with(
         timeout: Duration::from_secs(job.timeout_secs),
         cancel,
         clock: &clock,
+        deferred: &mut deferred,
     };
     assert_eq!(exec.kind(), ExecutorKind::Incus);
-    let outcome = exec.execute(ctx).await;
+    let mut outcome = exec.execute(ctx).await;
+    // What the engine does once the result is recorded.
+    let report = deferred
+        .run(&mut h, &clock)
+        .await
+        .expect("every job leaves its delete");
+    report.amend(&mut outcome.message, &mut outcome.remote_linux_vm_execution);
     let text = |s: &VecSink| String::from_utf8(s.0.lock().unwrap().clone()).unwrap();
     Ran {
         outcome,
@@ -372,6 +380,7 @@ async fn a_dropped_job_future_deletes_through_detached_commands() {
         timeout: Duration::from_secs(60),
         cancel: CancellationToken::new(),
         clock: &clock,
+        deferred: &mut Deferred::default(),
     };
     let fut = exec.execute(ctx);
     let res = tokio::time::timeout(Duration::from_secs(20), fut).await;
@@ -480,6 +489,7 @@ async fn a_bad_job_env_key_fails_before_touching_incus() {
     job.env.insert("NOT VALID".into(), "x".into());
     let (mut h, mut g) = (VecSink::default(), VecSink::default());
     let clock = TokioClock::new();
+    let mut deferred = Deferred::default();
     let outcome = exec
         .execute(JobContext {
             run_id: &run_id,
@@ -491,8 +501,10 @@ async fn a_bad_job_env_key_fails_before_touching_incus() {
             timeout: Duration::from_secs(60),
             cancel: CancellationToken::new(),
             clock: &clock,
+            deferred: &mut deferred,
         })
         .await;
+    assert!(deferred.take().is_none(), "no instance, nothing to delete");
     assert_eq!(outcome.failure_kind, Some(FailureKind::Infrastructure));
     assert!(runner.calls().is_empty());
 }

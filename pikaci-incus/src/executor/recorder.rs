@@ -87,6 +87,12 @@ impl<'a> Recorder<'a> {
         }
     }
 
+    /// The phases recorded, the open one closed.
+    pub(crate) fn into_phases(mut self) -> Vec<VmPhase> {
+        self.end();
+        self.phases
+    }
+
     /// The phases recorded so far, as the record wants them.
     pub(crate) fn execution(&mut self) -> RemoteVmExecution {
         self.end();

@@ -1,6 +1,7 @@
 //! Faults a real Incus daemon cannot produce on demand, against the
 //! `fake-incus` stand-in with real processes: a VM agent that never comes
-//! up, one that comes up late, and a `start` that fails. Everything else is
+//! up, one that comes up late, a `start` that fails, a `delete` that fails
+//! and one that blocks while pikaci is killed. Everything else is
 //! tested against real Incus (`real_*.rs`); `conformance.rs` keeps the
 //! stand-in honest.
 
@@ -9,6 +10,8 @@ use std::process::Command;
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use pikaci_core::{FailureKind, RunStatus};
 use pikaci_incus::{
     CommandRunner, IncusCommand, IncusSettings, IncusSettingsBuilder, ProcessRunner,
@@ -145,30 +148,159 @@ async fn a_start_that_fails_is_infrastructure_quoting_incus() {
     f.assert_clean("pika-managed-agents");
 }
 
+impl Fake {
+    /// `pikaci ARGS` in a repository of one Incus job `vm` running `true`,
+    /// with this fake as its `incus`; the state root is `state/`.
+    fn pikaci(&self, args: &[&str]) -> Command {
+        let repo = self.dir.dir("repo");
+        std::fs::write(
+            repo.join("pikaci.toml"),
+            "[[job]]\nid = \"vm\"\ncommand = \"true\"\nexecutor = \"incus\"\n",
+        )
+        .unwrap();
+        let mut cmd = Command::new(pikaci_bin());
+        cmd.current_dir(&repo)
+            .args(["--state-root", self.dir.path.join("state").as_str()])
+            .args(args)
+            .env("PIKACI_REMOTE_LINUX_VM_INCUS_PROGRAM", fake_incus())
+            .env("PIKACI_REMOTE_LINUX_VM_INCUS_READINESS_TIMEOUT_SECS", "1")
+            .env(
+                "PIKACI_REMOTE_LINUX_VM_INCUS_ARTIFACTS_DIR",
+                self.dir.path.join("artifacts"),
+            )
+            .env("FAKE_INCUS_STATE", &self.state)
+            .env("FAKE_INCUS_GUEST_BIN", guest_bin());
+        cmd
+    }
+
+    /// The instances the fake has in the default project.
+    fn instances(&self) -> usize {
+        let out = Command::new(fake_incus())
+            .args([
+                "list",
+                "--project",
+                "pika-managed-agents",
+                "--format",
+                "json",
+            ])
+            .env("FAKE_INCUS_STATE", &self.state)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+            .unwrap()
+            .len()
+    }
+
+    /// How many `incus delete` calls the fake has had.
+    fn deletes(&self) -> usize {
+        std::fs::read_to_string(self.state.join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("\"delete\""))
+            .count()
+    }
+}
+
+/// Polls `cond` every 20 ms for at most 30 s.
+fn eventually(what: &str, cond: impl Fn() -> bool) {
+    for _ in 0..1500 {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("30 s passed and still not: {what}");
+}
+
+#[test]
+fn a_failed_delete_is_reported_in_the_record_and_incus_gc_removes_the_instance() {
+    let f = Fake::new();
+    f.write(
+        "knobs.json",
+        serde_json::json!({"delete_error": "the storage pool is busy"}),
+    );
+    let out = f.pikaci(&["run"]).output().unwrap();
+    // The job's own work passed: a failed delete does not fail it.
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let rec = only_record(&f.dir.path.join("state"));
+    let job = &rec.jobs[0];
+    assert_eq!(job.status, RunStatus::Passed);
+    let msg = job.message.as_deref().unwrap();
+    assert!(
+        msg.contains("cleanup failed") && msg.contains("the storage pool is busy"),
+        "{msg}"
+    );
+    let phases = &job.remote_linux_vm_execution.as_ref().unwrap().phases;
+    assert_eq!(phases.last().unwrap().phase, "delete_instance");
+    assert_eq!(f.instances(), 1, "the instance the delete failed on");
+
+    f.write("knobs.json", serde_json::json!({}));
+    let out = f
+        .pikaci(&["incus", "gc", "--older-than", "0s"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    f.assert_clean("pika-managed-agents");
+}
+
+#[test]
+fn the_result_is_recorded_before_the_delete_and_a_pikaci_killed_mid_delete_leaves_it_to_the_watcher()
+ {
+    let f = Fake::new();
+    let block = f.dir.path.join("delete-blocked");
+    std::fs::write(&block, "").unwrap();
+    f.write(
+        "knobs.json",
+        serde_json::json!({"delete_blocked_by": block.as_str()}),
+    );
+    let mut child = f
+        .pikaci(&["run"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = f.dir.path.join("state");
+    let record = || {
+        std::fs::read_dir(state.join("runs"))
+            .ok()
+            .and_then(|mut runs| runs.next())
+            .map(|_| only_record(&state))
+    };
+    // The job's result reaches run.json while its instance's delete waits.
+    eventually("the job's result recorded", || {
+        record().is_some_and(|r| {
+            r.jobs
+                .first()
+                .is_some_and(|j| j.status == RunStatus::Passed)
+        })
+    });
+    let rec = record().unwrap();
+    assert_eq!(
+        rec.status,
+        RunStatus::Running,
+        "the run waits for the delete"
+    );
+    assert_eq!(f.instances(), 1);
+    assert_eq!(f.deletes(), 2, "the stale delete, then the blocked one");
+
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    // The exit-cleanup watcher, still armed, deletes the instance too.
+    eventually("the watcher's delete", || f.deletes() == 3);
+    std::fs::remove_file(&block).unwrap();
+    let artifacts = f.dir.path.join("artifacts");
+    eventually("no instance and no artifacts folder left", || {
+        f.instances() == 0 && std::fs::read_dir(&artifacts).unwrap().next().is_none()
+    });
+    f.assert_clean("pika-managed-agents");
+}
+
 #[test]
 fn pikaci_run_reports_a_vm_that_never_gets_ready() {
     let f = Fake::new();
     f.write("knobs.json", serde_json::json!({"never_ready": true}));
-    let repo = f.dir.dir("repo");
-    std::fs::write(
-        repo.join("pikaci.toml"),
-        "[[job]]\nid = \"vm\"\ncommand = \"true\"\nexecutor = \"incus\"\n",
-    )
-    .unwrap();
     let state = f.dir.path.join("state");
-    let out = Command::new(pikaci_bin())
-        .current_dir(&repo)
-        .args(["--state-root", state.as_str(), "run"])
-        .env("PIKACI_REMOTE_LINUX_VM_INCUS_PROGRAM", fake_incus())
-        .env("PIKACI_REMOTE_LINUX_VM_INCUS_READINESS_TIMEOUT_SECS", "1")
-        .env(
-            "PIKACI_REMOTE_LINUX_VM_INCUS_ARTIFACTS_DIR",
-            f.dir.path.join("artifacts"),
-        )
-        .env("FAKE_INCUS_STATE", &f.state)
-        .env("FAKE_INCUS_GUEST_BIN", guest_bin())
-        .output()
-        .unwrap();
+    let out = f.pikaci(&["run"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     let rec = only_record(&state);
     assert_eq!(rec.jobs[0].failure_kind, Some(FailureKind::Infrastructure));

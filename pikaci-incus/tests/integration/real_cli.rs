@@ -206,6 +206,53 @@ fn three_jobs_run_in_three_instances_at_once() {
     cli.real.assert_clean();
 }
 
+#[test]
+fn the_next_job_starts_while_the_finished_instance_is_deleted() {
+    let jobs: String = ["a", "b"]
+        .iter()
+        .map(|id| {
+            format!("[[job]]\nid = \"{id}\"\ncommand = \"echo {id}\"\nexecutor = \"incus\"\n")
+        })
+        .collect();
+    let cli = Cli::new("bg", "", &jobs);
+    let out = cli.run(&["run", "--jobs", "1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let rec = cli.record();
+    let delete = |i: usize| {
+        let exec = rec.jobs[i].remote_linux_vm_execution.as_ref().unwrap();
+        let last = exec.phases.last().unwrap();
+        assert_eq!(last.phase, "delete_instance", "{exec:?}");
+        (last.started_at, last.finished_at)
+    };
+    let (a, b) = (&rec.jobs[0], &rec.jobs[1]);
+    let a_finished = a.finished_at.unwrap();
+    let (a_delete_start, a_delete_end) = delete(0);
+    // a's result is recorded before its delete starts; b starts (one job at
+    // a time) before that delete has ended.
+    assert!(
+        a_finished <= a_delete_start,
+        "{a_finished} {a_delete_start}"
+    );
+    assert!(
+        b.started_at < a_delete_end,
+        "b started at {}, a's delete ended at {a_delete_end}",
+        b.started_at
+    );
+    assert!(
+        rec.finished_at.unwrap() >= delete(1).1,
+        "the run ends after the last delete"
+    );
+    let host = cli.log("a", "host.log");
+    let result_line = host.find("[pikaci] job a passed").unwrap();
+    let delete_line = host.find("== delete_instance").unwrap();
+    let cleaned_line = host.find("[pikaci] job a cleaned up").unwrap();
+    assert!(
+        result_line < delete_line && delete_line < cleaned_line,
+        "{host}"
+    );
+    cli.real.assert_clean();
+}
+
 const LONG: &str = r#"
 [[job]]
 id = "long"

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use jiff::Timestamp;
-use pikaci_core::engine::{Executor, JobContext, JobOutcome, SystemClock, VecSink};
+use pikaci_core::engine::{Deferred, Executor, JobContext, JobOutcome, SystemClock, VecSink};
 use pikaci_core::{ExecutorKind, FailureKind, JobSpec, RunId, RunStatus};
 use pikaci_incus::{IncusExecutor, IncusSettings, InstanceType, ProcessRunner, gc_instances};
 use tokio_util::sync::CancellationToken;
@@ -70,7 +70,8 @@ pub(crate) async fn run_job_in(
     let exec = IncusExecutor::new(settings);
     let (host, guest) = (VecSink::default(), VecSink::default());
     let (mut h, mut g) = (host.clone(), guest.clone());
-    let outcome = exec
+    let mut deferred = Deferred::default();
+    let mut outcome = exec
         .execute(JobContext {
             run_id,
             job,
@@ -81,8 +82,15 @@ pub(crate) async fn run_job_in(
             timeout: Duration::from_secs(job.timeout_secs),
             cancel,
             clock: &SystemClock,
+            deferred: &mut deferred,
         })
         .await;
+    // The instance's delete, which an engine runs after recording the result.
+    let report = deferred
+        .run(&mut h, &SystemClock)
+        .await
+        .expect("every Incus job leaves its delete");
+    report.amend(&mut outcome.message, &mut outcome.remote_linux_vm_execution);
     let text = |s: &VecSink| String::from_utf8_lossy(&s.0.lock().unwrap()).into_owned();
     Ran {
         outcome,

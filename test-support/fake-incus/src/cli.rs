@@ -255,6 +255,21 @@ impl Cx<'_> {
         let force = self.args.flag("force");
         let project = self.project.to_owned();
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let knobs = self.state.knobs()?;
+        let exists = self
+            .state
+            .with_instances(|all| Ok(names.iter().any(|n| all.contains_key(&key(&project, n)))))?;
+        if exists {
+            if let Some(block) = &knobs.delete_blocked_by {
+                // Outside the lock: other commands go on meanwhile.
+                while block.exists() {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+            }
+            if let Some(msg) = &knobs.delete_error {
+                bail!("Failed deleting instance \"{}\": {msg}", names.join(" "));
+            }
+        }
         let removed = self.state.with_instances(|all| {
             let mut removed = Vec::new();
             for name in &names {

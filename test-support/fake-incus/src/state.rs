@@ -59,6 +59,10 @@ pub(crate) struct Knobs {
     pub(crate) ready_after_probes: u32,
     /// `start` fails with this message.
     pub(crate) start_error: Option<String>,
+    /// `delete` of an instance that exists fails with this message.
+    pub(crate) delete_error: Option<String>,
+    /// `delete` of an instance that exists waits while this file exists.
+    pub(crate) delete_blocked_by: Option<PathBuf>,
 }
 
 /// One instance.
