@@ -25,6 +25,7 @@ use crate::error::StoreError;
 use crate::fs::{FolderHold, Fs};
 use crate::list::{believable, newest_first_by};
 use crate::store::Store;
+use crate::usage::Sweep;
 
 /// Which runs to delete. A run is deleted when it breaks any limit that is set:
 /// it is not among the newest `keep_runs` (in the order of
@@ -69,6 +70,18 @@ pub struct GcReport {
     pub snapshot_in_use: Vec<RunId>,
     /// Runs that went away while this gc ran (another gc took them).
     pub vanished: Vec<RunId>,
+    /// The bytes of the deleted runs' folders.
+    pub runs_bytes: u64,
+    /// The objects of kept snapshots no remaining run uses, deleted after
+    /// the runs.
+    pub objects: Sweep,
+}
+
+impl GcReport {
+    /// Everything freed: the runs' folders and the objects swept.
+    pub fn freed_bytes(&self) -> u64 {
+        self.runs_bytes + self.objects.bytes
+    }
 }
 
 /// Distinguishes the trash names of gcs in one process.
@@ -77,7 +90,8 @@ static PARKED: AtomicU64 = AtomicU64::new(0);
 /// What became of a run gc set out to delete.
 #[derive(Debug)]
 enum Deleted {
-    Yes,
+    /// Deleted, with the bytes its folder held.
+    Yes(u64),
     /// Gone already.
     Vanished,
     /// Held by a rerun.
@@ -136,17 +150,23 @@ impl<F: Fs> Store<F> {
                 continue;
             }
             if dry_run {
+                report.runs_bytes += self.tree_bytes(&self.root.run_dir(&id)).unwrap_or(0);
                 report.deleted.push(id);
                 continue;
             }
             match self.delete_run(&id)? {
-                Deleted::Yes => report.deleted.push(id),
+                Deleted::Yes(bytes) => {
+                    report.runs_bytes += bytes;
+                    report.deleted.push(id);
+                }
                 Deleted::Vanished => report.vanished.push(id),
                 // A rerun holds it (it runs in this run's snapshot), and
                 // may have begun after the records above were read.
                 Deleted::Held => report.snapshot_in_use.push(id),
             }
         }
+        let gone: BTreeSet<RunId> = report.deleted.iter().cloned().collect();
+        report.objects = self.sweep_objects(&gone, dry_run)?;
         Ok(report)
     }
 
@@ -176,9 +196,10 @@ impl<F: Fs> Store<F> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Deleted::Vanished),
             Err(e) => return Err(StoreError::io(what())(self.relative(e))),
         }
+        let bytes = self.tree_bytes(&parked).unwrap_or(0);
         self.remove_tree(&parked)
             .map_err(|e| StoreError::io(what())(self.relative(e)))?;
-        Ok(Deleted::Yes)
+        Ok(Deleted::Yes(bytes))
     }
 
     /// Holds run `id`'s folder while a rerun runs in its kept snapshot: gc
@@ -216,7 +237,7 @@ impl<F: Fs> Store<F> {
 
     /// Removes a tree that someone else may be removing at the same time:
     /// what they removed first is not an error.
-    fn remove_tree(&self, path: &camino::Utf8Path) -> io::Result<()> {
+    pub(crate) fn remove_tree(&self, path: &camino::Utf8Path) -> io::Result<()> {
         let mut attempts = 0;
         loop {
             match self.fs.remove_dir_all(path) {

@@ -162,7 +162,12 @@ fn gc_keeps_a_run_whose_snapshot_a_running_rerun_runs_in() {
         )) && text.contains(&format!("kept {}: still running", live.run_id)),
         "{text}"
     );
-    assert!(env.store().root().snapshot_dir(&original.run_id).is_dir());
+    assert!(
+        env.store()
+            .root()
+            .snapshot_manifest(&original.run_id)
+            .is_file()
+    );
 
     kill(Pid::from_raw(rerun.id() as i32), Signal::SIGTERM).unwrap();
     rerun.wait().unwrap();
