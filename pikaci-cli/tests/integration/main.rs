@@ -6,6 +6,7 @@ mod config;
 mod docs;
 mod gc;
 mod hostile;
+mod kept;
 mod kill;
 mod read;
 mod reliability;
