@@ -244,3 +244,133 @@ impl<F: Fs> Store<F> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use pikaci_core::RunRecord;
+    use pikaci_core::engine::kept::Entry;
+    use pikaci_core::{Liveness, ProcessProbe};
+
+    use super::*;
+    use crate::{GcPolicy, MemFs, StateRoot};
+
+    /// An object id for the tests: any 64 hex digits do (nothing here hashes).
+    fn id_of(n: u8) -> ObjectId {
+        ObjectId::parse_hex(&format!("{n:02x}").repeat(32)).unwrap()
+    }
+
+    struct NobodyRuns;
+
+    impl Liveness for NobodyRuns {
+        fn this_host(&self) -> &str {
+            "here"
+        }
+        fn is_alive(&self, _: u32) -> bool {
+            false
+        }
+        fn probe(&self, _: u32) -> ProcessProbe {
+            ProcessProbe::Gone
+        }
+    }
+
+    /// A run whose manifest names objects `ids`, each `size` bytes, stored.
+    fn kept_run(store: &Store<MemFs>, id: &str, ids: &[u8], size: usize) -> RunId {
+        let record = RunRecord::for_test(id);
+        store.persist_run_record(&record).unwrap();
+        let mut manifest = Manifest::default();
+        for &n in ids {
+            let object = id_of(n);
+            manifest.entries.insert(
+                format!("f{n}").into(),
+                Entry::File {
+                    id: object,
+                    size: size as u64,
+                    executable: false,
+                },
+            );
+            let path = store.root().objects_dir().join(object.relative_path());
+            store.fs().write_atomic(&path, &vec![n; size]).unwrap();
+        }
+        store
+            .fs()
+            .write_atomic(
+                &store.root().snapshot_manifest(&record.run_id),
+                &manifest.encode(),
+            )
+            .unwrap();
+        record.run_id
+    }
+
+    #[test]
+    fn du_splits_what_a_run_holds_alone_from_what_it_shares_and_gc_frees_the_last_users_objects() {
+        let store = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
+        let old = kept_run(&store, "20260301T000000Z-00000001", &[1, 2], 100);
+        let new = kept_run(&store, "20260302T000000Z-00000002", &[1, 3], 100);
+        // Half-written by a snapshot that was killed.
+        let tmp = store
+            .root()
+            .objects_dir()
+            .join(OBJECTS_TMP_DIR)
+            .join("x-1-0");
+        store.fs().write_atomic(&tmp, &[0; 7]).unwrap();
+
+        let usage = store.usage().unwrap();
+        let folder = |id: &RunId| store.tree_bytes(&store.root().run_dir(id)).unwrap();
+        assert_eq!(usage.runs.len(), 2);
+        assert_eq!(usage.runs[0].run, new, "newest first");
+        assert_eq!(usage.runs[0].own_bytes, folder(&new) + 100);
+        assert_eq!(usage.runs[0].shared_bytes, 100);
+        assert_eq!(usage.runs[1].own_bytes, folder(&old) + 100);
+        assert_eq!(usage.objects_bytes, 307);
+        assert_eq!(usage.unused_bytes, 7);
+        assert_eq!(usage.total_bytes(), folder(&new) + folder(&old) + 307);
+
+        // While a run writes objects, gc deletes runs but sweeps nothing.
+        let policy = GcPolicy {
+            keep_runs: Some(1),
+            older_than: None,
+            stale_running_after: Duration::from_secs(1),
+        };
+        let now = "2026-12-01T00:00:00Z".parse().unwrap();
+        let writing = store.fs().hold_shared(&store.root().objects_dir()).unwrap();
+        let dry = store.gc_runs(&policy, &NobodyRuns, now, true).unwrap();
+        assert!(dry.objects.busy);
+        drop(writing);
+        let dry = store.gc_runs(&policy, &NobodyRuns, now, true).unwrap();
+        assert_eq!((dry.objects.objects, dry.objects.bytes), (2, 107));
+        assert_eq!(
+            store.usage().unwrap().objects_bytes,
+            307,
+            "a dry run frees nothing"
+        );
+
+        let report = store.gc_runs(&policy, &NobodyRuns, now, false).unwrap();
+        assert_eq!(report.deleted, [old.clone()]);
+        assert_eq!(report.runs_bytes, dry.runs_bytes);
+        // Object 2 (the old run's alone) and the half-written one; 1 stays.
+        assert_eq!((report.objects.objects, report.objects.bytes), (2, 107));
+        assert_eq!(report.freed_bytes(), report.runs_bytes + 107);
+        let usage = store.usage().unwrap();
+        assert_eq!(usage.objects_bytes, 200);
+        assert_eq!(
+            usage.runs[0].own_bytes,
+            folder(&new) + 200,
+            "nothing shared now"
+        );
+        assert_eq!(usage.unused_bytes, 0);
+    }
+
+    #[test]
+    fn a_manifest_that_cannot_be_read_keeps_nothing() {
+        let store = Store::with_fs(MemFs::new(), StateRoot::new("/s"));
+        let run = kept_run(&store, "20260301T000000Z-00000001", &[4], 10);
+        store
+            .fs()
+            .write_atomic(&store.root().snapshot_manifest(&run), b"garbage")
+            .unwrap();
+        let sweep = store.sweep_objects(&BTreeSet::new(), false).unwrap();
+        assert_eq!((sweep.objects, sweep.bytes), (1, 10));
+    }
+}
