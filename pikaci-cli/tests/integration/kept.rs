@@ -293,3 +293,38 @@ fn two_runs_of_one_source_at_once_both_keep_the_same_whole_bytes() {
         assert_eq!(env.log(&again.run_id, "sums", "guest.log"), sums);
     }
 }
+
+#[test]
+fn a_kept_file_changed_behind_pikacis_back_stops_the_rerun_instead_of_running_other_bytes() {
+    let env = TestEnv::new(PIPELINE_T);
+    let first = run(&env, &["run"]);
+    let kept = env.store().root().kept_layout(&first.run_id);
+    let readme = env
+        .store()
+        .root()
+        .objects_dir()
+        .join(sha_path(b"a test repository\n"));
+    std::fs::set_permissions(&readme, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&readme, "a test repository, changed\n").unwrap();
+    assert!(kept.read_file("README".into()).is_err());
+
+    let out = env.pikaci(&["rerun", first.run_id.as_str(), "--output", "json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let again: RunRecord = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(again.status, RunStatus::Failed);
+    let message = again.message.unwrap_or_default();
+    assert!(
+        message.contains(&format!(
+            "could not make the snapshot run {} kept",
+            first.run_id
+        )) && message.contains("README was changed after it was stored"),
+        "{message}"
+    );
+    assert!(again.jobs.is_empty(), "no job ran: {:?}", again.jobs);
+}
+
+/// Where the object holding `bytes` lives, relative to the objects folder.
+fn sha_path(bytes: &[u8]) -> String {
+    let hex = hex::encode(Sha256::digest(bytes));
+    format!("{}/{}", &hex[..2], &hex[2..])
+}

@@ -172,12 +172,13 @@ impl<S: RunStore> Engine<S> {
                 ws
             }
             Err(e) => {
-                let finished = recorder.save_now(|r| {
-                    r.fail_to_start(
-                        format!("could not snapshot the source: {e}"),
-                        self.clock.now(),
-                    );
-                });
+                let message = match &req.source {
+                    RunSource::Kept(kept) => {
+                        format!("could not make the snapshot run {} kept: {e}", kept.of)
+                    }
+                    RunSource::Fresh => format!("could not snapshot the source: {e}"),
+                };
+                let finished = recorder.save_now(|r| r.fail_to_start(message, self.clock.now()));
                 observer.event(&LifecycleEvent::RunFinished {
                     run: finished.clone(),
                 });

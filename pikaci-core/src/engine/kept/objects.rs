@@ -11,6 +11,7 @@
 //! object under a final name. Whoever writes objects holds the folder
 //! shared (an `flock`), gc sweeps it holding it exclusively.
 
+use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -166,15 +167,13 @@ impl Objects {
     ) -> io::Result<Manifest> {
         std::fs::create_dir_all(dest)?;
         std::fs::create_dir_all(self.dir.join(OBJECTS_TMP_DIR))?;
-        let files: Vec<&Utf8PathBuf> = files
+        // A file in a merge conflict is listed once per stage: copy it once.
+        let files: BTreeSet<&Utf8PathBuf> = files
             .iter()
             .filter(|rel| !exclude.is_some_and(|ex| source.join(rel).starts_with(ex)))
             .collect();
-        for rel in &files {
-            if let Some(parent) = rel.parent().filter(|p| !p.as_str().is_empty()) {
-                std::fs::create_dir_all(dest.join(parent))?;
-            }
-        }
+        let files: Vec<&Utf8PathBuf> = files.into_iter().collect();
+        make_parents(dest, files.iter().map(|rel| rel.as_path()))?;
         let entries = in_parallel(&files, |rel| {
             self.ingest_one(&source.join(rel), &dest.join(rel))
                 .map(|e| e.map(|e| ((*rel).clone(), e)))
@@ -256,13 +255,11 @@ impl Objects {
     /// exactly the bytes its run kept or does not run at all.
     pub fn materialize(&self, manifest: &Manifest, dest: &Utf8Path) -> Result<(), KeptError> {
         let io = |what: String| move |source| KeptError::Io { what, source };
-        std::fs::create_dir_all(dest).map_err(io(format!("creating {dest}")))?;
-        for rel in manifest.entries.keys() {
-            if let Some(parent) = rel.parent().filter(|p| !p.as_str().is_empty()) {
-                let folder = dest.join(parent);
-                std::fs::create_dir_all(&folder).map_err(io(format!("creating {folder}")))?;
-            }
-        }
+        // Messages name paths inside the snapshot only: they end up in
+        // run records, which the forge serves.
+        std::fs::create_dir_all(dest).map_err(io("creating the snapshot folder".into()))?;
+        make_parents(dest, manifest.entries.keys().map(Utf8PathBuf::as_path))
+            .map_err(io("creating the snapshot's folders".into()))?;
         let entries: Vec<_> = manifest.entries.iter().collect();
         in_parallel(&entries, |(rel, entry)| {
             let to = dest.join(rel);
@@ -272,10 +269,11 @@ impl Objects {
                 Entry::File { id, executable, .. } => self.copy_out(id, rel, &to, *executable),
             }
         })?;
-        lock_folders(dest).map_err(io(format!("making {dest} read-only")))
+        lock_folders(dest).map_err(io("making the snapshot read-only".into()))
     }
 
-    /// Copies object `id` to `to`, checking its bytes.
+    /// Copies object `id` to `to` in pieces, checking its bytes: the copy
+    /// is refused (and removed) when they do not hash to `id`.
     fn copy_out(
         &self,
         id: &ObjectId,
@@ -283,15 +281,40 @@ impl Objects {
         to: &Utf8Path,
         executable: bool,
     ) -> Result<(), KeptError> {
-        let bytes = self.read(id, rel)?;
-        let mut out = create_read_only(to, executable).map_err(|source| KeptError::Io {
-            what: format!("creating {rel}"),
-            source,
-        })?;
-        out.write_all(&bytes).map_err(|source| KeptError::Io {
-            what: format!("writing {rel}"),
-            source,
-        })
+        let io = |what: String| move |source| KeptError::Io { what, source };
+        let mut input = match File::open(self.path(id)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(KeptError::Missing {
+                    id: *id,
+                    path: rel.to_owned(),
+                });
+            }
+            Err(e) => return Err(io(format!("reading object {id} of {rel}"))(e)),
+        };
+        let mut out = create_read_only(to, executable).map_err(io(format!("creating {rel}")))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io(format!("reading object {id} of {rel}"))(e)),
+            };
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])
+                .map_err(io(format!("writing {rel}")))?;
+        }
+        if ObjectId::from_digest(hasher.finalize().into()) != *id {
+            drop(out);
+            let _ = std::fs::remove_file(to);
+            return Err(KeptError::Changed {
+                id: *id,
+                path: rel.to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// Object `id`'s bytes (for snapshot path `rel`), checked against its name.
@@ -319,6 +342,18 @@ impl Objects {
         }
         Ok(bytes)
     }
+}
+
+/// Creates, under `dest`, the folder of each of `paths` (each folder once).
+fn make_parents<'a>(dest: &Utf8Path, paths: impl Iterator<Item = &'a Utf8Path>) -> io::Result<()> {
+    let parents: BTreeSet<&Utf8Path> = paths
+        .filter_map(Utf8Path::parent)
+        .filter(|p| !p.as_str().is_empty())
+        .collect();
+    for parent in parents {
+        std::fs::create_dir_all(dest.join(parent))?;
+    }
+    Ok(())
 }
 
 /// Creates a new file at `path`, its mode read-only from the start (0444,
@@ -406,6 +441,8 @@ mod tests {
             &src,
             &[("a.txt", "alpha"), ("d/b.txt", "beta"), ("same", "alpha")],
         );
+        // Listed once per stage while in a merge conflict.
+        files.push("d/b.txt".into());
         std::os::unix::fs::symlink("a.txt", src.join("link")).unwrap();
         files.push("link".into());
         let objects = Objects::new(root.join("objects"));
