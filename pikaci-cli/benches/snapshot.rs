@@ -91,7 +91,12 @@ fn main() {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(path, content(i, each)).unwrap();
     }
-    sh(&src, "git init -q . && git add . && git commit -qm tree");
+    // No automatic repacking in the background while the runs are timed.
+    sh(
+        &src,
+        "git init -q . && git config gc.auto 0 && git config maintenance.auto false \
+         && git add . && git commit -qm tree",
+    );
     let tree = du(&src) - du(&src.join(".git"));
     println!(
         "tree: {files} files, {} of data, {} on disk (without .git)",
@@ -99,17 +104,24 @@ fn main() {
         mb(tree)
     );
 
+    // Each timed step starts with no dirty pages (`sync`), so one step's
+    // writeback does not land on the next one's clock.
     let tar_dest = root.join("tar");
-    std::fs::create_dir_all(&tar_dest).unwrap();
-    let started = Instant::now();
-    sh(
-        &src,
-        &format!("git ls-files -z | tar --null -T - -c | tar -x -C {tar_dest}"),
-    );
-    let tar_time = started.elapsed();
-    let one_copy = du(&tar_dest);
-    println!("tar copy: {}, {} on disk", secs(tar_time), mb(one_copy));
-    remove_tree(&tar_dest).unwrap();
+    let tar = || {
+        std::fs::create_dir_all(&tar_dest).unwrap();
+        sh(&src, "sync");
+        let started = Instant::now();
+        sh(
+            &src,
+            &format!("git ls-files -z | tar --null -T - -c | tar -x -C {tar_dest}"),
+        );
+        let took = started.elapsed();
+        let size = du(&tar_dest);
+        remove_tree(&tar_dest).unwrap();
+        (took, size)
+    };
+    let (first_tar, one_copy) = tar();
+    println!("tar copy: {}, {} on disk", secs(first_tar), mb(one_copy));
 
     let state = root.join("state");
     let objects = state.join("objects");
@@ -127,19 +139,23 @@ fn main() {
             manifest: run_dir.join("snapshot.manifest"),
         };
         let dest = run_dir.join("snapshot");
+        // The tar copy of this very tree, just before, as the yardstick.
+        let (tar_time, _) = tar();
+        sh(&src, "sync");
         let started = Instant::now();
         snapshotter
             .snapshot_kept(&src, &dest, None, &layout)
             .unwrap();
         let took = started.elapsed();
-        times.push(took);
+        times.push(took.as_secs_f64() / tar_time.as_secs_f64());
         let during = du(&state);
         // The run ends: its folder goes, its manifest and objects stay.
         remove_tree(&dest).unwrap();
         println!(
-            "run {:>2}: start {} ({:.2}x tar), state root {} during the run, {} after",
+            "run {:>2}: start {} (tar {}: {:.2}x), state root {} during the run, {} after",
             run + 1,
             secs(took),
+            secs(tar_time),
             took.as_secs_f64() / tar_time.as_secs_f64(),
             mb(during),
             mb(du(&state))
@@ -151,17 +167,9 @@ fn main() {
         mb(kept),
         kept as f64 / one_copy as f64,
         mb(one_copy),
-        times[0].as_secs_f64() / tar_time.as_secs_f64(),
-        times[1..]
-            .iter()
-            .map(Duration::as_secs_f64)
-            .fold(f64::MAX, f64::min)
-            / tar_time.as_secs_f64(),
-        times[1..]
-            .iter()
-            .map(Duration::as_secs_f64)
-            .fold(0.0, f64::max)
-            / tar_time.as_secs_f64(),
+        times[0],
+        times[1..].iter().copied().fold(f64::MAX, f64::min),
+        times[1..].iter().copied().fold(0.0, f64::max),
     );
     remove_tree(&state).unwrap();
 }

@@ -35,9 +35,20 @@ pub(crate) fn snapshot_kept(
     let files = source::snapshot_files(source)?;
     let building = partial(dest);
     source::remove_tree(&building)?;
-    let manifest = objects.ingest(source, &files, &building, exclude)?;
-    write_atomic(&kept.manifest, &manifest.encode())?;
-    std::fs::rename(&building, dest)
+    let made = objects
+        .ingest(source, &files, &building, exclude)
+        .and_then(|manifest| write_atomic(&kept.manifest, &manifest.encode()))
+        .and_then(|()| std::fs::rename(&building, dest));
+    cleaned_up_on_error(made, &building)
+}
+
+/// `result`, after removing the partial folder when it is an error (a
+/// full disk must not keep a half copy until gc).
+fn cleaned_up_on_error(result: io::Result<()>, building: &Utf8Path) -> io::Result<()> {
+    if result.is_err() {
+        let _ = source::remove_tree(building);
+    }
+    result
 }
 
 /// Makes the snapshot `kept`'s manifest describes in `dest`, every object
@@ -47,8 +58,11 @@ pub(crate) fn materialize(kept: &KeptLayout, dest: &Utf8Path) -> io::Result<()> 
     let objects = Objects::new(&kept.objects);
     let building = partial(dest);
     source::remove_tree(&building)?;
-    objects.materialize(&manifest, &building)?;
-    std::fs::rename(&building, dest)
+    let made = objects
+        .materialize(&manifest, &building)
+        .map_err(io::Error::from)
+        .and_then(|()| std::fs::rename(&building, dest));
+    cleaned_up_on_error(made, &building)
 }
 
 /// Replaces `path` with `bytes`: a new temporary file beside it, fsynced,

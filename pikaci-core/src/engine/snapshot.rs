@@ -19,14 +19,16 @@ pub enum SnapshotPolicy {
     /// Copy the source (tracked + untracked-not-ignored files) into the run's
     /// snapshot folder; read-only jobs share it (made read-only), writable
     /// jobs get a private copy. `exclude` keeps a folder inside the source
-    /// (the state root) out; `keep` leaves the run's snapshot in its run
-    /// folder after the run, for reruns (gc deletes it with the run).
+    /// (the state root) out; `keep` keeps the snapshot for reruns (gc deletes
+    /// it with the run): as a manifest of shared objects where the store
+    /// gives a [`KeptLayout`] (the folder is then removed when the run
+    /// ends), else as the folder itself.
     Copy {
         /// A folder inside the source to leave out.
         exclude: Option<Utf8PathBuf>,
-        /// Keep the run's snapshot folder when the run ends, so the run can be
+        /// Keep the run's snapshot when the run ends, so the run can be
         /// rerun on the same bytes. A snapshot made in the fallback folder is
-        /// removed all the same (nothing there would ever delete it).
+        /// never kept (nothing there would ever delete it).
         keep: bool,
         /// Where to make the snapshot (as `pikaci-snapshot-<run_id>`) when
         /// the state root cannot take it, so the jobs still run; `None`: the

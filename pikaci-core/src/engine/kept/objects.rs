@@ -142,14 +142,18 @@ impl Objects {
     /// while a hold lives, so objects a run is writing (and has not named in
     /// a manifest yet) are never swept under it. Waits while a gc sweeps.
     pub fn hold(&self) -> io::Result<ObjectsHold> {
-        std::fs::create_dir_all(self.dir.join(OBJECTS_TMP_DIR))?;
+        std::fs::create_dir_all(&self.dir)?;
+        // Opened without following a link: a link planted in its place is
+        // refused before anything is written through it.
         let folder = OpenOptions::new()
             .read(true)
             .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW)
             .open(&self.dir)?;
-        Flock::lock(folder, FlockArg::LockShared)
+        let hold = Flock::lock(folder, FlockArg::LockShared)
             .map(ObjectsHold)
-            .map_err(|(_, e)| io::Error::from(e))
+            .map_err(|(_, e)| io::Error::from(e))?;
+        std::fs::create_dir_all(self.dir.join(OBJECTS_TMP_DIR))?;
+        Ok(hold)
     }
 
     /// Copies `files` (relative to `source`, leaving out anything under
@@ -485,6 +489,26 @@ mod tests {
         for d in ["run1", "run2", "again-4", "again-13"] {
             chmod_all_writable(&root.join(d));
         }
+    }
+
+    #[test]
+    fn a_link_in_place_of_the_objects_folder_is_refused() {
+        let (_tmp, root) = temp();
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), root.join("objects")).unwrap();
+        let err = Objects::new(root.join("objects")).hold().unwrap_err();
+        // O_NOFOLLOW with O_DIRECTORY says ENOTDIR for a link (ELOOP alone).
+        assert!(
+            matches!(
+                err.raw_os_error(),
+                Some(nix::libc::ENOTDIR | nix::libc::ELOOP)
+            ),
+            "{err}"
+        );
+        assert!(
+            !root.join("elsewhere/tmp").exists(),
+            "nothing written through it"
+        );
     }
 
     #[test]
