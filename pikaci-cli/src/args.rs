@@ -35,20 +35,23 @@ pub enum Command {
     /// Run an earlier run's jobs again (all, or only those that did not pass) on the same
     /// bytes, in the snapshot that run kept.
     ///
-    /// A rerun runs in the snapshot the original run kept (runs/RUN_ID/snapshot), with the
-    /// pipeline file as it was in that snapshot, so it runs the same bytes even when the
+    /// A rerun runs in the snapshot the original run kept (made again from
+    /// runs/RUN_ID/snapshot.manifest and the shared objects, every file checked against its
+    /// hash), with the pipeline file as it was in that snapshot, so it runs the same bytes even when the
     /// source tree has changed since, and records rerun_of. A run keeps its snapshot until
     /// gc deletes the run; when it is gone (or the run was made with --discard-snapshot),
     /// rerun refuses with exit code 2, and --from-source runs the same jobs on a new
     /// snapshot of the current source tree instead.
     #[command(after_help = EXIT_CODES_HELP, after_long_help = EXIT_CODES_HELP)]
     Rerun(RerunOpts),
-    /// Delete old runs from the state root.
+    /// Delete old runs from the state root, and the kept files no remaining run uses.
     Gc(GcOpts),
     /// List the targets of pikaci.toml, or with --ci the lanes a forge's CI makes of them
     /// and which of them a set of changed files selects.
     #[command(after_help = TARGETS_HELP, after_long_help = TARGETS_HELP)]
     Targets(TargetsOpts),
+    /// Show the bytes each run holds alone and shares with other runs.
+    Du(DuOpts),
     /// Incus helpers: show the commands a job would run, check the setup, delete leftover instances.
     #[command(subcommand)]
     Incus(IncusCommand),
@@ -236,6 +239,14 @@ pub struct TargetsOpts {
     /// How to print.
     #[arg(long, value_enum, default_value_t = ListOutput::Human)]
     pub output: ListOutput,
+}
+
+/// `pikaci du`.
+#[derive(Debug, Args)]
+pub struct DuOpts {
+    /// Show at most this many runs, newest first (the totals count them all).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
 }
 
 /// `pikaci incus ...`.

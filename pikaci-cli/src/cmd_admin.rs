@@ -5,7 +5,7 @@ use pikaci_core::SystemLiveness;
 use pikaci_core::engine::{Clock, SystemClock};
 use pikaci_store::GcPolicy;
 
-use crate::args::{Cli, GcOpts, GenerateCommand};
+use crate::args::{Cli, DuOpts, GcOpts, GenerateCommand};
 use crate::context::Context;
 use crate::exit::{CliError, EXIT_OK};
 
@@ -51,7 +51,63 @@ pub(crate) fn gc(ctx: &Context, opts: &GcOpts) -> Result<u8, CliError> {
         report.kept.len(),
         report.skipped_running.len()
     );
+    let objects = &report.objects;
+    let sweep = if objects.busy {
+        "; shared files not swept: a run is writing them (the next gc sweeps)".to_owned()
+    } else {
+        format!(
+            "; {} shared file(s) no run uses: {}",
+            objects.objects,
+            bytes(objects.bytes)
+        )
+    };
+    let freed = if opts.dry_run { "would free" } else { "freed" };
+    println!(
+        "{freed} {} ({} bytes): runs {}{sweep}",
+        bytes(report.freed_bytes()),
+        report.freed_bytes(),
+        bytes(report.runs_bytes)
+    );
     Ok(EXIT_OK)
+}
+
+/// `pikaci du`.
+pub(crate) fn du(ctx: &Context, opts: &DuOpts) -> Result<u8, CliError> {
+    let usage = ctx.store().usage()?;
+    println!("{:<28} {:>12} {:>12}", "RUN", "ALONE", "SHARED");
+    for run in usage.runs.iter().take(opts.limit.unwrap_or(usize::MAX)) {
+        println!(
+            "{:<28} {:>12} {:>12}",
+            run.run.as_str(),
+            bytes(run.own_bytes),
+            bytes(run.shared_bytes)
+        );
+    }
+    println!(
+        "total {} ({} bytes): run folders {}, shared files {} (of which no run uses {})",
+        bytes(usage.total_bytes()),
+        usage.total_bytes(),
+        bytes(usage.runs_bytes),
+        bytes(usage.objects_bytes),
+        bytes(usage.unused_bytes)
+    );
+    Ok(EXIT_OK)
+}
+
+/// Bytes for people: `512 B`, `1.5 KiB`, `375.0 MiB`.
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// `pikaci generate completions SHELL | man`.

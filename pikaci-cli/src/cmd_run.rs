@@ -8,7 +8,8 @@ use pikaci_core::engine::exit_cleanup::ExitCleanup;
 use pikaci_core::engine::source::GitInfo;
 use pikaci_core::engine::supervisor::JobSupervisor;
 use pikaci_core::engine::{
-    Engine, HostExecutor, JobSelection, KeptSnapshot, RunRequest, RunSource, SnapshotPolicy,
+    Engine, HostExecutor, JobSelection, KeptFiles, KeptSnapshot, RunRequest, RunSource,
+    SnapshotPolicy,
 };
 use pikaci_core::{JobId, Pipeline, RunId, RunRecord, RunStatus, SystemLiveness, TargetId};
 use pikaci_incus::{IncusConfig, IncusExecutor};
@@ -118,23 +119,51 @@ impl Origin {
             Err(e) if e.is_not_found() => return Err(gone()),
             Err(e) => return Err(e.into()),
         };
-        let dir = match store.run(&owner) {
+        let files = match store.run(&owner) {
             Ok(dir) => dir.kept_snapshot()?.ok_or_else(gone)?,
             Err(e) if e.is_not_found() => return Err(gone()),
             Err(e) => return Err(e.into()),
         };
         let pipeline_path = ctx.pipeline_path(exec.config.as_deref());
         let source = source_folder(ctx, exec, &pipeline_path)?;
-        let in_snapshot = canonical(&pipeline_path)
-            .and_then(|p| p.strip_prefix(&source).ok().map(|rel| dir.join(rel)))
-            .filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file()));
-        let pipeline = load_pipeline(in_snapshot.as_deref().unwrap_or(&pipeline_path))?;
+        let rel = canonical(&pipeline_path)
+            .and_then(|p| p.strip_prefix(&source).ok().map(Utf8Path::to_owned));
+        let pipeline = match (&files, rel) {
+            (KeptFiles::Folder(dir), Some(rel)) => {
+                let kept = dir.join(rel);
+                if std::fs::symlink_metadata(&kept).is_ok_and(|m| m.is_file()) {
+                    load_pipeline(&kept)?
+                } else {
+                    load_pipeline(&pipeline_path)?
+                }
+            }
+            (KeptFiles::Manifest(layout), Some(rel)) => {
+                let bytes =
+                    layout
+                        .read_file(&rel)
+                        .map_err(|source| CliError::SnapshotUnreadable {
+                            run: owner.clone(),
+                            source,
+                        })?;
+                match bytes {
+                    Some(bytes) => {
+                        let text = String::from_utf8(bytes).map_err(|e| CliError::ConfigRead {
+                            path: pipeline_path.to_string(),
+                            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+                        })?;
+                        Pipeline::parse(&text, &pipeline_path)?
+                    }
+                    None => load_pipeline(&pipeline_path)?,
+                }
+            }
+            (_, None) => load_pipeline(&pipeline_path)?,
+        };
         Ok(Self {
             pipeline,
             source_root: old.source_root.clone(),
             source: RunSource::Kept(KeptSnapshot {
                 of: owner,
-                dir,
+                files,
                 git: GitInfo {
                     head: old.git_head.clone(),
                     dirty: old.git_dirty,

@@ -62,6 +62,16 @@ pub enum CliError {
         /// The run whose kept snapshot it ran in (itself, unless it was a rerun).
         owner: RunId,
     },
+    /// The kept snapshot is there but cannot be read back whole (an object
+    /// missing or changed since it was stored).
+    #[error("the snapshot kept by run {run} cannot be read: {source}")]
+    SnapshotUnreadable {
+        /// The run whose kept snapshot it is.
+        run: RunId,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// Something of pikaci's own failed.
     #[error("{what}: {source}")]
     Internal {
@@ -84,6 +94,7 @@ impl CliError {
             | Self::InvalidRange(_)
             | Self::Select(_)
             | Self::SnapshotGone { .. } => EXIT_USAGE,
+            Self::SnapshotUnreadable { .. } => EXIT_INTERNAL,
             Self::Incus(e) => match e {
                 IncusError::InvalidSetting { .. }
                 | IncusError::InvalidJobEnv { .. }

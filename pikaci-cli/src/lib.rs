@@ -89,6 +89,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
         Command::Status(opts) => cmd_read::status(&ctx, &opts),
         Command::Logs(opts) => cmd_read::logs(&ctx, &opts).await,
         Command::Gc(opts) => cmd_admin::gc(&ctx, &opts),
+        Command::Du(opts) => cmd_admin::du(&ctx, &opts),
         Command::Incus(IncusCommand::Plan(opts)) => cmd_incus::plan(&ctx, &opts),
         Command::Incus(IncusCommand::Doctor(opts)) => cmd_incus::doctor_cmd(&ctx, &opts).await,
         Command::Incus(IncusCommand::Gc(opts)) => cmd_incus::gc(&ctx, &opts).await,

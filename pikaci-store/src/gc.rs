@@ -31,6 +31,7 @@ use crate::error::StoreError;
 use crate::fs::{FolderHold, Fs};
 use crate::list::{newest_first_by, run_time};
 use crate::store::Store;
+use crate::usage::Sweep;
 
 /// Which runs to delete. A run is deleted when it breaks any limit that is set:
 /// it is not among the newest `keep_runs` (in the order of
@@ -75,6 +76,18 @@ pub struct GcReport {
     pub snapshot_in_use: Vec<RunId>,
     /// Runs that went away while this gc ran (another gc took them).
     pub vanished: Vec<RunId>,
+    /// The bytes of the deleted runs' folders.
+    pub runs_bytes: u64,
+    /// The objects of kept snapshots no remaining run uses, deleted after
+    /// the runs.
+    pub objects: Sweep,
+}
+
+impl GcReport {
+    /// Everything freed: the runs' folders and the objects swept.
+    pub fn freed_bytes(&self) -> u64 {
+        self.runs_bytes + self.objects.bytes
+    }
 }
 
 /// How recently a run folder must have been modified for gc to take it for a
@@ -87,7 +100,8 @@ static PARKED: AtomicU64 = AtomicU64::new(0);
 /// What became of a run gc set out to delete.
 #[derive(Debug)]
 enum Deleted {
-    Yes,
+    /// Deleted, with the bytes its folder held.
+    Yes(u64),
     /// Gone already.
     Vanished,
     /// Held by a rerun.
@@ -154,17 +168,23 @@ impl<F: Fs> Store<F> {
                 continue;
             }
             if dry_run {
+                report.runs_bytes += self.tree_bytes(&self.root.run_dir(&id)).unwrap_or(0);
                 report.deleted.push(id);
                 continue;
             }
             match self.delete_run(&id)? {
-                Deleted::Yes => report.deleted.push(id),
+                Deleted::Yes(bytes) => {
+                    report.runs_bytes += bytes;
+                    report.deleted.push(id);
+                }
                 Deleted::Vanished => report.vanished.push(id),
                 // A rerun holds it (it runs in this run's snapshot), and
                 // may have begun after the records above were read.
                 Deleted::Held => report.snapshot_in_use.push(id),
             }
         }
+        let gone: BTreeSet<RunId> = report.deleted.iter().cloned().collect();
+        report.objects = self.sweep_objects(&gone, dry_run)?;
         Ok(report)
     }
 
@@ -194,9 +214,10 @@ impl<F: Fs> Store<F> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Deleted::Vanished),
             Err(e) => return Err(StoreError::io(what())(self.relative(e))),
         }
+        let bytes = self.tree_bytes(&parked).unwrap_or(0);
         self.remove_tree(&parked)
             .map_err(|e| StoreError::io(what())(self.relative(e)))?;
-        Ok(Deleted::Yes)
+        Ok(Deleted::Yes(bytes))
     }
 
     /// Holds run `id`'s folder while a rerun runs in its kept snapshot: gc
@@ -234,7 +255,7 @@ impl<F: Fs> Store<F> {
 
     /// Removes a tree that someone else may be removing at the same time:
     /// what they removed first is not an error.
-    fn remove_tree(&self, path: &camino::Utf8Path) -> io::Result<()> {
+    pub(crate) fn remove_tree(&self, path: &camino::Utf8Path) -> io::Result<()> {
         let mut attempts = 0;
         loop {
             match self.fs.remove_dir_all(path) {

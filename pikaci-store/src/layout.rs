@@ -11,6 +11,12 @@ pub const RUN_JSON: &str = "run.json";
 pub const JOBS_DIR: &str = "jobs";
 /// The folder of a run holding the snapshot of the source.
 pub const SNAPSHOT_DIR: &str = "snapshot";
+/// A run's kept snapshot: the manifest naming each file's bytes in the
+/// objects folder.
+pub const SNAPSHOT_MANIFEST: &str = "snapshot.manifest";
+/// The folder of shared file contents, named by their SHA-256, that kept
+/// snapshots use.
+pub const OBJECTS_DIR: &str = "objects";
 /// Where gc moves a run before deleting it, so a crash never leaves half a run listed.
 pub const TRASH_DIR: &str = ".trash";
 /// The folder of a job where the earlier pikaci left the guest's files,
@@ -70,7 +76,9 @@ impl LogPlace {
 /// <root>/runs/<run_id>/jobs/<job_id>/guest.log
 /// <root>/runs/<run_id>/jobs/<job_id>/guest.log.ts   (and host.log.ts: optional)
 /// <root>/runs/<run_id>/jobs/<job_id>/artifacts/guest.log   (the earlier pikaci's; read only)
-/// <root>/runs/<run_id>/snapshot/
+/// <root>/runs/<run_id>/snapshot.manifest   (the kept snapshot: optional)
+/// <root>/runs/<run_id>/snapshot/            (while the run's jobs run; kept by earlier releases)
+/// <root>/objects/<2 hex>/<62 hex>           (file contents kept snapshots share)
 /// ```
 ///
 /// Every path is built from validated ids, so none can leave the root.
@@ -159,6 +167,24 @@ impl StateRoot {
     /// `<root>/runs/<run_id>/snapshot`.
     pub fn snapshot_dir(&self, run: &RunId) -> Utf8PathBuf {
         self.run_dir(run).join(SNAPSHOT_DIR)
+    }
+
+    /// `<root>/runs/<run_id>/snapshot.manifest`.
+    pub fn snapshot_manifest(&self, run: &RunId) -> Utf8PathBuf {
+        self.run_dir(run).join(SNAPSHOT_MANIFEST)
+    }
+
+    /// `<root>/objects`.
+    pub fn objects_dir(&self) -> Utf8PathBuf {
+        self.root.join(OBJECTS_DIR)
+    }
+
+    /// Where run `run` keeps its snapshot: its manifest and the objects folder.
+    pub fn kept_layout(&self, run: &RunId) -> pikaci_core::engine::kept::KeptLayout {
+        pikaci_core::engine::kept::KeptLayout {
+            objects: self.objects_dir(),
+            manifest: self.snapshot_manifest(run),
+        }
     }
 
     /// `<root>/.trash`.

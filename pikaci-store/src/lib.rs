@@ -9,7 +9,9 @@
 //! <state_root>/runs/<run_id>/jobs/<job_id>/guest.log.ts when each write arrived (optional)
 //! <state_root>/runs/<run_id>/jobs/<job_id>/artifacts/guest.log
 //!                                                       the earlier pikaci's guest log, read when guest.log is absent
-//! <state_root>/runs/<run_id>/snapshot/                  the source copy jobs ran in, kept for reruns
+//! <state_root>/runs/<run_id>/snapshot.manifest          the kept snapshot: each file's bytes by hash
+//! <state_root>/runs/<run_id>/snapshot/                  the source copy jobs run in (kept whole by earlier releases)
+//! <state_root>/objects/<2 hex>/<62 hex>                 file contents, shared by the kept snapshots
 //! <state_root>/.trash/                                  runs gc is deleting (moved out of runs/ first)
 //! ```
 //!
@@ -56,13 +58,15 @@ mod read;
 mod store;
 #[cfg(feature = "test-helpers")]
 pub mod testing;
+mod usage;
 mod write;
 
 pub use error::StoreError;
 pub use fs::{DiskFs, EntryKind, FileIdentity, FolderHold, Fs, MemFs, ReadAt, too_large};
 pub use gc::{GcPolicy, GcReport, YOUNG_FOLDER};
 pub use layout::{
-    ARTIFACTS_DIR, JOBS_DIR, LogPlace, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR, StateRoot, TRASH_DIR,
+    ARTIFACTS_DIR, JOBS_DIR, LogPlace, OBJECTS_DIR, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR,
+    SNAPSHOT_MANIFEST, StateRoot, TRASH_DIR,
 };
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES, utf8_boundary_skip};
 pub use read::{
@@ -71,4 +75,5 @@ pub use read::{
     read_chunk_at,
 };
 pub use store::Store;
+pub use usage::{RunUsage, Sweep, Usage};
 pub use write::JobLogWriter;

@@ -152,6 +152,10 @@ impl<F: Fs> RunStore for Store<F> {
         self.root.snapshot_dir(run)
     }
 
+    fn kept_layout(&self, run: &RunId) -> Option<pikaci_core::engine::kept::KeptLayout> {
+        Some(self.root.kept_layout(run))
+    }
+
     fn load_run_record(&self, run: &RunId) -> Result<RunRecord, StoreError> {
         Store::load_run_record(self, run)
     }

@@ -169,7 +169,20 @@ fn gc_keeps_a_run_whose_snapshot_a_running_rerun_runs_in() {
         )) && text.contains(&format!("kept {}: still running", live.run_id)),
         "{text}"
     );
-    assert!(env.store().root().snapshot_dir(&original.run_id).is_dir());
+    assert!(
+        env.store()
+            .root()
+            .snapshot_manifest(&original.run_id)
+            .is_file()
+    );
+    // gc swept the shared files while the rerun ran: the original's are
+    // all still there, and it can still be rerun on them.
+    let kept = env.store().root().kept_layout(&original.run_id);
+    assert_eq!(
+        kept.read_file("pikaci.toml".into()).unwrap(),
+        Some(std::fs::read(env.repo.join("pikaci.toml")).unwrap()),
+        "{text}"
+    );
 
     kill(Pid::from_raw(rerun.id() as i32), Signal::SIGTERM).unwrap();
     rerun.wait().unwrap();
@@ -180,6 +193,10 @@ fn gc_keeps_a_run_whose_snapshot_a_running_rerun_runs_in() {
         stdout(&out)
     );
     assert!(!env.store().root().run_dir(&original.run_id).exists());
+    // Their last run gone, the shared files went too.
+    let objects = env.store().root().objects_dir();
+    let left: Vec<_> = walk_files(&objects);
+    assert!(left.is_empty(), "{left:?}");
 }
 
 /// A rerun holds its original's folder before it writes a record of its own:
@@ -232,4 +249,18 @@ fn gc_leaves_a_run_another_process_holds() {
         stdout(&out)
     );
     assert!(!dir.exists());
+}
+
+/// Every file under `dir` (none when it does not exist).
+fn walk_files(dir: &camino::Utf8Path) -> Vec<camino::Utf8PathBuf> {
+    let mut out = Vec::new();
+    for entry in dir.read_dir_utf8().into_iter().flatten() {
+        let path = entry.unwrap().into_path();
+        if path.is_dir() {
+            out.extend(walk_files(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
 }

@@ -7,6 +7,7 @@ mod docs;
 mod gc;
 mod hostile;
 mod job_signals;
+mod kept;
 mod kill;
 mod owner_lock;
 mod read;

@@ -51,24 +51,23 @@ fn a_rerun_runs_the_bytes_of_the_run_it_repeats_and_never_changes_them() {
     let env = TestEnv::new(PIPELINE);
     let first = run_json(&env, &["run"]);
     assert_eq!(first.status, RunStatus::Passed);
-    let kept = snapshot(&env, &first.run_id);
-    assert_eq!(first.snapshot_dir, kept);
+    assert_eq!(first.snapshot_dir, snapshot(&env, &first.run_id));
+    // The folder the jobs ran in is gone; the manifest keeps its bytes.
+    assert!(!first.snapshot_dir.exists());
+    let kept = env.store().root().kept_layout(&first.run_id);
+    let readme = || String::from_utf8(kept.read_file("README".into()).unwrap().unwrap()).unwrap();
     assert_eq!(
-        std::fs::read_to_string(kept.join("README")).unwrap(),
+        readme(),
         "a test repository\n",
         "the snapshot stays after the run"
     );
-    // Read-only for jobs, as always.
-    let mode = |p: &Utf8Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode(&kept), 0o555);
-    assert_eq!(mode(&kept.join("README")), 0o444);
 
     change_the_source(&env);
     let second = run_json(&env, &["rerun", first.run_id.as_str()]);
     assert_eq!(second.status, RunStatus::Passed);
     assert_eq!(second.rerun_of.as_ref(), Some(&first.run_id));
     assert_eq!(second.snapshot_of.as_ref(), Some(&first.run_id));
-    assert_eq!(second.snapshot_dir, kept);
+    assert_eq!(second.snapshot_dir, snapshot(&env, &second.run_id));
     assert_eq!(second.git_head, first.git_head);
     assert_eq!(
         env.log(&second.run_id, "show", "guest.log"),
@@ -78,15 +77,12 @@ fn a_rerun_runs_the_bytes_of_the_run_it_repeats_and_never_changes_them() {
     // The writable job changed its own copy, made in the rerun's folder and
     // removed after it; the original snapshot is as it was.
     assert_eq!(env.log(&second.run_id, "w", "guest.log"), "changed by w\n");
-    assert_eq!(
-        std::fs::read_to_string(kept.join("README")).unwrap(),
-        "a test repository\n"
-    );
+    assert_eq!(readme(), "a test repository\n");
     let rerun_folder = env.store().root().run_dir(&second.run_id);
     assert!(!rerun_folder.join("workspace-w").exists());
     assert!(
         !snapshot(&env, &second.run_id).exists(),
-        "no copy of the bytes"
+        "the copy made for the rerun is removed when it ends"
     );
     assert!(
         !env.store()
@@ -178,7 +174,7 @@ fn give_to_nobody(path: &Utf8Path) {
 fn gc_deletes_a_kept_read_only_snapshot_as_its_owner() {
     let env = TestEnv::new(PIPELINE);
     let run = run_json(&env, &["run"]);
-    assert!(snapshot(&env, &run.run_id).is_dir());
+    assert!(env.store().root().snapshot_manifest(&run.run_id).is_file());
     let mut gc = Command::new(env!("CARGO_BIN_EXE_pikaci"));
     if nix::unistd::geteuid().is_root() {
         // Root ignores permission bits: run gc as the owner of the state

@@ -58,12 +58,18 @@ fn a_passing_target_exits_0_and_records_everything() {
         host.contains("command: echo hello") && host.contains("exited with 0"),
         "{host}"
     );
-    // The snapshot stays in the run's folder, for reruns, until gc.
+    // The jobs ran in the run's snapshot folder, removed when the run
+    // ended; its manifest keeps the bytes for reruns, until gc.
     assert_eq!(
         run.snapshot_dir,
         env.store().root().snapshot_dir(&run.run_id)
     );
-    assert!(run.snapshot_dir.join("README").is_file());
+    assert!(!run.snapshot_dir.exists());
+    let kept = env.store().root().kept_layout(&run.run_id);
+    assert_eq!(
+        kept.read_file("README".into()).unwrap().unwrap(),
+        b"a test repository\n"
+    );
 }
 
 #[test]

@@ -3,6 +3,7 @@
 use camino::Utf8PathBuf;
 use tokio_util::sync::CancellationToken;
 
+use super::kept::KeptLayout;
 use super::select::JobSelection;
 use super::source::GitInfo;
 use crate::ids::RunId;
@@ -59,10 +60,21 @@ pub enum RunSource {
 pub struct KeptSnapshot {
     /// The run that made the snapshot (recorded as the new run's `snapshot_of`).
     pub of: RunId,
-    /// The snapshot's folder, found through the store's layout (never a path
+    /// Where its files are, found through the store's layout (never a path
     /// taken from a record).
-    pub dir: Utf8PathBuf,
+    pub files: KeptFiles,
     /// What git said about the source when the snapshot was made (recorded
     /// again, since the bytes are the same).
     pub git: GitInfo,
+}
+
+/// Where a kept snapshot's files are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeptFiles {
+    /// A manifest of the shared objects: the rerun makes the snapshot again
+    /// in its own folder (checking every object) and removes it at its end.
+    Manifest(KeptLayout),
+    /// A plain read-only folder (how the previous release kept snapshots):
+    /// the rerun runs in it, never changing or removing it.
+    Folder(Utf8PathBuf),
 }

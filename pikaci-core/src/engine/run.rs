@@ -12,7 +12,7 @@ use futures::stream::FuturesUnordered;
 use super::clock::{Clock, SystemClock};
 use super::observer::RunObserver;
 use super::recorder::{DEFAULT_RECORD_INTERVAL, Recorder};
-use super::request::{RunRequest, RunSource};
+use super::request::{KeptFiles, KeptSnapshot, RunRequest, RunSource};
 use super::schedule::{Decision, Schedule};
 use super::seams::{Executor, RunStore};
 use super::snapshot::{DiskSnapshotter, OffWorker, SnapshotPolicy, Snapshotter, Workspace};
@@ -151,13 +151,21 @@ impl<S: RunStore> Engine<S> {
 
         let primary = self.store.snapshot_dir(&run_id);
         let prepared = match &req.source {
-            RunSource::Kept(kept) => Ok(Workspace::Kept {
-                dir: kept.dir.clone(),
+            RunSource::Kept(KeptSnapshot {
+                files: KeptFiles::Folder(dir),
+                ..
+            }) => Ok(Workspace::Kept {
+                dir: dir.clone(),
                 run_folder: primary.parent().unwrap_or(&primary).to_owned(),
             }),
+            RunSource::Kept(KeptSnapshot {
+                files: KeptFiles::Manifest(kept),
+                ..
+            }) => self.source.materialize(kept, &primary).await,
             RunSource::Fresh => {
+                let kept = self.store.kept_layout(&run_id);
                 self.source
-                    .prepare(&self.snapshot, &run_id, primary, &req.source_root)
+                    .prepare(&self.snapshot, &run_id, primary, kept, &req.source_root)
                     .await
             }
         };
@@ -169,12 +177,13 @@ impl<S: RunStore> Engine<S> {
                 ws
             }
             Err(e) => {
-                let finished = recorder.save_now(|r| {
-                    r.fail_to_start(
-                        format!("could not snapshot the source: {e}"),
-                        self.clock.now(),
-                    );
-                });
+                let message = match &req.source {
+                    RunSource::Kept(kept) => {
+                        format!("could not make the snapshot run {} kept: {e}", kept.of)
+                    }
+                    RunSource::Fresh => format!("could not snapshot the source: {e}"),
+                };
+                let finished = recorder.save_now(|r| r.fail_to_start(message, self.clock.now()));
                 observer.event(&LifecycleEvent::RunFinished {
                     run: finished.clone(),
                 });
@@ -216,7 +225,11 @@ impl<S: RunStore> Engine<S> {
                     .planned_dir(self.store.snapshot_dir(&run_id), &req.source_root),
                 None,
             ),
-            RunSource::Kept(kept) => (kept.dir.clone(), Some(kept.of.clone())),
+            RunSource::Kept(kept) => match &kept.files {
+                KeptFiles::Folder(dir) => (dir.clone(), Some(kept.of.clone())),
+                // Made again in this run's own folder.
+                KeptFiles::Manifest(_) => (self.store.snapshot_dir(&run_id), Some(kept.of.clone())),
+            },
         };
         RunRecord {
             rerun_of: req.rerun_of.clone(),

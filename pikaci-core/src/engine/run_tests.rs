@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use super::*;
 use crate::engine::deferred::{DeferredCleanup, DeferredReport};
 use crate::engine::observer::{CollectingObserver, NoObserver, RunObserver};
-use crate::engine::request::KeptSnapshot;
+use crate::engine::request::{KeptFiles, KeptSnapshot};
 use crate::engine::seams::{JobContext, LogSink, VecSink};
 use crate::engine::select::{JobSelection, SelectError};
 use crate::ids::JobId;
@@ -697,7 +697,7 @@ async fn a_rerun_on_a_kept_snapshot_runs_in_it_and_never_changes_or_removes_it()
     req.rerun_of = Some(original.clone());
     req.source = RunSource::Kept(KeptSnapshot {
         of: original.clone(),
-        dir: kept_dir.clone(),
+        files: KeptFiles::Folder(kept_dir.clone()),
         git: GitInfo {
             head: Some("0ld".into()),
             dirty: Some(true),

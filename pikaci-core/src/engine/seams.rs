@@ -87,6 +87,14 @@ pub trait RunStore: Send + Sync {
     /// Where a run's snapshot of the source lives.
     fn snapshot_dir(&self, run: &RunId) -> Utf8PathBuf;
 
+    /// Where run `run` keeps its snapshot for reruns, when this store keeps
+    /// snapshots as a manifest of shared objects; `None` (the default): it
+    /// keeps the snapshot folder itself.
+    fn kept_layout(&self, run: &RunId) -> Option<crate::engine::kept::KeptLayout> {
+        let _ = run;
+        None
+    }
+
     /// Loads a run record (for reruns).
     fn load_run_record(&self, run: &RunId) -> Result<RunRecord, Self::Error>;
 

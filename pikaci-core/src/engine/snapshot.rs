@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
+use super::kept::KeptLayout;
+use super::kept_disk;
 use super::source::{self, GitInfo};
 use crate::ids::RunId;
 use crate::pipeline::JobSpec;
@@ -17,14 +19,16 @@ pub enum SnapshotPolicy {
     /// Copy the source (tracked + untracked-not-ignored files) into the run's
     /// snapshot folder; read-only jobs share it (made read-only), writable
     /// jobs get a private copy. `exclude` keeps a folder inside the source
-    /// (the state root) out; `keep` leaves the run's snapshot in its run
-    /// folder after the run, for reruns (gc deletes it with the run).
+    /// (the state root) out; `keep` keeps the snapshot for reruns (gc deletes
+    /// it with the run): as a manifest of shared objects where the store
+    /// gives a [`KeptLayout`] (the folder is then removed when the run
+    /// ends), else as the folder itself.
     Copy {
         /// A folder inside the source to leave out.
         exclude: Option<Utf8PathBuf>,
-        /// Keep the run's snapshot folder when the run ends, so the run can be
+        /// Keep the run's snapshot when the run ends, so the run can be
         /// rerun on the same bytes. A snapshot made in the fallback folder is
-        /// removed all the same (nothing there would ever delete it).
+        /// never kept (nothing there would ever delete it).
         keep: bool,
         /// Where to make the snapshot (as `pikaci-snapshot-<run_id>`) when
         /// the state root cannot take it, so the jobs still run; `None`: the
@@ -55,6 +59,10 @@ pub(crate) enum Workspace {
     Source(Utf8PathBuf),
     /// The run's own snapshot, in its run folder.
     Own(Utf8PathBuf),
+    /// The run's own snapshot, in its run folder, whose bytes are kept
+    /// elsewhere (a manifest and the shared objects): the folder itself is
+    /// removed when the run ends.
+    Made(Utf8PathBuf),
     /// The run's own snapshot, in the fallback folder.
     Fallback(Utf8PathBuf),
     /// An earlier run's kept snapshot (a rerun): shared read-only, never
@@ -71,7 +79,11 @@ impl Workspace {
     /// The folder.
     pub(crate) fn dir(&self) -> &Utf8Path {
         match self {
-            Self::Source(d) | Self::Own(d) | Self::Fallback(d) | Self::Kept { dir: d, .. } => d,
+            Self::Source(d)
+            | Self::Own(d)
+            | Self::Made(d)
+            | Self::Fallback(d)
+            | Self::Kept { dir: d, .. } => d,
         }
     }
 
@@ -86,7 +98,7 @@ impl Workspace {
         let name = format!("workspace-{}", job.id);
         match self {
             Self::Source(_) => None,
-            Self::Own(dir) => Some(dir.with_file_name(name)),
+            Self::Own(dir) | Self::Made(dir) => Some(dir.with_file_name(name)),
             Self::Kept { run_folder, .. } => Some(run_folder.join(name)),
             Self::Fallback(dir) => {
                 let name = dir.file_name().unwrap_or("pikaci-snapshot");
@@ -100,7 +112,7 @@ impl Workspace {
     pub(crate) fn removed_at_end(&self, policy: &SnapshotPolicy) -> bool {
         match self {
             Self::Own(_) => matches!(policy, SnapshotPolicy::Copy { keep: false, .. }),
-            Self::Fallback(_) => true,
+            Self::Fallback(_) | Self::Made(_) => true,
             Self::Source(_) | Self::Kept { .. } => false,
         }
     }
@@ -120,6 +132,31 @@ pub trait Snapshotter: Send + Sync + 'static {
         dest: &Utf8Path,
         exclude: Option<&Utf8Path>,
     ) -> io::Result<()>;
+
+    /// Copies `source`'s files into `dest` as [`snapshot`](Self::snapshot)
+    /// does, and keeps them for reruns as `kept` says: the bytes not stored
+    /// yet go to the shared objects folder, the manifest to the run's
+    /// folder. By default a plain snapshot that keeps nothing.
+    fn snapshot_kept(
+        &self,
+        source: &Utf8Path,
+        dest: &Utf8Path,
+        exclude: Option<&Utf8Path>,
+        kept: &KeptLayout,
+    ) -> io::Result<()> {
+        let _ = kept;
+        self.snapshot(source, dest, exclude)
+    }
+
+    /// Makes the snapshot `kept` describes again in `dest` (read-only),
+    /// exactly its bytes, or fails.
+    fn materialize(&self, kept: &KeptLayout, dest: &Utf8Path) -> io::Result<()> {
+        let _ = (kept, dest);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this snapshotter keeps no snapshots",
+        ))
+    }
 
     /// Copies a whole tree (a writable job's private copy of the snapshot).
     fn copy_tree(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()>;
@@ -146,6 +183,20 @@ impl Snapshotter for DiskSnapshotter {
         let files = source::snapshot_files(source)?;
         source::copy_snapshot(source, &files, dest, exclude)?;
         source::make_read_only(dest)
+    }
+
+    fn snapshot_kept(
+        &self,
+        source: &Utf8Path,
+        dest: &Utf8Path,
+        exclude: Option<&Utf8Path>,
+        kept: &KeptLayout,
+    ) -> io::Result<()> {
+        kept_disk::snapshot_kept(source, dest, exclude, kept)
+    }
+
+    fn materialize(&self, kept: &KeptLayout, dest: &Utf8Path) -> io::Result<()> {
+        kept_disk::materialize(kept, dest)
     }
 
     fn copy_tree(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<()> {
@@ -189,18 +240,33 @@ impl OffWorker {
         self.call(move |t| t.remove_tree(&dir)).await
     }
 
-    /// Makes the run's snapshot as `policy` says: in `primary`, or, when that
-    /// fails, in the policy's fallback folder. Returns the folder the jobs
-    /// run in; the error is the first failure.
+    /// Makes a kept snapshot again in `dest` (a rerun's own folder).
+    pub(crate) async fn materialize(
+        &self,
+        kept: &KeptLayout,
+        dest: &Utf8Path,
+    ) -> io::Result<Workspace> {
+        let (kept, d) = (kept.clone(), dest.to_owned());
+        self.call(move |t| t.materialize(&kept, &d)).await?;
+        Ok(Workspace::Made(dest.to_owned()))
+    }
+
+    /// Makes the run's snapshot as `policy` says: in `primary` (kept as
+    /// `kept` says when the policy keeps snapshots and the store can keep
+    /// them), or, when that fails, in the policy's fallback folder. Returns
+    /// the folder the jobs run in; the error is the first failure.
     pub(crate) async fn prepare(
         &self,
         policy: &SnapshotPolicy,
         run_id: &RunId,
         primary: Utf8PathBuf,
+        kept: Option<KeptLayout>,
         source: &Utf8Path,
     ) -> io::Result<Workspace> {
         let SnapshotPolicy::Copy {
-            exclude, fallback, ..
+            exclude,
+            fallback,
+            keep,
         } = policy
         else {
             return Ok(Workspace::Source(source.to_owned()));
@@ -214,8 +280,17 @@ impl OffWorker {
                     .map(|()| dest)
             }
         };
-        match copy(primary.clone()).await {
-            Ok(dir) => Ok(Workspace::Own(dir)),
+        let first = match kept.filter(|_| *keep) {
+            Some(kept) => {
+                let (source, exclude, d) = (source.to_owned(), exclude.clone(), primary.clone());
+                self.call(move |t| t.snapshot_kept(&source, &d, exclude.as_deref(), &kept))
+                    .await
+                    .map(|()| Workspace::Made(primary.clone()))
+            }
+            None => copy(primary.clone()).await.map(Workspace::Own),
+        };
+        match first {
+            Ok(ws) => Ok(ws),
             Err(first) => {
                 // The state root may be unwritable; the jobs can still run
                 // from a snapshot in the fallback folder.
@@ -290,7 +365,13 @@ mod tests {
         let fake = Arc::new(Fake::default());
         let tree = OffWorker(fake.clone());
         let got = tree
-            .prepare(policy, &run_id(), primary.into(), Utf8Path::new("/src"))
+            .prepare(
+                policy,
+                &run_id(),
+                primary.into(),
+                None,
+                Utf8Path::new("/src"),
+            )
             .await;
         let calls = fake.0.lock().unwrap().clone();
         (got, calls)

@@ -3,13 +3,14 @@
 
 use std::io;
 
-use camino::{Utf8Path, Utf8PathBuf};
+use camino::Utf8Path;
 use jiff::Timestamp;
+use pikaci_core::engine::KeptFiles;
 use pikaci_core::{JobId, JobLogMetadata, Liveness, LogFile, RunId, RunLogsMetadata, RunRecord};
 
 use crate::error::StoreError;
 use crate::fs::{DiskFs, EntryKind, FileIdentity, Fs, ReadAt};
-use crate::layout::{JOBS_DIR, LogPlace, RUN_JSON, SNAPSHOT_DIR};
+use crate::layout::{JOBS_DIR, LogPlace, RUN_JSON, SNAPSHOT_DIR, SNAPSHOT_MANIFEST};
 use crate::read::chunk::read_full;
 use crate::store::{Store, not_a_folder, without_path};
 
@@ -159,15 +160,33 @@ impl<F: Fs> RunDir<F> {
         Ok((identity, record))
     }
 
-    /// The snapshot the run kept for reruns (`runs/<id>/snapshot`, from the
-    /// layout, never from the record): its path when it is there as a real
-    /// folder, `None` when it is gone (never made, removed when the run ended,
-    /// or deleted by gc with the run). A link or a file in its place is
-    /// [`StoreError::Corrupt`]: a rerun must not run in a folder it points to.
-    pub fn kept_snapshot(&self) -> Result<Option<Utf8PathBuf>, StoreError> {
+    /// The snapshot the run kept for reruns, from the layout (never from
+    /// the record): its manifest (`runs/<id>/snapshot.manifest`, written
+    /// only once the snapshot was complete) when there is one, else a
+    /// `runs/<id>/snapshot` folder kept whole by an earlier release; `None`
+    /// when neither is there (never kept, or deleted by gc with the run). A
+    /// link or anything else in their place is [`StoreError::Corrupt`]: a
+    /// rerun must not run in what it points to.
+    pub fn kept_snapshot(&self) -> Result<Option<KeptFiles>, StoreError> {
+        let manifest = self.store.root.snapshot_manifest(&self.run);
+        match self.store.kind(&manifest, &self.run)? {
+            Some(EntryKind::File) => {
+                return Ok(Some(KeptFiles::Manifest(
+                    self.store.root.kept_layout(&self.run),
+                )));
+            }
+            None => {}
+            Some(_) => {
+                return Err(StoreError::Corrupt {
+                    run: self.run.clone(),
+                    file: SNAPSHOT_MANIFEST.into(),
+                    message: "not a file (symbolic links are never followed)".into(),
+                });
+            }
+        }
         let path = self.store.root.snapshot_dir(&self.run);
         match self.store.kind(&path, &self.run)? {
-            Some(EntryKind::Dir) => Ok(Some(path)),
+            Some(EntryKind::Dir) => Ok(Some(KeptFiles::Folder(path))),
             None => Ok(None),
             Some(_) => Err(not_a_folder(&self.run, SNAPSHOT_DIR)),
         }
@@ -510,7 +529,26 @@ mod tests {
         assert_eq!(dir.kept_snapshot().unwrap(), None);
         let snapshot = store.root().snapshot_dir(&r.run_id);
         store.fs().create_dir_all(&snapshot).unwrap();
-        assert_eq!(dir.kept_snapshot().unwrap(), Some(snapshot.clone()));
+        assert_eq!(
+            dir.kept_snapshot().unwrap(),
+            Some(KeptFiles::Folder(snapshot.clone()))
+        );
+        // A manifest (written only once the snapshot was whole) wins over
+        // the folder, which is then only where the jobs ran.
+        let manifest = store.root().snapshot_manifest(&r.run_id);
+        store.fs().write_atomic(&manifest, b"x").unwrap();
+        assert_eq!(
+            dir.kept_snapshot().unwrap(),
+            Some(KeptFiles::Manifest(store.root().kept_layout(&r.run_id)))
+        );
+        store.fs().remove_dir_all(&manifest).unwrap();
+        store.fs().symlink(&manifest).unwrap();
+        let err = dir.kept_snapshot().unwrap_err();
+        assert!(
+            err.is_corrupt() && err.to_string().contains("snapshot.manifest"),
+            "{err}"
+        );
+        store.fs().remove_dir_all(&manifest).unwrap();
         store.fs().remove_dir_all(&snapshot).unwrap();
         store.fs().symlink(&snapshot).unwrap();
         let err = dir.kept_snapshot().unwrap_err();

@@ -1,0 +1,540 @@
+//! [`Objects`]: the state root's content-addressed object folder, and the
+//! two ways a snapshot meets it: [`Objects::ingest`] copies a source into a
+//! run's folder and stores the bytes not stored yet; [`Objects::materialize`]
+//! makes a snapshot's folder again from its [`Manifest`], checking every
+//! object against its name.
+//!
+//! Jobs never run on an object's inode: the folder they run in is always a
+//! copy, so a job running as root cannot change what other runs keep. An
+//! object is written under a temporary name in `objects/tmp/` and renamed to
+//! its hash only once complete, so a crash never leaves a half-written
+//! object under a final name. Whoever writes objects holds the folder
+//! shared (an `flock`), gc sweeps it holding it exclusively.
+
+use std::collections::BTreeSet;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use camino::{Utf8Path, Utf8PathBuf};
+use nix::fcntl::{Flock, FlockArg};
+use sha2::{Digest, Sha256};
+
+use super::manifest::{Entry, Manifest, ObjectId};
+
+/// The folder inside the objects folder where objects are written before
+/// they are complete.
+pub const OBJECTS_TMP_DIR: &str = "tmp";
+
+/// Files read in one piece up to this size (most source files).
+const CHUNK: usize = 1 << 20;
+
+/// Distinguishes temporary object names within one process.
+static TMP: AtomicU64 = AtomicU64::new(0);
+
+/// Why a kept snapshot could not be made again.
+#[derive(Debug, thiserror::Error)]
+pub enum KeptError {
+    /// An object the manifest names is not in the store.
+    #[error("object {id} of {path} is missing from the object store")]
+    Missing {
+        /// The object.
+        id: ObjectId,
+        /// The snapshot path that needs it.
+        path: Utf8PathBuf,
+    },
+    /// An object's bytes no longer hash to its name (something wrote into it).
+    #[error("object {id} of {path} was changed after it was stored: its bytes no longer match")]
+    Changed {
+        /// The object.
+        id: ObjectId,
+        /// The snapshot path that needs it.
+        path: Utf8PathBuf,
+    },
+    /// Reading or writing failed.
+    #[error("{what}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl From<KeptError> for io::Error {
+    fn from(e: KeptError) -> Self {
+        io::Error::other(e)
+    }
+}
+
+/// Where a run's kept snapshot goes: the state root's objects folder and
+/// the run's manifest file. Given by the [`RunStore`](crate::engine::RunStore),
+/// which alone knows the layout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptLayout {
+    /// The state root's objects folder (shared by all runs).
+    pub objects: Utf8PathBuf,
+    /// The run's manifest.
+    pub manifest: Utf8PathBuf,
+}
+
+impl KeptLayout {
+    /// Reads and parses the manifest (never through a link, bounded).
+    pub fn read_manifest(&self) -> io::Result<Manifest> {
+        let file = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(&self.manifest)?;
+        if !file.metadata()?.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "the snapshot manifest is not a file",
+            ));
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                "the snapshot manifest is too large",
+            ));
+        }
+        Manifest::parse(&bytes).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
+    }
+
+    /// The bytes the kept snapshot holds at `rel` (checked against their
+    /// hash), `None` when it holds no regular file there.
+    pub fn read_file(&self, rel: &Utf8Path) -> io::Result<Option<Vec<u8>>> {
+        match self.read_manifest()?.entries.get(rel) {
+            Some(Entry::File { id, .. }) => Ok(Some(Objects::new(&self.objects).read(id, rel)?)),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// A manifest larger than this is refused (about 2.5 million files).
+const MAX_MANIFEST_BYTES: u64 = 256 << 20;
+
+/// The objects folder of a state root.
+#[derive(Debug, Clone)]
+pub struct Objects {
+    dir: Utf8PathBuf,
+}
+
+/// A hold on the objects folder; released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct ObjectsHold(#[expect(dead_code, reason = "held for its Drop")] Flock<File>);
+
+impl Objects {
+    /// The objects folder at `dir` (created when first written).
+    pub fn new(dir: impl Into<Utf8PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// Where object `id` lives.
+    pub fn path(&self, id: &ObjectId) -> Utf8PathBuf {
+        self.dir.join(id.relative_path())
+    }
+
+    /// Holds the objects folder shared, creating it: gc sweeps no object
+    /// while a hold lives, so objects a run is writing (and has not named in
+    /// a manifest yet) are never swept under it. Waits while a gc sweeps.
+    pub fn hold(&self) -> io::Result<ObjectsHold> {
+        std::fs::create_dir_all(&self.dir)?;
+        // Opened without following a link: a link planted in its place is
+        // refused before anything is written through it.
+        let folder = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_DIRECTORY | nix::libc::O_NOFOLLOW)
+            .open(&self.dir)?;
+        let hold = Flock::lock(folder, FlockArg::LockShared)
+            .map(ObjectsHold)
+            .map_err(|(_, e)| io::Error::from(e))?;
+        std::fs::create_dir_all(self.dir.join(OBJECTS_TMP_DIR))?;
+        Ok(hold)
+    }
+
+    /// Copies `files` (relative to `source`, leaving out anything under
+    /// `exclude`) into `dest`, read-only, hashing each file's bytes as they
+    /// are copied, and stores each content not stored yet. Returns the
+    /// manifest of what was copied: the bytes in `dest` now, before any job
+    /// ran. Needs a [`hold`](Self::hold) for as long as the objects written
+    /// are named in no manifest.
+    pub fn ingest(
+        &self,
+        source: &Utf8Path,
+        files: &[Utf8PathBuf],
+        dest: &Utf8Path,
+        exclude: Option<&Utf8Path>,
+    ) -> io::Result<Manifest> {
+        std::fs::create_dir_all(dest)?;
+        std::fs::create_dir_all(self.dir.join(OBJECTS_TMP_DIR))?;
+        // A file in a merge conflict is listed once per stage: copy it once.
+        let files: BTreeSet<&Utf8PathBuf> = files
+            .iter()
+            .filter(|rel| !exclude.is_some_and(|ex| source.join(rel).starts_with(ex)))
+            .collect();
+        let files: Vec<&Utf8PathBuf> = files.into_iter().collect();
+        make_parents(dest, files.iter().map(|rel| rel.as_path()))?;
+        let entries = in_parallel(&files, |rel| {
+            self.ingest_one(&source.join(rel), &dest.join(rel))
+                .map(|e| e.map(|e| ((*rel).clone(), e)))
+        })?;
+        lock_folders(dest)?;
+        Ok(Manifest {
+            entries: entries.into_iter().flatten().collect(),
+        })
+    }
+
+    fn ingest_one(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<Option<Entry>> {
+        let meta = match std::fs::symlink_metadata(from) {
+            Ok(m) => m,
+            // Deleted since git listed it: nothing to copy.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(from)?;
+            std::os::unix::fs::symlink(&target, to)?;
+            let target = Utf8PathBuf::from_path_buf(target)
+                .map_err(|_| io::Error::other(format!("{from}: the link's target is not UTF-8")))?;
+            return Ok(Some(Entry::Symlink { target }));
+        }
+        if !meta.is_file() {
+            return Ok(None);
+        }
+        let executable = meta.permissions().mode() & 0o111 != 0;
+        let mut input = File::open(from)?;
+        let mut output = create_read_only(to, executable)?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; CHUNK];
+        let mut size = 0u64;
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            hasher.update(&buf[..n]);
+            output.write_all(&buf[..n])?;
+            size += n as u64;
+        }
+        let id = ObjectId::from_digest(hasher.finalize().into());
+        self.store_copy_of(to, &id)?;
+        Ok(Some(Entry::File {
+            id,
+            size,
+            executable,
+        }))
+    }
+
+    /// Stores the file at `copy` (whose bytes hash to `id`) as object `id`,
+    /// unless it is stored already. The object is a copy, never a link to
+    /// `copy`: jobs run on `copy`.
+    fn store_copy_of(&self, copy: &Utf8Path, id: &ObjectId) -> io::Result<()> {
+        let path = self.path(id);
+        if std::fs::symlink_metadata(&path).is_ok() {
+            return Ok(());
+        }
+        let tmp = self.dir.join(OBJECTS_TMP_DIR).join(format!(
+            "{id}-{}-{}",
+            std::process::id(),
+            TMP.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::copy(copy, &tmp)?;
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444))?;
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        // Another run may have stored the same bytes meanwhile: the rename
+        // replaces its object with an equal one.
+        std::fs::rename(&tmp, &path)
+    }
+
+    /// Makes `manifest`'s snapshot in `dest` (read-only), reading each
+    /// object once and checking its bytes against its name, so a rerun runs
+    /// exactly the bytes its run kept or does not run at all.
+    pub fn materialize(&self, manifest: &Manifest, dest: &Utf8Path) -> Result<(), KeptError> {
+        let io = |what: String| move |source| KeptError::Io { what, source };
+        // Messages name paths inside the snapshot only: they end up in
+        // run records, which the forge serves.
+        std::fs::create_dir_all(dest).map_err(io("creating the snapshot folder".into()))?;
+        make_parents(dest, manifest.entries.keys().map(Utf8PathBuf::as_path))
+            .map_err(io("creating the snapshot's folders".into()))?;
+        let entries: Vec<_> = manifest.entries.iter().collect();
+        in_parallel(&entries, |(rel, entry)| {
+            let to = dest.join(rel);
+            match entry {
+                Entry::Symlink { target } => std::os::unix::fs::symlink(target, &to)
+                    .map_err(io(format!("making the link {rel}"))),
+                Entry::File { id, executable, .. } => self.copy_out(id, rel, &to, *executable),
+            }
+        })?;
+        lock_folders(dest).map_err(io("making the snapshot read-only".into()))
+    }
+
+    /// Copies object `id` to `to` in pieces, checking its bytes: the copy
+    /// is refused (and removed) when they do not hash to `id`.
+    fn copy_out(
+        &self,
+        id: &ObjectId,
+        rel: &Utf8Path,
+        to: &Utf8Path,
+        executable: bool,
+    ) -> Result<(), KeptError> {
+        let io = |what: String| move |source| KeptError::Io { what, source };
+        let mut input = match File::open(self.path(id)) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(KeptError::Missing {
+                    id: *id,
+                    path: rel.to_owned(),
+                });
+            }
+            Err(e) => return Err(io(format!("reading object {id} of {rel}"))(e)),
+        };
+        let mut out = create_read_only(to, executable).map_err(io(format!("creating {rel}")))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(io(format!("reading object {id} of {rel}"))(e)),
+            };
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])
+                .map_err(io(format!("writing {rel}")))?;
+        }
+        if ObjectId::from_digest(hasher.finalize().into()) != *id {
+            drop(out);
+            let _ = std::fs::remove_file(to);
+            return Err(KeptError::Changed {
+                id: *id,
+                path: rel.to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Object `id`'s bytes (for snapshot path `rel`), checked against its name.
+    pub fn read(&self, id: &ObjectId, rel: &Utf8Path) -> Result<Vec<u8>, KeptError> {
+        let bytes = match std::fs::read(self.path(id)) {
+            Ok(b) => b,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(KeptError::Missing {
+                    id: *id,
+                    path: rel.to_owned(),
+                });
+            }
+            Err(source) => {
+                return Err(KeptError::Io {
+                    what: format!("reading object {id} of {rel}"),
+                    source,
+                });
+            }
+        };
+        if ObjectId::from_digest(Sha256::digest(&bytes).into()) != *id {
+            return Err(KeptError::Changed {
+                id: *id,
+                path: rel.to_owned(),
+            });
+        }
+        Ok(bytes)
+    }
+}
+
+/// Creates, under `dest`, the folder of each of `paths` (each folder once).
+fn make_parents<'a>(dest: &Utf8Path, paths: impl Iterator<Item = &'a Utf8Path>) -> io::Result<()> {
+    let parents: BTreeSet<&Utf8Path> = paths
+        .filter_map(Utf8Path::parent)
+        .filter(|p| !p.as_str().is_empty())
+        .collect();
+    for parent in parents {
+        std::fs::create_dir_all(dest.join(parent))?;
+    }
+    Ok(())
+}
+
+/// Creates a new file at `path`, its mode read-only from the start (0444,
+/// 0555 when executable); the descriptor returned still writes.
+fn create_read_only(path: &Utf8Path, executable: bool) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if executable { 0o555 } else { 0o444 })
+        .open(path)
+}
+
+/// Makes every folder under `dir`, and `dir`, 0555 (files are made
+/// read-only when created). Links are never followed.
+fn lock_folders(dir: &Utf8Path) -> io::Result<()> {
+    fn walk(dir: &std::path::Path) -> io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            if entry.file_type()?.is_dir() {
+                walk(&entry.path())?;
+            }
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o555))
+    }
+    walk(dir.as_std_path())
+}
+
+/// Runs `work` on every item on two threads (the copy waits on the disk as
+/// much as on the CPU), returning the results in order; the first error wins.
+fn in_parallel<T: Sync, R: Send, E: Send>(
+    items: &[T],
+    work: impl Fn(&T) -> Result<R, E> + Sync,
+) -> Result<Vec<R>, E> {
+    const THREADS: usize = 2;
+    let chunk = items.len().div_ceil(THREADS).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|part| scope.spawn(|| part.iter().map(&work).collect::<Result<Vec<R>, E>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for handle in handles {
+            out.extend(handle.join().expect("a copy thread does not panic")?);
+        }
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::MetadataExt;
+
+    use super::*;
+
+    fn tree(dir: &Utf8Path, files: &[(&str, &str)]) -> Vec<Utf8PathBuf> {
+        for (rel, body) in files {
+            let path = dir.join(rel);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        files
+            .iter()
+            .map(|(rel, _)| Utf8PathBuf::from(*rel))
+            .collect()
+    }
+
+    fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::try_from(tmp.path().to_owned()).unwrap();
+        (tmp, root)
+    }
+
+    fn chmod_all_writable(dir: &Utf8Path) {
+        let _ = std::process::Command::new("chmod")
+            .args(["-R", "u+w"])
+            .arg(dir)
+            .status();
+    }
+
+    #[test]
+    fn a_second_snapshot_stores_only_what_changed_and_both_come_back_byte_for_byte() {
+        let (_tmp, root) = temp();
+        let src = root.join("src");
+        let mut files = tree(
+            &src,
+            &[("a.txt", "alpha"), ("d/b.txt", "beta"), ("same", "alpha")],
+        );
+        // Listed once per stage while in a merge conflict.
+        files.push("d/b.txt".into());
+        std::os::unix::fs::symlink("a.txt", src.join("link")).unwrap();
+        files.push("link".into());
+        let objects = Objects::new(root.join("objects"));
+        let _hold = objects.hold().unwrap();
+        let first = objects
+            .ingest(&src, &files, &root.join("run1"), None)
+            .unwrap();
+        std::fs::write(src.join("d/b.txt"), "beta, changed").unwrap();
+        let second = objects
+            .ingest(&src, &files, &root.join("run2"), None)
+            .unwrap();
+        // a.txt and `same` share one object; b.txt has two versions.
+        let stored = |m: &Manifest| {
+            m.objects()
+                .map(|(id, _)| id)
+                .collect::<std::collections::BTreeSet<_>>()
+        };
+        assert_eq!(stored(&first).len(), 2);
+        assert_eq!(stored(&first).union(&stored(&second)).count(), 3);
+        let mode = std::fs::metadata(root.join("run1/a.txt")).unwrap().mode();
+        assert_eq!(mode & 0o777, 0o444);
+
+        for (manifest, b) in [(&first, "beta"), (&second, "beta, changed")] {
+            let out = root.join(format!("again-{}", b.len()));
+            objects.materialize(manifest, &out).unwrap();
+            assert_eq!(std::fs::read_to_string(out.join("d/b.txt")).unwrap(), b);
+            assert_eq!(
+                std::fs::read_link(out.join("link")).unwrap().to_str(),
+                Some("a.txt")
+            );
+        }
+        // The copies jobs run in are not the objects: no inode is shared.
+        let ino = |p: &Utf8Path| std::fs::metadata(p).unwrap().ino();
+        let (id, _) = first.objects().next().unwrap();
+        for run in ["run1", "run2"] {
+            for f in ["a.txt", "same", "d/b.txt"] {
+                assert_ne!(ino(&root.join(run).join(f)), ino(&objects.path(&id)));
+            }
+        }
+        for d in ["run1", "run2", "again-4", "again-13"] {
+            chmod_all_writable(&root.join(d));
+        }
+    }
+
+    #[test]
+    fn a_link_in_place_of_the_objects_folder_is_refused() {
+        let (_tmp, root) = temp();
+        std::fs::create_dir_all(root.join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(root.join("elsewhere"), root.join("objects")).unwrap();
+        let err = Objects::new(root.join("objects")).hold().unwrap_err();
+        // O_NOFOLLOW with O_DIRECTORY says ENOTDIR for a link (ELOOP alone).
+        assert!(
+            matches!(
+                err.raw_os_error(),
+                Some(nix::libc::ENOTDIR | nix::libc::ELOOP)
+            ),
+            "{err}"
+        );
+        assert!(
+            !root.join("elsewhere/tmp").exists(),
+            "nothing written through it"
+        );
+    }
+
+    #[test]
+    fn an_object_that_was_written_into_is_refused_not_copied() {
+        let (_tmp, root) = temp();
+        let src = root.join("src");
+        let files = tree(&src, &[("a", "the original")]);
+        let objects = Objects::new(root.join("objects"));
+        let manifest = objects
+            .ingest(&src, &files, &root.join("run"), None)
+            .unwrap();
+        let (id, _) = manifest.objects().next().unwrap();
+        let path = objects.path(&id);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        std::fs::write(&path, "changed!").unwrap();
+        let err = objects
+            .materialize(&manifest, &root.join("again"))
+            .unwrap_err();
+        assert!(matches!(err, KeptError::Changed { .. }), "{err}");
+        std::fs::remove_file(&path).unwrap();
+        let err = objects
+            .materialize(&manifest, &root.join("again2"))
+            .unwrap_err();
+        assert!(matches!(err, KeptError::Missing { .. }), "{err}");
+        for d in ["run", "again", "again2"] {
+            chmod_all_writable(&root.join(d));
+        }
+    }
+}

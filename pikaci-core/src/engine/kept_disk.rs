@@ -1,0 +1,87 @@
+//! The disk side of kept snapshots for [`DiskSnapshotter`](super::DiskSnapshotter):
+//! a snapshot is made (from the source, or again from a manifest) in a
+//! folder beside its final place and renamed there only when complete, so a
+//! crash never leaves a partial `snapshot/` that a rerun could take for a
+//! whole one.
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use camino::{Utf8Path, Utf8PathBuf};
+
+use super::kept::{KeptLayout, Objects};
+use super::source;
+
+/// Distinguishes temporary file names within one process.
+static TMP: AtomicU64 = AtomicU64::new(0);
+
+/// Where a snapshot bound for `dest` is made: `.<name>-partial` beside it.
+fn partial(dest: &Utf8Path) -> Utf8PathBuf {
+    let name = dest.file_name().unwrap_or("snapshot");
+    dest.with_file_name(format!(".{name}-partial"))
+}
+
+/// Copies `source` into `dest`, storing its bytes in the objects folder and
+/// its manifest where `kept` says (written before `dest` appears).
+pub(crate) fn snapshot_kept(
+    source: &Utf8Path,
+    dest: &Utf8Path,
+    exclude: Option<&Utf8Path>,
+    kept: &KeptLayout,
+) -> io::Result<()> {
+    let objects = Objects::new(&kept.objects);
+    // Held until the manifest names every object this snapshot stored.
+    let _hold = objects.hold()?;
+    let files = source::snapshot_files(source)?;
+    let building = partial(dest);
+    source::remove_tree(&building)?;
+    let made = objects
+        .ingest(source, &files, &building, exclude)
+        .and_then(|manifest| write_atomic(&kept.manifest, &manifest.encode()))
+        .and_then(|()| std::fs::rename(&building, dest));
+    cleaned_up_on_error(made, &building)
+}
+
+/// `result`, after removing the partial folder when it is an error (a
+/// full disk must not keep a half copy until gc).
+fn cleaned_up_on_error(result: io::Result<()>, building: &Utf8Path) -> io::Result<()> {
+    if result.is_err() {
+        let _ = source::remove_tree(building);
+    }
+    result
+}
+
+/// Makes the snapshot `kept`'s manifest describes in `dest`, every object
+/// checked against its hash.
+pub(crate) fn materialize(kept: &KeptLayout, dest: &Utf8Path) -> io::Result<()> {
+    let manifest = kept.read_manifest()?;
+    let objects = Objects::new(&kept.objects);
+    let building = partial(dest);
+    source::remove_tree(&building)?;
+    let made = objects
+        .materialize(&manifest, &building)
+        .map_err(io::Error::from)
+        .and_then(|()| std::fs::rename(&building, dest));
+    cleaned_up_on_error(made, &building)
+}
+
+/// Replaces `path` with `bytes`: a new temporary file beside it, fsynced,
+/// renamed over it.
+fn write_atomic(path: &Utf8Path, bytes: &[u8]) -> io::Result<()> {
+    let name = path.file_name().unwrap_or("manifest");
+    let tmp = path.with_file_name(format!(
+        ".{name}.{}-{}.tmp",
+        std::process::id(),
+        TMP.fetch_add(1, Ordering::Relaxed)
+    ));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)?;
+    let written = file.write_all(bytes).and_then(|()| file.sync_all());
+    if let Err(e) = written.and_then(|()| std::fs::rename(&tmp, path)) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    Ok(())
+}
