@@ -115,6 +115,6 @@ mod tests {
     fn a_lock_owning_run_is_judged_by_its_folder_lock_on_disk() {
         let dir = tempfile::tempdir().unwrap();
         let root = camino::Utf8PathBuf::from_path_buf(dir.path().to_owned()).unwrap();
-        judge_by_lock(&Store::with_fs(DiskFs, StateRoot::new(root)));
+        judge_by_lock(&Store::with_fs(DiskFs::new(), StateRoot::new(root)));
     }
 }

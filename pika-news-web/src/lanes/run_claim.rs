@@ -163,6 +163,7 @@ mod tests {
             pid: me.pid,
             host: me.host.clone(),
             start_ticks: me.start_ticks,
+            lock: false,
         };
         write(&state, RUN, Some(mine.clone()));
         write(

@@ -18,6 +18,7 @@ fn own_record() -> String {
         pid: 999_999_991,
         host: pikaci_core::this_host_name(),
         start_ticks: Some(999_999_992),
+        lock: false,
     });
     let json = serde_json::to_string(&record).unwrap();
     format!(
@@ -389,6 +390,7 @@ async fn a_run_started_naming_a_run_this_pikaci_did_not_make_is_not_recorded() {
         pid: 1,
         host: pikaci_core::this_host_name(),
         start_ticks: None,
+        lock: false,
     });
     let store: pikaci_store::Store = pikaci_store::Store::open(env.path("state"));
     assert!(store.claim_run(&other.parse().unwrap()).unwrap());

@@ -310,6 +310,7 @@ async fn a_stream_on_a_dead_owners_run_ends_interrupted_and_never_writes_the_rec
         pid: dead.id(),
         host: SystemLiveness::new().this_host().to_owned(),
         start_ticks: None,
+        lock: false,
     });
     app.store.persist_run_record(&r).unwrap();
     let path = app.store.root().run_json(&r.run_id);

@@ -324,6 +324,7 @@ pub(crate) fn own_run_record_script(run: &str) -> String {
         pid: 999_999_991,
         host: pikaci_core::this_host_name(),
         start_ticks: Some(999_999_992),
+        lock: false,
     });
     let json = serde_json::to_string(&record).unwrap();
     format!(
