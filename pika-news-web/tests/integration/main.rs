@@ -8,6 +8,7 @@ mod served;
 mod support;
 
 mod actions;
+mod apart;
 mod api;
 mod auth;
 mod binary;
@@ -18,7 +19,6 @@ mod faults;
 mod fifo;
 mod handover;
 mod hostile;
-mod lanes_apart;
 mod memory;
 mod nightly;
 mod openapi;
