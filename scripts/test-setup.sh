@@ -79,10 +79,10 @@ if ! id pika-lane >/dev/null 2>&1; then
   "${SUDO[@]}" useradd --system --user-group --create-home --home-dir /var/lib/pika-lane \
     --shell /usr/sbin/nologin pika-lane
 fi
-# pika-news' uid_range tests lend uids 200100-200199 to lanes: they need no
+# pika-news' uid_range tests lend uids 200100-200299 to lanes: they need no
 # passwd entries, but must belong to no user of this machine.
-if getent passwd | awk -F: '$3 >= 200100 && $3 <= 200199 { found = 1 } END { exit !found }'; then
-  echo "test-setup: a user has a uid in 200100-200199, which pika-news' uid_range tests lend to lanes" >&2
+if getent passwd | awk -F: '$3 >= 200100 && $3 <= 200299 { found = 1 } END { exit !found }'; then
+  echo "test-setup: a user has a uid in 200100-200299, which pika-news' uid_range tests lend to lanes" >&2
   exit 1
 fi
 # perl: the hand-over race test's swapping process runs it as the lane user.

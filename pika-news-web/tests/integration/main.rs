@@ -8,6 +8,7 @@ mod served;
 mod support;
 
 mod actions;
+mod apart;
 mod api;
 mod auth;
 mod binary;
@@ -20,7 +21,6 @@ mod handover;
 mod hostile;
 mod login;
 mod lane_cgroups;
-mod lanes_apart;
 mod memory;
 mod nightly;
 mod no_server_paths;

@@ -116,7 +116,23 @@ const ATTEMPTS: &[&str] = &[
 #[test]
 fn a_hostile_lane_cannot_reach_the_service_secrets_or_files() {
     let (lane_uid, lane_gid) = lane_user();
-    let site = Site::new(&format!("[lanes]\nrun_as_user = \"{LANE_USER}\"\n"));
+    hostile_lane(
+        &format!("[lanes]\nrun_as_user = \"{LANE_USER}\"\n"),
+        lane_uid,
+        lane_gid,
+    );
+}
+
+#[test]
+fn the_same_with_a_uid_of_its_own_from_a_range() {
+    // The range's first uid: the only lane, so the first lent.
+    hostile_lane("[lanes]\nuid_range = \"200200-200209\"\n", 200_200, 200_200);
+}
+
+/// Runs the hostile lane with `config`'s `[lanes]`; it must run as
+/// `lane_uid` in `lane_gid` only.
+fn hostile_lane(config: &str, lane_uid: u32, lane_gid: u32) {
+    let site = Site::new(config);
     let config_before = std::fs::read(&site.config).unwrap();
     let server = site.serve(&[("AWS_SECRET_ACCESS_KEY", SECRET)], &[]);
     site.push(
