@@ -8,7 +8,35 @@ use std::convert::Infallible;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use crate::api::routes::{GIT_PREFIX, NEWS_PREFIX};
+/// The prefix every route is declared under: today's pika-git and its `ph`.
+pub const GIT_PREFIX: &str = "/git";
+
+/// The older prefix (pika-news and the `ph` of its day): every route under
+/// [`GIT_PREFIX`] is served under it too, by the same handler.
+pub const NEWS_PREFIX: &str = "/news";
+
+/// The address of the sign-in form (served under both prefixes; the form
+/// posts here whichever it was shown under).
+pub(crate) const SIGN_IN: &str = "/news/sign-in";
+
+/// The address of the sign-in form, going back to `back` (a page of this
+/// server) once signed in.
+pub(crate) fn sign_in_address(back: &str) -> String {
+    format!("{SIGN_IN}?back={}", percent_encode(back))
+}
+
+/// Encodes `s` for a query value: all but unreserved characters and `/`.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
 
 /// The prefix a request came in on: `/news` for a path under it, else
 /// `/git`.

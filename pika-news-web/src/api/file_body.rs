@@ -19,9 +19,7 @@ use tokio::sync::mpsc;
 use super::heavy::ByteBudget;
 use crate::live::receiver_stream;
 
-/// How many bytes one read takes: large, so a 1 GiB log costs few hops to
-/// the blocking pool, small enough that a download's memory stays bounded.
-pub(crate) const PIECE: usize = 512 * 1024;
+pub(crate) use super::heavy::DOWNLOAD_PIECE as PIECE;
 
 /// Bytes `start..end` of `reader` as a body. A log that turns out shorter
 /// than `end` (it was replaced) ends the body with an error, which aborts the

@@ -25,6 +25,12 @@ use crate::error::ApiError;
 /// permit is released only when the whole answer has left.
 const PIECE: usize = 64 * 1024;
 
+/// How many bytes one read of a streamed download takes (`file_body`):
+/// large, so a 1 GiB log costs few hops to the blocking pool, small enough
+/// that a download's memory stays bounded; the download budget is counted in
+/// them.
+pub(crate) const DOWNLOAD_PIECE: usize = 512 * 1024;
+
 /// A permit for one heavy read.
 pub(crate) type HeavyPermit = OwnedSemaphorePermit;
 
@@ -68,7 +74,7 @@ impl HeavyReads {
     /// The same, with downloads holding at most `bytes` together (at
     /// least one download piece, so a download can always go on).
     pub fn with_download_bytes(mut self, bytes: usize) -> Self {
-        let least = super::file_body::PIECE;
+        let least = DOWNLOAD_PIECE;
         self.download_bytes = Arc::new(Semaphore::new(bytes.max(least)));
         self
     }

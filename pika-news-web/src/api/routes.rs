@@ -53,12 +53,7 @@ macro_rules! routes {
     };
 }
 
-/// The prefix every route is declared under: today's pika-git and its `ph`.
-pub const GIT_PREFIX: &str = "/git";
-
-/// The older prefix (pika-news and the `ph` of its day): every route under
-/// [`GIT_PREFIX`] is served under it too, by the same handler.
-pub const NEWS_PREFIX: &str = "/news";
+pub use crate::links::{GIT_PREFIX, NEWS_PREFIX};
 
 /// The paths a declared route is served at: itself, and for a route under
 /// [`GIT_PREFIX`] the same path under [`NEWS_PREFIX`].
@@ -372,13 +367,13 @@ routes! {
         ],
         answer: Answer::html("The page"),
     }
-    Get "/news/sign-in" => pages::sign_in::form {
+    Get "/git/sign-in" => pages::sign_in::form {
         access: Public,
         summary: "The sign-in form (HTML): a token field posted to this address",
         params: [query("back", ParamKind::Text, "The page of this server to go on to once signed in")],
         answer: Answer::html("The form"),
     }
-    Post "/news/sign-in" => pages::sign_in::submit {
+    Post "/git/sign-in" => pages::sign_in::submit {
         access: Public,
         summary: "Exchanges a token (form field `token`, with `back`) for the page cookie: HttpOnly, SameSite=Strict, Secure when public_url is https. Refused (403) when the browser says the form is another site's; an unknown token answers 401 with the form again",
         params: [],

@@ -126,7 +126,7 @@ fn sweep_dead_servers_lanes(root: &CgroupRoot) {
         return;
     }
     let root = root.clone();
-    let wait = crate::scheduler::LANE_KILL_GRACE + pikaci_core::engine::process::SUPERVISOR_MARGIN;
+    let wait = super::limits::LANE_KILL_GRACE + pikaci_core::engine::process::SUPERVISOR_MARGIN;
     tokio::spawn(async move {
         tokio::time::sleep(wait).await;
         let swept = tokio::task::spawn_blocking(move || {

@@ -5,6 +5,12 @@
 use pikaci_core::cgroup::CgroupLimits;
 use serde::Deserialize;
 
+/// Between SIGTERM and SIGKILL of a lane's process group: pikaci's own
+/// contract for how long a pikaci told to stop needs to stop its jobs'
+/// process groups (SIGTERM, then SIGKILL after the job grace) and write its
+/// final record before it may be killed itself.
+pub const LANE_KILL_GRACE: std::time::Duration = pikaci_core::contract::PIKACI_STOP_GRACE;
+
 /// Processes and threads a lane may have at once, unless configured.
 pub const DEFAULT_PIDS_MAX: u64 = 4096;
 /// A lane's CPU weight, unless configured: half a normal process's, so the

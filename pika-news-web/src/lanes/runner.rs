@@ -232,9 +232,14 @@ fn resolve_program(
     let not_found = || std::io::Error::from(std::io::ErrorKind::NotFound);
     if let Some(user) = user {
         let found = if program.contains('/') {
-            Some(worktree.join(program)).filter(|p| sandbox::search_path::executable_by(p, user))
+            Some(worktree.join(program))
+                .filter(|p| sandbox::search_path::executable_by(p, (user.uid(), user.gid())))
         } else {
-            sandbox::which_as(program, path.map_or("", String::as_str), user)
+            sandbox::which_as(
+                program,
+                path.map_or("", String::as_str),
+                (user.uid(), user.gid()),
+            )
         };
         return found.ok_or_else(not_found);
     }

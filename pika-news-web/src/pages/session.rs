@@ -22,10 +22,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::sign_in::sign_in_address;
 use crate::auth::{COOKIE, cookie_token, role_of};
 use crate::db::Role;
 use crate::error::ApiError;
+use crate::links::sign_in_address;
 use crate::state::AppState;
 
 /// The form field value that proves a post came from a page this server

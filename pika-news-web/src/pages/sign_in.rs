@@ -20,8 +20,7 @@ use super::session::{cross_site, local_page, session_cookie};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The address of the form.
-pub(crate) const SIGN_IN: &str = "/news/sign-in";
+use crate::links::SIGN_IN;
 
 /// The longest token accepted from the form.
 const MAX_TOKEN: usize = 256;
@@ -37,25 +36,6 @@ pub(crate) struct Back {
 pub(crate) struct SignInForm {
     token: String,
     back: Option<String>,
-}
-
-/// The address of the form, going back to `back` (a page of this server)
-/// once signed in.
-pub(crate) fn sign_in_address(back: &str) -> String {
-    format!("{SIGN_IN}?back={}", percent_encode(back))
-}
-
-/// Encodes `s` for a query value: all but unreserved characters and `/`.
-fn percent_encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The form page; `problem` is said above the form (a refused token).
@@ -116,7 +96,7 @@ pub(crate) async fn submit(
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::links::sign_in_address;
 
     #[test]
     fn the_back_page_is_encoded_for_the_query() {

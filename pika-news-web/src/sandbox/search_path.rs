@@ -6,8 +6,6 @@ use std::os::unix::fs::MetadataExt as _;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::LaneUser;
-
 /// The `PATH` a lane run as a lane user gets unless `[lanes] path` says
 /// otherwise: the system's folders, none of the service's own.
 pub const DEFAULT_LANE_PATH: &str = "/usr/local/bin:/usr/bin:/bin";
@@ -39,16 +37,16 @@ pub fn which(program: &str, path: Option<&str>, dirs: PathDirs) -> Option<Utf8Pa
         .find(|p| p.is_file())
 }
 
-/// Whether `user` may execute the file at `path` (absolute): a regular
+/// Whether the user `(uid, gid)` may execute the file at `path` (absolute): a regular
 /// file with its execute bit for the user (owner, group or others, as the
 /// kernel picks), in folders the user may search, each judged the same way.
 /// Judged from permission bits only (ACLs are not read): the kernel has the
 /// last word when the lane starts it.
-pub fn executable_by(path: &Utf8Path, user: &LaneUser) -> bool {
+pub fn executable_by(path: &Utf8Path, (uid, gid): (u32, u32)) -> bool {
     let may = |meta: &std::fs::Metadata| {
-        let bit = if meta.uid() == user.uid() {
+        let bit = if meta.uid() == uid {
             0o100
-        } else if meta.gid() == user.gid() {
+        } else if meta.gid() == gid {
             0o010
         } else {
             0o001
@@ -68,7 +66,7 @@ pub fn executable_by(path: &Utf8Path, user: &LaneUser) -> bool {
 /// The first file named `program` in the absolute folders of `path` that
 /// `user` may execute ([`executable_by`]): where the lane, starting it
 /// with its own rights, finds it.
-pub fn which_as(program: &str, path: &str, user: &LaneUser) -> Option<Utf8PathBuf> {
+pub fn which_as(program: &str, path: &str, user: (u32, u32)) -> Option<Utf8PathBuf> {
     path.split(':')
         .filter(|d| d.starts_with('/'))
         .map(|d| Utf8Path::new(d).join(program))
@@ -120,16 +118,13 @@ mod tests {
         std::fs::set_permissions(&closed, std::fs::Permissions::from_mode(0o700)).unwrap();
         std::fs::set_permissions(open.join("tool-pn"), std::fs::Permissions::from_mode(0o744))
             .unwrap();
-        let lane = LaneUser::pooled(3_000_123, 3_000_123);
+        let lane = (3_000_123, 3_000_123);
         let path = format!("{closed}:{open}:/usr/bin:/bin");
-        assert_eq!(which_as("tool-pn", &path, &lane), None);
+        assert_eq!(which_as("tool-pn", &path, lane), None);
         std::fs::set_permissions(open.join("tool-pn"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
-        assert_eq!(
-            which_as("tool-pn", &path, &lane),
-            Some(open.join("tool-pn"))
-        );
-        assert!(which_as("sh", DEFAULT_LANE_PATH, &lane).is_some());
-        assert_eq!(which_as("tool-pn", "relative", &lane), None);
+        assert_eq!(which_as("tool-pn", &path, lane), Some(open.join("tool-pn")));
+        assert!(which_as("sh", DEFAULT_LANE_PATH, lane).is_some());
+        assert_eq!(which_as("tool-pn", "relative", lane), None);
     }
 }

@@ -35,11 +35,7 @@ pub use sync::{SyncReport, sync_heads};
 pub const LEASE_SECS: u64 = crate::sandbox::settings::DEFAULT_LEASE_SECS;
 /// How many times a lane is claimed before a dying runner fails it.
 pub const MAX_ATTEMPTS: i64 = 3;
-/// Between SIGTERM and SIGKILL of a lane's process group: pikaci's own
-/// contract for how long a pikaci told to stop needs to stop its jobs'
-/// process groups (SIGTERM, then SIGKILL after the job grace) and write its
-/// final record before it may be killed itself.
-pub const LANE_KILL_GRACE: Duration = pikaci_core::contract::PIKACI_STOP_GRACE;
+pub use crate::lanes::limits::LANE_KILL_GRACE;
 
 /// Runs CI for one forge repository.
 ///

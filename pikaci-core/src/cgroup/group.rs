@@ -8,8 +8,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 use super::CgroupError;
+use super::file::write;
 use super::layout::Controller;
-use super::root::write;
 
 /// How long [`Cgroup::kill`] waits for the cgroup to empty.
 const KILL_LIMIT: Duration = Duration::from_secs(5);

@@ -19,6 +19,7 @@
 //! - [`await_membership`]: the job supervisor waits until it has been moved
 //!   in before it starts the job, so no process of the job starts outside.
 
+mod file;
 mod group;
 mod layout;
 mod root;

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::file::write;
 use super::group::Cgroup;
 use super::layout::{Controller, Membership, Mounts, under};
 use super::{CgroupError, CgroupLimits};
@@ -244,14 +245,6 @@ impl Controller {
             Self::Cpu => "cpu.shares",
         }
     }
-}
-
-/// Writes `value` to a cgroup file.
-pub(crate) fn write(path: &Path, value: &str) -> Result<(), CgroupError> {
-    std::fs::write(path, value).map_err(|e| CgroupError::Io {
-        what: format!("write {value} to {}", path.display()),
-        source: e,
-    })
 }
 
 /// Mounts a v2 hierarchy at [`OWN_V2_MOUNT`] (or finds it mounted there).

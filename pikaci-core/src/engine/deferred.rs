@@ -20,7 +20,7 @@
 use futures::future::BoxFuture;
 
 use super::clock::Clock;
-use super::seams::LogSink;
+use super::log_sink::LogSink;
 use crate::record::{RemoteVmExecution, VmPhase};
 
 /// Work that must finish before the run ends, but not before the job's

@@ -20,6 +20,7 @@ mod job_cgroup;
 pub mod kept;
 mod kept_disk;
 mod log_cap;
+mod log_sink;
 mod observer;
 pub mod process;
 mod recorder;

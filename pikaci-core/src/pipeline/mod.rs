@@ -22,14 +22,13 @@
 //! errors, which name the file, the line and the key.
 
 mod ci;
+mod ci_lanes;
 mod error;
 mod model;
 mod parse;
 
-pub use ci::{
-    CiLane, CiLanes, CiSettings, CiTrigger, DEFAULT_NIGHTLY_TIME, NightlyTime, Selection, TargetCi,
-    path_matcher,
-};
+pub use ci::{CiSettings, CiTrigger, DEFAULT_NIGHTLY_TIME, NightlyTime, TargetCi};
+pub use ci_lanes::{CiLane, CiLanes, Selection, path_matcher};
 pub use error::PipelineError;
 pub(crate) use error::SourceText;
 pub use model::{DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, TargetSpec};

@@ -8,7 +8,8 @@ use camino::Utf8Path;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::ci::{CiSettings, CiTrigger, NightlyTime, TargetCi, path_matcher};
+use super::ci::{CiSettings, CiTrigger, NightlyTime, TargetCi};
+use super::ci_lanes::path_matcher;
 use super::error::{PipelineError, SourceText};
 use super::model::{DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, TargetSpec};
 use crate::ids::{IdError, JobId, TargetId};
