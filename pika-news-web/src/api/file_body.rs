@@ -16,7 +16,7 @@ use axum::body::{Body, Bytes};
 use pikaci_store::LogReader;
 use tokio::sync::mpsc;
 
-use super::heavy::ByteBudget;
+use super::byte_budget::ByteBudget;
 use crate::live::receiver_stream;
 
 /// How many bytes one read takes: large, so a 1 GiB log costs few hops to

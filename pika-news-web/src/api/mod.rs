@@ -17,6 +17,7 @@
 //!   nightly runs, wake, who-am-I), in its shapes.
 
 mod branch;
+mod byte_budget;
 pub mod compat;
 pub mod dto;
 pub mod encoded;
