@@ -16,7 +16,7 @@ use axum::body::{Body, Bytes};
 use pikaci_store::LogReader;
 use tokio::sync::mpsc;
 
-use super::heavy::ByteBudget;
+use super::byte_budget::ByteBudget;
 use crate::live::receiver_stream;
 
 pub(crate) use super::heavy::DOWNLOAD_PIECE as PIECE;

@@ -19,6 +19,7 @@ use http_body::{Frame, SizeHint};
 use serde::Serialize;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::byte_budget::ByteBudget;
 use crate::error::ApiError;
 
 /// The body is handed to the connection in pieces of this size, so the
@@ -40,7 +41,7 @@ pub(crate) type HeavyPermit = OwnedSemaphorePermit;
 pub struct HeavyReads {
     permits: Arc<Semaphore>,
     wait: Duration,
-    download_bytes: Arc<Semaphore>,
+    download_bytes: ByteBudget,
 }
 
 impl Default for HeavyReads {
@@ -67,7 +68,7 @@ impl HeavyReads {
         Self {
             permits: Arc::new(Semaphore::new(permits.max(1))),
             wait,
-            download_bytes: Arc::new(Semaphore::new(Self::DEFAULT_DOWNLOAD_BYTES)),
+            download_bytes: ByteBudget::new(Self::DEFAULT_DOWNLOAD_BYTES),
         }
     }
 
@@ -75,13 +76,13 @@ impl HeavyReads {
     /// least one download piece, so a download can always go on).
     pub fn with_download_bytes(mut self, bytes: usize) -> Self {
         let least = DOWNLOAD_PIECE;
-        self.download_bytes = Arc::new(Semaphore::new(bytes.max(least)));
+        self.download_bytes = ByteBudget::new(bytes.max(least));
         self
     }
 
     /// The budget streamed downloads take their pieces from.
     pub(crate) fn download_budget(&self) -> ByteBudget {
-        ByteBudget(self.download_bytes.clone())
+        self.download_bytes.clone()
     }
 
     /// A permit, waiting for one at most the configured time.
@@ -90,41 +91,6 @@ impl HeavyReads {
             Ok(Ok(permit)) => Ok(permit),
             Ok(Err(_)) | Err(_) => Err(ApiError::Busy),
         }
-    }
-}
-
-/// Bytes in memory shared by every streamed download: a piece is read only
-/// once its size is taken from the budget, and gives it back when the
-/// connection has sent it (the bytes are dropped).
-#[derive(Debug, Clone)]
-pub(crate) struct ByteBudget(Arc<Semaphore>);
-
-impl ByteBudget {
-    /// Waits until `n` bytes are free (however long: a download already
-    /// answering cannot turn into a 503), then takes them.
-    pub(crate) async fn take(&self, n: usize) -> Option<OwnedSemaphorePermit> {
-        let n = u32::try_from(n).ok()?;
-        self.0.clone().acquire_many_owned(n).await.ok()
-    }
-
-    /// `buf` as bytes that give `permit` back when the last of them is dropped.
-    pub(crate) fn hold(buf: Vec<u8>, permit: OwnedSemaphorePermit) -> Bytes {
-        Bytes::from_owner(Held {
-            buf,
-            _permit: permit,
-        })
-    }
-}
-
-/// A piece's bytes and the budget they hold.
-struct Held {
-    buf: Vec<u8>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl AsRef<[u8]> for Held {
-    fn as_ref(&self) -> &[u8] {
-        &self.buf
     }
 }
 

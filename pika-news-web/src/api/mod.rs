@@ -18,6 +18,7 @@
 
 mod answer_paths;
 mod branch;
+mod byte_budget;
 pub mod compat;
 pub mod dto;
 pub mod encoded;

@@ -28,9 +28,9 @@ use axum::response::{IntoResponse, Response};
 use pikaci_core::{JobId, LogFile, RunId};
 use pikaci_store::{FileIdentity, JobLog, LogRange, LogReader, StoreError, default_job};
 
+use super::byte_budget::ByteBudget;
 use super::dto::ErrorBody;
 use super::file_body::{file_body, read_piece};
-use super::heavy::ByteBudget;
 use super::http_range::{Conditions, RangeAsk};
 use super::query::{self, Params, parse_run_id};
 use super::run_loader::{blocking, load_cached_record, watched_hit};

@@ -506,7 +506,18 @@
           seen = s.status;
         });
         source.addEventListener('end', () => { source.close(); finished(); });
-        source.addEventListener('error', () => {
+        source.addEventListener('error', (e) => {
+          // The server's own `error` event (with data) says why it stopped
+          // (the log truncated or replaced, a record too large): reconnecting
+          // would only hear it again. A broken connection has no data.
+          if (e.data) {
+            source.close();
+            let why = '';
+            try { why = JSON.parse(e.data).error; } catch (err) { why = ''; }
+            if (badge) badge.textContent = 'stopped';
+            if (logend) logend.textContent = `Not following: ${why} · reload to read it again`;
+            return;
+          }
           if (source.readyState === EventSource.CLOSED && badge) badge.textContent = 'disconnected';
         });
       } else if (json) {
