@@ -296,6 +296,38 @@ fn the_result_is_recorded_before_the_delete_and_a_pikaci_killed_mid_delete_leave
 }
 
 #[test]
+fn a_hung_delete_is_cut_at_the_command_timeout_the_run_ends_and_the_retry_cleans_up() {
+    let f = Fake::new();
+    let block = f.dir.path.join("delete-blocked");
+    std::fs::write(&block, "").unwrap();
+    f.write(
+        "knobs.json",
+        serde_json::json!({"delete_blocked_by": block.as_str()}),
+    );
+    let out = f
+        .pikaci(&["run"])
+        .env("PIKACI_REMOTE_LINUX_VM_INCUS_COMMAND_TIMEOUT_SECS", "2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let job = &only_record(&f.dir.path.join("state")).jobs[0];
+    assert_eq!(job.status, RunStatus::Passed);
+    let msg = job.message.as_deref().unwrap();
+    assert!(
+        msg.contains("cleanup failed") && msg.contains("did not finish within 2s"),
+        "{msg}"
+    );
+    assert_eq!(f.instances(), 1, "the delete still waits");
+    // The delete was started again, detached; it ends once it may.
+    std::fs::remove_file(&block).unwrap();
+    let artifacts = f.dir.path.join("artifacts");
+    eventually("no instance and no artifacts folder left", || {
+        f.instances() == 0 && std::fs::read_dir(&artifacts).unwrap().next().is_none()
+    });
+    f.assert_clean("pika-managed-agents");
+}
+
+#[test]
 fn pikaci_run_reports_a_vm_that_never_gets_ready() {
     let f = Fake::new();
     f.write("knobs.json", serde_json::json!({"never_ready": true}));
