@@ -152,12 +152,17 @@ impl Fake {
     /// `pikaci ARGS` in a repository of one Incus job `vm` running `true`,
     /// with this fake as its `incus`; the state root is `state/`.
     fn pikaci(&self, args: &[&str]) -> Command {
+        self.pikaci_jobs(&["vm"], args)
+    }
+
+    /// [`pikaci`](Self::pikaci) with these Incus jobs running `true`.
+    fn pikaci_jobs(&self, jobs: &[&str], args: &[&str]) -> Command {
         let repo = self.dir.dir("repo");
-        std::fs::write(
-            repo.join("pikaci.toml"),
-            "[[job]]\nid = \"vm\"\ncommand = \"true\"\nexecutor = \"incus\"\n",
-        )
-        .unwrap();
+        let pipeline: String = jobs
+            .iter()
+            .map(|id| format!("[[job]]\nid = \"{id}\"\ncommand = \"true\"\nexecutor = \"incus\"\n"))
+            .collect();
+        std::fs::write(repo.join("pikaci.toml"), pipeline).unwrap();
         let mut cmd = Command::new(pikaci_bin());
         cmd.current_dir(&repo)
             .args(["--state-root", self.dir.path.join("state").as_str()])
@@ -245,8 +250,7 @@ fn a_failed_delete_is_reported_in_the_record_and_incus_gc_removes_the_instance()
 }
 
 #[test]
-fn the_result_is_recorded_before_the_delete_and_a_pikaci_killed_mid_delete_leaves_it_to_the_watcher()
- {
+fn the_next_job_runs_while_a_delete_waits_and_a_pikaci_killed_then_leaves_it_to_the_watchers() {
     let f = Fake::new();
     let block = f.dir.path.join("delete-blocked");
     std::fs::write(&block, "").unwrap();
@@ -255,38 +259,73 @@ fn the_result_is_recorded_before_the_delete_and_a_pikaci_killed_mid_delete_leave
         serde_json::json!({"delete_blocked_by": block.as_str()}),
     );
     let mut child = f
-        .pikaci(&["run"])
+        .pikaci_jobs(&["a", "b"], &["run", "--jobs", "1"])
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let state = f.dir.path.join("state");
+    // The run's folder exists a moment before its first record does.
     let record = || {
-        std::fs::read_dir(state.join("runs"))
-            .ok()
-            .and_then(|mut runs| runs.next())
-            .map(|_| only_record(&state))
+        let run = std::fs::read_dir(state.join("runs")).ok()?.next()?.ok()?;
+        let bytes = std::fs::read(run.path().join("run.json")).ok()?;
+        Some(serde_json::from_slice::<pikaci_core::RunRecord>(&bytes).unwrap())
     };
-    // The job's result reaches run.json while its instance's delete waits.
-    eventually("the job's result recorded", || {
+    // One job at a time, and a's delete waits: b still runs to its
+    // result, and both results reach run.json while the deletes wait.
+    eventually("both jobs' results recorded", || {
         record().is_some_and(|r| {
-            r.jobs
-                .first()
-                .is_some_and(|j| j.status == RunStatus::Passed)
+            r.jobs.len() == 2 && r.jobs.iter().all(|j| j.status == RunStatus::Passed)
         })
     });
     let rec = record().unwrap();
     assert_eq!(
         rec.status,
         RunStatus::Running,
-        "the run waits for the delete"
+        "the run waits for the deletes"
     );
-    assert_eq!(f.instances(), 1);
-    assert_eq!(f.deletes(), 2, "the stale delete, then the blocked one");
+    assert_eq!(f.instances(), 2);
+    assert_eq!(
+        f.deletes(),
+        4,
+        "for each job the stale delete, then the blocked one"
+    );
 
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     child.wait().unwrap();
-    // The exit-cleanup watcher, still armed, deletes the instance too.
-    eventually("the watcher's delete", || f.deletes() == 3);
+    // Each job's exit-cleanup watcher, still armed, deletes its instance too.
+    eventually("the watchers' deletes", || f.deletes() == 6);
+    std::fs::remove_file(&block).unwrap();
+    let artifacts = f.dir.path.join("artifacts");
+    eventually("no instance and no artifacts folder left", || {
+        f.instances() == 0 && std::fs::read_dir(&artifacts).unwrap().next().is_none()
+    });
+    f.assert_clean("pika-managed-agents");
+}
+
+#[test]
+fn a_hung_delete_is_cut_at_the_command_timeout_the_run_ends_and_the_retry_cleans_up() {
+    let f = Fake::new();
+    let block = f.dir.path.join("delete-blocked");
+    std::fs::write(&block, "").unwrap();
+    f.write(
+        "knobs.json",
+        serde_json::json!({"delete_blocked_by": block.as_str()}),
+    );
+    let out = f
+        .pikaci(&["run"])
+        .env("PIKACI_REMOTE_LINUX_VM_INCUS_COMMAND_TIMEOUT_SECS", "2")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let job = &only_record(&f.dir.path.join("state")).jobs[0];
+    assert_eq!(job.status, RunStatus::Passed);
+    let msg = job.message.as_deref().unwrap();
+    assert!(
+        msg.contains("cleanup failed") && msg.contains("did not finish within 2s"),
+        "{msg}"
+    );
+    assert_eq!(f.instances(), 1, "the delete still waits");
+    // The delete was started again, detached; it ends once it may.
     std::fs::remove_file(&block).unwrap();
     let artifacts = f.dir.path.join("artifacts");
     eventually("no instance and no artifacts folder left", || {
