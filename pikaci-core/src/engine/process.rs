@@ -235,6 +235,34 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_child_deaf_to_its_pipe_is_ended_by_the_kill_at_the_grace() {
+        // `sleep` never reads its stdin: it stands for a stopped supervisor.
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut c = tokio::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .stdin(reader)
+            .spawn()
+            .unwrap();
+        let called = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let kill_all: KillAll = {
+            let called = called.clone();
+            std::sync::Arc::new(move || called.store(true, std::sync::atomic::Ordering::SeqCst))
+        };
+        let end = supervise_with(
+            &mut c,
+            Duration::from_millis(100),
+            Duration::from_millis(100),
+            &CancellationToken::new(),
+            Stop::ClosePipeThenKill(writer, kill_all),
+        )
+        .await
+        .unwrap();
+        assert_eq!(end, ChildEnd::TimedOut);
+        assert!(called.load(std::sync::atomic::Ordering::SeqCst));
+    }
+
+    #[tokio::test]
     async fn cancel_stops_the_group() {
         let mut c = bash("sleep 30");
         let cancel = CancellationToken::new();
