@@ -92,6 +92,18 @@ if ! command -v setpriv >/dev/null || ! command -v prlimit >/dev/null; then
   apt_install util-linux
 fi
 
+# --- cgroup v2 ------------------------------------------------------------------
+# The cgroup tests (pikaci-core cgroup::tests, pika-news-web lane_cgroups,
+# pikaci-cli kill::a_job_that_*) make real cgroups, as root, in the cgroup v2
+# hierarchy (on a hybrid layout, the one beside the v1 controllers). pikaci and
+# pika-news mount one at /run/pikaci/cgroup2 themselves when the machine has
+# none; this does the same up front, so the tests find it.
+if ! grep -q ' - cgroup2 ' /proc/self/mountinfo; then
+  say "mounting a cgroup2 hierarchy at /run/pikaci/cgroup2"
+  "${SUDO[@]}" mkdir -p /run/pikaci/cgroup2
+  "${SUDO[@]}" mount -t cgroup2 none /run/pikaci/cgroup2
+fi
+
 # Tests commit to throwaway git repositories.
 git config --global user.email >/dev/null || git config --global user.email "ci@pikaci.invalid"
 git config --global user.name >/dev/null || git config --global user.name "pikaci ci"

@@ -5,7 +5,7 @@
 //! what was really stopped and which limit it hit.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use pikaci_core::FailureKind;
 use pikaci_core::cgroup::{Cgroup, CgroupError, CgroupLimits, CgroupRoot, LimitsHit};
@@ -63,6 +63,7 @@ impl LaneCgroups {
         Ok(LaneCgroup {
             group: Some(self.root.create(&name, &self.limits)?),
             limits: self.limits,
+            killed_early: Arc::default(),
         })
     }
 
@@ -161,6 +162,8 @@ fn is_stale(name: &str) -> bool {
 pub(crate) struct LaneCgroup {
     group: Option<Cgroup>,
     limits: CgroupLimits,
+    /// Processes its killer ended (at the lane's grace), before its end.
+    killed_early: Arc<AtomicUsize>,
 }
 
 impl Drop for LaneCgroup {
@@ -188,6 +191,12 @@ impl LaneCgroup {
         self.group.as_ref().map_or("", Cgroup::v2_path)
     }
 
+    /// Ends every process of the lane at once (see [`Cgroup::killer`]).
+    pub(crate) fn killer(&self) -> Option<pikaci_core::engine::process::KillAll> {
+        let group = self.group.as_ref()?;
+        Some(Arc::new(group.killer(self.killed_early.clone())))
+    }
+
     /// Moves the lane's first process in.
     pub(crate) fn adopt(&self, pid: u32) -> Result<(), CgroupError> {
         match &self.group {
@@ -206,9 +215,10 @@ impl LaneCgroup {
             };
         };
         let hit = group.limits_hit();
+        let early = self.killed_early.load(Ordering::Relaxed);
         let (stopped, mut error) = match group.kill() {
-            Ok(n) => (n, None),
-            Err(e) => (0, Some(e.to_string())),
+            Ok(n) => (n + early, None),
+            Err(e) => (early, Some(e.to_string())),
         };
         if let Err(e) = group.remove()
             && error.is_none()

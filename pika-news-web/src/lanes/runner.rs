@@ -461,7 +461,15 @@ pub async fn run_lane(
     let (stdin, stop) = match control {
         // Closing the pipe (a timeout, a cancel, this future dropped, the
         // server gone) tells the supervisor to stop the lane.
-        Some((reader, writer)) => (Stdio::from(reader), Stop::ClosePipe(writer)),
+        // With a cgroup, everything of the lane is ended at the grace, even
+        // under a supervisor the lane has stopped.
+        Some((reader, writer)) => match cgroup.as_ref().and_then(LaneCgroup::killer) {
+            Some(kill_all) => (
+                Stdio::from(reader),
+                Stop::ClosePipeThenKill(writer, kill_all),
+            ),
+            None => (Stdio::from(reader), Stop::ClosePipe(writer)),
+        },
         None => (Stdio::null(), Stop::GroupSignal),
     };
     cmd.args(&args)

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use camino::Utf8Path;
 use pika_news_web::db::{Lane, LaneStatus};
 use pika_news_web::lanes::cgroup::LaneCgroups;
+use pika_news_web::scheduler::LANE_KILL_GRACE;
 use pikaci_core::FailureKind;
 use pikaci_core::cgroup::{CgroupLimits, CgroupRoot};
 use pikaci_core::engine::supervisor::{JobSupervisor, SUPERVISOR_ARG};
@@ -29,14 +30,14 @@ fn cgroups(limits: CgroupLimits) -> LaneCgroups {
 
 /// Runs the argv lane `bash ci/lane.sh` (`script`) with `timeout_secs`
 /// under the job supervisor, in a cgroup with `limits`; `during` runs while
-/// it does. Returns the lane, its log and how long it took.
+/// it does. Returns the lane, its log, and when it was claimed and over.
 async fn run_lane(
     f: &Forge,
     script: &str,
     timeout_secs: u64,
     limits: CgroupLimits,
     during: impl FnOnce(),
-) -> (Lane, String, Duration) {
+) -> (Lane, String, Instant, Instant) {
     let lanes = format!(
         "version = 1\n\n[[branch.lanes]]\nid = \"lane\"\ntitle = \"lane\"\n\
          command = [\"bash\", \"ci/lane.sh\"]\ntimeout_secs = {timeout_secs}\n"
@@ -65,11 +66,11 @@ async fn run_lane(
             .unwrap()
             .unwrap();
     }
-    let took = begun.elapsed();
+    let ended = Instant::now();
     let branch = f.db.branch_by_name("main").await.unwrap().unwrap();
     let lane = f.db.suites(branch.id).await.unwrap()[0].lanes[0].clone();
     let log = std::fs::read_to_string(f.repo.data_dir.lane_log(lane.id)).unwrap_or_default();
-    (lane, log, took)
+    (lane, log, begun, ended)
 }
 
 /// Each pid, gone (or a zombie) now: the lane's end already waited for its
@@ -122,12 +123,23 @@ fn lane_pids(file: &Utf8Path, log: &str) -> Vec<i32> {
 async fn a_lane_that_stops_its_supervisor_leaves_nothing_after_its_timeout() {
     let f = Forge::new();
     let pids = f.root.join("pids");
-    let (lane, log, took) = run_lane(
+    // When the lane's script runs (its timeout started just before).
+    let running = std::cell::Cell::new(None);
+    let during = || {
+        for _ in 0..1200 {
+            if pids_in(&pids, 2).is_some() {
+                running.set(Some(Instant::now()));
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let (lane, log, _, ended) = run_lane(
         &f,
         &escaping(&pids, "STOP"),
         3,
         CgroupLimits::default(),
-        || {},
+        during,
     )
     .await;
     let pids = lane_pids(&pids, &log);
@@ -140,14 +152,21 @@ async fn a_lane_that_stops_its_supervisor_leaves_nothing_after_its_timeout() {
     let message = lane.message.unwrap_or_default();
     assert!(message.contains("left in the lane's cgroup"), "{message}");
     assert_cgroup_removed(&f);
-    eprintln!("stopped supervisor: the lane took {took:?} (timeout 3 s)");
+    // Nothing outlived the timeout by more than the grace (and the time to
+    // record the lane): no wait for the stopped supervisor's margin.
+    let after_start = ended - running.get().expect("the lane ran");
+    let bound = Duration::from_secs(3) + LANE_KILL_GRACE + Duration::from_secs(1);
+    assert!(after_start < bound, "{after_start:?} (bound {bound:?})");
+    eprintln!(
+        "stopped supervisor: the lane was over {after_start:?} after it started (timeout 3 s, grace 10 s)"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lane_that_kills_its_supervisor_leaves_nothing() {
     let f = Forge::new();
     let pids = f.root.join("pids");
-    let (lane, log, took) = run_lane(
+    let (lane, log, begun, ended) = run_lane(
         &f,
         &escaping(&pids, "KILL"),
         30,
@@ -155,6 +174,7 @@ async fn a_lane_that_kills_its_supervisor_leaves_nothing() {
         || {},
     )
     .await;
+    let took = ended - begun;
     let pids = lane_pids(&pids, &log);
     assert_gone_now(&pids, &log);
     assert_eq!(lane.status, LaneStatus::Failed, "{log}");
@@ -196,7 +216,8 @@ async fn a_fork_bomb_hits_the_process_limit_and_the_host_keeps_working() {
             .unwrap();
         assert!(ok.success());
     };
-    let (lane, log, took) = run_lane(&f, &script, 4, limits, during).await;
+    let (lane, log, begun, ended) = run_lane(&f, &script, 4, limits, during).await;
+    let took = ended - begun;
     assert!(marker.exists());
     assert!(log.contains("bomb\n"), "{log}");
     assert_eq!(lane.status, LaneStatus::Failed, "{log}");
@@ -218,7 +239,7 @@ async fn a_two_gib_allocation_is_oom_killed_and_the_lane_says_memory_limit() {
         memory_max: Some(64 << 20),
         ..CgroupLimits::default()
     };
-    let (lane, log, _) = run_lane(&f, script, 60, limits, || {}).await;
+    let (lane, log, _, _) = run_lane(&f, script, 60, limits, || {}).await;
     assert!(log.contains("dd-exit=137"), "{log}");
     assert_eq!(
         (lane.status, lane.failure_kind),

@@ -84,6 +84,8 @@ impl HostExecutor {
             ctx.timeout.as_secs()
         );
         let bash_args = ["--noprofile", "--norc", "-c", job.command.as_str()];
+        // Processes the cgroup's killer ended at the grace, if it had to.
+        let killed_early = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         // A cgroup needs the supervisor: it waits to be moved in.
         let (cgroup, said) = match &self.supervisor {
             Some(_) => self.cgroups.create(ctx.run_id, &job.id),
@@ -103,7 +105,18 @@ impl HostExecutor {
                 let mut cmd =
                     supervisor.command_in(self.kill_grace, in_cgroup, &self.bash, bash_args);
                 cmd.stdin(control);
-                (cmd, Stop::ClosePipe(stop))
+                // With a cgroup, everything of the job is ended at the
+                // grace, even under a supervisor the job has stopped.
+                match &cgroup {
+                    Some(group) => (
+                        cmd,
+                        Stop::ClosePipeThenKill(
+                            stop,
+                            std::sync::Arc::new(group.killer(killed_early.clone())),
+                        ),
+                    ),
+                    None => (cmd, Stop::ClosePipe(stop)),
+                }
             }
             None => {
                 let mut cmd = tokio::process::Command::new(&self.bash);
@@ -223,7 +236,8 @@ impl HostExecutor {
         if cgroup.is_some() {
             cgroup_end = job_cgroup::end(cgroup.take()).await;
         }
-        let cgroup_note = job_cgroup::note(&cgroup_end);
+        let early = killed_early.load(std::sync::atomic::Ordering::Relaxed);
+        let cgroup_note = job_cgroup::note(&cgroup_end.map(|r| r.map(|n| n + early)));
         let elapsed = started.elapsed();
         let _ = ctx.guest_log.flush();
         let outcome = match end {

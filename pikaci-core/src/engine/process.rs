@@ -49,8 +49,10 @@ impl ChildEnd {
 /// left of its job and exit, before its whole group gets SIGKILL.
 pub const SUPERVISOR_MARGIN: Duration = Duration::from_secs(2);
 
+/// Ends every process of a job at once (its cgroup's `cgroup.kill`).
+pub type KillAll = std::sync::Arc<dyn Fn() + Send + Sync>;
+
 /// How a supervised child is told to stop, on timeout or cancel.
-#[derive(Debug)]
 pub enum Stop {
     /// SIGTERM to its process group, then SIGKILL after the grace.
     GroupSignal,
@@ -59,6 +61,21 @@ pub enum Stop {
     /// if it has not ended after the grace and [`SUPERVISOR_MARGIN`] its
     /// group gets SIGKILL.
     ClosePipe(std::io::PipeWriter),
+    /// Close this pipe, as [`Stop::ClosePipe`]; if the child has not ended
+    /// after the grace, call this (which ends every process of the job,
+    /// the supervisor included, whatever state it is in), then SIGKILL its
+    /// group. No margin: nothing of the job outlives the grace.
+    ClosePipeThenKill(std::io::PipeWriter, KillAll),
+}
+
+impl std::fmt::Debug for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::GroupSignal => f.write_str("GroupSignal"),
+            Self::ClosePipe(p) => f.debug_tuple("ClosePipe").field(p).finish(),
+            Self::ClosePipeThenKill(p, _) => f.debug_tuple("ClosePipeThenKill").field(p).finish(),
+        }
+    }
 }
 
 /// Waits for `child` (the leader of its own process group) until it exits,
@@ -94,17 +111,24 @@ pub async fn supervise_with(
     };
     if let Some(pgid) = pgid {
         if !matches!(end, ChildEnd::Exited(_)) {
-            let patience = match stop {
+            let (patience, kill_all) = match stop {
                 Stop::GroupSignal => {
                     let _ = killpg(pgid, Signal::SIGTERM);
-                    grace
+                    (grace, None)
                 }
                 Stop::ClosePipe(pipe) => {
                     drop(pipe);
-                    grace + SUPERVISOR_MARGIN
+                    (grace + SUPERVISOR_MARGIN, None)
+                }
+                Stop::ClosePipeThenKill(pipe, kill_all) => {
+                    drop(pipe);
+                    (grace, Some(kill_all))
                 }
             };
             if tokio::time::timeout(patience, child.wait()).await.is_err() {
+                if let Some(kill_all) = kill_all {
+                    kill_all();
+                }
                 let _ = killpg(pgid, Signal::SIGKILL);
             }
         }
@@ -208,6 +232,34 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(!left, "grandchild {grandchild} survived");
+    }
+
+    #[tokio::test]
+    async fn a_child_deaf_to_its_pipe_is_ended_by_the_kill_at_the_grace() {
+        // `sleep` never reads its stdin: it stands for a stopped supervisor.
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut c = tokio::process::Command::new("sleep")
+            .arg("30")
+            .process_group(0)
+            .stdin(reader)
+            .spawn()
+            .unwrap();
+        let called = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let kill_all: KillAll = {
+            let called = called.clone();
+            std::sync::Arc::new(move || called.store(true, std::sync::atomic::Ordering::SeqCst))
+        };
+        let end = supervise_with(
+            &mut c,
+            Duration::from_millis(100),
+            Duration::from_millis(100),
+            &CancellationToken::new(),
+            Stop::ClosePipeThenKill(writer, kill_all),
+        )
+        .await
+        .unwrap();
+        assert_eq!(end, ChildEnd::TimedOut);
+        assert!(called.load(std::sync::atomic::Ordering::SeqCst));
     }
 
     #[tokio::test]
