@@ -1,6 +1,7 @@
 //! How a browser holds its token, and who is looking at a page.
 //!
-//! - The page cookie ([`COOKIE`]: HttpOnly, SameSite=Strict, Path=/news, and
+//! - The page cookie ([`COOKIE`]: HttpOnly, SameSite=Strict, Path=/ (pages are under
+//!   both /git and /news), and
 //!   Secure when `[http] public_url` is https) is set only by the sign-in
 //!   form ([`super::sign_in`]), a POST the user submits. A page opened with
 //!   `?token=T` logs nobody in (a link from someone else must not sign the
@@ -50,7 +51,7 @@ pub(crate) struct Viewer {
 /// over https only) when the server's public address is https.
 pub(crate) fn session_cookie(token: &str, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/news{secure}")
+    format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}")
 }
 
 /// The page a `?token=` request asked for: the same path and query,
@@ -156,7 +157,7 @@ pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
 pub(crate) fn local_page(back: Option<&String>) -> String {
     match back {
         Some(b)
-            if b.starts_with("/news/")
+            if (b.starts_with("/news/") || b.starts_with("/git/"))
                 && !b.contains("//")
                 && !b.contains('\\')
                 && !b.chars().any(char::is_control)
@@ -230,7 +231,9 @@ mod tests {
     fn only_local_pages_are_gone_back_to() {
         let page = |s: &str| local_page(Some(&s.to_owned()));
         assert_eq!(page("/news/branch/1/ci"), "/news/branch/1/ci");
+        assert_eq!(page("/git/branch/1/ci"), "/git/branch/1/ci");
         for bad in [
+            "/gitx/branch",
             "//evil.example/news/",
             "https://evil.example/",
             "/news//x",
