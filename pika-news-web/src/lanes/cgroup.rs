@@ -116,6 +116,13 @@ pub fn at_start(limits: &LaneLimits) -> Option<LaneCgroups> {
 /// within the lane grace, and a pikaci lane records its run's end in it.
 /// Needs a tokio runtime (it waits on one).
 fn sweep_dead_servers_lanes(root: &CgroupRoot) {
+    // Those already empty (their supervisor stopped them) go at once.
+    let empty = |name: &str| {
+        is_stale(name)
+            && std::fs::read_to_string(root.dir().join(name).join("cgroup.procs"))
+                .is_ok_and(|p| p.trim().is_empty())
+    };
+    root.sweep(PREFIX, empty);
     let stale: Vec<String> = match std::fs::read_dir(root.dir()) {
         Ok(entries) => entries
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
