@@ -39,7 +39,7 @@ impl JobCgroups {
                 });
                 Self::At(Arc::new(root))
             }
-            Err(e) => Self::Unavailable(e.to_string()),
+            Err(e) => Self::Unavailable(with_causes(&e)),
         }
     }
 
@@ -64,13 +64,26 @@ impl JobCgroups {
                     Err(e) => (
                         None,
                         Some(format!(
-                            "no cgroup for the job ({e}): it is stopped through its process group and supervisor"
+                            "no cgroup for the job ({}): it is stopped through its process group and supervisor",
+                            with_causes(&e)
                         )),
                     ),
                 }
             }
         }
     }
+}
+
+/// An error and its causes ("could not make cgroup X: Permission denied").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// Whether the pikaci that made cgroup `name` (`pikaci-job-...-<pid>`,
