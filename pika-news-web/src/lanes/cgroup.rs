@@ -82,7 +82,7 @@ pub fn at_start(limits: &LaneLimits) -> Option<LaneCgroups> {
         Ok(root) => root,
         Err(e) => {
             tracing::warn!(
-                error = %e,
+                error = %with_causes(&e),
                 "lanes run without a cgroup of their own (cgroup v2 is not writable here): a lane is stopped through its process group and job supervisor only, and [lanes] memory_max, pids_max and cpu_weight are not enforced"
             );
             return None;
@@ -97,7 +97,7 @@ pub fn at_start(limits: &LaneLimits) -> Option<LaneCgroups> {
     let limits = match root.create(&probe, &wanted).and_then(|g| g.remove()) {
         Ok(()) => wanted,
         Err(e) => {
-            tracing::warn!(error = %e, "lanes get a cgroup of their own but no limits: [lanes] memory_max, pids_max and cpu_weight cannot be set here");
+            tracing::warn!(error = %with_causes(&e), "lanes get a cgroup of their own but no limits: [lanes] memory_max, pids_max and cpu_weight cannot be set here");
             CgroupLimits::default()
         }
     };
@@ -116,6 +116,13 @@ pub fn at_start(limits: &LaneLimits) -> Option<LaneCgroups> {
 /// within the lane grace, and a pikaci lane records its run's end in it.
 /// Needs a tokio runtime (it waits on one).
 fn sweep_dead_servers_lanes(root: &CgroupRoot) {
+    // Those already empty (their supervisor stopped them) go at once.
+    let empty = |name: &str| {
+        is_stale(name)
+            && std::fs::read_to_string(root.dir().join(name).join("cgroup.procs"))
+                .is_ok_and(|p| p.trim().is_empty())
+    };
+    root.sweep(PREFIX, empty);
     let stale: Vec<String> = match std::fs::read_dir(root.dir()) {
         Ok(entries) => entries
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -139,6 +146,19 @@ fn sweep_dead_servers_lanes(root: &CgroupRoot) {
             tracing::warn!(cgroup = %name, processes = held, "ended a dead server's lane cgroup");
         }
     });
+}
+
+/// An error and its causes, for the log ("could not make cgroup X:
+/// Permission denied").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 /// The start of every lane cgroup's name.

@@ -314,6 +314,12 @@ impl Drop for Server {
             let _ = self.child.kill();
             let _ = self.child.wait();
         }
+        // A killed server's lane cgroups (their names hold its pid) would
+        // wait for the next server of this host: ended here, with the test.
+        let pid = format!("-{}-", self.child.id());
+        if let Ok(root) = pikaci_core::cgroup::CgroupRoot::detect() {
+            root.sweep("pika-news-lane-", |name| name.contains(&pid));
+        }
     }
 }
 

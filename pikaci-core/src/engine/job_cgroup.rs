@@ -1,4 +1,5 @@
-//! One cgroup per host job (`pikaci-job-<run>-<job>`), under pikaci's own:
+//! One cgroup per host job (`pikaci-job-<run>-<job>-<pikaci's pid>`), under
+//! pikaci's own:
 //! the job's supervisor is moved in before it starts the job, and when the
 //! job is over `cgroup.kill` ends whatever it left, a daemon of a job that
 //! stopped or killed its supervisor included.
@@ -26,8 +27,19 @@ impl JobCgroups {
     /// else why not.
     pub fn detect() -> Self {
         match CgroupRoot::detect() {
-            Ok(root) => Self::At(Arc::new(root)),
-            Err(e) => Self::Unavailable(e.to_string()),
+            Ok(root) => {
+                // What a pikaci that died (SIGKILL, a lane's stop before its
+                // handlers were set) left, once its supervisors have emptied
+                // it: its pid is in each name.
+                let dir = root.dir().to_owned();
+                root.sweep("pikaci-", |name| {
+                    owner_is_gone(name)
+                        && std::fs::read_to_string(dir.join(name).join("cgroup.procs"))
+                            .is_ok_and(|p| p.trim().is_empty())
+                });
+                Self::At(Arc::new(root))
+            }
+            Err(e) => Self::Unavailable(with_causes(&e)),
         }
     }
 
@@ -43,7 +55,7 @@ impl JobCgroups {
                 )),
             ),
             Self::At(root) => {
-                let name = format!("pikaci-job-{run}-{job}");
+                let name = format!("pikaci-job-{run}-{job}-{}", std::process::id());
                 match root.create(&name, &CgroupLimits::default()) {
                     Ok(group) => {
                         let line = format!("job cgroup: {}", group.v2_dir().display());
@@ -52,13 +64,36 @@ impl JobCgroups {
                     Err(e) => (
                         None,
                         Some(format!(
-                            "no cgroup for the job ({e}): it is stopped through its process group and supervisor"
+                            "no cgroup for the job ({}): it is stopped through its process group and supervisor",
+                            with_causes(&e)
                         )),
                     ),
                 }
             }
         }
     }
+}
+
+/// An error and its causes ("could not make cgroup X: Permission denied").
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
+}
+
+/// Whether the pikaci that made cgroup `name` (`pikaci-job-...-<pid>`,
+/// `pikaci-probe-<pid>`) is gone. A pid that is alive is taken as its
+/// owner's, even if reused: that cgroup is left for a later sweep.
+fn owner_is_gone(name: &str) -> bool {
+    name.rsplit('-')
+        .next()
+        .and_then(|pid| pid.parse::<u32>().ok())
+        .is_some_and(|pid| crate::ProcStat::read(pid).map_or(true, |s| s.is_dead()))
 }
 
 /// Kills what is left in a job's cgroup and removes it (on the blocking
@@ -88,6 +123,18 @@ pub(crate) fn note(ended: &Option<Result<usize, String>>) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_cgroup_whose_pikaci_is_gone_is_swept() {
+        let me = std::process::id();
+        assert!(!owner_is_gone(&format!(
+            "pikaci-job-20260324T161238Z-1a2b3c4d-a-{me}"
+        )));
+        assert!(!owner_is_gone(&format!("pikaci-probe-{me}")));
+        // Above the largest pid Linux hands out.
+        assert!(owner_is_gone(&format!("pikaci-probe-{}", 1u32 << 23)));
+        assert!(!owner_is_gone("pikaci-job-x"));
+    }
 
     #[test]
     fn the_note_counts_what_was_stopped() {
