@@ -347,7 +347,7 @@ mod tests {
         );
 
         let report = store.gc_runs(&policy, &NobodyRuns, now, false).unwrap();
-        assert_eq!(report.deleted, [old.clone()]);
+        assert_eq!(report.deleted, std::slice::from_ref(&old));
         assert_eq!(report.runs_bytes, dry.runs_bytes);
         // Object 2 (the old run's alone) and the half-written one; 1 stays.
         assert_eq!((report.objects.objects, report.objects.bytes), (2, 107));

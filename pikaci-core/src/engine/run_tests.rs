@@ -10,6 +10,7 @@ use futures::future::BoxFuture;
 
 use super::*;
 use crate::engine::deferred::{DeferredCleanup, DeferredReport};
+use crate::engine::kept::KeptLayout;
 use crate::engine::observer::{CollectingObserver, NoObserver, RunObserver};
 use crate::engine::request::{KeptFiles, KeptSnapshot};
 use crate::engine::seams::{JobContext, LogSink, VecSink};
@@ -29,6 +30,8 @@ struct FakeStore {
     /// When set, the store locks runs for their owner, and this says
     /// whether a lock is held now.
     owner_lock: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// Keeps snapshots as manifests of shared objects (as the real store does).
+    keeps_manifests: bool,
 }
 
 /// Clears its flag when the owner lets go of the lock.
@@ -71,6 +74,12 @@ impl RunStore for FakeStore {
     }
     fn snapshot_dir(&self, run: &RunId) -> Utf8PathBuf {
         format!("/state/runs/{run}/snapshot").into()
+    }
+    fn kept_layout(&self, run: &RunId) -> Option<KeptLayout> {
+        self.keeps_manifests.then(|| KeptLayout {
+            objects: "/state/objects".into(),
+            manifest: format!("/state/runs/{run}/snapshot.manifest").into(),
+        })
     }
     fn claim_run(&self, run: &RunId) -> Result<bool, io::Error> {
         let mut claims = self.claims.lock().unwrap();
@@ -574,6 +583,8 @@ struct FakeTree {
     fail_snapshot: bool,
     /// Snapshots into folders under this one fail.
     fail_snapshot_under: Option<Utf8PathBuf>,
+    /// Making a kept snapshot again fails (an object was changed).
+    fail_materialize: bool,
     gate: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
 }
 
@@ -607,6 +618,23 @@ impl Snapshotter for FakeTree {
         let under = |root: &Utf8PathBuf| d.starts_with(root);
         if self.fail_snapshot || self.fail_snapshot_under.as_ref().is_some_and(under) {
             return Err(io::Error::new(io::ErrorKind::StorageFull, "disk full"));
+        }
+        Ok(())
+    }
+    fn snapshot_kept(
+        &self,
+        s: &Utf8Path,
+        d: &Utf8Path,
+        _: Option<&Utf8Path>,
+        kept: &KeptLayout,
+    ) -> io::Result<()> {
+        self.call(format!("snapshot_kept {s} {d} {}", kept.manifest));
+        Ok(())
+    }
+    fn materialize(&self, kept: &KeptLayout, d: &Utf8Path) -> io::Result<()> {
+        self.call(format!("materialize {} {d}", kept.manifest));
+        if self.fail_materialize {
+            return Err(io::Error::other("object 00 of README was changed"));
         }
         Ok(())
     }
@@ -686,6 +714,100 @@ async fn a_kept_snapshot_stays_and_one_in_the_fallback_folder_does_not() {
     let calls = tree.calls.lock().unwrap().clone();
     assert!(calls.contains(&format!("copy {fallback} {fallback}-workspace-w")));
     assert_eq!(calls.last().unwrap(), &format!("remove {fallback}"));
+}
+
+/// An engine that keeps snapshots, over a store that keeps them as manifests.
+fn keeping_manifests(tree: Arc<FakeTree>) -> Engine<FakeStore> {
+    Engine::builder(FakeStore {
+        keeps_manifests: true,
+        ..FakeStore::default()
+    })
+    .executor(Arc::new(Scripted(HashMap::new())))
+    .snapshot(SnapshotPolicy::Copy {
+        exclude: None,
+        keep: true,
+        fallback: Some("/tmp".into()),
+    })
+    .snapshotter(tree)
+    .build()
+}
+
+#[tokio::test]
+async fn a_snapshot_kept_as_a_manifest_is_made_once_and_its_folder_removed_at_the_end() {
+    let tree = Arc::new(FakeTree::default());
+    let rec = keeping_manifests(tree.clone())
+        .run(RunRequest::new(all(WRITABLE), "/src"), &NoObserverForTests)
+        .await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    let run = format!("/state/runs/{}", rec.run_id);
+    assert_eq!(rec.snapshot_dir, format!("{run}/snapshot"));
+    assert_eq!(
+        tree.calls.lock().unwrap().clone(),
+        [
+            "git /src".to_owned(),
+            format!("snapshot_kept /src {run}/snapshot {run}/snapshot.manifest"),
+            format!("copy {run}/snapshot {run}/workspace-w"),
+            format!("remove {run}/workspace-w"),
+            format!("remove {run}/snapshot"),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_rerun_of_a_manifest_makes_its_own_copy_and_a_changed_object_stops_it_before_any_job() {
+    let original: RunId = "20260324T161238Z-1a2b3c4d".parse().unwrap();
+    let kept = KeptLayout {
+        objects: "/state/objects".into(),
+        manifest: format!("/state/runs/{original}/snapshot.manifest").into(),
+    };
+    let request = || {
+        let mut req = RunRequest::new(all(WRITABLE), "/src");
+        req.rerun_of = Some(original.clone());
+        req.source = RunSource::Kept(KeptSnapshot {
+            of: original.clone(),
+            files: KeptFiles::Manifest(kept.clone()),
+            git: GitInfo::default(),
+        });
+        req
+    };
+    let tree = Arc::new(FakeTree::default());
+    let rec = keeping_manifests(tree.clone())
+        .run(request(), &NoObserverForTests)
+        .await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    assert_eq!(rec.snapshot_of.as_ref(), Some(&original));
+    let run = format!("/state/runs/{}", rec.run_id);
+    assert_eq!(rec.snapshot_dir, format!("{run}/snapshot"), "its own copy");
+    let calls = tree.calls.lock().unwrap().clone();
+    assert_eq!(
+        calls[0],
+        format!("materialize {} {run}/snapshot", kept.manifest),
+        "no git, no new snapshot: {calls:?}"
+    );
+    assert_eq!(calls.last().unwrap(), &format!("remove {run}/snapshot"));
+
+    let tree = Arc::new(FakeTree {
+        fail_materialize: true,
+        ..FakeTree::default()
+    });
+    let rec = keeping_manifests(tree.clone())
+        .run(request(), &NoObserverForTests)
+        .await;
+    assert_eq!(rec.status, RunStatus::Failed);
+    assert_eq!(rec.failure_kind, Some(FailureKind::Infrastructure));
+    assert!(rec.jobs.is_empty(), "{:?}", rec.jobs);
+    let message = rec.message.unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "could not make the snapshot run {original} kept: "
+        )) && message.contains("README was changed"),
+        "{message}"
+    );
+    assert_eq!(
+        tree.calls.lock().unwrap().len(),
+        1,
+        "nothing else was tried"
+    );
 }
 
 #[tokio::test]
