@@ -91,7 +91,7 @@ impl GcReport {
 }
 
 /// How recently a run folder must have been modified for gc to take it for a
-/// live run whatever `stale_running_after` says (see [`young`]).
+/// live run whatever `stale_running_after` says (see `young`).
 pub const YOUNG_FOLDER: Duration = Duration::from_secs(60);
 
 /// Distinguishes the trash names of gcs in one process.

@@ -29,7 +29,7 @@
 //!   them because a blocked signal stays blocked in every program it starts
 //!   (`std` does not reset the mask), while a caught one is reset to its
 //!   default action by `exec`: the job starts with no signal blocked and
-//!   none ignored (see [`catch_stop_signals`]).
+//!   none ignored (see `catch_stop_signals`).
 //!
 //! - Started with `--await-cgroup=PATH` ([`JobSupervisor::argv_in`]), it
 //!   waits until whoever started it has moved it into that v2 cgroup
