@@ -222,11 +222,12 @@ async fn execute(
     let fallback = Utf8PathBuf::from_path_buf(std::env::temp_dir())
         .unwrap_or_else(|_| Utf8PathBuf::from("/tmp"));
 
+    let cgroups = JobCgroups::detect();
     let mut builder = Engine::builder(pikaci_store::Store::open(state_root))
         .executor(Arc::new(
             HostExecutor::new()
                 .supervisor(JobSupervisor::this_executable())
-                .cgroups(JobCgroups::detect()),
+                .cgroups(cgroups.clone()),
         ))
         .owner(SystemLiveness::new().current_owner())
         .snapshot(SnapshotPolicy::Copy {
@@ -243,7 +244,8 @@ async fn execute(
     {
         builder = builder.executor(Arc::new(
             IncusExecutor::new(crate::cmd_incus::resolve(&incus)?)
-                .cleanup_on_exit(ExitCleanup::this_executable()),
+                .cleanup_on_exit(ExitCleanup::this_executable())
+                .cgroups(cgroups),
         ));
     }
     let engine = builder.build();

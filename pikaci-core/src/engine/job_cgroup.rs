@@ -45,7 +45,7 @@ impl JobCgroups {
 
     /// Makes the cgroup of one job; the line for `host.log` says where, or
     /// why the job has none.
-    pub(crate) fn create(&self, run: &RunId, job: &JobId) -> (Option<Cgroup>, Option<String>) {
+    pub fn create(&self, run: &RunId, job: &JobId) -> (Option<Cgroup>, Option<String>) {
         match self {
             Self::Off => (None, None),
             Self::Unavailable(why) => (

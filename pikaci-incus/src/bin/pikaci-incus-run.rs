@@ -3,23 +3,37 @@
 //! Reads `PIKACI_INCUS_GUEST_COMMAND`, `PIKACI_INCUS_TIMEOUT_SECS` and
 //! `PIKACI_INCUS_RUN_AS_ROOT`, runs the command, and exits with its exit code.
 //! Exit codes of its own: 64 a variable is missing or bad, 124 timeout,
-//! 125 the command could not be run. See `pikaci_incus::guest`.
+//! 125 the command could not be run, 143 told to stop (SIGTERM, SIGINT or
+//! SIGHUP: the command's process group is stopped first). See `pikaci_incus::guest`.
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use camino::Utf8Path;
 use jiff::Timestamp;
 use pikaci_incus::guest::{
     self, ENV_GUEST_ROOT, EXIT_BAD_SPEC, GuestPaths, GuestResult, GuestSpec, GuestStatus,
 };
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 fn main() -> ExitCode {
     let env: BTreeMap<String, String> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let code = match GuestSpec::from_env(&env) {
-        Ok(spec) => guest::run(&spec, Box::new(std::io::stdout())).exit_code,
+        Ok(spec) => {
+            // Told to stop (`incus exec` passes SIGTERM on when the host
+            // cancels the job): the command is stopped, not this process.
+            // Caught, not blocked, so the command starts with default
+            // dispositions and an empty signal mask.
+            let stop = Arc::new(AtomicBool::new(false));
+            for signal in [SIGTERM, SIGINT, SIGHUP] {
+                let _ = signal_hook::flag::register(signal, Arc::clone(&stop));
+            }
+            guest::run_until(&spec, Box::new(std::io::stdout()), &stop).exit_code
+        }
         Err(e) => {
             let message = format!("pikaci-incus-run: {e}");
             println!("{message}");

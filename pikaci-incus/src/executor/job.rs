@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use pikaci_core::engine::exit_cleanup::{ArmedCleanup, CleanupCommand, ExitCleanup};
-use pikaci_core::engine::{Executor, JobContext, JobOutcome};
+use pikaci_core::engine::{Executor, JobCgroups, JobContext, JobOutcome};
 use pikaci_core::{ExecutorKind, FailureKind};
 
 use super::cleanup::{CleanupGuard, DeleteLater};
@@ -38,6 +38,7 @@ pub struct IncusExecutor {
     settings: Arc<IncusSettings>,
     runner: Arc<dyn CommandRunner>,
     exit_cleanup: Option<ExitCleanup>,
+    cgroups: JobCgroups,
 }
 
 impl std::fmt::Debug for IncusExecutor {
@@ -78,7 +79,16 @@ impl IncusExecutor {
             settings: Arc::new(settings),
             runner,
             exit_cleanup: None,
+            cgroups: JobCgroups::Off,
         }
+    }
+
+    /// Gives each job a cgroup of its own from `cgroups`, where the local
+    /// `incus exec` of its launch runs (the command itself runs in its
+    /// instance's cgroup); ended and removed when the job is over.
+    pub fn cgroups(mut self, cgroups: JobCgroups) -> Self {
+        self.cgroups = cgroups;
+        self
     }
 
     /// Arms `watcher` for each job before its instance is made: if pikaci
@@ -134,6 +144,10 @@ impl IncusExecutor {
                 cleanup.extend(artifacts.as_deref().map(|a| planner.remove_artifacts(a)));
                 let armed = self.arm_exit_cleanup(&cleanup, &mut rec);
                 let guard = CleanupGuard::new(Arc::clone(&self.runner), cleanup);
+                let (cgroup, said) = self.cgroups.create(run_id, &job.id);
+                if let Some(said) = said {
+                    rec.line(&said);
+                }
                 let steps = Steps {
                     runner: &*self.runner,
                     settings: s,
@@ -143,12 +157,17 @@ impl IncusExecutor {
                     artifacts: artifacts.as_deref(),
                     launch,
                     timeout,
+                    cancel: &cancel,
+                    cgroup: cgroup.as_ref(),
                 };
-                let result = tokio::select! {
-                    biased;
-                    () = cancel.cancelled() => Err(Stop::Cancelled),
-                    r = steps.run(&mut rec, guest_log) => r,
-                };
+                // The steps watch the cancel themselves: the guest's launch
+                // is stopped gracefully, so the job's TERM trap runs.
+                let result = steps.run(&mut rec, guest_log).await;
+                if let Some(group) = cgroup {
+                    // The launch is over: nothing of the job runs here.
+                    let _ = group.kill();
+                    let _ = group.remove();
+                }
                 let outcome = match result {
                     Ok(outcome) => outcome,
                     Err(Stop::Cancelled) => {

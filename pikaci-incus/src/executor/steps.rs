@@ -4,15 +4,17 @@
 use std::time::Duration;
 
 use camino::Utf8Path;
+use pikaci_core::cgroup::Cgroup;
 use pikaci_core::engine::{JobOutcome, LogSink};
 use pikaci_core::{FailureKind, JobSpec};
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use super::recorder::Recorder;
 use crate::command::IncusCommand;
 use crate::config::InstanceType;
 use crate::error::IncusError;
-use crate::guest::{GUEST_LOG_FILE, GuestResult, GuestStatus, RESULT_FILE};
+use crate::guest::{GUEST_LOG_FILE, GuestResult, GuestStatus, KILL_GRACE, RESULT_FILE};
 use crate::hint::{Diagnosis, diagnose};
 use crate::plan::{GuestLaunch, Phase, Planner, devices, pushed_trees};
 use crate::runner::{CommandOutput, CommandRunner};
@@ -60,7 +62,19 @@ pub(crate) struct Steps<'a> {
     pub(crate) artifacts: Option<&'a Utf8Path>,
     pub(crate) launch: GuestLaunch,
     pub(crate) timeout: Duration,
+    /// Cancels the job: a step in flight is dropped, except the guest's
+    /// launch, which is asked to stop (SIGTERM reaches the command in the
+    /// instance at once) and given [`STOP_GRACE`] to end.
+    pub(crate) cancel: &'a CancellationToken,
+    /// The job's own cgroup, where the local `incus exec` of its launch
+    /// runs (the job itself runs in its instance's).
+    pub(crate) cgroup: Option<&'a Cgroup>,
 }
+
+/// How long a cancelled guest gets to stop its command (the guest's own
+/// SIGTERM-to-SIGKILL grace, and a margin for its result and its output to
+/// come back) before `incus exec` is killed and the instance deleted.
+pub(crate) const STOP_GRACE: Duration = Duration::from_secs(KILL_GRACE.as_secs() + 5);
 
 impl Steps<'_> {
     /// Runs `cmd`, logs it, and returns its output (spawn errors become
@@ -73,7 +87,12 @@ impl Steps<'_> {
         rec.command(cmd);
         let phase = rec.current().map_or("?", |p| p.as_str());
         let limit = self.settings.command_timeout;
-        match tokio::time::timeout(limit, self.runner.run(cmd)).await {
+        let ran = tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => return Err(Stop::Cancelled),
+            ran = tokio::time::timeout(limit, self.runner.run(cmd)) => ran,
+        };
+        match ran {
             Ok(Ok(out)) => {
                 rec.output(&out);
                 Ok(out)
@@ -172,9 +191,10 @@ impl Steps<'_> {
         let launch = p.launch(&self.launch);
         rec.command(&launch);
         let limit = self.timeout + self.settings.launch_grace;
-        let streamed = match tokio::time::timeout(limit, self.runner.stream(&launch, guest_log))
-            .await
-        {
+        let launched =
+            self.runner
+                .stream_stoppable(&launch, guest_log, self.cancel, STOP_GRACE, self.cgroup);
+        let streamed = match tokio::time::timeout(limit, launched).await {
             Err(_) => {
                 let message = format!(
                     "timed out: the guest did not finish within {}s (job timeout {}s plus {}s grace)",
@@ -201,6 +221,10 @@ impl Steps<'_> {
             streamed.streamed
         ));
         rec.indented("stderr", &streamed.stderr);
+        if self.cancel.is_cancelled() {
+            rec.line("  -> cancelled: the guest was told to stop (SIGTERM to the command's process group, SIGKILL after its grace)");
+            return Err(Stop::Cancelled);
+        }
 
         rec.begin(Phase::CollectArtifacts);
         let pulled = self
@@ -284,7 +308,12 @@ impl Steps<'_> {
                     probe.display(),
                 )));
             }
-            tokio::time::sleep(self.settings.readiness_interval.min(deadline - now)).await;
+            let pause = tokio::time::sleep(self.settings.readiness_interval.min(deadline - now));
+            tokio::select! {
+                biased;
+                () = self.cancel.cancelled() => return Err(Stop::Cancelled),
+                () = pause => {}
+            }
         }
     }
 }
@@ -302,6 +331,7 @@ fn outcome_from_result(r: GuestResult) -> JobOutcome {
             format!("the command failed: {message}"),
         ),
         GuestStatus::Timeout => JobOutcome::failed(FailureKind::Timeout, r.exit_code, message),
+        GuestStatus::Cancelled => JobOutcome::failed(FailureKind::Cancelled, r.exit_code, message),
         GuestStatus::Error => JobOutcome::failed(
             FailureKind::Infrastructure,
             r.exit_code,

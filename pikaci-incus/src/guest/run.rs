@@ -8,10 +8,11 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use camino::Utf8Path;
 use jiff::Timestamp;
@@ -19,12 +20,15 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::spec::{
-    ENV_GUEST_COMMAND, ENV_GUEST_ROOT, ENV_RUN_AS_ROOT, ENV_TIMEOUT_SECS, EXIT_GUEST_ERROR,
-    EXIT_TIMEOUT, GuestPaths, GuestResult, GuestSpec, GuestStatus, PIKACI_GID, PIKACI_UID,
+    ENV_GUEST_COMMAND, ENV_GUEST_ROOT, ENV_RUN_AS_ROOT, ENV_TIMEOUT_SECS, EXIT_CANCELLED,
+    EXIT_GUEST_ERROR, EXIT_TIMEOUT, GuestPaths, GuestResult, GuestSpec, GuestStatus, PIKACI_GID,
+    PIKACI_UID,
 };
 
-/// How long a timed-out command gets between SIGTERM and SIGKILL.
-const KILL_GRACE: Duration = Duration::from_secs(3);
+/// How long a timed-out or stopped command gets between SIGTERM and SIGKILL.
+pub const KILL_GRACE: Duration = Duration::from_secs(3);
+/// How often the wait for the command looks whether the guest was told to stop.
+const STOP_POLL: Duration = Duration::from_millis(50);
 /// How long to wait for the output pipe to drain once the command is gone.
 const DRAIN_WAIT: Duration = Duration::from_secs(2);
 /// NixOS system paths put in front of `PATH` when they exist: `incus exec`
@@ -82,6 +86,28 @@ pub fn write_result(paths: &GuestPaths, result: &GuestResult) -> std::io::Result
 
 /// Runs the job of `spec`, copying output to `stdout` and `guest.log`.
 pub fn run(spec: &GuestSpec, stdout: Box<dyn Write + Send>) -> GuestOutcome {
+    run_until(spec, stdout, &AtomicBool::new(false))
+}
+
+/// How the wait for the command ended.
+enum Ended {
+    /// By itself.
+    Exited,
+    /// At its timeout.
+    TimedOut,
+    /// The guest was told to stop.
+    Stopped,
+}
+
+/// [`run`], stopping the command when `stop` is set (the binary sets it on
+/// SIGTERM, SIGINT or SIGHUP, which `incus exec` passes on from the host
+/// when the job is cancelled): its process group gets SIGTERM at once and
+/// SIGKILL after [`KILL_GRACE`], and `result.json` says `cancelled`.
+pub fn run_until(
+    spec: &GuestSpec,
+    stdout: Box<dyn Write + Send>,
+    stop: &AtomicBool,
+) -> GuestOutcome {
     let _ = std::fs::create_dir_all(&spec.paths.artifacts);
     let log = File::create(spec.paths.guest_log());
     let log_error = log.as_ref().err().map(ToString::to_string);
@@ -122,18 +148,19 @@ pub fn run(spec: &GuestSpec, stdout: Box<dyn Write + Send>) -> GuestOutcome {
     let pgid = Pid::from_raw(i32::try_from(child.id()).expect("pids fit in i32"));
     let waiter = wait_in_thread(child);
 
-    let (status, timed_out) = match waiter.recv_timeout(spec.timeout) {
-        Ok(status) => (status, false),
-        Err(_) => {
-            let _ = killpg(pgid, Signal::SIGTERM);
-            let status = match waiter.recv_timeout(KILL_GRACE) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = killpg(pgid, Signal::SIGKILL);
-                    waiter.recv().ok().flatten()
-                }
-            };
-            (status, true)
+    let deadline = Instant::now() + spec.timeout;
+    let (status, ended) = loop {
+        if stop.load(Ordering::SeqCst) {
+            break (stop_group(pgid, &waiter), Ended::Stopped);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break (stop_group(pgid, &waiter), Ended::TimedOut);
+        }
+        match waiter.recv_timeout(left.min(STOP_POLL)) {
+            Ok(status) => break (status, Ended::Exited),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break (None, Ended::Exited),
         }
     };
     // Whatever the command left running in its group goes too: the job is over.
@@ -142,12 +169,21 @@ pub fn run(spec: &GuestSpec, stdout: Box<dyn Write + Send>) -> GuestOutcome {
     // and holds the pipe open does not keep us waiting.
     let _ = reader.recv_timeout(DRAIN_WAIT);
 
-    if timed_out {
-        let message = format!(
-            "timed out after {}s; the command's process group was killed",
-            spec.timeout.as_secs()
-        );
-        return finish(spec, &tee, GuestStatus::Timeout, None, message);
+    match ended {
+        Ended::TimedOut => {
+            let message = format!(
+                "timed out after {}s; the command's process group was killed",
+                spec.timeout.as_secs()
+            );
+            return finish(spec, &tee, GuestStatus::Timeout, None, message);
+        }
+        Ended::Stopped => {
+            let message = "cancelled: the guest was told to stop; the command's process group \
+                           got SIGTERM, and SIGKILL after the grace"
+                .to_owned();
+            return finish(spec, &tee, GuestStatus::Cancelled, None, message);
+        }
+        Ended::Exited => {}
     }
     match status.map(|s| (s.code(), s.signal())) {
         Some((Some(0), _)) => finish(
@@ -178,6 +214,19 @@ pub fn run(spec: &GuestSpec, stdout: Box<dyn Write + Send>) -> GuestOutcome {
             None,
             "lost track of the command".into(),
         ),
+    }
+}
+
+/// SIGTERM to the command's process group, then SIGKILL if it is still
+/// there after [`KILL_GRACE`]; answers how the command ended.
+fn stop_group(pgid: Pid, waiter: &mpsc::Receiver<Option<ExitStatus>>) -> Option<ExitStatus> {
+    let _ = killpg(pgid, Signal::SIGTERM);
+    match waiter.recv_timeout(KILL_GRACE) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = killpg(pgid, Signal::SIGKILL);
+            waiter.recv().ok().flatten()
+        }
     }
 }
 
@@ -316,6 +365,7 @@ fn finish(
         GuestStatus::Failed => exit_code.unwrap_or(1),
         GuestStatus::Timeout => EXIT_TIMEOUT,
         GuestStatus::Error => EXIT_GUEST_ERROR,
+        GuestStatus::Cancelled => EXIT_CANCELLED,
     };
     GuestOutcome {
         exit_code: code,

@@ -49,6 +49,9 @@ pub const EXIT_TIMEOUT: i32 = 124;
 /// writable, `bash` missing, ...).
 pub const EXIT_GUEST_ERROR: i32 = 125;
 
+/// `pikaci-incus-run`'s exit code when it was told to stop: 128 + SIGTERM.
+pub const EXIT_CANCELLED: i32 = 143;
+
 /// How the guest run ended, as written to `result.json`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -61,6 +64,10 @@ pub enum GuestStatus {
     Timeout,
     /// The guest could not run the command (bad variables, spawn failure).
     Error,
+    /// The guest was told to stop (SIGTERM, SIGINT or SIGHUP, which `incus
+    /// exec` passes on when the job is cancelled): the command's process
+    /// group got SIGTERM at once and SIGKILL after the grace.
+    Cancelled,
 }
 
 /// `/artifacts/result.json`: `{status, exit_code, finished_at, message}`.

@@ -2,11 +2,17 @@
 
 use std::process::Stdio;
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use pikaci_core::cgroup::Cgroup;
 use pikaci_core::engine::LogSink;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 
 use super::seam::{CommandOutput, CommandRunner, StreamOutput};
 use crate::command::{IncusCommand, Stdin};
@@ -153,10 +159,34 @@ impl CommandRunner for ProcessRunner {
         sink: &'a mut dyn LogSink,
     ) -> BoxFuture<'a, Result<StreamOutput, IncusError>> {
         Box::pin(async move {
+            let never = CancellationToken::new();
+            self.stream_stoppable(cmd, sink, &never, Duration::ZERO, None)
+                .await
+        })
+    }
+
+    fn stream_stoppable<'a>(
+        &'a self,
+        cmd: &'a IncusCommand,
+        sink: &'a mut dyn LogSink,
+        stop: &'a CancellationToken,
+        grace: Duration,
+        cgroup: Option<&'a Cgroup>,
+    ) -> BoxFuture<'a, Result<StreamOutput, IncusError>> {
+        Box::pin(async move {
             let Spawned {
                 mut child,
                 producer,
             } = spawn(cmd)?;
+            if let (Some(group), Some(id)) = (cgroup, child.id()) {
+                // The client is a single process (its threads move with it);
+                // it may have run a moment outside, starting nothing.
+                let _ = group.add(id);
+            }
+            let pid = child
+                .id()
+                .and_then(|p| i32::try_from(p).ok())
+                .map(Pid::from_raw);
             let mut stdout = child.stdout.take().expect("stdout is piped");
             let mut stderr = child.stderr.take().expect("stderr is piped");
             // A sink that fails (disk full) must not stop the reading: the
@@ -183,10 +213,35 @@ impl CommandRunner for ProcessRunner {
                 let mut err = Vec::new();
                 stderr.read_to_end(&mut err).await.map(|_| err)
             };
-            let (streamed, err) = tokio::join!(copy_out, read_err);
+            let ended = async {
+                let (streamed, err) = tokio::join!(copy_out, read_err);
+                let status = child.wait().await;
+                (streamed, err, status)
+            };
+            tokio::pin!(ended);
+            let (streamed, err, status) = tokio::select! {
+                biased;
+                done = &mut ended => done,
+                () = stop.cancelled() => {
+                    // `incus exec` passes SIGTERM on to the command in the
+                    // instance; its output keeps flowing while it stops.
+                    if let Some(pid) = pid {
+                        let _ = kill(pid, Signal::SIGTERM);
+                    }
+                    match tokio::time::timeout(grace, &mut ended).await {
+                        Ok(done) => done,
+                        Err(_) => {
+                            if let Some(pid) = pid {
+                                let _ = kill(pid, Signal::SIGKILL);
+                            }
+                            ended.await
+                        }
+                    }
+                }
+            };
             let (streamed, write_error) = streamed.map_err(|e| io_error(cmd, e))?;
             let mut stderr = err.map_err(|e| io_error(cmd, e))?;
-            let status = child.wait().await.map_err(|e| io_error(cmd, e))?;
+            let status = status.map_err(|e| io_error(cmd, e))?;
             let code = settle(producer, status.code(), &mut stderr).await?;
             if let Some(e) = write_error {
                 return Err(io_error(cmd, e));
@@ -227,6 +282,49 @@ mod tests {
         assert_eq!(out.stdout, b"out\n");
         assert_eq!(out.stderr, b"err\n");
         assert_eq!(out.summary(), "err\nout");
+    }
+
+    #[tokio::test]
+    async fn a_stopped_stream_gets_sigterm_first_and_sigkill_after_the_grace() {
+        let run = |script: &'static str, grace: Duration| async move {
+            let cmd = IncusCommand::new("bash", ["-c", script]);
+            let stop = CancellationToken::new();
+            let mut sink = VecSink::default();
+            let seen = sink.0.clone();
+            let stopper = {
+                let (stop, seen) = (stop.clone(), seen.clone());
+                tokio::spawn(async move {
+                    while !String::from_utf8_lossy(&seen.lock().unwrap()).contains("ready") {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    stop.cancel();
+                })
+            };
+            let began = std::time::Instant::now();
+            let out = ProcessRunner
+                .stream_stoppable(&cmd, &mut sink, &stop, grace, None)
+                .await
+                .unwrap();
+            stopper.await.unwrap();
+            let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+            (out, text, began.elapsed())
+        };
+        // A trap: it runs, its output is kept, its code is the command's.
+        let (out, text, _) = run(
+            "trap 'echo got-term; exit 3' TERM; echo ready; while :; do sleep 0.05; done",
+            Duration::from_secs(30),
+        )
+        .await;
+        assert_eq!(out.code, Some(3));
+        assert!(text.contains("got-term"), "{text}");
+        // A command that ignores TERM is killed once the grace is over.
+        let (out, text, took) = run(
+            "trap '' TERM; echo ready; while :; do sleep 0.05; done",
+            Duration::from_millis(300),
+        )
+        .await;
+        assert_eq!(out.code, None, "killed: {text}");
+        assert!(took < Duration::from_secs(10), "{took:?}");
     }
 
     #[tokio::test]

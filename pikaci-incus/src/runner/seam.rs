@@ -1,8 +1,12 @@
 //! The seam itself: [`CommandRunner`], and what a command leaves behind
 //! ([`CommandOutput`], [`StreamOutput`]) with the texts failure messages quote.
 
+use std::time::Duration;
+
 use futures::future::BoxFuture;
+use pikaci_core::cgroup::Cgroup;
 use pikaci_core::engine::LogSink;
+use tokio_util::sync::CancellationToken;
 
 use crate::command::IncusCommand;
 use crate::error::IncusError;
@@ -127,6 +131,35 @@ pub trait CommandRunner: Send + Sync + 'static {
         cmd: &'a IncusCommand,
         sink: &'a mut dyn LogSink,
     ) -> BoxFuture<'a, Result<StreamOutput, IncusError>>;
+
+    /// [`CommandRunner::stream`], with the command's process moved into
+    /// `cgroup` (the job's, when it has one) once it starts, and when `stop`
+    /// fires before `cmd` ends, asks it to stop and gives it `grace` to end
+    /// with its output drained.
+    /// The process runner sends SIGTERM, which `incus exec` passes on to the
+    /// command in the instance, and SIGKILL after `grace`; this default drops
+    /// the command at once, as a dropped future does.
+    fn stream_stoppable<'a>(
+        &'a self,
+        cmd: &'a IncusCommand,
+        sink: &'a mut dyn LogSink,
+        stop: &'a CancellationToken,
+        grace: Duration,
+        cgroup: Option<&'a Cgroup>,
+    ) -> BoxFuture<'a, Result<StreamOutput, IncusError>> {
+        let _ = (grace, cgroup);
+        Box::pin(async move {
+            tokio::select! {
+                biased;
+                () = stop.cancelled() => Ok(StreamOutput {
+                    code: None,
+                    stderr: Vec::new(),
+                    streamed: 0,
+                }),
+                r = self.stream(cmd, sink) => r,
+            }
+        })
+    }
 
     /// Starts `cmd` and lets it finish on its own, even if this process exits
     /// first. Used from `Drop` to delete an instance when the job's future is

@@ -2,7 +2,7 @@
 
 use std::process::{Command, Output};
 
-use pikaci_incus::guest::{EXIT_BAD_SPEC, EXIT_TIMEOUT, GuestResult, GuestStatus};
+use pikaci_incus::guest::{EXIT_BAD_SPEC, EXIT_CANCELLED, EXIT_TIMEOUT, GuestResult, GuestStatus};
 
 use crate::support::{TestDir, gone_soon, guest_bin};
 
@@ -167,6 +167,61 @@ fn the_timeout_kills_the_whole_process_group() {
         gone_soon(bg),
         "background process {bg} survived the timeout"
     );
+}
+
+/// What `incus exec` does when the host cancels a job: SIGTERM to the guest
+/// binary. The command's trap runs at once, its process group is stopped,
+/// and `result.json` says cancelled.
+#[test]
+fn a_sigterm_to_the_guest_reaches_the_commands_trap_and_ends_cancelled() {
+    let g = Guest::new();
+    let pidfile = g.dir.path.join("bg.pid");
+    let cmd = format!(
+        "trap 'echo got-term; exit 0' TERM; sleep 300 & echo $! > {pidfile}; echo started; \
+         while :; do sleep 0.1; done"
+    );
+    let mut child = Command::new(guest_bin())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap())
+        .env("PIKACI_INCUS_GUEST_ROOT", g.dir.path.join("root"))
+        .env("PIKACI_INCUS_GUEST_COMMAND", &cmd)
+        .env("PIKACI_INCUS_TIMEOUT_SECS", "60")
+        .env("PIKACI_INCUS_RUN_AS_ROOT", "1")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let log = g.dir.path.join("root/artifacts/guest.log");
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("started")) {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let told = std::time::Instant::now();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(EXIT_CANCELLED));
+    assert!(
+        told.elapsed() < std::time::Duration::from_secs(2),
+        "the trap ran at once, not after the grace: {:?}",
+        told.elapsed()
+    );
+    let r = g.result();
+    assert_eq!(r.status, GuestStatus::Cancelled);
+    assert!(r.message.unwrap().starts_with("cancelled"));
+    assert!(g.log().contains("got-term"), "{}", g.log());
+    let bg: i32 = std::fs::read_to_string(&pidfile)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(gone_soon(bg), "background process {bg} survived the stop");
 }
 
 #[test]

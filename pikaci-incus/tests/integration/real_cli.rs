@@ -578,6 +578,77 @@ fn doctor_without_incus_says_what_to_install() {
 /// A job in an Incus container starts with no signal blocked or ignored
 /// (`timeout`, `kill %1` and a TERM trap work in it), and its timeout sends
 /// it SIGTERM at once: its trap runs.
+/// The local `incus exec` of an Incus job runs in the job's own cgroup
+/// (the command itself runs in its instance's), removed with the job.
+#[test]
+fn the_incus_exec_of_a_job_runs_in_the_jobs_cgroup() {
+    let job = "[[job]]\nid = \"held\"\ntimeout_secs = 120\nexecutor = \"incus\"\n\
+               command = \"echo ready; while :; do sleep 0.1; done\"\n";
+    let cli = Cli::new("cgr", "", job);
+    let mut child = cli.spawn(&["run"]);
+    cli.wait_for_log("held", "ready");
+    let host = cli.log("held", "host.log");
+    assert!(host.contains("job cgroup: "), "{host}");
+    let clients: Vec<i32> = children_of(child.id() as i32)
+        .into_iter()
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains("exec"))
+        })
+        .collect();
+    assert_eq!(clients.len(), 1, "one incus exec client: {clients:?}");
+    let cgroup = std::fs::read_to_string(format!("/proc/{}/cgroup", clients[0])).unwrap();
+    let dir = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .expect("a v2 line");
+    assert!(dir.contains("pikaci-job-"), "{cgroup}");
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    assert!(!child.wait().unwrap().success());
+    let v2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .and_then(|l| l.split(' ').nth(4).map(str::to_owned))
+        .expect("a cgroup2 mount");
+    assert!(
+        !std::path::Path::new(&format!("{v2}{dir}")).exists(),
+        "the job's cgroup {dir} is removed with the job"
+    );
+    cli.real.assert_clean();
+}
+
+/// A cancel (SIGINT to pikaci) while an Incus job runs: `incus exec` passes
+/// SIGTERM on, the guest stops the command's group, and its trap runs at
+/// once, before the instance is deleted.
+#[test]
+fn a_cancelled_job_in_a_container_gets_term_at_once_and_its_trap_runs() {
+    let job = "[[job]]\nid = \"trap\"\ntimeout_secs = 120\nexecutor = \"incus\"\n\
+               command = \"trap 'echo got-term; exit 0' TERM; echo ready; while :; do sleep 0.1; done\"\n";
+    let cli = Cli::new("cnl", "", job);
+    let mut child = cli.spawn(&["run"]);
+    cli.wait_for_log("trap", "ready");
+    let told = Instant::now();
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "a cancelled run does not pass: {status:?}"
+    );
+    let log = cli.log("trap", "guest.log");
+    assert!(log.contains("got-term"), "the trap never ran:\n{log}");
+    let rec = cli.record();
+    assert_eq!(rec.jobs[0].failure_kind, Some(FailureKind::Cancelled));
+    let host = cli.log("trap", "host.log");
+    assert!(host.contains("the guest was told to stop"), "{host}");
+    assert!(
+        told.elapsed() < Duration::from_secs(30),
+        "the cancel took {:?}",
+        told.elapsed()
+    );
+    cli.real.assert_clean();
+}
+
 #[test]
 fn a_job_in_a_container_gets_signals_and_its_timeout_reaches_its_trap() {
     use pikaci_core::signal_probe::{SIGNAL_PROBE, probe_problems};
