@@ -27,7 +27,8 @@ pub enum LaneEvent {
 
 /// Server folders a lane log names by a word instead (`worktree`, `state
 /// root`): the lane log is served to every reader, and no answer names a
-/// server path. Applied to whole lines pika-news writes from pikaci's stdout.
+/// server path. Applied to whole lines pika-news writes from pikaci's stdout
+/// and stderr.
 #[derive(Debug, Default, Clone)]
 pub struct PathWords(Vec<(String, &'static str)>);
 
@@ -45,7 +46,7 @@ impl PathWords {
     }
 
     /// `line` with each folder replaced by its word.
-    fn apply<'a>(&self, line: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
+    pub(crate) fn apply<'a>(&self, line: &'a [u8]) -> std::borrow::Cow<'a, [u8]> {
         let hit = self
             .0
             .iter()

@@ -25,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::cgroup::{LaneCgroup, LaneCgroupRequest};
 pub use super::events_log::LaneEvent;
-use super::events_log::{PathWords, Rendered, StdoutRenderer};
+use super::events_log::{MAX_EVENT_LINE, PathWords, Rendered, StdoutRenderer};
 use super::manifest::LaneCommand;
 use super::run_claim::{LaneChild, RunClaims};
 use crate::db::LaneStatus;
@@ -321,6 +321,31 @@ fn shown_command(command: &LaneCommand) -> String {
     }
 }
 
+/// Copies pikaci's stderr into the lane log a line at a time (a longer
+/// line in pieces of [`MAX_EVENT_LINE`]), the lane's worktree and the state
+/// root named by their words: the lane log is served, and no answer names a
+/// server path.
+async fn pump_stderr(
+    stderr: tokio::process::ChildStderr,
+    log: Option<std::fs::File>,
+    words: PathWords,
+) {
+    use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _};
+    let Some(mut log) = log else { return };
+    let mut stderr = tokio::io::BufReader::new(stderr);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let limit = u64::try_from(MAX_EVENT_LINE).unwrap_or(u64::MAX);
+        match (&mut stderr).take(limit).read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                let _ = log.write_all(&words.apply(&line));
+            }
+        }
+    }
+}
+
 /// Copies pikaci's stdout into the lane log, its events rendered as
 /// readable lines, and as is into the events file; sends the events it
 /// announces; ends at end of file.
@@ -490,11 +515,14 @@ pub async fn run_lane(
     let (Ok(out_log), Ok(err_log)) = (log.try_clone(), log.try_clone()) else {
         return infrastructure("cannot share the lane log".into());
     };
-    cmd.stderr(err_log);
     if pikaci {
-        cmd.stdout(Stdio::piped());
+        // pikaci's own lines (its events, its errors) go through pika-news,
+        // which names the server's folders by words in them.
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        drop(err_log);
     } else {
-        cmd.stdout(out_log);
+        // An argv lane's output is the command's own, kept as written.
+        cmd.stderr(err_log).stdout(out_log);
     }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
@@ -534,8 +562,12 @@ pub async fn run_lane(
         .filter(|_| pikaci)
         .and_then(|p| open_lane_log(p).ok());
     let target = spec.command.pikaci_target().map(|t| t.as_str().to_owned());
+    let words = PathWords::new(&spec.worktree, &spec.pikaci_state_root);
+    let errors = child
+        .stderr
+        .take()
+        .map(|stderr| tokio::spawn(pump_stderr(stderr, log.try_clone().ok(), words.clone())));
     let reader = child.stdout.take().map(|stdout| {
-        let words = PathWords::new(&spec.worktree, &spec.pikaci_state_root);
         tokio::spawn(pump_stdout(
             stdout,
             log.try_clone().ok(),
@@ -594,6 +626,15 @@ pub async fn run_lane(
     }
     if let Some(r) = reader {
         r.abort();
+    }
+    if let Some(e) = errors {
+        // Its last lines, unless a process that escaped still holds the pipe.
+        if tokio::time::timeout(DRAIN_AFTER_EXIT, &mut Box::pin(e))
+            .await
+            .is_err()
+        {
+            tracing::debug!("pikaci's stderr still open after the lane ended");
+        }
     }
     let end = match end {
         Ok(e) => e,

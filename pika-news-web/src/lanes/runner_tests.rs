@@ -290,8 +290,10 @@ async fn a_pikaci_lane_reports_its_run_the_moment_it_starts() {
     let text = env.log();
     assert!(text.contains("args: run ci --output jsonl"), "{text}");
     assert!(text.contains("secret: none"), "{text}");
-    assert!(text.contains(&format!("state: {state} ")), "{text}");
-    assert!(text.contains(&format!("cwd: {}/wt", env.root)), "{text}");
+    // pikaci's stderr names the server's folders by words in the lane log.
+    assert!(text.contains("state: state root "), "{text}");
+    assert!(text.contains("cwd: worktree"), "{text}");
+    assert!(!text.contains(state.as_str()), "{text}");
     // pikaci's events read as lines in the log, and stay raw beside it.
     assert!(
         text.contains("plain words\n")
@@ -338,6 +340,31 @@ async fn a_huge_line_is_logged_and_events_after_it_still_arrive() {
         .unwrap()
         .len();
     assert!(log_len > 3 * MAX_EVENT_LINE as u64, "{log_len}");
+}
+
+#[tokio::test]
+async fn pikacis_stderr_reaches_the_lane_log_without_server_paths() {
+    let env = Env::new();
+    let spec = env.pikaci(
+        "echo \"pikaci: cannot read $PWD/pikaci.toml\" >&2\n\
+         echo \"state in $PIKACI_STATE_ROOT/runs\" >&2\n\
+         printf 'no newline at the end' >&2\n\
+         exit 2",
+        secs(30),
+    );
+    let worktree = spec.worktree.clone();
+    let state = spec.pikaci_state_root.clone();
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.status, LaneStatus::Failed, "{outcome:?}");
+    let log = env.log();
+    assert!(
+        log.contains("pikaci: cannot read worktree/pikaci.toml"),
+        "{log}"
+    );
+    assert!(log.contains("state in state root/runs"), "{log}");
+    assert!(log.contains("no newline at the end"), "{log}");
+    assert!(!log.contains(worktree.as_str()), "{log}");
+    assert!(!log.contains(state.as_str()), "{log}");
 }
 
 #[tokio::test]
