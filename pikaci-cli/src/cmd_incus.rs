@@ -1,6 +1,7 @@
 //! `pikaci incus plan|doctor|gc`.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 
 use pikaci_core::engine::{Clock, JobSelection, SystemClock};
 use pikaci_core::{JobId, RunId};
@@ -86,7 +87,7 @@ pub(crate) async fn gc(ctx: &Context, opts: &IncusGcOpts) -> Result<u8, CliError
         println!("deleted {name}");
     }
     for (name, why) in &report.failed {
-        eprintln!("could not delete {name}: {why}");
+        let _ = writeln!(std::io::stderr(), "could not delete {name}: {why}");
     }
     println!(
         "deleted {} instance(s), kept {} younger ones",

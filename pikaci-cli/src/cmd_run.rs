@@ -1,5 +1,6 @@
 //! `pikaci run` and `pikaci rerun`.
 
+use std::io::Write as _;
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -295,7 +296,10 @@ fn spawn_signal_watch(cancel: CancellationToken) -> Result<tokio::task::JoinHand
             _ = int.recv() => {}
             _ = term.recv() => {}
         }
-        eprintln!("pikaci: cancelling the run: stopping running jobs and writing the final record");
+        let _ = writeln!(
+            std::io::stderr(),
+            "pikaci: cancelling the run: stopping running jobs and writing the final record"
+        );
         cancel.cancel();
     }))
 }

@@ -33,6 +33,7 @@ pub mod exit;
 mod render;
 mod show;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -62,7 +63,7 @@ pub fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("pikaci: cannot start: {e}");
+            let _ = writeln!(std::io::stderr(), "pikaci: cannot start: {e}");
             return ExitCode::from(EXIT_INTERNAL);
         }
     };
@@ -70,7 +71,11 @@ pub fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             // Errors may quote a run record: shown escaped, like the record.
-            eprintln!("pikaci: {}", pikaci_core::escape_controls(&error_chain(&e)));
+            let _ = writeln!(
+                std::io::stderr(),
+                "pikaci: {}",
+                pikaci_core::escape_controls(&error_chain(&e))
+            );
             ExitCode::from(e.exit_code())
         }
     }

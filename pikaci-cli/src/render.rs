@@ -51,7 +51,11 @@ impl Renderer {
                         .join(", ")
                 };
                 if !line.is_empty() {
-                    eprint!("\r\x1b[2K{} running: {line}", FRAMES[i % FRAMES.len()]);
+                    let _ = write!(
+                        std::io::stderr(),
+                        "\r\x1b[2K{} running: {line}",
+                        FRAMES[i % FRAMES.len()]
+                    );
                     let _ = std::io::stderr().flush();
                 }
                 i += 1;
@@ -61,7 +65,7 @@ impl Renderer {
 
     fn clear_live_line(&self) {
         if self.live.is_some() {
-            eprint!("\r\x1b[2K");
+            let _ = write!(std::io::stderr(), "\r\x1b[2K");
         }
     }
 
@@ -195,6 +199,6 @@ impl RunObserver for Renderer {
 
     fn warning(&self, message: &str) {
         self.clear_live_line();
-        eprintln!("warning: {}", terminal(message));
+        let _ = writeln!(std::io::stderr(), "warning: {}", terminal(message));
     }
 }

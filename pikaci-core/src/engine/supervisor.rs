@@ -41,6 +41,7 @@
 
 use std::ffi::OsString;
 use std::io::Read;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -198,7 +199,10 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
         .and_then(|g| g.to_str()?.parse().ok())
         .map(Duration::from_millis);
     let (Some(grace), Some(program)) = (grace, args.next()) else {
-        eprintln!("[pikaci] the job supervisor needs: GRACE_MS PROGRAM [ARGS...]");
+        let _ = writeln!(
+            std::io::stderr(),
+            "[pikaci] the job supervisor needs: GRACE_MS PROGRAM [ARGS...]"
+        );
         return ExitCode::from(2);
     };
     // Signals sent to the group are meant for the job.
@@ -209,7 +213,7 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
     if let Some(cgroup) = cgroup
         && let Err(e) = crate::cgroup::await_membership(&cgroup, AWAIT_CGROUP_LIMIT)
     {
-        eprintln!("[pikaci] the job supervisor {e}");
+        let _ = writeln!(std::io::stderr(), "[pikaci] the job supervisor {e}");
         return ExitCode::from(NOT_MOVED_EXIT);
     }
 
@@ -220,7 +224,8 @@ pub fn supervisor_main(args: Vec<OsString>) -> ExitCode {
     {
         Ok(child) => Pid::from_raw(child.id() as i32),
         Err(e) => {
-            eprintln!(
+            let _ = writeln!(
+                std::io::stderr(),
                 "[pikaci] could not start {}: {e}",
                 program.to_string_lossy()
             );

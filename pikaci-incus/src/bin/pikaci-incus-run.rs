@@ -7,6 +7,7 @@
 //! SIGHUP: the command's process group is stopped first). See `pikaci_incus::guest`.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -37,7 +38,7 @@ fn main() -> ExitCode {
         Err(e) => {
             let message = format!("pikaci-incus-run: {e}");
             println!("{message}");
-            eprintln!("{message}");
+            let _ = writeln!(std::io::stderr(), "{message}");
             // Best effort: the host reads result.json to tell a guest error
             // from a failing command.
             let root = env
