@@ -89,7 +89,11 @@ impl CgroupRoot {
     /// Makes, checks and removes a cgroup: what [`detect`](Self::detect)
     /// promises works.
     fn probe(mut self) -> Result<Self, CgroupError> {
-        let name = format!("pikaci-probe-{}", std::process::id());
+        // Unique per call (threads of one process may detect at once); the
+        // pid last, as the sweep of leftovers reads it.
+        static PROBES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = PROBES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("pikaci-probe-{n}-{}", std::process::id());
         let group = self.create(&name, &CgroupLimits::default())?;
         self.has_kill = group.v2_dir().join("cgroup.kill").exists();
         group.remove()?;
