@@ -82,7 +82,7 @@ pub fn at_start(limits: &LaneLimits) -> Option<LaneCgroups> {
         Ok(root) => root,
         Err(e) => {
             tracing::warn!(
-                error = %with_causes(&e),
+                error = %e.with_causes(),
                 "lanes run without a cgroup of their own (cgroup v2 is not writable here): a lane is stopped through its process group and job supervisor only, and [lanes] memory_max, pids_max and cpu_weight are not enforced"
             );
             return None;
@@ -97,7 +97,7 @@ pub fn at_start(limits: &LaneLimits) -> Option<LaneCgroups> {
     let limits = match root.create(&probe, &wanted).and_then(|g| g.remove()) {
         Ok(()) => wanted,
         Err(e) => {
-            tracing::warn!(error = %with_causes(&e), "lanes get a cgroup of their own but no limits: [lanes] memory_max, pids_max and cpu_weight cannot be set here");
+            tracing::warn!(error = %e.with_causes(), "lanes get a cgroup of their own but no limits: [lanes] memory_max, pids_max and cpu_weight cannot be set here");
             CgroupLimits::default()
         }
     };
@@ -146,19 +146,6 @@ fn sweep_dead_servers_lanes(root: &CgroupRoot) {
             tracing::warn!(cgroup = %name, processes = held, "ended a dead server's lane cgroup");
         }
     });
-}
-
-/// An error and its causes, for the log ("could not make cgroup X:
-/// Permission denied").
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
 }
 
 /// The start of every lane cgroup's name.

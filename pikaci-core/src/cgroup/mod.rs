@@ -92,5 +92,20 @@ pub enum CgroupError {
     NotMoved(String),
 }
 
+impl CgroupError {
+    /// The error and its causes, for a log line or a warning ("could not
+    /// make cgroup X: Permission denied").
+    pub fn with_causes(&self) -> String {
+        let mut text = self.to_string();
+        let mut cause = std::error::Error::source(self);
+        while let Some(c) = cause {
+            text.push_str(": ");
+            text.push_str(&c.to_string());
+            cause = c.source();
+        }
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests;

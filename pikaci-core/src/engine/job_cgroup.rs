@@ -39,7 +39,7 @@ impl JobCgroups {
                 });
                 Self::At(Arc::new(root))
             }
-            Err(e) => Self::Unavailable(with_causes(&e)),
+            Err(e) => Self::Unavailable(e.with_causes()),
         }
     }
 
@@ -65,7 +65,7 @@ impl JobCgroups {
                         None,
                         Some(format!(
                             "no cgroup for the job ({}): it is stopped through its process group and supervisor",
-                            with_causes(&e)
+                            e.with_causes()
                         )),
                     ),
                 }
@@ -74,20 +74,8 @@ impl JobCgroups {
     }
 }
 
-/// An error and its causes ("could not make cgroup X: Permission denied").
-fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut cause = e.source();
-    while let Some(c) = cause {
-        text.push_str(": ");
-        text.push_str(&c.to_string());
-        cause = c.source();
-    }
-    text
-}
-
 /// Whether the pikaci that made cgroup `name` (`pikaci-job-...-<pid>`,
-/// `pikaci-probe-<pid>`) is gone. A pid that is alive is taken as its
+/// `pikaci-probe-<n>-<pid>`) is gone. A pid that is alive is taken as its
 /// owner's, even if reused: that cgroup is left for a later sweep.
 fn owner_is_gone(name: &str) -> bool {
     name.rsplit('-')
