@@ -355,15 +355,19 @@ impl Scheduler {
             }
         })
         .await;
-        beat.abort();
         if let Some(run) = &outcome.pikaci_run_id {
             let _ = self
                 .db
                 .record_pikaci_run(lane_id, fence, run.as_str())
                 .await;
         }
-        finish(outcome.status, outcome.failure_kind, outcome.message).await;
+        // The place is cleared (the lane's processes stopped, its run given
+        // to the service) before the lane is recorded as finished, so a
+        // finished lane's run can no longer change; the lease is kept alive
+        // until then.
         self.clear_place(place, outcome.pikaci_run_id).await;
+        finish(outcome.status, outcome.failure_kind, outcome.message).await;
+        beat.abort();
     }
 
     /// Removes a dead server's lane's worktree and home (first as the lane

@@ -84,6 +84,18 @@ fn job_log(server: &Server, token: &str, lane: &serde_json::Value, job: &str) ->
     logs["guest"].as_str().unwrap().to_owned()
 }
 
+/// A lane's own log (what pika-news and pikaci wrote for it).
+fn lane_log(server: &Server, token: &str, lane: &serde_json::Value) -> String {
+    server
+        .get(
+            &format!("/news/api/forge/lane/{}/log", lane["id"]),
+            Some(token),
+            Duration::from_secs(10),
+        )
+        .map(|r| r.json()["log"].as_str().unwrap_or_default().to_owned())
+        .unwrap_or_else(|e| format!("(no lane log: {e})"))
+}
+
 /// `KEY=value` from a line of `text` starting with `prefix`.
 fn field(text: &str, prefix: &str, key: &str) -> String {
     let line = text
@@ -152,8 +164,22 @@ touch {meet}/b-done
     let token = site.token.clone();
     let b = finished_lane(&server, &token, "b");
     let a = finished_lane(&server, &token, "a");
-    assert_eq!(a["status"], "passed", "{a}\n{}", server.log());
-    assert_eq!(b["status"], "passed", "{b}\n{}", server.log());
+    if a["status"] != "passed" || b["status"] != "passed" {
+        panic!(
+            "A: {a}\n{}\n{}\nB: {b}\n{}\n{}\nserver:\n{}",
+            lane_log(&server, &token, &a),
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job_log(
+                &server, &token, &a, "hold"
+            )))
+            .unwrap_or_default(),
+            lane_log(&server, &token, &b),
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job_log(
+                &server, &token, &b, "probe"
+            )))
+            .unwrap_or_default(),
+            server.log()
+        );
+    }
     let a_log = job_log(&server, &token, &a, "hold");
     let b_log = job_log(&server, &token, &b, "probe");
     assert!(b_log.contains("DONE"), "{b_log}");
