@@ -9,6 +9,7 @@
 
 mod compat;
 mod forge;
+mod listing;
 mod nightly;
 mod npubs;
 mod overview;
@@ -29,6 +30,7 @@ use rusqlite::Connection;
 
 pub use compat::{BranchMeta, LaneDetail, LaneScope, SuiteDetail};
 pub use forge::{Branch, Lane, NewLane, Suite};
+pub use listing::{DEFAULT_PAGE, MAX_PAGE, Page};
 pub use nightly::{NewNightly, NewNightlyLane, NightlyRun};
 pub use npubs::{LOGIN_TOKEN_TTL, LoginToken, NpubEntry};
 pub use overview::BranchOverview;

@@ -27,6 +27,7 @@ pub mod heavy;
 mod http_range;
 mod json_errors;
 mod lane_runs;
+mod lists;
 mod login;
 mod meta;
 mod openapi;

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use super::compat::{actions, dto as compat_dto, meta as compat_meta, nightly};
 use super::dto;
 use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
-use super::{branch, lane_runs, login, meta, pikaci, raw, stream};
+use super::{branch, lane_runs, lists, login, meta, pikaci, raw, stream};
 use crate::pages;
 
 fn filter(method: Method) -> MethodFilter {
@@ -151,6 +151,37 @@ routes! {
         summary: "A branch with its suites and lanes, and upstream's view of them (branch, ci_runs)",
         params: [path("branch_id", ParamKind::RowId, "The branch")],
         answer: Answer::json::<dto::BranchDetail>("The branch, its suites (newest first) and their lanes; upstream's branch summary and CI runs"),
+    }
+    Get "/git/api/forge/branches" => lists::branches {
+        access: Read,
+        summary: "Branches, newest first, a page at a time (no silent cap: follow `next` or the Link header)",
+        params: [
+            query("limit", ParamKind::Bytes, "How many per page: 1 to 200 (default 50)"),
+            query("cursor", ParamKind::RowId, "Where the page starts: the `cursor` of the previous page's `next`"),
+        ],
+        answer: Answer::json::<lists::BranchList>("A page of branches and the address of the next page (null on the last), also as `Link: <...>; rel=\"next\"`"),
+    }
+    Get "/git/api/forge/branch/{branch_id}/suites" => lists::suites {
+        access: Read,
+        summary: "A branch's suites, newest first, a page at a time, each with its lanes",
+        params: [
+            path("branch_id", ParamKind::RowId, "The branch"),
+            query("limit", ParamKind::Bytes, "How many per page: 1 to 200 (default 50)"),
+            query("cursor", ParamKind::RowId, "Where the page starts: the `cursor` of the previous page's `next`"),
+        ],
+        answer: Answer::json::<lists::SuiteList>("A page of suites and the address of the next page (null on the last), also as `Link: <...>; rel=\"next\"`"),
+    }
+    Get "/git/api/forge/lane/{lane_run_id}" => lists::lane {
+        access: Read,
+        summary: "One lane run",
+        params: [path("lane_run_id", ParamKind::RowId, "The lane run")],
+        answer: Answer::json::<dto::LaneRun>("The lane run"),
+    }
+    Get "/git/api/forge/commit/{sha}/status" => lists::commit_status {
+        access: Read,
+        summary: "A commit's CI as one state, from the newest run of each of its lanes (GitHub's combined status)",
+        params: [path("sha", ParamKind::Text, "The full commit id (hexadecimal)")],
+        answer: Answer::json::<lists::CommitStatus>("The combined state (none, failed, running, passed, cancelled), the count and the lanes"),
     }
     Get "/git/api/forge/branch/{branch_id}/logs" => branch::logs {
         access: Read,

@@ -73,6 +73,7 @@ async fn every_documented_route_is_routed_under_both_prefixes() {
                 },
             )
             .replace("{branch_id}", &branch.to_string())
+            .replace("{sha}", &"a".repeat(40))
             .replace("{nightly_run_id}", &nightly.to_string())
             .replace(
                 "{lane_run_id}",
@@ -205,6 +206,10 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let detail = "/git/api/forge/branch/{branch_id}";
     let branch_logs = "/git/api/forge/branch/{branch_id}/logs";
     let lane_log = "/git/api/forge/lane/{lane_run_id}/log";
+    let branches = "/git/api/forge/branches";
+    let suites = "/git/api/forge/branch/{branch_id}/suites";
+    let one_lane = "/git/api/forge/lane/{lane_run_id}";
+    let commit = "/git/api/forge/commit/{sha}/status";
     let action = "/git/api/forge/lane/{lane_run_id}/{action}";
     let wake = "/git/api/forge/wake";
     let ci_wake = "/git/api/forge/ci/wake";
@@ -355,6 +360,25 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
             r,
         ),
         example(get, lane_log, "/git/api/forge/lane/999/log", r),
+        example(get, branches, "/git/api/forge/branches", r),
+        example(get, branches, "/git/api/forge/branches?limit=1", r),
+        example(get, branches, "/git/api/forge/branches?limit=0", r),
+        example(
+            get,
+            suites,
+            format!("/git/api/forge/branch/{branch}/suites"),
+            r,
+        ),
+        example(get, suites, "/git/api/forge/branch/424242/suites", r),
+        example(get, one_lane, format!("/git/api/forge/lane/{with_run}"), r),
+        example(get, one_lane, "/git/api/forge/lane/999", r),
+        example(
+            get,
+            commit,
+            format!("/git/api/forge/commit/{}/status", "a".repeat(40)),
+            r,
+        ),
+        example(get, commit, "/git/api/forge/commit/xyz/status", r),
         example(
             post,
             action,
