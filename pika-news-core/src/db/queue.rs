@@ -358,3 +358,58 @@ pub(super) fn apply_action(
         }
     })
 }
+
+impl Db {
+    /// Reruns a whole suite: a new run (an attempt in the same suite, its
+    /// `rerun_of` the run it repeats) of each of its lanes' newest runs, or
+    /// with `failed_only` of those that failed. Lanes still queued or
+    /// running are left as they are. Returns the new lane run ids; a suite
+    /// with nothing to rerun is a conflict that says why.
+    pub async fn rerun_suite(
+        &self,
+        suite_id: SuiteId,
+        failed_only: bool,
+    ) -> Result<Vec<LaneRunId>, DbError> {
+        let now = self.now_text();
+        self.call(move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let newest: Vec<(LaneRunId, LaneStatus)> = {
+                let mut stmt = tx.prepare(
+                    "SELECT l.id, l.status FROM lanes l WHERE l.suite_id = ?1 AND NOT EXISTS
+                       (SELECT 1 FROM lanes n WHERE n.suite_id = l.suite_id AND n.lane = l.lane AND n.id > l.id)
+                     ORDER BY l.id",
+                )?;
+                stmt.query_map([suite_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            if newest.is_empty() {
+                return Err(DbError::Conflict(format!("suite {suite_id} has no lanes to rerun")));
+            }
+            let chosen: Vec<(LaneRunId, LaneStatus)> = newest
+                .iter()
+                .filter(|(_, s)| match s {
+                    LaneStatus::Failed => true,
+                    LaneStatus::Passed | LaneStatus::Cancelled => !failed_only,
+                    LaneStatus::Queued | LaneStatus::Running => false,
+                })
+                .copied()
+                .collect();
+            if chosen.is_empty() {
+                let why = if newest.iter().any(|(_, s)| matches!(s, LaneStatus::Queued | LaneStatus::Running)) {
+                    "its lanes are still queued or running"
+                } else {
+                    "none of its lanes failed"
+                };
+                return Err(DbError::Conflict(format!("nothing of suite {suite_id} to rerun: {why}")));
+            }
+            let mut made = Vec::with_capacity(chosen.len());
+            for (lane, status) in chosen {
+                made.push(apply_action(&tx, lane, status, LaneAction::Rerun, &now)?);
+            }
+            refresh_suite(&tx, suite_id)?;
+            tx.commit()?;
+            Ok(made)
+        })
+        .await
+    }
+}

@@ -38,6 +38,7 @@ pub mod record_cache;
 pub mod routes;
 mod run_loader;
 mod stream;
+mod suite_reruns;
 pub mod tail_cache;
 mod timed_body;
 

@@ -12,7 +12,7 @@ use crate::state::AppState;
 use super::compat::{actions, dto as compat_dto, meta as compat_meta, nightly};
 use super::dto;
 use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
-use super::{branch, lane_runs, lists, login, meta, pikaci, raw, stream};
+use super::{branch, lane_runs, lists, login, meta, pikaci, raw, stream, suite_reruns};
 use crate::pages;
 
 fn filter(method: Method) -> MethodFilter {
@@ -335,6 +335,24 @@ routes! {
         summary: "Put every queued, running or failed lane of the nightly run back in the queue",
         params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
         answer: Answer::json::<dto::RecoverDone>("How many lanes were requeued"),
+    }
+    Post "/git/branch/{branch_id}/ci/rerun" => suite_reruns::branch {
+        access: Write,
+        summary: "Rerun the branch's newest suite: a new attempt, in the same suite, of every finished lane (or with failed=1 of the failed ones); lanes still queued or running are left alone. From a page's form (cookie and csrf), 303 back to the page",
+        params: [
+            path("branch_id", ParamKind::RowId, "The branch"),
+            query("failed", FLAG, "1: only the lanes that failed"),
+        ],
+        answer: Answer::json::<suite_reruns::SuiteRerun>("The suite and the new lane runs (409 when nothing is to rerun, saying why)"),
+    }
+    Post "/git/nightly/{nightly_run_id}/rerun" => suite_reruns::nightly {
+        access: Write,
+        summary: "Rerun a whole nightly run: a new attempt of every finished lane (or with failed=1 of the failed ones), in the same run. From a page's form, 303 back to the page",
+        params: [
+            path("nightly_run_id", ParamKind::RowId, "The nightly run"),
+            query("failed", FLAG, "1: only the lanes that failed"),
+        ],
+        answer: Answer::json::<suite_reruns::SuiteRerun>("The suite and the new lane runs (409 when nothing is to rerun, saying why)"),
     }
     Get "/git/branch/{branch_id}" => compat_meta::branch_page {
         access: Public,

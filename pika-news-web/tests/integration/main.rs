@@ -5,6 +5,7 @@ mod browser;
 mod forge;
 mod page_env;
 mod served;
+mod suite_reruns;
 mod support;
 
 mod actions;

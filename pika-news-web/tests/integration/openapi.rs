@@ -224,6 +224,8 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let n_requeue = "/git/nightly/{nightly_run_id}/requeue/{lane_run_id}";
     let n_rerun = "/git/nightly/{nightly_run_id}/rerun/{lane_run_id}";
     let n_recover = "/git/nightly/{nightly_run_id}/recover";
+    let b_suite_rerun = "/git/branch/{branch_id}/ci/rerun";
+    let n_suite_rerun = "/git/nightly/{nightly_run_id}/rerun";
     let admin = app.db.create_token("admin", Role::Admin).unwrap();
     let a = Some(admin.as_str());
     let (challenge, verify, allowlist) = (
@@ -360,6 +362,25 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
             r,
         ),
         example(get, lane_log, "/git/api/forge/lane/999/log", r),
+        example(
+            post,
+            b_suite_rerun,
+            format!("/git/branch/{branch}/ci/rerun?failed=1"),
+            w,
+        ),
+        example(
+            post,
+            b_suite_rerun,
+            format!("/git/branch/{branch}/ci/rerun?failed=1"),
+            w,
+        ),
+        example(post, b_suite_rerun, "/git/branch/424242/ci/rerun", w),
+        example(
+            post,
+            n_suite_rerun,
+            format!("/git/nightly/{nightly}/rerun"),
+            w,
+        ),
         example(get, branches, "/git/api/forge/branches", r),
         example(get, branches, "/git/api/forge/branches?limit=1", r),
         example(get, branches, "/git/api/forge/branches?limit=0", r),
