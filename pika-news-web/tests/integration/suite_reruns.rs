@@ -36,7 +36,7 @@ async fn a_branch_suite_is_rerun_whole_or_its_failed_lanes_only() {
     assert_eq!(lanes.len(), 3);
     let attempt = lanes
         .iter()
-        .find(|l| l.id.to_string() == new[0].to_string())
+        .find(|l| serde_json::json!(l.id) == new[0])
         .unwrap();
     assert_eq!(attempt.lane, "pre-merge");
     assert_eq!(attempt.status, LaneStatus::Queued);
