@@ -43,9 +43,11 @@ pub mod live;
 mod login;
 mod pages;
 pub mod ph_session;
+mod query;
 pub mod sandbox;
 pub mod scheduler;
 mod server;
+mod session;
 mod state;
 mod watch;
 

@@ -31,7 +31,6 @@ mod login;
 mod meta;
 mod openapi;
 mod pikaci;
-pub(crate) mod query;
 mod raw;
 pub mod record_cache;
 pub mod routes;
@@ -40,10 +39,11 @@ mod stream;
 pub mod tail_cache;
 mod timed_body;
 
+// The query parsers are shared with the pages; `super::query` still names them.
+pub(crate) use crate::query;
 pub(crate) use branch::{branch_by_id_or_404, branch_or_404, nightly_by_id_or_404, nightly_or_404};
 pub use heavy::HeavyReads;
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
-pub(crate) use raw::{kind_word, raw_url};
 pub use routes::{Access, ROUTES, openapi_document, router};
 pub use run_loader::MAX_SERVED_RECORD_BYTES;
 pub(crate) use run_loader::{blocking, load_run};

@@ -17,10 +17,10 @@ use axum::extract::{Path, State};
 
 use super::dto::{BranchRerun, LaneMutation, NightlyRerun, RecoverDone};
 use super::view::lane_status;
-use crate::api::query;
 use crate::auth::WriteAccess;
 use crate::db::{BranchId, LaneAction, LaneRunId, LaneScope, NightlyRunId, SuiteId};
 use crate::error::ApiError;
+use crate::query;
 use crate::state::AppState;
 
 fn branch_scope(raw: &str) -> Result<(BranchId, LaneScope), ApiError> {

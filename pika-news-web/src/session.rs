@@ -3,7 +3,7 @@
 //! - The page cookie ([`COOKIE`]: HttpOnly, SameSite=Strict, Path=/ (pages are under
 //!   both /git and /news), and
 //!   Secure when `[http] public_url` is https) is set only by the sign-in
-//!   form ([`super::sign_in`]), a POST the user submits. A page opened with
+//!   form (`pages::sign_in`), a POST the user submits. A page opened with
 //!   `?token=T` logs nobody in (a link from someone else must not sign the
 //!   victim in as them): it answers `303 See Other` to the sign-in form,
 //!   without the token, and sets no cookie. The API's read routes (the raw
@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 use crate::auth::{COOKIE, cookie_token, role_of};
 use crate::db::Role;
 use crate::error::ApiError;
-use crate::links::sign_in_address;
+use crate::links::Prefix;
 use crate::state::AppState;
 
 /// The form field value that proves a post came from a page this server
@@ -44,6 +44,8 @@ pub(crate) fn csrf_for(token: &str) -> String {
 pub(crate) struct Viewer {
     /// The `csrf` field for lane forms, when the viewer may post them.
     pub csrf: Option<String>,
+    /// The prefix the page was asked for under: its links stay under it.
+    pub prefix: Prefix,
 }
 
 /// The page cookie holding `token`: HttpOnly (no script reads it),
@@ -90,7 +92,8 @@ impl FromRequestParts<AppState> for Viewer {
             // No login by link: the token leaves the address, and the user
             // signs in (or not) through the form.
             let back = local_page(Some(&without_token(parts)));
-            return Err(Redirect::to(&sign_in_address(&back)).into_response());
+            let prefix = Prefix::of_path(parts.uri.path());
+            return Err(Redirect::to(&prefix.sign_in_address(&back)).into_response());
         }
         let has_header = parts.headers.contains_key(header::AUTHORIZATION);
         let cookie = (!has_header).then(|| cookie_token(parts)).flatten();
@@ -114,7 +117,10 @@ impl FromRequestParts<AppState> for Viewer {
             (Some(token), Some(r)) if r >= Role::Write => Some(csrf_for(token)),
             _ => None,
         };
-        Ok(Self { csrf })
+        Ok(Self {
+            csrf,
+            prefix: Prefix::of_path(parts.uri.path()),
+        })
     }
 }
 
