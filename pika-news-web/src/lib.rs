@@ -44,6 +44,8 @@ mod login;
 mod pages;
 pub mod ph_session;
 mod query;
+pub mod routes;
+mod rows;
 pub mod sandbox;
 pub mod scheduler;
 mod server;
@@ -51,9 +53,7 @@ mod session;
 mod state;
 mod watch;
 
-pub use api::{
-    Access, HeavyReads, MAX_SERVED_RECORD_BYTES, ROUTES, RouteDoc, openapi_document, router,
-};
+pub use api::{HeavyReads, MAX_SERVED_RECORD_BYTES, RouteDoc};
 pub use auth::{AdminAccess, COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,
@@ -62,5 +62,6 @@ pub use config::{
 pub use data_dir::DataDir;
 pub use error::ApiError;
 pub use login::Logins;
+pub use routes::{Access, ROUTES, openapi_document, router};
 pub use server::{ServeError, serve};
 pub use state::{AppState, StateFields};

@@ -13,11 +13,12 @@ use super::Scope;
 use super::format::{between, duration, job_took, parse_time, stored_time_element};
 use super::html::{Crumb, Page, short_head, status, status_dot};
 use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
-use crate::api::{branch_or_404, load_run};
+use crate::api::load_run;
 use crate::db::{Branch, Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
 use crate::links::{Prefix, query_value};
 use crate::query;
+use crate::rows::branch_or_404;
 use crate::session::Viewer;
 use crate::state::AppState;
 

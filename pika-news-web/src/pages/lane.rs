@@ -26,11 +26,12 @@ use super::log_source::{LogView, job_log_opener, lane_log_opener, read_log};
 use super::summary::lane_duration;
 use super::viewer::{Sources, ViewerOptions, render};
 use super::window::{Window, WindowAt};
-use crate::api::{branch_by_id_or_404, load_run, nightly_by_id_or_404};
+use crate::api::load_run;
 use crate::db::{BranchId, Lane, LaneRunId, LaneStatus, NightlyRunId};
 use crate::error::ApiError;
 use crate::links::{Prefix, job_query, kind_word, query_value};
 use crate::query::{self, Params};
+use crate::rows::{branch_by_id_or_404, nightly_by_id_or_404};
 use crate::session::Viewer;
 use crate::state::AppState;
 

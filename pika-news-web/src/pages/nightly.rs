@@ -14,11 +14,11 @@ use super::branch::lanes_table;
 use super::format::{stored_time_element, time_element};
 use super::html::{Crumb, Page, short_head, status};
 use super::summary::{summarize, summary_line, summary_text};
-use crate::api::nightly_or_404;
 use crate::db::{NightlyRun, Suite};
 use crate::error::ApiError;
 use crate::links::Prefix;
 use crate::query;
+use crate::rows::nightly_or_404;
 use crate::session::Viewer;
 use crate::state::AppState;
 

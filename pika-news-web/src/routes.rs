@@ -1,6 +1,8 @@
-//! THE route list. Every route is declared once, below, with the access it
-//! needs, its parameters and its answer's type; [`router`] and the OpenAPI
-//! document ([`openapi_document`]) are both made from it.
+//! THE route list, of the API and the pages alike. Every route is declared
+//! once, below, with the access it needs, its parameters and its answer's
+//! type; [`router`] and the OpenAPI document ([`openapi_document`]) are both
+//! made from it. It sits beside `api` and `pages`, which never import each
+//! other.
 
 use axum::Json;
 use axum::Router;
@@ -9,10 +11,10 @@ use axum::routing::{MethodFilter, on};
 pub use crate::auth::Access;
 use crate::state::AppState;
 
-use super::compat::{actions, dto as compat_dto, meta as compat_meta, nightly};
-use super::dto;
-use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
-use super::{branch, lane_runs, login, meta, pikaci, raw, stream};
+use crate::api::compat::{actions, dto as compat_dto, meta as compat_meta, nightly};
+use crate::api::dto;
+use crate::api::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
+use crate::api::{branch, json_errors, lane_runs, login, meta, pikaci, raw, stream};
 use crate::pages;
 
 fn filter(method: Method) -> MethodFilter {
@@ -385,7 +387,7 @@ routes! {
 pub fn router(state: AppState) -> Router {
     add_routes(Router::new())
         .fallback(meta::not_found)
-        .layer(axum::middleware::from_fn(super::json_errors::json_errors))
+        .layer(axum::middleware::from_fn(json_errors::json_errors))
         .with_state(state)
 }
 
