@@ -226,7 +226,7 @@ routes! {
         params: [],
         answer: Answer::json::<dto::Me>("The token's name as npub and what its role allows"),
     }
-    Post "/git/branch/{branch_id}/ci/fail/{lane_run_id}" => actions::branch_fail {
+    Post "/git/branch/{branch_id}/ci/fail/{lane_run_id}" => actions::act::<actions::Fail> {
         access: Write,
         summary: "Fail a queued or running lane of the branch",
         params: [
@@ -235,7 +235,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/git/branch/{branch_id}/ci/requeue/{lane_run_id}" => actions::branch_requeue {
+    Post "/git/branch/{branch_id}/ci/requeue/{lane_run_id}" => actions::act::<actions::Requeue> {
         access: Write,
         summary: "Put a queued, running or failed lane of the branch back in the queue",
         params: [
@@ -244,7 +244,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/git/branch/{branch_id}/ci/rerun/{lane_run_id}" => actions::branch_rerun {
+    Post "/git/branch/{branch_id}/ci/rerun/{lane_run_id}" => actions::act::<actions::Rerun> {
         access: Write,
         summary: "Run a finished lane of the branch again (a new lane run in the same suite)",
         params: [
@@ -253,7 +253,7 @@ routes! {
         ],
         answer: Answer::json::<dto::BranchRerun>("The suite and the new lane run"),
     }
-    Post "/git/branch/{branch_id}/ci/recover/{run_id}" => actions::branch_recover {
+    Post "/git/branch/{branch_id}/ci/recover/{run_id}" => actions::act::<actions::Recover> {
         access: Write,
         summary: "Put every queued, running or failed lane of a suite back in the queue",
         params: [
@@ -274,7 +274,7 @@ routes! {
         params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
         answer: Answer::json::<dto::NightlyDetail>("The nightly run"),
     }
-    Post "/git/nightly/{nightly_run_id}/fail/{lane_run_id}" => actions::nightly_fail {
+    Post "/git/nightly/{nightly_run_id}/fail/{lane_run_id}" => actions::act::<actions::Fail> {
         access: Write,
         summary: "Fail a queued or running lane of the nightly run",
         params: [
@@ -283,7 +283,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/git/nightly/{nightly_run_id}/requeue/{lane_run_id}" => actions::nightly_requeue {
+    Post "/git/nightly/{nightly_run_id}/requeue/{lane_run_id}" => actions::act::<actions::Requeue> {
         access: Write,
         summary: "Put a queued, running or failed lane of the nightly run back in the queue",
         params: [
@@ -292,7 +292,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/git/nightly/{nightly_run_id}/rerun/{lane_run_id}" => actions::nightly_rerun {
+    Post "/git/nightly/{nightly_run_id}/rerun/{lane_run_id}" => actions::act::<actions::Rerun> {
         access: Write,
         summary: "Run a finished lane of the nightly run again (a new lane run in the same nightly run)",
         params: [
@@ -301,7 +301,7 @@ routes! {
         ],
         answer: Answer::json::<dto::NightlyRerun>("The nightly run and the new lane run"),
     }
-    Post "/git/nightly/{nightly_run_id}/recover" => actions::nightly_recover {
+    Post "/git/nightly/{nightly_run_id}/recover" => actions::act::<actions::Recover> {
         access: Write,
         summary: "Put every queued, running or failed lane of the nightly run back in the queue",
         params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],

@@ -26,6 +26,7 @@ pub mod heavy;
 mod http_range;
 pub(crate) mod json_errors;
 pub(crate) mod lane_runs;
+pub(crate) mod lane_view;
 pub(crate) mod login;
 pub(crate) mod meta;
 pub(crate) mod openapi;
