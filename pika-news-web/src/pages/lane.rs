@@ -15,7 +15,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use maud::{Markup, html};
-use pikaci_core::{JobId, JobRecord, LogFile, RunId, RunRecord, RunStatus};
+use pikaci_core::{JobId, LogFile, RunId, RunRecord, RunStatus};
+use pikaci_store::default_job;
 
 use super::Scope;
 use super::branch::lane_actions;
@@ -44,14 +45,15 @@ enum Shown {
     Lane,
 }
 
-/// The job opened when none is asked for: a running one, else a failed
-/// one, else the first.
-fn default_job(run: &RunRecord) -> Option<&JobRecord> {
-    run.jobs
-        .iter()
-        .find(|j| j.status == RunStatus::Running)
-        .or_else(|| run.jobs.iter().find(|j| j.status == RunStatus::Failed))
-        .or_else(|| run.jobs.first())
+/// The job the page opens when none is asked for: a running one, else a
+/// failed one (what a reader came to see), else the run's default job
+/// (`pikaci_store::default_job`, the rule every log route applies) once it
+/// has started; a run with no started job opens the lane's own log.
+fn job_to_open(run: &RunRecord) -> Option<&JobId> {
+    let with = |status| run.jobs.iter().find(|j| j.status == status).map(|j| &j.id);
+    with(RunStatus::Running)
+        .or_else(|| with(RunStatus::Failed))
+        .or_else(|| default_job(run).filter(|id| run.job(id).is_some()))
 }
 
 /// What the query string asks the page for.
@@ -77,10 +79,10 @@ impl Asked {
             }
         };
         let asked: Option<JobId> = query::id(params, "job")?;
-        let shown = match (file, asked, run.and_then(default_job)) {
+        let shown = match (file, asked, run.and_then(job_to_open)) {
             (None, _, _) => Shown::Lane,
             (Some(file), Some(job), _) => Shown::Job(job, file),
-            (Some(file), None, Some(job)) => Shown::Job(job.id.clone(), file),
+            (Some(file), None, Some(job)) => Shown::Job(job.clone(), file),
             (Some(_), None, None) => Shown::Lane,
         };
         let at = match query::number(params, "line")? {
@@ -423,4 +425,48 @@ async fn lane_page(
         active,
     }
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pikaci_core::JobRecord;
+
+    fn run(statuses: &[(&str, RunStatus)], planned: &[&str]) -> RunRecord {
+        let mut r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        r.jobs = statuses
+            .iter()
+            .map(|(id, st)| {
+                let mut j = JobRecord::for_test(id, r.created_at);
+                j.status = *st;
+                j
+            })
+            .collect();
+        r.planned_jobs = planned.iter().map(|p| p.parse().unwrap()).collect();
+        r
+    }
+
+    #[test]
+    fn the_page_opens_a_running_then_a_failed_then_the_default_job() {
+        let id = |r: &RunRecord| job_to_open(r).map(|j| j.as_str().to_owned());
+        let r = run(
+            &[
+                ("a", RunStatus::Passed),
+                ("b", RunStatus::Failed),
+                ("c", RunStatus::Running),
+            ],
+            &[],
+        );
+        assert_eq!(id(&r).as_deref(), Some("c"));
+        let r = run(&[("a", RunStatus::Passed), ("b", RunStatus::Failed)], &[]);
+        assert_eq!(id(&r).as_deref(), Some("b"));
+        let r = run(
+            &[("a", RunStatus::Passed), ("b", RunStatus::Passed)],
+            &["a", "b"],
+        );
+        assert_eq!(id(&r), default_job(&r).map(|j| j.as_str().to_owned()));
+        // Planned but not started: the lane's own log, not an empty job.
+        let r = run(&[], &["a"]);
+        assert_eq!(id(&r), None);
+    }
 }
