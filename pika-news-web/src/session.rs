@@ -91,8 +91,8 @@ impl FromRequestParts<AppState> for Viewer {
         if has_query_token(parts) {
             // No login by link: the token leaves the address, and the user
             // signs in (or not) through the form.
-            let back = local_page(Some(&without_token(parts)));
             let prefix = Prefix::of_path(parts.uri.path());
+            let back = local_page(Some(&without_token(parts)), prefix);
             return Err(Redirect::to(&prefix.sign_in_address(&back)).into_response());
         }
         let has_header = parts.headers.contains_key(header::AUTHORIZATION);
@@ -159,8 +159,8 @@ pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     bare.is_empty() || bare != host
 }
 
-/// A page of this server to go back to, or the CI overview.
-pub(crate) fn local_page(back: Option<&String>) -> String {
+/// A page of this server to go back to, or the CI overview under `prefix`.
+pub(crate) fn local_page(back: Option<&String>, prefix: Prefix) -> String {
     match back {
         Some(b)
             if (b.starts_with("/news/") || b.starts_with("/git/"))
@@ -171,7 +171,7 @@ pub(crate) fn local_page(back: Option<&String>) -> String {
         {
             b.clone()
         }
-        _ => "/news/ci".to_owned(),
+        _ => prefix.ci(),
     }
 }
 
@@ -209,12 +209,8 @@ pub(crate) async fn writer(
         return Err(ApiError::Unauthorized);
     }
     crate::auth::Access::Write.check(Some(role), state.public_read)?;
-    Ok((
-        parts,
-        Writer::Form {
-            back: local_page(fields.get("back")),
-        },
-    ))
+    let back = local_page(fields.get("back"), Prefix::of_path(parts.uri.path()));
+    Ok((parts, Writer::Form { back }))
 }
 
 /// The answer to a form post: back to the page it came from.
@@ -235,7 +231,7 @@ mod tests {
 
     #[test]
     fn only_local_pages_are_gone_back_to() {
-        let page = |s: &str| local_page(Some(&s.to_owned()));
+        let page = |s: &str| local_page(Some(&s.to_owned()), Prefix::News);
         assert_eq!(page("/news/branch/1/ci"), "/news/branch/1/ci");
         assert_eq!(page("/git/branch/1/ci"), "/git/branch/1/ci");
         for bad in [
@@ -249,7 +245,13 @@ mod tests {
         ] {
             assert_eq!(page(bad), "/news/ci", "{bad:?}");
         }
-        assert_eq!(local_page(None), "/news/ci");
+        assert_eq!(local_page(None, Prefix::News), "/news/ci");
+        assert_eq!(local_page(None, Prefix::Git), "/git/ci");
+        assert_eq!(
+            page("/git/x"),
+            "/git/x",
+            "a page under the other prefix is kept"
+        );
     }
 
     #[test]

@@ -67,7 +67,7 @@ fn form_page(prefix: Prefix, back: &str, problem: Option<&str>) -> Page {
 
 /// `GET /news/sign-in`: the form.
 pub(crate) async fn form(prefix: Prefix, query: Query<Back>) -> Response {
-    form_page(prefix, &local_page(query.back.as_ref()), None).into_response()
+    form_page(prefix, &local_page(query.back.as_ref(), prefix), None).into_response()
 }
 
 /// `POST /news/sign-in`: exchanges the submitted token for the cookie.
@@ -80,7 +80,7 @@ pub(crate) async fn submit(
     if cross_site(&headers) {
         return Err(ApiError::CrossSite);
     }
-    let back = local_page(form.back.as_ref());
+    let back = local_page(form.back.as_ref(), prefix);
     let token = form.token.trim();
     let well_formed = !token.is_empty()
         && token.len() <= MAX_TOKEN
