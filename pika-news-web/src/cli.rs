@@ -148,6 +148,10 @@ pub(crate) fn main() -> ExitCode {
     if let Some(code) = supervisor::dispatch(std::env::args_os()) {
         return code;
     }
+    // ... and as the first step of each pikaci lane: into its cgroup, then pikaci.
+    if let Some(code) = pikaci_core::cgroup::enter::dispatch(std::env::args_os()) {
+        return code;
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()

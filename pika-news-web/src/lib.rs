@@ -1,4 +1,8 @@
-//! pika-news: the forge CI service over pikaci.
+//! pika-news: the forge CI service over pikaci, served over HTTP.
+//!
+//! What the service decides (configuration, database, scheduler, lanes,
+//! sandbox, login) is `pika_news_core`'s; it is re-exported here under the
+//! same module names. This crate serves it:
 //!
 //! - [`Config`]: `pika-news.toml`, with the repository's pikaci state root
 //!   derived by [`pikaci_state_root`] and its [`DataDir`].
@@ -6,9 +10,10 @@
 //!   with typed rows ([`db::types`]) and a [`clock::Clock`] for every time it stores.
 //! - [`scheduler::Scheduler`]: branch heads become suites and lanes, which it
 //!   claims and runs ([`lanes`]).
-//! - [`api`]: the route list ([`ROUTES`], each with its [`Access`]), the
-//!   [`router`] and the OpenAPI document made from it, and the [`api::dto`]
-//!   shapes every answer has.
+//! - [`routes`]: the route list of the API and the pages ([`ROUTES`], each
+//!   with its [`Access`]), the [`router`] and the OpenAPI document made from
+//!   it; [`api`]: the JSON handlers and the [`api::dto`] shapes every answer
+//!   has. The pages are templates beside them.
 //! - [`live`]: a running job's log as Server-Sent Events, one shared
 //!   follower per log however many clients watch it.
 //! - [`ph_session::PhSession`]: the session file upstream's `ph` client reads,
@@ -31,27 +36,23 @@
 
 pub mod api;
 mod auth;
-pub mod clock;
-mod config;
-mod data_dir;
-pub mod db;
 mod error;
 pub mod http;
-pub mod lanes;
 mod links;
 pub mod live;
-mod login;
 mod pages;
-pub mod ph_session;
 mod query;
 pub mod routes;
 mod rows;
-pub mod sandbox;
-pub mod scheduler;
 mod server;
 mod session;
 mod state;
 mod watch;
+
+// The service's logic without HTTP lives in pika-news-core; these names
+// keep its modules where this crate's code and its embedders found them.
+pub use pika_news_core::{clock, db, lanes, ph_session, sandbox, scheduler};
+use pika_news_core::{config, data_dir, login};
 
 pub use api::{HeavyReads, MAX_SERVED_RECORD_BYTES, RouteDoc};
 pub use auth::{AdminAccess, COOKIE, ReadAccess, WriteAccess};

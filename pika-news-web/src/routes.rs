@@ -385,10 +385,14 @@ routes! {
 
 /// Every route of pika-news, over `state`. The caller binds and serves it.
 pub fn router(state: AppState) -> Router {
-    add_routes(Router::new())
+    let routes = add_routes(Router::new())
         .fallback(meta::not_found)
+        .with_state(state);
+    // Around the whole router, not each route: a 405's `Allow` header is
+    // added by the route's method router after its own layers ran.
+    Router::new()
+        .fallback_service(routes)
         .layer(axum::middleware::from_fn(json_errors::json_errors))
-        .with_state(state)
 }
 
 /// The OpenAPI 3.1 document of every route.

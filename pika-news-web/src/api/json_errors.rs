@@ -27,6 +27,9 @@ fn is_bare(response: &Response) -> bool {
 
 /// The middleware: rewrites a non-JSON error answer as JSON.
 pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
+    // What a 405 names: the method and path asked for (never the query).
+    // Both clones share the request's bytes: no allocation per request.
+    let (method, uri) = (request.method().clone(), request.uri().clone());
     let response = next.run(request).await;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || !is_bare(&response) {
@@ -54,9 +57,13 @@ pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
                 .headers
                 .get(header::ALLOW)
                 .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_owned();
-            format!("method not allowed; this route takes {allowed}")
+                .map(|v| v.split(',').map(str::trim).collect::<Vec<_>>().join(", "))
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| "other methods".to_owned());
+            format!(
+                "method not allowed: {method} {} takes {allowed}",
+                uri.path()
+            )
         }
         None => status.canonical_reason().unwrap_or("error").to_lowercase(),
     };

@@ -124,7 +124,10 @@ fn lanes_from_a_uid_range_run_apart_and_their_runs_end_up_the_services() {
         "hold",
         &format!(
             r#"
-echo "A uid=$(id -u) gid=$(id -g) groups=$(id -G) home=$HOME tmp=$TMPDIR path=$PATH"
+echo "A uid=$(id -u) gid=$(id -g) groups=$(id -G) home=$HOME tmp=$TMPDIR path=$PATH cgroup=$(sed -n 's/^0:://p' /proc/self/cgroup)"
+for p in /proc/[0-9]*; do
+  [ "$(stat -c %u $p 2>/dev/null)" = "$(id -u)" ] && echo "A-PROC cgroup=$(sed -n 's/^0:://p' $p/cgroup 2>/dev/null) pid=${{p#/proc/}} $(tr '\0' ' ' < $p/cmdline 2>/dev/null | cut -c1-60)"
+done
 printf '%s %s %s %s\n' "$PIKACI_RUN_ID" "$HOME" "$(id -u)" "$PIKACI_SOURCE_ROOT" > {meet}/a-info.tmp
 mv {meet}/a-info.tmp {meet}/a-info
 for i in $(seq 1800); do [ -e {meet}/b-done ] && exit 0; sleep 0.1; done
@@ -204,6 +207,21 @@ touch {meet}/b-done
         "{a_home}"
     );
     assert_eq!(field(&a_log, "A ", "tmp"), format!("{a_home}/tmp"));
+    // Every process of the lane (pikaci, what it forked as it started, the
+    // job) is in the lane's cgroup: none started before it was moved in.
+    let cgroup = field(&a_log, "A ", "cgroup");
+    assert!(cgroup.starts_with("/pika-news-lane-"), "{a_log}");
+    let procs: Vec<&str> = a_log.lines().filter(|l| l.starts_with("A-PROC ")).collect();
+    assert!(
+        procs.len() >= 3,
+        "pikaci, the job's shell and more: {a_log}"
+    );
+    for p in procs {
+        assert!(
+            p.starts_with(&format!("A-PROC cgroup={cgroup} ")),
+            "outside the lane's cgroup: {p}\n{a_log}"
+        );
+    }
     // The lane's PATH, not the service's.
     assert_eq!(
         field(&a_log, "A ", "path"),

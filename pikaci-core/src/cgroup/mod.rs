@@ -18,7 +18,10 @@
 //!   [`Cgroup::remove`] removes it.
 //! - [`await_membership`]: the job supervisor waits until it has been moved
 //!   in before it starts the job, so no process of the job starts outside.
+//! - [`enter`]: the same wait for a child that is not supervised (a pikaci
+//!   lane): it waits to be moved in, then `exec`s the program.
 
+pub mod enter;
 mod file;
 mod group;
 mod layout;

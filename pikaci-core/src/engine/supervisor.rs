@@ -150,6 +150,12 @@ impl JobSupervisor {
         self.argv_in(grace, None, program, args)
     }
 
+    /// The program it runs as (this binary, by its path): what a lane
+    /// starts to enter its cgroup too ([`crate::cgroup::enter`]).
+    pub fn program(&self) -> &std::path::Path {
+        &self.program
+    }
+
     /// [`argv`](Self::argv), for a supervisor that first waits (at most
     /// [`AWAIT_CGROUP_LIMIT`]) until whoever started it has moved it into
     /// the v2 cgroup `cgroup` (as `/proc/self/cgroup` names it), so every

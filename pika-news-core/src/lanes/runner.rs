@@ -436,7 +436,10 @@ pub async fn run_lane(
     };
     // Started through another program, the command is found here first, so
     // a missing one is reported as such.
-    let program = if spec.confinement.setpriv.is_some() || supervisor.is_some() {
+    let through_another = spec.confinement.setpriv.is_some()
+        || supervisor.is_some()
+        || (pikaci && spec.cgroup.is_some() && spec.confinement.supervisor.is_some());
+    let program = if through_another {
         match resolve_program(
             &program,
             env.get("PATH"),
@@ -468,11 +471,22 @@ pub async fn run_lane(
             let (sup_program, sup_args) = sup.argv_in(spec.kill_grace, in_cgroup, &program, &args);
             (sup_program.into_os_string(), sup_args, Some(pipe))
         }
-        None => (
-            program.into(),
-            args.into_iter().map(OsString::from).collect(),
-            None,
-        ),
+        // A pikaci lane is pikaci itself (so a cancel reaches it as a
+        // signal to its group), but it forks helpers at once: it first
+        // waits, as this binary, to be moved into the lane's cgroup, then
+        // becomes pikaci, so nothing of it starts outside.
+        None => match (cgroup.as_ref(), &spec.confinement.supervisor) {
+            (Some(cgroup), Some(sup)) if pikaci && !cgroup.path().is_empty() => (
+                sup.program().as_os_str().to_owned(),
+                pikaci_core::cgroup::enter::enter_args(cgroup.path(), program, args),
+                None,
+            ),
+            _ => (
+                program.into(),
+                args.into_iter().map(OsString::from).collect(),
+                None,
+            ),
+        },
     };
     let mut cmd = match &spec.confinement.setpriv {
         Some(setpriv) => {
