@@ -223,8 +223,10 @@ fn heading(branch: &Branch, now: Timestamp) -> Markup {
     }
 }
 
-/// Where the branch's actions (merge, close) go: the forms for a viewer
-/// who may use them, between the heading and the runs. None yet.
+/// The branch's actions (merge, close): their forms, for a viewer who may
+/// use them, go here, between the heading and the runs. The fragment that
+/// makes them (`pages/branch_actions.rs`, a function returning `Markup`) is
+/// called from this one place; until it exists the page shows none.
 fn branch_actions(_viewer: &Viewer, _branch: &Branch) -> Markup {
     html! {}
 }
