@@ -10,9 +10,10 @@
 //!   with typed rows ([`db::types`]) and a [`clock::Clock`] for every time it stores.
 //! - [`scheduler::Scheduler`]: branch heads become suites and lanes, which it
 //!   claims and runs ([`lanes`]).
-//! - [`api`]: the route list ([`ROUTES`], each with its [`Access`]), the
-//!   [`router`] and the OpenAPI document made from it, and the [`api::dto`]
-//!   shapes every answer has.
+//! - [`routes`]: the route list of the API and the pages ([`ROUTES`], each
+//!   with its [`Access`]), the [`router`] and the OpenAPI document made from
+//!   it; [`api`]: the JSON handlers and the [`api::dto`] shapes every answer
+//!   has. The pages are templates beside them.
 //! - [`live`]: a running job's log as Server-Sent Events, one shared
 //!   follower per log however many clients watch it.
 //! - [`ph_session::PhSession`]: the session file upstream's `ph` client reads,
@@ -40,7 +41,11 @@ pub mod http;
 mod links;
 pub mod live;
 mod pages;
+mod query;
+pub mod routes;
+mod rows;
 mod server;
+mod session;
 mod state;
 mod watch;
 
@@ -49,9 +54,7 @@ mod watch;
 pub use pika_news_core::{clock, db, lanes, ph_session, sandbox, scheduler};
 use pika_news_core::{config, data_dir, login};
 
-pub use api::{
-    Access, HeavyReads, MAX_SERVED_RECORD_BYTES, ROUTES, RouteDoc, openapi_document, router,
-};
+pub use api::{HeavyReads, MAX_SERVED_RECORD_BYTES, RouteDoc};
 pub use auth::{AdminAccess, COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,
@@ -60,5 +63,6 @@ pub use config::{
 pub use data_dir::DataDir;
 pub use error::ApiError;
 pub use login::Logins;
+pub use routes::{Access, ROUTES, openapi_document, router};
 pub use server::{ServeError, serve};
 pub use state::{AppState, StateFields};

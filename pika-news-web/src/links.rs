@@ -1,12 +1,15 @@
 //! The addresses the server prints: every route is served under two
 //! prefixes, `/git` (today's pika-git) and `/news` (the older pika-news),
-//! and a link printed in an answer stays under the prefix the request came
-//! in on ([`Prefix`]).
+//! and a link printed in an answer or a page stays under the prefix the
+//! request came in on ([`Prefix`]). Every address a page or an answer
+//! prints is made here, from the prefix, so none is written twice.
 
 use std::convert::Infallible;
+use std::fmt::Display;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
+use pikaci_core::{JobId, LogFile, RunId};
 
 /// The prefix every route is declared under: today's pika-git and its `ph`.
 pub const GIT_PREFIX: &str = "/git";
@@ -14,16 +17,6 @@ pub const GIT_PREFIX: &str = "/git";
 /// The older prefix (pika-news and the `ph` of its day): every route under
 /// [`GIT_PREFIX`] is served under it too, by the same handler.
 pub const NEWS_PREFIX: &str = "/news";
-
-/// The address of the sign-in form (served under both prefixes; the form
-/// posts here whichever it was shown under).
-pub(crate) const SIGN_IN: &str = "/news/sign-in";
-
-/// The address of the sign-in form, going back to `back` (a page of this
-/// server) once signed in.
-pub(crate) fn sign_in_address(back: &str) -> String {
-    format!("{SIGN_IN}?back={}", percent_encode(back))
-}
 
 /// Encodes `s` for a query value: all but unreserved characters and `/`.
 fn percent_encode(s: &str) -> String {
@@ -36,6 +29,33 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
+}
+
+/// Percent-encodes a query value (everything but unreserved characters).
+pub(crate) fn query_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The word a log file has in a query (`kind=host|guest`).
+pub(crate) fn kind_word(file: LogFile) -> &'static str {
+    match file {
+        LogFile::Host => "host",
+        LogFile::Guest => "guest",
+    }
+}
+
+/// A query string naming a job's log (`job=..&kind=..`), as the lane page
+/// and the log routes read it.
+pub(crate) fn job_query(job: &str, kind: &str) -> String {
+    format!("job={}&kind={}", query_value(job), query_value(kind))
 }
 
 /// The prefix a request came in on: `/news` for a path under it, else
@@ -64,6 +84,67 @@ impl Prefix {
             Self::News => NEWS_PREFIX,
         }
     }
+
+    /// The CI overview page: `{prefix}/ci`.
+    pub(crate) fn ci(self) -> String {
+        format!("{}/ci", self.as_str())
+    }
+
+    /// A branch's CI page: `{prefix}/branch/{id}/ci`.
+    pub(crate) fn branch_page(self, branch: impl Display) -> String {
+        format!("{}/branch/{branch}/ci", self.as_str())
+    }
+
+    /// A nightly run's page: `{prefix}/nightly/{id}`.
+    pub(crate) fn nightly_page(self, nightly: impl Display) -> String {
+        format!("{}/nightly/{nightly}", self.as_str())
+    }
+
+    /// The sign-in form (the form posts here whichever prefix it was shown
+    /// under).
+    pub(crate) fn sign_in(self) -> String {
+        format!("{}/sign-in", self.as_str())
+    }
+
+    /// The sign-in form, going back to `back` (a page of this server) once
+    /// signed in.
+    pub(crate) fn sign_in_address(self, back: &str) -> String {
+        format!("{}?back={}", self.sign_in(), percent_encode(back))
+    }
+
+    /// A lane action's route (`rerun`, `requeue`, `fail`), which the lane
+    /// buttons post to.
+    pub(crate) fn lane_action(self, lane: impl Display, action: &str) -> String {
+        format!("{}/api/forge/lane/{lane}/{action}", self.as_str())
+    }
+
+    /// A lane run's own log, as JSON by offset and limit.
+    pub(crate) fn lane_log(self, lane: impl Display) -> String {
+        format!("{}/api/forge/lane/{lane}/log", self.as_str())
+    }
+
+    /// The raw route of a run's logs, without the query.
+    pub(crate) fn raw_path(self, run: &RunId) -> String {
+        format!("{}/api/forge/pikaci/logs/{run}/raw", self.as_str())
+    }
+
+    /// The raw route's URL (path and query) for one log of a job.
+    pub(crate) fn raw_url(self, run: &RunId, job: &JobId, file: LogFile) -> String {
+        format!(
+            "{}?{}",
+            self.raw_path(run),
+            job_query(job.as_str(), kind_word(file))
+        )
+    }
+
+    /// The stream route (Server-Sent Events) for one log of a job.
+    pub(crate) fn stream_url(self, run: &RunId, job: &JobId, file: LogFile) -> String {
+        format!(
+            "{}/api/forge/pikaci/logs/{run}/stream?{}",
+            self.as_str(),
+            job_query(job.as_str(), kind_word(file))
+        )
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Prefix {
@@ -85,5 +166,46 @@ mod tests {
         assert_eq!(Prefix::of_path("/git/branch/1"), Prefix::Git);
         assert_eq!(Prefix::of_path("/newsroom/x"), Prefix::Git);
         assert_eq!(Prefix::of_path("/"), Prefix::Git);
+    }
+
+    #[test]
+    fn addresses_stay_under_their_prefix() {
+        let run: RunId = "20260324T161238Z-1a2b3c4d".parse().unwrap();
+        let job: JobId = "build".parse().unwrap();
+        for p in [Prefix::Git, Prefix::News] {
+            let pre = p.as_str();
+            assert_eq!(p.branch_page(3), format!("{pre}/branch/3/ci"));
+            assert_eq!(p.nightly_page(4), format!("{pre}/nightly/4"));
+            assert_eq!(
+                p.lane_action(5, "rerun"),
+                format!("{pre}/api/forge/lane/5/rerun")
+            );
+            assert_eq!(
+                p.raw_url(&run, &job, LogFile::Host),
+                format!("{pre}/api/forge/pikaci/logs/{run}/raw?job={job}&kind=host")
+            );
+            assert!(
+                p.stream_url(&run, &job, LogFile::Guest)
+                    .starts_with(&format!("{pre}/api/"))
+            );
+        }
+    }
+
+    #[test]
+    fn the_back_page_is_encoded_for_the_query() {
+        assert_eq!(
+            Prefix::News.sign_in_address("/news/branch/1/ci/lane/2?job=a&kind=host"),
+            "/news/sign-in?back=/news/branch/1/ci/lane/2%3Fjob%3Da%26kind%3Dhost"
+        );
+        assert_eq!(
+            Prefix::Git.sign_in_address("/git/ci"),
+            "/git/sign-in?back=/git/ci"
+        );
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        assert_eq!(query_value("a b/c&d=é"), "a%20b%2Fc%26d%3D%C3%A9");
+        assert_eq!(job_query("x y", "guest"), "job=x%20y&kind=guest");
     }
 }

@@ -8,10 +8,10 @@ use std::future::Future;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::router;
 use crate::config::Config;
 use crate::db::{Db, DbError};
 use crate::http::{default_workers, serve_router};
+use crate::routes::router;
 use crate::sandbox::{self, LaneAccounts, SandboxError};
 use crate::scheduler::Scheduler;
 use crate::state::AppState;

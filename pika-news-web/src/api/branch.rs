@@ -13,47 +13,10 @@ use super::heavy::{HeavyPermit, json_answer};
 use super::query::{self, Params, parse_run_id};
 use super::run_loader::load_run_with_log_metadata;
 use crate::auth::ReadAccess;
-use crate::db::{self, BranchId, LaneRunId, NightlyRunId};
+use crate::db::LaneRunId;
 use crate::error::ApiError;
+use crate::rows::branch_or_404;
 use crate::state::AppState;
-
-/// The branch `raw` names: 400 when it is not an id, 404 when there is no such branch.
-pub(crate) async fn branch_or_404(state: &AppState, raw: &str) -> Result<db::Branch, ApiError> {
-    branch_by_id_or_404(state, query::row_id("branch id", raw)?).await
-}
-
-/// The branch `id`, or 404.
-pub(crate) async fn branch_by_id_or_404(
-    state: &AppState,
-    id: BranchId,
-) -> Result<db::Branch, ApiError> {
-    state
-        .db
-        .branch(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("branch {id} not found")))
-}
-
-/// The nightly run `raw` names: 400 when it is not an id, 404 when there is
-/// no such run.
-pub(crate) async fn nightly_or_404(
-    state: &AppState,
-    raw: &str,
-) -> Result<db::NightlyRun, ApiError> {
-    nightly_by_id_or_404(state, query::row_id("nightly run id", raw)?).await
-}
-
-/// The nightly run `id`, or 404.
-pub(crate) async fn nightly_by_id_or_404(
-    state: &AppState,
-    id: NightlyRunId,
-) -> Result<db::NightlyRun, ApiError> {
-    state
-        .db
-        .nightly(id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("nightly run {id} not found")))
-}
 
 /// How many suites upstream's view of a branch lists (`ci_runs`).
 const CI_RUNS: u32 = 8;

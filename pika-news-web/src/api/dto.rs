@@ -17,6 +17,7 @@ pub use super::compat::dto::{
     CiRun, ForgeCiStatus, LaneMutation, Me, NightlyDetail, NightlyList, NightlyRerun, RecoverDone,
     TutorialStatus, WakeCi,
 };
+use super::lane_view::LaneView;
 use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 
 /// Every error: `{"error": "..."}`, a message without server paths.
@@ -151,7 +152,11 @@ impl From<db::Suite> for Suite {
             status: s.status,
             message: s.message,
             created_at: s.created_at,
-            lanes: s.lanes.into_iter().map(LaneRun::from).collect(),
+            lanes: s
+                .lanes
+                .into_iter()
+                .map(|l| LaneRun::from(LaneView::from(l)))
+                .collect(),
         }
     }
 }
@@ -191,8 +196,9 @@ pub struct LaneRun {
     pub finished_at: Option<String>,
 }
 
-impl From<db::Lane> for LaneRun {
-    fn from(l: db::Lane) -> Self {
+impl From<LaneView> for LaneRun {
+    fn from(view: LaneView) -> Self {
+        let l = view.into_row();
         Self {
             id: l.id,
             suite_id: l.suite_id,

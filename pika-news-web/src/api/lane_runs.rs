@@ -15,7 +15,7 @@ use super::run_loader::blocking;
 use crate::auth::{ReadAccess, WriteAccess};
 use crate::db::{LaneAction, LaneRunId};
 use crate::error::ApiError;
-use crate::pages::session::{self, Writer};
+use crate::session::{self, Writer};
 use crate::state::AppState;
 
 fn lane_run_id(raw: &str) -> Result<LaneRunId, ApiError> {

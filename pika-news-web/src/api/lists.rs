@@ -9,13 +9,14 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::branch::branch_or_404;
 use super::dto::{Branch, LaneRun, Suite};
-use super::query::{self, Params};
+use super::lane_view::LaneView;
 use crate::auth::ReadAccess;
 use crate::db::{self, DEFAULT_PAGE, LaneStatus, MAX_PAGE, RowId};
 use crate::error::ApiError;
 use crate::links::Prefix;
+use crate::query::{self, Params};
+use crate::rows::branch_or_404;
 use crate::state::AppState;
 
 /// A page of branches, newest first.
@@ -194,7 +195,7 @@ pub(crate) async fn lane(
         .lane(id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("lane run {id} not found")))?;
-    Ok(Json(LaneRun::from(lane)))
+    Ok(Json(LaneRun::from(LaneView::from(lane))))
 }
 
 /// `GET {prefix}/api/forge/commit/{sha}/status`: every lane of a commit as
@@ -231,7 +232,10 @@ pub(crate) async fn commit_status(
         sha,
         state: state_word,
         total_count: newest.len(),
-        lanes: newest.into_iter().map(LaneRun::from).collect(),
+        lanes: newest
+            .into_iter()
+            .map(|l| LaneRun::from(LaneView::from(l)))
+            .collect(),
     }))
 }
 

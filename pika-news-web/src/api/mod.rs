@@ -1,7 +1,7 @@
-//! The HTTP API and the page.
+//! The HTTP API's handlers and answers. The route list (of these handlers
+//! and the pages') is `crate::routes`; the pages are `crate::pages`, and
+//! neither imports the other.
 //!
-//! - [`routes`]: THE route list ([`ROUTES`]), with each route's [`Access`];
-//!   [`router`] and [`openapi_document`] are both made from it.
 //! - `openapi`: what a route's entry says ([`RouteDoc`]) and the document
 //!   made from a list of them.
 //! - [`dto`]: every JSON shape the API answers with.
@@ -11,13 +11,12 @@
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
 //!   `lane_runs`, `meta` (health, 404), `raw` (a log streamed whole or by
 //!   byte range, over `http_range` and `file_body`), `stream` (a log as
-//!   Server-Sent Events, over [`crate::live`]). The HTML pages are in
-//!   `crate::pages`.
+//!   Server-Sent Events, over [`crate::live`]).
 //! - [`compat`]: what upstream pika's `ph` client calls (its lane actions,
 //!   nightly runs, wake, who-am-I), in its shapes.
 
 mod answer_paths;
-mod branch;
+pub(crate) mod branch;
 mod byte_budget;
 pub mod compat;
 pub mod dto;
@@ -25,27 +24,25 @@ pub mod encoded;
 mod file_body;
 pub mod heavy;
 mod http_range;
-mod json_errors;
-mod lane_runs;
-mod lists;
-mod login;
-mod meta;
-mod openapi;
-mod pikaci;
-pub(crate) mod query;
-mod raw;
+pub(crate) mod json_errors;
+pub(crate) mod lane_runs;
+pub(crate) mod lane_view;
+pub(crate) mod lists;
+pub(crate) mod login;
+pub(crate) mod meta;
+pub(crate) mod openapi;
+pub(crate) mod pikaci;
+pub(crate) mod raw;
 pub mod record_cache;
-pub mod routes;
 mod run_loader;
-mod stream;
-mod suite_reruns;
+pub(crate) mod stream;
+pub(crate) mod suite_reruns;
 pub mod tail_cache;
 mod timed_body;
 
-pub(crate) use branch::{branch_by_id_or_404, branch_or_404, nightly_by_id_or_404, nightly_or_404};
+// The query parsers are shared with the pages; `super::query` still names them.
+pub(crate) use crate::query;
 pub use heavy::HeavyReads;
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
-pub(crate) use raw::{kind_word, raw_url};
-pub use routes::{Access, ROUTES, openapi_document, router};
 pub use run_loader::MAX_SERVED_RECORD_BYTES;
 pub(crate) use run_loader::{blocking, load_run};

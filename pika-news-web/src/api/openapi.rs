@@ -420,7 +420,7 @@ pub(crate) fn document(routes: &[RouteDoc]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::routes::{ROUTES, openapi_document};
+    use crate::routes::{ROUTES, openapi_document};
 
     #[test]
     fn operation_ids_are_unique() {

@@ -15,10 +15,10 @@ use super::dto::{LogPart, LogsResponse};
 use super::encoded::{ANSWER_BUDGET, read_fitted};
 use super::heavy::{bytes_answer, json_answer};
 use super::query::{self, Params, parse_run_id};
-use super::raw::raw_url;
 use super::run_loader::{blocking, load_cached_record};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
+use crate::links::Prefix;
 use crate::state::AppState;
 
 /// Log ranges up to this many bytes are read without a heavy-read permit.
@@ -40,6 +40,7 @@ pub(crate) async fn run(
 /// names the raw route, which serves the rest.
 fn split(
     chunk: Option<LogChunk>,
+    prefix: Prefix,
     run: &RunId,
     job: &JobId,
     file: LogFile,
@@ -49,7 +50,7 @@ fn split(
         Some(c) => {
             let mut part = LogPart::from(&c);
             if part.truncated {
-                part.raw_url = Some(raw_url(run, job, file));
+                part.raw_url = Some(prefix.raw_url(run, job, file));
             }
             (Some(c.text), Some(part))
         }
@@ -73,6 +74,7 @@ pub(crate) fn small_range(range: LogRange) -> bool {
 /// and `len`.
 pub(crate) async fn logs(
     access: ReadAccess,
+    prefix: Prefix,
     State(state): State<AppState>,
     Path(run_id): Path<String>,
     Query(params): Query<Params>,
@@ -128,8 +130,8 @@ pub(crate) async fn logs(
         .filter_map(|c| c.as_ref().map(|c| c.text.len()))
         .sum::<usize>();
     let (run, job_id) = (job.run().id(), job.id());
-    let (host, host_log) = split(host, run, job_id, LogFile::Host);
-    let (guest, guest_log) = split(guest, run, job_id, LogFile::Guest);
+    let (host, host_log) = split(host, prefix, run, job_id, LogFile::Host);
+    let (guest, guest_log) = split(guest, prefix, run, job_id, LogFile::Guest);
     let answer = LogsResponse {
         run_id: job.run().id().clone(),
         job: job.id().clone(),

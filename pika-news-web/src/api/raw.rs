@@ -41,23 +41,6 @@ use crate::error::ApiError;
 use crate::live::timed::Timed;
 use crate::state::{AppState, Fresh};
 
-/// The path of the raw route for a run, without the query.
-pub(crate) fn raw_path(run: &RunId) -> String {
-    format!("/news/api/forge/pikaci/logs/{run}/raw")
-}
-
-/// The raw route's URL (path and query) for one log of a job.
-pub(crate) fn raw_url(run: &RunId, job: &JobId, file: LogFile) -> String {
-    format!("{}?job={job}&kind={}", raw_path(run), kind_word(file))
-}
-
-pub(crate) fn kind_word(file: LogFile) -> &'static str {
-    match file {
-        LogFile::Host => "host",
-        LogFile::Guest => "guest",
-    }
-}
-
 /// The strong `ETag` of one version of a log.
 pub(crate) fn etag(id: &FileIdentity) -> String {
     format!(

@@ -16,11 +16,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use super::branch::{branch_or_404, nightly_or_404};
-use super::query::{self, Params};
 use crate::db::{LaneRunId, SuiteId};
 use crate::error::ApiError;
-use crate::pages::session::{self, Writer};
+use crate::query::{self, Params};
+use crate::rows::{branch_or_404, nightly_or_404};
+use crate::session::{self, Writer};
 use crate::state::AppState;
 
 /// What a suite rerun queued.

@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use super::format::escape_into;
+use maud::{Markup, html};
 
 /// A colour as set by an SGR code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +51,6 @@ fn indexed(n: u8) -> Colour {
 }
 
 impl AnsiState {
-    fn is_plain(&self) -> bool {
-        *self == Self::default()
-    }
-
     /// Applies one SGR sequence's parameters (`1;31`, `38;5;208`, empty).
     fn apply(&mut self, params: &str) {
         let codes: Vec<u16> = params
@@ -131,8 +127,9 @@ impl AnsiState {
         codes.join(";")
     }
 
-    /// The opening tag of a span in this style.
-    fn open(&self, out: &mut String) {
+    /// The classes and the inline style of a span in this style (`None`
+    /// for what it does not need).
+    fn attributes(&self) -> (Option<String>, Option<String>) {
         let mut classes: Vec<String> = Vec::new();
         let mut style = String::new();
         for (on, class) in [
@@ -154,20 +151,25 @@ impl AnsiState {
                 None => {}
             }
         }
-        out.push_str("<span");
-        if !classes.is_empty() {
-            let _ = write!(out, " class=\"{}\"", classes.join(" "));
-        }
-        if !style.is_empty() {
-            let _ = write!(out, " style=\"{style}\"");
-        }
-        out.push('>');
+        (
+            (!classes.is_empty()).then(|| classes.join(" ")),
+            (!style.is_empty()).then_some(style),
+        )
     }
 }
 
-/// Renders one line (without its `\n`) as HTML onto `out`, starting in
-/// `state` and leaving the style in effect at its end there.
-pub(crate) fn render_line(line: &str, state: &mut AnsiState, out: &mut String) {
+/// A run of text in one style.
+#[derive(Debug)]
+struct Styled {
+    /// The span's classes and inline style; both `None` for plain text.
+    class: Option<String>,
+    style: Option<String>,
+    text: String,
+}
+
+/// Renders one line (without its `\n`), starting in `state` and leaving
+/// the style in effect at its end there.
+pub(crate) fn render_line(line: &str, state: &mut AnsiState) -> Markup {
     let line = line.strip_suffix('\r').unwrap_or(line);
     // What was written before the last carriage return is overwritten: only
     // its style changes count.
@@ -175,26 +177,34 @@ pub(crate) fn render_line(line: &str, state: &mut AnsiState, out: &mut String) {
         Some(i) => (&line[..i], &line[i + 1..]),
         None => ("", line),
     };
-    let mut sink = String::new();
-    render_segment(overwritten, state, &mut sink, false);
-    render_segment(shown, state, out, true);
+    let mut sink = Vec::new();
+    styled_runs(overwritten, state, &mut sink, false);
+    let mut runs = Vec::new();
+    styled_runs(shown, state, &mut runs, true);
+    html! {
+        @for run in &runs {
+            @if run.class.is_none() && run.style.is_none() {
+                (run.text)
+            } @else {
+                span class=[&run.class] style=[&run.style] { (run.text) }
+            }
+        }
+    }
 }
 
-fn render_segment(text: &str, state: &mut AnsiState, out: &mut String, emit: bool) {
+fn styled_runs(text: &str, state: &mut AnsiState, out: &mut Vec<Styled>, emit: bool) {
     let mut run = String::new();
-    let flush = |run: &mut String, state: &AnsiState, out: &mut String| {
+    let flush = |run: &mut String, state: &AnsiState, out: &mut Vec<Styled>| {
         if run.is_empty() || !emit {
             run.clear();
             return;
         }
-        if state.is_plain() {
-            escape_into(out, run);
-        } else {
-            state.open(out);
-            escape_into(out, run);
-            out.push_str("</span>");
-        }
-        run.clear();
+        let (class, style) = state.attributes();
+        out.push(Styled {
+            class,
+            style,
+            text: std::mem::take(run),
+        });
     };
     let mut chars = text.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
@@ -258,11 +268,7 @@ mod tests {
         let mut state = AnsiState::default();
         lines
             .iter()
-            .map(|l| {
-                let mut out = String::new();
-                render_line(l, &mut state, &mut out);
-                out
-            })
+            .map(|l| render_line(l, &mut state).into_string())
             .collect()
     }
 
@@ -291,8 +297,7 @@ mod tests {
     #[test]
     fn a_state_round_trips_through_its_sgr() {
         let mut state = AnsiState::default();
-        let mut out = String::new();
-        render_line("\x1b[1;93;48;5;208mx", &mut state, &mut out);
+        let _ = render_line("\x1b[1;93;48;5;208mx", &mut state);
         assert_eq!(state.sgr(), "0;1;93;48;2;255;135;0");
         let mut again = AnsiState::default();
         again.apply(&state.sgr());
@@ -316,7 +321,7 @@ mod tests {
     fn everything_is_escaped_and_other_sequences_dropped() {
         assert_eq!(
             html(&["<script>alert('x')</script> & \"q\""]),
-            ["&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"]
+            ["&lt;script&gt;alert('x')&lt;/script&gt; &amp; &quot;q&quot;"]
         );
         assert_eq!(
             html(&["a\x1b[2Kb\x1b]0;title\x07c\x1b]8;;http://x\x1b\\d\x1b(Be\x07\x08f"]),

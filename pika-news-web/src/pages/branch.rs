@@ -2,86 +2,93 @@
 //! its lanes and their jobs with durations, the lane buttons for a viewer
 //! who may use them, and the branch's older suites.
 
-use std::fmt::Write as _;
-
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+use maud::{Markup, html};
 use pikaci_core::RunRecord;
 
 use super::Scope;
-use super::format::{between, duration, escape, job_took, query_value, stored_time_element};
-use super::html::{Page, short_head, status, status_dot};
-use super::session::Viewer;
+use super::format::{between, duration, job_took, parse_time, stored_time_element};
+use super::html::{Crumb, Page, short_head, status, status_dot};
 use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
-use crate::api::{branch_or_404, load_run};
-use crate::db::{Lane, LaneRunId, LaneStatus, Suite};
+use crate::api::load_run;
+use crate::db::{Branch, Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
+use crate::links::{Prefix, query_value};
+use crate::query;
+use crate::rows::branch_or_404;
+use crate::session::Viewer;
 use crate::state::AppState;
 
+/// A lane button: the action it posts, its label and its tooltip.
+struct LaneButton {
+    action: &'static str,
+    label: &'static str,
+    title: &'static str,
+}
+
+const FAIL: LaneButton = LaneButton {
+    action: "fail",
+    label: "Fail",
+    title: "Mark this lane run failed",
+};
+const RERUN: LaneButton = LaneButton {
+    action: "rerun",
+    label: "Rerun",
+    title: "Queue a new run of this lane",
+};
+const REQUEUE: LaneButton = LaneButton {
+    action: "requeue",
+    label: "Requeue",
+    title: "Put this lane run back in the queue",
+};
+
 /// The lane buttons a viewer with a write token sees: plain forms.
-pub(crate) fn lane_actions(viewer: &Viewer, lane: &Lane, back: &str) -> String {
+pub(crate) fn lane_actions(viewer: &Viewer, lane: &Lane, back: &str) -> Markup {
     let Some(csrf) = &viewer.csrf else {
-        return String::new();
+        return html! {};
     };
-    let actions: &[(&str, &str)] = match lane.status {
-        LaneStatus::Queued | LaneStatus::Running => &[("fail", "Fail")],
-        LaneStatus::Passed => &[("rerun", "Rerun")],
-        LaneStatus::Failed | LaneStatus::Cancelled => &[("rerun", "Rerun"), ("requeue", "Requeue")],
+    let buttons: &[LaneButton] = match lane.status {
+        LaneStatus::Queued | LaneStatus::Running => &[FAIL],
+        LaneStatus::Passed => &[RERUN],
+        LaneStatus::Failed | LaneStatus::Cancelled => &[RERUN, REQUEUE],
     };
-    let mut out = String::from("<span class=actions>");
-    for (action, label) in actions {
-        let _ = write!(
-            out,
-            "<form method=post action=\"/news/api/forge/lane/{id}/{action}\">\
-             <input type=hidden name=csrf value=\"{csrf}\"><input type=hidden name=back value=\"{back}\">\
-             <button type=submit{danger} data-action=\"{action}\" title=\"{title}\">{label}</button></form> ",
-            id = lane.id,
-            csrf = escape(csrf),
-            back = escape(back),
-            danger = if *action == "fail" {
-                " class=danger"
-            } else {
-                ""
-            },
-            title = match *action {
-                "rerun" => "Queue a new run of this lane",
-                "requeue" => "Put this lane run back in the queue",
-                _ => "Mark this lane run failed",
-            },
-        );
+    html! {
+        span.actions {
+            @for b in buttons {
+                form method="post" action=(viewer.prefix.lane_action(lane.id, b.action)) {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="back" value=(back);
+                    button.danger[b.action == "fail"] type="submit" data-action=(b.action) title=(b.title) {
+                        (b.label)
+                    }
+                }
+                " "
+            }
+        }
     }
-    out.push_str("</span>");
-    out
 }
 
 /// The chips of a lane's jobs, each a link to its log, with its duration;
 /// jobs planned but not started yet as `queued`.
-fn job_chips(scope: Scope, lane: &Lane, run: &RunRecord, now: Timestamp) -> String {
-    let mut out = String::from("<span class=chips>");
-    for job in &run.jobs {
-        let _ = write!(
-            out,
-            "<a class=chip href=\"{href}?job={q}\" data-job=\"{id}\" title=\"{desc}\">{dot}{id} <span class=\"dur muted\">{took}</span></a>",
-            href = scope.lane(lane.id),
-            q = query_value(job.id.as_str()),
-            id = escape(job.id.as_str()),
-            desc = escape(&job.description),
-            dot = status_dot(job.status.as_str()),
-            took = job_took(job, now),
-        );
+fn job_chips(prefix: Prefix, scope: Scope, lane: &Lane, run: &RunRecord, now: Timestamp) -> Markup {
+    let href = scope.lane(prefix, lane.id);
+    html! {
+        span.chips {
+            @for job in &run.jobs {
+                a.chip href={ (href) "?job=" (query_value(job.id.as_str())) }
+                    data-job=(job.id) title=(job.description) {
+                    (status_dot(job.status.as_str())) (job.id) " "
+                    span class="dur muted" { (job_took(job, now)) }
+                }
+            }
+            @for planned in run.planned_jobs.iter().filter(|p| run.job(p).is_none()) {
+                span.chip data-job=(planned) { (status_dot("queued")) (planned) }
+            }
+        }
     }
-    for planned in run.planned_jobs.iter().filter(|p| run.job(p).is_none()) {
-        let _ = write!(
-            out,
-            "<span class=chip data-job=\"{id}\">{dot}{id}</span>",
-            id = escape(planned.as_str()),
-            dot = status_dot("queued"),
-        );
-    }
-    out.push_str("</span>");
-    out
 }
 
 /// The lanes of `suite` as a table (its lane buttons come back to `back`).
@@ -92,113 +99,164 @@ pub(crate) async fn lanes_table(
     suite: &Suite,
     now: Timestamp,
     back: &str,
-) -> String {
-    let mut out = String::from(
-        "<table class=grid id=lanes><thead><tr><th>Status</th><th>Lane</th><th>Jobs</th><th>Duration</th>\
-         <th>Started</th><th>pikaci run</th><th></th></tr></thead><tbody>",
-    );
+) -> Markup {
+    let mut rows = Vec::with_capacity(suite.lanes.len());
     for lane in &suite.lanes {
+        let run = match lane.pikaci_run_id.as_deref().map(str::parse) {
+            Some(Ok(id)) => load_run(state, id).await.ok(),
+            _ => None,
+        };
         let replaced = replaced_by(suite, lane);
-        out.push_str(&lane_row(state, viewer, scope, lane, replaced, now, back).await);
+        rows.push(lane_row(
+            viewer,
+            scope,
+            lane,
+            run.as_deref(),
+            replaced,
+            now,
+            back,
+        ));
     }
-    out.push_str("</tbody></table>");
-    out
+    html! {
+        table.grid #lanes {
+            thead { tr {
+                th { "Status" } th { "Lane" } th { "Jobs" } th { "Duration" }
+                th { "Started" } th { "pikaci run" } th {}
+            } }
+            tbody { @for row in rows { (row) } }
+        }
+    }
 }
 
-/// One lane as a table row.
-async fn lane_row(
-    state: &AppState,
-    viewer: &Viewer,
-    scope: Scope,
-    lane: &Lane,
-    replaced: Option<LaneRunId>,
-    now: Timestamp,
-    back: &str,
-) -> String {
-    let run = match lane.pikaci_run_id.as_deref().map(str::parse) {
-        Some(Ok(id)) => load_run(state, id).await.ok(),
-        _ => None,
-    };
-    let jobs = match &run {
-        Some(r) => job_chips(scope, lane, r, now),
-        None if lane.pikaci_run_id.is_some() => "<span class=muted>run not found</span>".into(),
-        None => String::new(),
-    };
-    let took = match (lane.status, lane_duration(lane, now)) {
+/// How long a lane ran, or how long it has waited in the queue.
+fn lane_took(lane: &Lane, now: Timestamp) -> String {
+    match (lane.status, lane_duration(lane, now)) {
         (_, Some(d)) => duration(d),
-        (LaneStatus::Queued, None) => super::format::parse_time(&lane.created_at)
+        (LaneStatus::Queued, None) => parse_time(&lane.created_at)
             .map(|c| format!("waiting {}", between(c, now)))
             .unwrap_or_default(),
         _ => String::new(),
-    };
-    let kind = lane
-        .failure_kind
-        .map(|k| format!(" <span class=muted>· {}</span>", k.as_str()))
-        .unwrap_or_default();
-    let message = lane
-        .message
-        .as_deref()
-        .map(|m| format!("<div class=muted>{}</div>", escape(m)))
-        .unwrap_or_default();
-    format!(
-        "<tr data-lane=\"{id}\"{replaced_class}><td>{st}{kind}</td><td class=name><a href=\"{href}\">{title}</a> <span class=\"muted mono\">{lane_id}</span>{message}{replaced_note}</td>\
-         <td>{jobs}</td><td class=dur>{took}</td><td>{started}</td><td>{run}</td><td>{actions}</td></tr>",
-        id = lane.id,
-        replaced_class = if replaced.is_some() {
-            " class=replaced"
-        } else {
-            ""
-        },
-        replaced_note = replaced
-            .map(|r| format!("<div class=muted>replaced by its rerun, #{r}</div>"))
-            .unwrap_or_default(),
-        st = status(lane.status.as_str()),
-        href = scope.lane(lane.id),
-        title = escape(&lane.title),
-        lane_id = escape(&lane.lane),
-        started = stored_time_element(lane.started_at.as_deref(), now, ""),
-        run = lane
-            .pikaci_run_id
-            .as_deref()
-            .map(|r| format!("<code>{}</code>", escape(r)))
-            .unwrap_or_default(),
-        actions = lane_actions(viewer, lane, back),
-    )
+    }
 }
 
-fn history(scope: Scope, suites: &[Suite], now: Timestamp) -> String {
-    let mut out = String::from(
-        "<h2>Earlier runs</h2><table class=grid id=history><thead><tr><th>Run</th><th>Status</th><th>Lanes</th>\
-         <th>Head</th><th>Times</th><th>Queued</th></tr></thead><tbody>",
-    );
-    for suite in suites {
-        let s = summarize(suite, now);
-        let mut lanes = String::new();
-        for lane in &suite.lanes {
-            let _ = write!(
-                lanes,
-                "<div>{} <a href=\"{}\">{}</a></div>",
-                status_dot(lane.status.as_str()),
-                scope.lane(lane.id),
-                escape(&lane.title)
-            );
+/// One lane as a table row, with its run's record when it could be read.
+fn lane_row(
+    viewer: &Viewer,
+    scope: Scope,
+    lane: &Lane,
+    run: Option<&RunRecord>,
+    replaced: Option<LaneRunId>,
+    now: Timestamp,
+    back: &str,
+) -> Markup {
+    html! {
+        tr data-lane=(lane.id) class=[replaced.map(|_| "replaced")] {
+            td {
+                (status(lane.status.as_str()))
+                @if let Some(k) = lane.failure_kind { " " span.muted { "· " (k.as_str()) } }
+            }
+            td.name {
+                a href=(scope.lane(viewer.prefix, lane.id)) { (lane.title) }
+                " " span class="muted mono" { (lane.lane) }
+                @if let Some(m) = &lane.message { div.muted { (m) } }
+                @if let Some(r) = replaced { div.muted { "replaced by its rerun, #" (r) } }
+            }
+            td {
+                @match run {
+                    Some(r) => (job_chips(viewer.prefix, scope, lane, r, now)),
+                    None if lane.pikaci_run_id.is_some() => span.muted { "run not found" },
+                    None => {},
+                }
+            }
+            td.dur { (lane_took(lane, now)) }
+            td { (stored_time_element(lane.started_at.as_deref(), now, "")) }
+            td { @if let Some(r) = &lane.pikaci_run_id { code { (r) } } }
+            td { (lane_actions(viewer, lane, back)) }
         }
-        let _ = write!(
-            out,
-            "<tr id=\"suite-{id}\"><td>#{id}</td><td>{st}</td><td>{counts}<details><summary>{n} lane{plural}</summary>{lanes}</details></td>\
-             <td>{head}</td><td class=dur>{times}</td><td>{when}</td></tr>",
-            id = suite.id,
-            st = status(suite.status.as_str()),
-            counts = s.counts_html(),
-            n = suite.lanes.len(),
-            plural = if suite.lanes.len() == 1 { "" } else { "s" },
-            head = short_head(&suite.head),
-            times = escape(&s.times_text().join(" · ")),
-            when = stored_time_element(Some(&suite.created_at), now, &suite.created_at),
-        );
     }
-    out.push_str("</tbody></table>");
-    out
+}
+
+fn history(prefix: Prefix, scope: Scope, suites: &[Suite], now: Timestamp) -> Markup {
+    html! {
+        h2 { "Earlier runs" }
+        table.grid #history {
+            thead { tr {
+                th { "Run" } th { "Status" } th { "Lanes" } th { "Head" } th { "Times" } th { "Queued" }
+            } }
+            tbody {
+                @for suite in suites {
+                    @let s = summarize(suite, now);
+                    tr id={ "suite-" (suite.id) } {
+                        td { "#" (suite.id) }
+                        td { (status(suite.status.as_str())) }
+                        td {
+                            (s.counts_html())
+                            details {
+                                summary { (suite.lanes.len()) " lane" @if suite.lanes.len() != 1 { "s" } }
+                                @for lane in &suite.lanes {
+                                    div {
+                                        (status_dot(lane.status.as_str())) " "
+                                        a href=(scope.lane(prefix, lane.id)) { (lane.title) }
+                                    }
+                                }
+                            }
+                        }
+                        td { (short_head(&suite.head)) }
+                        td.dur { (s.times_text().join(" · ")) }
+                        td { (stored_time_element(Some(&suite.created_at), now, &suite.created_at)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The page's heading: the branch's name, state, head and last update.
+fn heading(branch: &Branch, now: Timestamp) -> Markup {
+    html! {
+        h1 { (branch.name) " " span.badge { (branch.state.as_str()) } }
+        p.sub {
+            span { "CI for branch " (branch.name) }
+            span { "head " @match &branch.head { Some(h) => (short_head(h)), None => "-" } }
+            span { "updated " (stored_time_element(Some(&branch.updated_at), now, &branch.updated_at)) }
+        }
+    }
+}
+
+/// The branch's actions (merge, close): their forms, for a viewer who may
+/// use them, go here, between the heading and the runs. The fragment that
+/// makes them (`pages/branch_actions.rs`, a function returning `Markup`) is
+/// called from this one place; until it exists the page shows none.
+fn branch_actions(_viewer: &Viewer, _branch: &Branch) -> Markup {
+    html! {}
+}
+
+/// The latest suite: its summary line, note, heading and lanes.
+async fn latest_suite(
+    state: &AppState,
+    viewer: &Viewer,
+    scope: Scope,
+    latest: &Suite,
+    now: Timestamp,
+) -> Markup {
+    let s = summarize(latest, now);
+    let label = format!("Latest run #{}", latest.id);
+    let back = scope.page(viewer.prefix);
+    let lanes = if latest.lanes.is_empty() {
+        html! { div.empty { "This run has no lanes." } }
+    } else {
+        lanes_table(state, viewer, scope, latest, now, &back).await
+    };
+    html! {
+        div.summary #summary title=(summary_text(&label, latest, &s)) {
+            (summary_line(&label, latest, &s))
+        }
+        @if let Some(m) = &latest.message { div.note { (m) } }
+        h2 id={ "suite-" (latest.id) } {
+            "Run #" (latest.id) " " span.muted { "· head " (short_head(&latest.head)) }
+        }
+        (lanes)
+    }
 }
 
 /// `GET /news/branch/{branch_id}/ci`.
@@ -207,64 +265,33 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     branch_id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let branch = branch_or_404(&state, &super::path_params(branch_id)?).await?;
-    let id = branch.id;
-    let suites = state.db.suites(id).await?;
+    let branch = branch_or_404(&state, &query::path_params(branch_id)?).await?;
+    let scope = Scope::Branch(branch.id);
+    let suites = state.db.suites(branch.id).await?;
     let now = state.db.clock().now();
-    let back = format!("/news/branch/{id}/ci");
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        "<h1>{name} <span class=badge>{st}</span></h1><p class=sub><span>CI for branch {name}</span><span>head {head}</span><span>updated {updated}</span></p>",
-        name = escape(&branch.name),
-        st = branch.state.as_str(),
-        head = branch
-            .head
-            .as_deref()
-            .map(short_head)
-            .unwrap_or_else(|| "-".into()),
-        updated = stored_time_element(Some(&branch.updated_at), now, &branch.updated_at),
-    );
-    let mut active = false;
-    match suites.split_first() {
-        None => body.push_str("<div class=empty>No runs for this branch yet.</div>"),
+    let (runs, active) = match suites.split_first() {
+        None => (
+            html! { div.empty { "No runs for this branch yet." } },
+            false,
+        ),
         Some((latest, older)) => {
-            let s = summarize(latest, now);
-            active = s.active();
-            let _ = write!(
-                body,
-                "<div class=summary id=summary title=\"{}\">{}</div>",
-                escape(&summary_text(
-                    &format!("Latest run #{}", latest.id),
-                    latest,
-                    &s
-                )),
-                summary_line(&format!("Latest run #{}", latest.id), latest, &s)
-            );
-            if let Some(m) = &latest.message {
-                let _ = write!(body, "<div class=note>{}</div>", escape(m));
-            }
-            let _ = write!(
-                body,
-                "<h2 id=\"suite-{id}\">Run #{id} <span class=muted>· head {head}</span></h2>",
-                id = latest.id,
-                head = short_head(&latest.head)
-            );
-            if latest.lanes.is_empty() {
-                body.push_str("<div class=empty>This run has no lanes.</div>");
-            } else {
-                body.push_str(
-                    &lanes_table(&state, &viewer, Scope::Branch(id), latest, now, &back).await,
-                );
-            }
-            if !older.is_empty() {
-                body.push_str(&history(Scope::Branch(id), older, now));
-            }
+            let latest_html = latest_suite(&state, &viewer, scope, latest, now).await;
+            let html = html! {
+                (latest_html)
+                @if !older.is_empty() { (history(viewer.prefix, scope, older, now)) }
+            };
+            (html, summarize(latest, now).active())
         }
-    }
+    };
+    let body = html! {
+        (heading(&branch, now))
+        (branch_actions(&viewer, &branch))
+        (runs)
+    };
     Ok(Page {
+        prefix: viewer.prefix,
         title: format!("{} · CI", branch.name),
-        crumbs: vec![(None, branch.name.clone())],
+        crumbs: vec![Crumb::here(branch.name.clone())],
         body,
         active,
     }

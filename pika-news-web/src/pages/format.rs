@@ -1,42 +1,9 @@
-//! Text the pages show for times and durations, and HTML escaping: pure
-//! functions, so the wording is tested without a page.
+//! Text the pages show for times and durations: pure functions, so the
+//! wording is tested without a page. The template engine escapes it.
 
 use jiff::{SignedDuration, Timestamp};
+use maud::{Markup, html};
 use pikaci_core::{JobRecord, RunStatus};
-
-/// Escapes text for HTML text and quoted attribute values.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    escape_into(&mut out, s);
-    out
-}
-
-/// Escapes `s` onto `out`.
-pub(crate) fn escape_into(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Percent-encodes a query value (everything but unreserved characters).
-pub(crate) fn query_value(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 /// A stored time (RFC 3339), if it parses.
 pub(crate) fn parse_time(s: &str) -> Option<Timestamp> {
@@ -99,20 +66,15 @@ pub(crate) fn exact(t: Timestamp) -> String {
 
 /// A `<time>` element: the relative time, the exact one on hover, and the
 /// machine-readable one the script keeps the text fresh with.
-pub(crate) fn time_element(t: Timestamp, now: Timestamp) -> String {
-    format!(
-        "<time datetime=\"{}\" title=\"{}\">{}</time>",
-        t,
-        exact(t),
-        relative(t, now)
-    )
+pub(crate) fn time_element(t: Timestamp, now: Timestamp) -> Markup {
+    html! { time datetime=(t) title=(exact(t)) { (relative(t, now)) } }
 }
 
 /// A stored time as a `<time>` element, or `fallback` when there is none.
-pub(crate) fn stored_time_element(s: Option<&str>, now: Timestamp, fallback: &str) -> String {
+pub(crate) fn stored_time_element(s: Option<&str>, now: Timestamp, fallback: &str) -> Markup {
     match s.and_then(parse_time) {
         Some(t) => time_element(t, now),
-        None => escape(fallback),
+        None => html! { (fallback) },
     }
 }
 
@@ -149,17 +111,8 @@ mod tests {
         assert_eq!(ago(-120), "in 2m 00s");
         assert_eq!(exact(now), "2026-03-24 16:12:38 UTC");
         assert_eq!(
-            time_element(now, now),
+            time_element(now, now).into_string(),
             "<time datetime=\"2026-03-24T16:12:38Z\" title=\"2026-03-24 16:12:38 UTC\">just now</time>"
         );
-    }
-
-    #[test]
-    fn escapes_markup_and_query_values() {
-        assert_eq!(
-            escape("<a href=\"x\">'&'</a>"),
-            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
-        );
-        assert_eq!(query_value("a b/c&d=é"), "a%20b%2Fc%26d%3D%C3%A9");
     }
 }

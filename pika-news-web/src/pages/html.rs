@@ -2,26 +2,55 @@
 //! the response headers (a Content-Security-Policy that lets only this
 //! response's own script run), and small pieces the pages are made of.
 
-use std::fmt::Write as _;
-
 use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 
-use super::format::escape;
+use crate::links::Prefix;
 
+/// The page's style sheet and script: our own files, put in as they are
+/// (the contents of `<style>` and `<script>` are raw text, not HTML).
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("viewer.js");
 
+/// A breadcrumb after the home link: a link, or (the last one) plain text.
+#[derive(Debug)]
+pub(crate) struct Crumb {
+    /// Where it leads; `None` for the page itself.
+    pub href: Option<String>,
+    /// What it says.
+    pub text: String,
+}
+
+impl Crumb {
+    /// A crumb linking to `href`.
+    pub(crate) fn link(href: String, text: impl Into<String>) -> Self {
+        Self {
+            href: Some(href),
+            text: text.into(),
+        }
+    }
+
+    /// The page's own crumb, not a link.
+    pub(crate) fn here(text: impl Into<String>) -> Self {
+        Self {
+            href: None,
+            text: text.into(),
+        }
+    }
+}
+
 /// A page to answer with.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Page {
+    /// The prefix the page was asked for under: the home link stays under it.
+    pub prefix: Prefix,
     /// The `<title>`.
     pub title: String,
-    /// Breadcrumbs after the home link: `(href, text)`, the last one with
-    /// no link.
-    pub crumbs: Vec<(Option<String>, String)>,
-    /// The `<main>` content (HTML).
-    pub body: String,
+    /// Breadcrumbs after the home link.
+    pub crumbs: Vec<Crumb>,
+    /// The `<main>` content.
+    pub body: Markup,
     /// Whether something on the page is still running: without a script the
     /// page reloads itself; with one, it refreshes its parts in place.
     pub active: bool,
@@ -35,40 +64,47 @@ fn nonce() -> String {
     hex::encode(bytes)
 }
 
-impl IntoResponse for Page {
-    fn into_response(self) -> Response {
-        let nonce = nonce();
-        let mut html = String::with_capacity(self.body.len() + STYLE.len() + SCRIPT.len() + 1024);
-        let _ = write!(
-            html,
-            "<!doctype html><html lang=en><head><meta charset=utf-8>\
-             <meta name=viewport content=\"width=device-width,initial-scale=1\">\
-             <meta name=color-scheme content=\"light dark\"><link rel=icon href=\"data:,\">\
-             <title>{title}</title><style>{STYLE}</style>{refresh}</head>\
-             <body data-active=\"{active}\"><header class=top><nav class=crumbs><a class=brand href=\"/news/ci\">pika-news CI</a>",
-            title = escape(&self.title),
-            refresh = if self.active {
-                "<noscript><meta http-equiv=refresh content=10></noscript>"
-            } else {
-                ""
-            },
-            active = u8::from(self.active),
-        );
-        for (href, text) in &self.crumbs {
-            match href {
-                Some(h) => {
-                    let _ = write!(html, "<a href=\"{}\">{}</a>", escape(h), escape(text));
+impl Page {
+    /// The whole document, its script allowed by `nonce`.
+    fn document(&self, nonce: &str) -> Markup {
+        html! {
+            (DOCTYPE)
+            html lang="en" {
+                head {
+                    meta charset="utf-8";
+                    meta name="viewport" content="width=device-width,initial-scale=1";
+                    meta name="color-scheme" content="light dark";
+                    link rel="icon" href="data:,";
+                    title { (self.title) }
+                    style { (PreEscaped(STYLE)) }
+                    @if self.active {
+                        noscript { meta http-equiv="refresh" content="10"; }
+                    }
                 }
-                None => {
-                    let _ = write!(html, "<span>{}</span>", escape(text));
+                body data-active=(u8::from(self.active)) {
+                    header.top {
+                        nav.crumbs {
+                            a.brand href=(self.prefix.ci()) { "pika-news CI" }
+                            @for crumb in &self.crumbs {
+                                @match &crumb.href {
+                                    Some(h) => a href=(h) { (crumb.text) },
+                                    None => span { (crumb.text) },
+                                }
+                            }
+                        }
+                    }
+                    main #main data-swap { (self.body) }
+                    script nonce=(nonce) { (PreEscaped(SCRIPT)) }
                 }
             }
         }
-        let _ = write!(
-            html,
-            "</nav></header><main id=main data-swap>{}</main><script nonce=\"{nonce}\">{SCRIPT}</script></body></html>",
-            self.body
-        );
+    }
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let nonce = nonce();
+        let html = self.document(&nonce).into_string();
         let csp = format!(
             "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'unsafe-inline'; \
              connect-src 'self'; img-src 'self' data:; form-action 'self'; base-uri 'none'; \
@@ -93,19 +129,57 @@ impl IntoResponse for Page {
 }
 
 /// A status with its dot: `<span class="st st-passed">passed</span>`.
-pub(crate) fn status(word: &str) -> String {
-    let w = escape(word);
-    format!("<span class=\"st st-{w}\">{w}</span>")
+pub(crate) fn status(word: &str) -> Markup {
+    html! { span class={ "st st-" (word) } { (word) } }
 }
 
 /// A status dot with the word only for screen readers and tooltips.
-pub(crate) fn status_dot(word: &str) -> String {
-    let w = escape(word);
-    format!("<span class=\"st st-{w}\" title=\"{w}\" aria-label=\"{w}\"></span>")
+pub(crate) fn status_dot(word: &str) -> Markup {
+    html! { span class={ "st st-" (word) } title=(word) aria-label=(word) {} }
 }
 
 /// The first 10 characters of a commit, as code.
-pub(crate) fn short_head(head: &str) -> String {
+pub(crate) fn short_head(head: &str) -> Markup {
     let short: String = head.chars().take(10).collect();
-    format!("<code title=\"{}\">{}</code>", escape(head), escape(&short))
+    html! { code title=(head) { (short) } }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_frame_escapes_what_it_is_given_and_links_home_under_its_prefix() {
+        let page = Page {
+            prefix: Prefix::Git,
+            title: "<b>x</b>".into(),
+            crumbs: vec![
+                Crumb::link("/git/a?b=1&c=2".into(), "a\"b"),
+                Crumb::here("<i>"),
+            ],
+            body: html! { p { "body" } },
+            active: true,
+        };
+        let doc = page.document("n0").into_string();
+        assert!(doc.starts_with("<!DOCTYPE html>"), "{doc}");
+        assert!(doc.contains("<title>&lt;b&gt;x&lt;/b&gt;</title>"), "{doc}");
+        assert!(
+            doc.contains("<a class=\"brand\" href=\"/git/ci\">"),
+            "{doc}"
+        );
+        assert!(
+            doc.contains("<a href=\"/git/a?b=1&amp;c=2\">a&quot;b</a><span>&lt;i&gt;</span>"),
+            "{doc}"
+        );
+        assert!(
+            doc.contains("<main id=\"main\" data-swap><p>body</p></main>"),
+            "{doc}"
+        );
+        assert!(doc.contains("<script nonce=\"n0\">"), "{doc}");
+        assert!(doc.contains("http-equiv=\"refresh\""), "{doc}");
+        assert_eq!(
+            status("pa<ss").into_string(),
+            "<span class=\"st st-pa&lt;ss\">pa&lt;ss</span>"
+        );
+    }
 }

@@ -3,29 +3,37 @@
 //! jobs, and the log viewer on one of their logs (`?job=&kind=guest|host`)
 //! or on the lane's own log (`?kind=lane`); `?line=N` opens the log at
 //! line N instead of its end, `?timestamps=1` shows each line's time.
+//!
+//! The page is made in steps: what was asked ([`Asked`]), the pane of the
+//! log shown ([`LogPane`], from a job's log or the lane's), then the
+//! templates around the viewer.
 
-use std::fmt::Write as _;
+use std::sync::Arc;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
-use pikaci_core::{JobId, JobRecord, LogFile, RunId, RunRecord, RunStatus};
+use maud::{Markup, html};
+use pikaci_core::{JobId, LogFile, RunId, RunRecord, RunStatus};
+use pikaci_store::default_job;
 
 use super::Scope;
 use super::branch::lane_actions;
-use super::format::{escape, job_took, query_value, stored_time_element};
-use super::html::{Page, status, status_dot};
+use super::format::{duration, job_took, stored_time_element};
+use super::html::{Crumb, Page, status, status_dot};
 use super::lines::LogKey;
-use super::log_source::{job_log_opener, lane_log_opener, read_log};
-use super::session::Viewer;
+use super::log_source::{LogView, job_log_opener, lane_log_opener, read_log};
 use super::summary::lane_duration;
-use super::viewer::{Sources, ViewerOptions, job_query, render};
+use super::viewer::{Sources, ViewerOptions, render};
 use super::window::{Window, WindowAt};
-use crate::api::query::{self, Params};
-use crate::api::{branch_by_id_or_404, kind_word, load_run, nightly_by_id_or_404, raw_url};
+use crate::api::load_run;
 use crate::db::{BranchId, Lane, LaneRunId, LaneStatus, NightlyRunId};
 use crate::error::ApiError;
+use crate::links::{Prefix, job_query, kind_word, query_value};
+use crate::query::{self, Params};
+use crate::rows::{branch_by_id_or_404, nightly_by_id_or_404};
+use crate::session::Viewer;
 use crate::state::AppState;
 
 /// Which log the viewer shows.
@@ -37,140 +45,274 @@ enum Shown {
     Lane,
 }
 
-/// The job opened when none is asked for: a running one, else a failed
-/// one, else the first.
-fn default_job(run: &RunRecord) -> Option<&JobRecord> {
-    run.jobs
-        .iter()
-        .find(|j| j.status == RunStatus::Running)
-        .or_else(|| run.jobs.iter().find(|j| j.status == RunStatus::Failed))
-        .or_else(|| run.jobs.first())
+/// The job the page opens when none is asked for: a running one, else a
+/// failed one (what a reader came to see), else the run's default job
+/// (`pikaci_store::default_job`, the rule every log route applies) once it
+/// has started; a run with no started job opens the lane's own log.
+fn job_to_open(run: &RunRecord) -> Option<&JobId> {
+    let with = |status| run.jobs.iter().find(|j| j.status == status).map(|j| &j.id);
+    with(RunStatus::Running)
+        .or_else(|| with(RunStatus::Failed))
+        .or_else(|| default_job(run).filter(|id| run.job(id).is_some()))
 }
 
-fn shown(params: &Params, run: Option<&RunRecord>) -> Result<Shown, ApiError> {
-    let kind = params.get("kind").map(String::as_str);
-    let file = match kind {
-        Some("lane") => return Ok(Shown::Lane),
-        None | Some("guest") => LogFile::Guest,
-        Some("host") => LogFile::Host,
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "invalid kind {:?}: use guest, host or lane",
-                query::shorten(other)
-            )));
-        }
-    };
-    let asked: Option<JobId> = query::id(params, "job")?;
-    match (asked, run.and_then(default_job)) {
-        (Some(job), _) => Ok(Shown::Job(job, file)),
-        (None, Some(job)) => Ok(Shown::Job(job.id.clone(), file)),
-        (None, None) => Ok(Shown::Lane),
+/// What the query string asks the page for.
+struct Asked {
+    shown: Shown,
+    at: WindowAt,
+    timestamps: bool,
+}
+
+impl Asked {
+    /// Reads the query (`kind`, `job`, `line`, `timestamps`); a job not
+    /// named is the default one of `run`, or the lane's log without a run.
+    fn parse(params: &Params, run: Option<&RunRecord>) -> Result<Self, ApiError> {
+        let file = match params.get("kind").map(String::as_str) {
+            Some("lane") => None,
+            None | Some("guest") => Some(LogFile::Guest),
+            Some("host") => Some(LogFile::Host),
+            Some(other) => {
+                return Err(ApiError::BadRequest(format!(
+                    "invalid kind {:?}: use guest, host or lane",
+                    query::shorten(other)
+                )));
+            }
+        };
+        let asked: Option<JobId> = query::id(params, "job")?;
+        let shown = match (file, asked, run.and_then(job_to_open)) {
+            (None, _, _) => Shown::Lane,
+            (Some(file), Some(job), _) => Shown::Job(job, file),
+            (Some(file), None, Some(job)) => Shown::Job(job.clone(), file),
+            (Some(_), None, None) => Shown::Lane,
+        };
+        let at = match query::number(params, "line")? {
+            Some(n) if n > 0 => WindowAt::Line(n),
+            _ => WindowAt::Tail,
+        };
+        let timestamps = params.get("timestamps").is_some_and(|v| v == "1");
+        Ok(Self {
+            shown,
+            at,
+            timestamps,
+        })
     }
 }
 
-fn window_at(params: &Params) -> Result<WindowAt, ApiError> {
-    Ok(match query::number(params, "line")? {
-        Some(n) if n > 0 => WindowAt::Line(n),
-        _ => WindowAt::Tail,
+/// The log the viewer shows, and what goes around it.
+struct LogPane {
+    /// The viewer bar's title.
+    title: Markup,
+    /// The tabs between a job's two logs (none for the lane's log).
+    tabs: Markup,
+    /// Where the script reads more.
+    sources: Sources,
+    /// The query that names this log on the page.
+    query: String,
+    /// Whether the log is still being written.
+    live: bool,
+    /// What was read of it; `None` when it does not exist (yet).
+    view: Option<LogView>,
+}
+
+/// The pane of a job's log (`file`) in `run`.
+async fn job_pane(
+    state: &AppState,
+    page: &LanePage,
+    run: &RunRecord,
+    job: &JobId,
+    file: LogFile,
+    at: WindowAt,
+) -> Result<LogPane, ApiError> {
+    let run_id = run.run_id.clone();
+    let record = run.job(job);
+    if record.is_none() && !run.planned_jobs.contains(job) {
+        return Err(ApiError::NotFound(format!("run {run_id} has no job {job}")));
+    }
+    let view = match record {
+        Some(_) => {
+            let key = LogKey::Job(run_id.clone(), job.clone(), file);
+            let open = job_log_opener(state, run_id.clone(), job.clone(), file);
+            read_log(state, key, open, at).await?
+        }
+        None => None,
+    };
+    let kind = kind_word(file);
+    let desc = record.map_or("", |j| j.description.as_str());
+    Ok(LogPane {
+        title: html! { (job) @if !desc.is_empty() { " " span.muted { "· " (desc) } } },
+        tabs: html! {
+            span.tabs {
+                @for (k, label) in [("guest", "output"), ("host", "pikaci")] {
+                    a href={ (page.href) "?" (job_query(job.as_str(), k)) } class=[(k == kind).then_some("cur")]
+                        title={ (k) ".log" } { (label) }
+                }
+            }
+        },
+        sources: Sources {
+            raw: Some(page.prefix.raw_url(&run_id, job, file)),
+            stream: Some(page.prefix.stream_url(&run_id, job, file)),
+            json: None,
+        },
+        query: job_query(job.as_str(), kind),
+        live: record.map_or(page.lane_active, |j| j.status == RunStatus::Running),
+        view,
     })
 }
 
-fn sidebar(href: &str, run: Option<&RunRecord>, shown: &Shown, now: Timestamp) -> String {
-    let mut out = String::from("<ul class=side id=jobs data-swap>");
-    if let Some(run) = run {
-        for job in &run.jobs {
-            let cur = matches!(shown, Shown::Job(j, _) if *j == job.id);
-            let _ = write!(
-                out,
-                "<li><a href=\"{href}?job={q}\"{cur} data-job=\"{id}\" title=\"{desc}\">{dot}<span class=jid>{id}</span><span class=\"dur muted\">{took}</span></a></li>",
-                q = query_value(job.id.as_str()),
-                cur = if cur {
-                    " class=cur aria-current=page"
-                } else {
-                    ""
-                },
-                id = escape(job.id.as_str()),
-                desc = escape(&job.description),
-                dot = status_dot(job.status.as_str()),
-                took = job_took(job, now),
-            );
-        }
-        for planned in run.planned_jobs.iter().filter(|p| run.job(p).is_none()) {
-            let _ = write!(
-                out,
-                "<li><a>{dot}<span class=jid>{id}</span><span class=\"dur muted\">waiting</span></a></li>",
-                id = escape(planned.as_str()),
-                dot = status_dot("queued"),
-            );
-        }
-    }
-    let _ = write!(
-        out,
-        "<li><a href=\"{href}?kind=lane\"{cur}><span class=jid>Lane output</span><span class=\"dur muted\">pika-news</span></a></li></ul>",
-        cur = if *shown == Shown::Lane {
-            " class=cur aria-current=page"
-        } else {
-            ""
+/// The pane of the lane's own log.
+async fn lane_pane(state: &AppState, page: &LanePage, at: WindowAt) -> Result<LogPane, ApiError> {
+    let lane = page.lane.id;
+    let view = read_log(state, LogKey::Lane(lane), lane_log_opener(state, lane), at).await?;
+    Ok(LogPane {
+        title: html! { "Lane output " span.muted { "· what pika-news ran and saw" } },
+        tabs: html! {},
+        sources: Sources {
+            raw: None,
+            stream: None,
+            json: Some(page.prefix.lane_log(lane)),
         },
-    );
-    out
+        query: "kind=lane".to_owned(),
+        live: page.lane_active,
+        view,
+    })
 }
 
-fn lane_header(
-    viewer: &Viewer,
-    lane: &Lane,
-    run: Option<&RunRecord>,
+/// What every step of the page knows: the lane, its run, where the page is.
+struct LanePage {
+    prefix: Prefix,
+    lane: Lane,
+    run: Option<Arc<RunRecord>>,
+    /// The page's address, without a query.
+    href: String,
+    lane_active: bool,
     now: Timestamp,
-    back: &str,
-) -> String {
-    let mut out = format!(
-        "<div id=lane-head data-swap><h1>{title} {st}</h1><p class=sub><span class=mono>{lane_id}</span>",
-        title = escape(&lane.title),
-        st = status(lane.status.as_str()),
-        lane_id = escape(&lane.lane),
-    );
-    if let Some(k) = lane.failure_kind {
-        let _ = write!(out, "<span>failed: {}</span>", k.as_str());
-    }
-    match (lane.status, lane_duration(lane, now)) {
-        (LaneStatus::Running, Some(d)) => {
-            let _ = write!(
-                out,
-                "<span class=dur>running for {}</span>",
-                super::format::duration(d)
-            );
+}
+
+/// The list of the run's jobs (and the lane's own log) beside the viewer.
+fn sidebar(page: &LanePage, shown: &Shown) -> Markup {
+    let href = &page.href;
+    html! {
+        ul.side #jobs data-swap {
+            @if let Some(run) = &page.run {
+                @for job in &run.jobs {
+                    @let cur = matches!(shown, Shown::Job(j, _) if *j == job.id);
+                    li { a href={ (href) "?job=" (query_value(job.id.as_str())) }
+                        class=[cur.then_some("cur")] aria-current=[cur.then_some("page")]
+                        data-job=(job.id) title=(job.description) {
+                        (status_dot(job.status.as_str()))
+                        span.jid { (job.id) }
+                        span class="dur muted" { (job_took(job, page.now)) }
+                    } }
+                }
+                @for planned in run.planned_jobs.iter().filter(|p| run.job(p).is_none()) {
+                    li { a {
+                        (status_dot("queued"))
+                        span.jid { (planned) }
+                        span class="dur muted" { "waiting" }
+                    } }
+                }
+            }
+            @let cur = *shown == Shown::Lane;
+            li { a href={ (href) "?kind=lane" } class=[cur.then_some("cur")] aria-current=[cur.then_some("page")] {
+                span.jid { "Lane output" }
+                span class="dur muted" { "pika-news" }
+            } }
         }
-        (_, Some(d)) => {
-            let _ = write!(
-                out,
-                "<span class=dur>ran {}</span>",
-                super::format::duration(d)
-            );
+    }
+}
+
+/// The lane's heading: title, status, times, its run, and its buttons
+/// (which come back to `back`).
+fn lane_header(viewer: &Viewer, page: &LanePage, back: &str) -> Markup {
+    let (lane, now) = (&page.lane, page.now);
+    html! {
+        div #lane-head data-swap {
+            h1 { (lane.title) " " (status(lane.status.as_str())) }
+            p.sub {
+                span.mono { (lane.lane) }
+                @if let Some(k) = lane.failure_kind { span { "failed: " (k.as_str()) } }
+                @match (lane.status, lane_duration(lane, now)) {
+                    (LaneStatus::Running, Some(d)) => span.dur { "running for " (duration(d)) },
+                    (_, Some(d)) => span.dur { "ran " (duration(d)) },
+                    _ => {},
+                }
+                span { "queued " (stored_time_element(Some(&lane.created_at), now, &lane.created_at)) }
+                span { "started " (stored_time_element(lane.started_at.as_deref(), now, "not yet")) }
+                @if let Some(r) = &page.run { span { "pikaci run " code { (r.run_id) } } }
+                @if lane.attempts > 1 { span { "attempt " (lane.attempts) } }
+                (lane_actions(viewer, lane, back))
+            }
+            @if let Some(m) = &lane.message { p.sub { (m) } }
         }
-        _ => {}
     }
-    let _ = write!(
-        out,
-        "<span>queued {}</span><span>started {}</span>",
-        stored_time_element(Some(&lane.created_at), now, &lane.created_at),
-        stored_time_element(lane.started_at.as_deref(), now, "not yet"),
+}
+
+/// The viewer bar's buttons: timestamps (when the log has them), raw and
+/// download (for a job's log).
+fn viewer_buttons(page: &LanePage, pane: &LogPane, has_times: bool, timestamps: bool) -> Markup {
+    let ts_href = format!(
+        "{}?{}{}",
+        page.href,
+        pane.query,
+        if timestamps { "" } else { "&timestamps=1" }
     );
-    if let Some(r) = run {
-        let _ = write!(
-            out,
-            "<span>pikaci run <code>{}</code></span>",
-            escape(r.run_id.as_str())
-        );
+    html! {
+        @if has_times {
+            a.btn #ts href=(ts_href) role="button" aria-pressed=(timestamps)
+                title="Show the time each line arrived (t)" { "Timestamps" }
+        } @else {
+            button #ts type="button" disabled
+                title="This log has no timestamps (its run was made before pikaci recorded them)" { "Timestamps" }
+        }
+        @if let Some(raw) = &pane.sources.raw {
+            a.btn href=(raw) target="_blank" rel="noopener" { "Raw" }
+            a.btn href={ (raw) "&download=1" } { "Download" }
+        }
     }
-    if lane.attempts > 1 {
-        let _ = write!(out, "<span>attempt {}</span>", lane.attempts);
+}
+
+/// The log viewer: its bar (title, tabs, search, buttons) and the log.
+fn viewer_section(page: &LanePage, mut pane: LogPane, timestamps: bool) -> Markup {
+    let exists = pane.view.is_some();
+    let (window, times) = match pane.view.take() {
+        Some(v) => (v.window, v.times),
+        None => (Window::empty(), None),
+    };
+    let opts = ViewerOptions {
+        page: page.href.clone(),
+        query: pane.query.clone(),
+        live: pane.live,
+        timestamps,
+        exists,
+    };
+    html! {
+        section.viewer #viewer aria-label="log" {
+            div.vbar {
+                span.title { (pane.title) }
+                @if pane.live { span.live #livebadge { "live" } }
+                (pane.tabs)
+                span.find #find hidden {
+                    input type="search" #q placeholder="Search the loaded log" aria-label="Search the log" autocomplete="off";
+                    button type="button" #prev title="Previous match (Shift+Enter)" { "↑" }
+                    button type="button" #next title="Next match (Enter)" { "↓" }
+                    output #hits {}
+                }
+                (viewer_buttons(page, &pane, times.is_some(), timestamps))
+            }
+            (render(&window, times.as_deref(), &pane.sources, &opts))
+        }
     }
-    let _ = write!(out, "{}</p>", lane_actions(viewer, lane, back));
-    if let Some(m) = &lane.message {
-        let _ = write!(out, "<p class=sub>{}</p>", escape(m));
+}
+
+/// The keyboard help under the viewer.
+fn keys() -> Markup {
+    html! {
+        p.keys {
+            kbd { "/" } " search · " kbd { "Enter" } "/" kbd { "Shift+Enter" } " next/previous match · "
+            kbd { "t" } " timestamps · " kbd { "e" } " load earlier · " kbd { "g" } "/" kbd { "G" }
+            " top/end · a line number links to its line"
+        }
     }
-    out.push_str("</div>");
-    out
 }
 
 /// `GET /news/branch/{branch_id}/ci/lane/{lane_run_id}`.
@@ -180,8 +322,8 @@ pub(crate) async fn page(
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (branch_id, lane_run_id) = super::path_params(path)?;
-    let params = super::query_params(params)?;
+    let (branch_id, lane_run_id) = query::path_params(path)?;
+    let params = query::query_params(params)?;
     let branch_id: BranchId = query::row_id("branch id", &branch_id)?;
     let lane_id: LaneRunId = query::row_id("lane run id", &lane_run_id)?;
     let branch = branch_by_id_or_404(&state, branch_id).await?;
@@ -193,15 +335,8 @@ pub(crate) async fn page(
             ApiError::NotFound(format!("branch {branch_id} has no lane run {lane_id}"))
         })?;
     let scope = Scope::Branch(branch_id);
-    lane_page(
-        viewer,
-        state,
-        scope,
-        (scope.page(), branch.name),
-        lane,
-        params,
-    )
-    .await
+    let parent = Crumb::link(scope.page(viewer.prefix), branch.name);
+    lane_page(viewer, state, scope, parent, lane, params).await
 }
 
 /// `GET /news/nightly/{nightly_run_id}/lane/{lane_run_id}`.
@@ -211,8 +346,8 @@ pub(crate) async fn nightly_page(
     path: Result<Path<(String, String)>, PathRejection>,
     params: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let (nightly_id, lane_run_id) = super::path_params(path)?;
-    let params = super::query_params(params)?;
+    let (nightly_id, lane_run_id) = query::path_params(path)?;
+    let params = query::query_params(params)?;
     let nightly_id: NightlyRunId = query::row_id("nightly run id", &nightly_id)?;
     let lane_id: LaneRunId = query::row_id("lane run id", &lane_run_id)?;
     let nightly = nightly_by_id_or_404(&state, nightly_id).await?;
@@ -227,15 +362,14 @@ pub(crate) async fn nightly_page(
             ))
         })?;
     let scope = Scope::Nightly(nightly_id);
-    lane_page(
-        viewer,
-        state,
-        scope,
-        (scope.page(), format!("nightly #{nightly_id}")),
-        lane,
-        params,
-    )
-    .await
+    let parent = Crumb::link(scope.page(viewer.prefix), format!("nightly #{nightly_id}"));
+    lane_page(viewer, state, scope, parent, lane, params).await
+}
+
+/// The lane's pikaci run, when it has one that can be read.
+async fn lane_run(state: &AppState, lane: &Lane) -> Option<Arc<RunRecord>> {
+    let id: RunId = lane.pikaci_run_id.as_deref()?.parse().ok()?;
+    load_run(state, id).await.ok()
 }
 
 /// The lane page of `lane`, shown under `parent` (its page and its name).
@@ -243,159 +377,96 @@ async fn lane_page(
     viewer: Viewer,
     state: AppState,
     scope: Scope,
-    parent: (String, String),
+    parent: Crumb,
     lane: Lane,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let lane_id = lane.id;
-    let at = window_at(&params)?;
-    let timestamps = params.get("timestamps").is_some_and(|v| v == "1");
-    let run_id: Option<RunId> = lane.pikaci_run_id.as_deref().and_then(|r| r.parse().ok());
-    let run = match &run_id {
-        Some(id) => load_run(&state, id.clone()).await.ok(),
-        None => None,
+    let run = lane_run(&state, &lane).await;
+    let asked = Asked::parse(&params, run.as_deref())?;
+    let page = LanePage {
+        prefix: viewer.prefix,
+        href: scope.lane(viewer.prefix, lane.id),
+        lane_active: matches!(lane.status, LaneStatus::Queued | LaneStatus::Running),
+        now: state.db.clock().now(),
+        lane,
+        run,
     };
-    let shown = shown(&params, run.as_deref())?;
-    let now = state.db.clock().now();
-    let href = scope.lane(lane.id);
-    let lane_active = matches!(lane.status, LaneStatus::Queued | LaneStatus::Running);
-
-    let (title, tabs, sources, query_str, live, window) = match &shown {
-        Shown::Job(job, file) => {
-            let Some(run_id) = run_id.clone().filter(|_| run.is_some()) else {
-                return Err(ApiError::NotFound(format!(
-                    "lane run {lane_id} has no pikaci run to read"
-                )));
-            };
-            let record = run.as_ref().and_then(|r| r.job(job));
-            let planned = run.as_ref().is_some_and(|r| r.planned_jobs.contains(job));
-            if record.is_none() && !planned {
-                return Err(ApiError::NotFound(format!("run {run_id} has no job {job}")));
-            }
-            let live = record.map_or(lane_active, |j| j.status == RunStatus::Running);
-            let kind = kind_word(*file);
-            let window = if record.is_some() {
-                let key = LogKey::Job(run_id.clone(), job.clone(), *file);
-                read_log(
-                    &state,
-                    key,
-                    job_log_opener(&state, run_id.clone(), job.clone(), *file),
-                    at,
-                )
-                .await?
-            } else {
-                None
-            };
-            let q = job_query(job.as_str(), kind);
-            let sources = Sources {
-                raw: Some(raw_url(&run_id, job, *file)),
-                stream: Some(format!("/news/api/forge/pikaci/logs/{run_id}/stream?{q}")),
-                json: None,
-            };
-            let mut tabs = String::from("<span class=tabs>");
-            for (k, label) in [("guest", "output"), ("host", "pikaci")] {
-                let _ = write!(
-                    tabs,
-                    "<a href=\"{href}?{}\"{} title=\"{k}.log\">{label}</a>",
-                    escape(&job_query(job.as_str(), k)),
-                    if k == kind { " class=cur" } else { "" },
-                );
-            }
-            tabs.push_str("</span>");
-            let desc = record.map(|j| j.description.as_str()).unwrap_or("");
-            let title = format!(
-                "{}{}{}",
-                escape(job.as_str()),
-                if desc.is_empty() {
-                    ""
-                } else {
-                    " <span class=muted>· "
-                },
-                if desc.is_empty() {
-                    String::new()
-                } else {
-                    format!("{}</span>", escape(desc))
-                },
-            );
-            (title, tabs, sources, q, live, window)
+    let pane = match (&asked.shown, &page.run) {
+        (Shown::Job(job, file), Some(run)) => {
+            job_pane(&state, &page, run, job, *file, asked.at).await?
         }
-        Shown::Lane => {
-            let key = LogKey::Lane(lane_id);
-            let window = read_log(&state, key, lane_log_opener(&state, lane_id), at).await?;
-            let sources = Sources {
-                raw: None,
-                stream: None,
-                json: Some(format!("/news/api/forge/lane/{lane_id}/log")),
-            };
-            (
-                "Lane output <span class=muted>· what pika-news ran and saw</span>".to_owned(),
-                String::new(),
-                sources,
-                "kind=lane".to_owned(),
-                lane_active,
-                window,
-            )
+        (Shown::Job(..), None) => {
+            return Err(ApiError::NotFound(format!(
+                "lane run {} has no pikaci run to read",
+                page.lane.id
+            )));
         }
+        (Shown::Lane, _) => lane_pane(&state, &page, asked.at).await?,
     };
-    let exists = window.is_some();
-    let (window, times) = match window {
-        Some(v) => (v.window, v.times),
-        None => (Window::empty(), None),
+    let title = match &asked.shown {
+        Shown::Job(job, _) => format!("{job} · {} · {}", page.lane.title, parent.text),
+        Shown::Lane => format!("lane output · {} · {}", page.lane.title, parent.text),
     };
-    let opts = ViewerOptions {
-        page: href.clone(),
-        query: query_str.clone(),
-        live,
-        timestamps,
-        exists,
-    };
-    let log = render(&window, times.as_deref(), &sources, &opts);
-    let mut links = String::new();
-    if let Some(raw) = &sources.raw {
-        let _ = write!(
-            links,
-            "<a class=btn href=\"{r}\" target=_blank rel=noopener>Raw</a><a class=btn href=\"{r}&amp;download=1\">Download</a>",
-            r = escape(raw)
-        );
-    }
-    let ts_href = format!(
-        "{href}?{}{}",
-        query_str,
-        if timestamps { "" } else { "&timestamps=1" }
-    );
-    let back = format!("{href}?{query_str}");
-    let body = format!(
-        "{head}<div class=job>{side}<section class=viewer id=viewer aria-label=\"log\"><div class=vbar>\
-         <span class=title>{title}</span>{live_badge}{tabs}\
-         <span class=find id=find hidden><input type=search id=q placeholder=\"Search the loaded log\" aria-label=\"Search the log\" autocomplete=off>\
-         <button type=button id=prev title=\"Previous match (Shift+Enter)\">↑</button><button type=button id=next title=\"Next match (Enter)\">↓</button><output id=hits></output></span>\
-         {ts_button}{links}</div>{log}</section></div>\
-         <p class=keys><kbd>/</kbd> search · <kbd>Enter</kbd>/<kbd>Shift+Enter</kbd> next/previous match · <kbd>t</kbd> timestamps · <kbd>e</kbd> load earlier · <kbd>g</kbd>/<kbd>G</kbd> top/end · a line number links to its line</p>",
-        head = lane_header(&viewer, &lane, run.as_deref(), now, &back),
-        side = sidebar(&href, run.as_deref(), &shown, now),
-        live_badge = if live {
-            "<span class=live id=livebadge>live</span>"
-        } else {
-            ""
-        },
-        ts_button = if times.is_some() {
-            format!(
-                "<a class=btn id=ts href=\"{}\" role=button aria-pressed=\"{timestamps}\" title=\"Show the time each line arrived (t)\">Timestamps</a>",
-                escape(&ts_href)
-            )
-        } else {
-            "<button type=button id=ts disabled title=\"This log has no timestamps (its run was made before pikaci recorded them)\">Timestamps</button>".to_owned()
-        },
-    );
-    let title_text = match &shown {
-        Shown::Job(job, _) => format!("{} · {} · {}", job, lane.title, parent.1),
-        Shown::Lane => format!("lane output · {} · {}", lane.title, parent.1),
+    let active = pane.live || page.lane_active;
+    let back = format!("{}?{}", page.href, pane.query);
+    let body = html! {
+        (lane_header(&viewer, &page, &back))
+        div.job {
+            (sidebar(&page, &asked.shown))
+            (viewer_section(&page, pane, asked.timestamps))
+        }
+        (keys())
     };
     Ok(Page {
-        title: title_text,
-        crumbs: vec![(Some(parent.0), parent.1), (None, lane.title.clone())],
+        prefix: viewer.prefix,
+        title,
+        crumbs: vec![parent, Crumb::here(page.lane.title.clone())],
         body,
-        active: live || lane_active,
+        active,
     }
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pikaci_core::JobRecord;
+
+    fn run(statuses: &[(&str, RunStatus)], planned: &[&str]) -> RunRecord {
+        let mut r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        r.jobs = statuses
+            .iter()
+            .map(|(id, st)| {
+                let mut j = JobRecord::for_test(id, r.created_at);
+                j.status = *st;
+                j
+            })
+            .collect();
+        r.planned_jobs = planned.iter().map(|p| p.parse().unwrap()).collect();
+        r
+    }
+
+    #[test]
+    fn the_page_opens_a_running_then_a_failed_then_the_default_job() {
+        let id = |r: &RunRecord| job_to_open(r).map(|j| j.as_str().to_owned());
+        let r = run(
+            &[
+                ("a", RunStatus::Passed),
+                ("b", RunStatus::Failed),
+                ("c", RunStatus::Running),
+            ],
+            &[],
+        );
+        assert_eq!(id(&r).as_deref(), Some("c"));
+        let r = run(&[("a", RunStatus::Passed), ("b", RunStatus::Failed)], &[]);
+        assert_eq!(id(&r).as_deref(), Some("b"));
+        let r = run(
+            &[("a", RunStatus::Passed), ("b", RunStatus::Passed)],
+            &["a", "b"],
+        );
+        assert_eq!(id(&r), default_job(&r).map(|j| j.as_str().to_owned()));
+        // Planned but not started: the lane's own log, not an empty job.
+        let r = run(&[], &["a"]);
+        assert_eq!(id(&r), None);
+    }
 }

@@ -8,12 +8,16 @@
 //!   log viewer ([`viewer`], over a [`window`] of a log read by
 //!   [`log_source`], with line numbers from the [`lines`] index and colours
 //!   from [`ansi`]).
-//! - [`session`]: the page cookie, who is looking ([`session::Viewer`]),
-//!   and the lane forms' CSRF check; [`sign_in`]: the form that exchanges a
-//!   token for the cookie (the only way to get it).
+//! - [`sign_in`]: the form that exchanges a token for the page cookie (the
+//!   only way to get it; who is looking is `crate::session`).
 //! - [`nightly`]: nightly runs: listed on `/news/ci`, `/news/nightly/{id}`
 //!   (the lanes open on the same lane page, under the nightly run).
 //! - [`html`], [`format`](mod@format), [`summary`]: the frame and the small pieces.
+//!
+//! Every page is a `maud` template, checked when the crate compiles: the
+//! engine escapes every value put in, so no page escapes by hand. Every
+//! address a page prints comes from `crate::links`, under the prefix the
+//! page was asked for under (`/git` or `/news`).
 
 mod ansi;
 pub(crate) mod branch;
@@ -24,7 +28,6 @@ pub(crate) mod lane;
 mod lines;
 mod log_source;
 pub(crate) mod nightly;
-pub(crate) mod session;
 pub(crate) mod sign_in;
 mod summary;
 mod viewer;
@@ -32,22 +35,7 @@ mod window;
 
 pub(crate) use lines::LineIndex;
 
-use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query};
-
-use crate::error::ApiError;
-
-/// A page's path parameters, or a JSON 400 (axum's own rejection is text).
-pub(crate) fn path_params<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
-    p.map(|Path(t)| t)
-        .map_err(|_| ApiError::BadRequest("invalid path".into()))
-}
-
-/// A page's query string, or a JSON 400.
-pub(crate) fn query_params<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
-    q.map(|Query(t)| t)
-        .map_err(|_| ApiError::BadRequest("invalid query string".into()))
-}
+use crate::links::Prefix;
 
 /// Where a suite's lanes are shown: a branch's page or a nightly run's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,16 +47,16 @@ pub(crate) enum Scope {
 }
 
 impl Scope {
-    /// The page's address.
-    pub(crate) fn page(self) -> String {
+    /// The page's address, under `prefix`.
+    pub(crate) fn page(self, prefix: Prefix) -> String {
         match self {
-            Self::Branch(b) => format!("/news/branch/{b}/ci"),
-            Self::Nightly(n) => format!("/news/nightly/{n}"),
+            Self::Branch(b) => prefix.branch_page(b),
+            Self::Nightly(n) => prefix.nightly_page(n),
         }
     }
 
-    /// The address of one of its lanes' page.
-    pub(crate) fn lane(self, lane: crate::db::LaneRunId) -> String {
-        format!("{}/lane/{lane}", self.page())
+    /// The address of one of its lanes' page, under `prefix`.
+    pub(crate) fn lane(self, prefix: Prefix, lane: crate::db::LaneRunId) -> String {
+        format!("{}/lane/{lane}", self.page(prefix))
     }
 }

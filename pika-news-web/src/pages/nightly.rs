@@ -3,22 +3,23 @@
 //! `GET /news/nightly/{nightly_run_id}` shows one (its summary line and
 //! lanes), and its lanes open at `/news/nightly/{id}/lane/{lane_run_id}`.
 
-use std::fmt::Write as _;
-
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
+use maud::{Markup, html};
 
 use super::Scope;
 use super::branch::lanes_table;
-use super::format::{escape, stored_time_element, time_element};
-use super::html::{Page, short_head, status};
-use super::session::Viewer;
+use super::format::{stored_time_element, time_element};
+use super::html::{Crumb, Page, short_head, status};
 use super::summary::{summarize, summary_line, summary_text};
-use crate::api::nightly_or_404;
 use crate::db::{NightlyRun, Suite};
 use crate::error::ApiError;
+use crate::links::Prefix;
+use crate::query;
+use crate::rows::nightly_or_404;
+use crate::session::Viewer;
 use crate::state::AppState;
 
 /// How many nightly runs `/news/ci` lists.
@@ -36,39 +37,48 @@ fn as_suite(n: &NightlyRun) -> Suite {
     }
 }
 
+/// One nightly run's row of the `/news/ci` table, and whether it is still
+/// running.
+fn nightly_row(prefix: Prefix, n: &NightlyRun, now: Timestamp) -> (Markup, bool) {
+    let s = summarize(&as_suite(n), now);
+    let html = html! {
+        tr data-nightly=(n.id) {
+            td { (status(n.status.as_str())) }
+            td { a href=(prefix.nightly_page(n.id)) { "#" (n.id) } " " span.muted { (n.source_ref) } }
+            td { (stored_time_element(Some(&n.scheduled_for), now, &n.scheduled_for)) }
+            td { (s.counts_html()) }
+            td { @if let Some(t) = s.started { (time_element(t, now)) } }
+            td.dur { (s.times_text().join(" · ")) }
+            td { (short_head(&n.head)) }
+        }
+    };
+    (html, s.active())
+}
+
 /// The nightly runs table of `/news/ci` (empty when there are none), and
 /// whether one is still running.
-pub(crate) async fn table(state: &AppState, now: Timestamp) -> Result<(String, bool), ApiError> {
+pub(crate) async fn table(
+    state: &AppState,
+    prefix: Prefix,
+    now: Timestamp,
+) -> Result<(Markup, bool), ApiError> {
     let runs = state.db.nightlies(LISTED).await?;
     if runs.is_empty() {
-        return Ok((String::new(), false));
+        return Ok((html! {}, false));
     }
-    let mut active = false;
-    let mut out = String::from(
-        "<h2>Nightly runs</h2><table class=grid id=nightly><thead><tr><th>Status</th><th>Run</th><th>Scheduled for</th>\
-         <th>Lanes</th><th>Started</th><th>Duration</th><th>Head</th></tr></thead><tbody>",
-    );
-    for n in &runs {
-        let suite = as_suite(n);
-        let s = summarize(&suite, now);
-        active |= s.active();
-        let run = format!("<a href=\"/news/nightly/{}\">#{}</a>", n.id, n.id);
-        let _ = write!(
-            out,
-            "<tr data-nightly=\"{id}\"><td>{st}</td><td>{run} <span class=muted>{source}</span></td><td>{when}</td><td>{counts}</td>\
-             <td>{started}</td><td class=dur>{dur}</td><td>{head}</td></tr>",
-            id = n.id,
-            st = status(n.status.as_str()),
-            source = escape(&n.source_ref),
-            when = stored_time_element(Some(&n.scheduled_for), now, &n.scheduled_for),
-            counts = s.counts_html(),
-            started = s.started.map(|t| time_element(t, now)).unwrap_or_default(),
-            dur = escape(&s.times_text().join(" · ")),
-            head = short_head(&n.head),
-        );
-    }
-    out.push_str("</tbody></table>");
-    Ok((out, active))
+    let (rows, actives): (Vec<Markup>, Vec<bool>) =
+        runs.iter().map(|n| nightly_row(prefix, n, now)).unzip();
+    let html = html! {
+        h2 { "Nightly runs" }
+        table.grid #nightly {
+            thead { tr {
+                th { "Status" } th { "Run" } th { "Scheduled for" } th { "Lanes" }
+                th { "Started" } th { "Duration" } th { "Head" }
+            } }
+            tbody { @for row in &rows { (row) } }
+        }
+    };
+    Ok((html, actives.contains(&true)))
 }
 
 /// `GET /news/nightly/{nightly_run_id}`: a nightly run's summary line and lanes.
@@ -77,35 +87,36 @@ pub(crate) async fn page(
     State(state): State<AppState>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
-    let n = nightly_or_404(&state, &super::path_params(id)?).await?;
+    let n = nightly_or_404(&state, &query::path_params(id)?).await?;
     let id = n.id;
     let now = state.db.clock().now();
     let suite = as_suite(&n);
     let s = summarize(&suite, now);
     let scope = Scope::Nightly(id);
     let label = format!("Nightly run #{id}");
-    let mut body = format!(
-        "<h1>Nightly run #{id} {st}</h1><p class=sub><span>{source}</span><span>head {head}</span>\
-         <span>scheduled for {when}</span></p><div class=summary id=summary title=\"{title}\">{line}</div>",
-        st = status(n.status.as_str()),
-        source = escape(&n.source_ref),
-        head = short_head(&n.head),
-        when = stored_time_element(Some(&n.scheduled_for), now, &n.scheduled_for),
-        title = escape(&summary_text(&label, &suite, &s)),
-        line = summary_line(&label, &suite, &s),
-    );
-    if let Some(m) = &n.summary {
-        let _ = write!(body, "<p class=sub>{}</p>", escape(m));
-    }
-    if suite.lanes.is_empty() {
-        body.push_str("<div class=empty>This nightly run has no lanes.</div>");
+    let lanes = if suite.lanes.is_empty() {
+        html! { div.empty { "This nightly run has no lanes." } }
     } else {
-        let back = scope.page();
-        body.push_str(&lanes_table(&state, &viewer, scope, &suite, now, &back).await);
-    }
+        let back = scope.page(viewer.prefix);
+        lanes_table(&state, &viewer, scope, &suite, now, &back).await
+    };
+    let body = html! {
+        h1 { "Nightly run #" (id) " " (status(n.status.as_str())) }
+        p.sub {
+            span { (n.source_ref) }
+            span { "head " (short_head(&n.head)) }
+            span { "scheduled for " (stored_time_element(Some(&n.scheduled_for), now, &n.scheduled_for)) }
+        }
+        div.summary #summary title=(summary_text(&label, &suite, &s)) {
+            (summary_line(&label, &suite, &s))
+        }
+        @if let Some(m) = &n.summary { p.sub { (m) } }
+        (lanes)
+    };
     Ok(Page {
+        prefix: viewer.prefix,
         title: format!("nightly #{id} · CI"),
-        crumbs: vec![(None, format!("nightly #{id}"))],
+        crumbs: vec![Crumb::here(format!("nightly #{id}"))],
         body,
         active: s.active(),
     }

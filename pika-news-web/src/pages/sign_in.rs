@@ -14,13 +14,13 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use super::format::escape;
-use super::html::Page;
-use super::session::{cross_site, local_page, session_cookie};
-use crate::error::ApiError;
-use crate::state::AppState;
+use maud::html;
 
-use crate::links::SIGN_IN;
+use super::html::{Crumb, Page};
+use crate::error::ApiError;
+use crate::links::Prefix;
+use crate::session::{cross_site, local_page, session_cookie};
+use crate::state::AppState;
 
 /// The longest token accepted from the form.
 const MAX_TOKEN: usize = 256;
@@ -39,34 +39,40 @@ pub(crate) struct SignInForm {
 }
 
 /// The form page; `problem` is said above the form (a refused token).
-fn form_page(back: &str, problem: Option<&str>) -> Page {
-    let problem = problem.map_or_else(String::new, |p| {
-        format!("<p class=problem role=alert>{}</p>", escape(p))
-    });
+fn form_page(prefix: Prefix, back: &str, problem: Option<&str>) -> Page {
     Page {
+        prefix,
         title: "Sign in · pika-news".to_owned(),
-        crumbs: vec![(None, "Sign in".to_owned())],
-        body: format!(
-            "<h1>Sign in</h1>{problem}\
-             <form method=post action=\"{SIGN_IN}\" class=sign-in>\
-             <label>Token <input type=password name=token autocomplete=current-password required maxlength={MAX_TOKEN}></label>\
-             <input type=hidden name=back value=\"{back}\">\
-             <button type=submit>Sign in</button></form>\
-             <p>A token is made on the CI host with <code>pika-news token create</code>. \
-             Signing in keeps it in a cookie of this browser.</p>",
-            back = escape(back),
-        ),
+        crumbs: vec![Crumb::here("Sign in")],
+        body: html! {
+            h1 { "Sign in" }
+            @if let Some(p) = problem { p.problem role="alert" { (p) } }
+            form method="post" action=(prefix.sign_in()) class="sign-in" {
+                label {
+                    "Token "
+                    input type="password" name="token" autocomplete="current-password" required
+                        maxlength=(MAX_TOKEN);
+                }
+                input type="hidden" name="back" value=(back);
+                button type="submit" { "Sign in" }
+            }
+            p {
+                "A token is made on the CI host with " code { "pika-news token create" } ". "
+                "Signing in keeps it in a cookie of this browser."
+            }
+        },
         active: false,
     }
 }
 
 /// `GET /news/sign-in`: the form.
-pub(crate) async fn form(query: Query<Back>) -> Response {
-    form_page(&local_page(query.back.as_ref()), None).into_response()
+pub(crate) async fn form(prefix: Prefix, query: Query<Back>) -> Response {
+    form_page(prefix, &local_page(query.back.as_ref(), prefix), None).into_response()
 }
 
 /// `POST /news/sign-in`: exchanges the submitted token for the cookie.
 pub(crate) async fn submit(
+    prefix: Prefix,
     State(state): State<AppState>,
     headers: HeaderMap,
     axum::Form(form): axum::Form<SignInForm>,
@@ -74,7 +80,7 @@ pub(crate) async fn submit(
     if cross_site(&headers) {
         return Err(ApiError::CrossSite);
     }
-    let back = local_page(form.back.as_ref());
+    let back = local_page(form.back.as_ref(), prefix);
     let token = form.token.trim();
     let well_formed = !token.is_empty()
         && token.len() <= MAX_TOKEN
@@ -82,7 +88,7 @@ pub(crate) async fn submit(
         && !token.contains(';');
     let known = well_formed && state.db.token_role(token).await?.is_some();
     if !known {
-        let mut resp = form_page(&back, Some("That token is not valid.")).into_response();
+        let mut resp = form_page(prefix, &back, Some("That token is not valid.")).into_response();
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(resp);
     }
@@ -92,17 +98,4 @@ pub(crate) async fn submit(
     let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, back)]).into_response();
     resp.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(resp)
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::links::sign_in_address;
-
-    #[test]
-    fn the_back_page_is_encoded_for_the_query() {
-        assert_eq!(
-            sign_in_address("/news/branch/1/ci/lane/2?job=a&kind=host"),
-            "/news/sign-in?back=/news/branch/1/ci/lane/2%3Fjob%3Da%26kind%3Dhost"
-        );
-    }
 }

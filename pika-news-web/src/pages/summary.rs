@@ -2,9 +2,8 @@
 //! waited in the queue and how long it ran, and the one line that says so
 //! ("Latest run #45 failed · 9 passed 1 failed · queued 2m 08s · ran 24m 31s").
 
-use std::fmt::Write as _;
-
 use jiff::{SignedDuration, Timestamp};
+use maud::{Markup, html};
 
 use super::format::{duration, parse_time};
 use crate::db::{Lane, LaneRunId, LaneStatus, Suite};
@@ -38,27 +37,32 @@ impl SuiteSummary {
         self.running + self.queued > 0
     }
 
-    /// `9 passed 1 failed 2 running`, coloured, or `no lanes`.
-    pub(crate) fn counts_html(&self) -> String {
-        let mut out = String::new();
-        for (n, class, word) in [
+    /// The non-zero counts: `(count, class, word)`.
+    fn counts(&self) -> impl Iterator<Item = (usize, &'static str, &'static str)> {
+        [
             (self.passed, "p", "passed"),
             (self.failed, "f", "failed"),
             (self.running, "r", "running"),
             (self.queued, "q", "queued"),
             (self.cancelled, "c", "cancelled"),
-        ] {
-            if n > 0 {
-                if !out.is_empty() {
-                    out.push(' ');
+        ]
+        .into_iter()
+        .filter(|(n, _, _)| *n > 0)
+    }
+
+    /// `9 passed 1 failed 2 running`, coloured, or `no lanes`.
+    pub(crate) fn counts_html(&self) -> Markup {
+        html! {
+            span.counts {
+                @for (i, (n, class, word)) in self.counts().enumerate() {
+                    @if i > 0 { " " }
+                    span class=(class) { (n) " " (word) }
                 }
-                let _ = write!(out, "<span class={class}>{n} {word}</span>");
+                @if self.counts().next().is_none() {
+                    span.q { "no lanes" }
+                }
             }
         }
-        if out.is_empty() {
-            out.push_str("<span class=q>no lanes</span>");
-        }
-        format!("<span class=counts>{out}</span>")
     }
 
     /// `queued 2m 08s · ran 24m 31s` (`running for ...` while it runs).
@@ -143,38 +147,23 @@ pub(crate) fn summarize(suite: &Suite, now: Timestamp) -> SuiteSummary {
     s
 }
 
-/// The summary line of a suite (`label`: `Latest run #45`), as HTML.
-pub(crate) fn summary_line(label: &str, suite: &Suite, s: &SuiteSummary) -> String {
+/// The summary line of a suite (`label`: `Latest run #45`).
+pub(crate) fn summary_line(label: &str, suite: &Suite, s: &SuiteSummary) -> Markup {
     let status = suite.status.as_str();
-    let mut out = format!(
-        "<span><b>{}</b> <span class=\"st st-{status}\">{status}</span></span>",
-        super::format::escape(label)
-    );
-    let mut pieces = vec![s.counts_html()];
-    pieces.extend(
-        s.times_text()
-            .into_iter()
-            .map(|t| format!("<span class=dur>{t}</span>")),
-    );
-    for p in pieces {
-        let _ = write!(out, "<span class=sep>·</span>{p}");
+    html! {
+        span { b { (label) } " " span class={ "st st-" (status) } { (status) } }
+        span.sep { "·" }
+        (s.counts_html())
+        @for t in s.times_text() {
+            span.sep { "·" }
+            span.dur { (t) }
+        }
     }
-    out
 }
 
 /// The same line as plain text (for titles and tests).
 pub(crate) fn summary_text(label: &str, suite: &Suite, s: &SuiteSummary) -> String {
-    let mut counts: Vec<String> = [
-        (s.passed, "passed"),
-        (s.failed, "failed"),
-        (s.running, "running"),
-        (s.queued, "queued"),
-        (s.cancelled, "cancelled"),
-    ]
-    .iter()
-    .filter(|(n, _)| *n > 0)
-    .map(|(n, w)| format!("{n} {w}"))
-    .collect();
+    let mut counts: Vec<String> = s.counts().map(|(n, _, w)| format!("{n} {w}")).collect();
     if counts.is_empty() {
         counts.push("no lanes".into());
     }
@@ -246,7 +235,8 @@ mod tests {
         );
         assert!(
             summary_line("Latest run #45", &s, &sum)
-                .contains("<span class=p>9 passed</span> <span class=f>1 failed</span>")
+                .into_string()
+                .contains("<span class=\"p\">9 passed</span> <span class=\"f\">1 failed</span>")
         );
     }
 

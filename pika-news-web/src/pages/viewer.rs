@@ -3,10 +3,9 @@
 //! carry on (where the window is, what style is in effect at its end, and
 //! where to read more and follow).
 
-use std::fmt::Write as _;
+use maud::{Markup, html};
 
 use super::ansi::{AnsiState, render_line};
-use super::format::{escape, query_value};
 use super::window::Window;
 
 /// Where the script reads more of the log.
@@ -58,120 +57,75 @@ fn time_texts(ms: i64) -> (String, String) {
     )
 }
 
-/// One line as HTML: its number (a link to itself), its time (when the log
-/// has times: `Some`, maybe unknown) and its text.
-pub(crate) fn line_html(
-    out: &mut String,
+/// One line: its number (a link to itself), its time (when the log has
+/// times: `Some`, maybe unknown) and its text.
+fn line_html(
     n: Option<u64>,
     time: Option<Option<i64>>,
     text: &str,
     state: &mut AnsiState,
     open: bool,
-) {
-    let open = if open { " open" } else { "" };
-    let _ = match n {
-        Some(n) => write!(
-            out,
-            "<div class=\"l{open}\" id=\"L{n}\"><a class=n href=\"#L{n}\" data-n=\"{n}\"></a>"
-        ),
-        // Not counted (the log is too large to count in one request).
-        None => write!(out, "<div class=\"l{open}\"><a class=n data-n=\"?\"></a>"),
-    };
-    match time {
-        Some(Some(ms)) => {
-            let (shown, exact) = time_texts(ms);
-            let _ = write!(out, "<span class=t title=\"{exact}\">{shown}</span>");
+) -> Markup {
+    let class = if open { "l open" } else { "l" };
+    let time = time.map(|t| t.map(time_texts));
+    html! {
+        div class=(class) id=[n.map(|n| format!("L{n}"))] {
+            @match n {
+                Some(n) => a.n href={ "#L" (n) } data-n=(n) {},
+                // Not counted (the log is too large to count in one request).
+                None => a.n data-n="?" {},
+            }
+            @match time {
+                Some(Some((shown, exact))) => span.t title=(exact) { (shown) },
+                Some(None) => span.t {},
+                None => {},
+            }
+            span.x { (render_line(text, state)) }
         }
-        Some(None) => out.push_str("<span class=t></span>"),
-        None => {}
     }
-    out.push_str("<span class=x>");
-    render_line(text, state, out);
-    out.push_str("</span></div>");
 }
 
-/// The lines of `window`, the links around them and the log element.
-pub(crate) fn render(
-    window: &Window,
-    times: Option<&[Option<i64>]>,
-    sources: &Sources,
-    opts: &ViewerOptions,
-) -> String {
-    let mut lines = String::with_capacity(window.lines.iter().map(|l| l.len() + 90).sum());
+/// What the lines of a window are rendered into, and what the script
+/// needs to carry on after them.
+struct Lines {
+    html: Markup,
+    /// The SGR state in effect where the script carries on.
+    sgr: String,
+    /// The byte where the script carries on (before an open last line).
+    complete_end: u64,
+}
+
+fn lines(window: &Window, times: Option<&[Option<i64>]>) -> Lines {
     let mut state = AnsiState::default();
-    let mut sgr = state.sgr();
-    let count = window.lines.len() as u64;
+    let mut sgr = None;
     let mut complete_end = window.end;
+    let mut rendered = Vec::with_capacity(window.lines.len());
     for (i, text) in window.lines.iter().enumerate() {
         let open = window.open_last && i + 1 == window.lines.len();
         if open {
-            sgr = state.sgr();
+            // The script reads the open line again: it carries on from its
+            // start, in the style in effect there.
+            sgr = Some(state.sgr());
             complete_end = window.end - window.open_len;
         }
-        let time = times.map(|t| t.get(i).copied().flatten());
-        line_html(
-            &mut lines,
+        rendered.push(line_html(
             window.numbered.then_some(window.first_line + i as u64),
-            time,
+            times.map(|t| t.get(i).copied().flatten()),
             text,
             &mut state,
             open,
-        );
+        ));
     }
-    if !window.open_last {
-        sgr = state.sgr();
+    Lines {
+        html: html! { @for line in rendered { (line) } },
+        sgr: sgr.unwrap_or_else(|| state.sgr()),
+        complete_end,
     }
-    let last_line = window.first_line + count.saturating_sub(1);
-    let link = |line: u64| {
-        format!(
-            "{}?{}&amp;line={line}#L{line}",
-            escape(&opts.page),
-            escape(&opts.query)
-        )
-    };
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<div class=\"log{ts}\" id=log tabindex=0 style=\"--nw:{nw}ch\" data-start=\"{start}\" data-end=\"{end}\" \
-         data-size=\"{size}\" data-first=\"{first}\" data-numbered=\"{numbered}\" data-live=\"{live}\" data-ansi=\"{sgr}\" data-cut=\"{cut}\" \
-         data-raw=\"{raw}\" data-stream=\"{stream}\" data-json=\"{json}\" data-times=\"{has_times}\">",
-        ts = if opts.timestamps { " ts" } else { "" },
-        nw = digits(last_line.max(9_999)),
-        start = window.start,
-        end = complete_end,
-        size = window.size,
-        first = window.first_line,
-        numbered = u8::from(window.numbered),
-        live = u8::from(opts.live),
-        cut = u8::from(window.cut_first),
-        raw = escape(sources.raw.as_deref().unwrap_or("")),
-        stream = escape(sources.stream.as_deref().unwrap_or("")),
-        json = escape(sources.json.as_deref().unwrap_or("")),
-        has_times = u8::from(times.is_some()),
-    );
-    if window.start > 0 && !window.cut_first && window.numbered {
-        let earlier = window.first_line.saturating_sub(1000).max(1);
-        let _ = write!(
-            out,
-            "<a class=more id=earlier href=\"{}\">Load earlier lines ({} before)</a>",
-            link(earlier),
-            window.first_line - 1
-        );
-    } else if window.cut_first {
-        out.push_str("<div class=logend>The first line shown is cut: it began earlier. Download the raw log for all of it.</div>");
-    }
-    if window.line_missing {
-        out.push_str("<div class=logend>That line is not in the log (yet): showing the end.</div>");
-    }
-    let _ = write!(out, "<div class=lines id=lines>{lines}</div>");
-    if window.end < window.size {
-        let _ = write!(
-            out,
-            "<a class=more id=later href=\"{}\">Load later lines</a>",
-            link(last_line + 1)
-        );
-    }
-    let end_note = if !opts.exists {
+}
+
+/// What the viewer says below the last line.
+fn end_note(window: &Window, last_line: u64, opts: &ViewerOptions) -> String {
+    if !opts.exists {
         if opts.live {
             "No output yet: waiting for the first line.".to_owned()
         } else {
@@ -185,18 +139,50 @@ pub(crate) fn render(
             last_line,
             human_bytes(window.size)
         )
-    };
-    let _ = write!(
-        out,
-        "<div class=logend id=logend>{}</div></div>",
-        escape(&end_note)
-    );
-    out
+    }
 }
 
-/// A query string naming a job's log on the lane page.
-pub(crate) fn job_query(job: &str, kind: &str) -> String {
-    format!("job={}&kind={}", query_value(job), query_value(kind))
+/// The lines of `window`, the links around them and the log element.
+pub(crate) fn render(
+    window: &Window,
+    times: Option<&[Option<i64>]>,
+    sources: &Sources,
+    opts: &ViewerOptions,
+) -> Markup {
+    let lines = lines(window, times);
+    let count = window.lines.len() as u64;
+    let last_line = window.first_line + count.saturating_sub(1);
+    let link = |line: u64| format!("{}?{}&line={line}#L{line}", opts.page, opts.query);
+    let earlier = (window.start > 0 && !window.cut_first && window.numbered)
+        .then(|| window.first_line.saturating_sub(1000).max(1));
+    html! {
+        div class=(if opts.timestamps { "log ts" } else { "log" }) #log tabindex="0"
+            style={ "--nw:" (digits(last_line.max(9_999))) "ch" }
+            data-start=(window.start) data-end=(lines.complete_end) data-size=(window.size)
+            data-first=(window.first_line) data-numbered=(u8::from(window.numbered))
+            data-live=(u8::from(opts.live)) data-ansi=(lines.sgr)
+            data-cut=(u8::from(window.cut_first))
+            data-raw=(sources.raw.as_deref().unwrap_or(""))
+            data-stream=(sources.stream.as_deref().unwrap_or(""))
+            data-json=(sources.json.as_deref().unwrap_or(""))
+            data-times=(u8::from(times.is_some())) {
+            @if let Some(earlier) = earlier {
+                a.more #earlier href=(link(earlier)) {
+                    "Load earlier lines (" (window.first_line - 1) " before)"
+                }
+            } @else if window.cut_first {
+                div.logend { "The first line shown is cut: it began earlier. Download the raw log for all of it." }
+            }
+            @if window.line_missing {
+                div.logend { "That line is not in the log (yet): showing the end." }
+            }
+            div.lines #lines { (lines.html) }
+            @if window.end < window.size {
+                a.more #later href=(link(last_line + 1)) { "Load later lines" }
+            }
+            div.logend #logend { (end_note(window, last_line, opts)) }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -231,7 +217,7 @@ mod tests {
     fn opts() -> ViewerOptions {
         ViewerOptions {
             page: "/news/branch/1/ci/lane/2".into(),
-            query: job_query("build", "guest"),
+            query: crate::links::job_query("build", "guest"),
             live: true,
             timestamps: false,
             exists: true,
@@ -241,8 +227,8 @@ mod tests {
     #[test]
     fn lines_are_numbered_linked_coloured_and_escaped() {
         let w = window(&["ok", "\x1b[31m<b>bad</b>", "still red", "part"], 41, true);
-        let html = render(&w, None, &Sources::default(), &opts());
-        assert!(html.contains("<div class=\"l\" id=\"L41\"><a class=n href=\"#L41\" data-n=\"41\"></a><span class=x>ok</span></div>"), "{html}");
+        let html = render(&w, None, &Sources::default(), &opts()).into_string();
+        assert!(html.contains("<div class=\"l\" id=\"L41\"><a class=\"n\" href=\"#L41\" data-n=\"41\"></a><span class=\"x\">ok</span></div>"), "{html}");
         assert!(
             html.contains("<span class=\"f1\">&lt;b&gt;bad&lt;/b&gt;</span>"),
             "{html}"
@@ -267,13 +253,13 @@ mod tests {
     fn lines_carry_their_arrival_times() {
         let w = window(&["one", "two"], 1, false);
         let times = [Some(1_774_368_758_123), None];
-        let html = render(&w, Some(&times), &Sources::default(), &opts());
+        let html = render(&w, Some(&times), &Sources::default(), &opts()).into_string();
         assert!(
-            html.contains("<a class=n href=\"#L1\" data-n=\"1\"></a><span class=t title=\"2026-03-24 16:12:38.123 UTC\">16:12:38.123</span><span class=x>one</span>"),
+            html.contains("<a class=\"n\" href=\"#L1\" data-n=\"1\"></a><span class=\"t\" title=\"2026-03-24 16:12:38.123 UTC\">16:12:38.123</span><span class=\"x\">one</span>"),
             "{html}"
         );
         assert!(
-            html.contains("data-n=\"2\"></a><span class=t></span><span class=x>two</span>"),
+            html.contains("data-n=\"2\"></a><span class=\"t\"></span><span class=\"x\">two</span>"),
             "{html}"
         );
         assert!(html.contains("data-times=\"1\""));

@@ -161,9 +161,9 @@ async fn the_page_needs_a_token_or_public_read_and_only_the_sign_in_form_sets_th
     let (status, _, form) = page(&app, &format!("/news/sign-in?back={uri}"), &[]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
-        form.contains("<form method=post action=\"/news/sign-in\"")
-            && form.contains("type=password name=token")
-            && form.contains(&format!("name=back value=\"{uri}\"")),
+        form.contains("<form method=\"post\" action=\"/news/sign-in\"")
+            && form.contains("type=\"password\" name=\"token\"")
+            && form.contains(&format!("name=\"back\" value=\"{uri}\"")),
         "{form}"
     );
     // Another site's form (or a page of another site posting it) is refused.

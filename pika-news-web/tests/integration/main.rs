@@ -24,6 +24,7 @@ mod lane_cgroups;
 mod lists;
 mod login;
 mod memory;
+mod module_graph;
 mod nightly;
 mod no_server_paths;
 mod openapi;

@@ -7,8 +7,8 @@ use std::process::Command;
 use axum::http::StatusCode;
 use camino::{Utf8Path, Utf8PathBuf};
 use pika_news_web::ROUTES;
-use pika_news_web::api::routes::served_paths;
 use pika_news_web::api::{Method, RouteDoc};
+use pika_news_web::routes::served_paths;
 
 use crate::support::{RUN, TestApp};
 use pika_news_core::login::testing::TestSigner;

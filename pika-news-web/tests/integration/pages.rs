@@ -47,7 +47,8 @@ fn cookie(token: &str) -> String {
 
 /// The `csrf` value of the first form on a page.
 fn csrf_of(html: &str) -> String {
-    let at = html.find("name=csrf value=\"").expect("a lane form") + "name=csrf value=\"".len();
+    let at =
+        html.find("name=\"csrf\" value=\"").expect("a lane form") + "name=\"csrf\" value=\"".len();
     html[at..at + 32].to_owned()
 }
 
@@ -80,7 +81,7 @@ async fn the_overview_lists_every_branch_with_its_latest_suite() {
     );
     assert!(main.contains(&format!("#{}", s.latest)), "{main}");
     assert!(
-        main.contains("<span class=p>9 passed</span> <span class=f>1 failed</span>"),
+        main.contains("<span class=\"p\">9 passed</span> <span class=\"f\">1 failed</span>"),
         "{main}"
     );
     assert!(main.contains("ran 24m 31s"), "{main}");
@@ -145,9 +146,7 @@ async fn the_branch_page_has_the_summary_line_lanes_jobs_and_history() {
     let hostile = get(&env, &format!("/news/branch/{}/ci", s.hostile), &env.read).await;
     assert_eq!(hostile.status, StatusCode::OK);
     assert!(
-        hostile
-            .body
-            .contains("feature/x&quot;&#39;&gt;&lt;img src=x"),
+        hostile.body.contains("feature/x&quot;'&gt;&lt;img src=x"),
         "{}",
         hostile.body
     );
@@ -162,15 +161,15 @@ async fn the_lane_page_shows_a_log_with_numbered_coloured_lines() {
     let html = get(&env, &base, &env.read).await.body;
     // The failed job opens by default, its output log.
     assert!(
-        html.contains("class=cur aria-current=page data-job=\"test\""),
+        html.contains("class=\"cur\" aria-current=\"page\" data-job=\"test\""),
         "{html}"
     );
     // Numbered, linked, dated (the store dated the writes) and coloured.
     let l3 = &html[html.find("<div class=\"l\" id=\"L3\">").expect("line 3")..];
     let l3 = &l3[..l3.find("</div>").unwrap()];
-    assert!(l3.starts_with("<div class=\"l\" id=\"L3\"><a class=n href=\"#L3\" data-n=\"3\"></a><span class=t title=\""), "{l3}");
+    assert!(l3.starts_with("<div class=\"l\" id=\"L3\"><a class=\"n\" href=\"#L3\" data-n=\"3\"></a><span class=\"t\" title=\""), "{l3}");
     assert!(
-        l3.ends_with("<span class=x><span class=\"f1\">test b ... FAILED</span></span>"),
+        l3.ends_with("<span class=\"x\"><span class=\"f1\">test b ... FAILED</span></span>"),
         "{l3}"
     );
     assert!(html.contains("End of log · 3 lines"), "{html}");
@@ -225,7 +224,7 @@ async fn the_lane_page_shows_a_log_with_numbered_coloured_lines() {
     assert_eq!(hostile.status, StatusCode::OK);
     assert!(
         hostile.body.contains("data-live=\"1\"")
-            && hostile.body.contains("log x&quot;&#39;&gt;&lt;img"),
+            && hostile.body.contains("log x&quot;'&gt;&lt;img"),
         "{}",
         hostile.body
     );
@@ -250,18 +249,18 @@ async fn a_long_log_opens_at_its_tail_or_at_a_line() {
         "the tail only"
     );
     assert!(
-        tail.contains("id=earlier") && tail.contains("Load earlier lines ("),
+        tail.contains("id=\"earlier\"") && tail.contains("Load earlier lines ("),
         "{}",
         &tail[..2000]
     );
     let at = get(&env, &format!("{base}&line=120"), &env.read).await.body;
     assert!(
-        at.contains("id=\"L100\"") && at.contains("<span class=x>line 120</span>"),
+        at.contains("id=\"L100\"") && at.contains("<span class=\"x\">line 120</span>"),
         "{}",
         &at[..3000]
     );
     assert!(
-        at.contains("id=later"),
+        at.contains("id=\"later\""),
         "a window in the middle links to later lines"
     );
 }
@@ -484,7 +483,7 @@ async fn nightly_runs_are_listed_and_have_their_own_pages() {
     let (id, passed, failed) = nightly(&env, s.main).await;
     let ci = get(&env, "/news/ci", &env.read).await.body;
     assert!(
-        ci.contains("id=nightly") && ci.contains(&format!("<tr data-nightly=\"{id}\">")),
+        ci.contains("id=\"nightly\"") && ci.contains(&format!("<tr data-nightly=\"{id}\">")),
         "{ci}"
     );
     assert!(ci.contains(&format!("href=\"/news/nightly/{id}\"")), "{ci}");
@@ -523,7 +522,7 @@ async fn nightly_runs_are_listed_and_have_their_own_pages() {
     .await;
     assert_eq!(lane.status, StatusCode::OK, "{}", lane.body);
     assert!(
-        lane.body.contains("<span class=x>all green</span>")
+        lane.body.contains("<span class=\"x\">all green</span>")
             && lane
                 .body
                 .contains(&format!("href=\"/news/nightly/{id}\">nightly #{id}</a>")),
@@ -546,4 +545,71 @@ async fn nightly_runs_are_listed_and_have_their_own_pages() {
             .status,
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// Every address a page prints stays under the prefix the page was asked
+/// for under: a page under `/git` links only to `/git`, one under `/news`
+/// only to `/news` (the home link, branches, lanes, logs and lane forms).
+#[tokio::test]
+async fn pages_link_under_the_prefix_they_were_asked_for_under() {
+    let env = PageEnv::new();
+    let s = scene(&env).await;
+    for (prefix, other) in [("/git", "/news"), ("/news", "/git")] {
+        for page in [
+            format!("{prefix}/ci"),
+            format!("{prefix}/branch/{}/ci", s.main),
+            format!("{prefix}/branch/{}/ci/lane/{}", s.main, s.failed_lane),
+            format!(
+                "{prefix}/branch/{}/ci/lane/{}?kind=lane",
+                s.main, s.failed_lane
+            ),
+        ] {
+            let a = request(&env, "GET", &page, &[("cookie", &cookie(&env.write))], "").await;
+            assert_eq!(a.status, StatusCode::OK, "{page}: {}", a.body);
+            let html = &a.body;
+            for attr in ["href", "action", "data-raw", "data-stream", "data-json"] {
+                assert!(
+                    !html.contains(&format!("{attr}=\"{other}/")),
+                    "{page} has a {attr} under {other}: {html}"
+                );
+            }
+            assert!(
+                html.contains(&format!("class=\"brand\" href=\"{prefix}/ci\"")),
+                "{page}: {html}"
+            );
+        }
+        let branch = request(
+            &env,
+            "GET",
+            &format!("{prefix}/branch/{}/ci", s.main),
+            &[("cookie", &cookie(&env.write))],
+            "",
+        )
+        .await
+        .body;
+        assert!(
+            branch.contains(&format!(
+                "action=\"{prefix}/api/forge/lane/{}/rerun\"",
+                s.failed_lane
+            )) && branch.contains(&format!(
+                "href=\"{prefix}/branch/{}/ci/lane/{}?job=test\"",
+                s.main, s.failed_lane
+            )),
+            "{branch}"
+        );
+        let lane = request(
+            &env,
+            "GET",
+            &format!("{prefix}/branch/{}/ci/lane/{}", s.main, s.failed_lane),
+            &[("cookie", &cookie(&env.read))],
+            "",
+        )
+        .await
+        .body;
+        assert!(
+            lane.contains(&format!("data-raw=\"{prefix}/api/forge/pikaci/logs/"))
+                && lane.contains(&format!("data-stream=\"{prefix}/api/forge/pikaci/logs/")),
+            "{lane}"
+        );
+    }
 }

@@ -253,6 +253,16 @@ async fn a_truncated_json_answer_names_the_raw_route() {
         body["guest_log"]["raw_url"],
         format!("/news/api/forge/pikaci/logs/{RUN}/raw?job=build&kind=guest")
     );
+    // Asked under /git, the answer names the route under /git.
+    let (_, git) = app
+        .get(&format!(
+            "/git/api/forge/pikaci/logs/{RUN}?kind=guest&tail=5"
+        ))
+        .await;
+    assert_eq!(
+        git["guest_log"]["raw_url"],
+        format!("/git/api/forge/pikaci/logs/{RUN}/raw?job=build&kind=guest")
+    );
     let (_, whole) = app
         .get(&format!("/news/api/forge/pikaci/logs/{RUN}?kind=guest"))
         .await;

@@ -11,177 +11,231 @@
 //! action its status does not allow is a 409 (fail: queued or running;
 //! requeue: queued, running or failed; rerun: finished). `ph` sends `{}` as
 //! the body; the body is not read.
+//!
+//! One handler serves them all ([`act`]): the route's path says the scope
+//! ([`Target`]), the type parameter the action ([`Fail`], [`Requeue`],
+//! [`Rerun`], [`Recover`]), each with its answer's shape.
+
+use std::collections::HashMap;
+use std::future::Future;
 
 use axum::Json;
 use axum::extract::{Path, State};
+use serde::Serialize;
 
 use super::dto::{BranchRerun, LaneMutation, NightlyRerun, RecoverDone};
 use super::view::lane_status;
-use crate::api::query;
 use crate::auth::WriteAccess;
 use crate::db::{BranchId, LaneAction, LaneRunId, LaneScope, NightlyRunId, SuiteId};
 use crate::error::ApiError;
+use crate::query;
 use crate::state::AppState;
 
-fn branch_scope(raw: &str) -> Result<(BranchId, LaneScope), ApiError> {
-    let id: BranchId = query::row_id("branch id", raw)?;
-    Ok((id, LaneScope::Branch(id)))
+/// A route's path parameters, by name.
+pub(crate) type PathParams = HashMap<String, String>;
+
+/// What an action is scoped to: a branch's suites or one nightly run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// `/news/branch/{branch_id}/ci/...`.
+    Branch(BranchId),
+    /// `/news/nightly/{nightly_run_id}/...`.
+    Nightly(NightlyRunId),
 }
 
-fn nightly_scope(raw: &str) -> Result<(NightlyRunId, LaneScope), ApiError> {
-    let id: NightlyRunId = query::row_id("nightly run id", raw)?;
-    Ok((id, LaneScope::Nightly(id)))
+impl Target {
+    /// The scope the route's path names (400 when it is not an id).
+    fn from_path(path: &PathParams) -> Result<Self, ApiError> {
+        match (path.get("branch_id"), path.get("nightly_run_id")) {
+            (Some(b), _) => Ok(Self::Branch(query::row_id("branch id", b)?)),
+            (None, Some(n)) => Ok(Self::Nightly(query::row_id("nightly run id", n)?)),
+            (None, None) => Err(ApiError::Internal(
+                "a lane action's route names no branch and no nightly run".into(),
+            )),
+        }
+    }
+
+    fn scope(self) -> LaneScope {
+        match self {
+            Self::Branch(b) => LaneScope::Branch(b),
+            Self::Nightly(n) => LaneScope::Nightly(n),
+        }
+    }
+
+    /// The branch and the nightly run, as upstream's answers carry them.
+    fn ids(self) -> (Option<BranchId>, Option<NightlyRunId>) {
+        match self {
+            Self::Branch(b) => (Some(b), None),
+            Self::Nightly(n) => (None, Some(n)),
+        }
+    }
 }
 
-/// Applies a fail or requeue in `scope`, answering upstream's `LaneMutationResponse`.
+/// One of upstream's actions on the lanes of a [`Target`].
+pub(crate) trait CompatAction {
+    /// The answer's shape (upstream's).
+    type Answer: Serialize;
+
+    /// Applies the action; `path` holds the route's other parameters.
+    fn apply(
+        state: &AppState,
+        target: Target,
+        path: &PathParams,
+    ) -> impl Future<Output = Result<Self::Answer, ApiError>> + Send;
+}
+
+/// Every compat action's handler: the caller may write, the path names the
+/// target, the action is applied and the scheduler woken.
+pub(crate) async fn act<A: CompatAction>(
+    _: WriteAccess,
+    State(state): State<AppState>,
+    Path(path): Path<PathParams>,
+) -> Result<Json<A::Answer>, ApiError> {
+    let target = Target::from_path(&path)?;
+    let answer = A::apply(&state, target, &path).await?;
+    state.wake();
+    Ok(Json(answer))
+}
+
+/// The lane run the path names.
+fn lane_of(path: &PathParams) -> Result<LaneRunId, ApiError> {
+    let raw = path.get("lane_run_id").map_or("", String::as_str);
+    query::row_id("lane run id", raw)
+}
+
+/// Applies a fail or requeue, answering upstream's `LaneMutationResponse`.
 async fn mutate(
     state: &AppState,
-    scope: LaneScope,
-    lane_raw: &str,
+    target: Target,
+    path: &PathParams,
     action: LaneAction,
-) -> Result<Json<LaneMutation>, ApiError> {
-    let lane: LaneRunId = query::row_id("lane run id", lane_raw)?;
-    let (lane_run_id, status) = state.db.lane_action_in(scope, lane, action).await?;
-    state.wake();
-    let (branch_id, nightly_run_id) = match scope {
-        LaneScope::Branch(b) => (Some(b), None),
-        LaneScope::Nightly(n) => (None, Some(n)),
-    };
-    Ok(Json(LaneMutation {
+) -> Result<LaneMutation, ApiError> {
+    let lane = lane_of(path)?;
+    let (lane_run_id, status) = state
+        .db
+        .lane_action_in(target.scope(), lane, action)
+        .await?;
+    let (branch_id, nightly_run_id) = target.ids();
+    Ok(LaneMutation {
         status: "ok",
         branch_id,
         nightly_run_id,
         lane_run_id,
         lane_status: lane_status(status),
-    }))
+    })
 }
 
-/// `POST /news/branch/{branch_id}/ci/fail/{lane_run_id}`.
-pub(crate) async fn branch_fail(
-    _: WriteAccess,
-    State(state): State<AppState>,
-    Path((branch, lane)): Path<(String, String)>,
-) -> Result<Json<LaneMutation>, ApiError> {
-    mutate(&state, branch_scope(&branch)?.1, &lane, LaneAction::Fail).await
+/// `.../fail/{lane_run_id}`: a queued or running lane failed.
+pub(crate) struct Fail;
+
+impl CompatAction for Fail {
+    type Answer = LaneMutation;
+
+    async fn apply(
+        state: &AppState,
+        target: Target,
+        path: &PathParams,
+    ) -> Result<LaneMutation, ApiError> {
+        mutate(state, target, path, LaneAction::Fail).await
+    }
 }
 
-/// `POST /news/branch/{branch_id}/ci/requeue/{lane_run_id}`.
-pub(crate) async fn branch_requeue(
-    _: WriteAccess,
-    State(state): State<AppState>,
-    Path((branch, lane)): Path<(String, String)>,
-) -> Result<Json<LaneMutation>, ApiError> {
-    mutate(&state, branch_scope(&branch)?.1, &lane, LaneAction::Requeue).await
+/// `.../requeue/{lane_run_id}`: a queued, running or failed lane back in the queue.
+pub(crate) struct Requeue;
+
+impl CompatAction for Requeue {
+    type Answer = LaneMutation;
+
+    async fn apply(
+        state: &AppState,
+        target: Target,
+        path: &PathParams,
+    ) -> Result<LaneMutation, ApiError> {
+        mutate(state, target, path, LaneAction::Requeue).await
+    }
 }
 
-/// `POST /news/branch/{branch_id}/ci/rerun/{lane_run_id}`: a new run of the
-/// lane, in the same suite.
-pub(crate) async fn branch_rerun(
-    _: WriteAccess,
-    State(state): State<AppState>,
-    Path((branch, lane)): Path<(String, String)>,
-) -> Result<Json<BranchRerun>, ApiError> {
-    let (branch_id, scope) = branch_scope(&branch)?;
-    let lane: LaneRunId = query::row_id("lane run id", &lane)?;
-    let (new, _) = state
-        .db
-        .lane_action_in(scope, lane, LaneAction::Rerun)
-        .await?;
-    state.wake();
-    let suite = state
-        .db
-        .lane_detail(new)
-        .await?
-        .map(|d| d.run.suite_id)
-        .ok_or_else(|| ApiError::Internal(format!("the rerun lane run {new} vanished")))?;
-    Ok(Json(BranchRerun {
-        status: "ok",
-        branch_id,
-        rerun_suite_id: suite,
-        lane_run_id: new,
-    }))
+/// A rerun's answer: its shape depends on the target.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub(crate) enum RerunDone {
+    /// Of a branch's lane.
+    Branch(BranchRerun),
+    /// Of a nightly run's lane.
+    Nightly(NightlyRerun),
 }
 
-/// `POST /news/branch/{branch_id}/ci/recover/{run_id}`: every queued,
-/// running or failed lane of the suite back in the queue.
-pub(crate) async fn branch_recover(
-    _: WriteAccess,
-    State(state): State<AppState>,
-    Path((branch, run)): Path<(String, String)>,
-) -> Result<Json<RecoverDone>, ApiError> {
-    let (branch_id, scope) = branch_scope(&branch)?;
-    let suite: SuiteId = query::row_id("run id", &run)?;
-    let n = state.db.recover_in(scope, Some(suite)).await?;
-    state.wake();
-    Ok(Json(RecoverDone {
-        status: "ok",
-        branch_id: Some(branch_id),
-        run_id: Some(suite),
-        nightly_run_id: None,
-        recovered_lane_count: n,
-    }))
+/// `.../rerun/{lane_run_id}`: a new run of a finished lane, in the same
+/// suite (or nightly run).
+pub(crate) struct Rerun;
+
+impl CompatAction for Rerun {
+    type Answer = RerunDone;
+
+    async fn apply(
+        state: &AppState,
+        target: Target,
+        path: &PathParams,
+    ) -> Result<RerunDone, ApiError> {
+        let lane = lane_of(path)?;
+        let (new, _) = state
+            .db
+            .lane_action_in(target.scope(), lane, LaneAction::Rerun)
+            .await?;
+        Ok(match target {
+            Target::Branch(branch_id) => {
+                let suite = state
+                    .db
+                    .lane_detail(new)
+                    .await?
+                    .map(|d| d.run.suite_id)
+                    .ok_or_else(|| {
+                        ApiError::Internal(format!("the rerun lane run {new} vanished"))
+                    })?;
+                RerunDone::Branch(BranchRerun {
+                    status: "ok",
+                    branch_id,
+                    rerun_suite_id: suite,
+                    lane_run_id: new,
+                })
+            }
+            Target::Nightly(nightly_run_id) => RerunDone::Nightly(NightlyRerun {
+                status: "ok",
+                nightly_run_id,
+                rerun_run_id: nightly_run_id,
+                lane_run_id: new,
+            }),
+        })
+    }
 }
 
-/// `POST /news/nightly/{nightly_run_id}/fail/{lane_run_id}`.
-pub(crate) async fn nightly_fail(
-    _: WriteAccess,
-    State(state): State<AppState>,
-    Path((nightly, lane)): Path<(String, String)>,
-) -> Result<Json<LaneMutation>, ApiError> {
-    mutate(&state, nightly_scope(&nightly)?.1, &lane, LaneAction::Fail).await
-}
+/// `.../recover`: every queued, running or failed lane of a branch's suite
+/// (`{run_id}`) or of the nightly run back in the queue.
+pub(crate) struct Recover;
 
-/// `POST /news/nightly/{nightly_run_id}/requeue/{lane_run_id}`.
-pub(crate) async fn nightly_requeue(
-    _: WriteAccess,
-    State(state): State<AppState>,
-    Path((nightly, lane)): Path<(String, String)>,
-) -> Result<Json<LaneMutation>, ApiError> {
-    mutate(
-        &state,
-        nightly_scope(&nightly)?.1,
-        &lane,
-        LaneAction::Requeue,
-    )
-    .await
-}
+impl CompatAction for Recover {
+    type Answer = RecoverDone;
 
-/// `POST /news/nightly/{nightly_run_id}/rerun/{lane_run_id}`: a new run of
-/// the lane, in the same nightly run.
-pub(crate) async fn nightly_rerun(
-    _: WriteAccess,
-    State(state): State<AppState>,
-    Path((nightly, lane)): Path<(String, String)>,
-) -> Result<Json<NightlyRerun>, ApiError> {
-    let (nightly_run_id, scope) = nightly_scope(&nightly)?;
-    let lane: LaneRunId = query::row_id("lane run id", &lane)?;
-    let (new, _) = state
-        .db
-        .lane_action_in(scope, lane, LaneAction::Rerun)
-        .await?;
-    state.wake();
-    Ok(Json(NightlyRerun {
-        status: "ok",
-        nightly_run_id,
-        rerun_run_id: nightly_run_id,
-        lane_run_id: new,
-    }))
-}
-
-/// `POST /news/nightly/{nightly_run_id}/recover`.
-pub(crate) async fn nightly_recover(
-    _: WriteAccess,
-    State(state): State<AppState>,
-    Path(nightly): Path<String>,
-) -> Result<Json<RecoverDone>, ApiError> {
-    let (nightly_run_id, scope) = nightly_scope(&nightly)?;
-    let n = state.db.recover_in(scope, None).await?;
-    state.wake();
-    Ok(Json(RecoverDone {
-        status: "ok",
-        branch_id: None,
-        run_id: None,
-        nightly_run_id: Some(nightly_run_id),
-        recovered_lane_count: n,
-    }))
+    async fn apply(
+        state: &AppState,
+        target: Target,
+        path: &PathParams,
+    ) -> Result<RecoverDone, ApiError> {
+        let suite: Option<SuiteId> = match target {
+            Target::Branch(_) => {
+                let raw = path.get("run_id").map_or("", String::as_str);
+                Some(query::row_id("run id", raw)?)
+            }
+            Target::Nightly(_) => None,
+        };
+        let n = state.db.recover_in(target.scope(), suite).await?;
+        let (branch_id, nightly_run_id) = target.ids();
+        Ok(RecoverDone {
+            status: "ok",
+            branch_id,
+            run_id: suite,
+            nightly_run_id,
+            recovered_lane_count: n,
+        })
+    }
 }

@@ -10,11 +10,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use super::dto::{Me, WakeCi};
-use crate::api::query;
 use crate::auth::{ReadAccess, WriteAccess, presented_token};
 use crate::db::{BranchId, Role};
 use crate::error::ApiError;
 use crate::links::Prefix;
+use crate::query;
 use crate::state::AppState;
 
 /// `POST /news/api/forge/ci/wake`: look for new heads and queued lanes now.

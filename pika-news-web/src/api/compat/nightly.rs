@@ -6,9 +6,9 @@ use axum::extract::{Path, State};
 
 use super::dto::{NightlyDetail, NightlyList};
 use super::view::nightly_detail;
-use crate::api::nightly_or_404;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
+use crate::rows::nightly_or_404;
 use crate::state::AppState;
 
 /// How many nightly runs the list shows.

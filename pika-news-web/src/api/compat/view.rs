@@ -8,8 +8,8 @@ use super::dto::{
     BranchSummary, CiLane, CiLaneExecutionReason, CiLaneFailureKind, CiLaneStatus, CiRun,
     ForgeCiStatus, NightlyDetail, TutorialStatus,
 };
+use crate::api::lane_view::{LaneView, Waiting};
 use crate::db::{self, BranchMeta, LaneDetail, LaneStatus, NightlyRun, SuiteDetail, SuiteStatus};
-use crate::lanes::manifest::LaneCommand;
 
 /// A lane status in upstream's words.
 pub(crate) fn lane_status(s: LaneStatus) -> CiLaneStatus {
@@ -41,17 +41,13 @@ pub(crate) fn failure_kind(
     }
 }
 
-fn execution_reason(d: &LaneDetail) -> Option<CiLaneExecutionReason> {
-    match d.run.status {
-        LaneStatus::Running => Some(CiLaneExecutionReason::Running),
-        LaneStatus::Queued if d.run.message.as_deref() == Some(db::STALE_REQUEUED) => {
-            Some(CiLaneExecutionReason::StaleRecovered)
-        }
-        LaneStatus::Queued if d.group_busy => {
-            Some(CiLaneExecutionReason::BlockedByConcurrencyGroup)
-        }
-        LaneStatus::Queued => Some(CiLaneExecutionReason::Queued),
-        LaneStatus::Passed | LaneStatus::Failed | LaneStatus::Cancelled => None,
+/// Why a lane waits, in upstream's words.
+fn execution_reason(w: Waiting) -> CiLaneExecutionReason {
+    match w {
+        Waiting::Running => CiLaneExecutionReason::Running,
+        Waiting::StaleRecovered => CiLaneExecutionReason::StaleRecovered,
+        Waiting::BlockedByGroup => CiLaneExecutionReason::BlockedByConcurrencyGroup,
+        Waiting::Queued => CiLaneExecutionReason::Queued,
     }
 }
 
@@ -91,34 +87,31 @@ pub(crate) fn timing_summary(
 }
 
 /// One lane run in upstream's view; `log_text` only where it is sent.
-pub(crate) fn ci_lane(d: LaneDetail, log_text: Option<String>, now: Timestamp) -> CiLane {
-    let command: Option<LaneCommand> = d
-        .command
-        .as_deref()
-        .and_then(|c| serde_json::from_str(c).ok());
-    let entrypoint = d
-        .entrypoint
-        .clone()
-        .or_else(|| command.as_ref().map(LaneCommand::shown))
-        .unwrap_or_else(|| d.run.lane.clone());
-    let execution_reason = execution_reason(&d);
-    let r = d.run;
+pub(crate) fn ci_lane(
+    view: impl Into<LaneView>,
+    log_text: Option<String>,
+    now: Timestamp,
+) -> CiLane {
+    let view: LaneView = view.into();
+    let (entrypoint, pikaci_target_id) = (view.entrypoint(), view.pikaci_target());
+    let execution_reason = view.waiting().map(execution_reason);
+    let (retry_count, rerun_of, lease) =
+        (view.retry_count(), view.rerun_of(), view.lease_expires_at());
+    let (status, kind) = (view.status(), view.failure_kind());
+    let r = view.into_row();
     CiLane {
         id: r.id,
         lane_id: r.lane.clone(),
         title: r.title,
         entrypoint,
-        status: lane_status(r.status),
+        status: lane_status(status),
         execution_reason,
-        failure_kind: failure_kind(r.status, r.failure_kind),
+        failure_kind: failure_kind(status, kind),
         pikaci_run_id: r.pikaci_run_id,
-        pikaci_target_id: command
-            .as_ref()
-            .and_then(LaneCommand::pikaci_target)
-            .map(|t| t.as_str().to_owned()),
+        pikaci_target_id,
         log_text,
-        retry_count: d.retry_count,
-        rerun_of_lane_run_id: d.rerun_of,
+        retry_count,
+        rerun_of_lane_run_id: rerun_of,
         timing_summary: timing_summary(
             &r.created_at,
             r.started_at.as_deref(),
@@ -128,7 +121,7 @@ pub(crate) fn ci_lane(d: LaneDetail, log_text: Option<String>, now: Timestamp) -
         created_at: r.created_at,
         started_at: r.started_at,
         finished_at: r.finished_at,
-        lease_expires_at: d.lease_expires_at,
+        lease_expires_at: lease,
         suite_id: r.suite_id,
         lane: r.lane,
         attempts: r.attempts,

@@ -134,22 +134,20 @@ fn timing_summaries_read_like_upstreams() {
 
 #[test]
 fn why_a_lane_waits() {
+    let reason = |l: &LaneDetail| LaneView::from(l.clone()).waiting().map(execution_reason);
     let mut l = lane(1, "a", LaneStatus::Queued);
-    assert_eq!(execution_reason(&l), Some(CiLaneExecutionReason::Queued));
+    assert_eq!(reason(&l), Some(CiLaneExecutionReason::Queued));
     l.group_busy = true;
     assert_eq!(
-        execution_reason(&l),
+        reason(&l),
         Some(CiLaneExecutionReason::BlockedByConcurrencyGroup)
     );
     l.run.message = Some(db::STALE_REQUEUED.into());
-    assert_eq!(
-        execution_reason(&l),
-        Some(CiLaneExecutionReason::StaleRecovered)
-    );
+    assert_eq!(reason(&l), Some(CiLaneExecutionReason::StaleRecovered));
     l.run.status = LaneStatus::Running;
-    assert_eq!(execution_reason(&l), Some(CiLaneExecutionReason::Running));
+    assert_eq!(reason(&l), Some(CiLaneExecutionReason::Running));
     l.run.status = LaneStatus::Passed;
-    assert_eq!(execution_reason(&l), None);
+    assert_eq!(reason(&l), None);
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! - The page cookie ([`COOKIE`]: HttpOnly, SameSite=Strict, Path=/ (pages are under
 //!   both /git and /news), and
 //!   Secure when `[http] public_url` is https) is set only by the sign-in
-//!   form ([`super::sign_in`]), a POST the user submits. A page opened with
+//!   form (`pages::sign_in`), a POST the user submits. A page opened with
 //!   `?token=T` logs nobody in (a link from someone else must not sign the
 //!   victim in as them): it answers `303 See Other` to the sign-in form,
 //!   without the token, and sets no cookie. The API's read routes (the raw
@@ -26,7 +26,7 @@ use subtle::ConstantTimeEq;
 use crate::auth::{COOKIE, cookie_token, role_of};
 use crate::db::Role;
 use crate::error::ApiError;
-use crate::links::sign_in_address;
+use crate::links::Prefix;
 use crate::state::AppState;
 
 /// The form field value that proves a post came from a page this server
@@ -44,6 +44,8 @@ pub(crate) fn csrf_for(token: &str) -> String {
 pub(crate) struct Viewer {
     /// The `csrf` field for lane forms, when the viewer may post them.
     pub csrf: Option<String>,
+    /// The prefix the page was asked for under: its links stay under it.
+    pub prefix: Prefix,
 }
 
 /// The page cookie holding `token`: HttpOnly (no script reads it),
@@ -89,8 +91,9 @@ impl FromRequestParts<AppState> for Viewer {
         if has_query_token(parts) {
             // No login by link: the token leaves the address, and the user
             // signs in (or not) through the form.
-            let back = local_page(Some(&without_token(parts)));
-            return Err(Redirect::to(&sign_in_address(&back)).into_response());
+            let prefix = Prefix::of_path(parts.uri.path());
+            let back = local_page(Some(&without_token(parts)), prefix);
+            return Err(Redirect::to(&prefix.sign_in_address(&back)).into_response());
         }
         let has_header = parts.headers.contains_key(header::AUTHORIZATION);
         let cookie = (!has_header).then(|| cookie_token(parts)).flatten();
@@ -114,7 +117,10 @@ impl FromRequestParts<AppState> for Viewer {
             (Some(token), Some(r)) if r >= Role::Write => Some(csrf_for(token)),
             _ => None,
         };
-        Ok(Self { csrf })
+        Ok(Self {
+            csrf,
+            prefix: Prefix::of_path(parts.uri.path()),
+        })
     }
 }
 
@@ -153,8 +159,8 @@ pub(crate) fn cross_site(headers: &HeaderMap) -> bool {
     bare.is_empty() || bare != host
 }
 
-/// A page of this server to go back to, or the CI overview.
-pub(crate) fn local_page(back: Option<&String>) -> String {
+/// A page of this server to go back to, or the CI overview under `prefix`.
+pub(crate) fn local_page(back: Option<&String>, prefix: Prefix) -> String {
     match back {
         Some(b)
             if (b.starts_with("/news/") || b.starts_with("/git/"))
@@ -165,7 +171,7 @@ pub(crate) fn local_page(back: Option<&String>) -> String {
         {
             b.clone()
         }
-        _ => "/news/ci".to_owned(),
+        _ => prefix.ci(),
     }
 }
 
@@ -203,12 +209,8 @@ pub(crate) async fn writer(
         return Err(ApiError::Unauthorized);
     }
     crate::auth::Access::Write.check(Some(role), state.public_read)?;
-    Ok((
-        parts,
-        Writer::Form {
-            back: local_page(fields.get("back")),
-        },
-    ))
+    let back = local_page(fields.get("back"), Prefix::of_path(parts.uri.path()));
+    Ok((parts, Writer::Form { back }))
 }
 
 /// The answer to a form post: back to the page it came from.
@@ -229,7 +231,7 @@ mod tests {
 
     #[test]
     fn only_local_pages_are_gone_back_to() {
-        let page = |s: &str| local_page(Some(&s.to_owned()));
+        let page = |s: &str| local_page(Some(&s.to_owned()), Prefix::News);
         assert_eq!(page("/news/branch/1/ci"), "/news/branch/1/ci");
         assert_eq!(page("/git/branch/1/ci"), "/git/branch/1/ci");
         for bad in [
@@ -243,7 +245,13 @@ mod tests {
         ] {
             assert_eq!(page(bad), "/news/ci", "{bad:?}");
         }
-        assert_eq!(local_page(None), "/news/ci");
+        assert_eq!(local_page(None, Prefix::News), "/news/ci");
+        assert_eq!(local_page(None, Prefix::Git), "/git/ci");
+        assert_eq!(
+            page("/git/x"),
+            "/git/x",
+            "a page under the other prefix is kept"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
-//! THE route list. Every route is declared once, below, with the access it
-//! needs, its parameters and its answer's type; [`router`] and the OpenAPI
-//! document ([`openapi_document`]) are both made from it.
+//! THE route list, of the API and the pages alike. Every route is declared
+//! once, below, with the access it needs, its parameters and its answer's
+//! type; [`router`] and the OpenAPI document ([`openapi_document`]) are both
+//! made from it. It sits beside `api` and `pages`, which never import each
+//! other.
 
 use axum::Json;
 use axum::Router;
@@ -9,10 +11,12 @@ use axum::routing::{MethodFilter, on};
 pub use crate::auth::Access;
 use crate::state::AppState;
 
-use super::compat::{actions, dto as compat_dto, meta as compat_meta, nightly};
-use super::dto;
-use super::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
-use super::{branch, lane_runs, lists, login, meta, pikaci, raw, stream, suite_reruns};
+use crate::api::compat::{actions, dto as compat_dto, meta as compat_meta, nightly};
+use crate::api::dto;
+use crate::api::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
+use crate::api::{
+    branch, json_errors, lane_runs, lists, login, meta, pikaci, raw, stream, suite_reruns,
+};
 use crate::pages;
 
 fn filter(method: Method) -> MethodFilter {
@@ -255,7 +259,7 @@ routes! {
         params: [],
         answer: Answer::json::<dto::Me>("The token's name as npub and what its role allows"),
     }
-    Post "/git/branch/{branch_id}/ci/fail/{lane_run_id}" => actions::branch_fail {
+    Post "/git/branch/{branch_id}/ci/fail/{lane_run_id}" => actions::act::<actions::Fail> {
         access: Write,
         summary: "Fail a queued or running lane of the branch",
         params: [
@@ -264,7 +268,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/git/branch/{branch_id}/ci/requeue/{lane_run_id}" => actions::branch_requeue {
+    Post "/git/branch/{branch_id}/ci/requeue/{lane_run_id}" => actions::act::<actions::Requeue> {
         access: Write,
         summary: "Put a queued, running or failed lane of the branch back in the queue",
         params: [
@@ -273,7 +277,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/git/branch/{branch_id}/ci/rerun/{lane_run_id}" => actions::branch_rerun {
+    Post "/git/branch/{branch_id}/ci/rerun/{lane_run_id}" => actions::act::<actions::Rerun> {
         access: Write,
         summary: "Run a finished lane of the branch again (a new lane run in the same suite)",
         params: [
@@ -282,7 +286,7 @@ routes! {
         ],
         answer: Answer::json::<dto::BranchRerun>("The suite and the new lane run"),
     }
-    Post "/git/branch/{branch_id}/ci/recover/{run_id}" => actions::branch_recover {
+    Post "/git/branch/{branch_id}/ci/recover/{run_id}" => actions::act::<actions::Recover> {
         access: Write,
         summary: "Put every queued, running or failed lane of a suite back in the queue",
         params: [
@@ -303,7 +307,7 @@ routes! {
         params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
         answer: Answer::json::<dto::NightlyDetail>("The nightly run"),
     }
-    Post "/git/nightly/{nightly_run_id}/fail/{lane_run_id}" => actions::nightly_fail {
+    Post "/git/nightly/{nightly_run_id}/fail/{lane_run_id}" => actions::act::<actions::Fail> {
         access: Write,
         summary: "Fail a queued or running lane of the nightly run",
         params: [
@@ -312,7 +316,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/git/nightly/{nightly_run_id}/requeue/{lane_run_id}" => actions::nightly_requeue {
+    Post "/git/nightly/{nightly_run_id}/requeue/{lane_run_id}" => actions::act::<actions::Requeue> {
         access: Write,
         summary: "Put a queued, running or failed lane of the nightly run back in the queue",
         params: [
@@ -321,7 +325,7 @@ routes! {
         ],
         answer: Answer::json::<dto::LaneMutation>("The lane run and its status now"),
     }
-    Post "/git/nightly/{nightly_run_id}/rerun/{lane_run_id}" => actions::nightly_rerun {
+    Post "/git/nightly/{nightly_run_id}/rerun/{lane_run_id}" => actions::act::<actions::Rerun> {
         access: Write,
         summary: "Run a finished lane of the nightly run again (a new lane run in the same nightly run)",
         params: [
@@ -330,7 +334,7 @@ routes! {
         ],
         answer: Answer::json::<dto::NightlyRerun>("The nightly run and the new lane run"),
     }
-    Post "/git/nightly/{nightly_run_id}/recover" => actions::nightly_recover {
+    Post "/git/nightly/{nightly_run_id}/recover" => actions::act::<actions::Recover> {
         access: Write,
         summary: "Put every queued, running or failed lane of the nightly run back in the queue",
         params: [path("nightly_run_id", ParamKind::RowId, "The nightly run")],
@@ -439,7 +443,7 @@ pub fn router(state: AppState) -> Router {
     // added by the route's method router after its own layers ran.
     Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::from_fn(super::json_errors::json_errors))
+        .layer(axum::middleware::from_fn(json_errors::json_errors))
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -1,8 +1,11 @@
-//! Query-string values parsed by hand, so every bad value gets a clear 400.
+//! Query-string and path values parsed by hand, so every bad value gets a
+//! clear 400: shared by the API and the pages.
 
 use std::collections::HashMap;
 use std::str::FromStr;
 
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
 use pikaci_core::{IdError, LogFile, RunId};
 use pikaci_store::LogRange;
 
@@ -101,4 +104,16 @@ pub(crate) fn shorten(v: &str) -> String {
         s.push('…');
     }
     s
+}
+
+/// A page's path parameters, or a JSON 400 (axum's own rejection is text).
+pub(crate) fn path_params<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ApiError> {
+    p.map(|Path(t)| t)
+        .map_err(|_| ApiError::BadRequest("invalid path".into()))
+}
+
+/// A page's query string, or a JSON 400.
+pub(crate) fn query_params<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|_| ApiError::BadRequest("invalid query string".into()))
 }
