@@ -5,6 +5,7 @@ use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES_HELP;
+pub use crate::style::ColorChoice;
 
 /// pikaci runs a repository's CI jobs on this machine or in Incus virtual machines or
 /// system containers, and keeps every run's record and logs in a state root.
@@ -14,6 +15,10 @@ pub struct Cli {
     /// The state root holding runs. Default: $PIKACI_STATE_ROOT, else ./.pikaci
     #[arg(long, global = true, value_name = "DIR")]
     pub state_root: Option<Utf8PathBuf>,
+
+    /// Colour and symbols: auto (when stdout is a terminal and NO_COLOR is not set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
 
     /// What to do.
     #[command(subcommand)]
@@ -55,8 +60,8 @@ pub enum Command {
     /// Incus helpers: show the commands a job would run, check the setup, delete leftover instances.
     #[command(subcommand)]
     Incus(IncusCommand),
-    /// Print shell completions or the man page.
-    #[command(subcommand, hide = true)]
+    /// Print shell completions or the man pages.
+    #[command(subcommand)]
     Generate(GenerateCommand),
 }
 
@@ -103,6 +108,9 @@ pub struct ExecOpts {
     /// without it can only be rerun with --from-source.
     #[arg(long)]
     pub discard_snapshot: bool,
+    /// Show this many of the last lines of each failed job's output under it (0: none).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub failure_lines: u64,
     /// The run's snapshot is kept by default; this flag is accepted and changes nothing.
     #[arg(long, hide = true, conflicts_with = "discard_snapshot")]
     pub keep_snapshot: bool,
@@ -124,7 +132,7 @@ pub struct RunOpts {
 /// `pikaci rerun`.
 #[derive(Debug, Args)]
 pub struct RerunOpts {
-    /// The run to run again.
+    /// The run to run again: an id, a unique prefix of one, `latest` or `latest-failed`.
     pub run_id: String,
     /// Only the jobs that did not pass.
     #[arg(long)]
@@ -152,7 +160,7 @@ pub struct ListOpts {
 /// `pikaci status`.
 #[derive(Debug, Args)]
 pub struct StatusOpts {
-    /// The run.
+    /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
     pub run_id: String,
     /// Print the run record as JSON.
     #[arg(long)]
@@ -162,17 +170,20 @@ pub struct StatusOpts {
 /// `pikaci logs`.
 #[derive(Debug, Args)]
 pub struct LogsOpts {
-    /// The run.
+    /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
     pub run_id: String,
-    /// The job. Default: the run's first job.
+    /// The job. Default: the run's first failed job, else its first job.
     #[arg(long, value_name = "ID")]
     pub job: Option<String>,
     /// Which log. Default: both, or guest with --follow.
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
+    /// Print only the last N lines (not with --offset, --limit or --tail-bytes).
+    #[arg(long, value_name = "N", conflicts_with = "tail_bytes")]
+    pub tail: Option<u64>,
     /// Print only the last BYTES bytes (not with --offset or --limit).
     #[arg(long, value_name = "BYTES")]
-    pub tail: Option<u64>,
+    pub tail_bytes: Option<u64>,
     /// Start at this byte (with --follow: follow from this byte, to resume).
     #[arg(long, value_name = "N")]
     pub offset: Option<u64>,
@@ -180,10 +191,10 @@ pub struct LogsOpts {
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
     /// Keep printing as the job writes, until it finishes.
-    #[arg(long, short = 'f', conflicts_with_all = ["tail", "limit"])]
+    #[arg(long, short = 'f', conflicts_with_all = ["tail", "tail_bytes", "limit"])]
     pub follow: bool,
     /// Print where each job's logs are, whether they exist and their sizes, as JSON.
-    #[arg(long, conflicts_with_all = ["tail", "offset", "limit", "follow"])]
+    #[arg(long, conflicts_with_all = ["tail", "tail_bytes", "offset", "limit", "follow"])]
     pub metadata_json: bool,
 }
 
@@ -306,8 +317,13 @@ pub enum GenerateCommand {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// The man page (roff).
-    Man,
+    /// The man pages (roff): pikaci's on stdout, or with --out-dir one file
+    /// per command (pikaci.1, pikaci-run.1, pikaci-incus-plan.1, ...).
+    Man {
+        /// Write every page into this folder instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<Utf8PathBuf>,
+    },
 }
 
 #[cfg(test)]
