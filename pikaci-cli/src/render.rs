@@ -291,3 +291,27 @@ impl RunObserver for Renderer {
         let _ = writeln!(std::io::stderr(), "warning: {}", terminal(message));
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_live_line_counts_jobs_done_and_names_the_running_ones() {
+        let p = Progress {
+            running: Mutex::new(vec![("test".parse().unwrap(), Instant::now())]),
+            done: AtomicUsize::new(2),
+            total: 5,
+            since: Instant::now(),
+        };
+        let line = p.line("|");
+        assert!(line.starts_with("| 2/5 done, "), "{line}");
+        assert!(line.contains(" elapsed; running: test "), "{line}");
+        p.running.lock().unwrap().clear();
+        let line = p.line("/");
+        assert!(
+            line.starts_with("/ 2/5 done, ") && line.ends_with(" elapsed"),
+            "{line}"
+        );
+    }
+}
