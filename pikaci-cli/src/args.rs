@@ -3,6 +3,7 @@
 
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::exit::EXIT_CODES_HELP;
 pub use crate::style::ColorChoice;
@@ -120,9 +121,10 @@ pub struct ExecOpts {
 #[derive(Debug, Args)]
 pub struct RunOpts {
     /// The target to run (one of the targets of pikaci.toml). Without it, --job picks jobs, or every job runs.
+    #[arg(add = ArgValueCandidates::new(crate::complete::target_ids))]
     pub target: Option<String>,
     /// Run only this job (repeatable).
-    #[arg(long = "job", value_name = "ID")]
+    #[arg(long = "job", value_name = "ID", add = ArgValueCandidates::new(crate::complete::job_ids))]
     pub job: Vec<String>,
     /// Shared options.
     #[command(flatten)]
@@ -133,6 +135,7 @@ pub struct RunOpts {
 #[derive(Debug, Args)]
 pub struct RerunOpts {
     /// The run to run again: an id, a unique prefix of one, `latest` or `latest-failed`.
+    #[arg(add = ArgValueCandidates::new(crate::complete::run_ids))]
     pub run_id: String,
     /// Only the jobs that did not pass.
     #[arg(long)]
@@ -161,6 +164,7 @@ pub struct ListOpts {
 #[derive(Debug, Args)]
 pub struct StatusOpts {
     /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
+    #[arg(add = ArgValueCandidates::new(crate::complete::run_ids))]
     pub run_id: String,
     /// Print the run record as JSON.
     #[arg(long)]
@@ -171,9 +175,10 @@ pub struct StatusOpts {
 #[derive(Debug, Args)]
 pub struct LogsOpts {
     /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
+    #[arg(add = ArgValueCandidates::new(crate::complete::run_ids))]
     pub run_id: String,
     /// The job. Default: the run's first failed job, else its first job.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", add = ArgValueCandidates::new(crate::complete::job_ids))]
     pub job: Option<String>,
     /// Which log. Default: both, or guest with --follow.
     #[arg(long, value_enum)]
@@ -279,7 +284,7 @@ pub struct IncusPlanOpts {
     #[arg(long, value_name = "FILE")]
     pub config: Option<Utf8PathBuf>,
     /// Plan only this job (repeatable). Default: every Incus job.
-    #[arg(long = "job", value_name = "ID")]
+    #[arg(long = "job", value_name = "ID", add = ArgValueCandidates::new(crate::complete::job_ids))]
     pub job: Vec<String>,
 }
 
@@ -312,7 +317,8 @@ pub struct IncusGcOpts {
 /// `pikaci generate ...`.
 #[derive(Debug, Subcommand)]
 pub enum GenerateCommand {
-    /// Shell completions.
+    /// Shell completions: a script that calls pikaci back to complete subcommands, flags,
+    /// run ids (from the state root) and job and target ids (from ./pikaci.toml).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,

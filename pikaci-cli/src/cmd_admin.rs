@@ -125,7 +125,8 @@ pub(crate) fn generate(cmd: &GenerateCommand) -> Result<u8, CliError> {
     };
     match cmd {
         GenerateCommand::Completions { shell } => {
-            clap_complete::generate(*shell, &mut command, "pikaci", &mut buf);
+            crate::complete::registration(*shell, &mut buf)
+                .map_err(internal("writing the completion script"))?;
         }
         GenerateCommand::Man { out_dir: None } => {
             clap_mangen::Man::new(command)

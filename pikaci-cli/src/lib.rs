@@ -28,6 +28,7 @@ mod cmd_incus;
 mod cmd_read;
 mod cmd_run;
 mod cmd_targets;
+pub mod complete;
 pub mod context;
 mod diagnostic;
 pub mod exit;
@@ -54,6 +55,10 @@ pub fn main() -> ExitCode {
         return code;
     }
     if let Some(code) = pikaci_core::engine::exit_cleanup::dispatch(std::env::args_os()) {
+        return code;
+    }
+    // A shell asking for completions (the script `generate completions` prints).
+    if let Some(code) = complete::dispatch() {
         return code;
     }
     let cli = match Cli::try_parse() {

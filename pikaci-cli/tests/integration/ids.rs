@@ -101,3 +101,52 @@ fn follow_ends_with_the_jobs_status_line() {
         "==> job a failed: command exited with 4 <==\n"
     );
 }
+
+#[test]
+fn bash_completion_offers_run_job_and_target_ids() {
+    let env = TestEnv::new(
+        "[[job]]\nid = \"build\"\ncommand = \"true\"\n[[job]]\nid = \"bench\"\ncommand = \"true\"\n\
+         [[job]]\nid = \"lint\"\ncommand = \"true\"\n[[target]]\nid = \"pre-merge\"\njobs = [\"build\"]\n",
+    );
+    assert!(env.pikaci(&["run", "--job", "lint"]).status.success());
+    let run = env.last_run().run_id;
+    let script = env.root.join("pikaci.bash");
+    let out = env.pikaci(&["generate", "completions", "bash"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::write(&script, &out.stdout).unwrap();
+    // The script calls `pikaci` back: it must be on PATH, as when installed.
+    let bin_dir = std::path::Path::new(env!("CARGO_BIN_EXE_pikaci"))
+        .parent()
+        .unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap());
+    // What a real bash offers at <TAB> after each command line.
+    let complete = |words: &str| {
+        let out = std::process::Command::new("bash")
+            .args([
+                "--norc",
+                "-c",
+                &format!(
+                    "source '{script}'; COMP_WORDS=({words}); COMP_CWORD=$((${{#COMP_WORDS[@]}}-1)); \
+                     COMP_TYPE=9; _clap_complete_pikaci pikaci \"${{COMP_WORDS[-1]}}\"; \
+                     printf '%s\\n' \"${{COMPREPLY[@]}}\""
+                ),
+            ])
+            .current_dir(&env.repo)
+            .env("PATH", &path)
+            .env("PIKACI_STATE_ROOT", &env.state)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{words}: {}", stderr(&out));
+        stdout(&out).lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let runs = complete("pikaci status ''");
+    assert!(
+        runs.starts_with(&["latest".into(), "latest-failed".into(), run.to_string()]),
+        "{runs:?}"
+    );
+    assert_eq!(complete("pikaci logs latest-"), ["latest-failed"]);
+    assert_eq!(complete("pikaci run --job b"), ["build", "bench"]);
+    assert_eq!(complete("pikaci logs latest --job l"), ["lint"]);
+    assert_eq!(complete("pikaci run pre"), ["pre-merge"]);
+    assert_eq!(complete("pikaci rer"), ["rerun"]);
+}
