@@ -50,6 +50,8 @@ pub enum Command {
     /// snapshot of the current source tree instead.
     #[command(after_help = EXIT_CODES_HELP, after_long_help = EXIT_CODES_HELP)]
     Rerun(RerunOpts),
+    /// Show what a run prepared for later jobs or runs (runs/RUN/prepared-outputs.json).
+    PreparedOutputs(PreparedOutputsOpts),
     /// Delete old runs from the state root, and the kept files no remaining run uses.
     Gc(GcOpts),
     /// List the targets of pikaci.toml, or with --ci the lanes a forge's CI makes of them
@@ -201,6 +203,17 @@ pub struct LogsOpts {
     /// Print where each job's logs are, whether they exist and their sizes, as JSON.
     #[arg(long, conflicts_with_all = ["tail", "tail_bytes", "offset", "limit", "follow"])]
     pub metadata_json: bool,
+}
+
+/// `pikaci prepared-outputs`.
+#[derive(Debug, Args)]
+pub struct PreparedOutputsOpts {
+    /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
+    #[arg(add = ArgValueCandidates::new(crate::complete::run_ids))]
+    pub run_id: String,
+    /// How to print: a table, or the file's JSON (every key, as read).
+    #[arg(long, value_enum, default_value_t = ListOutput::Human)]
+    pub output: ListOutput,
 }
 
 /// `pikaci gc`.

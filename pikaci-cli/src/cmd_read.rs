@@ -10,7 +10,7 @@ use std::sync::Arc;
 use pikaci_core::{JobId, Liveness, LogFile, LogKind, RunId, RunRecord, RunStatus, SystemLiveness};
 use pikaci_store::{FollowStep, JobLog, LogRange, LogReader, MAX_READ_BYTES, Store, StoreError};
 
-use crate::args::{KindArg, ListOpts, LogsOpts, StatusOpts};
+use crate::args::{KindArg, ListOpts, ListOutput, LogsOpts, PreparedOutputsOpts, StatusOpts};
 use crate::context::{Context, parse_id};
 use crate::exit::outln;
 use crate::exit::{CliError, EXIT_OK};
@@ -85,6 +85,27 @@ pub(crate) fn status(ctx: &Context, opts: &StatusOpts) -> Result<u8, CliError> {
     let text = show::status_text(&r);
     out.write_all(text.as_bytes())
         .map_err(internal("printing"))?;
+    Ok(EXIT_OK)
+}
+
+/// `pikaci prepared-outputs RUN`.
+pub(crate) fn prepared_outputs(ctx: &Context, opts: &PreparedOutputsOpts) -> Result<u8, CliError> {
+    let store = ctx.store();
+    let run = resolve_run(&store, &opts.run_id, |id| load(&store, id))?;
+    let prepared = store
+        .run(&run)?
+        .prepared_outputs()?
+        .ok_or_else(|| CliError::NoPreparedOutputs { run: run.clone() })?;
+    let text = match opts.output {
+        ListOutput::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&prepared).unwrap_or_default()
+        ),
+        ListOutput::Human => show::prepared_outputs_text(&run, &prepared),
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(crate::exit::printing)?;
     Ok(EXIT_OK)
 }
 

@@ -69,6 +69,12 @@ pub enum CliError {
         /// The word given.
         wanted: &'static str,
     },
+    /// The run has no `prepared-outputs.json`.
+    #[error("run {run} has no prepared outputs (no prepared-outputs.json in its folder)")]
+    NoPreparedOutputs {
+        /// The run.
+        run: RunId,
+    },
     /// A run id prefix matches more than one run.
     #[error("run id prefix {prefix:?} matches {count} runs: {}{}; give more of the id", candidates.iter().map(RunId::as_str).collect::<Vec<_>>().join(", "), if *count > candidates.len() { ", ..." } else { "" })]
     AmbiguousRun {
@@ -154,6 +160,7 @@ impl CliError {
             | Self::ConfigMissing { .. }
             | Self::EmptyPipeline { .. }
             | Self::NoRuns { .. }
+            | Self::NoPreparedOutputs { .. }
             | Self::AmbiguousRun { .. }
             | Self::Config(_)
             | Self::ConfigAt { .. }

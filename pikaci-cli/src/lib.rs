@@ -123,6 +123,7 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
         Command::List(opts) => cmd_read::list(&ctx, &opts),
         Command::Status(opts) => cmd_read::status(&ctx, &opts),
         Command::Logs(opts) => cmd_read::logs(&ctx, &opts).await,
+        Command::PreparedOutputs(opts) => cmd_read::prepared_outputs(&ctx, &opts),
         Command::Gc(opts) => cmd_admin::gc(&ctx, &opts),
         Command::Du(opts) => cmd_admin::du(&ctx, &opts),
         Command::Incus(IncusCommand::Plan(opts)) => cmd_incus::plan(&ctx, &opts),

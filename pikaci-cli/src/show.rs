@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use pikaci_core::engine::human_duration;
-use pikaci_core::{FailureKind, RunId, RunRecord, RunStatus};
+use pikaci_core::{FailureKind, PreparedOutputs, RunId, RunRecord, RunStatus};
 use pikaci_store::StoreError;
 
 use pikaci_core::escape_controls as terminal;
@@ -158,6 +158,36 @@ pub(crate) fn status_text(r: &RunRecord) -> String {
     }
     for p in r.planned_jobs.iter().filter(|p| r.job(p).is_none()) {
         text.push_str(&format!("  {:<24} pending\n", terminal(p.as_str())));
+    }
+    text
+}
+
+/// What `pikaci prepared-outputs` prints: a line for the run, then a row
+/// per output (every text from the file escaped, like a record's).
+pub(crate) fn prepared_outputs_text(run: &RunId, p: &PreparedOutputs) -> String {
+    let mut text = format!(
+        "run {}: {} prepared output{} (schema {})\n",
+        terminal(run.as_str()),
+        p.outputs.len(),
+        if p.outputs.len() == 1 { "" } else { "s" },
+        p.schema_version
+    );
+    if p.outputs.is_empty() {
+        return text;
+    }
+    text.push_str(&format!(
+        "{:<24} {:<24} {:<18} {:<40} INSTALLABLE\n",
+        "NODE", "OUTPUT", "PAYLOAD", "PATH"
+    ));
+    for o in &p.outputs {
+        text.push_str(&format!(
+            "{:<24} {:<24} {:<18} {:<40} {}\n",
+            terminal(&o.node_id),
+            terminal(&o.output_name),
+            terminal(o.payload_kind().unwrap_or("-")),
+            terminal(&o.realized_path),
+            terminal(&o.installable)
+        ));
     }
     text
 }

@@ -1,7 +1,8 @@
 //! The pikaci model and run engine.
 //!
 //! - Ids: [`RunId`], [`JobId`], [`TargetId`], validated on parse and on deserialize.
-//! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`.
+//! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`;
+//!   [`PreparedOutputs`], the shape of `prepared-outputs.json`.
 //! - Vocabulary: [`RunStatus`], [`FailureKind`], [`LogKind`], [`ExecutorKind`].
 //! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
 //! - Owners: a running record names its [`RunOwner`] (pid, host, start
@@ -68,7 +69,10 @@ pub use pipeline::{
     TargetCi, TargetSpec, path_matcher,
 };
 pub use proc_stat::ProcStat;
-pub use record::{Extra, JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use record::{
+    Extra, JobRecord, PreparedOutput, PreparedOutputs, RemoteVmExecution, RunOwner, RunRecord,
+    VmPhase,
+};
 pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};
 pub use suggest::did_you_mean;

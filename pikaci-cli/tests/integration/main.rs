@@ -11,6 +11,7 @@ mod job_signals;
 mod kept;
 mod kill;
 mod owner_lock;
+mod prepared;
 mod read;
 mod reliability;
 mod rerun;
