@@ -123,10 +123,10 @@ pub struct ExecOpts {
 #[derive(Debug, Args)]
 pub struct RunOpts {
     /// The target to run (one of the targets of pikaci.toml). Without it, --job picks jobs, or every job runs.
-    #[arg(add = ArgValueCandidates::new(crate::complete::target_ids))]
+    #[arg(add = ArgValueCandidates::new(crate::candidates::target_ids))]
     pub target: Option<String>,
     /// Run only this job (repeatable).
-    #[arg(long = "job", value_name = "ID", add = ArgValueCandidates::new(crate::complete::job_ids))]
+    #[arg(long = "job", value_name = "ID", add = ArgValueCandidates::new(crate::candidates::job_ids))]
     pub job: Vec<String>,
     /// Shared options.
     #[command(flatten)]
@@ -137,7 +137,7 @@ pub struct RunOpts {
 #[derive(Debug, Args)]
 pub struct RerunOpts {
     /// The run to run again: an id, a unique prefix of one, `latest` or `latest-failed`.
-    #[arg(add = ArgValueCandidates::new(crate::complete::run_ids))]
+    #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
     pub run_id: String,
     /// Only the jobs that did not pass.
     #[arg(long)]
@@ -166,7 +166,7 @@ pub struct ListOpts {
 #[derive(Debug, Args)]
 pub struct StatusOpts {
     /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
-    #[arg(add = ArgValueCandidates::new(crate::complete::run_ids))]
+    #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
     pub run_id: String,
     /// Print the run record as JSON.
     #[arg(long)]
@@ -177,10 +177,10 @@ pub struct StatusOpts {
 #[derive(Debug, Args)]
 pub struct LogsOpts {
     /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
-    #[arg(add = ArgValueCandidates::new(crate::complete::run_ids))]
+    #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
     pub run_id: String,
     /// The job. Default: the run's first failed job, else its first job.
-    #[arg(long, value_name = "ID", add = ArgValueCandidates::new(crate::complete::job_ids))]
+    #[arg(long, value_name = "ID", add = ArgValueCandidates::new(crate::candidates::job_ids))]
     pub job: Option<String>,
     /// Which log. Default: both, or guest with --follow.
     #[arg(long, value_enum)]
@@ -209,7 +209,7 @@ pub struct LogsOpts {
 #[derive(Debug, Args)]
 pub struct PreparedOutputsOpts {
     /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
-    #[arg(add = ArgValueCandidates::new(crate::complete::run_ids))]
+    #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
     pub run_id: String,
     /// How to print: a table, or the file's JSON (every key, as read).
     #[arg(long, value_enum, default_value_t = ListOutput::Human)]
@@ -297,7 +297,7 @@ pub struct IncusPlanOpts {
     #[arg(long, value_name = "FILE")]
     pub config: Option<Utf8PathBuf>,
     /// Plan only this job (repeatable). Default: every Incus job.
-    #[arg(long = "job", value_name = "ID", add = ArgValueCandidates::new(crate::complete::job_ids))]
+    #[arg(long = "job", value_name = "ID", add = ArgValueCandidates::new(crate::candidates::job_ids))]
     pub job: Vec<String>,
 }
 

@@ -64,10 +64,10 @@ pub enum CliError {
         text: String,
     },
     /// `latest` or `latest-failed` found no such run.
-    #[error("no {}run in this state root", if *wanted == crate::runs::LATEST { "" } else { "failed " })]
+    #[error("no {}run in this state root", if *failed { "failed " } else { "" })]
     NoRuns {
-        /// The word given.
-        wanted: &'static str,
+        /// Whether a failed run was looked for (`latest-failed`).
+        failed: bool,
     },
     /// The run has no `prepared-outputs.json`.
     #[error("run {run} has no prepared outputs (no prepared-outputs.json in its folder)")]

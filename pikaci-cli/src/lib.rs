@@ -23,6 +23,7 @@
 //! ```
 
 pub mod args;
+mod candidates;
 mod cmd_admin;
 mod cmd_incus;
 mod cmd_read;

@@ -24,12 +24,9 @@ pub fn resolve_run(
     load: impl Fn(&RunId) -> Result<RunRecord, StoreError>,
 ) -> Result<RunId, CliError> {
     match arg {
-        LATEST => newest(store, &load, |_| true)?.ok_or(CliError::NoRuns { wanted: LATEST }),
-        LATEST_FAILED => {
-            newest(store, &load, |r| r.status == RunStatus::Failed)?.ok_or(CliError::NoRuns {
-                wanted: LATEST_FAILED,
-            })
-        }
+        LATEST => newest(store, &load, |_| true)?.ok_or(CliError::NoRuns { failed: false }),
+        LATEST_FAILED => newest(store, &load, |r| r.status == RunStatus::Failed)?
+            .ok_or(CliError::NoRuns { failed: true }),
         _ => {
             let exact: RunId = crate::context::parse_id("run id", arg)?;
             // Listing order: newest first, so candidates read like `list`.

@@ -1,7 +1,26 @@
 //! Run ids as people type them (`latest`, `latest-failed`, a prefix), and
 //! `logs` as people read a failure: the failed job, its last lines.
 
+use pikaci_core::RunId;
+
 use crate::support::{TestEnv, stderr, stdout};
+
+/// Runs `pikaci run`, expecting `code`, and returns the new run's id (the
+/// one not there before: runs of one second list in id order, not in the
+/// order they were made).
+fn run_new(env: &TestEnv, code: i32) -> RunId {
+    let before = env.store().list_runs(None, usize::MAX).unwrap();
+    assert_eq!(env.pikaci(&["run"]).status.code(), Some(code));
+    let mut new: Vec<RunId> = env
+        .store()
+        .list_runs(None, usize::MAX)
+        .unwrap()
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .collect();
+    assert_eq!(new.len(), 1, "{new:?}");
+    new.remove(0)
+}
 
 #[test]
 fn latest_latest_failed_and_unique_prefixes_name_runs() {
@@ -10,8 +29,7 @@ fn latest_latest_failed_and_unique_prefixes_name_runs() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(stderr(&out), "pikaci: no run in this state root\n");
 
-    assert!(env.pikaci(&["run"]).status.success());
-    let passed = env.last_run().run_id;
+    let passed = run_new(&env, 0);
     let out = env.pikaci(&["status", "latest-failed"]);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     assert!(stderr(&out).contains("no failed run"), "{}", stderr(&out));
@@ -21,15 +39,13 @@ fn latest_latest_failed_and_unique_prefixes_name_runs() {
         "[[job]]\nid = \"a\"\ncommand = \"echo broken; exit 1\"\n",
     )
     .unwrap();
-    assert_eq!(env.pikaci(&["run"]).status.code(), Some(1));
-    let failed = env.last_run().run_id;
+    let failed = run_new(&env, 1);
     std::fs::write(
         env.repo.join("pikaci.toml"),
         "[[job]]\nid = \"a\"\ncommand = \"true\"\n",
     )
     .unwrap();
-    assert!(env.pikaci(&["run"]).status.success());
-    let newest = env.last_run().run_id;
+    let newest = run_new(&env, 0);
 
     let run_line = |arg: &str| {
         let out = env.pikaci(&["status", arg]);
