@@ -45,8 +45,10 @@ apt_install() {
 # git: tests commit to throwaway repositories; chromium: the page tests;
 # nix-bin: the Nix files parse check; busybox-static and bash-static: the
 # Incus test image; openssh-server and openssh-client: `remote_host` over a
-# real sshd on 127.0.0.1 (the tests start their own; none is left running).
-apt_install git chromium nix-bin busybox-static bash-static openssh-server openssh-client
+# real sshd on 127.0.0.1 (the tests start their own; none is left running);
+# bsdutils: `script`, the pseudo-terminal pikaci's terminal tests (colour,
+# Ctrl-C typed at a terminal) run the binary on.
+apt_install git chromium nix-bin busybox-static bash-static openssh-server openssh-client bsdutils
 
 # --- Incus: the daemons, the test project, images and remote ----------------
 # shellcheck source=scripts/incus-test-setup.sh

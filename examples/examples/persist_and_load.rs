@@ -52,6 +52,7 @@ fn round_trip<F: Fs + Clone>(store: &Store<F>) -> Result<RunId, Box<dyn std::err
         filters: vec![],
         message: Some("1 job passed".into()),
         failure_kind: None,
+        cancel_reason: None,
         planned_jobs: vec![],
         owner: None,
         snapshot_of: None,

@@ -101,6 +101,12 @@ routes! {
         params: [path("run_id", ParamKind::Id, "The pikaci run")],
         answer: Answer::json::<pikaci_core::RunRecord>("The run record; a run whose pikaci died reads as failed / interrupted"),
     }
+    Get "/git/api/forge/pikaci/prepared-outputs/{run_id}" => pikaci::prepared_outputs {
+        access: Read,
+        summary: "What a pikaci run prepared: {run_id, prepared_outputs}",
+        params: [path("run_id", ParamKind::Id, "The pikaci run")],
+        answer: Answer::json::<dto::PreparedOutputsResponse>("The run's prepared-outputs.json, every key as read; 404 when the run has none, 500 when it is over 16 MiB, damaged, or a link or FIFO"),
+    }
     Get "/git/api/forge/pikaci/logs/{run_id}" => pikaci::logs {
         access: Read,
         summary: "A job's logs: {run_id, job, host, guest, host_log, guest_log}",

@@ -3,8 +3,10 @@
 
 use camino::Utf8PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap_complete::engine::ArgValueCandidates;
 
 use crate::exit::EXIT_CODES_HELP;
+pub use crate::style::ColorChoice;
 
 /// pikaci runs a repository's CI jobs on this machine or in Incus virtual machines or
 /// system containers, and keeps every run's record and logs in a state root.
@@ -14,6 +16,10 @@ pub struct Cli {
     /// The state root holding runs. Default: $PIKACI_STATE_ROOT, else ./.pikaci
     #[arg(long, global = true, value_name = "DIR")]
     pub state_root: Option<Utf8PathBuf>,
+
+    /// Colour and symbols: auto (when stdout is a terminal and NO_COLOR is not set), always, never.
+    #[arg(long, global = true, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
 
     /// What to do.
     #[command(subcommand)]
@@ -44,6 +50,8 @@ pub enum Command {
     /// snapshot of the current source tree instead.
     #[command(after_help = EXIT_CODES_HELP, after_long_help = EXIT_CODES_HELP)]
     Rerun(RerunOpts),
+    /// Show what a run prepared for later jobs or runs (runs/RUN/prepared-outputs.json).
+    PreparedOutputs(PreparedOutputsOpts),
     /// Delete old runs from the state root, and the kept files no remaining run uses.
     Gc(GcOpts),
     /// List the targets of pikaci.toml, or with --ci the lanes a forge's CI makes of them
@@ -55,8 +63,8 @@ pub enum Command {
     /// Incus helpers: show the commands a job would run, check the setup, delete leftover instances.
     #[command(subcommand)]
     Incus(IncusCommand),
-    /// Print shell completions or the man page.
-    #[command(subcommand, hide = true)]
+    /// Print shell completions or the man pages.
+    #[command(subcommand)]
     Generate(GenerateCommand),
 }
 
@@ -103,6 +111,9 @@ pub struct ExecOpts {
     /// without it can only be rerun with --from-source.
     #[arg(long)]
     pub discard_snapshot: bool,
+    /// Show this many of the last lines of each failed job's output under it (0: none).
+    #[arg(long, default_value_t = 20, value_name = "N")]
+    pub failure_lines: u64,
     /// The run's snapshot is kept by default; this flag is accepted and changes nothing.
     #[arg(long, hide = true, conflicts_with = "discard_snapshot")]
     pub keep_snapshot: bool,
@@ -112,9 +123,10 @@ pub struct ExecOpts {
 #[derive(Debug, Args)]
 pub struct RunOpts {
     /// The target to run (one of the targets of pikaci.toml). Without it, --job picks jobs, or every job runs.
+    #[arg(add = ArgValueCandidates::new(crate::candidates::target_ids))]
     pub target: Option<String>,
     /// Run only this job (repeatable).
-    #[arg(long = "job", value_name = "ID")]
+    #[arg(long = "job", value_name = "ID", add = ArgValueCandidates::new(crate::candidates::job_ids))]
     pub job: Vec<String>,
     /// Shared options.
     #[command(flatten)]
@@ -124,7 +136,8 @@ pub struct RunOpts {
 /// `pikaci rerun`.
 #[derive(Debug, Args)]
 pub struct RerunOpts {
-    /// The run to run again.
+    /// The run to run again: an id, a unique prefix of one, `latest` or `latest-failed`.
+    #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
     pub run_id: String,
     /// Only the jobs that did not pass.
     #[arg(long)]
@@ -152,7 +165,8 @@ pub struct ListOpts {
 /// `pikaci status`.
 #[derive(Debug, Args)]
 pub struct StatusOpts {
-    /// The run.
+    /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
+    #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
     pub run_id: String,
     /// Print the run record as JSON.
     #[arg(long)]
@@ -162,17 +176,21 @@ pub struct StatusOpts {
 /// `pikaci logs`.
 #[derive(Debug, Args)]
 pub struct LogsOpts {
-    /// The run.
+    /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
+    #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
     pub run_id: String,
-    /// The job. Default: the run's first job.
-    #[arg(long, value_name = "ID")]
+    /// The job. Default: the run's first failed job, else its first job.
+    #[arg(long, value_name = "ID", add = ArgValueCandidates::new(crate::candidates::job_ids))]
     pub job: Option<String>,
     /// Which log. Default: both, or guest with --follow.
     #[arg(long, value_enum)]
     pub kind: Option<KindArg>,
+    /// Print only the last N lines (not with --offset, --limit or --tail-bytes).
+    #[arg(long, value_name = "N", conflicts_with = "tail_bytes")]
+    pub tail: Option<u64>,
     /// Print only the last BYTES bytes (not with --offset or --limit).
     #[arg(long, value_name = "BYTES")]
-    pub tail: Option<u64>,
+    pub tail_bytes: Option<u64>,
     /// Start at this byte (with --follow: follow from this byte, to resume).
     #[arg(long, value_name = "N")]
     pub offset: Option<u64>,
@@ -180,11 +198,22 @@ pub struct LogsOpts {
     #[arg(long, value_name = "N")]
     pub limit: Option<u64>,
     /// Keep printing as the job writes, until it finishes.
-    #[arg(long, short = 'f', conflicts_with_all = ["tail", "limit"])]
+    #[arg(long, short = 'f', conflicts_with_all = ["tail", "tail_bytes", "limit"])]
     pub follow: bool,
     /// Print where each job's logs are, whether they exist and their sizes, as JSON.
-    #[arg(long, conflicts_with_all = ["tail", "offset", "limit", "follow"])]
+    #[arg(long, conflicts_with_all = ["tail", "tail_bytes", "offset", "limit", "follow"])]
     pub metadata_json: bool,
+}
+
+/// `pikaci prepared-outputs`.
+#[derive(Debug, Args)]
+pub struct PreparedOutputsOpts {
+    /// The run: an id, a unique prefix of one, `latest` or `latest-failed`.
+    #[arg(add = ArgValueCandidates::new(crate::candidates::run_ids))]
+    pub run_id: String,
+    /// How to print: a table, or the file's JSON (every key, as read).
+    #[arg(long, value_enum, default_value_t = ListOutput::Human)]
+    pub output: ListOutput,
 }
 
 /// `pikaci gc`.
@@ -268,7 +297,7 @@ pub struct IncusPlanOpts {
     #[arg(long, value_name = "FILE")]
     pub config: Option<Utf8PathBuf>,
     /// Plan only this job (repeatable). Default: every Incus job.
-    #[arg(long = "job", value_name = "ID")]
+    #[arg(long = "job", value_name = "ID", add = ArgValueCandidates::new(crate::candidates::job_ids))]
     pub job: Vec<String>,
 }
 
@@ -301,13 +330,19 @@ pub struct IncusGcOpts {
 /// `pikaci generate ...`.
 #[derive(Debug, Subcommand)]
 pub enum GenerateCommand {
-    /// Shell completions.
+    /// Shell completions: a script that calls pikaci back to complete subcommands, flags,
+    /// run ids (from the state root) and job and target ids (from ./pikaci.toml).
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
     },
-    /// The man page (roff).
-    Man,
+    /// The man pages (roff): pikaci's on stdout, or with --out-dir one file
+    /// per command (pikaci.1, pikaci-run.1, pikaci-incus-plan.1, ...).
+    Man {
+        /// Write every page into this folder instead.
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<Utf8PathBuf>,
+    },
 }
 
 #[cfg(test)]

@@ -1,5 +1,7 @@
 //! `pikaci gc` and `pikaci generate`.
 
+use std::io::Write as _;
+
 use clap::CommandFactory;
 use pikaci_core::SystemLiveness;
 use pikaci_core::engine::{Clock, SystemClock};
@@ -7,6 +9,7 @@ use pikaci_store::GcPolicy;
 
 use crate::args::{Cli, DuOpts, GcOpts, GenerateCommand};
 use crate::context::Context;
+use crate::exit::outln;
 use crate::exit::{CliError, EXIT_OK};
 
 /// `pikaci gc`.
@@ -33,19 +36,19 @@ pub(crate) fn gc(ctx: &Context, opts: &GcOpts) -> Result<u8, CliError> {
         "deleted"
     };
     for id in &report.deleted {
-        println!("{verb} {id}");
+        outln!("{verb} {id}");
     }
     for id in &report.skipped_running {
-        println!("kept {id}: still running");
+        outln!("kept {id}: still running");
     }
     for id in &report.snapshot_in_use {
-        println!("kept {id}: a running rerun runs in its snapshot");
+        outln!("kept {id}: a running rerun runs in its snapshot");
     }
     let in_use = match report.snapshot_in_use.len() {
         0 => String::new(),
         n => format!(", {n} whose snapshot a running rerun uses"),
     };
-    println!(
+    outln!(
         "{verb} {} run(s), kept {}, {} still running{in_use}",
         report.deleted.len(),
         report.kept.len(),
@@ -62,7 +65,7 @@ pub(crate) fn gc(ctx: &Context, opts: &GcOpts) -> Result<u8, CliError> {
         )
     };
     let freed = if opts.dry_run { "would free" } else { "freed" };
-    println!(
+    outln!(
         "{freed} {} ({} bytes): runs {}{sweep}",
         bytes(report.freed_bytes()),
         report.freed_bytes(),
@@ -74,16 +77,16 @@ pub(crate) fn gc(ctx: &Context, opts: &GcOpts) -> Result<u8, CliError> {
 /// `pikaci du`.
 pub(crate) fn du(ctx: &Context, opts: &DuOpts) -> Result<u8, CliError> {
     let usage = ctx.store().usage()?;
-    println!("{:<28} {:>12} {:>12}", "RUN", "ALONE", "SHARED");
+    outln!("{:<28} {:>12} {:>12}", "RUN", "ALONE", "SHARED");
     for run in usage.runs.iter().take(opts.limit.unwrap_or(usize::MAX)) {
-        println!(
+        outln!(
             "{:<28} {:>12} {:>12}",
             run.run.as_str(),
             bytes(run.own_bytes),
             bytes(run.shared_bytes)
         );
     }
-    println!(
+    outln!(
         "total {} ({} bytes): run folders {}, shared files {} (of which no run uses {})",
         bytes(usage.total_bytes()),
         usage.total_bytes(),
@@ -110,22 +113,49 @@ fn bytes(n: u64) -> String {
     }
 }
 
-/// `pikaci generate completions SHELL | man`.
+/// `pikaci generate completions SHELL | man [--out-dir DIR]`. Everything is
+/// rendered into memory first, so a closed pipe is a quiet exit, not a panic
+/// inside a generator.
 pub(crate) fn generate(cmd: &GenerateCommand) -> Result<u8, CliError> {
     let mut command = Cli::command();
-    let mut out = std::io::stdout();
+    let mut buf = Vec::new();
+    let internal = |what: &str| {
+        let what = what.to_owned();
+        move |source| CliError::Internal { what, source }
+    };
     match cmd {
         GenerateCommand::Completions { shell } => {
-            clap_complete::generate(*shell, &mut command, "pikaci", &mut out);
+            crate::complete::registration(*shell, &mut buf)
+                .map_err(internal("writing the completion script"))?;
         }
-        GenerateCommand::Man => {
+        GenerateCommand::Man { out_dir: None } => {
             clap_mangen::Man::new(command)
-                .render(&mut out)
-                .map_err(|source| CliError::Internal {
-                    what: "writing the man page".into(),
-                    source,
-                })?;
+                .render(&mut buf)
+                .map_err(internal("writing the man page"))?;
+        }
+        GenerateCommand::Man { out_dir: Some(dir) } => {
+            std::fs::create_dir_all(dir).map_err(internal(&format!("creating {dir}")))?;
+            // One page per command and subcommand (pikaci-run.1, ...): the
+            // pages that pikaci.1 names under SUBCOMMANDS.
+            command.build();
+            clap_mangen::generate_to(command, dir)
+                .map_err(internal(&format!("writing the man pages into {dir}")))?;
+            let mut pages: Vec<String> = std::fs::read_dir(dir)
+                .map_err(internal(&format!("listing {dir}")))?
+                .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .filter(|n| n.starts_with("pikaci") && n.ends_with(".1"))
+                .collect();
+            pages.sort();
+            outln!(
+                "wrote {} man pages into {dir}: {}",
+                pages.len(),
+                pages.join(" ")
+            );
+            return Ok(EXIT_OK);
         }
     }
+    std::io::stdout()
+        .write_all(&buf)
+        .map_err(crate::exit::printing)?;
     Ok(EXIT_OK)
 }

@@ -12,6 +12,7 @@ use pikaci_incus::{
 use crate::args::{IncusDoctorOpts, IncusGcOpts, IncusPlanOpts};
 use crate::context::{Context, load_pipeline, parse_id};
 use crate::exit::{CliError, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_OK};
+use crate::exit::{out, outln};
 
 /// The settings of `--config FILE` (or `./pikaci.toml`), with the
 /// environment's overrides; the defaults when there is no such file and none
@@ -52,11 +53,11 @@ pub(crate) fn plan(ctx: &Context, opts: &IncusPlanOpts) -> Result<u8, CliError> 
         .iter()
         .filter(|j| IncusExecutor::serves_kind(&j.executor) || named)
     {
-        print!("{}", plan_job(&settings, &run_id, job, &snapshot)?);
+        out!("{}", plan_job(&settings, &run_id, job, &snapshot)?);
         planned += 1;
     }
     if planned == 0 {
-        println!("no job of this pipeline runs with executor = \"incus\"");
+        outln!("no job of this pipeline runs with executor = \"incus\"");
     }
     Ok(EXIT_OK)
 }
@@ -65,7 +66,7 @@ pub(crate) fn plan(ctx: &Context, opts: &IncusPlanOpts) -> Result<u8, CliError> 
 pub(crate) async fn doctor_cmd(ctx: &Context, opts: &IncusDoctorOpts) -> Result<u8, CliError> {
     let settings = settings(ctx, opts.config.as_deref())?;
     let report = doctor(&settings, &ProcessRunner).await;
-    print!("{report}");
+    out!("{report}");
     Ok(if report.jobs_can_run() {
         EXIT_OK
     } else {
@@ -84,12 +85,12 @@ pub(crate) async fn gc(ctx: &Context, opts: &IncusGcOpts) -> Result<u8, CliError
     )
     .await?;
     for name in &report.deleted {
-        println!("deleted {name}");
+        outln!("deleted {name}");
     }
     for (name, why) in &report.failed {
         let _ = writeln!(std::io::stderr(), "could not delete {name}: {why}");
     }
-    println!(
+    outln!(
         "deleted {} instance(s), kept {} younger ones",
         report.deleted.len(),
         report.kept.len()

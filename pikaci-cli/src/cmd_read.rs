@@ -7,13 +7,16 @@ use pikaci_core::engine::Clock;
 use pikaci_core::engine::SystemClock;
 use std::sync::Arc;
 
-use pikaci_core::{JobId, Liveness, LogFile, LogKind, RunId, RunRecord, SystemLiveness};
-use pikaci_store::{FollowStep, JobLog, LogRange, Store, StoreError};
+use pikaci_core::{JobId, Liveness, LogFile, LogKind, RunId, RunRecord, RunStatus, SystemLiveness};
+use pikaci_store::{FollowStep, JobLog, LogRange, LogReader, MAX_READ_BYTES, Store, StoreError};
 
-use crate::args::{KindArg, ListOpts, LogsOpts, StatusOpts};
+use crate::args::{KindArg, ListOpts, ListOutput, LogsOpts, PreparedOutputsOpts, StatusOpts};
 use crate::context::{Context, parse_id};
+use crate::exit::outln;
 use crate::exit::{CliError, EXIT_OK};
+use crate::runs::resolve_run;
 use crate::show;
+use crate::tail::last_lines_start;
 
 /// How often `logs --follow` looks for more output.
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
@@ -59,9 +62,10 @@ pub(crate) fn list(ctx: &Context, opts: &ListOpts) -> Result<u8, CliError> {
         writeln!(out, "no runs in {}", ctx.state_root).map_err(internal("printing"))?;
         return Ok(EXIT_OK);
     }
+    let now = SystemClock.now();
     writeln!(out, "{}", show::list_header()).map_err(internal("printing"))?;
     for id in ids {
-        let row = show::list_row(&id, &load(&store, &id));
+        let row = show::list_row(&id, &load(&store, &id), now);
         writeln!(out, "{row}").map_err(internal("printing"))?;
     }
     Ok(EXIT_OK)
@@ -69,8 +73,9 @@ pub(crate) fn list(ctx: &Context, opts: &ListOpts) -> Result<u8, CliError> {
 
 /// `pikaci status RUN_ID`.
 pub(crate) fn status(ctx: &Context, opts: &StatusOpts) -> Result<u8, CliError> {
-    let run: RunId = parse_id("run id", &opts.run_id)?;
-    let r = load(&ctx.store(), &run)?;
+    let store = ctx.store();
+    let run = resolve_run(&store, &opts.run_id, |id| load(&store, id))?;
+    let r = load(&store, &run)?;
     let mut out = std::io::stdout().lock();
     if opts.json {
         let text = serde_json::to_string_pretty(&r).unwrap_or_default();
@@ -83,26 +88,57 @@ pub(crate) fn status(ctx: &Context, opts: &StatusOpts) -> Result<u8, CliError> {
     Ok(EXIT_OK)
 }
 
+/// `pikaci prepared-outputs RUN`.
+pub(crate) fn prepared_outputs(ctx: &Context, opts: &PreparedOutputsOpts) -> Result<u8, CliError> {
+    let store = ctx.store();
+    let run = resolve_run(&store, &opts.run_id, |id| load(&store, id))?;
+    let prepared = store
+        .run(&run)?
+        .prepared_outputs()?
+        .ok_or_else(|| CliError::NoPreparedOutputs { run: run.clone() })?;
+    let text = match opts.output {
+        ListOutput::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&prepared).unwrap_or_default()
+        ),
+        ListOutput::Human => show::prepared_outputs_text(&run, &prepared),
+    };
+    std::io::stdout()
+        .write_all(text.as_bytes())
+        .map_err(crate::exit::printing)?;
+    Ok(EXIT_OK)
+}
+
 /// `pikaci logs RUN_ID`.
 pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError> {
-    let run: RunId = parse_id("run id", &opts.run_id)?;
+    let store = ctx.store();
+    let run = resolve_run(&store, &opts.run_id, |id| load(&store, id))?;
     let job: Option<JobId> = opts
         .job
         .as_deref()
         .map(|j| parse_id("job id", j))
         .transpose()?;
-    let range = LogRange::from_parts(opts.tail, opts.offset, opts.limit)?;
-    let dir = ctx.store().run(&run)?;
+    // --tail counts lines: the byte range rule sees it as a tail too.
+    let range = LogRange::from_parts(opts.tail.or(opts.tail_bytes), opts.offset, opts.limit)?;
+    let dir = store.run(&run)?;
+    let record = dir.record_reconciled(&**LIVENESS, SystemClock.now())?;
     if opts.metadata_json {
-        let record = dir.record_reconciled(&**LIVENESS, SystemClock.now())?;
         let meta = dir.logs_metadata(&record)?;
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&meta).unwrap_or_default()
         );
         return Ok(EXIT_OK);
     }
-    let job = dir.job(job.as_ref())?;
+    // No job named: the first that failed is the one worth reading.
+    let job = job.or_else(|| {
+        record
+            .jobs
+            .iter()
+            .find(|j| j.status == RunStatus::Failed)
+            .map(|j| j.id.clone())
+    });
+    let job = dir.job_of(&record, job.as_ref())?;
     if opts.follow {
         let file = match opts.kind {
             Some(KindArg::Host) => LogFile::Host,
@@ -114,7 +150,7 @@ pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError>
             }
         };
         // clap keeps --tail and --limit away from --follow: --offset resumes.
-        return follow(job.log(file), opts.offset.unwrap_or(0)).await;
+        return follow(&store, &run, job.log(file), opts.offset.unwrap_or(0)).await;
     }
     let kind = match opts.kind {
         Some(KindArg::Host) => LogKind::Host,
@@ -127,9 +163,10 @@ pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError>
             writeln!(out, "==> {} <==", file.file_name()).map_err(internal("printing"))?;
         }
         let log = job.log(file);
-        match range {
-            LogRange::Whole => print_whole(&log, &mut out)?,
-            range => out
+        match (opts.tail, range) {
+            (Some(lines), _) => print_last_lines(&log, lines, &mut out)?,
+            (None, LogRange::Whole) => print_whole(&log, &mut out, 0)?,
+            (None, range) => out
                 .write_all(log.read(range)?.text.as_bytes())
                 .map_err(internal("printing"))?,
         }
@@ -137,15 +174,29 @@ pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError>
     Ok(EXIT_OK)
 }
 
-/// Prints a whole log as it is now, in pieces through one buffer (never all
-/// of it in memory, nothing allocated per piece).
-fn print_whole(log: &JobLog, out: &mut impl Write) -> Result<(), CliError> {
+/// Prints the last `lines` lines of a log, from the start of a line (at most
+/// [`MAX_READ_BYTES`] of it, like any range).
+fn print_last_lines(log: &JobLog, lines: u64, out: &mut impl Write) -> Result<(), CliError> {
     let Some(reader) = log.open()? else {
         return Ok(());
     };
+    let start = last_lines_start(&reader, lines, MAX_READ_BYTES)?;
+    print_from(&reader, out, start)
+}
+
+/// Prints a whole log as it is now from byte `from`, in pieces through one
+/// buffer (never all of it in memory, nothing allocated per piece).
+fn print_whole(log: &JobLog, out: &mut impl Write, from: u64) -> Result<(), CliError> {
+    let Some(reader) = log.open()? else {
+        return Ok(());
+    };
+    print_from(&reader, out, from)
+}
+
+fn print_from(reader: &LogReader, out: &mut impl Write, from: u64) -> Result<(), CliError> {
     let end = reader.size()?;
     let mut buf = vec![0u8; CHUNK];
-    let mut offset = 0;
+    let mut offset = from;
     while offset < end {
         let want = (end - offset).min(CHUNK as u64) as usize;
         let n = reader.read_at(&mut buf[..want], offset)?;
@@ -160,7 +211,8 @@ fn print_whole(log: &JobLog, out: &mut impl Write) -> Result<(), CliError> {
 
 /// Prints the log from byte `from` and keeps printing what the job writes,
 /// until its record says it finished (or its owner died).
-async fn follow(log: JobLog, from: u64) -> Result<u8, CliError> {
+async fn follow(store: &Store, run: &RunId, log: JobLog, from: u64) -> Result<u8, CliError> {
+    let job = log.job().id().clone();
     let liveness: Arc<dyn Liveness> = LIVENESS.clone();
     let mut follow = log.follow(from, liveness).max_chunk(CHUNK);
     let mut out = std::io::stdout();
@@ -172,7 +224,27 @@ async fn follow(log: JobLog, from: u64) -> Result<u8, CliError> {
                     .map_err(internal("printing"))?;
             }
             FollowStep::Wait => tokio::time::sleep(FOLLOW_POLL).await,
-            FollowStep::End => return Ok(EXIT_OK),
+            FollowStep::End => {
+                // The job's status, as `run` prints it, closes the output.
+                let status = match load(store, run)
+                    .map(|r| r.job(&job).map(|j| (j.status, j.message.clone())))
+                {
+                    Ok(Some((status, message))) => format!(
+                        "{status}{}",
+                        message
+                            .map(|m| format!(": {}", pikaci_core::escape_controls(&m)))
+                            .unwrap_or_default()
+                    ),
+                    _ => "finished".to_owned(),
+                };
+                let mut err = std::io::stderr();
+                let _ = writeln!(
+                    err,
+                    "==> job {} {status} <==",
+                    pikaci_core::escape_controls(job.as_str())
+                );
+                return Ok(EXIT_OK);
+            }
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `pikaci run` and `pikaci rerun`.
 
 use std::io::Write as _;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::engine::JobCgroups;
@@ -9,8 +9,8 @@ use pikaci_core::engine::exit_cleanup::ExitCleanup;
 use pikaci_core::engine::source::GitInfo;
 use pikaci_core::engine::supervisor::JobSupervisor;
 use pikaci_core::engine::{
-    Engine, HostExecutor, JobSelection, KeptFiles, KeptSnapshot, RunRequest, RunSource,
-    SnapshotPolicy,
+    CancelReason, Engine, HostExecutor, JobSelection, KeptFiles, KeptSnapshot, RunRequest,
+    RunSource, SnapshotPolicy,
 };
 use pikaci_core::{JobId, Pipeline, RunId, RunRecord, RunStatus, SystemLiveness, TargetId};
 use pikaci_incus::{IncusConfig, IncusExecutor};
@@ -18,8 +18,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::{ExecOpts, RerunOpts, RunOpts};
 use crate::context::{Context, absolute, load_pipeline, parse_id};
-use crate::exit::{CliError, EXIT_JOB_FAILED, EXIT_OK};
-use crate::render::Renderer;
+use crate::exit::outln;
+use crate::exit::{CliError, EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, EXIT_TERMINATED};
+use crate::render::{RenderOptions, Renderer};
+use crate::runs::resolve_run;
+use crate::style::Style;
 
 /// `pikaci run [TARGET] [--job ID]...`.
 pub(crate) async fn run(ctx: &Context, opts: RunOpts) -> Result<u8, CliError> {
@@ -39,8 +42,8 @@ pub(crate) async fn run(ctx: &Context, opts: RunOpts) -> Result<u8, CliError> {
 
 /// `pikaci rerun RUN_ID [--failed] [--from-source]`.
 pub(crate) async fn rerun(ctx: &Context, opts: RerunOpts) -> Result<u8, CliError> {
-    let run_id: RunId = parse_id("run id", &opts.run_id)?;
     let store = ctx.store();
+    let run_id = resolve_run(&store, &opts.run_id, |id| store.load_run_record(id))?;
     let old = store.run(&run_id)?.record()?;
     let mut jobs: Vec<JobId> = old
         .jobs
@@ -52,7 +55,7 @@ pub(crate) async fn rerun(ctx: &Context, opts: RerunOpts) -> Result<u8, CliError
         jobs = old.planned_jobs.clone();
     }
     if jobs.is_empty() {
-        println!("run {run_id} has no jobs to run again");
+        outln!("run {run_id} has no jobs to run again");
         return Ok(EXIT_OK);
     }
     let origin = if opts.from_source {
@@ -152,7 +155,7 @@ impl Origin {
                             path: pipeline_path.to_string(),
                             source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
                         })?;
-                        Pipeline::parse(&text, &pipeline_path)?
+                        crate::context::parse_pipeline(text, &pipeline_path)?
                     }
                     None => load_pipeline(&pipeline_path)?,
                 }
@@ -207,6 +210,11 @@ async fn execute(
         source,
         hold: _hold,
     } = origin;
+    if pipeline.jobs.is_empty() {
+        return Err(CliError::EmptyPipeline {
+            path: ctx.pipeline_path(exec.config.as_deref()).to_string(),
+        });
+    }
     // The one place a run's jobs are chosen; the engine runs this selection.
     let selection = JobSelection::new(&pipeline, target, jobs)?;
     // `[incus]` is read on every run, so a mistake in it is found at once;
@@ -251,10 +259,19 @@ async fn execute(
     }
     let engine = builder.build();
 
-    let renderer = Renderer::new(exec.output);
+    let renderer = Renderer::new(
+        RenderOptions {
+            output: exec.output,
+            style: Style::new(ctx.color),
+            failure_lines: exec.failure_lines,
+            total: selection.jobs().len(),
+        },
+        ctx.store(),
+    );
     let ticker = renderer.spawn_ticker();
     let cancel = CancellationToken::new();
-    let signals = spawn_signal_watch(cancel.clone())?;
+    let cancel_reason = CancelReason::default();
+    let signals = SignalWatch::spawn(cancel.clone(), cancel_reason.clone())?;
     let request = RunRequest {
         selection,
         source_root,
@@ -262,16 +279,19 @@ async fn execute(
         rerun_of,
         parallelism: usize::from(exec.jobs),
         cancel,
+        cancel_reason,
     };
     let record = engine.run(request, &renderer).await;
-    signals.abort();
+    signals.task.abort();
     if let Some(t) = ticker {
         t.abort();
     }
-    Ok(if record.status == RunStatus::Passed {
-        EXIT_OK
-    } else {
-        EXIT_JOB_FAILED
+    Ok(match (record.status, signals.caught.get()) {
+        (RunStatus::Passed, _) => EXIT_OK,
+        // Cancelled by a signal: 128 + its number, as a shell reports a
+        // command the signal ended.
+        (_, Some(code)) => *code,
+        _ => EXIT_JOB_FAILED,
     })
 }
 
@@ -282,24 +302,37 @@ fn canonical(path: &camino::Utf8Path) -> Option<Utf8PathBuf> {
 }
 
 /// SIGINT or SIGTERM cancels the run; the engine stops the jobs and still
-/// writes the final record.
-fn spawn_signal_watch(cancel: CancellationToken) -> Result<tokio::task::JoinHandle<()>, CliError> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let internal = |source| CliError::Internal {
-        what: "installing signal handlers".into(),
-        source,
-    };
-    let mut int = signal(SignalKind::interrupt()).map_err(internal)?;
-    let mut term = signal(SignalKind::terminate()).map_err(internal)?;
-    Ok(tokio::spawn(async move {
-        tokio::select! {
-            _ = int.recv() => {}
-            _ = term.recv() => {}
-        }
-        let _ = writeln!(
-            std::io::stderr(),
-            "pikaci: cancelling the run: stopping running jobs and writing the final record"
-        );
-        cancel.cancel();
-    }))
+/// writes the final record, with the signal as the cancel reason.
+struct SignalWatch {
+    task: tokio::task::JoinHandle<()>,
+    /// The exit code the caught signal gives (130, 143).
+    caught: Arc<OnceLock<u8>>,
+}
+
+impl SignalWatch {
+    fn spawn(cancel: CancellationToken, reason: CancelReason) -> Result<Self, CliError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let internal = |source| CliError::Internal {
+            what: "installing signal handlers".into(),
+            source,
+        };
+        let mut int = signal(SignalKind::interrupt()).map_err(internal)?;
+        let mut term = signal(SignalKind::terminate()).map_err(internal)?;
+        let caught = Arc::new(OnceLock::new());
+        let set = caught.clone();
+        let task = tokio::spawn(async move {
+            let (code, why) = tokio::select! {
+                _ = int.recv() => (EXIT_INTERRUPTED, "interrupted (SIGINT, Ctrl-C)"),
+                _ = term.recv() => (EXIT_TERMINATED, "terminated (SIGTERM)"),
+            };
+            let _ = set.set(code);
+            reason.set(why);
+            let _ = writeln!(
+                std::io::stderr(),
+                "\npikaci: {why}: stopping running jobs and writing the final record"
+            );
+            cancel.cancel();
+        });
+        Ok(Self { task, caught })
+    }
 }

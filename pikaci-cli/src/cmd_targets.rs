@@ -47,15 +47,12 @@ pub(crate) fn targets(cwd: &Utf8Path, opts: &TargetsOpts) -> Result<u8, CliError
     Ok(EXIT_OK)
 }
 
-/// Prints `text`; a closed pipe (`| head`) ends quietly.
+/// Prints `text`; a closed pipe (`| head`) ends quietly (exit 141).
 fn print_quietly(text: &str) -> Result<(), CliError> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(CliError::Internal {
-            what: "writing to stdout".into(),
-            source: e,
-        }),
-        _ => Ok(()),
-    }
+    std::io::stdout()
+        .lock()
+        .write_all(text.as_bytes())
+        .map_err(crate::exit::printing)
 }
 
 fn json(value: &impl Serialize) -> Result<String, CliError> {

@@ -1,5 +1,6 @@
 //! Turning flags into library values: the state root, the pipeline, ids.
 
+use std::io::IsTerminal as _;
 use std::str::FromStr;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -8,6 +9,7 @@ use pikaci_core::{IdError, Pipeline};
 use pikaci_store::Store;
 
 use crate::exit::CliError;
+use crate::style::ColorChoice;
 
 /// The state root used when neither the flag nor the variable is set.
 pub const DEFAULT_STATE_ROOT: &str = ".pikaci";
@@ -54,15 +56,26 @@ pub struct Context {
     pub cwd: Utf8PathBuf,
     /// The resolved state root.
     pub state_root: Utf8PathBuf,
+    /// Whether what goes to stdout is coloured (`--color`, `NO_COLOR`, a terminal).
+    pub color: bool,
 }
 
 impl Context {
     /// Reads the current folder and the environment once.
-    pub fn from_env(state_root_flag: Option<&Utf8Path>) -> Result<Self, CliError> {
+    pub fn from_env(
+        state_root_flag: Option<&Utf8Path>,
+        color: ColorChoice,
+    ) -> Result<Self, CliError> {
         let cwd = current_dir()?;
         let env = std::env::var(STATE_ROOT_ENV).ok();
         let state_root = resolve_state_root(state_root_flag, env.as_deref(), &cwd);
-        Ok(Self { cwd, state_root })
+        let no_color = std::env::var("NO_COLOR").ok();
+        let color = color.enabled(no_color.as_deref(), std::io::stdout().is_terminal());
+        Ok(Self {
+            cwd,
+            state_root,
+            color,
+        })
     }
 
     /// The store on the state root.
@@ -76,13 +89,38 @@ impl Context {
     }
 }
 
-/// Reads and parses a pipeline file; errors name the file, line and key.
+/// Reads and parses a pipeline file; errors name the file, line and key
+/// (and carry the text, to be shown with a caret).
 pub fn load_pipeline(path: &Utf8Path) -> Result<Pipeline, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::ConfigRead {
-        path: path.to_string(),
-        source,
+    let text = std::fs::read_to_string(path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            CliError::ConfigMissing {
+                path: path.to_string(),
+            }
+        } else {
+            CliError::ConfigRead {
+                path: path.to_string(),
+                source,
+            }
+        }
     })?;
-    Ok(Pipeline::parse(&text, path)?)
+    parse_pipeline(text, path)
+}
+
+/// Parses a pipeline file's text, keeping the text in the error.
+pub fn parse_pipeline(text: String, path: &Utf8Path) -> Result<Pipeline, CliError> {
+    Pipeline::parse(&text, path).map_err(|error| CliError::ConfigAt { error, text })
+}
+
+/// A pipeline with jobs: one with none is an error, not a run that passes
+/// having run nothing.
+pub fn require_jobs(pipeline: Pipeline, path: &Utf8Path) -> Result<Pipeline, CliError> {
+    if pipeline.jobs.is_empty() {
+        return Err(CliError::EmptyPipeline {
+            path: path.to_string(),
+        });
+    }
+    Ok(pipeline)
 }
 
 /// Parses an id argument, naming the argument on error.

@@ -8,7 +8,8 @@ use pikaci_store::{LogRangeError, StoreError};
 // The codes themselves are part of pikaci's contract with the programs that
 // run it, so they live in `pikaci_core::contract`.
 pub use pikaci_core::contract::{
-    EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE,
+    EXIT_BROKEN_PIPE, EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK,
+    EXIT_TERMINATED, EXIT_USAGE,
 };
 
 /// What can stop a `pikaci` command.
@@ -35,9 +36,55 @@ pub enum CliError {
         #[source]
         source: std::io::Error,
     },
+    /// There is no pipeline file where one was looked for.
+    #[error(
+        "no pipeline file at {path}: write a pikaci.toml there (see docs/pipeline.md) or name one with --config FILE"
+    )]
+    ConfigMissing {
+        /// Where it was looked for.
+        path: String,
+    },
+    /// The pipeline file defines no job, so there is nothing to run.
+    #[error("{path} defines no job: add a [[job]] table with an id and a command")]
+    EmptyPipeline {
+        /// The file.
+        path: String,
+    },
     /// The pipeline file is wrong.
     #[error(transparent)]
     Config(#[from] PipelineError),
+    /// The pipeline file is wrong, with its text: shown with the line it is
+    /// about and a caret (see `diagnostic`).
+    #[error("{error}")]
+    ConfigAt {
+        /// What is wrong.
+        #[source]
+        error: PipelineError,
+        /// The file's text.
+        text: String,
+    },
+    /// `latest` or `latest-failed` found no such run.
+    #[error("no {}run in this state root", if *failed { "failed " } else { "" })]
+    NoRuns {
+        /// Whether a failed run was looked for (`latest-failed`).
+        failed: bool,
+    },
+    /// The run has no `prepared-outputs.json`.
+    #[error("run {run} has no prepared outputs (no prepared-outputs.json in its folder)")]
+    NoPreparedOutputs {
+        /// The run.
+        run: RunId,
+    },
+    /// A run id prefix matches more than one run.
+    #[error("run id prefix {prefix:?} matches {count} runs: {}{}; give more of the id", candidates.iter().map(RunId::as_str).collect::<Vec<_>>().join(", "), if *count > candidates.len() { ", ..." } else { "" })]
+    AmbiguousRun {
+        /// The prefix given.
+        prefix: String,
+        /// How many runs it matches.
+        count: usize,
+        /// The first of them, newest first.
+        candidates: Vec<RunId>,
+    },
     /// The byte range asked for is contradictory.
     #[error("invalid range: {0}")]
     InvalidRange(#[from] LogRangeError),
@@ -84,13 +131,39 @@ pub enum CliError {
 }
 
 impl CliError {
+    /// Whether stdout's reader went away (`pikaci list | head -1`): the
+    /// command stops quietly with [`EXIT_BROKEN_PIPE`].
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, Self::Internal { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
+    /// A hint to show under the error: `did you mean `build`?` for a target
+    /// or job the pipeline does not define.
+    pub fn hint(&self) -> Option<String> {
+        let (word, known) = match self {
+            Self::Select(SelectError::UnknownTarget { target, known }) => (target.as_str(), known),
+            Self::Select(SelectError::UnknownJob { job, known }) => (job.as_str(), known),
+            _ => return None,
+        };
+        pikaci_core::did_you_mean(word, known.split(", ")).map(|b| format!("did you mean `{b}`?"))
+    }
+
     /// The process exit code for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
+            Self::Internal { source, .. } if source.kind() == std::io::ErrorKind::BrokenPipe => {
+                EXIT_BROKEN_PIPE
+            }
             Self::Usage(_)
             | Self::InvalidId { .. }
             | Self::ConfigRead { .. }
+            | Self::ConfigMissing { .. }
+            | Self::EmptyPipeline { .. }
+            | Self::NoRuns { .. }
+            | Self::NoPreparedOutputs { .. }
+            | Self::AmbiguousRun { .. }
             | Self::Config(_)
+            | Self::ConfigAt { .. }
             | Self::InvalidRange(_)
             | Self::Select(_)
             | Self::SnapshotGone { .. } => EXIT_USAGE,
@@ -115,3 +188,29 @@ impl CliError {
         }
     }
 }
+
+/// A failed write to stdout as a [`CliError`]: a closed pipe is
+/// [`EXIT_BROKEN_PIPE`], said by nobody.
+pub(crate) fn printing(source: std::io::Error) -> CliError {
+    CliError::Internal {
+        what: "writing to stdout".into(),
+        source,
+    }
+}
+
+/// `writeln!` to stdout, returning a [`CliError`] from the function on failure.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout(), $($arg)*).map_err($crate::exit::printing)?
+    }};
+}
+
+/// `write!` to stdout, returning a [`CliError`] from the function on failure.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        write!(std::io::stdout(), $($arg)*).map_err($crate::exit::printing)?
+    }};
+}
+pub(crate) use {out, outln};

@@ -23,17 +23,23 @@
 //! ```
 
 pub mod args;
+mod candidates;
 mod cmd_admin;
 mod cmd_incus;
 mod cmd_read;
 mod cmd_run;
 mod cmd_targets;
+pub mod complete;
 pub mod context;
+mod diagnostic;
 pub mod exit;
 mod render;
+pub mod runs;
 mod show;
+pub mod style;
+mod tail;
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -52,6 +58,10 @@ pub fn main() -> ExitCode {
     if let Some(code) = pikaci_core::engine::exit_cleanup::dispatch(std::env::args_os()) {
         return code;
     }
+    // A shell asking for completions (the script `generate completions` prints).
+    if let Some(code) = complete::dispatch() {
+        return code;
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // clap prints help (exit 0) or the usage error (exit 2) itself.
@@ -67,18 +77,39 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_INTERNAL);
         }
     };
+    let color_errors = cli.color.enabled(
+        std::env::var("NO_COLOR").ok().as_deref(),
+        std::io::stderr().is_terminal(),
+    );
     match runtime.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
+        // Whoever read stdout has gone (`| head -1`): nothing to say.
+        Err(e) if e.is_broken_pipe() => ExitCode::from(e.exit_code()),
         Err(e) => {
-            // Errors may quote a run record: shown escaped, like the record.
-            let _ = writeln!(
-                std::io::stderr(),
-                "pikaci: {}",
-                pikaci_core::escape_controls(&error_chain(&e))
-            );
+            let _ = std::io::stderr().write_all(report(&e, color_errors).as_bytes());
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// What stderr shows for an error: a pipeline error with its source line
+/// and caret, like rustc; any other as `pikaci: ...` (escaped, since errors
+/// may quote a run record) and a `help:` line when there is a hint.
+fn report(e: &CliError, color: bool) -> String {
+    if let CliError::ConfigAt { error, text } = e {
+        return format!("{}\n", diagnostic::pipeline_error(error, text, color));
+    }
+    let mut text = format!(
+        "pikaci: {}\n",
+        pikaci_core::escape_controls(&error_chain(e))
+    );
+    if let Some(hint) = e.hint() {
+        text.push_str(&format!(
+            "  help: {}\n",
+            pikaci_core::escape_controls(&hint)
+        ));
+    }
+    text
 }
 
 /// Runs a parsed command line.
@@ -86,13 +117,14 @@ pub async fn run(cli: Cli) -> Result<u8, CliError> {
     if let Command::Generate(g) = &cli.command {
         return cmd_admin::generate(g);
     }
-    let ctx = Context::from_env(cli.state_root.as_deref())?;
+    let ctx = Context::from_env(cli.state_root.as_deref(), cli.color)?;
     match cli.command {
         Command::Run(opts) => cmd_run::run(&ctx, opts).await,
         Command::Rerun(opts) => cmd_run::rerun(&ctx, opts).await,
         Command::List(opts) => cmd_read::list(&ctx, &opts),
         Command::Status(opts) => cmd_read::status(&ctx, &opts),
         Command::Logs(opts) => cmd_read::logs(&ctx, &opts).await,
+        Command::PreparedOutputs(opts) => cmd_read::prepared_outputs(&ctx, &opts),
         Command::Gc(opts) => cmd_admin::gc(&ctx, &opts),
         Command::Du(opts) => cmd_admin::du(&ctx, &opts),
         Command::Incus(IncusCommand::Plan(opts)) => cmd_incus::plan(&ctx, &opts),

@@ -4,8 +4,9 @@
 
 use std::time::Duration;
 
+use jiff::Timestamp;
 use pikaci_core::engine::human_duration;
-use pikaci_core::{RunId, RunRecord, RunStatus};
+use pikaci_core::{FailureKind, PreparedOutputs, RunId, RunRecord, RunStatus};
 use pikaci_store::StoreError;
 
 use pikaci_core::escape_controls as terminal;
@@ -13,13 +14,42 @@ use pikaci_core::escape_controls as terminal;
 /// The header of `pikaci list`.
 pub(crate) fn list_header() -> String {
     format!(
-        "{:<26} {:<8} {:<20} {:<6} MESSAGE",
-        "RUN", "STATUS", "TARGET", "JOBS"
+        "{:<26} {:<9} {:>8} {:>8} {:<11} {:<20} {:<6} MESSAGE",
+        "RUN", "STATUS", "AGE", "DURATION", "COMMIT", "TARGET", "JOBS"
     )
 }
 
-/// One row of `pikaci list`: the run, or why it cannot be shown.
-pub(crate) fn list_row(id: &RunId, loaded: &Result<RunRecord, StoreError>) -> String {
+/// The status a person reads: `cancelled` for a run that failed because it
+/// was cancelled (on disk it is `failed` with `failure_kind` `cancelled`).
+pub(crate) fn status_word(r: &RunRecord) -> &'static str {
+    match (r.status, r.failure_kind) {
+        (RunStatus::Failed, Some(FailureKind::Cancelled)) => "cancelled",
+        (s, _) => s.as_str(),
+    }
+}
+
+/// A duration for a column: `4s`, `3m12s`, `2h05m`, `3d04h`.
+fn short_duration(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86_400 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86_400, (s % 86_400) / 3600),
+    }
+}
+
+fn between(from: Timestamp, to: Timestamp) -> Option<Duration> {
+    to.duration_since(from).try_into().ok()
+}
+
+/// One row of `pikaci list`: the run, or why it cannot be shown. Age and
+/// a running run's duration are as of `now`.
+pub(crate) fn list_row(
+    id: &RunId,
+    loaded: &Result<RunRecord, StoreError>,
+    now: Timestamp,
+) -> String {
     let id = terminal(id.as_str());
     match loaded {
         Ok(r) => {
@@ -30,20 +60,34 @@ pub(crate) fn list_row(id: &RunId, loaded: &Result<RunRecord, StoreError>) -> St
                 .count();
             let total = r.jobs.len().max(r.planned_jobs.len());
             let target = r.target_id.as_ref().map_or("-", |t| t.as_str());
+            let age = between(r.created_at, now).map_or("-".into(), short_duration);
+            let took = between(r.created_at, r.finished_at.unwrap_or(now))
+                .map_or("-".into(), short_duration);
+            let commit = match &r.git_head {
+                Some(h) => format!(
+                    "{}{}",
+                    h.chars().take(10).collect::<String>(),
+                    if r.git_dirty == Some(true) { "+" } else { "" }
+                ),
+                None => "-".into(),
+            };
             format!(
-                "{:<26} {:<8} {:<20} {:<6} {}",
+                "{:<26} {:<9} {:>8} {:>8} {:<11} {:<20} {:<6} {}",
                 id,
-                r.status,
+                status_word(r),
+                age,
+                took,
+                terminal(&commit),
                 terminal(target),
                 format!("{passed}/{total}"),
                 terminal(r.message.as_deref().unwrap_or_default())
             )
         }
         Err(StoreError::RunNotFound { .. }) => format!(
-            "{id:<26} {:<8} no run.json: the run's process stopped before writing it",
+            "{id:<26} {:<9} no run.json: the run's process stopped before writing it",
             "incomplete"
         ),
-        Err(e) => format!("{id:<26} {:<8} {}", "error", terminal(&e.to_string())),
+        Err(e) => format!("{id:<26} {:<9} {}", "error", terminal(&e.to_string())),
     }
 }
 
@@ -52,10 +96,13 @@ pub(crate) fn status_text(r: &RunRecord) -> String {
     let mut text = format!(
         "run     {}\nstatus  {}",
         terminal(r.run_id.as_str()),
-        r.status
+        status_word(r)
     );
-    if let Some(k) = r.failure_kind {
-        text.push_str(&format!(" ({k})"));
+    match (r.failure_kind, &r.cancel_reason) {
+        (Some(FailureKind::Cancelled), Some(why)) => text.push_str(&format!(": {}", terminal(why))),
+        (Some(FailureKind::Cancelled), None) => {}
+        (Some(k), _) => text.push_str(&format!(" ({k})")),
+        (None, _) => {}
     }
     text.push('\n');
     if let Some(t) = &r.target_id {
@@ -115,6 +162,36 @@ pub(crate) fn status_text(r: &RunRecord) -> String {
     text
 }
 
+/// What `pikaci prepared-outputs` prints: a line for the run, then a row
+/// per output (every text from the file escaped, like a record's).
+pub(crate) fn prepared_outputs_text(run: &RunId, p: &PreparedOutputs) -> String {
+    let mut text = format!(
+        "run {}: {} prepared output{} (schema {})\n",
+        terminal(run.as_str()),
+        p.outputs.len(),
+        if p.outputs.len() == 1 { "" } else { "s" },
+        p.schema_version
+    );
+    if p.outputs.is_empty() {
+        return text;
+    }
+    text.push_str(&format!(
+        "{:<24} {:<24} {:<18} {:<40} INSTALLABLE\n",
+        "NODE", "OUTPUT", "PAYLOAD", "PATH"
+    ));
+    for o in &p.outputs {
+        text.push_str(&format!(
+            "{:<24} {:<24} {:<18} {:<40} {}\n",
+            terminal(&o.node_id),
+            terminal(&o.output_name),
+            terminal(o.payload_kind().unwrap_or("-")),
+            terminal(&o.realized_path),
+            terminal(&o.installable)
+        ));
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use pikaci_core::{ExecutorKind, JobRecord};
@@ -135,7 +212,7 @@ mod tests {
     #[test]
     fn a_record_cannot_forge_rows_or_send_escapes() {
         let r = hostile();
-        let row = list_row(&r.run_id, &Ok(r.clone()));
+        let row = list_row(&r.run_id, &Ok(r.clone()), r.created_at);
         assert_eq!(row.lines().count(), 1, "{row}");
         assert!(row.ends_with("ok\\n20990101T000000Z-00000000 passed  all good\\x1b[2J"));
         let text = status_text(&r);
@@ -156,7 +233,7 @@ mod tests {
             file: "run.json".into(),
             message: "unknown variant `\x1b[31mred`".into(),
         };
-        let row = list_row(&id, &Err(err));
+        let row = list_row(&id, &Err(err), jiff::Timestamp::UNIX_EPOCH);
         assert!(!row.contains('\x1b'), "{row}");
         assert!(row.contains("\\x1b[31mred"), "{row}");
     }

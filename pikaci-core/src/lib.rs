@@ -1,7 +1,8 @@
 //! The pikaci model and run engine.
 //!
 //! - Ids: [`RunId`], [`JobId`], [`TargetId`], validated on parse and on deserialize.
-//! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`.
+//! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`;
+//!   [`PreparedOutputs`], the shape of `prepared-outputs.json`.
 //! - Vocabulary: [`RunStatus`], [`FailureKind`], [`LogKind`], [`ExecutorKind`].
 //! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
 //! - Owners: a running record names its [`RunOwner`] (pid, host, start
@@ -17,7 +18,8 @@
 //!   [`engine::Snapshotter`].
 //! - The contract with programs that run `pikaci`: [`contract`] (exit codes,
 //!   `PIKACI_STATE_ROOT`, the JSONL run command line, shell quoting).
-//! - [`TomlLocation`]: the line, column and key a TOML error points at.
+//! - [`TomlLocation`]: the line, column and key a TOML error points at;
+//!   [`did_you_mean`]: the hint for a mistyped key or id.
 //! - [`escape_controls`]: record texts made safe for a terminal.
 //! - [`log_times`]: the per-write timestamp sidecar beside a log (its
 //!   format, and [`log_times::Arrivals`], its writer).
@@ -53,6 +55,7 @@ mod section;
 #[cfg(any(test, feature = "test-helpers"))]
 pub mod signal_probe;
 mod status;
+mod suggest;
 mod toml_span;
 
 pub use escape::escape_controls;
@@ -62,11 +65,15 @@ pub use liveness::{Liveness, LockProbe, OwnerState, ProcessProbe, SystemLiveness
 pub use logs::{JobLogMetadata, RunLogsMetadata};
 pub use pipeline::{
     CiLane, CiLanes, CiSettings, CiTrigger, DEFAULT_MAX_LOG_BYTES, DEFAULT_NIGHTLY_TIME,
-    DEFAULT_TIMEOUT_SECS, JobSpec, NightlyTime, Pipeline, PipelineError, Selection, TargetCi,
-    TargetSpec, path_matcher,
+    DEFAULT_TIMEOUT_SECS, ErrorSite, JobSpec, NightlyTime, Pipeline, PipelineError, Selection,
+    TargetCi, TargetSpec, path_matcher,
 };
 pub use proc_stat::ProcStat;
-pub use record::{Extra, JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use record::{
+    Extra, JobRecord, PreparedOutput, PreparedOutputs, RemoteVmExecution, RunOwner, RunRecord,
+    VmPhase,
+};
 pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};
+pub use suggest::did_you_mean;
 pub use toml_span::TomlLocation;

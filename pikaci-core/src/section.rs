@@ -90,6 +90,7 @@ impl ConfigSection {
                     line: 0,
                     key: self.name.clone(),
                     message: e.message().trim().to_owned(),
+                    site: Box::default(),
                 },
             );
         };
@@ -122,6 +123,7 @@ impl ConfigSection {
                 line: 0,
                 key,
                 message: message.into(),
+                site: Box::default(),
             },
         }
     }

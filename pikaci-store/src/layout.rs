@@ -7,6 +7,9 @@ use pikaci_core::{JobId, LogFile, RunId};
 pub const RUNS_DIR: &str = "runs";
 /// A run's record.
 pub const RUN_JSON: &str = "run.json";
+/// What a run prepared for later jobs or runs (optional; written by the
+/// earlier pikaci).
+pub const PREPARED_OUTPUTS_JSON: &str = "prepared-outputs.json";
 /// The folder of a run holding one folder per job.
 pub const JOBS_DIR: &str = "jobs";
 /// The folder of a run holding the snapshot of the source.
@@ -111,6 +114,11 @@ impl StateRoot {
     /// `<root>/runs/<run_id>/run.json`.
     pub fn run_json(&self, run: &RunId) -> Utf8PathBuf {
         self.run_dir(run).join(RUN_JSON)
+    }
+
+    /// `<root>/runs/<run_id>/prepared-outputs.json`.
+    pub fn prepared_outputs(&self, run: &RunId) -> Utf8PathBuf {
+        self.run_dir(run).join(PREPARED_OUTPUTS_JSON)
     }
 
     /// `<root>/runs/<run_id>/jobs`.

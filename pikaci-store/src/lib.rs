@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! <state_root>/runs/<run_id>/run.json                   the RunRecord, replaced atomically
+//! <state_root>/runs/<run_id>/prepared-outputs.json      what the run prepared (optional, the earlier pikaci's)
 //! <state_root>/runs/<run_id>/jobs/<job_id>/host.log     pikaci's account of the job
 //! <state_root>/runs/<run_id>/jobs/<job_id>/guest.log    the job's own output
 //! <state_root>/runs/<run_id>/jobs/<job_id>/guest.log.ts when each write arrived (optional)
@@ -65,14 +66,14 @@ pub use error::StoreError;
 pub use fs::{DiskFs, EntryKind, FileIdentity, FolderHold, Fs, MemFs, ReadAt, too_large};
 pub use gc::{GcPolicy, GcReport, YOUNG_FOLDER};
 pub use layout::{
-    ARTIFACTS_DIR, JOBS_DIR, LogPlace, OBJECTS_DIR, RUN_JSON, RUNS_DIR, SNAPSHOT_DIR,
-    SNAPSHOT_MANIFEST, StateRoot, TRASH_DIR,
+    ARTIFACTS_DIR, JOBS_DIR, LogPlace, OBJECTS_DIR, PREPARED_OUTPUTS_JSON, RUN_JSON, RUNS_DIR,
+    SNAPSHOT_DIR, SNAPSHOT_MANIFEST, StateRoot, TRASH_DIR,
 };
 pub use range::{LogRange, LogRangeError, MAX_READ_BYTES, utf8_boundary_skip};
 pub use read::{
     Blocking, BoundedRecord, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog,
-    LogChunk, LogReader, LogTimes, MAX_RUN_JSON_BYTES, RunDir, TimesCursor, default_job,
-    read_chunk_at,
+    LogChunk, LogReader, LogTimes, MAX_PREPARED_OUTPUTS_BYTES, MAX_RUN_JSON_BYTES, RunDir,
+    TimesCursor, default_job, read_chunk_at,
 };
 pub use store::Store;
 pub use usage::{RunUsage, Sweep, Usage};

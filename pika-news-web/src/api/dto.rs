@@ -8,7 +8,7 @@
 //! (`deny_unknown_fields` has no effect on serializing: it only closes the
 //! schema).
 
-use pikaci_core::{FailureKind, JobId, RunId, RunLogsMetadata, RunRecord};
+use pikaci_core::{FailureKind, JobId, PreparedOutputs, RunId, RunLogsMetadata, RunRecord};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -272,6 +272,17 @@ impl From<&pikaci_store::LogChunk> for LogPart {
             raw_url: None,
         }
     }
+}
+
+/// `GET /news/api/forge/pikaci/prepared-outputs/{run_id}`: what the run
+/// prepared, its `prepared-outputs.json` with every key as read.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreparedOutputsResponse {
+    /// The run.
+    pub run_id: RunId,
+    /// The run's `prepared-outputs.json`.
+    pub prepared_outputs: PreparedOutputs,
 }
 
 /// `GET /news/api/forge/pikaci/logs/{run_id}`: `{run_id, job, host, guest}` and

@@ -1,4 +1,5 @@
-//! `/news/api/forge/pikaci/...`: a pikaci run's record and logs.
+//! `/news/api/forge/pikaci/...`: a pikaci run's record, logs and prepared
+//! outputs.
 //!
 //! Every read goes through the store's handles: the run folder is checked once
 //! (`Store::run`), then the record, the job (`RunDir::job`, the default-job
@@ -11,7 +12,7 @@ use axum::response::Response;
 use pikaci_core::{JobId, LogFile, LogKind, RunId};
 use pikaci_store::{LogChunk, LogRange, StoreError};
 
-use super::dto::{LogPart, LogsResponse};
+use super::dto::{LogPart, LogsResponse, PreparedOutputsResponse};
 use super::encoded::{ANSWER_BUDGET, read_fitted};
 use super::heavy::{bytes_answer, json_answer};
 use super::query::{self, Params, parse_run_id};
@@ -34,6 +35,27 @@ pub(crate) async fn run(
     let run = parse_run_id(&run_id)?;
     let (cached, permit) = load_cached_record(&state, run, Some(access.fresh())).await?;
     Ok(bytes_answer(cached.json, permit))
+}
+
+/// `GET /news/api/forge/pikaci/prepared-outputs/{run_id}`: `{run_id,
+/// prepared_outputs}`, read through the store (the layout's file, bounded,
+/// never through a link); 404 when the run has none.
+pub(crate) async fn prepared_outputs(
+    _access: ReadAccess,
+    State(state): State<AppState>,
+    Path(run_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let run = parse_run_id(&run_id)?;
+    let store = state.store.clone();
+    let id = run.clone();
+    let prepared = blocking(move || store.run(&id)?.prepared_outputs())
+        .await??
+        .ok_or_else(|| ApiError::NotFound(format!("run {run} has no prepared outputs")))?;
+    let answer = PreparedOutputsResponse {
+        run_id: run,
+        prepared_outputs: prepared,
+    };
+    json_answer(&answer, None, 4096)
 }
 
 /// The text of a chunk and what part of the log it is; a truncated part

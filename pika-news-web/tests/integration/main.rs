@@ -35,6 +35,7 @@ mod ph_client;
 mod ph_compat;
 mod pikaci_logs;
 mod prefixes;
+mod prepared_outputs;
 mod raw_logs;
 mod reads;
 mod restart;

@@ -58,6 +58,7 @@ async fn every_documented_route_is_routed_under_both_prefixes() {
     for (r, path) in served {
         // A fresh app per route: each action finds its lane in a state it allows.
         let app = TestApp::new();
+        app.write_prepared_outputs();
         let (branch, with_run, without) = app.branch().await;
         let (nightly, failed, queued) = app.nightly().await;
         let write = format!("Bearer {}", app.write);
@@ -176,6 +177,7 @@ impl Example {
 #[tokio::test]
 async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let app = TestApp::new();
+    app.write_prepared_outputs();
     let (branch, with_run, without) = app.branch().await;
     let (nightly, nightly_failed, nightly_queued) = app.nightly().await;
     let suite = app.db.suites(branch).await.unwrap()[0].id;
@@ -200,6 +202,7 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     let (get, post) = (Method::Get, Method::Post);
     let run = "/git/api/forge/pikaci/run/{run_id}";
     let logs = "/git/api/forge/pikaci/logs/{run_id}";
+    let prepared = "/git/api/forge/pikaci/prepared-outputs/{run_id}";
     let raw = "/git/api/forge/pikaci/logs/{run_id}/raw";
     let stream = "/git/api/forge/pikaci/logs/{run_id}/stream";
     let resolve = "/git/api/forge/branch/resolve";
@@ -250,6 +253,18 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
         example(get, "/git/api/openapi.json", "/git/api/openapi.json", None),
         example(get, run, format!("/git/api/forge/pikaci/run/{RUN}"), r),
         example(get, run, format!("/git/api/forge/pikaci/run/{upstream}"), r),
+        example(
+            get,
+            prepared,
+            format!("/git/api/forge/pikaci/prepared-outputs/{RUN}"),
+            r,
+        ),
+        example(
+            get,
+            prepared,
+            format!("/git/api/forge/pikaci/prepared-outputs/{upstream}"),
+            r,
+        ),
         example(
             get,
             logs,

@@ -41,9 +41,20 @@ pub(crate) fn login_admin() -> pika_news_core::login::testing::TestSigner {
 /// A finished run with one job `build` and both logs, in the state root.
 pub(crate) const RUN: &str = "20260324T161238Z-1a2b3c4d";
 
+/// An example `prepared-outputs.json`, shaped as the earlier pikaci writes it.
+pub(crate) const PREPARED_OUTPUTS: &str = r#"{"schema_version":1,"outputs":[{"node_id":"prepare-rust","installable":".#deps",
+"output_name":"workspace-deps","realized_path":"/nix/store/abc-deps","protocol":"nix_store_path_v1",
+"payload":{"schema_version":1,"kind":"cargo_workspace","entrypoints":[]}}]}"#;
+
 impl TestApp {
     pub(crate) fn new() -> Self {
         Self::with_public_read(false)
+    }
+
+    /// Gives [`RUN`] a `prepared-outputs.json` ([`PREPARED_OUTPUTS`]).
+    pub(crate) fn write_prepared_outputs(&self) {
+        let run: pikaci_core::RunId = RUN.parse().unwrap();
+        std::fs::write(self.store.root().prepared_outputs(&run), PREPARED_OUTPUTS).unwrap();
     }
 
     pub(crate) fn with_public_read(public_read: bool) -> Self {

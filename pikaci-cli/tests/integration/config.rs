@@ -170,3 +170,111 @@ fn an_incus_table_mistake_stops_every_run_naming_file_line_and_key() {
         "{err}"
     );
 }
+
+/// stderr with the test's folder written as `$REPO`.
+fn redacted(env: &TestEnv, text: &str) -> String {
+    text.replace(env.repo.as_str(), "$REPO")
+}
+
+#[test]
+fn pipeline_errors_show_the_line_a_caret_and_did_you_mean() {
+    let env = TestEnv::new(
+        "[[job]]\nid = \"build\"\ncommand = \"true\"\n\n[[target]]\nid = \"ci\"\njobs = [\"biuld\"]\n",
+    );
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    // The caret sits under `"biuld"`, column 9 of line 7.
+    let want = "\
+error: key `jobs`: target `ci` names job `biuld`, which this file does not define
+ --> $REPO/pikaci.toml:7:9
+  |
+7 | jobs = [\"biuld\"]
+  |         ^^^^^^^
+  |
+  = help: did you mean `build`?
+";
+    assert_eq!(redacted(&env, &stderr(&out)).trim_end(), want.trim_end());
+
+    std::fs::write(
+        env.repo.join("pikaci.toml"),
+        "[[job]]\nid = \"a\"\n  comand = \"true\"\n",
+    )
+    .unwrap();
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = redacted(&env, &stderr(&out));
+    assert!(err.contains(" --> $REPO/pikaci.toml:3:3\n"), "{err}");
+    assert!(
+        err.contains("3 |   comand = \"true\"\n  |   ^^^^^^\n"),
+        "{err}"
+    );
+    assert!(err.contains("= help: did you mean `command`?"), "{err}");
+
+    // A target or job named on the command line gets a hint too.
+    std::fs::write(
+        env.repo.join("pikaci.toml"),
+        "[[job]]\nid = \"build\"\ncommand = \"true\"\n[[target]]\nid = \"pre-merge\"\njobs = [\"build\"]\n",
+    )
+    .unwrap();
+    let out = env.pikaci(&["run", "pre-merg"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).ends_with("\n  help: did you mean `pre-merge`?\n"),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.pikaci(&["run", "--job", "buidl"]);
+    assert!(
+        stderr(&out).ends_with("\n  help: did you mean `build`?\n"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_empty_pipeline_and_a_missing_one_are_clear_errors() {
+    let env = TestEnv::new("");
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        redacted(&env, &stderr(&out)),
+        "pikaci: $REPO/pikaci.toml defines no job: add a [[job]] table with an id and a command\n"
+    );
+    assert!(env.store().list_runs(None, 10).unwrap().is_empty());
+    std::fs::remove_file(env.repo.join("pikaci.toml")).unwrap();
+    let out = env.pikaci(&["run"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        redacted(&env, &stderr(&out)).starts_with(
+            "pikaci: no pipeline file at $REPO/pikaci.toml: write a pikaci.toml there"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn generate_is_listed_and_every_man_page_named_exists() {
+    let env = TestEnv::new("");
+    let help = stdout(&env.pikaci(&["--help"]));
+    assert!(help.contains("\n  generate "), "{help}");
+    let dir = env.root.join("man");
+    let out = env.pikaci(&["generate", "man", "--out-dir", dir.as_str()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let main = std::fs::read_to_string(dir.join("pikaci.1")).unwrap();
+    // Every page pikaci.1 refers to (`pikaci\-run(1)`) was written.
+    let named: Vec<String> = main
+        .split("pikaci\\-")
+        .skip(1)
+        .filter_map(|rest| rest.split_once("(1)").map(|(name, _)| name.to_owned()))
+        .filter(|name| !name.contains(char::is_whitespace))
+        .collect();
+    assert!(named.len() >= 10, "{named:?}\n{main}");
+    for name in named {
+        let page = dir.join(format!("pikaci-{}.1", name.replace("\\-", "-")));
+        assert!(page.exists(), "{page} is named in pikaci.1 but missing");
+    }
+    for sub in ["run", "logs", "incus-plan", "generate-man"] {
+        assert!(dir.join(format!("pikaci-{sub}.1")).exists(), "{sub}");
+    }
+}

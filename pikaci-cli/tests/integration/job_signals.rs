@@ -47,7 +47,7 @@ fn a_cancel_reaches_the_jobs_trap_at_once() {
                 .contains(PROBE_WAITING)
     });
     kill(Pid::from_raw(child.id() as i32), Signal::SIGINT).unwrap();
-    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert_eq!(child.wait().unwrap().code(), Some(130));
     let record = env.last_run();
     assert_eq!(record.jobs[0].failure_kind, Some(FailureKind::Cancelled));
     let log = env.log(&run.run_id, "probe", "guest.log");

@@ -53,7 +53,18 @@ fn logs_whole_ranges_tail_and_metadata() {
     let id = env.last_run().run_id.to_string();
     let out = env.pikaci(&["logs", &id, "--job", "ok", "--kind", "guest"]);
     assert_eq!(stdout(&out), "line one\nline two\n");
-    let out = env.pikaci(&["logs", &id, "--job", "ok", "--kind", "guest", "--tail", "9"]);
+    let out = env.pikaci(&[
+        "logs",
+        &id,
+        "--job",
+        "ok",
+        "--kind",
+        "guest",
+        "--tail-bytes",
+        "9",
+    ]);
+    assert_eq!(stdout(&out), "line two\n");
+    let out = env.pikaci(&["logs", &id, "--job", "ok", "--kind", "guest", "--tail", "1"]);
     assert_eq!(stdout(&out), "line two\n");
     let out = env.pikaci(&[
         "logs", &id, "--job", "ok", "--kind", "guest", "--offset", "5", "--limit", "3",

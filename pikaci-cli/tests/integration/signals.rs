@@ -6,7 +6,7 @@ use pikaci_core::{FailureKind, RunStatus};
 
 use crate::support::{TestEnv, read_pid, wait_gone};
 
-fn cancel_with(signal: Signal) {
+fn cancel_with(signal: Signal, code: i32, reason: &str) {
     let env = TestEnv::new("");
     let pidfile = env.root.join("job.pid");
     std::fs::write(
@@ -28,10 +28,20 @@ fn cancel_with(signal: Signal) {
     });
     kill(Pid::from_raw(child.id() as i32), signal).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1));
+    // 128 + the signal's number, as a shell reports a command it ended.
+    assert_eq!(status.code(), Some(code));
     let run = env.last_run();
     assert_eq!(run.status, RunStatus::Failed);
     assert_eq!(run.failure_kind, Some(FailureKind::Cancelled));
+    assert_eq!(run.cancel_reason.as_deref(), Some(reason));
+    assert!(
+        run.message
+            .as_deref()
+            .unwrap_or_default()
+            .ends_with(&format!("the run was cancelled: {reason}")),
+        "{:?}",
+        run.message
+    );
     assert!(run.finished_at.is_some());
     assert_eq!(run.jobs[0].failure_kind, Some(FailureKind::Cancelled));
     assert_eq!(run.jobs[1].status, RunStatus::Skipped);
@@ -40,10 +50,10 @@ fn cancel_with(signal: Signal) {
 
 #[test]
 fn sigterm_cancels_and_records() {
-    cancel_with(Signal::SIGTERM);
+    cancel_with(Signal::SIGTERM, 143, "terminated (SIGTERM)");
 }
 
 #[test]
 fn sigint_cancels_and_records() {
-    cancel_with(Signal::SIGINT);
+    cancel_with(Signal::SIGINT, 130, "interrupted (SIGINT, Ctrl-C)");
 }

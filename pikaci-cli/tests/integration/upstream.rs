@@ -57,7 +57,11 @@ fn list_and_status_read_an_upstream_run() {
 #[test]
 fn logs_read_the_guest_log_from_artifacts() {
     let env = env_with_upstream_run();
+    // No job named: the failed one.
     let out = env.pikaci(&["logs", ID, "--kind", "guest"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "thread 'main' panicked\n");
+    let out = env.pikaci(&["logs", ID, "--job", "check-pika-rust", "--kind", "guest"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(
         stdout(&out),
@@ -70,10 +74,38 @@ fn logs_read_the_guest_log_from_artifacts() {
             && text.contains("==> guest.log <==\nthread 'main' panicked\n"),
         "{text}"
     );
-    let out = env.pikaci(&["logs", ID, "--kind", "guest", "--tail", "9"]);
+    let out = env.pikaci(&[
+        "logs",
+        ID,
+        "--job",
+        "check-pika-rust",
+        "--kind",
+        "guest",
+        "--tail-bytes",
+        "9",
+    ]);
     assert_eq!(stdout(&out), "2 passed\n");
+    let out = env.pikaci(&[
+        "logs",
+        ID,
+        "--job",
+        "check-pika-rust",
+        "--kind",
+        "guest",
+        "--tail",
+        "1",
+    ]);
+    assert_eq!(stdout(&out), "test result: ok. 412 passed\n");
     // The job has finished, so a follow prints the log and ends.
-    let out = env.pikaci(&["logs", ID, "--follow", "--offset", "18"]);
+    let out = env.pikaci(&[
+        "logs",
+        ID,
+        "--job",
+        "check-pika-rust",
+        "--follow",
+        "--offset",
+        "18",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "test result: ok. 412 passed\n");
 

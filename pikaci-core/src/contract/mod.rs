@@ -22,7 +22,8 @@ mod invoke;
 mod shell;
 
 pub use exit::{
-    EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_JOB_FAILED, EXIT_OK, EXIT_USAGE, pikaci_failure,
+    EXIT_BROKEN_PIPE, EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK,
+    EXIT_TERMINATED, EXIT_USAGE, pikaci_failure,
 };
 pub use grace::{JOB_KILL_GRACE, PIKACI_STOP_GRACE};
 pub use invoke::{STATE_ROOT_ENV, run_argv};

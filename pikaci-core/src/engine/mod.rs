@@ -42,7 +42,7 @@ pub use job_cgroup::JobCgroups;
 pub use log_cap::{Admit, LogCap, truncation_marker};
 pub use observer::{CollectingObserver, NoObserver, RunObserver};
 pub use recorder::DEFAULT_RECORD_INTERVAL;
-pub use request::{KeptFiles, KeptSnapshot, RunRequest, RunSource};
+pub use request::{CancelReason, KeptFiles, KeptSnapshot, RunRequest, RunSource};
 pub use run::{Engine, EngineBuilder};
 pub use schedule::{Decision, Schedule};
 pub use seams::{Executor, JobContext, LogSink, OwnerLock, RunStore, VecSink};

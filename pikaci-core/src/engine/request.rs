@@ -1,5 +1,7 @@
 //! [`RunRequest`]: everything one run is asked to do.
 
+use std::sync::{Arc, OnceLock};
+
 use camino::Utf8PathBuf;
 use tokio_util::sync::CancellationToken;
 
@@ -24,6 +26,26 @@ pub struct RunRequest {
     pub parallelism: usize,
     /// Cancel to stop the run: running jobs are stopped, the rest skipped.
     pub cancel: CancellationToken,
+    /// Why it was cancelled, set by whoever cancels (recorded in the run's
+    /// `cancel_reason`).
+    pub cancel_reason: CancelReason,
+}
+
+/// Why a run was cancelled (`interrupted (SIGINT, Ctrl-C)`), said once by
+/// whoever cancels it; clones share it.
+#[derive(Debug, Clone, Default)]
+pub struct CancelReason(Arc<OnceLock<String>>);
+
+impl CancelReason {
+    /// Says why; the first reason given wins.
+    pub fn set(&self, reason: impl Into<String>) {
+        let _ = self.0.set(reason.into());
+    }
+
+    /// The reason, when one was given.
+    pub fn get(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
 }
 
 impl RunRequest {
@@ -36,6 +58,7 @@ impl RunRequest {
             rerun_of: None,
             parallelism: 1,
             cancel: CancellationToken::new(),
+            cancel_reason: CancelReason::default(),
         }
     }
 }

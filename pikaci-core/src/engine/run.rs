@@ -202,7 +202,10 @@ impl<S: RunStore> Engine<S> {
             let _ = self.source.remove_tree(workspace.dir()).await;
         }
         let cancelled = req.cancel.is_cancelled();
-        let finished = recorder.save_now(|r| r.finish(cancelled, self.clock.now()));
+        let finished = recorder.save_now(|r| {
+            r.cancel_reason = req.cancel_reason.get().map(str::to_owned);
+            r.finish(cancelled, self.clock.now());
+        });
         observer.event(&LifecycleEvent::RunFinished {
             run: finished.clone(),
         });

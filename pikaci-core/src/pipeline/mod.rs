@@ -29,6 +29,6 @@ mod parse;
 
 pub use ci::{CiSettings, CiTrigger, DEFAULT_NIGHTLY_TIME, NightlyTime, TargetCi};
 pub use ci_lanes::{CiLane, CiLanes, Selection, path_matcher};
-pub use error::PipelineError;
 pub(crate) use error::SourceText;
+pub use error::{ErrorSite, PipelineError};
 pub use model::{DEFAULT_MAX_LOG_BYTES, DEFAULT_TIMEOUT_SECS, JobSpec, Pipeline, TargetSpec};

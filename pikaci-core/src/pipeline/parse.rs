@@ -203,10 +203,12 @@ impl Pipeline {
         for (span, _) in &needs_spans {
             let name = text[span.clone()].trim_matches('"');
             if !jobs.iter().any(|j| j.id.as_str() == name) {
-                return Err(src.invalid(
+                return Err(src.invalid_with_suggestion(
                     span.clone(),
                     "needs",
                     format!("no job `{name}` in this file"),
+                    name,
+                    jobs.iter().map(|j| j.id.as_str()),
                 ));
             }
         }
@@ -226,10 +228,12 @@ impl Pipeline {
             for j in &rt.jobs {
                 let jid = parse_id::<JobId>(&src, j, "jobs")?;
                 if !jobs.iter().any(|spec| spec.id == jid) {
-                    return Err(src.invalid(
+                    return Err(src.invalid_with_suggestion(
                         j.span(),
                         "jobs",
                         format!("target `{id}` names job `{jid}`, which this file does not define"),
+                        jid.as_str(),
+                        jobs.iter().map(|spec| spec.id.as_str()),
                     ));
                 }
                 target_jobs.push(jid);

@@ -35,6 +35,7 @@ impl RunRecord {
             filters: Vec::new(),
             message: None,
             failure_kind: None,
+            cancel_reason: None,
             planned_jobs: Vec::new(),
             owner: None,
             snapshot_of: None,
@@ -53,7 +54,8 @@ impl RunRecord {
     }
 
     /// Ends the run from its jobs. It passed when every job passed and it
-    /// was not cancelled; otherwise it failed (as `cancelled` when it was).
+    /// was not cancelled; otherwise it failed (as `cancelled` when it was,
+    /// the message ending with `cancel_reason` when one was set).
     /// The message counts the jobs that passed, names those that failed
     /// (with the kind of failure when it is not a test failure), and says
     /// when the run was cancelled: `1 of 3 jobs passed; failed: a, b (timeout)`.
@@ -79,6 +81,9 @@ impl RunRecord {
             RunStatus::Failed
         };
         self.failure_kind = cancelled.then_some(FailureKind::Cancelled);
+        if !cancelled {
+            self.cancel_reason = None;
+        }
         self.finished_at = Some(at);
         let mut message = format!("{passed} of {total} jobs passed");
         if !failed.is_empty() {
@@ -86,6 +91,9 @@ impl RunRecord {
         }
         if cancelled {
             message.push_str("; the run was cancelled");
+            if let Some(reason) = &self.cancel_reason {
+                message.push_str(&format!(": {reason}"));
+            }
         }
         self.message = Some(message);
     }

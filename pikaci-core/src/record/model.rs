@@ -98,6 +98,11 @@ pub struct RunRecord {
     /// Why the run failed as a whole (cancelled, interrupted...), when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure_kind: Option<FailureKind>,
+    /// Why the run was cancelled (`interrupted (SIGINT, Ctrl-C)`), when it
+    /// was and the canceller said (new). The status stays `failed`, with
+    /// `failure_kind` `cancelled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancel_reason: Option<String>,
     /// The jobs the run means to run, in order (new; empty in older records).
     #[serde(
         default,

@@ -8,5 +8,6 @@ mod fuzz;
 mod gc;
 mod logs;
 mod module_graph;
+mod prepared;
 mod records;
 mod upstream;
