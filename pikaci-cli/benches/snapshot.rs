@@ -12,9 +12,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::kept::KeptLayout;
-use pikaci_core::engine::source::remove_tree;
-use pikaci_core::engine::{DiskSnapshotter, Snapshotter};
+use pikaci_core::snapshot::kept::KeptLayout;
+use pikaci_core::snapshot::source::remove_tree;
+use pikaci_core::snapshot::{DiskSnapshotter, Snapshotter};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)

@@ -2,7 +2,7 @@
 
 use clap::CommandFactory;
 use pikaci_core::SystemLiveness;
-use pikaci_core::engine::{Clock, SystemClock};
+use pikaci_core::{Clock, SystemClock};
 use pikaci_store::GcPolicy;
 
 use crate::args::{Cli, DuOpts, GcOpts, GenerateCommand};

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use pikaci_core::engine::Clock;
-use pikaci_core::engine::SystemClock;
+use pikaci_core::Clock;
+use pikaci_core::SystemClock;
 use std::sync::Arc;
 
 use pikaci_core::{JobId, Liveness, LogFile, LogKind, RunId, RunRecord, SystemLiveness};

@@ -4,15 +4,15 @@ use std::io::Write as _;
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::JobCgroups;
-use pikaci_core::engine::exit_cleanup::ExitCleanup;
-use pikaci_core::engine::source::GitInfo;
-use pikaci_core::engine::supervisor::JobSupervisor;
-use pikaci_core::engine::{
-    Engine, HostExecutor, JobSelection, KeptFiles, KeptSnapshot, RunRequest, RunSource,
-    SnapshotPolicy,
-};
+use pikaci_core::process::JobCgroups;
+use pikaci_core::process::exit_cleanup::ExitCleanup;
+use pikaci_core::process::supervisor::JobSupervisor;
+use pikaci_core::snapshot::source::GitInfo;
 use pikaci_core::{JobId, Pipeline, RunId, RunRecord, RunStatus, SystemLiveness, TargetId};
+use pikaci_core::{
+    engine::{Engine, HostExecutor, JobSelection, KeptFiles, KeptSnapshot, RunRequest, RunSource},
+    snapshot::SnapshotPolicy,
+};
 use pikaci_incus::{IncusConfig, IncusExecutor};
 use tokio_util::sync::CancellationToken;
 

@@ -13,8 +13,10 @@
 //!   forge's CI makes of its targets ([`CiLanes`], chosen by changed files
 //!   with [`CiLanes::select`]).
 //! - The engine: [`engine::Engine`] runs a [`engine::RunRequest`] through the
-//!   seams [`engine::Executor`], [`engine::RunStore`], [`engine::Clock`] and
-//!   [`engine::Snapshotter`].
+//!   seams [`engine::Executor`], [`engine::RunStore`], [`Clock`] and
+//!   [`snapshot::Snapshotter`]; host jobs run under [`process`]'s control
+//!   (their process group, supervisor, cgroup and capped log), in a source
+//!   copy made by [`snapshot`].
 //! - The contract with programs that run `pikaci`: [`contract`] (exit codes,
 //!   `PIKACI_STATE_ROOT`, the JSONL run command line, shell quoting).
 //! - [`TomlLocation`]: the line, column and key a TOML error points at.
@@ -36,6 +38,7 @@
 //! ```
 
 pub mod cgroup;
+mod clock;
 pub mod contract;
 pub mod engine;
 mod escape;
@@ -48,13 +51,16 @@ pub mod log_times;
 mod logs;
 mod pipeline;
 mod proc_stat;
+pub mod process;
 mod record;
 mod section;
 #[cfg(any(test, feature = "test-helpers"))]
 pub mod signal_probe;
+pub mod snapshot;
 mod status;
 mod toml_span;
 
+pub use clock::{Clock, SystemClock};
 pub use escape::escape_controls;
 pub use event::LifecycleEvent;
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use pikaci_core::RunId;
-use pikaci_core::engine::{Clock, SystemClock};
+use pikaci_core::{Clock, SystemClock};
 
 use crate::error::StoreError;
 use crate::fs::{EntryKind, Fs};

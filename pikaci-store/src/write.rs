@@ -6,9 +6,13 @@ use std::io::{self, Write};
 use camino::Utf8PathBuf;
 use std::sync::Arc;
 
-use pikaci_core::engine::{LogSink, OwnerLock, RunStore, SystemClock};
 use pikaci_core::log_times::Arrivals;
 use pikaci_core::{JobId, LogFile, RunId, RunRecord};
+use pikaci_core::{
+    SystemClock,
+    engine::{OwnerLock, RunStore},
+    process::LogSink,
+};
 
 use crate::error::StoreError;
 use crate::fs::{EntryKind, Fs};
@@ -152,7 +156,7 @@ impl<F: Fs> RunStore for Store<F> {
         self.root.snapshot_dir(run)
     }
 
-    fn kept_layout(&self, run: &RunId) -> Option<pikaci_core::engine::kept::KeptLayout> {
+    fn kept_layout(&self, run: &RunId) -> Option<pikaci_core::snapshot::kept::KeptLayout> {
         Some(self.root.kept_layout(run))
     }
 

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 use tokio::io::AsyncReadExt;
 
-use super::copy::{copy_pipe_to_file, grow_pipe};
-use super::job_cgroup::{self, JobCgroups};
-use super::log_cap::LogCap;
-use super::process::{ChildEnd, Stop, supervise_with};
 use super::seams::{Executor, JobContext};
-use super::supervisor::JobSupervisor;
 use crate::contract::JOB_KILL_GRACE;
+use crate::process::JobCgroups;
+use crate::process::LogCap;
+use crate::process::job_cgroup;
+use crate::process::supervisor::JobSupervisor;
+use crate::process::{ChildEnd, Stop, supervise_with};
+use crate::process::{copy_pipe_to_file, grow_pipe};
 use crate::record::JobOutcome;
 use crate::status::{ExecutorKind, FailureKind};
 
@@ -284,7 +285,7 @@ impl HostExecutor {
 async fn pump_and_supervise(
     child: &mut tokio::process::Child,
     reader: Option<tokio::net::unix::pipe::Receiver>,
-    log: &mut dyn super::seams::LogSink,
+    log: &mut dyn crate::process::LogSink,
     timeout: Duration,
     grace: Duration,
     cancel: &tokio_util::sync::CancellationToken,
@@ -321,7 +322,7 @@ async fn pump_and_supervise(
     }
 }
 
-fn spawn_failure(host_log: &mut dyn super::seams::LogSink, e: &std::io::Error) -> JobOutcome {
+fn spawn_failure(host_log: &mut dyn crate::process::LogSink, e: &std::io::Error) -> JobOutcome {
     let _ = writeln!(host_log, "[pikaci] could not start the job: {e}");
     JobOutcome::failed(
         FailureKind::Infrastructure,
@@ -360,10 +361,10 @@ mod tests {
     use tokio_util::sync::CancellationToken;
 
     use super::*;
-    use crate::engine::clock::SystemClock;
-    use crate::engine::seams::VecSink;
+    use crate::clock::SystemClock;
     use crate::ids::RunId;
     use crate::pipeline::JobSpec;
+    use crate::process::VecSink;
     use crate::status::RunStatus;
 
     fn job(command: &str) -> JobSpec {
@@ -376,7 +377,7 @@ mod tests {
 
     async fn run(
         command: &str,
-        guest: &mut dyn super::super::seams::LogSink,
+        guest: &mut dyn crate::process::LogSink,
         timeout: Duration,
     ) -> (JobOutcome, String) {
         let dir = tempfile::tempdir().unwrap();
@@ -435,7 +436,7 @@ mod tests {
                 std::io::Write::flush(&mut self.0)
             }
         }
-        impl super::super::seams::LogSink for FileSink {
+        impl crate::process::LogSink for FileSink {
             fn as_file(&self) -> Option<&std::fs::File> {
                 Some(&self.0)
             }

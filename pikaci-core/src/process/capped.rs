@@ -4,7 +4,7 @@
 use std::io::{self, Write};
 
 use super::log_cap::{Admit, LogCap};
-use super::seams::LogSink;
+use crate::process::LogSink;
 
 /// A log sink with a cap: what goes past it is dropped, with one marker line
 /// (the cutting rule is [`LogCap::admit`]).
@@ -73,8 +73,8 @@ impl LogSink for CappedSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::log_cap::truncation_marker;
-    use crate::engine::seams::VecSink;
+    use crate::process::VecSink;
+    use crate::process::log_cap::truncation_marker;
 
     fn text(sink: &VecSink) -> String {
         String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()

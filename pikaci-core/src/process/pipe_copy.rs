@@ -231,7 +231,7 @@ mod tests {
         assert_eq!(report.cap.written(), limit);
         assert_eq!(report.cap.written() + report.cap.dropped(), 8 << 20);
         let text = std::fs::read(&path).unwrap();
-        let marker = crate::engine::truncation_marker(limit, false);
+        let marker = crate::process::truncation_marker(limit, false);
         assert_eq!(text.len() as u64, limit + marker.len() as u64);
         assert!(text.ends_with(marker.as_bytes()));
         assert!(

@@ -1,7 +1,7 @@
 //! [`LogSink`]: an append-only log a job writes while it runs, and
 //! [`VecSink`], one in memory.
 
-use super::log_cap::LogCap;
+use crate::process::LogCap;
 
 /// An append-only log a job writes while it runs.
 pub trait LogSink: std::io::Write + Send {
