@@ -21,4 +21,4 @@ pub use group::{ChildEnd, KillAll, SUPERVISOR_MARGIN, Stop, supervise, supervise
 pub use job_cgroup::JobCgroups;
 pub use log_cap::{Admit, LogCap, truncation_marker};
 pub use log_sink::{LogSink, VecSink};
-pub(crate) use pipe_copy::{copy_pipe_to_file, grow_pipe};
+pub(crate) use pipe_copy::{CopyReport, copy_pipe_to_file, grow_pipe};
