@@ -19,6 +19,6 @@ pub mod supervisor;
 pub use capped::CappedSink;
 pub use group::{ChildEnd, KillAll, SUPERVISOR_MARGIN, Stop, supervise, supervise_with};
 pub use job_cgroup::JobCgroups;
-pub use log_cap::{Admit, LogCap, truncation_marker};
+pub use log_cap::{LogCap, Written, truncation_marker};
 pub use log_sink::{LogSink, VecSink};
 pub(crate) use pipe_copy::{CopyReport, copy_pipe_to_file, grow_pipe};
