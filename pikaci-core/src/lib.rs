@@ -1,6 +1,7 @@
 //! The pikaci model and run engine.
 //!
-//! - Ids: [`RunId`], [`JobId`], [`TargetId`], validated on parse and on deserialize.
+//! - Ids: [`RunId`], [`JobId`], [`TargetId`], validated on parse and on deserialize;
+//!   [`IdDating`], the one rule for the time a run id carries ([`RunId::date`]).
 //! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`.
 //! - Vocabulary: [`RunStatus`], [`FailureKind`], [`LogKind`], [`ExecutorKind`].
 //! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
@@ -45,6 +46,7 @@ mod escape;
 mod event;
 #[cfg(any(test, feature = "test-helpers"))]
 pub mod hostile;
+mod id_date;
 mod ids;
 mod liveness;
 pub mod log_times;
@@ -63,6 +65,7 @@ mod toml_span;
 pub use clock::{Clock, SystemClock};
 pub use escape::escape_controls;
 pub use event::LifecycleEvent;
+pub use id_date::{FUTURE_TOLERANCE, IdDate, IdDating};
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
 pub use liveness::{Liveness, LockProbe, OwnerState, ProcessProbe, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
