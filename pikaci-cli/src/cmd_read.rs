@@ -24,11 +24,11 @@ const CHUNK: usize = 1 << 20;
 static LIVENESS: std::sync::LazyLock<Arc<SystemLiveness>> =
     std::sync::LazyLock::new(|| Arc::new(SystemLiveness::new()));
 
-/// Loads a run, reporting it interrupted when its owner on this host is gone.
+/// Loads a run, reporting it interrupted (and saving that) when its owner
+/// on this host is gone.
 fn load(store: &Store, run: &RunId) -> Result<RunRecord, StoreError> {
-    store
-        .run(run)?
-        .record_reconciled(&**LIVENESS, SystemClock.now())
+    let record = store.run(run)?.record()?;
+    Ok(store.reconcile_record(record, &**LIVENESS, SystemClock.now()))
 }
 
 fn internal(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
@@ -94,7 +94,9 @@ pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError>
     let range = LogRange::from_parts(opts.tail, opts.offset, opts.limit)?;
     let dir = ctx.store().run(&run)?;
     if opts.metadata_json {
-        let record = dir.record_reconciled(&**LIVENESS, SystemClock.now())?;
+        let record = ctx
+            .store()
+            .reconcile_record(dir.record()?, &**LIVENESS, SystemClock.now());
         let meta = dir.logs_metadata(&record)?;
         println!(
             "{}",
