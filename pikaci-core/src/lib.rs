@@ -2,7 +2,9 @@
 //!
 //! - Ids: [`RunId`], [`JobId`], [`TargetId`], validated on parse and on deserialize;
 //!   [`IdDating`], the one rule for the time a run id carries ([`RunId::date`]).
-//! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`.
+//! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`; what a
+//!   rerun runs ([`RunRecord::rerun_jobs`] by [`RerunScope`], in the snapshot
+//!   of [`RunRecord::snapshot_owner`]).
 //! - Vocabulary: [`RunStatus`], [`FailureKind`], [`LogKind`], [`ExecutorKind`].
 //! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
 //! - Owners: a running record names its [`RunOwner`] (pid, host, start
@@ -75,7 +77,7 @@ pub use pipeline::{
     TargetSpec, path_matcher,
 };
 pub use proc_stat::ProcStat;
-pub use record::{Extra, JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
+pub use record::{Extra, JobRecord, RemoteVmExecution, RerunScope, RunOwner, RunRecord, VmPhase};
 pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};
 pub use toml_span::TomlLocation;
