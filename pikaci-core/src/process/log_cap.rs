@@ -118,7 +118,7 @@ impl LogCap {
     }
 
     /// Writes one `piece` of output through `out` by the cutting rule
-    /// ([`admit`](Self::admit)): the part that fits, then the marker line
+    /// (`admit`): the part that fits, then the marker line
     /// when the piece crossed the cap. A failed write of the kept part is an
     /// error, its bytes counted as [`lost`](Self::lost), and no marker
     /// follows it; a failed marker is only reported in [`Written`].
@@ -156,7 +156,7 @@ impl LogCap {
         }
     }
 
-    /// `n` bytes counted as written by [`admit`](Self::admit) never reached
+    /// `n` bytes counted as written by [`write`](Self::write) never reached
     /// the log (its write failed): they count as dropped.
     pub fn lost(&mut self, n: u64) {
         let n = n.min(self.written);
