@@ -8,7 +8,7 @@
 use std::io::Write;
 
 use camino::Utf8PathBuf;
-use pikaci_core::engine::{Clock, SystemClock};
+use pikaci_core::{Clock, SystemClock};
 use pikaci_core::{ExecutorKind, JobRecord, LogFile, RunId, RunRecord, RunStatus};
 use pikaci_store::{Fs, LogRange, MemFs, StateRoot, Store};
 

@@ -8,10 +8,11 @@
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::{
-    CollectingObserver, Engine, HostExecutor, JobSelection, RunRequest, SnapshotPolicy,
-};
 use pikaci_core::{LogFile, Pipeline};
+use pikaci_core::{
+    engine::{CollectingObserver, Engine, HostExecutor, JobSelection, RunRequest},
+    snapshot::SnapshotPolicy,
+};
 use pikaci_store::{LogRange, Store};
 
 const PIPELINE: &str = r#"

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 
-pub use pikaci_core::engine::{Clock, SystemClock};
+pub use pikaci_core::{Clock, SystemClock};
 
 /// A clock that stands still until [`ManualClock::advance`] or
 /// [`ManualClock::set`] moves it. Clones share one time.

@@ -11,7 +11,7 @@ use pika_news_core::login::Npub;
 use pika_news_web::db::{Db, Role};
 use pika_news_web::ph_session::{PhSession, checked_base_url};
 use pika_news_web::{Config, serve};
-use pikaci_core::engine::supervisor::{self, JobSupervisor};
+use pikaci_core::process::supervisor::{self, JobSupervisor};
 
 /// pika-news serves a forge repository's pikaci runs and logs over an
 /// authenticated HTTP API.

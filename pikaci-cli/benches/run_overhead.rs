@@ -20,7 +20,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::source::{copy_snapshot, remove_tree, snapshot_files};
+use pikaci_core::snapshot::source::{copy_snapshot, remove_tree, snapshot_files};
 
 const MIB: u64 = 1 << 20;
 

@@ -8,13 +8,13 @@
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::kept::KeptLayout;
-use pikaci_core::engine::source::remove_tree;
-use pikaci_core::engine::{DiskSnapshotter, Snapshotter};
+use git_fixture::sh;
+use pikaci_core::snapshot::kept::KeptLayout;
+use pikaci_core::snapshot::source::remove_tree;
+use pikaci_core::snapshot::{DiskSnapshotter, Snapshotter};
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -42,20 +42,6 @@ fn disk_use(dir: &Utf8Path, seen: &mut BTreeSet<(u64, u64)>) -> u64 {
 
 fn du(dir: &Utf8Path) -> u64 {
     disk_use(dir, &mut BTreeSet::new())
-}
-
-fn sh(dir: &Utf8Path, script: &str) {
-    let ok = Command::new("bash")
-        .args(["-c", script])
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "b")
-        .env("GIT_AUTHOR_EMAIL", "b@b")
-        .env("GIT_COMMITTER_NAME", "b")
-        .env("GIT_COMMITTER_EMAIL", "b@b")
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "{script}");
 }
 
 /// Deterministic bytes: a simple generator, so no two files share content.

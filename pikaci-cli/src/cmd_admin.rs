@@ -4,7 +4,7 @@ use std::io::Write as _;
 
 use clap::CommandFactory;
 use pikaci_core::SystemLiveness;
-use pikaci_core::engine::{Clock, SystemClock};
+use pikaci_core::{Clock, SystemClock};
 use pikaci_store::GcPolicy;
 
 use crate::args::{Cli, DuOpts, GcOpts, GenerateCommand};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 
-use pikaci_core::engine::{Clock, JobSelection, SystemClock};
+use pikaci_core::{Clock, SystemClock, engine::JobSelection};
 use pikaci_core::{JobId, RunId};
 use pikaci_incus::{
     IncusConfig, IncusExecutor, IncusSettings, ProcessRunner, doctor, gc_instances, plan_job,

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::time::Duration;
 
-use pikaci_core::engine::Clock;
-use pikaci_core::engine::SystemClock;
+use pikaci_core::Clock;
+use pikaci_core::SystemClock;
 use std::sync::Arc;
 
 use pikaci_core::{JobId, Liveness, LogFile, LogKind, RunId, RunRecord, RunStatus, SystemLiveness};
@@ -27,11 +27,11 @@ const CHUNK: usize = 1 << 20;
 static LIVENESS: std::sync::LazyLock<Arc<SystemLiveness>> =
     std::sync::LazyLock::new(|| Arc::new(SystemLiveness::new()));
 
-/// Loads a run, reporting it interrupted when its owner on this host is gone.
+/// Loads a run, reporting it interrupted (and saving that) when its owner
+/// on this host is gone.
 fn load(store: &Store, run: &RunId) -> Result<RunRecord, StoreError> {
-    store
-        .run(run)?
-        .record_reconciled(&**LIVENESS, SystemClock.now())
+    let record = store.run(run)?.record()?;
+    Ok(store.reconcile_record(record, &**LIVENESS, SystemClock.now()))
 }
 
 fn internal(what: &str) -> impl FnOnce(std::io::Error) -> CliError + '_ {
@@ -121,7 +121,7 @@ pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError>
     // --tail counts lines: the byte range rule sees it as a tail too.
     let range = LogRange::from_parts(opts.tail.or(opts.tail_bytes), opts.offset, opts.limit)?;
     let dir = store.run(&run)?;
-    let record = dir.record_reconciled(&**LIVENESS, SystemClock.now())?;
+    let record = store.reconcile_record(dir.record()?, &**LIVENESS, SystemClock.now());
     if opts.metadata_json {
         let meta = dir.logs_metadata(&record)?;
         outln!(

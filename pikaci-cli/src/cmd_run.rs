@@ -4,20 +4,25 @@ use std::io::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::JobCgroups;
-use pikaci_core::engine::exit_cleanup::ExitCleanup;
-use pikaci_core::engine::source::GitInfo;
-use pikaci_core::engine::supervisor::JobSupervisor;
-use pikaci_core::engine::{
-    CancelReason, Engine, HostExecutor, JobSelection, KeptFiles, KeptSnapshot, RunRequest,
-    RunSource, SnapshotPolicy,
+use pikaci_core::process::JobCgroups;
+use pikaci_core::process::exit_cleanup::ExitCleanup;
+use pikaci_core::process::supervisor::JobSupervisor;
+use pikaci_core::snapshot::source::GitInfo;
+use pikaci_core::{
+    JobId, Pipeline, RerunScope, RunId, RunRecord, RunStatus, SystemLiveness, TargetId,
 };
-use pikaci_core::{JobId, Pipeline, RunId, RunRecord, RunStatus, SystemLiveness, TargetId};
+use pikaci_core::{
+    engine::{
+        CancelReason, Engine, HostExecutor, JobSelection, KeptFiles, KeptSnapshot, RunRequest,
+        RunSource,
+    },
+    snapshot::SnapshotPolicy,
+};
 use pikaci_incus::{IncusConfig, IncusExecutor};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::{ExecOpts, RerunOpts, RunOpts};
-use crate::context::{Context, absolute, load_pipeline, parse_id};
+use crate::context::{Context, absolute, canonical_to_be, load_pipeline, parse_id};
 use crate::exit::outln;
 use crate::exit::{CliError, EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK, EXIT_TERMINATED};
 use crate::render::{RenderOptions, Renderer};
@@ -45,15 +50,11 @@ pub(crate) async fn rerun(ctx: &Context, opts: RerunOpts) -> Result<u8, CliError
     let store = ctx.store();
     let run_id = resolve_run(&store, &opts.run_id, |id| store.load_run_record(id))?;
     let old = store.run(&run_id)?.record()?;
-    let mut jobs: Vec<JobId> = old
-        .jobs
-        .iter()
-        .filter(|j| !opts.failed || j.status != RunStatus::Passed)
-        .map(|j| j.id.clone())
-        .collect();
-    if old.jobs.is_empty() {
-        jobs = old.planned_jobs.clone();
-    }
+    let jobs = old.rerun_jobs(if opts.failed {
+        RerunScope::NotPassed
+    } else {
+        RerunScope::All
+    });
     if jobs.is_empty() {
         outln!("run {run_id} has no jobs to run again");
         return Ok(EXIT_OK);
@@ -106,12 +107,7 @@ impl Origin {
         store: &pikaci_store::Store,
         old: &RunRecord,
     ) -> Result<Self, CliError> {
-        // A rerun of a rerun runs where that one ran: the snapshot of the run
-        // it names, never a path taken from the record.
-        let owner = old
-            .snapshot_of
-            .clone()
-            .unwrap_or_else(|| old.run_id.clone());
+        let owner = old.snapshot_owner().clone();
         let gone = || CliError::SnapshotGone {
             run: old.run_id.clone(),
             owner: owner.clone(),
@@ -220,9 +216,10 @@ async fn execute(
     // `[incus]` is read on every run, so a mistake in it is found at once;
     // the environment is only consulted when a job runs in Incus.
     let incus = IncusConfig::from_section(&pipeline.incus)?;
-    // The state root may not exist yet; make it so it can be compared and excluded.
-    let _ = std::fs::create_dir_all(&ctx.state_root);
-    let state_root = canonical(&ctx.state_root).unwrap_or_else(|| ctx.state_root.clone());
+    // The state root may not exist yet: the store makes it with the run's
+    // folder (and says so, once, if it cannot); here it is only resolved, so
+    // it can be compared with the source folder and left out of the snapshot.
+    let state_root = canonical_to_be(&ctx.state_root);
     let exclude = state_root
         .starts_with(&source_root)
         .then(|| state_root.clone());

@@ -89,6 +89,29 @@ impl Context {
     }
 }
 
+/// `path` with its links resolved, whether or not it exists yet: its
+/// longest existing ancestor made canonical, with the rest of it (which
+/// cannot hold a link, since it does not exist) appended. Nothing is created.
+pub fn canonical_to_be(path: &Utf8Path) -> Utf8PathBuf {
+    let mut rest = Vec::new();
+    let mut at = path;
+    loop {
+        if let Ok(found) = std::fs::canonicalize(at)
+            && let Ok(mut found) = Utf8PathBuf::from_path_buf(found)
+        {
+            found.extend(rest.iter().rev());
+            return found;
+        }
+        match (at.parent(), at.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name);
+                at = parent;
+            }
+            _ => return path.to_owned(),
+        }
+    }
+}
+
 /// Reads and parses a pipeline file; errors name the file, line and key
 /// (and carry the text, to be shown with a caret).
 pub fn load_pipeline(path: &Utf8Path) -> Result<Pipeline, CliError> {
@@ -157,5 +180,17 @@ mod tests {
         let err = parse_id::<pikaci_core::RunId>("run id", "../etc").unwrap_err();
         assert!(err.to_string().starts_with("invalid run id: "), "{err}");
         assert_eq!(err.exit_code(), crate::exit::EXIT_USAGE);
+    }
+
+    #[test]
+    fn a_state_root_to_be_resolves_through_links_and_creates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = Utf8PathBuf::from_path_buf(dir.path().canonicalize().unwrap()).unwrap();
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
+        let wanted = base.join("link/state/root");
+        assert_eq!(canonical_to_be(&wanted), base.join("real/state/root"));
+        assert!(!base.join("real/state").exists());
+        assert_eq!(canonical_to_be(&base.join("link")), base.join("real"));
     }
 }

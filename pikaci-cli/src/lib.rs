@@ -52,10 +52,10 @@ use crate::exit::{CliError, EXIT_INTERNAL};
 pub fn main() -> ExitCode {
     // pikaci re-runs itself as the supervisor of each job it runs on the host,
     // and as the watcher that deletes an Incus job's instance if pikaci dies.
-    if let Some(code) = pikaci_core::engine::supervisor::dispatch(std::env::args_os()) {
+    if let Some(code) = pikaci_core::process::supervisor::dispatch(std::env::args_os()) {
         return code;
     }
-    if let Some(code) = pikaci_core::engine::exit_cleanup::dispatch(std::env::args_os()) {
+    if let Some(code) = pikaci_core::process::exit_cleanup::dispatch(std::env::args_os()) {
         return code;
     }
     // A shell asking for completions (the script `generate completions` prints).

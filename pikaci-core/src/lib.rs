@@ -1,7 +1,10 @@
 //! The pikaci model and run engine.
 //!
-//! - Ids: [`RunId`], [`JobId`], [`TargetId`], validated on parse and on deserialize.
-//! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`;
+//! - Ids: [`RunId`], [`JobId`], [`TargetId`], validated on parse and on deserialize;
+//!   [`IdDating`], the one rule for the time a run id carries ([`RunId::date`]).
+//! - Records: [`RunRecord`] and [`JobRecord`], the shape of `run.json`; what a
+//!   rerun runs ([`RunRecord::rerun_jobs`] by [`RerunScope`], in the snapshot
+//!   of [`RunRecord::snapshot_owner`]).
 //!   [`PreparedOutputs`], the shape of `prepared-outputs.json`.
 //! - Vocabulary: [`RunStatus`], [`FailureKind`], [`LogKind`], [`ExecutorKind`].
 //! - Events: [`LifecycleEvent`], printed as JSONL by `pikaci run --output jsonl`.
@@ -14,8 +17,10 @@
 //!   forge's CI makes of its targets ([`CiLanes`], chosen by changed files
 //!   with [`CiLanes::select`]).
 //! - The engine: [`engine::Engine`] runs a [`engine::RunRequest`] through the
-//!   seams [`engine::Executor`], [`engine::RunStore`], [`engine::Clock`] and
-//!   [`engine::Snapshotter`].
+//!   seams [`engine::Executor`], [`engine::RunStore`], [`Clock`] and
+//!   [`snapshot::Snapshotter`]; host jobs run under [`process`]'s control
+//!   (their process group, supervisor, cgroup and capped log), in a source
+//!   copy made by [`snapshot`].
 //! - The contract with programs that run `pikaci`: [`contract`] (exit codes,
 //!   `PIKACI_STATE_ROOT`, the JSONL run command line, shell quoting).
 //! - [`TomlLocation`]: the line, column and key a TOML error points at;
@@ -38,28 +43,34 @@
 //! ```
 
 pub mod cgroup;
+mod clock;
 pub mod contract;
 pub mod engine;
 mod escape;
 mod event;
 #[cfg(any(test, feature = "test-helpers"))]
 pub mod hostile;
+mod id_date;
 mod ids;
 mod liveness;
 pub mod log_times;
 mod logs;
 mod pipeline;
 mod proc_stat;
+pub mod process;
 mod record;
 mod section;
 #[cfg(any(test, feature = "test-helpers"))]
 pub mod signal_probe;
+pub mod snapshot;
 mod status;
 mod suggest;
 mod toml_span;
 
+pub use clock::{Clock, SystemClock};
 pub use escape::escape_controls;
 pub use event::LifecycleEvent;
+pub use id_date::{FUTURE_TOLERANCE, IdDate, IdDating};
 pub use ids::{IdError, JobId, MAX_ID_LEN, RunId, TargetId, validate_id};
 pub use liveness::{Liveness, LockProbe, OwnerState, ProcessProbe, SystemLiveness, this_host_name};
 pub use logs::{JobLogMetadata, RunLogsMetadata};
@@ -70,8 +81,8 @@ pub use pipeline::{
 };
 pub use proc_stat::ProcStat;
 pub use record::{
-    Extra, JobRecord, PreparedOutput, PreparedOutputs, RemoteVmExecution, RunOwner, RunRecord,
-    VmPhase,
+    Extra, JobRecord, PreparedOutput, PreparedOutputs, RemoteVmExecution, RerunScope, RunOwner,
+    RunRecord, VmPhase,
 };
 pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};

@@ -19,7 +19,7 @@
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-use crate::engine::Clock;
+use crate::clock::Clock;
 
 /// The first 16 bytes of every sidecar: its format and version.
 pub const MAGIC: [u8; 16] = *b"pikaci-log-ts/1\n";

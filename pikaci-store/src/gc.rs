@@ -5,7 +5,8 @@
 //!   nor is a run whose kept snapshot such a run is running in (a rerun's
 //!   `snapshot_of`), so a live rerun never loses its files.
 //! - A run's age and its place for `keep_runs` follow the listing's one
-//!   rule (`list::run_time`): the time in its id, its folder's modification
+//!   rule (`list::run_time`, over the model's id-date rule `IdDating`): the
+//!   time in its id, its folder's modification
 //!   time for an id dated more than a day ahead, its record's `created_at`
 //!   for an id of another form; a time more than a day ahead is not
 //!   believed and the run counts as the oldest.
@@ -25,7 +26,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use pikaci_core::{Liveness, OwnerState, RunId, RunRecord};
+use pikaci_core::{IdDating, Liveness, OwnerState, RunId, RunRecord};
 
 use crate::error::StoreError;
 use crate::fs::{FolderHold, Fs};
@@ -122,6 +123,7 @@ impl<F: Fs> Store<F> {
     ) -> Result<GcReport, StoreError> {
         // Each record is read once, for what gc needs of it (the whole
         // records are not kept: a state root may hold thousands).
+        let dating = IdDating::at(now);
         let facts: BTreeMap<RunId, Facts> = self
             .all_run_ids()?
             .into_iter()
@@ -129,13 +131,13 @@ impl<F: Fs> Store<F> {
                 let record = self.load_run_record(&id);
                 let folder_time = self.folder_time(&id);
                 let owner = |r: &RunRecord| self.owner_state(r, liveness);
-                let facts = Facts::of(&record, &id, folder_time, now, policy, owner);
+                let facts = Facts::of(&record, &id, folder_time, &dating, policy, owner);
                 (id, facts)
             })
             .collect();
         let ordered = newest_first_by(
             facts.keys().cloned(),
-            now,
+            &dating,
             |id| facts.get(id)?.created_at,
             |id| facts.get(id)?.folder_time,
         );
@@ -290,12 +292,18 @@ fn age(
     record: &Result<RunRecord, StoreError>,
     id: &RunId,
     folder_time: Option<Timestamp>,
-    now: Timestamp,
+    dating: &IdDating,
 ) -> Option<Duration> {
     let created_at = |_: &RunId| record.as_ref().ok().map(|r| r.created_at);
-    let created = run_time(id, now, created_at, |_| folder_time)?;
+    let created = run_time(id, dating, created_at, |_| folder_time)?;
     // A time ahead of now (within the tolerance) is no age at all.
-    Some(now.duration_since(created).try_into().unwrap_or_default())
+    Some(
+        dating
+            .now()
+            .duration_since(created)
+            .try_into()
+            .unwrap_or_default(),
+    )
 }
 
 /// Whether a run folder was modified less than [`YOUNG_FOLDER`] ago (a run
@@ -332,11 +340,12 @@ impl Facts {
         record: &Result<RunRecord, StoreError>,
         id: &RunId,
         folder_time: Option<Timestamp>,
-        now: Timestamp,
+        dating: &IdDating,
         policy: &GcPolicy,
         owner_state: impl FnOnce(&RunRecord) -> OwnerState,
     ) -> Self {
-        let age = age(record, id, folder_time, now);
+        let now = dating.now();
+        let age = age(record, id, folder_time, dating);
         // A folder touched a moment ago is never stale: a run just claimed
         // has no record yet, and `--stale-after 0s` must not take it.
         let stale = !young(folder_time, now) && age.is_none_or(|a| a > policy.stale_running_after);

@@ -188,8 +188,8 @@ impl StateRoot {
     }
 
     /// Where run `run` keeps its snapshot: its manifest and the objects folder.
-    pub fn kept_layout(&self, run: &RunId) -> pikaci_core::engine::kept::KeptLayout {
-        pikaci_core::engine::kept::KeptLayout {
+    pub fn kept_layout(&self, run: &RunId) -> pikaci_core::snapshot::kept::KeptLayout {
+        pikaci_core::snapshot::kept::KeptLayout {
             objects: self.objects_dir(),
             manifest: self.snapshot_manifest(run),
         }

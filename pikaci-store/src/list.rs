@@ -9,7 +9,8 @@
 //!
 //! A time more than [`FUTURE_TOLERANCE`] ahead of now is not believed: an id
 //! dated so far ahead (a wrong clock, or a folder planted by hand), or whose
-//! time is not a real date, sorts by its folder's modification time instead
+//! time is not a real date (the model's one id-date rule, [`IdDating`]),
+//! sorts by its folder's modification time instead
 //! (not by its record, which the run's own jobs can rewrite at will), and a
 //! run with no time to believe (that time is ahead too, or cannot be read)
 //! sorts as the oldest. So no run can stay at the top of the listing, or
@@ -19,19 +20,15 @@
 
 use std::cmp::Reverse;
 use std::io;
-use std::time::Duration;
 
 use jiff::Timestamp;
-use pikaci_core::RunId;
-use pikaci_core::engine::{Clock, SystemClock};
+#[cfg(doc)]
+use pikaci_core::FUTURE_TOLERANCE;
+use pikaci_core::{Clock, IdDate, IdDating, RunId, SystemClock};
 
 use crate::error::StoreError;
 use crate::fs::{EntryKind, Fs};
 use crate::store::Store;
-
-/// How far ahead of now a run's time may be and still be believed (clocks of
-/// machines sharing a state root differ, and clocks are stepped).
-pub(crate) const FUTURE_TOLERANCE: Duration = Duration::from_secs(24 * 3600);
 
 /// How a timestamped run id writes its time; other runs' `created_at` is
 /// written the same way to compare with them.
@@ -74,15 +71,12 @@ impl<F: Fs> Store<F> {
         now: Timestamp,
     ) -> Result<Vec<RunId>, StoreError> {
         let mut ids = self.all_run_ids()?;
-        let latest = latest_stamp(now);
-        let plain = ids
-            .iter()
-            .chain(before)
-            .all(|id| id.stamp().is_some_and(|s| s <= latest.as_str()));
+        let dating = IdDating::at(now);
+        let plain = ids.iter().chain(before).all(|id| dating.believes(id));
         if !plain {
-            let mut ordered = self.newest_first(ids, now);
+            let mut ordered = self.newest_first(ids, &dating);
             if let Some(before) = before {
-                let limit_order = self.order_of(before.clone(), now);
+                let limit_order = self.order_of(before.clone(), &dating);
                 ordered.retain(|o| o < &limit_order);
             }
             ordered.truncate(limit);
@@ -103,21 +97,20 @@ impl<F: Fs> Store<F> {
 
     /// `ids` newest first, by the listing's order as of `now`, reading the
     /// records it needs.
-    pub(crate) fn newest_first(&self, ids: Vec<RunId>, now: Timestamp) -> Vec<RunOrder> {
+    pub(crate) fn newest_first(&self, ids: Vec<RunId>, dating: &IdDating) -> Vec<RunOrder> {
         newest_first_by(
             ids,
-            now,
+            dating,
             |id| self.created_at(id),
             |id| self.folder_time(id),
         )
     }
 
-    /// Where run `id` sorts, as of `now`.
-    fn order_of(&self, id: RunId, now: Timestamp) -> RunOrder {
+    /// Where run `id` sorts, by `dating`'s moment.
+    fn order_of(&self, id: RunId, dating: &IdDating) -> RunOrder {
         order_with(
             id,
-            now,
-            &latest_stamp(now),
+            dating,
             |id| self.created_at(id),
             |id| self.folder_time(id),
         )
@@ -158,78 +151,62 @@ impl<F: Fs> Store<F> {
     }
 }
 
-/// `ids` newest first, by the listing's order as of `now`; `created_at`
-/// gives a run's record time and `folder_time` its folder's modification
-/// time, each asked only for runs whose id carries no time to believe (see
-/// [`run_time`]), so a caller that read them already reads none again.
+/// `ids` newest first, by the listing's order as of `dating`'s moment;
+/// `created_at` gives a run's record time and `folder_time` its folder's
+/// modification time, each asked only for runs whose id carries no time to
+/// believe (see [`run_time`]), so a caller that read them already reads
+/// none again.
 pub(crate) fn newest_first_by(
     ids: impl IntoIterator<Item = RunId>,
-    now: Timestamp,
+    dating: &IdDating,
     created_at: impl Fn(&RunId) -> Option<Timestamp>,
     folder_time: impl Fn(&RunId) -> Option<Timestamp>,
 ) -> Vec<RunOrder> {
-    let latest = latest_stamp(now);
     let mut ordered: Vec<RunOrder> = ids
         .into_iter()
-        .map(|id| order_with(id, now, &latest, &created_at, &folder_time))
+        .map(|id| order_with(id, dating, &created_at, &folder_time))
         .collect();
     ordered.sort_unstable_by(|a, b| b.cmp(a));
     ordered
 }
 
-/// Where run `id` sorts as of `now`: by [`run_time`], to the second.
+/// Where run `id` sorts as of `dating`'s moment: by [`run_time`], to the
+/// second.
 fn order_with(
     id: RunId,
-    now: Timestamp,
-    latest: &str,
+    dating: &IdDating,
     created_at: impl FnOnce(&RunId) -> Option<Timestamp>,
     folder_time: impl FnOnce(&RunId) -> Option<Timestamp>,
 ) -> RunOrder {
     let stamp = match id.stamp() {
         // The common case, from the name alone.
-        Some(stamp) if stamp <= latest && id.timestamp().is_some() => Some(stamp.to_owned()),
-        _ => run_time(&id, now, created_at, folder_time)
+        Some(stamp) if dating.believes(&id) => Some(stamp.to_owned()),
+        _ => run_time(&id, dating, created_at, folder_time)
             .map(|t| t.strftime(STAMP_FORMAT).to_string()),
     };
     RunOrder { stamp, id }
 }
 
-/// When run `id` was created, as far as it can be believed as of `now`
-/// (the one rule for the listing's order and gc's ages): the time in its id
-/// when that is a real date at most [`FUTURE_TOLERANCE`] ahead; for an id
-/// dated further ahead, or whose time is not a real date, its folder's
-/// modification time (`folder_time`); for an id of another form (the
-/// earlier pikaci's `pikaci-run-123`) its record's `created_at`. `None`
-/// when the time found is ahead too, or there is none.
+/// When run `id` was created, as far as it can be believed as of
+/// `dating`'s moment (the one rule for the listing's order and gc's ages):
+/// the time in its id when the model's id-date rule believes it
+/// ([`IdDate::Believed`]); for an id dated too far ahead, or whose time is
+/// not a real date, its folder's modification time (`folder_time`); for an
+/// id of another form (the earlier pikaci's `pikaci-run-123`) its record's
+/// `created_at`. `None` when the time found is too far ahead too, or there
+/// is none.
 pub(crate) fn run_time(
     id: &RunId,
-    now: Timestamp,
+    dating: &IdDating,
     created_at: impl FnOnce(&RunId) -> Option<Timestamp>,
     folder_time: impl FnOnce(&RunId) -> Option<Timestamp>,
 ) -> Option<Timestamp> {
-    let found = if id.is_timestamped() {
-        match id.timestamp().filter(|&t| believable(t, now)) {
-            Some(t) => Some(t),
-            None => folder_time(id),
-        }
-    } else {
-        created_at(id)
+    let found = match dating.date(id) {
+        IdDate::Believed(t) => return Some(t),
+        IdDate::NotBelieved => folder_time(id),
+        IdDate::Undated => created_at(id),
     };
-    found.filter(|&t| believable(t, now))
-}
-
-/// The stamp of the latest time believed as of `now`.
-fn latest_stamp(now: Timestamp) -> String {
-    now.checked_add(FUTURE_TOLERANCE)
-        .unwrap_or(now)
-        .strftime(STAMP_FORMAT)
-        .to_string()
-}
-
-/// Whether `t` is not too far ahead of `now` to be believed.
-pub(crate) fn believable(t: Timestamp, now: Timestamp) -> bool {
-    now.checked_add(FUTURE_TOLERANCE)
-        .is_ok_and(|limit| t <= limit)
+    found.filter(|&t| dating.believable(t))
 }
 
 #[cfg(test)]
@@ -299,5 +276,31 @@ mod tests {
         let soon = RunRecord::for_test("20260325T060000Z-00000007");
         store.persist_run_record(&soon).unwrap();
         assert_eq!(store.list_runs_at(None, 1, now).unwrap(), [soon.run_id]);
+    }
+
+    /// An id in the time form whose time is no real date (January 99th)
+    /// but compares as earlier than now: the listing judges it by the same
+    /// rule as gc (its folder's time), not by its string.
+    #[test]
+    fn the_listing_and_gc_judge_an_ids_date_by_one_rule() {
+        let fs = MemFs::new();
+        let store = Store::with_fs(fs.clone(), StateRoot::new("/s"));
+        let now = at("2026-03-24T12:00:00Z");
+        let dated = RunRecord::for_test("20260301T000000Z-00000001");
+        let mut odd = RunRecord::for_test("20260301T000000Z-00000002");
+        odd.run_id = "20260199T000000Z-00000002".parse().unwrap();
+        for r in [&dated, &odd] {
+            store.persist_run_record(r).unwrap();
+        }
+        let folder = store.root().run_dir(&odd.run_id);
+        fs.set_modified(&folder, system_time(at("2026-03-10T00:00:00Z")));
+        let listed = store.list_runs_at(None, 10, now).unwrap();
+        assert_eq!(listed, [odd.run_id.clone(), dated.run_id.clone()]);
+        let by_gc: Vec<RunId> = store
+            .newest_first(listed.clone(), &IdDating::at(now))
+            .into_iter()
+            .map(RunOrder::into_id)
+            .collect();
+        assert_eq!(by_gc, listed);
     }
 }

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::RunId;
-use pikaci_core::engine::kept::{Manifest, OBJECTS_TMP_DIR, ObjectId};
+use pikaci_core::snapshot::kept::{Manifest, OBJECTS_TMP_DIR, ObjectId};
 
 use crate::error::StoreError;
 use crate::fs::{EntryKind, Fs};
@@ -250,7 +250,7 @@ mod tests {
     use std::time::Duration;
 
     use pikaci_core::RunRecord;
-    use pikaci_core::engine::kept::Entry;
+    use pikaci_core::snapshot::kept::Entry;
     use pikaci_core::{Liveness, ProcessProbe};
 
     use super::*;

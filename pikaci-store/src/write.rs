@@ -6,9 +6,14 @@ use std::io::{self, Write};
 use camino::Utf8PathBuf;
 use std::sync::Arc;
 
-use pikaci_core::engine::{LogSink, OwnerLock, RunStore, SystemClock};
+use jiff::Timestamp;
 use pikaci_core::log_times::Arrivals;
-use pikaci_core::{JobId, LogFile, RunId, RunRecord};
+use pikaci_core::{JobId, Liveness, LogFile, RunId, RunRecord};
+use pikaci_core::{
+    SystemClock,
+    engine::{OwnerLock, RunStore},
+    process::LogSink,
+};
 
 use crate::error::StoreError;
 use crate::fs::{EntryKind, Fs};
@@ -70,6 +75,25 @@ impl<F: Fs> Store<F> {
         self.fs
             .write_atomic(&self.root.run_json(run), &bytes)
             .map_err(StoreError::io(format!("writing {RUN_JSON} of run {run}")))
+    }
+
+    /// `record` as readers must see it: when it says `running` but its
+    /// owner process on this host is gone, marked (with its running jobs)
+    /// failed with `failure_kind = interrupted` as of `now`, and that saved.
+    /// If the save fails (a read-only state root) the marked record is still
+    /// returned, so readers always see the truth. Reading never writes: a
+    /// reader that may save the mark passes what it read through here.
+    pub fn reconcile_record(
+        &self,
+        mut record: RunRecord,
+        liveness: &dyn Liveness,
+        now: Timestamp,
+    ) -> RunRecord {
+        if self.is_orphaned(&record, liveness) && record.mark_interrupted(now) {
+            // Best effort: the owner is gone, so nobody else writes this file.
+            let _ = self.persist_run_record(&record);
+        }
+        record
     }
 
     /// Creates the run's folder, failing if it exists: two runs can never
@@ -152,7 +176,7 @@ impl<F: Fs> RunStore for Store<F> {
         self.root.snapshot_dir(run)
     }
 
-    fn kept_layout(&self, run: &RunId) -> Option<pikaci_core::engine::kept::KeptLayout> {
+    fn kept_layout(&self, run: &RunId) -> Option<pikaci_core::snapshot::kept::KeptLayout> {
         Some(self.root.kept_layout(run))
     }
 
@@ -168,5 +192,84 @@ impl<F: Fs> RunStore for Store<F> {
         Store::lock_as_owner(self, run)
             .ok()
             .map(|hold| Box::new(hold) as OwnerLock)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pikaci_core::{FailureKind, RunOwner, RunStatus};
+
+    use super::*;
+    use crate::fs::MemFs;
+    use crate::layout::StateRoot;
+
+    struct Fake {
+        alive: Vec<u32>,
+    }
+
+    impl Liveness for Fake {
+        fn this_host(&self) -> &str {
+            "here"
+        }
+        fn is_alive(&self, pid: u32) -> bool {
+            self.alive.contains(&pid)
+        }
+    }
+
+    fn store() -> Store<MemFs> {
+        Store::with_fs(MemFs::new(), StateRoot::new("/s"))
+    }
+
+    fn running(store: &Store<MemFs>, host: &str) -> RunRecord {
+        let mut r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        r.status = RunStatus::Running;
+        r.finished_at = None;
+        r.jobs[0].status = RunStatus::Running;
+        r.owner = Some(RunOwner {
+            pid: 7,
+            host: host.into(),
+            start_ticks: None,
+            lock: false,
+        });
+        store.persist_run_record(&r).unwrap();
+        r
+    }
+
+    #[test]
+    fn a_dead_owner_turns_running_into_interrupted_and_it_is_saved() {
+        let store = store();
+        let r = running(&store, "here");
+        let seen = store.reconcile_record(r.clone(), &Fake { alive: vec![] }, r.created_at);
+        assert_eq!(seen.status, RunStatus::Failed);
+        assert_eq!(seen.failure_kind, Some(FailureKind::Interrupted));
+        assert_eq!(store.load_run_record(&r.run_id).unwrap(), seen);
+    }
+
+    #[test]
+    fn live_or_foreign_owners_are_left_alone() {
+        let store = store();
+        let r = running(&store, "here");
+        let seen = store.reconcile_record(r.clone(), &Fake { alive: vec![7] }, r.created_at);
+        assert_eq!(seen.status, RunStatus::Running);
+        let foreign = running(&store, "elsewhere");
+        let seen = store.reconcile_record(foreign, &Fake { alive: vec![] }, r.created_at);
+        assert_eq!(seen.status, RunStatus::Running);
+        assert_eq!(
+            store.load_run_record(&r.run_id).unwrap().status,
+            RunStatus::Running
+        );
+    }
+
+    #[test]
+    fn a_read_only_root_still_reports_the_truth() {
+        let store = store();
+        let r = running(&store, "here");
+        store.fs().set_read_only(true);
+        let seen = store.reconcile_record(r.clone(), &Fake { alive: vec![] }, r.created_at);
+        assert_eq!(seen.failure_kind, Some(FailureKind::Interrupted));
+        assert_eq!(
+            store.load_run_record(&r.run_id).unwrap().status,
+            RunStatus::Running
+        );
     }
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use jiff::Timestamp;
-use pikaci_core::engine::{Clock, SystemClock};
+use pikaci_core::{Clock, SystemClock};
 use rusqlite::Connection;
 
 pub use compat::{BranchMeta, LaneDetail, LaneScope, SuiteDetail};

@@ -134,7 +134,7 @@ fn sweep_dead_servers_lanes(root: &CgroupRoot) {
         return;
     }
     let root = root.clone();
-    let wait = super::limits::LANE_KILL_GRACE + pikaci_core::engine::process::SUPERVISOR_MARGIN;
+    let wait = super::limits::LANE_KILL_GRACE + pikaci_core::process::SUPERVISOR_MARGIN;
     tokio::spawn(async move {
         tokio::time::sleep(wait).await;
         let swept = tokio::task::spawn_blocking(move || {
@@ -199,7 +199,7 @@ impl LaneCgroup {
     }
 
     /// Ends every process of the lane at once (see [`Cgroup::killer`]).
-    pub(crate) fn killer(&self) -> Option<pikaci_core::engine::process::KillAll> {
+    pub(crate) fn killer(&self) -> Option<pikaci_core::process::KillAll> {
         let group = self.group.as_ref()?;
         Some(Arc::new(group.killer(self.killed_early.clone())))
     }

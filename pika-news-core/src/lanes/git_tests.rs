@@ -1,5 +1,6 @@
-use std::process::Command;
 use std::sync::Mutex;
+
+pub(crate) use git_fixture::sh;
 
 use super::*;
 
@@ -14,31 +15,6 @@ pub(crate) fn repos() -> (tempfile::TempDir, Utf8PathBuf, Utf8PathBuf) {
         &format!("git init -q --bare {bare} && git init -q -b main {work}"),
     );
     (dir, bare, work)
-}
-
-/// Runs a bash script in `dir` with a fixed identity (and no outer git
-/// variables, so the tests also pass inside a git hook).
-pub(crate) fn sh(dir: &Utf8Path, script: &str) -> String {
-    let mut cmd = Command::new("bash");
-    for var in GIT_ENV_OVERRIDES {
-        cmd.env_remove(var);
-    }
-    let out = cmd
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
 /// A repository with `main` (one commit) and `feature/x` (one more), pushed.

@@ -16,7 +16,7 @@ use camino::{Utf8Path, Utf8PathBuf};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use pikaci_core::contract;
-use pikaci_core::engine::process::{ChildEnd, Stop, supervise_with};
+use pikaci_core::process::{ChildEnd, Stop, supervise_with};
 use pikaci_core::{FailureKind, RunId};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::ChildStdout;

@@ -1,7 +1,7 @@
 use std::time::Instant;
 
 use camino::Utf8Path;
-use pikaci_core::engine::process::ChildEnd;
+use pikaci_core::process::ChildEnd;
 
 use super::*;
 use crate::lanes::events_log::MAX_EVENT_LINE;

@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use pikaci_core::engine::supervisor::JobSupervisor;
+use pikaci_core::process::supervisor::JobSupervisor;
 
 use crate::lanes::limits::LaneLimits;
 

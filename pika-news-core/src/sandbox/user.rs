@@ -13,7 +13,7 @@
 
 use camino::{Utf8Path, Utf8PathBuf};
 use nix::unistd::{Uid, User};
-use pikaci_core::engine::supervisor::JobSupervisor;
+use pikaci_core::process::supervisor::JobSupervisor;
 
 use super::PathDirs;
 

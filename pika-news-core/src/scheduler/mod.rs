@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pikaci_core::FailureKind;
-use pikaci_core::engine::supervisor::JobSupervisor;
+use pikaci_core::process::supervisor::JobSupervisor;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 

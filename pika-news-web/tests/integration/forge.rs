@@ -3,7 +3,6 @@
 //! over them.
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -23,23 +22,7 @@ pub(crate) struct Forge {
     pub(crate) repo: ForgeRepo,
 }
 
-pub(crate) fn sh(dir: &Utf8Path, script: &str) {
-    let out = Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+pub(crate) use git_fixture::sh;
 
 /// Makes the canonical bare repository `root/git/pika.git` and the working
 /// clone `root/work`, both on `main`; returns (bare, work).

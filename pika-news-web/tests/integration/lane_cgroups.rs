@@ -12,7 +12,7 @@ use pika_news_web::lanes::cgroup::LaneCgroups;
 use pika_news_web::scheduler::LANE_KILL_GRACE;
 use pikaci_core::FailureKind;
 use pikaci_core::cgroup::{CgroupLimits, CgroupRoot};
-use pikaci_core::engine::supervisor::{JobSupervisor, SUPERVISOR_ARG};
+use pikaci_core::process::supervisor::{JobSupervisor, SUPERVISOR_ARG};
 use tokio_util::sync::CancellationToken;
 
 use crate::forge::Forge;

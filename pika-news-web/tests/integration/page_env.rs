@@ -78,7 +78,7 @@ impl PageEnv {
     }
 
     pub(crate) fn now(&self) -> Timestamp {
-        use pikaci_core::engine::Clock as _;
+        use pikaci_core::Clock as _;
         self.clock.now()
     }
 

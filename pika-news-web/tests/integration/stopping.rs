@@ -11,7 +11,7 @@ use camino::Utf8Path;
 use pika_news_web::db::{LaneAction, LaneStatus};
 use pika_news_web::scheduler::LANE_KILL_GRACE;
 use pikaci_core::FailureKind;
-use pikaci_core::engine::supervisor::{JobSupervisor, SUPERVISOR_ARG};
+use pikaci_core::process::supervisor::{JobSupervisor, SUPERVISOR_ARG};
 use tokio_util::sync::CancellationToken;
 
 use crate::forge::{Forge, pikaci_bin};

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use pikaci_core::contract::JOB_KILL_GRACE;
-use pikaci_core::engine::process::SUPERVISOR_MARGIN;
+use pikaci_core::process::SUPERVISOR_MARGIN;
 use pikaci_core::{FailureKind, RunStatus};
 
 use crate::support::{TestEnv, process_gone};

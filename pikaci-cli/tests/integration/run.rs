@@ -271,7 +271,7 @@ fn max_log_bytes_cuts_the_log_with_one_marker_and_the_job_goes_on() {
     assert!(run.job(&"chatty".parse().unwrap()).unwrap().log_truncated);
     assert!(!run.job(&"quiet".parse().unwrap()).unwrap().log_truncated);
     let guest = env.log(&run.run_id, "chatty", "guest.log");
-    let marker = pikaci_core::engine::truncation_marker(1 << 20, false);
+    let marker = pikaci_core::process::truncation_marker(1 << 20, false);
     assert_eq!(guest.len(), (1 << 20) + marker.len());
     assert!(guest.ends_with(&marker), "{}", &guest[guest.len() - 200..]);
     assert_eq!(guest.matches("[pikaci]").count(), 1);

@@ -24,23 +24,7 @@ impl TestEnv {
         std::fs::create_dir_all(&repo).unwrap();
         std::fs::write(repo.join("pikaci.toml"), pipeline).unwrap();
         std::fs::write(repo.join("README"), "a test repository\n").unwrap();
-        let git = |args: &[&str]| {
-            let ok = Command::new("git")
-                .args(args)
-                .current_dir(&repo)
-                .env("GIT_AUTHOR_NAME", "t")
-                .env("GIT_AUTHOR_EMAIL", "t@t")
-                .env("GIT_COMMITTER_NAME", "t")
-                .env("GIT_COMMITTER_EMAIL", "t@t")
-                .output()
-                .unwrap()
-                .status
-                .success();
-            assert!(ok, "git {args:?}");
-        };
-        git(&["init", "-q", "."]);
-        git(&["add", "."]);
-        git(&["commit", "-qm", "init"]);
+        git_fixture::sh(&repo, "git init -q . && git add . && git commit -qm init");
         let state = root.join("state");
         Self {
             _dir: dir,

@@ -1,6 +1,6 @@
 //! `pikaci`'s exit codes, and what each says about a run.
 
-use crate::engine::process::ChildEnd;
+use crate::process::ChildEnd;
 use crate::status::FailureKind;
 
 /// Every job passed (or the command did what it was asked).
@@ -34,7 +34,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:\n    0  every job passed (or the 
 /// ```
 /// use pikaci_core::FailureKind;
 /// use pikaci_core::contract::pikaci_failure;
-/// use pikaci_core::engine::process::ChildEnd;
+/// use pikaci_core::process::ChildEnd;
 ///
 /// assert_eq!(pikaci_failure(ChildEnd::Exited(Some(0))), None);
 /// assert_eq!(pikaci_failure(ChildEnd::Exited(Some(1))), Some(FailureKind::TestFailure));

@@ -19,7 +19,7 @@ pub const PIKACI_STOP_GRACE: Duration = Duration::from_secs(10);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::process::SUPERVISOR_MARGIN;
+    use crate::process::SUPERVISOR_MARGIN;
 
     #[test]
     fn pikaci_gets_longer_than_its_jobs_with_room_for_the_record() {

@@ -19,8 +19,8 @@
 
 use futures::future::BoxFuture;
 
-use super::clock::Clock;
-use super::log_sink::LogSink;
+use crate::clock::Clock;
+use crate::process::LogSink;
 use crate::record::{RemoteVmExecution, VmPhase};
 
 /// Work that must finish before the run ends, but not before the job's

@@ -4,19 +4,20 @@
 use std::io::Write;
 use std::time::Duration;
 
-use super::capped::CappedSink;
 use super::deferred::{Deferred, DeferredCleanup};
 use super::observer::RunObserver;
 use super::recorder::Recorder;
 use super::request::RunRequest;
 use super::run::Engine;
-use super::seams::{JobContext, LogSink, RunStore};
-use super::snapshot::Workspace;
+use super::seams::{JobContext, RunStore};
 use crate::escape::escape_controls;
 use crate::event::LifecycleEvent;
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
+use crate::process::CappedSink;
+use crate::process::LogSink;
 use crate::record::{JobOutcome, JobRecord};
+use crate::snapshot::Workspace;
 use crate::status::{FailureKind, LogFile, RunStatus};
 
 /// A sink for when a log cannot be opened: output is dropped, the job still runs.

@@ -5,10 +5,10 @@ use std::sync::{Arc, OnceLock};
 use camino::Utf8PathBuf;
 use tokio_util::sync::CancellationToken;
 
-use super::kept::KeptLayout;
 use super::select::JobSelection;
-use super::source::GitInfo;
 use crate::ids::RunId;
+use crate::snapshot::kept::KeptLayout;
+use crate::snapshot::source::GitInfo;
 
 /// What to run: one [`JobSelection`], chosen once by the caller, and how.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ impl RunRequest {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum RunSource {
     /// A new snapshot of the request's `source_root`, made as the engine's
-    /// [`SnapshotPolicy`](super::SnapshotPolicy) says: a run, or a rerun
+    /// [`SnapshotPolicy`](crate::snapshot::SnapshotPolicy) says: a run, or a rerun
     /// from the current source.
     #[default]
     Fresh,

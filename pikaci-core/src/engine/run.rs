@@ -1,6 +1,6 @@
 //! [`Engine`]: runs a request's jobs and records the run. The order of
 //! things lives here; the needs graph is [`super::schedule`], the source
-//! snapshot [`super::snapshot`], one job [`super::job`], and what the records
+//! snapshot [`crate::snapshot`], one job [`super::job`], and what the records
 //! say [`crate::RunRecord`]'s and [`crate::JobRecord`]'s own methods.
 
 use std::sync::Arc;
@@ -9,18 +9,18 @@ use std::time::Duration;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 
-use super::clock::{Clock, SystemClock};
 use super::observer::RunObserver;
 use super::recorder::{DEFAULT_RECORD_INTERVAL, Recorder};
 use super::request::{KeptFiles, KeptSnapshot, RunRequest, RunSource};
 use super::schedule::{Decision, Schedule};
 use super::seams::{Executor, RunStore};
-use super::snapshot::{DiskSnapshotter, OffWorker, SnapshotPolicy, Snapshotter, Workspace};
-use super::source::GitInfo;
+use crate::clock::{Clock, SystemClock};
 use crate::event::LifecycleEvent;
 use crate::ids::RunId;
 use crate::pipeline::JobSpec;
 use crate::record::{RunOwner, RunRecord};
+use crate::snapshot::source::GitInfo;
+use crate::snapshot::{DiskSnapshotter, OffWorker, SnapshotPolicy, Snapshotter, Workspace};
 use crate::status::{ExecutorKind, FailureKind};
 
 /// Runs pipelines. Built with [`Engine::builder`].

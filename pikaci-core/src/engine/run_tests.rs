@@ -10,14 +10,15 @@ use futures::future::BoxFuture;
 
 use super::*;
 use crate::engine::deferred::{DeferredCleanup, DeferredReport};
-use crate::engine::kept::KeptLayout;
 use crate::engine::observer::{CollectingObserver, NoObserver, RunObserver};
 use crate::engine::request::{KeptFiles, KeptSnapshot};
-use crate::engine::seams::{JobContext, LogSink, VecSink};
+use crate::engine::seams::JobContext;
 use crate::engine::select::{JobSelection, SelectError};
 use crate::ids::JobId;
 use crate::pipeline::Pipeline;
+use crate::process::{LogSink, VecSink};
 use crate::record::JobOutcome;
+use crate::snapshot::kept::KeptLayout;
 use crate::status::{LogFile, RunStatus};
 
 #[derive(Default)]

@@ -1,5 +1,5 @@
 //! The seams the engine runs through: log sinks, the run store and
-//! executors (the clock is [`Clock`](super::Clock)).
+//! executors (the clock is [`Clock`](crate::Clock)).
 //!
 //! Everything that touches the disk, the clock or processes sits behind one of
 //! these traits, so the engine's logic is tested with fakes.
@@ -11,14 +11,14 @@ use camino::{Utf8Path, Utf8PathBuf};
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
-use super::clock::Clock;
 use super::deferred::Deferred;
+use crate::clock::Clock;
 use crate::ids::{JobId, RunId};
 use crate::pipeline::JobSpec;
 use crate::record::{JobOutcome, RunRecord};
 use crate::status::{ExecutorKind, LogFile};
 
-pub use super::log_sink::{LogSink, VecSink};
+use crate::process::LogSink;
 
 /// Where the engine keeps run records and job logs. `pikaci-store` implements it
 /// over a state root; tests use an in-memory fake.
@@ -46,7 +46,7 @@ pub trait RunStore: Send + Sync {
     /// Where run `run` keeps its snapshot for reruns, when this store keeps
     /// snapshots as a manifest of shared objects; `None` (the default): it
     /// keeps the snapshot folder itself.
-    fn kept_layout(&self, run: &RunId) -> Option<crate::engine::kept::KeptLayout> {
+    fn kept_layout(&self, run: &RunId) -> Option<crate::snapshot::kept::KeptLayout> {
         let _ = run;
         None
     }

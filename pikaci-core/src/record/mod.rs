@@ -1,13 +1,15 @@
 //! `run.json`: the record of a run and of each of its jobs (`model`), how
-//! an executor reports a job's end (`outcome`), and how a run's records are
-//! built and folded as it goes (`build`); and `prepared-outputs.json`, what
-//! a run prepared (`prepared`).
+//! an executor reports a job's end (`outcome`), how a run's records are
+//! built and folded as it goes (`build`), what a rerun of a run runs
+//! (`rerun`); and `prepared-outputs.json`, what a run prepared (`prepared`).
 
 mod build;
 mod model;
 mod outcome;
 mod prepared;
+mod rerun;
 
 pub use model::{Extra, JobRecord, RemoteVmExecution, RunOwner, RunRecord, VmPhase};
 pub use outcome::JobOutcome;
 pub use prepared::{PreparedOutput, PreparedOutputs};
+pub use rerun::RerunScope;

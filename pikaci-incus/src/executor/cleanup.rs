@@ -15,8 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use pikaci_core::engine::exit_cleanup::ArmedCleanup;
-use pikaci_core::engine::{Clock, DeferredCleanup, DeferredReport, LogSink};
+use pikaci_core::process::exit_cleanup::ArmedCleanup;
+use pikaci_core::{
+    Clock,
+    engine::{DeferredCleanup, DeferredReport},
+    process::LogSink,
+};
 
 use crate::command::IncusCommand;
 use crate::plan::Phase;

@@ -4,9 +4,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use pikaci_core::engine::exit_cleanup::{ArmedCleanup, CleanupCommand, ExitCleanup};
-use pikaci_core::engine::{Executor, JobCgroups, JobContext, JobOutcome};
+use pikaci_core::process::exit_cleanup::{ArmedCleanup, CleanupCommand, ExitCleanup};
 use pikaci_core::{ExecutorKind, FailureKind};
+use pikaci_core::{
+    engine::{Executor, JobContext, JobOutcome},
+    process::JobCgroups,
+};
 
 use super::cleanup::{CleanupGuard, DeleteLater};
 use super::recorder::Recorder;
@@ -94,7 +97,7 @@ impl IncusExecutor {
     /// Arms `watcher` for each job before its instance is made: if pikaci
     /// ends (SIGKILL included) before the job's cleanup ran, the watcher
     /// deletes the instance (and its artifacts folder), which also ends the
-    /// job's command in it. See [`pikaci_core::engine::exit_cleanup`].
+    /// job's command in it. See [`pikaci_core::process::exit_cleanup`].
     pub fn cleanup_on_exit(mut self, watcher: ExitCleanup) -> Self {
         self.exit_cleanup = Some(watcher);
         self

@@ -7,7 +7,11 @@ use std::time::Duration;
 use camino::Utf8Path;
 use futures::FutureExt;
 use jiff::Timestamp;
-use pikaci_core::engine::{Clock, Deferred, Executor, JobContext, JobOutcome, VecSink};
+use pikaci_core::{
+    Clock,
+    engine::{Deferred, Executor, JobContext, JobOutcome},
+    process::VecSink,
+};
 use pikaci_core::{ExecutorKind, FailureKind, JobSpec, RunId, RunStatus};
 use tokio_util::sync::CancellationToken;
 

@@ -1,7 +1,7 @@
 //! Writing pikaci's account of the job to `host.log` and timing phases.
 
 use jiff::Timestamp;
-use pikaci_core::engine::{Clock, LogSink};
+use pikaci_core::{Clock, process::LogSink};
 use pikaci_core::{RemoteVmExecution, VmPhase};
 
 use crate::command::IncusCommand;

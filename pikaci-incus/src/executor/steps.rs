@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use camino::Utf8Path;
 use pikaci_core::cgroup::Cgroup;
-use pikaci_core::engine::{JobOutcome, LogSink};
 use pikaci_core::{FailureKind, JobSpec};
+use pikaci_core::{engine::JobOutcome, process::LogSink};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 

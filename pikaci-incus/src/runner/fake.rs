@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
-use pikaci_core::engine::LogSink;
+use pikaci_core::process::LogSink;
 
 use super::seam::{CommandOutput, CommandRunner, StreamOutput};
 use crate::command::IncusCommand;

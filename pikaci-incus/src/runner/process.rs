@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use pikaci_core::cgroup::Cgroup;
-use pikaci_core::engine::LogSink;
+use pikaci_core::process::LogSink;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
@@ -272,7 +272,7 @@ impl CommandRunner for ProcessRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pikaci_core::engine::VecSink;
+    use pikaci_core::process::VecSink;
 
     #[tokio::test]
     async fn run_captures_both_streams_and_the_code() {

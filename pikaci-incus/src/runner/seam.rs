@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 use pikaci_core::cgroup::Cgroup;
-use pikaci_core::engine::LogSink;
+use pikaci_core::process::LogSink;
 use tokio_util::sync::CancellationToken;
 
 use crate::command::IncusCommand;

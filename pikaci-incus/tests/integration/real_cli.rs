@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use camino::Utf8PathBuf;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
-use pikaci_core::engine::exit_cleanup::EXIT_CLEANUP_ARG;
+use pikaci_core::process::exit_cleanup::EXIT_CLEANUP_ARG;
 use pikaci_core::{FailureKind, RunRecord, RunStatus};
 
 use crate::sshd::{HOST_ALIAS, Sshd};

@@ -7,8 +7,12 @@ use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
 use jiff::Timestamp;
-use pikaci_core::engine::{Deferred, Executor, JobContext, JobOutcome, SystemClock, VecSink};
 use pikaci_core::{ExecutorKind, FailureKind, JobSpec, RunId, RunStatus};
+use pikaci_core::{
+    SystemClock,
+    engine::{Deferred, Executor, JobContext, JobOutcome},
+    process::VecSink,
+};
 use pikaci_incus::{IncusExecutor, IncusSettings, InstanceType, ProcessRunner, gc_instances};
 use tokio_util::sync::CancellationToken;
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::LogSink;
+use pikaci_core::process::LogSink;
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::SFlag;

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pikaci_core::engine::LogSink;
+use pikaci_core::process::LogSink;
 
 use super::hold::MemHolds;
 use super::{EntryKind, FolderHold, Fs, ReadAt};

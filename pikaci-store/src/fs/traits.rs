@@ -3,7 +3,7 @@
 use std::io;
 
 use camino::Utf8Path;
-use pikaci_core::engine::LogSink;
+use pikaci_core::process::LogSink;
 
 use super::FolderHold;
 

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use pikaci_core::engine::{Clock, SystemClock};
+use pikaci_core::{Clock, SystemClock};
 use pikaci_core::{Liveness, RunRecord};
 
 use crate::error::StoreError;

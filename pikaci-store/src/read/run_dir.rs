@@ -4,9 +4,8 @@
 use std::io;
 
 use camino::Utf8Path;
-use jiff::Timestamp;
 use pikaci_core::engine::KeptFiles;
-use pikaci_core::{JobId, JobLogMetadata, Liveness, LogFile, RunId, RunLogsMetadata, RunRecord};
+use pikaci_core::{JobId, JobLogMetadata, LogFile, RunId, RunLogsMetadata, RunRecord};
 
 use crate::error::StoreError;
 use crate::fs::{DiskFs, EntryKind, FileIdentity, Fs, ReadAt};
@@ -106,24 +105,6 @@ impl<F: Fs> RunDir<F> {
                 Err(size) => BoundedRecord::TooLarge { size },
             },
         )
-    }
-
-    /// Loads the record and, when it says `running` but its owner process on
-    /// this host is gone, marks it (and its running jobs) failed with
-    /// `failure_kind = interrupted` and saves that. If the save fails (a
-    /// read-only state root) the marked record is still returned, so readers
-    /// always see the truth.
-    pub fn record_reconciled(
-        &self,
-        liveness: &dyn Liveness,
-        now: Timestamp,
-    ) -> Result<RunRecord, StoreError> {
-        let mut record = self.record()?;
-        if self.store.is_orphaned(&record, liveness) && record.mark_interrupted(now) {
-            // Best effort: the owner is gone, so nobody else writes this file.
-            let _ = self.store.persist_run_record(&record);
-        }
-        Ok(record)
     }
 
     /// The identity of `run.json` now (one `lstat`, nothing read), `None`
@@ -423,24 +404,11 @@ fn read_record_versioned<F: Fs>(
 
 #[cfg(test)]
 mod tests {
-    use pikaci_core::{FailureKind, RunOwner, RunStatus};
+    use pikaci_core::{RunOwner, RunStatus};
 
     use super::*;
     use crate::fs::MemFs;
     use crate::layout::StateRoot;
-
-    struct Fake {
-        alive: Vec<u32>,
-    }
-
-    impl Liveness for Fake {
-        fn this_host(&self) -> &str {
-            "here"
-        }
-        fn is_alive(&self, pid: u32) -> bool {
-            self.alive.contains(&pid)
-        }
-    }
 
     fn store() -> Store<MemFs> {
         Store::with_fs(MemFs::new(), StateRoot::new("/s"))
@@ -459,48 +427,6 @@ mod tests {
         });
         store.persist_run_record(&r).unwrap();
         r
-    }
-
-    #[test]
-    fn a_dead_owner_turns_running_into_interrupted_and_it_is_saved() {
-        let store = store();
-        let r = running(&store, "here");
-        let dir = store.run(&r.run_id).unwrap();
-        let seen = dir
-            .record_reconciled(&Fake { alive: vec![] }, r.created_at)
-            .unwrap();
-        assert_eq!(seen.status, RunStatus::Failed);
-        assert_eq!(seen.failure_kind, Some(FailureKind::Interrupted));
-        assert_eq!(dir.record().unwrap(), seen);
-    }
-
-    #[test]
-    fn live_or_foreign_owners_are_left_alone() {
-        let store = store();
-        let r = running(&store, "here");
-        let dir = store.run(&r.run_id).unwrap();
-        let seen = dir
-            .record_reconciled(&Fake { alive: vec![7] }, r.created_at)
-            .unwrap();
-        assert_eq!(seen.status, RunStatus::Running);
-        running(&store, "elsewhere");
-        let seen = dir
-            .record_reconciled(&Fake { alive: vec![] }, r.created_at)
-            .unwrap();
-        assert_eq!(seen.status, RunStatus::Running);
-    }
-
-    #[test]
-    fn a_read_only_root_still_reports_the_truth() {
-        let store = store();
-        let r = running(&store, "here");
-        store.fs().set_read_only(true);
-        let dir = store.run(&r.run_id).unwrap();
-        let seen = dir
-            .record_reconciled(&Fake { alive: vec![] }, r.created_at)
-            .unwrap();
-        assert_eq!(seen.failure_kind, Some(FailureKind::Interrupted));
-        assert_eq!(dir.record().unwrap().status, RunStatus::Running);
     }
 
     #[test]

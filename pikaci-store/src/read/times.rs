@@ -225,7 +225,7 @@ mod tests {
     use std::sync::atomic::{AtomicI64, Ordering};
 
     use jiff::Timestamp;
-    use pikaci_core::engine::Clock;
+    use pikaci_core::Clock;
     use pikaci_core::log_times::{Arrivals, time_of};
     use pikaci_core::{LogFile, RunRecord};
     use proptest::prelude::*;

@@ -269,7 +269,7 @@ impl Fs for Counting {
     fn open_append(
         &self,
         path: &Utf8Path,
-    ) -> std::io::Result<Box<dyn pikaci_core::engine::LogSink>> {
+    ) -> std::io::Result<Box<dyn pikaci_core::process::LogSink>> {
         self.inner.open_append(path)
     }
     fn list_dir(&self, path: &Utf8Path) -> std::io::Result<Vec<String>> {

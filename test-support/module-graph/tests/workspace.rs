@@ -29,8 +29,8 @@ fn the_reader_sees_the_engines_layers() {
     let core = Graph::read(&workspace_root().join("pikaci-core/src/lib.rs"));
     for (from, to) in [
         ("engine::run", "engine::schedule"),
-        ("engine::capped", "engine::log_cap"),
-        ("log_times", "engine::clock"),
+        ("process::capped", "process::log_cap"),
+        ("log_times", "clock"),
         ("section", "pipeline::error"),
     ] {
         assert!(

@@ -5,7 +5,7 @@
 //! (full disk, I/O error) or reaches its cap (`max_log_bytes`), the thread
 //! keeps draining the pipe and drops the rest, so a logging problem never
 //! changes the job's own result. The cap is cut by its own rule,
-//! [`LogCap::admit`], as the engine's `CappedSink` cuts: splicing only
+//! [`LogCap::write`], as the `CappedSink` writes: splicing only
 //! while more than a pipe's worth fits, then reading and cutting the last
 //! stretch, so the one marker line knows how the log ends.
 //!
@@ -20,7 +20,7 @@ use std::os::unix::fs::FileExt;
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, SpliceFFlags, fcntl, splice};
 
-use super::log_cap::{Admit, LogCap};
+use super::log_cap::LogCap;
 use crate::log_times::Arrivals;
 
 /// The pipe buffer asked for (the kernel may give less).
@@ -41,7 +41,7 @@ pub(crate) fn grow_pipe(reader: &PipeReader) {
 }
 
 /// Copies everything from `reader` to the end of `file` until the pipe
-/// closes, cut by `cap`'s rule ([`LogCap::admit`]: what fits, then the
+/// closes, cut by `cap`'s rule ([`LogCap::write`]: what fits, then the
 /// marker, then nothing more), telling `arrivals` what arrived when. The
 /// cap comes back in the report with what was written and dropped.
 pub(crate) fn copy_pipe_to_file(
@@ -107,23 +107,18 @@ pub(crate) fn copy_pipe_to_file(
         match (&reader).read(&mut buf) {
             Ok(0) => break,
             Ok(n) => {
-                let Admit { keep, marker } = cap.admit(&buf[..n]);
-                match file.write_all_at(&buf[..keep], offset as u64) {
-                    Ok(()) => {
-                        offset += keep as i64;
-                        arrived(keep);
+                let at = &mut offset;
+                let written = cap.write(&buf[..n], |bytes| {
+                    file.write_all_at(bytes, *at as u64)?;
+                    *at += bytes.len() as i64;
+                    Ok(())
+                });
+                match written {
+                    Ok(written) => {
+                        arrived(written.bytes);
+                        error = written.marker_error;
                     }
-                    Err(e) => {
-                        cap.lost(keep as u64);
-                        error = Some(e);
-                        continue;
-                    }
-                }
-                if let Some(marker) = marker {
-                    match file.write_all_at(marker.as_bytes(), offset as u64) {
-                        Ok(()) => arrived(marker.len()),
-                        Err(e) => error = Some(e),
-                    }
+                    Err(e) => error = Some(e),
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -231,7 +226,7 @@ mod tests {
         assert_eq!(report.cap.written(), limit);
         assert_eq!(report.cap.written() + report.cap.dropped(), 8 << 20);
         let text = std::fs::read(&path).unwrap();
-        let marker = crate::engine::truncation_marker(limit, false);
+        let marker = crate::process::truncation_marker(limit, false);
         assert_eq!(text.len() as u64, limit + marker.len() as u64);
         assert!(text.ends_with(marker.as_bytes()));
         assert!(
@@ -239,18 +234,5 @@ mod tests {
                 .iter()
                 .all(|&b| b == b'x' || b == b'\n')
         );
-    }
-
-    #[test]
-    fn exactly_the_cap_is_not_cut() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("log");
-        let file = std::fs::File::create(&path).unwrap();
-        let (r, mut w) = std::io::pipe().unwrap();
-        let writer = std::thread::spawn(move || w.write_all(&[b'y'; 5000]).unwrap());
-        let report = copy_pipe_to_file(r, file, LogCap::new(5000), None);
-        writer.join().unwrap();
-        assert!(!report.cap.truncated());
-        assert_eq!(std::fs::read(&path).unwrap().len(), 5000);
     }
 }

@@ -206,22 +206,9 @@ pub fn remove_tree(dir: &Utf8Path) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use git_fixture::sh;
 
-    fn sh(dir: &Utf8Path, script: &str) {
-        let ok = Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .current_dir(dir)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "{script}");
-    }
+    use super::*;
 
     #[test]
     fn snapshot_takes_tracked_and_untracked_but_not_ignored_nor_the_state_root() {

@@ -1,7 +1,7 @@
 //! [`LogSink`]: an append-only log a job writes while it runs, and
 //! [`VecSink`], one in memory.
 
-use super::log_cap::LogCap;
+use crate::process::LogCap;
 
 /// An append-only log a job writes while it runs.
 pub trait LogSink: std::io::Write + Send {
@@ -21,7 +21,7 @@ pub trait LogSink: std::io::Write + Send {
 
     /// The size cap of this log, when it has one. Writes through the sink
     /// honour it by themselves; a writer that goes to [`as_file`](Self::as_file)
-    /// directly cuts its output by the same rule, [`LogCap::admit`], on this
+    /// directly writes its output by the same rule, [`LogCap::write`], on this
     /// cap (or a copy it puts back), and counts what it moved unseen with
     /// [`LogCap::spliced`].
     fn cap(&mut self) -> Option<&mut LogCap> {

@@ -1,17 +1,20 @@
 //! A job's `guest.log` is capped at its `max_log_bytes`: [`LogCap`] owns the
 //! cutting rule (how much of a piece of output the log keeps, and when the
-//! one [`truncation_marker`] line follows it) and counts what the log took
-//! and dropped.
+//! one [`truncation_marker`] line follows it), writes by it
+//! ([`LogCap::write`]), and counts what the log took and dropped.
 //!
 //! Past the cap, output is dropped and the marker appended; the job goes on
 //! (its output is still read, so it never blocks on a full pipe), and its
 //! record says the log was truncated. The engine wraps each job's
-//! `guest.log` in a [`CappedSink`](super::CappedSink), which cuts through
-//! [`LogCap::admit`]; an executor that writes to the file directly (through
+//! `guest.log` in a [`CappedSink`](super::CappedSink), which writes through
+//! [`LogCap::write`]; an executor that writes to the file directly (through
 //! [`LogSink::as_file`](super::LogSink::as_file)) takes the log's cap
-//! ([`LogSink::cap`](super::LogSink::cap)), cuts by the same
-//! [`LogCap::admit`] (and counts what it moved unseen with
-//! [`LogCap::spliced`]), and puts the cap back when it is done.
+//! ([`LogSink::cap`](super::LogSink::cap)), writes through the same
+//! [`LogCap::write`] (and counts what it moved unseen with
+//! [`LogCap::spliced`]), and puts the cap back when it is done. The rule's
+//! boundary cases are tested here, once.
+
+use std::io;
 
 /// The line appended to a log cut at `limit` bytes. It starts on a line of
 /// its own: with a newline first when the log's last byte was not one.
@@ -25,11 +28,22 @@ pub fn truncation_marker(limit: u64, after_newline: bool) -> String {
 /// What a log does with one piece of output: write its first `keep` bytes,
 /// then `marker` when there is one (the piece crossed the cap).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Admit {
+pub(crate) struct Admit {
     /// How many bytes of the piece to write.
-    pub keep: usize,
+    pub(crate) keep: usize,
     /// The marker line to write after them, once per log.
-    pub marker: Option<String>,
+    pub(crate) marker: Option<String>,
+}
+
+/// What [`LogCap::write`] did with one piece of output.
+#[derive(Debug)]
+pub struct Written {
+    /// How many bytes reached the log: the kept part of the piece, and the
+    /// marker line when it was written.
+    pub bytes: usize,
+    /// Why the marker line could not be written, when it could not (the
+    /// output is dropped either way).
+    pub marker_error: Option<io::Error>,
 }
 
 /// How much of a log's cap is used, and whether it was reached.
@@ -80,12 +94,13 @@ impl LogCap {
         self.dropped
     }
 
-    /// The cutting rule, for one `piece` of output: the log keeps what fits
+    /// The cutting rule, for one `piece` of output (what
+    /// [`write`](Self::write) writes by): the log keeps what fits
     /// under the cap; the first piece that does not fit is followed by the
     /// marker (on a line of its own), and everything after it is dropped.
     /// Counts the kept bytes as written and the rest as dropped; a writer
     /// whose write then fails says so with [`lost`](Self::lost).
-    pub fn admit(&mut self, piece: &[u8]) -> Admit {
+    pub(crate) fn admit(&mut self, piece: &[u8]) -> Admit {
         let keep = piece
             .len()
             .min(usize::try_from(self.remaining()).unwrap_or(usize::MAX));
@@ -102,6 +117,36 @@ impl LogCap {
         Admit { keep, marker }
     }
 
+    /// Writes one `piece` of output through `out` by the cutting rule
+    /// (`admit`): the part that fits, then the marker line
+    /// when the piece crossed the cap. A failed write of the kept part is an
+    /// error, its bytes counted as [`lost`](Self::lost), and no marker
+    /// follows it; a failed marker is only reported in [`Written`].
+    pub fn write(
+        &mut self,
+        piece: &[u8],
+        mut out: impl FnMut(&[u8]) -> io::Result<()>,
+    ) -> io::Result<Written> {
+        let Admit { keep, marker } = self.admit(piece);
+        if keep > 0
+            && let Err(e) = out(&piece[..keep])
+        {
+            self.lost(keep as u64);
+            return Err(e);
+        }
+        let mut written = Written {
+            bytes: keep,
+            marker_error: None,
+        };
+        if let Some(marker) = marker {
+            match out(marker.as_bytes()) {
+                Ok(()) => written.bytes += marker.len(),
+                Err(e) => written.marker_error = Some(e),
+            }
+        }
+        Ok(written)
+    }
+
     /// `n` bytes went into the log without being seen (spliced). The log's
     /// last byte is then unknown: a marker after them starts with a newline.
     pub fn spliced(&mut self, n: u64) {
@@ -111,7 +156,7 @@ impl LogCap {
         }
     }
 
-    /// `n` bytes counted as written by [`admit`](Self::admit) never reached
+    /// `n` bytes counted as written by [`write`](Self::write) never reached
     /// the log (its write failed): they count as dropped.
     pub fn lost(&mut self, n: u64) {
         let n = n.min(self.written);
@@ -191,5 +236,49 @@ mod tests {
             (cap.written(), cap.dropped(), cap.remaining()),
             (0, 12, 100)
         );
+    }
+
+    #[test]
+    fn write_writes_what_fits_then_the_marker_and_counts_what_reached_the_log() {
+        let mut cap = LogCap::new(4);
+        let mut log = Vec::new();
+        let written = cap
+            .write(b"abcdef", |b| {
+                log.extend_from_slice(b);
+                Ok(())
+            })
+            .unwrap();
+        let marker = truncation_marker(4, false);
+        assert_eq!(log, [b"abcd".as_slice(), marker.as_bytes()].concat());
+        assert_eq!(written.bytes, 4 + marker.len());
+        assert!(written.marker_error.is_none());
+        assert_eq!((cap.written(), cap.dropped()), (4, 2));
+    }
+
+    #[test]
+    fn a_failed_write_is_lost_with_no_marker_and_a_failed_marker_is_reported() {
+        let mut cap = LogCap::new(4);
+        let mut calls = 0;
+        let failed = cap.write(b"abcdef", |_| {
+            calls += 1;
+            Err(io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(calls, 1, "no marker after a failed write");
+        assert_eq!((cap.written(), cap.dropped()), (0, 6));
+
+        let mut cap = LogCap::new(2);
+        let written = cap
+            .write(b"xyz", |b| {
+                if b.len() > 2 {
+                    Err(io::Error::other("disk full"))
+                } else {
+                    Ok(())
+                }
+            })
+            .unwrap();
+        assert_eq!(written.bytes, 2);
+        assert!(written.marker_error.is_some());
+        assert!(cap.truncated());
     }
 }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::kept::KeptLayout;
 use super::kept_disk;
 use super::source::{self, GitInfo};
 use crate::ids::RunId;
 use crate::pipeline::JobSpec;
+use crate::snapshot::kept::KeptLayout;
 
 /// Where jobs run relative to the source.
 #[derive(Debug, Clone, PartialEq, Eq)]

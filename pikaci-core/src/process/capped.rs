@@ -3,11 +3,11 @@
 
 use std::io::{self, Write};
 
-use super::log_cap::{Admit, LogCap};
-use super::seams::LogSink;
+use super::log_cap::LogCap;
+use crate::process::LogSink;
 
 /// A log sink with a cap: what goes past it is dropped, with one marker line
-/// (the cutting rule is [`LogCap::admit`]).
+/// (it writes through [`LogCap::write`], the cutting rule).
 pub struct CappedSink {
     inner: Box<dyn LogSink>,
     cap: LogCap,
@@ -35,18 +35,10 @@ impl CappedSink {
 
 impl Write for CappedSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let Admit { keep, marker } = self.cap.admit(buf);
-        if keep > 0
-            && let Err(e) = self.inner.write_all(&buf[..keep])
-        {
-            self.cap.lost(keep as u64);
-            return Err(e);
-        }
-        if let Some(marker) = marker {
-            // The marker is best effort: a log that fails is reported by
-            // its writes, and the output is dropped either way.
-            let _ = self.inner.write_all(marker.as_bytes());
-        }
+        let inner = &mut self.inner;
+        // The marker is best effort: a log that fails is reported by its
+        // writes, and the output is dropped either way.
+        self.cap.write(buf, |bytes| inner.write_all(bytes))?;
         // Dropped output counts as taken: the writer keeps draining the job.
         Ok(buf.len())
     }
@@ -73,8 +65,8 @@ impl LogSink for CappedSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::log_cap::truncation_marker;
-    use crate::engine::seams::VecSink;
+    use crate::process::VecSink;
+    use crate::process::log_cap::truncation_marker;
 
     fn text(sink: &VecSink) -> String {
         String::from_utf8(sink.0.lock().unwrap().clone()).unwrap()
@@ -99,15 +91,20 @@ mod tests {
     }
 
     #[test]
-    fn exactly_the_cap_is_not_a_truncation_and_a_line_end_needs_no_newline() {
-        let inner = VecSink::default();
-        let mut sink = CappedSink::new(Box::new(inner.clone()), 4);
-        sink.write_all(b"abc\n").unwrap();
-        assert!(!sink.truncated());
-        sink.write_all(b"x").unwrap();
-        assert!(sink.truncated());
-        assert_eq!(text(&inner), format!("abc\n{}", truncation_marker(4, true)));
-        assert!(!text(&inner).contains("\n\n"));
+    fn a_failing_log_fails_the_write_and_its_bytes_count_as_dropped() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        impl LogSink for Full {}
+        let mut sink = CappedSink::new(Box::new(Full), 100);
+        assert!(sink.write(b"hello").is_err());
+        assert_eq!((sink.usage().written(), sink.usage().dropped()), (0, 5));
     }
 
     #[test]
