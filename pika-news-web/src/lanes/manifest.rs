@@ -24,7 +24,10 @@
 //! `staged_linux_target = T` and the wrapper-script form `command =
 //! ["./scripts/pikaci-staged-linux-remote.sh", "run", T]` are both pikaci
 //! target `T` (`pikaci run T --output jsonl`), and a `staged_linux_target`
-//! lane without a `concurrency_group` is in group `staged-linux:T`.
+//! lane without a `concurrency_group` is in group `staged-linux:T`. A
+//! `command` that runs pikaci itself, such as upstream's `["nix", "run",
+//! ".#pikaci", "--", "run", T]`, is a pikaci lane too: run as written with
+//! `--output jsonl` appended, its events read and its run recorded.
 //!
 //! Selection ([`LaneManifest::select`]) follows upstream too: every branch
 //! lane runs when the manifest itself changed or when the diff is empty (or
@@ -35,6 +38,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use pikaci_core::contract::{WrappedPikaci, pikaci_in_argv};
 use pikaci_core::{IdError, TargetId, TomlLocation, contract, validate_id};
 use serde::Deserialize;
 use toml::Spanned;
@@ -98,6 +102,15 @@ pub enum LaneCommand {
     Argv(Vec<String>),
     /// `pikaci run <target> --output jsonl`.
     PikaciTarget(TargetId),
+    /// An argv that runs pikaci itself, `--output jsonl` appended
+    /// (upstream's `nix run .#pikaci -- run <target>`): run as written,
+    /// read as a pikaci lane (see [`pikaci_in_argv`]).
+    PikaciArgv {
+        /// The argv to run, `--output jsonl` included.
+        argv: Vec<String>,
+        /// The target it runs.
+        target: TargetId,
+    },
 }
 
 impl LaneCommand {
@@ -106,14 +119,40 @@ impl LaneCommand {
         match self {
             Self::Argv(argv) => contract::shell_join(argv),
             Self::PikaciTarget(t) => contract::shell_join(["pikaci", "run", t.as_str()]),
+            Self::PikaciArgv { argv, .. } => contract::shell_join(argv),
         }
     }
 
     /// The pikaci target it runs, if it is a pikaci lane.
     pub fn pikaci_target(&self) -> Option<&TargetId> {
         match self {
-            Self::PikaciTarget(t) => Some(t),
+            Self::PikaciTarget(t) | Self::PikaciArgv { target: t, .. } => Some(t),
             Self::Argv(_) => None,
+        }
+    }
+
+    /// Whether the lane's child is pikaci, whose stdout carries its events
+    /// and whose exit code says why it failed.
+    pub fn is_pikaci(&self) -> bool {
+        self.pikaci_target().is_some()
+    }
+
+    /// An argv lane as written in a manifest: upstream's wrapper-script form
+    /// is pikaci target `T` run by the service's pikaci; an argv that runs
+    /// pikaci itself ([`pikaci_in_argv`]) is run as written, as a pikaci
+    /// lane; anything else is a plain argv. The error says what is wrong.
+    pub fn of_argv(argv: &[String]) -> Result<Self, String> {
+        if let Some(wrapped) = wrapper_target(argv) {
+            let target = wrapped?;
+            return target
+                .parse()
+                .map(Self::PikaciTarget)
+                .map_err(|e: IdError| e.to_string());
+        }
+        match pikaci_in_argv(argv) {
+            None => Ok(Self::Argv(argv.to_vec())),
+            Some(Ok(WrappedPikaci { target, argv })) => Ok(Self::PikaciArgv { argv, target }),
+            Some(Err(e)) => Err(e.to_string()),
         }
     }
 }
@@ -414,15 +453,10 @@ fn command(at: &At<'_>, id: &LaneId, rl: &RawLane) -> Result<LaneCommand, Manife
                     format!("key `command`: lane `{id}` has an empty command"),
                 ));
             }
-            Some(match wrapper_target(argv) {
-                None => LaneCommand::Argv(argv.clone()),
-                Some(Err(e)) => return Err(at.err(c.span().start, format!("key `command`: {e}"))),
-                Some(Ok(t)) => {
-                    LaneCommand::PikaciTarget(t.parse().map_err(|e: IdError| {
-                        at.err(c.span().start, format!("key `command`: {e}"))
-                    })?)
-                }
-            })
+            Some(
+                LaneCommand::of_argv(argv)
+                    .map_err(|e| at.err(c.span().start, format!("key `command`: {e}")))?,
+            )
         }
     };
     match (from_command, target) {
@@ -430,6 +464,9 @@ fn command(at: &At<'_>, id: &LaneId, rl: &RawLane) -> Result<LaneCommand, Manife
         (None, Some(t)) => Ok(LaneCommand::PikaciTarget(t)),
         // Upstream wrote both for one lane: fine when they say the same.
         (Some(LaneCommand::PikaciTarget(c)), Some(t)) if c == t => Ok(LaneCommand::PikaciTarget(t)),
+        (Some(c @ LaneCommand::PikaciArgv { .. }), Some(t)) if c.pikaci_target() == Some(&t) => {
+            Ok(c)
+        }
         (Some(_), Some(_)) => {
             // The later of the two keys: the one that made it too much.
             let later = [
