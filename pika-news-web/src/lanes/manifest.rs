@@ -39,6 +39,7 @@ use std::fmt;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use pikaci_core::contract::{WrappedPikaci, pikaci_in_argv};
+use pikaci_core::{CiLane, CiLanes, path_matcher};
 use pikaci_core::{IdError, TargetId, TomlLocation, contract, validate_id};
 use serde::Deserialize;
 use toml::Spanned;
@@ -187,6 +188,22 @@ impl LaneDef {
         }
     }
 
+    /// The lane CI makes of a pikaci target (`pikaci run <target>`, run by
+    /// the service's pikaci), its paths and group the target's.
+    pub fn of_ci_lane(lane: &CiLane) -> Self {
+        Self {
+            id: LaneId(lane.id.as_str().to_owned()),
+            title: lane.title.clone(),
+            command: LaneCommand::PikaciTarget(lane.id.clone()),
+            entrypoint: None,
+            paths: lane.paths.clone(),
+            matcher: path_matcher(&lane.paths)
+                .expect("a target's paths were checked when its pipeline was parsed"),
+            concurrency_group: lane.concurrency_group.clone(),
+            timeout_secs: None,
+        }
+    }
+
     /// What the lane is shown as: its `entrypoint`, else its command line.
     pub fn shown_entrypoint(&self) -> String {
         self.entrypoint
@@ -200,6 +217,11 @@ pub use pikaci_core::NightlyTime;
 /// A parsed manifest.
 #[derive(Debug, Clone)]
 pub struct LaneManifest {
+    /// The file in the repository that defines these lanes (a change to it
+    /// runs every lane): [`MANIFEST_PATH`] for a branch's manifest, the
+    /// pipeline file for lanes made of its targets, none for a manifest kept
+    /// on the server.
+    pub definition: Option<String>,
     /// The branch lanes, in file order.
     pub lanes: Vec<LaneDef>,
     /// When the nightly lanes run each day (UTC).
@@ -215,7 +237,8 @@ pub enum Selection {
     UnknownDiff,
     /// Nothing changed: every lane.
     EmptyDiff,
-    /// The manifest itself changed: every lane.
+    /// The file that defines the lanes changed (the manifest, or the
+    /// pipeline file whose targets they are): every lane.
     ManifestChanged,
     /// The lanes without `paths` and those whose `paths` match a changed file.
     Paths,
@@ -226,7 +249,7 @@ impl fmt::Display for Selection {
         f.write_str(match self {
             Self::UnknownDiff => "the changed files are unknown: every lane runs",
             Self::EmptyDiff => "no file changed: every lane runs",
-            Self::ManifestChanged => "the manifest itself changed: every lane runs",
+            Self::ManifestChanged => "the lanes' definition file changed: every lane runs",
             Self::Paths => "lanes without paths, and those whose paths match a changed file",
         })
     }
@@ -244,7 +267,9 @@ impl LaneManifest {
         let why = match changed {
             None => Selection::UnknownDiff,
             Some([]) => Selection::EmptyDiff,
-            Some(c) if c.iter().any(|p| p == MANIFEST_PATH) => Selection::ManifestChanged,
+            Some(c) if c.iter().any(|p| Some(p) == self.definition.as_ref()) => {
+                Selection::ManifestChanged
+            }
             Some(_) => Selection::Paths,
         };
         let lanes = match (why, changed) {
@@ -257,6 +282,18 @@ impl LaneManifest {
     /// Every branch lane, in file order.
     pub fn select_all(&self) -> Vec<&LaneDef> {
         self.lanes.iter().collect()
+    }
+
+    /// The lanes CI makes of a pipeline's targets, as a manifest: a change
+    /// to the pipeline file runs every lane, as it does by the targets' own
+    /// rule ([`CiLanes::select`]).
+    pub fn of_ci_lanes(lanes: &CiLanes) -> Self {
+        Self {
+            definition: Some(lanes.definition.clone()),
+            lanes: lanes.branch.iter().map(LaneDef::of_ci_lane).collect(),
+            nightly_schedule: (!lanes.nightly.is_empty()).then_some(lanes.nightly_schedule_utc),
+            nightly_lanes: lanes.nightly.iter().map(LaneDef::of_ci_lane).collect(),
+        }
     }
 }
 
@@ -404,6 +441,7 @@ pub fn parse_manifest(text: &str) -> Result<LaneManifest, ManifestError> {
     }
     let nightly_lanes = lanes(&at, raw.nightly.lanes)?;
     Ok(LaneManifest {
+        definition: Some(MANIFEST_PATH.to_owned()),
         lanes: branch_lanes,
         nightly_schedule,
         nightly_lanes,

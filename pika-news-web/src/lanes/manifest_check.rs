@@ -142,7 +142,7 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(
-            manifest.contains("1 changed paths: the manifest itself changed: every lane runs"),
+            manifest.contains("1 changed paths: the lanes' definition file changed: every lane runs"),
             "{manifest}"
         );
     }

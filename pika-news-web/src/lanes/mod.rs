@@ -7,6 +7,7 @@
 pub mod cgroup;
 pub mod events_log;
 pub mod git;
+pub mod lane_source;
 pub mod limits;
 pub mod manifest;
 pub mod manifest_check;
