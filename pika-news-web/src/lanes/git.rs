@@ -463,6 +463,22 @@ fn split_z(out: &[u8]) -> Vec<String> {
         .collect()
 }
 
+/// One commit's files, read through [`Git`]: what
+/// [`lanes_of_head`](super::lane_source::lanes_of_head) reads a head with.
+pub struct HeadAt<'a> {
+    /// The repository.
+    pub git: &'a Git,
+    /// The commit.
+    pub commit: &'a CommitId,
+}
+
+impl super::lane_source::HeadFiles for HeadAt<'_> {
+    type Error = GitError;
+    fn read(&self, path: &str) -> Result<Option<String>, GitError> {
+        self.git.read_file_at(self.commit, path)
+    }
+}
+
 #[cfg(test)]
 #[path = "git_tests.rs"]
 pub(crate) mod tests;

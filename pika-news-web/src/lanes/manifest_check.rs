@@ -142,7 +142,8 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(
-            manifest.contains("1 changed paths: the lanes' definition file changed: every lane runs"),
+            manifest
+                .contains("1 changed paths: the lanes' definition file changed: every lane runs"),
             "{manifest}"
         );
     }
