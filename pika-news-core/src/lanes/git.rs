@@ -360,6 +360,21 @@ impl Git {
         }
     }
 
+    /// The commit a revision names (a branch, a tag, an id, `HEAD~2`).
+    pub fn resolve_commit(&self, rev: &str) -> Result<CommitId, GitError> {
+        if rev.is_empty() || rev.starts_with('-') || rev.chars().any(char::is_control) {
+            return Err(invalid("revision", rev));
+        }
+        let out = self.run(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{rev}^{{commit}}"),
+        ])?;
+        CommitId::parse(String::from_utf8_lossy(&out).trim())
+    }
+
     /// The subject (first line of the message) of a commit.
     pub fn commit_subject(&self, commit: &CommitId) -> Result<String, GitError> {
         let out = self.run(&["log", "-1", "--format=%s", commit.as_str(), "--"])?;

@@ -250,6 +250,13 @@ pub(crate) async fn page(
                 id = latest.id,
                 head = short_head(&latest.head)
             );
+            if let Some(source) = latest.lane_source {
+                let _ = write!(
+                    body,
+                    "<p class=\"muted lane-source\">Lanes from {}.</p>",
+                    escape(source.describe())
+                );
+            }
             if latest.lanes.is_empty() {
                 body.push_str("<div class=empty>This run has no lanes.</div>");
             } else {

@@ -20,6 +20,7 @@ mod fifo;
 mod handover;
 mod hostile;
 mod lane_cgroups;
+mod lane_sources;
 mod login;
 mod memory;
 mod nightly;
