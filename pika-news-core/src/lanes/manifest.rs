@@ -30,9 +30,10 @@
 //! `--output jsonl` appended, its events read and its run recorded.
 //!
 //! Selection ([`LaneManifest::select`]) follows upstream too: every branch
-//! lane runs when the manifest itself changed or when the diff is empty (or
-//! unknown); otherwise the lanes with no `paths` and those whose `paths`
-//! match a changed file.
+//! lane runs when the file that defines the lanes changed (the manifest, or
+//! the pipeline file of lanes made of its targets: [`LaneManifest::definition`])
+//! or when the diff is empty (or unknown); otherwise the lanes with no
+//! `paths` and those whose `paths` match a changed file.
 
 use std::collections::BTreeSet;
 use std::fmt;
