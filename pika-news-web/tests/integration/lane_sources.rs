@@ -12,6 +12,7 @@ use camino::Utf8Path;
 use serde_json::Value;
 
 use crate::forge::pikaci_bin;
+use crate::ph_client::{BranchDetailResponse, BranchLogsResponse, decode};
 use crate::served::{Server, Site, pika_news, wait_for};
 
 /// Shaped like today's pika: targets say how CI runs them.
@@ -111,8 +112,28 @@ fn head_of(site: &Site, branch: &str) -> String {
 }
 
 /// Every lane passed, recorded its pikaci run, and that run and its logs
-/// are served.
+/// are served, to our API and to `ph status` / `ph logs` (the strict
+/// stand-ins of upstream's client types).
 fn check_lanes_ran_pikaci(server: &Server, site: &Site, branch: i64, suite: &Value, output: &str) {
+    let detail = server
+        .get(
+            &format!("/news/api/forge/branch/{branch}"),
+            Some(&site.token),
+            T,
+        )
+        .unwrap();
+    let ph: BranchDetailResponse = decode(&detail.body).unwrap();
+    let run = ph
+        .ci_runs
+        .iter()
+        .find(|r| Some(r.id) == suite["id"].as_i64())
+        .expect("ph status shows the suite");
+    assert_eq!(run.lanes.len(), suite["lanes"].as_array().unwrap().len());
+    assert!(
+        run.lanes.iter().all(|l| l.pikaci_run_id.is_some()),
+        "{:?}",
+        run.lanes
+    );
     for lane in suite["lanes"].as_array().unwrap() {
         let name = lane["lane"].as_str().unwrap();
         assert_eq!(lane["status"], "passed", "{name}: {lane}\n{}", server.log());
@@ -137,6 +158,12 @@ fn check_lanes_ran_pikaci(server: &Server, site: &Site, branch: i64, suite: &Val
             )
             .unwrap();
         assert_eq!(logs.status, 200, "{}", String::from_utf8_lossy(&logs.body));
+        // As upstream's `ph logs` reads it, strictly.
+        let ph: BranchLogsResponse = decode(&logs.body).unwrap();
+        assert_eq!(ph.lane.lane_id, name);
+        assert_eq!(ph.lane.pikaci_run_id.as_deref(), Some(run));
+        assert_eq!(ph.lane.pikaci_target_id.as_deref(), Some(name));
+        assert!(ph.pikaci_run.is_some() && ph.pikaci_log_metadata.is_some());
         let logs = logs.json();
         assert_eq!(logs["pikaci_run"]["run_id"], run, "{logs}");
         assert_eq!(logs["pikaci_run"]["target_id"], name, "{logs}");
