@@ -98,6 +98,10 @@ pub struct ForgeRepo {
     pub data_dir: DataDir,
     /// How often the poller looks for new branch heads, in seconds.
     pub poll_interval_secs: u64,
+    /// `lanes_manifest`: the manifest of lanes for heads that define none
+    /// (no `ci/forge-lanes.toml`, no pikaci.toml target with a CI trigger),
+    /// read for each new head.
+    pub lanes_manifest: Option<Utf8PathBuf>,
 }
 
 /// What is wrong with a configuration file.
@@ -184,6 +188,7 @@ struct RawForgeRepo {
     data_dir: Option<Utf8PathBuf>,
     #[serde(default = "default_poll")]
     poll_interval_secs: u64,
+    lanes_manifest: Option<Utf8PathBuf>,
 }
 
 fn default_poll() -> u64 {
@@ -304,6 +309,7 @@ impl Config {
                     base,
                 )),
                 poll_interval_secs: fr.poll_interval_secs.max(1),
+                lanes_manifest: fr.lanes_manifest.map(|p| absolute(&p, base)),
             },
             lanes: LaneSettings {
                 limits: crate::lanes::limits::LaneLimits {
@@ -366,6 +372,17 @@ mod tests {
             "/etc/pika/git/pikaci-state/sledtools-pika"
         );
         assert_eq!(c.forge_repo.default_branch, "master");
+        assert_eq!(c.forge_repo.lanes_manifest, None);
+        let c = Config::parse(
+            "[forge_repo]\nrepo = \"r\"\ncanonical_git_dir = \"g\"\nlanes_manifest = \"pika-lanes.toml\"\n",
+            Utf8Path::new("pika-news.toml"),
+            Utf8Path::new("/etc/pika"),
+        )
+        .unwrap();
+        assert_eq!(
+            c.forge_repo.lanes_manifest.as_deref(),
+            Some(Utf8Path::new("/etc/pika/pika-lanes.toml"))
+        );
     }
 
     #[test]

@@ -36,7 +36,8 @@ enum Command {
     /// Manage who may log in with `ph login` (a Nostr key, NIP-98 style).
     #[command(subcommand)]
     Npub(NpubCommand),
-    /// Check a lane manifest (ci/forge-lanes.toml) before pushing it.
+    /// Check a lane manifest (ci/forge-lanes.toml) before pushing it, or
+    /// see a head's lanes and where they come from.
     #[command(subcommand)]
     Manifest(ManifestCommand),
     /// Print shell completions or the man page.
@@ -60,10 +61,22 @@ enum ManifestCommand {
     /// Print the lanes the manifest would run for the changed paths (every
     /// lane when none are given, or when the manifest itself is one of them),
     /// and its nightly lanes; or print what is wrong as FILE:LINE: message.
-    /// Exit 0: valid; 1: invalid; 2: the file cannot be read.
+    /// With --repo and --head: the lanes of that head, from the source the
+    /// server would take (the head's ci/forge-lanes.toml, else its
+    /// pikaci.toml CI targets, else FILE as the server's lanes_manifest),
+    /// and which source that is.
+    /// Exit 0: valid; 1: invalid; 2: the file or the head cannot be read.
     Check {
-        /// The manifest, e.g. ci/forge-lanes.toml.
-        file: Utf8PathBuf,
+        /// The manifest, e.g. ci/forge-lanes.toml (with --repo: the server's
+        /// lanes_manifest, optional).
+        #[arg(required_unless_present = "repo")]
+        file: Option<Utf8PathBuf>,
+        /// A git repository (bare or not) whose head to look at.
+        #[arg(long, value_name = "GIT_DIR", requires = "head")]
+        repo: Option<Utf8PathBuf>,
+        /// The head: a branch, a tag or a commit of --repo.
+        #[arg(long, value_name = "REV", requires = "repo")]
+        head: Option<String>,
         /// A changed path, relative to the repository root (repeatable).
         #[arg(long, value_name = "PATH")]
         changed: Vec<String>,
@@ -189,6 +202,58 @@ fn manifest_check(file: &Utf8Path, changed: Vec<String>) -> anyhow::Result<ExitC
     }
 }
 
+/// `manifest check --repo G --head R [FILE]`: the head's lanes and their
+/// source, FILE standing for the server's lanes_manifest. 0 lanes (or none
+/// defined), 1 a source is invalid, 2 the repository or head cannot be read.
+fn head_check(
+    repo: &Utf8Path,
+    head: &str,
+    server: Option<&Utf8Path>,
+    changed: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    use pika_news_web::lanes::git::{Git, HeadAt};
+    use pika_news_web::lanes::lane_source::{
+        LaneSource, LaneSourceError, NO_LANES, PIPELINE_PATH, ServerManifest, lanes_of_head,
+    };
+    use pika_news_web::lanes::manifest::MANIFEST_PATH;
+    use pika_news_web::lanes::manifest_check::CheckReport;
+
+    let git = Git::new(repo);
+    let commit = git
+        .resolve_commit(head)
+        .with_context(|| format!("cannot find {head} in {repo}"))?;
+    let server = server.map(ServerManifest::read);
+    let short = &commit.as_str()[..7];
+    match lanes_of_head(
+        &HeadAt {
+            git: &git,
+            commit: &commit,
+        },
+        server,
+    ) {
+        Ok(Some(sourced)) => {
+            let file = match sourced.source {
+                LaneSource::HeadManifest => format!("{MANIFEST_PATH} at {short}"),
+                LaneSource::HeadPipeline => format!("{PIPELINE_PATH} at {short}"),
+                LaneSource::ServerManifest => "the server's lanes_manifest".to_owned(),
+            };
+            print!("{}", CheckReport::of_head(file, sourced, changed));
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(None) => {
+            println!("{head} ({short}): {NO_LANES}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ (LaneSourceError::Read { .. } | LaneSourceError::ServerRead { .. })) => {
+            Err(anyhow::Error::new(e))
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 /// The address `ph` reaches this server at, by default.
 fn default_base_url(config: &Config) -> String {
     let host = match config.bind_address.as_str() {
@@ -205,9 +270,17 @@ fn default_base_url(config: &Config) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Manifest(ManifestCommand::Check { file, changed }) => {
-            manifest_check(&file, changed)
-        }
+        Command::Manifest(ManifestCommand::Check {
+            file,
+            repo,
+            head,
+            changed,
+        }) => match (repo, head, file) {
+            (Some(repo), Some(head), file) => head_check(&repo, &head, file.as_deref(), changed),
+            (_, _, Some(file)) => manifest_check(&file, changed),
+            // clap requires FILE unless --repo, and --head with --repo.
+            _ => Ok(ExitCode::from(2)),
+        },
         Command::Generate(GenerateCommand::Completions { shell }) => {
             clap_complete::generate(
                 shell,

@@ -6,6 +6,7 @@ use rusqlite::{OptionalExtension, Row, params};
 use super::schema::BRANCH_SUITE;
 use super::types::StoredFailureKind;
 use super::{BranchId, BranchState, Db, DbError, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
+use crate::lanes::lane_source::LaneSource;
 
 /// A branch of the forge repository.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,9 @@ pub struct Suite {
     pub message: Option<String>,
     /// When it was queued.
     pub created_at: String,
+    /// Where its lanes came from (none for a head with no lanes, and for
+    /// suites older than this record).
+    pub lane_source: Option<LaneSource>,
     /// Its lanes.
     pub lanes: Vec<Lane>,
 }
@@ -189,11 +193,25 @@ impl Db {
         status: SuiteStatus,
         message: Option<&str>,
     ) -> Result<SuiteId, DbError> {
+        self.insert_suite_from(branch_id, head, status, message, None)
+            .await
+    }
+
+    /// [`Self::insert_suite`], recording where its lanes came from.
+    pub async fn insert_suite_from(
+        &self,
+        branch_id: BranchId,
+        head: &str,
+        status: SuiteStatus,
+        message: Option<&str>,
+        source: Option<LaneSource>,
+    ) -> Result<SuiteId, DbError> {
         let (head, message, now) = (head.to_owned(), message.map(str::to_owned), self.now_text());
+        let source = source.map(LaneSource::as_str);
         self.call(move |c| {
             Ok(c.query_row(
-                "INSERT INTO suites (branch_id, head, status, message, created_at) VALUES (?1, ?2, ?3, ?4, ?5) RETURNING id",
-                params![branch_id, head, status, message, now],
+                "INSERT INTO suites (branch_id, head, status, message, created_at, lane_source) VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                params![branch_id, head, status, message, now, source],
                 |r| r.get(0),
             )?)
         })
@@ -263,7 +281,7 @@ impl Db {
     pub async fn suites(&self, branch_id: BranchId) -> Result<Vec<Suite>, DbError> {
         self.call(move |c| {
             let mut stmt = c.prepare(
-                &format!("SELECT id, head, status, message, created_at FROM suites WHERE branch_id = ?1 AND {BRANCH_SUITE} ORDER BY id DESC LIMIT 50"),
+                &format!("SELECT id, head, status, message, created_at, lane_source FROM suites WHERE branch_id = ?1 AND {BRANCH_SUITE} ORDER BY id DESC LIMIT 50"),
             )?;
             let mut suites = stmt
                 .query_map([branch_id], |r| {
@@ -273,6 +291,10 @@ impl Db {
                         status: r.get(2)?,
                         message: r.get(3)?,
                         created_at: r.get(4)?,
+                        // A name this build does not know reads as unknown.
+                        lane_source: r
+                            .get::<_, Option<String>>(5)?
+                            .and_then(|s| s.parse().ok()),
                         lanes: Vec::new(),
                     })
                 })?

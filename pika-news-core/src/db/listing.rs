@@ -73,7 +73,7 @@ impl Db {
         let limit = clamp(limit);
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT id, head, status, message, created_at FROM suites
+                "SELECT id, head, status, message, created_at, lane_source FROM suites
                  WHERE branch_id = ?1 AND {BRANCH_SUITE} AND (?2 IS NULL OR id < ?2)
                  ORDER BY id DESC LIMIT ?3"
             ))?;
@@ -103,7 +103,7 @@ impl Db {
         let head = head.to_owned();
         self.call(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, head, status, message, created_at FROM suites
+                "SELECT id, head, status, message, created_at, lane_source FROM suites
                  WHERE head = ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             let mut suites = stmt
@@ -123,6 +123,8 @@ fn suite_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Suite> {
         status: r.get(2)?,
         message: r.get(3)?,
         created_at: r.get(4)?,
+        // A name this build does not know reads as unknown.
+        lane_source: r.get::<_, Option<String>>(5)?.and_then(|s| s.parse().ok()),
         lanes: Vec::new(),
     })
 }

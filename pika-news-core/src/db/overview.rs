@@ -29,6 +29,7 @@ fn suite_from(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<Suite>> {
         status: r.get(at + 2)?,
         message: r.get(at + 3)?,
         created_at: r.get(at + 4)?,
+        lane_source: None,
         lanes: Vec::new(),
     }))
 }

@@ -100,6 +100,12 @@ const MIGRATIONS: &[&str] = &[
         updated_at  TEXT NOT NULL
     );
     ",
+    // 5: where a suite's lanes came from (the head's manifest, its
+    // pikaci.toml targets, or the server's manifest); null for older suites
+    // and for heads with no lanes.
+    r"
+    ALTER TABLE suites ADD COLUMN lane_source TEXT;
+    ",
 ];
 
 /// Brings the schema up to date in one transaction per step.

@@ -360,6 +360,21 @@ impl Git {
         }
     }
 
+    /// The commit a revision names (a branch, a tag, an id, `HEAD~2`).
+    pub fn resolve_commit(&self, rev: &str) -> Result<CommitId, GitError> {
+        if rev.is_empty() || rev.starts_with('-') || rev.chars().any(char::is_control) {
+            return Err(invalid("revision", rev));
+        }
+        let out = self.run(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{rev}^{{commit}}"),
+        ])?;
+        CommitId::parse(String::from_utf8_lossy(&out).trim())
+    }
+
     /// The subject (first line of the message) of a commit.
     pub fn commit_subject(&self, commit: &CommitId) -> Result<String, GitError> {
         let out = self.run(&["log", "-1", "--format=%s", commit.as_str(), "--"])?;
@@ -461,6 +476,22 @@ fn split_z(out: &[u8]) -> Vec<String> {
         .filter(|p| !p.is_empty())
         .map(|p| String::from_utf8_lossy(p).into_owned())
         .collect()
+}
+
+/// One commit's files, read through [`Git`]: what
+/// [`lanes_of_head`](super::lane_source::lanes_of_head) reads a head with.
+pub struct HeadAt<'a> {
+    /// The repository.
+    pub git: &'a Git,
+    /// The commit.
+    pub commit: &'a CommitId,
+}
+
+impl super::lane_source::HeadFiles for HeadAt<'_> {
+    type Error = GitError;
+    fn read(&self, path: &str) -> Result<Option<String>, GitError> {
+        self.git.read_file_at(self.commit, path)
+    }
 }
 
 #[cfg(test)]

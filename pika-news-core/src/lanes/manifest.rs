@@ -24,17 +24,23 @@
 //! `staged_linux_target = T` and the wrapper-script form `command =
 //! ["./scripts/pikaci-staged-linux-remote.sh", "run", T]` are both pikaci
 //! target `T` (`pikaci run T --output jsonl`), and a `staged_linux_target`
-//! lane without a `concurrency_group` is in group `staged-linux:T`.
+//! lane without a `concurrency_group` is in group `staged-linux:T`. A
+//! `command` that runs pikaci itself, such as upstream's `["nix", "run",
+//! ".#pikaci", "--", "run", T]`, is a pikaci lane too: run as written with
+//! `--output jsonl` appended, its events read and its run recorded.
 //!
 //! Selection ([`LaneManifest::select`]) follows upstream too: every branch
-//! lane runs when the manifest itself changed or when the diff is empty (or
-//! unknown); otherwise the lanes with no `paths` and those whose `paths`
-//! match a changed file.
+//! lane runs when the file that defines the lanes changed (the manifest, or
+//! the pipeline file of lanes made of its targets: [`LaneManifest::definition`])
+//! or when the diff is empty (or unknown); otherwise the lanes with no
+//! `paths` and those whose `paths` match a changed file.
 
 use std::collections::BTreeSet;
 use std::fmt;
 
 use globset::{Glob, GlobSet, GlobSetBuilder};
+use pikaci_core::contract::{WrappedPikaci, pikaci_in_argv};
+use pikaci_core::{CiLane, CiLanes, path_matcher};
 use pikaci_core::{IdError, TargetId, TomlLocation, contract, validate_id};
 use serde::Deserialize;
 use toml::Spanned;
@@ -98,6 +104,15 @@ pub enum LaneCommand {
     Argv(Vec<String>),
     /// `pikaci run <target> --output jsonl`.
     PikaciTarget(TargetId),
+    /// An argv that runs pikaci itself, `--output jsonl` appended
+    /// (upstream's `nix run .#pikaci -- run <target>`): run as written,
+    /// read as a pikaci lane (see [`pikaci_in_argv`]).
+    PikaciArgv {
+        /// The argv to run, `--output jsonl` included.
+        argv: Vec<String>,
+        /// The target it runs.
+        target: TargetId,
+    },
 }
 
 impl LaneCommand {
@@ -106,14 +121,40 @@ impl LaneCommand {
         match self {
             Self::Argv(argv) => contract::shell_join(argv),
             Self::PikaciTarget(t) => contract::shell_join(["pikaci", "run", t.as_str()]),
+            Self::PikaciArgv { argv, .. } => contract::shell_join(argv),
         }
     }
 
     /// The pikaci target it runs, if it is a pikaci lane.
     pub fn pikaci_target(&self) -> Option<&TargetId> {
         match self {
-            Self::PikaciTarget(t) => Some(t),
+            Self::PikaciTarget(t) | Self::PikaciArgv { target: t, .. } => Some(t),
             Self::Argv(_) => None,
+        }
+    }
+
+    /// Whether the lane's child is pikaci, whose stdout carries its events
+    /// and whose exit code says why it failed.
+    pub fn is_pikaci(&self) -> bool {
+        self.pikaci_target().is_some()
+    }
+
+    /// An argv lane as written in a manifest: upstream's wrapper-script form
+    /// is pikaci target `T` run by the service's pikaci; an argv that runs
+    /// pikaci itself ([`pikaci_in_argv`]) is run as written, as a pikaci
+    /// lane; anything else is a plain argv. The error says what is wrong.
+    pub fn of_argv(argv: &[String]) -> Result<Self, String> {
+        if let Some(wrapped) = wrapper_target(argv) {
+            let target = wrapped?;
+            return target
+                .parse()
+                .map(Self::PikaciTarget)
+                .map_err(|e: IdError| e.to_string());
+        }
+        match pikaci_in_argv(argv) {
+            None => Ok(Self::Argv(argv.to_vec())),
+            Some(Ok(WrappedPikaci { target, argv })) => Ok(Self::PikaciArgv { argv, target }),
+            Some(Err(e)) => Err(e.to_string()),
         }
     }
 }
@@ -148,6 +189,22 @@ impl LaneDef {
         }
     }
 
+    /// The lane CI makes of a pikaci target (`pikaci run <target>`, run by
+    /// the service's pikaci), its paths and group the target's.
+    pub fn of_ci_lane(lane: &CiLane) -> Self {
+        Self {
+            id: LaneId(lane.id.as_str().to_owned()),
+            title: lane.title.clone(),
+            command: LaneCommand::PikaciTarget(lane.id.clone()),
+            entrypoint: None,
+            paths: lane.paths.clone(),
+            matcher: path_matcher(&lane.paths)
+                .expect("a target's paths were checked when its pipeline was parsed"),
+            concurrency_group: lane.concurrency_group.clone(),
+            timeout_secs: None,
+        }
+    }
+
     /// What the lane is shown as: its `entrypoint`, else its command line.
     pub fn shown_entrypoint(&self) -> String {
         self.entrypoint
@@ -161,6 +218,11 @@ pub use pikaci_core::NightlyTime;
 /// A parsed manifest.
 #[derive(Debug, Clone)]
 pub struct LaneManifest {
+    /// The file in the repository that defines these lanes (a change to it
+    /// runs every lane): [`MANIFEST_PATH`] for a branch's manifest, the
+    /// pipeline file for lanes made of its targets, none for a manifest kept
+    /// on the server.
+    pub definition: Option<String>,
     /// The branch lanes, in file order.
     pub lanes: Vec<LaneDef>,
     /// When the nightly lanes run each day (UTC).
@@ -176,7 +238,8 @@ pub enum Selection {
     UnknownDiff,
     /// Nothing changed: every lane.
     EmptyDiff,
-    /// The manifest itself changed: every lane.
+    /// The file that defines the lanes changed (the manifest, or the
+    /// pipeline file whose targets they are): every lane.
     ManifestChanged,
     /// The lanes without `paths` and those whose `paths` match a changed file.
     Paths,
@@ -187,7 +250,7 @@ impl fmt::Display for Selection {
         f.write_str(match self {
             Self::UnknownDiff => "the changed files are unknown: every lane runs",
             Self::EmptyDiff => "no file changed: every lane runs",
-            Self::ManifestChanged => "the manifest itself changed: every lane runs",
+            Self::ManifestChanged => "the lanes' definition file changed: every lane runs",
             Self::Paths => "lanes without paths, and those whose paths match a changed file",
         })
     }
@@ -205,7 +268,9 @@ impl LaneManifest {
         let why = match changed {
             None => Selection::UnknownDiff,
             Some([]) => Selection::EmptyDiff,
-            Some(c) if c.iter().any(|p| p == MANIFEST_PATH) => Selection::ManifestChanged,
+            Some(c) if c.iter().any(|p| Some(p) == self.definition.as_ref()) => {
+                Selection::ManifestChanged
+            }
             Some(_) => Selection::Paths,
         };
         let lanes = match (why, changed) {
@@ -218,6 +283,18 @@ impl LaneManifest {
     /// Every branch lane, in file order.
     pub fn select_all(&self) -> Vec<&LaneDef> {
         self.lanes.iter().collect()
+    }
+
+    /// The lanes CI makes of a pipeline's targets, as a manifest: a change
+    /// to the pipeline file runs every lane, as it does by the targets' own
+    /// rule ([`CiLanes::select`]).
+    pub fn of_ci_lanes(lanes: &CiLanes) -> Self {
+        Self {
+            definition: Some(lanes.definition.clone()),
+            lanes: lanes.branch.iter().map(LaneDef::of_ci_lane).collect(),
+            nightly_schedule: (!lanes.nightly.is_empty()).then_some(lanes.nightly_schedule_utc),
+            nightly_lanes: lanes.nightly.iter().map(LaneDef::of_ci_lane).collect(),
+        }
     }
 }
 
@@ -365,6 +442,7 @@ pub fn parse_manifest(text: &str) -> Result<LaneManifest, ManifestError> {
     }
     let nightly_lanes = lanes(&at, raw.nightly.lanes)?;
     Ok(LaneManifest {
+        definition: Some(MANIFEST_PATH.to_owned()),
         lanes: branch_lanes,
         nightly_schedule,
         nightly_lanes,
@@ -414,15 +492,10 @@ fn command(at: &At<'_>, id: &LaneId, rl: &RawLane) -> Result<LaneCommand, Manife
                     format!("key `command`: lane `{id}` has an empty command"),
                 ));
             }
-            Some(match wrapper_target(argv) {
-                None => LaneCommand::Argv(argv.clone()),
-                Some(Err(e)) => return Err(at.err(c.span().start, format!("key `command`: {e}"))),
-                Some(Ok(t)) => {
-                    LaneCommand::PikaciTarget(t.parse().map_err(|e: IdError| {
-                        at.err(c.span().start, format!("key `command`: {e}"))
-                    })?)
-                }
-            })
+            Some(
+                LaneCommand::of_argv(argv)
+                    .map_err(|e| at.err(c.span().start, format!("key `command`: {e}")))?,
+            )
         }
     };
     match (from_command, target) {
@@ -430,6 +503,9 @@ fn command(at: &At<'_>, id: &LaneId, rl: &RawLane) -> Result<LaneCommand, Manife
         (None, Some(t)) => Ok(LaneCommand::PikaciTarget(t)),
         // Upstream wrote both for one lane: fine when they say the same.
         (Some(LaneCommand::PikaciTarget(c)), Some(t)) if c == t => Ok(LaneCommand::PikaciTarget(t)),
+        (Some(c @ LaneCommand::PikaciArgv { .. }), Some(t)) if c.pikaci_target() == Some(&t) => {
+            Ok(c)
+        }
         (Some(_), Some(_)) => {
             // The later of the two keys: the one that made it too much.
             let later = [

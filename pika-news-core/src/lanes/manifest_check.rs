@@ -1,9 +1,12 @@
 //! `pika-news manifest check FILE [--changed PATH]...`: which lanes a
 //! manifest would run for a set of changed paths, or what is wrong with it,
-//! so a manifest can be checked before it is pushed.
+//! so a manifest can be checked before it is pushed; with `--repo GIT_DIR
+//! --head REV`, the lanes of that head from the source the server would take
+//! them from ([`super::lane_source`]), and which source that is.
 
 use std::fmt;
 
+use super::lane_source::{LaneSource, SourcedLanes};
 use super::manifest::{LaneDef, LaneManifest, ManifestError, Selection, parse_manifest};
 
 /// What a manifest would run.
@@ -15,6 +18,8 @@ pub struct CheckReport {
     pub manifest: LaneManifest,
     /// The changed paths given.
     pub changed: Vec<String>,
+    /// Where a head's lanes came from, when a head was looked at.
+    pub source: Option<LaneSource>,
 }
 
 /// Parses `text` (the manifest in `file`); the error reads `FILE:LINE: message`.
@@ -24,8 +29,22 @@ pub fn check(file: &str, text: &str, changed: Vec<String>) -> Result<CheckReport
             file: file.to_owned(),
             manifest,
             changed,
+            source: None,
         }),
         Err(e) => Err(ManifestError::in_file(&e, file)),
+    }
+}
+
+impl CheckReport {
+    /// The report of a head's lanes, `label` naming the head (e.g.
+    /// `pikaci.toml at 1a2b3c4`).
+    pub fn of_head(label: String, sourced: SourcedLanes, changed: Vec<String>) -> Self {
+        Self {
+            file: label,
+            manifest: sourced.manifest,
+            changed,
+            source: Some(sourced.source),
+        }
     }
 }
 
@@ -70,6 +89,9 @@ impl fmt::Display for CheckReport {
         match m.nightly_schedule {
             Some(t) => writeln!(f, ", {} nightly lanes at {t} UTC", m.nightly_lanes.len())?,
             None => writeln!(f)?,
+        }
+        if let Some(source) = self.source {
+            writeln!(f, "lanes from: {} ({source})", source.describe())?;
         }
         let (lanes, why) = self.selected();
         if self.changed.is_empty() {
@@ -142,7 +164,8 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(
-            manifest.contains("1 changed paths: the manifest itself changed: every lane runs"),
+            manifest
+                .contains("1 changed paths: the lanes' definition file changed: every lane runs"),
             "{manifest}"
         );
     }

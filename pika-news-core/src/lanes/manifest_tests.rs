@@ -503,3 +503,60 @@ fn pikas_manifest_selects_as_upstream_does() {
     // A path no lane watches: nothing.
     assert!(pika_selects(&["LICENSE"]).is_empty());
 }
+
+/// Upstream's lane form today: a command that runs pikaci itself.
+#[test]
+fn a_command_that_runs_pikaci_is_a_pikaci_lane() {
+    let m = parse_manifest(
+        r#"
+version = 1
+
+[[branch.lanes]]
+id = "pre-merge-pika-rust"
+command = ["nix", "run", ".#pikaci", "--", "run", "pre-merge-pika-rust"]
+
+[[branch.lanes]]
+id = "both"
+pikaci_target = "t"
+command = ["pikaci", "run", "t", "--output", "jsonl"]
+"#,
+    )
+    .unwrap();
+    assert_eq!(
+        m.lanes[0].command,
+        LaneCommand::PikaciArgv {
+            argv: ["nix", "run", ".#pikaci", "--", "run", "pre-merge-pika-rust"]
+                .into_iter()
+                .chain(["--output", "jsonl"])
+                .map(String::from)
+                .collect(),
+            target: "pre-merge-pika-rust".parse().unwrap(),
+        }
+    );
+    assert_eq!(
+        m.lanes[0].shown_entrypoint(),
+        "nix run '.#pikaci' -- run pre-merge-pika-rust --output jsonl"
+    );
+    assert!(m.lanes[1].command.is_pikaci());
+    let json = serde_json::to_string(&m.lanes[0].command).unwrap();
+    let back: LaneCommand = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, m.lanes[0].command);
+
+    let e = parse_manifest(
+        "version = 1\n[[branch.lanes]]\nid = \"x\"\n\
+         command = [\"nix\", \"run\", \".#pikaci\", \"--\", \"run\", \"t\", \"--output\", \"human\"]\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 4, "{e}");
+    assert!(
+        e.message
+            .starts_with("key `command`: it runs `pikaci run` with `--output human`"),
+        "{e}"
+    );
+    let e = parse_manifest(
+        "version = 1\n[[branch.lanes]]\nid = \"x\"\npikaci_target = \"a\"\n\
+         command = [\"pikaci\", \"run\", \"b\"]\n",
+    )
+    .unwrap_err();
+    assert!(e.message.contains("not both"), "{e}");
+}

@@ -1,4 +1,5 @@
-//! Lanes: the manifest, git operations on the canonical repository, the
+//! Lanes: where a head's lanes come from (`lane_source`), the manifest, git
+//! operations on the canonical repository, the
 //! runner that executes one lane in a worktree (and checks the run it names,
 //! `run_claim`), and how pikaci's events read
 //! in a lane log (`events_log`). Where lane logs and worktrees
@@ -7,6 +8,7 @@
 pub mod cgroup;
 pub mod events_log;
 pub mod git;
+pub mod lane_source;
 pub mod limits;
 pub mod manifest;
 pub mod manifest_check;

@@ -259,7 +259,7 @@ pub fn classify(
     end: ChildEnd,
     timeout: Duration,
 ) -> (LaneStatus, Option<FailureKind>, String) {
-    let pikaci = matches!(command, LaneCommand::PikaciTarget(_));
+    let pikaci = command.is_pikaci();
     let failure = if pikaci {
         contract::pikaci_failure(end)
     } else {
@@ -314,7 +314,9 @@ impl Drop for GroupGuard {
 /// How the lane's command line appears in its log (no server paths).
 fn shown_command(command: &LaneCommand) -> String {
     match command {
-        LaneCommand::Argv(argv) => contract::shell_join(argv),
+        LaneCommand::Argv(argv) | LaneCommand::PikaciArgv { argv, .. } => {
+            contract::shell_join(argv)
+        }
         LaneCommand::PikaciTarget(t) => {
             contract::shell_join(std::iter::once("pikaci".to_owned()).chain(contract::run_argv(t)))
         }
@@ -417,22 +419,27 @@ pub async fn run_lane(
         let _ = writeln!(&log, "[pika-news] the lane's worktree is missing");
         return infrastructure("the lane's worktree is missing".into());
     }
-    let pikaci = matches!(spec.command, LaneCommand::PikaciTarget(_));
+    let pikaci = spec.command.is_pikaci();
     let (program, args) = match &spec.command {
-        LaneCommand::Argv(argv) => (argv[0].clone(), argv[1..].to_vec()),
+        LaneCommand::Argv(argv) | LaneCommand::PikaciArgv { argv, .. } => {
+            (argv[0].clone(), argv[1..].to_vec())
+        }
         LaneCommand::PikaciTarget(t) => (spec.pikaci_bin.to_string(), contract::run_argv(t)),
     };
-    let shown_program = if pikaci {
+    let shown_program = if matches!(spec.command, LaneCommand::PikaciTarget(_)) {
         "pikaci"
     } else {
         shown.split(' ').next().unwrap_or("")
     };
     let env = lane_env(&spec);
     // An argv lane runs under the job supervisor, when there is one; a
-    // pikaci lane's jobs are under pikaci's own.
+    // pikaci lane's jobs are under pikaci's own. An argv that runs pikaci
+    // (`nix run .#pikaci -- run T`) is started directly too: the run it
+    // announces must name the lane's child as its owner, and `nix run`
+    // becomes pikaci in the same process.
     let supervisor = match &spec.command {
         LaneCommand::Argv(_) => spec.confinement.supervisor.as_ref(),
-        LaneCommand::PikaciTarget(_) => None,
+        LaneCommand::PikaciTarget(_) | LaneCommand::PikaciArgv { .. } => None,
     };
     // Started through another program, the command is found here first, so
     // a missing one is reported as such.

@@ -320,6 +320,65 @@ async fn a_pikaci_lane_reports_its_run_the_moment_it_starts() {
     );
 }
 
+/// Upstream's lane form: `nix run .#pikaci -- run T` through a `nix` on the
+/// lane's PATH that becomes pikaci (as `nix run` does): run as written with
+/// `--output jsonl` appended and the state root set, read as a pikaci lane.
+#[tokio::test]
+async fn an_argv_that_runs_pikaci_is_a_pikaci_lane() {
+    let env = Env::new();
+    let bin = env.path("nix-bin");
+    std::fs::create_dir(&bin).unwrap();
+    // A fake pikaci (its record names this process) that `nix` execs.
+    let pikaci = env.pikaci(
+        &format!(
+            "echo \"args: $*\" >&2\necho \"state: $PIKACI_STATE_ROOT\" >&2\n\
+             echo '{}'\necho '{}'\nexit 0",
+            started_line(),
+            finished_line()
+        ),
+        secs(30),
+    );
+    std::fs::write(
+        bin.join("nix"),
+        format!(
+            "#!/bin/bash\necho \"nix: $*\" >&2\n\
+             [ \"$1 $2 $3\" = 'run .#pikaci --' ] || exit 7\nshift 3\nexec {} \"$@\"\n",
+            pikaci.pikaci_bin
+        ),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .args(["+x", bin.join("nix").as_str()])
+        .status()
+        .unwrap();
+    let words = ["nix", "run", ".#pikaci", "--", "run", "ci"].map(String::from);
+    let command = LaneCommand::of_argv(&words).unwrap();
+    assert_eq!(command.pikaci_target().map(|t| t.as_str()), Some("ci"));
+    let mut spec = env.spec(command, secs(30));
+    let path = format!("{bin}:{}", std::env::var("PATH").unwrap());
+    spec.parent_env.insert("PATH".into(), path);
+    let mut events = Vec::new();
+    let outcome = run_lane(spec, CancellationToken::new(), |ev| events.push(ev)).await;
+    let text = env.log();
+    assert_eq!(outcome.status, LaneStatus::Passed, "{text}");
+    assert_eq!(
+        outcome.pikaci_run_id.map(|r| r.to_string()).as_deref(),
+        Some(RUN_ID),
+        "{text}"
+    );
+    assert_eq!(events.len(), 2, "{events:?}");
+    assert!(
+        text.starts_with("[pika-news] running: nix run '.#pikaci' -- run ci --output jsonl\n"),
+        "{text}"
+    );
+    assert!(text.contains("args: run ci --output jsonl\n"), "{text}");
+    assert!(text.contains("state: state root\n"), "{text}");
+    assert!(
+        text.contains(&format!("[pikaci] run started: {RUN_ID} · ci\n")),
+        "{text}"
+    );
+}
+
 #[tokio::test]
 async fn a_huge_line_is_logged_and_events_after_it_still_arrive() {
     let env = Env::new();

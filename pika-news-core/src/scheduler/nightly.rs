@@ -1,6 +1,8 @@
-//! Nightly runs: once a day, at the time the default branch's manifest names
-//! (`nightly_schedule_utc`), its `[[nightly.lanes]]` are queued on the
-//! default branch's head, as upstream pika does. One nightly run per slot
+//! Nightly runs: once a day, at the time the default branch's lanes name
+//! (a manifest's `nightly_schedule_utc`, or `[ci] nightly_schedule_utc` of
+//! its pikaci.toml, 08:00 UTC by default), its nightly lanes (a manifest's
+//! `[[nightly.lanes]]`, or the `trigger = "nightly"` targets) are queued on
+//! the default branch's head, as upstream pika does. One nightly run per slot
 //! (today's date at that time, UTC); a server that was down at that time
 //! makes today's run when it next looks, not the missed days'.
 
@@ -10,17 +12,18 @@ use jiff::tz::TimeZone;
 use super::SchedulerError;
 use crate::config::ForgeRepo;
 use crate::db::{Db, NewNightly, NewNightlyLane, NightlyRunId};
-use crate::lanes::git::{BranchHead, CommitId, Git};
-use crate::lanes::manifest::{MANIFEST_PATH, NightlyTime, parse_manifest};
+use crate::lanes::git::{BranchHead, CommitId, Git, HeadAt};
+use crate::lanes::lane_source::{ServerManifest, lanes_of_head};
+use crate::lanes::manifest::NightlyTime;
 
 /// What one look at the nightly schedule found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum NightlyCheck {
     /// The default branch does not exist.
     NoDefaultBranch,
-    /// Its manifest has no nightly lanes (or no manifest).
+    /// Its lane source has no nightly lanes (or it has no lanes).
     NoNightlyLanes,
-    /// Its manifest does not parse (its branch suite says why).
+    /// Its lanes cannot be read (its branch suite says why).
     BadManifest(String),
     /// Today's slot is still to come.
     NotDue {
@@ -61,17 +64,28 @@ enum NightlyPlan {
     At(NightlyTime, Vec<NewNightlyLane>),
 }
 
-/// Reads and parses the manifest at `head`, for its nightly part.
-async fn read_plan(git: &Git, head: &CommitId) -> Result<NightlyPlan, SchedulerError> {
-    let at = head.clone();
-    let Some(text) = git
-        .call(move |g| g.read_file_at(&at, MANIFEST_PATH))
-        .await?
-    else {
-        return Ok(NightlyPlan::NoLanes);
-    };
-    let manifest = match parse_manifest(&text) {
-        Ok(m) => m,
+/// Reads the lanes of `head` from its lane source, for their nightly part.
+async fn read_plan(
+    git: &Git,
+    repo: &ForgeRepo,
+    head: &CommitId,
+) -> Result<NightlyPlan, SchedulerError> {
+    let (at, server) = (head.clone(), repo.lanes_manifest.clone());
+    let sourced = git
+        .call(move |g| {
+            let server = server.as_deref().map(ServerManifest::read);
+            Ok(lanes_of_head(
+                &HeadAt {
+                    git: g,
+                    commit: &at,
+                },
+                server,
+            ))
+        })
+        .await?;
+    let manifest = match sourced {
+        Ok(Some(sourced)) => sourced.manifest,
+        Ok(None) => return Ok(NightlyPlan::NoLanes),
         Err(e) => return Ok(NightlyPlan::Bad(e.to_string())),
     };
     let Some(time) = manifest
@@ -123,7 +137,7 @@ pub(super) async fn schedule_listed_nightly(
     else {
         return Ok(NightlyCheck::NoDefaultBranch);
     };
-    let (time, lanes) = match read_plan(git, head).await? {
+    let (time, lanes) = match read_plan(git, repo, head).await? {
         NightlyPlan::NoLanes => return Ok(NightlyCheck::NoNightlyLanes),
         NightlyPlan::Bad(e) => return Ok(NightlyCheck::BadManifest(e)),
         NightlyPlan::At(time, lanes) => (time, lanes),

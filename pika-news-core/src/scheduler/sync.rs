@@ -2,8 +2,9 @@
 
 use crate::config::ForgeRepo;
 use crate::db::{BranchId, BranchMeta, Db, NewLane, SuiteStatus};
+use crate::lanes::git::HeadAt;
 use crate::lanes::git::{BranchHead, CommitId, Git};
-use crate::lanes::manifest::{MANIFEST_PATH, parse_manifest};
+use crate::lanes::lane_source::{NO_LANES, ServerManifest, SourcedLanes, lanes_of_head};
 
 use super::SchedulerError;
 
@@ -21,8 +22,8 @@ pub struct SyncReport {
 }
 
 /// Looks at every branch head: a head not seen before gets a suite with the
-/// lanes its manifest selects (a manifest error gives a failed suite that says
-/// what is wrong); older suites' unfinished lanes are cancelled; branches
+/// lanes its lane source selects ([`lanes_of_head`]; an error gives a failed
+/// suite that says what is wrong); older suites' unfinished lanes are cancelled; branches
 /// whose ref is gone are closed.
 pub async fn sync_heads(
     db: &Db,
@@ -51,79 +52,78 @@ pub(super) async fn sync_listed_heads(
         }
         let branch = db.upsert_branch(name, commit.as_str()).await?;
         let merge_base = record_meta(db, git, repo, branch, commit).await?;
-        // A head whose manifest cannot be read gets a failed suite saying why;
+        // A head whose lanes cannot be known gets a failed suite saying why;
         // it must not stop the sync of every other branch.
-        let at = commit.clone();
-        let manifest = git.call(move |g| g.read_file_at(&at, MANIFEST_PATH)).await;
-        let suite = match manifest {
+        let (at, server) = (commit.clone(), repo.lanes_manifest.clone());
+        let sourced = git
+            .call(move |g| {
+                let server = server.as_deref().map(ServerManifest::read);
+                Ok(lanes_of_head(
+                    &HeadAt {
+                        git: g,
+                        commit: &at,
+                    },
+                    server,
+                ))
+            })
+            .await?;
+        let suite = match sourced {
             Err(e) => {
-                let message = format!("cannot read {MANIFEST_PATH}: {e}");
-                db.insert_suite(branch, commit.as_str(), SuiteStatus::Failed, Some(&message))
-                    .await?
-            }
-            Ok(None) => {
                 db.insert_suite(
                     branch,
                     commit.as_str(),
-                    SuiteStatus::Passed,
-                    Some("no ci/forge-lanes.toml: nothing to run"),
+                    SuiteStatus::Failed,
+                    Some(&e.to_string()),
                 )
                 .await?
             }
-            Ok(Some(text)) => match parse_manifest(&text) {
-                Err(e) => {
-                    db.insert_suite(
-                        branch,
-                        commit.as_str(),
-                        SuiteStatus::Failed,
-                        Some(&e.to_string()),
-                    )
+            Ok(None) => {
+                db.insert_suite(branch, commit.as_str(), SuiteStatus::Passed, Some(NO_LANES))
                     .await?
-                }
-                Ok(manifest) => {
-                    // The files changed since the merge base: `git diff base...head`
-                    // without working the merge base out again. No merge base (no
-                    // default branch, or no shared history) leaves them unknown,
-                    // as that diff fails then.
-                    let changed = match merge_base {
-                        Some(base) if name != &repo.default_branch => {
-                            let head = commit.clone();
-                            git.call(move |g| g.changed_files_since(Some(&base), &head))
-                                .await
-                                .ok()
-                        }
-                        _ => None,
-                    };
-                    let selected = manifest.select(changed.as_deref());
-                    let status = if selected.is_empty() {
-                        SuiteStatus::Passed
-                    } else {
-                        SuiteStatus::Running
-                    };
-                    let message = selected
-                        .is_empty()
-                        .then_some("no lane matches the changed files");
-                    let suite = db
-                        .insert_suite(branch, commit.as_str(), status, message)
-                        .await?;
-                    for lane in selected {
-                        db.insert_lane_shown(
-                            NewLane {
-                                suite_id: suite,
-                                lane: lane.id.as_str().to_owned(),
-                                title: lane.title.clone(),
-                                concurrency_group: lane.concurrency_group.clone(),
-                                command: serde_json::to_string(&lane.command).ok(),
-                                timeout_secs: lane.timeout_secs,
-                            },
-                            Some(lane.shown_entrypoint()),
-                        )
-                        .await?;
-                        report.lanes += 1;
+            }
+            Ok(Some(SourcedLanes { source, manifest })) => {
+                // The files changed since the merge base: `git diff base...head`
+                // without working the merge base out again. No merge base (no
+                // default branch, or no shared history) leaves them unknown,
+                // as that diff fails then.
+                let changed = match merge_base {
+                    Some(base) if name != &repo.default_branch => {
+                        let head = commit.clone();
+                        git.call(move |g| g.changed_files_since(Some(&base), &head))
+                            .await
+                            .ok()
                     }
-                    suite
+                    _ => None,
+                };
+                let selected = manifest.select(changed.as_deref());
+                let status = if selected.is_empty() {
+                    SuiteStatus::Passed
+                } else {
+                    SuiteStatus::Running
+                };
+                let message = selected
+                    .is_empty()
+                    .then_some("no lane matches the changed files");
+                let suite = db
+                    .insert_suite_from(branch, commit.as_str(), status, message, Some(source))
+                    .await?;
+                for lane in selected {
+                    db.insert_lane_shown(
+                        NewLane {
+                            suite_id: suite,
+                            lane: lane.id.as_str().to_owned(),
+                            title: lane.title.clone(),
+                            concurrency_group: lane.concurrency_group.clone(),
+                            command: serde_json::to_string(&lane.command).ok(),
+                            timeout_secs: lane.timeout_secs,
+                        },
+                        Some(lane.shown_entrypoint()),
+                    )
+                    .await?;
+                    report.lanes += 1;
                 }
-            },
+                suite
+            }
         };
         report.suites += 1;
         report.cancelled += db.cancel_superseded(branch, suite).await?;

@@ -19,6 +19,7 @@ pub use super::compat::dto::{
 };
 use super::lane_view::LaneView;
 use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
+use crate::lanes::lane_source::LaneSource;
 
 /// Every error: `{"error": "..."}`, a message without server paths.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -140,6 +141,13 @@ pub struct Suite {
     pub message: Option<String>,
     /// When it was queued.
     pub created_at: String,
+    /// Where its lanes came from: `head_manifest` (the head's
+    /// `ci/forge-lanes.toml`), `head_pipeline` (the CI targets of the head's
+    /// `pikaci.toml`) or `server_manifest` (the server's `lanes_manifest`);
+    /// absent when no source defined a lane.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "head_pipeline")]
+    pub lane_source: Option<LaneSource>,
     /// Its lane runs, oldest first.
     pub lanes: Vec<LaneRun>,
 }
@@ -152,6 +160,7 @@ impl From<db::Suite> for Suite {
             status: s.status,
             message: s.message,
             created_at: s.created_at,
+            lane_source: s.lane_source,
             lanes: s
                 .lanes
                 .into_iter()

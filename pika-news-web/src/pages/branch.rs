@@ -255,6 +255,9 @@ async fn latest_suite(
         h2 id={ "suite-" (latest.id) } {
             "Run #" (latest.id) " " span.muted { "· head " (short_head(&latest.head)) }
         }
+        @if let Some(source) = latest.lane_source {
+            p.muted.lane-source { "Lanes from " (source.describe()) "." }
+        }
         (lanes)
     }
 }

@@ -33,6 +33,7 @@ fn as_suite(n: &NightlyRun) -> Suite {
         status: n.status,
         message: n.summary.clone(),
         created_at: n.created_at.clone(),
+        lane_source: None,
         lanes: n.lanes.iter().map(|l| l.run.clone()).collect(),
     }
 }

@@ -204,6 +204,7 @@ mod tests {
             status,
             message: None,
             created_at: "2026-03-24T16:00:00Z".into(),
+            lane_source: None,
             lanes,
         }
     }

@@ -86,6 +86,7 @@ impl Forge {
             env_allow: vec![],
             data_dir: DataDir::new(root.join("data")),
             poll_interval_secs: 1,
+            lanes_manifest: None,
         };
         Self {
             _dir: dir,

@@ -21,6 +21,7 @@ mod fifo;
 mod handover;
 mod hostile;
 mod lane_cgroups;
+mod lane_sources;
 mod lists;
 mod login;
 mod memory;

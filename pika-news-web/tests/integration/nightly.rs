@@ -311,3 +311,143 @@ async fn no_default_branch_no_nightly_lanes_or_a_bad_manifest_make_no_nightly_ru
     );
     assert!(f.db.nightlies(10).await.unwrap().is_empty());
 }
+
+/// Today's pika shape: `trigger = "nightly"` targets make the nightly run of
+/// the default branch's head, at upstream's 08:00 UTC unless `[ci]` says;
+/// with none in the tree, the server's manifest gives them.
+#[tokio::test]
+async fn nightly_targets_of_pikaci_toml_make_the_nightly_run_at_eight() {
+    const TARGETS: &str = r#"
+[[job]]
+id = "e2e"
+command = "true"
+
+[[target]]
+id = "pre-merge"
+jobs = ["e2e"]
+ci = { trigger = "branch" }
+
+[[target]]
+id = "nightly_pika"
+title = "nightly-pika"
+jobs = ["e2e"]
+ci = { trigger = "nightly" }
+
+[[target]]
+id = "nightly_android"
+jobs = ["e2e"]
+ci = { trigger = "nightly", concurrency_group = "nightly-android" }
+"#;
+    let f = Forge::new();
+    let git = Git::new(f.bare.clone());
+    f.push("main", &[("pikaci.toml", TARGETS)]);
+    f.clock.set(at("2026-03-24T07:59:00Z"));
+    let now = || pika_news_web::clock::Clock::now(&f.clock);
+    assert_eq!(
+        schedule_due_nightly(&f.db, &git, &f.repo, now())
+            .await
+            .unwrap(),
+        NightlyCheck::NotDue {
+            slot: at("2026-03-24T08:00:00Z")
+        }
+    );
+    f.clock.set(at("2026-03-24T08:00:00Z"));
+    let NightlyCheck::Made { id, .. } = schedule_due_nightly(&f.db, &git, &f.repo, now())
+        .await
+        .unwrap()
+    else {
+        panic!("no nightly run at 08:00");
+    };
+    let run = f.db.nightly(id).await.unwrap().unwrap();
+    assert_eq!(run.head, sh_out(&f, "git rev-parse main"));
+    let lanes: Vec<_> = run
+        .lanes
+        .iter()
+        .map(|l| {
+            (
+                l.run.lane.as_str(),
+                l.run.title.as_str(),
+                l.entrypoint.as_deref().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lanes,
+        [
+            ("nightly_pika", "nightly-pika", "pikaci run nightly_pika"),
+            (
+                "nightly_android",
+                "nightly_android",
+                "pikaci run nightly_android"
+            ),
+        ]
+    );
+    // Each a pikaci lane of its target; the second in its group.
+    let mut commands = Vec::new();
+    while let Some(c) = f.db.claim_lane("me", 60, 10).await.unwrap() {
+        if c.suite_id == run.suite_id {
+            commands.push(serde_json::from_str::<LaneCommand>(&c.command.unwrap()).unwrap());
+        }
+    }
+    assert_eq!(
+        commands,
+        [
+            LaneCommand::PikaciTarget("nightly_pika".parse().unwrap()),
+            LaneCommand::PikaciTarget("nightly_android".parse().unwrap()),
+        ]
+    );
+
+    // `[ci] nightly_schedule_utc` moves the slot.
+    let f = Forge::new();
+    f.push(
+        "main",
+        &[(
+            "pikaci.toml",
+            &format!("[ci]\nnightly_schedule_utc = \"06:15\"\n{TARGETS}"),
+        )],
+    );
+    f.clock.set(at("2026-03-24T06:14:00Z"));
+    let git = Git::new(f.bare.clone());
+    assert_eq!(
+        schedule_due_nightly(
+            &f.db,
+            &git,
+            &f.repo,
+            pika_news_web::clock::Clock::now(&f.clock)
+        )
+        .await
+        .unwrap(),
+        NightlyCheck::NotDue {
+            slot: at("2026-03-24T06:15:00Z")
+        }
+    );
+
+    // No nightly target and no manifest in the tree: the server's manifest.
+    let mut f = Forge::new();
+    let server = f.root.join("server-lanes.toml");
+    std::fs::write(
+        &server,
+        "version = 1\nnightly_schedule_utc = \"03:00\"\n[[nightly.lanes]]\nid = \"nightly_linux\"\ncommand = [\"nix\", \"run\", \".#pikaci\", \"--\", \"run\", \"nightly_linux\"]\n",
+    )
+    .unwrap();
+    f.repo.lanes_manifest = Some(server);
+    f.push("main", &[("README", "no lanes here\n")]);
+    f.clock.set(at("2026-03-24T03:00:00Z"));
+    let git = Git::new(f.bare.clone());
+    let NightlyCheck::Made { id, .. } = schedule_due_nightly(
+        &f.db,
+        &git,
+        &f.repo,
+        pika_news_web::clock::Clock::now(&f.clock),
+    )
+    .await
+    .unwrap() else {
+        panic!("no nightly run from the server's manifest");
+    };
+    let run = f.db.nightly(id).await.unwrap().unwrap();
+    assert_eq!(run.lanes.len(), 1);
+    assert_eq!(
+        run.lanes[0].entrypoint.as_deref(),
+        Some("nix run '.#pikaci' -- run nightly_linux --output jsonl")
+    );
+}

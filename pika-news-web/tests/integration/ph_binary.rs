@@ -50,6 +50,114 @@ fn manifest_check_prints_the_lanes_that_would_run() {
     assert!(text(&out.stdout).contains("would run 10 of 10 branch lanes:"));
 }
 
+/// pika's lanes as upstream dd226e25 defines them, ready for a server that
+/// runs today's pika: upstream's own selection cases give upstream's lanes.
+#[test]
+fn the_example_manifest_for_todays_pika_selects_as_upstream() {
+    let example = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/pika/forge-lanes.toml"
+    );
+    let check = |changed: &[&str]| {
+        let mut args = vec!["manifest", "check", example];
+        for c in changed {
+            args.extend(["--changed", c]);
+        }
+        let out = pika_news(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let branch = stdout
+            .split("nightly lanes (on")
+            .next()
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("  "))
+            .map(|l| l.split_whitespace().next().unwrap().to_owned())
+            .collect::<Vec<_>>();
+        (stdout, branch)
+    };
+    let (all, every) = check(&[]);
+    assert!(
+        all.contains("valid; 12 branch lanes, 5 nightly lanes at 08:00 UTC"),
+        "{all}"
+    );
+    assert_eq!(
+        every,
+        [
+            "pre-merge-agent-contracts",
+            "pre-merge-pika-rust",
+            "pre-merge-notifications",
+            "pre-merge-pikachat-rust",
+            "pre-merge-pikachat-typescript",
+            "pre-merge-pikachat-openclaw-e2e",
+            "pre-merge-pika-followup",
+            "apple_host_sanity",
+            "apple_desktop_compile",
+            "apple_ios_compile",
+            "pre-merge-fixture-rust",
+            "pre-merge-rmp",
+        ]
+    );
+    for (lane, group) in [
+        (
+            "pre-merge-pika-rust",
+            "[group staged-linux:pre-merge-pika-rust]",
+        ),
+        ("apple_desktop_compile", "[group apple-compile]"),
+        ("apple_host_sanity", "[group apple-host]"),
+        ("nightly_pika_ui_android", "[group nightly-android]"),
+        ("nightly_apple_host_bundle", "[group apple-runtime]"),
+    ] {
+        let line = all
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{lane} ")))
+            .unwrap_or_else(|| panic!("{lane}: {all}"));
+        assert!(
+            line.contains(&format!("nix run '.#pikaci' -- run {lane} --output jsonl"))
+                && line.ends_with(group),
+            "{line}"
+        );
+    }
+    assert!(all.contains("  nightly_linux "), "{all}");
+    // Upstream's forge_lanes.rs tests, case by case.
+    let (_, docs) = check(&["docs/testing/ci-selectors.md"]);
+    for lane in [
+        "pre-merge-pika-rust",
+        "pre-merge-pika-followup",
+        "pre-merge-fixture-rust",
+    ] {
+        assert!(docs.iter().any(|l| l == lane), "{lane}: {docs:?}");
+    }
+    for lane in ["pre-merge-notifications", "pre-merge-rmp"] {
+        assert!(!docs.iter().any(|l| l == lane), "{lane}: {docs:?}");
+    }
+    let (_, rust) = check(&["rust/src/lib.rs"]);
+    for lane in [
+        "pre-merge-pika-rust",
+        "pre-merge-pika-followup",
+        "pre-merge-pikachat-rust",
+        "apple_desktop_compile",
+        "apple_ios_compile",
+        "pre-merge-fixture-rust",
+    ] {
+        assert!(rust.iter().any(|l| l == lane), "{lane}: {rust:?}");
+    }
+    for path in [
+        "pikachat-claude/src/access.test.ts",
+        "pikachat-claude/src/channel-runtime.ts",
+        "pikachat-claude/package.json",
+    ] {
+        assert_eq!(
+            check(&[path]).1,
+            ["pre-merge-pikachat-typescript"],
+            "{path}"
+        );
+    }
+    // Where upstream defines its lanes: a change there runs every lane.
+    assert_eq!(check(&["crates/pikaci/src/forge_lanes.rs"]).1, every);
+    assert_eq!(check(&["crates/pikaci/src/targets.rs"]).1, every);
+}
+
 #[test]
 fn manifest_check_names_file_and_line_of_an_error() {
     let dir = tempfile::tempdir().unwrap();

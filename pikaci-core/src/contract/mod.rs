@@ -1,8 +1,9 @@
 //! What other programs may rely on when they run `pikaci`: its exit codes,
 //! the variable naming the state root, the command line that runs a target
 //! with JSONL events, how long it takes to stop (its jobs' grace, and the
-//! grace a program stopping pikaci should give it), and how words are quoted
-//! for a POSIX shell.
+//! grace a program stopping pikaci should give it), how words are quoted
+//! for a POSIX shell, and which argvs run pikaci through a wrapper such as
+//! `nix run .#pikaci --` ([`pikaci_in_argv`]).
 //!
 //! ```
 //! use pikaci_core::contract::{EXIT_JOB_FAILED, STATE_ROOT_ENV, run_argv, shell_join};
@@ -20,6 +21,7 @@ mod exit;
 mod grace;
 mod invoke;
 mod shell;
+mod wrapped;
 
 pub use exit::{
     EXIT_BROKEN_PIPE, EXIT_CODES_HELP, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_JOB_FAILED, EXIT_OK,
@@ -28,3 +30,4 @@ pub use exit::{
 pub use grace::{JOB_KILL_GRACE, PIKACI_STOP_GRACE};
 pub use invoke::{STATE_ROOT_ENV, run_argv};
 pub use shell::{shell_join, shell_quote};
+pub use wrapped::{WrappedPikaci, WrappedPikaciError, pikaci_in_argv};
