@@ -6,6 +6,10 @@
 //!   BIP-340 signature), [`login::Challenges`] (single-use, expiring and
 //!   bounded) and [`login::LoginGate`], which checks a signed login event
 //!   against all of them and says which check failed.
+//! - [`forge`]: merging a branch into the default branch and closing it, in
+//!   the canonical bare repository ([`forge::merge_branch`],
+//!   [`forge::close_branch`]), the [`forge::MergePolicy`] the server enforces,
+//!   and the repository's hooks ([`forge::install_hooks`], [`forge::WakeWatch`]).
 //!
 //! Nothing here binds a port, speaks HTTP or renders HTML: the web crate
 //! calls it.
@@ -24,4 +28,5 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod forge;
 pub mod login;
