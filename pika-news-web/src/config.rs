@@ -1,6 +1,7 @@
 //! `pika-news.toml`: where the service listens, its database, and the forge repository.
 
 use camino::{Utf8Path, Utf8PathBuf};
+use pika_news_core::forge::MergePolicy;
 use pika_news_core::login::Npub;
 use pikaci_core::TomlLocation;
 use serde::Deserialize;
@@ -98,6 +99,8 @@ pub struct ForgeRepo {
     pub data_dir: DataDir,
     /// How often the poller looks for new branch heads, in seconds.
     pub poll_interval_secs: u64,
+    /// Which heads the server merges, and for whom (default `green-or-admin`).
+    pub merge_policy: MergePolicy,
 }
 
 /// What is wrong with a configuration file.
@@ -184,6 +187,8 @@ struct RawForgeRepo {
     data_dir: Option<Utf8PathBuf>,
     #[serde(default = "default_poll")]
     poll_interval_secs: u64,
+    #[serde(default)]
+    merge_policy: MergePolicy,
 }
 
 fn default_poll() -> u64 {
@@ -304,6 +309,7 @@ impl Config {
                     base,
                 )),
                 poll_interval_secs: fr.poll_interval_secs.max(1),
+                merge_policy: fr.merge_policy,
             },
             lanes: LaneSettings {
                 limits: crate::lanes::limits::LaneLimits {

@@ -11,6 +11,8 @@
 //!   shapes every answer has.
 //! - [`live`]: a running job's log as Server-Sent Events, one shared
 //!   follower per log however many clients watch it.
+//! - [`branch_actions::Forge`]: merging and closing branches through the
+//!   server, under the configured merge policy.
 //! - [`ph_session::PhSession`]: the session file upstream's `ph` client reads,
 //!   made from a pika-news token.
 //! - [`serve`]: all of it on a listener the caller bound, until the caller's
@@ -31,6 +33,7 @@
 
 pub mod api;
 mod auth;
+pub mod branch_actions;
 pub mod clock;
 mod config;
 mod data_dir;

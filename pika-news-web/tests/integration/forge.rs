@@ -103,6 +103,7 @@ impl Forge {
             env_allow: vec![],
             data_dir: DataDir::new(root.join("data")),
             poll_interval_secs: 1,
+            merge_policy: Default::default(),
         };
         Self {
             _dir: dir,

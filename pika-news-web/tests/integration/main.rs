@@ -22,6 +22,7 @@ mod hostile;
 mod lane_cgroups;
 mod login;
 mod memory;
+mod merge;
 mod nightly;
 mod no_server_paths;
 mod openapi;

@@ -184,7 +184,7 @@ pub struct BranchSummary {
     pub branch_name: String,
     /// Its head commit's subject (its name until that is known).
     pub title: String,
-    /// `open` or `closed`.
+    /// `open`, `closed` or `merged`.
     pub branch_state: BranchState,
     /// When it last changed.
     pub updated_at: String,
@@ -194,7 +194,7 @@ pub struct BranchSummary {
     pub head_sha: String,
     /// Its merge base with the default branch (empty when there is none).
     pub merge_base_sha: String,
-    /// Always `null`: pika-news does not merge.
+    /// The merge commit, once merged through the server; else `null`.
     #[schema(required = true)]
     pub merge_commit_sha: Option<String>,
     /// Always `pending`: pika-news makes no tutorials.
@@ -407,4 +407,23 @@ pub struct AllowlistChanged {
     pub entry: AllowlistEntry,
     /// Always 0 (upstream's review-inbox backfill; there is none here).
     pub backfilled: u32,
+}
+
+/// `POST {prefix}/api/forge/branch/{branch_id}/merge` and `.../close`
+/// (`BranchActionResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchAction {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The branch.
+    pub branch_id: BranchId,
+    /// The merge commit (a merge); `null` for a close.
+    #[schema(required = true)]
+    pub merge_commit_sha: Option<String>,
+    /// `true` for a close (its ref was deleted); `null` for a merge, as
+    /// upstream answers (a merge deletes the ref too).
+    #[schema(required = true)]
+    pub deleted: Option<bool>,
 }

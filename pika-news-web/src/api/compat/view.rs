@@ -285,7 +285,7 @@ pub(crate) fn branch_summary(
             .or_else(|| newest.map(|s| s.head.clone()))
             .unwrap_or_default(),
         merge_base_sha: meta.merge_base.unwrap_or_default(),
-        merge_commit_sha: None,
+        merge_commit_sha: branch.merge_commit.clone(),
         tutorial_status: TutorialStatus::Pending,
         ci_status,
         error_message,
