@@ -18,6 +18,7 @@ mod errors;
 mod faults;
 mod fifo;
 mod handover;
+mod hooks;
 mod hostile;
 mod lane_cgroups;
 mod login;
