@@ -8,9 +8,7 @@
 
 use std::sync::Arc;
 
-use pika_news_core::forge::{
-    BareRepo, CiVerdict, CommitId, ForgeError, MergePolicy, MergeRequest, Refusal,
-};
+use crate::forge::{BareRepo, CiVerdict, CommitId, ForgeError, MergePolicy, MergeRequest, Refusal};
 
 use crate::db::{BranchEnd, BranchId, BranchState, Db, DbError, SuiteStatus};
 
@@ -160,7 +158,7 @@ impl Forge {
             actor.name.clone(),
         );
         let merged = blocking(move || {
-            pika_news_core::forge::merge_branch(
+            crate::forge::merge_branch(
                 &repo,
                 &MergeRequest {
                     branch: &name,
@@ -186,7 +184,7 @@ impl Forge {
         let _one = self.lock.lock().await;
         let (name, head) = self.open_branch(db, id, "closed").await?;
         let repo = self.repo.clone();
-        blocking(move || pika_news_core::forge::close_branch(&repo, &name, &head)).await??;
+        blocking(move || crate::forge::close_branch(&repo, &name, &head)).await??;
         db.end_branch(id, BranchEnd::Closed).await?;
         Ok(())
     }
