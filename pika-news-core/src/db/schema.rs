@@ -120,6 +120,11 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE branches;
     ALTER TABLE branches_new RENAME TO branches;
     ",
+    // 6: when a running lane's runner last renewed its lease (upstream's
+    // `last_heartbeat_at`).
+    r"
+    ALTER TABLE lanes ADD COLUMN last_heartbeat_at TEXT;
+    ",
 ];
 
 /// Brings the schema up to date in one transaction per step. Foreign keys

@@ -8,6 +8,7 @@
 //!   log viewer ([`viewer`], over a [`window`] of a log read by
 //!   [`log_source`], with line numbers from the [`lines`] index and colours
 //!   from [`ansi`]).
+//! - [`branch_actions`]: the branch's Merge and Close buttons.
 //! - [`session`]: the page cookie, who is looking ([`session::Viewer`]),
 //!   and the lane forms' CSRF check; [`sign_in`]: the form that exchanges a
 //!   token for the cookie (the only way to get it).
@@ -17,6 +18,7 @@
 
 mod ansi;
 pub(crate) mod branch;
+pub(crate) mod branch_actions;
 pub(crate) mod ci;
 mod format;
 mod html;

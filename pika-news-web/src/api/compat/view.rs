@@ -8,6 +8,7 @@ use super::dto::{
     BranchSummary, CiLane, CiLaneExecutionReason, CiLaneFailureKind, CiLaneStatus, CiRun,
     ForgeCiStatus, NightlyDetail, TutorialStatus,
 };
+use super::hints;
 use crate::db::{self, BranchMeta, LaneDetail, LaneStatus, NightlyRun, SuiteDetail, SuiteStatus};
 use crate::lanes::manifest::LaneCommand;
 
@@ -56,7 +57,7 @@ fn execution_reason(d: &LaneDetail) -> Option<CiLaneExecutionReason> {
 }
 
 /// `3d 04h`, `2h 05m`, `1m 02s`, `7s`.
-fn compact(seconds: i64) -> String {
+pub(crate) fn compact(seconds: i64) -> String {
     let s = seconds.max(0);
     let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3_600, (s % 3_600) / 60, s % 60);
     if d > 0 {
@@ -102,15 +103,25 @@ pub(crate) fn ci_lane(d: LaneDetail, log_text: Option<String>, now: Timestamp) -
         .or_else(|| command.as_ref().map(LaneCommand::shown))
         .unwrap_or_else(|| d.run.lane.clone());
     let execution_reason = execution_reason(&d);
+    let status = lane_status(d.run.status);
+    let failure = failure_kind(d.run.status, d.run.failure_kind);
+    let operator_hint = hints::operator_hint(&d, status, execution_reason, failure, now);
+    let last_heartbeat_at = d
+        .last_heartbeat_at
+        .filter(|_| d.run.status == LaneStatus::Running);
     let r = d.run;
     CiLane {
         id: r.id,
         lane_id: r.lane.clone(),
         title: r.title,
         entrypoint,
-        status: lane_status(r.status),
+        status,
+        status_tone: Some(hints::lane_tone(status)),
+        is_failed: Some(status == CiLaneStatus::Failed),
         execution_reason,
-        failure_kind: failure_kind(r.status, r.failure_kind),
+        execution_reason_label: execution_reason.map(hints::reason_label),
+        failure_kind: failure,
+        failure_kind_label: failure.map(hints::failure_label),
         pikaci_run_id: r.pikaci_run_id,
         pikaci_target_id: command
             .as_ref()
@@ -128,7 +139,9 @@ pub(crate) fn ci_lane(d: LaneDetail, log_text: Option<String>, now: Timestamp) -
         created_at: r.created_at,
         started_at: r.started_at,
         finished_at: r.finished_at,
+        last_heartbeat_at,
         lease_expires_at: d.lease_expires_at,
+        operator_hint,
         suite_id: r.suite_id,
         lane: r.lane,
         attempts: r.attempts,
@@ -204,6 +217,7 @@ pub(crate) fn ci_run(s: SuiteDetail, now: Timestamp) -> CiRun {
         id: s.id,
         source_head_sha: s.head,
         status,
+        status_tone: Some(hints::run_tone(status)),
         lane_count: s.lanes.len(),
         rerun_of_run_id: None,
         timing_summary: timing_summary(
