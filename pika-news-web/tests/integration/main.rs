@@ -32,6 +32,7 @@ mod pages_browser;
 mod ph_binary;
 mod ph_client;
 mod ph_compat;
+mod ph_git;
 mod pikaci_logs;
 mod prefixes;
 mod raw_logs;
