@@ -1,11 +1,11 @@
 //! `git` on the canonical bare repository, and the names it is given.
 
-use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use super::ForgeError;
+use super::commit::CommitId;
 
 /// How much of git's stderr an error keeps.
 const MAX_STDERR: usize = 2000;
@@ -23,31 +23,6 @@ const GIT_ENV_OVERRIDES: &[&str] = &[
     "GIT_CEILING_DIRECTORIES",
     "GIT_QUARANTINE_PATH",
 ];
-
-/// A full commit id (40 or 64 lowercase hex digits).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct CommitId(String);
-
-impl CommitId {
-    /// Validates a commit id; `None` for anything else.
-    pub fn parse(s: &str) -> Option<Self> {
-        ((s.len() == 40 || s.len() == 64)
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
-        .then(|| Self(s.to_owned()))
-    }
-
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for CommitId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.pad(&self.0)
-    }
-}
 
 /// Whether `name` is a branch name safe to put in a ref and in a line of
 /// `git update-ref --stdin` (no whitespace or control characters, no `..`,
@@ -185,20 +160,6 @@ mod tests {
             "a\tb",
         ] {
             assert!(!valid_branch_name(bad), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn commit_ids_are_full_lowercase_hex() {
-        assert!(CommitId::parse(&"a".repeat(40)).is_some());
-        assert!(CommitId::parse(&"0".repeat(64)).is_some());
-        for bad in [
-            "A".repeat(40),
-            "a".repeat(39),
-            "g".repeat(40),
-            String::new(),
-        ] {
-            assert!(CommitId::parse(&bad).is_none(), "{bad}");
         }
     }
 }

@@ -11,9 +11,9 @@ pub enum ForgeError {
         /// The branch.
         branch: String,
         /// The head the caller expected.
-        expected: crate::forge::CommitId,
+        expected: super::commit::CommitId,
         /// Where the ref is now (`None`: deleted).
-        found: Option<crate::forge::CommitId>,
+        found: Option<super::commit::CommitId>,
     },
     /// The default branch does not exist.
     #[error("the default branch `{0}` does not exist")]

@@ -2,7 +2,8 @@
 //! refs moved only in transactions whose old values are checked.
 
 use super::ForgeError;
-use super::bare::{BareRepo, CommitId, git_failed, valid_branch_name};
+use super::bare::{BareRepo, git_failed, valid_branch_name};
+use super::commit::CommitId;
 
 /// What to merge.
 #[derive(Debug, Clone)]

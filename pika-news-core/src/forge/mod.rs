@@ -14,6 +14,7 @@
 //!   [`WakeWatch`] turns into a scheduler wake-up).
 
 mod bare;
+mod commit;
 mod error;
 mod hooks;
 mod merge;
@@ -22,7 +23,8 @@ mod policy;
 mod tests;
 mod wake;
 
-pub use bare::{BareRepo, CommitId, valid_branch_name};
+pub use bare::{BareRepo, valid_branch_name};
+pub use commit::CommitId;
 pub use error::ForgeError;
 pub use hooks::{InstalledHooks, install_hooks};
 pub use merge::{MergeOutcome, MergeRequest, close_branch, merge_branch, merge_branch_observed};

@@ -51,7 +51,7 @@ pub(crate) fn failure_label(kind: CiLaneFailureKind) -> &'static str {
 fn age(from: &str, now: Timestamp) -> Option<(i64, String)> {
     let from: Timestamp = from.parse().ok()?;
     let secs = (now.as_second() - from.as_second()).max(0);
-    Some((secs, super::view::compact(secs)))
+    Some((secs, compact(secs)))
 }
 
 /// Where the lane is, in one line.
@@ -118,5 +118,20 @@ pub(crate) fn operator_hint(
             Some(r.message.clone().unwrap_or_else(|| "cancelled".to_owned()))
         }
         CiLaneStatus::Success => None,
+    }
+}
+
+/// `3d 04h`, `2h 05m`, `1m 02s`, `7s`.
+pub(crate) fn compact(seconds: i64) -> String {
+    let s = seconds.max(0);
+    let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3_600, (s % 3_600) / 60, s % 60);
+    if d > 0 {
+        format!("{d}d {h:02}h")
+    } else if h > 0 {
+        format!("{h}h {m:02}m")
+    } else if m > 0 {
+        format!("{m}m {sec:02}s")
+    } else {
+        format!("{sec}s")
     }
 }

@@ -8,7 +8,7 @@ use super::dto::{
     BranchSummary, CiLane, CiLaneExecutionReason, CiLaneFailureKind, CiLaneStatus, CiRun,
     ForgeCiStatus, NightlyDetail, TutorialStatus,
 };
-use super::hints;
+use super::hints::{self, compact};
 use crate::db::{self, BranchMeta, LaneDetail, LaneStatus, NightlyRun, SuiteDetail, SuiteStatus};
 use crate::lanes::manifest::LaneCommand;
 
@@ -53,21 +53,6 @@ fn execution_reason(d: &LaneDetail) -> Option<CiLaneExecutionReason> {
         }
         LaneStatus::Queued => Some(CiLaneExecutionReason::Queued),
         LaneStatus::Passed | LaneStatus::Failed | LaneStatus::Cancelled => None,
-    }
-}
-
-/// `3d 04h`, `2h 05m`, `1m 02s`, `7s`.
-pub(crate) fn compact(seconds: i64) -> String {
-    let s = seconds.max(0);
-    let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3_600, (s % 3_600) / 60, s % 60);
-    if d > 0 {
-        format!("{d}d {h:02}h")
-    } else if h > 0 {
-        format!("{h}h {m:02}m")
-    } else if m > 0 {
-        format!("{m}m {sec:02}s")
-    } else {
-        format!("{sec}s")
     }
 }
 
