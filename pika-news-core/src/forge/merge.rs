@@ -114,6 +114,17 @@ pub fn close_branch(
     branch: &str,
     expected_head: &CommitId,
 ) -> Result<(), ForgeError> {
+    close_branch_observed(repo, branch, expected_head, || {})
+}
+
+/// [`close_branch`], calling `before_publish` just before the ref
+/// transaction (the seam where a test pushes concurrently).
+pub fn close_branch_observed(
+    repo: &BareRepo,
+    branch: &str,
+    expected_head: &CommitId,
+    before_publish: impl FnOnce(),
+) -> Result<(), ForgeError> {
     check_name(branch)?;
     let found = repo.branch_head(branch)?;
     if found.as_ref() != Some(expected_head) {
@@ -123,8 +134,17 @@ pub fn close_branch(
             found,
         });
     }
+    before_publish();
     let script = format!("start\ndelete refs/heads/{branch} {expected_head}\nprepare\ncommit\n");
-    transaction(repo, &script, branch, branch)
+    match transaction(repo, &script, branch, branch) {
+        // A push between the read above and the transaction: say where it is now.
+        Err(ForgeError::Raced { .. }) => Err(ForgeError::HeadMoved {
+            branch: branch.to_owned(),
+            expected: expected_head.clone(),
+            found: repo.branch_head(branch)?,
+        }),
+        other => other,
+    }
 }
 
 /// The merged tree, or the conflicting paths.

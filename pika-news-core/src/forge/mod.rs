@@ -27,6 +27,9 @@ pub use bare::{BareRepo, valid_branch_name};
 pub use commit::CommitId;
 pub use error::ForgeError;
 pub use hooks::{InstalledHooks, install_hooks};
-pub use merge::{MergeOutcome, MergeRequest, close_branch, merge_branch, merge_branch_observed};
+pub use merge::{
+    MergeOutcome, MergeRequest, close_branch, close_branch_observed, merge_branch,
+    merge_branch_observed,
+};
 pub use policy::{CiVerdict, MergePolicy, Refusal};
 pub use wake::{WAKE_FILE, WakeWatch};

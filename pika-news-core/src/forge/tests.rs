@@ -235,6 +235,23 @@ fn close_deletes_the_ref_only_where_it_was() {
 }
 
 #[test]
+fn a_push_during_a_close_is_kept() {
+    let r = Repos::new();
+    let head = r.branch("feature/x", "b", "one\n");
+    let mut pushed = None;
+    let err = close_branch_observed(&r.bare, "feature/x", &head, || {
+        pushed = Some(r.commit("b", "two\n", "pushed meanwhile"));
+        git(&r.work, &["push", "-q", "origin", "feature/x"]);
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, ForgeError::HeadMoved { found, .. } if *found == pushed),
+        "{err}"
+    );
+    assert_eq!(r.head("feature/x"), pushed, "the pushed commit is kept");
+}
+
+#[test]
 fn names_that_could_inject_ref_commands_are_refused() {
     let r = Repos::new();
     let head = r.head("master").unwrap();
