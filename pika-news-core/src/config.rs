@@ -1,5 +1,6 @@
 //! `pika-news.toml`: where the service listens, its database, and the forge repository.
 
+use crate::forge::MergePolicy;
 use crate::login::Npub;
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::TomlLocation;
@@ -102,6 +103,8 @@ pub struct ForgeRepo {
     /// (no `ci/forge-lanes.toml`, no pikaci.toml target with a CI trigger),
     /// read for each new head.
     pub lanes_manifest: Option<Utf8PathBuf>,
+    /// Which heads the server merges, and for whom (default `green-or-admin`).
+    pub merge_policy: MergePolicy,
 }
 
 /// What is wrong with a configuration file.
@@ -189,6 +192,8 @@ struct RawForgeRepo {
     #[serde(default = "default_poll")]
     poll_interval_secs: u64,
     lanes_manifest: Option<Utf8PathBuf>,
+    #[serde(default)]
+    merge_policy: MergePolicy,
 }
 
 fn default_poll() -> u64 {
@@ -310,6 +315,7 @@ impl Config {
                 )),
                 poll_interval_secs: fr.poll_interval_secs.max(1),
                 lanes_manifest: fr.lanes_manifest.map(|p| absolute(&p, base)),
+                merge_policy: fr.merge_policy,
             },
             lanes: LaneSettings {
                 limits: crate::lanes::limits::LaneLimits {

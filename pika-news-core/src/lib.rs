@@ -17,6 +17,12 @@
 //!   against all of them and says which check failed, and [`login::Logins`]:
 //!   who may log in, with which role.
 //! - [`ph_session`]: the session file upstream's `ph` client reads.
+//! - [`forge`]: merging a branch into the default branch and closing it, in
+//!   the canonical bare repository ([`forge::merge_branch`],
+//!   [`forge::close_branch`]), the [`forge::MergePolicy`] the server enforces,
+//!   and the repository's hooks ([`forge::install_hooks`], [`forge::WakeWatch`]);
+//!   [`branch_actions::Forge`] does a merge or close for the service: the
+//!   branch's row and CI decide, the repository changes, the row records it.
 //!
 //! Nothing here binds a port, speaks HTTP or renders HTML: the web crate
 //! calls it.
@@ -35,10 +41,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod branch_actions;
 pub mod clock;
 pub mod config;
 pub mod data_dir;
 pub mod db;
+pub mod forge;
 pub mod http_limits;
 pub mod lanes;
 pub mod login;

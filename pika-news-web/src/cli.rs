@@ -36,6 +36,9 @@ enum Command {
     /// Manage who may log in with `ph login` (a Nostr key, NIP-98 style).
     #[command(subcommand)]
     Npub(NpubCommand),
+    /// The canonical repository's hooks.
+    #[command(subcommand)]
+    Hooks(HooksCommand),
     /// Check a lane manifest (ci/forge-lanes.toml) before pushing it, or
     /// see a head's lanes and where they come from.
     #[command(subcommand)]
@@ -54,6 +57,20 @@ enum GenerateCommand {
     },
     /// The man page (roff).
     Man,
+}
+
+#[derive(Debug, Subcommand)]
+enum HooksCommand {
+    /// Write the `update` hook (pushes that move or delete the default
+    /// branch are refused: it changes by merges through the server) and the
+    /// `post-receive` hook (each push wakes the scheduler at once) into the
+    /// canonical bare repository, replacing any there. Run it again after
+    /// changing `default_branch`.
+    Install {
+        /// The configuration file.
+        #[arg(long, value_name = "FILE")]
+        config: Utf8PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -270,6 +287,22 @@ fn default_base_url(config: &Config) -> String {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Hooks(HooksCommand::Install { config }) => {
+            let cfg = Config::load(&config)?;
+            let repo = &cfg.forge_repo;
+            let hooks = pika_news_core::forge::install_hooks(
+                &pika_news_core::forge::BareRepo::new(repo.canonical_git_dir.as_std_path()),
+                &repo.default_branch,
+            )
+            .with_context(|| format!("installing hooks in {}", repo.canonical_git_dir))?;
+            println!("wrote {}", hooks.update.display());
+            println!("wrote {}", hooks.post_receive.display());
+            println!(
+                "direct pushes to {} are now refused; each push wakes the scheduler",
+                repo.default_branch
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Manifest(ManifestCommand::Check {
             file,
             repo,

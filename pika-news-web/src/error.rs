@@ -110,3 +110,25 @@ impl From<DbError> for ApiError {
         }
     }
 }
+
+impl From<crate::branch_actions::BranchActionError> for ApiError {
+    fn from(e: crate::branch_actions::BranchActionError) -> Self {
+        use crate::branch_actions::BranchActionError as E;
+        match e {
+            E::NotFound(_) => Self::NotFound(e.to_string()),
+            E::NotOpen { .. } | E::DefaultBranch(_) | E::Unseen { .. } | E::Refused(_) => {
+                Self::Conflict(e.to_string())
+            }
+            E::Forge(f) if f.is_conflict() => Self::Conflict(f.to_string()),
+            E::Forge(pika_news_core::forge::ForgeError::InvalidName(_)) => {
+                Self::Conflict(e.to_string())
+            }
+            E::Db(d) => d.into(),
+            E::Forge(_) | E::Task(_) => {
+                // git's own words may name the repository's path: logged only.
+                tracing::error!(error = %e, "a merge or close failed");
+                Self::Internal("the repository could not be changed; nothing was".into())
+            }
+        }
+    }
+}

@@ -16,6 +16,8 @@
 //!   has. The pages are templates beside them.
 //! - [`live`]: a running job's log as Server-Sent Events, one shared
 //!   follower per log however many clients watch it.
+//! - [`branch_actions::Forge`]: merging and closing branches through the
+//!   server, under the configured merge policy.
 //! - [`ph_session::PhSession`]: the session file upstream's `ph` client reads,
 //!   made from a pika-news token.
 //! - [`serve`]: all of it on a listener the caller bound, until the caller's
@@ -51,7 +53,7 @@ mod watch;
 
 // The service's logic without HTTP lives in pika-news-core; these names
 // keep its modules where this crate's code and its embedders found them.
-pub use pika_news_core::{clock, db, lanes, ph_session, sandbox, scheduler};
+pub use pika_news_core::{branch_actions, clock, db, lanes, ph_session, sandbox, scheduler};
 use pika_news_core::{config, data_dir, login};
 
 pub use api::{HeavyReads, MAX_SERVED_RECORD_BYTES, RouteDoc};

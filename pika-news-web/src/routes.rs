@@ -11,7 +11,7 @@ use axum::routing::{MethodFilter, on};
 pub use crate::auth::Access;
 use crate::state::AppState;
 
-use crate::api::compat::{actions, dto as compat_dto, meta as compat_meta, nightly};
+use crate::api::compat::{actions, branch_end, dto as compat_dto, meta as compat_meta, nightly};
 use crate::api::dto;
 use crate::api::openapi::{self, Answer, Method, ParamKind, RouteDoc, path, query};
 use crate::api::{
@@ -300,6 +300,30 @@ routes! {
             path("run_id", ParamKind::RowId, "One of the branch's suites (a ci_runs id)"),
         ],
         answer: Answer::json::<dto::RecoverDone>("How many lanes were requeued"),
+    }
+    Post "/git/api/forge/branch/{branch_id}/merge" => branch_end::merge {
+        access: Write,
+        summary: "`ph merge`: merge the branch's head into the default branch (a merge commit; the branch ref deleted, in one atomic ref update). `[forge_repo] merge_policy` decides: `green` (its newest suite passed, for this very head), `green-or-admin` (the default: green, or any head for an admin, which is what `ph merge --force` by an admin relies on) or `any`. 409 with the reason for a refused, conflicting (naming the paths), moved or not open branch; nothing is changed then. The body is not read",
+        params: [path("branch_id", ParamKind::RowId, "The branch")],
+        answer: Answer::json::<compat_dto::BranchAction>("`{status, branch_id, merge_commit_sha, deleted: null}`"),
+    }
+    Post "/git/api/forge/branch/{branch_id}/close" => branch_end::close {
+        access: Write,
+        summary: "`ph close`: delete the branch's ref (only if still at the head pika-news saw), mark it closed and cancel its queued and running lanes. 409 for a moved or not open branch",
+        params: [path("branch_id", ParamKind::RowId, "The branch")],
+        answer: Answer::json::<compat_dto::BranchAction>("`{status, branch_id, merge_commit_sha: null, deleted: true}`"),
+    }
+    Post "/git/branch/{branch_id}/merge" => branch_end::merge {
+        access: Write,
+        summary: "The branch page's Merge button (upstream's form route): as the API's merge. From a page: a form post with the page cookie and its csrf field, answered with 303 to the form's `back` page (the branch page)",
+        params: [path("branch_id", ParamKind::RowId, "The branch")],
+        answer: Answer::json::<compat_dto::BranchAction>("To a bearer token, as the API's merge"),
+    }
+    Post "/git/branch/{branch_id}/close" => branch_end::close {
+        access: Write,
+        summary: "The branch page's Close button (upstream's form route): as the API's close. From a page: a form post with the page cookie and its csrf field, answered with 303 to the form's `back` page (the branch page)",
+        params: [path("branch_id", ParamKind::RowId, "The branch")],
+        answer: Answer::json::<compat_dto::BranchAction>("To a bearer token, as the API's close"),
     }
     Get "/git/api/forge/nightly" => nightly::list {
         access: Read,

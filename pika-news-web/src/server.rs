@@ -101,12 +101,36 @@ pub async fn serve(
         .with_waker(scheduler.waker())
         .with_data_dir(repo.data_dir.clone())
         .with_repo(repo.repo.clone(), repo.default_branch.clone())
+        .with_forge(crate::branch_actions::Forge::new(
+            repo.canonical_git_dir.as_std_path(),
+            &repo.default_branch,
+            repo.merge_policy,
+        ))
         .with_logins(crate::login::Logins::new(
             pika_news_core::login::LoginPolicy {
                 public_url: config.public_url.as_ref().map(|u| u.as_str().to_owned()),
             },
             config.bootstrap_admin_npubs.iter().copied(),
         ));
+    // The post-receive hook (`pika-news hooks install`) writes a file in the
+    // git folder after each push: the scheduler looks at once instead of at
+    // its next poll.
+    let push_watch = match pika_news_core::forge::WakeWatch::new(
+        repo.canonical_git_dir.as_std_path(),
+    ) {
+        Ok(mut watch) => {
+            let waker = scheduler.waker();
+            Some(tokio::spawn(async move {
+                while watch.pushed().await.is_ok() {
+                    waker.notify_one();
+                }
+            }))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "pushes are seen at the next poll: the git folder cannot be watched");
+            None
+        }
+    };
     let stop_lanes = CancellationToken::new();
     let scheduler_task = tokio::spawn(scheduler.run(stop_lanes.clone()));
     if let Ok(addr) = listener.local_addr() {
@@ -130,6 +154,9 @@ pub async fn serve(
     .await;
     tracing::info!("shutting down");
     stop_lanes.cancel();
+    if let Some(watch) = push_watch {
+        watch.abort();
+    }
     let _ = scheduler_task.await;
     served.map_err(ServeError::Http)
 }

@@ -73,6 +73,8 @@ pub struct StateFields {
     pub default_branch: String,
     /// `ph login`: its challenges, and who may log in.
     pub logins: Arc<Logins>,
+    /// The repository merges and closes change (none: those routes answer 404).
+    pub forge: Option<crate::branch_actions::Forge>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -110,6 +112,7 @@ impl AppState {
             repo: String::new(),
             default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
             logins: Arc::default(),
+            forge: None,
         }))
     }
 
@@ -155,6 +158,12 @@ impl AppState {
     /// server's public address is https).
     pub fn with_secure_cookies(mut self, secure: bool) -> Self {
         self.secure_cookies = secure;
+        self
+    }
+
+    /// The same state, merging and closing branches of `forge`.
+    pub fn with_forge(mut self, forge: crate::branch_actions::Forge) -> Self {
+        self.forge = Some(forge);
         self
     }
 

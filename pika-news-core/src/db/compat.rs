@@ -35,6 +35,10 @@ pub struct LaneDetail {
     pub lease_expires_at: Option<String>,
     /// Whether another lane of its concurrency group is running now.
     pub group_busy: bool,
+    /// For a queued lane whose group is busy: the running lane holding it.
+    pub group_holder: Option<LaneRunId>,
+    /// When its runner last renewed its lease (or claimed it).
+    pub last_heartbeat_at: Option<String>,
 }
 
 /// A branch's suite with its lanes in detail.
@@ -112,7 +116,10 @@ fn detail_columns() -> String {
     format!(
         "{base}, l.entrypoint, l.command, l.concurrency_group, l.retry_count, l.rerun_of, l.lease_expires_at,
          (l.status = 'queued' AND l.concurrency_group IS NOT NULL AND EXISTS (
-            SELECT 1 FROM lanes r WHERE r.status = 'running' AND r.concurrency_group = l.concurrency_group))"
+            SELECT 1 FROM lanes r WHERE r.status = 'running' AND r.concurrency_group = l.concurrency_group)),
+         (SELECT r.id FROM lanes r WHERE l.status = 'queued' AND r.status = 'running'
+            AND r.concurrency_group = l.concurrency_group ORDER BY r.id LIMIT 1),
+         l.last_heartbeat_at"
     )
 }
 
@@ -126,6 +133,8 @@ fn detail_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<LaneDetail> {
         rerun_of: r.get(16)?,
         lease_expires_at: r.get(17)?,
         group_busy: r.get(18)?,
+        group_holder: r.get(19)?,
+        last_heartbeat_at: r.get(20)?,
     })
 }
 

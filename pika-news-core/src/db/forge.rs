@@ -17,10 +17,12 @@ pub struct Branch {
     pub name: String,
     /// The head commit last seen.
     pub head: Option<String>,
-    /// `open`, or `closed` once its ref is gone.
+    /// `open`, `closed` once its ref is gone, or `merged` by the server.
     pub state: BranchState,
     /// When it last changed.
     pub updated_at: String,
+    /// The merge commit, once merged through the server.
+    pub merge_commit: Option<String>,
 }
 
 /// The CI suite of one branch head.
@@ -140,6 +142,7 @@ pub(super) fn branch_from(r: &Row<'_>) -> rusqlite::Result<Branch> {
         head: r.get(2)?,
         state: r.get(3)?,
         updated_at: r.get(4)?,
+        merge_commit: r.get(5)?,
     })
 }
 
@@ -150,7 +153,7 @@ impl Db {
         self.call(move |c| {
             c.execute(
                 "INSERT INTO branches (name, head, state, updated_at) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (name) DO UPDATE SET head = excluded.head, state = excluded.state, updated_at = excluded.updated_at",
+                 ON CONFLICT (name) DO UPDATE SET head = excluded.head, state = excluded.state, updated_at = excluded.updated_at, merge_commit = NULL",
                 params![name, head, BranchState::Open, now],
             )?;
             Ok(c.query_row("SELECT id FROM branches WHERE name = ?1", [&name], |r| r.get(0))?)
@@ -162,7 +165,7 @@ impl Db {
     pub async fn branch(&self, id: BranchId) -> Result<Option<Branch>, DbError> {
         self.call(move |c| {
             Ok(c.query_row(
-                "SELECT id, name, head, state, updated_at FROM branches WHERE id = ?1",
+                "SELECT id, name, head, state, updated_at, merge_commit FROM branches WHERE id = ?1",
                 [id],
                 branch_from,
             )
@@ -176,7 +179,7 @@ impl Db {
         let name = name.to_owned();
         self.call(move |c| {
             Ok(c.query_row(
-                "SELECT id, name, head, state, updated_at FROM branches WHERE name = ?1",
+                "SELECT id, name, head, state, updated_at, merge_commit FROM branches WHERE name = ?1",
                 [name],
                 branch_from,
             )

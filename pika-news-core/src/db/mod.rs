@@ -7,6 +7,7 @@
 //! error. Every timestamp written comes from the [`Clock`] the database was
 //! opened with, so tests move time instead of sleeping or editing rows.
 
+mod branch_end;
 mod compat;
 mod forge;
 mod listing;
@@ -28,6 +29,7 @@ use jiff::Timestamp;
 use pikaci_core::{Clock, SystemClock};
 use rusqlite::Connection;
 
+pub use branch_end::BranchEnd;
 pub use compat::{BranchMeta, LaneDetail, LaneScope, SuiteDetail};
 pub use forge::{Branch, Lane, NewLane, Suite};
 pub use listing::{DEFAULT_PAGE, MAX_PAGE, Page};

@@ -36,22 +36,22 @@ fn suite_from(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<Suite>> {
 
 impl Db {
     /// Every branch (at most 500, the most recently active first: open ones
-    /// before closed ones) with its newest suite and that suite's lanes.
+    /// before closed and merged ones) with its newest suite and that suite's lanes.
     pub async fn branch_overview(&self) -> Result<Vec<BranchOverview>, DbError> {
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT b.id, b.name, b.head, b.state, b.updated_at,
+                "SELECT b.id, b.name, b.head, b.state, b.updated_at, b.merge_commit,
                         s.id, s.head, s.status, s.message, s.created_at
                  FROM branches b
                  LEFT JOIN suites s ON s.id = (SELECT MAX(id) FROM suites WHERE branch_id = b.id AND {BRANCH_SUITE})
-                 ORDER BY b.state = 'closed', COALESCE(s.created_at, b.updated_at) DESC, b.id DESC
+                 ORDER BY b.state <> 'open', COALESCE(s.created_at, b.updated_at) DESC, b.id DESC
                  LIMIT ?1"
             ))?;
             let mut rows = stmt
                 .query_map([MAX_BRANCHES as i64], |r| {
                     Ok(BranchOverview {
                         branch: branch_from(r)?,
-                        latest: suite_from(r, 5)?,
+                        latest: suite_from(r, 6)?,
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;

@@ -93,7 +93,7 @@ impl Db {
             let fencing_token = fence + 1;
             tx.execute(
                 "UPDATE lanes SET status = 'running', lease_owner = ?2, lease_expires_at = ?3, fencing_token = ?4,
-                   attempts = attempts + 1, started_at = ?5, finished_at = NULL, failure_kind = NULL, message = NULL,
+                   last_heartbeat_at = ?5, attempts = attempts + 1, started_at = ?5, finished_at = NULL, failure_kind = NULL, message = NULL,
                    pikaci_run_id = NULL
                  WHERE id = ?1",
                 params![lane_id, owner, until, fencing_token, now],
@@ -111,11 +111,11 @@ impl Db {
         fence: i64,
         lease_secs: u64,
     ) -> Result<bool, DbError> {
-        let until = self.lease_until(lease_secs);
+        let (until, now) = (self.lease_until(lease_secs), self.now_text());
         self.call(move |c| {
             let n = c.execute(
-                "UPDATE lanes SET lease_expires_at = ?3 WHERE id = ?1 AND fencing_token = ?2 AND status = 'running'",
-                params![lane_id, fence, until],
+                "UPDATE lanes SET lease_expires_at = ?3, last_heartbeat_at = ?4 WHERE id = ?1 AND fencing_token = ?2 AND status = 'running'",
+                params![lane_id, fence, until, now],
             )?;
             Ok(n == 1)
         })

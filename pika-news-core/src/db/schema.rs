@@ -1,6 +1,6 @@
 //! Versioned migrations, tracked with `PRAGMA user_version`.
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension as _};
 
 use super::DbError;
 
@@ -106,21 +106,68 @@ const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE suites ADD COLUMN lane_source TEXT;
     ",
+    // 6: a branch can be merged through the server: the state `merged` and
+    // the merge commit. SQLite cannot change a CHECK, so the table is rebuilt
+    // (SQLite's documented procedure; foreign keys are off meanwhile, see
+    // `migrate`).
+    r"
+    CREATE TABLE branches_new (
+        id            INTEGER PRIMARY KEY,
+        name          TEXT NOT NULL UNIQUE,
+        head          TEXT,
+        state         TEXT NOT NULL DEFAULT 'open' CHECK (state IN ('open', 'closed', 'merged')),
+        updated_at    TEXT NOT NULL,
+        title         TEXT,
+        merge_base    TEXT,
+        merge_commit  TEXT
+    );
+    INSERT INTO branches_new (id, name, head, state, updated_at, title, merge_base)
+        SELECT id, name, head, state, updated_at, title, merge_base FROM branches;
+    DROP TABLE branches;
+    ALTER TABLE branches_new RENAME TO branches;
+    ",
+    // 7: when a running lane's runner last renewed its lease (upstream's
+    // `last_heartbeat_at`).
+    r"
+    ALTER TABLE lanes ADD COLUMN last_heartbeat_at TEXT;
+    ",
 ];
 
-/// Brings the schema up to date in one transaction per step.
+/// Brings the schema up to date in one transaction per step. Foreign keys
+/// are off while it runs (a step that rebuilds a table must not cascade the
+/// drop of the old one) and each step checks them before it commits.
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), DbError> {
     let version: usize = conn
         .pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))?
         .try_into()
         .unwrap_or(0);
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
-        tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
+    if version >= MIGRATIONS.len() {
+        return Ok(());
     }
-    Ok(())
+    let enforced: bool = conn.pragma_query_value(None, "foreign_keys", |r| r.get(0))?;
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = (|| {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+            let tx = conn.transaction()?;
+            tx.execute_batch(sql)?;
+            let broken: Option<String> = tx
+                .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+                .optional()?;
+            if let Some(table) = broken {
+                return Err(DbError::Conflict(format!(
+                    "migration {} breaks a foreign key of table {table}",
+                    i + 1
+                )));
+            }
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+            tx.commit()?;
+        }
+        Ok(())
+    })();
+    if enforced {
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+    }
+    result
 }
 
 #[cfg(test)]
@@ -141,5 +188,53 @@ mod tests {
             [],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn the_branches_rebuild_keeps_rows_and_their_suites() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        // Up to version 4, with a branch and a suite of it.
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(4) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO branches (id, name, head, state, updated_at, title) VALUES (7, 'f', 'h', 'closed', 't', 'T');
+             INSERT INTO suites (branch_id, head, status, created_at) VALUES (7, 'h', 'passed', 't');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let row: (String, String, Option<String>) = conn
+            .query_row(
+                "SELECT name, state, title FROM branches WHERE id = 7",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap();
+        assert_eq!(row, ("f".into(), "closed".into(), Some("T".into())));
+        let suites: i64 = conn
+            .query_row("SELECT count(*) FROM suites WHERE branch_id = 7", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(suites, 1, "the rebuild did not cascade");
+        let on: bool = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert!(on);
+        conn.execute(
+            "UPDATE branches SET state = 'merged', merge_commit = 'c' WHERE id = 7",
+            [],
+        )
+        .unwrap();
+        // Deleting the branch still cascades to its suites: the key follows the new table.
+        conn.execute("DELETE FROM branches WHERE id = 7", [])
+            .unwrap();
+        let suites: i64 = conn
+            .query_row("SELECT count(*) FROM suites", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(suites, 0);
     }
 }

@@ -140,12 +140,14 @@ vocabulary! {
 }
 
 vocabulary! {
-    /// Whether a branch's ref still exists.
+    /// Whether a branch's ref still exists, and how it ended.
     BranchState ("branch state") {
         /// The ref exists.
         Open = "open",
-        /// The ref is gone.
+        /// The ref is gone: closed through the server, or deleted by a push.
         Closed = "closed",
+        /// Merged into the default branch through the server (its ref deleted).
+        Merged = "merged",
     }
 }
 

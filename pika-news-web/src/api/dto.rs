@@ -93,7 +93,7 @@ pub struct BranchDetail {
     /// The head commit last seen.
     #[schema(required = true)]
     pub head: Option<String>,
-    /// `open` or `closed`.
+    /// `open`, `closed` or `merged`.
     pub state: BranchState,
     /// When it last changed.
     pub updated_at: String,

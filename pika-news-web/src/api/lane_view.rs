@@ -33,6 +33,9 @@ struct Facts {
     rerun_of: Option<LaneRunId>,
     lease_expires_at: Option<String>,
     group_busy: bool,
+    concurrency_group: Option<String>,
+    group_holder: Option<LaneRunId>,
+    last_heartbeat_at: Option<String>,
 }
 
 /// One lane run, as every answer shows it.
@@ -65,6 +68,9 @@ impl From<LaneDetail> for LaneView {
                 rerun_of: d.rerun_of,
                 lease_expires_at: d.lease_expires_at,
                 group_busy: d.group_busy,
+                concurrency_group: d.concurrency_group,
+                group_holder: d.group_holder,
+                last_heartbeat_at: d.last_heartbeat_at,
             }),
         }
     }
@@ -131,6 +137,26 @@ impl LaneView {
         self.facts.as_ref()?.lease_expires_at.clone()
     }
 
+    /// Its concurrency group, where the detail row was read.
+    pub(crate) fn concurrency_group(&self) -> Option<&str> {
+        self.facts.as_ref()?.concurrency_group.as_deref()
+    }
+
+    /// The running lane that holds its concurrency group, while it waits.
+    pub(crate) fn group_holder(&self) -> Option<LaneRunId> {
+        self.facts.as_ref()?.group_holder
+    }
+
+    /// When its runner last renewed its lease.
+    pub(crate) fn last_heartbeat_at(&self) -> Option<String> {
+        self.facts.as_ref()?.last_heartbeat_at.clone()
+    }
+
+    /// The lane row.
+    pub(crate) fn row(&self) -> &db::Lane {
+        &self.row
+    }
+
     /// The row itself, for the fields every answer copies as they are.
     pub(crate) fn into_row(self) -> db::Lane {
         self.row
@@ -168,6 +194,8 @@ mod tests {
             rerun_of: LaneRunId::new(5),
             lease_expires_at: None,
             group_busy: false,
+            group_holder: None,
+            last_heartbeat_at: None,
         }
     }
 

@@ -223,12 +223,21 @@ fn heading(branch: &Branch, now: Timestamp) -> Markup {
     }
 }
 
-/// The branch's actions (merge, close): their forms, for a viewer who may
-/// use them, go here, between the heading and the runs. The fragment that
-/// makes them (`pages/branch_actions.rs`, a function returning `Markup`) is
-/// called from this one place; until it exists the page shows none.
-fn branch_actions(_viewer: &Viewer, _branch: &Branch) -> Markup {
-    html! {}
+/// The branch's actions (merge, close), between the heading and the runs:
+/// their forms for a viewer who may post them on a server that merges
+/// (`pages/branch_actions.rs`), or what became of a merged or closed branch.
+fn branch_actions(state: &AppState, viewer: &Viewer, branch: &Branch) -> Markup {
+    let Some(forge) = &state.forge else {
+        return html! {};
+    };
+    super::branch_actions::branch_actions(super::branch_actions::BranchActions {
+        prefix: viewer.prefix,
+        branch_id: branch.id,
+        state: branch.state,
+        merge_commit: branch.merge_commit.as_deref(),
+        csrf: viewer.csrf.as_deref(),
+        policy: forge.policy(),
+    })
 }
 
 /// The latest suite: its summary line, note, heading and lanes.
@@ -288,7 +297,7 @@ pub(crate) async fn page(
     };
     let body = html! {
         (heading(&branch, now))
-        (branch_actions(&viewer, &branch))
+        (branch_actions(&state, &viewer, &branch))
         (runs)
     };
     Ok(Page {

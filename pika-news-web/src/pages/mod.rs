@@ -8,6 +8,7 @@
 //!   log viewer ([`viewer`], over a [`window`] of a log read by
 //!   [`log_source`], with line numbers from the [`lines`] index and colours
 //!   from [`ansi`]).
+//! - [`branch_actions`]: the branch's Merge and Close buttons.
 //! - [`sign_in`]: the form that exchanges a token for the page cookie (the
 //!   only way to get it; who is looking is `crate::session`).
 //! - [`nightly`]: nightly runs: listed on `/news/ci`, `/news/nightly/{id}`
@@ -21,6 +22,7 @@
 
 mod ansi;
 pub(crate) mod branch;
+pub(crate) mod branch_actions;
 pub(crate) mod ci;
 mod format;
 mod html;

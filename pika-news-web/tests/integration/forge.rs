@@ -87,6 +87,7 @@ impl Forge {
             data_dir: DataDir::new(root.join("data")),
             poll_interval_secs: 1,
             lanes_manifest: None,
+            merge_policy: Default::default(),
         };
         Self {
             _dir: dir,

@@ -56,6 +56,17 @@ async fn every_documented_route_is_routed_under_both_prefixes() {
     // Every route but `/` and `/health` is served under /news as well.
     assert_eq!(served.len(), 2 * ROUTES.len() - 2);
     for (r, path) in served {
+        if path.ends_with("/merge") || path.ends_with("/close") {
+            // Merge and close need a real repository and a green branch.
+            let site = crate::merge::Site::new().await;
+            site.finish_ci(pika_news_web::db::LaneStatus::Passed).await;
+            let uri = path.replace("{branch_id}", &site.branch.to_string());
+            let (status, body) = site
+                .post(pika_news_core::forge::MergePolicy::Green, &uri, &site.write)
+                .await;
+            assert_eq!(status.as_u16(), r.answer.status, "POST {uri}: {body}");
+            continue;
+        }
         // A fresh app per route: each action finds its lane in a state it allows.
         let app = TestApp::new();
         app.write_prepared_outputs();
@@ -554,6 +565,32 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
             "status": status.as_u16(),
             "body": body,
         }));
+    }
+    // Merge and close, on a real repository: done, then refused.
+    for action in ["merge", "close"] {
+        let site = crate::merge::Site::new().await;
+        site.finish_ci(pika_news_web::db::LaneStatus::Passed).await;
+        for path in [
+            "/git/api/forge/branch/{branch_id}/ACTION",
+            "/git/branch/{branch_id}/ACTION",
+        ] {
+            let path: &'static str = path.replace("ACTION", action).leak();
+            let uri = path.replace("{branch_id}", &site.branch.to_string());
+            let (status, body) = site
+                .post(pika_news_core::forge::MergePolicy::Green, &uri, &site.write)
+                .await;
+            answers.push(serde_json::json!({
+                "method": "post",
+                "path": path,
+                "uri": uri,
+                "status": status.as_u16(),
+                "body": body,
+            }));
+            // The next path needs an open branch again: push it anew.
+            site.f.push("feature/x", &[("src/again", path)]);
+            site.sync().await;
+            site.finish_ci(pika_news_web::db::LaneStatus::Passed).await;
+        }
     }
     // Every JSON route has a successful answer among the examples, and every
     // error status the document lists for some route comes up at least once.

@@ -207,7 +207,7 @@ pub(crate) fn request(
     Ok(Answer { status, head, body })
 }
 
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+pub(crate) fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
         let size =

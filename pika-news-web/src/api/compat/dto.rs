@@ -97,12 +97,26 @@ pub struct CiLane {
     pub entrypoint: String,
     /// Its status.
     pub status: CiLaneStatus,
+    /// How the status reads at a glance: `success`, `danger` (failed,
+    /// cancelled) or `warning` (queued, running), as upstream's pages colour it.
+    #[schema(required = true)]
+    pub status_tone: Option<&'static str>,
+    /// Whether it failed.
+    #[schema(required = true)]
+    pub is_failed: Option<bool>,
     /// Why a queued or running lane is where it is; omitted once it finished.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_reason: Option<CiLaneExecutionReason>,
+    /// `execution_reason` in words (`blocked by concurrency group`); `null`
+    /// once it finished.
+    #[schema(required = true)]
+    pub execution_reason_label: Option<&'static str>,
     /// Why it failed; `null` unless it failed (never for a cancelled lane).
     #[schema(required = true)]
     pub failure_kind: Option<CiLaneFailureKind>,
+    /// `failure_kind` in words (`test failure`, `timeout`, `infrastructure`).
+    #[schema(required = true)]
+    pub failure_kind_label: Option<&'static str>,
     /// The pikaci run it started, once `run_started` arrived.
     #[schema(required = true)]
     pub pikaci_run_id: Option<String>,
@@ -128,9 +142,18 @@ pub struct CiLane {
     /// `queued 5s · ran 1m 02s`.
     #[schema(required = true)]
     pub timing_summary: Option<String>,
+    /// When its runner last renewed its lease (or claimed it), while it runs.
+    #[schema(required = true)]
+    pub last_heartbeat_at: Option<String>,
     /// When its lease ends, while it runs.
     #[schema(required = true)]
     pub lease_expires_at: Option<String>,
+    /// What an operator should know of where it is, in one line: `queued
+    /// 20m: waiting for group staged-linux:x (lane #41 holds it)`, `running
+    /// 3m: lease until ..., last heartbeat ...`, `failed at ...: test
+    /// failure`; `null` for a lane that passed.
+    #[schema(required = true)]
+    pub operator_hint: Option<String>,
     /// The suite it belongs to (ours).
     pub suite_id: SuiteId,
     /// The lane definition's id again, under our own name.
@@ -152,6 +175,9 @@ pub struct CiRun {
     pub source_head_sha: String,
     /// Its status.
     pub status: ForgeCiStatus,
+    /// How the status reads at a glance: `success`, `danger` or `warning`.
+    #[schema(required = true)]
+    pub status_tone: Option<&'static str>,
     /// How many lane runs it has.
     pub lane_count: usize,
     /// Always `null`: a rerun is a new lane run in the same suite.
@@ -184,7 +210,7 @@ pub struct BranchSummary {
     pub branch_name: String,
     /// Its head commit's subject (its name until that is known).
     pub title: String,
-    /// `open` or `closed`.
+    /// `open`, `closed` or `merged`.
     pub branch_state: BranchState,
     /// When it last changed.
     pub updated_at: String,
@@ -194,7 +220,7 @@ pub struct BranchSummary {
     pub head_sha: String,
     /// Its merge base with the default branch (empty when there is none).
     pub merge_base_sha: String,
-    /// Always `null`: pika-news does not merge.
+    /// The merge commit, once merged through the server; else `null`.
     #[schema(required = true)]
     pub merge_commit_sha: Option<String>,
     /// Always `pending`: pika-news makes no tutorials.
@@ -407,4 +433,23 @@ pub struct AllowlistChanged {
     pub entry: AllowlistEntry,
     /// Always 0 (upstream's review-inbox backfill; there is none here).
     pub backfilled: u32,
+}
+
+/// `POST {prefix}/api/forge/branch/{branch_id}/merge` and `.../close`
+/// (`BranchActionResponse`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BranchAction {
+    /// Always `ok`.
+    #[schema(example = "ok")]
+    pub status: &'static str,
+    /// The branch.
+    pub branch_id: BranchId,
+    /// The merge commit (a merge); `null` for a close.
+    #[schema(required = true)]
+    pub merge_commit_sha: Option<String>,
+    /// `true` for a close (its ref was deleted); `null` for a merge, as
+    /// upstream answers (a merge deletes the ref too).
+    #[schema(required = true)]
+    pub deleted: Option<bool>,
 }

@@ -8,6 +8,7 @@ use super::dto::{
     BranchSummary, CiLane, CiLaneExecutionReason, CiLaneFailureKind, CiLaneStatus, CiRun,
     ForgeCiStatus, NightlyDetail, TutorialStatus,
 };
+use super::hints::{self, compact};
 use crate::api::lane_view::{LaneView, Waiting};
 use crate::db::{self, BranchMeta, LaneDetail, LaneStatus, NightlyRun, SuiteDetail, SuiteStatus};
 
@@ -51,21 +52,6 @@ fn execution_reason(w: Waiting) -> CiLaneExecutionReason {
     }
 }
 
-/// `3d 04h`, `2h 05m`, `1m 02s`, `7s`.
-fn compact(seconds: i64) -> String {
-    let s = seconds.max(0);
-    let (d, h, m, sec) = (s / 86_400, (s % 86_400) / 3_600, (s % 3_600) / 60, s % 60);
-    if d > 0 {
-        format!("{d}d {h:02}h")
-    } else if h > 0 {
-        format!("{h}h {m:02}m")
-    } else if m > 0 {
-        format!("{m}m {sec:02}s")
-    } else {
-        format!("{sec}s")
-    }
-}
-
 /// `queued 5s · ran 1m 02s`: how long it waited, and how long it ran (so
 /// far, while it runs), as upstream shows it.
 pub(crate) fn timing_summary(
@@ -97,16 +83,25 @@ pub(crate) fn ci_lane(
     let execution_reason = view.waiting().map(execution_reason);
     let (retry_count, rerun_of, lease) =
         (view.retry_count(), view.rerun_of(), view.lease_expires_at());
-    let (status, kind) = (view.status(), view.failure_kind());
+    let status = lane_status(view.status());
+    let failure = failure_kind(view.status(), view.failure_kind());
+    let operator_hint = hints::operator_hint(&view, status, execution_reason, failure, now);
+    let last_heartbeat_at = view
+        .last_heartbeat_at()
+        .filter(|_| view.status() == LaneStatus::Running);
     let r = view.into_row();
     CiLane {
         id: r.id,
         lane_id: r.lane.clone(),
         title: r.title,
         entrypoint,
-        status: lane_status(status),
+        status,
+        status_tone: Some(hints::lane_tone(status)),
+        is_failed: Some(status == CiLaneStatus::Failed),
         execution_reason,
-        failure_kind: failure_kind(status, kind),
+        execution_reason_label: execution_reason.map(hints::reason_label),
+        failure_kind: failure,
+        failure_kind_label: failure.map(hints::failure_label),
         pikaci_run_id: r.pikaci_run_id,
         pikaci_target_id,
         log_text,
@@ -121,7 +116,9 @@ pub(crate) fn ci_lane(
         created_at: r.created_at,
         started_at: r.started_at,
         finished_at: r.finished_at,
+        last_heartbeat_at,
         lease_expires_at: lease,
+        operator_hint,
         suite_id: r.suite_id,
         lane: r.lane,
         attempts: r.attempts,
@@ -197,6 +194,7 @@ pub(crate) fn ci_run(s: SuiteDetail, now: Timestamp) -> CiRun {
         id: s.id,
         source_head_sha: s.head,
         status,
+        status_tone: Some(hints::run_tone(status)),
         lane_count: s.lanes.len(),
         rerun_of_run_id: None,
         timing_summary: timing_summary(
@@ -278,7 +276,7 @@ pub(crate) fn branch_summary(
             .or_else(|| newest.map(|s| s.head.clone()))
             .unwrap_or_default(),
         merge_base_sha: meta.merge_base.unwrap_or_default(),
-        merge_commit_sha: None,
+        merge_commit_sha: branch.merge_commit.clone(),
         tutorial_status: TutorialStatus::Pending,
         ci_status,
         error_message,

@@ -26,6 +26,8 @@ fn lane(id: i64, name: &str, status: LaneStatus) -> LaneDetail {
         rerun_of: None,
         lease_expires_at: None,
         group_busy: false,
+        group_holder: None,
+        last_heartbeat_at: None,
     }
 }
 
@@ -169,4 +171,82 @@ fn a_lane_shows_its_target_and_entrypoint() {
         (v.entrypoint.as_str(), v.pikaci_target_id),
         ("just linux", None)
     );
+}
+
+#[test]
+fn a_lane_carries_upstreams_newest_words_and_an_operator_hint() {
+    let now: Timestamp = "2026-03-24T16:20:00Z".parse().unwrap();
+    // Queued 20 minutes behind the running lane #41 of its group.
+    let mut l = lane(42, "linux", LaneStatus::Queued);
+    l.concurrency_group = Some("staged-linux:x".into());
+    l.group_busy = true;
+    l.group_holder = Some(LaneRunId::new(41).unwrap());
+    let v = ci_lane(l.clone(), None, now);
+    assert_eq!(
+        v.operator_hint.as_deref(),
+        Some(
+            "queued 20m 00s: waiting for group staged-linux:x (lane #41 holds it); wake CI or requeue it if the scheduler is stuck"
+        )
+    );
+    assert_eq!(v.status_tone, Some("warning"));
+    assert_eq!(
+        v.execution_reason_label,
+        Some("blocked by concurrency group")
+    );
+    assert_eq!(v.is_failed, Some(false));
+    assert_eq!((v.failure_kind_label, v.last_heartbeat_at), (None, None));
+
+    // Running, with its lease and last heartbeat.
+    l.run.status = LaneStatus::Running;
+    l.run.started_at = Some("2026-03-24T16:17:00Z".into());
+    l.lease_expires_at = Some("2026-03-24T16:21:00Z".into());
+    l.last_heartbeat_at = Some("2026-03-24T16:19:30Z".into());
+    let v = ci_lane(l.clone(), None, now);
+    assert_eq!(
+        v.operator_hint.as_deref(),
+        Some(
+            "running 3m 00s: lease until 2026-03-24T16:21:00Z, last heartbeat 2026-03-24T16:19:30Z"
+        )
+    );
+    assert_eq!(v.last_heartbeat_at.as_deref(), Some("2026-03-24T16:19:30Z"));
+    assert_eq!(v.execution_reason_label, Some("running"));
+    l.lease_expires_at = Some("2026-03-24T16:19:59Z".into());
+    let hint = ci_lane(l.clone(), None, now).operator_hint.unwrap();
+    assert!(
+        hint.contains("lease expired at 2026-03-24T16:19:59Z"),
+        "{hint}"
+    );
+
+    // Failed: when, and why in words.
+    l.run.status = LaneStatus::Failed;
+    l.run.failure_kind = Some(FailureKind::Timeout);
+    l.run.finished_at = Some("2026-03-24T16:19:00Z".into());
+    let v = ci_lane(l.clone(), None, now);
+    assert_eq!(
+        v.operator_hint.as_deref(),
+        Some("failed at 2026-03-24T16:19:00Z: timeout")
+    );
+    assert_eq!((v.status_tone, v.is_failed), (Some("danger"), Some(true)));
+    assert_eq!(v.failure_kind_label, Some("timeout"));
+    assert_eq!(
+        (v.execution_reason_label, v.last_heartbeat_at),
+        (None, None)
+    );
+
+    // Passed: nothing to say.
+    l.run.status = LaneStatus::Passed;
+    let v = ci_lane(l, None, now);
+    assert_eq!((v.operator_hint, v.status_tone), (None, Some("success")));
+}
+
+#[test]
+fn runs_carry_their_tone() {
+    for (status, tone) in [
+        (ForgeCiStatus::Success, "success"),
+        (ForgeCiStatus::Failed, "danger"),
+        (ForgeCiStatus::Running, "warning"),
+        (ForgeCiStatus::Queued, "warning"),
+    ] {
+        assert_eq!(hints::run_tone(status), tone);
+    }
 }
