@@ -9,6 +9,8 @@
 //! - [`api`]: the route list ([`ROUTES`], each with its [`Access`]), the
 //!   [`router`] and the OpenAPI document made from it, and the [`api::dto`]
 //!   shapes every answer has.
+//! - [`reads`]: the read model ([`Reads`]): every read of runs and logs and
+//!   every cache of them, kept fresh by a watch of the disk.
 //! - [`live`]: a running job's log as Server-Sent Events, one shared
 //!   follower per log however many clients watch it.
 //! - [`ph_session::PhSession`]: the session file upstream's `ph` client reads,
@@ -43,15 +45,13 @@ pub mod live;
 mod login;
 mod pages;
 pub mod ph_session;
+pub mod reads;
 pub mod sandbox;
 pub mod scheduler;
 mod server;
 mod state;
-mod watch;
 
-pub use api::{
-    Access, HeavyReads, MAX_SERVED_RECORD_BYTES, ROUTES, RouteDoc, openapi_document, router,
-};
+pub use api::{Access, ROUTES, RouteDoc, openapi_document, router};
 pub use auth::{AdminAccess, COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,
@@ -60,5 +60,6 @@ pub use config::{
 pub use data_dir::DataDir;
 pub use error::ApiError;
 pub use login::Logins;
+pub use reads::{HeavyReads, MAX_SERVED_RECORD_BYTES, Reads};
 pub use server::{ServeError, serve};
 pub use state::{AppState, StateFields};

@@ -7,14 +7,14 @@ use axum::response::Response;
 
 use pikaci_core::{RunLogsMetadata, RunRecord};
 
+use super::answer::json_answer;
 use super::compat::{logs, view};
 use super::dto::{self, BranchDetail, BranchLogsResponse};
-use super::heavy::{HeavyPermit, json_answer};
 use super::query::{self, Params, parse_run_id};
-use super::run_loader::load_run_with_log_metadata;
 use crate::auth::ReadAccess;
 use crate::db::{self, BranchId, LaneRunId, NightlyRunId};
 use crate::error::ApiError;
+use crate::reads::HeavyPermit;
 use crate::state::AppState;
 
 /// The branch `raw` names: 400 when it is not an id, 404 when there is no such branch.
@@ -174,7 +174,12 @@ async fn pikaci_run_or_gone(
         tracing::warn!(%lane, "the lane records a pikaci run id that cannot name a run");
         return Ok((None, None, None));
     };
-    match load_run_with_log_metadata(state, run).await {
+    match state
+        .reads
+        .record_with_log_metadata(run)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok((record, meta, permit)) => Ok((Some(record), Some(meta), permit)),
         Err(ApiError::NotFound(_)) => Ok((None, None, None)),
         Err(e) => Err(e),

@@ -19,13 +19,7 @@ pub use super::compat::dto::{
 };
 use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 
-/// Every error: `{"error": "..."}`, a message without server paths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorBody {
-    /// What went wrong.
-    pub error: String,
-}
+pub use crate::error::ErrorBody;
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]

@@ -4,7 +4,7 @@
 //! The cache is only trusted while the database has not changed: every
 //! lookup first learns whether any of the database's files was written since
 //! the last lookup, from the caller's watch of them (the server's
-//! [`DiskWatch`](crate::watch::DiskWatch), one non-blocking read of an
+//! `DiskWatch`, one non-blocking read of an
 //! inotify descriptor per request), or else from SQLite's `PRAGMA
 //! data_version` (a number that moves whenever any other connection, in this
 //! process or another one such as `pika-news token revoke`, commits). Either

@@ -15,7 +15,7 @@ use super::format::{between, duration, escape, job_took, query_value, stored_tim
 use super::html::{Page, short_head, status, status_dot};
 use super::session::Viewer;
 use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
-use crate::api::{branch_or_404, load_run};
+use crate::api::branch_or_404;
 use crate::db::{Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -116,7 +116,7 @@ async fn lane_row(
     back: &str,
 ) -> String {
     let run = match lane.pikaci_run_id.as_deref().map(str::parse) {
-        Some(Ok(id)) => load_run(state, id).await.ok(),
+        Some(Ok(id)) => state.reads.run_record(id).await.ok(),
         _ => None,
     };
     let jobs = match &run {

@@ -23,7 +23,7 @@ use super::summary::lane_duration;
 use super::viewer::{Sources, ViewerOptions, job_query, render};
 use super::window::{Window, WindowAt};
 use crate::api::query::{self, Params};
-use crate::api::{branch_by_id_or_404, kind_word, load_run, nightly_by_id_or_404, raw_url};
+use crate::api::{branch_by_id_or_404, kind_word, nightly_by_id_or_404, raw_url};
 use crate::db::{BranchId, Lane, LaneRunId, LaneStatus, NightlyRunId};
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -252,7 +252,7 @@ async fn lane_page(
     let timestamps = params.get("timestamps").is_some_and(|v| v == "1");
     let run_id: Option<RunId> = lane.pikaci_run_id.as_deref().and_then(|r| r.parse().ok());
     let run = match &run_id {
-        Some(id) => load_run(&state, id.clone()).await.ok(),
+        Some(id) => state.reads.run_record(id.clone()).await.ok(),
         None => None,
     };
     let shown = shown(&params, run.as_deref())?;

@@ -6,8 +6,8 @@
 //!   line, lanes, jobs, buttons) and its earlier ones.
 //! - [`lane`]: `/news/branch/{id}/ci/lane/{lane_run_id}`, a lane run and the
 //!   log viewer ([`viewer`], over a [`window`] of a log read by
-//!   [`log_source`], with line numbers from the [`lines`] index and colours
-//!   from [`ansi`]).
+//!   [`log_source`] through the read model, with line numbers from its
+//!   `lines` index and colours from [`ansi`]).
 //! - [`session`]: the page cookie, who is looking ([`session::Viewer`]),
 //!   and the lane forms' CSRF check; [`sign_in`]: the form that exchanges a
 //!   token for the cookie (the only way to get it).
@@ -21,7 +21,6 @@ pub(crate) mod ci;
 mod format;
 mod html;
 pub(crate) mod lane;
-mod lines;
 mod log_source;
 pub(crate) mod nightly;
 pub(crate) mod session;
@@ -30,7 +29,8 @@ mod summary;
 mod viewer;
 mod window;
 
-pub(crate) use lines::LineIndex;
+/// Line numbers of log positions: the read model's, which keeps them.
+use crate::reads::lines;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query};

@@ -20,6 +20,7 @@ mod fifo;
 mod handover;
 mod hostile;
 mod lane_cgroups;
+mod layers;
 mod login;
 mod memory;
 mod nightly;
