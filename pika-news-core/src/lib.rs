@@ -1,11 +1,22 @@
 //! pika-news without HTTP: what the service decides, apart from how it is
 //! served.
 //!
+//! - [`config`]: `pika-news.toml` ([`config::Config`]), with the repository's
+//!   pikaci state root and its [`data_dir::DataDir`]; `[http]` is
+//!   [`http_limits::HttpLimits`].
+//! - [`db`]: SQLite (tokens, npubs, branches, suites, lanes, nightly runs),
+//!   migrated on open, with typed rows and a [`clock::Clock`] for every time
+//!   it stores.
+//! - [`scheduler`]: branch heads become suites and lanes, which it claims,
+//!   leases and runs ([`lanes`]: manifests, git, the lane runner, cgroups and
+//!   limits) in the [`sandbox`] (the lane's user, its files, its search path).
 //! - [`login`]: `ph login`'s Nostr login (NIP-98 style): [`login::Npub`]
 //!   (NIP-19 keys), [`login::SignedEvent`] (NIP-01 events, their id and
 //!   BIP-340 signature), [`login::Challenges`] (single-use, expiring and
-//!   bounded) and [`login::LoginGate`], which checks a signed login event
-//!   against all of them and says which check failed.
+//!   bounded), [`login::LoginGate`], which checks a signed login event
+//!   against all of them and says which check failed, and [`login::Logins`]:
+//!   who may log in, with which role.
+//! - [`ph_session`]: the session file upstream's `ph` client reads.
 //!
 //! Nothing here binds a port, speaks HTTP or renders HTML: the web crate
 //! calls it.
@@ -24,4 +35,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod clock;
+pub mod config;
+pub mod data_dir;
+pub mod db;
+pub mod http_limits;
+pub mod lanes;
 pub mod login;
+pub mod ph_session;
+pub mod sandbox;
+pub mod scheduler;

@@ -1,4 +1,8 @@
-//! pika-news: the forge CI service over pikaci.
+//! pika-news: the forge CI service over pikaci, served over HTTP.
+//!
+//! What the service decides (configuration, database, scheduler, lanes,
+//! sandbox, login) is `pika_news_core`'s; it is re-exported here under the
+//! same module names. This crate serves it:
 //!
 //! - [`Config`]: `pika-news.toml`, with the repository's pikaci state root
 //!   derived by [`pikaci_state_root`] and its [`DataDir`].
@@ -33,23 +37,19 @@
 
 pub mod api;
 mod auth;
-pub mod clock;
-mod config;
-mod data_dir;
-pub mod db;
 mod error;
 pub mod http;
-pub mod lanes;
 mod links;
 pub mod live;
-mod login;
 mod pages;
-pub mod ph_session;
 pub mod reads;
-pub mod sandbox;
-pub mod scheduler;
 mod server;
 mod state;
+
+// The service's logic without HTTP lives in pika-news-core; these names
+// keep its modules where this crate's code and its embedders found them.
+pub use pika_news_core::{clock, db, lanes, ph_session, sandbox, scheduler};
+use pika_news_core::{config, data_dir, login};
 
 pub use api::{Access, ROUTES, RouteDoc, openapi_document, router};
 pub use auth::{AdminAccess, COOKIE, ReadAccess, WriteAccess};

@@ -14,6 +14,7 @@ mod event;
 mod gate;
 #[cfg(test)]
 mod gate_tests;
+mod logins;
 mod npub;
 #[cfg(any(test, feature = "test-helpers"))]
 pub mod testing;
@@ -22,4 +23,5 @@ pub use challenge::{CHALLENGE_TTL, Challenge, ChallengeError, Challenges, MAX_OU
 pub use error::LoginError;
 pub use event::{EventError, LOGIN_KIND, SignedEvent};
 pub use gate::{LoginGate, LoginPolicy, MAX_CLOCK_SKEW};
+pub use logins::{LoginRefusal, Logins};
 pub use npub::{Npub, NpubError};

@@ -3,16 +3,19 @@
 //! ([`HttpLimits`]), so sockets that never finish a request cannot hold the
 //! server's file descriptors.
 //!
-//! - [`limits`]: `[http]` of `pika-news.toml`.
+//! - [`limits`]: `[http]` of `pika-news.toml` (read with the configuration,
+//!   in pika-news-core).
 //! - `conn`: the accept loop, the connection registry (cap, eviction of
 //!   connections with no request in flight) and each connection's watchdog.
 //! - `workers`: one single-threaded runtime per core, which connections are
 //!   driven on.
 
 mod conn;
-pub mod limits;
 mod workers;
 
+/// `[http]` of `pika-news.toml` (pika-news-core's, where the configuration is read).
+pub use pika_news_core::http_limits as limits;
+
 pub use conn::serve_router;
-pub use limits::HttpLimits;
+pub use pika_news_core::http_limits::HttpLimits;
 pub use workers::default_workers;

@@ -12,7 +12,7 @@ use crate::served::{Server, pika_news, pika_news_bin};
 
 const PIKA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/fixtures/pika-forge-lanes.toml"
+    "/../pika-news-core/tests/fixtures/pika-forge-lanes.toml"
 );
 
 fn text(b: &[u8]) -> String {

@@ -122,7 +122,7 @@ impl Db {
     /// queried, on a dedicated reader connection with a cached statement. A
     /// revocation is seen by the next request. The check runs on the
     /// blocking pool, never on the caller's runtime thread.
-    pub(crate) async fn token_owner(&self, presented: &str) -> Result<Option<Owner>, DbError> {
+    pub async fn token_owner(&self, presented: &str) -> Result<Option<Owner>, DbError> {
         let (db, presented) = (self.clone(), presented.to_owned());
         tokio::task::spawn_blocking(move || db.check_token(&presented, None, Clone::clone))
             .await
@@ -131,15 +131,15 @@ impl Db {
 
     /// [`Db::token_role`] on this thread (a short read on the token check's
     /// own connection).
-    pub(crate) fn token_role_sync(&self, presented: &str) -> Result<Option<Role>, DbError> {
+    pub fn token_role_sync(&self, presented: &str) -> Result<Option<Role>, DbError> {
         self.check_token(presented, None, |o| o.role)
     }
 
     /// [`Db::token_role`] for a caller that watches the database's files
-    /// itself (the server's `DiskWatch`) and
+    /// itself (the server's disk watch) and
     /// says whether they changed since its last call: no SQLite call at all
     /// for a token seen valid before.
-    pub(crate) fn token_role_watched(
+    pub fn token_role_watched(
         &self,
         presented: &str,
         db_changed: bool,
@@ -152,7 +152,7 @@ impl Db {
     /// applied: no SQLite call. `None` when the cache does not have it; then
     /// [`Db::token_role_watched`] (with `false`: the change is applied)
     /// asks the table, which the caller does off its runtime's thread.
-    pub(crate) fn cached_token_role(
+    pub fn cached_token_role(
         &self,
         presented: &str,
         db_changed: bool,

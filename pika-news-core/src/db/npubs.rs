@@ -3,8 +3,8 @@
 //! tokens a login gives ([`LoginToken`], tied to the key and expiring after
 //! [`LOGIN_TOKEN_TTL`]).
 
+use crate::login::Npub;
 use jiff::{SignedDuration, Timestamp};
-use pika_news_core::login::Npub;
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::tokens::{hash_token, new_secret};
@@ -186,7 +186,7 @@ fn revoke_tokens_of(c: &rusqlite::Connection, npub: &str, now: &str) -> Result<u
 mod tests {
     use std::sync::Arc;
 
-    use pika_news_core::login::testing::TestSigner;
+    use crate::login::testing::TestSigner;
 
     use super::*;
     use crate::clock::ManualClock;

@@ -4,7 +4,7 @@
 //! The cache is only trusted while the database has not changed: every
 //! lookup first learns whether any of the database's files was written since
 //! the last lookup, from the caller's watch of them (the server's
-//! `DiskWatch`, one non-blocking read of an
+//! the server's disk watch, one non-blocking read of an
 //! inotify descriptor per request), or else from SQLite's `PRAGMA
 //! data_version` (a number that moves whenever any other connection, in this
 //! process or another one such as `pika-news token revoke`, commits). Either
@@ -25,15 +25,15 @@ pub(crate) const MAX_TOKENS: usize = 1024;
 
 /// A token seen valid: who it is and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Owner {
+pub struct Owner {
     /// The token's name.
-    pub(crate) name: String,
+    pub name: String,
     /// Its role.
-    pub(crate) role: Role,
+    pub role: Role,
     /// The Nostr key it was given to at a login, if it was.
-    pub(crate) npub: Option<String>,
+    pub npub: Option<String>,
     /// When it stops working, if it does (a login's token).
-    pub(crate) expires_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
 }
 
 impl Owner {

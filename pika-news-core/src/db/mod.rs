@@ -34,6 +34,7 @@ pub use npubs::{LOGIN_TOKEN_TTL, LoginToken, NpubEntry};
 pub use overview::BranchOverview;
 pub use queue::{Claim, LaneAction, STALE_REQUEUED};
 pub use recovery::HeldLane;
+pub use token_cache::Owner as TokenOwner;
 pub use tokens::TokenInfo;
 pub use types::{
     BranchId, BranchState, LaneRunId, LaneStatus, NightlyRunId, Role, RowId, SuiteId, SuiteStatus,
@@ -135,7 +136,7 @@ impl Db {
     }
 
     /// The database file.
-    pub(crate) fn path(&self) -> &Utf8Path {
+    pub fn path(&self) -> &Utf8Path {
         &self.path
     }
 

@@ -1,12 +1,12 @@
 //! `pika-news.toml`: where the service listens, its database, and the forge repository.
 
+use crate::login::Npub;
 use camino::{Utf8Path, Utf8PathBuf};
-use pika_news_core::login::Npub;
 use pikaci_core::TomlLocation;
 use serde::Deserialize;
 
 use crate::data_dir::DataDir;
-use crate::http::HttpLimits;
+use crate::http_limits::HttpLimits;
 use crate::sandbox::LaneSettings;
 use crate::sandbox::settings::UidRange;
 

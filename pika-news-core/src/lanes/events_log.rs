@@ -10,7 +10,7 @@
 //!
 //! any other line is kept as it is, and the lane learns of `run_started` and
 //! `run_finished` ([`LaneEvent`]). The raw JSONL is kept beside the log for
-//! tools (the runner writes it; [`DataDir`](crate::DataDir) names the file).
+//! tools (the runner writes it; [`DataDir`](crate::data_dir::DataDir) names the file).
 //! Memory stays bounded: a line longer than [`MAX_EVENT_LINE`] is not an
 //! event; it is passed to the log as it comes.
 

@@ -2,7 +2,7 @@
 //! runner that executes one lane in a worktree (and checks the run it names,
 //! `run_claim`), and how pikaci's events read
 //! in a lane log (`events_log`). Where lane logs and worktrees
-//! live is [`DataDir`](crate::DataDir)'s business.
+//! live is [`DataDir`](crate::data_dir::DataDir)'s business.
 
 pub mod cgroup;
 pub mod events_log;

@@ -7,14 +7,14 @@
 
 use std::collections::BTreeSet;
 
+use super::{Challenge, LoginError, LoginGate, LoginPolicy, Npub};
 use jiff::Timestamp;
-use pika_news_core::login::{Challenge, LoginError, LoginGate, LoginPolicy, Npub};
 
 use crate::db::{Db, DbError, LoginToken, NpubEntry, Role};
 
 /// Why a login was refused.
 #[derive(Debug, thiserror::Error)]
-pub(crate) enum LoginRefusal {
+pub enum LoginRefusal {
     /// The event failed a check.
     #[error(transparent)]
     Event(#[from] LoginError),
@@ -31,10 +31,10 @@ pub(crate) enum LoginRefusal {
 
 /// A login that passed: the key, its role and the token made for it.
 #[derive(Debug)]
-pub(crate) struct LoggedIn {
-    pub(crate) npub: Npub,
-    pub(crate) role: Role,
-    pub(crate) token: LoginToken,
+pub struct LoggedIn {
+    pub npub: Npub,
+    pub role: Role,
+    pub token: LoginToken,
 }
 
 /// The login check and who may log in.
@@ -61,18 +61,18 @@ impl Logins {
     }
 
     /// The configured admins, by key.
-    pub(crate) fn admins(&self) -> impl Iterator<Item = &Npub> {
+    pub fn admins(&self) -> impl Iterator<Item = &Npub> {
         self.admins.iter()
     }
 
     /// Whether `npub` is one of the configured admins (its entry cannot be
     /// changed through the API).
-    pub(crate) fn is_configured_admin(&self, npub: &Npub) -> bool {
+    pub fn is_configured_admin(&self, npub: &Npub) -> bool {
         self.admins.contains(npub)
     }
 
     /// A new challenge.
-    pub(crate) fn challenge(&self, now: Timestamp) -> Challenge {
+    pub fn challenge(&self, now: Timestamp) -> Challenge {
         self.gate.challenge(now)
     }
 
@@ -84,7 +84,7 @@ impl Logins {
     /// Checks `event_json` posted to `verify_path` and, when it passes and
     /// its key may log in, makes its token. Runs on the caller's thread
     /// (the database calls block): call it on the blocking pool.
-    pub(crate) fn log_in(
+    pub fn log_in(
         &self,
         db: &Db,
         event_json: &str,
