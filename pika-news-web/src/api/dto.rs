@@ -194,7 +194,7 @@ impl From<db::Lane> for LaneRun {
             title: l.title,
             status: l.status,
             failure_kind: l.failure_kind,
-            pikaci_run_id: l.pikaci_run_id,
+            pikaci_run_id: l.pikaci_run_id.map(|r| r.as_str().to_owned()),
             attempts: l.attempts,
             message: l.message,
             created_at: l.created_at,

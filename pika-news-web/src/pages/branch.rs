@@ -115,9 +115,9 @@ async fn lane_row(
     now: Timestamp,
     back: &str,
 ) -> String {
-    let run = match lane.pikaci_run_id.as_deref().map(str::parse) {
-        Some(Ok(id)) => state.reads.run_record(id).await.ok(),
-        _ => None,
+    let run = match &lane.pikaci_run_id {
+        Some(id) => state.reads.run_record(id.clone()).await.ok(),
+        None => None,
     };
     let jobs = match &run {
         Some(r) => job_chips(scope, lane, r, now),
@@ -159,8 +159,8 @@ async fn lane_row(
         started = stored_time_element(lane.started_at.as_deref(), now, ""),
         run = lane
             .pikaci_run_id
-            .as_deref()
-            .map(|r| format!("<code>{}</code>", escape(r)))
+            .as_ref()
+            .map(|r| format!("<code>{}</code>", escape(r.as_str())))
             .unwrap_or_default(),
         actions = lane_actions(viewer, lane, back),
     )

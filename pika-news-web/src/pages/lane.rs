@@ -250,7 +250,7 @@ async fn lane_page(
     let lane_id = lane.id;
     let at = window_at(&params)?;
     let timestamps = params.get("timestamps").is_some_and(|v| v == "1");
-    let run_id: Option<RunId> = lane.pikaci_run_id.as_deref().and_then(|r| r.parse().ok());
+    let run_id: Option<RunId> = lane.pikaci_run_id.clone();
     let run = match &run_id {
         Some(id) => state.reads.run_record(id.clone()).await.ok(),
         None => None,

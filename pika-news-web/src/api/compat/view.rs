@@ -111,7 +111,7 @@ pub(crate) fn ci_lane(d: LaneDetail, log_text: Option<String>, now: Timestamp) -
         status: lane_status(r.status),
         execution_reason,
         failure_kind: failure_kind(r.status, r.failure_kind),
-        pikaci_run_id: r.pikaci_run_id,
+        pikaci_run_id: r.pikaci_run_id.map(|r| r.as_str().to_owned()),
         pikaci_target_id: command
             .as_ref()
             .and_then(LaneCommand::pikaci_target)
