@@ -3,12 +3,20 @@
 //! empty by default), a path or query that does not decode (plain text).
 //! The status and headers (`Allow`, `Retry-After`, ...) are kept; a short
 //! plain-text reason becomes the message. JSON and HTML answers pass as they are.
+//!
+//! A tower layer rather than `axum::middleware::from_fn`: an answer that
+//! needs no rewriting (every successful read) passes through without a
+//! boxed future or a boxed copy of the router per request; only an error
+//! answer to rewrite is boxed, to read its body.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::Request;
 use axum::http::{HeaderValue, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::future::{BoxFuture, Either, FutureExt as _, Ready, Then, ready};
 
 use crate::api::dto::ErrorBody;
 
@@ -25,13 +33,56 @@ fn is_bare(response: &Response) -> bool {
         .is_none_or(|v| v.starts_with("text/plain"))
 }
 
-/// The middleware: rewrites a non-JSON error answer as JSON.
-pub(crate) async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+/// The layer: every error answer of the service it wraps as JSON.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct JsonErrorsLayer;
+
+impl<S> tower::Layer<S> for JsonErrorsLayer {
+    type Service = JsonErrors<S>;
+
+    fn layer(&self, inner: S) -> JsonErrors<S> {
+        JsonErrors(inner)
+    }
+}
+
+/// A service whose non-JSON error answers are rewritten as JSON.
+#[derive(Debug, Clone)]
+pub(crate) struct JsonErrors<S>(S);
+
+type Answer = Result<Response, Infallible>;
+/// An answer as it is, or the rewriting of an error answer.
+type Checked = Either<Ready<Answer>, BoxFuture<'static, Answer>>;
+
+impl<S> tower::Service<Request> for JsonErrors<S>
+where
+    S: tower::Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Then<S::Future, Checked, fn(Answer) -> Checked>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        self.0.call(request).then(check as fn(Answer) -> Checked)
+    }
+}
+
+/// An answer that needs no rewriting as it is; else its rewriting.
+fn check(answer: Answer) -> Checked {
+    let Ok(response) = answer;
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error()) || !is_bare(&response) {
-        return response;
+        return Either::Left(ready(Ok(response)));
     }
+    Either::Right(Box::pin(async move { Ok(as_json(response).await) }))
+}
+
+/// A bare error answer rewritten as JSON.
+async fn as_json(response: Response) -> Response {
+    let status = response.status();
     let (mut parts, body) = response.into_parts();
     let plain = parts
         .headers

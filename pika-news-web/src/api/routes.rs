@@ -385,7 +385,7 @@ routes! {
 pub fn router(state: AppState) -> Router {
     add_routes(Router::new())
         .fallback(meta::not_found)
-        .layer(axum::middleware::from_fn(super::json_errors::json_errors))
+        .layer(super::json_errors::JsonErrorsLayer)
         .with_state(state)
 }
 
