@@ -3,7 +3,8 @@
 //! watch that keeps them fresh, the heavy-read permits, the liveness check
 //! and the clock; the read operations are in `records` and `logs`.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
 
 use camino::Utf8PathBuf;
 use pikaci_core::engine::{Clock, SystemClock};
@@ -35,7 +36,7 @@ pub struct Reads<F = DiskFs> {
     pub(super) lines: LineIndex,
     pub(super) records: Arc<RecordCache>,
     pub(super) tails: Arc<TailCache>,
-    watch: Arc<Mutex<WatchSlot>>,
+    watch: Arc<Watches>,
     /// The database's file, watched beside the state root.
     db_path: Option<Utf8PathBuf>,
 }
@@ -57,7 +58,7 @@ impl Reads<DiskFs> {
     pub fn open(state_root: impl Into<Utf8PathBuf>, db: impl Into<Utf8PathBuf>) -> Self {
         let mut reads = Self::over(Store::open(state_root));
         reads.db_path = Some(db.into());
-        reads.watch = Arc::new(Mutex::new(WatchSlot::Untried));
+        reads.watch = Arc::new(Watches::new(watch_slots()));
         reads
     }
 }
@@ -79,7 +80,7 @@ impl<F: Fs> Reads<F> {
             lines: LineIndex::default(),
             records: Arc::default(),
             tails: Arc::default(),
-            watch: Arc::new(Mutex::new(WatchSlot::Unavailable)),
+            watch: Arc::new(Watches::none()),
             db_path: None,
         }
     }
@@ -88,7 +89,7 @@ impl<F: Fs> Reads<F> {
     /// each use (`run.json`'s identity), as they do by themselves where
     /// inotify cannot be trusted (a network file system).
     pub fn without_disk_watch(mut self) -> Self {
-        self.watch = Arc::new(Mutex::new(WatchSlot::Unavailable));
+        self.watch = Arc::new(Watches::none());
         self
     }
 
@@ -160,11 +161,74 @@ pub(crate) async fn blocking<T: Send + 'static>(
         .map_err(ReadError::Task)
 }
 
-/// The model's watch of the disk, made when first needed.
-#[derive(Debug, Default)]
+/// How many watches of the disk a model keeps: one per thread that serves
+/// requests (one per core), so no request waits while another thread
+/// drains its watch (a read of an inotify descriptor, a system call, under
+/// that watch's lock).
+fn watch_slots() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
+}
+
+/// The index of the calling thread, given in the order threads first ask.
+fn thread_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    INDEX.with(|i| *i)
+}
+
+/// The model's watches of the disk: each an inotify instance watching the
+/// same folders, drained by the threads it serves (each thread always the
+/// same one), all made at the first request.
+#[derive(Debug)]
+struct Watches {
+    made: Once,
+    slots: Box<[Mutex<WatchSlot>]>,
+}
+
+impl Watches {
+    fn new(slots: usize) -> Self {
+        Self {
+            made: Once::new(),
+            slots: (0..slots.max(1))
+                .map(|_| Mutex::new(WatchSlot::Unavailable))
+                .collect(),
+        }
+    }
+
+    /// No watch at all: the caches ask the disk each time.
+    fn none() -> Self {
+        let watches = Self::new(1);
+        watches.made.call_once(|| {});
+        watches
+    }
+
+    fn lock(slot: &Mutex<WatchSlot>) -> MutexGuard<'_, WatchSlot> {
+        // Each change is a whole assignment or one watch added or removed.
+        slot.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The calling thread's watch.
+    fn own(&self) -> MutexGuard<'_, WatchSlot> {
+        Self::lock(&self.slots[thread_index() % self.slots.len()])
+    }
+
+    /// Every watch, one after the other (never two locked at once).
+    fn each(&self, mut f: impl FnMut(&mut WatchSlot)) {
+        for slot in &self.slots {
+            f(&mut Self::lock(slot));
+        }
+    }
+}
+
+/// One watch of the disk.
+#[derive(Debug)]
 enum WatchSlot {
-    #[default]
-    Untried,
+    /// Made, not drained yet: its first drain says the database changed
+    /// (what was cached before the watch began is not vouched for).
+    New(DiskWatch),
     Working(DiskWatch),
     /// No inotify here (or it broke): the caches ask the disk each time.
     Unavailable,
@@ -199,41 +263,27 @@ impl Fresh {
 }
 
 impl<F: Fs> Reads<F> {
-    fn slot(&self) -> MutexGuard<'_, WatchSlot> {
-        // Each change is a whole assignment or one watch added or removed.
-        self.watch
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
     /// Looks at what changed on disk since the last request (one
-    /// non-blocking read of the inotify descriptor): records whose
-    /// `run.json` changed leave the record cache, spans whose job folder
-    /// changed leave the tail cache, and the answer says whether the
-    /// database changed (which empties the token cache). Called once per
-    /// request by the access check, before any cache is used.
+    /// non-blocking read of the calling thread's inotify descriptor):
+    /// records whose `run.json` changed leave the record cache, spans whose
+    /// job folder changed leave the tail cache, and the answer says whether
+    /// the database changed (which empties the token cache). Called once
+    /// per request by the access check, before any cache is used.
     pub fn fresh(&self) -> Fresh {
-        let mut slot = self.slot();
-        if matches!(*slot, WatchSlot::Untried) {
-            let made = self
-                .db_path
-                .as_deref()
-                .and_then(|db| DiskWatch::new(db, self.store.root().path()));
-            *slot = match made {
-                Some(w) => WatchSlot::Working(w),
-                None => WatchSlot::Unavailable,
-            };
-            // Whatever was cached before the watch began is not vouched for.
+        self.watch.made.call_once(|| {
+            let db = self.db_path.as_deref();
+            self.watch.each(|slot| {
+                if let Some(w) = db.and_then(|db| DiskWatch::new(db, self.store.root().path())) {
+                    *slot = WatchSlot::New(w);
+                }
+            });
+            // Whatever was cached before the watches began is not vouched for.
             self.records.clear();
             self.tails.clear();
-            if matches!(*slot, WatchSlot::Working(_)) {
-                return Fresh {
-                    db_changed: Some(true),
-                    watching: true,
-                };
-            }
-        }
-        let WatchSlot::Working(w) = &mut *slot else {
+        });
+        let mut slot = self.watch.own();
+        let first = matches!(*slot, WatchSlot::New(_));
+        let (WatchSlot::New(w) | WatchSlot::Working(w)) = &mut *slot else {
             return Fresh::UNWATCHED;
         };
         let seen = w.drain();
@@ -253,8 +303,11 @@ impl<F: Fs> Reads<F> {
             *slot = WatchSlot::Unavailable;
             return Fresh::UNWATCHED;
         }
+        if first && let WatchSlot::New(w) = std::mem::replace(&mut *slot, WatchSlot::Unavailable) {
+            *slot = WatchSlot::Working(w);
+        }
         Fresh {
-            db_changed: Some(seen.db),
+            db_changed: Some(seen.db || first),
             watching: true,
         }
     }
@@ -262,9 +315,11 @@ impl<F: Fs> Reads<F> {
     /// Stops watching the folders of a kind (its cache started over): run
     /// folders (`jobs` false) or job folders.
     pub(super) fn unwatch(&self, jobs: bool) {
-        if let WatchSlot::Working(w) = &mut *self.slot() {
-            w.unwatch(|f| matches!(f, Folder::Job(..)) == jobs);
-        }
+        self.watch.each(|slot| {
+            if let WatchSlot::New(w) | WatchSlot::Working(w) = slot {
+                w.unwatch(|f| matches!(f, Folder::Job(..)) == jobs);
+            }
+        });
     }
 
     /// Watches the folder of `run` before its record is read and cached;
@@ -284,13 +339,97 @@ impl<F: Fs> Reads<F> {
         })
     }
 
+    /// Watches a folder in every watch that works; `true` when at least
+    /// one works and every one that works took it (a thread whose watch
+    /// does not work asks the disk instead).
     fn watch_folder(&self, folder: impl FnOnce() -> (Folder, Utf8PathBuf)) -> bool {
-        match &mut *self.slot() {
-            WatchSlot::Working(w) => {
-                let (folder, path) = folder();
-                w.watch(folder, &path)
+        let (folder, path) = folder();
+        let (mut any, mut all) = (false, true);
+        self.watch.each(|slot| {
+            if let WatchSlot::New(w) | WatchSlot::Working(w) = slot {
+                any = true;
+                all &= w.watch(folder.clone(), &path);
             }
-            _ => false,
+        });
+        any && all
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use pikaci_core::RunRecord;
+
+    use super::*;
+
+    /// A thread with its own runtime that reads `run`'s record (after its
+    /// look at the disk) each time it is asked, and says what it read.
+    fn reader(reads: Reads, run: RunId) -> (mpsc::Sender<()>, mpsc::Receiver<(String, bool)>) {
+        let (ask, asked) = mpsc::channel::<()>();
+        let (tell, told) = mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            while asked.recv().is_ok() {
+                let fresh = reads.fresh();
+                let read = rt.block_on(reads.record(run.clone(), fresh)).unwrap();
+                let message = read.cached.record.message.clone().unwrap_or_default();
+                // `dir` is none only for a record the watch vouched for.
+                tell.send((message, read.dir.is_none())).unwrap();
+            }
+        });
+        (ask, told)
+    }
+
+    #[test]
+    fn every_thread_sees_a_change_made_before_its_request_through_its_own_watch() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+        let db = root.join("news.sqlite");
+        std::fs::write(&db, "x").unwrap();
+        let state_root = root.join("state");
+        let store = Store::open(state_root.clone());
+        let mut record = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        record.message = Some("first".into());
+        store.persist_run_record(&record).unwrap();
+        let mut reads = Reads::open(state_root, db);
+        reads.watch = Arc::new(Watches::new(2));
+        let run = record.run_id.clone();
+        let (a, from_a) = reader(reads.clone(), run.clone());
+        let (b, from_b) = reader(reads.clone(), run.clone());
+        let ask = |who: &mpsc::Sender<()>, answer: &mpsc::Receiver<(String, bool)>| {
+            who.send(()).unwrap();
+            answer.recv().unwrap()
+        };
+        assert_eq!(ask(&a, &from_a), ("first".into(), false), "read and kept");
+        assert_eq!(ask(&a, &from_a), ("first".into(), true), "kept, watched");
+        assert_eq!(ask(&b, &from_b), ("first".into(), true), "the same entry");
+        assert_eq!(
+            reads
+                .watch
+                .slots
+                .iter()
+                .filter(|s| matches!(*Watches::lock(s), WatchSlot::Working(_)))
+                .count(),
+            2,
+            "each thread drains a watch of its own"
+        );
+        for (n, (first, second)) in [
+            ((&a, &from_a), (&b, &from_b)),
+            ((&b, &from_b), (&a, &from_a)),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let message = format!("changed {n}");
+            record.message = Some(message.clone());
+            store.persist_run_record(&record).unwrap();
+            assert_eq!(ask(first.0, first.1).0, message);
+            assert_eq!(ask(second.0, second.1).0, message);
+            assert_eq!(ask(second.0, second.1), (message.clone(), true));
         }
     }
 }
