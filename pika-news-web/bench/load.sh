@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Load figures for pika-news (figures, not a pass/fail test), each against its goal:
 #  run   GET /news/api/forge/pikaci/run/{run_id} with a token, for a real 10-job run, against
-#        nginx serving the same run.json as a static file (goal: at least 1.0x nginx's rate);
+#        nginx serving the same run.json as a static file, in two shapes (SHAPES: `wrk -t1 -c32`
+#        and `wrk -t2 -c64`; goal: at least 1.0x nginx's rate in each);
 #  sse   1,000 Server-Sent-Events followers of one job that writes a timestamped line every
 #        10 ms (under `pikaci run`, through its capture path): write-to-client latency p50/p99
 #        (goal: p99 at most 100 ms) and the server's peak RSS meanwhile (goal: under 150 MiB);
@@ -12,9 +13,11 @@
 #        bytes in JSON; goal: under 150 MiB), and while 32 clients ask for a 43 MB run.json
 #        (refused unread above 4 MiB).
 # Everything on loopback, on ports picked free at start. PHASES="run sse raw mem" (the default)
-# chooses which; ROUNDS (5) alternating rounds of ROUND_SECONDS (4) compare a figure with its
-# nginx baseline, DURATION (10s) is the single tail measurement, SSE_SECONDS (20) the live
-# phase, FOLLOWERS (1000) its clients. nginx runs one worker process, as in every earlier figure.
+# chooses which; SHAPES ("1x32 2x64": wrk threads x connections) the run phase's shapes; ROUNDS
+# (5) alternating rounds of ROUND_SECONDS (4) compare a figure with its nginx baseline; DURATION
+# (10s) is the single tail measurement, SSE_SECONDS (20) the live phase, FOLLOWERS (1000) its
+# clients; BIN_DIR a folder of binaries built before (else they are built here). nginx runs one
+# worker process, as in every earlier figure.
 # Needs wrk, nginx, curl and python3 (Debian packages; installed when missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,8 +29,11 @@ SSE_SECONDS="${SSE_SECONDS:-20}"
 for tool in wrk nginx curl python3; do
   command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx curl python3 >/dev/null; }
 done
-cargo build --release -q -p pika-news-web -p pikaci-cli --bins --example sse_followers
-BIN="$(pwd)/target/release"
+# BIN_DIR: measure binaries built before (pika-news, pikaci, examples/sse_followers) instead.
+if [ -z "${BIN_DIR:-}" ]; then
+  cargo build --release -q -p pika-news-web -p pikaci-cli --bins --example sse_followers
+fi
+BIN="${BIN_DIR:-$(pwd)/target/release}"
 
 work="$(mktemp -d)"
 chmod 755 "$work" # nginx workers run as nobody
@@ -123,8 +129,11 @@ echo "pika-news on :$NEWS_PORT, nginx on :$NGINX_PORT; run $run_id ($(wc -c < "$
 ROUNDS="${ROUNDS:-5}"
 ROUND_SECONDS="${ROUND_SECONDS:-4}"
 median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# The wrk shape of `alternate` (threads and connections); phase_run measures each of SHAPES.
+WRK_SHAPE=(-t2 -c64)
+SHAPES="${SHAPES:-1x32 2x64}"
 # alternate NAME -- WRK-ARGS-FOR-PIKA-NEWS -- WRK-ARGS-FOR-NGINX: sets NEWS_RPS, NGINX_RPS,
-# NEWS_P99 and NGINX_P99 (medians of the rounds).
+# NEWS_P99 and NGINX_P99 (medians of the rounds), with wrk's WRK_SHAPE.
 alternate() {
   local news_args=() nginx_args=() side=news
   shift 2 # the name and the first --
@@ -134,8 +143,8 @@ alternate() {
   done
   : > "$work/rounds.news"; : > "$work/rounds.nginx"
   for _ in $(seq "$ROUNDS"); do
-    wrk -t2 -c64 -d"${ROUND_SECONDS}s" --latency "${news_args[@]}" | figures >> "$work/rounds.news"
-    wrk -t2 -c64 -d"${ROUND_SECONDS}s" --latency "${nginx_args[@]}" | figures >> "$work/rounds.nginx"
+    wrk "${WRK_SHAPE[@]}" -d"${ROUND_SECONDS}s" --latency "${news_args[@]}" | figures >> "$work/rounds.news"
+    wrk "${WRK_SHAPE[@]}" -d"${ROUND_SECONDS}s" --latency "${nginx_args[@]}" | figures >> "$work/rounds.nginx"
   done
   NEWS_RPS="$(cut -d' ' -f1 "$work/rounds.news" | median)"
   NGINX_RPS="$(cut -d' ' -f1 "$work/rounds.nginx" | median)"
@@ -144,11 +153,19 @@ alternate() {
 }
 
 phase_run() {
-  alternate run -- "${auth[@]}" "$NEWS/news/api/forge/pikaci/run/$run_id" -- "$NGINX_URL/run/$run_id"
-  echo "GET run record (10 jobs), token checked, 64 connections, medians of $ROUNDS alternating ${ROUND_SECONDS}s rounds:"
-  echo "  pika-news: $NEWS_RPS req/s, p99 $NEWS_P99 (rounds: $(cut -d' ' -f1 "$work/rounds.news" | tr '\n' ' '))"
-  echo "  nginx:     $NGINX_RPS req/s, p99 $NGINX_P99 (static file, one worker; rounds: $(cut -d' ' -f1 "$work/rounds.nginx" | tr '\n' ' '))"
-  echo "  pika-news / nginx: $(ratio "$NEWS_RPS" "$NGINX_RPS")x (goal: at least 1.00x)"
+  local shape summary=""
+  for shape in $SHAPES; do
+    WRK_SHAPE=(-t"${shape%x*}" -c"${shape#*x}")
+    alternate run -- "${auth[@]}" "$NEWS/news/api/forge/pikaci/run/$run_id" -- "$NGINX_URL/run/$run_id"
+    echo "GET run record (10 jobs), token checked, wrk ${WRK_SHAPE[*]}, medians of $ROUNDS alternating ${ROUND_SECONDS}s rounds:"
+    echo "  pika-news: $NEWS_RPS req/s, p99 $NEWS_P99 (rounds: $(cut -d' ' -f1 "$work/rounds.news" | tr '\n' ' '))"
+    echo "  nginx:     $NGINX_RPS req/s, p99 $NGINX_P99 (static file, one worker; rounds: $(cut -d' ' -f1 "$work/rounds.nginx" | tr '\n' ' '))"
+    echo "  pika-news / nginx: $(ratio "$NEWS_RPS" "$NGINX_RPS")x (goal: at least 1.00x)"
+    summary+="  wrk ${WRK_SHAPE[*]}: pika-news $NEWS_RPS req/s, nginx $NGINX_RPS req/s, $(ratio "$NEWS_RPS" "$NGINX_RPS")x"$'\n'
+  done
+  WRK_SHAPE=(-t2 -c64)
+  echo "run route, each shape (median req/s, ratio; goal: at least 1.00x in each):"
+  printf '%s' "$summary"
 }
 
 phase_sse() {

@@ -12,7 +12,8 @@ use axum::http::request::Parts;
 
 use crate::db::Role;
 use crate::error::ApiError;
-use crate::state::{AppState, Fresh};
+use crate::reads::Fresh;
+use crate::state::AppState;
 
 /// The access a route needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -132,7 +133,7 @@ async fn role_with(
 /// The role of the bearer token of a request (`None` without one), after
 /// this request's look at the disk.
 pub(crate) async fn role_of(parts: &Parts, state: &AppState) -> Result<Option<Role>, ApiError> {
-    role_with(parts, state, state.fresh()).await
+    role_with(parts, state, state.reads.fresh()).await
 }
 
 /// The token a request presents: the bearer header, else the page cookie;
@@ -146,7 +147,7 @@ pub(crate) fn presented_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
 
 /// [`Access::Read`] as an extractor: a valid token of any role (header, or
 /// the page cookie), or no token when `public_read` is on. It first looks at
-/// what changed on disk (`StateFields::fresh`),
+/// what changed on disk (`Reads::fresh`),
 /// once per request, which is what the token and record caches go by.
 #[derive(Debug, Clone, Copy)]
 pub struct ReadAccess {
@@ -164,7 +165,7 @@ impl FromRequestParts<AppState> for ReadAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let fresh = state.fresh();
+        let fresh = state.reads.fresh();
         let caller = match presented_token(parts)? {
             Some(token) => Some(role_by(state, token, fresh).await?),
             None => None,
@@ -184,7 +185,7 @@ impl FromRequestParts<AppState> for WriteAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let fresh = state.fresh();
+        let fresh = state.reads.fresh();
         let caller = role_with(parts, state, fresh).await?;
         Access::Write
             .check(caller, state.public_read)
@@ -201,7 +202,7 @@ impl FromRequestParts<AppState> for AdminAccess {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let fresh = state.fresh();
+        let fresh = state.reads.fresh();
         let caller = role_with(parts, state, fresh).await?;
         Access::Admin
             .check(caller, state.public_read)

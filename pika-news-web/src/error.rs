@@ -5,9 +5,19 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pikaci_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use crate::api::dto::ErrorBody;
 use crate::db::{DbError, Role};
+use crate::reads::ReadError;
+
+/// Every error: `{"error": "..."}`, a message without server paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: String,
+}
 
 /// What went wrong with a request.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +103,19 @@ impl From<StoreError> for ApiError {
                 tracing::error!(error = %source, what = %what, "state root i/o failed");
                 Self::Internal(format!("{what} failed"))
             }
+        }
+    }
+}
+
+impl From<ReadError> for ApiError {
+    fn from(e: ReadError) -> Self {
+        match e {
+            ReadError::Store(e) => e.into(),
+            ReadError::Busy => Self::Busy,
+            ReadError::RecordTooLarge { .. } => Self::Internal(e.to_string()),
+            ReadError::Task(source) => Self::Internal(format!("a read task failed: {source}")),
+            // Logged where it failed, with the lane run.
+            ReadError::LaneLog { .. } => Self::Internal(e.to_string()),
         }
     }
 }

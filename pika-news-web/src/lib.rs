@@ -14,6 +14,8 @@
 //!   with its [`Access`]), the [`router`] and the OpenAPI document made from
 //!   it; [`api`]: the JSON handlers and the [`api::dto`] shapes every answer
 //!   has. The pages are templates beside them.
+//! - [`reads`]: the read model ([`Reads`]): every read of runs and logs and
+//!   every cache of them, kept fresh by a watch of the disk.
 //! - [`live`]: a running job's log as Server-Sent Events, one shared
 //!   follower per log however many clients watch it.
 //! - [`branch_actions::Forge`]: merging and closing branches through the
@@ -44,19 +46,19 @@ mod links;
 pub mod live;
 mod pages;
 mod query;
+pub mod reads;
 pub mod routes;
 mod rows;
 mod server;
 mod session;
 mod state;
-mod watch;
 
 // The service's logic without HTTP lives in pika-news-core; these names
 // keep its modules where this crate's code and its embedders found them.
 pub use pika_news_core::{branch_actions, clock, db, lanes, ph_session, sandbox, scheduler};
 use pika_news_core::{config, data_dir, login};
 
-pub use api::{HeavyReads, MAX_SERVED_RECORD_BYTES, RouteDoc};
+pub use api::RouteDoc;
 pub use auth::{AdminAccess, COOKIE, ReadAccess, WriteAccess};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,
@@ -65,6 +67,7 @@ pub use config::{
 pub use data_dir::DataDir;
 pub use error::ApiError;
 pub use login::Logins;
+pub use reads::{HeavyReads, MAX_SERVED_RECORD_BYTES, Reads};
 pub use routes::{Access, ROUTES, openapi_document, router};
 pub use server::{ServeError, serve};
 pub use state::{AppState, StateFields};

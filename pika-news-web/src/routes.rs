@@ -473,7 +473,7 @@ pub fn router(state: AppState) -> Router {
     // added by the route's method router after its own layers ran.
     Router::new()
         .fallback_service(routes)
-        .layer(axum::middleware::from_fn(json_errors::json_errors))
+        .layer(json_errors::JsonErrorsLayer)
 }
 
 /// The OpenAPI 3.1 document of every route.

@@ -1,10 +1,10 @@
 //! Branches, their suites (one per head) and lanes (one run of one lane definition).
 
-use pikaci_core::FailureKind;
+use pikaci_core::{FailureKind, RunId};
 use rusqlite::{OptionalExtension, Row, params};
 
 use super::schema::BRANCH_SUITE;
-use super::types::StoredFailureKind;
+use super::types::{StoredFailureKind, stored_run_id};
 use super::{BranchId, BranchState, Db, DbError, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 use crate::lanes::lane_source::LaneSource;
 
@@ -61,7 +61,7 @@ pub struct Lane {
     /// Why it failed.
     pub failure_kind: Option<FailureKind>,
     /// The pikaci run it started, once `run_started` arrived.
-    pub pikaci_run_id: Option<String>,
+    pub pikaci_run_id: Option<RunId>,
     /// How many times it was claimed.
     pub attempts: i64,
     /// A one-line summary.
@@ -101,7 +101,7 @@ pub(super) fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
         title: r.get(3)?,
         status: r.get(4)?,
         failure_kind: r.get::<_, Option<StoredFailureKind>>(5)?.map(|k| k.0),
-        pikaci_run_id: r.get(6)?,
+        pikaci_run_id: stored_run_id(r, 6)?,
         attempts: r.get(7)?,
         message: r.get(8)?,
         created_at: r.get(9)?,

@@ -1,6 +1,7 @@
 //! Taking back lanes whose server is gone: the running lanes other servers
 //! hold, and requeueing one under its fencing token.
 
+use pikaci_core::RunId;
 use rusqlite::params;
 
 use super::{Db, DbError, LaneRunId, SuiteId};
@@ -15,7 +16,7 @@ pub struct HeldLane {
     /// Who holds the lease, as stored.
     pub owner: String,
     /// The pikaci run it announced, if any.
-    pub pikaci_run_id: Option<String>,
+    pub pikaci_run_id: Option<RunId>,
     /// How many times it was claimed.
     pub attempts: i64,
 }
@@ -36,7 +37,7 @@ impl Db {
                         lane_id: r.get(0)?,
                         fencing_token: r.get(1)?,
                         owner: r.get(2)?,
-                        pikaci_run_id: r.get(3)?,
+                        pikaci_run_id: super::types::stored_run_id(r, 3)?,
                         attempts: r.get(4)?,
                     })
                 })?

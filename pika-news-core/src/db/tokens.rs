@@ -136,7 +136,7 @@ impl Db {
     }
 
     /// [`Db::token_role`] for a caller that watches the database's files
-    /// itself (the server's the server's disk watch) and
+    /// itself (the server's disk watch) and
     /// says whether they changed since its last call: no SQLite call at all
     /// for a token seen valid before.
     pub fn token_role_watched(

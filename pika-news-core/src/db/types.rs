@@ -192,6 +192,29 @@ impl FromSql for StoredFailureKind {
     }
 }
 
+/// Column `i` of a lane's row, its pikaci run id, read as a [`RunId`]
+/// once, here, instead of a string every reader parses again. The service
+/// only stores ids that passed the id rule; a stored text that does not
+/// (a row edited by hand) names no run the server could read, so it reads
+/// as no run (the lane's run is gone), with a warning, as before.
+///
+/// [`RunId`]: pikaci_core::RunId
+pub(crate) fn stored_run_id(
+    row: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Option<pikaci_core::RunId>> {
+    let Some(text) = row.get::<_, Option<String>>(i)? else {
+        return Ok(None);
+    };
+    match text.parse() {
+        Ok(run) => Ok(Some(run)),
+        Err(e) => {
+            tracing::warn!(error = %e, "a lane records a pikaci run id that cannot name a run");
+            Ok(None)
+        }
+    }
+}
+
 /// Text that is not a positive integer, given as a row id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {what} {value:?}: must be a positive integer")]
@@ -323,6 +346,33 @@ mod tests {
         assert!(read.is_err());
         assert!(
             conn.query_row("SELECT 3", [], |r| r.get::<_, LaneStatus>(0))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn a_stored_pikaci_run_id_is_read_as_a_run_id_or_as_no_run() {
+        let conn = Connection::open_in_memory().unwrap();
+        let read = |text: Option<&str>| {
+            conn.query_row("SELECT ?1", [text], |r| stored_run_id(r, 0))
+                .unwrap()
+        };
+        assert_eq!(
+            read(Some("20260324T161238Z-1a2b3c4d")).unwrap().as_str(),
+            "20260324T161238Z-1a2b3c4d"
+        );
+        // Upstream's ids follow the same rule.
+        assert_eq!(
+            read(Some("pikaci-run-123")).unwrap().as_str(),
+            "pikaci-run-123"
+        );
+        // Text that names no run reads as no run.
+        assert_eq!(read(Some("../../etc")), None);
+        assert_eq!(read(Some("")), None);
+        assert_eq!(read(None), None);
+        // A column of another type is an error, as for every typed column.
+        assert!(
+            conn.query_row("SELECT 3", [], |r| stored_run_id(r, 0))
                 .is_err()
         );
     }

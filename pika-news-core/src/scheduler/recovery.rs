@@ -132,7 +132,7 @@ impl Scheduler {
             if let Ok(suite) = self.db.lane_suite(lane.lane_id).await {
                 let _ = self.db.refresh_suite_status(suite).await;
             }
-            let run = lane.pikaci_run_id.as_deref().and_then(|r| r.parse().ok());
+            let run = lane.pikaci_run_id.clone();
             self.remove_worktree(lane.lane_id, lane.fencing_token, run)
                 .await;
         }
@@ -141,7 +141,7 @@ impl Scheduler {
 
     /// Reads the lane's pikaci run (off the runtime's threads) and judges it.
     async fn judge(&self, lane: &HeldLane) -> Verdict {
-        let run: Option<RunId> = lane.pikaci_run_id.as_deref().and_then(|r| r.parse().ok());
+        let run = lane.pikaci_run_id.clone();
         let store: Store = Store::open(self.repo.pikaci_state_root.clone());
         tokio::task::spawn_blocking(move || {
             let record = run

@@ -5,16 +5,16 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 
-use pikaci_core::{RunLogsMetadata, RunRecord};
+use pikaci_core::{RunId, RunLogsMetadata, RunRecord};
 
+use super::answer::json_answer;
 use super::compat::{logs, view};
 use super::dto::{self, BranchDetail, BranchLogsResponse};
-use super::heavy::{HeavyPermit, json_answer};
-use super::query::{self, Params, parse_run_id};
-use super::run_loader::load_run_with_log_metadata;
+use super::query::{self, Params};
 use crate::auth::ReadAccess;
 use crate::db::LaneRunId;
 use crate::error::ApiError;
+use crate::reads::HeavyPermit;
 use crate::rows::branch_or_404;
 use crate::state::AppState;
 
@@ -101,7 +101,7 @@ pub(crate) async fn logs(
     let detail = state.db.lane_detail(lane.id).await?.ok_or_else(no_such)?;
     let (pikaci_run, pikaci_log_metadata, permit) = match &lane.pikaci_run_id {
         None => (None, None, None),
-        Some(raw) => pikaci_run_or_gone(&state, lane.id, raw).await?,
+        Some(run) => pikaci_run_or_gone(&state, run.clone()).await?,
     };
     let log_text = logs::lane_log_text(&state, lane.id).await;
     let now = state.db.clock().now();
@@ -127,17 +127,14 @@ type LaneRun = (
 );
 
 /// A lane's pikaci run and its log facts; both `None` when the run is gone
-/// (garbage-collected) or its recorded id cannot name a run.
-async fn pikaci_run_or_gone(
-    state: &AppState,
-    lane: LaneRunId,
-    raw: &str,
-) -> Result<LaneRun, ApiError> {
-    let Ok(run) = parse_run_id(raw) else {
-        tracing::warn!(%lane, "the lane records a pikaci run id that cannot name a run");
-        return Ok((None, None, None));
-    };
-    match load_run_with_log_metadata(state, run).await {
+/// (garbage-collected).
+async fn pikaci_run_or_gone(state: &AppState, run: RunId) -> Result<LaneRun, ApiError> {
+    match state
+        .reads
+        .record_with_log_metadata(run)
+        .await
+        .map_err(ApiError::from)
+    {
         Ok((record, meta, permit)) => Ok((Some(record), Some(meta), permit)),
         Err(ApiError::NotFound(_)) => Ok((None, None, None)),
         Err(e) => Err(e),

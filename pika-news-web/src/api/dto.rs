@@ -21,13 +21,7 @@ use super::lane_view::LaneView;
 use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 use crate::lanes::lane_source::LaneSource;
 
-/// Every error: `{"error": "..."}`, a message without server paths.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ErrorBody {
-    /// What went wrong.
-    pub error: String,
-}
+pub use crate::error::ErrorBody;
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -215,7 +209,7 @@ impl From<LaneView> for LaneRun {
             title: l.title,
             status: l.status,
             failure_kind: l.failure_kind,
-            pikaci_run_id: l.pikaci_run_id,
+            pikaci_run_id: l.pikaci_run_id.map(|r| r.as_str().to_owned()),
             attempts: l.attempts,
             message: l.message,
             created_at: l.created_at,

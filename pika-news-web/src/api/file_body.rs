@@ -16,10 +16,9 @@ use axum::body::{Body, Bytes};
 use pikaci_store::LogReader;
 use tokio::sync::mpsc;
 
-use super::byte_budget::ByteBudget;
 use crate::live::receiver_stream;
-
-pub(crate) use super::heavy::DOWNLOAD_PIECE as PIECE;
+pub(crate) use crate::reads::DOWNLOAD_PIECE as PIECE;
+use crate::reads::{ByteBudget, read_piece};
 
 /// Bytes `start..end` of `reader` as a body. A log that turns out shorter
 /// than `end` (it was replaced) ends the body with an error, which aborts the
@@ -38,7 +37,7 @@ pub(crate) fn file_body(reader: Arc<LogReader>, start: u64, end: u64, budget: By
             let Some(permit) = permit else { break };
             let r = reader.clone();
             let piece = tokio::task::spawn_blocking(move || {
-                read_piece_into(&r, at, len).map(|buf| ByteBudget::hold(buf, permit))
+                read_piece(&r, at, len).map(|buf| ByteBudget::hold(buf, permit))
             })
             .await
             .unwrap_or_else(|e| Err(io::Error::other(format!("a read task failed: {e}"))));
@@ -56,23 +55,4 @@ pub(crate) fn file_body(reader: Arc<LogReader>, start: u64, end: u64, budget: By
         }
     });
     Body::from_stream(receiver_stream(rx))
-}
-
-/// Reads exactly `len` bytes at `at`, or fails.
-pub(crate) fn read_piece(reader: &LogReader, at: u64, len: usize) -> io::Result<Bytes> {
-    read_piece_into(reader, at, len).map(Bytes::from)
-}
-
-/// [`read_piece`], as a vector.
-fn read_piece_into(reader: &LogReader, at: u64, len: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    let mut filled = 0;
-    while filled < len {
-        match reader.read_at(&mut buf[filled..], at + filled as u64) {
-            Ok(0) => return Err(io::Error::other("the log is shorter than it was")),
-            Ok(n) => filled += n,
-            Err(e) => return Err(io::Error::other(e.to_string())),
-        }
-    }
-    Ok(buf)
 }

@@ -4,14 +4,10 @@
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use pikaci_store::{DiskFs, Fs as _};
 
+use super::answer::json_answer;
 use super::dto::{LaneActionDone, LaneLog, Woken};
-use super::encoded::{ANSWER_BUDGET, read_fitted};
-use super::heavy::json_answer;
-use super::pikaci::small_range;
 use super::query::{self, Params};
-use super::run_loader::blocking;
 use crate::auth::{ReadAccess, WriteAccess};
 use crate::db::{LaneAction, LaneRunId};
 use crate::error::ApiError;
@@ -67,7 +63,7 @@ pub(crate) async fn wake(_: WriteAccess, State(state): State<AppState>) -> Json<
 
 /// `GET /news/api/forge/lane/{lane_run_id}/log?tail=|offset=&limit=`: the lane
 /// run's own log (what the lane printed, and pika-news' account of it), at
-/// most [`ANSWER_BUDGET`] bytes of it once encoded.
+/// most [`ANSWER_BUDGET`](crate::reads::encoded::ANSWER_BUDGET) bytes of it once encoded.
 pub(crate) async fn log(
     _: ReadAccess,
     State(state): State<AppState>,
@@ -79,32 +75,12 @@ pub(crate) async fn log(
     if !state.db.lane_exists(id).await? {
         return Err(ApiError::NotFound(format!("lane run {id} not found")));
     }
-    let Some(dir) = &state.data_dir else {
+    if !state.reads.has_lane_logs() {
         return Err(ApiError::NotFound(format!(
             "lane run {id} has no log on this server"
         )));
-    };
-    let permit = if small_range(range) {
-        None
-    } else {
-        Some(state.heavy.acquire().await?)
-    };
-    let path = dir.lane_log(id);
-    // Opened never through a link and never blocking on a FIFO (`DiskFs`).
-    let read = blocking(move || match DiskFs::new().open_read(&path) {
-        Ok(file) => read_fitted(file.size()?, range, ANSWER_BUDGET, |buf, at| {
-            file.read_at(buf, at)
-        }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Ok((pikaci_store::LogChunk::missing(), 0))
-        }
-        Err(e) => Err(e),
-    })
-    .await?;
-    let (c, _) = read.map_err(|e| {
-        tracing::error!(error = %e, lane_run_id = %id, "reading a lane log failed");
-        ApiError::Internal(format!("the log of lane run {id} cannot be read"))
-    })?;
+    }
+    let (c, permit) = state.reads.lane_log(id, range).await?;
     let hint = c.text.len();
     let answer = LaneLog {
         exists: c.exists,

@@ -180,7 +180,7 @@ mod tests {
                 title: "Linux tests".into(),
                 status: LaneStatus::Failed,
                 failure_kind: Some(FailureKind::Timeout),
-                pikaci_run_id: Some("20260324T161238Z-1a2b3c4d".into()),
+                pikaci_run_id: Some("20260324T161238Z-1a2b3c4d".parse().unwrap()),
                 attempts: 2,
                 message: Some("1 of 2 jobs failed".into()),
                 created_at: "2026-03-24T16:00:00Z".into(),

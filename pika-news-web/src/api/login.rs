@@ -10,11 +10,11 @@ use pika_news_core::login::Npub;
 use serde::Deserialize;
 
 use super::compat::dto::{Allowlist, AllowlistChanged, AllowlistEntry, LoginChallenge, LoginDone};
-use super::run_loader::blocking;
 use crate::auth::AdminAccess;
 use crate::db::{NpubEntry, Role};
 use crate::error::ApiError;
 use crate::login::LoginRefusal;
+use crate::reads::blocking;
 use crate::state::AppState;
 
 /// `POST {prefix}/auth/challenge`.

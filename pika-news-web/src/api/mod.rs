@@ -5,24 +5,23 @@
 //! - `openapi`: what a route's entry says ([`RouteDoc`]) and the document
 //!   made from a list of them.
 //! - [`dto`]: every JSON shape the API answers with.
-//! - [`heavy`] and [`encoded`]: bounded memory per request (a permit per
-//!   large read, log text capped by its encoded size); `json_errors`: every
-//!   error, axum's own rejections included, as `{"error": ...}`.
+//! - `answer`: JSON answers, whose body holds a heavy-read permit until
+//!   sent; `json_errors`: every error, axum's own rejections included, as
+//!   `{"error": ...}`.
 //! - One module per family of handlers: `pikaci` (runs and logs), `branch`,
 //!   `lane_runs`, `meta` (health, 404), `raw` (a log streamed whole or by
 //!   byte range, over `http_range` and `file_body`), `stream` (a log as
-//!   Server-Sent Events, over [`crate::live`]).
+//!   Server-Sent Events, over [`crate::live`]). Each parses its request,
+//!   asks the read model ([`crate::reads`]) and answers: no handler holds a
+//!   cache or builds a path. The HTML pages are in `crate::pages`.
 //! - [`compat`]: what upstream pika's `ph` client calls (its lane actions,
 //!   nightly runs, wake, who-am-I), in its shapes.
 
-mod answer_paths;
+mod answer;
 pub(crate) mod branch;
-mod byte_budget;
 pub mod compat;
 pub mod dto;
-pub mod encoded;
 mod file_body;
-pub mod heavy;
 mod http_range;
 pub(crate) mod json_errors;
 pub(crate) mod lane_runs;
@@ -33,16 +32,11 @@ pub(crate) mod meta;
 pub(crate) mod openapi;
 pub(crate) mod pikaci;
 pub(crate) mod raw;
-pub mod record_cache;
-mod run_loader;
 pub(crate) mod stream;
 pub(crate) mod suite_reruns;
-pub mod tail_cache;
 mod timed_body;
 
 // The query parsers are shared with the pages; `super::query` still names them.
 pub(crate) use crate::query;
-pub use heavy::HeavyReads;
+pub use crate::reads::encoded;
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
-pub use run_loader::MAX_SERVED_RECORD_BYTES;
-pub(crate) use run_loader::{blocking, load_run};

@@ -1,29 +1,23 @@
 //! `/news/api/forge/pikaci/...`: a pikaci run's record, logs and prepared
 //! outputs.
 //!
-//! Every read goes through the store's handles: the run folder is checked once
-//! (`Store::run`), then the record, the job (`RunDir::job`, the default-job
-//! rule) and its logs (`JobDir::log`, `JobLog::read`) are read from it.
-//! Records come through [`run_loader`](super::run_loader): a cached one that
-//! still stands is answered without touching the disk.
+//! Every read is the read model's ([`crate::reads`]): a cached record that
+//! still stands is answered without touching the disk, as the bytes
+//! serialized when it was read.
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use pikaci_core::{JobId, LogFile, LogKind, RunId};
-use pikaci_store::{LogChunk, LogRange, StoreError};
+use pikaci_store::LogChunk;
 
+use super::answer::{bytes_answer, json_answer};
 use super::dto::{LogPart, LogsResponse, PreparedOutputsResponse};
-use super::encoded::{ANSWER_BUDGET, read_fitted};
-use super::heavy::{bytes_answer, json_answer};
 use super::query::{self, Params, parse_run_id};
-use super::run_loader::{blocking, load_cached_record};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::links::Prefix;
+use crate::reads::{JobLogs, blocking};
 use crate::state::AppState;
-
-/// Log ranges up to this many bytes are read without a heavy-read permit.
-const SMALL_LOG_BYTES: u64 = 256 * 1024;
 
 /// `GET /news/api/forge/pikaci/run/{run_id}`: the `RunRecord`, as the bytes
 /// serialized when it was read.
@@ -33,8 +27,8 @@ pub(crate) async fn run(
     Path(run_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let run = parse_run_id(&run_id)?;
-    let (cached, permit) = load_cached_record(&state, run, Some(access.fresh())).await?;
-    Ok(bytes_answer(cached.json, permit))
+    let read = state.reads.record(run, access.fresh()).await?;
+    Ok(bytes_answer(read.cached.json, read.permit))
 }
 
 /// `GET /news/api/forge/pikaci/prepared-outputs/{run_id}`: `{run_id,
@@ -46,7 +40,7 @@ pub(crate) async fn prepared_outputs(
     Path(run_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let run = parse_run_id(&run_id)?;
-    let store = state.store.clone();
+    let store = state.reads.store().clone();
     let id = run.clone();
     let prepared = blocking(move || store.run(&id)?.prepared_outputs())
         .await??
@@ -79,18 +73,9 @@ fn split(
     }
 }
 
-/// The chunk of a log that does not exist (yet).
-/// Whether a range reads so little that it needs no heavy-read permit.
-pub(crate) fn small_range(range: LogRange) -> bool {
-    match range {
-        LogRange::Tail(n) | LogRange::Span { limit: n, .. } => n <= SMALL_LOG_BYTES,
-        LogRange::Whole => false,
-    }
-}
-
 /// `GET /news/api/forge/pikaci/logs/{run_id}?job=&kind=host|guest|both&offset=&limit=&tail=`.
 ///
-/// The logs' text is at most [`ANSWER_BUDGET`] bytes once encoded, all
+/// The logs' text is at most [`ANSWER_BUDGET`](crate::reads::encoded::ANSWER_BUDGET) bytes once encoded, all
 /// logs together (`both`: the host log gets at most half, the guest log the
 /// rest); what is left out is reported by each log's `truncated`, `offset`
 /// and `len`.
@@ -110,53 +95,26 @@ pub(crate) async fn logs(
             .map_err(|e| ApiError::BadRequest(format!("invalid kind: {e}")))?,
     };
     let range = query::range(&params)?;
-    let permit = if small_range(range) {
-        None
-    } else {
-        Some(state.heavy.acquire().await?)
-    };
-    let record = load_cached_record(&state, run.clone(), Some(access.fresh()))
-        .await?
-        .0
-        .record;
-    let store = state.store.clone();
-    let (job, host, guest) = blocking(move || {
-        let job = store.run(&run)?.job_of(&record, job.as_ref())?;
-        let files = kind.files();
-        let mut remaining = ANSWER_BUDGET;
-        let mut read = |file: LogFile| -> Result<Option<LogChunk>, StoreError> {
-            if !files.contains(&file) {
-                return Ok(None);
-            }
-            let Some(reader) = job.log(file).open()? else {
-                return Ok(Some(LogChunk::missing()));
-            };
-            let share = if files.len() > 1 && file == LogFile::Host {
-                remaining / 2
-            } else {
-                remaining
-            };
-            let (chunk, cost) = read_fitted(reader.size()?, range, share, |buf, at| {
-                reader.read_at(buf, at)
-            })?;
-            remaining -= cost;
-            Ok(Some(chunk))
-        };
-        let (host, guest) = (read(LogFile::Host)?, read(LogFile::Guest)?);
-        Ok::<_, StoreError>((job, host, guest))
-    })
-    .await??;
+    let JobLogs {
+        run,
+        job,
+        host,
+        guest,
+        permit,
+    } = state
+        .reads
+        .job_logs(access.fresh(), run, job, kind, range)
+        .await?;
     // Most logs are text that encodes about as long as it is.
     let hint = [&host, &guest]
         .iter()
         .filter_map(|c| c.as_ref().map(|c| c.text.len()))
         .sum::<usize>();
-    let (run, job_id) = (job.run().id(), job.id());
-    let (host, host_log) = split(host, prefix, run, job_id, LogFile::Host);
-    let (guest, guest_log) = split(guest, prefix, run, job_id, LogFile::Guest);
+    let (host, host_log) = split(host, prefix, &run, &job, LogFile::Host);
+    let (guest, guest_log) = split(guest, prefix, &run, &job, LogFile::Guest);
     let answer = LogsResponse {
-        run_id: job.run().id().clone(),
-        job: job.id().clone(),
+        run_id: run,
+        job,
         host,
         guest,
         host_log,

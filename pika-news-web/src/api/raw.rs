@@ -25,21 +25,19 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use pikaci_core::{JobId, LogFile, RunId};
-use pikaci_store::{FileIdentity, JobLog, LogRange, LogReader, StoreError, default_job};
+use pikaci_core::JobId;
+use pikaci_store::{DiskFs, FileIdentity, LogRange, LogReader};
 
-use super::byte_budget::ByteBudget;
 use super::dto::ErrorBody;
-use super::file_body::{file_body, read_piece};
+use super::file_body::file_body;
 use super::http_range::{Conditions, RangeAsk};
 use super::query::{self, Params, parse_run_id};
-use super::run_loader::{blocking, load_cached_record, watched_hit};
-use super::tail_cache::Span;
 use super::timed_body::timed_body;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::live::timed::Timed;
-use crate::state::{AppState, Fresh};
+use crate::reads::{ByteBudget, LogKey, OpenLog, Reads, Span};
+use crate::state::AppState;
 
 /// The strong `ETag` of one version of a log.
 pub(crate) fn etag(id: &FileIdentity) -> String {
@@ -49,77 +47,10 @@ pub(crate) fn etag(id: &FileIdentity) -> String {
     )
 }
 
-/// An open log: the reader, its identity when opened, and whose it is.
-pub(crate) struct OpenLog {
-    pub(crate) log: JobLog,
-    pub(crate) reader: Arc<LogReader>,
-    pub(crate) identity: FileIdentity,
-    pub(crate) run: RunId,
-    pub(crate) job: JobId,
-    pub(crate) file: LogFile,
-}
-
-/// A span of the log read while it was opened, when it was small.
-pub(crate) type Prefetched = Option<Bytes>;
-
 /// Answers up to this size are read while the log is opened, in the same
-/// hop to the blocking pool, and sent from memory.
+/// hop to the blocking pool, and sent from memory (and kept by the read
+/// model's tail cache).
 const INLINE_BYTES: u64 = 256 * 1024;
-
-/// Opens one log of a job on the blocking pool: the same run, job and id
-/// checks as every read route (the run's record from the record cache); a
-/// log not written yet is a 404. `prefetch` says, from the open log's
-/// identity, which span to read at once (`None`: nothing).
-pub(crate) async fn open_log(
-    state: &AppState,
-    fresh: Fresh,
-    run: RunId,
-    job: Option<JobId>,
-    file: LogFile,
-    prefetch: impl FnOnce(&FileIdentity) -> Option<(u64, u64)> + Send + 'static,
-) -> Result<(OpenLog, Prefetched, bool), ApiError> {
-    let record = load_cached_record(state, run.clone(), Some(fresh))
-        .await?
-        .0
-        .record;
-    let (store, st) = (state.store.clone(), state.clone());
-    blocking(move || {
-        let job = store.run(&run)?.job_of(&record, job.as_ref())?;
-        // Watched before it is read, so a span kept from this read is
-        // dropped by the first change after it.
-        let watched = fresh.watching() && st.watch_job(&run, job.id());
-        let log = job.log(file);
-        let reader = log.open()?.ok_or_else(|| StoreError::LogNotFound {
-            run: run.clone(),
-            job: job.id().clone(),
-            file,
-        })?;
-        let identity = reader.identity()?;
-        let inline = match prefetch(&identity) {
-            Some((start, len)) => Some(read_piece(&reader, start, len as usize).map_err(
-                |source| StoreError::Io {
-                    what: format!("reading {} of run {run} job {}", file.file_name(), job.id()),
-                    source,
-                },
-            )?),
-            None => None,
-        };
-        Ok::<_, StoreError>((
-            OpenLog {
-                log,
-                reader: Arc::new(reader),
-                identity,
-                run,
-                job: job.id().clone(),
-                file,
-            },
-            inline,
-            watched,
-        ))
-    })
-    .await?
-    .map_err(ApiError::from)
-}
 
 /// `GET|HEAD .../logs/{run_id}/raw?job=&kind=host|guest&download=1`.
 pub(crate) async fn raw(
@@ -149,52 +80,42 @@ pub(crate) async fn raw(
         download,
     };
     let (head, plan) = (asked.head, asked.conditions.clone());
+    let reads = &state.reads;
     if !timestamps
-        && let Some(answer) =
-            from_tail_cache(&state, access.fresh(), &run, job.as_ref(), file, &asked)
+        && let Some((key, span)) = reads.kept_span(access.fresh(), &run, job.as_ref(), file)
+        && let Some(answer) = from_span(&key, &span, &asked)
     {
         return Ok(answer);
     }
-    let (log, inline, watched) = open_log(&state, access.fresh(), run, job, file, move |id| {
-        let size = id.size;
-        plan.decide(&etag(id), size)?
-            .span(size)
-            .filter(|&(_, len)| !head && !timestamps && len <= INLINE_BYTES)
-    })
-    .await?;
-
-    let ids = (log.run.clone(), log.job.clone(), log.file);
+    let (log, inline) = reads
+        .open_log(access.fresh(), run, job, file, move |id| {
+            let size = id.size;
+            plan.decide(&etag(id), size)?
+                .span(size)
+                .filter(|&(_, len)| !head && !timestamps && len <= INLINE_BYTES)
+        })
+        .await?;
     if let Some(span) = span {
-        return timestamped(log, span, common_headers(&ids, download), head).await;
+        let out = common_headers(&log.key, download);
+        return timestamped(reads, log, span, out, head).await;
     }
-    let identity = log.identity;
-    let reader = log.reader;
-    let (answer, read) = respond(&ids, &identity, &asked, |_, _| {
+    let budget = reads.heavy().download_budget();
+    let (answer, sent) = respond(&log.key, &log.identity, &asked, |_, _| {
         // What was read while the log was opened is exactly the span sent
         // (decided from the same identity and conditions).
         match inline {
             Some(bytes) => Source::Bytes(bytes),
-            None => Source::Reader(reader, state.heavy.download_budget()),
+            None => Source::Reader(log.reader.clone(), budget),
         }
     });
-    // A small span read while the job's folder was watched is kept.
-    if let (true, Some((start, bytes))) = (watched, read) {
-        let (run, job, file) = ids;
-        state.tails.put(
-            (run, job, file),
-            Span {
-                identity,
-                start,
-                bytes,
-            },
-            || state.unwatch(true),
-        );
+    if let Some((start, bytes)) = sent {
+        reads.keep_span(&log, start, bytes);
     }
     Ok(answer)
 }
 
 /// The headers every raw answer has.
-fn common_headers(ids: &(RunId, JobId, LogFile), download: bool) -> HeaderMap {
+fn common_headers(ids: &LogKey, download: bool) -> HeaderMap {
     let mut out = HeaderMap::new();
     // A log grows: caches must ask again, and may keep what the ETag vouches for.
     out.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
@@ -239,7 +160,7 @@ enum Source {
 /// / 206 whose bytes `source(start, len)` gives. With the answer, the span
 /// sent from memory when there was one (for the tail cache).
 fn respond(
-    ids: &(RunId, JobId, LogFile),
+    ids: &LogKey,
     identity: &FileIdentity,
     asked: &Asked,
     source: impl FnOnce(u64, u64) -> Source,
@@ -297,23 +218,9 @@ fn respond(
     ((status, out, body).into_response(), kept)
 }
 
-/// An answer from the tail cache: the log's span kept from a request
-/// before, while its job's folder is watched and unchanged, and the run's
-/// record cached likewise. `None` when it cannot answer (nothing kept, no
-/// watch, or the range asks for bytes outside the span).
-fn from_tail_cache(
-    state: &AppState,
-    fresh: Fresh,
-    run: &RunId,
-    job: Option<&JobId>,
-    file: LogFile,
-    asked: &Asked,
-) -> Option<Response> {
-    let record = watched_hit(state, run, fresh)?.record;
-    let job = job.or_else(|| default_job(&record))?.clone();
-    let ids = (run.clone(), job, file);
-    let span = state.tails.get(&ids)?;
-    // Only when the span holds what is asked for (or nothing is sent).
+/// An answer from a span kept from an earlier request, when it holds what
+/// is asked for (or nothing is sent); `None` when the log must be opened.
+fn from_span(ids: &LogKey, span: &Span, asked: &Asked) -> Option<Response> {
     let size = span.identity.size;
     let sent = asked
         .conditions
@@ -324,7 +231,7 @@ fn from_tail_cache(
     if !fits {
         return None;
     }
-    let (answer, _) = respond(&ids, &span.identity, asked, |start, len| {
+    let (answer, _) = respond(ids, &span.identity, asked, |start, len| {
         Source::Bytes(span.slice(start, len).expect("checked to fit"))
     });
     Some(answer)
@@ -336,7 +243,8 @@ fn from_tail_cache(
 /// is made, so the answer is chunked; `X-Log-Offset` and `X-Log-End` say
 /// which bytes of the log it covers.
 async fn timestamped(
-    log: OpenLog,
+    reads: &Reads,
+    log: OpenLog<DiskFs>,
     span: LogRange,
     mut out: HeaderMap,
     head: bool,
@@ -344,21 +252,8 @@ async fn timestamped(
     let size = log.identity.size;
     let (start, len) = span.span(size);
     let end = start + len;
-    let (job_log, reader) = (log.log.clone(), log.reader.clone());
     let tail = matches!(span, LogRange::Tail(_));
-    let (start, at_line_start) = blocking(move || {
-        // A damaged sidecar is an error, not a log silently without times.
-        job_log.times()?;
-        // A tail starts on a character boundary, as every tail read does.
-        let mut start = start;
-        if tail && start > 0 {
-            let mut first = [0u8; 3];
-            let n = reader.read_at(&mut first, start)?;
-            start += pikaci_store::utf8_boundary_skip(&first[..n]) as u64;
-        }
-        Ok::<_, StoreError>((start, crate::live::starts_line(&job_log, start)))
-    })
-    .await??;
+    let (start, at_line_start) = reads.timed_start(&log, start, tail).await?;
     let end = end.max(start);
     out.insert(header::ACCEPT_RANGES, HeaderValue::from_static("none"));
     out.insert(

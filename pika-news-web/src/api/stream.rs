@@ -10,13 +10,12 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use pikaci_core::JobId;
-use pikaci_store::{JobLog, StoreError};
 
 use super::query::{self, Params, parse_run_id};
-use super::run_loader::{blocking, load_cached_record};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::live::{self, StreamStart, sse::StreamStatus};
+use crate::reads::FollowStart;
 use crate::state::AppState;
 
 /// Where a stream starts: `Last-Event-ID` (an offset the stream sent as an
@@ -41,19 +40,12 @@ fn start_offset(params: &Params, headers: &HeaderMap) -> Result<u64, ApiError> {
 /// since truncated or replaced, or made up): one `error` event saying so,
 /// as a `416` would, instead of a stream that waits for bytes that will
 /// never come there.
-fn past_the_end(log: &JobLog, from: u64) -> Result<Option<Body>, StoreError> {
-    if from == 0 {
-        return Ok(None);
-    }
-    let size = log.size()?.unwrap_or(0);
-    if from <= size {
-        return Ok(None);
-    }
+fn past_the_end(from: u64, size: u64) -> Body {
     let message = format!(
         "416 range not satisfiable: offset {from} is past the end of the log ({size} bytes); \
          follow it again from 0"
     );
-    Ok(Some(Body::from(live::sse::error_event(&message))))
+    Body::from(live::sse::error_event(&message))
 }
 
 /// `GET .../logs/{run_id}/stream?job=&kind=&offset=`.
@@ -69,37 +61,26 @@ pub(crate) async fn stream(
     let file = query::one_log(&params)?;
     let from = start_offset(&params, &headers)?;
     let timestamps = query::flag(&params, "timestamps")?;
-    let record = load_cached_record(&state, run.clone(), Some(access.fresh()))
-        .await?
-        .0
-        .record;
-    let store = state.store.clone();
-    let start = blocking(move || {
-        let job = store.run(&run)?.job_of(&record, job.as_ref())?;
-        let status = StreamStatus::of(&record, job.id());
-        let log = job.log(file);
-        if let Some(refused) = past_the_end(&log, from)? {
-            return Ok(Err(refused));
-        }
-        // A damaged sidecar is reported now rather than losing times silently.
-        let at_line_start = if timestamps {
-            log.times()?;
-            live::starts_line(&log, from)
-        } else {
-            from == 0
-        };
-        Ok::<_, StoreError>(Ok(StreamStart {
-            log,
-            from,
-            at_line_start,
-            timestamps,
-            status,
-        }))
-    })
-    .await??;
+    let (job, start) = state
+        .reads
+        .follow_start(access.fresh(), run, job, file, from, timestamps)
+        .await?;
     let body = match start {
-        Ok(start) => live::stream(state.live.clone(), state.liveness.clone(), start),
-        Err(refused) => refused,
+        FollowStart::From {
+            log,
+            at_line_start,
+            record,
+        } => {
+            let start = StreamStart {
+                status: StreamStatus::of(&record, &job),
+                log,
+                from,
+                at_line_start,
+                timestamps,
+            };
+            live::stream(state.live.clone(), state.reads.liveness().clone(), start)
+        }
+        FollowStart::PastTheEnd(size) => past_the_end(from, size),
     };
     let headers = [
         (

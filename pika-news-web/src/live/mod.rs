@@ -28,6 +28,7 @@ use pikaci_store::{Follow, JobLog};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
+pub(crate) use crate::reads::starts_line;
 pub(crate) use client::{StreamStart, stream};
 use hub::{HubEvent, HubKey, Sender};
 
@@ -38,21 +39,6 @@ pub(crate) fn receiver_stream<T: Send + 'static>(
     futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     })
-}
-
-/// Whether the byte at `offset` of `log` starts a line: offset 0, or the
-/// byte before it is a newline (blocking: one read).
-pub(crate) fn starts_line(log: &JobLog, offset: u64) -> bool {
-    if offset == 0 {
-        return true;
-    }
-    let mut byte = [0u8; 1];
-    log.open()
-        .ok()
-        .flatten()
-        .and_then(|r| r.read_at(&mut byte, offset - 1).ok())
-        == Some(1)
-        && byte[0] == b'\n'
 }
 
 /// The follow of `log` from `from` a stream or a hub steps: its record

@@ -13,7 +13,6 @@ use super::Scope;
 use super::format::{between, duration, job_took, parse_time, stored_time_element};
 use super::html::{Crumb, Page, short_head, status, status_dot};
 use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
-use crate::api::load_run;
 use crate::db::{Branch, Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
 use crate::links::{Prefix, query_value};
@@ -102,9 +101,9 @@ pub(crate) async fn lanes_table(
 ) -> Markup {
     let mut rows = Vec::with_capacity(suite.lanes.len());
     for lane in &suite.lanes {
-        let run = match lane.pikaci_run_id.as_deref().map(str::parse) {
-            Some(Ok(id)) => load_run(state, id).await.ok(),
-            _ => None,
+        let run = match &lane.pikaci_run_id {
+            Some(id) => state.reads.run_record(id.clone()).await.ok(),
+            None => None,
         };
         let replaced = replaced_by(suite, lane);
         rows.push(lane_row(

@@ -27,7 +27,6 @@ use super::log_source::{LogView, job_log_opener, lane_log_opener, read_log};
 use super::summary::lane_duration;
 use super::viewer::{Sources, ViewerOptions, render};
 use super::window::{Window, WindowAt};
-use crate::api::load_run;
 use crate::db::{BranchId, Lane, LaneRunId, LaneStatus, NightlyRunId};
 use crate::error::ApiError;
 use crate::links::{Prefix, job_query, kind_word, query_value};
@@ -368,8 +367,8 @@ pub(crate) async fn nightly_page(
 
 /// The lane's pikaci run, when it has one that can be read.
 async fn lane_run(state: &AppState, lane: &Lane) -> Option<Arc<RunRecord>> {
-    let id: RunId = lane.pikaci_run_id.as_deref()?.parse().ok()?;
-    load_run(state, id).await.ok()
+    let id: RunId = lane.pikaci_run_id.clone()?;
+    state.reads.run_record(id).await.ok()
 }
 
 /// The lane page of `lane`, shown under `parent` (its page and its name).

@@ -3,23 +3,16 @@
 //! opened and read on the blocking pool.
 
 use pikaci_core::{JobId, LogFile, RunId};
-use pikaci_store::{DiskFs, Fs as _, LogTimes};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::lines::{Bound, COUNT_BYTES, LogKey, ReadLog};
+use super::lines::{Bound, COUNT_BYTES, LogKey};
 use super::window::{Window, WindowAt, read_window};
-use crate::api::blocking;
 use crate::db::LaneRunId;
 use crate::error::ApiError;
+use crate::reads::{Opened, ReadError, blocking};
 use crate::state::AppState;
-
-/// An opened log, and its arrival times when it has them.
-pub(crate) struct Opened {
-    log: Box<dyn ReadLogSized>,
-    times: Option<LogTimes>,
-}
 
 /// A window of a log, with each line's arrival time (Unix milliseconds)
 /// when the log has a timestamp sidecar.
@@ -33,10 +26,10 @@ pub(crate) struct LogView {
 pub(crate) async fn read_log(
     state: &AppState,
     key: LogKey,
-    open: impl FnOnce() -> Result<Option<Opened>, ApiError> + Send + 'static,
+    open: impl FnOnce() -> Result<Option<Opened>, ReadError> + Send + 'static,
     at: WindowAt,
 ) -> Result<Option<LogView>, ApiError> {
-    let index = state.lines.clone();
+    let index = state.reads.lines().clone();
     // Set when this request is dropped (its client left): the count on the
     // blocking pool stops at its next step instead of running on.
     let gone = Arc::new(AtomicBool::new(false));
@@ -61,9 +54,10 @@ pub(crate) async fn read_log(
             }
             None => None,
         };
-        Ok(Some(LogView { window, times }))
+        Ok::<_, ReadError>(Some(LogView { window, times }))
     })
     .await?
+    .map_err(ApiError::from)
 }
 
 /// Sets its flag when dropped.
@@ -75,78 +69,18 @@ impl Drop for SetOnDrop {
     }
 }
 
-/// A log that can say its size.
-pub(crate) trait ReadLogSized: Send {
-    fn size(&self) -> Result<u64, ApiError>;
-    fn as_read(&self) -> &dyn ReadLog;
-}
-
-impl ReadLogSized for pikaci_store::LogReader {
-    fn size(&self) -> Result<u64, ApiError> {
-        Ok(pikaci_store::LogReader::size(self)?)
-    }
-    fn as_read(&self) -> &dyn ReadLog {
-        self
-    }
-}
-
-impl ReadLogSized for Box<dyn pikaci_store::ReadAt> {
-    fn size(&self) -> Result<u64, ApiError> {
-        pikaci_store::ReadAt::size(&**self).map_err(|e| {
-            tracing::error!(error = %e, "reading a lane log failed");
-            ApiError::Internal("the lane log cannot be read".into())
-        })
-    }
-    fn as_read(&self) -> &dyn ReadLog {
-        self
-    }
-}
-
 pub(crate) fn job_log_opener(
     state: &AppState,
     run: RunId,
     job: JobId,
     file: LogFile,
-) -> impl FnOnce() -> Result<Option<Opened>, ApiError> + Send + 'static {
-    let store = state.store.clone();
-    move || {
-        let log = store.run(&run)?.job(Some(&job))?.log(file);
-        let Some(reader) = log.open()? else {
-            return Ok(None);
-        };
-        // Times are an addition: a sidecar that cannot be read leaves them out.
-        let times = log.times().unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "a log's timestamps cannot be read");
-            None
-        });
-        Ok(Some(Opened {
-            log: Box::new(reader),
-            times,
-        }))
-    }
+) -> impl FnOnce() -> Result<Option<Opened>, ReadError> + Send + 'static {
+    state.reads.job_text(run, job, file)
 }
 
 pub(crate) fn lane_log_opener(
     state: &AppState,
     lane: LaneRunId,
-) -> impl FnOnce() -> Result<Option<Opened>, ApiError> + Send + 'static {
-    let path = state.data_dir.as_ref().map(|d| d.lane_log(lane));
-    move || {
-        let Some(path) = path else {
-            return Ok(None);
-        };
-        match DiskFs::new().open_read(&path) {
-            Ok(f) => Ok(Some(Opened {
-                log: Box::new(f),
-                times: None,
-            })),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => {
-                tracing::error!(error = %e, lane_run_id = %lane, "opening a lane log failed");
-                Err(ApiError::Internal(format!(
-                    "the log of lane run {lane} cannot be read"
-                )))
-            }
-        }
-    }
+) -> impl FnOnce() -> Result<Option<Opened>, ReadError> + Send + 'static {
+    state.reads.lane_text(lane)
 }

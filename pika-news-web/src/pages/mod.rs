@@ -6,8 +6,8 @@
 //!   line, lanes, jobs, buttons) and its earlier ones.
 //! - [`lane`]: `/news/branch/{id}/ci/lane/{lane_run_id}`, a lane run and the
 //!   log viewer ([`viewer`], over a [`window`] of a log read by
-//!   [`log_source`], with line numbers from the [`lines`] index and colours
-//!   from [`ansi`]).
+//!   [`log_source`] through the read model, with line numbers from its
+//!   `lines` index and colours from [`ansi`]).
 //! - [`branch_actions`]: the branch's Merge and Close buttons.
 //! - [`sign_in`]: the form that exchanges a token for the page cookie (the
 //!   only way to get it; who is looking is `crate::session`).
@@ -27,7 +27,6 @@ pub(crate) mod ci;
 mod format;
 mod html;
 pub(crate) mod lane;
-mod lines;
 mod log_source;
 pub(crate) mod nightly;
 pub(crate) mod sign_in;
@@ -35,7 +34,8 @@ mod summary;
 mod viewer;
 mod window;
 
-pub(crate) use lines::LineIndex;
+/// Line numbers of log positions: the read model's, which keeps them.
+use crate::reads::lines;
 
 use crate::links::Prefix;
 

@@ -6,7 +6,7 @@
 use pikaci_store::StoreError;
 
 use super::lines::{Bound, LineIndex, LineStart, LogKey, ReadLog};
-use crate::api::encoded::read_full;
+use crate::reads::encoded::read_full;
 
 /// How much of the end of a log the viewer opens with.
 pub(crate) const TAIL_BYTES: u64 = 64 * 1024;

@@ -78,7 +78,7 @@ async fn a_pushed_branch_runs_its_pikaci_lane_and_serves_the_run() {
         f.repo
             .pikaci_state_root
             .join("runs")
-            .join(&run_id)
+            .join(run_id.as_str())
             .join("run.json")
             .exists()
     );
@@ -225,7 +225,7 @@ async fn a_running_jobs_new_lines_appear_in_the_browser_without_a_reload() {
                 .repo
                 .pikaci_state_root
                 .join("runs")
-                .join(run)
+                .join(run.as_str())
                 .join("jobs/slow/guest.log");
             if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("amber")) {
                 break (lane.id, run.clone());
@@ -304,7 +304,7 @@ async fn a_running_jobs_new_lines_appear_in_the_browser_without_a_reload() {
         .repo
         .pikaci_state_root
         .join("runs")
-        .join(&run_id)
+        .join(run_id.as_str())
         .join("run.json");
     assert!(
         std::fs::read_to_string(record)

@@ -23,6 +23,7 @@ mod hooks;
 mod hostile;
 mod lane_cgroups;
 mod lane_sources;
+mod layers;
 mod lists;
 mod login;
 mod memory;

@@ -29,16 +29,6 @@ const FORBIDDEN: &[(&str, &str)] = &[
     ("rows", "pages"),
 ];
 
-/// Edges of [`FORBIDDEN`] that stand until the pages read runs and logs
-/// through the read layer instead of the API's loaders: each names the
-/// exact pair, so no other edge slips through.
-const WAITING_FOR_READS: &[(&str, &str)] = &[
-    ("pages::branch", "api::run_loader"),
-    ("pages::lane", "api::run_loader"),
-    ("pages::log_source", "api::run_loader"),
-    ("pages::window", "api::encoded"),
-];
-
 /// Whether `module` is `tree` or inside it.
 fn within(module: &str, tree: &str) -> bool {
     module == tree
@@ -56,10 +46,7 @@ fn api_and_pages_never_import_each_other() {
             let forbidden = FORBIDDEN
                 .iter()
                 .any(|(f, t)| within(&module, f) && within(&to, t));
-            let waiting = WAITING_FOR_READS
-                .iter()
-                .any(|(f, t)| module == *f && to == *t);
-            if forbidden && !waiting {
+            if forbidden {
                 found.push(format!("{module} -> {to}"));
             }
         }

@@ -54,7 +54,7 @@ async fn rewritten_and_dead_owner(without_watch: bool) {
     if without_watch {
         state = state.without_disk_watch();
     }
-    state.liveness = alive.clone();
+    state = state.with_liveness(alive.clone());
     let router = router(state.clone());
     let first = get(&router, &app.read).await;
     assert_eq!(first["status"], "failed");
@@ -63,7 +63,7 @@ async fn rewritten_and_dead_owner(without_watch: bool) {
         first,
         "the same, from the cache"
     );
-    assert_eq!(state.records.len(), 1);
+    assert_eq!(state.reads.cached_records(), 1);
 
     // Rewritten (same size or not): a new file, served at once.
     let run = app.store.run(&RUN.parse().unwrap()).unwrap();

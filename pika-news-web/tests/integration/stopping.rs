@@ -114,7 +114,7 @@ async fn a_timed_out_lane_leaves_no_process_of_its_job() {
     // pikaci recorded its run's end: it was not killed before it could.
     let run = lane.pikaci_run_id.clone().unwrap();
     let record = pikaci_store::Store::open(f.repo.pikaci_state_root.clone())
-        .load_run_record(&run.parse().unwrap())
+        .load_run_record(&run)
         .unwrap();
     assert_ne!(record.status, pikaci_core::RunStatus::Running, "{record:?}");
     assert_eq!(

@@ -3,8 +3,6 @@
 //! here can be large, so the last [`LOG_TEXT_BYTES`] are sent, from a line
 //! start, with a first line saying where the rest is).
 
-use pikaci_store::{DiskFs, LogRange, read_chunk_at};
-
 use crate::db::LaneRunId;
 use crate::state::AppState;
 
@@ -14,23 +12,7 @@ pub(crate) const LOG_TEXT_BYTES: u64 = 256 * 1024;
 /// The end of a lane run's log; `None` when it has none (yet) or it cannot
 /// be read (the cause is logged).
 pub(crate) async fn lane_log_text(state: &AppState, lane: LaneRunId) -> Option<String> {
-    let path = state.data_dir.as_ref()?.lane_log(lane);
-    let read = tokio::task::spawn_blocking(move || {
-        read_chunk_at(&DiskFs::new(), &path, LogRange::Tail(LOG_TEXT_BYTES))
-    })
-    .await;
-    let chunk = match read {
-        Ok(Ok(c)) if c.exists && c.total_size > 0 => c,
-        Ok(Ok(_)) => return None,
-        Ok(Err(e)) => {
-            tracing::warn!(error = %e, %lane, "reading a lane log for log_text failed");
-            return None;
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, %lane, "a read task failed");
-            return None;
-        }
-    };
+    let chunk = state.reads.lane_log_tail(lane, LOG_TEXT_BYTES).await?;
     Some(if chunk.offset == 0 {
         chunk.text
     } else {

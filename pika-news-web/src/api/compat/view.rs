@@ -102,7 +102,7 @@ pub(crate) fn ci_lane(
         execution_reason_label: execution_reason.map(hints::reason_label),
         failure_kind: failure,
         failure_kind_label: failure.map(hints::failure_label),
-        pikaci_run_id: r.pikaci_run_id,
+        pikaci_run_id: r.pikaci_run_id.map(|r| r.as_str().to_owned()),
         pikaci_target_id,
         log_text,
         retry_count,

@@ -62,7 +62,7 @@ struct Inner {
 
 /// Run records by run, each with the identity of the `run.json` it came from.
 #[derive(Default)]
-pub struct RecordCache {
+pub(crate) struct RecordCache {
     inner: Mutex<Inner>,
 }
 
@@ -163,13 +163,8 @@ impl RecordCache {
     }
 
     /// How many records are kept.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().entries.len()
-    }
-
-    /// Whether no record is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -202,7 +197,7 @@ mod tests {
         assert!(cache.get(&run, &id(7, 100)).is_none());
         assert!(cache.get_watched(&run).is_some());
         cache.remove(&run);
-        assert!(cache.is_empty());
+        assert_eq!(cache.len(), 0);
     }
 
     #[test]

@@ -51,7 +51,7 @@ struct Inner {
 
 /// Spans of logs read before, one per log.
 #[derive(Default)]
-pub struct TailCache {
+pub(crate) struct TailCache {
     inner: Mutex<Inner>,
 }
 
@@ -74,13 +74,8 @@ impl TailCache {
     }
 
     /// How many spans are kept.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().spans.len()
-    }
-
-    /// Whether nothing is kept.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// The span kept for `log`, if any.
