@@ -203,6 +203,10 @@ impl GitExec for SystemGit {
 pub struct Git {
     git_dir: Utf8PathBuf,
     exec: Arc<dyn GitExec>,
+    /// Held while worktrees are added, removed or pruned: a `prune` that
+    /// runs while another lane's `worktree add` is half done deletes that
+    /// worktree's bookkeeping, and the add fails.
+    worktrees: Arc<std::sync::Mutex<()>>,
 }
 
 impl Git {
@@ -216,6 +220,7 @@ impl Git {
         Self {
             git_dir: git_dir.into(),
             exec,
+            worktrees: Arc::default(),
         }
     }
 
@@ -413,6 +418,7 @@ impl Git {
         if dest.as_str().starts_with('-') {
             return Err(invalid("worktree path", dest.as_str()));
         }
+        let _one_at_a_time = self.worktrees.lock().unwrap_or_else(|e| e.into_inner());
         self.run(&[
             "worktree",
             "add",
@@ -428,6 +434,7 @@ impl Git {
     pub fn remove_worktree(&self, dest: &Utf8Path) -> Result<(), GitError> {
         // git may refuse (a locked or half-made worktree): the folder is
         // deleted by hand below and `prune` drops the bookkeeping.
+        let _one_at_a_time = self.worktrees.lock().unwrap_or_else(|e| e.into_inner());
         let _ = self.run(&["worktree", "remove", "--force", "--force", dest.as_str()]);
         if std::fs::symlink_metadata(dest).is_ok() {
             std::fs::remove_dir_all(dest).map_err(GitError::RemoveWorktree)?;

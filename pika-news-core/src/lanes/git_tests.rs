@@ -385,3 +385,29 @@ fn ls_tree_parsing_skips_malformed_records() {
         }]
     );
 }
+
+#[test]
+fn lanes_adding_and_removing_worktrees_at_once_never_break_each_other() {
+    // Two lanes of one repository: one's `worktree prune` (at its end) used
+    // to delete the bookkeeping of the other's half-made `worktree add`.
+    let (_d, git, work, _main, feature) = pushed();
+    let root = work.parent().unwrap().join("worktrees");
+    let threads: Vec<_> = (0..3)
+        .map(|t| {
+            let (git, feature, root) = (git.clone(), feature.clone(), root.clone());
+            std::thread::spawn(move || {
+                for i in 0..15 {
+                    let wt = root.join(format!("lane-{t}-{i}"));
+                    git.add_worktree(&feature, &wt)
+                        .unwrap_or_else(|e| panic!("add {wt}: {e}"));
+                    assert!(wt.join("src/b").is_file(), "{wt}");
+                    git.remove_worktree(&wt)
+                        .unwrap_or_else(|e| panic!("remove {wt}: {e}"));
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
