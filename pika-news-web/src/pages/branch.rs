@@ -70,6 +70,50 @@ pub(crate) fn lane_actions(viewer: &Viewer, lane: &Lane, back: &str) -> Markup {
     }
 }
 
+/// The suite's rerun buttons a viewer with a write token sees, once its
+/// lanes are all finished: "Re-run failed lanes" when one failed, and
+/// "Re-run all"; each posts to the suite rerun route (new attempts in the
+/// same suite) and comes back to the page.
+pub(crate) fn suite_actions(viewer: &Viewer, scope: Scope, suite: &Suite) -> Markup {
+    let Some(csrf) = &viewer.csrf else {
+        return html! {};
+    };
+    let current: Vec<&Lane> = suite
+        .lanes
+        .iter()
+        .filter(|l| replaced_by(suite, l).is_none())
+        .collect();
+    let going = current
+        .iter()
+        .any(|l| matches!(l.status, LaneStatus::Queued | LaneStatus::Running));
+    if current.is_empty() || going {
+        return html! {};
+    }
+    let failed = current.iter().any(|l| l.status == LaneStatus::Failed);
+    let action = match scope {
+        Scope::Branch(b) => format!("{}/branch/{b}/ci/rerun", viewer.prefix.as_str()),
+        Scope::Nightly(n) => format!("{}/nightly/{n}/rerun", viewer.prefix.as_str()),
+    };
+    let back = scope.page(viewer.prefix);
+    html! {
+        div.actions.suite-actions {
+            @if failed {
+                form method="post" action={ (action) "?failed=1" } {
+                    input type="hidden" name="csrf" value=(csrf);
+                    input type="hidden" name="back" value=(back);
+                    button type="submit" data-action="rerun-failed" title="Run the failed lanes again, as new attempts of this run" { "Re-run failed lanes" }
+                }
+                " "
+            }
+            form method="post" action=(action) {
+                input type="hidden" name="csrf" value=(csrf);
+                input type="hidden" name="back" value=(back);
+                button type="submit" data-action="rerun-all" title="Run every lane again, as new attempts of this run" { "Re-run all" }
+            }
+        }
+    }
+}
+
 /// The chips of a lane's jobs, each a link to its log, with its duration;
 /// jobs planned but not started yet as `queued`.
 fn job_chips(prefix: Prefix, scope: Scope, lane: &Lane, run: &RunRecord, now: Timestamp) -> Markup {
@@ -266,6 +310,7 @@ async fn latest_suite(
         @if let Some(source) = latest.lane_source {
             p.muted.lane-source { "Lanes from " (source.describe()) "." }
         }
+        (suite_actions(viewer, scope, latest))
         (lanes)
     }
 }

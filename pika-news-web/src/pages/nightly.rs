@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use maud::{Markup, html};
 
 use super::Scope;
-use super::branch::lanes_table;
+use super::branch::{lanes_table, suite_actions};
 use super::format::{stored_time_element, time_element};
 use super::html::{Crumb, Page, short_head, status};
 use super::summary::{summarize, summary_line, summary_text};
@@ -112,6 +112,7 @@ pub(crate) async fn page(
             (summary_line(&label, &suite, &s))
         }
         @if let Some(m) = &n.summary { p.sub { (m) } }
+        (suite_actions(&viewer, scope, &suite))
         (lanes)
     };
     Ok(Page {

@@ -136,3 +136,63 @@ async fn a_nightly_run_is_rerun_and_bad_requests_say_why() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn the_branch_page_reruns_failed_lanes_with_its_button() {
+    use axum::body::Body;
+
+    use crate::support::oneshot;
+
+    let app = TestApp::new();
+    let (branch, _failed, queued) = app.branch().await;
+    let cookie = format!("pika_news_token={}", app.write);
+    let page = |cookie: String| {
+        let app = app.app();
+        async move {
+            let (_, _, body) = oneshot(
+                app,
+                "GET",
+                &format!("/git/branch/{branch}/ci"),
+                &[("cookie", cookie.as_str())],
+                Body::empty(),
+            )
+            .await;
+            String::from_utf8_lossy(&body).into_owned()
+        }
+    };
+    // A lane still queued: no suite button yet.
+    let html = page(cookie.clone()).await;
+    assert!(!html.contains("rerun-failed"), "{html}");
+    app.db
+        .set_lane_status(queued, LaneStatus::Passed, None, None)
+        .await
+        .unwrap();
+    let html = page(cookie.clone()).await;
+    let action = format!("action=\"/git/branch/{branch}/ci/rerun?failed=1\"");
+    assert!(html.contains(&action), "{html}");
+    assert!(html.contains("Re-run all"), "{html}");
+    // A reader sees none.
+    let reader = page(format!("pika_news_token={}", app.read)).await;
+    assert!(!reader.contains("rerun-failed"), "{reader}");
+
+    let at = html.find("name=\"csrf\" value=\"").unwrap() + 19;
+    let csrf = &html[at..at + 32];
+    let back = format!("/git/branch/{branch}/ci");
+    let (status, headers, _) = oneshot(
+        app.app(),
+        "POST",
+        &format!("/git/branch/{branch}/ci/rerun?failed=1"),
+        &[
+            ("cookie", cookie.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        Body::from(format!("csrf={csrf}&back={back}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], back.as_str());
+    let lanes = &app.db.suites(branch).await.unwrap()[0].lanes;
+    assert_eq!(lanes.len(), 3, "one new attempt, of the failed lane");
+    assert_eq!(lanes[2].status, LaneStatus::Queued);
+    assert_eq!(lanes[2].lane, "pre-merge");
+}
