@@ -104,6 +104,10 @@ pub(crate) async fn logs(
         Some(run) => pikaci_run_or_gone(&state, run.clone()).await?,
     };
     let log_text = logs::lane_log_text(&state, lane.id).await;
+    let pikaci_prepared_outputs = match (&lane.pikaci_run_id, &pikaci_run) {
+        (Some(run), Some(_)) => prepared_outputs(&state, run.clone()).await,
+        _ => None,
+    };
     let now = state.db.clock().now();
     let answer = BranchLogsResponse {
         branch_id: branch.id,
@@ -112,10 +116,23 @@ pub(crate) async fn logs(
         lane: view::ci_lane(detail, log_text, now),
         pikaci_run,
         pikaci_log_metadata,
-        pikaci_prepared_outputs: None,
+        pikaci_prepared_outputs,
     };
     // A large record was read under a permit: it is held until the answer is sent.
     json_answer(&answer, permit, 4096)
+}
+
+/// The run's `prepared-outputs.json` as upstream's branch logs carry it;
+/// `None` when it has none, or when the file is refused (too large, a link
+/// or not a plain file): the rest of the answer stands, and the prepared
+/// outputs route says why.
+async fn prepared_outputs(state: &AppState, run: RunId) -> Option<serde_json::Value> {
+    let store = state.reads.store().clone();
+    let read = crate::reads::blocking(move || store.run(&run)?.prepared_outputs()).await;
+    match read {
+        Ok(Ok(Some(prepared))) => serde_json::to_value(prepared).ok(),
+        _ => None,
+    }
 }
 
 /// The pikaci run of a lane as the branch logs answer it: the record, its

@@ -238,8 +238,8 @@ pub struct BranchLogsResponse {
     /// Its pikaci run's log facts; `null` with `pikaci_run`.
     #[schema(required = true)]
     pub pikaci_log_metadata: Option<RunLogsMetadata>,
-    /// Always `null`: upstream's key for the staged outputs a run prepared,
-    /// which pika-news does not read.
+    /// The run's `prepared-outputs.json` (upstream's `PikaCiPreparedOutputs`);
+    /// `null` when it has none or the file is refused.
     #[schema(required = true, value_type = Option<Object>)]
     pub pikaci_prepared_outputs: Option<serde_json::Value>,
 }

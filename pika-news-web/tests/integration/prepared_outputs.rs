@@ -72,3 +72,34 @@ async fn prepared_outputs_present_absent_oversized_link_and_fifo() {
     assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
     assert!(refused(&body).contains("FIFO"));
 }
+
+#[tokio::test]
+async fn branch_logs_carry_the_lanes_prepared_outputs_and_null_without_or_refused() {
+    let app = TestApp::new();
+    let (branch, with_run, _) = app.branch().await;
+    let run: pikaci_core::RunId = RUN.parse().unwrap();
+    let path = app.store.root().prepared_outputs(&run);
+    let url = format!("/git/api/forge/branch/{branch}/logs?lane_run_id={with_run}");
+
+    let (status, body) = app.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["pikaci_prepared_outputs"].is_null(), "{body}");
+
+    std::fs::write(&path, PREPARED).unwrap();
+    let (status, body) = app.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["pikaci_prepared_outputs"],
+        serde_json::from_str::<serde_json::Value>(PREPARED).unwrap()
+    );
+
+    // A link in its place: refused, so null, and the rest of the answer stands.
+    std::fs::remove_file(&path).unwrap();
+    let elsewhere = app.store.root().path().join("elsewhere.json");
+    std::fs::write(&elsewhere, PREPARED).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &path).unwrap();
+    let (status, body) = app.get(&url).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["pikaci_prepared_outputs"].is_null(), "{body}");
+    assert_eq!(body["pikaci_run"]["run_id"], RUN);
+}
