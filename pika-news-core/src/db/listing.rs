@@ -51,7 +51,7 @@ impl Db {
         let limit = clamp(limit);
         self.call(move |c| {
             let mut stmt = c.prepare(
-                "SELECT id, name, head, state, updated_at FROM branches
+                "SELECT id, name, head, state, updated_at, merge_commit FROM branches
                  WHERE ?1 IS NULL OR id < ?1 ORDER BY id DESC LIMIT ?2",
             )?;
             let rows = stmt
