@@ -262,7 +262,7 @@ executor = "incus"
 
 /// Output shows up in guest.log while the job runs; the signal cancels the
 /// run, which deletes the instance before pikaci exits.
-fn signal_cancels(signal: Signal, tag: &str) {
+fn signal_cancels(signal: Signal, tag: &str, exit: i32, reason: &str) {
     let cli = Cli::new(tag, "", LONG);
     let mut child = cli.spawn(&["run"]);
     cli.wait_for_log("long", "first line\n");
@@ -276,20 +276,23 @@ fn signal_cancels(signal: Signal, tag: &str) {
     );
     kill(Pid::from_raw(child.id() as i32), signal).unwrap();
     let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1));
+    // 128 + the signal, as a shell reports it; the record says why.
+    assert_eq!(status.code(), Some(exit));
     let rec = cli.record();
     assert_eq!(rec.jobs[0].failure_kind, Some(FailureKind::Cancelled));
+    let why = rec.cancel_reason.clone().unwrap_or_default();
+    assert!(why.contains(reason), "{why:?}");
     cli.real.assert_clean();
 }
 
 #[test]
 fn ctrl_c_deletes_the_instance() {
-    signal_cancels(Signal::SIGINT, "int");
+    signal_cancels(Signal::SIGINT, "int", 130, "SIGINT");
 }
 
 #[test]
 fn sigterm_deletes_the_instance() {
-    signal_cancels(Signal::SIGTERM, "term");
+    signal_cancels(Signal::SIGTERM, "term", 143, "SIGTERM");
 }
 
 /// The name of the one instance the test's run has up.
