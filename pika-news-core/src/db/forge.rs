@@ -135,6 +135,36 @@ pub(super) fn insert_lane_row(
     )
 }
 
+/// The columns [`suite_from`] reads, in its order.
+pub(super) const SUITE_COLUMNS: &str = "id, head, status, message, created_at, lane_source";
+
+/// A suite row (of [`SUITE_COLUMNS`]), its lanes not read yet.
+pub(super) fn suite_from(r: &Row<'_>) -> rusqlite::Result<Suite> {
+    Ok(Suite {
+        id: r.get(0)?,
+        head: r.get(1)?,
+        status: r.get(2)?,
+        message: r.get(3)?,
+        created_at: r.get(4)?,
+        // A name this build does not know reads as unknown.
+        lane_source: r.get::<_, Option<String>>(5)?.and_then(|s| s.parse().ok()),
+        lanes: Vec::new(),
+    })
+}
+
+/// Reads each suite's lanes, in the order they were made.
+pub(super) fn with_lanes(c: &rusqlite::Connection, suites: &mut [Suite]) -> rusqlite::Result<()> {
+    let mut lanes = c.prepare(&format!(
+        "SELECT {LANE_COLUMNS} FROM lanes WHERE suite_id = ?1 ORDER BY id"
+    ))?;
+    for s in suites {
+        s.lanes = lanes
+            .query_map([s.id], lane_from)?
+            .collect::<Result<Vec<_>, _>>()?;
+    }
+    Ok(())
+}
+
 pub(super) fn branch_from(r: &Row<'_>) -> rusqlite::Result<Branch> {
     Ok(Branch {
         id: r.get(0)?,
@@ -280,35 +310,10 @@ impl Db {
         .await
     }
 
-    /// A branch's suites (not its nightly runs), newest first, each with its lanes.
+    /// A branch's suites (not its nightly runs), newest first, each with its
+    /// lanes: the newest 50 (the branch view; `suites_page` reaches them all).
     pub async fn suites(&self, branch_id: BranchId) -> Result<Vec<Suite>, DbError> {
-        self.call(move |c| {
-            let mut stmt = c.prepare(
-                &format!("SELECT id, head, status, message, created_at, lane_source FROM suites WHERE branch_id = ?1 AND {BRANCH_SUITE} ORDER BY id DESC LIMIT 50"),
-            )?;
-            let mut suites = stmt
-                .query_map([branch_id], |r| {
-                    Ok(Suite {
-                        id: r.get(0)?,
-                        head: r.get(1)?,
-                        status: r.get(2)?,
-                        message: r.get(3)?,
-                        created_at: r.get(4)?,
-                        // A name this build does not know reads as unknown.
-                        lane_source: r
-                            .get::<_, Option<String>>(5)?
-                            .and_then(|s| s.parse().ok()),
-                        lanes: Vec::new(),
-                    })
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            let mut lanes = c.prepare(&format!("SELECT {LANE_COLUMNS} FROM lanes WHERE suite_id = ?1 ORDER BY id"))?;
-            for s in &mut suites {
-                s.lanes = lanes.query_map([s.id], lane_from)?.collect::<Result<Vec<_>, _>>()?;
-            }
-            Ok(suites)
-        })
-        .await
+        Ok(self.suites_page(branch_id, None, 50).await?.items)
     }
 
     /// The lane run a branch's logs request names: `lane_run_id` if given

@@ -5,7 +5,7 @@
 
 use rusqlite::params;
 
-use super::forge::{LANE_COLUMNS, branch_from, lane_from};
+use super::forge::{LANE_COLUMNS, SUITE_COLUMNS, branch_from, lane_from, suite_from, with_lanes};
 use super::schema::BRANCH_SUITE;
 use super::{Branch, BranchId, Db, DbError, Lane, LaneRunId, Suite, SuiteId};
 
@@ -73,7 +73,7 @@ impl Db {
         let limit = clamp(limit);
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
-                "SELECT id, head, status, message, created_at, lane_source FROM suites
+                "SELECT {SUITE_COLUMNS} FROM suites
                  WHERE branch_id = ?1 AND {BRANCH_SUITE} AND (?2 IS NULL OR id < ?2)
                  ORDER BY id DESC LIMIT ?3"
             ))?;
@@ -102,10 +102,9 @@ impl Db {
     pub async fn suites_of_commit(&self, head: &str) -> Result<Vec<Suite>, DbError> {
         let head = head.to_owned();
         self.call(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT id, head, status, message, created_at, lane_source FROM suites
-                 WHERE head = ?1 ORDER BY id DESC LIMIT ?2",
-            )?;
+            let mut stmt = c.prepare(&format!(
+                "SELECT {SUITE_COLUMNS} FROM suites WHERE head = ?1 ORDER BY id DESC LIMIT ?2"
+            ))?;
             let mut suites = stmt
                 .query_map(params![head, MAX_PAGE], suite_from)?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -114,31 +113,6 @@ impl Db {
         })
         .await
     }
-}
-
-fn suite_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<Suite> {
-    Ok(Suite {
-        id: r.get(0)?,
-        head: r.get(1)?,
-        status: r.get(2)?,
-        message: r.get(3)?,
-        created_at: r.get(4)?,
-        // A name this build does not know reads as unknown.
-        lane_source: r.get::<_, Option<String>>(5)?.and_then(|s| s.parse().ok()),
-        lanes: Vec::new(),
-    })
-}
-
-fn with_lanes(c: &rusqlite::Connection, suites: &mut [Suite]) -> rusqlite::Result<()> {
-    let mut lanes = c.prepare(&format!(
-        "SELECT {LANE_COLUMNS} FROM lanes WHERE suite_id = ?1 ORDER BY id"
-    ))?;
-    for s in suites {
-        s.lanes = lanes
-            .query_map([s.id], lane_from)?
-            .collect::<Result<Vec<_>, _>>()?;
-    }
-    Ok(())
 }
 
 #[cfg(test)]

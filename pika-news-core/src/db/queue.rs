@@ -284,12 +284,16 @@ impl Db {
     }
 }
 
+/// The lanes `l` of suite `?1` that count: each lane's newest run (a run a
+/// rerun replaced, with a newer run of the same lane in the suite, does not).
+const CURRENT_LANES: &str = "FROM lanes l WHERE l.suite_id = ?1 AND NOT EXISTS
+    (SELECT 1 FROM lanes n WHERE n.suite_id = l.suite_id AND n.lane = l.lane AND n.id > l.id)";
+
 /// Sets a suite's summary status from its lanes: running while one is queued
 /// or running, else failed if one failed, else cancelled if one was, else
 /// passed. A lane run that a rerun replaced does not count (the rerun does).
 pub(super) fn refresh_suite(c: &rusqlite::Connection, suite_id: SuiteId) -> rusqlite::Result<()> {
-    let current = "FROM lanes l WHERE l.suite_id = ?1 AND NOT EXISTS
-        (SELECT 1 FROM lanes n WHERE n.suite_id = l.suite_id AND n.lane = l.lane AND n.id > l.id)";
+    let current = CURRENT_LANES;
     c.execute(
         &format!(
             "UPDATE suites SET status = CASE
@@ -374,16 +378,16 @@ impl Db {
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let newest: Vec<(LaneRunId, LaneStatus)> = {
-                let mut stmt = tx.prepare(
-                    "SELECT l.id, l.status FROM lanes l WHERE l.suite_id = ?1 AND NOT EXISTS
-                       (SELECT 1 FROM lanes n WHERE n.suite_id = l.suite_id AND n.lane = l.lane AND n.id > l.id)
-                     ORDER BY l.id",
-                )?;
+                let mut stmt = tx.prepare(&format!(
+                    "SELECT l.id, l.status {CURRENT_LANES} ORDER BY l.id"
+                ))?;
                 stmt.query_map([suite_id], |r| Ok((r.get(0)?, r.get(1)?)))?
                     .collect::<Result<_, _>>()?
             };
             if newest.is_empty() {
-                return Err(DbError::Conflict(format!("suite {suite_id} has no lanes to rerun")));
+                return Err(DbError::Conflict(format!(
+                    "suite {suite_id} has no lanes to rerun"
+                )));
             }
             let chosen: Vec<(LaneRunId, LaneStatus)> = newest
                 .iter()
@@ -395,12 +399,17 @@ impl Db {
                 .copied()
                 .collect();
             if chosen.is_empty() {
-                let why = if newest.iter().any(|(_, s)| matches!(s, LaneStatus::Queued | LaneStatus::Running)) {
+                let why = if newest
+                    .iter()
+                    .any(|(_, s)| matches!(s, LaneStatus::Queued | LaneStatus::Running))
+                {
                     "its lanes are still queued or running"
                 } else {
                     "none of its lanes failed"
                 };
-                return Err(DbError::Conflict(format!("nothing of suite {suite_id} to rerun: {why}")));
+                return Err(DbError::Conflict(format!(
+                    "nothing of suite {suite_id} to rerun: {why}"
+                )));
             }
             let mut made = Vec::with_capacity(chosen.len());
             for (lane, status) in chosen {

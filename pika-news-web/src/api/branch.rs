@@ -127,12 +127,8 @@ pub(crate) async fn logs(
 /// or not a plain file): the rest of the answer stands, and the prepared
 /// outputs route says why.
 async fn prepared_outputs(state: &AppState, run: RunId) -> Option<serde_json::Value> {
-    let store = state.reads.store().clone();
-    let read = crate::reads::blocking(move || store.run(&run)?.prepared_outputs()).await;
-    match read {
-        Ok(Ok(Some(prepared))) => serde_json::to_value(prepared).ok(),
-        _ => None,
-    }
+    let prepared = state.reads.prepared_outputs(run).await.ok()??;
+    serde_json::to_value(prepared).ok()
 }
 
 /// The pikaci run of a lane as the branch logs answer it: the record, its

@@ -214,18 +214,17 @@ pub(crate) async fn commit_status(
     }
     let sha = sha.to_ascii_lowercase();
     let suites = state.db.suites_of_commit(&sha).await?;
-    // Newest suites first, and lanes newest first within one: the first
-    // run seen of each lane (by its id) is its newest.
-    let mut newest: Vec<db::Lane> = Vec::new();
-    for suite in suites {
-        let mut lanes = suite.lanes;
-        lanes.sort_by_key(|l| std::cmp::Reverse(l.id));
-        for lane in lanes {
-            if !newest.iter().any(|l| l.lane == lane.lane) {
-                newest.push(lane);
+    // The newest run of each lane (by its id), across the commit's suites.
+    let mut by_lane: std::collections::BTreeMap<String, db::Lane> = Default::default();
+    for lane in suites.into_iter().flat_map(|s| s.lanes) {
+        match by_lane.get(&lane.lane) {
+            Some(kept) if kept.id > lane.id => {}
+            _ => {
+                by_lane.insert(lane.lane.clone(), lane);
             }
         }
     }
+    let mut newest: Vec<db::Lane> = by_lane.into_values().collect();
     newest.sort_by_key(|l| l.id);
     let state_word = CombinedState::of(newest.iter().map(|l| &l.status));
     Ok(Json(CommitStatus {

@@ -16,7 +16,7 @@ use super::query::{self, Params, parse_run_id};
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::links::Prefix;
-use crate::reads::{JobLogs, blocking};
+use crate::reads::JobLogs;
 use crate::state::AppState;
 
 /// `GET /news/api/forge/pikaci/run/{run_id}`: the `RunRecord`, as the bytes
@@ -40,10 +40,10 @@ pub(crate) async fn prepared_outputs(
     Path(run_id): Path<String>,
 ) -> Result<Response, ApiError> {
     let run = parse_run_id(&run_id)?;
-    let store = state.reads.store().clone();
-    let id = run.clone();
-    let prepared = blocking(move || store.run(&id)?.prepared_outputs())
-        .await??
+    let prepared = state
+        .reads
+        .prepared_outputs(run.clone())
+        .await?
         .ok_or_else(|| ApiError::NotFound(format!("run {run} has no prepared outputs")))?;
     let answer = PreparedOutputsResponse {
         run_id: run,

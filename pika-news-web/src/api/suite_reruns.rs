@@ -63,20 +63,29 @@ async fn rerun(
     })
 }
 
+/// The writer, the path's one id (raw) and `failed` of a rerun request.
+async fn parse(
+    state: &AppState,
+    request: axum::extract::Request,
+    what: &str,
+) -> Result<(Writer, String, bool), ApiError> {
+    let (mut parts, writer) = session::writer(request, state).await?;
+    let Path(raw) = Path::<String>::from_request_parts(&mut parts, state)
+        .await
+        .map_err(|_| ApiError::BadRequest(format!("invalid {what} path")))?;
+    let Query(params) = Query::<Params>::from_request_parts(&mut parts, state)
+        .await
+        .map_err(|_| ApiError::BadRequest("invalid query".into()))?;
+    Ok((writer, raw, failed_only(&params)?))
+}
+
 /// `POST {prefix}/branch/{branch_id}/ci/rerun`: the branch's newest suite.
 pub(crate) async fn branch(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (mut parts, writer) = session::writer(request, &state).await?;
-    let Path(branch_raw) = Path::<String>::from_request_parts(&mut parts, &state)
-        .await
-        .map_err(|_| ApiError::BadRequest("invalid branch path".into()))?;
-    let Query(params) = Query::<Params>::from_request_parts(&mut parts, &state)
-        .await
-        .map_err(|_| ApiError::BadRequest("invalid query".into()))?;
-    let failed = failed_only(&params)?;
-    let branch = branch_or_404(&state, &branch_raw).await?;
+    let (writer, raw, failed) = parse(&state, request, "branch").await?;
+    let branch = branch_or_404(&state, &raw).await?;
     let (suite_id, _) =
         state.db.newest_suite(branch.id).await?.ok_or_else(|| {
             ApiError::NotFound(format!("branch {} has no suite to rerun", branch.id))
@@ -89,14 +98,7 @@ pub(crate) async fn nightly(
     State(state): State<AppState>,
     request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let (mut parts, writer) = session::writer(request, &state).await?;
-    let Path(nightly_raw) = Path::<String>::from_request_parts(&mut parts, &state)
-        .await
-        .map_err(|_| ApiError::BadRequest("invalid nightly run path".into()))?;
-    let Query(params) = Query::<Params>::from_request_parts(&mut parts, &state)
-        .await
-        .map_err(|_| ApiError::BadRequest("invalid query".into()))?;
-    let failed = failed_only(&params)?;
-    let run = nightly_or_404(&state, &nightly_raw).await?;
+    let (writer, raw, failed) = parse(&state, request, "nightly run").await?;
+    let run = nightly_or_404(&state, &raw).await?;
     rerun(&state, writer, run.suite_id, failed).await
 }

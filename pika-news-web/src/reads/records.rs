@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use pikaci_core::{RunId, RunLogsMetadata, RunRecord};
+use pikaci_core::{PreparedOutputs, RunId, RunLogsMetadata, RunRecord};
 use pikaci_store::{BoundedRecord, RunDir, StoreError};
 
 use super::ReadFs;
@@ -172,6 +172,16 @@ impl<F: ReadFs> Reads<F> {
                 })
             }
         }
+    }
+
+    /// The run's `prepared-outputs.json`, read through the store's bounded,
+    /// no-follow path on the blocking pool; `None` when it has none.
+    pub(crate) async fn prepared_outputs(
+        &self,
+        run: RunId,
+    ) -> Result<Option<PreparedOutputs>, ReadError> {
+        let store = self.store.clone();
+        Ok(blocking(move || store.run(&run)?.prepared_outputs()).await??)
     }
 
     /// The reconciled record of `run`, looking at the disk's changes first

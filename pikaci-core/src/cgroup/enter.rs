@@ -19,8 +19,9 @@ use std::time::Duration;
 /// the program that follows (see [`dispatch`]).
 pub const ENTER_ARG: &str = "__pikaci-enter-cgroup";
 
-/// The option naming the v2 cgroup (as `/proc/self/cgroup` shows it).
-const AWAIT_CGROUP: &str = "--await-cgroup=";
+/// The option naming the v2 cgroup to wait for (as `/proc/self/cgroup`
+/// shows it); the job supervisor takes it too.
+pub(crate) const AWAIT_CGROUP: &str = "--await-cgroup=";
 
 /// How long it waits to be moved into its cgroup.
 pub const ENTER_LIMIT: Duration = Duration::from_secs(10);

@@ -53,19 +53,19 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{Pid, getpgrp, getpid};
 
+// The option that makes the supervisor wait to be moved into a cgroup is
+// the one a child entering a cgroup takes.
+use crate::cgroup::enter::AWAIT_CGROUP;
 use crate::proc_stat::ProcStat;
 
 /// The first argument that makes a pikaci executable act as the supervisor.
 pub const SUPERVISOR_ARG: &str = "__pikaci-job-supervisor";
 
-/// The option that makes the supervisor wait to be moved into a cgroup.
-const AWAIT_CGROUP: &str = "--await-cgroup=";
-
 /// How long a supervisor waits to be moved into its cgroup.
-pub const AWAIT_CGROUP_LIMIT: Duration = Duration::from_secs(10);
+pub const AWAIT_CGROUP_LIMIT: Duration = crate::cgroup::enter::ENTER_LIMIT;
 
 /// The exit code of a supervisor that was never moved into its cgroup.
-pub const NOT_MOVED_EXIT: u8 = 125;
+pub const NOT_MOVED_EXIT: u8 = crate::cgroup::enter::NOT_ENTERED_EXIT;
 
 /// How long the supervisor keeps trying to kill what is left of a job
 /// (a process stuck in the kernel cannot die at once).
