@@ -128,7 +128,13 @@ impl State {
             .create(true)
             .append(true)
             .open(self.dir.join("calls.log"))?;
-        writeln!(f, "{}", serde_json::to_string(argv)?)?;
+        // One write per call: concurrent callers (two exit-cleanup
+        // watchers deleting at once) append whole lines. `writeln!` on an
+        // unbuffered file writes the JSON and the newline separately, and
+        // two callers' pieces could interleave into one line.
+        let mut line = serde_json::to_string(argv)?;
+        line.push('\n');
+        f.write_all(line.as_bytes())?;
         Ok(())
     }
 

@@ -322,3 +322,48 @@ fn delete_needs_force_for_a_running_instance_and_list_shows_state() {
     assert!(f.err(&["list"], &[]).contains("--format json"));
     assert!(f.err(&["launch"], &["x"]).contains("unknown command"));
 }
+
+/// Tests count calls by lines of `calls.log` (e.g. the deletes of two
+/// exit-cleanup watchers started by the same SIGKILL), so calls made at the
+/// same moment must each leave one whole line.
+#[test]
+fn concurrent_calls_each_log_one_whole_line() {
+    let f = Fake::new();
+    let long = "x".repeat(2000);
+    let children: Vec<_> = (0..48)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_fake-incus"))
+                .args([
+                    "list",
+                    "--project",
+                    "pika-managed-agents",
+                    "--format",
+                    "json",
+                ])
+                .arg(format!("--marker={i}-{long}"))
+                .env("FAKE_INCUS_STATE", f.state.path())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut c in children {
+        c.wait().unwrap();
+    }
+    let log = std::fs::read_to_string(f.state.path().join("calls.log")).unwrap();
+    let mut markers: Vec<usize> = log
+        .lines()
+        .map(|l| {
+            let argv: Vec<String> = serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("a torn line in calls.log ({e}): {l:.120}"));
+            let m = argv
+                .iter()
+                .find_map(|a| a.strip_prefix("--marker="))
+                .unwrap();
+            m.split('-').next().unwrap().parse().unwrap()
+        })
+        .collect();
+    markers.sort_unstable();
+    assert_eq!(markers, (0..48).collect::<Vec<_>>());
+}
