@@ -215,9 +215,36 @@ impl Db {
     }
 }
 
-/// A time as stored: RFC 3339, UTC, milliseconds, so stored times sort as text.
-pub(crate) fn stored_time(t: Timestamp) -> String {
-    Timestamp::from_millisecond(t.as_millisecond())
-        .unwrap_or(t)
-        .to_string()
+/// A time as stored and answered: RFC 3339, UTC, always exactly three
+/// fractional digits (`2026-12-07T20:01:47.000Z`), so stored times compare
+/// and sort as text (`lease_expires_at < ?`) and every answer has one
+/// precision. Migration 8 brought older rows to this form.
+pub fn stored_time(t: Timestamp) -> String {
+    let ms = Timestamp::from_millisecond(t.as_millisecond()).unwrap_or(t);
+    format!("{ms:.3}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_time;
+
+    #[test]
+    fn stored_times_have_exactly_three_fractional_digits_and_sort_as_text() {
+        let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap();
+        assert_eq!(
+            stored_time(t("2026-12-07T20:01:47Z")),
+            "2026-12-07T20:01:47.000Z"
+        );
+        assert_eq!(
+            stored_time(t("2026-12-07T20:01:47.5Z")),
+            "2026-12-07T20:01:47.500Z"
+        );
+        // Below a millisecond is cut, not rounded up into the next second.
+        assert_eq!(
+            stored_time(t("2026-12-07T20:01:47.9999Z")),
+            "2026-12-07T20:01:47.999Z"
+        );
+        let (a, b) = (t("2026-12-07T20:01:47Z"), t("2026-12-07T20:01:47.25Z"));
+        assert!(stored_time(a) < stored_time(b));
+    }
 }

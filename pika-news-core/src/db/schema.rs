@@ -131,6 +131,48 @@ const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE lanes ADD COLUMN last_heartbeat_at TEXT;
     ",
+    // 8: every stored time in one precision, milliseconds (`...:47.000Z`),
+    // as `stored_time` writes them: older rows had no fraction when the
+    // milliseconds were zero (`...:47Z`), which sorts after `...:47.5Z` as
+    // text. SQLite's `%f` is seconds with three decimals; `strftime` of
+    // NULL is NULL. Only values shaped like our times are touched (`now` is a
+    // time to SQLite), and one SQLite cannot read is kept.
+    r"
+    UPDATE tokens SET
+        created_at = CASE WHEN created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', created_at), created_at) ELSE created_at END,
+        revoked_at = CASE WHEN revoked_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', revoked_at), revoked_at) ELSE revoked_at END,
+        expires_at = CASE WHEN expires_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', expires_at), expires_at) ELSE expires_at END;
+    UPDATE branches SET
+        updated_at = CASE WHEN updated_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', updated_at), updated_at) ELSE updated_at END;
+    UPDATE suites SET
+        created_at = CASE WHEN created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', created_at), created_at) ELSE created_at END;
+    UPDATE lanes SET
+        lease_expires_at = CASE WHEN lease_expires_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', lease_expires_at), lease_expires_at) ELSE lease_expires_at END,
+        created_at = CASE WHEN created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', created_at), created_at) ELSE created_at END,
+        started_at = CASE WHEN started_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', started_at), started_at) ELSE started_at END,
+        finished_at = CASE WHEN finished_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', finished_at), finished_at) ELSE finished_at END,
+        last_heartbeat_at = CASE WHEN last_heartbeat_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', last_heartbeat_at), last_heartbeat_at) ELSE last_heartbeat_at END;
+    UPDATE nightly_runs SET
+        scheduled_for = CASE WHEN scheduled_for GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', scheduled_for), scheduled_for) ELSE scheduled_for END,
+        created_at = CASE WHEN created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', created_at), created_at) ELSE created_at END;
+    UPDATE npub_allowlist SET
+        created_at = CASE WHEN created_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', created_at), created_at) ELSE created_at END,
+        updated_at = CASE WHEN updated_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
+            THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', updated_at), updated_at) ELSE updated_at END;
+    ",
 ];
 
 /// Brings the schema up to date in one transaction per step. Foreign keys
@@ -188,6 +230,59 @@ mod tests {
             [],
         )
         .unwrap();
+    }
+
+    #[test]
+    fn migration_8_gives_every_stored_time_milliseconds_so_they_sort_as_text() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(7) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", (i + 1) as i64)
+                .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO branches (id, name, updated_at) VALUES (1, 'a', '2026-12-07T20:01:47Z');
+             INSERT INTO suites (id, branch_id, head, status, created_at)
+                 VALUES (1, 1, 'h', 'passed', '2026-12-07T20:01:47.5Z');
+             INSERT INTO lanes (suite_id, lane, title, status, created_at, started_at, lease_expires_at)
+                 VALUES (1, 'l', 'l', 'running', '2026-12-07T22:01:47+02:00', NULL, 'now');
+             INSERT INTO nightly_runs (suite_id, scheduled_for, source_ref, created_at)
+                 VALUES (1, '2026-12-07T08:00:00Z', 'main', 'not a time');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let one = |sql: &str| -> Option<String> { conn.query_row(sql, [], |r| r.get(0)).unwrap() };
+        assert_eq!(
+            one("SELECT updated_at FROM branches").as_deref(),
+            Some("2026-12-07T20:01:47.000Z")
+        );
+        assert_eq!(
+            one("SELECT created_at FROM suites").as_deref(),
+            Some("2026-12-07T20:01:47.500Z")
+        );
+        // An offset is brought to UTC; NULL stays NULL; a value not shaped
+        // like our times (SQLite reads `now` as a time) is kept as it was.
+        assert_eq!(
+            one("SELECT created_at FROM lanes").as_deref(),
+            Some("2026-12-07T20:01:47.000Z")
+        );
+        assert_eq!(one("SELECT started_at FROM lanes"), None);
+        assert_eq!(
+            one("SELECT lease_expires_at FROM lanes").as_deref(),
+            Some("now")
+        );
+        // The nightly slot keeps matching the slot new code stores for it.
+        let slot: jiff::Timestamp = "2026-12-07T08:00:00Z".parse().unwrap();
+        assert_eq!(
+            one("SELECT scheduled_for FROM nightly_runs"),
+            Some(crate::db::stored_time(slot))
+        );
+        assert_eq!(
+            one("SELECT created_at FROM nightly_runs").as_deref(),
+            Some("not a time")
+        );
+        // Now a later time within the same second sorts after it as text.
+        assert!("2026-12-07T20:01:47.000Z" < "2026-12-07T20:01:47.500Z");
     }
 
     #[test]

@@ -158,7 +158,7 @@ pub(super) async fn schedule_listed_nightly(
             branch_id,
             head: head.as_str().to_owned(),
             source_ref: format!("refs/heads/{}", repo.default_branch),
-            scheduled_for: slot.to_string(),
+            scheduled_for: crate::db::stored_time(slot),
             lanes,
         })
         .await?;

@@ -52,3 +52,4 @@ mod stopping;
 mod stream;
 mod timestamps;
 mod upstream;
+mod vocabulary;

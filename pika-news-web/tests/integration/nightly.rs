@@ -183,7 +183,7 @@ async fn a_nightly_run_is_queued_once_per_slot_on_the_default_branch_head() {
     let run = f.db.nightly(id).await.unwrap().unwrap();
     assert_eq!(run.head, head);
     assert_eq!(run.source_ref, "refs/heads/main");
-    assert_eq!(run.scheduled_for, "2026-03-24T17:00:00Z");
+    assert_eq!(run.scheduled_for, "2026-03-24T17:00:00.000Z");
     assert_eq!(run.status, SuiteStatus::Running);
     let shown: Vec<_> = run
         .lanes
@@ -258,7 +258,7 @@ async fn the_scheduler_queues_and_runs_a_due_nightly_run() {
     }
     let runs = f.db.nightlies(10).await.unwrap();
     assert_eq!(runs.len(), 1);
-    assert_eq!(runs[0].scheduled_for, "2026-03-24T16:00:00Z");
+    assert_eq!(runs[0].scheduled_for, "2026-03-24T16:00:00.000Z");
     assert_eq!(runs[0].status, SuiteStatus::Passed);
     assert_eq!(runs[0].lanes[0].run.status, LaneStatus::Passed);
     // The next tick the same day makes none.
