@@ -114,6 +114,11 @@ pub struct ExecOpts {
     /// Show this many of the last lines of each failed job's output under it (0: none).
     #[arg(long, default_value_t = 20, value_name = "N")]
     pub failure_lines: u64,
+    /// The branch to record for the run (shown by `pikaci list`). Default: the branch the
+    /// source has checked out; set it where the checkout's HEAD is detached, as a CI
+    /// service's worktree is.
+    #[arg(long, env = "PIKACI_GIT_BRANCH", value_name = "NAME", value_parser = branch_name)]
+    pub branch: Option<String>,
     /// The run's snapshot is kept by default; this flag is accepted and changes nothing.
     #[arg(long, hide = true, conflicts_with = "discard_snapshot")]
     pub keep_snapshot: bool,
@@ -361,4 +366,19 @@ mod tests {
         assert_eq!(opts.target.as_deref(), Some("pre-merge"));
         assert!(matches!(opts.exec.output, Output::Jsonl));
     }
+}
+
+/// A branch name to record: one line of printable text, at most 255 bytes
+/// (git allows more, but no branch worth listing is longer).
+fn branch_name(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the branch name is empty".into());
+    }
+    if s.len() > 255 {
+        return Err(format!("the branch name is {} bytes; at most 255", s.len()));
+    }
+    if s.chars().any(char::is_control) {
+        return Err("the branch name has a control character".into());
+    }
+    Ok(s.to_owned())
 }

@@ -166,6 +166,7 @@ impl Origin {
                 files,
                 git: GitInfo {
                     head: old.git_head.clone(),
+                    branch: old.git_branch.clone(),
                     dirty: old.git_dirty,
                     changed_files: old.changed_files.clone(),
                 },
@@ -277,6 +278,7 @@ async fn execute(
         parallelism: usize::from(exec.jobs),
         cancel,
         cancel_reason,
+        branch: exec.branch.clone(),
     };
     let record = engine.run(request, &renderer).await;
     signals.task.abort();

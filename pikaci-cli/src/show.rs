@@ -14,8 +14,8 @@ use pikaci_core::escape_controls as terminal;
 /// The header of `pikaci list`.
 pub(crate) fn list_header() -> String {
     format!(
-        "{:<26} {:<9} {:>8} {:>8} {:<11} {:<20} {:<6} MESSAGE",
-        "RUN", "STATUS", "AGE", "DURATION", "COMMIT", "TARGET", "JOBS"
+        "{:<26} {:<9} {:>8} {:>8} {:<11} {:<16} {:<20} {:<6} MESSAGE",
+        "RUN", "STATUS", "AGE", "DURATION", "COMMIT", "BRANCH", "TARGET", "JOBS"
     )
 }
 
@@ -71,13 +71,15 @@ pub(crate) fn list_row(
                 ),
                 None => "-".into(),
             };
+            let branch = r.git_branch.as_deref().map_or("-".into(), |b| clip(b, 16));
             format!(
-                "{:<26} {:<9} {:>8} {:>8} {:<11} {:<20} {:<6} {}",
+                "{:<26} {:<9} {:>8} {:>8} {:<11} {:<16} {:<20} {:<6} {}",
                 id,
                 status_word(r),
                 age,
                 took,
                 terminal(&commit),
+                terminal(&branch),
                 terminal(target),
                 format!("{passed}/{total}"),
                 terminal(r.message.as_deref().unwrap_or_default())
@@ -89,6 +91,17 @@ pub(crate) fn list_row(
         ),
         Err(e) => format!("{id:<26} {:<9} {}", "error", terminal(&e.to_string())),
     }
+}
+
+/// `s` cut to `width` characters, its end marked with `…` when cut, so a
+/// long branch name keeps the columns after it in place.
+fn clip(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_owned();
+    }
+    let mut cut: String = s.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }
 
 /// What `pikaci status` prints for a run.
@@ -128,6 +141,9 @@ pub(crate) fn status_text(r: &RunRecord) -> String {
             ""
         };
         text.push_str(&format!("git     {}{dirty}\n", terminal(h)));
+    }
+    if let Some(b) = &r.git_branch {
+        text.push_str(&format!("branch  {}\n", terminal(b)));
     }
     if let Some(m) = &r.message {
         text.push_str(&format!("message {}\n", terminal(m)));
@@ -223,6 +239,22 @@ mod tests {
         }
         assert!(text.contains("git     abc\\x1b]0;title\\x07\n"), "{text}");
         assert!(text.contains("host\\n  forged   passed"), "{text}");
+    }
+
+    #[test]
+    fn the_branch_column_is_clipped_so_the_columns_after_it_stay_in_place() {
+        let mut r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        r.target_id = Some("pre-merge".parse().unwrap());
+        let at = |row: &str| row[..row.find("pre-merge").unwrap()].chars().count();
+        let none = list_row(&r.run_id, &Ok(r.clone()), r.created_at);
+        r.git_branch = Some("feature/a-very-long-branch-name".into());
+        let long = list_row(&r.run_id, &Ok(r.clone()), r.created_at);
+        assert!(long.contains("feature/a-very-…"), "{long}");
+        assert_eq!(at(&long), at(&none), "{none}\n{long}");
+        assert!(list_header().contains("BRANCH"));
+        assert_eq!(at(&list_header().replace("TARGET", "pre-merge")), at(&none));
+        r.git_branch = Some("main".into());
+        assert!(status_text(&r).contains("branch  main\n"));
     }
 
     #[test]

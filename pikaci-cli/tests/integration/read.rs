@@ -47,6 +47,70 @@ fn list_and_status_show_the_runs() {
 }
 
 #[test]
+fn list_shows_the_branch_checked_out_or_the_one_named_for_a_detached_head() {
+    let env = TestEnv::new("[[job]]\nid = \"ok\"\ncommand = \"true\"\n");
+    git_fixture::sh(&env.repo, "git checkout -q -b feature/list-me");
+    assert_eq!(env.pikaci(&["run"]).status.code(), Some(0));
+    assert_eq!(
+        env.last_run().git_branch.as_deref(),
+        Some("feature/list-me")
+    );
+    let text = stdout(&env.pikaci(&["list"]));
+    let header = text.lines().next().unwrap();
+    assert!(header.contains(" BRANCH "), "{text}");
+    assert!(text.contains(" feature/list-me "), "{text}");
+
+    // A CI service's worktree has a detached HEAD: it names the branch.
+    // (Runs made in one second have no order among themselves, so the
+    // branches are compared as a set.)
+    git_fixture::sh(&env.repo, "git checkout -q --detach");
+    let out = env
+        .cmd()
+        .args(["run"])
+        .env("PIKACI_GIT_BRANCH", "from-env")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(
+        env.pikaci(&["run", "--branch", "from-flag"]).status.code(),
+        Some(0)
+    );
+    assert_eq!(env.pikaci(&["run"]).status.code(), Some(0));
+    let store = env.store();
+    let mut branches: Vec<Option<String>> = store
+        .list_runs(None, 10)
+        .unwrap()
+        .iter()
+        .map(|id| store.load_run_record(id).unwrap().git_branch)
+        .collect();
+    branches.sort();
+    assert_eq!(
+        branches,
+        [
+            None,
+            Some("feature/list-me".into()),
+            Some("from-env".into()),
+            Some("from-flag".into())
+        ],
+        "detached with none named records none"
+    );
+    let text = stdout(&env.pikaci(&["list"]));
+    assert!(
+        text.contains(" from-flag ") && text.contains(" from-env "),
+        "{text}"
+    );
+
+    // A name that would break the list is refused before anything runs.
+    let out = env.pikaci(&["run", "--branch", "a\nb"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("control character"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn logs_whole_ranges_tail_and_metadata() {
     let env = TestEnv::new(TWO);
     env.pikaci(&["run"]);

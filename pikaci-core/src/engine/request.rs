@@ -29,6 +29,9 @@ pub struct RunRequest {
     /// Why it was cancelled, set by whoever cancels (recorded in the run's
     /// `cancel_reason`).
     pub cancel_reason: CancelReason,
+    /// The branch to record when the source's git cannot say (a detached
+    /// `HEAD`); when set it wins over git's.
+    pub branch: Option<String>,
 }
 
 /// Why a run was cancelled (`interrupted (SIGINT, Ctrl-C)`), said once by
@@ -59,6 +62,7 @@ impl RunRequest {
             parallelism: 1,
             cancel: CancellationToken::new(),
             cancel_reason: CancelReason::default(),
+            branch: None,
         }
     }
 }

@@ -240,6 +240,7 @@ impl<S: RunStore> Engine<S> {
             target_description: selection.target_description().map(str::to_owned),
             git_head: git.head,
             git_dirty: git.dirty,
+            git_branch: req.branch.clone().or(git.branch),
             changed_files: git.changed_files,
             filters: selection.filters().iter().map(|j| j.to_string()).collect(),
             planned_jobs: selection.jobs().iter().map(|j| j.id.clone()).collect(),

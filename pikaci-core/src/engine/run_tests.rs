@@ -610,6 +610,7 @@ impl Snapshotter for FakeTree {
         self.call(format!("git {source}"));
         GitInfo {
             head: Some("c0ffee".into()),
+            branch: Some("topic".into()),
             dirty: Some(false),
             changed_files: Vec::new(),
         }
@@ -677,6 +678,7 @@ async fn git_and_every_copy_go_through_the_snapshotter() {
         .await;
     assert_eq!(rec.status, RunStatus::Passed);
     assert_eq!(rec.git_head.as_deref(), Some("c0ffee"));
+    assert_eq!(rec.git_branch.as_deref(), Some("topic"), "git's branch");
     let run = format!("/state/runs/{}", rec.run_id);
     assert_eq!(rec.snapshot_dir, format!("{run}/snapshot"));
     assert_eq!(
@@ -689,6 +691,15 @@ async fn git_and_every_copy_go_through_the_snapshotter() {
             format!("remove {run}/snapshot"),
         ]
     );
+}
+
+#[tokio::test]
+async fn a_branch_the_caller_names_wins_over_gits() {
+    let tree = Arc::new(FakeTree::default());
+    let mut req = RunRequest::new(all(WRITABLE), "/src");
+    req.branch = Some("feature/x".into());
+    let rec = copying(tree).run(req, &NoObserverForTests).await;
+    assert_eq!(rec.git_branch.as_deref(), Some("feature/x"));
 }
 
 #[tokio::test]
@@ -823,6 +834,7 @@ async fn a_rerun_on_a_kept_snapshot_runs_in_it_and_never_changes_or_removes_it()
         files: KeptFiles::Folder(kept_dir.clone()),
         git: GitInfo {
             head: Some("0ld".into()),
+            branch: None,
             dirty: Some(true),
             changed_files: vec!["a.rs".into()],
         },

@@ -29,6 +29,7 @@ impl RunRecord {
             snapshot_dir,
             git_head: None,
             git_dirty: None,
+            git_branch: None,
             created_at,
             finished_at: None,
             changed_files: Vec::new(),

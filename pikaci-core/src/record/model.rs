@@ -79,6 +79,11 @@ pub struct RunRecord {
     /// Whether the checkout had changes not committed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_dirty: Option<bool>,
+    /// The branch the run was made from: the one checked out, or the one
+    /// its caller named for a detached checkout (`--branch`,
+    /// `PIKACI_GIT_BRANCH`, as a CI service's worktree is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_branch: Option<String>,
     /// When the run was created.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created_at: Timestamp,

@@ -10,6 +10,8 @@ use camino::{Utf8Path, Utf8PathBuf};
 pub struct GitInfo {
     /// `HEAD`'s commit.
     pub head: Option<String>,
+    /// The branch checked out (`main`), when `HEAD` is not detached.
+    pub branch: Option<String>,
     /// Whether there are changes not committed.
     pub dirty: Option<bool>,
     /// Files changed in the checkout (relative paths).
@@ -40,6 +42,9 @@ pub fn git_info(source: &Utf8Path) -> GitInfo {
         return GitInfo::default();
     };
     let head = String::from_utf8_lossy(&head).trim().to_owned();
+    let branch = git(source, &["symbolic-ref", "-q", "--short", "HEAD"])
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .filter(|b| !b.is_empty());
     let status = git(
         source,
         &["status", "--porcelain=v1", "-z", "--untracked-files=all"],
@@ -60,6 +65,7 @@ pub fn git_info(source: &Utf8Path) -> GitInfo {
     }
     GitInfo {
         head: Some(head),
+        branch,
         dirty: Some(!changed_files.is_empty()),
         changed_files,
     }
@@ -217,19 +223,25 @@ mod tests {
         std::fs::create_dir_all(&src).unwrap();
         sh(
             &src,
-            "git init -q . && printf 'target\\n' > .gitignore && echo a > a.txt && mkdir -p d target .pikaci/runs \
+            "git init -q -b topic/one . && printf 'target\\n' > .gitignore && echo a > a.txt && mkdir -p d target .pikaci/runs \
              && echo b > d/b.txt && echo t > target/big && echo r > .pikaci/runs/x && git add .gitignore a.txt \
              && git commit -qm init && echo new > new.txt && echo changed >> a.txt",
         );
         let info = git_info(&src);
         assert_eq!(info.head.as_ref().map(String::len), Some(40));
         assert_eq!(info.dirty, Some(true));
+        assert_eq!(info.branch.as_deref(), Some("topic/one"));
         let mut changed = info.changed_files.clone();
         changed.sort();
         assert!(
             changed.contains(&"a.txt".to_owned()) && changed.contains(&"new.txt".to_owned()),
             "{changed:?}"
         );
+
+        // A detached HEAD names no branch.
+        sh(&src, "git checkout -q --detach");
+        assert_eq!(git_info(&src).branch, None);
+        assert!(git_info(&src).head.is_some());
 
         let files = snapshot_files(&src).unwrap();
         let dest = src.parent().unwrap().join("snap");
