@@ -350,6 +350,21 @@ pub enum GenerateCommand {
     },
 }
 
+/// A branch name to record: one line of printable text, at most 255 bytes
+/// (git allows more, but no branch worth listing is longer).
+fn branch_name(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the branch name is empty".into());
+    }
+    if s.len() > 255 {
+        return Err(format!("the branch name is {} bytes; at most 255", s.len()));
+    }
+    if s.chars().any(char::is_control) {
+        return Err("the branch name has a control character".into());
+    }
+    Ok(s.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -366,19 +381,4 @@ mod tests {
         assert_eq!(opts.target.as_deref(), Some("pre-merge"));
         assert!(matches!(opts.exec.output, Output::Jsonl));
     }
-}
-
-/// A branch name to record: one line of printable text, at most 255 bytes
-/// (git allows more, but no branch worth listing is longer).
-fn branch_name(s: &str) -> Result<String, String> {
-    if s.is_empty() {
-        return Err("the branch name is empty".into());
-    }
-    if s.len() > 255 {
-        return Err(format!("the branch name is {} bytes; at most 255", s.len()));
-    }
-    if s.chars().any(char::is_control) {
-        return Err("the branch name has a control character".into());
-    }
-    Ok(s.to_owned())
 }
