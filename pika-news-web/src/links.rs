@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::fmt::Display;
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::request::Parts;
 use pikaci_core::{JobId, LogFile, RunId};
 
@@ -147,6 +148,32 @@ impl Prefix {
     }
 }
 
+/// The family of a request: a page (its errors are answered as HTML pages,
+/// under its prefix) or not (the API, the login of `ph login`, and
+/// everything outside both prefixes, whose errors are JSON). Decided by the
+/// route families of the route list, never by what the client says it
+/// accepts: a page is a `GET` or `HEAD` under `/git` or `/news` outside
+/// `{prefix}/api` and `{prefix}/auth`, or the sign-in form's post. A test of
+/// `routes` holds every declared route to it.
+pub(crate) fn page_request(method: &Method, path: &str) -> Option<Prefix> {
+    let prefix = Prefix::of_path(path);
+    let rest = path.strip_prefix(prefix.as_str())?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    if *method == Method::POST {
+        return (rest == "/sign-in").then_some(prefix);
+    }
+    if *method != Method::GET && *method != Method::HEAD {
+        return None;
+    }
+    let first = rest.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "api" | "auth" => None,
+        _ => Some(prefix),
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Prefix {
     type Rejection = Infallible;
 
@@ -189,6 +216,37 @@ mod tests {
                     .starts_with(&format!("{pre}/api/"))
             );
         }
+    }
+
+    #[test]
+    fn pages_are_gets_outside_the_api_and_the_login() {
+        let get = |p: &str| page_request(&Method::GET, p);
+        assert_eq!(get("/news/ci"), Some(Prefix::News));
+        assert_eq!(get("/git/branch/1/ci"), Some(Prefix::Git));
+        assert_eq!(get("/git/nope"), Some(Prefix::Git));
+        assert_eq!(get("/news"), Some(Prefix::News));
+        assert_eq!(get("/git/apix"), Some(Prefix::Git));
+        assert_eq!(page_request(&Method::HEAD, "/news/ci"), Some(Prefix::News));
+        for not_a_page in [
+            "/news/api/forge/lane/1",
+            "/git/api",
+            "/git/api/",
+            "/git/auth/verify",
+            "/health",
+            "/",
+            "/nope",
+            "/gitx/ci",
+            "/newsroom/ci",
+        ] {
+            assert_eq!(get(not_a_page), None, "{not_a_page}");
+        }
+        assert_eq!(
+            page_request(&Method::POST, "/git/sign-in"),
+            Some(Prefix::Git)
+        );
+        assert_eq!(page_request(&Method::POST, "/news/ci"), None);
+        assert_eq!(page_request(&Method::POST, "/news/branch/1/ci/rerun"), None);
+        assert_eq!(page_request(&Method::DELETE, "/news/ci"), None);
     }
 
     #[test]

@@ -38,31 +38,70 @@ pub(crate) struct SignInForm {
     back: Option<String>,
 }
 
-/// The form page; `problem` is said above the form (a refused token).
-fn form_page(prefix: Prefix, back: &str, problem: Option<&str>) -> Page {
+/// Why the form is shown again, said above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Problem {
+    /// The page asked for needs a token (none, or one no longer valid).
+    Needed,
+    /// The submitted token is not valid.
+    Refused,
+}
+
+impl Problem {
+    fn text(self) -> &'static str {
+        match self {
+            Self::Needed => {
+                "Sign in to see this page: it needs a token, and this browser has none that is valid."
+            }
+            Self::Refused => "That token is not valid.",
+        }
+    }
+}
+
+/// The form page; `problem` is said above the form, where a screen reader
+/// announces it.
+fn form_page(prefix: Prefix, back: &str, problem: Option<Problem>) -> Page {
     Page {
         prefix,
         title: "Sign in · pika-news".to_owned(),
         crumbs: vec![Crumb::here("Sign in")],
         body: html! {
             h1 { "Sign in" }
-            @if let Some(p) = problem { p.problem role="alert" { (p) } }
+            @if let Some(p) = problem { p.problem role="alert" { (p.text()) } }
             form method="post" action=(prefix.sign_in()) class="sign-in" {
-                label {
-                    "Token "
-                    input type="password" name="token" autocomplete="current-password" required
-                        maxlength=(MAX_TOKEN);
-                }
+                label for="token" { "Token" }
+                input #token type="password" name="token" autocomplete="current-password"
+                    required autofocus maxlength=(MAX_TOKEN) aria-describedby="token-help";
                 input type="hidden" name="back" value=(back);
                 button type="submit" { "Sign in" }
             }
-            p {
-                "A token is made on the CI host with " code { "pika-news token create" } ". "
-                "Signing in keeps it in a cookie of this browser."
+            div #token-help .help {
+                p {
+                    "Paste a pika-news token. An operator makes one on the CI host with "
+                    code { "pika-news token create --name NAME --role read" } "."
+                }
+                p {
+                    "With a Nostr key: " code { "ph login" }
+                    " signs a challenge with your key and gets a token for it, kept in "
+                    code { "~/.local/state/ph/session.json" } " (its " code { "token" }
+                    " field); paste that token here."
+                }
+                p {
+                    "Signing in keeps the token in a cookie of this browser (HttpOnly, sent to "
+                    "this server only). A link with a token in it signs nobody in."
+                }
             }
         },
         active: false,
     }
+}
+
+/// The form, answered `401` to a page request without a valid token, going
+/// back to `back` (a page of this server) once signed in.
+pub(crate) fn needed(prefix: Prefix, back: &str) -> Response {
+    let mut resp = form_page(prefix, back, Some(Problem::Needed)).into_response();
+    *resp.status_mut() = StatusCode::UNAUTHORIZED;
+    resp
 }
 
 /// `GET /news/sign-in`: the form.
@@ -88,7 +127,7 @@ pub(crate) async fn submit(
         && !token.contains(';');
     let known = well_formed && state.db.token_role(token).await?.is_some();
     if !known {
-        let mut resp = form_page(prefix, &back, Some("That token is not valid.")).into_response();
+        let mut resp = form_page(prefix, &back, Some(Problem::Refused)).into_response();
         *resp.status_mut() = StatusCode::UNAUTHORIZED;
         return Ok(resp);
     }
