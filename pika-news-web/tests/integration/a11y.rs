@@ -58,6 +58,55 @@ fn axe_violations(b: &mut Browser, axe: &str) -> Vec<String> {
         .collect()
 }
 
+/// A branch whose one lane is still queued (the scene has green, red and
+/// running lanes): its status is on the overview and its page.
+async fn queued_branch(env: &PageEnv) -> pika_news_web::db::BranchId {
+    let branch = env.branch("waiting").await;
+    let suite = env.suite(branch).await;
+    env.lane(suite, "later", "a lane not started yet").await;
+    env.refresh(suite).await;
+    branch
+}
+
+/// The contrast (WCAG) of what axe cannot measure: text drawn by CSS
+/// (`::before`, the line numbers) and, on the open page, one status of each
+/// kind put in `main`. Each entry `what: ratio`, below 4.5 only.
+fn low_contrast_axe_cannot_see(b: &mut Browser) -> Vec<String> {
+    b.eval(
+        "(() => {
+           const rgb = c => { const m = c.match(/[\\d.]+/g).map(Number); return m; };
+           const lum = ([r, g, b]) => [r, g, b].map(v => { v /= 255;
+             return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+             .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0);
+           const ratio = (f, b) => { const [x, y] = [lum(rgb(f)), lum(rgb(b))].sort((p, q) => q - p);
+             return (x + 0.05) / (y + 0.05); };
+           const bgOf = e => { for (; e; e = e.parentElement) { const c = getComputedStyle(e).backgroundColor;
+             if (!/rgba\\(.*, 0\\)$/.test(c) && c !== 'transparent') return c; } return 'rgb(255, 255, 255)'; };
+           const low = [];
+           const probe = document.createElement('div');
+           for (const w of ['passed', 'failed', 'running', 'queued', 'cancelled', 'skipped']) {
+             const sp = document.createElement('span'); sp.className = 'st st-' + w; sp.textContent = w; probe.append(sp);
+           }
+           document.querySelector('main').append(probe);
+           for (const sp of probe.children) {
+             const r = ratio(getComputedStyle(sp).color, bgOf(sp));
+             if (r < 4.5) low.push(sp.className + ': ' + r.toFixed(2));
+           }
+           probe.remove();
+           for (const n of document.querySelectorAll('.l .n')) {
+             const r = ratio(getComputedStyle(n, '::before').color, bgOf(n));
+             if (r < 4.5) { low.push('line number ' + n.dataset.n + ': ' + r.toFixed(2)); break; }
+           }
+           return low;
+         })()",
+    )
+    .as_array()
+    .expect("a list")
+    .iter()
+    .map(|v| v.as_str().unwrap_or_default().to_owned())
+    .collect()
+}
+
 /// Opens the 403 page as a browser meets it: a form on another origin
 /// (here `about:blank`) posting a token to the sign-in route.
 fn open_forbidden(b: &mut Browser, base: &str, token: &str) {
@@ -84,15 +133,16 @@ async fn every_page_has_no_serious_axe_violation_in_light_and_dark_at_both_width
     let env = PageEnv::new();
     let s = scene(&env).await;
     let (nightly_id, _, _) = nightly(&env, s.main).await;
+    let waiting = queued_branch(&env).await;
     let (base, server) = env.serve().await;
     let mut b = Browser::launch();
-    // Pages that need no token first: the sign-in form and the 403.
     let mut failures = Vec::new();
     let mut checked = 0;
     let pages: Vec<(&str, String)> = vec![
         ("overview", "/news/ci".to_owned()),
         ("branch", format!("/news/branch/{}/ci", s.main)),
         ("running branch", format!("/news/branch/{}/ci", s.hostile)),
+        ("queued branch", format!("/news/branch/{waiting}/ci")),
         (
             "red lane",
             format!("/news/branch/{}/ci/lane/{}", s.main, s.failed_lane),
@@ -139,6 +189,9 @@ async fn every_page_has_no_serious_axe_violation_in_light_and_dark_at_both_width
                 for v in axe_violations(&mut b, &axe) {
                     failures.push(format!("{name} ({path}) {width}px {scheme}: {v}"));
                 }
+                for v in low_contrast_axe_cannot_see(&mut b) {
+                    failures.push(format!("{name} ({path}) {width}px {scheme}: contrast {v}"));
+                }
                 checked += 1;
             }
         }
@@ -177,7 +230,13 @@ async fn at_phone_width_nothing_overflows_and_tables_are_cards() {
         "/news/nope".to_owned(),
     ] {
         b.goto(&format!("{base}{path}"));
-        assert_eq!(b.eval("innerWidth"), json!(390), "{path}");
+        // A page wider than a phone makes a mobile browser widen its layout
+        // viewport (and zoom out) past the device's 390 px.
+        assert_eq!(
+            b.eval("innerWidth"),
+            json!(390),
+            "{path}: the page widened the layout viewport"
+        );
         let (scroll, inner) = (
             b.eval("document.scrollingElement.scrollWidth"),
             b.eval("innerWidth"),
