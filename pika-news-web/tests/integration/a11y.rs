@@ -132,7 +132,7 @@ async fn every_page_has_no_serious_axe_violation_in_light_and_dark_at_both_width
     let axe = axe_source();
     let env = PageEnv::new();
     let s = scene(&env).await;
-    let (nightly_id, _, _) = nightly(&env, s.main).await;
+    let (nightly_id, nightly_lane, _) = nightly(&env, s.main).await;
     let waiting = queued_branch(&env).await;
     let (base, server) = env.serve().await;
     let mut b = Browser::launch();
@@ -159,6 +159,10 @@ async fn every_page_has_no_serious_axe_violation_in_light_and_dark_at_both_width
             format!("/news/branch/{}/ci/lane/{}", s.hostile, s.hostile_lane),
         ),
         ("nightly", format!("/news/nightly/{nightly_id}")),
+        (
+            "nightly lane",
+            format!("/git/nightly/{nightly_id}/lane/{nightly_lane}"),
+        ),
         ("404", "/news/no/such/page".to_owned()),
         ("404 under /git", "/git/nightly/999".to_owned()),
     ];
@@ -174,10 +178,12 @@ async fn every_page_has_no_serious_axe_violation_in_light_and_dark_at_both_width
             for v in axe_violations(&mut b, &axe) {
                 failures.push(format!("sign-in {width}px {scheme}: {v}"));
             }
+            b.screenshot(&format!("a11y-sign-in-{width}-{scheme}.png"), false);
             open_forbidden(&mut b, &base, &env.read);
             for v in axe_violations(&mut b, &axe) {
                 failures.push(format!("403 {width}px {scheme}: {v}"));
             }
+            b.screenshot(&format!("a11y-403-{width}-{scheme}.png"), false);
             checked += 2;
             // Signed in as a writer, so the buttons are checked too.
             b.sign_in(&base, &env.write, "/news/ci");
@@ -192,6 +198,11 @@ async fn every_page_has_no_serious_axe_violation_in_light_and_dark_at_both_width
                 for v in low_contrast_axe_cannot_see(&mut b) {
                     failures.push(format!("{name} ({path}) {width}px {scheme}: contrast {v}"));
                 }
+                let file: String = name
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                b.screenshot(&format!("a11y-{file}-{width}-{scheme}.png"), false);
                 checked += 1;
             }
         }
@@ -348,6 +359,27 @@ async fn the_theme_is_remembered_and_applied_before_the_page_is_drawn() {
         Value::Null
     );
     assert_eq!(b.eval(bg), json!("rgb(13, 17, 23)"));
+    // The picker's dark and the system's dark are the same colours, and so
+    // are the two lights (the style sheet states the dark ones twice).
+    let colours = "(() => { const st = getComputedStyle(document.documentElement); \
+        return ['--bg', '--fg', '--muted', '--border', '--soft', '--link', '--pass', '--fail', '--run', \
+        '--queue', '--log-bg', '--log-fg', '--log-muted', '--hl', '--on-link'] \
+        .map(p => p + ' ' + st.getPropertyValue(p).trim()).join('; '); })()";
+    let set = |t: &str| {
+        format!(
+            "(() => {{ const s = document.getElementById('theme'); s.value = '{t}'; \
+             s.dispatchEvent(new Event('change')); return true; }})()"
+        )
+    };
+    for system in ["dark", "light"] {
+        b.color_scheme(system);
+        let by_system = b.eval(colours);
+        let other = if system == "dark" { "light" } else { "dark" };
+        b.color_scheme(other);
+        b.eval(&set(system));
+        assert_eq!(b.eval(colours), by_system, "the picker's {system}");
+        b.eval(&set("auto"));
+    }
     b.assert_no_script_errors();
     drop(b);
     server.abort();
