@@ -107,6 +107,11 @@ impl Prefix {
         format!("{}/sign-in", self.as_str())
     }
 
+    /// Where the sign-in form's "Sign out" posts: `{prefix}/sign-out`.
+    pub(crate) fn sign_out(self) -> String {
+        format!("{}/sign-out", self.as_str())
+    }
+
     /// The sign-in form, going back to `back` (a page of this server) once
     /// signed in.
     pub(crate) fn sign_in_address(self, back: &str) -> String {
@@ -153,7 +158,8 @@ impl Prefix {
 /// everything outside both prefixes, whose errors are JSON). Decided by the
 /// route families of the route list, never by what the client says it
 /// accepts: a page is a `GET` or `HEAD` under `/git` or `/news` outside
-/// `{prefix}/api` and `{prefix}/auth`, or the sign-in form's post. A test of
+/// `{prefix}/api` and `{prefix}/auth`, or the sign-in form's posts (sign in,
+/// sign out). A test of
 /// `routes` holds every declared route to it.
 pub(crate) fn page_request(method: &Method, path: &str) -> Option<Prefix> {
     let prefix = Prefix::of_path(path);
@@ -162,7 +168,7 @@ pub(crate) fn page_request(method: &Method, path: &str) -> Option<Prefix> {
         return None;
     }
     if *method == Method::POST {
-        return (rest == "/sign-in").then_some(prefix);
+        return (rest == "/sign-in" || rest == "/sign-out").then_some(prefix);
     }
     if *method != Method::GET && *method != Method::HEAD {
         return None;
@@ -243,6 +249,10 @@ mod tests {
         assert_eq!(
             page_request(&Method::POST, "/git/sign-in"),
             Some(Prefix::Git)
+        );
+        assert_eq!(
+            page_request(&Method::POST, "/news/sign-out"),
+            Some(Prefix::News)
         );
         assert_eq!(page_request(&Method::POST, "/news/ci"), None);
         assert_eq!(page_request(&Method::POST, "/news/branch/1/ci/rerun"), None);

@@ -462,6 +462,12 @@ routes! {
         params: [],
         answer: Answer::redirect("To `back` (a page of this server), with the cookie set"),
     }
+    Post "/git/sign-out" => pages::sign_in::sign_out {
+        access: Public,
+        summary: "Forgets this browser's page cookie (the sign-in form's Sign out button): sets it empty with Max-Age=0. Refused (403) when the browser says the form is another site's",
+        params: [],
+        answer: Answer::redirect("To the sign-in form, with the cookie cleared"),
+    }
 }
 
 /// Every route of pika-news, over `state`. The caller binds and serves it.

@@ -163,6 +163,7 @@ async fn every_page_has_no_serious_axe_violation_in_light_and_dark_at_both_width
             "nightly lane",
             format!("/git/nightly/{nightly_id}/lane/{nightly_lane}"),
         ),
+        ("sign-in when signed in", "/news/sign-in".to_owned()),
         ("404", "/news/no/such/page".to_owned()),
         ("404 under /git", "/git/nightly/999".to_owned()),
     ];

@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, StatusCode, header};
 use pika_news_web::router;
 
+use crate::browser::Browser;
 use crate::page_env::{PageEnv, scene};
 use crate::support::oneshot;
 
@@ -202,4 +203,86 @@ async fn a_cross_site_sign_in_is_an_html_403_with_a_way_on() {
         a.body
     );
     assert!(a.body.contains("href=\"/news/sign-in?back="), "{}", a.body);
+}
+
+#[tokio::test]
+async fn signing_out_expires_the_cookie_and_only_from_this_site() {
+    let env = PageEnv::new();
+    let cookie = format!("pika_news_token={}", env.read);
+    // The form offers it only to a browser holding the cookie.
+    let a = send(&env, "GET", "/git/sign-in", &[("cookie", &cookie)]).await;
+    assert!(
+        a.body
+            .contains("<form method=\"post\" action=\"/git/sign-out\""),
+        "{}",
+        a.body
+    );
+    let a = send(&env, "GET", "/git/sign-in", &[]).await;
+    assert!(!a.body.contains("action=\"/git/sign-out\""), "{}", a.body);
+    let a = send(&env, "POST", "/git/sign-out", &[("cookie", &cookie)]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.headers[header::LOCATION], "/git/sign-in");
+    assert_eq!(
+        a.headers[header::SET_COOKIE],
+        "pika_news_token=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0"
+    );
+    // Another site cannot sign a visitor out: a 403 page, no cookie change.
+    let a = send(
+        &env,
+        "POST",
+        "/news/sign-out",
+        &[
+            ("cookie", &cookie),
+            ("origin", "http://evil.example"),
+            ("host", "127.0.0.1"),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    assert_page(&a, "/news", "cross-site sign-out");
+    assert!(a.headers.get(header::SET_COOKIE).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_signs_in_from_the_page_it_opened_and_signs_out() {
+    let env = PageEnv::new();
+    let s = scene(&env).await;
+    let (base, server) = env.serve().await;
+    let mut b = Browser::launch();
+    let page = format!("/news/branch/{}/ci", s.main);
+    // Without a token the page is the form; signing in there comes back.
+    b.goto(&format!("{base}{page}"));
+    assert_eq!(
+        b.eval("document.title"),
+        serde_json::json!("Sign in · pika-news")
+    );
+    assert_eq!(b.eval("location.pathname"), serde_json::json!(page));
+    b.click("input[name=token]");
+    b.type_text(&env.read);
+    b.eval("window.__leaving = true");
+    b.click("form.sign-in button[type=submit]");
+    b.wait_for(&format!(
+        "!window.__leaving && document.readyState === 'complete' && document.querySelector('#lanes') \
+         && location.pathname === {}",
+        serde_json::to_string(&page).unwrap()
+    ));
+    // Signing out: the form again, and the pages are closed.
+    b.goto(&format!("{base}/news/sign-in"));
+    b.eval("window.__leaving = true");
+    b.click("form.sign-out button[type=submit]");
+    b.wait_for(
+        "!window.__leaving && document.readyState === 'complete' \
+         && location.pathname === '/news/sign-in' && !document.querySelector('form.sign-out')",
+    );
+    b.goto(&format!("{base}{page}"));
+    assert_eq!(
+        b.eval("document.title"),
+        serde_json::json!("Sign in · pika-news")
+    );
+    // The 401 the page answered is no fault of the page.
+    b.errors
+        .retain(|e| !e.contains("the server responded with a status of 401"));
+    b.assert_no_script_errors();
+    drop(b);
+    server.abort();
 }
