@@ -239,6 +239,7 @@ async fn at_phone_width_nothing_overflows_and_tables_are_cards() {
         format!("/news/branch/{}/ci/lane/{}", s.main, s.failed_lane),
         format!("/news/branch/{}/ci/lane/{}", s.hostile, s.hostile_lane),
         format!("/news/nightly/{nightly_id}"),
+        "/news/sign-in".to_owned(),
         "/news/nope".to_owned(),
     ] {
         b.goto(&format!("{base}{path}"));
