@@ -73,6 +73,15 @@ else
   "${pip_install[@]}" 2>/dev/null || "${pip_install[@]}" --break-system-packages
 fi
 
+# --- axe-core (npm) ------------------------------------------------------------
+# pika-news' accessibility test (a11y::*) runs axe-core in Chromium on every
+# page; it reads /opt/axe-core/node_modules/axe-core/axe.min.js.
+if [ ! -f /opt/axe-core/node_modules/axe-core/axe.min.js ]; then
+  command -v npm >/dev/null || apt_install nodejs npm
+  say "installing axe-core 4 into /opt/axe-core with npm"
+  "${SUDO[@]}" npm install --silent --no-audit --no-fund --prefix /opt/axe-core axe-core@4 >/dev/null
+fi
+
 # --- The lane user and util-linux ----------------------------------------------
 # pika-news' sandbox tests run lanes as a dedicated unprivileged user, as a
 # production host does (docs/security.md). Its home holds nothing of the service.

@@ -8,6 +8,7 @@ use std::convert::Infallible;
 use std::fmt::Display;
 
 use axum::extract::FromRequestParts;
+use axum::http::Method;
 use axum::http::request::Parts;
 use pikaci_core::{JobId, LogFile, RunId};
 
@@ -106,6 +107,11 @@ impl Prefix {
         format!("{}/sign-in", self.as_str())
     }
 
+    /// Where the sign-in form's "Sign out" posts: `{prefix}/sign-out`.
+    pub(crate) fn sign_out(self) -> String {
+        format!("{}/sign-out", self.as_str())
+    }
+
     /// The sign-in form, going back to `back` (a page of this server) once
     /// signed in.
     pub(crate) fn sign_in_address(self, back: &str) -> String {
@@ -144,6 +150,33 @@ impl Prefix {
             self.as_str(),
             job_query(job.as_str(), kind_word(file))
         )
+    }
+}
+
+/// The family of a request: a page (its errors are answered as HTML pages,
+/// under its prefix) or not (the API, the login of `ph login`, and
+/// everything outside both prefixes, whose errors are JSON). Decided by the
+/// route families of the route list, never by what the client says it
+/// accepts: a page is a `GET` or `HEAD` under `/git` or `/news` outside
+/// `{prefix}/api` and `{prefix}/auth`, or the sign-in form's posts (sign in,
+/// sign out). A test of
+/// `routes` holds every declared route to it.
+pub(crate) fn page_request(method: &Method, path: &str) -> Option<Prefix> {
+    let prefix = Prefix::of_path(path);
+    let rest = path.strip_prefix(prefix.as_str())?;
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return None;
+    }
+    if *method == Method::POST {
+        return (rest == "/sign-in" || rest == "/sign-out").then_some(prefix);
+    }
+    if *method != Method::GET && *method != Method::HEAD {
+        return None;
+    }
+    let first = rest.trim_start_matches('/').split('/').next().unwrap_or("");
+    match first {
+        "api" | "auth" => None,
+        _ => Some(prefix),
     }
 }
 
@@ -189,6 +222,41 @@ mod tests {
                     .starts_with(&format!("{pre}/api/"))
             );
         }
+    }
+
+    #[test]
+    fn pages_are_gets_outside_the_api_and_the_login() {
+        let get = |p: &str| page_request(&Method::GET, p);
+        assert_eq!(get("/news/ci"), Some(Prefix::News));
+        assert_eq!(get("/git/branch/1/ci"), Some(Prefix::Git));
+        assert_eq!(get("/git/nope"), Some(Prefix::Git));
+        assert_eq!(get("/news"), Some(Prefix::News));
+        assert_eq!(get("/git/apix"), Some(Prefix::Git));
+        assert_eq!(page_request(&Method::HEAD, "/news/ci"), Some(Prefix::News));
+        for not_a_page in [
+            "/news/api/forge/lane/1",
+            "/git/api",
+            "/git/api/",
+            "/git/auth/verify",
+            "/health",
+            "/",
+            "/nope",
+            "/gitx/ci",
+            "/newsroom/ci",
+        ] {
+            assert_eq!(get(not_a_page), None, "{not_a_page}");
+        }
+        assert_eq!(
+            page_request(&Method::POST, "/git/sign-in"),
+            Some(Prefix::Git)
+        );
+        assert_eq!(
+            page_request(&Method::POST, "/news/sign-out"),
+            Some(Prefix::News)
+        );
+        assert_eq!(page_request(&Method::POST, "/news/ci"), None);
+        assert_eq!(page_request(&Method::POST, "/news/branch/1/ci/rerun"), None);
+        assert_eq!(page_request(&Method::DELETE, "/news/ci"), None);
     }
 
     #[test]

@@ -462,6 +462,12 @@ routes! {
         params: [],
         answer: Answer::redirect("To `back` (a page of this server), with the cookie set"),
     }
+    Post "/git/sign-out" => pages::sign_in::sign_out {
+        access: Public,
+        summary: "Forgets this browser's page cookie (the sign-in form's Sign out button): sets it empty with Max-Age=0. Refused (403) when the browser says the form is another site's",
+        params: [],
+        answer: Answer::redirect("To the sign-in form, with the cookie cleared"),
+    }
 }
 
 /// Every route of pika-news, over `state`. The caller binds and serves it.
@@ -470,10 +476,13 @@ pub fn router(state: AppState) -> Router {
         .fallback(meta::not_found)
         .with_state(state);
     // Around the whole router, not each route: a 405's `Allow` header is
-    // added by the route's method router after its own layers ran.
+    // added by the route's method router after its own layers ran. Page
+    // requests' errors are made pages last, once every error is JSON, so a
+    // mistyped page address (the fallback) is a page too.
     Router::new()
         .fallback_service(routes)
         .layer(json_errors::JsonErrorsLayer)
+        .layer(pages::errors::PageErrorsLayer)
 }
 
 /// The OpenAPI 3.1 document of every route.
@@ -483,4 +492,41 @@ pub fn openapi_document() -> serde_json::Value {
 
 async fn openapi_json() -> Json<serde_json::Value> {
     Json(openapi_document())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::links::page_request;
+
+    fn method(m: Method) -> axum::http::Method {
+        match m {
+            Method::Get => axum::http::Method::GET,
+            Method::Post => axum::http::Method::POST,
+        }
+    }
+
+    /// The page family (`links::page_request`, which decides whether errors
+    /// are pages) is exactly the routes answering HTML, their addresses'
+    /// redirects and the sign-in form's post; no JSON route is in it.
+    #[test]
+    fn the_page_family_is_the_html_routes_and_no_json_route() {
+        for r in ROUTES {
+            let html = r.answer.content_type.starts_with("text/html");
+            for served in served_paths(r.path) {
+                let page = page_request(&method(r.method), &served).is_some();
+                if html {
+                    assert!(page, "{served} answers HTML but is not a page");
+                }
+                if r.answer.is_json() || r.answer.content_type.starts_with("text/") && !html {
+                    assert!(
+                        !page,
+                        "{served} answers {} but is a page",
+                        r.answer.content_type
+                    );
+                }
+            }
+        }
+        assert!(page_request(&axum::http::Method::POST, "/git/sign-in").is_some());
+    }
 }

@@ -56,6 +56,12 @@ pub(crate) fn session_cookie(token: &str, secure: bool) -> String {
     format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/{secure}")
 }
 
+/// The page cookie emptied and expired at once: what signing out sets.
+pub(crate) fn cleared_cookie(secure: bool) -> String {
+    let secure = if secure { "; Secure" } else { "" };
+    format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{secure}")
+}
+
 /// The page a `?token=` request asked for: the same path and query,
 /// without the token.
 fn without_token(parts: &Parts) -> String {

@@ -22,6 +22,9 @@ use crate::auth::Access;
 
 /// The name of the shared error answer in `components/responses`.
 const ERROR_RESPONSE: &str = "Error";
+
+/// The name of the shared error answer of a page route: an HTML page.
+const PAGE_ERROR_RESPONSE: &str = "PageError";
 /// The name of the bearer security scheme.
 const BEARER: &str = "bearer";
 
@@ -332,10 +335,20 @@ fn operation(
             RefOr::Ref(Ref::new(format!("#/components/responses/{ERROR_RESPONSE}"))),
         );
     }
+    // A page's errors are pages (`links::page_request`, the route family).
+    let asked = match r.method {
+        Method::Get => axum::http::Method::GET,
+        Method::Post => axum::http::Method::POST,
+    };
+    let error = if crate::links::page_request(&asked, r.path).is_some() {
+        PAGE_ERROR_RESPONSE
+    } else {
+        ERROR_RESPONSE
+    };
     for (status, _) in error_statuses(r.access) {
         op = op.response(
             status.to_string(),
-            RefOr::Ref(Ref::new(format!("#/components/responses/{ERROR_RESPONSE}"))),
+            RefOr::Ref(Ref::new(format!("#/components/responses/{error}"))),
         );
     }
     // Public routes need nothing; the others a bearer token (read routes none
@@ -394,6 +407,15 @@ pub(crate) fn document(routes: &[RouteDoc]) -> Value {
                     "application/json",
                     ContentBuilder::new().schema(Some(error_schema)).build(),
                 ),
+        )
+        .response(
+            PAGE_ERROR_RESPONSE,
+            ResponseBuilder::new()
+                .description(
+                    "An error of a page, as a page: the message, breadcrumbs and a way on; \
+                     401 is the sign-in form, going back to the page",
+                )
+                .content("text/html; charset=utf-8", ContentBuilder::new().build()),
         )
         .security_scheme(
             BEARER,

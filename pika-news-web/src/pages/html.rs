@@ -12,6 +12,9 @@ use crate::links::Prefix;
 /// (the contents of `<style>` and `<script>` are raw text, not HTML).
 const STYLE: &str = include_str!("style.css");
 const SCRIPT: &str = include_str!("viewer.js");
+/// The theme picker's script, run in `<head>` so no page flashes the wrong
+/// scheme before it.
+const THEME_SCRIPT: &str = include_str!("theme.js");
 
 /// A breadcrumb after the home link: a link, or (the last one) plain text.
 #[derive(Debug)]
@@ -77,19 +80,30 @@ impl Page {
                     link rel="icon" href="data:,";
                     title { (self.title) }
                     style { (PreEscaped(STYLE)) }
+                    script nonce=(nonce) { (PreEscaped(THEME_SCRIPT)) }
                     @if self.active {
                         noscript { meta http-equiv="refresh" content="10"; }
                     }
                 }
                 body data-active=(u8::from(self.active)) {
+                    a.skip href="#main" { "Skip to content" }
                     header.top {
-                        nav.crumbs {
+                        nav.crumbs aria-label="Breadcrumbs" {
                             a.brand href=(self.prefix.ci()) { "pika-news CI" }
                             @for crumb in &self.crumbs {
                                 @match &crumb.href {
                                     Some(h) => a href=(h) { (crumb.text) },
-                                    None => span { (crumb.text) },
+                                    None => span aria-current="page" { (crumb.text) },
                                 }
+                            }
+                        }
+                        // Shown by theme.js: without a script it could not work.
+                        label.theme hidden {
+                            "Theme"
+                            select #theme {
+                                option value="auto" { "Auto" }
+                                option value="light" { "Light" }
+                                option value="dark" { "Dark" }
                             }
                         }
                     }
@@ -168,7 +182,9 @@ mod tests {
             "{doc}"
         );
         assert!(
-            doc.contains("<a href=\"/git/a?b=1&amp;c=2\">a&quot;b</a><span>&lt;i&gt;</span>"),
+            doc.contains(
+                "<a href=\"/git/a?b=1&amp;c=2\">a&quot;b</a><span aria-current=\"page\">&lt;i&gt;</span>"
+            ),
             "{doc}"
         );
         assert!(

@@ -11,6 +11,8 @@
 //! - [`branch_actions`]: the branch's Merge and Close buttons.
 //! - [`sign_in`]: the form that exchanges a token for the page cookie (the
 //!   only way to get it; who is looking is `crate::session`).
+//! - [`errors`]: the error answers of page requests (`links::page_request`)
+//!   as pages: 404 and 403 with breadcrumbs, 401 as the sign-in form.
 //! - [`nightly`]: nightly runs: listed on `/news/ci`, `/news/nightly/{id}`
 //!   (the lanes open on the same lane page, under the nightly run).
 //! - [`html`], [`format`](mod@format), [`summary`]: the frame and the small pieces.
@@ -24,6 +26,7 @@ mod ansi;
 pub(crate) mod branch;
 pub(crate) mod branch_actions;
 pub(crate) mod ci;
+pub(crate) mod errors;
 mod format;
 mod html;
 pub(crate) mod lane;

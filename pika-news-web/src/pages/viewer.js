@@ -218,6 +218,7 @@
       if (numbered) {
         a.href = `#L${n}`;
         a.dataset.n = n;
+        a.setAttribute('aria-label', `Line ${n}`);
       } else {
         // The server could not count the lines before these: no numbers.
         row.removeAttribute('id');

@@ -71,7 +71,9 @@ fn line_html(
     html! {
         div class=(class) id=[n.map(|n| format!("L{n}"))] {
             @match n {
-                Some(n) => a.n href={ "#L" (n) } data-n=(n) {},
+                // The number is drawn from data-n (so it is not copied with
+                // the text); the label names the link for screen readers.
+                Some(n) => a.n href={ "#L" (n) } data-n=(n) aria-label={ "Line " (n) } {},
                 // Not counted (the log is too large to count in one request).
                 None => a.n data-n="?" {},
             }
@@ -228,7 +230,7 @@ mod tests {
     fn lines_are_numbered_linked_coloured_and_escaped() {
         let w = window(&["ok", "\x1b[31m<b>bad</b>", "still red", "part"], 41, true);
         let html = render(&w, None, &Sources::default(), &opts()).into_string();
-        assert!(html.contains("<div class=\"l\" id=\"L41\"><a class=\"n\" href=\"#L41\" data-n=\"41\"></a><span class=\"x\">ok</span></div>"), "{html}");
+        assert!(html.contains("<div class=\"l\" id=\"L41\"><a class=\"n\" href=\"#L41\" data-n=\"41\" aria-label=\"Line 41\"></a><span class=\"x\">ok</span></div>"), "{html}");
         assert!(
             html.contains("<span class=\"f1\">&lt;b&gt;bad&lt;/b&gt;</span>"),
             "{html}"
@@ -255,11 +257,11 @@ mod tests {
         let times = [Some(1_774_368_758_123), None];
         let html = render(&w, Some(&times), &Sources::default(), &opts()).into_string();
         assert!(
-            html.contains("<a class=\"n\" href=\"#L1\" data-n=\"1\"></a><span class=\"t\" title=\"2026-03-24 16:12:38.123 UTC\">16:12:38.123</span><span class=\"x\">one</span>"),
+            html.contains("<a class=\"n\" href=\"#L1\" data-n=\"1\" aria-label=\"Line 1\"></a><span class=\"t\" title=\"2026-03-24 16:12:38.123 UTC\">16:12:38.123</span><span class=\"x\">one</span>"),
             "{html}"
         );
         assert!(
-            html.contains("data-n=\"2\"></a><span class=\"t\"></span><span class=\"x\">two</span>"),
+            html.contains("data-n=\"2\" aria-label=\"Line 2\"></a><span class=\"t\"></span><span class=\"x\">two</span>"),
             "{html}"
         );
         assert!(html.contains("data-times=\"1\""));

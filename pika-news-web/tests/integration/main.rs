@@ -3,11 +3,13 @@
 
 mod browser;
 mod forge;
+mod front;
 mod page_env;
 mod served;
 mod suite_reruns;
 mod support;
 
+mod a11y;
 mod actions;
 mod apart;
 mod api;

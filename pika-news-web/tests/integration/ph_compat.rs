@@ -551,6 +551,20 @@ async fn the_branch_address_ph_prints_leads_to_its_ci_page() {
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "{uri}");
         assert_eq!(resp.headers()["location"], to.as_str());
     }
-    let (status, _) = app.send("GET", "/news/branch/..%2Fx", None).await;
+    // A page address: its error is a page.
+    let (status, headers, _) = crate::support::oneshot(
+        app.app(),
+        "GET",
+        "/news/branch/..%2Fx",
+        &[],
+        axum::body::Body::empty(),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
 }

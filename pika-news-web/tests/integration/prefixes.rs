@@ -65,8 +65,9 @@ async fn both_prefixes_answer_the_same_with_the_same_access() {
             );
         }
     }
-    // Elsewhere: a JSON 404, under either prefix or none.
-    for uri in ["/git/nope", "/news/nope", "/nope", "/gitx/api/me"] {
+    // Elsewhere than the pages: a JSON 404, under either prefix's API or
+    // outside both (a mistyped page address is a page: `front::*`).
+    for uri in ["/git/api/nope", "/news/api/nope", "/nope", "/gitx/api/me"] {
         let (status, body) = app.get(uri).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
         assert_eq!(body["error"], "no such route", "{uri}");
