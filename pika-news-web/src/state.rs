@@ -78,6 +78,13 @@ impl AppState {
     /// State over a database and a state root, with the real liveness check.
     pub fn new(db: Db, state_root: impl Into<Utf8PathBuf>, public_read: bool) -> Self {
         let reads = Reads::open(state_root, db.path()).with_clock(db.clock().clone());
+        Self::over(db, reads, public_read)
+    }
+
+    /// State over a database and a read model of any file system (the
+    /// in-memory one in tests), not watched: its caches ask the file
+    /// system on each use.
+    pub(crate) fn over(db: Db, reads: Reads, public_read: bool) -> Self {
         Self(Arc::new(StateFields {
             db,
             reads,
@@ -162,5 +169,47 @@ impl StateFields {
     /// `false` when no scheduler runs in this server.
     pub(crate) fn wake(&self) -> bool {
         self.waker.as_ref().map(|w| w.notify_one()).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt as _;
+    use pikaci_core::RunRecord;
+    use pikaci_store::{MemFs, StateRoot, Store};
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::reads::ServedFs;
+
+    const RUN: &str = "20260324T161238Z-1a2b3c4d";
+
+    /// The server's state is not tied to the disk: a run record kept only
+    /// in memory is served through the router, as the disk's would be.
+    #[tokio::test]
+    async fn a_run_record_in_an_in_memory_state_root_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&Utf8PathBuf::try_from(dir.path().join("news.sqlite")).unwrap()).unwrap();
+        let root = Utf8PathBuf::try_from(dir.path().join("state")).unwrap();
+        let fs: ServedFs = Arc::new(MemFs::new());
+        let store = Store::with_fs(fs, StateRoot::new(root.clone()));
+        let mut record = RunRecord::for_test(RUN);
+        record.message = Some("kept in memory".into());
+        store.persist_run_record(&record).unwrap();
+        let state = AppState::over(db, Reads::over(store), true);
+
+        let uri = format!("/news/api/forge/pikaci/run/{RUN}");
+        let request = Request::get(uri.as_str()).body(Body::empty()).unwrap();
+        let resp = crate::routes::router(state).oneshot(request).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["run_id"], RUN, "{body}");
+        assert_eq!(body["message"], "kept in memory", "{body}");
+        assert!(!root.exists(), "nothing was written to the disk");
     }
 }

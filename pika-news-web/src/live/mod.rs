@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::reads::ServedFs;
 use pikaci_core::Liveness;
 use pikaci_store::{Follow, JobLog};
 use tokio::sync::broadcast;
@@ -44,11 +45,11 @@ pub(crate) fn receiver_stream<T: Send + 'static>(
 /// The follow of `log` from `from` a stream or a hub steps: its record
 /// read only up to [`Settings::record_bound`].
 pub(crate) fn follow(
-    log: JobLog,
+    log: JobLog<ServedFs>,
     from: u64,
     liveness: Arc<dyn Liveness>,
     settings: &Settings,
-) -> Follow {
+) -> Follow<ServedFs> {
     log.follow(from, liveness)
         .record_bound(settings.record_bound)
 }
@@ -139,7 +140,7 @@ impl LiveLogs {
     /// Listens to the hub of `log`, starting one if none runs.
     pub(crate) fn subscribe(
         self: &Arc<Self>,
-        log: &JobLog,
+        log: &JobLog<ServedFs>,
         liveness: &Arc<dyn Liveness>,
     ) -> broadcast::Receiver<Arc<HubEvent>> {
         let key: HubKey = (

@@ -45,6 +45,14 @@ pub use model::{Fresh, Reads};
 pub use records::MAX_SERVED_RECORD_BYTES;
 pub(crate) use tail_cache::{LogKey, Span};
 
+/// The file system the server's read model works over: the disk in the
+/// server, any other [`Fs`](pikaci_store::Fs) (the in-memory one in
+/// tests) behind the same type, so the server's state, its handlers and
+/// its live streams have one type whatever they read. A call through it
+/// costs a virtual call, and no allocation: the store clones it as a
+/// reference count.
+pub(crate) type ServedFs = std::sync::Arc<dyn pikaci_store::Fs>;
+
 /// The file systems a read model works over: what the store needs, shared
 /// with the blocking pool.
 pub trait ReadFs: pikaci_store::Fs + Clone + Send + Sync + 'static {}

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Once};
 use camino::Utf8PathBuf;
 use pikaci_core::{Clock, SystemClock};
 use pikaci_core::{JobId, Liveness, RunId, SystemLiveness};
-use pikaci_store::{DiskFs, Fs, Store};
+use pikaci_store::{DiskFs, Fs, StateRoot, Store};
 
+use super::ServedFs;
 use super::answer_paths::ServerPaths;
 use super::error::ReadError;
 use super::heavy::HeavyReads;
@@ -20,11 +21,11 @@ use super::tail_cache::TailCache;
 use super::watch::{DiskWatch, Folder};
 use crate::data_dir::DataDir;
 
-/// The read model over a state root of file system `F` (the disk in the
-/// server, [`MemFs`](pikaci_store::MemFs) in tests). Cheap to clone: clones
-/// share every cache.
+/// The read model over a state root of file system `F` (in the server
+/// `ServedFs`: the disk, or [`MemFs`](pikaci_store::MemFs) in tests).
+/// Cheap to clone: clones share every cache.
 #[derive(Clone)]
-pub struct Reads<F = DiskFs> {
+pub struct Reads<F = ServedFs> {
     pub(super) store: Store<F>,
     /// The server folders no answer names.
     pub(super) paths: ServerPaths,
@@ -51,12 +52,17 @@ impl<F> std::fmt::Debug for Reads<F> {
     }
 }
 
-impl Reads<DiskFs> {
+impl Reads<ServedFs> {
     /// Reads of the state root at `state_root` on disk, watched (with the
     /// database's file `db`, for the token cache) by inotify from the first
-    /// request on, where the file systems allow it.
+    /// request on, where the file systems allow it. The watch is the
+    /// disk's alone: reads over another file system ([`Reads::over`]) ask
+    /// it on each use.
     pub fn open(state_root: impl Into<Utf8PathBuf>, db: impl Into<Utf8PathBuf>) -> Self {
-        let mut reads = Self::over(Store::open(state_root));
+        let root = state_root.into();
+        // As `Store::open`: no path below the root is read through a link.
+        let disk: ServedFs = Arc::new(DiskFs::beneath(root.clone()));
+        let mut reads = Self::over(Store::with_fs(disk, StateRoot::new(root)));
         reads.db_path = Some(db.into());
         reads.watch = Arc::new(Watches::new(watch_slots()));
         reads
