@@ -32,31 +32,32 @@ impl std::ops::DerefMut for AppState {
     }
 }
 
-/// The fields of an [`AppState`].
+/// The fields of an [`AppState`], read by this crate's handlers through
+/// `Deref`; an embedder builds and inspects a state by its methods.
 #[derive(Clone)]
 pub struct StateFields {
     /// The database.
-    pub db: Db,
+    pub(crate) db: Db,
     /// Every read of runs and logs, and their caches: the repository's
     /// pikaci state root (no run outside it is ever served) and lane runs'
     /// own logs.
-    pub reads: Reads,
+    pub(crate) reads: Reads,
     /// Whether reads need no token.
-    pub public_read: bool,
+    pub(crate) public_read: bool,
     /// Whether the page cookie is `Secure` (the public address is https).
-    pub secure_cookies: bool,
+    pub(crate) secure_cookies: bool,
     /// Wakes the scheduler (the wake endpoint), when one runs.
-    pub waker: Option<Arc<tokio::sync::Notify>>,
+    pub(crate) waker: Option<Arc<tokio::sync::Notify>>,
     /// The logs being followed live, shared by every stream.
-    pub live: Arc<LiveLogs>,
+    pub(crate) live: Arc<LiveLogs>,
     /// The repository's name, e.g. `sledtools/pika` (empty when not told).
-    pub repo: String,
+    pub(crate) repo: String,
     /// The repository's default branch.
-    pub default_branch: String,
+    pub(crate) default_branch: String,
     /// `ph login`: its challenges, and who may log in.
-    pub logins: Arc<Logins>,
+    pub(crate) logins: Arc<Logins>,
     /// The repository merges and closes change (none: those routes answer 404).
-    pub forge: Option<crate::branch_actions::Forge>,
+    pub(crate) forge: Option<crate::branch_actions::Forge>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -161,6 +162,24 @@ impl AppState {
     pub fn with_waker(mut self, waker: Arc<tokio::sync::Notify>) -> Self {
         self.waker = Some(waker);
         self
+    }
+}
+
+impl AppState {
+    /// How many run records the read model holds in its cache.
+    pub fn cached_records(&self) -> usize {
+        self.reads.cached_records()
+    }
+
+    /// How many log spans the read model holds in its cache.
+    pub fn cached_spans(&self) -> usize {
+        self.reads.cached_spans()
+    }
+
+    /// How many logs are followed live now (one follower each, however
+    /// many clients watch it).
+    pub fn followed_logs(&self) -> usize {
+        self.live.followed()
     }
 }
 

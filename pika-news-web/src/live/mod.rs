@@ -15,7 +15,7 @@
 
 mod client;
 mod hub;
-pub mod sse;
+pub(crate) mod sse;
 pub(crate) mod text;
 pub(crate) mod timed;
 
@@ -92,7 +92,7 @@ impl Default for Settings {
 
 /// The logs followed now, one hub each.
 #[derive(Debug, Default)]
-pub struct LiveLogs {
+pub(crate) struct LiveLogs {
     hubs: Mutex<HashMap<HubKey, Sender>>,
     settings: Settings,
     closing: CancellationToken,
@@ -100,7 +100,7 @@ pub struct LiveLogs {
 
 impl LiveLogs {
     /// No hubs yet, with these settings.
-    pub fn new(settings: Settings) -> Self {
+    pub(crate) fn new(settings: Settings) -> Self {
         Self {
             hubs: Mutex::default(),
             settings,
@@ -111,7 +111,7 @@ impl LiveLogs {
     /// Ends every stream (the server is stopping): each closes without an
     /// `end` event, so its client reconnects and resumes by offset. Streams
     /// opened afterwards close at once.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closing.cancel();
     }
 
@@ -121,12 +121,12 @@ impl LiveLogs {
     }
 
     /// The settings streams use.
-    pub fn settings(&self) -> Settings {
+    pub(crate) fn settings(&self) -> Settings {
         self.settings
     }
 
     /// How many logs are followed now.
-    pub fn followed(&self) -> usize {
+    pub(crate) fn followed(&self) -> usize {
         self.lock().len()
     }
 
