@@ -13,7 +13,7 @@ use axum::http::Request;
 use axum::routing::get;
 use camino::Utf8PathBuf;
 use http_body_util::BodyExt;
-use pika_news_web::db::{Db, Role};
+use pika_news_core::db::{Db, Role};
 use pika_news_web::{AppState, router};
 use pikaci_core::engine::{Engine, HostExecutor, JobSelection, NoObserver, RunRequest};
 use pikaci_core::{Pipeline, RunId};

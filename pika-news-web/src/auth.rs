@@ -69,7 +69,7 @@ impl fmt::Display for Access {
 }
 
 /// The cookie the page sets from `?token=` (reads only; writes need the header).
-pub const COOKIE: &str = "pika_news_token";
+pub(crate) const COOKIE: &str = "pika_news_token";
 
 /// The token in the page cookie, if any.
 pub(crate) fn cookie_token(parts: &Parts) -> Option<&str> {
@@ -150,7 +150,7 @@ pub(crate) fn presented_token(parts: &Parts) -> Result<Option<&str>, ApiError> {
 /// what changed on disk (`Reads::fresh`),
 /// once per request, which is what the token and record caches go by.
 #[derive(Debug, Clone, Copy)]
-pub struct ReadAccess {
+pub(crate) struct ReadAccess {
     fresh: Fresh,
 }
 
@@ -179,7 +179,7 @@ impl FromRequestParts<AppState> for ReadAccess {
 /// [`Access::Write`] as an extractor: a valid bearer token with the write or
 /// admin role (a cookie never opens a write).
 #[derive(Debug, Clone, Copy)]
-pub struct WriteAccess;
+pub(crate) struct WriteAccess;
 
 impl FromRequestParts<AppState> for WriteAccess {
     type Rejection = ApiError;
@@ -196,7 +196,7 @@ impl FromRequestParts<AppState> for WriteAccess {
 /// [`Access::Admin`] as an extractor: a valid bearer token with the admin
 /// role (a cookie never opens an admin route).
 #[derive(Debug, Clone, Copy)]
-pub struct AdminAccess;
+pub(crate) struct AdminAccess;
 
 impl FromRequestParts<AppState> for AdminAccess {
     type Rejection = ApiError;

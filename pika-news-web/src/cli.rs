@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use camino::{Utf8Path, Utf8PathBuf};
 use clap::{CommandFactory as _, Parser, Subcommand};
+use pika_news_core::db::{Db, Role};
 use pika_news_core::login::Npub;
-use pika_news_web::db::{Db, Role};
-use pika_news_web::ph_session::{PhSession, checked_base_url};
+use pika_news_core::ph_session::{PhSession, checked_base_url};
 use pika_news_web::{Config, serve};
 use pikaci_core::process::supervisor::{self, JobSupervisor};
 
@@ -207,7 +207,7 @@ fn open(config: &Utf8PathBuf) -> anyhow::Result<Db> {
 /// `manifest check`: 0 valid, 1 invalid, 2 unreadable (an error).
 fn manifest_check(file: &Utf8Path, changed: Vec<String>) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {file}"))?;
-    match pika_news_web::lanes::manifest_check::check(file.as_str(), &text, changed) {
+    match pika_news_core::lanes::manifest_check::check(file.as_str(), &text, changed) {
         Ok(report) => {
             print!("{report}");
             Ok(ExitCode::SUCCESS)
@@ -228,12 +228,12 @@ fn head_check(
     server: Option<&Utf8Path>,
     changed: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
-    use pika_news_web::lanes::git::{Git, HeadAt};
-    use pika_news_web::lanes::lane_source::{
+    use pika_news_core::lanes::git::{Git, HeadAt};
+    use pika_news_core::lanes::lane_source::{
         LaneSource, LaneSourceError, NO_LANES, PIPELINE_PATH, ServerManifest, lanes_of_head,
     };
-    use pika_news_web::lanes::manifest::MANIFEST_PATH;
-    use pika_news_web::lanes::manifest_check::CheckReport;
+    use pika_news_core::lanes::manifest::MANIFEST_PATH;
+    use pika_news_core::lanes::manifest_check::CheckReport;
 
     let git = Git::new(repo);
     let commit = git
@@ -331,7 +331,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(&file)?;
             if config.lanes.run_as_user.is_some() || config.lanes.uid_range.is_some() {
                 // Lanes run as another user: the configuration must not be theirs to read.
-                pika_news_web::sandbox::check_private_file(&file)?;
+                pika_news_core::sandbox::check_private_file(&file)?;
             }
             raise_open_file_limit();
             let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -14,7 +14,7 @@ use crate::reads::ReadError;
 /// Every error: `{"error": "..."}`, a message without server paths.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ErrorBody {
+pub(crate) struct ErrorBody {
     /// What went wrong.
     pub error: String,
 }

@@ -1,34 +1,34 @@
 //! pika-news: the forge CI service over pikaci, served over HTTP.
 //!
 //! What the service decides (configuration, database, scheduler, lanes,
-//! sandbox, login) is `pika_news_core`'s; it is re-exported here under the
-//! same module names. This crate serves it:
+//! sandbox, login, merges) is `pika_news_core`'s, used from there. This
+//! crate serves it, and exports only what its binary and an embedder need:
 //!
-//! - [`Config`]: `pika-news.toml`, with the repository's pikaci state root
-//!   derived by [`pikaci_state_root`] and its [`DataDir`].
-//! - [`db::Db`]: SQLite (tokens, branches, suites, lanes), migrated on open,
-//!   with typed rows ([`db::types`]) and a [`clock::Clock`] for every time it stores.
-//! - [`scheduler::Scheduler`]: branch heads become suites and lanes, which it
-//!   claims and runs ([`lanes`]).
-//! - [`routes`]: the route list of the API and the pages ([`ROUTES`], each
-//!   with its [`Access`]), the [`router`] and the OpenAPI document made from
-//!   it; [`api`]: the JSON handlers and the [`api::dto`] shapes every answer
-//!   has. The pages are templates beside them.
-//! - [`reads`]: the read model ([`Reads`]): every read of runs and logs and
-//!   every cache of them, kept fresh by a watch of the disk.
-//! - [`live`]: a running job's log as Server-Sent Events, one shared
-//!   follower per log however many clients watch it.
-//! - [`branch_actions::Forge`]: merging and closing branches through the
-//!   server, under the configured merge policy.
-//! - [`ph_session::PhSession`]: the session file upstream's `ph` client reads,
-//!   made from a pika-news token.
-//! - [`serve`]: all of it on a listener the caller bound, until the caller's
-//!   shutdown future completes. The library never binds a port, reads the
-//!   process environment or catches signals.
+//! - [`serve`]: the whole service on a listener the caller bound, under
+//!   its [`Config`] (with [`ConfigError`], the defaults and
+//!   [`pikaci_state_root`]), until the caller's shutdown future completes.
+//!   The library never binds a port, reads the process environment or
+//!   catches signals.
+//! - [`AppState`]: what every handler shares, built from a database and a
+//!   state root with its `with_*` methods ([`HeavyReads`],
+//!   [`LiveSettings`]).
+//! - [`router`]: the API and the pages as one `axum` router over an
+//!   [`AppState`], to serve with [`serve_router`] or mount in another
+//!   server; made from the route list, [`ROUTES`] (each a [`RouteDoc`]
+//!   with its [`Access`]), which [`openapi_document`] describes.
+//! - [`MAX_SERVED_RECORD_BYTES`] and [`ANSWER_BUDGET`]: the bounds of what
+//!   an answer holds.
+//!
+//! Inside, private: `api` (the JSON handlers), the pages, `reads` (the read
+//! model: every read of runs and logs and every cache of them), `live`
+//! (running logs as Server-Sent Events), `http` (connections), and the
+//! leaves both handler trees share (`auth`, `links`, `query`, `session`,
+//! `rows`).
 //!
 //! ```
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use pika_news_web::{AppState, db::Db, router};
+//! use pika_news_core::db::Db;
+//! use pika_news_web::{AppState, router};
 //! let dir = tempfile::tempdir()?;
 //! let db = Db::open(&camino::Utf8PathBuf::try_from(dir.path().join("news.sqlite"))?)?;
 //! let app = router(AppState::new(db, "/srv/git/pikaci-state/sledtools-pika", false));
@@ -38,36 +38,34 @@
 //! # }
 //! ```
 
-pub mod api;
+mod api;
 mod auth;
 mod error;
-pub mod http;
+mod http;
 mod links;
-pub mod live;
+mod live;
 mod pages;
 mod query;
-pub mod reads;
-pub mod routes;
+mod reads;
+mod routes;
 mod rows;
 mod server;
 mod session;
 mod state;
 
-// The service's logic without HTTP lives in pika-news-core; these names
-// keep its modules where this crate's code and its embedders found them.
-pub use pika_news_core::{branch_actions, clock, db, lanes, ph_session, sandbox, scheduler};
-use pika_news_core::{config, data_dir, login};
+// What this crate's code reaches in pika-news-core by the names it has
+// always used; none of it is exported.
+use pika_news_core::{branch_actions, config, data_dir, db, lanes, login, sandbox, scheduler};
 
-pub use api::RouteDoc;
-pub use auth::{AdminAccess, COOKIE, ReadAccess, WriteAccess};
+pub use api::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};
 pub use config::{
     Config, ConfigError, DEFAULT_BIND_ADDRESS, DEFAULT_BIND_PORT, DEFAULT_BRANCH, ForgeRepo,
     pikaci_state_root,
 };
-pub use data_dir::DataDir;
-pub use error::ApiError;
-pub use login::Logins;
-pub use reads::{HeavyReads, MAX_SERVED_RECORD_BYTES, Reads};
-pub use routes::{Access, ROUTES, openapi_document, router};
+pub use http::serve_router;
+pub use live::Settings as LiveSettings;
+pub use reads::encoded::ANSWER_BUDGET;
+pub use reads::{HeavyReads, MAX_SERVED_RECORD_BYTES};
+pub use routes::{Access, ROUTES, openapi_document, router, served_paths};
 pub use server::{ServeError, serve};
-pub use state::{AppState, StateFields};
+pub use state::AppState;

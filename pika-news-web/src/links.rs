@@ -13,11 +13,11 @@ use axum::http::request::Parts;
 use pikaci_core::{JobId, LogFile, RunId};
 
 /// The prefix every route is declared under: today's pika-git and its `ph`.
-pub const GIT_PREFIX: &str = "/git";
+pub(crate) const GIT_PREFIX: &str = "/git";
 
 /// The older prefix (pika-news and the `ph` of its day): every route under
 /// [`GIT_PREFIX`] is served under it too, by the same handler.
-pub const NEWS_PREFIX: &str = "/news";
+pub(crate) const NEWS_PREFIX: &str = "/news";
 
 /// Encodes `s` for a query value: all but unreserved characters and `/`.
 fn percent_encode(s: &str) -> String {

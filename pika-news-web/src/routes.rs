@@ -57,10 +57,10 @@ macro_rules! routes {
     };
 }
 
-pub use crate::links::{GIT_PREFIX, NEWS_PREFIX};
+pub(crate) use crate::links::{GIT_PREFIX, NEWS_PREFIX};
 
 /// The paths a declared route is served at: itself, and for a route under
-/// [`GIT_PREFIX`] the same path under [`NEWS_PREFIX`].
+/// `/git` (`GIT_PREFIX`) the same path under `/news` (`NEWS_PREFIX`).
 pub fn served_paths(path: &'static str) -> Vec<String> {
     match path.strip_prefix(GIT_PREFIX) {
         Some(rest) if rest.starts_with('/') => {

@@ -32,31 +32,32 @@ impl std::ops::DerefMut for AppState {
     }
 }
 
-/// The fields of an [`AppState`].
+/// The fields of an [`AppState`], read by this crate's handlers through
+/// `Deref`; an embedder builds and inspects a state by its methods.
 #[derive(Clone)]
 pub struct StateFields {
     /// The database.
-    pub db: Db,
+    pub(crate) db: Db,
     /// Every read of runs and logs, and their caches: the repository's
     /// pikaci state root (no run outside it is ever served) and lane runs'
     /// own logs.
-    pub reads: Reads,
+    pub(crate) reads: Reads,
     /// Whether reads need no token.
-    pub public_read: bool,
+    pub(crate) public_read: bool,
     /// Whether the page cookie is `Secure` (the public address is https).
-    pub secure_cookies: bool,
+    pub(crate) secure_cookies: bool,
     /// Wakes the scheduler (the wake endpoint), when one runs.
-    pub waker: Option<Arc<tokio::sync::Notify>>,
+    pub(crate) waker: Option<Arc<tokio::sync::Notify>>,
     /// The logs being followed live, shared by every stream.
-    pub live: Arc<LiveLogs>,
+    pub(crate) live: Arc<LiveLogs>,
     /// The repository's name, e.g. `sledtools/pika` (empty when not told).
-    pub repo: String,
+    pub(crate) repo: String,
     /// The repository's default branch.
-    pub default_branch: String,
+    pub(crate) default_branch: String,
     /// `ph login`: its challenges, and who may log in.
-    pub logins: Arc<Logins>,
+    pub(crate) logins: Arc<Logins>,
     /// The repository merges and closes change (none: those routes answer 404).
-    pub forge: Option<crate::branch_actions::Forge>,
+    pub(crate) forge: Option<crate::branch_actions::Forge>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -78,6 +79,13 @@ impl AppState {
     /// State over a database and a state root, with the real liveness check.
     pub fn new(db: Db, state_root: impl Into<Utf8PathBuf>, public_read: bool) -> Self {
         let reads = Reads::open(state_root, db.path()).with_clock(db.clock().clone());
+        Self::over(db, reads, public_read)
+    }
+
+    /// State over a database and a read model of any file system (the
+    /// in-memory one in tests), not watched: its caches ask the file
+    /// system on each use.
+    pub(crate) fn over(db: Db, reads: Reads, public_read: bool) -> Self {
         Self(Arc::new(StateFields {
             db,
             reads,
@@ -157,10 +165,70 @@ impl AppState {
     }
 }
 
+impl AppState {
+    /// How many run records the read model holds in its cache.
+    pub fn cached_records(&self) -> usize {
+        self.reads.cached_records()
+    }
+
+    /// How many log spans the read model holds in its cache.
+    pub fn cached_spans(&self) -> usize {
+        self.reads.cached_spans()
+    }
+
+    /// How many logs are followed live now (one follower each, however
+    /// many clients watch it).
+    pub fn followed_logs(&self) -> usize {
+        self.live.followed()
+    }
+}
+
 impl StateFields {
     /// Tells the scheduler to look for new heads and queued lanes now;
     /// `false` when no scheduler runs in this server.
     pub(crate) fn wake(&self) -> bool {
         self.waker.as_ref().map(|w| w.notify_one()).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use http_body_util::BodyExt as _;
+    use pikaci_core::RunRecord;
+    use pikaci_store::{MemFs, StateRoot, Store};
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::reads::ServedFs;
+
+    const RUN: &str = "20260324T161238Z-1a2b3c4d";
+
+    /// The server's state is not tied to the disk: a run record kept only
+    /// in memory is served through the router, as the disk's would be.
+    #[tokio::test]
+    async fn a_run_record_in_an_in_memory_state_root_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&Utf8PathBuf::try_from(dir.path().join("news.sqlite")).unwrap()).unwrap();
+        let root = Utf8PathBuf::try_from(dir.path().join("state")).unwrap();
+        let fs: ServedFs = Arc::new(MemFs::new());
+        let store = Store::with_fs(fs, StateRoot::new(root.clone()));
+        let mut record = RunRecord::for_test(RUN);
+        record.message = Some("kept in memory".into());
+        store.persist_run_record(&record).unwrap();
+        let state = AppState::over(db, Reads::over(store), true);
+
+        let uri = format!("/news/api/forge/pikaci/run/{RUN}");
+        let request = Request::get(uri.as_str()).body(Body::empty()).unwrap();
+        let resp = crate::routes::router(state).oneshot(request).await.unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(body["run_id"], RUN, "{body}");
+        assert_eq!(body["message"], "kept in memory", "{body}");
+        assert!(!root.exists(), "nothing was written to the disk");
     }
 }

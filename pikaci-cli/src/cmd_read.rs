@@ -7,7 +7,7 @@ use pikaci_core::Clock;
 use pikaci_core::SystemClock;
 use std::sync::Arc;
 
-use pikaci_core::{JobId, Liveness, LogFile, LogKind, RunId, RunRecord, RunStatus, SystemLiveness};
+use pikaci_core::{JobId, JobReader, Liveness, LogFile, LogKind, RunId, RunRecord, SystemLiveness};
 use pikaci_store::{FollowStep, JobLog, LogRange, LogReader, MAX_READ_BYTES, Store, StoreError};
 
 use crate::args::{KindArg, ListOpts, ListOutput, LogsOpts, PreparedOutputsOpts, StatusOpts};
@@ -130,14 +130,8 @@ pub(crate) async fn logs(ctx: &Context, opts: &LogsOpts) -> Result<u8, CliError>
         );
         return Ok(EXIT_OK);
     }
-    // No job named: the first that failed is the one worth reading.
-    let job = job.or_else(|| {
-        record
-            .jobs
-            .iter()
-            .find(|j| j.status == RunStatus::Failed)
-            .map(|j| j.id.clone())
-    });
+    // No job named: a person at a terminal reads the one that failed.
+    let job = job.or_else(|| record.default_job(JobReader::Terminal).cloned());
     let job = dir.job_of(&record, job.as_ref())?;
     if opts.follow {
         let file = match opts.kind {

@@ -81,8 +81,8 @@ pub use pipeline::{
 };
 pub use proc_stat::ProcStat;
 pub use record::{
-    Extra, JobRecord, PreparedOutput, PreparedOutputs, RemoteVmExecution, RerunScope, RunOwner,
-    RunRecord, VmPhase,
+    Extra, JobReader, JobRecord, PreparedOutput, PreparedOutputs, RemoteVmExecution, RerunScope,
+    RunOwner, RunRecord, VmPhase,
 };
 pub use section::ConfigSection;
 pub use status::{ExecutorKind, FailureKind, LogFile, LogKind, ParseLogKindError, RunStatus};

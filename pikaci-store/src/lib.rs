@@ -73,7 +73,7 @@ pub use range::{LogRange, LogRangeError, MAX_READ_BYTES, utf8_boundary_skip};
 pub use read::{
     Blocking, BoundedRecord, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep, JobDir, JobLog,
     LogChunk, LogReader, LogTimes, MAX_PREPARED_OUTPUTS_BYTES, MAX_RUN_JSON_BYTES, RunDir,
-    TimesCursor, default_job, read_chunk_at,
+    TimesCursor, read_chunk_at,
 };
 pub use store::Store;
 pub use usage::{RunUsage, Sweep, Usage};

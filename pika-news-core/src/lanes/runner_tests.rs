@@ -1,10 +1,12 @@
+use std::collections::BTreeMap;
 use std::time::Instant;
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::process::ChildEnd;
 
 use super::*;
 use crate::lanes::events_log::MAX_EVENT_LINE;
+use crate::sandbox::Confinement;
 use pikaci_core::{LifecycleEvent, RunRecord};
 
 const RUN_ID: &str = "20260324T161238Z-1a2b3c4d";

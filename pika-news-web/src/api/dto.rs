@@ -12,21 +12,20 @@ use pikaci_core::{FailureKind, JobId, PreparedOutputs, RunId, RunLogsMetadata, R
 use serde::Serialize;
 use utoipa::ToSchema;
 
-pub use super::compat::dto::{
-    BranchRerun, BranchSummary, CiLane, CiLaneExecutionReason, CiLaneFailureKind, CiLaneStatus,
-    CiRun, ForgeCiStatus, LaneMutation, Me, NightlyDetail, NightlyList, NightlyRerun, RecoverDone,
-    TutorialStatus, WakeCi,
+pub(crate) use super::compat::dto::{
+    BranchRerun, BranchSummary, CiLane, CiRun, LaneMutation, Me, NightlyDetail, NightlyList,
+    NightlyRerun, RecoverDone, WakeCi,
 };
 use super::lane_view::LaneView;
 use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 use crate::lanes::lane_source::LaneSource;
 
-pub use crate::error::ErrorBody;
+pub(crate) use crate::error::ErrorBody;
 
 /// `GET /health`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Health {
+pub(crate) struct Health {
     /// Always `ok`.
     #[schema(example = "ok")]
     pub status: &'static str,
@@ -36,7 +35,7 @@ pub struct Health {
 /// then the ones upstream's `BranchResolveResponse` has.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Branch {
+pub(crate) struct Branch {
     /// Its id in URLs.
     pub id: BranchId,
     /// Its ref name, e.g. `feature/x`.
@@ -60,7 +59,7 @@ pub struct Branch {
 
 impl Branch {
     /// A branch row of the repository `repo`.
-    pub fn new(b: db::Branch, repo: &str) -> Self {
+    pub(crate) fn new(b: db::Branch, repo: &str) -> Self {
         Self {
             id: b.id,
             branch_id: b.id,
@@ -79,7 +78,7 @@ impl Branch {
 /// and the same in upstream's view (`branch`, and `ci_runs`: the newest 8).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BranchDetail {
+pub(crate) struct BranchDetail {
     /// Its id in URLs.
     pub id: BranchId,
     /// Its ref name.
@@ -101,7 +100,7 @@ pub struct BranchDetail {
 
 impl BranchDetail {
     /// A branch row and its suites, with upstream's view of them.
-    pub fn new(
+    pub(crate) fn new(
         branch: db::Branch,
         suites: Vec<db::Suite>,
         summary: BranchSummary,
@@ -123,7 +122,7 @@ impl BranchDetail {
 /// The CI suite of one branch head.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Suite {
+pub(crate) struct Suite {
     /// Its id.
     pub id: SuiteId,
     /// The head commit.
@@ -167,7 +166,7 @@ impl From<db::Suite> for Suite {
 /// One run of one lane.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LaneRun {
+pub(crate) struct LaneRun {
     /// The lane run id.
     pub id: LaneRunId,
     /// The suite it belongs to.
@@ -222,7 +221,7 @@ impl From<LaneView> for LaneRun {
 /// `ForgeBranchLogsResponse`: a branch's lane run with its pikaci run and log facts.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BranchLogsResponse {
+pub(crate) struct BranchLogsResponse {
     /// The branch.
     pub branch_id: BranchId,
     /// Its name.
@@ -247,7 +246,7 @@ pub struct BranchLogsResponse {
 /// What part of one log an answer carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LogPart {
+pub(crate) struct LogPart {
     /// The byte offset of the first byte returned.
     pub offset: u64,
     /// How many bytes were returned.
@@ -281,7 +280,7 @@ impl From<&pikaci_store::LogChunk> for LogPart {
 /// prepared, its `prepared-outputs.json` with every key as read.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PreparedOutputsResponse {
+pub(crate) struct PreparedOutputsResponse {
     /// The run.
     pub run_id: RunId,
     /// The run's `prepared-outputs.json`.
@@ -292,7 +291,7 @@ pub struct PreparedOutputsResponse {
 /// what part of each log was returned.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LogsResponse {
+pub(crate) struct LogsResponse {
     /// The run.
     pub run_id: RunId,
     /// The job (the run's first job when none was asked for).
@@ -316,7 +315,7 @@ pub struct LogsResponse {
 /// The keys are in alphabetical order, as this answer has always had them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LaneLog {
+pub(crate) struct LaneLog {
     /// Whether the log exists.
     pub exists: bool,
     /// The lane run.
@@ -336,7 +335,7 @@ pub struct LaneLog {
 /// A lane action's answer: the lane run it changed, or the new one a rerun made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LaneActionDone {
+pub(crate) struct LaneActionDone {
     /// The lane run.
     pub lane_run_id: LaneRunId,
 }
@@ -344,7 +343,7 @@ pub struct LaneActionDone {
 /// `POST /news/api/forge/wake`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Woken {
+pub(crate) struct Woken {
     /// Whether a scheduler was there to wake.
     pub woken: bool,
 }

@@ -19,8 +19,8 @@
 
 mod answer;
 pub(crate) mod branch;
-pub mod compat;
-pub mod dto;
+pub(crate) mod compat;
+pub(crate) mod dto;
 mod file_body;
 mod http_range;
 pub(crate) mod json_errors;
@@ -38,5 +38,4 @@ mod timed_body;
 
 // The query parsers are shared with the pages; `super::query` still names them.
 pub(crate) use crate::query;
-pub use crate::reads::encoded;
 pub use openapi::{Answer, Method, Param, ParamIn, ParamKind, RouteDoc};

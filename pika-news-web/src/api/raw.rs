@@ -26,7 +26,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use pikaci_core::JobId;
-use pikaci_store::{DiskFs, FileIdentity, LogRange, LogReader};
+use pikaci_store::{FileIdentity, LogRange, LogReader};
 
 use super::dto::ErrorBody;
 use super::file_body::file_body;
@@ -36,7 +36,7 @@ use super::timed_body::timed_body;
 use crate::auth::ReadAccess;
 use crate::error::ApiError;
 use crate::live::timed::Timed;
-use crate::reads::{ByteBudget, LogKey, OpenLog, Reads, Span};
+use crate::reads::{ByteBudget, LogKey, OpenLog, Reads, ServedFs, Span};
 use crate::state::AppState;
 
 /// The strong `ETag` of one version of a log.
@@ -244,7 +244,7 @@ fn from_span(ids: &LogKey, span: &Span, asked: &Asked) -> Option<Response> {
 /// which bytes of the log it covers.
 async fn timestamped(
     reads: &Reads,
-    log: OpenLog<DiskFs>,
+    log: OpenLog<ServedFs>,
     span: LogRange,
     mut out: HeaderMap,
     head: bool,

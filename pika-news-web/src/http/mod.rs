@@ -14,8 +14,7 @@ mod conn;
 mod workers;
 
 /// `[http]` of `pika-news.toml` (pika-news-core's, where the configuration is read).
-pub use pika_news_core::http_limits as limits;
+pub(crate) use pika_news_core::http_limits as limits;
 
 pub use conn::serve_router;
-pub use pika_news_core::http_limits::HttpLimits;
-pub use workers::default_workers;
+pub(crate) use workers::default_workers;

@@ -10,6 +10,7 @@
 use std::convert::Infallible;
 use std::sync::Arc;
 
+use crate::reads::ServedFs;
 use axum::body::{Body, Bytes};
 use pikaci_core::Liveness;
 use pikaci_store::{Follow, FollowStep, JobLog, StoreError};
@@ -26,7 +27,7 @@ use super::{LiveLogs, Settings};
 #[derive(Debug)]
 pub(crate) struct StreamStart {
     /// The log followed.
-    pub(crate) log: JobLog,
+    pub(crate) log: JobLog<ServedFs>,
     /// The byte offset to start from.
     pub(crate) from: u64,
     /// Whether the byte at `from` starts a line (for timestamps).
@@ -104,7 +105,7 @@ impl Caught {
 struct FileSide {
     text: TextCursor,
     timed: Option<Timed>,
-    follow: Option<Follow>,
+    follow: Option<Follow<ServedFs>>,
 }
 
 /// What one blocking step of a client's own follow gave.
@@ -119,7 +120,7 @@ impl FileSide {
     /// One step of the follow from where the text is, rendered (blocking).
     fn step(
         &mut self,
-        log: &JobLog,
+        log: &JobLog<ServedFs>,
         liveness: &Arc<dyn Liveness>,
         settings: &Settings,
     ) -> Result<Read, StoreError> {
@@ -151,7 +152,7 @@ struct Client {
     /// `None` only while a step runs on the blocking pool.
     file: Option<FileSide>,
     status: StreamStatus,
-    log: JobLog,
+    log: JobLog<ServedFs>,
     tx: mpsc::Sender<Bytes>,
     last_sent: Instant,
     settings: Settings,

@@ -12,6 +12,7 @@
 
 use std::sync::{Arc, Weak};
 
+use crate::reads::ServedFs;
 use axum::body::Bytes;
 use pikaci_core::{JobId, Liveness, LogFile, RunId};
 use pikaci_store::{Follow, FollowStep, JobLog, StoreError};
@@ -91,7 +92,7 @@ impl Rendered {
 /// The hub's side of the file: its follow, the times of the lines it reads,
 /// and the text of a client in step with it, without and with times.
 struct Reader {
-    follow: Follow,
+    follow: Follow<ServedFs>,
     timed: Timed,
     at_line_start: bool,
     plain: TextCursor,
@@ -106,7 +107,7 @@ enum Step {
 
 impl Reader {
     /// Starts at the log's end (blocking: file reads).
-    fn at_end(log: JobLog, liveness: Arc<dyn Liveness>, settings: &Settings) -> Self {
+    fn at_end(log: JobLog<ServedFs>, liveness: Arc<dyn Liveness>, settings: &Settings) -> Self {
         let start = log.size().ok().flatten().unwrap_or(0);
         let at_line_start = super::starts_line(&log, start);
         Self {
@@ -155,7 +156,7 @@ impl Reader {
 pub(crate) async fn run(
     key: HubKey,
     tx: Sender,
-    log: JobLog,
+    log: JobLog<ServedFs>,
     liveness: Arc<dyn Liveness>,
     registry: Weak<LiveLogs>,
     settings: Settings,

@@ -15,7 +15,7 @@
 
 mod client;
 mod hub;
-pub mod sse;
+pub(crate) mod sse;
 pub(crate) mod text;
 pub(crate) mod timed;
 
@@ -23,6 +23,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::reads::ServedFs;
 use pikaci_core::Liveness;
 use pikaci_store::{Follow, JobLog};
 use tokio::sync::broadcast;
@@ -44,11 +45,11 @@ pub(crate) fn receiver_stream<T: Send + 'static>(
 /// The follow of `log` from `from` a stream or a hub steps: its record
 /// read only up to [`Settings::record_bound`].
 pub(crate) fn follow(
-    log: JobLog,
+    log: JobLog<ServedFs>,
     from: u64,
     liveness: Arc<dyn Liveness>,
     settings: &Settings,
-) -> Follow {
+) -> Follow<ServedFs> {
     log.follow(from, liveness)
         .record_bound(settings.record_bound)
 }
@@ -91,7 +92,7 @@ impl Default for Settings {
 
 /// The logs followed now, one hub each.
 #[derive(Debug, Default)]
-pub struct LiveLogs {
+pub(crate) struct LiveLogs {
     hubs: Mutex<HashMap<HubKey, Sender>>,
     settings: Settings,
     closing: CancellationToken,
@@ -99,7 +100,7 @@ pub struct LiveLogs {
 
 impl LiveLogs {
     /// No hubs yet, with these settings.
-    pub fn new(settings: Settings) -> Self {
+    pub(crate) fn new(settings: Settings) -> Self {
         Self {
             hubs: Mutex::default(),
             settings,
@@ -110,7 +111,7 @@ impl LiveLogs {
     /// Ends every stream (the server is stopping): each closes without an
     /// `end` event, so its client reconnects and resumes by offset. Streams
     /// opened afterwards close at once.
-    pub fn close(&self) {
+    pub(crate) fn close(&self) {
         self.closing.cancel();
     }
 
@@ -120,12 +121,12 @@ impl LiveLogs {
     }
 
     /// The settings streams use.
-    pub fn settings(&self) -> Settings {
+    pub(crate) fn settings(&self) -> Settings {
         self.settings
     }
 
     /// How many logs are followed now.
-    pub fn followed(&self) -> usize {
+    pub(crate) fn followed(&self) -> usize {
         self.lock().len()
     }
 
@@ -139,7 +140,7 @@ impl LiveLogs {
     /// Listens to the hub of `log`, starting one if none runs.
     pub(crate) fn subscribe(
         self: &Arc<Self>,
-        log: &JobLog,
+        log: &JobLog<ServedFs>,
         liveness: &Arc<dyn Liveness>,
     ) -> broadcast::Receiver<Arc<HubEvent>> {
         let key: HubKey = (

@@ -19,7 +19,7 @@ use utoipa::ToSchema;
 /// The data of a `status` event: where the job and its run are.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StreamStatus {
+pub(crate) struct StreamStatus {
     /// The job followed.
     pub job: JobId,
     /// The job's status; `null` while the job has not started.
@@ -49,7 +49,7 @@ impl StreamStatus {
 /// log has been sent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StreamEnd {
+pub(crate) struct StreamEnd {
     /// The job followed.
     pub job: JobId,
     /// Its final status (`null` for a job that never started).

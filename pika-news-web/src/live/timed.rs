@@ -2,6 +2,7 @@
 //! sidecar ([`Timed`], file reads: use on the blocking pool), or from the
 //! line times a hub worked out for one piece ([`PieceTimes`], no I/O).
 
+use crate::reads::ServedFs;
 use pikaci_store::{JobLog, LogTimes, TimesCursor};
 
 use super::text::LineTimes;
@@ -9,13 +10,13 @@ use super::text::LineTimes;
 /// A log's arrival times, read from its sidecar as the log is walked.
 #[derive(Debug)]
 pub(crate) struct Timed {
-    log: JobLog,
+    log: JobLog<ServedFs>,
     cursor: Option<TimesCursor>,
 }
 
 impl Timed {
     /// The times of `log`, not opened yet.
-    pub(crate) fn new(log: JobLog) -> Self {
+    pub(crate) fn new(log: JobLog<ServedFs>) -> Self {
         Self { log, cursor: None }
     }
 

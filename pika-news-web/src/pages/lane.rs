@@ -15,8 +15,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use maud::{Markup, html};
-use pikaci_core::{JobId, LogFile, RunId, RunRecord, RunStatus};
-use pikaci_store::default_job;
+use pikaci_core::{JobId, JobReader, LogFile, RunId, RunRecord, RunStatus};
 
 use super::Scope;
 use super::branch::lane_actions;
@@ -44,15 +43,12 @@ enum Shown {
     Lane,
 }
 
-/// The job the page opens when none is asked for: a running one, else a
-/// failed one (what a reader came to see), else the run's default job
-/// (`pikaci_store::default_job`, the rule every log route applies) once it
-/// has started; a run with no started job opens the lane's own log.
+/// The job the page opens when none is asked for: the page's rule
+/// ([`JobReader::Page`]: a running job, else a failed one, else the API's
+/// default once it has started); a run with no started job opens the lane's
+/// own log.
 fn job_to_open(run: &RunRecord) -> Option<&JobId> {
-    let with = |status| run.jobs.iter().find(|j| j.status == status).map(|j| &j.id);
-    with(RunStatus::Running)
-        .or_else(|| with(RunStatus::Failed))
-        .or_else(|| default_job(run).filter(|id| run.job(id).is_some()))
+    run.default_job(JobReader::Page)
 }
 
 /// What the query string asks the page for.
@@ -463,7 +459,10 @@ mod tests {
             &[("a", RunStatus::Passed), ("b", RunStatus::Passed)],
             &["a", "b"],
         );
-        assert_eq!(id(&r), default_job(&r).map(|j| j.as_str().to_owned()));
+        assert_eq!(
+            id(&r),
+            r.default_job(JobReader::Api).map(|j| j.as_str().to_owned())
+        );
         // Planned but not started: the lane's own log, not an empty job.
         let r = run(&[], &["a"]);
         assert_eq!(id(&r), None);

@@ -143,7 +143,7 @@ fn measured_start<E>(
 /// cost six is read at once; a longer one is first measured a piece at a
 /// time, then only the part that fits is read. What was read is fitted
 /// again, in case the file changed in between.
-pub fn read_fitted<E>(
+pub(crate) fn read_fitted<E>(
     size: u64,
     range: LogRange,
     budget: u64,

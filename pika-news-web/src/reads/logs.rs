@@ -10,9 +10,9 @@ use std::io;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use pikaci_core::{JobId, LogFile, LogKind, RunId, RunRecord};
+use pikaci_core::{JobId, JobReader, LogFile, LogKind, RunId, RunRecord};
 use pikaci_store::{
-    FileIdentity, JobDir, JobLog, LogChunk, LogRange, LogReader, RunDir, StoreError, default_job,
+    FileIdentity, JobDir, JobLog, LogChunk, LogRange, LogReader, RunDir, StoreError,
 };
 
 use super::ReadFs;
@@ -177,7 +177,7 @@ impl<F: ReadFs> Reads<F> {
         file: LogFile,
     ) -> Option<(LogKey, Span)> {
         let record = self.watched_hit(run, fresh)?.record;
-        let job = job.or_else(|| default_job(&record))?.clone();
+        let job = job.or_else(|| record.default_job(JobReader::Api))?.clone();
         let key = (run.clone(), job, file);
         let span = self.tails.get(&key)?;
         Some((key, span))

@@ -22,7 +22,7 @@
 
 mod answer_paths;
 mod byte_budget;
-pub mod encoded;
+pub(crate) mod encoded;
 mod error;
 mod heavy;
 mod lane_logs;
@@ -35,18 +35,26 @@ mod tail_cache;
 mod watch;
 
 pub(crate) use byte_budget::ByteBudget;
-pub use error::ReadError;
+pub(crate) use error::ReadError;
 pub use heavy::HeavyReads;
 pub(crate) use heavy::{DOWNLOAD_PIECE, HeavyPermit};
 pub(crate) use lane_logs::Opened;
 pub(crate) use logs::{FollowStart, JobLogs, OpenLog, read_piece, starts_line};
 pub(crate) use model::blocking;
-pub use model::{Fresh, Reads};
+pub(crate) use model::{Fresh, Reads};
 pub use records::MAX_SERVED_RECORD_BYTES;
 pub(crate) use tail_cache::{LogKey, Span};
 
+/// The file system the server's read model works over: the disk in the
+/// server, any other [`Fs`](pikaci_store::Fs) (the in-memory one in
+/// tests) behind the same type, so the server's state, its handlers and
+/// its live streams have one type whatever they read. A call through it
+/// costs a virtual call, and no allocation: the store clones it as a
+/// reference count.
+pub(crate) type ServedFs = std::sync::Arc<dyn pikaci_store::Fs>;
+
 /// The file systems a read model works over: what the store needs, shared
 /// with the blocking pool.
-pub trait ReadFs: pikaci_store::Fs + Clone + Send + Sync + 'static {}
+pub(crate) trait ReadFs: pikaci_store::Fs + Clone + Send + Sync + 'static {}
 
 impl<F: pikaci_store::Fs + Clone + Send + Sync + 'static> ReadFs for F {}

@@ -9,8 +9,9 @@ use std::sync::{Arc, Mutex, MutexGuard, Once};
 use camino::Utf8PathBuf;
 use pikaci_core::{Clock, SystemClock};
 use pikaci_core::{JobId, Liveness, RunId, SystemLiveness};
-use pikaci_store::{DiskFs, Fs, Store};
+use pikaci_store::{DiskFs, Fs, StateRoot, Store};
 
+use super::ServedFs;
 use super::answer_paths::ServerPaths;
 use super::error::ReadError;
 use super::heavy::HeavyReads;
@@ -20,11 +21,11 @@ use super::tail_cache::TailCache;
 use super::watch::{DiskWatch, Folder};
 use crate::data_dir::DataDir;
 
-/// The read model over a state root of file system `F` (the disk in the
-/// server, [`MemFs`](pikaci_store::MemFs) in tests). Cheap to clone: clones
-/// share every cache.
+/// The read model over a state root of file system `F` (in the server
+/// `ServedFs`: the disk, or [`MemFs`](pikaci_store::MemFs) in tests).
+/// Cheap to clone: clones share every cache.
 #[derive(Clone)]
-pub struct Reads<F = DiskFs> {
+pub(crate) struct Reads<F = ServedFs> {
     pub(super) store: Store<F>,
     /// The server folders no answer names.
     pub(super) paths: ServerPaths,
@@ -51,12 +52,17 @@ impl<F> std::fmt::Debug for Reads<F> {
     }
 }
 
-impl Reads<DiskFs> {
+impl Reads<ServedFs> {
     /// Reads of the state root at `state_root` on disk, watched (with the
     /// database's file `db`, for the token cache) by inotify from the first
-    /// request on, where the file systems allow it.
-    pub fn open(state_root: impl Into<Utf8PathBuf>, db: impl Into<Utf8PathBuf>) -> Self {
-        let mut reads = Self::over(Store::open(state_root));
+    /// request on, where the file systems allow it. The watch is the
+    /// disk's alone: reads over another file system ([`Reads::over`]) ask
+    /// it on each use.
+    pub(crate) fn open(state_root: impl Into<Utf8PathBuf>, db: impl Into<Utf8PathBuf>) -> Self {
+        let root = state_root.into();
+        // As `Store::open`: no path below the root is read through a link.
+        let disk: ServedFs = Arc::new(DiskFs::beneath(root.clone()));
+        let mut reads = Self::over(Store::with_fs(disk, StateRoot::new(root)));
         reads.db_path = Some(db.into());
         reads.watch = Arc::new(Watches::new(watch_slots()));
         reads
@@ -66,7 +72,7 @@ impl Reads<DiskFs> {
 impl<F: Fs> Reads<F> {
     /// Reads of `store`, with no disk watch (the caches ask the file system
     /// on each use), the real liveness check and the system clock.
-    pub fn over(store: Store<F>) -> Self {
+    pub(crate) fn over(store: Store<F>) -> Self {
         Self {
             paths: ServerPaths {
                 state_root: store.root().path().to_owned(),
@@ -88,50 +94,45 @@ impl<F: Fs> Reads<F> {
     /// The same, without the inotify watch: the caches ask the disk on
     /// each use (`run.json`'s identity), as they do by themselves where
     /// inotify cannot be trusted (a network file system).
-    pub fn without_disk_watch(mut self) -> Self {
+    pub(crate) fn without_disk_watch(mut self) -> Self {
         self.watch = Arc::new(Watches::none());
         self
     }
 
     /// The same, with `heavy` bounding large reads.
-    pub fn with_heavy_reads(mut self, heavy: HeavyReads) -> Self {
+    pub(crate) fn with_heavy_reads(mut self, heavy: HeavyReads) -> Self {
         self.heavy = heavy;
         self
     }
 
     /// The same, deciding with `liveness` whether a `running` run's owner
     /// is alive.
-    pub fn with_liveness(mut self, liveness: Arc<dyn Liveness>) -> Self {
+    pub(crate) fn with_liveness(mut self, liveness: Arc<dyn Liveness>) -> Self {
         self.liveness = liveness;
         self
     }
 
     /// The same, dating what it marks (an interrupted run) by `clock`.
-    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self
     }
 
     /// The same, reading lane runs' own logs from `data_dir` (and naming it
     /// in no answer).
-    pub fn with_data_dir(mut self, data_dir: DataDir) -> Self {
+    pub(crate) fn with_data_dir(mut self, data_dir: DataDir) -> Self {
         self.paths.data_dir = Some(data_dir.root().to_owned());
         self.data_dir = Some(data_dir);
         self
     }
 
-    /// The store read.
-    pub fn store(&self) -> &Store<F> {
-        &self.store
-    }
-
     /// The liveness check (live streams use it too).
-    pub fn liveness(&self) -> &Arc<dyn Liveness> {
+    pub(crate) fn liveness(&self) -> &Arc<dyn Liveness> {
         &self.liveness
     }
 
     /// The heavy-read permits.
-    pub fn heavy(&self) -> &HeavyReads {
+    pub(crate) fn heavy(&self) -> &HeavyReads {
         &self.heavy
     }
 
@@ -141,12 +142,12 @@ impl<F: Fs> Reads<F> {
     }
 
     /// How many run records are cached.
-    pub fn cached_records(&self) -> usize {
+    pub(crate) fn cached_records(&self) -> usize {
         self.records.len()
     }
 
     /// How many log spans are cached.
-    pub fn cached_spans(&self) -> usize {
+    pub(crate) fn cached_spans(&self) -> usize {
         self.tails.len()
     }
 }
@@ -239,20 +240,20 @@ enum WatchSlot {
 /// SQLite), and whether cached records' folders are watched (if not,
 /// `run.json`'s identity is checked instead).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Fresh {
+pub(crate) struct Fresh {
     db_changed: Option<bool>,
     watching: bool,
 }
 
 impl Fresh {
     /// Whether the database's files changed since the last look, if watched.
-    pub fn db_changed(self) -> Option<bool> {
+    pub(crate) fn db_changed(self) -> Option<bool> {
         self.db_changed
     }
 
     /// Whether run folders are watched, so a cached record stands until an
     /// event says otherwise.
-    pub fn watching(self) -> bool {
+    pub(crate) fn watching(self) -> bool {
         self.watching
     }
 
@@ -269,7 +270,7 @@ impl<F: Fs> Reads<F> {
     /// job folder changed leave the tail cache, and the answer says whether
     /// the database changed (which empties the token cache). Called once
     /// per request by the access check, before any cache is used.
-    pub fn fresh(&self) -> Fresh {
+    pub(crate) fn fresh(&self) -> Fresh {
         self.watch.made.call_once(|| {
             let db = self.db_path.as_deref();
             self.watch.each(|slot| {

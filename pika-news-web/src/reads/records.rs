@@ -18,7 +18,7 @@ use super::record_cache::Cached;
 /// Records up to this size are read without a heavy-read permit.
 const SMALL_RECORD_BYTES: u64 = 256 * 1024;
 /// The largest `run.json` this server reads (a run of thousands of jobs);
-/// a larger one is refused ([`ReadError::RecordTooLarge`]) without reading it.
+/// a larger one is refused (a 500 that says so) without reading it.
 pub const MAX_SERVED_RECORD_BYTES: u64 = 4 * 1024 * 1024;
 
 /// A run's record as one request read it.

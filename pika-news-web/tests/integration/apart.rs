@@ -225,7 +225,7 @@ touch {meet}/b-done
     // The lane's PATH, not the service's.
     assert_eq!(
         field(&a_log, "A ", "path"),
-        pika_news_web::sandbox::DEFAULT_LANE_PATH
+        pika_news_core::sandbox::DEFAULT_LANE_PATH
     );
     assert!(!b_log.contains("A-PID \n"), "B found A's job: {b_log}");
 
@@ -269,7 +269,7 @@ touch {meet}/b-done
         let left: Vec<_> = std::fs::read_dir(site.data.join(dir)).unwrap().collect();
         assert!(left.is_empty(), "{dir}: {left:?}");
     }
-    let busy = pika_news_web::sandbox::accounts::uids_in_use();
+    let busy = pika_news_core::sandbox::accounts::uids_in_use();
     assert!(!busy.contains(&a_uid) && !busy.contains(&b_uid), "{busy:?}");
 }
 

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 
 use crate::support::{RUN, TestApp};
 
-fn routes(branch: pika_news_web::db::BranchId) -> Vec<String> {
+fn routes(branch: pika_news_core::db::BranchId) -> Vec<String> {
     vec![
         format!("/news/api/forge/pikaci/run/{RUN}"),
         format!("/news/api/forge/pikaci/logs/{RUN}"),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use axum::http::StatusCode;
-use pika_news_web::db::{BranchId, LaneStatus, Role, SuiteStatus};
+use pika_news_core::db::{BranchId, LaneStatus, Role, SuiteStatus};
 use pika_news_web::{AppState, router};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;

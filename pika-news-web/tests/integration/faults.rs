@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use camino::Utf8PathBuf;
-use pika_news_web::db::LaneStatus;
-use pika_news_web::lanes::manifest::LaneCommand;
-use pika_news_web::lanes::runner::{LaneEvent, LaneRunSpec, run_lane};
+use pika_news_core::db::LaneStatus;
+use pika_news_core::lanes::manifest::LaneCommand;
+use pika_news_core::lanes::runner::{LaneEvent, LaneRunSpec, run_lane};
 use tokio_util::sync::CancellationToken;
 
 fn peak_rss_kib() -> u64 {

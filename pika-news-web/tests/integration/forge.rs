@@ -6,10 +6,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pika_news_web::clock::ManualClock;
-use pika_news_web::db::Db;
-use pika_news_web::scheduler::Scheduler;
-use pika_news_web::{DataDir, ForgeRepo};
+use pika_news_core::clock::ManualClock;
+use pika_news_core::data_dir::DataDir;
+use pika_news_core::db::Db;
+use pika_news_core::scheduler::Scheduler;
+use pika_news_web::ForgeRepo;
 
 pub(crate) struct Forge {
     _dir: tempfile::TempDir,

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
-use pika_news_web::sandbox::{LaneUser, hand_over};
+use pika_news_core::sandbox::{LaneUser, hand_over};
 
 use crate::served::{LANE_USER, lane_user, wait_for};
 

@@ -7,9 +7,9 @@
 use std::time::{Duration, Instant};
 
 use camino::Utf8Path;
-use pika_news_web::db::{Lane, LaneStatus};
-use pika_news_web::lanes::cgroup::LaneCgroups;
-use pika_news_web::scheduler::LANE_KILL_GRACE;
+use pika_news_core::db::{Lane, LaneStatus};
+use pika_news_core::lanes::cgroup::LaneCgroups;
+use pika_news_core::scheduler::LANE_KILL_GRACE;
 use pikaci_core::FailureKind;
 use pikaci_core::cgroup::{CgroupLimits, CgroupRoot};
 use pikaci_core::process::supervisor::{JobSupervisor, SUPERVISOR_ARG};

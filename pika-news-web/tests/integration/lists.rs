@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{StatusCode, header};
-use pika_news_web::db::{LaneStatus, NewLane, SuiteStatus};
+use pika_news_core::db::{LaneStatus, NewLane, SuiteStatus};
 
 use crate::support::{TestApp, oneshot};
 

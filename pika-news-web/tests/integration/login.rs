@@ -7,11 +7,12 @@ use axum::body::Body;
 use axum::http::StatusCode;
 use camino::Utf8PathBuf;
 use jiff::{SignedDuration, Timestamp};
+use pika_news_core::clock::ManualClock;
+use pika_news_core::db::{Db, Role};
+use pika_news_core::login::Logins;
 use pika_news_core::login::testing::{TestSigner, event_json};
 use pika_news_core::login::{LOGIN_KIND, LoginPolicy, MAX_OUTSTANDING};
-use pika_news_web::clock::ManualClock;
-use pika_news_web::db::{Db, Role};
-use pika_news_web::{AppState, Logins, router};
+use pika_news_web::{AppState, router};
 use serde_json::{Value, json};
 
 use crate::support::oneshot;
@@ -21,6 +22,8 @@ struct World {
     db: Db,
     clock: ManualClock,
     state: AppState,
+    /// Who may log in: the state's, kept to look into.
+    logins: Arc<Logins>,
     admin: TestSigner,
 }
 
@@ -32,13 +35,15 @@ impl World {
         let db =
             Db::open_with_clock(&root.join("news.sqlite"), Arc::new(clock.clone())).expect("db");
         let admin = TestSigner::from_seed(1);
-        let state = AppState::new(db.clone(), root.join("state"), false)
-            .with_logins(Logins::new(LoginPolicy::default(), [admin.npub()]));
+        let logins = Arc::new(Logins::new(LoginPolicy::default(), [admin.npub()]));
+        let state =
+            AppState::new(db.clone(), root.join("state"), false).with_logins(logins.clone());
         Self {
             _dir: dir,
             db,
             clock,
             state,
+            logins,
             admin,
         }
     }
@@ -116,7 +121,7 @@ trait Secs {
 
 impl Secs for ManualClock {
     fn now_secs(&self) -> u64 {
-        use pika_news_web::clock::Clock;
+        use pika_news_core::clock::Clock;
         self.now().as_second().try_into().expect("after 1970")
     }
 }
@@ -271,7 +276,7 @@ async fn ten_thousand_challenges_keep_the_outstanding_set_bounded() {
     for _ in 0..10_000 {
         w.challenge("/git").await;
     }
-    assert_eq!(w.state.logins.outstanding_challenges(), MAX_OUTSTANDING);
+    assert_eq!(w.logins.outstanding_challenges(), MAX_OUTSTANDING);
     // The oldest went first; the newest still works.
     let url = "http://127.0.0.1:8788/git/auth/verify";
     let (status, _) = w

@@ -43,6 +43,7 @@ mod ph_git;
 mod pikaci_logs;
 mod prefixes;
 mod prepared_outputs;
+mod public_surface;
 mod raw_logs;
 mod reads;
 mod restart;

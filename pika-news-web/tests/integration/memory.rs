@@ -7,8 +7,9 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt as _;
-use pika_news_web::api::encoded::ANSWER_BUDGET;
-use pika_news_web::{AppState, DataDir, HeavyReads, MAX_SERVED_RECORD_BYTES, router};
+use pika_news_core::data_dir::DataDir;
+use pika_news_web::ANSWER_BUDGET;
+use pika_news_web::{AppState, HeavyReads, MAX_SERVED_RECORD_BYTES, router};
 use pikaci_core::{LogFile, RunRecord};
 use tower::ServiceExt as _;
 
@@ -133,7 +134,8 @@ async fn records_over_the_served_bound_are_refused_unread_and_large_ones_served(
 /// timeout, which frees the permit for the next large read.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_reads_nothing_loses_its_permit_at_the_send_timeout() {
-    use pika_news_web::http::{HttpLimits, serve_router};
+    use pika_news_core::http_limits::HttpLimits;
+    use pika_news_web::serve_router;
     use std::io::{Read as _, Write as _};
 
     let app = TestApp::new();
@@ -196,7 +198,7 @@ async fn a_client_that_reads_nothing_loses_its_permit_at_the_send_timeout() {
 
 #[test]
 fn live_streams_beat_well_within_the_send_timeout() {
-    let heartbeat = pika_news_web::live::Settings::default().heartbeat;
-    let send = pika_news_web::http::HttpLimits::default().send_timeout;
+    let heartbeat = pika_news_web::LiveSettings::default().heartbeat;
+    let send = pika_news_core::http_limits::HttpLimits::default().send_timeout;
     assert!(heartbeat * 2 < send, "{heartbeat:?} vs {send:?}");
 }

@@ -4,11 +4,11 @@
 
 use axum::body::Body;
 use axum::http::StatusCode;
+use pika_news_core::branch_actions::Forge as Merger;
+use pika_news_core::db::{BranchId, BranchState, LaneStatus, Role};
 use pika_news_core::forge::MergePolicy;
-use pika_news_web::branch_actions::Forge as Merger;
-use pika_news_web::db::{BranchId, BranchState, LaneStatus, Role};
-use pika_news_web::lanes::git::Git;
-use pika_news_web::scheduler::sync_heads;
+use pika_news_core::lanes::git::Git;
+use pika_news_core::scheduler::sync_heads;
 use pika_news_web::{AppState, router};
 use pikaci_core::FailureKind;
 

@@ -3,10 +3,10 @@
 //! database's manual clock (nothing sleeps).
 
 use jiff::{SignedDuration, Timestamp};
-use pika_news_web::db::{LaneStatus, SuiteStatus};
-use pika_news_web::lanes::git::Git;
-use pika_news_web::lanes::manifest::LaneCommand;
-use pika_news_web::scheduler::{NightlyCheck, schedule_due_nightly, sync_heads};
+use pika_news_core::db::{LaneStatus, SuiteStatus};
+use pika_news_core::lanes::git::Git;
+use pika_news_core::lanes::manifest::LaneCommand;
+use pika_news_core::scheduler::{NightlyCheck, schedule_due_nightly, sync_heads};
 
 use crate::forge::{Forge, sh};
 
@@ -154,7 +154,7 @@ async fn a_nightly_run_is_queued_once_per_slot_on_the_default_branch_head() {
     );
     sync_heads(&f.db, &git, &f.repo).await.unwrap();
     let head = sh_out(&f, "git rev-parse main");
-    let now = || pika_news_web::clock::Clock::now(&f.clock);
+    let now = || pika_news_core::clock::Clock::now(&f.clock);
 
     // 16:12: today's 17:00 slot is still to come.
     assert_eq!(
@@ -342,7 +342,7 @@ ci = { trigger = "nightly", concurrency_group = "nightly-android" }
     let git = Git::new(f.bare.clone());
     f.push("main", &[("pikaci.toml", TARGETS)]);
     f.clock.set(at("2026-03-24T07:59:00Z"));
-    let now = || pika_news_web::clock::Clock::now(&f.clock);
+    let now = || pika_news_core::clock::Clock::now(&f.clock);
     assert_eq!(
         schedule_due_nightly(&f.db, &git, &f.repo, now())
             .await
@@ -413,7 +413,7 @@ ci = { trigger = "nightly", concurrency_group = "nightly-android" }
             &f.db,
             &git,
             &f.repo,
-            pika_news_web::clock::Clock::now(&f.clock)
+            pika_news_core::clock::Clock::now(&f.clock)
         )
         .await
         .unwrap(),
@@ -438,7 +438,7 @@ ci = { trigger = "nightly", concurrency_group = "nightly-android" }
         &f.db,
         &git,
         &f.repo,
-        pika_news_web::clock::Clock::now(&f.clock),
+        pika_news_core::clock::Clock::now(&f.clock),
     )
     .await
     .unwrap() else {

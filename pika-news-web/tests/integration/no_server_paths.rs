@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use axum::body::Body;
 use camino::Utf8Path;
-use pika_news_web::db::Role;
-use pika_news_web::routes::ROUTES;
+use pika_news_core::db::Role;
+use pika_news_web::ROUTES;
 use pika_news_web::{AppState, router};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;

@@ -7,12 +7,12 @@ use std::process::Command;
 use axum::http::StatusCode;
 use camino::{Utf8Path, Utf8PathBuf};
 use pika_news_web::ROUTES;
-use pika_news_web::api::{Method, RouteDoc};
-use pika_news_web::routes::served_paths;
+use pika_news_web::served_paths;
+use pika_news_web::{Method, RouteDoc};
 
 use crate::support::{RUN, TestApp};
+use pika_news_core::db::Role;
 use pika_news_core::login::testing::TestSigner;
-use pika_news_web::db::Role;
 
 #[tokio::test]
 async fn the_document_is_served_and_lists_every_route() {
@@ -59,7 +59,7 @@ async fn every_documented_route_is_routed_under_both_prefixes() {
         if path.ends_with("/merge") || path.ends_with("/close") {
             // Merge and close need a real repository and a green branch.
             let site = crate::merge::Site::new().await;
-            site.finish_ci(pika_news_web::db::LaneStatus::Passed).await;
+            site.finish_ci(pika_news_core::db::LaneStatus::Passed).await;
             let uri = path.replace("{branch_id}", &site.branch.to_string());
             let (status, body) = site
                 .post(pika_news_core::forge::MergePolicy::Green, &uri, &site.write)
@@ -569,7 +569,7 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
     // Merge and close, on a real repository: done, then refused.
     for action in ["merge", "close"] {
         let site = crate::merge::Site::new().await;
-        site.finish_ci(pika_news_web::db::LaneStatus::Passed).await;
+        site.finish_ci(pika_news_core::db::LaneStatus::Passed).await;
         for path in [
             "/git/api/forge/branch/{branch_id}/ACTION",
             "/git/branch/{branch_id}/ACTION",
@@ -589,7 +589,7 @@ async fn the_document_is_valid_and_every_answer_matches_its_schema() {
             // The next path needs an open branch again: push it anew.
             site.f.push("feature/x", &[("src/again", path)]);
             site.sync().await;
-            site.finish_ci(pika_news_web::db::LaneStatus::Passed).await;
+            site.finish_ci(pika_news_core::db::LaneStatus::Passed).await;
         }
     }
     // Every JSON route has a successful answer among the examples, and every

@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use camino::Utf8PathBuf;
 use jiff::{SignedDuration, Timestamp};
-use pika_news_web::clock::ManualClock;
-use pika_news_web::db::{
+use pika_news_core::clock::ManualClock;
+use pika_news_core::data_dir::DataDir;
+use pika_news_core::db::{
     BranchId, Db, LaneRunId, LaneStatus, NewLane, NewNightly, NewNightlyLane, NightlyRunId, Role,
     SuiteId, SuiteStatus,
 };
-use pika_news_web::{AppState, DataDir, router};
+use pika_news_web::{AppState, router};
 use pikaci_core::{FailureKind, JobRecord, LogFile, RunRecord, RunStatus};
 use pikaci_store::Store;
 

@@ -2,7 +2,7 @@
 //! the data they show, escaping, the lane buttons, and the log viewer's line
 //! links, search and "load earlier". Screenshots go to `tests/artifacts/`.
 
-use pika_news_web::db::LaneStatus;
+use pika_news_core::db::LaneStatus;
 use pikaci_core::LogFile;
 use serde_json::json;
 

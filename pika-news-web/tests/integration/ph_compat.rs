@@ -3,7 +3,7 @@
 //! every lane action, recover, nightly runs, wake and who-am-I.
 
 use axum::http::StatusCode;
-use pika_news_web::db::{LaneStatus, NewLane, Role, SuiteStatus};
+use pika_news_core::db::{LaneStatus, NewLane, Role, SuiteStatus};
 use pikaci_core::FailureKind;
 
 use crate::ph_client::{
@@ -180,7 +180,7 @@ async fn ph_acts_on_a_branchs_lanes_by_upstreams_rules() {
     // ... but not from passed.
     app.db
         .set_lane_status(
-            pika_news_web::db::LaneRunId::new(with_run).unwrap(),
+            pika_news_core::db::LaneRunId::new(with_run).unwrap(),
             LaneStatus::Passed,
             None,
             None,

@@ -10,11 +10,11 @@
 
 use std::net::SocketAddr;
 
+use pika_news_core::db::{LaneStatus, NewNightly, NewNightlyLane, Role};
 use pika_news_core::forge::MergePolicy;
 use pika_news_core::login::LoginPolicy;
+use pika_news_core::login::Logins;
 use pika_news_core::login::testing::TestSigner;
-use pika_news_web::Logins;
-use pika_news_web::db::{LaneStatus, NewNightly, NewNightlyLane, Role};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};

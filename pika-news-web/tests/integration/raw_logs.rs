@@ -336,7 +336,7 @@ async fn a_kept_span_is_never_older_than_the_log() {
         (StatusCode::PARTIAL_CONTENT, &b"boom\n"[..])
     );
     // The tail is kept (the job's folder is watched), and answered from memory.
-    assert_eq!(state.reads.cached_spans(), 1);
+    assert_eq!(state.cached_spans(), 1);
     for _ in 0..3 {
         let (_, again, body) = ask(tail()).await;
         assert_eq!(

@@ -193,7 +193,7 @@ fn cpu_ticks(pid: u32) -> u64 {
 /// A branch `feature/x` whose lane `pre-merge` ran `RUN`, in the site's
 /// database (before the server starts); its page's path.
 async fn lane_page(site: &Site) -> String {
-    use pika_news_web::db::{Db, NewLane, SuiteStatus};
+    use pika_news_core::db::{Db, NewLane, SuiteStatus};
     let db = Db::open(&site.db).unwrap();
     let head = "a".repeat(40);
     let branch = db.upsert_branch("feature/x", &head).await.unwrap();

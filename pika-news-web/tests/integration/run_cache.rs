@@ -63,7 +63,7 @@ async fn rewritten_and_dead_owner(without_watch: bool) {
         first,
         "the same, from the cache"
     );
-    assert_eq!(state.reads.cached_records(), 1);
+    assert_eq!(state.cached_records(), 1);
 
     // Rewritten (same size or not): a new file, served at once.
     let run = app.store.run(&RUN.parse().unwrap()).unwrap();

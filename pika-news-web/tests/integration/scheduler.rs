@@ -1,9 +1,9 @@
 //! The scheduler over a real bare repository and database: suites per head,
 //! manifest errors, superseded heads, gone branches, claiming and recovery.
 
-use pika_news_web::db::{BranchState, LaneAction, LaneRunId, LaneStatus, SuiteStatus};
-use pika_news_web::lanes::git::Git;
-use pika_news_web::scheduler::sync_heads;
+use pika_news_core::db::{BranchState, LaneAction, LaneRunId, LaneStatus, SuiteStatus};
+use pika_news_core::lanes::git::Git;
+use pika_news_core::scheduler::sync_heads;
 use pikaci_core::FailureKind;
 
 use crate::forge::{Forge, sh};
@@ -176,7 +176,7 @@ async fn expired_leases_are_recovered_and_repeat_offenders_fail() {
         .await
         .unwrap();
     // The runner stops answering: its 60 s lease runs out.
-    let expire = |clock: &pika_news_web::clock::ManualClock| {
+    let expire = |clock: &pika_news_core::clock::ManualClock| {
         clock.advance(jiff::SignedDuration::from_secs(61));
     };
     let first =

@@ -49,7 +49,7 @@ async fn serve_answers_on_the_given_listener_until_its_shutdown_completes() {
 /// closed, so the shutdown completes.
 #[tokio::test]
 async fn connections_spread_over_workers_and_open_streams_end_at_shutdown() {
-    use pika_news_web::db::{Db, Role};
+    use pika_news_core::db::{Db, Role};
     use pikaci_core::{LogFile, RunRecord, RunStatus};
     use std::io::Write;
 

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use camino::Utf8Path;
-use pika_news_web::db::{LaneAction, LaneStatus};
-use pika_news_web::scheduler::LANE_KILL_GRACE;
+use pika_news_core::db::{LaneAction, LaneStatus};
+use pika_news_core::scheduler::LANE_KILL_GRACE;
 use pikaci_core::FailureKind;
 use pikaci_core::process::supervisor::{JobSupervisor, SUPERVISOR_ARG};
 use tokio_util::sync::CancellationToken;

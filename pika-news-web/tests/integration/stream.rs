@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use pika_news_web::live::Settings;
+use pika_news_web::LiveSettings as Settings;
 use pika_news_web::{AppState, router};
 use pikaci_core::{LogFile, RunRecord, RunStatus};
 use tower::ServiceExt;
@@ -464,7 +464,7 @@ async fn every_client_of_a_log_shares_one_follower() {
         e.expect().await;
         clients.push(e);
     }
-    assert_eq!(state.live.followed(), 1);
+    assert_eq!(state.followed_logs(), 1);
     app.append_guest(b"for everyone\n");
     for c in &mut clients {
         assert_eq!(c.next_log().await.text(), "for everyone\n");
@@ -477,10 +477,10 @@ async fn every_client_of_a_log_shares_one_follower() {
     // moment of real time.
     let left = tokio::time::Instant::now();
     let real = std::time::Instant::now();
-    while state.live.followed() != 0 && real.elapsed() < Duration::from_secs(10) {
+    while state.followed_logs() != 0 && real.elapsed() < Duration::from_secs(10) {
         tokio::task::yield_now().await;
     }
-    assert_eq!(state.live.followed(), 0);
+    assert_eq!(state.followed_logs(), 0);
     assert_eq!(left.elapsed(), Duration::ZERO);
 }
 

@@ -3,7 +3,7 @@
 //! a 409 that says why when nothing is to rerun; a nightly run the same.
 
 use axum::http::StatusCode;
-use pika_news_web::db::LaneStatus;
+use pika_news_core::db::LaneStatus;
 
 use crate::support::TestApp;
 

@@ -10,11 +10,12 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, Request, StatusCode};
 use camino::Utf8PathBuf;
 use http_body_util::BodyExt;
-use pika_news_web::db::{
+use pika_news_core::data_dir::DataDir;
+use pika_news_core::db::{
     BranchId, Db, LaneRunId, LaneStatus, NewLane, NewNightly, NewNightlyLane, NightlyRunId, Role,
     SuiteStatus,
 };
-use pika_news_web::{AppState, DataDir, router};
+use pika_news_web::{AppState, router};
 use pikaci_core::{FailureKind, LogFile, RunRecord, RunStatus};
 use pikaci_store::Store;
 use tokio::task::JoinHandle;
@@ -30,7 +31,7 @@ pub(crate) struct TestApp {
     pub(crate) public_read: bool,
     /// `ph login`'s state, shared by every request: [`login_admin`] is a
     /// configured admin.
-    pub(crate) logins: std::sync::Arc<pika_news_web::Logins>,
+    pub(crate) logins: std::sync::Arc<pika_news_core::login::Logins>,
 }
 
 /// The key of the configured admin every [`TestApp`] has.
@@ -88,7 +89,7 @@ impl TestApp {
             write,
             revoked,
             public_read,
-            logins: std::sync::Arc::new(pika_news_web::Logins::new(
+            logins: std::sync::Arc::new(pika_news_core::login::Logins::new(
                 pika_news_core::login::LoginPolicy::default(),
                 [login_admin().npub()],
             )),

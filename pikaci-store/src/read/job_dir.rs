@@ -1,6 +1,6 @@
 //! [`JobDir`]: one job of a run, chosen by the one default-job rule.
 
-use pikaci_core::{JobId, RunRecord};
+use pikaci_core::{JobId, JobReader, RunRecord};
 
 use crate::error::StoreError;
 use crate::fs::{DiskFs, Fs};
@@ -26,9 +26,10 @@ impl<F> std::fmt::Debug for JobDir<F> {
 }
 
 impl<F: Fs + Clone> RunDir<F> {
-    /// Job `job` of this run, or with `None` the run's default job: the first
-    /// job in the record, else the first planned one. This is the one place
-    /// that rule lives (`pikaci logs` and the pika-news API both use it).
+    /// Job `job` of this run, or with `None` the run's default job for a
+    /// program ([`JobReader::Api`]: the first job in the record, else the
+    /// first planned one). A reader with another rule (`pikaci logs`, the
+    /// lane page) names the job it chose by [`RunRecord::default_job`].
     ///
     /// A named job must be in the record (run or planned) or have a folder;
     /// otherwise [`StoreError::JobNotFound`]. A run with no jobs at all and no
@@ -53,11 +54,11 @@ impl<F: Fs + Clone> RunDir<F> {
         }
         let job = match job {
             Some(job) => job.clone(),
-            None => default_job(record)
-                .cloned()
-                .ok_or_else(|| StoreError::InvalidInput {
+            None => record.default_job(JobReader::Api).cloned().ok_or_else(|| {
+                StoreError::InvalidInput {
                     message: format!("run {} has no jobs, so a job must be named", self.id()),
-                })?,
+                }
+            })?,
         };
         let present = self.job_folder(&job)?;
         let known = record.job(&job).is_some() || record.planned_jobs.contains(&job);
@@ -73,16 +74,6 @@ impl<F: Fs + Clone> RunDir<F> {
             present,
         })
     }
-}
-
-/// The job a reader gets when it names none (the rule [`RunDir::job`]
-/// applies): the first job in the record, else the first planned one.
-pub fn default_job(record: &RunRecord) -> Option<&JobId> {
-    record
-        .jobs
-        .first()
-        .map(|j| &j.id)
-        .or_else(|| record.planned_jobs.first())
 }
 
 impl<F: Fs> JobDir<F> {

@@ -18,7 +18,7 @@ mod times;
 
 pub use chunk::{LogChunk, read_chunk_at};
 pub use follow::{Blocking, DEFAULT_FOLLOW_CHUNK, Follow, FollowChunk, FollowStep};
-pub use job_dir::{JobDir, default_job};
+pub use job_dir::JobDir;
 pub use job_log::{JobLog, LogReader};
 pub use prepared::MAX_PREPARED_OUTPUTS_BYTES;
 pub use run_dir::{BoundedRecord, MAX_RUN_JSON_BYTES, RunDir};

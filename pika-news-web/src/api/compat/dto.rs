@@ -13,7 +13,7 @@ use crate::db::{BranchId, BranchState, LaneRunId, NightlyRunId, SuiteId};
 /// A lane run's status, in upstream's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum CiLaneStatus {
+pub(crate) enum CiLaneStatus {
     /// Waiting to be claimed.
     Queued,
     /// Running.
@@ -26,17 +26,10 @@ pub enum CiLaneStatus {
     Cancelled,
 }
 
-impl CiLaneStatus {
-    /// Whether it is still to finish.
-    pub fn is_active(self) -> bool {
-        matches!(self, Self::Queued | Self::Running)
-    }
-}
-
 /// A suite's, a nightly run's or a branch's CI status, in upstream's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum ForgeCiStatus {
+pub(crate) enum ForgeCiStatus {
     /// Every lane is waiting (or the head has no suite yet).
     Queued,
     /// Some lane runs, or some wait while others finished.
@@ -50,7 +43,7 @@ pub enum ForgeCiStatus {
 /// Why a queued lane waits, in upstream's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum CiLaneExecutionReason {
+pub(crate) enum CiLaneExecutionReason {
     /// Waiting for its turn.
     Queued,
     /// Running.
@@ -65,7 +58,7 @@ pub enum CiLaneExecutionReason {
 /// status says it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum CiLaneFailureKind {
+pub(crate) enum CiLaneFailureKind {
     /// Its code failed.
     TestFailure,
     /// It ran past its timeout.
@@ -77,7 +70,7 @@ pub enum CiLaneFailureKind {
 /// Upstream's tutorial status; pika-news makes no tutorials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
-pub enum TutorialStatus {
+pub(crate) enum TutorialStatus {
     /// Always: there is no tutorial.
     Pending,
 }
@@ -86,7 +79,7 @@ pub enum TutorialStatus {
 /// upstream's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CiLane {
+pub(crate) struct CiLane {
     /// The lane run's id.
     pub id: LaneRunId,
     /// The lane definition's id.
@@ -168,7 +161,7 @@ pub struct CiLane {
 /// One suite of a branch, as upstream shows a CI run (`CiRun`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CiRun {
+pub(crate) struct CiRun {
     /// The suite's id (the `run_id` of recover and branch logs).
     pub id: SuiteId,
     /// The head it tested.
@@ -201,7 +194,7 @@ pub struct CiRun {
 /// A branch, as upstream shows it (`BranchSummary`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BranchSummary {
+pub(crate) struct BranchSummary {
     /// Its id.
     pub branch_id: BranchId,
     /// The repository, e.g. `sledtools/pika`.
@@ -236,7 +229,7 @@ pub struct BranchSummary {
 /// (`NightlyDetailResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NightlyDetail {
+pub(crate) struct NightlyDetail {
     /// Its id.
     pub nightly_run_id: NightlyRunId,
     /// The repository.
@@ -272,7 +265,7 @@ pub struct NightlyDetail {
 /// `GET /news/api/forge/nightly`: the newest nightly runs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NightlyList {
+pub(crate) struct NightlyList {
     /// Newest first (at most 30).
     pub nightly_runs: Vec<NightlyDetail>,
 }
@@ -280,7 +273,7 @@ pub struct NightlyList {
 /// A fail or requeue of one lane (`LaneMutationResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LaneMutation {
+pub(crate) struct LaneMutation {
     /// Always `ok`.
     #[schema(example = "ok")]
     pub status: &'static str,
@@ -299,7 +292,7 @@ pub struct LaneMutation {
 /// A rerun of a branch's lane: a new lane run in the same suite.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BranchRerun {
+pub(crate) struct BranchRerun {
     /// Always `ok`.
     #[schema(example = "ok")]
     pub status: &'static str,
@@ -314,7 +307,7 @@ pub struct BranchRerun {
 /// A rerun of a nightly lane: a new lane run in the same nightly run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NightlyRerun {
+pub(crate) struct NightlyRerun {
     /// Always `ok`.
     #[schema(example = "ok")]
     pub status: &'static str,
@@ -329,7 +322,7 @@ pub struct NightlyRerun {
 /// A recover of a suite or a nightly run (`RecoverRunResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct RecoverDone {
+pub(crate) struct RecoverDone {
     /// Always `ok`.
     #[schema(example = "ok")]
     pub status: &'static str,
@@ -349,7 +342,7 @@ pub struct RecoverDone {
 /// `POST /news/api/forge/ci/wake` (`WakeCiResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct WakeCi {
+pub(crate) struct WakeCi {
     /// Always `ok`.
     #[schema(example = "ok")]
     pub status: &'static str,
@@ -360,7 +353,7 @@ pub struct WakeCi {
 /// `GET /news/api/me`: who the token is (`MeResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Me {
+pub(crate) struct Me {
     /// The Nostr key a login gave the token to (`npub1...`); for a token
     /// made with `pika-news token create`, its name.
     pub npub: String,
@@ -374,7 +367,7 @@ pub struct Me {
 
 /// `POST {prefix}/auth/challenge` (`ChallengeResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct LoginChallenge {
+pub(crate) struct LoginChallenge {
     /// 32 hex digits to sign as a login event's content; single use, valid
     /// for 120 s.
     pub challenge: String,
@@ -382,7 +375,7 @@ pub struct LoginChallenge {
 
 /// `POST {prefix}/auth/verify` (`LoginResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct LoginDone {
+pub(crate) struct LoginDone {
     /// A token for the API (`Authorization: Bearer ...`), valid 90 days.
     pub token: String,
     /// The key that logged in.
@@ -398,7 +391,7 @@ pub struct LoginDone {
 /// One key of the login allowlist, in upstream's shape (`ChatAllowlistEntry`)
 /// with our role beside it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct AllowlistEntry {
+pub(crate) struct AllowlistEntry {
     /// The key.
     pub npub: String,
     /// Whether it may log in.
@@ -418,7 +411,7 @@ pub struct AllowlistEntry {
 
 /// `GET {prefix}/api/admin/allowlist`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Allowlist {
+pub(crate) struct Allowlist {
     /// The keys of `bootstrap_admin_npubs`: admins by configuration, not
     /// changeable here.
     pub bootstrap_admin_npubs: Vec<String>,
@@ -428,7 +421,7 @@ pub struct Allowlist {
 
 /// `POST {prefix}/api/admin/allowlist`: the entry as it now is.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct AllowlistChanged {
+pub(crate) struct AllowlistChanged {
     /// The entry.
     pub entry: AllowlistEntry,
     /// Always 0 (upstream's review-inbox backfill; there is none here).
@@ -439,7 +432,7 @@ pub struct AllowlistChanged {
 /// (`BranchActionResponse`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct BranchAction {
+pub(crate) struct BranchAction {
     /// Always `ok`.
     #[schema(example = "ok")]
     pub status: &'static str,

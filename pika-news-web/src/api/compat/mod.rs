@@ -8,7 +8,7 @@
 
 pub(crate) mod actions;
 pub(crate) mod branch_end;
-pub mod dto;
+pub(crate) mod dto;
 pub(crate) mod hints;
 pub(crate) mod logs;
 pub(crate) mod meta;
