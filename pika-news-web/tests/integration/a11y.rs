@@ -60,7 +60,7 @@ fn axe_violations(b: &mut Browser, axe: &str) -> Vec<String> {
 
 /// A branch whose one lane is still queued (the scene has green, red and
 /// running lanes): its status is on the overview and its page.
-async fn queued_branch(env: &PageEnv) -> pika_news_web::db::BranchId {
+async fn queued_branch(env: &PageEnv) -> pika_news_core::db::BranchId {
     let branch = env.branch("waiting").await;
     let suite = env.suite(branch).await;
     env.lane(suite, "later", "a lane not started yet").await;

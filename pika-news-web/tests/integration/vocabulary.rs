@@ -8,8 +8,8 @@ use axum::http::StatusCode;
 use std::sync::Arc;
 
 use jiff::SignedDuration;
-use pika_news_web::clock::ManualClock;
-use pika_news_web::db::{Db, LaneStatus, NewLane, SuiteStatus};
+use pika_news_core::clock::ManualClock;
+use pika_news_core::db::{Db, LaneStatus, NewLane, SuiteStatus};
 
 use crate::support::{TestApp, oneshot};
 
