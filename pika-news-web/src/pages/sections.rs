@@ -206,6 +206,9 @@ pub(crate) struct Section {
     pub duration_ms: Option<i64>,
     /// Whether it is still open at the window's end.
     pub unclosed: bool,
+    /// When its header arrived (sidecar, Unix ms), for the script to time
+    /// it when it ends later.
+    pub time: Option<i64>,
 }
 
 /// What a window is made of: lines and sections holding lines.
@@ -336,6 +339,7 @@ impl Folder {
             header,
             duration_ms: None,
             unclosed: false,
+            time,
         });
         self.stack.push(Open {
             section,

@@ -203,7 +203,8 @@ impl Renderer<'_> {
                         details class=(class) open[section.open]
                             data-style=(section.start.style.as_str())
                             data-name=(section.start.name)
-                            data-unclosed=[section.unclosed.then_some("1")] {
+                            data-unclosed=[section.unclosed.then_some("1")]
+                            data-t=[section.time] data-stamp=[section.start.stamp] {
                             (header)
                             (body)
                         }
@@ -421,7 +422,7 @@ mod tests {
         ];
         let html = render(&w, Some(&times), &[], &Sources::default(), &opts()).into_string();
         assert!(
-            html.contains("<details class=\"sec\" data-style=\"github\" data-name=\"Build\"><summary class=\"l sh\" id=\"L1\">"),
+            html.contains("<details class=\"sec\" data-style=\"github\" data-name=\"Build\" data-t=\"0\"><summary class=\"l sh\" id=\"L1\">"),
             "{html}"
         );
         assert!(
@@ -434,7 +435,7 @@ mod tests {
         // The end marker keeps its number, hidden (`.se`).
         assert!(html.contains("<div class=\"l se\" id=\"L3\">"), "{html}");
         assert!(
-            html.contains("<details class=\"sec\" open data-style=\"github\" data-name=\"Test\">"),
+            html.contains("<details class=\"sec\" open data-style=\"github\" data-name=\"Test\" data-t=\"61000\">"),
             "the failure's section is open: {html}"
         );
         assert!(html.contains("<div class=\"l err\" id=\"L5\">"), "{html}");
