@@ -684,6 +684,8 @@ async fn the_follow_toggle_keeps_or_leaves_the_newest_lines_in_view() {
         b.eval("(() => { const d = document.querySelector('#lines details.sec'); return [d.open, d.querySelector('summary .x').textContent, d.querySelectorAll('.l').length, d.querySelector('.se').id]; })()"),
         json!([false, "live group", 4, "L306"])
     );
+    // Timed from the stream's arrival times when its end arrived.
+    b.wait_for("/^\\d+(\\.\\d)?s$/.test(document.querySelector('#lines details.sec summary .dur')?.textContent)");
     // Turned off: the view stays where it is as lines arrive.
     b.click("#follow");
     assert_eq!(
@@ -712,6 +714,26 @@ async fn the_follow_toggle_keeps_or_leaves_the_newest_lines_in_view() {
         json!("false")
     );
     b.screenshot("viewer-follow.png", false);
+
+    // Lines that arrived live are rendered as the server renders them.
+    write(b"::group::links\nsee https://a.example/x_(y)). \x1b[1mbold http://b.example\x1b[0m \x1b]8;;https://c.example/?q=1&r=2\x1b\\c\x1b]8;;\x1b\\ \x1b]8;;javascript:x\x1b\\j\x1b]8;;\x1b\\\n::endgroup::\n");
+    b.wait_for("document.getElementById('L411')");
+    let rows = "['L409', 'L410'].map(id => document.getElementById(id).outerHTML.replace(/<span class=\"t\"[^>]*>[^<]*<\\/span>/, ''))";
+    let live_rows = b.eval(rows);
+    b.goto(&format!(
+        "{base}/news/branch/{}/ci/lane/{}?job=evil",
+        s.hostile, s.hostile_lane
+    ));
+    b.wait_for("window.pikaNewsViewer && document.getElementById('L411')");
+    assert_eq!(
+        b.eval(rows),
+        live_rows,
+        "the script and the server render alike"
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#L410 a.ln').length"),
+        json!(3)
+    );
     b.assert_no_script_errors();
     drop(b);
     server.abort();
