@@ -502,6 +502,12 @@ async fn the_viewer_folds_sections_links_urls_and_jumps_to_the_first_error() {
         LogFile::Guest,
         b"--- :cargo: fetch\nfetching\n--- build\ncompiling\n+++ :test_tube: tests\ntest a ... ok\n~~~ cleanup\nremoving\n",
     );
+    // An error 100 KiB before the end, in the passed job's pikaci log.
+    let mut early = b"starting\nerror: the early one\n".to_vec();
+    for i in 0..5_000 {
+        early.extend_from_slice(format!("filler line {i:>6} of the pikaci log\n").as_bytes());
+    }
+    env.write_log(rec, "fmt", LogFile::Host, &early);
     // GitLab sections, with their own times only (no sidecar), in the
     // failed job's pikaci log.
     let host = env.remove_job_log(rec, "test", LogFile::Host);
@@ -591,6 +597,15 @@ async fn the_viewer_folds_sections_links_urls_and_jumps_to_the_first_error() {
         "the first error is scrolled into view"
     );
     assert_eq!(text_of(&mut b, "#L11 .x"), "test b ... FAILED");
+
+    // An error before the loaded tail is found by loading earlier lines.
+    b.goto(&format!("{lane}?job=fmt&kind=host"));
+    b.wait_for("window.pikaNewsViewer");
+    assert!(b.eval("document.getElementById('L1')").is_null());
+    b.press("E", true);
+    b.wait_for("document.getElementById('L2')?.classList.contains('hl')");
+    assert_eq!(text_of(&mut b, "#L2 .x"), "error: the early one");
+    assert!(in_view(&mut b, "#L2"));
 
     // Buildkite: `---` closed, `+++` open, `~~~` closed and quiet.
     b.goto(&format!("{lane}?job=fmt"));
