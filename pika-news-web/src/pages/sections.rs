@@ -513,6 +513,48 @@ mod tests {
         );
     }
 
+    #[test]
+    fn a_window_opened_at_a_line_continues_the_section_begun_before_it() {
+        use super::super::lines::{Bound, LineIndex, LogKey};
+        use super::super::window::{WindowAt, read_window};
+        let mut text = String::from("section_start:1000:build[collapsed=true]\r\x1b[0KBuilding\n");
+        for i in 2..=99 {
+            text.push_str(&format!("line {i}\n"));
+        }
+        text.push_str("section_end:1042:build\r\x1b[0K\nafter\n");
+        let log = Bytes(text.into_bytes());
+        let key = LogKey::Lane(crate::db::LaneRunId::new(1).unwrap());
+        let gone = std::sync::atomic::AtomicBool::new(false);
+        let mut bound = Bound::new(u64::MAX, &gone);
+        let size = log.0.len() as u64;
+        let w = read_window(
+            &LineIndex::default(),
+            &key,
+            &log,
+            size,
+            WindowAt::Line(80),
+            &mut bound,
+        )
+        .unwrap();
+        assert_eq!(w.first_line, 60);
+        let c = context_before(&log, w.start).unwrap();
+        assert_eq!(c.len(), 1);
+        assert_eq!((c[0].offset, c[0].start.title.as_str()), (0, "Building"));
+        let o = outline(&w.lines, &w.offsets, None, &c, w.open_last, true, false);
+        let Node::Section(0, inner) = &o.nodes[0] else {
+            panic!("{:?}", o.nodes)
+        };
+        // Lines 60..=99 and the end marker, then `after` outside it.
+        assert_eq!(inner.len(), 41);
+        assert_eq!(inner.last(), Some(&Node::End(40)));
+        assert_eq!(o.nodes[1], Node::Line(41));
+        let s = &o.sections[0];
+        assert_eq!(
+            (s.header, s.open, s.duration_ms),
+            (None, false, Some(42_000))
+        );
+    }
+
     /// A log of 1 GiB that exists only as a pattern, counting what is read.
     struct Huge {
         size: u64,

@@ -445,4 +445,19 @@ mod tests {
             "{html}"
         );
     }
+
+    #[test]
+    fn section_names_are_escaped() {
+        let w = window(&["::group::<img src=x onerror=alert(1)>\"", "x"], 1, false);
+        let html = render(&w, None, &[], &Sources::default(), &opts()).into_string();
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("data-name=\"&lt;img src=x onerror=alert(1)&gt;&quot;\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("<span class=\"x\">&lt;img src=x onerror=alert(1)&gt;&quot;</span>"),
+            "{html}"
+        );
+    }
 }
