@@ -503,7 +503,7 @@ async fn the_viewer_folds_sections_links_urls_and_jumps_to_the_first_error() {
         b"--- :cargo: fetch\nfetching\n--- build\ncompiling\n+++ :test_tube: tests\ntest a ... ok\n~~~ cleanup\nremoving\n",
     );
     // An error 100 KiB before the end, in the passed job's pikaci log.
-    let mut early = b"starting\nerror: the early one\n".to_vec();
+    let mut early = b"::group::early\nerror: the early one\n::endgroup::\n".to_vec();
     for i in 0..5_000 {
         early.extend_from_slice(format!("filler line {i:>6} of the pikaci log\n").as_bytes());
     }
@@ -606,6 +606,11 @@ async fn the_viewer_folds_sections_links_urls_and_jumps_to_the_first_error() {
     b.wait_for("document.getElementById('L2')?.classList.contains('hl')");
     assert_eq!(text_of(&mut b, "#L2 .x"), "error: the early one");
     assert!(in_view(&mut b, "#L2"));
+    // The script folded the group it loaded; the error holds it open.
+    assert_eq!(
+        b.eval("(() => { const h = document.getElementById('L1'); return [h.tagName, h.parentElement.open, h.querySelector('.x').textContent, document.getElementById('L3').className]; })()"),
+        json!(["SUMMARY", true, "early", "l se"])
+    );
 
     // Buildkite: `---` closed, `+++` open, `~~~` closed and quiet.
     b.goto(&format!("{lane}?job=fmt"));
