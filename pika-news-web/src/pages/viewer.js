@@ -653,6 +653,9 @@
     function finished() {
       live = false;
       if (badge) badge.remove();
+      // Nothing more will come: nothing to follow.
+      following = false;
+      if (followButton) followButton.hidden = true;
       note();
       refreshParts();
     }

@@ -754,6 +754,21 @@ async fn the_follow_toggle_keeps_or_leaves_the_newest_lines_in_view() {
         b.eval("document.querySelectorAll('#L410 a.ln').length"),
         json!(3)
     );
+    // The job ends: nothing more to follow, and the button goes.
+    let mut record = env.store.load_run_record(&run).unwrap();
+    for j in &mut record.jobs {
+        j.status = pikaci_core::RunStatus::Passed;
+        j.finished_at = Some(env.now());
+        j.exit_code = Some(0);
+    }
+    record.status = pikaci_core::RunStatus::Passed;
+    record.finished_at = Some(env.now());
+    env.store.persist_run_record(&record).unwrap();
+    b.wait_for("document.getElementById('livebadge') === null");
+    assert_eq!(
+        b.eval("[document.getElementById('follow').hidden, window.pikaNewsViewer.following()]"),
+        json!([true, false])
+    );
     b.assert_no_script_errors();
     drop(b);
     server.abort();
