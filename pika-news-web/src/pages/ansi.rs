@@ -1,7 +1,10 @@
 //! ANSI escape sequences to HTML: colours and text styles become `<span>`s
 //! with classes (`b` bold, `d` dim, `i` italic, `u` underline, `f0`–`f15`
 //! foreground, `g0`–`g15` background) or, for 256-colour and true-colour
-//! codes, an inline `color`/`background` made from the numbers alone. Every
+//! codes, an inline `color`/`background` made from the numbers alone. OSC 8
+//! hyperlinks (`\e]8;;URL\e\\text\e]8;;\e\\`) and plain `http(s)://`
+//! addresses in the text become links (`rel="noopener nofollow"`), only for
+//! the `http`, `https` and `mailto` schemes: any other stays text. Every
 //! other escape sequence and control character is dropped; all text is
 //! escaped. A carriage return inside a line keeps what was written after it,
 //! as a terminal shows a progress bar.
@@ -165,6 +168,96 @@ struct Styled {
     class: Option<String>,
     style: Option<String>,
     text: String,
+    /// The OSC 8 link it is inside, when its scheme is allowed.
+    href: Option<String>,
+}
+
+/// The target of an OSC 8 link, when it is one a page may link to.
+fn safe_href(uri: &str) -> Option<&str> {
+    let lower = uri.get(..8).unwrap_or(uri).to_ascii_lowercase();
+    let allowed = ["http://", "https://", "mailto:"]
+        .iter()
+        .any(|s| lower.starts_with(s) && uri.len() > s.len());
+    let clean = !uri.chars().any(|c| c.is_control() || c == ' ');
+    (allowed && clean).then_some(uri)
+}
+
+/// Where an address that starts `s` (`http://…`) ends: at white space or
+/// a quote or bracket that cannot be in it, less the punctuation that ends
+/// a sentence around it (a `)` or `]` only when it closes nothing inside).
+fn url_end(s: &str) -> usize {
+    let mut end = s
+        .find(|c: char| c <= ' ' || matches!(c, '<' | '>' | '"' | '\'' | '`' | '\x7f'))
+        .unwrap_or(s.len());
+    loop {
+        let url = &s[..end];
+        let unbalanced =
+            |open: char, close: char| url.matches(close).count() > url.matches(open).count();
+        match url.chars().last() {
+            Some('.' | ',' | ';' | ':' | '!' | '?') => end -= 1,
+            Some(')') if unbalanced('(', ')') => end -= 1,
+            Some(']') if unbalanced('[', ']') => end -= 1,
+            _ => return end,
+        }
+    }
+}
+
+/// `text` cut into pieces, each an address (`true`) or not.
+fn url_pieces(text: &str) -> Vec<(&str, bool)> {
+    let mut out = Vec::new();
+    let (mut done, mut from) = (0, 0);
+    while let Some(found) = text[from..].find("http") {
+        let at = from + found;
+        let rest = &text[at..];
+        let scheme = ["https://", "http://"]
+            .into_iter()
+            .find(|p| rest.starts_with(p));
+        let word_start = !text[..at]
+            .chars()
+            .last()
+            .is_some_and(|c| c.is_ascii_alphanumeric());
+        match scheme {
+            Some(p) if word_start && url_end(rest) > p.len() => {
+                let end = at + url_end(rest);
+                if at > done {
+                    out.push((&text[done..at], false));
+                }
+                out.push((&text[at..end], true));
+                (done, from) = (end, end);
+            }
+            _ => from = at + 4,
+        }
+    }
+    if done < text.len() {
+        out.push((&text[done..], false));
+    }
+    out
+}
+
+/// A run's text, with its link or the addresses in it made links.
+fn linked(run: &Styled) -> Markup {
+    html! {
+        @if let Some(href) = &run.href {
+            a.ln href=(href) rel="noopener nofollow" target="_blank" { (run.text) }
+        } @else {
+            @for (piece, url) in url_pieces(&run.text) {
+                @if url {
+                    a.ln href=(piece) rel="noopener nofollow" target="_blank" { (piece) }
+                } @else {
+                    (piece)
+                }
+            }
+        }
+    }
+}
+
+/// What a line shows, as text: colours, links and other sequences gone.
+pub(crate) fn plain_text(line: &str) -> String {
+    let line = line.strip_suffix('\r').unwrap_or(line);
+    let shown = line.rfind('\r').map_or(line, |i| &line[i + 1..]);
+    let mut runs = Vec::new();
+    styled_runs(shown, &mut AnsiState::default(), &mut runs, true);
+    runs.into_iter().map(|r| r.text).collect()
 }
 
 /// Renders one line (without its `\n`), starting in `state` and leaving
@@ -184,9 +277,9 @@ pub(crate) fn render_line(line: &str, state: &mut AnsiState) -> Markup {
     html! {
         @for run in &runs {
             @if run.class.is_none() && run.style.is_none() {
-                (run.text)
+                (linked(run))
             } @else {
-                span class=[&run.class] style=[&run.style] { (run.text) }
+                span class=[&run.class] style=[&run.style] { (linked(run)) }
             }
         }
     }
@@ -194,18 +287,22 @@ pub(crate) fn render_line(line: &str, state: &mut AnsiState) -> Markup {
 
 fn styled_runs(text: &str, state: &mut AnsiState, out: &mut Vec<Styled>, emit: bool) {
     let mut run = String::new();
-    let flush = |run: &mut String, state: &AnsiState, out: &mut Vec<Styled>| {
-        if run.is_empty() || !emit {
-            run.clear();
-            return;
-        }
-        let (class, style) = state.attributes();
-        out.push(Styled {
-            class,
-            style,
-            text: std::mem::take(run),
-        });
-    };
+    // The OSC 8 link the text is in (only within this line).
+    let mut link: Option<String> = None;
+    let flush =
+        |run: &mut String, state: &AnsiState, link: &Option<String>, out: &mut Vec<Styled>| {
+            if run.is_empty() || !emit {
+                run.clear();
+                return;
+            }
+            let (class, style) = state.attributes();
+            out.push(Styled {
+                class,
+                style,
+                text: std::mem::take(run),
+                href: link.clone(),
+            });
+        };
     let mut chars = text.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
         match c {
@@ -226,13 +323,14 @@ fn styled_runs(text: &str, state: &mut AnsiState, out: &mut Vec<Styled>, emit: b
                             .bytes()
                             .all(|b| b.is_ascii_digit() || b == b';' || b == b':')
                     {
-                        flush(&mut run, state, out);
+                        flush(&mut run, state, &link, out);
                         state.apply(&params);
                     }
                 }
                 Some(']') => {
                     // An operating system command (title, hyperlink): up to BEL or ESC \.
                     chars.next();
+                    let mut command = String::new();
                     while let Some((_, c)) = chars.next() {
                         if c == '\x07' {
                             break;
@@ -243,6 +341,13 @@ fn styled_runs(text: &str, state: &mut AnsiState, out: &mut Vec<Styled>, emit: b
                             }
                             break;
                         }
+                        command.push(c);
+                    }
+                    // OSC 8 ; params ; URI: a link starts (an empty URI ends it).
+                    if let Some(rest) = command.strip_prefix("8;") {
+                        let uri = rest.split_once(';').map_or("", |(_, u)| u);
+                        flush(&mut run, state, &link, out);
+                        link = safe_href(uri).map(str::to_owned);
                     }
                 }
                 Some(_) => {
@@ -257,7 +362,7 @@ fn styled_runs(text: &str, state: &mut AnsiState, out: &mut Vec<Styled>, emit: b
             c => run.push(c),
         }
     }
-    flush(&mut run, state, out);
+    flush(&mut run, state, &link, out);
 }
 
 #[cfg(test)]
@@ -324,11 +429,77 @@ mod tests {
             ["&lt;script&gt;alert('x')&lt;/script&gt; &amp; &quot;q&quot;"]
         );
         assert_eq!(
-            html(&["a\x1b[2Kb\x1b]0;title\x07c\x1b]8;;http://x\x1b\\d\x1b(Be\x07\x08f"]),
+            html(&[
+                "a\x1b[2Kb\x1b]0;title\x07c\x1b]8;;ftp://x\x1b\\d\x1b]8;;\x1b\\\x1b(Be\x07\x08f"
+            ]),
             ["abcdef"]
         );
         // A hostile SGR cannot inject markup.
         assert_eq!(html(&["\x1b[31\"><b>m<i>"]), ["&gt;m&lt;i&gt;"]);
+    }
+
+    #[test]
+    fn addresses_and_osc8_hyperlinks_become_links() {
+        let link = |href: &str, text: &str| {
+            format!(
+                "<a class=\"ln\" href=\"{href}\" rel=\"noopener nofollow\" target=\"_blank\">{text}</a>"
+            )
+        };
+        assert_eq!(
+            html(&["see https://example.com/a?b=1&c=2 (or http://x.org/p_(q)), then."]),
+            [format!(
+                "see {} (or {}), then.",
+                link(
+                    "https://example.com/a?b=1&amp;c=2",
+                    "https://example.com/a?b=1&amp;c=2"
+                ),
+                link("http://x.org/p_(q)", "http://x.org/p_(q)")
+            )]
+        );
+        assert_eq!(
+            html(&[
+                "\x1b[31mfail: https://ci.example/run/1.\x1b[0m xhttp://no http:// \"https://q.example/\"<"
+            ]),
+            [format!(
+                "<span class=\"f1\">fail: {}.</span> xhttp://no http:// &quot;{}&quot;&lt;",
+                link("https://ci.example/run/1", "https://ci.example/run/1"),
+                link("https://q.example/", "https://q.example/")
+            )]
+        );
+        // OSC 8: the text between the two sequences links to the URI.
+        assert_eq!(
+            html(&[
+                "open \x1b]8;id=1;https://example.com/x\"y\x1b\\the \x1b[1mdocs\x1b]8;;\x1b\\ now"
+            ]),
+            [format!(
+                "open {}<span class=\"b\">{}</span><span class=\"b\"> now</span>",
+                link("https://example.com/x&quot;y", "the "),
+                link("https://example.com/x&quot;y", "docs")
+            )]
+        );
+        assert_eq!(
+            html(&["\x1b]8;;mailto:a@b.example\x07mail\x1b]8;;\x07"]),
+            [link("mailto:a@b.example", "mail")]
+        );
+        // Other schemes are text.
+        for uri in [
+            "javascript:alert(1)",
+            "JavaScript:alert(1)",
+            "data:text/html,x",
+            "file:///etc/passwd",
+            "http://a b",
+        ] {
+            assert_eq!(
+                html(&[&format!("\x1b]8;;{uri}\x1b\\click\x1b]8;;\x1b\\")]),
+                ["click"],
+                "{uri}"
+            );
+        }
+        assert_eq!(html(&["javascript:alert(1)"]), ["javascript:alert(1)"]);
+        assert_eq!(
+            plain_text("\x1b[31merror\x1b[0m: \x1b]8;;http://x\x07a\x1b]8;;\x07\r"),
+            "error: a"
+        );
     }
 
     #[test]

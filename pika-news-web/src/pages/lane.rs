@@ -105,6 +105,8 @@ struct LogPane {
     query: String,
     /// Whether the log is still being written.
     live: bool,
+    /// Whether its job (or lane) failed.
+    failed: bool,
     /// What was read of it; `None` when it does not exist (yet).
     view: Option<LogView>,
 }
@@ -150,6 +152,7 @@ async fn job_pane(
         },
         query: job_query(job.as_str(), kind),
         live: record.map_or(page.lane_active, |j| j.status == RunStatus::Running),
+        failed: record.is_some_and(|j| j.status == RunStatus::Failed),
         view,
     })
 }
@@ -168,6 +171,7 @@ async fn lane_pane(state: &AppState, page: &LanePage, at: WindowAt) -> Result<Lo
         },
         query: "kind=lane".to_owned(),
         live: page.lane_active,
+        failed: page.lane.status == LaneStatus::Failed,
         view,
     })
 }
@@ -269,9 +273,9 @@ fn viewer_buttons(page: &LanePage, pane: &LogPane, has_times: bool, timestamps: 
 /// The log viewer: its bar (title, tabs, search, buttons) and the log.
 fn viewer_section(page: &LanePage, mut pane: LogPane, timestamps: bool) -> Markup {
     let exists = pane.view.is_some();
-    let (window, times) = match pane.view.take() {
-        Some(v) => (v.window, v.times),
-        None => (Window::empty(), None),
+    let (window, times, continues) = match pane.view.take() {
+        Some(v) => (v.window, v.times, v.continues),
+        None => (Window::empty(), None, Vec::new()),
     };
     let opts = ViewerOptions {
         page: page.href.clone(),
@@ -279,6 +283,7 @@ fn viewer_section(page: &LanePage, mut pane: LogPane, timestamps: bool) -> Marku
         live: pane.live,
         timestamps,
         exists,
+        failed: pane.failed,
     };
     html! {
         section.viewer #viewer aria-label="log" {
@@ -292,9 +297,15 @@ fn viewer_section(page: &LanePage, mut pane: LogPane, timestamps: bool) -> Marku
                     button type="button" #next title="Next match (Enter)" { "↓" }
                     output #hits {}
                 }
+                // The script shows these: they do nothing without it.
+                button type="button" #jumperr hidden title="Scroll to the first error-looking line shown (E)" { "First error" }
+                @if pane.live {
+                    button type="button" #follow hidden aria-pressed="true"
+                        title="Keep the newest lines in view as they arrive (f)" { "Follow" }
+                }
                 (viewer_buttons(page, &pane, times.is_some(), timestamps))
             }
-            (render(&window, times.as_deref(), &pane.sources, &opts))
+            (render(&window, times.as_deref(), &continues, &pane.sources, &opts))
         }
     }
 }
@@ -305,7 +316,7 @@ fn keys() -> Markup {
         p.keys {
             kbd { "/" } " search · " kbd { "Enter" } "/" kbd { "Shift+Enter" } " next/previous match · "
             kbd { "t" } " timestamps · " kbd { "e" } " load earlier · " kbd { "g" } "/" kbd { "G" }
-            " top/end · a line number links to its line"
+            " top/end · " kbd { "f" } " follow · " kbd { "E" } " first error · a line number links to its line"
         }
     }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::lines::{Bound, COUNT_BYTES, LogKey};
+use super::sections::{Continued, context_before};
 use super::window::{Window, WindowAt, read_window};
 use crate::db::LaneRunId;
 use crate::error::ApiError;
@@ -15,10 +16,11 @@ use crate::reads::{Opened, ReadError, blocking};
 use crate::state::AppState;
 
 /// A window of a log, with each line's arrival time (Unix milliseconds)
-/// when the log has a timestamp sidecar.
+/// when the log has a timestamp sidecar, and the sections it begins inside.
 pub(crate) struct LogView {
     pub(crate) window: Window,
     pub(crate) times: Option<Vec<Option<i64>>>,
+    pub(crate) continues: Vec<Continued>,
 }
 
 /// Reads the window of a log, and its lines' times, on the blocking pool;
@@ -41,9 +43,20 @@ pub(crate) async fn read_log(
         let size = opened.log.size()?;
         let mut bound = Bound::new(COUNT_BYTES, &gone);
         let window = read_window(&index, &key, opened.log.as_read(), size, at, &mut bound)?;
+        // Sections the window begins inside: a bounded look back, never
+        // the whole log.
+        let mut continues = if window.cut_first {
+            Vec::new()
+        } else {
+            context_before(opened.log.as_read(), window.start)?
+        };
         let times = match opened.times {
             Some(t) => {
                 let mut cursor = t.cursor();
+                // Their headers first: the cursor walks forwards.
+                for c in &mut continues {
+                    c.time = cursor.time_at(c.offset)?;
+                }
                 Some(
                     window
                         .offsets
@@ -54,7 +67,11 @@ pub(crate) async fn read_log(
             }
             None => None,
         };
-        Ok::<_, ReadError>(Some(LogView { window, times }))
+        Ok::<_, ReadError>(Some(LogView {
+            window,
+            times,
+            continues,
+        }))
     })
     .await?
     .map_err(ApiError::from)

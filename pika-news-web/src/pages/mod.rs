@@ -7,7 +7,8 @@
 //! - [`lane`]: `/news/branch/{id}/ci/lane/{lane_run_id}`, a lane run and the
 //!   log viewer ([`viewer`], over a [`window`] of a log read by
 //!   [`log_source`] through the read model, with line numbers from its
-//!   `lines` index and colours from [`ansi`]).
+//!   `lines` index, colours and links from [`ansi`], and foldable
+//!   [`sections`] made by the CIs' [`markers`]).
 //! - [`branch_actions`]: the branch's Merge and Close buttons.
 //! - [`sign_in`]: the form that exchanges a token for the page cookie (the
 //!   only way to get it; who is looking is `crate::session`).
@@ -31,7 +32,9 @@ mod format;
 mod html;
 pub(crate) mod lane;
 mod log_source;
+mod markers;
 pub(crate) mod nightly;
+mod sections;
 pub(crate) mod sign_in;
 mod summary;
 mod viewer;

@@ -2,7 +2,8 @@
 // pika-news pages: everything works without this script; it keeps times
 // fresh, refreshes the parts of a page that change while lanes run, and
 // makes the log viewer live (stream, load earlier/later, search, line links,
-// timestamps). Text is only ever inserted as text, never as markup.
+// timestamps, foldable sections, links, follow, first error). Text is only
+// ever inserted as text, never as markup.
 (() => {
   const $ = (s, r = document) => r.querySelector(s);
   const $$ = (s, r = document) => Array.from(r.querySelectorAll(s));
@@ -133,10 +134,58 @@
     }
   }
   const isControl = (c) => { const n = c.charCodeAt(0); return n < 0x20 || (n >= 0x7f && n <= 0x9f); };
+  // ---- links: the same rules as ansi.rs (safe_href, url_end, url_pieces) ----
+  function safeHref(u) {
+    const l = u.slice(0, 8).toLowerCase();
+    const allowed = ['http://', 'https://', 'mailto:'].some((s) => l.startsWith(s) && u.length > s.length);
+    return allowed && !/[\x00-\x1f\x7f-\x9f ]/.test(u) ? u : null;
+  }
+  function urlEnd(s) {
+    let end = s.length;
+    for (let k = 0; k < s.length; k++) if (s[k] <= ' ' || '<>"\'`\x7f'.includes(s[k])) { end = k; break; }
+    for (;;) {
+      const u = s.slice(0, end), c = u[u.length - 1];
+      const unbalanced = (o, x) => u.split(x).length > u.split(o).length;
+      if (c !== undefined && '.,;:!?'.includes(c)) end--;
+      else if (c === ')' && unbalanced('(', ')')) end--;
+      else if (c === ']' && unbalanced('[', ']')) end--;
+      else return end;
+    }
+  }
+  function urlPieces(text) {
+    const out = [];
+    let done = 0, from = 0;
+    for (let at; (at = text.indexOf('http', from)) >= 0;) {
+      const rest = text.slice(at);
+      const p = rest.startsWith('https://') ? 8 : rest.startsWith('http://') ? 7 : 0;
+      const wordStart = at === 0 || !/[A-Za-z0-9]/.test(text[at - 1]);
+      const e = p ? urlEnd(rest) : 0;
+      if (p && wordStart && e > p) {
+        if (at > done) out.push([text.slice(done, at), false]);
+        out.push([text.slice(at, at + e), true]);
+        done = from = at + e;
+      } else from = at + 4;
+    }
+    if (done < text.length) out.push([text.slice(done), false]);
+    return out;
+  }
+  function link(href, text) {
+    const a = document.createElement('a');
+    a.className = 'ln';
+    a.setAttribute('href', href);
+    a.rel = 'noopener nofollow';
+    a.target = '_blank';
+    a.textContent = text;
+    return a;
+  }
   function segment(text, st, into) {
-    let run = '';
+    let run = '', href = null;
     const flush = () => {
-      if (run && into) into.appendChild(st.plain() ? document.createTextNode(run) : st.span(run));
+      if (run && into) {
+        const holder = st.plain() ? into : into.appendChild(st.span(''));
+        if (href) holder.appendChild(link(href, run));
+        else for (const [p, url] of urlPieces(run)) holder.appendChild(url ? link(p, p) : document.createTextNode(p));
+      }
       run = '';
     };
     for (let k = 0; k < text.length; k++) {
@@ -152,10 +201,18 @@
           }
           if (fin === 'm' && /^[0-9;:]*$/.test(params)) { flush(); st.apply(params); }
         } else if (nx === ']') {
+          let cmd = '';
           for (k += 2; k < text.length; k++) {
             const ch = text[k];
             if (ch === '\x07') break;
             if (ch === '\x1b') { if (text[k + 1] === '\\') k++; break; }
+            cmd += ch;
+          }
+          // OSC 8 ; params ; URI: a link starts (an empty URI ends it).
+          if (cmd.startsWith('8;')) {
+            const r = cmd.slice(2), semi = r.indexOf(';');
+            flush();
+            href = safeHref(semi >= 0 ? r.slice(semi + 1) : '');
           }
         } else if (nx !== undefined) {
           k++;
@@ -174,6 +231,47 @@
     segment(text, st, into);
   }
 
+  // ---- sections: the same rules as sections.rs (marker, is_error) ----
+  const ERROR = /^\s*(error:|error\[|fatal:|##\[error\])|FAILED|panicked at|Error:|ERROR|Traceback \(most recent call last\)/;
+  function stripCsi(s) {
+    for (let m; (m = /^\x1b\[[^\x40-\x7e]*[\x40-\x7e]/.exec(s));) s = s.slice(m[0].length);
+    return s;
+  }
+  function gitlabFields(s) {
+    const c = s.indexOf(':');
+    if (c < 0 || !/^[+-]?\d+$/.test(s.slice(0, c))) return null;
+    let name = s.slice(c + 1), opts = '';
+    const b = name.indexOf('[');
+    if (b >= 0) { opts = name.slice(b + 1); name = name.slice(0, b); if (opts.endsWith(']')) opts = opts.slice(0, -1); }
+    return name ? { stamp: Number(s.slice(0, c)) * 1000, name, opts } : null;
+  }
+  function marker(line) {
+    if (line.endsWith('\r')) line = line.slice(0, -1);
+    line = stripCsi(line);
+    if (line.startsWith('::group::')) { const n = line.slice(9).trim(); return { start: true, style: 'github', name: n, title: n, closed: true }; }
+    if (line.trimEnd() === '::endgroup::') return { end: true, style: 'github', name: null, stamp: null };
+    if (line.trimEnd() === '^^^ +++') return { expand: true };
+    for (const [p, closed, quiet] of [['--- ', true, false], ['+++ ', false, false], ['~~~ ', true, true]]) {
+      if (line.startsWith(p)) { const t = line.slice(4).trim(); return { start: true, style: 'buildkite', name: t, title: t, closed, quiet }; }
+    }
+    if (line.startsWith('section_start:')) {
+      const rest = line.slice(14), cr = rest.indexOf('\r');
+      const f = gitlabFields(cr >= 0 ? rest.slice(0, cr) : rest);
+      if (!f) return null;
+      const header = cr >= 0 ? stripCsi(rest.slice(cr + 1)).trim() : '';
+      return { start: true, style: 'gitlab', name: f.name, title: header || f.name, closed: f.opts.split(',').some((o) => o.trim() === 'collapsed=true'), stamp: f.stamp };
+    }
+    if (line.startsWith('section_end:')) {
+      const f = gitlabFields(line.slice(12).split('\r')[0]);
+      return f ? { end: true, style: 'gitlab', name: f.name, stamp: f.stamp } : null;
+    }
+    return null;
+  }
+  // Opens the sections around an element, so that it can be seen.
+  function reveal(el) {
+    for (let d = el.closest('details'); d; d = d.parentElement && d.parentElement.closest('details')) d.open = true;
+  }
+
   const log = document.getElementById('log');
   if (log) viewer(log);
 
@@ -185,7 +283,8 @@
     let first = Number(d.first);
     const numbered = d.numbered !== '0';
     let openRow = $('.l.open', lines);
-    let last = first + lines.children.length - 1 - (openRow ? 1 : 0);
+    const rows = () => $$('.l', lines);
+    let last = first + rows().length - 1 - (openRow ? 1 : 0);
     const state = new Ansi();
     state.apply(d.ansi || '0');
     let pending = '';
@@ -201,6 +300,10 @@
     const logend = $('#logend', log);
 
     const nearBottom = () => log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    const followButton = $('#follow');
+    // Whether new lines are kept in view: on for a live log until the
+    // reader scrolls away from the end or turns it off.
+    let following = live;
     const toEnd = () => { log.scrollTop = log.scrollHeight; };
     const width = () => log.style.setProperty('--nw', `${Math.max(4, String(last + 1).length)}ch`);
     function setTime(t, stamp) {
@@ -209,8 +312,8 @@
       t.title = `${stamp[1]} ${stamp[2]} UTC`;
     }
     // A row; with times, a `.t` cell filled from the line's prefix, if any.
-    function makeRow(n, text, st, open) {
-      const row = document.createElement('div');
+    function makeRow(n, text, st, open, tag = 'div', title = null) {
+      const row = document.createElement(tag);
       row.className = open ? 'l open' : 'l';
       row.id = `L${n}`;
       const a = document.createElement('a');
@@ -234,10 +337,77 @@
       }
       const x = document.createElement('span');
       x.className = 'x';
-      renderLine(text, st, x);
+      renderLine(title === null ? text : title, st, x);
       row.append(x);
       return row;
     }
+    // Where the next line goes: the innermost open section, or the top.
+    const into = (ctx) => (ctx.stack.length ? ctx.stack[ctx.stack.length - 1].el : ctx.root);
+    function setDur(det, ms) {
+      const sum = det.querySelector(':scope > summary');
+      if (!sum) return;
+      let d = $(':scope > .dur', sum);
+      if (!d) { d = document.createElement('span'); d.className = 'dur'; sum.append(d); }
+      d.textContent = duration(ms);
+    }
+    function closeTop(ctx, ms, stamp) {
+      const top = ctx.stack.pop();
+      if (!top) return;
+      if (top.time !== null && ms !== null) setDur(top.el, ms - top.time);
+      else if (top.stamp !== null && stamp !== null) setDur(top.el, stamp - top.stamp);
+      top.el.removeAttribute('data-unclosed');
+    }
+    const innermost = (ctx, style, name) => ctx.stack.findLastIndex((o) => o.style === style && (name === null || o.name === name));
+    // Adds a whole line to `ctx` ({root, stack, lastBk}), folding markers
+    // into sections as sections.rs does; returns its row.
+    function addLine(ctx, n, text, st) {
+      const stamp = hasTimes ? STAMP.exec(text) : null;
+      const bare = stamp ? text.slice(stamp[0].length) : text;
+      const ms = stamp ? Date.parse(`${stamp[1]}T${stamp[2]}Z`) : null;
+      const m = marker(bare);
+      if (m && m.start) {
+        // GitHub groups do not nest; a Buildkite header ends the one before.
+        if (m.style !== 'gitlab') { const k = innermost(ctx, m.style, null); while (k >= 0 && ctx.stack.length > k) closeTop(ctx, ms, null); }
+        const det = document.createElement('details');
+        det.className = m.quiet ? 'sec quiet' : 'sec';
+        det.open = !m.closed;
+        det.dataset.style = m.style;
+        det.dataset.name = m.name;
+        det.dataset.unclosed = '1';
+        const row = makeRow(n, text, st, false, 'summary', m.title);
+        row.className = 'l sh';
+        det.append(row);
+        into(ctx).append(det);
+        ctx.stack.push({ el: det, style: m.style, name: m.name, time: ms, stamp: m.stamp ?? null });
+        if (m.style === 'buildkite') ctx.lastBk = det;
+        return row;
+      }
+      const row = makeRow(n, text, st, false);
+      if (m) {
+        row.classList.add('se');
+        const k = m.end ? innermost(ctx, m.style, m.name) : -1;
+        if (m.expand && ctx.lastBk) ctx.lastBk.open = true;
+        while (k >= 0 && ctx.stack.length > k + 1) closeTop(ctx, ms, m.stamp);
+        into(ctx).append(row);
+        if (k >= 0) closeTop(ctx, ms, m.stamp);
+        return row;
+      }
+      if (ERROR.test(row.querySelector('.x').textContent)) {
+        row.classList.add('err');
+        for (const o of ctx.stack) o.el.open = true;
+      }
+      into(ctx).append(row);
+      return row;
+    }
+    // Live lines carry on inside the sections still open at the window's end.
+    const liveCtx = {
+      root: lines,
+      stack: $$('details.sec[data-unclosed]', lines).map((el) => ({
+        el, style: el.dataset.style, name: el.dataset.name,
+        time: el.dataset.t ? Number(el.dataset.t) : null, stamp: el.dataset.stamp ? Number(el.dataset.stamp) : null,
+      })),
+      lastBk: $$('details.sec[data-style=buildkite]', lines).pop() || null,
+    };
     // The times of whole lines [a, b) (shown in `rows`), from the raw route.
     async function fillTimes(rows, a, b) {
       if (!hasTimes || !raw || !rows.length || b <= a) return;
@@ -298,13 +468,13 @@
       if (hits) hits.textContent = re ? (marks.length ? `${cur + 1} of ${marks.length}` : 'no matches') : '';
       if (cur < 0 || !marks[cur]) return;
       for (const m of marks[cur]) m.classList.add('cur');
-      if (scroll) marks[cur][0].scrollIntoView({ block: 'center' });
+      if (scroll) { reveal(marks[cur][0]); marks[cur][0].scrollIntoView({ block: 'center' }); }
     }
     function runSearch() {
       clearMarks();
       const s = q.value;
       re = s ? new RegExp(s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'gi') : null;
-      if (re) for (const row of lines.children) marks.push(...markRow(row));
+      if (re) for (const row of rows()) marks.push(...markRow(row));
       cur = -1;
       if (marks.length) {
         const top = log.scrollTop;
@@ -340,18 +510,17 @@
     // ---- appending (live) ----
     function append(text) {
       if (!text) return;
-      const follow = nearBottom();
       const parts = (pending + text).split('\n');
       pending = parts.pop();
       if (openRow) { openRow.remove(); openRow = null; }
-      const frag = document.createDocumentFragment(), added = [];
-      for (const p of parts) { const r = makeRow(++last, p, state, false); frag.appendChild(r); added.push(r); }
-      if (pending) { openRow = makeRow(last + 1, pending, state.copy(), true); frag.appendChild(openRow); added.push(openRow); }
-      lines.appendChild(frag);
+      const added = [];
+      for (const p of parts) added.push(addLine(liveCtx, ++last, p, state));
+      // A line still being written may be half a marker: text until it ends.
+      if (pending) { openRow = makeRow(last + 1, pending, state.copy(), true); into(liveCtx).append(openRow); added.push(openRow); }
       width();
       searchNew(added, false);
       note();
-      if (follow) toEnd();
+      if (following) toEnd();
     }
 
     // ---- reading more by range ----
@@ -420,8 +589,11 @@
         if (parts[parts.length - 1] === '') parts.pop();
         const st = new Ansi(), frag = document.createDocumentFragment(), added = [];
         const top = first - parts.length;
-        // Lines read by range have no time prefix to strip.
-        parts.forEach((p, i) => { const r = makeRow(top + i, p, st, false); frag.appendChild(r); added.push(r); });
+        // Lines read by range have no time prefix to strip; their sections
+        // are folded within what was read.
+        const ctx = { root: frag, stack: [], lastBk: null };
+        parts.forEach((p, i) => added.push(addLine(ctx, top + i, p, st)));
+        for (const o of ctx.stack) o.el.removeAttribute('data-unclosed');
         const oldStart = start;
         const before = log.scrollHeight, scrolled = log.scrollTop;
         lines.insertBefore(frag, lines.firstChild);
@@ -462,9 +634,9 @@
         }
         const from = end;
         end += got;
-        const before = lines.children.length - (openRow ? 1 : 0);
+        const before = rows().length - (openRow ? 1 : 0);
         append(text);
-        fillTimes([...lines.children].slice(before).filter((r) => !r.classList.contains('open')), from, end);
+        fillTimes(rows().slice(before).filter((r) => !r.classList.contains('open')), from, end);
         if (reachedEnd) {
           laterLink?.remove();
           if (live) followLive();
@@ -482,6 +654,9 @@
     function finished() {
       live = false;
       if (badge) badge.remove();
+      // Nothing more will come: nothing to follow.
+      following = false;
+      if (followButton) followButton.hidden = true;
       note();
       refreshParts();
     }
@@ -556,6 +731,7 @@
       for (const r of $$('.l.hl', lines)) r.classList.remove('hl');
       const row = document.getElementById(`L${m[1]}`);
       if (row) {
+        reveal(row);
         row.classList.add('hl');
         row.scrollIntoView({ block: 'center' });
         return true;
@@ -569,6 +745,38 @@
     }
     window.addEventListener('hashchange', goLine);
 
+    // ---- follow ----
+    function setFollow(on) {
+      following = on;
+      if (followButton) followButton.setAttribute('aria-pressed', String(on));
+      if (on) toEnd();
+    }
+    if (followButton) {
+      followButton.hidden = false;
+      followButton.addEventListener('click', () => setFollow(!following));
+    }
+    // Scrolling away from the end (reading) stops following; only the
+    // reader scrolls there: following keeps the view at the end.
+    log.addEventListener('scroll', () => { if (following && !nearBottom()) setFollow(false); });
+
+    // ---- the first error ----
+    const errButton = $('#jumperr');
+    async function firstError() {
+      let row = $('.l.err', lines);
+      // Not in what is loaded: look in up to 1 MiB before it.
+      for (let k = 0; !row && k < 4 && start > 0 && !cut; k++) { await earlier(); row = $('.l.err', lines); }
+      if (!row) { if (hits) hits.textContent = 'no error-looking line'; return; }
+      setFollow(false);
+      for (const r of $$('.l.hl', lines)) r.classList.remove('hl');
+      reveal(row);
+      row.classList.add('hl');
+      row.scrollIntoView({ block: 'center' });
+    }
+    if (errButton) {
+      errButton.hidden = false;
+      errButton.addEventListener('click', firstError);
+    }
+
     document.addEventListener('keydown', (e) => {
       if (e.ctrlKey || e.metaKey || e.altKey || /^(INPUT|TEXTAREA|SELECT|BUTTON)$/.test(e.target.tagName)) return;
       if (e.key === '/' && q) { e.preventDefault(); q.focus(); q.select(); }
@@ -578,11 +786,14 @@
       else if (e.key === 'G') toEnd();
       else if (e.key === 'n') step(1);
       else if (e.key === 'N') step(-1);
+      else if (e.key === 'f' && followButton) setFollow(!following);
+      else if (e.key === 'E') firstError();
     });
 
     width();
     if (!goLine()) toEnd();
+    else setFollow(false);
     if (live && !laterLink) followLive();
-    window.pikaNewsViewer = { ready: performance.now(), earlier, later, append };
+    window.pikaNewsViewer = { ready: performance.now(), earlier, later, append, following: () => following };
   }
 })();

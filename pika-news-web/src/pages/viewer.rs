@@ -1,11 +1,16 @@
 //! The log viewer as the server renders it: a [`Window`] of numbered lines
-//! with ANSI colours, links to load more, and the data the script needs to
-//! carry on (where the window is, what style is in effect at its end, and
-//! where to read more and follow).
+//! with ANSI colours and links, folded into the sections its markers make
+//! ([`super::sections`]: a `<details>` each, its header line the
+//! `<summary>`), links to load more, and the data the script needs to carry
+//! on (where the window is, what style is in effect at its end, and where
+//! to read more and follow).
 
+use jiff::SignedDuration;
 use maud::{Markup, html};
 
 use super::ansi::{AnsiState, render_line};
+use super::format::duration;
+use super::sections::{Continued, Node, Outline, Section, outline};
 use super::window::Window;
 
 /// Where the script reads more of the log.
@@ -32,6 +37,8 @@ pub(crate) struct ViewerOptions {
     pub timestamps: bool,
     /// Whether the log exists at all.
     pub exists: bool,
+    /// Whether its job failed (its last section is shown open).
+    pub failed: bool,
 }
 
 fn digits(n: u64) -> usize {
@@ -64,9 +71,8 @@ fn line_html(
     time: Option<Option<i64>>,
     text: &str,
     state: &mut AnsiState,
-    open: bool,
+    class: &str,
 ) -> Markup {
-    let class = if open { "l open" } else { "l" };
     let time = time.map(|t| t.map(time_texts));
     html! {
         div class=(class) id=[n.map(|n| format!("L{n}"))] {
@@ -97,30 +103,153 @@ struct Lines {
     complete_end: u64,
 }
 
-fn lines(window: &Window, times: Option<&[Option<i64>]>) -> Lines {
-    let mut state = AnsiState::default();
-    let mut sgr = None;
-    let mut complete_end = window.end;
-    let mut rendered = Vec::with_capacity(window.lines.len());
-    for (i, text) in window.lines.iter().enumerate() {
-        let open = window.open_last && i + 1 == window.lines.len();
+/// Renders a window's lines in order, carrying the style from line to line.
+struct Renderer<'a> {
+    window: &'a Window,
+    times: Option<&'a [Option<i64>]>,
+    outline: &'a Outline,
+    state: AnsiState,
+    /// The style where an open last line starts, once met.
+    sgr: Option<String>,
+}
+
+impl Renderer<'_> {
+    fn number(&self, i: usize) -> Option<u64> {
+        self.window
+            .numbered
+            .then_some(self.window.first_line + i as u64)
+    }
+
+    fn time(&self, i: usize) -> Option<Option<i64>> {
+        self.times.map(|t| t.get(i).copied().flatten())
+    }
+
+    fn line(&mut self, i: usize, hidden: bool) -> Markup {
+        let open = self.window.open_last && i + 1 == self.window.lines.len();
         if open {
             // The script reads the open line again: it carries on from its
             // start, in the style in effect there.
-            sgr = Some(state.sgr());
-            complete_end = window.end - window.open_len;
+            self.sgr = Some(self.state.sgr());
         }
-        rendered.push(line_html(
-            window.numbered.then_some(window.first_line + i as u64),
-            times.map(|t| t.get(i).copied().flatten()),
-            text,
-            &mut state,
-            open,
-        ));
+        let mut class = String::from("l");
+        for (on, c) in [
+            (open, " open"),
+            (hidden, " se"),
+            (self.outline.errors.get(i) == Some(&true), " err"),
+        ] {
+            if on {
+                class.push_str(c);
+            }
+        }
+        line_html(
+            self.number(i),
+            self.time(i),
+            &self.window.lines[i],
+            &mut self.state,
+            &class,
+        )
     }
+
+    /// A section's header: its line (a `<summary>`), or a stand-in for one
+    /// before the window.
+    fn header(&mut self, section: &Section) -> Markup {
+        let took = section
+            .duration_ms
+            .map(|ms| duration(SignedDuration::from_millis(ms)));
+        let dur = html! { @if let Some(t) = took { span.dur { (t) } } };
+        let Some(i) = section.header else {
+            return html! {
+                summary.sh.cont { span.x { (section.start.title) " (continued from earlier)" } (dur) }
+            };
+        };
+        let n = self.number(i);
+        let time = self.time(i).map(|t| t.map(time_texts));
+        html! {
+            summary class="l sh" id=[n.map(|n| format!("L{n}"))] {
+                @match n {
+                    Some(n) => a.n href={ "#L" (n) } data-n=(n) {},
+                    None => a.n data-n="?" {},
+                }
+                @match time {
+                    Some(Some((shown, exact))) => span.t title=(exact) { (shown) },
+                    Some(None) => span.t {},
+                    None => {},
+                }
+                span.x { (render_line(&section.start.title, &mut self.state)) }
+                (dur)
+            }
+        }
+    }
+
+    fn nodes(&mut self, nodes: &[Node]) -> Markup {
+        let mut out = Vec::with_capacity(nodes.len());
+        for node in nodes {
+            out.push(match node {
+                Node::Line(i) => self.line(*i, false),
+                Node::End(i) => self.line(*i, true),
+                Node::Section(s, inner) => {
+                    let section = &self.outline.sections[*s];
+                    let class = if section.start.quiet {
+                        "sec quiet"
+                    } else {
+                        "sec"
+                    };
+                    let header = self.header(section);
+                    // The header line is the summary, not a row of its own.
+                    let inner = match (section.header, inner.first()) {
+                        (Some(h), Some(Node::Line(i))) if h == *i => &inner[1..],
+                        _ => &inner[..],
+                    };
+                    let body = self.nodes(inner);
+                    html! {
+                        details class=(class) open[section.open]
+                            data-style=(section.start.style.as_str())
+                            data-name=(section.start.name)
+                            data-unclosed=[section.unclosed.then_some("1")]
+                            data-t=[section.time] data-stamp=[section.start.stamp] {
+                            (header)
+                            (body)
+                        }
+                    }
+                }
+            });
+        }
+        html! { @for m in out { (m) } }
+    }
+}
+
+fn lines(
+    window: &Window,
+    times: Option<&[Option<i64>]>,
+    continues: &[Continued],
+    opts: &ViewerOptions,
+) -> Lines {
+    let finished = !opts.live && window.end == window.size;
+    let outline = outline(
+        &window.lines,
+        &window.offsets,
+        times,
+        continues,
+        window.open_last,
+        finished,
+        opts.failed,
+    );
+    let mut r = Renderer {
+        window,
+        times,
+        outline: &outline,
+        state: AnsiState::default(),
+        sgr: None,
+    };
+    let html = r.nodes(&outline.nodes);
+    let complete_end = if r.sgr.is_some() {
+        window.end - window.open_len
+    } else {
+        window.end
+    };
     Lines {
-        html: html! { @for line in rendered { (line) } },
-        sgr: sgr.unwrap_or_else(|| state.sgr()),
+        html,
+        sgr: r.sgr.take().unwrap_or_else(|| r.state.sgr()),
         complete_end,
     }
 }
@@ -148,10 +277,11 @@ fn end_note(window: &Window, last_line: u64, opts: &ViewerOptions) -> String {
 pub(crate) fn render(
     window: &Window,
     times: Option<&[Option<i64>]>,
+    continues: &[Continued],
     sources: &Sources,
     opts: &ViewerOptions,
 ) -> Markup {
-    let lines = lines(window, times);
+    let lines = lines(window, times, continues, opts);
     let count = window.lines.len() as u64;
     let last_line = window.first_line + count.saturating_sub(1);
     let link = |line: u64| format!("{}?{}&line={line}#L{line}", opts.page, opts.query);
@@ -223,13 +353,14 @@ mod tests {
             live: true,
             timestamps: false,
             exists: true,
+            failed: false,
         }
     }
 
     #[test]
     fn lines_are_numbered_linked_coloured_and_escaped() {
         let w = window(&["ok", "\x1b[31m<b>bad</b>", "still red", "part"], 41, true);
-        let html = render(&w, None, &Sources::default(), &opts()).into_string();
+        let html = render(&w, None, &[], &Sources::default(), &opts()).into_string();
         assert!(html.contains("<div class=\"l\" id=\"L41\"><a class=\"n\" href=\"#L41\" data-n=\"41\" aria-label=\"Line 41\"></a><span class=\"x\">ok</span></div>"), "{html}");
         assert!(
             html.contains("<span class=\"f1\">&lt;b&gt;bad&lt;/b&gt;</span>"),
@@ -255,7 +386,7 @@ mod tests {
     fn lines_carry_their_arrival_times() {
         let w = window(&["one", "two"], 1, false);
         let times = [Some(1_774_368_758_123), None];
-        let html = render(&w, Some(&times), &Sources::default(), &opts()).into_string();
+        let html = render(&w, Some(&times), &[], &Sources::default(), &opts()).into_string();
         assert!(
             html.contains("<a class=\"n\" href=\"#L1\" data-n=\"1\" aria-label=\"Line 1\"></a><span class=\"t\" title=\"2026-03-24 16:12:38.123 UTC\">16:12:38.123</span><span class=\"x\">one</span>"),
             "{html}"
@@ -265,5 +396,70 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("data-times=\"1\""));
+    }
+
+    #[test]
+    fn sections_fold_with_their_header_as_summary() {
+        let w = window(
+            &[
+                "::group::Build",
+                "compiling",
+                "::endgroup::",
+                "::group::Test",
+                "test b ... FAILED",
+                "::endgroup::",
+                "done",
+            ],
+            1,
+            false,
+        );
+        let times = [
+            Some(0),
+            None,
+            Some(61_000),
+            Some(61_000),
+            None,
+            Some(63_500),
+            None,
+        ];
+        let html = render(&w, Some(&times), &[], &Sources::default(), &opts()).into_string();
+        assert!(
+            html.contains("<details class=\"sec\" data-style=\"github\" data-name=\"Build\" data-t=\"0\"><summary class=\"l sh\" id=\"L1\">"),
+            "{html}"
+        );
+        assert!(
+            html.contains(
+                "<span class=\"x\">Build</span><span class=\"dur\">1m 01s</span></summary>"
+            ),
+            "{html}"
+        );
+        assert!(!html.contains("::group::"), "{html}");
+        // The end marker keeps its number, hidden (`.se`).
+        assert!(html.contains("<div class=\"l se\" id=\"L3\">"), "{html}");
+        assert!(
+            html.contains("<details class=\"sec\" open data-style=\"github\" data-name=\"Test\" data-t=\"61000\">"),
+            "the failure's section is open: {html}"
+        );
+        assert!(html.contains("<div class=\"l err\" id=\"L5\">"), "{html}");
+        assert!(html.contains("<span class=\"dur\">2.5s</span>"), "{html}");
+        assert!(
+            html.contains("</details><div class=\"l\" id=\"L7\">"),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn section_names_are_escaped() {
+        let w = window(&["::group::<img src=x onerror=alert(1)>\"", "x"], 1, false);
+        let html = render(&w, None, &[], &Sources::default(), &opts()).into_string();
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("data-name=\"&lt;img src=x onerror=alert(1)&gt;&quot;\""),
+            "{html}"
+        );
+        assert!(
+            html.contains("<span class=\"x\">&lt;img src=x onerror=alert(1)&gt;&quot;</span>"),
+            "{html}"
+        );
     }
 }

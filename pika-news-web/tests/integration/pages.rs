@@ -167,10 +167,13 @@ async fn the_lane_page_shows_a_log_with_numbered_coloured_lines() {
         html.contains("class=\"cur\" aria-current=\"page\" data-job=\"test\""),
         "{html}"
     );
-    // Numbered, linked, dated (the store dated the writes) and coloured.
-    let l3 = &html[html.find("<div class=\"l\" id=\"L3\">").expect("line 3")..];
+    // Numbered, linked, dated (the store dated the writes), coloured, and
+    // marked as an error-looking line.
+    let l3 = &html[html
+        .find("<div class=\"l err\" id=\"L3\">")
+        .expect("line 3")..];
     let l3 = &l3[..l3.find("</div>").unwrap()];
-    assert!(l3.starts_with("<div class=\"l\" id=\"L3\"><a class=\"n\" href=\"#L3\" data-n=\"3\" aria-label=\"Line 3\"></a><span class=\"t\" title=\""), "{l3}");
+    assert!(l3.starts_with("<div class=\"l err\" id=\"L3\"><a class=\"n\" href=\"#L3\" data-n=\"3\" aria-label=\"Line 3\"></a><span class=\"t\" title=\""), "{l3}");
     assert!(
         l3.ends_with("<span class=\"x\"><span class=\"f1\">test b ... FAILED</span></span>"),
         "{l3}"

@@ -463,3 +463,313 @@ async fn a_1_gib_log_page_is_usable_in_under_a_second() {
         "{ready} ms, {ready2} ms"
     );
 }
+
+/// Whether the element `selector` is shown and inside the log's view.
+fn in_view(b: &mut Browser, selector: &str) -> bool {
+    let sel = serde_json::to_string(selector).unwrap();
+    b.eval(&format!(
+        "(() => {{ const e = document.querySelector({sel}), l = document.getElementById('log'); \
+         if (!e || !e.checkVisibility()) return false; const r = e.getBoundingClientRect(), v = l.getBoundingClientRect(); \
+         return r.height > 0 && r.top >= v.top && r.bottom <= v.bottom; }})()"
+    )) == json!(true)
+}
+
+/// The sections shown: `title open|closed duration` each, outermost first.
+const SECTIONS: &str = "[...document.querySelectorAll('#lines details.sec')].map(d => \
+    d.querySelector(':scope > summary > .x').textContent + ' ' + (d.open ? 'open' : 'closed') + ' ' + \
+    (d.querySelector(':scope > summary > .dur')?.textContent ?? '-'))";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_viewer_folds_sections_links_urls_and_jumps_to_the_first_error() {
+    let env = PageEnv::new();
+    let s = scene(&env).await;
+    let rec = &s.failed_run;
+    // GitHub groups in the failed job's output (through the store: dated).
+    env.remove_job_log(rec, "test", LogFile::Guest);
+    env.write_log(
+        rec,
+        "test",
+        LogFile::Guest,
+        b"::group::Install\ninstalling deps\nsee https://example.com/docs?a=1&b=2.\n::endgroup::\n\
+          ::group::Build\ncompiling\n\x1b]8;;https://ci.example/run/7\x1b\\run 7\x1b]8;;\x1b\\ and \
+          \x1b]8;;javascript:alert(1)\x1b\\evil\x1b]8;;\x1b\\ javascript:alert(2)\n::endgroup::\n\
+          ::group::Test\ntest a ... ok\n\x1b[31mtest b ... FAILED\x1b[0m\n::endgroup::\ndone\n",
+    );
+    // Buildkite headers in the passed job's output.
+    env.write_log(
+        rec,
+        "fmt",
+        LogFile::Guest,
+        b"--- :cargo: fetch\nfetching\n--- build\ncompiling\n+++ :test_tube: tests\ntest a ... ok\n~~~ cleanup\nremoving\n",
+    );
+    // An error 100 KiB before the end, in the passed job's pikaci log.
+    let mut early = b"::group::early\nerror: the early one\n::endgroup::\n".to_vec();
+    for i in 0..5_000 {
+        early.extend_from_slice(format!("filler line {i:>6} of the pikaci log\n").as_bytes());
+    }
+    env.write_log(rec, "fmt", LogFile::Host, &early);
+    // GitLab sections, with their own times only (no sidecar), in the
+    // failed job's pikaci log.
+    let host = env.remove_job_log(rec, "test", LogFile::Host);
+    std::fs::write(
+        &host,
+        "\x1b[0Ksection_start:1774368000:prepare[collapsed=true]\r\x1b[0KPreparing the environment\n\
+         pulling image\n\
+         \x1b[0Ksection_end:1774368100:prepare\r\x1b[0K\n\
+         \x1b[0Ksection_start:1774368100:script[collapsed=true]\r\x1b[0KRunning the script\n\
+         \x1b[0Ksection_start:1774368101:unit\r\x1b[0KUnit tests\n\
+         ok\n\
+         \x1b[0Ksection_end:1774368112:unit\r\x1b[0K\n\
+         \x1b[0Ksection_end:1774368130:script\r\x1b[0K\n\
+         \x1b[0Ksection_start:1774368130:upload[collapsed=true]\r\x1b[0KUploading artifacts\n\
+         uploading\n\
+         \x1b[0Ksection_end:1774368135:upload\r\x1b[0K\n",
+    )
+    .unwrap();
+    let (base, server) = env.serve().await;
+    let lane = format!("{base}/news/branch/{}/ci/lane/{}", s.main, s.failed_lane);
+    let mut b = Browser::launch();
+    b.sign_in(&base, &env.read, "/news/ci");
+
+    b.goto(&format!("{lane}?job=test"));
+    b.wait_for("window.pikaNewsViewer");
+    let sections = b.eval(SECTIONS);
+    let sections: Vec<&str> = sections
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(sections.len(), 3, "{sections:?}");
+    // Closed by default, the failure's open; each timed from the sidecar.
+    for (got, want) in sections
+        .iter()
+        .zip(["Install closed", "Build closed", "Test open"])
+    {
+        assert!(got.starts_with(want), "{got}");
+        let took = got.rsplit(' ').next().unwrap();
+        assert!(
+            took.ends_with('s') && took[..took.len() - 1].parse::<f64>().is_ok(),
+            "{got}"
+        );
+    }
+    // The markers are headers, not text.
+    let shown = text_of(&mut b, "#lines");
+    assert!(
+        !shown.contains("::group::") && !shown.contains("::endgroup::"),
+        "{shown}"
+    );
+    assert!(!in_view(&mut b, "#L2"), "a closed section hides its lines");
+    assert!(
+        in_view(&mut b, "#L13")
+            || b.eval("document.getElementById('L13').checkVisibility()") == json!(true)
+    );
+    b.click("#L1");
+    b.wait_for("document.querySelector('#lines details.sec').open");
+    assert!(b.eval("document.getElementById('L2').checkVisibility()") == json!(true));
+    b.screenshot("viewer-sections-github.png", false);
+
+    // Links: a plain address and an OSC 8 hyperlink; `javascript:` is text.
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#lines a.ln')].map(a => [a.getAttribute('href'), a.textContent, a.rel, a.target])"),
+        json!([
+            ["https://example.com/docs?a=1&b=2", "https://example.com/docs?a=1&b=2", "noopener nofollow", "_blank"],
+            ["https://ci.example/run/7", "run 7", "noopener nofollow", "_blank"]
+        ])
+    );
+    assert_eq!(
+        b.eval("document.querySelector('#L7 .x').textContent"),
+        json!("run 7 and evil javascript:alert(2)")
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('a[href^=\"javascript\" i]').length"),
+        json!(0)
+    );
+
+    // Jump to the first error: it opens the section the reader closed.
+    b.click("#L9");
+    b.wait_for("!document.querySelectorAll('#lines details.sec')[2].open");
+    assert!(!in_view(&mut b, "#L11"));
+    b.click("#jumperr");
+    b.wait_for("document.getElementById('L11').classList.contains('hl')");
+    assert!(
+        in_view(&mut b, "#L11"),
+        "the first error is scrolled into view"
+    );
+    assert_eq!(text_of(&mut b, "#L11 .x"), "test b ... FAILED");
+
+    // An error before the loaded tail is found by loading earlier lines.
+    b.goto(&format!("{lane}?job=fmt&kind=host"));
+    b.wait_for("window.pikaNewsViewer");
+    assert!(b.eval("document.getElementById('L1')").is_null());
+    b.press("E", true);
+    b.wait_for("document.getElementById('L2')?.classList.contains('hl')");
+    assert_eq!(text_of(&mut b, "#L2 .x"), "error: the early one");
+    assert!(in_view(&mut b, "#L2"));
+    // The script folded the group it loaded; the error holds it open.
+    assert_eq!(
+        b.eval("(() => { const h = document.getElementById('L1'); return [h.tagName, h.parentElement.open, h.querySelector('.x').textContent, document.getElementById('L3').className]; })()"),
+        json!(["SUMMARY", true, "early", "l se"])
+    );
+
+    // Buildkite: `---` closed, `+++` open, `~~~` closed and quiet.
+    b.goto(&format!("{lane}?job=fmt"));
+    b.wait_for("window.pikaNewsViewer");
+    let sections = b.eval(SECTIONS);
+    let states: Vec<String> = sections
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().rsplit_once(' ').unwrap().0.to_owned())
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ":cargo: fetch closed",
+            "build closed",
+            ":test_tube: tests open",
+            "cleanup closed"
+        ]
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#lines details.sec.quiet').length"),
+        json!(1)
+    );
+    b.click("#L3");
+    b.wait_for("document.querySelectorAll('#lines details.sec')[1].open");
+    assert!(in_view(&mut b, "#L4"));
+    b.screenshot("viewer-sections-buildkite.png", false);
+
+    // GitLab: nested, timed by its own stamps; the failed job's last
+    // section is open, and so is one not marked collapsed.
+    b.goto(&format!("{lane}?job=test&kind=host"));
+    b.wait_for("window.pikaNewsViewer");
+    assert_eq!(
+        b.eval(SECTIONS),
+        json!([
+            "Preparing the environment closed 1m 40s",
+            "Running the script closed 30s",
+            "Unit tests open 11s",
+            "Uploading artifacts open 5s"
+        ])
+    );
+    assert!(!text_of(&mut b, "#lines").contains("section_"));
+    b.click("#L4");
+    b.wait_for("document.querySelectorAll('#lines details.sec')[1].open");
+    assert!(in_view(&mut b, "#L6"));
+    b.screenshot("viewer-sections-gitlab.png", false);
+    b.assert_no_script_errors();
+    drop(b);
+    server.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_follow_toggle_keeps_or_leaves_the_newest_lines_in_view() {
+    let env = PageEnv::new();
+    let s = scene(&env).await;
+    // The hostile branch's lane runs job `evil`: its log is live.
+    let run: pikaci_core::RunId = "20260324T171000Z-0000000a".parse().unwrap();
+    let job: pikaci_core::JobId = "evil".parse().unwrap();
+    let write = |bytes: &[u8]| {
+        use std::io::Write as _;
+        env.store
+            .open_job_log(&run, &job, LogFile::Guest)
+            .unwrap()
+            .write_all(bytes)
+            .unwrap();
+    };
+    let lines: String = (1..=300).map(|i| format!("early line {i}\n")).collect();
+    write(lines.as_bytes());
+    let (base, server) = env.serve().await;
+    let mut b = Browser::launch();
+    b.sign_in(&base, &env.read, "/news/ci");
+    b.goto(&format!(
+        "{base}/news/branch/{}/ci/lane/{}?job=evil",
+        s.hostile, s.hostile_lane
+    ));
+    b.wait_for("window.pikaNewsViewer");
+    let at_end = "(() => { const l = document.getElementById('log'); return l.scrollHeight - l.scrollTop - l.clientHeight < 5; })()";
+    assert_eq!(
+        b.eval("[document.getElementById('follow').hidden, document.getElementById('follow').getAttribute('aria-pressed'), window.pikaNewsViewer.following()]"),
+        json!([false, "true", true])
+    );
+    // Following: new lines (a group among them, folded as it arrives) come
+    // into view.
+    write(b"::group::live group\ninside 1\ninside 2\n::endgroup::\nafter the group\n");
+    b.wait_for(
+        "document.querySelector('#lines > .l:last-of-type .x')?.textContent === 'after the group'",
+    );
+    assert_eq!(b.eval(at_end), json!(true));
+    assert_eq!(
+        b.eval("(() => { const d = document.querySelector('#lines details.sec'); return [d.open, d.querySelector('summary .x').textContent, d.querySelectorAll('.l').length, d.querySelector('.se').id]; })()"),
+        json!([false, "live group", 4, "L306"])
+    );
+    // Timed from the stream's arrival times when its end arrived.
+    b.wait_for("/^\\d+(\\.\\d)?s$/.test(document.querySelector('#lines details.sec summary .dur')?.textContent)");
+    // Turned off: the view stays where it is as lines arrive.
+    b.click("#follow");
+    assert_eq!(
+        b.eval("[document.getElementById('follow').getAttribute('aria-pressed'), window.pikaNewsViewer.following()]"),
+        json!(["false", false])
+    );
+    let top = b.eval("document.getElementById('log').scrollTop");
+    let more: String = (1..=100).map(|i| format!("late line {i}\n")).collect();
+    write(more.as_bytes());
+    b.wait_for("document.getElementById('L407')");
+    assert_eq!(b.eval("document.getElementById('log').scrollTop"), top);
+    assert_eq!(b.eval(at_end), json!(false));
+    // On again (the `f` key, away from the button): to the end, and it
+    // stays there.
+    b.eval("document.activeElement.blur()");
+    b.press("f", false);
+    assert_eq!(b.eval(at_end), json!(true));
+    write(b"last line\n");
+    b.wait_for("document.getElementById('L408')");
+    assert_eq!(b.eval(at_end), json!(true));
+    // Scrolling up to read stops following.
+    b.eval("document.getElementById('log').scrollTop = 0");
+    b.wait_for("!window.pikaNewsViewer.following()");
+    assert_eq!(
+        b.eval("document.getElementById('follow').getAttribute('aria-pressed')"),
+        json!("false")
+    );
+    b.screenshot("viewer-follow.png", false);
+
+    // Lines that arrived live are rendered as the server renders them.
+    write(b"::group::links\nsee https://a.example/x_(y)). \x1b[1mbold http://b.example\x1b[0m \x1b]8;;https://c.example/?q=1&r=2\x1b\\c\x1b]8;;\x1b\\ \x1b]8;;javascript:x\x1b\\j\x1b]8;;\x1b\\\n::endgroup::\n");
+    b.wait_for("document.getElementById('L411')");
+    let rows = "['L409', 'L410'].map(id => document.getElementById(id).outerHTML.replace(/<span class=\"t\"[^>]*>[^<]*<\\/span>/, ''))";
+    let live_rows = b.eval(rows);
+    b.goto(&format!(
+        "{base}/news/branch/{}/ci/lane/{}?job=evil",
+        s.hostile, s.hostile_lane
+    ));
+    b.wait_for("window.pikaNewsViewer && document.getElementById('L411')");
+    assert_eq!(
+        b.eval(rows),
+        live_rows,
+        "the script and the server render alike"
+    );
+    assert_eq!(
+        b.eval("document.querySelectorAll('#L410 a.ln').length"),
+        json!(3)
+    );
+    // The job ends: nothing more to follow, and the button goes.
+    let mut record = env.store.load_run_record(&run).unwrap();
+    for j in &mut record.jobs {
+        j.status = pikaci_core::RunStatus::Passed;
+        j.finished_at = Some(env.now());
+        j.exit_code = Some(0);
+    }
+    record.status = pikaci_core::RunStatus::Passed;
+    record.finished_at = Some(env.now());
+    env.store.persist_run_record(&record).unwrap();
+    b.wait_for("document.getElementById('livebadge') === null");
+    assert_eq!(
+        b.eval("[document.getElementById('follow').hidden, window.pikaNewsViewer.following()]"),
+        json!([true, false])
+    );
+    b.assert_no_script_errors();
+    drop(b);
+    server.abort();
+}
