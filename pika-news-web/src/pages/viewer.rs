@@ -167,7 +167,7 @@ impl Renderer<'_> {
         html! {
             summary class="l sh" id=[n.map(|n| format!("L{n}"))] {
                 @match n {
-                    Some(n) => a.n href={ "#L" (n) } data-n=(n) {},
+                    Some(n) => a.n href={ "#L" (n) } data-n=(n) aria-label={ "Line " (n) } {},
                     None => a.n data-n="?" {},
                 }
                 @match time {
