@@ -286,6 +286,18 @@ pub fn classify(
     (status, failure, message)
 }
 
+/// pikaci's own account of why its run failed (`failed: test (exit 101)`),
+/// from the run's record in the state root; `None` when there is no run or
+/// its record cannot be read (the lane then keeps the generic message).
+async fn why_run_failed(state_root: &Utf8Path, run: Option<&RunId>) -> Option<String> {
+    let (store, run) = (pikaci_store::Store::open(state_root), run?.clone());
+    tokio::task::spawn_blocking(move || store.run(&run).and_then(|dir| dir.record()).ok())
+        .await
+        .ok()
+        .flatten()?
+        .why_failed()
+}
+
 fn infrastructure(message: String) -> LaneOutcome {
     LaneOutcome {
         status: LaneStatus::Failed,
@@ -661,7 +673,13 @@ pub async fn run_lane(
         Ok(e) => e,
         Err(e) => return infrastructure(format!("waiting for the lane failed: {e}")),
     };
-    let (status, failure_kind, message) = classify(&spec.command, end, spec.timeout);
+    let (status, failure_kind, mut message) = classify(&spec.command, end, spec.timeout);
+    if pikaci
+        && failure_kind == Some(FailureKind::TestFailure)
+        && let Some(why) = why_run_failed(&spec.pikaci_state_root, pikaci_run_id.as_ref()).await
+    {
+        message = why;
+    }
     let (status, failure_kind, message) = match cgroup_end {
         Some((limits, ended)) => ended.amend(limits, status, failure_kind, message),
         None => (status, failure_kind, message),
