@@ -13,6 +13,8 @@
 //!   only way to get it; who is looking is `crate::session`).
 //! - [`nightly`]: nightly runs: listed on `/news/ci`, `/news/nightly/{id}`
 //!   (the lanes open on the same lane page, under the nightly run).
+//! - [`failure`]: why a failed lane failed and the end of its output, on
+//!   the branch page and the overview.
 //! - [`html`], [`format`](mod@format), [`summary`]: the frame and the small pieces.
 //!
 //! Every page is a `maud` template, checked when the crate compiles: the
@@ -24,6 +26,7 @@ mod ansi;
 pub(crate) mod branch;
 pub(crate) mod branch_actions;
 pub(crate) mod ci;
+mod failure;
 mod format;
 mod html;
 pub(crate) mod lane;
