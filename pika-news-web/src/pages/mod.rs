@@ -8,6 +8,8 @@
 //!   log viewer ([`viewer`], over a [`window`] of a log read by
 //!   [`log_source`] through the read model, with line numbers from its
 //!   `lines` index and colours from [`ansi`]).
+//! - [`job_graph`]: a pikaci lane's jobs in layers by what they need, on
+//!   its lane page.
 //! - [`branch_actions`]: the branch's Merge and Close buttons.
 //! - [`sign_in`]: the form that exchanges a token for the page cookie (the
 //!   only way to get it; who is looking is `crate::session`).
@@ -29,6 +31,7 @@ pub(crate) mod ci;
 mod failure;
 mod format;
 mod html;
+mod job_graph;
 pub(crate) mod lane;
 mod log_source;
 pub(crate) mod nightly;

@@ -253,3 +253,85 @@ async fn runs_are_numbered_per_branch_and_reruns_are_attempts_of_them() {
     let row = part(&overview, &format!("<tr data-branch=\"{other}\""), "</tr>");
     assert!(row.contains("data-run=\"1\">#1</a>"), "{row}");
 }
+
+#[tokio::test]
+async fn a_pikaci_lane_page_draws_its_job_graph_in_needs_order() {
+    let env = PageEnv::new();
+    let branch = env.branch("feat").await;
+    let suite = env.suite(branch).await;
+    let lane = env.lane(suite, "ci", "ci").await;
+    env.set(lane, LaneStatus::Running, None, None).await;
+    let job = |id, status, finished| TestJob {
+        id,
+        status,
+        started: 1,
+        finished,
+        description: "",
+    };
+    let mut record = env
+        .run(
+            lane,
+            "20260324T160000Z-000000cc",
+            env.now(),
+            &[
+                job("build", RunStatus::Passed, Some(5)),
+                job("lint", RunStatus::Failed, Some(3)),
+                job("test", RunStatus::Skipped, Some(5)),
+                job("docs", RunStatus::Running, None),
+            ],
+        )
+        .await;
+    record.planned_jobs = ["package", "test", "lint", "build", "docs"]
+        .iter()
+        .map(|j| j.parse().unwrap())
+        .collect();
+    record.job_needs = [
+        ("test", vec!["build", "lint"]),
+        ("package", vec!["test"]),
+        ("docs", vec!["build"]),
+    ]
+    .into_iter()
+    .map(|(j, n)| {
+        (
+            j.parse().unwrap(),
+            n.into_iter().map(|n| n.parse().unwrap()).collect(),
+        )
+    })
+    .collect();
+    record.job_mut(&"test".parse().unwrap()).unwrap().message =
+        Some("skipped: it needs lint, which did not pass".into());
+    env.store.persist_run_record(&record).unwrap();
+
+    let href = format!("/news/branch/{branch}/ci/lane/{lane}");
+    let html = page(&env, &href, &env.read).await;
+    let graph = part(&html, "<section id=\"graph\"", "</section>");
+    let order: Vec<&str> = graph
+        .split("data-job=\"")
+        .skip(1)
+        .map(|s| &s[..s.find('"').unwrap()])
+        .collect();
+    assert_eq!(
+        order,
+        ["lint", "build", "test", "docs", "package"],
+        "by layer, the planned order within one: {graph}"
+    );
+    let job_box = |id: &str| part(graph, &format!("<div id=\"job-{id}\""), "</div></div>");
+    let test = part(graph, "<div id=\"job-test\"", "<div id=\"job-docs\"");
+    assert!(
+        test.contains("needs: <a href=\"#job-build\">build</a>, <a href=\"#job-lint\">lint</a>")
+            && test.contains("<div class=\"skip\">skipped: lint failed</div>"),
+        "{test}"
+    );
+    assert!(
+        job_box("build").contains(&format!("<a href=\"{href}?job=build\">build</a>")),
+        "{graph}"
+    );
+    let package = &graph[graph.find("<div id=\"job-package\"").unwrap()..];
+    assert!(
+        package.contains("class=\"gjob st-queued\"") && package.contains("waiting"),
+        "a planned job shows while the lane runs: {package}"
+    );
+    assert!(!package.contains("?job=package"), "{package}");
+    // Layers: three columns.
+    assert_eq!(graph.matches("class=\"layer\"").count(), 3, "{graph}");
+}
