@@ -131,6 +131,11 @@ const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE lanes ADD COLUMN last_heartbeat_at TEXT;
     ",
+    // 8: the author of a branch's head commit, as last seen (its subject is
+    // `title`), for the pages' commit context.
+    r"
+    ALTER TABLE branches ADD COLUMN head_author TEXT;
+    ",
 ];
 
 /// Brings the schema up to date in one transaction per step. Foreign keys

@@ -10,11 +10,12 @@ use maud::{Markup, html};
 use pikaci_core::RunRecord;
 
 use super::Scope;
+use super::commit::{commit_link, head_context};
 use super::failure::{Failure, failure_html, lane_failure, lane_message};
 use super::format::{between, duration, job_took, parse_time, stored_time_element};
 use super::html::{Crumb, Page, short_head, status, status_dot};
 use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
-use crate::db::{Branch, Lane, LaneRunId, LaneStatus, Suite};
+use crate::db::{Branch, BranchMeta, Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
 use crate::links::{Prefix, query_value};
 use crate::query;
@@ -314,15 +315,23 @@ fn history(
     }
 }
 
-/// The page's heading: the branch's name, state, head and last update.
-fn heading(branch: &Branch, now: Timestamp) -> Markup {
+/// The page's heading: the branch's name, state, head (a link, with its
+/// subject and author) and last update.
+fn heading(
+    state: &AppState,
+    prefix: Prefix,
+    branch: &Branch,
+    meta: &BranchMeta,
+    now: Timestamp,
+) -> Markup {
     html! {
         h1 { (branch.name) " " span.badge { (branch.state.as_str()) } }
         p.sub {
             span { "CI for branch " (branch.name) }
-            span { "head " @match &branch.head { Some(h) => (short_head(h)), None => "-" } }
+            span { "head " @match &branch.head { Some(h) => (commit_link(state, prefix, h)), None => "-" } }
             span { "updated " (stored_time_element(Some(&branch.updated_at), now, &branch.updated_at)) }
         }
+        @if branch.head.is_some() { (head_context(meta)) }
     }
 }
 
@@ -369,7 +378,7 @@ async fn latest_suite(
         h2 id={ "suite-" (latest.id) } data-run=(number) {
             "Run #" (number)
             @if attempt > 1 { " " span.attempt { "· attempt " (attempt) " of #" (number) } }
-            " " span.muted { "· head " (short_head(&latest.head)) }
+            " " span.muted { "· head " (commit_link(state, viewer.prefix, &latest.head)) }
         }
         @if let Some(source) = latest.lane_source {
             p.muted.lane-source { "Lanes from " (source.describe()) "." }
@@ -387,6 +396,7 @@ pub(crate) async fn page(
 ) -> Result<Response, ApiError> {
     let branch = branch_or_404(&state, &query::path_params(branch_id)?).await?;
     let scope = Scope::Branch(branch.id);
+    let meta = state.db.branch_meta(branch.id).await?;
     let suites = state.db.suites(branch.id).await?;
     // The newest page of suites, newest first: numbered down from the count.
     let count = state.db.suite_count(branch.id).await?;
@@ -407,7 +417,7 @@ pub(crate) async fn page(
         }
     };
     let body = html! {
-        (heading(&branch, now))
+        (heading(&state, viewer.prefix, &branch, &meta, now))
         (branch_actions(&state, &viewer, &branch))
         (runs)
     };

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use maud::{Markup, html};
 
 use super::Scope;
+use super::commit::commit_link;
 use super::failure::{Failure, failure_html, lane_failure};
 use super::format::time_element;
 use super::html::{Page, short_head, status};
@@ -37,6 +38,7 @@ async fn first_failure(state: &AppState, row: &BranchOverview) -> Option<(Lane, 
 /// One branch's row (with why its latest suite failed, when it did), and
 /// whether its latest suite is still running.
 fn branch_row(
+    state: &AppState,
     prefix: Prefix,
     row: &BranchOverview,
     failure: Option<&(Lane, Failure)>,
@@ -85,7 +87,7 @@ fn branch_row(
                 }
             }
             td.dur { (dur) }
-            td { (short_head(&suite.head)) }
+            td { (commit_link(state, prefix, &suite.head)) }
         }
     };
     (html, s.active())
@@ -106,7 +108,7 @@ pub(crate) async fn overview(
     let (rows, actives): (Vec<Markup>, Vec<bool>) = rows
         .iter()
         .zip(&failures)
-        .map(|(r, f)| branch_row(prefix, r, f.as_ref(), now))
+        .map(|(r, f)| branch_row(&state, prefix, r, f.as_ref(), now))
         .unzip();
     let (nightly, nightly_active) = super::nightly::table(&state, prefix, now).await?;
     let body = html! {

@@ -15,6 +15,7 @@
 //!   only way to get it; who is looking is `crate::session`).
 //! - [`nightly`]: nightly runs: listed on `/news/ci`, `/news/nightly/{id}`
 //!   (the lanes open on the same lane page, under the nightly run).
+//! - [`commit`]: a commit's link and the head's subject and author.
 //! - [`failure`]: why a failed lane failed and the end of its output, on
 //!   the branch page and the overview.
 //! - [`html`], [`format`](mod@format), [`summary`]: the frame and the small pieces.
@@ -28,6 +29,7 @@ mod ansi;
 pub(crate) mod branch;
 pub(crate) mod branch_actions;
 pub(crate) mod ci;
+mod commit;
 mod failure;
 mod format;
 mod html;

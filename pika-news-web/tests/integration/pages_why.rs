@@ -335,3 +335,60 @@ async fn a_pikaci_lane_page_draws_its_job_graph_in_needs_order() {
     // Layers: three columns.
     assert_eq!(graph.matches("class=\"layer\"").count(), 3, "{graph}");
 }
+
+#[tokio::test]
+async fn the_branch_page_gives_the_heads_subject_author_and_link() {
+    let env = PageEnv::new();
+    let branch = env.branch("feat").await;
+    let sha = "c0ffee".repeat(7)[..40].to_owned();
+    env.db
+        .set_branch_meta(
+            branch,
+            pika_news_web::db::BranchMeta {
+                title: Some("Fix the <flaky> test".into()),
+                author: Some("Ada Lovelace".into()),
+                merge_base: None,
+            },
+        )
+        .await
+        .unwrap();
+    let suite = env.suite(branch).await;
+    env.refresh(suite).await;
+    let uri = format!("/news/branch/{branch}/ci");
+    let html = page(&env, &uri, &env.read).await;
+    let context = part(&html, "<p class=\"commit\" id=\"commit\">", "</p>");
+    assert_eq!(
+        context,
+        "<p class=\"commit\" id=\"commit\"><span class=\"subject\">Fix the &lt;flaky&gt; test</span>\
+         <span class=\"muted\">by <span class=\"author\">Ada Lovelace</span></span>"
+    );
+    // Without a commit_url the head links to its CI status here.
+    let status_link =
+        format!("<a class=\"commit-link\" href=\"/news/api/forge/commit/{sha}/status\">");
+    assert!(html.contains(&status_link), "{html}");
+    let overview = page(&env, "/news/ci", &env.read).await;
+    assert!(overview.contains(&status_link), "{overview}");
+
+    // With one, to the page it names.
+    let url = pika_news_core::config::CommitUrl::try_from(
+        "https://example.org/pika/commit/{sha}".to_owned(),
+    )
+    .unwrap();
+    let state = env.state().with_commit_url(Some(url));
+    let (_, _, body) = oneshot(
+        router(state),
+        "GET",
+        &uri,
+        &[("cookie", format!("pika_news_token={}", env.read).as_str())],
+        Body::empty(),
+    )
+    .await;
+    let html = String::from_utf8_lossy(&body);
+    assert!(
+        html.contains(&format!(
+            "<a class=\"commit-link\" href=\"https://example.org/pika/commit/{sha}\"><code title=\"{sha}\">c0ffeec0ff</code></a>"
+        )),
+        "{html}"
+    );
+    assert!(!html.contains("/status\""), "{html}");
+}
