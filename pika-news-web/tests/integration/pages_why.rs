@@ -3,7 +3,7 @@
 //! numbers and attempts, and a pikaci lane's job graph.
 
 use axum::body::Body;
-use pika_news_web::db::{BranchId, LaneRunId, LaneStatus};
+use pika_news_web::db::{BranchId, LaneRunId, LaneStatus, SuiteId};
 use pika_news_web::router;
 use pikaci_core::{FailureKind, LogFile, RunStatus};
 
@@ -39,6 +39,7 @@ fn part<'a>(html: &'a str, start: &str, end: &str) -> &'a str {
 /// lane `c`, a plain argv lane that failed with its own log.
 struct Failed {
     branch: BranchId,
+    suite: SuiteId,
     passed: LaneRunId,
     pikaci: LaneRunId,
     argv: LaneRunId,
@@ -110,6 +111,7 @@ async fn failed_suite(env: &PageEnv) -> Failed {
     env.refresh(suite).await;
     Failed {
         branch,
+        suite,
         passed,
         pikaci,
         argv,
@@ -391,4 +393,99 @@ async fn the_branch_page_gives_the_heads_subject_author_and_link() {
         "{html}"
     );
     assert!(!html.contains("/status\""), "{html}");
+}
+
+/// The page's text of `selector`, white space made single spaces.
+fn text_of(b: &mut crate::browser::Browser, selector: &str) -> String {
+    let sel = serde_json::to_string(selector).unwrap();
+    b.eval(&format!(
+        "document.querySelector({sel}).innerText.replace(/\\s+/g, ' ').trim()"
+    ))
+    .as_str()
+    .unwrap_or_default()
+    .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_chromium_the_branch_page_shows_a_red_lane_first_beside_green_and_running_ones() {
+    use serde_json::json;
+
+    let env = PageEnv::new();
+    let f = failed_suite(&env).await;
+    env.db
+        .set_branch_meta(
+            f.branch,
+            pika_news_web::db::BranchMeta {
+                title: Some("Make the <tests> pass".into()),
+                author: Some("Grace Hopper".into()),
+                merge_base: None,
+            },
+        )
+        .await
+        .unwrap();
+    // A lane still running beside the green and the red ones.
+    let running = env.lane(f.suite, "d", "lane d").await;
+    env.set(running, LaneStatus::Running, None, None).await;
+    env.refresh(f.suite).await;
+    let (base, server) = env.serve().await;
+    let mut b = crate::browser::Browser::launch();
+    let page = format!("/news/branch/{}/ci", f.branch);
+    b.sign_in(&base, &env.read, &page);
+
+    // Red first, in their order; then the rest in theirs.
+    assert_eq!(
+        b.eval(
+            "[...document.querySelectorAll('#lanes tbody tr')].map(r => r.dataset.lane).join(' ')"
+        ),
+        json!(format!("{} {} {} {running}", f.pikaci, f.argv, f.passed))
+    );
+    let red = format!("tr[data-lane=\"{}\"]", f.pikaci);
+    assert_eq!(
+        text_of(&mut b, &format!("{red} .failure .why")),
+        "failed: test (exit 101)"
+    );
+    let excerpt = text_of(&mut b, &format!("{red} .excerpt"));
+    assert_eq!(
+        excerpt,
+        "test b ... FAILED thread 'b' panicked at src/lib.rs:9:5: <script>window.__xss=1</script>",
+        "the excerpt shows as text"
+    );
+    assert_eq!(b.eval("typeof window.__xss"), json!("undefined"));
+    assert_eq!(
+        b.eval(&format!(
+            "getComputedStyle(document.querySelector('{red} .excerpt')).whiteSpace"
+        )),
+        json!("pre-wrap"),
+        "the excerpt keeps its lines"
+    );
+    let green = format!("tr[data-lane=\"{}\"]", f.passed);
+    assert!(text_of(&mut b, &green).starts_with("passed"));
+    assert_eq!(
+        b.eval(&format!(
+            "document.querySelectorAll('{green} .excerpt').length"
+        )),
+        json!(0)
+    );
+    let run = format!("tr[data-lane=\"{running}\"]");
+    assert!(
+        text_of(&mut b, &run).starts_with("running"),
+        "{}",
+        text_of(&mut b, &run)
+    );
+    assert_eq!(
+        text_of(&mut b, "#commit"),
+        "Make the <tests> pass by Grace Hopper"
+    );
+    b.screenshot("branch-why.png", true);
+
+    // The excerpt's link opens the failing job's log, under its job graph.
+    b.click(&format!("{red} a.excerpt-from"));
+    b.wait_for("location.search === '?job=test' && document.readyState === 'complete'");
+    assert_eq!(
+        b.eval("[...document.querySelectorAll('#graph .gjob')].map(e => e.dataset.job).join(' ')"),
+        json!("build test")
+    );
+    b.assert_no_script_errors();
+    drop(b);
+    server.abort();
 }
