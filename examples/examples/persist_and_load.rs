@@ -54,6 +54,7 @@ fn round_trip<F: Fs + Clone>(store: &Store<F>) -> Result<RunId, Box<dyn std::err
         failure_kind: None,
         cancel_reason: None,
         planned_jobs: vec![],
+        job_needs: Default::default(),
         owner: None,
         snapshot_of: None,
         extra: Default::default(),
