@@ -21,6 +21,7 @@ use pikaci_store::default_job;
 
 use super::Scope;
 use super::branch::lane_actions;
+use super::failure::lane_message;
 use super::format::{duration, job_took, stored_time_element};
 use super::html::{Crumb, Page, status, status_dot};
 use super::job_graph::graph;
@@ -243,7 +244,7 @@ fn lane_header(viewer: &Viewer, page: &LanePage, back: &str) -> Markup {
                 @if lane.attempts > 1 { span { "attempt " (lane.attempts) } }
                 (lane_actions(viewer, lane, back))
             }
-            @if let Some(m) = &lane.message { p.sub { (m) } }
+            @if let Some(m) = lane_message(lane, page.run.as_deref()) { p.sub { (m) } }
         }
     }
 }

@@ -166,6 +166,20 @@ async fn a_failed_lane_says_why_with_the_end_of_its_output_failed_lanes_first() 
     let passed = part(&html, &format!("<tr data-lane=\"{}\"", f.passed), "</tr>");
     assert!(!passed.contains("excerpt"), "{passed}");
 
+    // So does the lane's own page, in its header.
+    let lane_page = page(
+        &env,
+        &format!("/news/branch/{}/ci/lane/{}", f.branch, f.pikaci),
+        &env.read,
+    )
+    .await;
+    let head = part(&lane_page, "<div id=\"lane-head\"", "</div>");
+    assert!(
+        head.contains("<p class=\"sub\">failed: test (exit 101)</p>")
+            && !head.contains("a pikaci job failed"),
+        "{head}"
+    );
+
     // The overview says the same for the branch's first failed lane.
     let overview = page(&env, "/news/ci", &env.read).await;
     let row = part(
