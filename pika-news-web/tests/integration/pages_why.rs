@@ -80,6 +80,8 @@ async fn failed_suite(env: &PageEnv) -> Failed {
     let test = record.job_mut(&"test".parse().unwrap()).unwrap();
     test.exit_code = Some(101);
     test.failure_kind = Some(FailureKind::TestFailure);
+    record.planned_jobs = vec!["build".parse().unwrap(), "test".parse().unwrap()];
+    record.job_needs = [("test".parse().unwrap(), vec!["build".parse().unwrap()])].into();
     env.store.persist_run_record(&record).unwrap();
     // More than the excerpt reads: the page must read the end only.
     let mut log = "compiling line that says error early on\n".to_owned();
@@ -499,6 +501,16 @@ async fn in_chromium_the_branch_page_shows_a_red_lane_first_beside_green_and_run
         b.eval("[...document.querySelectorAll('#graph .gjob')].map(e => e.dataset.job).join(' ')"),
         json!("build test")
     );
+    assert_eq!(text_of(&mut b, "#job-test .needs"), "needs: build");
+    assert_eq!(
+        b.eval(
+            "document.querySelector('#job-test').getBoundingClientRect().left > \
+             document.querySelector('#job-build').getBoundingClientRect().right"
+        ),
+        json!(true),
+        "a job stands right of the job it needs"
+    );
+    b.screenshot("lane-graph.png", false);
     b.assert_no_script_errors();
     drop(b);
     server.abort();
