@@ -76,6 +76,37 @@ impl TryFrom<String> for PublicUrl {
     }
 }
 
+/// `[forge_repo] commit_url`: where a commit's web page is, `{sha}`
+/// standing for its id (`https://github.com/sledtools/pika/commit/{sha}`).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct CommitUrl(String);
+
+impl CommitUrl {
+    /// The page of commit `sha`.
+    pub fn for_commit(&self, sha: &str) -> String {
+        self.0.replace("{sha}", sha)
+    }
+}
+
+impl TryFrom<String> for CommitUrl {
+    type Error = String;
+
+    fn try_from(url: String) -> Result<Self, String> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(format!(
+                "commit_url `{url}` must start with https:// or http://"
+            ));
+        }
+        if !url.contains("{sha}") {
+            return Err(format!(
+                "commit_url `{url}` must contain {{sha}}, where the commit id goes"
+            ));
+        }
+        Ok(Self(url))
+    }
+}
+
 /// `[forge_repo]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForgeRepo {
@@ -105,6 +136,9 @@ pub struct ForgeRepo {
     pub lanes_manifest: Option<Utf8PathBuf>,
     /// Which heads the server merges, and for whom (default `green-or-admin`).
     pub merge_policy: MergePolicy,
+    /// `commit_url`: where the pages link a commit to; `None`: to its CI
+    /// status on this server.
+    pub commit_url: Option<CommitUrl>,
 }
 
 /// What is wrong with a configuration file.
@@ -194,6 +228,7 @@ struct RawForgeRepo {
     lanes_manifest: Option<Utf8PathBuf>,
     #[serde(default)]
     merge_policy: MergePolicy,
+    commit_url: Option<CommitUrl>,
 }
 
 fn default_poll() -> u64 {
@@ -316,6 +351,7 @@ impl Config {
                 poll_interval_secs: fr.poll_interval_secs.max(1),
                 lanes_manifest: fr.lanes_manifest.map(|p| absolute(&p, base)),
                 merge_policy: fr.merge_policy,
+                commit_url: fr.commit_url,
             },
             lanes: LaneSettings {
                 limits: crate::lanes::limits::LaneLimits {
@@ -413,6 +449,32 @@ mod tests {
                 .to_string();
             assert!(
                 msg.starts_with("pn.toml:5:") && msg.contains("public_url"),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_commit_url_names_where_a_commit_is_and_a_bad_one_is_refused() {
+        let parse = |line: &str| {
+            Config::parse(
+                &format!("[forge_repo]\nrepo = \"r\"\ncanonical_git_dir = \"/g\"\n{line}\n"),
+                Utf8Path::new("pn.toml"),
+                Utf8Path::new("/etc"),
+            )
+        };
+        let c = parse("commit_url = \"https://example.org/r/commit/{sha}?x=1\"").unwrap();
+        assert_eq!(
+            c.forge_repo.commit_url.unwrap().for_commit("abc"),
+            "https://example.org/r/commit/abc?x=1"
+        );
+        assert_eq!(parse("").unwrap().forge_repo.commit_url, None);
+        for bad in ["https://example.org/commit/", "javascript:alert(1)//{sha}"] {
+            let msg = parse(&format!("commit_url = \"{bad}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                msg.starts_with("pn.toml:4:") && msg.contains("commit_url"),
                 "{msg}"
             );
         }

@@ -96,6 +96,16 @@ impl Prefix {
         format!("{}/branch/{branch}/ci", self.as_str())
     }
 
+    /// A commit's CI status on this server:
+    /// `{prefix}/api/forge/commit/{sha}/status`.
+    pub(crate) fn commit_status(self, sha: &str) -> String {
+        format!(
+            "{}/api/forge/commit/{}/status",
+            self.as_str(),
+            query_value(sha)
+        )
+    }
+
     /// A nightly run's page: `{prefix}/nightly/{id}`.
     pub(crate) fn nightly_page(self, nightly: impl Display) -> String {
         format!("{}/nightly/{nightly}", self.as_str())

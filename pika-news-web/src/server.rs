@@ -101,6 +101,7 @@ pub async fn serve(
         .with_waker(scheduler.waker())
         .with_data_dir(repo.data_dir.clone())
         .with_repo(repo.repo.clone(), repo.default_branch.clone())
+        .with_commit_url(repo.commit_url.clone())
         .with_forge(crate::branch_actions::Forge::new(
             repo.canonical_git_dir.as_std_path(),
             &repo.default_branch,

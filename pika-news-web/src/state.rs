@@ -58,6 +58,9 @@ pub struct StateFields {
     pub(crate) logins: Arc<Logins>,
     /// The repository merges and closes change (none: those routes answer 404).
     pub(crate) forge: Option<crate::branch_actions::Forge>,
+    /// Where the pages link a commit to (`[forge_repo] commit_url`); none:
+    /// to its CI status on this server.
+    pub(crate) commit_url: Option<crate::config::CommitUrl>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -97,6 +100,7 @@ impl AppState {
             default_branch: crate::config::DEFAULT_BRANCH.to_owned(),
             logins: Arc::default(),
             forge: None,
+            commit_url: None,
         }))
     }
 
@@ -149,6 +153,12 @@ impl AppState {
     /// server's public address is https).
     pub fn with_secure_cookies(mut self, secure: bool) -> Self {
         self.secure_cookies = secure;
+        self
+    }
+
+    /// Links the pages' commits to `url` instead of their CI status here.
+    pub fn with_commit_url(mut self, url: Option<crate::config::CommitUrl>) -> Self {
+        self.commit_url = url;
         self
     }
 

@@ -58,12 +58,14 @@ pub struct SuiteDetail {
     pub lanes: Vec<LaneDetail>,
 }
 
-/// What a branch's head says about it: the subject of its head commit and
-/// its merge base with the default branch, as last seen.
+/// What a branch's head says about it: the subject and author of its head
+/// commit and its merge base with the default branch, as last seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BranchMeta {
     /// The head commit's subject.
     pub title: Option<String>,
+    /// The head commit's author (the name only).
+    pub author: Option<String>,
     /// The merge base with the default branch.
     pub merge_base: Option<String>,
 }
@@ -174,12 +176,13 @@ impl Db {
     pub async fn branch_meta(&self, branch: BranchId) -> Result<BranchMeta, DbError> {
         self.call(move |c| {
             Ok(c.query_row(
-                "SELECT title, merge_base FROM branches WHERE id = ?1",
+                "SELECT title, merge_base, head_author FROM branches WHERE id = ?1",
                 [branch],
                 |r| {
                     Ok(BranchMeta {
                         title: r.get(0)?,
                         merge_base: r.get(1)?,
+                        author: r.get(2)?,
                     })
                 },
             )
@@ -193,8 +196,8 @@ impl Db {
     pub async fn set_branch_meta(&self, branch: BranchId, meta: BranchMeta) -> Result<(), DbError> {
         self.call(move |c| {
             c.execute(
-                "UPDATE branches SET title = ?2, merge_base = ?3 WHERE id = ?1",
-                params![branch, meta.title, meta.merge_base],
+                "UPDATE branches SET title = ?2, merge_base = ?3, head_author = ?4 WHERE id = ?1",
+                params![branch, meta.title, meta.merge_base, meta.author],
             )?;
             Ok(())
         })

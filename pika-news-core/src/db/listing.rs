@@ -87,6 +87,20 @@ impl Db {
         .await
     }
 
+    /// How many suites (not nightly runs) a branch has had: the number of
+    /// its newest (`#7`); the one `n` places older is `#(count - n)`.
+    pub async fn suite_count(&self, branch_id: BranchId) -> Result<u64, DbError> {
+        self.call(move |c| {
+            let n: i64 = c.query_row(
+                &format!("SELECT COUNT(*) FROM suites WHERE branch_id = ?1 AND {BRANCH_SUITE}"),
+                [branch_id],
+                |r| r.get(0),
+            )?;
+            Ok(n.unsigned_abs())
+        })
+        .await
+    }
+
     /// One lane run, or `None`.
     pub async fn lane(&self, id: LaneRunId) -> Result<Option<Lane>, DbError> {
         self.call(move |c| {

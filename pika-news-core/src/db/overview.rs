@@ -17,6 +17,9 @@ pub struct BranchOverview {
     pub branch: Branch,
     /// Its newest suite.
     pub latest: Option<Suite>,
+    /// How many suites the branch has had: its newest suite's number among
+    /// them (`#7`, counting from 1).
+    pub runs: u64,
 }
 
 fn suite_from(r: &Row<'_>, at: usize) -> rusqlite::Result<Option<Suite>> {
@@ -41,7 +44,8 @@ impl Db {
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT b.id, b.name, b.head, b.state, b.updated_at, b.merge_commit,
-                        s.id, s.head, s.status, s.message, s.created_at
+                        s.id, s.head, s.status, s.message, s.created_at,
+                        (SELECT COUNT(*) FROM suites WHERE branch_id = b.id AND {BRANCH_SUITE})
                  FROM branches b
                  LEFT JOIN suites s ON s.id = (SELECT MAX(id) FROM suites WHERE branch_id = b.id AND {BRANCH_SUITE})
                  ORDER BY b.state <> 'open', COALESCE(s.created_at, b.updated_at) DESC, b.id DESC
@@ -52,6 +56,7 @@ impl Db {
                     Ok(BranchOverview {
                         branch: branch_from(r)?,
                         latest: suite_from(r, 6)?,
+                        runs: r.get::<_, i64>(11)?.unsigned_abs(),
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;

@@ -173,6 +173,11 @@ const MIGRATIONS: &[&str] = &[
         updated_at = CASE WHEN updated_at GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*'
             THEN coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', updated_at), updated_at) ELSE updated_at END;
     ",
+    // 9: the author of a branch's head commit, as last seen (its subject is
+    // `title`), for the pages' commit context.
+    r"
+    ALTER TABLE branches ADD COLUMN head_author TEXT;
+    ",
 ];
 
 /// Brings the schema up to date in one transaction per step. Foreign keys

@@ -386,6 +386,17 @@ impl Git {
         Ok(String::from_utf8_lossy(&out).trim_end().to_owned())
     }
 
+    /// The subject and the author's name of a commit, in one call.
+    pub fn commit_summary(&self, commit: &CommitId) -> Result<CommitSummary, GitError> {
+        let out = self.run(&["log", "-1", "--format=%an%x00%s", commit.as_str(), "--"])?;
+        let text = String::from_utf8_lossy(&out);
+        let (author, subject) = text.trim_end().split_once('\0').unwrap_or(("", &text));
+        Ok(CommitSummary {
+            subject: subject.trim_end().to_owned(),
+            author: author.to_owned(),
+        })
+    }
+
     /// The merge base of `head` and the branch `base`; `None` when they
     /// share no history (or `base` does not exist).
     pub fn merge_base(&self, base: &str, head: &CommitId) -> Result<Option<CommitId>, GitError> {
@@ -499,6 +510,15 @@ impl super::lane_source::HeadFiles for HeadAt<'_> {
     fn read(&self, path: &str) -> Result<Option<String>, GitError> {
         self.git.read_file_at(self.commit, path)
     }
+}
+
+/// What the pages say about a commit: its subject and who wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitSummary {
+    /// The first line of its message.
+    pub subject: String,
+    /// Its author's name.
+    pub author: String,
 }
 
 #[cfg(test)]

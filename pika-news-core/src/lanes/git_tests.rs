@@ -179,6 +179,10 @@ fn subjects_and_merge_bases() {
     let (_d, git, work, main, feature) = pushed();
     assert_eq!(git.commit_subject(&feature).unwrap(), "two");
     assert_eq!(git.commit_subject(&main).unwrap(), "one");
+    let author = sh(&work, "git log -1 --format=%an feature/x");
+    let summary = git.commit_summary(&feature).unwrap();
+    assert_eq!(summary.subject, "two");
+    assert_eq!(summary.author, author);
     assert_eq!(
         git.merge_base("main", &feature).unwrap(),
         Some(main.clone())

@@ -69,6 +69,18 @@ pub fn classify(
     (status, failure, message)
 }
 
+/// pikaci's own account of why its run failed (`failed: test (exit 101)`),
+/// from the run's record in the state root; `None` when there is no run or
+/// its record cannot be read (the lane then keeps the generic message).
+async fn why_run_failed(state_root: &camino::Utf8Path, run: Option<&RunId>) -> Option<String> {
+    let (store, run) = (pikaci_store::Store::open(state_root), run?.clone());
+    tokio::task::spawn_blocking(move || store.run(&run).and_then(|dir| dir.record()).ok())
+        .await
+        .ok()
+        .flatten()?
+        .why_failed()
+}
+
 /// Kills the lane's process group if [`run_lane`] is dropped before the
 /// group was stopped (the service shutting down mid-lane): `kill_on_drop`
 /// alone would only reach the leader. Not used for a lane under a job
@@ -132,7 +144,7 @@ async fn run_steps(
     let run_id = events.finish(&mut on_event).await;
     let end =
         end.map_err(|e| LaneOutcome::infrastructure(format!("waiting for the lane failed: {e}")))?;
-    Ok(conclude(spec, end, cgroup_end, &log, run_id))
+    Ok(conclude(spec, end, cgroup_end, &log, run_id).await)
 }
 
 /// The lane log opened (its folder made), the command line written in it,
@@ -299,14 +311,20 @@ async fn await_end(
 
 /// The lane's outcome from its child's end, amended by what its cgroup
 /// saw (a limit reached), said in the lane log's closing line.
-fn conclude(
+async fn conclude(
     spec: &LaneRunSpec,
     end: ChildEnd,
     cgroup_end: Option<(CgroupLimits, CgroupEnd)>,
     log: &File,
     pikaci_run_id: Option<RunId>,
 ) -> LaneOutcome {
-    let (status, failure_kind, message) = classify(&spec.command, end, spec.timeout);
+    let (status, failure_kind, mut message) = classify(&spec.command, end, spec.timeout);
+    if spec.command.is_pikaci()
+        && failure_kind == Some(FailureKind::TestFailure)
+        && let Some(why) = why_run_failed(&spec.pikaci_state_root, pikaci_run_id.as_ref()).await
+    {
+        message = why;
+    }
     let (status, failure_kind, message) = match cgroup_end {
         Some((limits, ended)) => ended.amend(limits, status, failure_kind, message),
         None => (status, failure_kind, message),

@@ -15,7 +15,11 @@ const RUN_ID: &str = "20260324T161238Z-1a2b3c4d";
 /// process (its pid and start time) as its owner, as pikaci does before it
 /// announces the run, so the lane takes the run as its own.
 fn own_record() -> String {
-    let mut record = RunRecord::for_test(RUN_ID);
+    own_record_of(RunRecord::for_test(RUN_ID))
+}
+
+/// Bash writing `record` as `RUN_ID`'s, owned by this very process.
+fn own_record_of(mut record: RunRecord) -> String {
     record.owner = Some(pikaci_core::RunOwner {
         pid: 999_999_991,
         host: pikaci_core::this_host_name(),
@@ -318,6 +322,31 @@ async fn a_pikaci_lane_reports_its_run_the_moment_it_starts() {
     assert!(!text.contains("fake-pikaci"), "{text}");
     assert!(
         text.ends_with("[pika-news] lane failed: a pikaci job failed\n"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_pikaci_lane_says_what_its_run_says_failed() {
+    let env = Env::new();
+    let mut failed = RunRecord::for_test(RUN_ID);
+    failed.status = pikaci_core::RunStatus::Failed;
+    failed.jobs[0].status = pikaci_core::RunStatus::Failed;
+    failed.jobs[0].failure_kind = Some(FailureKind::TestFailure);
+    failed.jobs[0].exit_code = Some(101);
+    // The record says how the run ended, then the run is announced and
+    // pikaci exits 1 (a job failed).
+    let spec = env.pikaci(
+        &format!("{}echo '{}'\nexit 1", own_record_of(failed), started_line()),
+        secs(30),
+    );
+    let outcome = run_lane(spec, CancellationToken::new(), |_| {}).await;
+    assert_eq!(outcome.status, LaneStatus::Failed);
+    assert_eq!(outcome.failure_kind, Some(FailureKind::TestFailure));
+    assert_eq!(outcome.message, "failed: build (exit 101)");
+    let text = env.log();
+    assert!(
+        text.ends_with("[pika-news] lane failed: failed: build (exit 101)\n"),
         "{text}"
     );
 }

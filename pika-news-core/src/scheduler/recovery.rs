@@ -63,7 +63,10 @@ pub fn verdict(
                 LaneStatus::Failed,
                 Some(FailureKind::TestFailure),
                 format!(
-                    "a pikaci job failed (pikaci run {run_id} finished while its server was down)"
+                    "{} (pikaci run {run_id} finished while its server was down)",
+                    record
+                        .why_failed()
+                        .unwrap_or_else(|| "a pikaci job failed".to_owned())
                 ),
             )
         }
@@ -189,10 +192,20 @@ mod tests {
             v(Some(&record(RunStatus::Passed, None)), false),
             Verdict::Finish(LaneStatus::Passed, None, _)
         ));
-        assert!(matches!(
-            v(Some(&record(RunStatus::Failed, None)), false),
-            Verdict::Finish(LaneStatus::Failed, Some(FailureKind::TestFailure), _)
-        ));
+        let mut failed = record(RunStatus::Failed, None);
+        failed.jobs[0].status = RunStatus::Failed;
+        failed.jobs[0].exit_code = Some(101);
+        assert_eq!(
+            v(Some(&failed), false),
+            Verdict::Finish(
+                LaneStatus::Failed,
+                Some(FailureKind::TestFailure),
+                format!(
+                    "failed: build (exit 101) (pikaci run {RUN} finished while its server was down)"
+                )
+            ),
+            "pikaci's own account of the run, as a lane that saw it end says"
+        );
         for kind in [
             FailureKind::Cancelled,
             FailureKind::Interrupted,

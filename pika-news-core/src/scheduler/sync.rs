@@ -145,16 +145,18 @@ async fn record_meta(
     head: &CommitId,
 ) -> Result<Option<CommitId>, SchedulerError> {
     let (base, at) = (repo.default_branch.clone(), head.clone());
-    let (title, merge_base) = git
+    let (summary, merge_base) = git
         .call(move |g| {
             Ok((
-                g.commit_subject(&at).ok(),
+                g.commit_summary(&at).ok(),
                 g.merge_base(&base, &at).ok().flatten(),
             ))
         })
         .await?;
+    let (title, author) = summary.map(|s| (s.subject, s.author)).unzip();
     let meta = BranchMeta {
         title,
+        author,
         merge_base: merge_base.as_ref().map(|c| c.as_str().to_owned()),
     };
     db.set_branch_meta(branch, meta).await?;

@@ -10,10 +10,12 @@ use maud::{Markup, html};
 use pikaci_core::RunRecord;
 
 use super::Scope;
+use super::commit::{commit_link, head_context};
+use super::failure::{Failure, failure_html, lane_failure, lane_message};
 use super::format::{between, duration, job_took, parse_time, stored_time_element};
 use super::html::{Crumb, Page, short_head, status, status_dot};
 use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
-use crate::db::{Branch, Lane, LaneRunId, LaneStatus, Suite};
+use crate::db::{Branch, BranchMeta, Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
 use crate::links::{Prefix, query_value};
 use crate::query;
@@ -150,16 +152,23 @@ pub(crate) async fn lanes_table(
             None => None,
         };
         let replaced = replaced_by(suite, lane);
-        rows.push(lane_row(
-            viewer,
-            scope,
+        // Only a lane's newest run explains the suite's failure.
+        let failure = match replaced {
+            None => lane_failure(state, lane, run.as_deref()).await,
+            Some(_) => None,
+        };
+        let row = LaneRow {
             lane,
-            run.as_deref(),
+            run: run.as_deref(),
             replaced,
-            now,
-            back,
-        ));
+            failure: failure.as_ref(),
+            attempt: attempt_of(suite, lane),
+        };
+        // Failed lanes first, in their order; then the rest in theirs.
+        rows.push((failure.is_none(), lane_row(viewer, scope, row, now, back)));
     }
+    rows.sort_by_key(|(rest, _)| *rest);
+    let rows = rows.into_iter().map(|(_, r)| r);
     html! {
         table.grid #lanes {
             thead { tr {
@@ -182,16 +191,38 @@ fn lane_took(lane: &Lane, now: Timestamp) -> String {
     }
 }
 
-/// One lane as a table row, with its run's record when it could be read.
-fn lane_row(
-    viewer: &Viewer,
-    scope: Scope,
-    lane: &Lane,
-    run: Option<&RunRecord>,
+/// What one lane's row shows.
+struct LaneRow<'a> {
+    lane: &'a Lane,
+    /// Its run's record, when it could be read.
+    run: Option<&'a RunRecord>,
+    /// The rerun that replaced it in its suite.
     replaced: Option<LaneRunId>,
-    now: Timestamp,
-    back: &str,
-) -> Markup {
+    /// Why it failed, when it did (and is its lane's newest run).
+    failure: Option<&'a Failure>,
+    /// Which run of its lane in the suite it is (1: the first).
+    attempt: usize,
+}
+
+/// Which run of its lane `lane` is in `suite`: 1 for the first, 2 for the
+/// first rerun...
+pub(crate) fn attempt_of(suite: &Suite, lane: &Lane) -> usize {
+    suite
+        .lanes
+        .iter()
+        .filter(|l| l.lane == lane.lane && l.id.get() <= lane.id.get())
+        .count()
+}
+
+/// One lane as a table row.
+fn lane_row(viewer: &Viewer, scope: Scope, row: LaneRow<'_>, now: Timestamp, back: &str) -> Markup {
+    let LaneRow {
+        lane,
+        run,
+        replaced,
+        failure,
+        attempt,
+    } = row;
     html! {
         tr data-lane=(lane.id) class=[replaced.map(|_| "replaced")] {
             td {
@@ -201,7 +232,11 @@ fn lane_row(
             td.name {
                 a href=(scope.lane(viewer.prefix, lane.id)) { (lane.title) }
                 " " span class="muted mono" { (lane.lane) }
-                @if let Some(m) = &lane.message { div.muted { (m) } }
+                @if attempt > 1 { " " span.attempt.muted { "attempt " (attempt) } }
+                @match failure {
+                    Some(f) => (failure_html(viewer.prefix, scope, lane, f)),
+                    None => @if let Some(m) = lane_message(lane, run) { div.muted { (m) } },
+                }
                 @if let Some(r) = replaced { div.muted { "replaced by its rerun, #" (r) } }
             }
             td {
@@ -219,7 +254,33 @@ fn lane_row(
     }
 }
 
-fn history(prefix: Prefix, scope: Scope, suites: &[Suite], now: Timestamp) -> Markup {
+/// Which attempt of itself a suite is: 1, or 1 more than the most any of
+/// its lanes was rerun in it (a suite rerun is an attempt of the same run).
+fn suite_attempt(suite: &Suite) -> usize {
+    suite
+        .lanes
+        .iter()
+        .map(|l| attempt_of(suite, l))
+        .max()
+        .unwrap_or(1)
+}
+
+/// `#7`, or `attempt 2 of #7` once the suite was rerun.
+fn run_name(number: u64, suite: &Suite) -> String {
+    match suite_attempt(suite) {
+        1 => format!("#{number}"),
+        a => format!("attempt {a} of #{number}"),
+    }
+}
+
+/// The branch's earlier suites, `numbers` counting down from the newest of them.
+fn history(
+    prefix: Prefix,
+    scope: Scope,
+    suites: &[Suite],
+    numbers: impl Iterator<Item = u64>,
+    now: Timestamp,
+) -> Markup {
     html! {
         h2 { "Earlier runs" }
         table.grid #history {
@@ -227,10 +288,10 @@ fn history(prefix: Prefix, scope: Scope, suites: &[Suite], now: Timestamp) -> Ma
                 th { "Run" } th { "Status" } th { "Lanes" } th { "Head" } th { "Times" } th { "Queued" }
             } }
             tbody {
-                @for suite in suites {
+                @for (suite, number) in suites.iter().zip(numbers) {
                     @let s = summarize(suite, now);
-                    tr id={ "suite-" (suite.id) } {
-                        td { "#" (suite.id) }
+                    tr id={ "suite-" (suite.id) } data-run=(number) {
+                        td { a href={ "#suite-" (suite.id) } title={ "suite " (suite.id) } { (run_name(number, suite)) } }
                         td { (status(suite.status.as_str())) }
                         td {
                             (s.counts_html())
@@ -254,15 +315,23 @@ fn history(prefix: Prefix, scope: Scope, suites: &[Suite], now: Timestamp) -> Ma
     }
 }
 
-/// The page's heading: the branch's name, state, head and last update.
-fn heading(branch: &Branch, now: Timestamp) -> Markup {
+/// The page's heading: the branch's name, state, head (a link, with its
+/// subject and author) and last update.
+fn heading(
+    state: &AppState,
+    prefix: Prefix,
+    branch: &Branch,
+    meta: &BranchMeta,
+    now: Timestamp,
+) -> Markup {
     html! {
         h1 { (branch.name) " " span.badge { (branch.state.as_str()) } }
         p.sub {
             span { "CI for branch " (branch.name) }
-            span { "head " @match &branch.head { Some(h) => (short_head(h)), None => "-" } }
+            span { "head " @match &branch.head { Some(h) => (commit_link(state, prefix, h)), None => "-" } }
             span { "updated " (stored_time_element(Some(&branch.updated_at), now, &branch.updated_at)) }
         }
+        @if branch.head.is_some() { (head_context(meta)) }
     }
 }
 
@@ -289,10 +358,12 @@ async fn latest_suite(
     viewer: &Viewer,
     scope: Scope,
     latest: &Suite,
+    number: u64,
     now: Timestamp,
 ) -> Markup {
     let s = summarize(latest, now);
-    let label = format!("Latest run #{}", latest.id);
+    let label = format!("Latest run #{number}");
+    let attempt = suite_attempt(latest);
     let back = scope.page(viewer.prefix);
     let lanes = if latest.lanes.is_empty() {
         html! { div.empty { "This run has no lanes." } }
@@ -304,8 +375,10 @@ async fn latest_suite(
             (summary_line(&label, latest, &s))
         }
         @if let Some(m) = &latest.message { div.note { (m) } }
-        h2 id={ "suite-" (latest.id) } {
-            "Run #" (latest.id) " " span.muted { "· head " (short_head(&latest.head)) }
+        h2 id={ "suite-" (latest.id) } data-run=(number) {
+            "Run #" (number)
+            @if attempt > 1 { " " span.attempt { "· attempt " (attempt) " of #" (number) } }
+            " " span.muted { "· head " (commit_link(state, viewer.prefix, &latest.head)) }
         }
         @if let Some(source) = latest.lane_source {
             p.muted.lane-source { "Lanes from " (source.describe()) "." }
@@ -323,7 +396,10 @@ pub(crate) async fn page(
 ) -> Result<Response, ApiError> {
     let branch = branch_or_404(&state, &query::path_params(branch_id)?).await?;
     let scope = Scope::Branch(branch.id);
+    let meta = state.db.branch_meta(branch.id).await?;
     let suites = state.db.suites(branch.id).await?;
+    // The newest page of suites, newest first: numbered down from the count.
+    let count = state.db.suite_count(branch.id).await?;
     let now = state.db.clock().now();
     let (runs, active) = match suites.split_first() {
         None => (
@@ -331,16 +407,17 @@ pub(crate) async fn page(
             false,
         ),
         Some((latest, older)) => {
-            let latest_html = latest_suite(&state, &viewer, scope, latest, now).await;
+            let latest_html = latest_suite(&state, &viewer, scope, latest, count, now).await;
+            let numbers = (1..count).rev();
             let html = html! {
                 (latest_html)
-                @if !older.is_empty() { (history(viewer.prefix, scope, older, now)) }
+                @if !older.is_empty() { (history(viewer.prefix, scope, older, numbers, now)) }
             };
             (html, summarize(latest, now).active())
         }
     };
     let body = html! {
-        (heading(&branch, now))
+        (heading(&state, viewer.prefix, &branch, &meta, now))
         (branch_actions(&state, &viewer, &branch))
         (runs)
     };

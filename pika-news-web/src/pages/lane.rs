@@ -4,7 +4,8 @@
 //! or on the lane's own log (`?kind=lane`); `?line=N` opens the log at
 //! line N instead of its end, `?timestamps=1` shows each line's time.
 //!
-//! The page is made in steps: what was asked ([`Asked`]), the pane of the
+//! A pikaci lane's page shows its run's job graph above the viewer
+//! (`job_graph`). The page is made in steps: what was asked ([`Asked`]), the pane of the
 //! log shown ([`LogPane`], from a job's log or the lane's), then the
 //! templates around the viewer.
 
@@ -19,8 +20,10 @@ use pikaci_core::{JobId, JobReader, LogFile, RunId, RunRecord, RunStatus};
 
 use super::Scope;
 use super::branch::lane_actions;
+use super::failure::lane_message;
 use super::format::{duration, job_took, stored_time_element};
 use super::html::{Crumb, Page, status, status_dot};
+use super::job_graph::graph;
 use super::lines::LogKey;
 use super::log_source::{LogView, job_log_opener, lane_log_opener, read_log};
 use super::summary::lane_duration;
@@ -241,7 +244,7 @@ fn lane_header(viewer: &Viewer, page: &LanePage, back: &str) -> Markup {
                 @if lane.attempts > 1 { span { "attempt " (lane.attempts) } }
                 (lane_actions(viewer, lane, back))
             }
-            @if let Some(m) = &lane.message { p.sub { (m) } }
+            @if let Some(m) = lane_message(lane, page.run.as_deref()) { p.sub { (m) } }
         }
     }
 }
@@ -417,6 +420,7 @@ async fn lane_page(
     let back = format!("{}?{}", page.href, pane.query);
     let body = html! {
         (lane_header(&viewer, &page, &back))
+        @if let Some(run) = &page.run { (graph(run, &page.href)) }
         div.job {
             (sidebar(&page, &asked.shown))
             (viewer_section(&page, pane, asked.timestamps))

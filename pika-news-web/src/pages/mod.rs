@@ -9,6 +9,8 @@
 //!   [`log_source`] through the read model, with line numbers from its
 //!   `lines` index, colours and links from [`ansi`], and foldable
 //!   [`sections`] made by the CIs' [`markers`]).
+//! - [`job_graph`]: a pikaci lane's jobs in layers by what they need, on
+//!   its lane page.
 //! - [`branch_actions`]: the branch's Merge and Close buttons.
 //! - [`sign_in`]: the form that exchanges a token for the page cookie (the
 //!   only way to get it; who is looking is `crate::session`).
@@ -16,6 +18,9 @@
 //!   as pages: 404 and 403 with breadcrumbs, 401 as the sign-in form.
 //! - [`nightly`]: nightly runs: listed on `/news/ci`, `/news/nightly/{id}`
 //!   (the lanes open on the same lane page, under the nightly run).
+//! - [`commit`]: a commit's link and the head's subject and author.
+//! - [`failure`]: why a failed lane failed and the end of its output, on
+//!   the branch page and the overview.
 //! - [`html`], [`format`](mod@format), [`summary`]: the frame and the small pieces.
 //!
 //! Every page is a `maud` template, checked when the crate compiles: the
@@ -27,9 +32,12 @@ mod ansi;
 pub(crate) mod branch;
 pub(crate) mod branch_actions;
 pub(crate) mod ci;
+mod commit;
 pub(crate) mod errors;
+mod failure;
 mod format;
 mod html;
+mod job_graph;
 pub(crate) mod lane;
 mod log_source;
 mod markers;

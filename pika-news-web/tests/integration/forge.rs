@@ -89,6 +89,7 @@ impl Forge {
             poll_interval_secs: 1,
             lanes_manifest: None,
             merge_policy: Default::default(),
+            commit_url: None,
         };
         Self {
             _dir: dir,

@@ -36,6 +36,7 @@ mod no_server_paths;
 mod openapi;
 mod pages;
 mod pages_browser;
+mod pages_why;
 mod ph_binary;
 mod ph_client;
 mod ph_compat;

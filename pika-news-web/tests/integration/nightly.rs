@@ -127,6 +127,9 @@ async fn branches_select_lanes_by_upstreams_rules() {
     let main_head = sh_out(&f, "git rev-parse main");
     let meta = f.db.branch_meta(b.id).await.unwrap();
     assert_eq!(meta.title.as_deref(), Some("change"));
+    let head = b.head.clone().unwrap();
+    let author = sh_out(&f, &format!("git log -1 --format=%an {head}"));
+    assert_eq!(meta.author.as_deref(), Some(author.as_str()));
     assert_eq!(meta.merge_base.as_deref(), Some(main_head.as_str()));
 }
 

@@ -151,6 +151,11 @@ impl PageEnv {
                 r.status = j.status;
                 r.description = j.description.into();
                 r.finished_at = j.finished.map(secs);
+                // A failed job's command exited as a test's does.
+                if j.status == RunStatus::Failed {
+                    r.exit_code = Some(101);
+                    r.failure_kind = Some(FailureKind::TestFailure);
+                }
                 r
             })
             .collect();

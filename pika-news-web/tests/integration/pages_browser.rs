@@ -46,7 +46,8 @@ async fn the_ci_pages_show_the_right_data_and_escape_hostile_text() {
     );
     let main = text_of(&mut b, &format!("tr[data-branch=\"{}\"]", s.main));
     assert!(
-        main.contains(&format!("failed main #{} 9 passed 1 failed", s.latest))
+        main.starts_with("failed main lane number 9 failed: test (exit 101) test b ... FAILED")
+            && main.contains(&format!("from test output #{} 9 passed 1 failed", s.latest))
             && main.contains("ran 24m 31s"),
         "{main}"
     );

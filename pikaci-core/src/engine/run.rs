@@ -244,6 +244,12 @@ impl<S: RunStore> Engine<S> {
             changed_files: git.changed_files,
             filters: selection.filters().iter().map(|j| j.to_string()).collect(),
             planned_jobs: selection.jobs().iter().map(|j| j.id.clone()).collect(),
+            job_needs: selection
+                .jobs()
+                .iter()
+                .filter(|j| !j.needs.is_empty())
+                .map(|j| (j.id.clone(), j.needs.clone()))
+                .collect(),
             owner: self.owner.clone(),
             snapshot_of,
             ..RunRecord::begin(run_id, now, req.source_root.clone(), snapshot_dir)

@@ -322,6 +322,14 @@ async fn a_failure_skips_what_needs_it_and_fails_the_run() {
         rec.message.as_deref(),
         Some("1 of 3 jobs passed; failed: a")
     );
+    // The record keeps the needs graph (what a page draws) and says why in one line.
+    let needs: Vec<(String, Vec<String>)> = rec
+        .job_needs
+        .iter()
+        .map(|(j, n)| (j.to_string(), n.iter().map(|n| n.to_string()).collect()))
+        .collect();
+    assert_eq!(needs, [("b".to_owned(), vec!["a".to_owned()])]);
+    assert_eq!(rec.why_failed().as_deref(), Some("failed: a (exit 2)"));
 }
 
 #[tokio::test(start_paused = true)]

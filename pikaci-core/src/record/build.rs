@@ -38,6 +38,7 @@ impl RunRecord {
             failure_kind: None,
             cancel_reason: None,
             planned_jobs: Vec::new(),
+            job_needs: Default::default(),
             owner: None,
             snapshot_of: None,
             jobs: Vec::new(),

@@ -5,6 +5,8 @@
 //! as read in each record's `extra` map and written back as they were, so
 //! rewriting a record (for example marking it interrupted) loses nothing.
 
+use std::collections::BTreeMap;
+
 use camino::Utf8PathBuf;
 use jiff::Timestamp;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -115,6 +117,16 @@ pub struct RunRecord {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub planned_jobs: Vec<JobId>,
+    /// The jobs each planned job needs, as its pipeline names them (new;
+    /// jobs that need none are left out): what shows the run's job graph
+    /// before and after its jobs ran.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, Vec<String>>))]
+    pub job_needs: BTreeMap<JobId, Vec<JobId>>,
     /// The process writing the run while it is `running` (new).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<RunOwner>,
