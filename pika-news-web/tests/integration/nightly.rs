@@ -5,6 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use pika_news_web::db::{LaneStatus, SuiteStatus};
 use pika_news_web::lanes::git::Git;
+use pika_news_web::lanes::lane_source::LaneSource;
 use pika_news_web::lanes::manifest::LaneCommand;
 use pika_news_web::scheduler::{NightlyCheck, schedule_due_nightly, sync_heads};
 
@@ -185,6 +186,7 @@ async fn a_nightly_run_is_queued_once_per_slot_on_the_default_branch_head() {
     assert_eq!(run.source_ref, "refs/heads/main");
     assert_eq!(run.scheduled_for, "2026-03-24T17:00:00Z");
     assert_eq!(run.status, SuiteStatus::Running);
+    assert_eq!(run.lane_source, Some(LaneSource::HeadManifest));
     let shown: Vec<_> = run
         .lanes
         .iter()
@@ -360,6 +362,7 @@ ci = { trigger = "nightly", concurrency_group = "nightly-android" }
     };
     let run = f.db.nightly(id).await.unwrap().unwrap();
     assert_eq!(run.head, sh_out(&f, "git rev-parse main"));
+    assert_eq!(run.lane_source, Some(LaneSource::HeadPipeline));
     let lanes: Vec<_> = run
         .lanes
         .iter()
@@ -446,6 +449,7 @@ ci = { trigger = "nightly", concurrency_group = "nightly-android" }
     };
     let run = f.db.nightly(id).await.unwrap().unwrap();
     assert_eq!(run.lanes.len(), 1);
+    assert_eq!(run.lane_source, Some(LaneSource::ServerManifest));
     assert_eq!(
         run.lanes[0].entrypoint.as_deref(),
         Some("nix run '.#pikaci' -- run nightly_linux --output jsonl")

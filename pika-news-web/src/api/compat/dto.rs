@@ -9,6 +9,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::{BranchId, BranchState, LaneRunId, NightlyRunId, SuiteId};
+use crate::lanes::lane_source::LaneSource;
 
 /// A lane run's status, in upstream's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -267,6 +268,12 @@ pub struct NightlyDetail {
     pub lanes: Vec<CiLane>,
     /// The suite holding its lanes (ours).
     pub suite_id: SuiteId,
+    /// Where its lanes came from (ours), as a branch suite's
+    /// `lane_source`: `head_manifest`, `head_pipeline` or
+    /// `server_manifest`; absent for runs made before it was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "head_pipeline")]
+    pub lane_source: Option<LaneSource>,
 }
 
 /// `GET /news/api/forge/nightly`: the newest nightly runs.

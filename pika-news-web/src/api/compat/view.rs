@@ -232,6 +232,7 @@ pub(crate) fn nightly_detail(run: NightlyRun, repo: &str, now: Timestamp) -> Nig
             .map(|l| ci_lane(l, None, now))
             .collect(),
         suite_id: run.suite_id,
+        lane_source: run.lane_source,
     }
 }
 
