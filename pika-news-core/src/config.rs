@@ -131,6 +131,33 @@ pub enum ConfigError {
         /// What is wrong (it names the key).
         message: String,
     },
+    /// `[forge_repo] lanes_manifest` names a file that cannot be read.
+    #[error("{file}: [forge_repo] lanes_manifest {manifest} cannot be read")]
+    LanesManifestRead {
+        /// The configuration file.
+        file: Utf8PathBuf,
+        /// The manifest it names.
+        manifest: Utf8PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `[forge_repo] lanes_manifest` is not a valid manifest.
+    #[error(
+        "{file}: [forge_repo] lanes_manifest is not valid: {manifest}:{line}:{column}: {message}"
+    )]
+    LanesManifestInvalid {
+        /// The configuration file.
+        file: Utf8PathBuf,
+        /// The manifest it names.
+        manifest: Utf8PathBuf,
+        /// 1-based line in the manifest.
+        line: usize,
+        /// 1-based column in the manifest.
+        column: usize,
+        /// What is wrong (it names the key).
+        message: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -260,7 +287,35 @@ impl Config {
                 .unwrap_or_else(|| Utf8PathBuf::from("."));
             cwd.join(base)
         };
-        Self::parse(&text, file, &base)
+        let config = Self::parse(&text, file, &base)?;
+        config.check_lanes_manifest(file)?;
+        Ok(config)
+    }
+
+    /// Reads and parses `[forge_repo] lanes_manifest`, when one is named, so
+    /// a server does not start with a manifest that every head without
+    /// lanes of its own would fail on. The server still reads the file again
+    /// for each new head (an edit needs no restart).
+    fn check_lanes_manifest(&self, file: &Utf8Path) -> Result<(), ConfigError> {
+        let Some(manifest) = &self.forge_repo.lanes_manifest else {
+            return Ok(());
+        };
+        let text =
+            std::fs::read_to_string(manifest).map_err(|source| ConfigError::LanesManifestRead {
+                file: file.to_owned(),
+                manifest: manifest.clone(),
+                source,
+            })?;
+        crate::lanes::manifest::parse_manifest(&text).map_err(|e| {
+            ConfigError::LanesManifestInvalid {
+                file: file.to_owned(),
+                manifest: manifest.clone(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            }
+        })?;
+        Ok(())
     }
 
     /// Parses `text`; relative paths are made absolute against `base` (the
