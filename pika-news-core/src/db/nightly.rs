@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::compat::{LaneDetail, lane_details};
 use super::forge::insert_lane_row;
+use super::waiting::Gate;
 use super::{BranchId, Db, DbError, NewLane, NightlyRunId, SuiteId, SuiteStatus};
 use crate::lanes::lane_source::LaneSource;
 
@@ -144,6 +145,7 @@ impl Db {
 
     /// A nightly run with its lanes.
     pub async fn nightly(&self, id: NightlyRunId) -> Result<Option<NightlyRun>, DbError> {
+        let rules = self.queue_rules();
         self.call(move |c| {
             let run = c
                 .query_row(
@@ -153,7 +155,7 @@ impl Db {
                 )
                 .optional()?;
             run.map(|mut run| {
-                run.lanes = lane_details(c, run.suite_id)?;
+                run.lanes = lane_details(c, run.suite_id, &Gate::read(c, rules)?)?;
                 Ok(run)
             })
             .transpose()
@@ -163,6 +165,7 @@ impl Db {
 
     /// The newest nightly runs (at most `limit`), each with its lanes.
     pub async fn nightlies(&self, limit: u32) -> Result<Vec<NightlyRun>, DbError> {
+        let rules = self.queue_rules();
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {NIGHTLY_COLUMNS} FROM nightly_runs n JOIN suites s ON s.id = n.suite_id
@@ -171,8 +174,9 @@ impl Db {
             let mut runs = stmt
                 .query_map([limit], nightly_from)?
                 .collect::<Result<Vec<_>, _>>()?;
+            let gate = Gate::read(c, rules)?;
             for run in &mut runs {
-                run.lanes = lane_details(c, run.suite_id)?;
+                run.lanes = lane_details(c, run.suite_id, &gate)?;
             }
             Ok(runs)
         })

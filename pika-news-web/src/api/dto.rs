@@ -18,6 +18,7 @@ pub use super::compat::dto::{
     TutorialStatus, WakeCi,
 };
 use super::lane_view::LaneView;
+pub use super::queue_reason::{LaneQueueReason, QueueReasonKind};
 use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 use crate::lanes::lane_source::LaneSource;
 
@@ -197,10 +198,14 @@ pub struct LaneRun {
     /// When it finished.
     #[schema(required = true)]
     pub finished_at: Option<String>,
+    /// While it is queued: why it is not running yet (`null` otherwise).
+    #[schema(required = true)]
+    pub queue_reason: Option<LaneQueueReason>,
 }
 
 impl From<LaneView> for LaneRun {
     fn from(view: LaneView) -> Self {
+        let queue_reason = view.queue_reason().map(LaneQueueReason::from);
         let l = view.into_row();
         Self {
             id: l.id,
@@ -215,6 +220,7 @@ impl From<LaneView> for LaneRun {
             created_at: l.created_at,
             started_at: l.started_at,
             finished_at: l.finished_at,
+            queue_reason,
         }
     }
 }

@@ -11,7 +11,7 @@ use pikaci_core::RunRecord;
 
 use super::Scope;
 use super::format::{between, duration, job_took, parse_time, stored_time_element};
-use super::html::{Crumb, Page, short_head, status, status_dot};
+use super::html::{Crumb, Page, queue_reason, short_head, status, status_dot};
 use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
 use crate::db::{Branch, Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
@@ -202,6 +202,7 @@ fn lane_row(
                 a href=(scope.lane(viewer.prefix, lane.id)) { (lane.title) }
                 " " span class="muted mono" { (lane.lane) }
                 @if let Some(m) = &lane.message { div.muted { (m) } }
+                (queue_reason(viewer.prefix, lane))
                 @if let Some(r) = replaced { div.muted { "replaced by its rerun, #" (r) } }
             }
             td {

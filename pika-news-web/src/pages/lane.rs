@@ -21,7 +21,7 @@ use pikaci_store::default_job;
 use super::Scope;
 use super::branch::lane_actions;
 use super::format::{duration, job_took, stored_time_element};
-use super::html::{Crumb, Page, status, status_dot};
+use super::html::{Crumb, Page, queue_reason, status, status_dot};
 use super::lines::LogKey;
 use super::log_source::{LogView, job_log_opener, lane_log_opener, read_log};
 use super::summary::lane_duration;
@@ -242,6 +242,7 @@ fn lane_header(viewer: &Viewer, page: &LanePage, back: &str) -> Markup {
                 (lane_actions(viewer, lane, back))
             }
             @if let Some(m) = &lane.message { p.sub { (m) } }
+            (queue_reason(viewer.prefix, lane))
         }
     }
 }

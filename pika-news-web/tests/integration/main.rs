@@ -41,6 +41,7 @@ mod ph_git;
 mod pikaci_logs;
 mod prefixes;
 mod prepared_outputs;
+mod queue_reasons;
 mod raw_logs;
 mod reads;
 mod restart;

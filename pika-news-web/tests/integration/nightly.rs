@@ -115,7 +115,7 @@ async fn branches_select_lanes_by_upstreams_rules() {
         Some("pikaci run pre-merge-linux")
     );
     assert_eq!(
-        linux.concurrency_group.as_deref(),
+        linux.run.concurrency_group.as_deref(),
         Some("staged-linux:pre-merge-linux")
     );
     let wrapped = &suite.lanes[1];
@@ -212,7 +212,8 @@ async fn a_nightly_run_is_queued_once_per_slot_on_the_default_branch_head() {
 
     // Its lanes run on the head it was made for.
     let mut heads = Vec::new();
-    while let Some(c) = f.db.claim_lane("me", 60, 10).await.unwrap() {
+    f.db.set_lane_slots(10);
+    while let Some(c) = f.db.claim_lane("me", 60).await.unwrap() {
         if c.suite_id == run.suite_id {
             heads.push(c.head.clone());
         }
@@ -387,7 +388,8 @@ ci = { trigger = "nightly", concurrency_group = "nightly-android" }
     );
     // Each a pikaci lane of its target; the second in its group.
     let mut commands = Vec::new();
-    while let Some(c) = f.db.claim_lane("me", 60, 10).await.unwrap() {
+    f.db.set_lane_slots(10);
+    while let Some(c) = f.db.claim_lane("me", 60).await.unwrap() {
         if c.suite_id == run.suite_id {
             commands.push(serde_json::from_str::<LaneCommand>(&c.command.unwrap()).unwrap());
         }

@@ -8,6 +8,7 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::queue_reason::LaneQueueReason;
 use crate::db::{BranchId, BranchState, LaneRunId, NightlyRunId, SuiteId};
 use crate::lanes::lane_source::LaneSource;
 
@@ -155,6 +156,10 @@ pub struct CiLane {
     /// failure`; `null` for a lane that passed.
     #[schema(required = true)]
     pub operator_hint: Option<String>,
+    /// While it is queued: why it is not running yet (ours; `null`
+    /// otherwise). `operator_hint` says the same in its line.
+    #[schema(required = true)]
+    pub queue_reason: Option<LaneQueueReason>,
     /// The suite it belongs to (ours).
     pub suite_id: SuiteId,
     /// The lane definition's id again, under our own name.
