@@ -287,16 +287,16 @@ impl Config {
                 .unwrap_or_else(|| Utf8PathBuf::from("."));
             cwd.join(base)
         };
-        let config = Self::parse(&text, file, &base)?;
-        config.check_lanes_manifest(file)?;
-        Ok(config)
+        Self::parse(&text, file, &base)
     }
 
-    /// Reads and parses `[forge_repo] lanes_manifest`, when one is named, so
-    /// a server does not start with a manifest that every head without
-    /// lanes of its own would fail on. The server still reads the file again
-    /// for each new head (an edit needs no restart).
-    fn check_lanes_manifest(&self, file: &Utf8Path) -> Result<(), ConfigError> {
+    /// Reads and parses `[forge_repo] lanes_manifest`, when one is named
+    /// (`file` is the configuration that names it), so a server does not
+    /// start with a manifest that every head without lanes of its own would
+    /// fail on. Only serving checks it: the other commands (tokens, hooks)
+    /// must work while the manifest is being fixed. The server still reads
+    /// the file again for each new head (an edit needs no restart).
+    pub fn check_lanes_manifest(&self, file: &Utf8Path) -> Result<(), ConfigError> {
         let Some(manifest) = &self.forge_repo.lanes_manifest else {
             return Ok(());
         };

@@ -143,18 +143,25 @@ fn serve_refuses_a_lanes_manifest_it_cannot_read_or_parse() {
         "{err}"
     );
 
-    // A valid one is taken: the other commands load the same configuration.
-    std::fs::write(
-        &manifest,
-        "version = 1\n\n[[branch.lanes]]\nid = \"pre-merge\"\ncommand = [\"true\"]\n",
-    )
-    .unwrap();
+    // Tokens can still be managed while the manifest is being fixed.
     let out = pika_news(&["token", "list", "--config", cfg.as_str()]);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // A valid one is taken: the server starts and answers.
+    std::fs::write(
+        &manifest,
+        "version = 1\n\n[[branch.lanes]]\nid = \"pre-merge\"\ncommand = [\"true\"]\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new(pika_news_bin());
+    cmd.args(["serve", "--config", cfg.as_str()]);
+    let mut server = Server::start(cmd);
+    server.signal("TERM");
+    assert!(server.wait().success());
 }
 
 #[test]
