@@ -4,17 +4,14 @@
 //! a lane can be failed only while queued or running, requeued only while
 //! queued, running or failed, and rerun only once it has finished.
 
-use std::fmt;
-
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, named_params, params};
 
-use super::forge::{LANE_COLUMN_COUNT, LANE_COLUMNS, Lane, lane_from};
+use super::forge::{LANE_COLUMN_COUNT, LANE_COLUMNS, Lane, explain, lane_from};
 use super::queue::{apply_action, refresh_suite};
 use super::schema::BRANCH_SUITE;
+use super::types::LaneScope;
 use super::waiting::Gate;
-use super::{
-    BranchId, Db, DbError, LaneAction, LaneRunId, LaneStatus, NightlyRunId, SuiteId, SuiteStatus,
-};
+use super::{BranchId, Db, DbError, LaneAction, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 
 /// A lane run with everything its views show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,24 +58,6 @@ pub struct BranchMeta {
     pub title: Option<String>,
     /// The merge base with the default branch.
     pub merge_base: Option<String>,
-}
-
-/// Where a lane action must find its lane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LaneScope {
-    /// One of the branch's own suites (not a nightly run).
-    Branch(BranchId),
-    /// The nightly run.
-    Nightly(NightlyRunId),
-}
-
-impl fmt::Display for LaneScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Branch(b) => write!(f, "branch {b}"),
-            Self::Nightly(n) => write!(f, "nightly run {n}"),
-        }
-    }
 }
 
 impl LaneScope {
@@ -140,7 +119,7 @@ pub(super) fn lane_details(
         ))?
         .query_map([suite], detail_from)?
         .collect::<Result<Vec<_>, _>>()?;
-    gate.explain(lanes.iter_mut().map(|l| &mut l.run));
+    explain(gate, lanes.iter_mut().map(|l| &mut l.run));
     Ok(lanes)
 }
 
@@ -242,7 +221,7 @@ impl Db {
                     detail_from,
                 )
                 .optional()?;
-            Gate::read(c, rules)?.explain(detail.as_mut().map(|d| &mut d.run));
+            explain(&Gate::read(c, rules)?, detail.as_mut().map(|d| &mut d.run));
             Ok(detail)
         })
         .await

@@ -117,7 +117,7 @@ pub(super) fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
         started_at: r.get(10)?,
         finished_at: r.get(11)?,
         concurrency_group: r.get(12)?,
-        // Set by `Gate::explain`, which knows what runs now.
+        // Set by `explain`, which knows what runs now.
         queue_reason: None,
     })
 }
@@ -164,6 +164,15 @@ pub(super) fn suite_from(r: &Row<'_>) -> rusqlite::Result<Suite> {
     })
 }
 
+/// Sets the reason of each queued lane of `lanes` (the others have none),
+/// by the rule of `gate`, the claim's.
+pub(super) fn explain<'a>(gate: &Gate, lanes: impl IntoIterator<Item = &'a mut Lane>) {
+    for lane in lanes {
+        lane.queue_reason = (lane.status == LaneStatus::Queued)
+            .then(|| gate.reason(lane.concurrency_group.as_deref()));
+    }
+}
+
 /// Reads each suite's lanes, in the order they were made, each queued one
 /// with why it waits.
 pub(super) fn with_lanes(
@@ -179,7 +188,7 @@ pub(super) fn with_lanes(
         s.lanes = lanes
             .query_map([s.id], lane_from)?
             .collect::<Result<Vec<_>, _>>()?;
-        gate.explain(&mut s.lanes);
+        explain(&gate, &mut s.lanes);
     }
     Ok(())
 }
@@ -385,7 +394,7 @@ impl Db {
                     found
                 }
             };
-            Gate::read(c, rules)?.explain(&mut found);
+            explain(&Gate::read(c, rules)?, &mut found);
             Ok(found)
         })
         .await

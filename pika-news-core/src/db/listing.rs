@@ -5,7 +5,9 @@
 
 use rusqlite::params;
 
-use super::forge::{LANE_COLUMNS, SUITE_COLUMNS, branch_from, lane_from, suite_from, with_lanes};
+use super::forge::{
+    LANE_COLUMNS, SUITE_COLUMNS, branch_from, explain, lane_from, suite_from, with_lanes,
+};
 use super::schema::BRANCH_SUITE;
 use super::waiting::Gate;
 use super::{Branch, BranchId, Db, DbError, Lane, LaneRunId, Suite, SuiteId};
@@ -95,7 +97,7 @@ impl Db {
         self.call(move |c| {
             let mut stmt = c.prepare(&format!("SELECT {LANE_COLUMNS} FROM lanes WHERE id = ?1"))?;
             let mut lane = stmt.query_map([id], lane_from)?.next().transpose()?;
-            Gate::read(c, rules)?.explain(&mut lane);
+            explain(&Gate::read(c, rules)?, &mut lane);
             Ok(lane)
         })
         .await

@@ -32,7 +32,7 @@ use pikaci_core::{Clock, SystemClock};
 use rusqlite::Connection;
 
 pub use branch_end::BranchEnd;
-pub use compat::{BranchMeta, LaneDetail, LaneScope, SuiteDetail};
+pub use compat::{BranchMeta, LaneDetail, SuiteDetail};
 pub use forge::{Branch, Lane, NewLane, Suite};
 pub use listing::{DEFAULT_PAGE, MAX_PAGE, Page};
 pub use nightly::{NewNightly, NewNightlyLane, NightlyRun};
@@ -43,7 +43,8 @@ pub use recovery::HeldLane;
 pub use token_cache::Owner as TokenOwner;
 pub use tokens::TokenInfo;
 pub use types::{
-    BranchId, BranchState, LaneRunId, LaneStatus, NightlyRunId, Role, RowId, SuiteId, SuiteStatus,
+    BranchId, BranchState, LaneRunId, LaneScope, LaneStatus, NightlyRunId, Role, RowId, SuiteId,
+    SuiteStatus,
 };
 pub use waiting::{Holder, QueueReason};
 

@@ -3,7 +3,7 @@
 
 use rusqlite::Row;
 
-use super::forge::{LANE_COLUMNS, branch_from, lane_from};
+use super::forge::{LANE_COLUMNS, branch_from, explain, lane_from};
 use super::schema::BRANCH_SUITE;
 use super::waiting::Gate;
 use super::{Branch, Db, DbError, Suite};
@@ -65,7 +65,7 @@ impl Db {
                 suite.lanes = lanes
                     .query_map([suite.id], lane_from)?
                     .collect::<Result<Vec<_>, _>>()?;
-                gate.explain(&mut suite.lanes);
+                explain(&gate, &mut suite.lanes);
             }
             Ok(rows)
         })

@@ -15,7 +15,7 @@ use std::fmt;
 use jiff::{SignedDuration, Timestamp};
 use rusqlite::Connection;
 
-use super::{BranchId, LaneRunId, LaneScope, NightlyRunId};
+use super::types::{BranchId, LaneRunId, LaneScope, NightlyRunId};
 
 /// Why a queued lane is not running yet.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -262,14 +262,6 @@ impl Gate {
                 });
         }
         QueueReason::NextPass
-    }
-
-    /// Sets the reason of each queued lane of `lanes` (others have none).
-    pub(super) fn explain<'a>(&self, lanes: impl IntoIterator<Item = &'a mut super::Lane>) {
-        for lane in lanes {
-            lane.queue_reason = (lane.status == super::LaneStatus::Queued)
-                .then(|| self.reason(lane.concurrency_group.as_deref()));
-        }
     }
 }
 
