@@ -165,6 +165,33 @@ pub enum ConfigError {
         /// What is wrong (it names the key).
         message: String,
     },
+    /// `[forge_repo] lanes_manifest` names a file that cannot be read.
+    #[error("{file}: [forge_repo] lanes_manifest {manifest} cannot be read")]
+    LanesManifestRead {
+        /// The configuration file.
+        file: Utf8PathBuf,
+        /// The manifest it names.
+        manifest: Utf8PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `[forge_repo] lanes_manifest` is not a valid manifest.
+    #[error(
+        "{file}: [forge_repo] lanes_manifest is not valid: {manifest}:{line}:{column}: {message}"
+    )]
+    LanesManifestInvalid {
+        /// The configuration file.
+        file: Utf8PathBuf,
+        /// The manifest it names.
+        manifest: Utf8PathBuf,
+        /// 1-based line in the manifest.
+        line: usize,
+        /// 1-based column in the manifest.
+        column: usize,
+        /// What is wrong (it names the key).
+        message: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -296,6 +323,34 @@ impl Config {
             cwd.join(base)
         };
         Self::parse(&text, file, &base)
+    }
+
+    /// Reads and parses `[forge_repo] lanes_manifest`, when one is named
+    /// (`file` is the configuration that names it), so a server does not
+    /// start with a manifest that every head without lanes of its own would
+    /// fail on. Only serving checks it: the other commands (tokens, hooks)
+    /// must work while the manifest is being fixed. The server still reads
+    /// the file again for each new head (an edit needs no restart).
+    pub fn check_lanes_manifest(&self, file: &Utf8Path) -> Result<(), ConfigError> {
+        let Some(manifest) = &self.forge_repo.lanes_manifest else {
+            return Ok(());
+        };
+        let text =
+            std::fs::read_to_string(manifest).map_err(|source| ConfigError::LanesManifestRead {
+                file: file.to_owned(),
+                manifest: manifest.clone(),
+                source,
+            })?;
+        crate::lanes::manifest::parse_manifest(&text).map_err(|e| {
+            ConfigError::LanesManifestInvalid {
+                file: file.to_owned(),
+                manifest: manifest.clone(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            }
+        })?;
+        Ok(())
     }
 
     /// Parses `text`; relative paths are made absolute against `base` (the

@@ -329,6 +329,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve { config: file } => {
             let config = Config::load(&file)?;
+            // Before anything starts: a lanes_manifest every head would fail on.
+            config.check_lanes_manifest(&file)?;
             if config.lanes.run_as_user.is_some() || config.lanes.uid_range.is_some() {
                 // Lanes run as another user: the configuration must not be theirs to read.
                 pika_news_core::sandbox::check_private_file(&file)?;

@@ -4,16 +4,14 @@
 //! a lane can be failed only while queued or running, requeued only while
 //! queued, running or failed, and rerun only once it has finished.
 
-use std::fmt;
-
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, named_params, params};
 
-use super::forge::{LANE_COLUMNS, Lane, lane_from};
+use super::forge::{LANE_COLUMN_COUNT, LANE_COLUMNS, Lane, explain, lane_from};
 use super::queue::{apply_action, refresh_suite};
 use super::schema::BRANCH_SUITE;
-use super::{
-    BranchId, Db, DbError, LaneAction, LaneRunId, LaneStatus, NightlyRunId, SuiteId, SuiteStatus,
-};
+use super::types::LaneScope;
+use super::waiting::Gate;
+use super::{BranchId, Db, DbError, LaneAction, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 
 /// A lane run with everything its views show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +22,6 @@ pub struct LaneDetail {
     pub entrypoint: Option<String>,
     /// What it runs, as stored JSON.
     pub command: Option<String>,
-    /// Its concurrency group.
-    pub concurrency_group: Option<String>,
     /// How many times it was put back in the queue (by hand or after its
     /// runner stopped answering).
     pub retry_count: i64,
@@ -33,10 +29,6 @@ pub struct LaneDetail {
     pub rerun_of: Option<LaneRunId>,
     /// When its lease ends, while it runs.
     pub lease_expires_at: Option<String>,
-    /// Whether another lane of its concurrency group is running now.
-    pub group_busy: bool,
-    /// For a queued lane whose group is busy: the running lane holding it.
-    pub group_holder: Option<LaneRunId>,
     /// When its runner last renewed its lease (or claimed it).
     pub last_heartbeat_at: Option<String>,
 }
@@ -70,24 +62,6 @@ pub struct BranchMeta {
     pub merge_base: Option<String>,
 }
 
-/// Where a lane action must find its lane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LaneScope {
-    /// One of the branch's own suites (not a nightly run).
-    Branch(BranchId),
-    /// The nightly run.
-    Nightly(NightlyRunId),
-}
-
-impl fmt::Display for LaneScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Branch(b) => write!(f, "branch {b}"),
-            Self::Nightly(n) => write!(f, "nightly run {n}"),
-        }
-    }
-}
-
 impl LaneScope {
     /// The SQL condition (on a `suites` row aliased `s`) that a suite is in
     /// this scope, with the scope's id as the named parameter `:scope`.
@@ -116,38 +90,39 @@ fn detail_columns() -> String {
         .collect::<Vec<_>>()
         .join(", ");
     format!(
-        "{base}, l.entrypoint, l.command, l.concurrency_group, l.retry_count, l.rerun_of, l.lease_expires_at,
-         (l.status = 'queued' AND l.concurrency_group IS NOT NULL AND EXISTS (
-            SELECT 1 FROM lanes r WHERE r.status = 'running' AND r.concurrency_group = l.concurrency_group)),
-         (SELECT r.id FROM lanes r WHERE l.status = 'queued' AND r.status = 'running'
-            AND r.concurrency_group = l.concurrency_group ORDER BY r.id LIMIT 1),
-         l.last_heartbeat_at"
+        "{base}, l.entrypoint, l.command, l.retry_count, l.rerun_of, l.lease_expires_at, l.last_heartbeat_at"
     )
 }
 
 fn detail_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<LaneDetail> {
+    let at = LANE_COLUMN_COUNT;
     Ok(LaneDetail {
         run: lane_from(r)?,
-        entrypoint: r.get(12)?,
-        command: r.get(13)?,
-        concurrency_group: r.get(14)?,
-        retry_count: r.get(15)?,
-        rerun_of: r.get(16)?,
-        lease_expires_at: r.get(17)?,
-        group_busy: r.get(18)?,
-        group_holder: r.get(19)?,
-        last_heartbeat_at: r.get(20)?,
+        entrypoint: r.get(at)?,
+        command: r.get(at + 1)?,
+        retry_count: r.get(at + 2)?,
+        rerun_of: r.get(at + 3)?,
+        lease_expires_at: r.get(at + 4)?,
+        last_heartbeat_at: r.get(at + 5)?,
     })
 }
 
-/// A suite's lane runs in detail, oldest first.
-pub(super) fn lane_details(c: &Connection, suite: SuiteId) -> rusqlite::Result<Vec<LaneDetail>> {
-    c.prepare_cached(&format!(
-        "SELECT {} FROM lanes l WHERE l.suite_id = ?1 ORDER BY l.id",
-        detail_columns()
-    ))?
-    .query_map([suite], detail_from)?
-    .collect()
+/// A suite's lane runs in detail, oldest first, each queued one with why
+/// it waits.
+pub(super) fn lane_details(
+    c: &Connection,
+    suite: SuiteId,
+    gate: &Gate,
+) -> rusqlite::Result<Vec<LaneDetail>> {
+    let mut lanes = c
+        .prepare_cached(&format!(
+            "SELECT {} FROM lanes l WHERE l.suite_id = ?1 ORDER BY l.id",
+            detail_columns()
+        ))?
+        .query_map([suite], detail_from)?
+        .collect::<Result<Vec<_>, _>>()?;
+    explain(gate, lanes.iter_mut().map(|l| &mut l.run));
+    Ok(lanes)
 }
 
 /// Whether `action` may be applied to a lane in `status` (upstream's rules).
@@ -211,6 +186,7 @@ impl Db {
         branch: BranchId,
         limit: u32,
     ) -> Result<Vec<SuiteDetail>, DbError> {
+        let rules = self.queue_rules();
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT id, head, status, message, created_at FROM suites
@@ -228,8 +204,9 @@ impl Db {
                     })
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
+            let gate = Gate::read(c, rules)?;
             for s in &mut suites {
-                s.lanes = lane_details(c, s.id)?;
+                s.lanes = lane_details(c, s.id, &gate)?;
             }
             Ok(suites)
         })
@@ -238,13 +215,17 @@ impl Db {
 
     /// One lane run in detail.
     pub async fn lane_detail(&self, lane: LaneRunId) -> Result<Option<LaneDetail>, DbError> {
+        let rules = self.queue_rules();
         self.call(move |c| {
-            Ok(c.query_row(
-                &format!("SELECT {} FROM lanes l WHERE l.id = ?1", detail_columns()),
-                [lane],
-                detail_from,
-            )
-            .optional()?)
+            let mut detail = c
+                .query_row(
+                    &format!("SELECT {} FROM lanes l WHERE l.id = ?1", detail_columns()),
+                    [lane],
+                    detail_from,
+                )
+                .optional()?;
+            explain(&Gate::read(c, rules)?, detail.as_mut().map(|d| &mut d.run));
+            Ok(detail)
         })
         .await
     }

@@ -5,6 +5,7 @@ use rusqlite::{OptionalExtension, Row, params};
 
 use super::schema::BRANCH_SUITE;
 use super::types::{StoredFailureKind, stored_run_id};
+use super::waiting::{Gate, QueueReason, QueueRules};
 use super::{BranchId, BranchState, Db, DbError, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 use crate::lanes::lane_source::LaneSource;
 
@@ -72,6 +73,11 @@ pub struct Lane {
     pub started_at: Option<String>,
     /// When it finished.
     pub finished_at: Option<String>,
+    /// Its concurrency group.
+    pub concurrency_group: Option<String>,
+    /// While it is queued: why it is not running yet, by the rule the
+    /// claim follows (`None` once claimed, and where a read did not ask).
+    pub queue_reason: Option<QueueReason>,
 }
 
 /// What is needed to queue a lane.
@@ -91,7 +97,10 @@ pub struct NewLane {
     pub timeout_secs: Option<u64>,
 }
 
-pub(super) const LANE_COLUMNS: &str = "id, suite_id, lane, title, status, failure_kind, pikaci_run_id, attempts, message, created_at, started_at, finished_at";
+pub(super) const LANE_COLUMNS: &str = "id, suite_id, lane, title, status, failure_kind, pikaci_run_id, attempts, message, created_at, started_at, finished_at, concurrency_group";
+
+/// How many columns [`LANE_COLUMNS`] has.
+pub(super) const LANE_COLUMN_COUNT: usize = 13;
 
 pub(super) fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
     Ok(Lane {
@@ -107,6 +116,9 @@ pub(super) fn lane_from(r: &Row<'_>) -> rusqlite::Result<Lane> {
         created_at: r.get(9)?,
         started_at: r.get(10)?,
         finished_at: r.get(11)?,
+        concurrency_group: r.get(12)?,
+        // Set by `explain`, which knows what runs now.
+        queue_reason: None,
     })
 }
 
@@ -152,15 +164,31 @@ pub(super) fn suite_from(r: &Row<'_>) -> rusqlite::Result<Suite> {
     })
 }
 
-/// Reads each suite's lanes, in the order they were made.
-pub(super) fn with_lanes(c: &rusqlite::Connection, suites: &mut [Suite]) -> rusqlite::Result<()> {
+/// Sets the reason of each queued lane of `lanes` (the others have none),
+/// by the rule of `gate`, the claim's.
+pub(super) fn explain<'a>(gate: &Gate, lanes: impl IntoIterator<Item = &'a mut Lane>) {
+    for lane in lanes {
+        lane.queue_reason = (lane.status == LaneStatus::Queued)
+            .then(|| gate.reason(lane.concurrency_group.as_deref()));
+    }
+}
+
+/// Reads each suite's lanes, in the order they were made, each queued one
+/// with why it waits.
+pub(super) fn with_lanes(
+    c: &rusqlite::Connection,
+    suites: &mut [Suite],
+    rules: QueueRules,
+) -> rusqlite::Result<()> {
     let mut lanes = c.prepare(&format!(
         "SELECT {LANE_COLUMNS} FROM lanes WHERE suite_id = ?1 ORDER BY id"
     ))?;
+    let gate = Gate::read(c, rules)?;
     for s in suites {
         s.lanes = lanes
             .query_map([s.id], lane_from)?
             .collect::<Result<Vec<_>, _>>()?;
+        explain(&gate, &mut s.lanes);
     }
     Ok(())
 }
@@ -327,6 +355,7 @@ impl Db {
         lane: Option<String>,
         lane_run_id: Option<LaneRunId>,
     ) -> Result<Option<Lane>, DbError> {
+        let rules = self.queue_rules();
         self.call(move |c| {
             let base = format!(
                 "SELECT {} FROM lanes l JOIN suites s ON s.id = l.suite_id WHERE s.branch_id = ?1 AND s.{BRANCH_SUITE}",
@@ -337,7 +366,7 @@ impl Db {
                     .join(", ")
             );
             let newest_first = "ORDER BY s.id DESC, l.id ASC LIMIT 1";
-            let found = match (lane_run_id, lane) {
+            let mut found = match (lane_run_id, lane) {
                 (Some(id), _) => c
                     .query_row(&format!("{base} AND l.id = ?2"), params![branch_id, id], lane_from)
                     .optional()?,
@@ -365,6 +394,7 @@ impl Db {
                     found
                 }
             };
+            explain(&Gate::read(c, rules)?, &mut found);
             Ok(found)
         })
         .await

@@ -5,8 +5,11 @@
 
 use rusqlite::params;
 
-use super::forge::{LANE_COLUMNS, SUITE_COLUMNS, branch_from, lane_from, suite_from, with_lanes};
+use super::forge::{
+    LANE_COLUMNS, SUITE_COLUMNS, branch_from, explain, lane_from, suite_from, with_lanes,
+};
 use super::schema::BRANCH_SUITE;
+use super::waiting::Gate;
 use super::{Branch, BranchId, Db, DbError, Lane, LaneRunId, Suite, SuiteId};
 
 /// The most rows one page holds, whatever a reader asks for.
@@ -71,6 +74,7 @@ impl Db {
         limit: u32,
     ) -> Result<Page<Suite, SuiteId>, DbError> {
         let limit = clamp(limit);
+        let rules = self.queue_rules();
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {SUITE_COLUMNS} FROM suites
@@ -81,7 +85,7 @@ impl Db {
                 .query_map(params![branch_id, before, limit + 1], suite_from)?
                 .collect::<Result<Vec<_>, _>>()?;
             let mut page = Page::of(rows, limit, |s: &Suite| s.id);
-            with_lanes(c, &mut page.items)?;
+            with_lanes(c, &mut page.items, rules)?;
             Ok(page)
         })
         .await
@@ -103,10 +107,12 @@ impl Db {
 
     /// One lane run, or `None`.
     pub async fn lane(&self, id: LaneRunId) -> Result<Option<Lane>, DbError> {
+        let rules = self.queue_rules();
         self.call(move |c| {
             let mut stmt = c.prepare(&format!("SELECT {LANE_COLUMNS} FROM lanes WHERE id = ?1"))?;
-            let mut rows = stmt.query_map([id], lane_from)?;
-            Ok(rows.next().transpose()?)
+            let mut lane = stmt.query_map([id], lane_from)?.next().transpose()?;
+            explain(&Gate::read(c, rules)?, &mut lane);
+            Ok(lane)
         })
         .await
     }
@@ -115,6 +121,7 @@ impl Db {
     /// newest first, each with its lanes; at most [`MAX_PAGE`].
     pub async fn suites_of_commit(&self, head: &str) -> Result<Vec<Suite>, DbError> {
         let head = head.to_owned();
+        let rules = self.queue_rules();
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {SUITE_COLUMNS} FROM suites WHERE head = ?1 ORDER BY id DESC LIMIT ?2"
@@ -122,7 +129,7 @@ impl Db {
             let mut suites = stmt
                 .query_map(params![head, MAX_PAGE], suite_from)?
                 .collect::<Result<Vec<_>, _>>()?;
-            with_lanes(c, &mut suites)?;
+            with_lanes(c, &mut suites, rules)?;
             Ok(suites)
         })
         .await

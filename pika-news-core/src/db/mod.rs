@@ -20,8 +20,10 @@ mod schema;
 mod token_cache;
 mod tokens;
 pub mod types;
+mod waiting;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use camino::{Utf8Path, Utf8PathBuf};
@@ -30,7 +32,7 @@ use pikaci_core::{Clock, SystemClock};
 use rusqlite::Connection;
 
 pub use branch_end::BranchEnd;
-pub use compat::{BranchMeta, LaneDetail, LaneScope, SuiteDetail};
+pub use compat::{BranchMeta, LaneDetail, SuiteDetail};
 pub use forge::{Branch, Lane, NewLane, Suite};
 pub use listing::{DEFAULT_PAGE, MAX_PAGE, Page};
 pub use nightly::{NewNightly, NewNightlyLane, NightlyRun};
@@ -41,8 +43,10 @@ pub use recovery::HeldLane;
 pub use token_cache::Owner as TokenOwner;
 pub use tokens::TokenInfo;
 pub use types::{
-    BranchId, BranchState, LaneRunId, LaneStatus, NightlyRunId, Role, RowId, SuiteId, SuiteStatus,
+    BranchId, BranchState, LaneRunId, LaneScope, LaneStatus, NightlyRunId, Role, RowId, SuiteId,
+    SuiteStatus,
 };
+pub use waiting::{Holder, QueueReason};
 
 /// How long a connection waits for a lock before reporting busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -84,6 +88,10 @@ struct AuthSlot {
     cache: token_cache::TokenCache,
 }
 
+/// How many lanes may run at once until [`Db::set_lane_slots`] says
+/// otherwise (`[forge_repo] ci_concurrency`'s default).
+pub const DEFAULT_LANE_SLOTS: u32 = 1;
+
 /// How many idle connections are kept for reuse.
 const POOL_SIZE: usize = 32;
 
@@ -95,6 +103,10 @@ pub struct Db {
     idle: Arc<std::sync::Mutex<Vec<Connection>>>,
     auth: Arc<std::sync::Mutex<AuthSlot>>,
     clock: Arc<dyn Clock>,
+    /// How many lanes may run at once: set by the scheduler that claims
+    /// them, shared by every clone, so the reasons the answers give use the
+    /// limit the claim uses.
+    lane_slots: Arc<AtomicU32>,
 }
 
 impl std::fmt::Debug for Db {
@@ -132,6 +144,7 @@ impl Db {
             idle: Arc::default(),
             auth: Arc::default(),
             clock,
+            lane_slots: Arc::new(AtomicU32::new(DEFAULT_LANE_SLOTS)),
         };
         let mut conn = db.connect()?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
@@ -147,6 +160,26 @@ impl Db {
     /// The clock the database stamps rows with.
     pub fn clock(&self) -> &Arc<dyn Clock> {
         &self.clock
+    }
+
+    /// Sets how many lanes may run at once (at least 1), for this handle
+    /// and every clone of it: the limit [`Db::claim_lane`] claims under and
+    /// the queued lanes' [`QueueReason`]s are given by.
+    pub fn set_lane_slots(&self, slots: u32) {
+        self.lane_slots.store(slots.max(1), Ordering::Relaxed);
+    }
+
+    /// How many lanes may run at once.
+    pub fn lane_slots(&self) -> u32 {
+        self.lane_slots.load(Ordering::Relaxed)
+    }
+
+    /// The limit and the time a claim or a queue reason is decided with.
+    pub(crate) fn queue_rules(&self) -> waiting::QueueRules {
+        waiting::QueueRules {
+            slots: self.lane_slots(),
+            now: self.clock.now(),
+        }
     }
 
     /// Now, as stored.

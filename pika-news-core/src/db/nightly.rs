@@ -8,7 +8,9 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::compat::{LaneDetail, lane_details};
 use super::forge::insert_lane_row;
+use super::waiting::Gate;
 use super::{BranchId, Db, DbError, NewLane, NightlyRunId, SuiteId, SuiteStatus};
+use crate::lanes::lane_source::LaneSource;
 
 /// What is needed to make a nightly run.
 #[derive(Debug, Clone)]
@@ -21,6 +23,9 @@ pub struct NewNightly {
     pub source_ref: String,
     /// The slot it is for (RFC 3339, UTC); one nightly run per slot.
     pub scheduled_for: String,
+    /// Where its lanes came from (stored with its suite, as a branch
+    /// suite's are).
+    pub lane_source: Option<LaneSource>,
     /// Its lanes.
     pub lanes: Vec<NewNightlyLane>,
 }
@@ -63,11 +68,13 @@ pub struct NightlyRun {
     pub summary: Option<String>,
     /// When it was made.
     pub created_at: String,
+    /// Where its lanes came from (none for runs older than this record).
+    pub lane_source: Option<LaneSource>,
     /// Its lane runs, oldest first.
     pub lanes: Vec<LaneDetail>,
 }
 
-const NIGHTLY_COLUMNS: &str = "n.id, n.suite_id, n.scheduled_for, n.source_ref, s.head, s.status, n.rerun_of, n.summary, n.created_at";
+const NIGHTLY_COLUMNS: &str = "n.id, n.suite_id, n.scheduled_for, n.source_ref, s.head, s.status, n.rerun_of, n.summary, n.created_at, s.lane_source";
 
 fn nightly_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<NightlyRun> {
     Ok(NightlyRun {
@@ -80,6 +87,8 @@ fn nightly_from(r: &rusqlite::Row<'_>) -> rusqlite::Result<NightlyRun> {
         rerun_of: r.get(6)?,
         summary: r.get(7)?,
         created_at: r.get(8)?,
+        // A name this version does not know reads as none, as a suite's does.
+        lane_source: r.get::<_, Option<String>>(9)?.and_then(|s| s.parse().ok()),
         lanes: Vec::new(),
     })
 }
@@ -108,8 +117,8 @@ impl Db {
                 SuiteStatus::Running
             };
             let suite: SuiteId = tx.query_row(
-                "INSERT INTO suites (branch_id, head, status, message, created_at) VALUES (?1, ?2, ?3, NULL, ?4) RETURNING id",
-                params![n.branch_id, n.head, status, now],
+                "INSERT INTO suites (branch_id, head, status, message, created_at, lane_source) VALUES (?1, ?2, ?3, NULL, ?4, ?5) RETURNING id",
+                params![n.branch_id, n.head, status, now, n.lane_source.map(LaneSource::as_str)],
                 |r| r.get(0),
             )?;
             let id: NightlyRunId = tx.query_row(
@@ -136,6 +145,7 @@ impl Db {
 
     /// A nightly run with its lanes.
     pub async fn nightly(&self, id: NightlyRunId) -> Result<Option<NightlyRun>, DbError> {
+        let rules = self.queue_rules();
         self.call(move |c| {
             let run = c
                 .query_row(
@@ -145,7 +155,7 @@ impl Db {
                 )
                 .optional()?;
             run.map(|mut run| {
-                run.lanes = lane_details(c, run.suite_id)?;
+                run.lanes = lane_details(c, run.suite_id, &Gate::read(c, rules)?)?;
                 Ok(run)
             })
             .transpose()
@@ -155,6 +165,7 @@ impl Db {
 
     /// The newest nightly runs (at most `limit`), each with its lanes.
     pub async fn nightlies(&self, limit: u32) -> Result<Vec<NightlyRun>, DbError> {
+        let rules = self.queue_rules();
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {NIGHTLY_COLUMNS} FROM nightly_runs n JOIN suites s ON s.id = n.suite_id
@@ -163,8 +174,9 @@ impl Db {
             let mut runs = stmt
                 .query_map([limit], nightly_from)?
                 .collect::<Result<Vec<_>, _>>()?;
+            let gate = Gate::read(c, rules)?;
             for run in &mut runs {
-                run.lanes = lane_details(c, run.suite_id)?;
+                run.lanes = lane_details(c, run.suite_id, &gate)?;
             }
             Ok(runs)
         })

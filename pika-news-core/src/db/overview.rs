@@ -3,8 +3,9 @@
 
 use rusqlite::Row;
 
-use super::forge::{LANE_COLUMNS, branch_from, lane_from};
+use super::forge::{LANE_COLUMNS, branch_from, explain, lane_from};
 use super::schema::BRANCH_SUITE;
+use super::waiting::Gate;
 use super::{Branch, Db, DbError, Suite};
 
 /// The most branches the overview lists (newest activity first).
@@ -41,6 +42,7 @@ impl Db {
     /// Every branch (at most 500, the most recently active first: open ones
     /// before closed and merged ones) with its newest suite and that suite's lanes.
     pub async fn branch_overview(&self) -> Result<Vec<BranchOverview>, DbError> {
+        let rules = self.queue_rules();
         self.call(move |c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT b.id, b.name, b.head, b.state, b.updated_at, b.merge_commit,
@@ -63,10 +65,12 @@ impl Db {
             let mut lanes = c.prepare_cached(&format!(
                 "SELECT {LANE_COLUMNS} FROM lanes WHERE suite_id = ?1 ORDER BY id"
             ))?;
+            let gate = Gate::read(c, rules)?;
             for suite in rows.iter_mut().filter_map(|r| r.latest.as_mut()) {
                 suite.lanes = lanes
                     .query_map([suite.id], lane_from)?
                     .collect::<Result<Vec<_>, _>>()?;
+                explain(&gate, &mut suite.lanes);
             }
             Ok(rows)
         })

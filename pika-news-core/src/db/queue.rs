@@ -10,6 +10,7 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::schema::BRANCH_SUITE;
 use super::types::StoredFailureKind;
+use super::waiting::Gate;
 use super::{BranchId, BranchState, Db, DbError, LaneRunId, LaneStatus, SuiteId};
 
 /// A lane claimed for running.
@@ -57,39 +58,44 @@ impl Db {
         )
     }
 
-    /// Claims the oldest queued lane that fits: fewer than `concurrency` lanes
-    /// running, and none of its concurrency group. `None` when nothing fits.
-    pub async fn claim_lane(
-        &self,
-        owner: &str,
-        lease_secs: u64,
-        concurrency: u32,
-    ) -> Result<Option<Claim>, DbError> {
-        let (owner, now, until) = (
+    /// Claims the oldest queued lane that may run now: the oldest whose
+    /// [`QueueReason`](super::QueueReason) is `NextPass` (fewer lanes running than
+    /// [`Db::lane_slots`], and none of its concurrency group; the rule every
+    /// answer's reason comes from). `None` when nothing may.
+    pub async fn claim_lane(&self, owner: &str, lease_secs: u64) -> Result<Option<Claim>, DbError> {
+        let (owner, now, until, rules) = (
             owner.to_owned(),
             self.now_text(),
             self.lease_until(lease_secs),
+            self.queue_rules(),
         );
         self.call(move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let running: i64 = tx.query_row("SELECT COUNT(*) FROM lanes WHERE status = 'running'", [], |r| r.get(0))?;
-            if running >= i64::from(concurrency) {
-                return Ok(None);
-            }
-            let next: Option<QueuedRow> = tx
-                .query_row(
-                    "SELECT l.id, l.fencing_token, l.command, l.timeout_secs, s.head, s.id FROM lanes l JOIN suites s ON s.id = l.suite_id
-                     WHERE l.status = 'queued'
-                       AND (l.concurrency_group IS NULL OR NOT EXISTS (
-                            SELECT 1 FROM lanes r WHERE r.status = 'running' AND r.concurrency_group = l.concurrency_group))
-                     ORDER BY l.id LIMIT 1",
-                    [],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
-                )
-                .optional()?;
-            let Some((lane_id, fence, command, timeout, head, suite_id)) = next else {
+            let gate = Gate::read(&tx, rules)?;
+            let lane: Option<LaneRunId> = {
+                let mut queued = tx.prepare(
+                    "SELECT id, concurrency_group FROM lanes WHERE status = 'queued' ORDER BY id",
+                )?;
+                let mut rows = queued.query([])?;
+                let mut found = None;
+                while let Some(r) = rows.next()? {
+                    let group: Option<String> = r.get(1)?;
+                    if gate.reason(group.as_deref()).claimable() {
+                        found = Some(r.get(0)?);
+                        break;
+                    }
+                }
+                found
+            };
+            let Some(lane) = lane else {
                 return Ok(None);
             };
+            let (lane_id, fence, command, timeout, head, suite_id): QueuedRow = tx.query_row(
+                "SELECT l.id, l.fencing_token, l.command, l.timeout_secs, s.head, s.id
+                 FROM lanes l JOIN suites s ON s.id = l.suite_id WHERE l.id = ?1",
+                [lane],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            )?;
             let fencing_token = fence + 1;
             tx.execute(
                 "UPDATE lanes SET status = 'running', lease_owner = ?2, lease_expires_at = ?3, fencing_token = ?4,

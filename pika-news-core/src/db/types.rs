@@ -308,6 +308,25 @@ row_id! {
     NightlyRunId ("nightly run id")
 }
 
+/// Where a lane is shown and where a lane action must find it: a branch's
+/// own suites, or a nightly run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneScope {
+    /// One of the branch's own suites (not a nightly run).
+    Branch(BranchId),
+    /// The nightly run.
+    Nightly(NightlyRunId),
+}
+
+impl fmt::Display for LaneScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Branch(b) => write!(f, "branch {b}"),
+            Self::Nightly(n) => write!(f, "nightly run {n}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use rusqlite::Connection;

@@ -304,6 +304,8 @@ impl LaneManifest {
 pub struct ManifestError {
     /// 1-based line.
     pub line: usize,
+    /// 1-based column (in bytes) on that line.
+    pub column: usize,
     /// What is wrong, naming the key.
     pub message: String,
 }
@@ -378,8 +380,10 @@ struct At<'a> {
 
 impl At<'_> {
     fn err(&self, offset: usize, message: String) -> ManifestError {
+        let at = TomlLocation::at(self.text, offset);
         ManifestError {
-            line: TomlLocation::at(self.text, offset).line,
+            line: at.line,
+            column: at.column,
             message,
         }
     }
@@ -407,6 +411,7 @@ pub fn parse_manifest(text: &str) -> Result<LaneManifest, ManifestError> {
         };
         ManifestError {
             line: loc.line,
+            column: loc.column,
             message,
         }
     })?;

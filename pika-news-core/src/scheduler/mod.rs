@@ -94,6 +94,9 @@ impl Scheduler {
                 "setpriv (util-linux) was not found on PATH: lanes will not be stopped if the server is killed"
             );
         }
+        // The database's handles (the server's reads among them) give
+        // queued lanes' reasons by the limit this scheduler claims under.
+        db.set_lane_slots(repo.ci_concurrency);
         Self {
             git: Git::new(repo.canonical_git_dir.clone()),
             db,
@@ -210,11 +213,7 @@ impl Scheduler {
         let mut started = Vec::new();
         while let Some(claim) = self
             .db
-            .claim_lane(
-                &self.owner.to_string(),
-                self.lease_secs,
-                self.repo.ci_concurrency,
-            )
+            .claim_lane(&self.owner.to_string(), self.lease_secs)
             .await?
         {
             // Registered before the task starts, so the next tick can stop it

@@ -13,7 +13,7 @@ use super::SchedulerError;
 use crate::config::ForgeRepo;
 use crate::db::{Db, NewNightly, NewNightlyLane, NightlyRunId};
 use crate::lanes::git::{BranchHead, CommitId, Git, HeadAt};
-use crate::lanes::lane_source::{ServerManifest, lanes_of_head};
+use crate::lanes::lane_source::{LaneSource, ServerManifest, lanes_of_head};
 use crate::lanes::manifest::NightlyTime;
 
 /// What one look at the nightly schedule found.
@@ -60,8 +60,8 @@ enum NightlyPlan {
     NoLanes,
     /// The manifest does not parse.
     Bad(String),
-    /// Its nightly lanes, at this time of day.
-    At(NightlyTime, Vec<NewNightlyLane>),
+    /// Its nightly lanes, at this time of day, and where they came from.
+    At(NightlyTime, Vec<NewNightlyLane>, LaneSource),
 }
 
 /// Reads the lanes of `head` from its lane source, for their nightly part.
@@ -83,8 +83,8 @@ async fn read_plan(
             ))
         })
         .await?;
-    let manifest = match sourced {
-        Ok(Some(sourced)) => sourced.manifest,
+    let (manifest, source) = match sourced {
+        Ok(Some(sourced)) => (sourced.manifest, sourced.source),
         Ok(None) => return Ok(NightlyPlan::NoLanes),
         Err(e) => return Ok(NightlyPlan::Bad(e.to_string())),
     };
@@ -106,7 +106,7 @@ async fn read_plan(
             timeout_secs: l.timeout_secs,
         })
         .collect();
-    Ok(NightlyPlan::At(time, lanes))
+    Ok(NightlyPlan::At(time, lanes, source))
 }
 
 /// Queues the nightly run of today's slot if it is due (`now` is at or past
@@ -137,10 +137,10 @@ pub(super) async fn schedule_listed_nightly(
     else {
         return Ok(NightlyCheck::NoDefaultBranch);
     };
-    let (time, lanes) = match read_plan(git, repo, head).await? {
+    let (time, lanes, source) = match read_plan(git, repo, head).await? {
         NightlyPlan::NoLanes => return Ok(NightlyCheck::NoNightlyLanes),
         NightlyPlan::Bad(e) => return Ok(NightlyCheck::BadManifest(e)),
-        NightlyPlan::At(time, lanes) => (time, lanes),
+        NightlyPlan::At(time, lanes, source) => (time, lanes, source),
     };
     let slot = slot_of(now, time);
     if now < slot {
@@ -159,6 +159,7 @@ pub(super) async fn schedule_listed_nightly(
             head: head.as_str().to_owned(),
             source_ref: format!("refs/heads/{}", repo.default_branch),
             scheduled_for: crate::db::stored_time(slot),
+            lane_source: Some(source),
             lanes,
         })
         .await?;

@@ -17,6 +17,7 @@ pub(crate) use super::compat::dto::{
     NightlyRerun, RecoverDone, WakeCi,
 };
 use super::lane_view::LaneView;
+pub(crate) use super::queue_reason::LaneQueueReason;
 use crate::db::{self, BranchId, BranchState, LaneRunId, LaneStatus, SuiteId, SuiteStatus};
 use crate::lanes::lane_source::LaneSource;
 
@@ -196,10 +197,14 @@ pub(crate) struct LaneRun {
     /// When it finished.
     #[schema(required = true)]
     pub finished_at: Option<String>,
+    /// While it is queued: why it is not running yet (`null` otherwise).
+    #[schema(required = true)]
+    pub queue_reason: Option<LaneQueueReason>,
 }
 
 impl From<LaneView> for LaneRun {
     fn from(view: LaneView) -> Self {
+        let queue_reason = view.queue_reason().map(LaneQueueReason::from);
         let l = view.into_row();
         Self {
             id: l.id,
@@ -214,6 +219,7 @@ impl From<LaneView> for LaneRun {
             created_at: l.created_at,
             started_at: l.started_at,
             finished_at: l.finished_at,
+            queue_reason,
         }
     }
 }

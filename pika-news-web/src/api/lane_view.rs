@@ -6,7 +6,7 @@
 
 use pikaci_core::FailureKind;
 
-use crate::db::{self, LaneDetail, LaneRunId, LaneStatus};
+use crate::db::{self, LaneDetail, LaneRunId, LaneStatus, QueueReason};
 use crate::lanes::manifest::LaneCommand;
 
 /// Why a lane that has not finished is not done yet.
@@ -32,9 +32,6 @@ struct Facts {
     retry_count: i64,
     rerun_of: Option<LaneRunId>,
     lease_expires_at: Option<String>,
-    group_busy: bool,
-    concurrency_group: Option<String>,
-    group_holder: Option<LaneRunId>,
     last_heartbeat_at: Option<String>,
 }
 
@@ -67,9 +64,6 @@ impl From<LaneDetail> for LaneView {
                 retry_count: d.retry_count,
                 rerun_of: d.rerun_of,
                 lease_expires_at: d.lease_expires_at,
-                group_busy: d.group_busy,
-                concurrency_group: d.concurrency_group,
-                group_holder: d.group_holder,
                 last_heartbeat_at: d.last_heartbeat_at,
             }),
         }
@@ -108,18 +102,27 @@ impl LaneView {
         Some(target.as_str().to_owned())
     }
 
-    /// Why it is not done yet (`None` once it finished).
+    /// Why it is not done yet (`None` once it finished), in upstream's
+    /// terms: a lane put back after its runner stopped answering says so
+    /// first; else one whose [`queue_reason`](Self::queue_reason) names a
+    /// group is blocked by it.
     pub(crate) fn waiting(&self) -> Option<Waiting> {
-        let group_busy = self.facts.as_ref().is_some_and(|f| f.group_busy);
         match self.row.status {
             LaneStatus::Running => Some(Waiting::Running),
             LaneStatus::Queued if self.row.message.as_deref() == Some(db::STALE_REQUEUED) => {
                 Some(Waiting::StaleRecovered)
             }
-            LaneStatus::Queued if group_busy => Some(Waiting::BlockedByGroup),
+            LaneStatus::Queued if self.queue_reason().and_then(QueueReason::group).is_some() => {
+                Some(Waiting::BlockedByGroup)
+            }
             LaneStatus::Queued => Some(Waiting::Queued),
             LaneStatus::Passed | LaneStatus::Failed | LaneStatus::Cancelled => None,
         }
+    }
+
+    /// Why it waits, while it is queued (the rule the scheduler claims by).
+    pub(crate) fn queue_reason(&self) -> Option<&QueueReason> {
+        self.row.queue_reason.as_ref()
     }
 
     /// How many times it was put back in the queue.
@@ -135,16 +138,6 @@ impl LaneView {
     /// When its lease ends, while it runs.
     pub(crate) fn lease_expires_at(&self) -> Option<String> {
         self.facts.as_ref()?.lease_expires_at.clone()
-    }
-
-    /// Its concurrency group, where the detail row was read.
-    pub(crate) fn concurrency_group(&self) -> Option<&str> {
-        self.facts.as_ref()?.concurrency_group.as_deref()
-    }
-
-    /// The running lane that holds its concurrency group, while it waits.
-    pub(crate) fn group_holder(&self) -> Option<LaneRunId> {
-        self.facts.as_ref()?.group_holder
     }
 
     /// When its runner last renewed its lease.
@@ -186,15 +179,14 @@ mod tests {
                 created_at: "2026-03-24T16:00:00Z".into(),
                 started_at: Some("2026-03-24T16:00:05Z".into()),
                 finished_at: Some("2026-03-24T16:01:05Z".into()),
+                concurrency_group: None,
+                queue_reason: None,
             },
             entrypoint: None,
             command: Some(r#"{"pikaci_target":"pre-merge"}"#.into()),
-            concurrency_group: None,
             retry_count: 1,
             rerun_of: LaneRunId::new(5),
             lease_expires_at: None,
-            group_busy: false,
-            group_holder: None,
             last_heartbeat_at: None,
         }
     }

@@ -14,6 +14,7 @@
 //!   Server-Sent Events, over [`crate::live`]). Each parses its request,
 //!   asks the read model ([`crate::reads`]) and answers: no handler holds a
 //!   cache or builds a path. The HTML pages are in `crate::pages`.
+//! - `queue_reason`: why a queued lane waits, as every lane answer says it.
 //! - [`compat`]: what upstream pika's `ph` client calls (its lane actions,
 //!   nightly runs, wake, who-am-I), in its shapes.
 
@@ -31,6 +32,7 @@ pub(crate) mod login;
 pub(crate) mod meta;
 pub(crate) mod openapi;
 pub(crate) mod pikaci;
+pub(crate) mod queue_reason;
 pub(crate) mod raw;
 pub(crate) mod stream;
 pub(crate) mod suite_reruns;

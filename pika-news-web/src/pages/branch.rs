@@ -13,7 +13,7 @@ use super::Scope;
 use super::commit::{commit_link, head_context};
 use super::failure::{Failure, failure_html, lane_failure, lane_message};
 use super::format::{between, duration, job_took, parse_time, stored_time_element};
-use super::html::{Crumb, Page, short_head, status, status_dot};
+use super::html::{Crumb, Page, queue_reason, short_head, status, status_dot};
 use super::summary::{lane_duration, replaced_by, summarize, summary_line, summary_text};
 use crate::db::{Branch, BranchMeta, Lane, LaneRunId, LaneStatus, Suite};
 use crate::error::ApiError;
@@ -237,6 +237,7 @@ fn lane_row(viewer: &Viewer, scope: Scope, row: LaneRow<'_>, now: Timestamp, bac
                     Some(f) => (failure_html(viewer.prefix, scope, lane, f)),
                     None => @if let Some(m) = lane_message(lane, run) { div.muted { (m) } },
                 }
+                (queue_reason(viewer.prefix, lane))
                 @if let Some(r) = replaced { div.muted { "replaced by its rerun, #" (r) } }
             }
             td {

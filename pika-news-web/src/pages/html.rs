@@ -6,6 +6,8 @@ use axum::http::{HeaderValue, header};
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 
+use super::Scope;
+use crate::db::Lane;
 use crate::links::Prefix;
 
 /// The page's style sheet and script: our own files, put in as they are
@@ -156,6 +158,22 @@ pub(crate) fn status_dot(word: &str) -> Markup {
 pub(crate) fn short_head(head: &str) -> Markup {
     let short: String = head.chars().take(10).collect();
     html! { code title=(head) { (short) } }
+}
+
+/// Why a queued lane waits, with a link to the lane it waits for: the
+/// reason every answer gives (the rule the scheduler claims by).
+pub(crate) fn queue_reason(prefix: Prefix, lane: &Lane) -> Markup {
+    let Some(reason) = &lane.queue_reason else {
+        return html! {};
+    };
+    html! {
+        div.queue-reason data-queue-reason=(reason.kind()) {
+            (reason.to_string())
+            @if let Some(holder) = reason.holder() {
+                " · " a href=(Scope::from(holder.scope).lane(prefix, holder.lane)) { "lane #" (holder.lane) }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

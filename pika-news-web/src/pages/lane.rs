@@ -22,7 +22,7 @@ use super::Scope;
 use super::branch::lane_actions;
 use super::failure::lane_message;
 use super::format::{duration, job_took, stored_time_element};
-use super::html::{Crumb, Page, status, status_dot};
+use super::html::{Crumb, Page, queue_reason, status, status_dot};
 use super::job_graph::graph;
 use super::lines::LogKey;
 use super::log_source::{LogView, job_log_opener, lane_log_opener, read_log};
@@ -245,6 +245,7 @@ fn lane_header(viewer: &Viewer, page: &LanePage, back: &str) -> Markup {
                 (lane_actions(viewer, lane, back))
             }
             @if let Some(m) = lane_message(lane, page.run.as_deref()) { p.sub { (m) } }
+            (queue_reason(viewer.prefix, lane))
         }
     }
 }

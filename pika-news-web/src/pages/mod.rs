@@ -62,6 +62,15 @@ pub(crate) enum Scope {
     Nightly(crate::db::NightlyRunId),
 }
 
+impl From<crate::db::LaneScope> for Scope {
+    fn from(s: crate::db::LaneScope) -> Self {
+        match s {
+            crate::db::LaneScope::Branch(b) => Self::Branch(b),
+            crate::db::LaneScope::Nightly(n) => Self::Nightly(n),
+        }
+    }
+}
+
 impl Scope {
     /// The page's address, under `prefix`.
     pub(crate) fn page(self, prefix: Prefix) -> String {

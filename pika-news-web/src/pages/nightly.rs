@@ -33,7 +33,7 @@ fn as_suite(n: &NightlyRun) -> Suite {
         status: n.status,
         message: n.summary.clone(),
         created_at: n.created_at.clone(),
-        lane_source: None,
+        lane_source: n.lane_source,
         lanes: n.lanes.iter().map(|l| l.run.clone()).collect(),
     }
 }
@@ -112,6 +112,9 @@ pub(crate) async fn page(
             (summary_line(&label, &suite, &s))
         }
         @if let Some(m) = &n.summary { p.sub { (m) } }
+        @if let Some(source) = n.lane_source {
+            p.muted.lane-source { "Lanes from " (source.describe()) "." }
+        }
         (suite_actions(&viewer, scope, &suite))
         (lanes)
     };

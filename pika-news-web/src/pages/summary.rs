@@ -194,6 +194,8 @@ mod tests {
             created_at: "2026-03-24T16:00:00Z".into(),
             started_at: started.map(Into::into),
             finished_at: finished.map(Into::into),
+            concurrency_group: None,
+            queue_reason: None,
         }
     }
 

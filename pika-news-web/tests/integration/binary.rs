@@ -101,6 +101,69 @@ fn a_bad_config_names_the_file_and_line() {
     );
 }
 
+/// A `[forge_repo] lanes_manifest` that is missing or does not parse stops
+/// `serve` before it starts, naming the file and what is wrong, instead of
+/// failing each head's suite later.
+#[test]
+fn serve_refuses_a_lanes_manifest_it_cannot_read_or_parse() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
+    let cfg = root.join("pika-news.toml");
+    std::fs::write(
+        &cfg,
+        "bind_port = 0\ndatabase = \"data/news.sqlite\"\n[forge_repo]\nrepo = \"sledtools/pika\"\ncanonical_git_dir = \"git/pika.git\"\nlanes_manifest = \"pika-lanes.toml\"\n",
+    )
+    .unwrap();
+    let manifest = root.join("pika-lanes.toml");
+    let serve = || pika_news(&["serve", "--config", cfg.as_str()]);
+
+    let out = serve();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{cfg}: [forge_repo] lanes_manifest {manifest} cannot be read"
+        )) && err.contains("No such file"),
+        "{err}"
+    );
+    assert!(!root.join("data").exists(), "nothing was started: {err}");
+
+    std::fs::write(
+        &manifest,
+        "version = 1\n\n[[branch.lanes]]\nid = \"pre-merge\"\ncomand = [\"true\"]\n",
+    )
+    .unwrap();
+    let out = serve();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "{cfg}: [forge_repo] lanes_manifest is not valid: {manifest}:5:1: "
+        )) && err.contains("comand"),
+        "{err}"
+    );
+
+    // Tokens can still be managed while the manifest is being fixed.
+    let out = pika_news(&["token", "list", "--config", cfg.as_str()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // A valid one is taken: the server starts and answers.
+    std::fs::write(
+        &manifest,
+        "version = 1\n\n[[branch.lanes]]\nid = \"pre-merge\"\ncommand = [\"true\"]\n",
+    )
+    .unwrap();
+    let mut cmd = Command::new(pika_news_bin());
+    cmd.args(["serve", "--config", cfg.as_str()]);
+    let mut server = Server::start(cmd);
+    server.signal("TERM");
+    assert!(server.wait().success());
+}
+
 #[test]
 fn serve_answers_never_logs_tokens_and_stops_on_sigterm() {
     use std::io::{Read, Write};

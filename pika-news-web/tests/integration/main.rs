@@ -45,6 +45,7 @@ mod pikaci_logs;
 mod prefixes;
 mod prepared_outputs;
 mod public_surface;
+mod queue_reasons;
 mod raw_logs;
 mod reads;
 mod restart;

@@ -5,6 +5,7 @@
 use jiff::{SignedDuration, Timestamp};
 use pika_news_core::db::{LaneStatus, SuiteStatus};
 use pika_news_core::lanes::git::Git;
+use pika_news_core::lanes::lane_source::LaneSource;
 use pika_news_core::lanes::manifest::LaneCommand;
 use pika_news_core::scheduler::{NightlyCheck, schedule_due_nightly, sync_heads};
 
@@ -114,7 +115,7 @@ async fn branches_select_lanes_by_upstreams_rules() {
         Some("pikaci run pre-merge-linux")
     );
     assert_eq!(
-        linux.concurrency_group.as_deref(),
+        linux.run.concurrency_group.as_deref(),
         Some("staged-linux:pre-merge-linux")
     );
     let wrapped = &suite.lanes[1];
@@ -188,6 +189,7 @@ async fn a_nightly_run_is_queued_once_per_slot_on_the_default_branch_head() {
     assert_eq!(run.source_ref, "refs/heads/main");
     assert_eq!(run.scheduled_for, "2026-03-24T17:00:00.000Z");
     assert_eq!(run.status, SuiteStatus::Running);
+    assert_eq!(run.lane_source, Some(LaneSource::HeadManifest));
     let shown: Vec<_> = run
         .lanes
         .iter()
@@ -213,7 +215,8 @@ async fn a_nightly_run_is_queued_once_per_slot_on_the_default_branch_head() {
 
     // Its lanes run on the head it was made for.
     let mut heads = Vec::new();
-    while let Some(c) = f.db.claim_lane("me", 60, 10).await.unwrap() {
+    f.db.set_lane_slots(10);
+    while let Some(c) = f.db.claim_lane("me", 60).await.unwrap() {
         if c.suite_id == run.suite_id {
             heads.push(c.head.clone());
         }
@@ -363,6 +366,7 @@ ci = { trigger = "nightly", concurrency_group = "nightly-android" }
     };
     let run = f.db.nightly(id).await.unwrap().unwrap();
     assert_eq!(run.head, sh_out(&f, "git rev-parse main"));
+    assert_eq!(run.lane_source, Some(LaneSource::HeadPipeline));
     let lanes: Vec<_> = run
         .lanes
         .iter()
@@ -387,7 +391,8 @@ ci = { trigger = "nightly", concurrency_group = "nightly-android" }
     );
     // Each a pikaci lane of its target; the second in its group.
     let mut commands = Vec::new();
-    while let Some(c) = f.db.claim_lane("me", 60, 10).await.unwrap() {
+    f.db.set_lane_slots(10);
+    while let Some(c) = f.db.claim_lane("me", 60).await.unwrap() {
         if c.suite_id == run.suite_id {
             commands.push(serde_json::from_str::<LaneCommand>(&c.command.unwrap()).unwrap());
         }
@@ -449,6 +454,7 @@ ci = { trigger = "nightly", concurrency_group = "nightly-android" }
     };
     let run = f.db.nightly(id).await.unwrap().unwrap();
     assert_eq!(run.lanes.len(), 1);
+    assert_eq!(run.lane_source, Some(LaneSource::ServerManifest));
     assert_eq!(
         run.lanes[0].entrypoint.as_deref(),
         Some("nix run '.#pikaci' -- run nightly_linux --output jsonl")

@@ -14,6 +14,7 @@ use pika_news_core::db::{
     BranchId, Db, LaneRunId, LaneStatus, NewLane, NewNightly, NewNightlyLane, NightlyRunId, Role,
     SuiteId, SuiteStatus,
 };
+use pika_news_core::lanes::lane_source::LaneSource;
 use pika_news_web::{AppState, router};
 use pikaci_core::{FailureKind, JobRecord, LogFile, RunRecord, RunStatus};
 use pikaci_store::Store;
@@ -395,6 +396,7 @@ pub(crate) async fn nightly(env: &PageEnv, main: BranchId) -> (NightlyRunId, Lan
             head: "e".repeat(40),
             source_ref: "refs/heads/main".into(),
             scheduled_for: "2026-03-25T03:00:00Z".into(),
+            lane_source: Some(LaneSource::HeadPipeline),
             lanes: vec![lane("android"), lane("ios")],
         })
         .await

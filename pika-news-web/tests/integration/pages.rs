@@ -523,6 +523,18 @@ async fn nightly_runs_are_listed_and_have_their_own_pages() {
         "{}",
         page.body
     );
+    // Where its lanes came from, on the page and in the answer.
+    assert!(
+        page.body.contains(
+            "<p class=\"muted lane-source\">Lanes from the CI targets of pikaci.toml at the head.</p>"
+        ),
+        "{}",
+        page.body
+    );
+    let answer = get(&env, &format!("/news/api/forge/nightly/{id}"), &env.read).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    let answer: serde_json::Value = serde_json::from_str(&answer.body).unwrap();
+    assert_eq!(answer["lane_source"], "head_pipeline", "{answer}");
     let lane = get(
         &env,
         &format!("/news/nightly/{id}/lane/{passed}"),

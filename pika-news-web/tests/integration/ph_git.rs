@@ -312,6 +312,7 @@ async fn todays_ph_runs_every_subcommand_against_git() {
                 head: main.head.clone().unwrap(),
                 source_ref: "refs/heads/main".into(),
                 scheduled_for: "2026-03-24T08:00:00Z".into(),
+                lane_source: None,
                 lanes: vec![NewNightlyLane {
                     lane: "nightly".into(),
                     title: "nightly".into(),

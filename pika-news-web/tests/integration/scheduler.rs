@@ -110,17 +110,20 @@ async fn claims_honour_concurrency_groups_and_fences() {
     f.push("feature/docs", &[("docs/a.md", "a")]);
     sync_heads(&f.db, &git, &f.repo).await.unwrap();
     // Lanes: main/check, main/docs (group docs), feature/check, feature/docs (group docs).
-    let a = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
-    let b = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
-    let c = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
+    f.db.set_lane_slots(10);
+    let a = f.db.claim_lane("me", 60).await.unwrap().unwrap();
+    let b = f.db.claim_lane("me", 60).await.unwrap().unwrap();
+    let c = f.db.claim_lane("me", 60).await.unwrap().unwrap();
     // The second docs lane waits for the first: one per group.
-    assert!(f.db.claim_lane("me", 60, 10).await.unwrap().is_none());
+    assert!(f.db.claim_lane("me", 60).await.unwrap().is_none());
     assert_eq!(
         [a.lane_id, b.lane_id, c.lane_id].map(LaneRunId::get),
         [1, 2, 3]
     );
     // With a concurrency of 3 already running, nothing more is claimed either.
-    assert!(f.db.claim_lane("me", 60, 3).await.unwrap().is_none());
+    f.db.set_lane_slots(3);
+    assert!(f.db.claim_lane("me", 60).await.unwrap().is_none());
+    f.db.set_lane_slots(10);
 
     // A lane failed by hand fences out its runner.
     f.db.lane_action(a.lane_id, LaneAction::Fail).await.unwrap();
@@ -161,7 +164,7 @@ async fn claims_honour_concurrency_groups_and_fences() {
         .unwrap()
     );
     // The docs group is free again.
-    let d = f.db.claim_lane("me", 60, 10).await.unwrap().unwrap();
+    let d = f.db.claim_lane("me", 60).await.unwrap().unwrap();
     assert_eq!(d.lane_id.get(), 4);
 }
 
@@ -179,11 +182,7 @@ async fn expired_leases_are_recovered_and_repeat_offenders_fail() {
     let expire = |clock: &pika_news_core::clock::ManualClock| {
         clock.advance(jiff::SignedDuration::from_secs(61));
     };
-    let first =
-        f.db.claim_lane("dead-runner", 60, 1)
-            .await
-            .unwrap()
-            .unwrap();
+    let first = f.db.claim_lane("dead-runner", 60).await.unwrap().unwrap();
     // Not before the lease ends.
     f.clock.advance(jiff::SignedDuration::from_secs(59));
     assert_eq!(f.db.recover_expired(3).await.unwrap(), 0);
@@ -197,11 +196,7 @@ async fn expired_leases_are_recovered_and_repeat_offenders_fail() {
             .unwrap()
     );
     for _ in 0..2 {
-        let again =
-            f.db.claim_lane("dead-runner", 60, 1)
-                .await
-                .unwrap()
-                .unwrap();
+        let again = f.db.claim_lane("dead-runner", 60).await.unwrap().unwrap();
         assert_eq!(again.lane_id, first.lane_id);
         assert!(again.fencing_token > first.fencing_token);
         expire(&f.clock);

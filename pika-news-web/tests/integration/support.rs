@@ -253,6 +253,7 @@ impl TestApp {
                 head,
                 source_ref: "refs/heads/main".into(),
                 scheduled_for: "2026-03-24T08:00:00Z".into(),
+                lane_source: None,
                 lanes: vec![lane("nightly_a"), lane("nightly_b")],
             })
             .await

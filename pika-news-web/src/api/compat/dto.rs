@@ -8,7 +8,9 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::queue_reason::LaneQueueReason;
 use crate::db::{BranchId, BranchState, LaneRunId, NightlyRunId, SuiteId};
+use crate::lanes::lane_source::LaneSource;
 
 /// A lane run's status, in upstream's words.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -147,6 +149,10 @@ pub(crate) struct CiLane {
     /// failure`; `null` for a lane that passed.
     #[schema(required = true)]
     pub operator_hint: Option<String>,
+    /// While it is queued: why it is not running yet (ours; `null`
+    /// otherwise). `operator_hint` says the same in its line.
+    #[schema(required = true)]
+    pub queue_reason: Option<LaneQueueReason>,
     /// The suite it belongs to (ours).
     pub suite_id: SuiteId,
     /// The lane definition's id again, under our own name.
@@ -260,6 +266,12 @@ pub(crate) struct NightlyDetail {
     pub lanes: Vec<CiLane>,
     /// The suite holding its lanes (ours).
     pub suite_id: SuiteId,
+    /// Where its lanes came from (ours), as a branch suite's
+    /// `lane_source`: `head_manifest`, `head_pipeline` or
+    /// `server_manifest`; absent for runs made before it was recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "head_pipeline")]
+    pub lane_source: Option<LaneSource>,
 }
 
 /// `GET /news/api/forge/nightly`: the newest nightly runs.

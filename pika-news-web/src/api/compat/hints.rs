@@ -66,17 +66,14 @@ pub(crate) fn operator_hint(
     match status {
         CiLaneStatus::Queued => {
             let (secs, waited) = age(&r.created_at, now).unwrap_or((0, "0s".into()));
-            let why = match (reason, v.concurrency_group(), v.group_holder()) {
-                (Some(CiLaneExecutionReason::BlockedByConcurrencyGroup), Some(g), Some(holder)) => {
-                    format!("waiting for group {g} (lane #{holder} holds it)")
-                }
-                (Some(CiLaneExecutionReason::BlockedByConcurrencyGroup), Some(g), None) => {
-                    format!("waiting for group {g}")
-                }
-                (Some(CiLaneExecutionReason::StaleRecovered), _, _) => {
-                    "requeued after its runner stopped renewing its lease".to_owned()
-                }
-                _ => "waiting for a free lane slot".to_owned(),
+            // The reason every answer and page gives (one rule, the claim's).
+            let why = v
+                .queue_reason()
+                .map_or_else(|| "waiting its turn".to_owned(), ToString::to_string);
+            let why = if reason == Some(CiLaneExecutionReason::StaleRecovered) {
+                format!("requeued after its runner stopped renewing its lease; {why}")
+            } else {
+                why
             };
             let nudge = if secs >= QUEUED_TOO_LONG_SECS {
                 "; wake CI or requeue it if the scheduler is stuck"

@@ -10,6 +10,7 @@ use super::dto::{
 };
 use super::hints::{self, compact};
 use crate::api::lane_view::{LaneView, Waiting};
+use crate::api::queue_reason::LaneQueueReason;
 use crate::db::{self, BranchMeta, LaneDetail, LaneStatus, NightlyRun, SuiteDetail, SuiteStatus};
 
 /// A lane status in upstream's words.
@@ -86,6 +87,7 @@ pub(crate) fn ci_lane(
     let status = lane_status(view.status());
     let failure = failure_kind(view.status(), view.failure_kind());
     let operator_hint = hints::operator_hint(&view, status, execution_reason, failure, now);
+    let queue_reason = view.queue_reason().map(LaneQueueReason::from);
     let last_heartbeat_at = view
         .last_heartbeat_at()
         .filter(|_| view.status() == LaneStatus::Running);
@@ -119,6 +121,7 @@ pub(crate) fn ci_lane(
         last_heartbeat_at,
         lease_expires_at: lease,
         operator_hint,
+        queue_reason,
         suite_id: r.suite_id,
         lane: r.lane,
         attempts: r.attempts,
@@ -232,6 +235,7 @@ pub(crate) fn nightly_detail(run: NightlyRun, repo: &str, now: Timestamp) -> Nig
             .map(|l| ci_lane(l, None, now))
             .collect(),
         suite_id: run.suite_id,
+        lane_source: run.lane_source,
     }
 }
 

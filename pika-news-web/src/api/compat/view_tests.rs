@@ -18,16 +18,26 @@ fn lane(id: i64, name: &str, status: LaneStatus) -> LaneDetail {
             created_at: "2026-03-24T16:00:00Z".into(),
             started_at: None,
             finished_at: None,
+            concurrency_group: None,
+            queue_reason: None,
         },
         entrypoint: None,
         command: None,
-        concurrency_group: None,
         retry_count: 0,
         rerun_of: None,
         lease_expires_at: None,
-        group_busy: false,
-        group_holder: None,
         last_heartbeat_at: None,
+    }
+}
+
+/// Queued behind lane `holder` of group `staged-linux:x`.
+fn held_by(holder: i64) -> db::QueueReason {
+    db::QueueReason::ConcurrencyGroup {
+        group: "staged-linux:x".into(),
+        holder: db::Holder {
+            lane: LaneRunId::new(holder).unwrap(),
+            scope: db::LaneScope::Branch(db::BranchId::new(1).unwrap()),
+        },
     }
 }
 
@@ -139,7 +149,7 @@ fn why_a_lane_waits() {
     let reason = |l: &LaneDetail| LaneView::from(l.clone()).waiting().map(execution_reason);
     let mut l = lane(1, "a", LaneStatus::Queued);
     assert_eq!(reason(&l), Some(CiLaneExecutionReason::Queued));
-    l.group_busy = true;
+    l.run.queue_reason = Some(held_by(41));
     assert_eq!(
         reason(&l),
         Some(CiLaneExecutionReason::BlockedByConcurrencyGroup)
@@ -178,9 +188,8 @@ fn a_lane_carries_upstreams_newest_words_and_an_operator_hint() {
     let now: Timestamp = "2026-03-24T16:20:00Z".parse().unwrap();
     // Queued 20 minutes behind the running lane #41 of its group.
     let mut l = lane(42, "linux", LaneStatus::Queued);
-    l.concurrency_group = Some("staged-linux:x".into());
-    l.group_busy = true;
-    l.group_holder = Some(LaneRunId::new(41).unwrap());
+    l.run.concurrency_group = Some("staged-linux:x".into());
+    l.run.queue_reason = Some(held_by(41));
     let v = ci_lane(l.clone(), None, now);
     assert_eq!(
         v.operator_hint.as_deref(),
@@ -192,6 +201,29 @@ fn a_lane_carries_upstreams_newest_words_and_an_operator_hint() {
     assert_eq!(
         v.execution_reason_label,
         Some("blocked by concurrency group")
+    );
+    let why = v.queue_reason.as_ref().unwrap();
+    assert_eq!(
+        (why.kind, why.group.as_deref(), why.holder_lane_id),
+        (
+            crate::api::queue_reason::QueueReasonKind::ConcurrencyGroup,
+            Some("staged-linux:x"),
+            LaneRunId::new(41)
+        )
+    );
+    assert!(
+        v.operator_hint.as_deref().unwrap().contains(&why.message),
+        "the hint and the reason are one sentence"
+    );
+    // Put back after its runner stopped answering: the hint says so first.
+    let mut stale = l.clone();
+    stale.run.message = Some(db::STALE_REQUEUED.into());
+    stale.run.queue_reason = Some(db::QueueReason::NextPass);
+    assert_eq!(
+        ci_lane(stale, None, now).operator_hint.as_deref(),
+        Some(
+            "queued 20m 00s: requeued after its runner stopped renewing its lease; nothing holds it back: the scheduler claims it at its next pass; wake CI or requeue it if the scheduler is stuck"
+        )
     );
     assert_eq!(v.is_failed, Some(false));
     assert_eq!((v.failure_kind_label, v.last_heartbeat_at), (None, None));
