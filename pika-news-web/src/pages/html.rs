@@ -151,7 +151,7 @@ pub(crate) fn status(word: &str) -> Markup {
 
 /// A status dot with the word only for screen readers and tooltips.
 pub(crate) fn status_dot(word: &str) -> Markup {
-    html! { span class={ "st st-" (word) } title=(word) aria-label=(word) {} }
+    html! { span class={ "st st-" (word) } role="img" title=(word) aria-label=(word) {} }
 }
 
 /// The first 10 characters of a commit, as code.
