@@ -117,7 +117,7 @@ pub struct ExecOpts {
     /// The branch to record for the run (shown by `pikaci list`). Default: the branch the
     /// source has checked out; set it where the checkout's HEAD is detached, as a CI
     /// service's worktree is.
-    #[arg(long, env = "PIKACI_GIT_BRANCH", value_name = "NAME", value_parser = branch_name)]
+    #[arg(long, env = pikaci_core::contract::GIT_BRANCH_ENV, value_name = "NAME", value_parser = branch_name)]
     pub branch: Option<String>,
     /// The run's snapshot is kept by default; this flag is accepted and changes nothing.
     #[arg(long, hide = true, conflicts_with = "discard_snapshot")]

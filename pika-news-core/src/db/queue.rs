@@ -28,6 +28,8 @@ pub struct Claim {
     pub head: String,
     /// The suite the lane belongs to.
     pub suite_id: SuiteId,
+    /// The branch the suite is of (the default branch for a nightly run).
+    pub branch: Option<String>,
 }
 
 /// Lane actions from the API.
@@ -43,8 +45,16 @@ pub enum LaneAction {
     Recover,
 }
 
-/// id, fencing token, command, timeout, head, suite id.
-type QueuedRow = (LaneRunId, i64, Option<String>, Option<i64>, String, SuiteId);
+/// id, fencing token, command, timeout, head, suite id, branch name.
+type QueuedRow = (
+    LaneRunId,
+    i64,
+    Option<String>,
+    Option<i64>,
+    String,
+    SuiteId,
+    Option<String>,
+);
 
 impl Db {
     /// When a lease taken now for `seconds` ends, as stored.
@@ -90,11 +100,12 @@ impl Db {
             let Some(lane) = lane else {
                 return Ok(None);
             };
-            let (lane_id, fence, command, timeout, head, suite_id): QueuedRow = tx.query_row(
-                "SELECT l.id, l.fencing_token, l.command, l.timeout_secs, s.head, s.id
-                 FROM lanes l JOIN suites s ON s.id = l.suite_id WHERE l.id = ?1",
+            let (lane_id, fence, command, timeout, head, suite_id, branch): QueuedRow = tx.query_row(
+                "SELECT l.id, l.fencing_token, l.command, l.timeout_secs, s.head, s.id, b.name
+                 FROM lanes l JOIN suites s ON s.id = l.suite_id
+                 LEFT JOIN branches b ON b.id = s.branch_id WHERE l.id = ?1",
                 [lane],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?)),
             )?;
             let fencing_token = fence + 1;
             tx.execute(
@@ -105,7 +116,15 @@ impl Db {
                 params![lane_id, owner, until, fencing_token, now],
             )?;
             tx.commit()?;
-            Ok(Some(Claim { lane_id, fencing_token, command, timeout_secs: timeout.map(|t| t as u64), head, suite_id }))
+            Ok(Some(Claim {
+                lane_id,
+                fencing_token,
+                command,
+                timeout_secs: timeout.map(|t| t as u64),
+                head,
+                suite_id,
+                branch,
+            }))
         })
         .await
     }

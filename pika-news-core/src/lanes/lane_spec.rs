@@ -46,6 +46,10 @@ pub struct LaneRunSpec {
     pub pikaci_bin: Utf8PathBuf,
     /// The repository's state root, set as `PIKACI_STATE_ROOT`.
     pub pikaci_state_root: Utf8PathBuf,
+    /// The branch the lane runs for, given to a pikaci lane as
+    /// `PIKACI_GIT_BRANCH` (its worktree's HEAD is detached), so the run
+    /// records it.
+    pub branch: Option<String>,
     /// Extra variable names the child may keep.
     pub env_allow: Vec<String>,
     /// The parent environment to filter (a seam: tests pass their own).

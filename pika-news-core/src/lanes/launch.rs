@@ -196,6 +196,9 @@ fn set_output(
     };
     if spec.command.is_pikaci() {
         cmd.env(contract::STATE_ROOT_ENV, &spec.pikaci_state_root);
+        if let Some(branch) = &spec.branch {
+            cmd.env(contract::GIT_BRANCH_ENV, branch);
+        }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
     } else {
         cmd.stderr(err_log).stdout(out_log);

@@ -64,6 +64,7 @@ impl Env {
             worktree: self.root.join("wt"),
             pikaci_bin: self.root.join("bin/fake-pikaci"),
             pikaci_state_root: self.root.join("state"),
+            branch: Some("feature/x".into()),
             env_allow: vec!["ALLOWED_EXTRA".into()],
             parent_env: BTreeMap::from([
                 ("PATH".to_owned(), std::env::var("PATH").unwrap()),
@@ -267,6 +268,7 @@ async fn a_pikaci_lane_reports_its_run_the_moment_it_starts() {
     let spec = env.pikaci(
         &format!(
             "echo \"args: $*\" >&2\necho \"state: $PIKACI_STATE_ROOT secret: ${{SECRET_TOKEN:-none}} cwd: $PWD\" >&2\n\
+             echo \"branch: ${{PIKACI_GIT_BRANCH:-none}}\" >&2\n\
              echo 'plain words'\necho '{}'\n\
              for i in $(seq 300); do [ -e {marker} ] && break; sleep 0.02; done\n[ -e {marker} ] || exit 9\n\
              echo '{}'\nexit 1",
@@ -296,6 +298,8 @@ async fn a_pikaci_lane_reports_its_run_the_moment_it_starts() {
     let text = env.log();
     assert!(text.contains("args: run ci --output jsonl"), "{text}");
     assert!(text.contains("secret: none"), "{text}");
+    // Its worktree's HEAD is detached: the branch is named for the record.
+    assert!(text.contains("branch: feature/x"), "{text}");
     // pikaci's stderr names the server's folders by words in the lane log.
     assert!(text.contains("state: state root "), "{text}");
     assert!(text.contains("cwd: worktree"), "{text}");
@@ -611,6 +615,7 @@ async fn argv_output_goes_to_the_log_and_secrets_stay_hidden() {
             "echo to-out; echo to-err >&2; echo secret=${SECRET_TOKEN:-hidden} \
              extra=$ALLOWED_EXTRA pikaci=${PIKACI_X:-dropped} \
              incus=$PIKACI_REMOTE_LINUX_VM_INCUS_PROJECT state=${PIKACI_STATE_ROOT:-unset} \
+             branch=${PIKACI_GIT_BRANCH:-unset} \
              git=$GIT_CONFIG_GLOBAL,$GIT_CONFIG_NOSYSTEM",
         ),
         secs(30),
@@ -623,7 +628,7 @@ async fn argv_output_goes_to_the_log_and_secrets_stay_hidden() {
         text.contains("to-out\n")
             && text.contains("to-err\n")
             && text.contains(
-                "secret=hidden extra=yes pikaci=dropped incus=kept state=unset git=/dev/null,1\n"
+                "secret=hidden extra=yes pikaci=dropped incus=kept state=unset branch=unset git=/dev/null,1\n"
             ),
         "{text}"
     );

@@ -326,6 +326,7 @@ impl Scheduler {
             worktree: worktree.clone(),
             pikaci_bin: self.repo.pikaci_bin.clone(),
             pikaci_state_root: self.repo.pikaci_state_root.clone(),
+            branch: claim.branch.clone(),
             env_allow: self.repo.env_allow.clone(),
             parent_env: self.env.clone(),
             timeout: Duration::from_secs(claim.timeout_secs.unwrap_or(self.repo.lane_timeout_secs)),

@@ -45,6 +45,7 @@ async fn a_lane_printing_half_a_gigabyte_is_streamed_not_buffered() {
         worktree: root.clone(),
         pikaci_bin: fake,
         pikaci_state_root: root.join("state"),
+        branch: None,
         env_allow: vec![],
         parent_env: BTreeMap::from([("PATH".to_owned(), std::env::var("PATH").unwrap())]),
         timeout: Duration::from_secs(120),

@@ -123,6 +123,7 @@ fn check_lanes_ran_pikaci(server: &Server, site: &Site, branch: i64, suite: &Val
         )
         .unwrap();
     let ph: BranchDetailResponse = decode(&detail.body).unwrap();
+    let branch_name = detail.json()["name"].as_str().unwrap().to_owned();
     let run = ph
         .ci_runs
         .iter()
@@ -167,6 +168,8 @@ fn check_lanes_ran_pikaci(server: &Server, site: &Site, branch: i64, suite: &Val
         let logs = logs.json();
         assert_eq!(logs["pikaci_run"]["run_id"], run, "{logs}");
         assert_eq!(logs["pikaci_run"]["target_id"], name, "{logs}");
+        // The lane's worktree is detached; the run records the branch.
+        assert_eq!(logs["pikaci_run"]["git_branch"], branch_name, "{logs}");
         assert!(
             logs["pikaci_log_metadata"]["jobs"]
                 .as_array()

@@ -28,6 +28,6 @@ pub use exit::{
     EXIT_TERMINATED, EXIT_USAGE, pikaci_failure,
 };
 pub use grace::{JOB_KILL_GRACE, PIKACI_STOP_GRACE};
-pub use invoke::{STATE_ROOT_ENV, run_argv};
+pub use invoke::{GIT_BRANCH_ENV, STATE_ROOT_ENV, run_argv};
 pub use shell::{shell_join, shell_quote};
 pub use wrapped::{WrappedPikaci, WrappedPikaciError, pikaci_in_argv};
