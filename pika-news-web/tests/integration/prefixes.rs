@@ -44,7 +44,11 @@ async fn the_branch_address_keeps_its_prefix_and_query() {
 
 #[tokio::test]
 async fn both_prefixes_answer_the_same_with_the_same_access() {
-    let app = TestApp::new();
+    // A clock that stands still: upstream's keys say how long a lane has
+    // waited ("queued 0s"), and the two requests must not straddle a second.
+    let app = TestApp::with_clock(std::sync::Arc::new(
+        pika_news_core::clock::ManualClock::new("2026-12-07T20:00:00Z".parse().unwrap()),
+    ));
     let (branch, _, _) = app.branch().await;
     for path in [
         format!("/api/forge/pikaci/run/{RUN}"),

@@ -59,9 +59,26 @@ impl TestApp {
     }
 
     pub(crate) fn with_public_read(public_read: bool) -> Self {
+        Self::build(public_read, None)
+    }
+
+    /// A test app whose rows and answers all read `clock`: for answers
+    /// that say how long something has waited.
+    pub(crate) fn with_clock(clock: std::sync::Arc<dyn pika_news_core::clock::Clock>) -> Self {
+        Self::build(false, Some(clock))
+    }
+
+    fn build(
+        public_read: bool,
+        clock: Option<std::sync::Arc<dyn pika_news_core::clock::Clock>>,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let root = Utf8PathBuf::try_from(dir.path().to_owned()).unwrap();
-        let db = Db::open(&root.join("news.sqlite")).unwrap();
+        let path = root.join("news.sqlite");
+        let db = match clock {
+            Some(clock) => Db::open_with_clock(&path, clock).unwrap(),
+            None => Db::open(&path).unwrap(),
+        };
         let read = db.create_token("reader", Role::Read).unwrap();
         let write = db.create_token("writer", Role::Write).unwrap();
         let revoked = db.create_token("old", Role::Admin).unwrap();
