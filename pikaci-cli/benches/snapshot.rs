@@ -1,10 +1,14 @@
 //! Kept snapshots on a big tree: disk and start time for ten runs, each
-//! with one file changed, against one plain copy made with
-//! `git ls-files -z | tar --null -T - -c | tar -x`.
+//! with one file changed, against a plain copy made with
+//! `git ls-files -z | tar --null -T - -c | tar -x` just before each run.
+//! Every timed step starts after a `sync` and, as root, with the page cache
+//! dropped, so both read the tree from the disk; wall and CPU time are
+//! printed for both.
 //!
 //! `cargo bench -p pikaci-cli --bench snapshot` (env `SNAPSHOT_FILES`,
-//! default 25000, and `SNAPSHOT_BYTES`, default 375 MB, size the tree).
-//! Prints figures; asserts nothing (the tests do).
+//! default 25000, and `SNAPSHOT_BYTES`, default 375 MB, size the tree;
+//! `SNAPSHOT_RUNS`, default 10, counts the runs). Prints figures; asserts
+//! nothing (the tests do).
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
@@ -65,9 +69,80 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
+/// CPU time (user + system) so far, from `/proc/self/stat`: this process's
+/// own, and that of its children waited for (`sh` and the tar pipeline).
+/// CPU time is not stretched by other work on a shared machine the way
+/// wall time is.
+#[derive(Clone, Copy)]
+struct Cpu {
+    own: Duration,
+    children: Duration,
+}
+
+impl Cpu {
+    fn now() -> Self {
+        let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+        // The fields after the command name (which may hold spaces).
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let field = |n: usize| -> u64 { rest.split(' ').nth(n - 3).unwrap().parse().unwrap() };
+        let tick = |t: u64| Duration::from_secs_f64(t as f64 / 100.0);
+        Self {
+            own: tick(field(14) + field(15)),
+            children: tick(field(16) + field(17)),
+        }
+    }
+
+    fn own_since(self) -> Duration {
+        Self::now().own - self.own
+    }
+
+    fn children_since(self) -> Duration {
+        Self::now().children - self.children
+    }
+}
+
+/// A timed step: wall time and CPU time.
+struct Took {
+    wall: Duration,
+    cpu: Duration,
+}
+
+impl Took {
+    /// This step against `other`: (wall ratio, CPU ratio).
+    fn ratio(&self, other: &Took) -> (f64, f64) {
+        (
+            self.wall.as_secs_f64() / other.wall.as_secs_f64(),
+            self.cpu.as_secs_f64() / other.cpu.as_secs_f64().max(0.01),
+        )
+    }
+}
+
+impl std::fmt::Display for Took {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} (CPU {})", secs(self.wall), secs(self.cpu))
+    }
+}
+
+/// Whether this process may drop the page cache (it runs as root).
+fn can_drop_caches() -> bool {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open("/proc/sys/vm/drop_caches")
+        .is_ok()
+}
+
+/// Writes every dirty page back and, when `cold`, empties the page cache.
+fn settle(dir: &Utf8Path, cold: bool) {
+    sh(dir, "sync");
+    if cold {
+        std::fs::write("/proc/sys/vm/drop_caches", "3\n").unwrap();
+    }
+}
+
 fn main() {
     let files = env_or("SNAPSHOT_FILES", 25_000);
     let bytes = env_or("SNAPSHOT_BYTES", 375_000_000);
+    let runs = env_or("SNAPSHOT_RUNS", 10).max(2);
     let tmp = tempfile::tempdir().unwrap();
     let root = Utf8PathBuf::try_from(tmp.path().to_owned()).unwrap();
     let src = root.join("src");
@@ -90,30 +165,39 @@ fn main() {
         mb(tree)
     );
 
-    // Each timed step starts with no dirty pages (`sync`), so one step's
-    // writeback does not land on the next one's clock.
+    // Each timed step starts cold: no dirty pages (`sync`) and, where this
+    // process may (root), nothing of the source in the page cache, so the
+    // tar copy and the snapshot both read the tree from the disk and one
+    // step's writeback does not land on the next one's clock.
     let tar_dest = root.join("tar");
+    let cold = can_drop_caches();
+    if !cold {
+        println!("(not root: the page cache is not dropped, only synced, before each step)");
+    }
     let tar = || {
         std::fs::create_dir_all(&tar_dest).unwrap();
-        sh(&src, "sync");
-        let started = Instant::now();
+        settle(&src, cold);
+        let (started, cpu) = (Instant::now(), Cpu::now());
         sh(
             &src,
             &format!("git ls-files -z | tar --null -T - -c | tar -x -C {tar_dest}"),
         );
-        let took = started.elapsed();
+        let took = Took {
+            wall: started.elapsed(),
+            cpu: cpu.children_since(),
+        };
         let size = du(&tar_dest);
         remove_tree(&tar_dest).unwrap();
         (took, size)
     };
     let (first_tar, one_copy) = tar();
-    println!("tar copy: {}, {} on disk", secs(first_tar), mb(one_copy));
+    println!("tar copy: {first_tar}, {} on disk", mb(one_copy));
 
     let state = root.join("state");
     let objects = state.join("objects");
     let snapshotter = DiskSnapshotter;
-    let mut times = Vec::new();
-    for run in 0..10u64 {
+    let mut ratios = Vec::new();
+    for run in 0..runs {
         if run > 0 {
             let changed = src.join(format!("d{:03}/f{:05}.dat", run % 500, run));
             std::fs::write(changed, content(1_000_000 + run, each)).unwrap();
@@ -126,36 +210,48 @@ fn main() {
         };
         let dest = run_dir.join("snapshot");
         // The tar copy of this very tree, just before, as the yardstick.
-        let (tar_time, _) = tar();
-        sh(&src, "sync");
-        let started = Instant::now();
+        let (tar_took, _) = tar();
+        settle(&src, cold);
+        let (started, cpu) = (Instant::now(), Cpu::now());
         snapshotter
             .snapshot_kept(&src, &dest, None, &layout)
             .unwrap();
-        let took = started.elapsed();
-        times.push(took.as_secs_f64() / tar_time.as_secs_f64());
+        let took = Took {
+            wall: started.elapsed(),
+            cpu: cpu.own_since(),
+        };
+        let ratio = took.ratio(&tar_took);
+        ratios.push(ratio);
         let during = du(&state);
         // The run ends: its folder goes, its manifest and objects stay.
         remove_tree(&dest).unwrap();
         println!(
-            "run {:>2}: start {} (tar {}: {:.2}x), state root {} during the run, {} after",
+            "run {:>2}: start {took}, tar just before {tar_took}: {:.2}x (CPU {:.2}x), state root {} during the run, {} after",
             run + 1,
-            secs(took),
-            secs(tar_time),
-            took.as_secs_f64() / tar_time.as_secs_f64(),
+            ratio.0,
+            ratio.1,
             mb(during),
             mb(du(&state))
         );
     }
     let kept = du(&state);
+    let mut later: Vec<(f64, f64)> = ratios[1..].to_vec();
+    later.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let median = later[later.len() / 2];
     println!(
-        "after 10 runs: state root {} = {:.2}x one copy ({}); first start {:.2}x tar, later starts {:.2}x to {:.2}x",
+        "after {runs} runs: state root {} = {:.2}x one copy ({})",
         mb(kept),
         kept as f64 / one_copy as f64,
         mb(one_copy),
-        times[0],
-        times[1..].iter().copied().fold(f64::MAX, f64::min),
-        times[1..].iter().copied().fold(0.0, f64::max),
+    );
+    println!(
+        "start against the tar copy just before: first run {:.2}x (CPU {:.2}x); later runs median {:.2}x (CPU {:.2}x), {:.2}x to {:.2}x",
+        ratios[0].0,
+        ratios[0].1,
+        median.0,
+        median.1,
+        later[0].0,
+        later[later.len() - 1].0,
     );
     remove_tree(&state).unwrap();
 }

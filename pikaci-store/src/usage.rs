@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 use pikaci_core::RunId;
-use pikaci_core::snapshot::kept::{Manifest, OBJECTS_TMP_DIR, ObjectId};
+use pikaci_core::snapshot::kept::{Manifest, OBJECTS_CACHE_DIR, OBJECTS_TMP_DIR, ObjectId};
 
 use crate::error::StoreError;
 use crate::fs::{EntryKind, Fs};
@@ -134,7 +134,8 @@ impl<F: Fs> Store<F> {
     }
 
     /// Every file in the objects folder with its id (`None` for a
-    /// half-written one in `tmp/`, or a stray file).
+    /// half-written one in `tmp/`, or a stray file); the stat caches in
+    /// `cache/` are no objects and are left out (gc drops them whole).
     fn objects(&self) -> Result<Vec<(Utf8PathBuf, Option<ObjectId>)>, StoreError> {
         let dir = self.root.objects_dir();
         let failed = |e| StoreError::io("listing the objects folder")(self.relative(e));
@@ -146,7 +147,9 @@ impl<F: Fs> Store<F> {
         let mut out = Vec::new();
         for folder in folders {
             let path = dir.join(&folder);
-            if self.fs.kind(&path).map_err(failed)? != Some(EntryKind::Dir) {
+            if folder == OBJECTS_CACHE_DIR
+                || self.fs.kind(&path).map_err(failed)? != Some(EntryKind::Dir)
+            {
                 continue;
             }
             for name in self.fs.list_dir(&path).map_err(failed)? {
@@ -196,6 +199,12 @@ impl<F: Fs> Store<F> {
             .into_iter()
             .filter(|(_, id)| id.is_none_or(|id| !used.contains(&id)))
             .collect();
+        if !dry_run {
+            // The stat caches may name objects swept now: dropped (each is
+            // rebuilt by its source's next snapshot), and not counted.
+            self.remove_tree(&dir.join(OBJECTS_CACHE_DIR))
+                .map_err(failed)?;
+        }
         let mut sweep = Sweep::default();
         if doomed.is_empty() {
             return Ok(sweep);
@@ -315,6 +324,13 @@ mod tests {
             .join(OBJECTS_TMP_DIR)
             .join("x-1-0");
         store.fs().write_atomic(&tmp, &[0; 7]).unwrap();
+        // A source's stat cache: no object, counted nowhere, dropped by gc.
+        let cache = store
+            .root()
+            .objects_dir()
+            .join(OBJECTS_CACHE_DIR)
+            .join("0123456789abcdef0123456789abcdef");
+        store.fs().write_atomic(&cache, &[0; 1000]).unwrap();
 
         let usage = store.usage().unwrap();
         let folder = |id: &RunId| store.tree_bytes(&store.root().run_dir(id)).unwrap();
@@ -352,6 +368,11 @@ mod tests {
         // Object 2 (the old run's alone) and the half-written one; 1 stays.
         assert_eq!((report.objects.objects, report.objects.bytes), (2, 107));
         assert_eq!(report.freed_bytes(), report.runs_bytes + 107);
+        assert_eq!(
+            store.fs().kind(&cache).unwrap(),
+            None,
+            "the cache is dropped"
+        );
         let usage = store.usage().unwrap();
         assert_eq!(usage.objects_bytes, 200);
         assert_eq!(

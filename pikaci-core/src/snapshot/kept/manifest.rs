@@ -30,6 +30,11 @@ impl ObjectId {
         Self(digest)
     }
 
+    /// The digest's 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The id spelt as 64 lowercase hex digits, `None` for anything else.
     pub fn parse_hex(s: &str) -> Option<Self> {
         if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {

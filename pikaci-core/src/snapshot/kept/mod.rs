@@ -4,6 +4,9 @@
 
 mod manifest;
 mod objects;
+mod stat_cache;
 
 pub use manifest::{Entry, MANIFEST_HEADER, Manifest, ManifestError, ObjectId};
-pub use objects::{KeptError, KeptLayout, OBJECTS_TMP_DIR, Objects, ObjectsHold};
+pub use objects::{
+    Ingested, KeptError, KeptLayout, OBJECTS_CACHE_DIR, OBJECTS_TMP_DIR, Objects, ObjectsHold,
+};

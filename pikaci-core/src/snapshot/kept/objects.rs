@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -22,16 +22,54 @@ use nix::fcntl::{Flock, FlockArg};
 use sha2::{Digest, Sha256};
 
 use super::manifest::{Entry, Manifest, ObjectId};
+use super::stat_cache::{self, FileStamp, StatCache};
 
 /// The folder inside the objects folder where objects are written before
 /// they are complete.
 pub const OBJECTS_TMP_DIR: &str = "tmp";
+
+/// The folder inside the objects folder holding each source folder's stat
+/// cache (which object each unchanged file is; swept by gc like any file
+/// that is no object, and rebuilt by the next snapshot).
+pub const OBJECTS_CACHE_DIR: &str = "cache";
 
 /// Files read in one piece up to this size (most source files).
 const CHUNK: usize = 1 << 20;
 
 /// Distinguishes temporary object names within one process.
 static TMP: AtomicU64 = AtomicU64::new(0);
+
+/// A file of the source as [`Objects::ingest_with_cutoff`] took it.
+struct Took {
+    entry: Entry,
+    how: Taken,
+    /// Its stamp, when it may be remembered in the stat cache.
+    settled: Option<FileStamp>,
+}
+
+/// How a file was taken.
+enum Taken {
+    /// Copied by the kernel, its object named by the stat cache.
+    Cached,
+    /// Read and hashed; `stored` when its object was new.
+    Hashed { stored: bool },
+    /// A symbolic link.
+    Link,
+}
+
+/// What [`Objects::ingest_with_cutoff`] made: the manifest, and how its
+/// files were taken.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ingested {
+    /// The manifest of the copy.
+    pub manifest: Manifest,
+    /// Files read and hashed.
+    pub hashed: usize,
+    /// Files copied by the kernel, their objects named by the stat cache.
+    pub from_cache: usize,
+    /// Objects stored (new contents).
+    pub stored: usize,
+}
 
 /// Why a kept snapshot could not be made again.
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +207,28 @@ impl Objects {
         dest: &Utf8Path,
         exclude: Option<&Utf8Path>,
     ) -> io::Result<Manifest> {
+        self.ingest_with_cutoff(source, files, dest, exclude, stat_cache::cutoff_now())
+            .map(|done| done.manifest)
+    }
+
+    /// [`ingest`](Self::ingest), remembering the object of each file whose
+    /// times are both before `cutoff` (nanoseconds since the epoch; a
+    /// snapshot starting now uses two seconds ago), and
+    /// saying how each file was taken.
+    ///
+    /// A file the source's stat cache names, with the same stamps before and
+    /// after its copy and its object stored, is copied by the kernel
+    /// (`copy_file_range`) without being read or hashed here; any other file
+    /// is read once, hashed, and written from the same buffer to `dest` and,
+    /// when its object is new, to the object.
+    pub fn ingest_with_cutoff(
+        &self,
+        source: &Utf8Path,
+        files: &[Utf8PathBuf],
+        dest: &Utf8Path,
+        exclude: Option<&Utf8Path>,
+        cutoff: i64,
+    ) -> io::Result<Ingested> {
         std::fs::create_dir_all(dest)?;
         std::fs::create_dir_all(self.dir.join(OBJECTS_TMP_DIR))?;
         // A file in a merge conflict is listed once per stage: copy it once.
@@ -178,80 +238,189 @@ impl Objects {
             .collect();
         let files: Vec<&Utf8PathBuf> = files.into_iter().collect();
         make_parents(dest, files.iter().map(|rel| rel.as_path()))?;
-        let entries = in_parallel(&files, |rel| {
-            self.ingest_one(&source.join(rel), &dest.join(rel))
-                .map(|e| e.map(|e| ((*rel).clone(), e)))
+        let cache_path = stat_cache::cache_file(&self.dir.join(OBJECTS_CACHE_DIR), source);
+        let cache = StatCache::load(&cache_path);
+        let taken = in_parallel(&files, |rel| {
+            self.ingest_one(&source.join(rel), &dest.join(rel), &cache, cutoff)
+                .map(|t| t.map(|t| ((*rel).clone(), t)))
         })?;
         lock_folders(dest)?;
-        Ok(Manifest {
-            entries: entries.into_iter().flatten().collect(),
-        })
+        let mut done = Ingested::default();
+        let mut remembered = StatCache::default();
+        for (rel, took) in taken.into_iter().flatten() {
+            match took.how {
+                Taken::Cached => done.from_cache += 1,
+                Taken::Hashed { stored } => {
+                    done.hashed += 1;
+                    done.stored += usize::from(stored);
+                }
+                Taken::Link => {}
+            }
+            if let (Some(stamp), Entry::File { id, .. }) = (took.settled, &took.entry) {
+                remembered.insert(stamp, *id);
+            }
+            done.manifest.entries.insert(rel, took.entry);
+        }
+        // Only a hint: a cache that cannot be saved costs the next snapshot
+        // its hashing, nothing else.
+        if remembered != cache {
+            let _ = remembered.save(&cache_path, &self.tmp_path("stat-cache"));
+        }
+        Ok(done)
     }
 
-    fn ingest_one(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<Option<Entry>> {
-        let meta = match std::fs::symlink_metadata(from) {
-            Ok(m) => m,
+    /// A new name in `objects/tmp/` for `what`.
+    fn tmp_path(&self, what: &str) -> Utf8PathBuf {
+        self.dir.join(OBJECTS_TMP_DIR).join(format!(
+            "{what}-{}-{}",
+            std::process::id(),
+            TMP.fetch_add(1, Ordering::Relaxed)
+        ))
+    }
+
+    fn ingest_one(
+        &self,
+        from: &Utf8Path,
+        to: &Utf8Path,
+        cache: &StatCache,
+        cutoff: i64,
+    ) -> io::Result<Option<Took>> {
+        // Opened without following a link and without waiting on a FIFO:
+        // what it is is judged on the open file.
+        let input = OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(from);
+        let mut input = match input {
+            Ok(f) => f,
             // Deleted since git listed it: nothing to copy.
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) if e.raw_os_error() == Some(nix::libc::ELOOP) => {
+                return self.link_one(from, to);
+            }
             Err(e) => return Err(e),
         };
-        if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(from)?;
-            std::os::unix::fs::symlink(&target, to)?;
-            let target = Utf8PathBuf::from_path_buf(target)
-                .map_err(|_| io::Error::other(format!("{from}: the link's target is not UTF-8")))?;
-            return Ok(Some(Entry::Symlink { target }));
-        }
+        let meta = input.metadata()?;
         if !meta.is_file() {
             return Ok(None);
         }
         let executable = meta.permissions().mode() & 0o111 != 0;
-        let mut input = File::open(from)?;
+        let stamp = FileStamp::of(&meta);
         let mut output = create_read_only(to, executable)?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
-        let mut size = 0u64;
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            hasher.update(&buf[..n]);
-            output.write_all(&buf[..n])?;
-            size += n as u64;
+        if let Some(id) = cache.get(&stamp).filter(|id| self.has(id)) {
+            let copied = io::copy(&mut input, &mut output)?;
+            let after = FileStamp::of(&input.metadata()?);
+            if copied == stamp.size() && after == stamp {
+                return Ok(Some(Took {
+                    entry: Entry::File {
+                        id,
+                        size: copied,
+                        executable,
+                    },
+                    how: Taken::Cached,
+                    settled: Some(stamp),
+                }));
+            }
+            // Changed while it was copied: take it again, reading it.
+            output.set_len(0)?;
+            output.rewind()?;
+            input.rewind()?;
         }
-        let id = ObjectId::from_digest(hasher.finalize().into());
-        self.store_copy_of(to, &id)?;
-        Ok(Some(Entry::File {
-            id,
-            size,
-            executable,
+        let (id, size, stored) = self.hash_and_copy(&mut input, &mut output, to)?;
+        let after = FileStamp::of(&input.metadata()?);
+        let settled = (after == stamp && stamp.settled_before(cutoff)).then_some(stamp);
+        Ok(Some(Took {
+            entry: Entry::File {
+                id,
+                size,
+                executable,
+            },
+            how: Taken::Hashed { stored },
+            settled,
         }))
     }
 
-    /// Stores the file at `copy` (whose bytes hash to `id`) as object `id`,
-    /// unless it is stored already. The object is a copy, never a link to
-    /// `copy`: jobs run on `copy`.
-    fn store_copy_of(&self, copy: &Utf8Path, id: &ObjectId) -> io::Result<()> {
+    fn link_one(&self, from: &Utf8Path, to: &Utf8Path) -> io::Result<Option<Took>> {
+        let target = std::fs::read_link(from)?;
+        std::os::unix::fs::symlink(&target, to)?;
+        let target = Utf8PathBuf::from_path_buf(target)
+            .map_err(|_| io::Error::other(format!("{from}: the link's target is not UTF-8")))?;
+        Ok(Some(Took {
+            entry: Entry::Symlink { target },
+            how: Taken::Link,
+            settled: None,
+        }))
+    }
+
+    /// Reads `input` once, hashing it and writing it to `output` (at
+    /// `to`); stores the bytes as their object when it is new, written from
+    /// the same buffer when the file fits in one, else copied by the kernel
+    /// from `to`. Returns the id, the size, and whether an object was stored.
+    fn hash_and_copy(
+        &self,
+        input: &mut File,
+        output: &mut File,
+        to: &Utf8Path,
+    ) -> io::Result<(ObjectId, u64, bool)> {
+        with_buffer(|buf| {
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            let mut whole = true;
+            loop {
+                let n = match input.read(buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                if size > 0 {
+                    whole = false;
+                }
+                hasher.update(&buf[..n]);
+                output.write_all(&buf[..n])?;
+                size += n as u64;
+            }
+            let id = ObjectId::from_digest(hasher.finalize().into());
+            if self.has(&id) {
+                return Ok((id, size, false));
+            }
+            let tmp = self.tmp_path(&id.to_string());
+            let mut object = create_read_only(&tmp, false)?;
+            let written = if whole {
+                object.write_all(&buf[..size as usize])
+            } else {
+                File::open(to).and_then(|mut copy| io::copy(&mut copy, &mut object).map(drop))
+            };
+            drop(object);
+            match written.and_then(|()| self.place(&tmp, &id)) {
+                Ok(()) => Ok((id, size, true)),
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// Whether object `id` is stored.
+    fn has(&self, id: &ObjectId) -> bool {
+        std::fs::symlink_metadata(self.path(id)).is_ok()
+    }
+
+    /// Renames the complete object at `tmp` to its name, making its
+    /// folder when it is the first of it. Another run may have stored the
+    /// same bytes meanwhile: the rename replaces its object with an equal one.
+    fn place(&self, tmp: &Utf8Path, id: &ObjectId) -> io::Result<()> {
         let path = self.path(id);
-        if std::fs::symlink_metadata(&path).is_ok() {
-            return Ok(());
+        match std::fs::rename(tmp, &path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent)?;
+                }
+                std::fs::rename(tmp, &path)
+            }
+            done => done,
         }
-        let tmp = self.dir.join(OBJECTS_TMP_DIR).join(format!(
-            "{id}-{}-{}",
-            std::process::id(),
-            TMP.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::copy(copy, &tmp)?;
-        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444))?;
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
-        }
-        // Another run may have stored the same bytes meanwhile: the rename
-        // replaces its object with an equal one.
-        std::fs::rename(&tmp, &path)
     }
 
     /// Makes `manifest`'s snapshot in `dest` (read-only), reading each
@@ -297,19 +466,21 @@ impl Objects {
             Err(e) => return Err(io(format!("reading object {id} of {rel}"))(e)),
         };
         let mut out = create_read_only(to, executable).map_err(io(format!("creating {rel}")))?;
-        let mut hasher = Sha256::new();
-        let mut buf = vec![0u8; CHUNK];
-        loop {
-            let n = match input.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(io(format!("reading object {id} of {rel}"))(e)),
-            };
-            hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])
-                .map_err(io(format!("writing {rel}")))?;
-        }
+        let hasher = with_buffer(|buf| {
+            let mut hasher = Sha256::new();
+            loop {
+                let n = match input.read(buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(io(format!("reading object {id} of {rel}"))(e)),
+                };
+                hasher.update(&buf[..n]);
+                out.write_all(&buf[..n])
+                    .map_err(io(format!("writing {rel}")))?;
+            }
+            Ok(hasher)
+        })?;
         if ObjectId::from_digest(hasher.finalize().into()) != *id {
             drop(out);
             let _ = std::fs::remove_file(to);
@@ -346,6 +517,21 @@ impl Objects {
         }
         Ok(bytes)
     }
+}
+
+/// Runs `f` with this thread's copy buffer ([`CHUNK`] bytes), made once
+/// per thread: a fresh buffer per file would zero a MiB for every file, a
+/// small source file included.
+fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+    thread_local! {
+        static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BUFFER.with_borrow_mut(|buf| {
+        if buf.len() < CHUNK {
+            buf.resize(CHUNK, 0);
+        }
+        f(buf)
+    })
 }
 
 /// Creates, under `dest`, the folder of each of `paths` (each folder once).
@@ -386,24 +572,46 @@ fn lock_folders(dir: &Utf8Path) -> io::Result<()> {
 }
 
 /// Runs `work` on every item on two threads (the copy waits on the disk as
-/// much as on the CPU), returning the results in order; the first error wins.
+/// much as on the CPU), returning the results in order; the first error
+/// wins and stops both. The threads take the items in turn from one
+/// counter, so both read the source in its order, near each other on the
+/// disk, rather than each its own half.
 fn in_parallel<T: Sync, R: Send, E: Send>(
     items: &[T],
     work: impl Fn(&T) -> Result<R, E> + Sync,
 ) -> Result<Vec<R>, E> {
+    use std::sync::atomic::{AtomicBool, AtomicUsize};
     const THREADS: usize = 2;
-    let chunk = items.len().div_ceil(THREADS).max(1);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = items
-            .chunks(chunk)
-            .map(|part| scope.spawn(|| part.iter().map(&work).collect::<Result<Vec<R>, E>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for handle in handles {
-            out.extend(handle.join().expect("a copy thread does not panic")?);
+    let next = AtomicUsize::new(0);
+    let failed = AtomicBool::new(false);
+    let worker = || {
+        let mut done = Vec::new();
+        while !failed.load(Ordering::Relaxed) {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(i) else { break };
+            match work(item) {
+                Ok(r) => done.push((i, r)),
+                Err(e) => {
+                    failed.store(true, Ordering::Relaxed);
+                    return Err(e);
+                }
+            }
         }
-        Ok(out)
-    })
+        Ok(done)
+    };
+    let parts: Vec<Result<Vec<(usize, R)>, E>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..THREADS).map(|_| scope.spawn(worker)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a copy thread does not panic"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(items.len());
+    for part in parts {
+        out.extend(part?);
+    }
+    out.sort_unstable_by_key(|(i, _)| *i);
+    Ok(out.into_iter().map(|(_, r)| r).collect())
 }
 
 #[cfg(test)]
@@ -489,6 +697,124 @@ mod tests {
         for d in ["run1", "run2", "again-4", "again-13"] {
             chmod_all_writable(&root.join(d));
         }
+    }
+
+    /// A cutoff after every file's times: as if the snapshot ran long
+    /// after the files were written.
+    const LATER: i64 = i64::MAX;
+
+    fn ingest(
+        objects: &Objects,
+        src: &Utf8Path,
+        files: &[Utf8PathBuf],
+        out: &Utf8Path,
+        cutoff: i64,
+    ) -> Ingested {
+        let done = objects
+            .ingest_with_cutoff(src, files, out, None, cutoff)
+            .unwrap();
+        chmod_all_writable(out);
+        done
+    }
+
+    fn ctime_ns(path: &Utf8Path) -> i64 {
+        let m = std::fs::metadata(path).unwrap();
+        m.ctime() * 1_000_000_000 + m.ctime_nsec()
+    }
+
+    #[test]
+    fn an_unchanged_file_comes_from_the_cache_and_one_changed_with_its_size_and_mtime_kept_is_hashed_again()
+     {
+        let (_tmp, root) = temp();
+        let src = root.join("src");
+        let files = tree(&src, &[("a.txt", "alpha"), ("b.txt", "beta")]);
+        let objects = Objects::new(root.join("objects"));
+        let first = ingest(&objects, &src, &files, &root.join("r1"), LATER);
+        assert_eq!((first.hashed, first.from_cache, first.stored), (2, 0, 2));
+        let second = ingest(&objects, &src, &files, &root.join("r2"), LATER);
+        assert_eq!((second.hashed, second.from_cache, second.stored), (0, 2, 0));
+        assert_eq!(second.manifest, first.manifest);
+        assert_eq!(
+            std::fs::read_to_string(root.join("r2/a.txt")).unwrap(),
+            "alpha"
+        );
+
+        // The same size, the old modification time put back: only the
+        // change time tells. Rewritten until the kernel's clock has moved
+        // past the remembered change time (within one tick it may not).
+        let a = src.join("a.txt");
+        let (mtime, ctime) = (
+            std::fs::metadata(&a).unwrap().modified().unwrap(),
+            ctime_ns(&a),
+        );
+        while ctime_ns(&a) == ctime {
+            std::fs::write(&a, "ALPHA").unwrap();
+        }
+        File::options()
+            .write(true)
+            .open(&a)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        let third = ingest(&objects, &src, &files, &root.join("r3"), LATER);
+        assert_eq!((third.hashed, third.from_cache, third.stored), (1, 1, 1));
+        assert_eq!(
+            std::fs::read_to_string(root.join("r3/a.txt")).unwrap(),
+            "ALPHA"
+        );
+        let again = root.join("again");
+        objects.materialize(&third.manifest, &again).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(again.join("a.txt")).unwrap(),
+            "ALPHA"
+        );
+        chmod_all_writable(&again);
+    }
+
+    #[test]
+    fn a_file_changed_in_the_last_seconds_is_never_remembered() {
+        let (_tmp, root) = temp();
+        let src = root.join("src");
+        let files = tree(&src, &[("fresh", "just written")]);
+        let objects = Objects::new(root.join("objects"));
+        // Written a moment ago: within the settle time of a snapshot now.
+        for run in ["r1", "r2"] {
+            let done = ingest(
+                &objects,
+                &src,
+                &files,
+                &root.join(run),
+                stat_cache::cutoff_now(),
+            );
+            assert_eq!((done.hashed, done.from_cache), (1, 0), "{run}");
+        }
+        // Once it has settled it is remembered.
+        ingest(&objects, &src, &files, &root.join("r3"), LATER);
+        let done = ingest(&objects, &src, &files, &root.join("r4"), LATER);
+        assert_eq!((done.hashed, done.from_cache), (0, 1));
+    }
+
+    #[test]
+    fn a_cached_file_whose_object_is_gone_or_a_garbled_cache_is_read_and_hashed_again() {
+        let (_tmp, root) = temp();
+        let src = root.join("src");
+        let files = tree(&src, &[("a", "the bytes"), ("b", "other bytes")]);
+        let objects = Objects::new(root.join("objects"));
+        let first = ingest(&objects, &src, &files, &root.join("r1"), LATER);
+        let (id, _) = first.manifest.objects().next().unwrap();
+        std::fs::remove_file(objects.path(&id)).unwrap();
+        let second = ingest(&objects, &src, &files, &root.join("r2"), LATER);
+        assert_eq!((second.hashed, second.from_cache, second.stored), (1, 1, 1));
+        assert_eq!(objects.read(&id, "a".into()).unwrap(), b"the bytes");
+
+        let cache = stat_cache::cache_file(&root.join("objects").join(OBJECTS_CACHE_DIR), &src);
+        let mut bytes = std::fs::read(&cache).unwrap();
+        let last = bytes.len() - 40;
+        bytes[last] ^= 0xff;
+        std::fs::write(&cache, &bytes).unwrap();
+        let third = ingest(&objects, &src, &files, &root.join("r3"), LATER);
+        assert_eq!((third.hashed, third.from_cache), (2, 0));
+        assert_eq!(third.manifest, first.manifest);
     }
 
     #[test]
