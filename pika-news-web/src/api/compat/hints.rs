@@ -88,8 +88,10 @@ pub(crate) fn operator_hint(
                 .as_deref()
                 .and_then(|s| age(s, now))
                 .map_or_else(String::new, |(_, a)| format!(" {a}"));
+            // Expired once past it, as `recover_expired` and the queue
+            // reasons judge a lease (at its very moment it still holds).
             let lease = match v.lease_expires_at().as_deref() {
-                Some(until) if until.parse::<Timestamp>().is_ok_and(|t| t <= now) => {
+                Some(until) if until.parse::<Timestamp>().is_ok_and(|t| t < now) => {
                     format!("lease expired at {until}")
                 }
                 Some(until) => format!("lease until {until}"),

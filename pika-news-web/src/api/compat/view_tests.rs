@@ -248,6 +248,11 @@ fn a_lane_carries_upstreams_newest_words_and_an_operator_hint() {
         hint.contains("lease expired at 2026-03-24T16:19:59Z"),
         "{hint}"
     );
+    // At its very moment a lease still holds, as recover_expired and the
+    // queue reasons judge it.
+    l.lease_expires_at = Some(now.to_string());
+    let hint = ci_lane(l.clone(), None, now).operator_hint.unwrap();
+    assert!(hint.contains("lease until"), "{hint}");
 
     // Failed: when, and why in words.
     l.run.status = LaneStatus::Failed;
