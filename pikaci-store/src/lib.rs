@@ -49,6 +49,8 @@
 //! ```
 
 mod error;
+#[cfg(test)]
+mod fixtures;
 mod fs;
 mod gc;
 mod layout;

@@ -197,11 +197,10 @@ impl<F: Fs> RunStore for Store<F> {
 
 #[cfg(test)]
 mod tests {
-    use pikaci_core::{FailureKind, RunOwner, RunStatus};
+    use pikaci_core::{FailureKind, RunStatus};
 
     use super::*;
-    use crate::fs::MemFs;
-    use crate::layout::StateRoot;
+    use crate::fixtures::{running, store};
 
     struct Fake {
         alive: Vec<u32>,
@@ -214,25 +213,6 @@ mod tests {
         fn is_alive(&self, pid: u32) -> bool {
             self.alive.contains(&pid)
         }
-    }
-
-    fn store() -> Store<MemFs> {
-        Store::with_fs(MemFs::new(), StateRoot::new("/s"))
-    }
-
-    fn running(store: &Store<MemFs>, host: &str) -> RunRecord {
-        let mut r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
-        r.status = RunStatus::Running;
-        r.finished_at = None;
-        r.jobs[0].status = RunStatus::Running;
-        r.owner = Some(RunOwner {
-            pid: 7,
-            host: host.into(),
-            start_ticks: None,
-            lock: false,
-        });
-        store.persist_run_record(&r).unwrap();
-        r
     }
 
     #[test]

@@ -72,6 +72,8 @@ pub fn classify(
 /// pikaci's own account of why its run failed (`failed: test (exit 101)`),
 /// from the run's record in the state root; `None` when there is no run or
 /// its record cannot be read (the lane then keeps the generic message).
+/// Read from the state root, not taken from the `run_finished` event: a
+/// job can write to pikaci's stdout, while the record is pikaci's own.
 async fn why_run_failed(state_root: &camino::Utf8Path, run: Option<&RunId>) -> Option<String> {
     let (store, run) = (pikaci_store::Store::open(state_root), run?.clone());
     tokio::task::spawn_blocking(move || store.run(&run).and_then(|dir| dir.record()).ok())

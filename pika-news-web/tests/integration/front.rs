@@ -2,44 +2,13 @@
 //! with breadcrumbs under the prefix asked for, 401 the sign-in form going
 //! back to the page), decided by route family; the API's stay JSON.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode, header};
-use pika_news_web::router;
+use axum::http::{StatusCode, header};
 
 use crate::browser::Browser;
-use crate::page_env::{PageEnv, scene};
-use crate::support::oneshot;
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
+use crate::page_env::{Answer, PageEnv, request, scene};
 
 async fn send(env: &PageEnv, method: &str, uri: &str, headers: &[(&str, &str)]) -> Answer {
-    send_body(env, method, uri, headers, "").await
-}
-
-async fn send_body(
-    env: &PageEnv,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Answer {
-    let (status, headers, bytes) = oneshot(
-        router(env.state()),
-        method,
-        uri,
-        headers,
-        Body::from(body.to_owned()),
-    )
-    .await;
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    request(env, method, uri, headers, "").await
 }
 
 fn content_type(a: &Answer) -> &str {
@@ -186,7 +155,7 @@ async fn a_cross_site_sign_in_is_an_html_403_with_a_way_on() {
         ("host", "127.0.0.1"),
     ];
     let body = format!("token={}&back=%2Fnews%2Fci", env.read);
-    let a = send_body(&env, "POST", "/news/sign-in", &form, &body).await;
+    let a = request(&env, "POST", "/news/sign-in", &form, &body).await;
     assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
     assert_page(&a, "/news", "cross-site sign-in");
     assert!(a.headers.get(header::SET_COOKIE).is_none());

@@ -434,3 +434,33 @@ pub(crate) async fn nightly(env: &PageEnv, main: BranchId) -> (NightlyRunId, Lan
     env.refresh(run.suite_id).await;
     (id, a, b)
 }
+
+/// A page answer: status, headers and the body as text.
+pub(crate) struct Answer {
+    pub(crate) status: axum::http::StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: String,
+}
+
+/// `method uri` with `headers` and `body` through a router over `env`.
+pub(crate) async fn request(
+    env: &PageEnv,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let (status, headers, bytes) = crate::support::oneshot(
+        router(env.state()),
+        method,
+        uri,
+        headers,
+        axum::body::Body::from(body.to_owned()),
+    )
+    .await;
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}

@@ -1,40 +1,9 @@
 //! The pages through the router: what they show, who sees the lane buttons,
 //! the forms' CSRF check, the token exchange, bad input, and escaping.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, StatusCode};
-use pika_news_web::router;
+use axum::http::StatusCode;
 
-use crate::page_env::{HOSTILE, PageEnv, nightly, scene};
-use crate::support::oneshot;
-
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: String,
-}
-
-async fn request(
-    env: &PageEnv,
-    method: &str,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Answer {
-    let (status, headers, bytes) = oneshot(
-        router(env.state()),
-        method,
-        uri,
-        headers,
-        Body::from(body.to_owned()),
-    )
-    .await;
-    Answer {
-        status,
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-    }
-}
+use crate::page_env::{Answer, HOSTILE, PageEnv, nightly, request, scene};
 
 async fn get(env: &PageEnv, uri: &str, token: &str) -> Answer {
     let auth = format!("Bearer {token}");

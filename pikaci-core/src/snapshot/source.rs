@@ -38,13 +38,20 @@ fn git(source: &Utf8Path, args: &[&str]) -> Option<Vec<u8>> {
 
 /// Reads `HEAD`, dirtiness and changed files; all empty outside a git checkout.
 pub fn git_info(source: &Utf8Path) -> GitInfo {
-    let Some(head) = git(source, &["rev-parse", "--verify", "-q", "HEAD"]) else {
+    // One git for both: the commit, then the branch's short name (`HEAD`
+    // when detached). It fails, as `--verify` would, before the first commit.
+    let Some(out) = git(source, &["rev-parse", "HEAD", "--abbrev-ref", "HEAD"]) else {
         return GitInfo::default();
     };
-    let head = String::from_utf8_lossy(&head).trim().to_owned();
-    let branch = git(source, &["symbolic-ref", "-q", "--short", "HEAD"])
-        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
-        .filter(|b| !b.is_empty());
+    let out = String::from_utf8_lossy(&out);
+    let mut lines = out.lines().map(str::trim);
+    let Some(head) = lines.next().filter(|h| !h.is_empty()).map(str::to_owned) else {
+        return GitInfo::default();
+    };
+    let branch = lines
+        .next()
+        .filter(|b| !b.is_empty() && *b != "HEAD")
+        .map(str::to_owned);
     let status = git(
         source,
         &["status", "--porcelain=v1", "-z", "--untracked-files=all"],

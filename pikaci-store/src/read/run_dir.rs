@@ -404,30 +404,10 @@ fn read_record_versioned<F: Fs>(
 
 #[cfg(test)]
 mod tests {
-    use pikaci_core::{RunOwner, RunStatus};
+    use pikaci_core::RunStatus;
 
     use super::*;
-    use crate::fs::MemFs;
-    use crate::layout::StateRoot;
-
-    fn store() -> Store<MemFs> {
-        Store::with_fs(MemFs::new(), StateRoot::new("/s"))
-    }
-
-    fn running(store: &Store<MemFs>, host: &str) -> RunRecord {
-        let mut r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
-        r.status = RunStatus::Running;
-        r.finished_at = None;
-        r.jobs[0].status = RunStatus::Running;
-        r.owner = Some(RunOwner {
-            pid: 7,
-            host: host.into(),
-            start_ticks: None,
-            lock: false,
-        });
-        store.persist_run_record(&r).unwrap();
-        r
-    }
+    use crate::fixtures::{running, store};
 
     #[test]
     fn the_folder_is_checked_when_the_handle_is_made() {
