@@ -58,6 +58,7 @@ fn round_trip<F: Fs + Clone>(store: &Store<F>) -> Result<RunId, Box<dyn std::err
         job_needs: Default::default(),
         owner: None,
         snapshot_of: None,
+        snapshot_warning: None,
         extra: Default::default(),
         jobs: vec![JobRecord {
             id: job_id,

@@ -192,6 +192,7 @@ impl StateRoot {
         pikaci_core::snapshot::kept::KeptLayout {
             objects: self.objects_dir(),
             manifest: self.snapshot_manifest(run),
+            leftover: Some(self.snapshot_dir(run)),
         }
     }
 

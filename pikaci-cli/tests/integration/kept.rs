@@ -261,6 +261,63 @@ fn a_pikaci_killed_mid_snapshot_leaves_nothing_a_rerun_takes_for_whole() {
 }
 
 #[test]
+fn a_pikaci_killed_while_its_jobs_run_leaves_its_copy_and_a_rerun_takes_unstored_objects_from_it() {
+    let env = TestEnv::new(PIPELINE_T);
+    // The job prints its payload's hash, then waits while the hold file is there.
+    let hold = env.repo.join(".git/hold");
+    std::fs::write(&hold, "").unwrap();
+    let pipeline = format!(
+        "[[job]]\nid = \"sum\"\ncommand = \"sha256sum payload; while [ -e {hold} ]; do sleep 0.05; done\"\n"
+    );
+    write(&env, "pikaci.toml", pipeline.as_bytes());
+    write(&env, "payload", b"the bytes of the first run\n");
+    let mut child = env
+        .cmd()
+        .args(["run"])
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let runs = env.store().root().runs_dir();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let run_folder = loop {
+        let started = std::fs::read_dir(&runs)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .find(|p| {
+                std::fs::read_to_string(p.join("jobs/sum/guest.log"))
+                    .is_ok_and(|log| log.contains("payload"))
+            });
+        if let Some(p) = started {
+            break Utf8Path::from_path(&p).unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "the job never started");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
+    child.wait().unwrap();
+    std::fs::remove_file(&hold).unwrap();
+    // As if the kill had come before the new objects were stored.
+    let objects = env.store().root().objects_dir();
+    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&objects).status();
+    std::fs::remove_dir_all(&objects).unwrap();
+    assert!(run_folder.join("snapshot.manifest").is_file());
+    assert!(run_folder.join("snapshot/payload").is_file(), "the copy stays");
+    // The source moves on; the rerun must not see it.
+    write(&env, "payload", b"changed after the run\n");
+
+    let id = run_folder.file_name().unwrap();
+    let again = run(&env, &["rerun", id]);
+    assert_eq!(again.status, RunStatus::Passed, "{:?}", again.message);
+    let first_sum = hex::encode(Sha256::digest(b"the bytes of the first run\n"));
+    let log = env.log(&again.run_id, "sum", "guest.log");
+    assert!(log.starts_with(&first_sum), "{log}");
+    // The objects it took from the copy are stored now, whole.
+    assert_eq!(objects_are_whole(&env), 3, "README, pikaci.toml, payload");
+}
+
+#[test]
 fn two_runs_of_one_source_at_once_both_keep_the_same_whole_bytes() {
     let env = TestEnv::new(PIPELINE);
     for i in 0..50 {

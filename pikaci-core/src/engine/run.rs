@@ -19,6 +19,7 @@ use crate::event::LifecycleEvent;
 use crate::ids::RunId;
 use crate::pipeline::JobSpec;
 use crate::record::{RunOwner, RunRecord};
+use crate::snapshot::kept::{KeptError, PendingObjects};
 use crate::snapshot::source::GitInfo;
 use crate::snapshot::{DiskSnapshotter, OffWorker, SnapshotPolicy, Snapshotter, Workspace};
 use crate::status::{ExecutorKind, FailureKind};
@@ -154,14 +155,21 @@ impl<S: RunStore> Engine<S> {
             RunSource::Kept(KeptSnapshot {
                 files: KeptFiles::Folder(dir),
                 ..
-            }) => Ok(Workspace::Kept {
-                dir: dir.clone(),
-                run_folder: primary.parent().unwrap_or(&primary).to_owned(),
-            }),
+            }) => Ok((
+                Workspace::Kept {
+                    dir: dir.clone(),
+                    run_folder: primary.parent().unwrap_or(&primary).to_owned(),
+                },
+                PendingObjects::none(),
+            )),
             RunSource::Kept(KeptSnapshot {
                 files: KeptFiles::Manifest(kept),
                 ..
-            }) => self.source.materialize(kept, &primary).await,
+            }) => self
+                .source
+                .materialize(kept, &primary)
+                .await
+                .map(|ws| (ws, PendingObjects::none())),
             RunSource::Fresh => {
                 let kept = self.store.kept_layout(&run_id);
                 self.source
@@ -169,12 +177,12 @@ impl<S: RunStore> Engine<S> {
                     .await
             }
         };
-        let workspace = match prepared {
-            Ok(ws) => {
+        let (workspace, pending) = match prepared {
+            Ok((ws, pending)) => {
                 if ws.dir() != started.snapshot_dir {
                     recorder.update(|r| r.snapshot_dir = ws.dir().to_owned());
                 }
-                ws
+                (ws, pending)
             }
             Err(e) => {
                 let message = match &req.source {
@@ -191,6 +199,9 @@ impl<S: RunStore> Engine<S> {
             }
         };
 
+        // A first snapshot's new contents are stored while the jobs run.
+        let storing =
+            (!pending.is_empty()).then(|| tokio::task::spawn_blocking(|| pending.store()));
         // The jobs run while their records are saved as they change.
         tokio::select! {
             biased;
@@ -198,7 +209,8 @@ impl<S: RunStore> Engine<S> {
             () = recorder.flush_periodically() => {}
         }
 
-        if workspace.removed_at_end(&self.snapshot) {
+        let kept_whole = kept_snapshot_stored(storing, &recorder).await;
+        if workspace.removed_at_end(&self.snapshot) && kept_whole {
             let _ = self.source.remove_tree(workspace.dir()).await;
         }
         let cancelled = req.cancel.is_cancelled();
@@ -353,3 +365,27 @@ impl<S: RunStore> Engine<S> {
 #[cfg(test)]
 #[path = "run_tests.rs"]
 mod tests;
+
+/// Waits for a kept snapshot's new contents to be stored (`storing`, `None`
+/// when there were none). `false` when some could not be: the record says
+/// why (`snapshot_warning`), and the run's copy must stay, for a rerun to
+/// take them from.
+async fn kept_snapshot_stored<S: RunStore>(
+    storing: Option<tokio::task::JoinHandle<Result<usize, KeptError>>>,
+    recorder: &Recorder<'_, S>,
+) -> bool {
+    let Some(storing) = storing else {
+        return true;
+    };
+    let why = match storing.await {
+        Ok(Ok(_)) => return true,
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => format!("storing its objects stopped: {e}"),
+    };
+    recorder.update(|r| {
+        r.snapshot_warning = Some(format!(
+            "the snapshot kept for reruns is incomplete, its folder stays in the run's folder: {why}"
+        ));
+    });
+    false
+}

@@ -18,7 +18,7 @@ use crate::ids::JobId;
 use crate::pipeline::Pipeline;
 use crate::process::{LogSink, VecSink};
 use crate::record::JobOutcome;
-use crate::snapshot::kept::KeptLayout;
+use crate::snapshot::kept::{KeptLayout, ObjectId, Objects, PendingObjects};
 use crate::status::{LogFile, RunStatus};
 
 #[derive(Default)]
@@ -80,6 +80,7 @@ impl RunStore for FakeStore {
         self.keeps_manifests.then(|| KeptLayout {
             objects: "/state/objects".into(),
             manifest: format!("/state/runs/{run}/snapshot.manifest").into(),
+            leftover: Some(format!("/state/runs/{run}/snapshot").into()),
         })
     }
     fn claim_run(&self, run: &RunId) -> Result<bool, io::Error> {
@@ -595,6 +596,8 @@ struct FakeTree {
     /// Making a kept snapshot again fails (an object was changed).
     fail_materialize: bool,
     gate: Option<Mutex<std::sync::mpsc::Receiver<()>>>,
+    /// What a kept snapshot leaves to store (nothing by default).
+    pending: Mutex<Option<PendingObjects>>,
 }
 
 impl FakeTree {
@@ -637,9 +640,9 @@ impl Snapshotter for FakeTree {
         d: &Utf8Path,
         _: Option<&Utf8Path>,
         kept: &KeptLayout,
-    ) -> io::Result<()> {
+    ) -> io::Result<PendingObjects> {
         self.call(format!("snapshot_kept {s} {d} {}", kept.manifest));
-        Ok(())
+        Ok(self.pending.lock().unwrap().take().unwrap_or_default())
     }
     fn materialize(&self, kept: &KeptLayout, d: &Utf8Path) -> io::Result<()> {
         self.call(format!("materialize {} {d}", kept.manifest));
@@ -773,12 +776,83 @@ async fn a_snapshot_kept_as_a_manifest_is_made_once_and_its_folder_removed_at_th
     );
 }
 
+/// A kept snapshot's pending object `a` (bytes `alpha`), to be stored in a
+/// real objects folder under `root` from the folder `from`.
+fn pending_alpha(root: &Utf8Path, from: &Utf8Path) -> (Objects, ObjectId, PendingObjects) {
+    use sha2::Digest;
+    let objects = Objects::new(root.join("objects"));
+    let id = ObjectId::from_digest(sha2::Sha256::digest(b"alpha").into());
+    let hold = objects.hold().unwrap();
+    let pending = PendingObjects::new(
+        objects.clone(),
+        vec![("a".into(), id)],
+        vec![from.to_owned()],
+        hold,
+    );
+    (objects, id, pending)
+}
+
+#[tokio::test]
+async fn a_kept_snapshots_new_objects_are_stored_before_its_folder_is_removed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Utf8Path::from_path(tmp.path()).unwrap();
+    std::fs::create_dir_all(root.join("copy")).unwrap();
+    std::fs::write(root.join("copy/a"), "alpha").unwrap();
+    let (objects, id, pending) = pending_alpha(root, &root.join("copy"));
+    let tree = Arc::new(FakeTree {
+        pending: Mutex::new(Some(pending)),
+        ..FakeTree::default()
+    });
+    let rec = keeping_manifests(tree.clone())
+        .run(RunRequest::new(all(WRITABLE), "/src"), &NoObserverForTests)
+        .await;
+    assert_eq!(rec.status, RunStatus::Passed);
+    assert_eq!(rec.snapshot_warning, None);
+    assert_eq!(std::fs::read(objects.path(&id)).unwrap(), b"alpha");
+    let run = format!("/state/runs/{}", rec.run_id);
+    assert_eq!(
+        tree.calls.lock().unwrap().last().unwrap(),
+        &format!("remove {run}/snapshot")
+    );
+}
+
+#[tokio::test]
+async fn a_kept_snapshot_whose_bytes_could_not_be_stored_keeps_its_folder_and_says_why() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = Utf8Path::from_path(tmp.path()).unwrap();
+    std::fs::create_dir_all(root.join("copy")).unwrap();
+    // A job wrote into the copy, and the source moved on: no `alpha` left.
+    std::fs::write(root.join("copy/a"), "written by a job").unwrap();
+    let (objects, id, pending) = pending_alpha(root, &root.join("copy"));
+    let tree = Arc::new(FakeTree {
+        pending: Mutex::new(Some(pending)),
+        ..FakeTree::default()
+    });
+    let rec = keeping_manifests(tree.clone())
+        .run(RunRequest::new(all(WRITABLE), "/src"), &NoObserverForTests)
+        .await;
+    assert_eq!(rec.status, RunStatus::Passed, "the jobs' result stands");
+    let warning = rec.snapshot_warning.clone().unwrap_or_default();
+    assert!(
+        warning.contains("incomplete") && warning.contains("the bytes of a "),
+        "{warning}"
+    );
+    assert!(!objects.path(&id).exists());
+    let run = format!("/state/runs/{}", rec.run_id);
+    let calls = tree.calls.lock().unwrap().clone();
+    assert!(
+        !calls.contains(&format!("remove {run}/snapshot")),
+        "the copy stays for a rerun: {calls:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_rerun_of_a_manifest_makes_its_own_copy_and_a_changed_object_stops_it_before_any_job() {
     let original: RunId = "20260324T161238Z-1a2b3c4d".parse().unwrap();
     let kept = KeptLayout {
         objects: "/state/objects".into(),
         manifest: format!("/state/runs/{original}/snapshot.manifest").into(),
+        leftover: None,
     };
     let request = || {
         let mut req = RunRequest::new(all(WRITABLE), "/src");

@@ -41,6 +41,7 @@ impl RunRecord {
             job_needs: Default::default(),
             owner: None,
             snapshot_of: None,
+            snapshot_warning: None,
             jobs: Vec::new(),
             extra: Default::default(),
         }

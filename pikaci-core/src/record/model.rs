@@ -134,6 +134,12 @@ pub struct RunRecord {
     /// run's own: set by a rerun of that run (new).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshot_of: Option<RunId>,
+    /// Why the snapshot the run kept for reruns may be incomplete, when it
+    /// is (new): a content could not be stored while the jobs ran. The
+    /// run's `snapshot` folder then stays, and a rerun takes what it can
+    /// from there, checked against the manifest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot_warning: Option<String>,
     /// Jobs that have started, in start order.
     #[serde(default, deserialize_with = "null_as_default")]
     pub jobs: Vec<JobRecord>,

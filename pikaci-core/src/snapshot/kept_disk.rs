@@ -2,14 +2,16 @@
 //! a snapshot is made (from the source, or again from a manifest) in a
 //! folder beside its final place and renamed there only when complete, so a
 //! crash never leaves a partial `snapshot/` that a rerun could take for a
-//! whole one.
+//! whole one. The manifest is written before that rename; the objects it
+//! names that were new are stored afterwards ([`PendingObjects`]), while
+//! the jobs run.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use camino::{Utf8Path, Utf8PathBuf};
 
-use super::kept::{KeptLayout, Objects};
+use super::kept::{KeptLayout, Objects, PendingObjects};
 use super::source;
 
 /// Distinguishes temporary file names within one process.
@@ -21,25 +23,34 @@ fn partial(dest: &Utf8Path) -> Utf8PathBuf {
     dest.with_file_name(format!(".{name}-partial"))
 }
 
-/// Copies `source` into `dest`, storing its bytes in the objects folder and
-/// its manifest where `kept` says (written before `dest` appears).
+/// Copies `source` into `dest` and writes its manifest where `kept` says
+/// (before `dest` appears). Returns the new contents, to store from `dest`
+/// (or `source`) into the objects folder once the jobs have started.
 pub(crate) fn snapshot_kept(
     source: &Utf8Path,
     dest: &Utf8Path,
     exclude: Option<&Utf8Path>,
     kept: &KeptLayout,
-) -> io::Result<()> {
+) -> io::Result<PendingObjects> {
     let objects = Objects::new(&kept.objects);
-    // Held until the manifest names every object this snapshot stored.
-    let _hold = objects.hold()?;
+    // Held until every object this snapshot names is stored (gc waits).
+    let hold = objects.hold()?;
     let files = source::snapshot_files(source)?;
     let building = partial(dest);
     source::remove_tree(&building)?;
     let made = objects
-        .ingest(source, &files, &building, exclude)
-        .and_then(|manifest| write_atomic(&kept.manifest, &manifest.encode()))
-        .and_then(|()| std::fs::rename(&building, dest));
-    cleaned_up_on_error(made, &building)
+        .ingest_deferred(source, &files, &building, exclude)
+        .and_then(|done| {
+            write_atomic(&kept.manifest, &done.manifest.encode())?;
+            std::fs::rename(&building, dest)?;
+            Ok(done.pending)
+        });
+    if made.is_err() {
+        let _ = source::remove_tree(&building);
+    }
+    let pending = made?;
+    let from = vec![dest.to_owned(), source.to_owned()];
+    Ok(PendingObjects::new(objects, pending, from, hold))
 }
 
 /// `result`, after removing the partial folder when it is an error (a
@@ -52,14 +63,17 @@ fn cleaned_up_on_error(result: io::Result<()>, building: &Utf8Path) -> io::Resul
 }
 
 /// Makes the snapshot `kept`'s manifest describes in `dest`, every object
-/// checked against its hash.
+/// checked against its hash (an object not stored yet taken from the run's
+/// leftover copy, checked the same way).
 pub(crate) fn materialize(kept: &KeptLayout, dest: &Utf8Path) -> io::Result<()> {
     let manifest = kept.read_manifest()?;
     let objects = Objects::new(&kept.objects);
+    // Objects may be stored from the leftover copy: gc waits meanwhile.
+    let _hold = objects.hold()?;
     let building = partial(dest);
     source::remove_tree(&building)?;
     let made = objects
-        .materialize(&manifest, &building)
+        .materialize(&manifest, &building, kept.leftover.as_deref())
         .map_err(io::Error::from)
         .and_then(|()| std::fs::rename(&building, dest));
     cleaned_up_on_error(made, &building)

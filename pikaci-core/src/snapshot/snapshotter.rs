@@ -11,7 +11,7 @@ use super::kept_disk;
 use super::source::{self, GitInfo};
 use crate::ids::RunId;
 use crate::pipeline::JobSpec;
-use crate::snapshot::kept::KeptLayout;
+use crate::snapshot::kept::{KeptLayout, PendingObjects};
 
 /// Where jobs run relative to the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,18 +134,21 @@ pub trait Snapshotter: Send + Sync + 'static {
     ) -> io::Result<()>;
 
     /// Copies `source`'s files into `dest` as [`snapshot`](Self::snapshot)
-    /// does, and keeps them for reruns as `kept` says: the bytes not stored
-    /// yet go to the shared objects folder, the manifest to the run's
-    /// folder. By default a plain snapshot that keeps nothing.
+    /// does, and keeps them for reruns as `kept` says: the manifest goes to
+    /// the run's folder now; the bytes not stored yet are returned, for the
+    /// engine to store into the shared objects folder while the jobs run
+    /// (and before it removes `dest`). By default a plain snapshot that
+    /// keeps nothing.
     fn snapshot_kept(
         &self,
         source: &Utf8Path,
         dest: &Utf8Path,
         exclude: Option<&Utf8Path>,
         kept: &KeptLayout,
-    ) -> io::Result<()> {
+    ) -> io::Result<PendingObjects> {
         let _ = kept;
         self.snapshot(source, dest, exclude)
+            .map(|()| PendingObjects::none())
     }
 
     /// Makes the snapshot `kept` describes again in `dest` (read-only),
@@ -191,7 +194,7 @@ impl Snapshotter for DiskSnapshotter {
         dest: &Utf8Path,
         exclude: Option<&Utf8Path>,
         kept: &KeptLayout,
-    ) -> io::Result<()> {
+    ) -> io::Result<PendingObjects> {
         kept_disk::snapshot_kept(source, dest, exclude, kept)
     }
 
@@ -254,7 +257,8 @@ impl OffWorker {
     /// Makes the run's snapshot as `policy` says: in `primary` (kept as
     /// `kept` says when the policy keeps snapshots and the store can keep
     /// them), or, when that fails, in the policy's fallback folder. Returns
-    /// the folder the jobs run in; the error is the first failure.
+    /// the folder the jobs run in and the objects still to store; the error
+    /// is the first failure.
     pub(crate) async fn prepare(
         &self,
         policy: &SnapshotPolicy,
@@ -262,14 +266,14 @@ impl OffWorker {
         primary: Utf8PathBuf,
         kept: Option<KeptLayout>,
         source: &Utf8Path,
-    ) -> io::Result<Workspace> {
+    ) -> io::Result<(Workspace, PendingObjects)> {
         let SnapshotPolicy::Copy {
             exclude,
             fallback,
             keep,
         } = policy
         else {
-            return Ok(Workspace::Source(source.to_owned()));
+            return Ok((Workspace::Source(source.to_owned()), PendingObjects::none()));
         };
         let copy = |dest: Utf8PathBuf| {
             let (source, exclude) = (source.to_owned(), exclude.clone());
@@ -285,12 +289,14 @@ impl OffWorker {
                 let (source, exclude, d) = (source.to_owned(), exclude.clone(), primary.clone());
                 self.call(move |t| t.snapshot_kept(&source, &d, exclude.as_deref(), &kept))
                     .await
-                    .map(|()| Workspace::Made(primary.clone()))
+                    .map(|pending| (Workspace::Made(primary.clone()), pending))
             }
-            None => copy(primary.clone()).await.map(Workspace::Own),
+            None => copy(primary.clone())
+                .await
+                .map(|dir| (Workspace::Own(dir), PendingObjects::none())),
         };
         match first {
-            Ok(ws) => Ok(ws),
+            Ok(made) => Ok(made),
             Err(first) => {
                 // The state root may be unwritable; the jobs can still run
                 // from a snapshot in the fallback folder.
@@ -298,7 +304,7 @@ impl OffWorker {
                 match fallback {
                     Some(folder) => copy(folder.join(format!("pikaci-snapshot-{run_id}")))
                         .await
-                        .map(Workspace::Fallback)
+                        .map(|dir| (Workspace::Fallback(dir), PendingObjects::none()))
                         .map_err(|_| first),
                     None => Err(first),
                 }
@@ -372,7 +378,11 @@ mod tests {
                 None,
                 Utf8Path::new("/src"),
             )
-            .await;
+            .await
+            .map(|(ws, pending)| {
+                assert!(pending.is_empty(), "nothing kept, nothing to store");
+                ws
+            });
         let calls = fake.0.lock().unwrap().clone();
         (got, calls)
     }

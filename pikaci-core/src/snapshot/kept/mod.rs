@@ -4,9 +4,11 @@
 
 mod manifest;
 mod objects;
+mod pending;
 mod stat_cache;
 
 pub use manifest::{Entry, MANIFEST_HEADER, Manifest, ManifestError, ObjectId};
 pub use objects::{
     Ingested, KeptError, KeptLayout, OBJECTS_CACHE_DIR, OBJECTS_TMP_DIR, Objects, ObjectsHold,
 };
+pub use pending::PendingObjects;
