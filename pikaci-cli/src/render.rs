@@ -166,6 +166,13 @@ impl Renderer {
                     human_duration(self.progress.since.elapsed()),
                     terminal(run.message.as_deref().unwrap_or(""))
                 );
+                if let Some(warning) = &run.snapshot_warning {
+                    text.push_str(&format!(
+                        "  {}: {}\n",
+                        style.yellow("warning"),
+                        terminal(warning)
+                    ));
+                }
                 for failed in run.jobs.iter().filter(|j| j.status == RunStatus::Failed) {
                     text.push_str(&format!(
                         "  read why: pikaci logs {} --job {} --tail {READ_WHY_LINES}\n",

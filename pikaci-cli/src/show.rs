@@ -148,6 +148,9 @@ pub(crate) fn status_text(r: &RunRecord) -> String {
     if let Some(m) = &r.message {
         text.push_str(&format!("message {}\n", terminal(m)));
     }
+    if let Some(w) = &r.snapshot_warning {
+        text.push_str(&format!("warning {}\n", terminal(w)));
+    }
     text.push_str("jobs:\n");
     for j in &r.jobs {
         let took = j
@@ -255,6 +258,19 @@ mod tests {
         assert_eq!(at(&list_header().replace("TARGET", "pre-merge")), at(&none));
         r.git_branch = Some("main".into());
         assert!(status_text(&r).contains("branch  main\n"));
+    }
+
+    #[test]
+    fn an_incomplete_kept_snapshot_is_a_warning_line() {
+        let mut r = RunRecord::for_test("20260324T161238Z-1a2b3c4d");
+        assert!(!status_text(&r).contains("warning"));
+        r.snapshot_warning = Some("the snapshot kept for reruns is incomplete\x1b[2J".into());
+        assert!(
+            status_text(&r)
+                .contains("warning the snapshot kept for reruns is incomplete\\x1b[2J\n"),
+            "{}",
+            status_text(&r)
+        );
     }
 
     #[test]

@@ -300,10 +300,16 @@ fn a_pikaci_killed_while_its_jobs_run_leaves_its_copy_and_a_rerun_takes_unstored
     std::fs::remove_file(&hold).unwrap();
     // As if the kill had come before the new objects were stored.
     let objects = env.store().root().objects_dir();
-    let _ = Command::new("chmod").args(["-R", "u+w"]).arg(&objects).status();
+    let _ = Command::new("chmod")
+        .args(["-R", "u+w"])
+        .arg(&objects)
+        .status();
     std::fs::remove_dir_all(&objects).unwrap();
     assert!(run_folder.join("snapshot.manifest").is_file());
-    assert!(run_folder.join("snapshot/payload").is_file(), "the copy stays");
+    assert!(
+        run_folder.join("snapshot/payload").is_file(),
+        "the copy stays"
+    );
     // The source moves on; the rerun must not see it.
     write(&env, "payload", b"changed after the run\n");
 

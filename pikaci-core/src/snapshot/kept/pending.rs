@@ -99,7 +99,8 @@ impl Objects {
             what: format!("creating {tmp}"),
             source,
         })?;
-        let outcomes = in_parallel(pending, |(rel, id)| {
+        // Two threads: this runs beside the jobs, and should not crowd them.
+        let outcomes = in_parallel(2, pending, |(rel, id)| {
             Ok::<_, std::convert::Infallible>(self.store_one(rel, id, from))
         });
         let Ok(outcomes) = outcomes;
