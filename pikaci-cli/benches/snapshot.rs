@@ -10,8 +10,8 @@
 //!
 //! `cargo bench -p pikaci-cli --bench snapshot` (env `SNAPSHOT_FILES`,
 //! default 25000, and `SNAPSHOT_BYTES`, default 375 MB, size the tree;
-//! `SNAPSHOT_RUNS`, default 10, counts the runs). Prints figures; asserts
-//! nothing (the tests do).
+//! `SNAPSHOT_RUNS`, default 10, counts the runs; `SNAPSHOT_WARM=1` leaves
+//! the page cache as it is). Prints figures; asserts nothing (the tests do).
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::MetadataExt;
@@ -173,8 +173,13 @@ fn main() {
     // tar copy and the snapshot both read the tree from the disk and one
     // step's writeback does not land on the next one's clock.
     let tar_dest = root.join("tar");
-    let cold = can_drop_caches();
-    if !cold {
+    // `SNAPSHOT_WARM=1`: the tree stays in the page cache (as on a
+    // developer's machine right after a build).
+    let warm = std::env::var_os("SNAPSHOT_WARM").is_some_and(|v| v == "1");
+    let cold = !warm && can_drop_caches();
+    if warm {
+        println!("(warm: the page cache is not dropped, only synced, before each step)");
+    } else if !cold {
         println!("(not root: the page cache is not dropped, only synced, before each step)");
     }
     let tar = || {
