@@ -143,7 +143,9 @@ impl<F: Fs> RunDir<F> {
 
     /// The snapshot the run kept for reruns, from the layout (never from
     /// the record): its manifest (`runs/<id>/snapshot.manifest`, written
-    /// only once the snapshot was complete) when there is one, else a
+    /// only once the run's copy was complete; the new objects it names are
+    /// stored while the jobs run, and one still missing is taken from the
+    /// run's leftover `snapshot` folder) when there is one, else a
     /// `runs/<id>/snapshot` folder kept whole by an earlier release; `None`
     /// when neither is there (never kept, or deleted by gc with the run). A
     /// link or anything else in their place is [`StoreError::Corrupt`]: a
