@@ -294,11 +294,14 @@ pub fn pikaci_state_root(repo: &str, canonical_git_dir: &Utf8Path) -> Utf8PathBu
     parent.join("pikaci-state").join(slug)
 }
 
+/// `path` made absolute against `base`, without `.` components (so a
+/// configuration loaded as `./pika-news.toml` names `/dir/file`, not
+/// `/dir/./file`); `..` is kept, as it may cross a link.
 fn absolute(path: &Utf8Path, base: &Utf8Path) -> Utf8PathBuf {
     if path.is_absolute() {
-        path.to_owned()
+        path.components().collect()
     } else {
-        base.join(path)
+        base.join(path).components().collect()
     }
 }
 
@@ -320,7 +323,7 @@ impl Config {
                 .ok()
                 .and_then(|d| Utf8PathBuf::from_path_buf(d).ok())
                 .unwrap_or_else(|| Utf8PathBuf::from("."));
-            cwd.join(base)
+            absolute(base, &cwd)
         };
         Self::parse(&text, file, &base)
     }
@@ -479,6 +482,21 @@ mod tests {
         assert_eq!(
             c.forge_repo.lanes_manifest.as_deref(),
             Some(Utf8Path::new("/etc/pika/pika-lanes.toml"))
+        );
+    }
+
+    #[test]
+    fn paths_from_a_configuration_named_with_dots_carry_no_dot_components() {
+        let c = Config::parse(
+            "[forge_repo]\nrepo = \"r\"\ncanonical_git_dir = \"./g\"\nlanes_manifest = \"./ci/./lanes.toml\"\n",
+            Utf8Path::new("./pika-news.toml"),
+            Utf8Path::new("/etc/pika/."),
+        )
+        .unwrap();
+        assert_eq!(c.forge_repo.canonical_git_dir, "/etc/pika/g");
+        assert_eq!(
+            c.forge_repo.lanes_manifest.as_deref(),
+            Some(Utf8Path::new("/etc/pika/ci/lanes.toml"))
         );
     }
 

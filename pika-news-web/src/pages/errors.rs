@@ -1,8 +1,11 @@
 //! Errors answered to a page request as pages: a browser that mistypes an
 //! address, follows a stale link or has no cookie gets HTML with the
 //! breadcrumbs and a way on, never raw JSON. Which requests are pages is
-//! `links::page_request` (by route family); everything else, the whole
-//! `{prefix}/api/` included, keeps its JSON errors.
+//! `links::page_request` (by route family), and a browser's form post
+//! outside the API ([`browser_form_post`]: the branch page's Merge and
+//! Close, the Re-run button), whose routes `ph` also posts to with JSON;
+//! everything else, the whole `{prefix}/api/` included, keeps its JSON
+//! errors.
 //!
 //! [`PageErrorsLayer`] sits outside every other layer, where each error is
 //! already `{"error": "..."}` (the handlers' `ApiError`, axum's rejections
@@ -17,7 +20,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use axum::extract::Request;
-use axum::http::{HeaderName, StatusCode, Uri, header};
+use axum::http::{HeaderName, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
 use maud::html;
@@ -34,20 +37,62 @@ const MAX_ERROR_BODY: usize = 16 * 1024;
 /// The headers of the JSON answer a page keeps: what they say still holds.
 const KEPT: [HeaderName; 3] = [header::WWW_AUTHENTICATE, header::RETRY_AFTER, header::ALLOW];
 
-/// What a page request asked for: where its links go, and the page itself
-/// (to go back to after signing in).
+/// What a page request asked for: where its links go, the address asked,
+/// and the page to go back to after signing in (the address itself, or for
+/// a form post the page the form was on).
 #[derive(Debug, Clone)]
 struct Asked {
     prefix: Prefix,
     uri: Uri,
+    back: Option<String>,
+}
+
+/// Whether `request` is a browser's form post outside the API (form
+/// fields, HTML accepted), and under which prefix. `ph` posts JSON to the
+/// same routes and keeps JSON errors.
+fn browser_form_post(request: &Request) -> Option<Prefix> {
+    if request.method() != Method::POST {
+        return None;
+    }
+    let header = |name| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    };
+    let form = header(header::CONTENT_TYPE).starts_with("application/x-www-form-urlencoded");
+    if !form || !header(header::ACCEPT).contains("text/html") {
+        return None;
+    }
+    let path = request.uri().path();
+    let prefix = Prefix::of_path(path);
+    let rest = path.strip_prefix(prefix.as_str())?;
+    let first = rest.trim_start_matches('/').split('/').next().unwrap_or("");
+    (rest.starts_with('/') && first != "api" && first != "auth").then_some(prefix)
+}
+
+/// The page a form was posted from, when the browser said (`Referer`, its
+/// path and query only; checked to be a local page where it is used).
+fn posted_from(request: &Request) -> Option<String> {
+    let referer = request.headers().get(header::REFERER)?.to_str().ok()?;
+    let uri: Uri = referer.parse().ok()?;
+    uri.path_and_query().map(|pq| pq.as_str().to_owned())
 }
 
 /// The page for an error `status` with `message`, for a request of `uri`
-/// under `prefix`.
-fn error_page(prefix: Prefix, status: StatusCode, message: &str, uri: &Uri) -> Response {
-    let here = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned());
+/// under `prefix`; signing in goes back to `back`, else to `uri`.
+fn error_page(
+    prefix: Prefix,
+    status: StatusCode,
+    message: &str,
+    uri: &Uri,
+    back: Option<&str>,
+) -> Response {
+    let here = back.map(str::to_owned).unwrap_or_else(|| {
+        uri.path_and_query()
+            .map_or_else(|| uri.path().to_owned(), |pq| pq.as_str().to_owned())
+    });
     if status == StatusCode::UNAUTHORIZED {
         return sign_in::needed(prefix, &local_page(Some(&here), prefix));
     }
@@ -82,6 +127,9 @@ fn error_page(prefix: Prefix, status: StatusCode, message: &str, uri: &Uri) -> R
             p { (advice) }
             p.error-address { "Address: " code { (uri.path()) } }
             ul.error-links {
+                @if let Some(back) = back {
+                    li { a href=(local_page(Some(&back.to_owned()), prefix)) { "Back to the page you came from" } }
+                }
                 li { a href=(prefix.ci()) { "The CI overview" } }
                 @if status == StatusCode::FORBIDDEN {
                     li {
@@ -109,7 +157,13 @@ async fn as_page(response: Response, asked: Asked) -> Response {
         .and_then(|b| serde_json::from_slice::<ErrorBody>(&b).ok())
         .map(|e| e.error)
         .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_lowercase());
-    let mut page = error_page(asked.prefix, status, &message, &asked.uri);
+    let mut page = error_page(
+        asked.prefix,
+        status,
+        &message,
+        &asked.uri,
+        asked.back.as_deref(),
+    );
     for name in KEPT {
         if let Some(v) = parts.headers.get(&name) {
             page.headers_mut().insert(name, v.clone());
@@ -161,10 +215,18 @@ where
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
-        let asked = page_request(request.method(), request.uri().path()).map(|prefix| Asked {
-            prefix,
-            uri: request.uri().clone(),
-        });
+        let asked = match page_request(request.method(), request.uri().path()) {
+            Some(prefix) => Some(Asked {
+                prefix,
+                uri: request.uri().clone(),
+                back: None,
+            }),
+            None => browser_form_post(&request).map(|prefix| Asked {
+                prefix,
+                uri: request.uri().clone(),
+                back: Some(posted_from(&request).unwrap_or_else(|| prefix.ci())),
+            }),
+        };
         Checked {
             inner: self.0.call(request),
             asked,
@@ -210,6 +272,48 @@ impl<F: Future<Output = Answer>> Future for Checked<F> {
 mod tests {
     use super::*;
 
+    fn post(path: &str, headers: &[(&str, &str)]) -> Request {
+        let mut request = axum::http::Request::builder()
+            .method(Method::POST)
+            .uri(path);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[test]
+    fn only_a_browsers_form_post_outside_the_api_is_a_page() {
+        let form = ("content-type", "application/x-www-form-urlencoded");
+        let html = ("accept", "text/html,*/*;q=0.8");
+        assert_eq!(
+            browser_form_post(&post("/git/branch/7/merge", &[form, html])),
+            Some(Prefix::Git)
+        );
+        assert_eq!(
+            browser_form_post(&post("/news/branch/7/ci/rerun", &[form, html])),
+            Some(Prefix::News)
+        );
+        for (path, headers) in [
+            ("/git/api/branch/7/merge", &[form, html][..]),
+            ("/git/auth/token", &[form, html][..]),
+            ("/git/branch/7/merge", &[form][..]),
+            (
+                "/git/branch/7/merge",
+                &[("content-type", "application/json"), html][..],
+            ),
+        ] {
+            assert_eq!(
+                browser_form_post(&post(path, headers)),
+                None,
+                "{path} {headers:?}"
+            );
+        }
+        let mut get = post("/git/branch/7/merge", &[form, html]);
+        *get.method_mut() = Method::GET;
+        assert_eq!(browser_form_post(&get), None);
+    }
+
     async fn body(response: Response) -> String {
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
@@ -233,6 +337,7 @@ mod tests {
             Asked {
                 prefix: Prefix::Git,
                 uri,
+                back: None,
             },
         )
         .await;
@@ -252,7 +357,7 @@ mod tests {
     #[tokio::test]
     async fn an_unauthorized_page_is_the_sign_in_form_going_back_to_it() {
         let uri = Uri::from_static("/news/branch/1/ci?job=a");
-        let page = error_page(Prefix::News, StatusCode::UNAUTHORIZED, "x", &uri);
+        let page = error_page(Prefix::News, StatusCode::UNAUTHORIZED, "x", &uri, None);
         assert_eq!(page.status(), StatusCode::UNAUTHORIZED);
         let html = body(page).await;
         assert!(

@@ -410,3 +410,97 @@ async fn the_page_forms_merge_and_close_with_the_cookie_and_csrf() {
     .await;
     assert!(!String::from_utf8_lossy(&page).contains("/merge\""));
 }
+
+#[tokio::test]
+async fn a_refused_form_post_from_a_browser_is_a_page_and_from_ph_stays_json() {
+    let s = Site::new().await;
+    let app = || router(s.state(MergePolicy::Green));
+    let main = s.head("main");
+    let cookie = format!("pika_news_token={}", s.write);
+    let page_uri = format!("/git/branch/{}/ci", s.branch);
+    let (_, _, page) = oneshot(
+        app(),
+        "GET",
+        &page_uri,
+        &[("cookie", cookie.as_str())],
+        Body::empty(),
+    )
+    .await;
+    let page = String::from_utf8_lossy(&page);
+    let at = page.find("name=\"csrf\" value=\"").expect("a form") + 19;
+    let csrf = page[at..at + 32].to_owned();
+    let uri = format!("/git/branch/{}/merge", s.branch);
+    let referer = format!("https://forge.example{page_uri}");
+    let browser = [
+        ("cookie", cookie.as_str()),
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("accept", "text/html,application/xhtml+xml,*/*;q=0.8"),
+        ("referer", referer.as_str()),
+    ];
+    // CI is still running: the green policy refuses, as a page that says
+    // why and leads back to the branch.
+    let (status, headers, body) = oneshot(
+        app(),
+        "POST",
+        &uri,
+        &browser,
+        Body::from(format!("csrf={csrf}&back={page_uri}")),
+    )
+    .await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "{headers:?}"
+    );
+    assert!(
+        body.contains("CI for this head is running, not passed"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "href=\"{page_uri}\">Back to the page you came from"
+        )),
+        "{body}"
+    );
+    // Without its csrf field: the sign-in form, going back to the branch page.
+    let (status, _, body) = oneshot(
+        app(),
+        "POST",
+        &uri,
+        &browser,
+        Body::from(format!("back={page_uri}")),
+    )
+    .await;
+    let body = String::from_utf8_lossy(&body);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("<form"), "{body}");
+    assert!(body.contains(&page_uri), "{body}");
+    // `ph` (a bearer token, JSON) keeps its JSON answer on the same route.
+    let bearer = format!("Bearer {}", s.write);
+    let (status, headers, body) = oneshot(
+        app(),
+        "POST",
+        &uri,
+        &[
+            ("authorization", bearer.as_str()),
+            ("content-type", "application/json"),
+        ],
+        Body::from("{}"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "{headers:?}"
+    );
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(error["error"].is_string(), "{error}");
+    assert_eq!(s.head("main"), main, "nothing merged");
+}
