@@ -359,6 +359,7 @@ pub(crate) fn context_before(log: &dyn ReadLog, start: u64) -> Result<Vec<Contin
 
 #[cfg(test)]
 mod tests {
+    use super::super::lines::BytesLog as Bytes;
     use super::*;
 
     fn lines(text: &str) -> Vec<String> {
@@ -474,17 +475,6 @@ mod tests {
         let l = lines("x\n::endgro");
         let o = outline(&l, &[], None, &[], true, false, false);
         assert_eq!(shape(&o, &o.nodes), "0 1");
-    }
-
-    struct Bytes(Vec<u8>);
-
-    impl ReadLog for Bytes {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
-            let start = (offset as usize).min(self.0.len());
-            let n = buf.len().min(self.0.len() - start);
-            buf[..n].copy_from_slice(&self.0[start..start + n]);
-            Ok(n)
-        }
     }
 
     #[test]

@@ -73,22 +73,29 @@ fn line_html(
     state: &mut AnsiState,
     class: &str,
 ) -> Markup {
-    let time = time.map(|t| t.map(time_texts));
     html! {
         div class=(class) id=[n.map(|n| format!("L{n}"))] {
-            @match n {
-                // The number is drawn from data-n (so it is not copied with
-                // the text); the label names the link for screen readers.
-                Some(n) => a.n href={ "#L" (n) } data-n=(n) aria-label={ "Line " (n) } {},
-                // Not counted (the log is too large to count in one request).
-                None => a.n data-n="?" {},
-            }
-            @match time {
-                Some(Some((shown, exact))) => span.t title=(exact) { (shown) },
-                Some(None) => span.t {},
-                None => {},
-            }
+            (gutter(n, time))
             span.x { (render_line(text, state)) }
+        }
+    }
+}
+
+/// A line's number (a link to itself) and its time, when the log has times
+/// (`Some`, maybe unknown).
+fn gutter(n: Option<u64>, time: Option<Option<i64>>) -> Markup {
+    html! {
+        @match n {
+            // The number is drawn from data-n (so it is not copied with
+            // the text); the label names the link for screen readers.
+            Some(n) => a.n href={ "#L" (n) } data-n=(n) aria-label={ "Line " (n) } {},
+            // Not counted (the log is too large to count in one request).
+            None => a.n data-n="?" {},
+        }
+        @match time.map(|t| t.map(time_texts)) {
+            Some(Some((shown, exact))) => span.t title=(exact) { (shown) },
+            Some(None) => span.t {},
+            None => {},
         }
     }
 }
@@ -163,18 +170,10 @@ impl Renderer<'_> {
             };
         };
         let n = self.number(i);
-        let time = self.time(i).map(|t| t.map(time_texts));
+        let time = self.time(i);
         html! {
             summary class="l sh" id=[n.map(|n| format!("L{n}"))] {
-                @match n {
-                    Some(n) => a.n href={ "#L" (n) } data-n=(n) aria-label={ "Line " (n) } {},
-                    None => a.n data-n="?" {},
-                }
-                @match time {
-                    Some(Some((shown, exact))) => span.t title=(exact) { (shown) },
-                    Some(None) => span.t {},
-                    None => {},
-                }
+                (gutter(n, time))
                 span.x { (render_line(&section.start.title, &mut self.state)) }
                 (dur)
             }

@@ -181,19 +181,9 @@ pub(crate) fn read_window(
 
 #[cfg(test)]
 mod tests {
+    use super::super::lines::BytesLog as Bytes;
     use super::*;
     use crate::db::LaneRunId;
-
-    struct Bytes(Vec<u8>);
-
-    impl ReadLog for Bytes {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
-            let start = (offset as usize).min(self.0.len());
-            let n = buf.len().min(self.0.len() - start);
-            buf[..n].copy_from_slice(&self.0[start..start + n]);
-            Ok(n)
-        }
-    }
 
     fn numbered(lines: u64, open: bool) -> Bytes {
         let mut s: String = (1..=lines).map(|i| format!("line {i}\n")).collect();

@@ -303,11 +303,24 @@ impl LineIndex {
     }
 }
 
+/// A log held in memory, for tests.
+#[cfg(test)]
+pub(crate) struct BytesLog(pub(crate) Vec<u8>);
+
+#[cfg(test)]
+impl ReadLog for BytesLog {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
+        let start = (offset as usize).min(self.0.len());
+        let n = buf.len().min(self.0.len() - start);
+        buf[..n].copy_from_slice(&self.0[start..start + n]);
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::BytesLog as Bytes;
     use super::*;
-
-    struct Bytes(Vec<u8>);
 
     static NOT_GONE: AtomicBool = AtomicBool::new(false);
 
@@ -429,15 +442,6 @@ mod tests {
                 .unwrap(),
             None
         );
-    }
-
-    impl ReadLog for Bytes {
-        fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<usize, StoreError> {
-            let start = (offset as usize).min(self.0.len());
-            let n = buf.len().min(self.0.len() - start);
-            buf[..n].copy_from_slice(&self.0[start..start + n]);
-            Ok(n)
-        }
     }
 
     fn key(job: &str) -> LogKey {

@@ -9,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use camino::Utf8Path;
+use camino::{Utf8Path, Utf8PathBuf};
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use pikaci_core::{RunRecord, RunStatus};
@@ -68,6 +68,27 @@ fn objects_are_whole(env: &TestEnv) -> usize {
         }
     }
     count
+}
+
+/// The folder of the first run for which `ready` holds, waited for (30 s at
+/// most, else fails saying `never`).
+fn wait_for_run(env: &TestEnv, ready: impl Fn(&Utf8Path) -> bool, never: &str) -> Utf8PathBuf {
+    let runs = env.store().root().runs_dir();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = runs
+            .read_dir_utf8()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .map(|e| e.into_path())
+            .find(|run| ready(run));
+        if let Some(run) = found {
+            return run;
+        }
+        assert!(Instant::now() < deadline, "{never}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Every file in the objects folder but the stat caches, with its size.
@@ -225,24 +246,14 @@ fn a_pikaci_killed_mid_snapshot_leaves_nothing_a_rerun_takes_for_whole() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let runs = env.store().root().runs_dir();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let partial = loop {
-        let found = std::fs::read_dir(&runs)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path().join(".snapshot-partial"))
-            .find(|p| p.exists());
-        if let Some(p) = found {
-            break p;
-        }
-        assert!(Instant::now() < deadline, "no snapshot was begun");
-        std::thread::sleep(Duration::from_millis(5));
-    };
+    let run_folder = wait_for_run(
+        &env,
+        |run| run.join(".snapshot-partial").exists(),
+        "no snapshot was begun",
+    );
+    let run_folder = run_folder.as_path();
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     child.wait().unwrap();
-    let run_folder = Utf8Path::from_path(partial.parent().unwrap()).unwrap();
     assert!(
         !run_folder.join("snapshot.manifest").exists() && !run_folder.join("snapshot").exists(),
         "the kill landed after the snapshot was complete: make the tree bigger"
@@ -277,24 +288,14 @@ fn a_pikaci_killed_while_its_jobs_run_leaves_its_copy_and_a_rerun_takes_unstored
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let runs = env.store().root().runs_dir();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let run_folder = loop {
-        let started = std::fs::read_dir(&runs)
-            .into_iter()
-            .flatten()
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .find(|p| {
-                std::fs::read_to_string(p.join("jobs/sum/guest.log"))
-                    .is_ok_and(|log| log.contains("payload"))
-            });
-        if let Some(p) = started {
-            break Utf8Path::from_path(&p).unwrap().to_owned();
-        }
-        assert!(Instant::now() < deadline, "the job never started");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let run_folder = wait_for_run(
+        &env,
+        |run| {
+            std::fs::read_to_string(run.join("jobs/sum/guest.log"))
+                .is_ok_and(|log| log.contains("payload"))
+        },
+        "the job never started",
+    );
     kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL).unwrap();
     child.wait().unwrap();
     std::fs::remove_file(&hold).unwrap();

@@ -39,7 +39,7 @@ pub(crate) fn snapshot_kept(
     let building = partial(dest);
     source::remove_tree(&building)?;
     let made = objects
-        .ingest_deferred(source, &files, &building, exclude)
+        .ingest(source, &files, &building, exclude)
         .and_then(|done| {
             write_atomic(&kept.manifest, &done.manifest.encode())?;
             std::fs::rename(&building, dest)?;

@@ -1,10 +1,9 @@
 //! [`Objects`]: the state root's content-addressed object folder, and the
-//! two ways a snapshot meets it: [`Objects::ingest_with_cutoff`] copies a
-//! source into a run's folder and names the bytes not stored yet, which
-//! [`Objects::store_pending`] stores once the run's jobs have started
-//! ([`Objects::ingest`] does both at once); [`Objects::materialize`] makes a
-//! snapshot's folder again from its [`Manifest`], checking every object
-//! against its name.
+//! two ways a snapshot meets it: [`Objects::ingest`] copies a source into a
+//! run's folder and names the bytes not stored yet, which
+//! [`Objects::store_pending`] stores once the run's jobs have started;
+//! [`Objects::materialize`] makes a snapshot's folder again from its
+//! [`Manifest`], checking every object against its name.
 //!
 //! Jobs never run on an object's inode: the folder they run in is always a
 //! copy, so a job running as root cannot change what other runs keep. An
@@ -226,31 +225,29 @@ impl Objects {
         let hold = Flock::lock(folder, FlockArg::LockShared)
             .map(ObjectsHold)
             .map_err(|(_, e)| io::Error::from(e))?;
-        std::fs::create_dir_all(self.dir.join(OBJECTS_TMP_DIR))?;
+        std::fs::create_dir_all(self.tmp_dir())?;
         Ok(hold)
     }
 
     /// Copies `files` (relative to `source`, leaving out anything under
     /// `exclude`) into `dest`, read-only, hashing each file's bytes as they
-    /// are copied, and stores each content not stored yet. Returns the
-    /// manifest of what was copied: the bytes in `dest` now, before any job
-    /// ran. Needs a [`hold`](Self::hold) for as long as the objects written
-    /// are named in no manifest.
+    /// are copied, with the cutoff of a snapshot starting now (see
+    /// [`ingest_with_cutoff`](Self::ingest_with_cutoff)). Returns the
+    /// manifest of what was copied (the bytes in `dest` now, before any job
+    /// ran) and the new contents, which [`store_pending`](Self::store_pending)
+    /// stores. Needs a [`hold`](Self::hold) until they are stored.
     pub fn ingest(
         &self,
         source: &Utf8Path,
         files: &[Utf8PathBuf],
         dest: &Utf8Path,
         exclude: Option<&Utf8Path>,
-    ) -> io::Result<Manifest> {
-        let done =
-            self.ingest_with_cutoff(source, files, dest, exclude, stat_cache::cutoff_now())?;
-        self.store_pending(&done.pending, &[dest, source])?;
-        Ok(done.manifest)
+    ) -> io::Result<Ingested> {
+        self.ingest_with_cutoff(source, files, dest, exclude, stat_cache::cutoff_now())
     }
 
-    /// The copy [`ingest`](Self::ingest) makes, without storing any
-    /// object: the new contents are listed in [`Ingested::pending`], for
+    /// The copy [`ingest`](Self::ingest) makes, storing no object: the new
+    /// contents are listed in [`Ingested::pending`], for
     /// [`store_pending`](Self::store_pending) to store from the copy once
     /// the jobs have started (so a first run starts after one write of the
     /// tree, not two). Remembers the object of each file whose times are
@@ -270,7 +267,7 @@ impl Objects {
         cutoff: i64,
     ) -> io::Result<Ingested> {
         std::fs::create_dir_all(dest)?;
-        std::fs::create_dir_all(self.dir.join(OBJECTS_TMP_DIR))?;
+        std::fs::create_dir_all(self.tmp_dir())?;
         // A file in a merge conflict is listed once per stage: copy it once.
         let files: BTreeSet<&Utf8PathBuf> = files
             .iter()
@@ -317,22 +314,9 @@ impl Objects {
         self.dir.join(OBJECTS_TMP_DIR)
     }
 
-    /// [`ingest_with_cutoff`](Self::ingest_with_cutoff) with the cutoff of
-    /// a snapshot starting now: the copy, its manifest, and the new contents
-    /// for [`store_pending`](Self::store_pending).
-    pub fn ingest_deferred(
-        &self,
-        source: &Utf8Path,
-        files: &[Utf8PathBuf],
-        dest: &Utf8Path,
-        exclude: Option<&Utf8Path>,
-    ) -> io::Result<Ingested> {
-        self.ingest_with_cutoff(source, files, dest, exclude, stat_cache::cutoff_now())
-    }
-
     /// A new name in `objects/tmp/` for `what`.
     pub(super) fn tmp_path(&self, what: &str) -> Utf8PathBuf {
-        self.dir.join(OBJECTS_TMP_DIR).join(format!(
+        self.tmp_dir().join(format!(
             "{what}-{}-{}",
             std::process::id(),
             TMP.fetch_add(1, Ordering::Relaxed)
@@ -555,7 +539,7 @@ impl Objects {
 
 /// Reads `input` once, hashing it and writing it to `output`. Returns the
 /// bytes' id and their size.
-fn hash_and_copy(input: &mut File, output: &mut File) -> io::Result<(ObjectId, u64)> {
+pub(super) fn hash_and_copy(input: &mut File, output: &mut File) -> io::Result<(ObjectId, u64)> {
     with_buffer(|buf| {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -577,7 +561,7 @@ fn hash_and_copy(input: &mut File, output: &mut File) -> io::Result<(ObjectId, u
 /// Runs `f` with this thread's copy buffer ([`CHUNK`] bytes), made once
 /// per thread: a fresh buffer per file would zero a MiB for every file, a
 /// small source file included.
-pub(super) fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
+fn with_buffer<R>(f: impl FnOnce(&mut [u8]) -> R) -> R {
     thread_local! {
         static BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -698,6 +682,20 @@ mod tests {
         (tmp, root)
     }
 
+    impl Objects {
+        /// A copy of `files` into `dest` with every new content stored.
+        fn ingest_stored(
+            &self,
+            src: &Utf8Path,
+            files: &[Utf8PathBuf],
+            dest: &Utf8Path,
+        ) -> Manifest {
+            let done = self.ingest(src, files, dest, None).unwrap();
+            self.store_pending(&done.pending, &[dest, src]).unwrap();
+            done.manifest
+        }
+    }
+
     fn chmod_all_writable(dir: &Utf8Path) {
         let _ = std::process::Command::new("chmod")
             .args(["-R", "u+w"])
@@ -719,13 +717,9 @@ mod tests {
         files.push("link".into());
         let objects = Objects::new(root.join("objects"));
         let _hold = objects.hold().unwrap();
-        let first = objects
-            .ingest(&src, &files, &root.join("run1"), None)
-            .unwrap();
+        let first = objects.ingest_stored(&src, &files, &root.join("run1"));
         std::fs::write(src.join("d/b.txt"), "beta, changed").unwrap();
-        let second = objects
-            .ingest(&src, &files, &root.join("run2"), None)
-            .unwrap();
+        let second = objects.ingest_stored(&src, &files, &root.join("run2"));
         // a.txt and `same` share one object; b.txt has two versions.
         let stored = |m: &Manifest| {
             m.objects()
@@ -916,9 +910,7 @@ mod tests {
         let src = root.join("src");
         let files = tree(&src, &[("a", "the original")]);
         let objects = Objects::new(root.join("objects"));
-        let manifest = objects
-            .ingest(&src, &files, &root.join("run"), None)
-            .unwrap();
+        let manifest = objects.ingest_stored(&src, &files, &root.join("run"));
         let (id, _) = manifest.objects().next().unwrap();
         let path = objects.path(&id);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();

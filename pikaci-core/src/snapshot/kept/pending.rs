@@ -1,5 +1,5 @@
 //! Objects stored after a run's jobs have started: a first snapshot of a
-//! tree writes the run's copy only ([`Objects::ingest_with_cutoff`]) and
+//! tree writes the run's copy only ([`Objects::ingest`]) and
 //! names the new contents in its manifest; [`PendingObjects::store`] then
 //! stores them from that copy while the jobs run, and the engine waits for
 //! it before the copy is removed.
@@ -14,15 +14,15 @@
 //!
 //! [`KeptLayout::leftover`]: super::KeptLayout::leftover
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::fs::OpenOptions;
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 
-use camino::{Utf8Path, Utf8PathBuf};
-use sha2::{Digest, Sha256};
-
 use super::manifest::ObjectId;
-use super::objects::{KeptError, Objects, ObjectsHold, create_read_only, in_parallel, with_buffer};
+use super::objects::{
+    KeptError, Objects, ObjectsHold, create_read_only, hash_and_copy, in_parallel,
+};
+use camino::{Utf8Path, Utf8PathBuf};
 
 /// The objects a new kept snapshot named but did not store yet, and where
 /// their bytes are: the run's copy first, then the source. Holds the objects
@@ -169,8 +169,8 @@ impl Objects {
         }
         let tmp = self.tmp_path(&id.to_string());
         let result = create_read_only(&tmp, false)
-            .and_then(|mut object| copy_hashing(&mut input, &mut object))
-            .and_then(|got| {
+            .and_then(|mut object| hash_and_copy(&mut input, &mut object))
+            .and_then(|(got, _)| {
                 if got == *id {
                     self.place(&tmp, id).map(|()| true)
                 } else {
@@ -184,29 +184,10 @@ impl Objects {
     }
 }
 
-/// Copies `input` to `output`, returning the id of the bytes copied.
-fn copy_hashing(input: &mut File, output: &mut File) -> io::Result<ObjectId> {
-    with_buffer(|buf| {
-        let mut hasher = Sha256::new();
-        loop {
-            let n = match input.read(buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            hasher.update(&buf[..n]);
-            output.write_all(&buf[..n])?;
-        }
-        Ok(ObjectId::from_digest(hasher.finalize().into()))
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use std::os::unix::fs::PermissionsExt;
 
-    use super::super::stat_cache;
     use super::*;
 
     fn temp() -> (tempfile::TempDir, Utf8PathBuf) {
@@ -245,9 +226,7 @@ mod tests {
         let files = tree(&src, &[("a", "alpha"), ("same", "alpha"), ("d/b", "beta")]);
         let objects = Objects::new(root.join("objects"));
         let copy = root.join("run");
-        let done = objects
-            .ingest_with_cutoff(&src, &files, &copy, None, stat_cache::cutoff_now())
-            .unwrap();
+        let done = objects.ingest(&src, &files, &copy, None).unwrap();
         // Two contents, none stored yet: the objects folder holds no object.
         assert_eq!(done.pending.len(), 2);
         for (_, id) in &done.pending {
@@ -286,9 +265,7 @@ mod tests {
         let files = tree(&src, &[("a", "the original"), ("b", "bee")]);
         let objects = Objects::new(root.join("objects"));
         let copy = root.join("run");
-        let done = objects
-            .ingest_with_cutoff(&src, &files, &copy, None, stat_cache::cutoff_now())
-            .unwrap();
+        let done = objects.ingest(&src, &files, &copy, None).unwrap();
         overwrite(&copy.join("a"), "written by a root job");
         objects
             .store_pending(&done.pending, &[&copy, &src])
@@ -304,9 +281,7 @@ mod tests {
         let src2 = root.join("src2");
         let files = tree(&src2, &[("c", "sea"), ("d", "dee")]);
         let copy2 = root.join("run2");
-        let done = objects
-            .ingest_with_cutoff(&src2, &files, &copy2, None, stat_cache::cutoff_now())
-            .unwrap();
+        let done = objects.ingest(&src2, &files, &copy2, None).unwrap();
         overwrite(&copy2.join("c"), "changed in the copy");
         std::fs::write(src2.join("c"), "changed in the source").unwrap();
         let err = objects
@@ -338,9 +313,7 @@ mod tests {
         let files = tree(&src, &[("a", "alpha"), ("d/b", "beta")]);
         let objects = Objects::new(root.join("objects"));
         let copy = root.join("run/snapshot");
-        let done = objects
-            .ingest_with_cutoff(&src, &files, &copy, None, stat_cache::cutoff_now())
-            .unwrap();
+        let done = objects.ingest(&src, &files, &copy, None).unwrap();
         // Killed here: nothing stored; the source moves on.
         std::fs::write(src.join("a"), "moved on").unwrap();
         let again = root.join("again");
@@ -368,9 +341,7 @@ mod tests {
         let files = tree(&src, &[("a", "alpha")]);
         let objects = Objects::new(root.join("objects"));
         let copy = root.join("run/snapshot");
-        let done = objects
-            .ingest_with_cutoff(&src, &files, &copy, None, stat_cache::cutoff_now())
-            .unwrap();
+        let done = objects.ingest(&src, &files, &copy, None).unwrap();
         overwrite(&copy.join("a"), "written by a root job");
         let err = objects
             .materialize(&done.manifest, &root.join("again"), Some(&copy))
