@@ -45,17 +45,14 @@ pub(crate) fn snapshot_kept(
             std::fs::rename(&building, dest)?;
             Ok(done.pending)
         });
-    if made.is_err() {
-        let _ = source::remove_tree(&building);
-    }
-    let pending = made?;
+    let pending = cleaned_up_on_error(made, &building)?;
     let from = vec![dest.to_owned(), source.to_owned()];
     Ok(PendingObjects::new(objects, pending, from, hold))
 }
 
 /// `result`, after removing the partial folder when it is an error (a
 /// full disk must not keep a half copy until gc).
-fn cleaned_up_on_error(result: io::Result<()>, building: &Utf8Path) -> io::Result<()> {
+fn cleaned_up_on_error<T>(result: io::Result<T>, building: &Utf8Path) -> io::Result<T> {
     if result.is_err() {
         let _ = source::remove_tree(building);
     }
